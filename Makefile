@@ -1,0 +1,128 @@
+# ztgate build. `make deps` installs everything from Debian's packages.
+# Outputs go to build/ (normal) and build/san/ (ASan+UBSan, used by tests).
+
+PREFIX      ?= /usr/local
+BUILD       := build
+CC          ?= gcc
+CLANG       ?= clang
+BPFTOOL     ?= bpftool
+ARCH        := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+
+BORINGSSL_INC := /usr/include/android
+BORINGSSL_LIB := /usr/lib/x86_64-linux-gnu/android
+
+CFLAGS_COMMON := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -g \
+	-I$(BUILD) -Ibpf -Idaemon -Icli
+CFLAGS      ?= -O2
+SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDLIBS      := -lbpf -lxdp -ljson-c -lelf -lz
+
+BPF_CFLAGS  := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux -Ibpf \
+	-Wall -Wno-unused-function -Werror
+
+BPF_SRCS    := $(wildcard bpf/*.bpf.c)
+BPF_HDRS    := $(wildcard bpf/*.h)
+BPF_OBJS    := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
+BPF_SKELS   := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+
+# Daemon modules; main.c holds the role dispatch. The CLI and tests link
+# the modules they need from here (one file per concern, no copies).
+DAEMON_SRCS := $(wildcard daemon/*.c)
+DAEMON_LIB  := $(filter-out daemon/main.c,$(DAEMON_SRCS))
+DAEMON_HDRS := $(wildcard daemon/*.h)
+CLI_SRCS    := $(wildcard cli/*.c)
+CLI_LIB     := daemon/json_io.c
+
+UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
+UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/san/%,$(UNIT_SRCS))
+BPFT_SRCS   := $(wildcard tests/bpf/test_*.c)
+BPFT_BINS   := $(patsubst tests/bpf/%.c,$(BUILD)/san/%,$(BPFT_SRCS))
+
+.PHONY: all deps test test-unit test-bpf test-integration test-fuzz bench demo \
+	install clean vmlinux san
+
+all: $(BUILD)/ztgated $(BUILD)/ztgate $(BPF_OBJS)
+
+deps:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		make gcc clang llvm libbpf-dev libxdp-dev xdp-tools bpftool \
+		libelf-dev zlib1g-dev pkg-config libc-ares-dev \
+		android-libboringssl-dev libcmocka-dev libjson-c-dev \
+		libclang-rt-14-dev iproute2 nmap ncat nftables netsniff-ng \
+		iperf3 hping3 dnsutils curl tcpdump socat procps util-linux
+
+# vmlinux.h is checked in; regenerate it on a kernel with BTF.
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h
+
+$(BUILD) $(BUILD)/san:
+	mkdir -p $@
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) vmlinux/vmlinux.h | $(BUILD)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< > $@
+
+$(BUILD)/ztgated: $(DAEMON_SRCS) $(DAEMON_HDRS) $(BPF_SKELS) $(BPF_HDRS) | $(BUILD)
+	$(CC) $(CFLAGS_COMMON) $(CFLAGS) $(DAEMON_SRCS) -o $@ $(LDLIBS)
+
+$(BUILD)/ztgate: $(CLI_SRCS) $(CLI_LIB) $(DAEMON_HDRS) | $(BUILD)
+	$(CC) $(CFLAGS_COMMON) $(CFLAGS) $(CLI_SRCS) $(CLI_LIB) -o $@ -ljson-c
+
+# Sanitizer builds: the daemon and CLI the integration test runs, and tests.
+san: $(BUILD)/san/ztgated $(BUILD)/san/ztgate
+
+$(BUILD)/san/ztgated: $(DAEMON_SRCS) $(DAEMON_HDRS) $(BPF_SKELS) $(BPF_HDRS) | $(BUILD)/san
+	$(CC) $(CFLAGS_COMMON) -O1 $(SAN_FLAGS) $(DAEMON_SRCS) -o $@ $(LDLIBS)
+
+$(BUILD)/san/ztgate: $(CLI_SRCS) $(CLI_LIB) $(DAEMON_HDRS) | $(BUILD)/san
+	$(CC) $(CFLAGS_COMMON) -O1 $(SAN_FLAGS) $(CLI_SRCS) $(CLI_LIB) -o $@ -ljson-c
+
+$(BUILD)/san/test_%: tests/unit/test_%.c $(DAEMON_LIB) $(DAEMON_HDRS) $(BPF_SKELS) | $(BUILD)/san
+	$(CC) $(CFLAGS_COMMON) -O1 $(SAN_FLAGS) $< $(DAEMON_LIB) -o $@ $(LDLIBS) -lcmocka
+
+$(BUILD)/san/test_%: tests/bpf/test_%.c $(DAEMON_LIB) $(DAEMON_HDRS) $(BPF_SKELS) $(BPF_OBJS) | $(BUILD)/san
+	$(CC) $(CFLAGS_COMMON) -O1 $(SAN_FLAGS) $< $(DAEMON_LIB) -o $@ $(LDLIBS) -lcmocka
+
+test: test-unit test-bpf test-fuzz test-integration
+
+test-unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+test-bpf: $(BPFT_BINS)
+	@set -e; for t in $(BPFT_BINS); do echo "== $$t"; $$t; done
+
+# libFuzzer over the control-socket framing, the policy file and the port and
+# address grammars: a short run on every `make test`, longer by hand
+# (make test-fuzz FUZZ_SECONDS=600).
+FUZZ_SECONDS ?= 20
+FUZZ_LIB := daemon/json_io.c daemon/policy.c daemon/ports.c daemon/addr.c
+
+$(BUILD)/fuzz_policy: tests/fuzz/fuzz_policy.c $(FUZZ_LIB) $(DAEMON_HDRS) | $(BUILD)
+	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ibpf -Idaemon \
+		-fsanitize=fuzzer,address,undefined $< $(FUZZ_LIB) -ljson-c -o $@
+
+test-fuzz: $(BUILD)/fuzz_policy
+	@d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; \
+	if $(BUILD)/fuzz_policy -max_total_time=$(FUZZ_SECONDS) "$$d" tests/fuzz/corpus \
+		> "$$d.log" 2>&1; then tail -n 1 "$$d.log"; rm -f "$$d.log"; \
+	else cat "$$d.log"; rm -f "$$d.log"; echo "fuzz_policy: FAILED"; exit 1; fi
+
+test-integration: all san
+	bash tests/integration/run.sh
+
+bench: all
+	bash bench/run.sh
+
+demo: all
+	bash demo/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/ztgate
+	install -m 0755 $(BUILD)/ztgated $(DESTDIR)$(PREFIX)/sbin/ztgated
+	install -m 0755 $(BUILD)/ztgate $(DESTDIR)$(PREFIX)/bin/ztgate
+
+clean:
+	rm -rf $(BUILD)

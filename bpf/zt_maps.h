@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * zt_maps.h: the contract between the BPF data plane and userspace.
+ *
+ * Included by the BPF programs (after vmlinux.h) and by the daemon, the
+ * CLI and the tests (after <linux/types.h>), so it uses only __u8..__u64
+ * and plain constants. Every map value and key is a named struct so that
+ * `bpftool map dump pinned PATH` prints named fields (BTF).
+ *
+ * Atomic policy changes: every policy-bearing map key or index carries a
+ * generation (0 or 1). A packet reads zt_config.active_gen once and uses it
+ * for every lookup. Userspace compiles a new policy into the inactive
+ * generation, flips active_gen with one array update (a single aligned
+ * 32-bit store, atomic for readers), then deletes the old generation's
+ * entries. No packet ever sees half a policy.
+ *
+ * Addresses: IPv4 is stored IPv4-mapped (::ffff:a.b.c.d) so one key type
+ * and one trie serve both families.
+ */
+#ifndef ZT_MAPS_H
+#define ZT_MAPS_H
+
+#define ZT_MAX_RESOURCES	131072	/* resource ids are 1..ZT_MAX_RESOURCES-1; 0 = none */
+#define ZT_MAX_EXACT		(2 * 262144)	/* exact address entries, both generations */
+#define ZT_MAX_PREFIXES		(2 * 16384)	/* CIDR entries, both generations */
+#define ZT_MAX_PORT_RULES	(2 * 524288)	/* expanded port entries, both generations */
+#define ZT_MAX_DEVICES		(2 * 65536)	/* connector: device tunnel addresses */
+#define ZT_MAX_GRANTS		(2 * 262144)	/* connector: (device, resource) grants */
+#define ZT_SCAN_TRACK		65536		/* LRU entries for the scan detector */
+#define ZT_EVENTS_RINGBUF	(256 * 1024)
+
+#define ZT_NGEN			2
+
+/* zt_config.flags */
+#define ZT_CFG_CHECK_DEVICE	(1u << 0)	/* connector: require a (device, resource) grant */
+
+/* zt_resource.flags */
+#define ZT_RES_PRESENT		(1u << 0)
+#define ZT_RES_TCP_ALL		(1u << 1)
+#define ZT_RES_UDP_ALL		(1u << 2)
+#define ZT_RES_ICMP		(1u << 3)	/* ICMP echo / ICMPv6 echo allowed */
+
+/* zt_resource.deny_mode */
+#define ZT_DENY_DROP		0
+#define ZT_DENY_REJECT		1
+
+/* zt_port_key.proto */
+#define ZT_PROTO_TCP		6
+#define ZT_PROTO_UDP		17
+
+/* zt_event.type */
+#define ZT_EV_DENY		1
+#define ZT_EV_SCAN		2
+
+/* zt_event.reason: why a packet to a resource was denied */
+#define ZT_REASON_PORT		1	/* TCP/UDP port not allowed */
+#define ZT_REASON_PROTO		2	/* protocol not allowed (e.g. ICMP off, GRE) */
+#define ZT_REASON_MALFORMED	3	/* could not be classified (truncated, bad header) */
+#define ZT_REASON_FRAGMENT	4	/* non-first fragment / fragment, ports unknown */
+#define ZT_REASON_DEVICE	5	/* connector: device has no grant */
+
+/* zt_event.action */
+#define ZT_ACT_DROP		0
+#define ZT_ACT_REJECT		1	/* TCP RST or ICMP unreachable sent locally */
+
+/* Singleton config, ARRAY map "zt_config", key 0. */
+struct zt_config {
+	__u32 active_gen;		/* 0 or 1 */
+	__u32 flags;			/* ZT_CFG_* */
+	__u32 scan_threshold;		/* distinct denied ports per (source, resource) */
+	__u32 scan_window_ms;		/* ... within this window raises one scan event */
+	__u32 event_rate;		/* denied-flow events per second, per CPU */
+	__u32 event_burst;		/* token bucket depth, per CPU */
+};
+
+/* Address key: HASH "zt_res_exact" (value struct zt_res_ref). */
+struct zt_addr_key {
+	__u8 gen;
+	__u8 pad[3];
+	__u8 addr[16];			/* IPv6 or IPv4-mapped */
+};
+
+/*
+ * CIDR key: LPM_TRIE "zt_res_prefix" (value struct zt_res_ref).
+ * prefixlen counts the gen byte: 8 + (v4 ? 96 + len : len).
+ */
+struct zt_lpm_key {
+	__u32 prefixlen;
+	__u8 gen;
+	__u8 addr[16];
+};
+
+struct zt_res_ref {
+	__u32 resource_id;
+};
+
+/* ARRAY "zt_resources", index gen * ZT_MAX_RESOURCES + resource_id. */
+struct zt_resource {
+	__u32 flags;			/* ZT_RES_* */
+	__u32 deny_mode;		/* ZT_DENY_* */
+};
+
+/*
+ * HASH "zt_ports": present means allowed. Port ranges are expanded when the
+ * policy is compiled, so the packet path does one hash lookup whatever the
+ * number of rules; "all" is a resource flag, never expanded.
+ */
+struct zt_port_key {
+	__u32 resource_id;
+	__u16 port;			/* host byte order */
+	__u8 proto;			/* ZT_PROTO_TCP / ZT_PROTO_UDP */
+	__u8 gen;
+};
+
+struct zt_port_val {
+	__u8 allow;
+	__u8 pad[3];
+};
+
+/*
+ * Connector side (ZT_CFG_CHECK_DEVICE): the source address is a device's
+ * tunnel address; HASH "zt_devices" maps it to a device id and HASH
+ * "zt_grants" says which resources that device may reach. Unused by the
+ * standalone enforcer and the client, where the device is the host itself.
+ */
+struct zt_device_val {
+	__u32 device_id;
+};
+
+struct zt_grant_key {
+	__u32 device_id;
+	__u32 resource_id;
+	__u8 gen;
+	__u8 pad[3];
+};
+
+struct zt_grant_val {
+	__u8 allow;
+	__u8 pad[3];
+};
+
+/* PERCPU_ARRAY "zt_counters", index resource_id (stable across generations). */
+struct zt_counters {
+	__u64 allowed_packets;
+	__u64 allowed_bytes;
+	__u64 denied_packets;
+	__u64 denied_bytes;
+};
+
+/* LRU_HASH "zt_scan": one entry per (source, resource) with recent denials. */
+struct zt_scan_key {
+	__u8 src[16];
+	__u32 resource_id;
+};
+
+struct zt_scan_val {
+	__u64 window_start_ns;
+	__u32 distinct;			/* distinct denied ports seen in this window */
+	__u32 reported;			/* scan event already raised for this window */
+	__u64 seen[16];			/* 1024-bit set of port hashes (port & 1023) */
+};
+
+/* PERCPU_ARRAY "zt_evbudget", key 0: token bucket for deny events. */
+struct zt_evbudget {
+	__u64 last_ns;
+	__u64 tokens_milli;		/* tokens * 1000 */
+	__u64 suppressed;		/* deny events dropped by the rate limit */
+};
+
+/* RINGBUF "zt_events" records. */
+struct zt_event {
+	__u64 ts_ns;			/* bpf_ktime_get_ns() */
+	__u32 type;			/* ZT_EV_* */
+	__u32 resource_id;
+	__u8 src[16];			/* IPv6 or IPv4-mapped */
+	__u8 dst[16];
+	__u16 sport;			/* host byte order; 0 if none */
+	__u16 dport;			/* host byte order; for ICMP: type << 8 | code */
+	__u8 l4proto;			/* IPPROTO_* */
+	__u8 reason;			/* ZT_REASON_* (deny) */
+	__u8 action;			/* ZT_ACT_* (deny) */
+	__u8 hook;			/* ZT_HOOK_* */
+	__u32 ifindex;
+	__u32 distinct_ports;		/* scan: distinct ports in the window */
+	__u32 window_ms;		/* scan: the window */
+};
+
+#define ZT_HOOK_TC_INGRESS	1
+#define ZT_HOOK_TC_EGRESS	2
+#define ZT_HOOK_XDP		3
+
+#endif /* ZT_MAPS_H */

@@ -1,0 +1,502 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * ztgate: the CLI. Thin by design: it turns arguments into one JSON
+ * request on the daemon's Unix socket and the reply into a table (or, with
+ * --json, prints the reply as it came). All validation of policy lives in
+ * the daemon, so the CLI and any other client get the same answers.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "json_io.h"
+
+struct cli {
+	const char *socket_path;
+	bool json;
+	int fd;
+	struct zt_line_buf buf;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: ztgate [--socket PATH] [--json] COMMAND\n"
+		"commands:\n"
+		"  resource add NAME --address ADDR [--tcp LIST] [--udp LIST] [--icmp]\n"
+		"                    [--deny-mode drop|reject]\n"
+		"      ADDR: an IPv4/IPv6 address or CIDR; LIST: 22,443,8000-8100 or all\n"
+		"      (no --tcp means no TCP; likewise --udp)\n"
+		"  resource list\n"
+		"  resource show NAME\n"
+		"  resource rm NAME\n"
+		"  stats          per-resource allowed/denied packets and bytes\n"
+		"  events         follow denied flows and scans\n"
+		"  maps           pinned BPF maps and the bpftool commands that read them\n"
+		"  teardown       detach every program, remove pins, stop the daemon\n");
+}
+
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("ztgate: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+static int usage_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("ztgate: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (see ztgate --help)\n", stderr);
+	return 2;
+}
+
+static int cli_connect(struct cli *c)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	if (strlen(c->socket_path) >= sizeof(sa.sun_path))
+		return fail("socket path too long: %s", c->socket_path);
+	strcpy(sa.sun_path, c->socket_path);
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0)
+		return fail("socket: %s", strerror(errno));
+	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		int err = errno;
+
+		close(c->fd);
+		c->fd = -1;
+		return fail("cannot reach ztgated at %s: %s (is the daemon running?)",
+			    c->socket_path, strerror(err));
+	}
+	return 0;
+}
+
+/* Send REQ (taken), read one reply. Returns the reply or NULL after reporting. */
+static json_object *cli_call(struct cli *c, json_object *req)
+{
+	json_object *resp = NULL, *ok, *err;
+	char *line;
+	int ret;
+
+	if (cli_connect(c)) {
+		json_object_put(req);
+		return NULL;
+	}
+	ret = zt_json_write(c->fd, req);
+	json_object_put(req);
+	if (ret) {
+		fail("sending request: %s", strerror(-ret));
+		return NULL;
+	}
+	ret = zt_line_read(c->fd, &c->buf, &line);
+	if (ret <= 0) {
+		fail("no reply from ztgated: %s", ret ? strerror(-ret) : "connection closed");
+		return NULL;
+	}
+	resp = zt_json_parse_object(line);
+	if (!resp) {
+		fail("malformed reply from ztgated");
+		return NULL;
+	}
+	if (!json_object_object_get_ex(resp, "ok", &ok) || !json_object_get_boolean(ok)) {
+		fail("%s", json_object_object_get_ex(resp, "error", &err)
+				   ? json_object_get_string(err) : "request failed");
+		json_object_put(resp);
+		return NULL;
+	}
+	return resp;
+}
+
+static json_object *request(const char *cmd)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "cmd", json_object_new_string(cmd));
+	return o;
+}
+
+static const char *get_str(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
+		return "";
+	return json_object_get_string(v);
+}
+
+static long long get_int(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? (long long)json_object_get_int64(v) : 0;
+}
+
+static void print_json(json_object *o)
+{
+	json_object_object_del(o, "ok");
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+					       JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+static const char *or_dash(const char *s)
+{
+	return *s ? s : "-";
+}
+
+static void print_resource_table(json_object *arr)
+{
+	size_t i, n = json_object_array_length(arr);
+
+	printf("%-20s %5s  %-24s %-20s %-20s %-5s %s\n", "NAME", "ID", "ADDRESS", "TCP", "UDP",
+	       "ICMP", "DENY");
+	for (i = 0; i < n; i++) {
+		json_object *r = json_object_array_get_idx(arr, i), *v;
+		bool icmp = json_object_object_get_ex(r, "icmp", &v) && json_object_get_boolean(v);
+
+		printf("%-20s %5lld  %-24s %-20s %-20s %-5s %s\n", get_str(r, "name"),
+		       get_int(r, "id"), get_str(r, "address"), or_dash(get_str(r, "tcp")),
+		       or_dash(get_str(r, "udp")), icmp ? "yes" : "no", get_str(r, "deny_mode"));
+	}
+	if (!n)
+		printf("(no resources)\n");
+}
+
+static int cmd_resource_add(struct cli *c, int argc, char **argv)
+{
+	const char *name = NULL, *address = NULL, *tcp = NULL, *udp = NULL, *deny = NULL;
+	bool icmp = false;
+	json_object *req, *resp;
+	int i;
+
+	for (i = 0; i < argc; i++) {
+		const char **slot = NULL;
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--address"))
+			slot = &address;
+		else if (!strcmp(a, "--tcp"))
+			slot = &tcp;
+		else if (!strcmp(a, "--udp"))
+			slot = &udp;
+		else if (!strcmp(a, "--deny-mode"))
+			slot = &deny;
+		else if (!strcmp(a, "--icmp")) {
+			icmp = true;
+			continue;
+		} else if (a[0] == '-' && a[1]) {
+			return usage_fail("resource add: unknown option '%s'", a);
+		} else if (!name) {
+			name = a;
+			continue;
+		} else {
+			return usage_fail("resource add: unexpected argument '%s'", a);
+		}
+		if (i + 1 >= argc)
+			return usage_fail("resource add: %s needs a value", a);
+		if (*slot)
+			return usage_fail("resource add: %s given twice", a);
+		*slot = argv[++i];
+	}
+	if (!name)
+		return usage_fail("resource add: missing NAME");
+	if (!address)
+		return usage_fail("resource add: missing --address");
+
+	req = request("resource.add");
+	json_object_object_add(req, "name", json_object_new_string(name));
+	json_object_object_add(req, "address", json_object_new_string(address));
+	if (tcp)
+		json_object_object_add(req, "tcp", json_object_new_string(tcp));
+	if (udp)
+		json_object_object_add(req, "udp", json_object_new_string(udp));
+	json_object_object_add(req, "icmp", json_object_new_boolean(icmp));
+	if (deny)
+		json_object_object_add(req, "deny_mode", json_object_new_string(deny));
+	resp = cli_call(c, req);
+	if (!resp)
+		return 1;
+	if (c->json) {
+		print_json(resp);
+	} else {
+		json_object *r;
+
+		json_object_object_get_ex(resp, "resource", &r);
+		printf("added resource %s (id %lld): %s tcp=%s udp=%s icmp=%s deny=%s\n",
+		       get_str(r, "name"), get_int(r, "id"), get_str(r, "address"),
+		       or_dash(get_str(r, "tcp")), or_dash(get_str(r, "udp")),
+		       json_object_get_boolean(json_object_object_get(r, "icmp")) ? "yes" : "no",
+		       get_str(r, "deny_mode"));
+	}
+	json_object_put(resp);
+	return 0;
+}
+
+static int cmd_named(struct cli *c, const char *cmd, const char *what, int argc, char **argv,
+		     json_object **out)
+{
+	json_object *req;
+
+	if (argc != 1)
+		return usage_fail("resource %s: expected exactly one NAME", what);
+	req = request(cmd);
+	json_object_object_add(req, "name", json_object_new_string(argv[0]));
+	*out = cli_call(c, req);
+	return *out ? 0 : 1;
+}
+
+static int cmd_resource(struct cli *c, int argc, char **argv)
+{
+	json_object *resp, *v;
+
+	if (argc < 1)
+		return usage_fail("resource: expected add, list, show or rm");
+	if (!strcmp(argv[0], "add"))
+		return cmd_resource_add(c, argc - 1, argv + 1);
+	if (!strcmp(argv[0], "list") || !strcmp(argv[0], "ls")) {
+		if (argc != 1)
+			return usage_fail("resource list: unexpected argument '%s'", argv[1]);
+		resp = cli_call(c, request("resource.list"));
+		if (!resp)
+			return 1;
+		if (c->json)
+			print_json(resp);
+		else if (json_object_object_get_ex(resp, "resources", &v))
+			print_resource_table(v);
+		json_object_put(resp);
+		return 0;
+	}
+	if (!strcmp(argv[0], "show")) {
+		if (cmd_named(c, "resource.show", "show", argc - 1, argv + 1, &resp))
+			return 1;
+		if (c->json) {
+			print_json(resp);
+		} else {
+			json_object *r, *cnt;
+
+			json_object_object_get_ex(resp, "resource", &r);
+			json_object_object_get_ex(r, "counters", &cnt);
+			printf("name:       %s\nid:         %lld\naddress:    %s\ntcp:        %s\n"
+			       "udp:        %s\nicmp:       %s\ndeny mode:  %s\n"
+			       "allowed:    %lld packets, %lld bytes\n"
+			       "denied:     %lld packets, %lld bytes\n",
+			       get_str(r, "name"), get_int(r, "id"), get_str(r, "address"),
+			       or_dash(get_str(r, "tcp")), or_dash(get_str(r, "udp")),
+			       json_object_get_boolean(json_object_object_get(r, "icmp")) ? "yes" : "no",
+			       get_str(r, "deny_mode"), get_int(cnt, "allowed_packets"),
+			       get_int(cnt, "allowed_bytes"), get_int(cnt, "denied_packets"),
+			       get_int(cnt, "denied_bytes"));
+		}
+		json_object_put(resp);
+		return 0;
+	}
+	if (!strcmp(argv[0], "rm") || !strcmp(argv[0], "remove")) {
+		if (cmd_named(c, "resource.rm", "rm", argc - 1, argv + 1, &resp))
+			return 1;
+		if (c->json)
+			print_json(resp);
+		else
+			printf("removed resource %s\n", argv[1]);
+		json_object_put(resp);
+		return 0;
+	}
+	return usage_fail("resource: unknown subcommand '%s'", argv[0]);
+}
+
+static int cmd_stats(struct cli *c)
+{
+	json_object *resp = cli_call(c, request("stats")), *arr, *t;
+	size_t i, n;
+
+	if (!resp)
+		return 1;
+	if (c->json) {
+		print_json(resp);
+		json_object_put(resp);
+		return 0;
+	}
+	json_object_object_get_ex(resp, "resources", &arr);
+	json_object_object_get_ex(resp, "total", &t);
+	n = json_object_array_length(arr);
+	printf("%-20s %14s %14s %14s %14s\n", "RESOURCE", "ALLOWED_PKTS", "ALLOWED_BYTES",
+	       "DENIED_PKTS", "DENIED_BYTES");
+	for (i = 0; i < n; i++) {
+		json_object *r = json_object_array_get_idx(arr, i);
+
+		printf("%-20s %14lld %14lld %14lld %14lld\n", get_str(r, "name"),
+		       get_int(r, "allowed_packets"), get_int(r, "allowed_bytes"),
+		       get_int(r, "denied_packets"), get_int(r, "denied_bytes"));
+	}
+	printf("%-20s %14lld %14lld %14lld %14lld\n", "(total)", get_int(t, "allowed_packets"),
+	       get_int(t, "allowed_bytes"), get_int(t, "denied_packets"),
+	       get_int(t, "denied_bytes"));
+	json_object_put(resp);
+	return 0;
+}
+
+static void print_event(json_object *ev)
+{
+	const char *type = get_str(ev, "event");
+
+	if (!strcmp(type, "scan")) {
+		printf("%s  SCAN  %s  from %s: %lld distinct denied ports within %lld ms\n",
+		       get_str(ev, "ts"), or_dash(get_str(ev, "resource")), get_str(ev, "src"),
+		       get_int(ev, "distinct_ports"), get_int(ev, "window_ms"));
+	} else if (json_object_object_get_ex(ev, "dport", NULL)) {
+		printf("%s  %-6s %s  %s %s:%lld -> %s:%lld  (%s, %s)\n", get_str(ev, "ts"),
+		       get_str(ev, "action"), or_dash(get_str(ev, "resource")), get_str(ev, "proto"),
+		       get_str(ev, "src"), get_int(ev, "sport"), get_str(ev, "dst"),
+		       get_int(ev, "dport"), get_str(ev, "reason"), get_str(ev, "hook"));
+	} else {
+		printf("%s  %-6s %s  %s %s -> %s  (%s, %s)\n", get_str(ev, "ts"),
+		       get_str(ev, "action"), or_dash(get_str(ev, "resource")), get_str(ev, "proto"),
+		       get_str(ev, "src"), get_str(ev, "dst"), get_str(ev, "reason"),
+		       get_str(ev, "hook"));
+	}
+	fflush(stdout);
+}
+
+static int cmd_events(struct cli *c)
+{
+	json_object *resp = cli_call(c, request("events"));
+	char *line;
+	int ret;
+
+	if (!resp)
+		return 1;
+	json_object_put(resp);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	while ((ret = zt_line_read(c->fd, &c->buf, &line)) == 1) {
+		json_object *ev;
+
+		if (c->json) {
+			puts(line);
+			continue;
+		}
+		ev = zt_json_parse_object(line);
+		if (ev) {
+			print_event(ev);
+			json_object_put(ev);
+		}
+	}
+	if (ret < 0)
+		return fail("event stream: %s", strerror(-ret));
+	return fail("ztgated closed the event stream");
+}
+
+static int cmd_maps(struct cli *c)
+{
+	json_object *resp = cli_call(c, request("maps")), *arr;
+	size_t i, n;
+
+	if (!resp)
+		return 1;
+	if (c->json) {
+		print_json(resp);
+		json_object_put(resp);
+		return 0;
+	}
+	json_object_object_get_ex(resp, "maps", &arr);
+	n = json_object_array_length(arr);
+	printf("pinned under %s; read any of them with:\n", get_str(resp, "pin_dir"));
+	for (i = 0; i < n; i++)
+		printf("  %s\n", get_str(json_object_array_get_idx(arr, i), "bpftool"));
+	json_object_put(resp);
+	return 0;
+}
+
+static int cmd_teardown(struct cli *c)
+{
+	json_object *resp = cli_call(c, request("teardown"));
+
+	if (!resp)
+		return 1;
+	if (c->json)
+		print_json(resp);
+	else
+		printf("ztgated is detaching its programs, removing its pins and stopping\n");
+	json_object_put(resp);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli *c = calloc(1, sizeof(*c));
+	char **args;
+	int nargs = 0, i, ret;
+
+	if (!c)
+		return fail("out of memory");
+	c->fd = -1;
+	c->socket_path = getenv("ZTGATE_SOCKET") ? getenv("ZTGATE_SOCKET") : ZT_DEFAULT_SOCKET_PATH;
+	args = calloc((size_t)argc + 1, sizeof(*args));
+	if (!args)
+		return fail("out of memory");
+
+	/* Global options may stand anywhere, so `ztgate resource list --json` works. */
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json")) {
+			c->json = true;
+		} else if (!strcmp(argv[i], "--socket")) {
+			if (i + 1 >= argc) {
+				ret = usage_fail("--socket needs a path");
+				goto out;
+			}
+			c->socket_path = argv[++i];
+		} else if (!strncmp(argv[i], "--socket=", 9)) {
+			c->socket_path = argv[i] + 9;
+		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			ret = 0;
+			goto out;
+		} else {
+			args[nargs++] = argv[i];
+		}
+	}
+	if (!nargs) {
+		usage(stderr);
+		ret = 2;
+		goto out;
+	}
+
+	if (!strcmp(args[0], "resource"))
+		ret = cmd_resource(c, nargs - 1, args + 1);
+	else if (nargs == 1 && !strcmp(args[0], "stats"))
+		ret = cmd_stats(c);
+	else if (nargs == 1 && !strcmp(args[0], "events"))
+		ret = cmd_events(c);
+	else if (nargs == 1 && !strcmp(args[0], "maps"))
+		ret = cmd_maps(c);
+	else if (nargs == 1 && !strcmp(args[0], "teardown"))
+		ret = cmd_teardown(c);
+	else if (!strcmp(args[0], "stats") || !strcmp(args[0], "events") ||
+		 !strcmp(args[0], "maps") || !strcmp(args[0], "teardown"))
+		ret = usage_fail("%s: unexpected argument '%s'", args[0], args[1]);
+	else
+		ret = usage_fail("unknown command '%s'", args[0]);
+out:
+	if (c->fd >= 0)
+		close(c->fd);
+	free(args);
+	free(c);
+	return ret;
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* IP addresses and CIDR prefixes, kept IPv4-mapped as the BPF maps key them. */
+#ifndef ZT_ADDR_H
+#define ZT_ADDR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct zt_prefix {
+	uint8_t addr[16];	/* IPv6, or IPv4-mapped ::ffff:a.b.c.d */
+	uint8_t family;		/* AF_INET or AF_INET6 */
+	uint8_t len;		/* prefix length in the family's terms (32/128 = one host) */
+};
+
+/* Parse "ADDR" or "ADDR/LEN". Host bits below LEN must be zero. */
+int zt_prefix_parse(const char *text, struct zt_prefix *p, char *err, size_t errlen);
+
+/* Canonical text; a full-length prefix prints without "/LEN". */
+void zt_prefix_format(const struct zt_prefix *p, char *buf, size_t len);
+
+/* Format a 16-byte (possibly IPv4-mapped) address. */
+void zt_addr_format(const uint8_t addr[16], char *buf, size_t len);
+
+bool zt_prefix_is_host(const struct zt_prefix *p);
+
+/* Prefix length over the 128-bit mapped address space. */
+unsigned int zt_prefix_len128(const struct zt_prefix *p);
+
+bool zt_prefix_equal(const struct zt_prefix *a, const struct zt_prefix *b);
+
+#endif

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Policy compilation: turns a struct zt_policy into BPF map entries and
+ * switches the data plane to it in one step.
+ *
+ * How a change stays atomic for packets: every policy map key carries a
+ * generation (0/1). prepare() writes the whole new policy into the
+ * generation no packet reads; commit() flips zt_config.active_gen (a single
+ * byte changes, so no reader can see a torn value), waits for an RCU grace
+ * period so no packet is still using the old generation, then deletes the
+ * old generation's entries. Each packet reads active_gen once, so it sees
+ * either the whole old or the whole new policy.
+ */
+#ifndef ZT_COMPILE_H
+#define ZT_COMPILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/types.h>
+
+#include "dataplane.h"
+#include "policy.h"
+#include "zt_maps.h"
+
+/* fds indexed by enum zt_map_id; a map not needed may be -1. */
+typedef int zt_map_fds[ZT_MAP__COUNT];
+
+int zt_compile_prepare(const int *fds, const struct zt_policy *p, uint32_t *new_gen,
+		       char *err, size_t errlen);
+int zt_compile_commit(const int *fds, uint32_t new_gen, char *err, size_t errlen);
+void zt_compile_abort(const int *fds, uint32_t new_gen);
+
+/* prepare + commit. */
+int zt_compile_apply(const int *fds, const struct zt_policy *p, char *err, size_t errlen);
+
+int zt_config_read(const int *fds, struct zt_config *cfg);
+/* Update the tunables; active_gen is left as it is. */
+int zt_config_set_tunables(const int *fds, uint32_t scan_threshold, uint32_t scan_window_ms,
+			   uint32_t event_rate, uint32_t event_burst);
+
+/* Sum of the per-CPU counters of a resource id. */
+int zt_counters_read(const int *fds, uint32_t id, struct zt_counters *sum);
+int zt_counters_reset(const int *fds, uint32_t id);
+
+#endif

@@ -1,0 +1,503 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The control API: JSON lines over a Unix socket (mode 0600, root only).
+ * Every request is validated whole before anything changes; a change is
+ * compiled into the inactive generation, persisted, and only then made live,
+ * so a failure at any step leaves the maps, the file and the daemon's view
+ * as they were.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "json_io.h"
+#include "log.h"
+#include "policy_store.h"
+
+struct zt_ctl_client {
+	struct zt_daemon *d;
+	int fd;
+	bool subscriber;
+	struct zt_ctl_client *next;
+	struct zt_line_buf buf;
+};
+
+static json_object *reply_error(const char *msg)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "ok", json_object_new_boolean(0));
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	return o;
+}
+
+static json_object *reply_ok(void)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "ok", json_object_new_boolean(1));
+	return o;
+}
+
+static const char *req_str(json_object *req, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(req, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+void zt_audit(struct zt_daemon *d, int peer_fd, const char *action, json_object *detail)
+{
+	json_object *o = json_object_new_object();
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	char path[4096];
+	FILE *f;
+
+	json_object_object_add(o, "event", json_object_new_string("audit"));
+	json_object_object_add(o, "action", json_object_new_string(action));
+	/* Who asked: the kernel's word for the peer, not anything it sent. */
+	if (peer_fd >= 0 && !getsockopt(peer_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len)) {
+		json_object_object_add(o, "peer_uid", json_object_new_int((int)cred.uid));
+		json_object_object_add(o, "peer_pid", json_object_new_int((int)cred.pid));
+	}
+	if (detail)
+		json_object_object_add(o, "detail", detail);
+
+	/* Durable copy first, then the log stream (zt_emit takes o). */
+	snprintf(path, sizeof(path), "%s/audit.jsonl", d->state_dir);
+	f = fopen(path, "ae");
+	if (f) {
+		struct timespec ts;
+		char tbuf[48];
+		json_object *line = json_object_get(o);
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		zt_format_time((unsigned long long)ts.tv_sec * 1000000000ull +
+				       (unsigned long long)ts.tv_nsec, tbuf, sizeof(tbuf));
+		json_object_object_add(line, "ts", json_object_new_string(tbuf));
+		fprintf(f, "%s\n", json_object_to_json_string_ext(line, JSON_C_TO_STRING_PLAIN));
+		fclose(f);
+		json_object_put(line);
+	} else {
+		zt_log("warning", "audit: cannot open %s: %s", path, strerror(errno));
+	}
+	zt_emit(o);
+}
+
+/*
+ * Make NEXT the live policy: compile into the inactive generation, save,
+ * flip. On error nothing has changed and ERR says why.
+ */
+static int apply_policy(struct zt_daemon *d, struct zt_policy *next, char *err, size_t errlen)
+{
+	uint32_t gen;
+	int ret;
+
+	ret = zt_compile_prepare(d->fds, next, &gen, err, errlen);
+	if (ret)
+		return ret;
+	ret = zt_store_save(d->state_dir, next, err, errlen);
+	if (ret) {
+		zt_compile_abort(d->fds, gen);
+		return ret;
+	}
+	ret = zt_compile_commit(d->fds, gen, err, errlen);
+	if (ret)
+		return ret;
+	zt_policy_free(&d->policy);
+	d->policy = *next;
+	zt_policy_init(next);
+	return 0;
+}
+
+static json_object *counters_json(struct zt_daemon *d, uint32_t id, json_object *o)
+{
+	struct zt_counters c;
+
+	if (zt_counters_read(d->fds, id, &c))
+		memset(&c, 0, sizeof(c));
+	json_object_object_add(o, "allowed_packets", json_object_new_int64((int64_t)c.allowed_packets));
+	json_object_object_add(o, "allowed_bytes", json_object_new_int64((int64_t)c.allowed_bytes));
+	json_object_object_add(o, "denied_packets", json_object_new_int64((int64_t)c.denied_packets));
+	json_object_object_add(o, "denied_bytes", json_object_new_int64((int64_t)c.denied_bytes));
+	return o;
+}
+
+static json_object *cmd_resource_add(struct zt_daemon *d, struct zt_ctl_client *c,
+				     json_object *req)
+{
+	struct zt_resource_def def;
+	struct zt_policy next;
+	json_object *v, *o;
+	char err[512];
+	bool icmp = false;
+	int ret;
+
+	if (json_object_object_get_ex(req, "icmp", &v))
+		icmp = json_object_get_boolean(v);
+	ret = zt_resource_parse(&def, req_str(req, "name"), req_str(req, "address"),
+				req_str(req, "tcp"), req_str(req, "udp"), icmp,
+				req_str(req, "deny_mode"), err, sizeof(err));
+	if (ret)
+		return reply_error(err);
+	if (zt_policy_copy(&next, &d->policy))
+		return reply_error("out of memory");
+	ret = zt_policy_add(&next, &def, err, sizeof(err));
+	if (!ret) {
+		/* The id may be a removed resource's: start its counters at zero. */
+		ret = zt_counters_reset(d->fds, def.id);
+		if (ret)
+			snprintf(err, sizeof(err), "resetting counters: %s", strerror(-ret));
+	}
+	if (!ret)
+		ret = apply_policy(d, &next, err, sizeof(err));
+	zt_policy_free(&next);
+	if (ret)
+		return reply_error(err);
+
+	zt_audit(d, c->fd, "resource.add", zt_resource_to_json(&def));
+	o = reply_ok();
+	json_object_object_add(o, "resource", zt_resource_to_json(&def));
+	return o;
+}
+
+static json_object *cmd_resource_rm(struct zt_daemon *d, struct zt_ctl_client *c,
+				    json_object *req)
+{
+	const char *name = req_str(req, "name");
+	struct zt_resource_def *cur;
+	struct zt_policy next;
+	json_object *detail;
+	char err[512];
+	int ret;
+
+	if (!name)
+		return reply_error("resource rm needs a name");
+	cur = zt_policy_find(&d->policy, name);
+	if (!cur) {
+		snprintf(err, sizeof(err), "no resource named '%s'", name);
+		return reply_error(err);
+	}
+	detail = zt_resource_to_json(cur);
+	if (zt_policy_copy(&next, &d->policy)) {
+		json_object_put(detail);
+		return reply_error("out of memory");
+	}
+	ret = zt_policy_remove(&next, name, err, sizeof(err));
+	if (!ret)
+		ret = apply_policy(d, &next, err, sizeof(err));
+	zt_policy_free(&next);
+	if (ret) {
+		json_object_put(detail);
+		return reply_error(err);
+	}
+	zt_audit(d, c->fd, "resource.rm", detail);
+	return reply_ok();
+}
+
+static json_object *cmd_resource_list(struct zt_daemon *d, bool with_counters)
+{
+	json_object *o = reply_ok(), *arr = json_object_new_array();
+	struct zt_counters total = { 0 };
+	unsigned int i;
+
+	for (i = 0; i < d->policy.count; i++) {
+		json_object *r = zt_resource_to_json(&d->policy.res[i]);
+
+		if (with_counters) {
+			struct zt_counters c;
+
+			counters_json(d, d->policy.res[i].id, r);
+			if (!zt_counters_read(d->fds, d->policy.res[i].id, &c)) {
+				total.allowed_packets += c.allowed_packets;
+				total.allowed_bytes += c.allowed_bytes;
+				total.denied_packets += c.denied_packets;
+				total.denied_bytes += c.denied_bytes;
+			}
+		}
+		json_object_array_add(arr, r);
+	}
+	json_object_object_add(o, "resources", arr);
+	if (with_counters) {
+		json_object *t = json_object_new_object();
+
+		json_object_object_add(t, "allowed_packets", json_object_new_int64((int64_t)total.allowed_packets));
+		json_object_object_add(t, "allowed_bytes", json_object_new_int64((int64_t)total.allowed_bytes));
+		json_object_object_add(t, "denied_packets", json_object_new_int64((int64_t)total.denied_packets));
+		json_object_object_add(t, "denied_bytes", json_object_new_int64((int64_t)total.denied_bytes));
+		json_object_object_add(o, "total", t);
+	}
+	return o;
+}
+
+static json_object *cmd_resource_show(struct zt_daemon *d, json_object *req)
+{
+	const char *name = req_str(req, "name");
+	const struct zt_resource_def *def;
+	json_object *o, *r;
+	char err[256];
+
+	if (!name)
+		return reply_error("resource show needs a name");
+	def = zt_policy_find(&d->policy, name);
+	if (!def) {
+		snprintf(err, sizeof(err), "no resource named '%s'", name);
+		return reply_error(err);
+	}
+	r = zt_resource_to_json(def);
+	json_object_object_add(r, "counters", counters_json(d, def->id, json_object_new_object()));
+	o = reply_ok();
+	json_object_object_add(o, "resource", r);
+	return o;
+}
+
+static json_object *cmd_maps(struct zt_daemon *d)
+{
+	json_object *o = reply_ok(), *arr = json_object_new_array();
+	const char *dir = zt_dp_pin_dir(d->dp);
+	int i;
+
+	json_object_object_add(o, "pin_dir", json_object_new_string(dir));
+	for (i = 0; i < ZT_MAP__COUNT; i++) {
+		json_object *m = json_object_new_object();
+		char path[4096], cmd[4200];
+
+		snprintf(path, sizeof(path), "%s/%s", dir, zt_map_name(i));
+		snprintf(cmd, sizeof(cmd), "bpftool map dump pinned %s", path);
+		json_object_object_add(m, "name", json_object_new_string(zt_map_name(i)));
+		json_object_object_add(m, "path", json_object_new_string(path));
+		json_object_object_add(m, "bpftool", json_object_new_string(cmd));
+		json_object_array_add(arr, m);
+	}
+	json_object_object_add(o, "maps", arr);
+	return o;
+}
+
+static json_object *handle_request(struct zt_daemon *d, struct zt_ctl_client *c, const char *line)
+{
+	json_object *req = zt_json_parse_object(line), *resp;
+	const char *cmd;
+
+	if (!req)
+		return reply_error("malformed request: expected one JSON object per line");
+	cmd = req_str(req, "cmd");
+	if (!cmd)
+		resp = reply_error("malformed request: no \"cmd\"");
+	else if (!strcmp(cmd, "resource.add"))
+		resp = cmd_resource_add(d, c, req);
+	else if (!strcmp(cmd, "resource.rm"))
+		resp = cmd_resource_rm(d, c, req);
+	else if (!strcmp(cmd, "resource.list"))
+		resp = cmd_resource_list(d, false);
+	else if (!strcmp(cmd, "resource.show"))
+		resp = cmd_resource_show(d, req);
+	else if (!strcmp(cmd, "stats"))
+		resp = cmd_resource_list(d, true);
+	else if (!strcmp(cmd, "maps"))
+		resp = cmd_maps(d);
+	else if (!strcmp(cmd, "events")) {
+		c->subscriber = true;
+		resp = reply_ok();
+	} else if (!strcmp(cmd, "teardown")) {
+		zt_audit(d, c->fd, "teardown", NULL);
+		d->teardown = true;
+		zt_loop_stop(d->loop);
+		resp = reply_ok();
+	} else {
+		char err[128];
+
+		snprintf(err, sizeof(err), "unknown command '%.64s'", cmd);
+		resp = reply_error(err);
+	}
+	json_object_put(req);
+	return resp;
+}
+
+static void client_close(struct zt_daemon *d, struct zt_ctl_client *c)
+{
+	struct zt_ctl_client **pc;
+
+	for (pc = &d->clients; *pc; pc = &(*pc)->next) {
+		if (*pc == c) {
+			*pc = c->next;
+			break;
+		}
+	}
+	zt_loop_del(d->loop, c->fd);
+	close(c->fd);
+	free(c);
+}
+
+static void on_client(struct zt_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct zt_ctl_client *c = arg;
+	struct zt_daemon *d = c->d;
+	char *line;
+	ssize_t r;
+	int ret;
+
+	(void)loop;
+	if (c->subscriber || (events & (EPOLLHUP | EPOLLERR))) {
+		/* Subscribers only listen; anything from them, or a hangup, ends them. */
+		if (events & EPOLLIN) {
+			char drain[256];
+
+			r = read(fd, drain, sizeof(drain));
+			if (r > 0 && !(events & (EPOLLHUP | EPOLLERR)))
+				return;
+		}
+		client_close(d, c);
+		return;
+	}
+	r = read(fd, c->buf.data + c->buf.len, sizeof(c->buf.data) - c->buf.len);
+	if (r <= 0) {
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		client_close(d, c);
+		return;
+	}
+	c->buf.len += (size_t)r;
+	while ((ret = zt_line_take(&c->buf, &line)) == 1) {
+		json_object *resp = handle_request(d, c, line);
+
+		ret = zt_json_write(fd, resp);
+		json_object_put(resp);
+		if (ret) {
+			client_close(d, c);
+			return;
+		}
+		if (c->subscriber)
+			return;
+	}
+	if (ret < 0) {
+		json_object *resp = reply_error("request too long");
+
+		zt_json_write(fd, resp);
+		json_object_put(resp);
+		client_close(d, c);
+	}
+}
+
+static void on_listen(struct zt_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct zt_daemon *d = arg;
+	struct timeval tv = { .tv_sec = 2 };
+	struct zt_ctl_client *c;
+	int cfd;
+
+	(void)events;
+	cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+	if (cfd < 0)
+		return;
+	/*
+	 * Reads happen only when epoll says data is there; writes of a reply
+	 * may block, but never longer than this, so one stuck client cannot
+	 * hold the daemon.
+	 */
+	setsockopt(cfd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(cfd);
+		return;
+	}
+	c->d = d;
+	c->fd = cfd;
+	if (zt_loop_add(loop, cfd, EPOLLIN | EPOLLRDHUP, on_client, c)) {
+		close(cfd);
+		free(c);
+		return;
+	}
+	c->next = d->clients;
+	d->clients = c;
+}
+
+void zt_control_broadcast(struct zt_daemon *d, json_object *ev)
+{
+	struct zt_ctl_client *c, *next;
+
+	for (c = d->clients; c; c = next) {
+		next = c->next;
+		/* A subscriber too slow to take an event is cut off, not waited for. */
+		if (c->subscriber && zt_json_send(c->fd, ev, MSG_DONTWAIT))
+			client_close(d, c);
+	}
+}
+
+int zt_control_open(struct zt_daemon *d, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[sizeof(sa.sun_path)];
+	char *slash;
+	mode_t old;
+	int fd, ret;
+
+	if (strlen(d->socket_path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "socket path too long: %s", d->socket_path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, d->socket_path);
+	snprintf(dir, sizeof(dir), "%s", d->socket_path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		ret = zt_mkdir_p(dir, 0755);
+		if (ret) {
+			snprintf(err, errlen, "%s: %s", dir, strerror(-ret));
+			return ret;
+		}
+	}
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto sys_err;
+	/* A socket file that still answers belongs to a running daemon. */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		close(fd);
+		snprintf(err, errlen, "another ztgated is already serving %s", d->socket_path);
+		return -EADDRINUSE;
+	}
+	unlink(d->socket_path);
+	old = umask(0177);	/* 0600 from the start, no window with wider rights */
+	ret = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (ret || listen(fd, 64))
+		goto sys_err;
+	ret = zt_loop_add(d->loop, fd, EPOLLIN, on_listen, d);
+	if (ret) {
+		errno = -ret;
+		goto sys_err;
+	}
+	d->listen_fd = fd;
+	return 0;
+
+sys_err:
+	ret = -errno;
+	snprintf(err, errlen, "control socket %s: %s", d->socket_path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+void zt_control_close(struct zt_daemon *d)
+{
+	while (d->clients)
+		client_close(d, d->clients);
+	if (d->listen_fd >= 0) {
+		zt_loop_del(d->loop, d->listen_fd);
+		close(d->listen_fd);
+		d->listen_fd = -1;
+		unlink(d->socket_path);
+	}
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* State shared by a role's modules: the loop, the data plane, the policy. */
+#ifndef ZT_DAEMON_H
+#define ZT_DAEMON_H
+
+#include <stdbool.h>
+
+#include "compile.h"
+#include "json_io.h"
+#include "dataplane.h"
+#include "events.h"
+#include "loop.h"
+#include "policy.h"
+
+#define ZT_DEFAULT_STATE_DIR "/var/lib/ztgate"
+
+struct zt_ctl_client;
+
+struct zt_daemon {
+	const char *role;
+	const char *state_dir;
+	const char *socket_path;
+	const char *pin_dir;
+
+	struct zt_loop *loop;
+	struct zt_dataplane *dp;
+	zt_map_fds fds;
+	struct zt_policy policy;	/* what the maps hold; swapped whole on change */
+	struct zt_events *events;
+
+	int listen_fd;
+	struct zt_ctl_client *clients;
+	bool teardown;			/* a client asked for teardown */
+};
+
+/* Control socket: listen on d->socket_path (mode 0600) and serve the CLI. */
+int zt_control_open(struct zt_daemon *d, char *err, size_t errlen);
+void zt_control_close(struct zt_daemon *d);
+/* Send an event to every `ztgate events` subscriber. */
+void zt_control_broadcast(struct zt_daemon *d, json_object *ev);
+
+/*
+ * Append an audit record (stdout and STATE_DIR/audit.jsonl); PEER_FD, when
+ * not -1, is the control connection whose credentials name who acted.
+ */
+void zt_audit(struct zt_daemon *d, int peer_fd, const char *action, json_object *detail);
+
+int zt_role_enforce(int argc, char **argv);
+
+#endif

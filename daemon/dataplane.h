@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * dataplane: loads the BPF objects, pins their maps under a per-instance
+ * directory, attaches the tc and XDP entry points, adopts what a previous
+ * daemon left behind, and tears it all down on request.
+ *
+ * Closing a dataplane leaves programs attached and maps pinned: that is
+ * what keeps enforcement in place while the daemon is down (fail closed).
+ * Only zt_dp_teardown() removes them.
+ */
+#ifndef ZT_DATAPLANE_H
+#define ZT_DATAPLANE_H
+
+#include <stdbool.h>
+
+#define ZT_DEFAULT_PIN_DIR "/sys/fs/bpf/ztgate/default"
+
+enum zt_map_id {
+	ZT_MAP_CONFIG,
+	ZT_MAP_RES_EXACT,
+	ZT_MAP_RES_PREFIX,
+	ZT_MAP_RESOURCES,
+	ZT_MAP_PORTS,
+	ZT_MAP_DEVICES,
+	ZT_MAP_GRANTS,
+	ZT_MAP_COUNTERS,
+	ZT_MAP_SCAN,
+	ZT_MAP_EVBUDGET,
+	ZT_MAP_EVENTS,
+	ZT_MAP__COUNT,
+};
+
+/* The pinned name of each map (a file under the pin directory). */
+const char *zt_map_name(enum zt_map_id id);
+
+struct zt_dataplane;
+
+/*
+ * Mount bpffs at /sys/fs/bpf if none is mounted there, create pin_dir, load
+ * the programs, reusing maps already pinned in pin_dir (so their contents
+ * survive a restart) and pinning the ones that are not. Returns 0 or -errno.
+ */
+int zt_dp_open(const char *pin_dir, struct zt_dataplane **out);
+
+/*
+ * Attach the tc entry point to IFNAME (clsact, ingress or egress) through
+ * libbpf's bpf_tc_* API. The filter uses a fixed handle and priority, and
+ * an existing ztgate filter there is replaced atomically, so a restarted
+ * daemon re-attaches with no gap. Picks the L2 or L3 variant from the
+ * device type (a TUN has no Ethernet header).
+ */
+int zt_dp_attach_tc(struct zt_dataplane *dp, const char *ifname, bool egress);
+
+/*
+ * Attach the XDP entry point to IFNAME through libxdp (multi-program
+ * dispatcher, so it coexists with other XDP programs). If a ztgate XDP
+ * program is already attached there, keep it: it already uses the pinned
+ * maps.
+ */
+int zt_dp_attach_xdp(struct zt_dataplane *dp, const char *ifname);
+
+/* fd of a map; valid until zt_dp_close(). */
+int zt_dp_map_fd(const struct zt_dataplane *dp, enum zt_map_id id);
+
+const char *zt_dp_pin_dir(const struct zt_dataplane *dp);
+
+/* Free userspace state; programs stay attached, maps stay pinned. */
+void zt_dp_close(struct zt_dataplane *dp);
+
+/*
+ * Detach every ztgate tc filter and XDP program from every interface of the
+ * current network namespace, and remove pin_dir with everything in it.
+ */
+int zt_dp_teardown(const char *pin_dir);
+
+#endif /* ZT_DATAPLANE_H */

@@ -1,0 +1,323 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * `ztgated enforce`: standalone enforcement of the local policy on the
+ * given interfaces. The other roles build on the same pieces: data plane,
+ * policy store, compiler, control socket, events.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "policy_store.h"
+
+#define MAX_IFACES 32
+
+struct attach_req {
+	const char *ifname;
+	const char *hook;	/* "tc-ingress", "tc-egress", "xdp" */
+};
+
+struct enforce_opts {
+	struct attach_req attach[MAX_IFACES];
+	unsigned int nattach;
+	uint32_t scan_threshold;
+	uint32_t scan_window_ms;
+	uint32_t event_rate;
+	uint32_t event_burst;
+	bool teardown;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: ztgated enforce [--tc-ingress IFACE]... [--tc-egress IFACE]... [--xdp IFACE]...\n"
+		"                       [--state-dir DIR] [--socket PATH] [--pin-dir DIR]\n"
+		"                       [--scan-threshold N] [--scan-window-ms MS]\n"
+		"                       [--event-rate N] [--event-burst N] [--teardown]\n");
+}
+
+static int parse_u32(const char *opt, const char *s, uint32_t min, uint32_t max, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || v < min || v > max) {
+		fprintf(stderr, "ztgated: invalid %s '%s': expected %u-%u\n", opt, s, min, max);
+		return -EINVAL;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static void on_signal(struct zt_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct signalfd_siginfo si;
+
+	(void)events;
+	(void)arg;
+	if (read(fd, &si, sizeof(si)) == sizeof(si))
+		zt_log("info", "signal %u: stopping; programs stay attached (fail closed)",
+		       si.ssi_signo);
+	zt_loop_stop(loop);
+}
+
+static void on_events(struct zt_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct zt_daemon *d = arg;
+
+	(void)loop;
+	(void)fd;
+	(void)events;
+	zt_events_poll(d->events);
+}
+
+static void event_sink(json_object *ev, void *arg)
+{
+	struct zt_daemon *d = arg;
+
+	zt_control_broadcast(d, ev);
+	zt_emit(json_object_get(ev));
+}
+
+static int attach_all(struct zt_daemon *d, const struct enforce_opts *o, json_object *list)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < o->nattach; i++) {
+		const struct attach_req *a = &o->attach[i];
+		json_object *e;
+
+		if (!strcmp(a->hook, "xdp"))
+			ret = zt_dp_attach_xdp(d->dp, a->ifname);
+		else
+			ret = zt_dp_attach_tc(d->dp, a->ifname, !strcmp(a->hook, "tc-egress"));
+		if (ret) {
+			fprintf(stderr, "ztgated: attaching %s to %s: %s\n", a->hook, a->ifname,
+				strerror(-ret));
+			return ret;
+		}
+		e = json_object_new_object();
+		json_object_object_add(e, "iface", json_object_new_string(a->ifname));
+		json_object_object_add(e, "hook", json_object_new_string(a->hook));
+		json_object_array_add(list, e);
+	}
+	return 0;
+}
+
+static int parse_opts(int argc, char **argv, struct zt_daemon *d, struct enforce_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "tc-ingress", required_argument, NULL, 'i' },
+		{ "tc-egress", required_argument, NULL, 'e' },
+		{ "xdp", required_argument, NULL, 'x' },
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "socket", required_argument, NULL, 'S' },
+		{ "pin-dir", required_argument, NULL, 'p' },
+		{ "scan-threshold", required_argument, NULL, 'T' },
+		{ "scan-window-ms", required_argument, NULL, 'W' },
+		{ "event-rate", required_argument, NULL, 'R' },
+		{ "event-burst", required_argument, NULL, 'B' },
+		{ "teardown", no_argument, NULL, 'D' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+		case 'e':
+		case 'x':
+			if (o->nattach == MAX_IFACES) {
+				fprintf(stderr, "ztgated: at most %d attachments\n", MAX_IFACES);
+				return -EINVAL;
+			}
+			o->attach[o->nattach].ifname = optarg;
+			o->attach[o->nattach].hook = c == 'i' ? "tc-ingress" :
+						     c == 'e' ? "tc-egress" : "xdp";
+			o->nattach++;
+			break;
+		case 's': d->state_dir = optarg; break;
+		case 'S': d->socket_path = optarg; break;
+		case 'p': d->pin_dir = optarg; break;
+		case 'T':
+			if (parse_u32("--scan-threshold", optarg, 1, 1024, &o->scan_threshold))
+				return -EINVAL;
+			break;
+		case 'W':
+			if (parse_u32("--scan-window-ms", optarg, 1, 3600000, &o->scan_window_ms))
+				return -EINVAL;
+			break;
+		case 'R':
+			if (parse_u32("--event-rate", optarg, 1, 1000000, &o->event_rate))
+				return -EINVAL;
+			break;
+		case 'B':
+			if (parse_u32("--event-burst", optarg, 1, 1000000, &o->event_burst))
+				return -EINVAL;
+			break;
+		case 'D': o->teardown = true; break;
+		case 'h': usage(stdout); exit(0);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ztgated: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int zt_role_enforce(int argc, char **argv)
+{
+	struct zt_daemon d = {
+		.role = "enforce",
+		.state_dir = ZT_DEFAULT_STATE_DIR,
+		.socket_path = ZT_DEFAULT_SOCKET_PATH,
+		.pin_dir = ZT_DEFAULT_PIN_DIR,
+		.listen_fd = -1,
+	};
+	struct enforce_opts o = {
+		.scan_threshold = 10,
+		.scan_window_ms = 5000,
+		.event_rate = 100,
+		.event_burst = 200,
+	};
+	json_object *ready = NULL, *attached;
+	char err[512];
+	sigset_t mask;
+	int sfd = -1, ret, i;
+
+	zt_policy_init(&d.policy);
+	if (parse_opts(argc, argv, &d, &o))
+		return 2;
+
+	if (o.teardown) {
+		ret = zt_dp_teardown(d.pin_dir);
+		if (ret) {
+			fprintf(stderr, "ztgated: teardown of %s: %s\n", d.pin_dir, strerror(-ret));
+			return 1;
+		}
+		zt_log("info", "teardown: programs detached, %s removed", d.pin_dir);
+		return 0;
+	}
+
+	/* Validate the stored policy before touching the kernel. */
+	ret = zt_store_load(d.state_dir, &d.policy, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "ztgated: %s\n", err);
+		return 1;
+	}
+
+	ret = zt_loop_new(&d.loop);
+	if (ret)
+		goto sys_fail;
+	ret = zt_dp_open(d.pin_dir, &d.dp);
+	if (ret) {
+		fprintf(stderr, "ztgated: loading BPF data plane into %s: %s\n", d.pin_dir,
+			strerror(-ret));
+		goto fail;
+	}
+	for (i = 0; i < ZT_MAP__COUNT; i++)
+		d.fds[i] = zt_dp_map_fd(d.dp, i);
+
+	ret = zt_config_set_tunables(d.fds, o.scan_threshold, o.scan_window_ms, o.event_rate,
+				     o.event_burst);
+	if (ret)
+		goto sys_fail;
+	/* Adopting pinned state: the maps already enforce; this swaps in the stored policy whole. */
+	ret = zt_compile_apply(d.fds, &d.policy, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "ztgated: %s\n", err);
+		goto fail;
+	}
+
+	attached = json_object_new_array();
+	ready = json_object_new_object();
+	json_object_object_add(ready, "attached", attached);
+	ret = attach_all(&d, &o, attached);
+	if (ret)
+		goto fail;
+
+	ret = zt_events_open(d.fds[ZT_MAP_EVENTS], &d.policy, event_sink, &d, &d.events);
+	if (ret)
+		goto sys_fail;
+	ret = zt_loop_add(d.loop, zt_events_fd(d.events), EPOLLIN, on_events, &d);
+	if (ret)
+		goto sys_fail;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		ret = -errno;
+		goto sys_fail;
+	}
+	ret = zt_loop_add(d.loop, sfd, EPOLLIN, on_signal, &d);
+	if (ret)
+		goto sys_fail;
+
+	ret = zt_control_open(&d, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "ztgated: %s\n", err);
+		goto fail;
+	}
+
+	json_object_object_add(ready, "event", json_object_new_string("ready"));
+	json_object_object_add(ready, "role", json_object_new_string(d.role));
+	json_object_object_add(ready, "pin_dir", json_object_new_string(d.pin_dir));
+	json_object_object_add(ready, "socket", json_object_new_string(d.socket_path));
+	json_object_object_add(ready, "state_dir", json_object_new_string(d.state_dir));
+	json_object_object_add(ready, "resources", json_object_new_int((int)d.policy.count));
+	zt_emit(ready);
+	ready = NULL;
+
+	ret = zt_loop_run(d.loop);
+	if (ret)
+		goto sys_fail;
+	/* Events still in the ring are worth a last look before we go. */
+	zt_events_poll(d.events);
+	ret = 0;
+	goto out;
+
+sys_fail:
+	fprintf(stderr, "ztgated: %s\n", strerror(-ret));
+fail:
+	ret = ret ? ret : -EINVAL;
+out:
+	json_object_put(ready);
+	zt_control_close(&d);
+	zt_events_close(d.events);
+	if (sfd >= 0)
+		close(sfd);
+	zt_dp_close(d.dp);
+	if (d.teardown) {
+		int r = zt_dp_teardown(d.pin_dir);
+
+		if (r)
+			fprintf(stderr, "ztgated: teardown of %s: %s\n", d.pin_dir, strerror(-r));
+		else
+			zt_log("info", "teardown: programs detached, %s removed", d.pin_dir);
+	}
+	zt_loop_free(d.loop);
+	zt_policy_free(&d.policy);
+	return ret ? 1 : 0;
+}

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Daemon output: one JSON object per line on stdout (journald, kubectl logs, SIEM). */
+#ifndef ZT_LOG_H
+#define ZT_LOG_H
+
+#include <json-c/json.h>
+
+/* Add "ts" (RFC 3339 UTC, ms) first unless O has one, print O as one line, flush. Takes O. */
+void zt_emit(json_object *o);
+
+/* {"ts":..., "event":"log", "level":LEVEL, "msg":...} */
+void zt_log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* RFC 3339 UTC timestamp of a CLOCK_REALTIME time in ns. */
+void zt_format_time(unsigned long long realtime_ns, char *buf, size_t len);
+
+#endif

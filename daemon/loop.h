@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* The daemon's single event loop: epoll, with one callback per fd. */
+#ifndef ZT_LOOP_H
+#define ZT_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct zt_loop;
+
+typedef void (*zt_loop_cb)(struct zt_loop *loop, int fd, uint32_t events, void *arg);
+
+int zt_loop_new(struct zt_loop **out);
+void zt_loop_free(struct zt_loop *loop);
+int zt_loop_add(struct zt_loop *loop, int fd, uint32_t events, zt_loop_cb cb, void *arg);
+void zt_loop_del(struct zt_loop *loop, int fd);
+/* Run until zt_loop_stop(). Returns 0 or -errno. */
+int zt_loop_run(struct zt_loop *loop);
+void zt_loop_stop(struct zt_loop *loop);
+
+#endif

@@ -1,0 +1,321 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <linux/types.h>
+
+#include "policy.h"
+#include "zt_maps.h"
+
+void zt_policy_init(struct zt_policy *p)
+{
+	memset(p, 0, sizeof(*p));
+}
+
+void zt_policy_free(struct zt_policy *p)
+{
+	free(p->res);
+	zt_policy_init(p);
+}
+
+int zt_policy_copy(struct zt_policy *dst, const struct zt_policy *src)
+{
+	zt_policy_init(dst);
+	if (!src->count)
+		return 0;
+	dst->res = calloc(src->count, sizeof(*dst->res));
+	if (!dst->res)
+		return -ENOMEM;
+	memcpy(dst->res, src->res, src->count * sizeof(*dst->res));
+	dst->count = dst->cap = src->count;
+	return 0;
+}
+
+struct zt_resource_def *zt_policy_find(const struct zt_policy *p, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < p->count; i++)
+		if (!strcmp(p->res[i].name, name))
+			return &p->res[i];
+	return NULL;
+}
+
+struct zt_resource_def *zt_policy_find_id(const struct zt_policy *p, uint32_t id)
+{
+	unsigned int i;
+
+	for (i = 0; i < p->count; i++)
+		if (p->res[i].id == id)
+			return &p->res[i];
+	return NULL;
+}
+
+const char *zt_deny_mode_name(uint8_t mode)
+{
+	return mode == ZT_DENY_REJECT ? "reject" : "drop";
+}
+
+static int check_name(const char *name, char *err, size_t errlen)
+{
+	size_t len = strlen(name), i;
+
+	if (len == 0 || len >= ZT_NAME_MAX) {
+		snprintf(err, errlen, "invalid resource name '%s': must be 1-%d characters",
+			 name, ZT_NAME_MAX - 1);
+		return -EINVAL;
+	}
+	for (i = 0; i < len; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.')) {
+			snprintf(err, errlen,
+				 "invalid resource name '%s': use letters, digits, '-', '_', '.'",
+				 name);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int zt_resource_parse(struct zt_resource_def *def, const char *name, const char *address,
+		      const char *tcp, const char *udp, bool icmp, const char *deny_mode,
+		      char *err, size_t errlen)
+{
+	char sub[200];
+	int ret;
+
+	memset(def, 0, sizeof(*def));
+	if (!name || !address) {
+		snprintf(err, errlen, "a resource needs a name and an address");
+		return -EINVAL;
+	}
+	ret = check_name(name, err, errlen);
+	if (ret)
+		return ret;
+	snprintf(def->name, sizeof(def->name), "%s", name);
+
+	ret = zt_prefix_parse(address, &def->prefix, err, errlen);
+	if (ret)
+		return ret;
+
+	ret = zt_ports_parse(tcp, &def->tcp, sub, sizeof(sub));
+	if (ret) {
+		snprintf(err, errlen, "--tcp: %s", sub);
+		return ret;
+	}
+	ret = zt_ports_parse(udp, &def->udp, sub, sizeof(sub));
+	if (ret) {
+		snprintf(err, errlen, "--udp: %s", sub);
+		return ret;
+	}
+	def->icmp = icmp;
+
+	if (!deny_mode || !strcmp(deny_mode, "drop")) {
+		def->deny_mode = ZT_DENY_DROP;
+	} else if (!strcmp(deny_mode, "reject")) {
+		def->deny_mode = ZT_DENY_REJECT;
+	} else {
+		snprintf(err, errlen, "invalid deny mode '%s': use drop or reject", deny_mode);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static unsigned long policy_port_entries(const struct zt_policy *p)
+{
+	unsigned long n = 0;
+	unsigned int i;
+
+	for (i = 0; i < p->count; i++)
+		n += zt_ports_expanded(&p->res[i].tcp) + zt_ports_expanded(&p->res[i].udp);
+	return n;
+}
+
+static void policy_counts(const struct zt_policy *p, unsigned long *hosts, unsigned long *nets)
+{
+	unsigned int i;
+
+	*hosts = *nets = 0;
+	for (i = 0; i < p->count; i++) {
+		if (zt_prefix_is_host(&p->res[i].prefix))
+			(*hosts)++;
+		else
+			(*nets)++;
+	}
+}
+
+int zt_policy_add(struct zt_policy *p, struct zt_resource_def *def, char *err, size_t errlen)
+{
+	unsigned long hosts, nets, ports;
+	unsigned int i;
+	char addr[64];
+
+	if (zt_policy_find(p, def->name)) {
+		snprintf(err, errlen, "resource '%s' already exists", def->name);
+		return -EEXIST;
+	}
+	for (i = 0; i < p->count; i++) {
+		if (zt_prefix_equal(&p->res[i].prefix, &def->prefix)) {
+			zt_prefix_format(&def->prefix, addr, sizeof(addr));
+			snprintf(err, errlen, "address %s is already resource '%s'", addr,
+				 p->res[i].name);
+			return -EEXIST;
+		}
+	}
+
+	policy_counts(p, &hosts, &nets);
+	ports = policy_port_entries(p) + zt_ports_expanded(&def->tcp) +
+		zt_ports_expanded(&def->udp);
+	if (p->count + 2 > ZT_MAX_RESOURCES ||
+	    (zt_prefix_is_host(&def->prefix) ? hosts + 1 > ZT_MAX_EXACT / ZT_NGEN
+					     : nets + 1 > ZT_MAX_PREFIXES / ZT_NGEN)) {
+		snprintf(err, errlen, "policy full: too many resources");
+		return -ENOSPC;
+	}
+	if (ports > ZT_MAX_PORT_RULES / ZT_NGEN) {
+		snprintf(err, errlen,
+			 "policy full: port ranges expand to %lu entries, limit %u (use 'all')",
+			 ports, ZT_MAX_PORT_RULES / ZT_NGEN);
+		return -ENOSPC;
+	}
+
+	if (!def->id) {
+		/* Lowest free id: ids index the counters, so keep them dense. */
+		uint32_t id;
+
+		for (id = 1; id < ZT_MAX_RESOURCES; id++)
+			if (!zt_policy_find_id(p, id))
+				break;
+		def->id = id;
+	} else if (def->id >= ZT_MAX_RESOURCES || zt_policy_find_id(p, def->id)) {
+		snprintf(err, errlen, "resource '%s': invalid or duplicate id %u", def->name,
+			 def->id);
+		return -EINVAL;
+	}
+
+	if (p->count == p->cap) {
+		unsigned int cap = p->cap ? p->cap * 2 : 16;
+		struct zt_resource_def *res = realloc(p->res, cap * sizeof(*res));
+
+		if (!res) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+		p->res = res;
+		p->cap = cap;
+	}
+	p->res[p->count++] = *def;
+	return 0;
+}
+
+int zt_policy_remove(struct zt_policy *p, const char *name, char *err, size_t errlen)
+{
+	struct zt_resource_def *def = zt_policy_find(p, name);
+	size_t idx;
+
+	if (!def) {
+		snprintf(err, errlen, "no resource named '%s'", name);
+		return -ENOENT;
+	}
+	idx = (size_t)(def - p->res);
+	memmove(def, def + 1, (p->count - idx - 1) * sizeof(*def));
+	p->count--;
+	return 0;
+}
+
+json_object *zt_resource_to_json(const struct zt_resource_def *def)
+{
+	json_object *o = json_object_new_object();
+	char buf[1024];
+
+	json_object_object_add(o, "name", json_object_new_string(def->name));
+	json_object_object_add(o, "id", json_object_new_int64(def->id));
+	zt_prefix_format(&def->prefix, buf, sizeof(buf));
+	json_object_object_add(o, "address", json_object_new_string(buf));
+	zt_ports_format(&def->tcp, buf, sizeof(buf));
+	json_object_object_add(o, "tcp", json_object_new_string(buf));
+	zt_ports_format(&def->udp, buf, sizeof(buf));
+	json_object_object_add(o, "udp", json_object_new_string(buf));
+	json_object_object_add(o, "icmp", json_object_new_boolean(def->icmp));
+	json_object_object_add(o, "deny_mode",
+			       json_object_new_string(zt_deny_mode_name(def->deny_mode)));
+	return o;
+}
+
+json_object *zt_policy_to_json(const struct zt_policy *p)
+{
+	json_object *o = json_object_new_object();
+	json_object *arr = json_object_new_array();
+	unsigned int i;
+
+	json_object_object_add(o, "version", json_object_new_int(1));
+	for (i = 0; i < p->count; i++)
+		json_object_array_add(arr, zt_resource_to_json(&p->res[i]));
+	json_object_object_add(o, "resources", arr);
+	return o;
+}
+
+static const char *json_str(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+int zt_policy_from_json(struct zt_policy *p, json_object *obj, char *err, size_t errlen)
+{
+	json_object *arr, *v;
+	size_t i, n;
+	int ret;
+
+	zt_policy_init(p);
+	if (!json_object_is_type(obj, json_type_object) ||
+	    !json_object_object_get_ex(obj, "resources", &arr) ||
+	    !json_object_is_type(arr, json_type_array)) {
+		snprintf(err, errlen, "policy: expected an object with a 'resources' array");
+		return -EINVAL;
+	}
+	n = json_object_array_length(arr);
+	for (i = 0; i < n; i++) {
+		json_object *r = json_object_array_get_idx(arr, i);
+		struct zt_resource_def def;
+		char sub[200];
+		bool icmp = false;
+		int64_t id = 0;
+
+		if (!json_object_is_type(r, json_type_object)) {
+			snprintf(err, errlen, "policy: resource %zu is not an object", i);
+			ret = -EINVAL;
+			goto fail;
+		}
+		if (json_object_object_get_ex(r, "icmp", &v))
+			icmp = json_object_get_boolean(v);
+		if (json_object_object_get_ex(r, "id", &v))
+			id = json_object_get_int64(v);
+		ret = zt_resource_parse(&def, json_str(r, "name"), json_str(r, "address"),
+					json_str(r, "tcp"), json_str(r, "udp"), icmp,
+					json_str(r, "deny_mode"), sub, sizeof(sub));
+		if (!ret && (id <= 0 || id >= ZT_MAX_RESOURCES)) {
+			snprintf(sub, sizeof(sub), "invalid id %lld", (long long)id);
+			ret = -EINVAL;
+		}
+		if (!ret) {
+			def.id = (uint32_t)id;
+			ret = zt_policy_add(p, &def, sub, sizeof(sub));
+		}
+		if (ret) {
+			snprintf(err, errlen, "policy: resource %zu: %s", i, sub);
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	zt_policy_free(p);
+	return ret;
+}

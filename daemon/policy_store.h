@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Durable policy: STATE_DIR/policy.json, replaced atomically (write a temp
+ * file, fsync it, rename over the old one, fsync the directory), so a crash
+ * or power loss leaves either the old or the new policy, never a mix.
+ */
+#ifndef ZT_POLICY_STORE_H
+#define ZT_POLICY_STORE_H
+
+#include <stddef.h>
+
+#include "policy.h"
+
+/* A missing file is an empty policy. Returns 0 or -errno with ERR set. */
+int zt_store_load(const char *state_dir, struct zt_policy *p, char *err, size_t errlen);
+int zt_store_save(const char *state_dir, const struct zt_policy *p, char *err, size_t errlen);
+
+/* mkdir -p with MODE for the last component. */
+int zt_mkdir_p(const char *path, unsigned int mode);
+
+#endif
