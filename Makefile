@@ -104,11 +104,22 @@ $(BUILD)/fuzz_policy: tests/fuzz/fuzz_policy.c $(FUZZ_LIB) $(DAEMON_HDRS) | $(BU
 	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ibpf -Idaemon \
 		-fsanitize=fuzzer,address,undefined $< $(FUZZ_LIB) -ljson-c -o $@
 
-test-fuzz: $(BUILD)/fuzz_policy
+# The DNS server's query parser and the upstream-answer walker.
+FUZZ_DNS_LIB := daemon/dns_msg.c daemon/addr.c
+
+$(BUILD)/fuzz_dns: tests/fuzz/fuzz_dns.c $(FUZZ_DNS_LIB) $(DAEMON_HDRS) | $(BUILD)
+	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ibpf -Idaemon \
+		-fsanitize=fuzzer,address,undefined $< $(FUZZ_DNS_LIB) -o $@
+
+test-fuzz: $(BUILD)/fuzz_policy $(BUILD)/fuzz_dns
 	@d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; \
 	if $(BUILD)/fuzz_policy -max_total_time=$(FUZZ_SECONDS) "$$d" tests/fuzz/corpus \
 		> "$$d.log" 2>&1; then tail -n 1 "$$d.log"; rm -f "$$d.log"; \
 	else cat "$$d.log"; rm -f "$$d.log"; echo "fuzz_policy: FAILED"; exit 1; fi
+	@d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; \
+	if $(BUILD)/fuzz_dns -max_total_time=$(FUZZ_SECONDS) "$$d" tests/fuzz/corpus-dns \
+		> "$$d.log" 2>&1; then tail -n 1 "$$d.log"; rm -f "$$d.log"; \
+	else cat "$$d.log"; rm -f "$$d.log"; echo "fuzz_dns: FAILED"; exit 1; fi
 
 test-integration: all san
 	bash tests/integration/run.sh
@@ -126,3 +137,7 @@ install: all
 
 clean:
 	rm -rf $(BUILD)
+
+# Per-packet cost of the classifier vs. number of resources (BPF_PROG_RUN, XDP).
+$(BUILD)/bench_classify: bench/bench_classify.c tests/bpf/zt_testlib.h $(DAEMON_LIB) $(DAEMON_HDRS) $(BPF_SKELS) $(BPF_OBJS) | $(BUILD)
+	$(CC) $(CFLAGS_COMMON) -O2 $< $(DAEMON_LIB) -o $@ $(LDLIBS)

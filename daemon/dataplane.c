@@ -1,0 +1,461 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * dataplane: load, pin, attach, adopt and tear down the BPF data plane.
+ *
+ * Both objects declare their maps LIBBPF_PIN_BY_NAME and are opened with
+ * pin_root_path = the instance's pin directory, so libbpf reuses maps that
+ * are already pinned there (their contents survive a restart) and pins the
+ * ones it creates. Nothing here detaches on close: enforcement outlives the
+ * daemon (fail closed); only zt_dp_teardown() removes it.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
+
+#include "dataplane.h"
+#include "zt_tc.skel.h"
+#include "zt_xdp.skel.h"
+
+#define BPFFS_ROOT	"/sys/fs/bpf"
+#define ZT_TC_HANDLE	0x2a7e
+#define ZT_TC_PRIO	1
+#define ZT_XDP_PROG	"zt_xdp"
+#define ZT_TC_PREFIX	"zt_tc"
+
+struct zt_dataplane {
+	char pin_dir[PATH_MAX];
+	struct zt_tc_bpf *tc;
+};
+
+static const char *const map_names[ZT_MAP__COUNT] = {
+	[ZT_MAP_CONFIG] = "zt_config",
+	[ZT_MAP_RES_EXACT] = "zt_res_exact",
+	[ZT_MAP_RES_PREFIX] = "zt_res_prefix",
+	[ZT_MAP_RESOURCES] = "zt_resources",
+	[ZT_MAP_PORTS] = "zt_ports",
+	[ZT_MAP_DEVICES] = "zt_devices",
+	[ZT_MAP_GRANTS] = "zt_grants",
+	[ZT_MAP_COUNTERS] = "zt_counters",
+	[ZT_MAP_SCAN] = "zt_scan",
+	[ZT_MAP_EVBUDGET] = "zt_evbudget",
+	[ZT_MAP_EVENTS] = "zt_events",
+};
+
+const char *zt_map_name(enum zt_map_id id)
+{
+	if ((unsigned int)id >= ZT_MAP__COUNT)
+		return NULL;
+	return map_names[id];
+}
+
+/* Library chatter is for debugging; warnings (e.g. a verifier log) matter. */
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level > LIBBPF_WARN)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+/* For probes whose failure is the normal answer ("no qdisc there"). */
+static int libbpf_silent(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	(void)fmt;
+	(void)ap;
+	return 0;
+}
+
+static int libxdp_quiet(enum libxdp_print_level level, const char *fmt, va_list ap)
+{
+	if (level > LIBXDP_WARN)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static void quiet_libs(void)
+{
+	libbpf_set_print(libbpf_quiet);
+	libxdp_set_print(libxdp_quiet);
+}
+
+static int ensure_bpffs(void)
+{
+	struct statfs st;
+
+	if (statfs(BPFFS_ROOT, &st) == 0 && st.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (mount("bpf", BPFFS_ROOT, "bpf", 0, "mode=0700"))
+		return -errno;
+	return 0;
+}
+
+static int mkdir_p(const char *path)
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(path);
+	char *p;
+
+	if (!len || len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, len + 1);
+	for (p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0700) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int zt_dp_open(const char *pin_dir, struct zt_dataplane **out)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oopts);
+	struct zt_dataplane *dp;
+	int ret;
+
+	*out = NULL;
+	if (!pin_dir || !*pin_dir)
+		return -EINVAL;
+	quiet_libs();
+	dp = calloc(1, sizeof(*dp));
+	if (!dp)
+		return -ENOMEM;
+	if (snprintf(dp->pin_dir, sizeof(dp->pin_dir), "%s", pin_dir) >= (int)sizeof(dp->pin_dir)) {
+		ret = -ENAMETOOLONG;
+		goto fail;
+	}
+	ret = ensure_bpffs();
+	if (ret)
+		goto fail;
+	ret = mkdir_p(pin_dir);
+	if (ret)
+		goto fail;
+
+	oopts.pin_root_path = dp->pin_dir;
+	dp->tc = zt_tc_bpf__open_opts(&oopts);
+	if (!dp->tc) {
+		ret = -errno;
+		goto fail;
+	}
+	/*
+	 * Loading creates and pins the maps, or reuses the pinned ones (a
+	 * restart, or the XDP object loaded first). A freshly created
+	 * zt_config is all zeroes: generation 0 and default tunables.
+	 */
+	ret = zt_tc_bpf__load(dp->tc);
+	if (ret)
+		goto fail;
+	*out = dp;
+	return 0;
+fail:
+	zt_dp_close(dp);
+	return ret < 0 ? ret : -EINVAL;
+}
+
+int zt_dp_map_fd(const struct zt_dataplane *dp, enum zt_map_id id)
+{
+	struct bpf_map *m;
+
+	if (!dp || !dp->tc || (unsigned int)id >= ZT_MAP__COUNT)
+		return -EINVAL;
+	m = bpf_object__find_map_by_name(dp->tc->obj, map_names[id]);
+	return m ? bpf_map__fd(m) : -ENOENT;
+}
+
+const char *zt_dp_pin_dir(const struct zt_dataplane *dp)
+{
+	return dp ? dp->pin_dir : NULL;
+}
+
+void zt_dp_close(struct zt_dataplane *dp)
+{
+	if (!dp)
+		return;
+	zt_tc_bpf__destroy(dp->tc);
+	free(dp);
+}
+
+/* ARPHRD_* of IFNAME, asked of the kernel in the current netns (sysfs may belong to another). */
+static int link_type(const char *ifname, int *type)
+{
+	struct ifreq ifr;
+	int fd, ret = 0;
+
+	if (strlen(ifname) >= sizeof(ifr.ifr_name))
+		return -ENAMETOOLONG;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, ifname);
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr))
+		ret = -errno;
+	else
+		*type = ifr.ifr_hwaddr.sa_family;
+	close(fd);
+	return ret;
+}
+
+int zt_dp_attach_tc(struct zt_dataplane *dp, const char *ifname, bool egress)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = ZT_TC_HANDLE, .priority = ZT_TC_PRIO,
+		    .flags = BPF_TC_F_REPLACE);
+	struct bpf_program *prog;
+	int ifindex, type = -1, ret;
+	bool l2;
+
+	if (!dp || !dp->tc || !ifname)
+		return -EINVAL;
+	ifindex = (int)if_nametoindex(ifname);
+	if (!ifindex)
+		return -errno;
+	ret = link_type(ifname, &type);
+	if (ret)
+		return ret;
+	/* Ethernet-framed devices get the L2 variant; TUN, WireGuard, ipip... have no link header. */
+	l2 = type == ARPHRD_ETHER || type == ARPHRD_LOOPBACK;
+	if (l2)
+		prog = egress ? dp->tc->progs.zt_tc_egress : dp->tc->progs.zt_tc_ingress;
+	else
+		prog = egress ? dp->tc->progs.zt_tc3_egress : dp->tc->progs.zt_tc3_ingress;
+
+	hook.ifindex = ifindex;
+	hook.attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS;
+	/* An existing clsact is the normal case; keep libbpf from reporting it. */
+	libbpf_set_print(libbpf_silent);
+	ret = bpf_tc_hook_create(&hook);
+	libbpf_set_print(libbpf_quiet);
+	if (ret && ret != -EEXIST)
+		return ret;
+	opts.prog_fd = bpf_program__fd(prog);
+	/* Same handle and priority: the kernel swaps the filter in place, no gap. */
+	return bpf_tc_attach(&hook, &opts);
+}
+
+static bool is_our_xdp(struct xdp_program *p)
+{
+	const char *name = xdp_program__name(p);
+
+	return name && !strcmp(name, ZT_XDP_PROG);
+}
+
+/* 1 if a ztgate XDP program is attached to IFINDEX, 0 if not. */
+static int xdp_attached(int ifindex)
+{
+	struct xdp_multiprog *mp;
+	struct xdp_program *p;
+	int found = 0;
+
+	mp = xdp_multiprog__get_from_ifindex(ifindex);
+	if (!mp || libxdp_get_error(mp))
+		return 0;
+	if (xdp_multiprog__is_legacy(mp)) {
+		p = xdp_multiprog__main_prog(mp);
+		found = p && is_our_xdp(p);
+	} else {
+		for (p = xdp_multiprog__next_prog(NULL, mp); p && !found;
+		     p = xdp_multiprog__next_prog(p, mp))
+			found = is_our_xdp(p);
+	}
+	xdp_multiprog__close(mp);
+	return found;
+}
+
+int zt_dp_attach_xdp(struct zt_dataplane *dp, const char *ifname)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oopts);
+	DECLARE_LIBXDP_OPTS(xdp_program_opts, xopts);
+	struct xdp_program *prog = NULL;
+	struct zt_xdp_bpf *skel = NULL;
+	int ifindex, ret;
+
+	if (!dp || !ifname)
+		return -EINVAL;
+	ifindex = (int)if_nametoindex(ifname);
+	if (!ifindex)
+		return -errno;
+	/* Already there (a previous daemon): it uses the same pinned maps. */
+	if (xdp_attached(ifindex))
+		return 0;
+
+	/*
+	 * libxdp loads the object itself (as a dispatcher component), so it
+	 * gets the skeleton's object opened but not loaded; the pin root
+	 * makes that load reuse this instance's pinned maps.
+	 */
+	oopts.pin_root_path = dp->pin_dir;
+	skel = zt_xdp_bpf__open_opts(&oopts);
+	if (!skel)
+		return -errno;
+	xopts.obj = skel->obj;
+	xopts.prog_name = ZT_XDP_PROG;
+	prog = xdp_program__create(&xopts);
+	ret = libxdp_get_error(prog);
+	if (ret) {
+		prog = NULL;
+		goto out;
+	}
+	ret = xdp_program__attach(prog, ifindex, XDP_MODE_NATIVE, 0);
+	if (ret)
+		ret = xdp_program__attach(prog, ifindex, XDP_MODE_SKB, 0);
+out:
+	/* The dispatcher's links are pinned by libxdp: closing keeps it attached. */
+	xdp_program__close(prog);
+	zt_xdp_bpf__destroy(skel);
+	return ret;
+}
+
+static int tc_detach_ours(int ifindex, enum bpf_tc_attach_point point)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = ZT_TC_HANDLE, .priority = ZT_TC_PRIO);
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+	int fd, ret;
+
+	ret = bpf_tc_query(&hook, &opts);
+	if (ret == -ENOENT || ret == -EINVAL)
+		return 0;	/* no clsact or no filter at our handle */
+	if (ret)
+		return ret;
+	/* Our handle by convention; the program name makes sure. */
+	fd = bpf_prog_get_fd_by_id(opts.prog_id);
+	if (fd < 0)
+		return fd == -ENOENT ? 0 : fd;
+	memset(&info, 0, sizeof(info));
+	ret = bpf_obj_get_info_by_fd(fd, &info, &len);
+	close(fd);
+	if (ret)
+		return ret;
+	if (strncmp(info.name, ZT_TC_PREFIX, strlen(ZT_TC_PREFIX)))
+		return 0;
+	opts.prog_fd = 0;
+	opts.prog_id = 0;
+	opts.flags = 0;
+	ret = bpf_tc_detach(&hook, &opts);
+	return ret == -ENOENT ? 0 : ret;
+}
+
+static int xdp_detach_ours(int ifindex)
+{
+	struct xdp_program *p, *ours[64];
+	struct xdp_multiprog *mp;
+	int n = 0, total = 0, ret = 0, i;
+
+	mp = xdp_multiprog__get_from_ifindex(ifindex);
+	if (!mp || libxdp_get_error(mp))
+		return 0;
+	if (xdp_multiprog__is_legacy(mp)) {
+		p = xdp_multiprog__main_prog(mp);
+		if (p && is_our_xdp(p))
+			ret = xdp_multiprog__detach(mp);
+		goto out;
+	}
+	for (p = xdp_multiprog__next_prog(NULL, mp); p; p = xdp_multiprog__next_prog(p, mp)) {
+		total++;
+		if (is_our_xdp(p) && n < (int)(sizeof(ours) / sizeof(ours[0])))
+			ours[n++] = p;
+	}
+	if (!n)
+		goto out;
+	if (n == total) {
+		/* Only ours: remove the dispatcher altogether. */
+		ret = xdp_multiprog__detach(mp);
+		goto out;
+	}
+	for (i = 0; i < n && !ret; i++)
+		ret = xdp_program__detach(ours[i], ifindex, xdp_multiprog__attach_mode(mp), 0);
+out:
+	xdp_multiprog__close(mp);
+	return ret == -ENOENT ? 0 : ret;
+}
+
+static int rm_pin_dir(const char *dir)
+{
+	char path[PATH_MAX], parent[PATH_MAX], *slash;
+	struct dirent *de;
+	int ret = 0;
+	DIR *d;
+
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path)) {
+			ret = -ENAMETOOLONG;
+			continue;
+		}
+		/* Pins are files; unlinking drops the reference, not attached programs' maps. */
+		if (unlink(path) && errno != ENOENT && !ret)
+			ret = -errno;
+	}
+	closedir(d);
+	if (ret)
+		return ret;
+	if (rmdir(dir) && errno != ENOENT)
+		return -errno;
+
+	/* The shared parent (/sys/fs/bpf/ztgate) goes when its last instance does. */
+	snprintf(parent, sizeof(parent), "%s", dir);
+	slash = strrchr(parent, '/');
+	if (slash && slash != parent) {
+		*slash = '\0';
+		if (!strcmp(strrchr(parent, '/') ? strrchr(parent, '/') + 1 : parent, "ztgate"))
+			rmdir(parent);	/* ENOTEMPTY: other instances live on */
+	}
+	return 0;
+}
+
+int zt_dp_teardown(const char *pin_dir)
+{
+	struct if_nameindex *ifs, *i;
+	int ret = 0, r;
+
+	if (!pin_dir || !*pin_dir)
+		return -EINVAL;
+	quiet_libs();
+	ifs = if_nameindex();
+	if (!ifs)
+		return -errno;
+	libbpf_set_print(libbpf_silent);
+	/* Keep going on errors: remove as much as possible, report the first. */
+	for (i = ifs; i->if_index; i++) {
+		r = tc_detach_ours((int)i->if_index, BPF_TC_INGRESS);
+		if (r && !ret)
+			ret = r;
+		r = tc_detach_ours((int)i->if_index, BPF_TC_EGRESS);
+		if (r && !ret)
+			ret = r;
+		r = xdp_detach_ours((int)i->if_index);
+		if (r && !ret)
+			ret = r;
+	}
+	if_freenameindex(ifs);
+	libbpf_set_print(libbpf_quiet);
+	r = rm_pin_dir(pin_dir);
+	return ret ? ret : r;
+}

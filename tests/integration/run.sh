@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Runs every tests/integration/*.test.sh, each in its own process (own
+# namespaces, own pins), prints PASS/FAIL per test and a closing line
+#   integration: N passed, M failed
+# and exits non-zero if any failed. Uses the sanitizer builds build/san/ztgated
+# and build/san/ztgate when present (ZTGATED / ZTGATE override); sanitizer
+# reports are fatal: the san binaries abort on the first error, and every
+# daemon's stderr is scanned for reports at the end.
+#
+# ZT_TEST_TIMEOUT (seconds, default 600) bounds each test; ZT_TESTS (a
+# space-separated list of test names) selects a subset.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+
+if [[ $(id -u) -ne 0 ]]; then
+	echo "integration: needs root (network namespaces, BPF)" >&2
+	echo "integration: 0 passed, 1 failed"
+	exit 1
+fi
+
+pick() { if [[ -x $root/build/san/$1 ]]; then echo "$root/build/san/$1"; else echo "$root/build/$1"; fi; }
+export ZTGATED=${ZTGATED:-$(pick ztgated)}
+export ZTGATE=${ZTGATE:-$(pick ztgate)}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:halt_on_error=1:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:abort_on_error=1:print_stacktrace=1}
+timeout_s=${ZT_TEST_TIMEOUT:-600}
+
+logdir=$(mktemp -d /tmp/ztgate-integration.XXXXXX)
+export ZT_LOG_DIR=$logdir/daemon-logs
+trap 'rm -rf "$logdir"' EXIT
+
+echo "integration: daemon $ZTGATED"
+echo "integration: cli    $ZTGATE"
+passed=0
+failed=0
+failed_names=()
+shopt -s nullglob
+tests=("$here"/*.test.sh)
+if [[ -n ${ZT_TESTS:-} ]]; then
+	tests=()
+	for n in $ZT_TESTS; do tests+=("$here/${n%.test.sh}.test.sh"); done
+fi
+if (( ${#tests[@]} == 0 )); then
+	echo "integration: no tests found in $here" >&2
+	echo "integration: 0 passed, 1 failed"
+	exit 1
+fi
+
+for t in "${tests[@]}"; do
+	name=$(basename "$t" .test.sh)
+	out=$logdir/$name.log
+	start=$(date +%s)
+	rc=0
+	if [[ ! -f $t ]]; then
+		echo "no such test: $t" >"$out"
+		rc=127
+	else
+		# timeout sends TERM (the test's trap cleans up), KILL 30 s later.
+		timeout -k 30 "$timeout_s" bash "$t" >"$out" 2>&1 || rc=$?
+	fi
+	secs=$(( $(date +%s) - start ))
+	if (( rc == 0 )); then
+		passed=$((passed + 1))
+		printf 'PASS  %-28s (%ss)\n' "$name" "$secs"
+	else
+		failed=$((failed + 1))
+		failed_names+=("$name")
+		(( rc == 124 )) && echo "  (timed out after ${timeout_s}s)"
+		printf 'FAIL  %-28s (%ss, exit %s); last lines:\n' "$name" "$secs" "$rc"
+		tail -n 40 "$out" | sed 's/^/  | /'
+	fi
+done
+
+# Sanitizer reports anywhere in the daemons' stderr are a failure even when
+# the test itself passed (e.g. a leak reported at a clean exit).
+san_pattern='ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|UndefinedBehaviorSanitizer|AddressSanitizer:DEADLYSIGNAL'
+if [[ -d $ZT_LOG_DIR ]] && grep -lEr "$san_pattern" "$ZT_LOG_DIR" >/dev/null 2>&1; then
+	echo "FAIL  sanitizer: reports in daemon stderr:"
+	grep -lEr "$san_pattern" "$ZT_LOG_DIR" | while read -r f; do
+		echo "  == $(basename "$f")"
+		grep -E -A 25 "$san_pattern" "$f" | head -n 40 | sed 's/^/  | /'
+	done
+	failed=$((failed + 1))
+	failed_names+=("sanitizer")
+fi
+
+# Nothing of ours may be left behind.
+if ls -d /sys/fs/bpf/ztgate/test-* >/dev/null 2>&1; then
+	for d in /sys/fs/bpf/ztgate/test-*; do
+		pid=${d##*/test-}
+		if ! kill -0 "$pid" 2>/dev/null; then
+			echo "FAIL  leftovers: pin dir $d from a finished run"
+			failed=$((failed + 1))
+			failed_names+=("leftover-pins")
+		fi
+	done
+fi
+
+echo "integration: $passed passed, $failed failed"
+(( failed == 0 ))
