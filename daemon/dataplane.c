@@ -82,6 +82,24 @@ static int libbpf_silent(enum libbpf_print_level level, const char *fmt, va_list
 	return 0;
 }
 
+/*
+ * libxdp probes whether the kernel can run its multi-program dispatcher by
+ * loading one; where it cannot, libxdp falls back to a single program by
+ * itself. That probe's failure is an answer, not an error: keep it off
+ * stderr, and let every other warning through.
+ */
+static int libbpf_xdp_probe(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char msg[512];
+
+	if (level > LIBBPF_WARN)
+		return 0;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (strstr(msg, "xdp-dispatcher") || strstr(msg, "'xdp_pass'") || strstr(msg, "ulimit -l"))
+		return 0;
+	return fputs(msg, stderr);
+}
+
 static int libxdp_quiet(enum libxdp_print_level level, const char *fmt, va_list ap)
 {
 	if (level > LIBXDP_WARN)
@@ -317,9 +335,11 @@ int zt_dp_attach_xdp(struct zt_dataplane *dp, const char *ifname)
 		prog = NULL;
 		goto out;
 	}
+	libbpf_set_print(libbpf_xdp_probe);
 	ret = xdp_program__attach(prog, ifindex, XDP_MODE_NATIVE, 0);
 	if (ret)
 		ret = xdp_program__attach(prog, ifindex, XDP_MODE_SKB, 0);
+	libbpf_set_print(libbpf_quiet);
 out:
 	/* The dispatcher's links are pinned by libxdp: closing keeps it attached. */
 	xdp_program__close(prog);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "log.h"
@@ -23,14 +24,20 @@ void zt_emit(json_object *o)
 	struct timespec ts;
 	char buf[48];
 
-	if (!json_object_object_get_ex(o, "ts", NULL)) {
+	json_object *have_ts;
+
+	/* "ts" first: it is what a reader scans for. */
+	if (json_object_object_get_ex(o, "ts", &have_ts)) {
+		json_object_object_add(line, "ts", json_object_get(have_ts));
+	} else {
 		clock_gettime(CLOCK_REALTIME, &ts);
 		zt_format_time((unsigned long long)ts.tv_sec * 1000000000ull +
 				       (unsigned long long)ts.tv_nsec, buf, sizeof(buf));
 		json_object_object_add(line, "ts", json_object_new_string(buf));
 	}
 	json_object_object_foreach(o, key, val)
-		json_object_object_add(line, key, json_object_get(val));
+		if (strcmp(key, "ts"))
+			json_object_object_add(line, key, json_object_get(val));
 	fputs(json_object_to_json_string_ext(line, JSON_C_TO_STRING_PLAIN |
 						   JSON_C_TO_STRING_NOSLASHESCAPE), stdout);
 	fputc('\n', stdout);
