@@ -15,7 +15,7 @@ CFLAGS_COMMON := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -g \
 	-I$(BUILD) -Ibpf -Idaemon -Icli
 CFLAGS      ?= -O2
 SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-LDLIBS      := -lbpf -lxdp -ljson-c -lelf -lz
+LDLIBS      := -lbpf -lxdp -ljson-c -lelf -lz -lcares
 
 BPF_CFLAGS  := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux -Ibpf \
 	-Wall -Wno-unused-function -Werror
@@ -50,7 +50,7 @@ deps:
 		libelf-dev zlib1g-dev pkg-config libc-ares-dev \
 		android-libboringssl-dev libcmocka-dev libjson-c-dev \
 		libclang-rt-14-dev iproute2 nmap ncat nftables netsniff-ng \
-		iperf3 hping3 dnsutils curl tcpdump socat procps util-linux
+		iperf3 hping3 dnsutils dnsmasq-base jq curl tcpdump socat procps util-linux
 
 # vmlinux.h is checked in; regenerate it on a kernel with BTF.
 vmlinux:
@@ -98,7 +98,7 @@ test-bpf: $(BPFT_BINS)
 # address grammars: a short run on every `make test`, longer by hand
 # (make test-fuzz FUZZ_SECONDS=600).
 FUZZ_SECONDS ?= 20
-FUZZ_LIB := daemon/json_io.c daemon/policy.c daemon/ports.c daemon/addr.c
+FUZZ_LIB := daemon/json_io.c daemon/policy.c daemon/ports.c daemon/addr.c daemon/dns_msg.c
 
 $(BUILD)/fuzz_policy: tests/fuzz/fuzz_policy.c $(FUZZ_LIB) $(DAEMON_HDRS) | $(BUILD)
 	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ibpf -Idaemon \

@@ -33,7 +33,8 @@ static void usage(FILE *f)
 		"commands:\n"
 		"  resource add NAME --address ADDR [--tcp LIST] [--udp LIST] [--icmp]\n"
 		"                    [--deny-mode drop|reject]\n"
-		"      ADDR: an IPv4/IPv6 address or CIDR; LIST: 22,443,8000-8100 or all\n"
+		"      ADDR: an IPv4/IPv6 address or CIDR, a DNS name (nas.home.int) or a\n"
+		"      wildcard ('*.home.int': every name below home.int); LIST: 22,443,8000-8100 or all\n"
 		"      (no --tcp means no TCP; likewise --udp)\n"
 		"  resource list\n"
 		"  resource show NAME\n"
@@ -41,6 +42,8 @@ static void usage(FILE *f)
 		"  stats          per-resource allowed/denied packets and bytes\n"
 		"  events         follow denied flows and scans\n"
 		"  maps           pinned BPF maps and the bpftool commands that read them\n"
+		"  dns            client: names answered with fake IPs (name, fake IP, resource, last use)\n"
+		"  resolve NAME   client: what the DNS server would answer for NAME, and why\n"
 		"  teardown       detach every program, remove pins, stop the daemon\n");
 }
 
@@ -424,6 +427,64 @@ static int cmd_maps(struct cli *c)
 	return 0;
 }
 
+static int cmd_dns(struct cli *c)
+{
+	json_object *resp = cli_call(c, request("dns.list")), *arr;
+	size_t i, n;
+
+	if (!resp)
+		return 1;
+	if (c->json) {
+		print_json(resp);
+		json_object_put(resp);
+		return 0;
+	}
+	json_object_object_get_ex(resp, "mappings", &arr);
+	n = json_object_array_length(arr);
+	printf("%-40s %-16s %-20s %s\n", "NAME", "FAKE_IP", "RESOURCE", "LAST_USE");
+	for (i = 0; i < n; i++) {
+		json_object *m = json_object_array_get_idx(arr, i);
+
+		printf("%-40s %-16s %-20s %s\n", get_str(m, "name"), get_str(m, "fake_ip"),
+		       or_dash(get_str(m, "resource")), get_str(m, "last_use"));
+	}
+	if (!n)
+		printf("(no names answered yet)\n");
+	json_object_put(resp);
+	return 0;
+}
+
+static int cmd_resolve(struct cli *c, const char *name)
+{
+	json_object *req = request("dns.resolve"), *resp, *r;
+
+	json_object_object_add(req, "name", json_object_new_string(name));
+	resp = cli_call(c, req);
+	if (!resp)
+		return 1;
+	if (c->json) {
+		print_json(resp);
+		json_object_put(resp);
+		return 0;
+	}
+	json_object_object_get_ex(resp, "resolve", &r);
+	if (!strcmp(get_str(r, "answer"), "resource")) {
+		printf("%s: resource %s (%s match of %s)\n", get_str(r, "name"),
+		       get_str(r, "resource"), get_str(r, "match"), get_str(r, "pattern"));
+		printf("  A:     %s (ttl %lld)\n",
+		       *get_str(r, "fake_ip") ? get_str(r, "fake_ip")
+					      : "a fake IP, assigned at the first query",
+		       get_int(r, "ttl"));
+		printf("  other: NOERROR, no answer\n");
+	} else {
+		printf("%s: not a resource; forwarded to %s\n", get_str(r, "name"),
+		       or_dash(get_str(r, "upstreams")));
+	}
+	printf("  why:   %s\n", get_str(r, "why"));
+	json_object_put(resp);
+	return 0;
+}
+
 static int cmd_teardown(struct cli *c)
 {
 	json_object *resp = cli_call(c, request("teardown"));
@@ -488,8 +549,14 @@ int main(int argc, char **argv)
 		ret = cmd_maps(c);
 	else if (nargs == 1 && !strcmp(args[0], "teardown"))
 		ret = cmd_teardown(c);
+	else if (nargs == 1 && !strcmp(args[0], "dns"))
+		ret = cmd_dns(c);
+	else if (!strcmp(args[0], "resolve"))
+		ret = nargs == 2 ? cmd_resolve(c, args[1])
+				 : usage_fail("resolve: expected exactly one NAME");
 	else if (!strcmp(args[0], "stats") || !strcmp(args[0], "events") ||
-		 !strcmp(args[0], "maps") || !strcmp(args[0], "teardown"))
+		 !strcmp(args[0], "maps") || !strcmp(args[0], "teardown") ||
+		 !strcmp(args[0], "dns"))
 		ret = usage_fail("%s: unexpected argument '%s'", args[0], args[1]);
 	else
 		ret = usage_fail("unknown command '%s'", args[0]);

@@ -160,7 +160,10 @@ static int write_resource(const int *fds, const struct zt_resource_def *def, uin
 	if (ret)
 		return ret;
 
-	if (zt_prefix_is_host(&def->prefix)) {
+	if (zt_resource_is_name(def)) {
+		/* Its addresses are the fake IPs the DNS server handed out. */
+		return 0;
+	} else if (zt_prefix_is_host(&def->prefix)) {
 		struct zt_addr_key key = { .gen = (__u8)gen };
 
 		memcpy(key.addr, def->prefix.addr, 16);
@@ -179,9 +182,39 @@ static int write_resource(const int *fds, const struct zt_resource_def *def, uin
 	return 0;
 }
 
+static int write_binding(const int *fds, const struct zt_exact_binding *b, uint32_t gen)
+{
+	struct zt_addr_key key = { .gen = (__u8)gen };
+	struct zt_res_ref ref = { .resource_id = b->resource_id };
+
+	memcpy(key.addr, b->addr, 16);
+	if (bpf_map_update_elem(fds[ZT_MAP_RES_EXACT], &key, &ref, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int zt_compile_bind_live(const int *fds, const struct zt_exact_binding *b)
+{
+	struct zt_config cfg;
+	int ret;
+
+	ret = zt_config_read(fds, &cfg);
+	if (ret)
+		return ret;
+	return write_binding(fds, b, cfg.active_gen);
+}
+
 int zt_compile_prepare(const int *fds, const struct zt_policy *p, uint32_t *new_gen,
 		       char *err, size_t errlen)
 {
+	return zt_compile_prepare_with(fds, p, NULL, 0, new_gen, err, errlen);
+}
+
+int zt_compile_prepare_with(const int *fds, const struct zt_policy *p,
+			    const struct zt_exact_binding *binds, size_t nbinds,
+			    uint32_t *new_gen, char *err, size_t errlen)
+{
+	size_t b;
 	struct zt_config cfg;
 	unsigned int i;
 	int ret;
@@ -204,6 +237,15 @@ int zt_compile_prepare(const int *fds, const struct zt_policy *p, uint32_t *new_
 		if (ret) {
 			snprintf(err, errlen, "writing resource '%s' to the maps: %s",
 				 p->res[i].name, strerror(-ret));
+			zt_compile_abort(fds, *new_gen);
+			return ret;
+		}
+	}
+	for (b = 0; b < nbinds; b++) {
+		ret = write_binding(fds, &binds[b], *new_gen);
+		if (ret) {
+			snprintf(err, errlen, "writing a learnt address of resource %u: %s",
+				 binds[b].resource_id, strerror(-ret));
 			zt_compile_abort(fds, *new_gen);
 			return ret;
 		}

@@ -28,6 +28,28 @@ typedef int zt_map_fds[ZT_MAP__COUNT];
 
 int zt_compile_prepare(const int *fds, const struct zt_policy *p, uint32_t *new_gen,
 		       char *err, size_t errlen);
+
+/*
+ * Addresses learnt at run time for name resources (the client's fake IPs):
+ * each maps one address to a resource id. They are not part of the policy,
+ * but every new generation must carry them, or a flip would cut flows to
+ * names the DNS server already answered.
+ */
+struct zt_exact_binding {
+	uint8_t addr[16];	/* IPv6 or IPv4-mapped */
+	uint32_t resource_id;
+};
+
+/* zt_compile_prepare, plus BINDS written into the new generation. */
+int zt_compile_prepare_with(const int *fds, const struct zt_policy *p,
+			    const struct zt_exact_binding *binds, size_t nbinds,
+			    uint32_t *new_gen, char *err, size_t errlen);
+
+/*
+ * Add (or repoint) one address in the live generation. A single map update,
+ * so it is atomic for packets by itself; no generation flip is needed.
+ */
+int zt_compile_bind_live(const int *fds, const struct zt_exact_binding *b);
 int zt_compile_commit(const int *fds, uint32_t new_gen, char *err, size_t errlen);
 void zt_compile_abort(const int *fds, uint32_t new_gen);
 

@@ -19,14 +19,25 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "dns_server.h"
 #include "json_io.h"
 #include "log.h"
 #include "policy_store.h"
+
+/*
+ * A subscriber's events wait here when its socket is full. Bounded: a
+ * reader that stays behind loses events (and is told how many), it never
+ * makes the daemon grow or wait.
+ */
+#define ZT_SUB_QUEUE_MAX (1024 * 1024)
 
 struct zt_ctl_client {
 	struct zt_daemon *d;
 	int fd;
 	bool subscriber;
+	char *out;		/* queued bytes not yet accepted by the socket */
+	size_t out_len;
+	unsigned long dropped;	/* events dropped since the last marker */
 	struct zt_ctl_client *next;
 	struct zt_line_buf buf;
 };
@@ -102,10 +113,20 @@ void zt_audit(struct zt_daemon *d, int peer_fd, const char *action, json_object 
  */
 static int apply_policy(struct zt_daemon *d, struct zt_policy *next, char *err, size_t errlen)
 {
+	struct zt_exact_binding *binds = NULL;
+	size_t nbinds = 0;
+	char sub[256];
 	uint32_t gen;
 	int ret;
 
-	ret = zt_compile_prepare(d->fds, next, &gen, err, errlen);
+	/* Fake IPs already handed out stay valid for names NEXT still answers. */
+	ret = zt_fakeip_bindings(d->fakeip, next, &binds, &nbinds);
+	if (ret) {
+		snprintf(err, errlen, "collecting fake-IP mappings: %s", strerror(-ret));
+		return ret;
+	}
+	ret = zt_compile_prepare_with(d->fds, next, binds, nbinds, &gen, err, errlen);
+	free(binds);
 	if (ret)
 		return ret;
 	ret = zt_store_save(d->state_dir, next, err, errlen);
@@ -119,6 +140,9 @@ static int apply_policy(struct zt_daemon *d, struct zt_policy *next, char *err, 
 	zt_policy_free(&d->policy);
 	d->policy = *next;
 	zt_policy_init(next);
+	/* Live and saved: a failure here is reported, not rolled back. */
+	if (d->policy_applied && d->policy_applied(d, sub, sizeof(sub)))
+		zt_log("error", "policy applied, but: %s", sub);
 	return 0;
 }
 
@@ -238,7 +262,38 @@ static json_object *cmd_resource_list(struct zt_daemon *d, bool with_counters)
 		json_object_object_add(t, "denied_packets", json_object_new_int64((int64_t)total.denied_packets));
 		json_object_object_add(t, "denied_bytes", json_object_new_int64((int64_t)total.denied_bytes));
 		json_object_object_add(o, "total", t);
+		if (d->stats)
+			d->stats(d, o);
 	}
+	return o;
+}
+
+static json_object *cmd_dns_list(struct zt_daemon *d)
+{
+	json_object *o;
+
+	if (!d->fakeip)
+		return reply_error("no DNS here: `ztgate dns` needs the client role");
+	o = reply_ok();
+	json_object_object_add(o, "mappings", zt_dns_list_json(d->fakeip, &d->policy));
+	return o;
+}
+
+static json_object *cmd_dns_resolve(struct zt_daemon *d, json_object *req)
+{
+	const char *name = req_str(req, "name");
+	json_object *o, *r;
+	char err[512];
+
+	if (!d->dns)
+		return reply_error("no DNS here: `ztgate resolve` needs the client role");
+	if (!name)
+		return reply_error("resolve needs a name");
+	r = zt_dns_resolve_json(d->dns, name, err, sizeof(err));
+	if (!r)
+		return reply_error(err);
+	o = reply_ok();
+	json_object_object_add(o, "resolve", r);
 	return o;
 }
 
@@ -307,6 +362,10 @@ static json_object *handle_request(struct zt_daemon *d, struct zt_ctl_client *c,
 		resp = cmd_resource_list(d, true);
 	else if (!strcmp(cmd, "maps"))
 		resp = cmd_maps(d);
+	else if (!strcmp(cmd, "dns.list"))
+		resp = cmd_dns_list(d);
+	else if (!strcmp(cmd, "dns.resolve"))
+		resp = cmd_dns_resolve(d, req);
 	else if (!strcmp(cmd, "events")) {
 		c->subscriber = true;
 		resp = reply_ok();
@@ -337,7 +396,59 @@ static void client_close(struct zt_daemon *d, struct zt_ctl_client *c)
 	}
 	zt_loop_del(d->loop, c->fd);
 	close(c->fd);
+	free(c->out);
 	free(c);
+}
+
+/* Send what is queued; returns 0 (maybe with bytes left) or -errno. */
+static int subscriber_flush(struct zt_ctl_client *c)
+{
+	while (c->out_len) {
+		ssize_t w = send(c->fd, c->out, c->out_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			return -errno;
+		}
+		memmove(c->out, c->out + w, c->out_len - (size_t)w);
+		c->out_len -= (size_t)w;
+	}
+	if (!c->out_len && c->dropped) {
+		char marker[96];
+		int n = snprintf(marker, sizeof(marker),
+				 "{\"event\":\"dropped\",\"count\":%lu}\n", c->dropped);
+
+		/* Fits: the queue is empty and far larger than a marker. */
+		memcpy(c->out, marker, (size_t)n);
+		c->out_len = (size_t)n;
+		c->dropped = 0;
+		return subscriber_flush(c);
+	}
+	/* Ask for EPOLLOUT only while something waits. */
+	return zt_loop_mod(c->d->loop, c->fd,
+			   EPOLLIN | EPOLLRDHUP | (c->out_len ? EPOLLOUT : 0u));
+}
+
+static int subscriber_queue(struct zt_ctl_client *c, const char *text)
+{
+	size_t len = strlen(text);
+
+	if (!c->out) {
+		c->out = malloc(ZT_SUB_QUEUE_MAX);
+		if (!c->out)
+			return -ENOMEM;
+	}
+	if (c->out_len + len + 1 > ZT_SUB_QUEUE_MAX - 96) {
+		c->dropped++;
+		return 0;
+	}
+	memcpy(c->out + c->out_len, text, len);
+	c->out[c->out_len + len] = '\n';
+	c->out_len += len + 1;
+	return subscriber_flush(c);
 }
 
 static void on_client(struct zt_loop *loop, int fd, uint32_t events, void *arg)
@@ -349,6 +460,14 @@ static void on_client(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 	int ret;
 
 	(void)loop;
+	if (c->subscriber && (events & EPOLLOUT) && !(events & (EPOLLHUP | EPOLLERR))) {
+		if (subscriber_flush(c)) {
+			client_close(d, c);
+			return;
+		}
+		if (!(events & EPOLLIN))
+			return;
+	}
 	if (c->subscriber || (events & (EPOLLHUP | EPOLLERR))) {
 		/* Subscribers only listen; anything from them, or a hangup, ends them. */
 		if (events & EPOLLIN) {
@@ -425,12 +544,13 @@ static void on_listen(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 
 void zt_control_broadcast(struct zt_daemon *d, json_object *ev)
 {
+	const char *text = json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN |
+							       JSON_C_TO_STRING_NOSLASHESCAPE);
 	struct zt_ctl_client *c, *next;
 
 	for (c = d->clients; c; c = next) {
 		next = c->next;
-		/* A subscriber too slow to take an event is cut off, not waited for. */
-		if (c->subscriber && zt_json_send(c->fd, ev, MSG_DONTWAIT))
+		if (c->subscriber && subscriber_queue(c, text))
 			client_close(d, c);
 	}
 }

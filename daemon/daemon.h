@@ -15,6 +15,8 @@
 #define ZT_DEFAULT_STATE_DIR "/var/lib/ztgate"
 
 struct zt_ctl_client;
+struct zt_dns_server;
+struct zt_fakeip;
 
 struct zt_daemon {
 	const char *role;
@@ -31,6 +33,16 @@ struct zt_daemon {
 	int listen_fd;
 	struct zt_ctl_client *clients;
 	bool teardown;			/* a client asked for teardown */
+
+	/* The client role's DNS side; NULL in other roles. */
+	struct zt_fakeip *fakeip;	/* its mappings ride along every compile */
+	struct zt_dns_server *dns;
+
+	/* Role hooks, NULL when a role has none. */
+	/* The new policy is live (the client's routes follow it). */
+	int (*policy_applied)(struct zt_daemon *d, char *err, size_t errlen);
+	/* Add role-specific fields to the `stats` reply. */
+	void (*stats)(struct zt_daemon *d, json_object *o);
 };
 
 /* Control socket: listen on d->socket_path (mode 0600) and serve the CLI. */
@@ -46,5 +58,6 @@ void zt_control_broadcast(struct zt_daemon *d, json_object *ev);
 void zt_audit(struct zt_daemon *d, int peer_fd, const char *action, json_object *detail);
 
 int zt_role_enforce(int argc, char **argv);
+int zt_role_client(int argc, char **argv);
 
 #endif

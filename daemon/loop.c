@@ -87,6 +87,21 @@ void zt_loop_del(struct zt_loop *loop, int fd)
 	}
 }
 
+int zt_loop_mod(struct zt_loop *loop, int fd, uint32_t events)
+{
+	struct zt_watch *w;
+
+	for (w = loop->watches; w; w = w->next) {
+		struct epoll_event ev = { .events = events };
+
+		if (w->fd != fd || !w->cb)
+			continue;
+		ev.data.ptr = w;
+		return epoll_ctl(loop->epfd, EPOLL_CTL_MOD, fd, &ev) ? -errno : 0;
+	}
+	return -ENOENT;
+}
+
 static void reap(struct zt_loop *loop)
 {
 	struct zt_watch **pw = &loop->watches, *w;

@@ -14,6 +14,8 @@ int zt_loop_new(struct zt_loop **out);
 void zt_loop_free(struct zt_loop *loop);
 int zt_loop_add(struct zt_loop *loop, int fd, uint32_t events, zt_loop_cb cb, void *arg);
 void zt_loop_del(struct zt_loop *loop, int fd);
+/* Change the epoll events watched on FD. */
+int zt_loop_mod(struct zt_loop *loop, int fd, uint32_t events);
 /* Run until zt_loop_stop(). Returns 0 or -errno. */
 int zt_loop_run(struct zt_loop *loop);
 void zt_loop_stop(struct zt_loop *loop);

@@ -13,6 +13,7 @@ struct role {
 
 static const struct role roles[] = {
 	{ "enforce", zt_role_enforce, "enforce the local policy on the given interfaces" },
+	{ "client", zt_role_client, "fake-IP DNS, the TUN and its routes, enforcement of egress" },
 };
 
 static void usage(FILE *f)

@@ -6,6 +6,7 @@
 
 #include <linux/types.h>
 
+#include "dns_msg.h"
 #include "policy.h"
 #include "zt_maps.h"
 
@@ -81,6 +82,58 @@ static int check_name(const char *name, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * A name rather than an address: no ':' or '/', and a last label that is
+ * not all digits (no top-level domain is numeric, RFC 3696 2), so
+ * "300.1.1.1" stays a bad address instead of becoming a name.
+ */
+static bool looks_like_name(const char *s)
+{
+	const char *last, *c;
+	size_t len = strlen(s);
+
+	if (!len || strpbrk(s, ":/"))
+		return false;
+	if (s[len - 1] == '.')
+		len--;
+	for (last = s + len; last > s && last[-1] != '.'; last--)
+		;
+	for (c = last; c < s + len; c++)
+		if (*c < '0' || *c > '9')
+			return true;
+	return false;
+}
+
+bool zt_name_pattern_match(const char *pattern, const char *name)
+{
+	if (pattern[0] == '*' && pattern[1] == '.')
+		return zt_dns_name_is_below(name, pattern + 2);
+	return !strcmp(pattern, name);
+}
+
+const struct zt_resource_def *zt_policy_match_name(const struct zt_policy *p, const char *name)
+{
+	const struct zt_resource_def *best = NULL;
+	size_t best_len = 0;
+	unsigned int i;
+
+	for (i = 0; i < p->count; i++) {
+		const struct zt_resource_def *r = &p->res[i];
+		size_t len;
+
+		if (!zt_resource_is_name(r) || !zt_name_pattern_match(r->name_pattern, name))
+			continue;
+		if (r->name_pattern[0] != '*')
+			return r;	/* an exact name beats every wildcard */
+		len = strlen(r->name_pattern);
+		if (len > best_len) {
+			best = r;
+			best_len = len;
+		}
+	}
+	return best;
+}
+
 int zt_resource_parse(struct zt_resource_def *def, const char *name, const char *address,
 		      const char *tcp, const char *udp, bool icmp, const char *deny_mode,
 		      char *err, size_t errlen)
@@ -98,7 +151,12 @@ int zt_resource_parse(struct zt_resource_def *def, const char *name, const char 
 		return ret;
 	snprintf(def->name, sizeof(def->name), "%s", name);
 
-	ret = zt_prefix_parse(address, &def->prefix, err, errlen);
+	if (looks_like_name(address)) {
+		ret = zt_dns_name_normalize(address, def->name_pattern, sizeof(def->name_pattern),
+					    err, errlen);
+	} else {
+		ret = zt_prefix_parse(address, &def->prefix, err, errlen);
+	}
 	if (ret)
 		return ret;
 
@@ -141,6 +199,8 @@ static void policy_counts(const struct zt_policy *p, unsigned long *hosts, unsig
 
 	*hosts = *nets = 0;
 	for (i = 0; i < p->count; i++) {
+		if (zt_resource_is_name(&p->res[i]))
+			continue;	/* fake-IP entries are bounded by the pool */
 		if (zt_prefix_is_host(&p->res[i].prefix))
 			(*hosts)++;
 		else
@@ -159,6 +219,14 @@ int zt_policy_add(struct zt_policy *p, struct zt_resource_def *def, char *err, s
 		return -EEXIST;
 	}
 	for (i = 0; i < p->count; i++) {
+		if (zt_resource_is_name(&p->res[i]) || zt_resource_is_name(def)) {
+			if (!strcmp(p->res[i].name_pattern, def->name_pattern)) {
+				snprintf(err, errlen, "address %s is already resource '%s'",
+					 def->name_pattern, p->res[i].name);
+				return -EEXIST;
+			}
+			continue;
+		}
 		if (zt_prefix_equal(&p->res[i].prefix, &def->prefix)) {
 			zt_prefix_format(&def->prefix, addr, sizeof(addr));
 			snprintf(err, errlen, "address %s is already resource '%s'", addr,
@@ -171,7 +239,8 @@ int zt_policy_add(struct zt_policy *p, struct zt_resource_def *def, char *err, s
 	ports = policy_port_entries(p) + zt_ports_expanded(&def->tcp) +
 		zt_ports_expanded(&def->udp);
 	if (p->count + 2 > ZT_MAX_RESOURCES ||
-	    (zt_prefix_is_host(&def->prefix) ? hosts + 1 > ZT_MAX_EXACT / ZT_NGEN
+	    (zt_resource_is_name(def) ? false :
+	     zt_prefix_is_host(&def->prefix) ? hosts + 1 > ZT_MAX_EXACT / ZT_NGEN
 					     : nets + 1 > ZT_MAX_PREFIXES / ZT_NGEN)) {
 		snprintf(err, errlen, "policy full: too many resources");
 		return -ENOSPC;
@@ -234,7 +303,10 @@ json_object *zt_resource_to_json(const struct zt_resource_def *def)
 
 	json_object_object_add(o, "name", json_object_new_string(def->name));
 	json_object_object_add(o, "id", json_object_new_int64(def->id));
-	zt_prefix_format(&def->prefix, buf, sizeof(buf));
+	if (zt_resource_is_name(def))
+		snprintf(buf, sizeof(buf), "%s", def->name_pattern);
+	else
+		zt_prefix_format(&def->prefix, buf, sizeof(buf));
 	json_object_object_add(o, "address", json_object_new_string(buf));
 	zt_ports_format(&def->tcp, buf, sizeof(buf));
 	json_object_object_add(o, "tcp", json_object_new_string(buf));

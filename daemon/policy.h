@@ -18,11 +18,19 @@
 #include "ports.h"
 
 #define ZT_NAME_MAX 64
+#define ZT_PATTERN_MAX 256	/* a DNS name in text: at most 253 characters */
 
 struct zt_resource_def {
 	uint32_t id;		/* stable while the resource exists; indexes counters */
 	char name[ZT_NAME_MAX];
+	/*
+	 * The address: an IP/CIDR (prefix), or, when name_pattern[0] is set, a
+	 * DNS name ("nas.home.int") or wildcard ("*.home.int": every name below
+	 * home.int), normalised as dns_msg.h does. A name resource has no
+	 * address of its own; the DNS server hands out fake IPs for it.
+	 */
 	struct zt_prefix prefix;
+	char name_pattern[ZT_PATTERN_MAX];
 	struct zt_port_list tcp;
 	struct zt_port_list udp;
 	bool icmp;
@@ -56,6 +64,20 @@ int zt_resource_parse(struct zt_resource_def *def, const char *name, const char 
  */
 int zt_policy_add(struct zt_policy *p, struct zt_resource_def *def, char *err, size_t errlen);
 int zt_policy_remove(struct zt_policy *p, const char *name, char *err, size_t errlen);
+
+static inline bool zt_resource_is_name(const struct zt_resource_def *def)
+{
+	return def->name_pattern[0] != '\0';
+}
+
+/* PATTERN (normalised) matches NAME (normalised): equal, or NAME below a wildcard's domain. */
+bool zt_name_pattern_match(const char *pattern, const char *name);
+
+/*
+ * The name resource answering for NAME (normalised): an exact name first,
+ * else the wildcard with the longest domain. NULL if none.
+ */
+const struct zt_resource_def *zt_policy_match_name(const struct zt_policy *p, const char *name);
 
 json_object *zt_resource_to_json(const struct zt_resource_def *def);
 json_object *zt_policy_to_json(const struct zt_policy *p);

@@ -250,23 +250,34 @@ zt_icmp_echo() {
 		grep 'received echo-reply' >/dev/null
 }
 
-# zt_xdp_pass NS IF: attach a trivial XDP_PASS program to IF (native mode).
-# On veth, frames a peer sends with XDP_TX / XDP_REDIRECT are only accepted
-# when this end runs NAPI, i.e. has an XDP program (or GRO on, which needs
-# ethtool); a real NIC needs nothing of the sort. Not pinned: it goes with the
-# namespace.
-zt_xdp_pass() {
-	local obj=$ZT_TMP/xdp_pass.o
+# zt_xdp_const NS IF ACTION [MODE]: attach a one-instruction XDP program
+# returning ACTION (pass or drop) to IF; MODE xdpdrv (native, default) or
+# xdpgeneric. Not pinned: it goes with the namespace. Needs clang.
+zt_xdp_const() {
+	local ns=$1 dev=$2 action=$3 mode=${4:-xdpdrv} code obj
+	case $action in
+	pass) code=2 ;;
+	drop) code=1 ;;
+	*) fail "zt_xdp_const: action '$action'" ;;
+	esac
+	obj=$ZT_TMP/xdp_$action.o
 	if [[ ! -f $obj ]]; then
-		cat >"$ZT_TMP/xdp_pass.c" <<'EOF2'
+		cat >"$ZT_TMP/xdp_$action.c" <<EOF2
 #define SEC(n) __attribute__((section(n), used))
-SEC("xdp") int xdp_pass(void *ctx) { return 2; /* XDP_PASS */ }
+SEC("xdp") int xdp_$action(void *ctx) { return $code; }
 char _license[] SEC("license") = "GPL";
 EOF2
-		clang -O2 -target bpf -c "$ZT_TMP/xdp_pass.c" -o "$obj" || fail "building xdp_pass"
+		clang -O2 -target bpf -c "$ZT_TMP/xdp_$action.c" -o "$obj" || fail "building xdp_$action"
 	fi
-	ip -n "$1" link set dev "$2" xdpdrv obj "$obj" sec xdp || fail "attaching xdp_pass to $1/$2"
+	ip -n "$ns" link set dev "$dev" "$mode" obj "$obj" sec xdp || fail "attaching xdp_$action to $ns/$dev"
 }
+zt_xdp_off() { ip -n "$1" link set dev "$2" xdpdrv off 2>/dev/null; ip -n "$1" link set dev "$2" xdpgeneric off 2>/dev/null; true; }
+
+# zt_xdp_pass NS IF: a pass-through XDP program on IF (native). On veth,
+# frames the peer sends with XDP_TX / XDP_REDIRECT are only accepted when this
+# end runs NAPI, i.e. has an XDP program (or GRO on, which needs ethtool); a
+# real NIC's link partner needs nothing of the sort.
+zt_xdp_pass() { zt_xdp_const "$1" "$2" pass xdpdrv; }
 
 # Listening sockets in a namespace (ss inside it).
 # (grep without -q: an early exit would SIGPIPE the writer and, with
@@ -330,13 +341,13 @@ zt_daemon_setup() {
 zt_ready_count() { grep -c '"event":"ready"' "$DAEMON_OUT" || true; }
 zt_ready_more_than() { (( $(zt_ready_count) > $1 )); }
 
-# zt_daemon_start ARGS...: `ztgated enforce` in DAEMON_NS with the per-run
+# zt_daemon_start ARGS...: `ztgated ${ZT_DAEMON_ROLE:-enforce}` in DAEMON_NS with the per-run
 # paths plus ARGS; waits for its "ready" line (20 s) or fails with its stderr.
 zt_daemon_start() {
 	local before
 	before=$(zt_ready_count)
 	zt_bpffs
-	nsenter --net="/run/netns/$DAEMON_NS" -- "$ZTGATED" enforce \
+	nsenter --net="/run/netns/$DAEMON_NS" -- "$ZTGATED" "${ZT_DAEMON_ROLE:-enforce}" \
 		--state-dir "$DAEMON_STATE" --socket "$DAEMON_SOCK" --pin-dir "$DAEMON_PIN" \
 		"$@" >>"$DAEMON_OUT" 2>>"$DAEMON_ERR" </dev/null &
 	DAEMON_PID=$!

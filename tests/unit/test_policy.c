@@ -179,6 +179,56 @@ static void test_policy_add_remove(void **state)
 	zt_policy_free(&p);
 }
 
+static void test_policy_names(void **state)
+{
+	const struct zt_resource_def *r;
+	struct zt_resource_def def;
+	struct zt_policy p, q;
+	json_object *j;
+
+	(void)state;
+	zt_policy_init(&p);
+	add(&p, "nas", "NAS.Home.Int.", "22", 0);
+	add(&p, "home", "*.home.int", "80", 0);
+	add(&p, "deep", "*.lab.home.int", "443", 0);
+	add(&p, "web", "198.18.0.2", "80", 0);
+	assert_string_equal(zt_policy_find(&p, "nas")->name_pattern, "nas.home.int");
+	assert_true(zt_resource_is_name(zt_policy_find(&p, "home")));
+	assert_false(zt_resource_is_name(zt_policy_find(&p, "web")));
+	/* The same pattern twice is a duplicate, like an address. */
+	add(&p, "nas2", "nas.home.int", NULL, -EEXIST);
+	assert_non_null(strstr(err, "already resource 'nas'"));
+
+	/* Exact beats wildcard; the longest wildcard wins; the domain itself is not below it. */
+	assert_string_equal(zt_policy_match_name(&p, "nas.home.int")->name, "nas");
+	assert_string_equal(zt_policy_match_name(&p, "a.b.home.int")->name, "home");
+	assert_string_equal(zt_policy_match_name(&p, "x.lab.home.int")->name, "deep");
+	assert_string_equal(zt_policy_match_name(&p, "lab.home.int")->name, "home");
+	assert_null(zt_policy_match_name(&p, "home.int"));
+	assert_null(zt_policy_match_name(&p, "xhome.int"));
+	assert_null(zt_policy_match_name(&p, "198.18.0.2"));
+
+	/* Bad names and numbers that are not addresses stay errors. */
+	assert_int_equal(zt_resource_parse(&def, "x", "a..b", NULL, NULL, false, NULL, err,
+					   sizeof(err)), -EINVAL);
+	assert_int_equal(zt_resource_parse(&def, "x", "a.*.b", NULL, NULL, false, NULL, err,
+					   sizeof(err)), -EINVAL);
+	assert_int_equal(zt_resource_parse(&def, "x", "300.1.1.1", NULL, NULL, false, NULL, err,
+					   sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "invalid address"));
+
+	/* JSON keeps the pattern as the address. */
+	j = zt_policy_to_json(&p);
+	assert_int_equal(zt_policy_from_json(&q, j, err, sizeof(err)), 0);
+	json_object_put(j);
+	r = zt_policy_find(&q, "home");
+	assert_non_null(r);
+	assert_string_equal(r->name_pattern, "*.home.int");
+	assert_int_equal(r->id, zt_policy_find(&p, "home")->id);
+	zt_policy_free(&q);
+	zt_policy_free(&p);
+}
+
 static void test_policy_port_limit(void **state)
 {
 	struct zt_policy p;
@@ -281,6 +331,7 @@ int main(void)
 		cmocka_unit_test(test_addr_parse),
 		cmocka_unit_test(test_addr_errors),
 		cmocka_unit_test(test_policy_add_remove),
+		cmocka_unit_test(test_policy_names),
 		cmocka_unit_test(test_policy_port_limit),
 		cmocka_unit_test(test_policy_json_roundtrip),
 		cmocka_unit_test(test_store_save_load),

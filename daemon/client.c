@@ -1,0 +1,545 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * `ztgated client`: what a user runs. The enforcer's core (data plane,
+ * policy store, compiler, control socket, events) plus the client's own
+ * pieces: the TUN with its addresses and routes, and the fake-IP DNS
+ * server. Allowed packets that reach the TUN are read and counted; the
+ * tunnel that carries them to a connector comes later.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "dns_server.h"
+#include "fakeip.h"
+#include "log.h"
+#include "policy_store.h"
+#include "tun.h"
+
+#define ZT_CLIENT_DEFAULT_TUN	"ztg0"
+#define ZT_CLIENT_DEFAULT_DNS	"100.95.0.251:53"
+#define MAX_UPSTREAMS		8
+
+struct client_opts {
+	const char *tun;
+	const char *dns;
+	const char *fake_range;
+	const char *resolv_conf;
+	const char *upstream[MAX_UPSTREAMS];
+	unsigned int nupstream;
+	uint32_t ttl;
+};
+
+/* What the hooks need besides struct zt_daemon. */
+struct client {
+	struct zt_daemon d;
+	struct zt_tun *tun;
+	struct zt_prefix fake_range;
+	struct zt_fakeip *pool;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: ztgated client [--tun NAME] [--dns ADDR:PORT] [--upstream ADDR[:PORT]]...\n"
+		"                      [--fake-range CIDR] [--dns-ttl S] [--resolv-conf PATH]\n"
+		"                      [--state-dir DIR] [--socket PATH] [--pin-dir DIR]\n"
+		"defaults: --tun %s --dns %s --fake-range %s --dns-ttl %d;\n"
+		"upstreams: the nameservers of --resolv-conf (/etc/resolv.conf) at start\n",
+		ZT_CLIENT_DEFAULT_TUN, ZT_CLIENT_DEFAULT_DNS, ZT_FAKEIP_DEFAULT_RANGE,
+		ZT_DNS_DEFAULT_TTL);
+}
+
+/* "a.b.c.d:port" (the port required). */
+static int parse_v4_port(const char *s, struct sockaddr_in *sa)
+{
+	char host[INET_ADDRSTRLEN];
+	const char *colon = strrchr(s, ':');
+	char *end;
+	unsigned long port;
+
+	if (!colon || (size_t)(colon - s) >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = '\0';
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (errno || end == colon + 1 || *end || port == 0 || port > 65535)
+		return -EINVAL;
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons((uint16_t)port);
+	return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -EINVAL;
+}
+
+/*
+ * One upstream to c-ares' csv form: "1.2.3.4", "1.2.3.4:5353", "::1",
+ * "[::1]:5353". Returns 0 or -EINVAL.
+ */
+static int upstream_csv(const char *in, char *out, size_t outlen)
+{
+	char host[INET6_ADDRSTRLEN + 8];
+	unsigned long port = 53;
+	struct in6_addr a6;
+	struct in_addr a4;
+	const char *p;
+	char *end;
+
+	if (in[0] == '[') {
+		p = strchr(in, ']');
+		if (!p || (size_t)(p - in - 1) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, in + 1, (size_t)(p - in - 1));
+		host[p - in - 1] = '\0';
+		p++;
+		if (*p && *p != ':')
+			return -EINVAL;
+	} else if (strchr(in, ':') != strrchr(in, ':')) {
+		snprintf(host, sizeof(host), "%s", in);	/* bare IPv6 */
+		p = "";
+	} else {
+		p = strchr(in, ':');
+		if (!p)
+			p = in + strlen(in);
+		if ((size_t)(p - in) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, in, (size_t)(p - in));
+		host[p - in] = '\0';
+	}
+	if (*p == ':') {
+		errno = 0;
+		port = strtoul(p + 1, &end, 10);
+		if (errno || end == p + 1 || *end || port == 0 || port > 65535)
+			return -EINVAL;
+	}
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		snprintf(out, outlen, "%s:%lu", host, port);
+	else if (inet_pton(AF_INET6, host, &a6) == 1)
+		snprintf(out, outlen, "[%s]:%lu", host, port);
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static void csv_add(char *csv, size_t len, const char *entry)
+{
+	size_t used = strlen(csv);
+
+	snprintf(csv + used, len - used, "%s%s", used ? "," : "", entry);
+}
+
+/*
+ * The nameservers of resolv.conf as they are now; our own address is left
+ * out (a resolv.conf already pointing at us would make a forwarding loop).
+ */
+static void upstreams_from_resolv(const char *path, const struct sockaddr_in *self,
+				  char *csv, size_t len)
+{
+	char line[512], entry[128], self_text[INET_ADDRSTRLEN];
+	FILE *f = fopen(path, "re");
+
+	if (!f) {
+		zt_log("warning", "dns: cannot read %s: %s; no upstreams", path, strerror(errno));
+		return;
+	}
+	inet_ntop(AF_INET, &self->sin_addr, self_text, sizeof(self_text));
+	while (fgets(line, sizeof(line), f)) {
+		char *save, *kw = strtok_r(line, " \t\r\n", &save), *addr;
+
+		if (!kw || strcmp(kw, "nameserver"))
+			continue;
+		addr = strtok_r(NULL, " \t\r\n", &save);
+		if (!addr || !strcmp(addr, self_text))
+			continue;
+		if (upstream_csv(addr, entry, sizeof(entry)) == 0)
+			csv_add(csv, len, entry);
+	}
+	fclose(f);
+}
+
+static int parse_opts(int argc, char **argv, struct zt_daemon *d, struct client_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "tun", required_argument, NULL, 't' },
+		{ "dns", required_argument, NULL, 'd' },
+		{ "upstream", required_argument, NULL, 'u' },
+		{ "fake-range", required_argument, NULL, 'f' },
+		{ "dns-ttl", required_argument, NULL, 'T' },
+		{ "resolv-conf", required_argument, NULL, 'r' },
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "socket", required_argument, NULL, 'S' },
+		{ "pin-dir", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	unsigned long v;
+	char *end;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 't': o->tun = optarg; break;
+		case 'd': o->dns = optarg; break;
+		case 'f': o->fake_range = optarg; break;
+		case 'r': o->resolv_conf = optarg; break;
+		case 'u':
+			if (o->nupstream == MAX_UPSTREAMS) {
+				fprintf(stderr, "ztgated: at most %d upstreams\n", MAX_UPSTREAMS);
+				return -EINVAL;
+			}
+			o->upstream[o->nupstream++] = optarg;
+			break;
+		case 'T':
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || *optarg == '-' || v > 86400) {
+				fprintf(stderr, "ztgated: invalid --dns-ttl '%s': expected 0-86400\n",
+					optarg);
+				return -EINVAL;
+			}
+			o->ttl = (uint32_t)v;
+			break;
+		case 's': d->state_dir = optarg; break;
+		case 'S': d->socket_path = optarg; break;
+		case 'p': d->pin_dir = optarg; break;
+		case 'h': usage(stdout); exit(0);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ztgated: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The routes into the TUN: the fake range and every IP/CIDR resource. */
+static int sync_routes(struct client *cl, char *err, size_t errlen)
+{
+	const struct zt_policy *p = &cl->d.policy;
+	struct zt_prefix *routes;
+	size_t n = 0;
+	unsigned int i;
+	int ret;
+
+	routes = calloc(p->count + 1, sizeof(*routes));
+	if (!routes) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	routes[n++] = cl->fake_range;
+	for (i = 0; i < p->count; i++)
+		if (!zt_resource_is_name(&p->res[i]))
+			routes[n++] = p->res[i].prefix;
+	ret = zt_tun_set_routes(cl->tun, routes, n, err, errlen);
+	free(routes);
+	return ret;
+}
+
+static int on_policy_applied(struct zt_daemon *d, char *err, size_t errlen)
+{
+	struct client *cl = (struct client *)d;
+
+	return cl->tun ? sync_routes(cl, err, errlen) : 0;
+}
+
+static void on_stats(struct zt_daemon *d, json_object *o)
+{
+	struct client *cl = (struct client *)d;
+	struct zt_tun_stats st;
+	json_object *t;
+
+	if (cl->tun) {
+		zt_tun_stats(cl->tun, &st);
+		t = json_object_new_object();
+		json_object_object_add(t, "name", json_object_new_string(zt_tun_name(cl->tun)));
+		json_object_object_add(t, "rx_packets", json_object_new_int64((int64_t)st.rx_packets));
+		json_object_object_add(t, "rx_bytes", json_object_new_int64((int64_t)st.rx_bytes));
+		json_object_object_add(t, "routes",
+				       json_object_new_int64((int64_t)zt_tun_route_count(cl->tun)));
+		json_object_object_add(o, "tun", t);
+	}
+	if (d->dns)
+		zt_dns_server_stats(d->dns, o);
+}
+
+/* Traffic to a fake IP keeps its mapping from being reclaimed. */
+static void tun_visit(const uint8_t *pkt, size_t len, void *ctx)
+{
+	struct client *cl = ctx;
+	struct in_addr dst;
+
+	if (len < 20 || (pkt[0] >> 4) != 4)
+		return;
+	memcpy(&dst, pkt + 16, 4);
+	zt_fakeip_touch(cl->pool, dst, (int64_t)time(NULL));
+}
+
+static void on_tun(struct zt_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct client *cl = arg;
+
+	(void)loop;
+	(void)fd;
+	(void)events;
+	zt_tun_drain(cl->tun, tun_visit, cl);
+}
+
+static void on_signal(struct zt_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct signalfd_siginfo si;
+
+	(void)events;
+	(void)arg;
+	if (read(fd, &si, sizeof(si)) == sizeof(si))
+		zt_log("info", "signal %u: stopping; removing %s and its routes", si.ssi_signo,
+		       "the TUN");
+	zt_loop_stop(loop);
+}
+
+static void on_events(struct zt_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct zt_daemon *d = arg;
+
+	(void)loop;
+	(void)fd;
+	(void)events;
+	zt_events_poll(d->events);
+}
+
+static void event_sink(json_object *ev, void *arg)
+{
+	struct zt_daemon *d = arg;
+
+	zt_control_broadcast(d, ev);
+	zt_emit(json_object_get(ev));
+}
+
+/* Compile the stored policy with the mappings the pool brought back. */
+static int initial_compile(struct client *cl, char *err, size_t errlen)
+{
+	struct zt_exact_binding *binds;
+	size_t n;
+	uint32_t gen;
+	int ret;
+
+	ret = zt_fakeip_bindings(cl->pool, &cl->d.policy, &binds, &n);
+	if (ret) {
+		snprintf(err, errlen, "fake-IP mappings: %s", strerror(-ret));
+		return ret;
+	}
+	ret = zt_compile_prepare_with(cl->d.fds, &cl->d.policy, binds, n, &gen, err, errlen);
+	free(binds);
+	if (!ret)
+		ret = zt_compile_commit(cl->d.fds, gen, err, errlen);
+	return ret;
+}
+
+int zt_role_client(int argc, char **argv)
+{
+	static struct client cl;	/* static: large, and the hooks reach it via d */
+	struct zt_daemon *d = &cl.d;
+	struct client_opts o = {
+		.tun = ZT_CLIENT_DEFAULT_TUN,
+		.dns = ZT_CLIENT_DEFAULT_DNS,
+		.fake_range = ZT_FAKEIP_DEFAULT_RANGE,
+		.resolv_conf = "/etc/resolv.conf",
+		.ttl = ZT_DNS_DEFAULT_TTL,
+	};
+	struct zt_dns_server_cfg dcfg = { 0 };
+	struct zt_prefix dns_addr = { .family = AF_INET, .len = 32 };
+	json_object *ready = NULL;
+	char err[512], upstreams[1024] = "";
+	sigset_t mask;
+	int sfd = -1, ret, i;
+	bool destroy_tun = false;
+	unsigned int u;
+
+	*d = (struct zt_daemon){
+		.role = "client",
+		.state_dir = ZT_DEFAULT_STATE_DIR,
+		.socket_path = ZT_DEFAULT_SOCKET_PATH,
+		.pin_dir = ZT_DEFAULT_PIN_DIR,
+		.listen_fd = -1,
+		.policy_applied = on_policy_applied,
+		.stats = on_stats,
+	};
+	zt_policy_init(&d->policy);
+	if (parse_opts(argc, argv, d, &o))
+		return 2;
+
+	if (parse_v4_port(o.dns, &dcfg.listen)) {
+		fprintf(stderr, "ztgated: invalid --dns '%s': expected IPv4:PORT\n", o.dns);
+		return 2;
+	}
+	if (zt_prefix_parse(o.fake_range, &cl.fake_range, err, sizeof(err)) ||
+	    cl.fake_range.family != AF_INET) {
+		fprintf(stderr, "ztgated: invalid --fake-range '%s': %s\n", o.fake_range,
+			cl.fake_range.family == AF_INET ? err : "expected an IPv4 CIDR");
+		return 2;
+	}
+	for (u = 0; u < o.nupstream; u++) {
+		char entry[128];
+
+		if (upstream_csv(o.upstream[u], entry, sizeof(entry))) {
+			fprintf(stderr, "ztgated: invalid --upstream '%s': expected ADDR[:PORT]\n",
+				o.upstream[u]);
+			return 2;
+		}
+		csv_add(upstreams, sizeof(upstreams), entry);
+	}
+	if (!o.nupstream)
+		upstreams_from_resolv(o.resolv_conf, &dcfg.listen, upstreams, sizeof(upstreams));
+	dcfg.fake_range = cl.fake_range;
+	dcfg.ttl = o.ttl;
+	dcfg.upstreams = upstreams;
+	dns_addr.addr[10] = dns_addr.addr[11] = 0xff;
+	memcpy(dns_addr.addr + 12, &dcfg.listen.sin_addr, 4);
+
+	/* Validate the stored state before touching the kernel. */
+	ret = zt_store_load(d->state_dir, &d->policy, err, sizeof(err));
+	if (ret)
+		goto fail_msg;
+	ret = zt_fakeip_new(&cl.pool, &cl.fake_range, ZT_FAKEIP_DEFAULT_MIN_IDLE, err, sizeof(err));
+	if (ret)
+		goto fail_msg;
+	zt_fakeip_reserve(cl.pool, dcfg.listen.sin_addr);
+	ret = zt_fakeip_load(cl.pool, d->state_dir, (int64_t)time(NULL), err, sizeof(err));
+	if (ret < 0)
+		goto fail_msg;
+	d->fakeip = cl.pool;
+
+	ret = zt_loop_new(&d->loop);
+	if (ret)
+		goto sys_fail;
+	ret = zt_dp_open(d->pin_dir, &d->dp);
+	if (ret) {
+		fprintf(stderr, "ztgated: loading BPF data plane into %s: %s\n", d->pin_dir,
+			strerror(-ret));
+		goto fail;
+	}
+	for (i = 0; i < ZT_MAP__COUNT; i++)
+		d->fds[i] = zt_dp_map_fd(d->dp, i);
+	ret = zt_config_set_tunables(d->fds, 10, 5000, 100, 200);
+	if (ret)
+		goto sys_fail;
+	ret = initial_compile(&cl, err, sizeof(err));
+	if (ret)
+		goto fail_msg;
+
+	/* The enforcer is on the TUN before any route leads into it. */
+	ret = zt_tun_open(o.tun, &cl.tun, err, sizeof(err));
+	if (ret)
+		goto fail_msg;
+	destroy_tun = true;
+	ret = zt_dp_attach_tc(d->dp, zt_tun_name(cl.tun), true);
+	if (ret) {
+		snprintf(err, sizeof(err), "attaching tc egress to %s: %s", zt_tun_name(cl.tun),
+			 strerror(-ret));
+		goto fail_msg;
+	}
+	ret = zt_tun_add_addr(cl.tun, &dns_addr, err, sizeof(err));
+	if (!ret)
+		ret = sync_routes(&cl, err, sizeof(err));
+	if (ret)
+		goto fail_msg;
+	ret = zt_loop_add(d->loop, zt_tun_fd(cl.tun), EPOLLIN, on_tun, &cl);
+	if (ret)
+		goto sys_fail;
+
+	ret = zt_events_open(d->fds[ZT_MAP_EVENTS], &d->policy, event_sink, d, &d->events);
+	if (ret)
+		goto sys_fail;
+	ret = zt_loop_add(d->loop, zt_events_fd(d->events), EPOLLIN, on_events, d);
+	if (ret)
+		goto sys_fail;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		ret = -errno;
+		goto sys_fail;
+	}
+	ret = zt_loop_add(d->loop, sfd, EPOLLIN, on_signal, d);
+	if (ret)
+		goto sys_fail;
+
+	ret = zt_control_open(d, err, sizeof(err));
+	if (ret)
+		goto fail_msg;
+	ret = zt_dns_server_open(d, cl.pool, &dcfg, &d->dns, err, sizeof(err));
+	if (ret)
+		goto fail_msg;
+
+	ready = json_object_new_object();
+	json_object_object_add(ready, "event", json_object_new_string("ready"));
+	json_object_object_add(ready, "role", json_object_new_string(d->role));
+	json_object_object_add(ready, "tun", json_object_new_string(zt_tun_name(cl.tun)));
+	json_object_object_add(ready, "dns", json_object_new_string(o.dns));
+	json_object_object_add(ready, "upstreams", json_object_new_string(upstreams));
+	json_object_object_add(ready, "fake_range", json_object_new_string(o.fake_range));
+	json_object_object_add(ready, "fake_ips", json_object_new_int64((int64_t)zt_fakeip_count(cl.pool)));
+	json_object_object_add(ready, "pin_dir", json_object_new_string(d->pin_dir));
+	json_object_object_add(ready, "socket", json_object_new_string(d->socket_path));
+	json_object_object_add(ready, "state_dir", json_object_new_string(d->state_dir));
+	json_object_object_add(ready, "resources", json_object_new_int((int)d->policy.count));
+	zt_emit(ready);
+	ready = NULL;
+
+	ret = zt_loop_run(d->loop);
+	if (ret)
+		goto sys_fail;
+	zt_events_poll(d->events);
+	ret = 0;
+	goto out;
+
+fail_msg:
+	fprintf(stderr, "ztgated: %s\n", err);
+	goto fail;
+sys_fail:
+	fprintf(stderr, "ztgated: %s\n", strerror(-ret));
+fail:
+	ret = ret ? ret : -EINVAL;
+out:
+	json_object_put(ready);
+	zt_dns_server_close(d->dns);	/* saves the pool */
+	d->dns = NULL;
+	zt_control_close(d);
+	zt_events_close(d->events);
+	if (sfd >= 0)
+		close(sfd);
+	/* The device goes, and its addresses and routes with it. */
+	zt_tun_close(cl.tun, destroy_tun);
+	cl.tun = NULL;
+	zt_dp_close(d->dp);
+	if (d->teardown) {
+		int r = zt_dp_teardown(d->pin_dir);
+
+		if (r)
+			fprintf(stderr, "ztgated: teardown of %s: %s\n", d->pin_dir, strerror(-r));
+		else
+			zt_log("info", "teardown: programs detached, %s removed", d->pin_dir);
+	}
+	zt_loop_free(d->loop);
+	zt_fakeip_free(cl.pool);
+	d->fakeip = NULL;
+	zt_policy_free(&d->policy);
+	return ret ? 1 : 0;
+}

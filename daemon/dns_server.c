@@ -1,0 +1,757 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ares.h>
+
+#include "daemon.h"
+#include "dns_msg.h"
+#include "dns_server.h"
+#include "log.h"
+
+/* Bounds: whatever clients send, memory stays below these. */
+#define MAX_TCP_CONNS		64
+#define MAX_PENDING		4096	/* forwarded queries awaiting an upstream */
+#define UDP_BATCH		64	/* datagrams per wakeup, then the loop's other fds */
+#define TCP_MSG_MAX		65535
+#define REPLY_MAX		65535
+
+struct tcp_conn {
+	struct zt_dns_server *s;
+	int fd;
+	uint64_t id;			/* forwarded answers find their connection by id */
+	size_t len;
+	struct tcp_conn *next;
+	uint8_t buf[2 + ZT_DNS_QUERY_MAX];
+};
+
+/* A query sent upstream, and where its answer goes. */
+struct fwd {
+	struct zt_dns_server *s;
+	struct zt_dns_query q;
+	uint64_t conn_id;		/* 0: UDP */
+	struct sockaddr_storage peer;
+	socklen_t peerlen;
+};
+
+struct zt_dns_server {
+	struct zt_daemon *d;
+	struct zt_fakeip *pool;
+	struct zt_dns_server_cfg cfg;
+	char upstreams[1024];
+	int udp_fd, tcp_fd, timer_fd;
+	ares_channel ares;
+	bool ares_up;
+	bool closing;
+	struct tcp_conn *conns;
+	unsigned int nconns;
+	uint64_t next_conn_id;
+	unsigned int pending;
+	/* counters */
+	uint64_t q_local, q_forwarded, q_dropped, q_formerr, q_servfail, q_stripped;
+};
+
+static int64_t now_s(void)
+{
+	return (int64_t)time(NULL);
+}
+
+static void mapped(struct in_addr a, uint8_t out[16])
+{
+	memset(out, 0, 10);
+	out[10] = out[11] = 0xff;
+	memcpy(out + 12, &a, 4);
+}
+
+/* ---- sending replies ---- */
+
+static void send_udp(struct zt_dns_server *s, const uint8_t *msg, size_t len,
+		     const struct sockaddr *peer, socklen_t peerlen)
+{
+	/* Nonblocking: a full socket buffer drops the reply, as UDP may. */
+	if (sendto(s->udp_fd, msg, len, MSG_DONTWAIT, peer, peerlen) < 0)
+		s->q_dropped++;
+}
+
+static struct tcp_conn *conn_find(struct zt_dns_server *s, uint64_t id)
+{
+	struct tcp_conn *c;
+
+	for (c = s->conns; c; c = c->next)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+static void conn_close(struct zt_dns_server *s, struct tcp_conn *c)
+{
+	struct tcp_conn **pc;
+
+	for (pc = &s->conns; *pc; pc = &(*pc)->next) {
+		if (*pc == c) {
+			*pc = c->next;
+			break;
+		}
+	}
+	zt_loop_del(s->d->loop, c->fd);
+	close(c->fd);
+	free(c);
+	s->nconns--;
+}
+
+static int send_tcp(struct zt_dns_server *s, struct tcp_conn *c, const uint8_t *msg, size_t len)
+{
+	uint8_t hdr[2] = { (uint8_t)(len >> 8), (uint8_t)len };
+	struct iovec iov[2] = { { hdr, 2 }, { (void *)msg, len } };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+	ssize_t n;
+
+	/* A client that does not read its answers loses its connection. */
+	n = sendmsg(c->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n != (ssize_t)(len + 2)) {
+		conn_close(s, c);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Where the reply to one query goes. */
+struct reply_to {
+	struct tcp_conn *conn;		/* NULL: UDP */
+	const struct sockaddr *peer;
+	socklen_t peerlen;
+};
+
+static void reply(struct zt_dns_server *s, const struct reply_to *to, const uint8_t *msg,
+		  ssize_t len)
+{
+	if (len <= 0)
+		return;
+	if (to->conn)
+		send_tcp(s, to->conn, msg, (size_t)len);
+	else
+		send_udp(s, msg, (size_t)len, to->peer, to->peerlen);
+}
+
+/* ---- forwarding (c-ares) ---- */
+
+static void ares_rearm(struct zt_dns_server *s)
+{
+	struct itimerspec its = { 0 };
+	struct timeval tv, *tvp;
+
+	if (!s->ares_up)
+		return;
+	tvp = ares_timeout(s->ares, NULL, &tv);
+	if (tvp) {
+		its.it_value.tv_sec = tvp->tv_sec;
+		its.it_value.tv_nsec = (long)tvp->tv_usec * 1000;
+		if (!its.it_value.tv_sec && !its.it_value.tv_nsec)
+			its.it_value.tv_nsec = 1000000;	/* 0 would disarm: 1 ms */
+	}
+	timerfd_settime(s->timer_fd, 0, &its, NULL);
+}
+
+static void on_ares_fd(struct zt_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct zt_dns_server *s = arg;
+
+	(void)loop;
+	ares_process_fd(s->ares,
+			events & (EPOLLIN | EPOLLERR | EPOLLHUP) ? fd : ARES_SOCKET_BAD,
+			events & EPOLLOUT ? fd : ARES_SOCKET_BAD);
+	ares_rearm(s);
+}
+
+static void on_ares_timer(struct zt_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct zt_dns_server *s = arg;
+	uint64_t n;
+
+	(void)loop;
+	(void)events;
+	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		return;
+	ares_process_fd(s->ares, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+	ares_rearm(s);
+}
+
+/* c-ares opens and closes its sockets; the loop follows. */
+static void ares_sock_state(void *data, ares_socket_t fd, int readable, int writable)
+{
+	struct zt_dns_server *s = data;
+	uint32_t ev = (readable ? EPOLLIN : 0) | (writable ? EPOLLOUT : 0);
+
+	zt_loop_del(s->d->loop, fd);
+	if (ev && zt_loop_add(s->d->loop, fd, ev, on_ares_fd, s))
+		zt_log("warning", "dns: cannot watch upstream socket %d", fd);
+}
+
+/*
+ * An answer too big for the client's UDP limit: the header and question
+ * with TC set, so it asks again over TCP (RFC 1035 4.2.1, RFC 7766).
+ */
+static ssize_t build_truncated(const struct zt_dns_query *q, const uint8_t *ans,
+			       uint8_t *out, size_t outlen)
+{
+	size_t len = ZT_DNS_HEADER_LEN + q->qname_len + 4;
+
+	if (len > outlen)
+		return -ENOSPC;
+	memcpy(out, ans, 4);		/* id, flags (RCODE included) */
+	out[2] |= ZT_DNS_F_TC >> 8;
+	memset(out + 4, 0, 8);
+	out[5] = 1;			/* QDCOUNT */
+	memcpy(out + ZT_DNS_HEADER_LEN, q->qname, q->qname_len);
+	out[ZT_DNS_HEADER_LEN + q->qname_len] = (uint8_t)(q->qtype >> 8);
+	out[ZT_DNS_HEADER_LEN + q->qname_len + 1] = (uint8_t)q->qtype;
+	out[ZT_DNS_HEADER_LEN + q->qname_len + 2] = (uint8_t)(q->qclass >> 8);
+	out[ZT_DNS_HEADER_LEN + q->qname_len + 3] = (uint8_t)q->qclass;
+	return (ssize_t)len;
+}
+
+static void on_upstream_answer(void *arg, int status, int timeouts, unsigned char *abuf,
+			       int alen)
+{
+	struct fwd *f = arg;
+	struct zt_dns_server *s = f->s;
+	struct reply_to to = { .peer = (struct sockaddr *)&f->peer, .peerlen = f->peerlen };
+	static uint8_t out[REPLY_MAX];
+	ssize_t len;
+	int r;
+
+	(void)timeouts;
+	s->pending--;
+	if (status == ARES_EDESTRUCTION || status == ARES_ECANCELLED || s->closing)
+		goto out;
+	if (f->conn_id) {
+		to.conn = conn_find(s, f->conn_id);
+		if (!to.conn)
+			goto out;	/* the client hung up meanwhile */
+	}
+	if (status != ARES_SUCCESS || !abuf || alen < ZT_DNS_HEADER_LEN || alen > REPLY_MAX) {
+		s->q_servfail++;
+		len = zt_dns_build_error(&f->q, ZT_DNS_RCODE_SERVFAIL, out, sizeof(out));
+		reply(s, &to, out, len);
+		goto out;
+	}
+	/* Rebinding guard: an outside name must never lead into the fake range. */
+	r = zt_dns_answer_in_prefix(abuf, (size_t)alen, &s->cfg.fake_range);
+	if (r != 0) {
+		s->q_stripped++;
+		zt_log("warning", "dns: answer for %s %s; stripped", f->q.name,
+		       r > 0 ? "points into the fake range" : "does not parse");
+		len = zt_dns_build_nodata(&f->q, out, sizeof(out));
+		reply(s, &to, out, len);
+		goto out;
+	}
+	memcpy(out, abuf, (size_t)alen);
+	zt_dns_set_id(out, (size_t)alen, f->q.id);
+	len = alen;
+	if (!to.conn && (size_t)alen > (f->q.edns ? f->q.edns_udp_size : ZT_DNS_UDP_PLAIN_MAX))
+		len = build_truncated(&f->q, out, out, sizeof(out));
+	reply(s, &to, out, len);
+out:
+	free(f);
+	ares_rearm(s);
+}
+
+static void forward(struct zt_dns_server *s, const struct zt_dns_query *q, const uint8_t *raw,
+		    size_t rawlen, const struct reply_to *to)
+{
+	uint8_t out[ZT_DNS_UDP_PLAIN_MAX];
+	struct fwd *f;
+
+	if (!s->ares_up || !s->upstreams[0] || s->pending >= MAX_PENDING ||
+	    !(f = calloc(1, sizeof(*f)))) {
+		s->q_servfail++;
+		reply(s, to, out, zt_dns_build_error(q, ZT_DNS_RCODE_SERVFAIL, out, sizeof(out)));
+		return;
+	}
+	f->s = s;
+	f->q = *q;
+	if (to->conn) {
+		f->conn_id = to->conn->id;
+	} else {
+		memcpy(&f->peer, to->peer, to->peerlen);
+		f->peerlen = to->peerlen;
+	}
+	s->pending++;
+	s->q_forwarded++;
+	/* The raw query goes as it came (EDNS0, flags); c-ares picks its own ID. */
+	ares_send(s->ares, raw, (int)rawlen, on_upstream_answer, f);
+	ares_rearm(s);
+}
+
+/* ---- answering ---- */
+
+/*
+ * A resource name's A record: the pool's address, known to the data plane
+ * and saved before the answer leaves.
+ */
+static ssize_t answer_resource(struct zt_dns_server *s, const struct zt_dns_query *q,
+			       const struct zt_resource_def *res, uint8_t *out, size_t outlen)
+{
+	struct zt_exact_binding b = { .resource_id = res->id };
+	struct in_addr addr;
+	char err[256];
+	int ret;
+
+	if (q->qtype != ZT_DNS_T_A || q->qclass != ZT_DNS_CLASS_IN)
+		return zt_dns_build_nodata(q, out, outlen);	/* RFC 4074 for AAAA */
+	ret = zt_fakeip_assign(s->pool, q->name, now_s(), &addr);
+	if (ret < 0) {
+		zt_log("warning", "dns: no fake IP for %s: %s", q->name, strerror(-ret));
+		goto servfail;
+	}
+	mapped(addr, b.addr);
+	ret = zt_compile_bind_live(s->d->fds, &b);
+	if (ret) {
+		zt_log("error", "dns: writing the fake IP of %s to the data plane: %s", q->name,
+		       strerror(-ret));
+		goto servfail;
+	}
+	if (zt_fakeip_dirty(s->pool)) {
+		/* A new mapping is durable before anyone can cache it. */
+		ret = zt_fakeip_save(s->pool, s->d->state_dir, err, sizeof(err));
+		if (ret)
+			zt_log("error", "dns: saving fake IPs: %s", err);
+	}
+	return zt_dns_build_a(q, addr, s->cfg.ttl, out, outlen);
+servfail:
+	s->q_servfail++;
+	return zt_dns_build_error(q, ZT_DNS_RCODE_SERVFAIL, out, outlen);
+}
+
+static void handle_query(struct zt_dns_server *s, const uint8_t *msg, size_t len,
+			 const struct reply_to *to)
+{
+	const struct zt_resource_def *res;
+	struct zt_dns_query q;
+	uint8_t out[ZT_DNS_UDP_PLAIN_MAX];
+	int rc;
+
+	rc = zt_dns_parse_query(msg, len, &q);
+	if (rc < 0) {
+		s->q_dropped++;
+		return;
+	}
+	if (rc != ZT_DNS_RCODE_NOERROR) {
+		s->q_formerr++;
+		reply(s, to, out, zt_dns_build_error(&q, (unsigned int)rc, out, sizeof(out)));
+		return;
+	}
+	res = zt_policy_match_name(&s->d->policy, q.name);
+	if (res) {
+		s->q_local++;
+		reply(s, to, out, answer_resource(s, &q, res, out, sizeof(out)));
+		return;
+	}
+	forward(s, &q, msg, len, to);
+}
+
+/* ---- UDP ---- */
+
+static void on_udp(struct zt_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct zt_dns_server *s = arg;
+	uint8_t buf[ZT_DNS_QUERY_MAX + 1];	/* one more: oversize is told apart */
+	int i;
+
+	(void)loop;
+	(void)events;
+	for (i = 0; i < UDP_BATCH; i++) {
+		struct sockaddr_storage peer;
+		socklen_t peerlen = sizeof(peer);
+		struct reply_to to = { .peer = (struct sockaddr *)&peer };
+		ssize_t n;
+
+		n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC,
+			     (struct sockaddr *)&peer, &peerlen);
+		if (n < 0)
+			return;
+		to.peerlen = peerlen;
+		if ((size_t)n > sizeof(buf))
+			n = sizeof(buf);	/* truncated: the parser sees it is oversize */
+		handle_query(s, buf, (size_t)n, &to);
+	}
+}
+
+/* ---- TCP (RFC 7766): 2-byte length, then the message; pipelining allowed ---- */
+
+static void on_conn(struct zt_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct tcp_conn *c = arg;
+	struct zt_dns_server *s = c->s;
+	uint64_t id = c->id;
+	ssize_t n;
+
+	(void)loop;
+	(void)fd;
+	n = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+	if (n <= 0) {
+		if (n < 0 && (errno == EAGAIN || errno == EINTR) && !(events & (EPOLLHUP | EPOLLERR)))
+			return;
+		conn_close(s, c);
+		return;
+	}
+	c->len += (size_t)n;
+	for (;;) {
+		size_t mlen;
+		struct reply_to to = { .conn = c };
+
+		if (c->len < 2)
+			return;
+		mlen = (size_t)c->buf[0] << 8 | c->buf[1];
+		if (mlen < ZT_DNS_HEADER_LEN || mlen > ZT_DNS_QUERY_MAX) {
+			/* Garbage or a message we would refuse anyway: end the stream. */
+			s->q_dropped++;
+			conn_close(s, c);
+			return;
+		}
+		if (c->len < 2 + mlen)
+			return;
+		handle_query(s, c->buf + 2, mlen, &to);
+		if (!conn_find(s, id))
+			return;		/* closed while replying */
+		memmove(c->buf, c->buf + 2 + mlen, c->len - 2 - mlen);
+		c->len -= 2 + mlen;
+	}
+}
+
+static void on_accept(struct zt_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct zt_dns_server *s = arg;
+	struct tcp_conn *c, **pc;
+	int cfd;
+
+	(void)events;
+	cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (cfd < 0)
+		return;
+	if (s->nconns >= MAX_TCP_CONNS) {
+		/* Full: the oldest connection (the list's tail) makes room. */
+		for (pc = &s->conns; (*pc)->next; pc = &(*pc)->next)
+			;
+		conn_close(s, *pc);
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(cfd);
+		return;
+	}
+	c->s = s;
+	c->fd = cfd;
+	c->id = ++s->next_conn_id;
+	if (zt_loop_add(loop, cfd, EPOLLIN | EPOLLRDHUP, on_conn, c)) {
+		close(cfd);
+		free(c);
+		return;
+	}
+	c->next = s->conns;
+	s->conns = c;
+	s->nconns++;
+}
+
+/* ---- setup ---- */
+
+static int bind_socket(int type, const struct sockaddr_in *sa, int *out, char *err, size_t errlen)
+{
+	int fd, one = 1, ret;
+	char a[INET_ADDRSTRLEN];
+
+	fd = socket(AF_INET, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		goto fail;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)sa, sizeof(*sa)))
+		goto fail;
+	if (type == SOCK_STREAM && listen(fd, 64))
+		goto fail;
+	*out = fd;
+	return 0;
+fail:
+	ret = -errno;
+	inet_ntop(AF_INET, &sa->sin_addr, a, sizeof(a));
+	snprintf(err, errlen, "DNS %s socket on %s:%u: %s", type == SOCK_STREAM ? "TCP" : "UDP",
+		 a, ntohs(sa->sin_port), strerror(-ret));
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+int zt_dns_server_open(struct zt_daemon *d, struct zt_fakeip *pool,
+		       const struct zt_dns_server_cfg *cfg, struct zt_dns_server **out,
+		       char *err, size_t errlen)
+{
+	struct ares_options opts = { 0 };
+	struct zt_dns_server *s;
+	int ret;
+
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	s->d = d;
+	s->pool = pool;
+	s->cfg = *cfg;
+	snprintf(s->upstreams, sizeof(s->upstreams), "%s", cfg->upstreams ? cfg->upstreams : "");
+	s->cfg.upstreams = s->upstreams;
+	s->udp_fd = s->tcp_fd = s->timer_fd = -1;
+
+	ret = ares_library_init(ARES_LIB_INIT_ALL);
+	if (ret != ARES_SUCCESS) {
+		snprintf(err, errlen, "c-ares: %s", ares_strerror(ret));
+		ret = -EIO;
+		goto fail;
+	}
+	/*
+	 * NOCHECKRESP: SERVFAIL, REFUSED and the like reach the client as the
+	 * upstream sent them. Truncated UDP answers are retried over TCP by
+	 * c-ares itself.
+	 */
+	opts.flags = ARES_FLAG_NOCHECKRESP;
+	opts.timeout = 2000;
+	opts.tries = 2;
+	opts.sock_state_cb = ares_sock_state;
+	opts.sock_state_cb_data = s;
+	ret = ares_init_options(&s->ares, &opts, ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS |
+				ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB);
+	if (ret != ARES_SUCCESS) {
+		snprintf(err, errlen, "c-ares: %s", ares_strerror(ret));
+		ares_library_cleanup();
+		ret = -EIO;
+		goto fail;
+	}
+	s->ares_up = true;
+	ret = ares_set_servers_ports_csv(s->ares, s->upstreams);
+	if (ret != ARES_SUCCESS) {
+		snprintf(err, errlen, "upstreams '%s': %s", s->upstreams, ares_strerror(ret));
+		ret = -EINVAL;
+		goto fail;
+	}
+	s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (s->timer_fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "timerfd: %s", strerror(errno));
+		goto fail;
+	}
+	ret = zt_loop_add(d->loop, s->timer_fd, EPOLLIN, on_ares_timer, s);
+	if (ret)
+		goto fail_loop;
+	ret = bind_socket(SOCK_DGRAM, &cfg->listen, &s->udp_fd, err, errlen);
+	if (ret)
+		goto fail;
+	ret = bind_socket(SOCK_STREAM, &cfg->listen, &s->tcp_fd, err, errlen);
+	if (ret)
+		goto fail;
+	ret = zt_loop_add(d->loop, s->udp_fd, EPOLLIN, on_udp, s);
+	if (ret)
+		goto fail_loop;
+	ret = zt_loop_add(d->loop, s->tcp_fd, EPOLLIN, on_accept, s);
+	if (ret)
+		goto fail_loop;
+	*out = s;
+	return 0;
+
+fail_loop:
+	snprintf(err, errlen, "event loop: %s", strerror(-ret));
+fail:
+	zt_dns_server_close(s);
+	return ret;
+}
+
+void zt_dns_server_close(struct zt_dns_server *s)
+{
+	char err[256];
+
+	if (!s)
+		return;
+	s->closing = true;
+	while (s->conns)
+		conn_close(s, s->conns);
+	if (s->ares_up) {
+		/* In-flight callbacks run with ARES_EDESTRUCTION; they must not rearm. */
+		s->ares_up = false;
+		ares_destroy(s->ares);
+		ares_library_cleanup();
+	}
+	if (s->udp_fd >= 0) {
+		zt_loop_del(s->d->loop, s->udp_fd);
+		close(s->udp_fd);
+	}
+	if (s->tcp_fd >= 0) {
+		zt_loop_del(s->d->loop, s->tcp_fd);
+		close(s->tcp_fd);
+	}
+	if (s->timer_fd >= 0) {
+		zt_loop_del(s->d->loop, s->timer_fd);
+		close(s->timer_fd);
+	}
+	/* Last-use times are only saved with changes; keep them too. */
+	if (s->pool && zt_fakeip_save(s->pool, s->d->state_dir, err, sizeof(err)))
+		zt_log("error", "dns: saving fake IPs: %s", err);
+	free(s);
+}
+
+/* ---- bindings, listing, resolve ---- */
+
+struct bind_ctx {
+	const struct zt_policy *p;
+	struct zt_exact_binding *b;
+	size_t n, cap;
+};
+
+static int collect_binding(const char *name, struct in_addr addr, int64_t last_use, void *arg)
+{
+	struct bind_ctx *bc = arg;
+	const struct zt_resource_def *res = zt_policy_match_name(bc->p, name);
+
+	(void)last_use;
+	if (!res)
+		return 0;	/* the name is no longer a resource: its address leads nowhere */
+	if (bc->n == bc->cap) {
+		size_t cap = bc->cap ? bc->cap * 2 : 64;
+		struct zt_exact_binding *b = realloc(bc->b, cap * sizeof(*b));
+
+		if (!b)
+			return -ENOMEM;
+		bc->b = b;
+		bc->cap = cap;
+	}
+	mapped(addr, bc->b[bc->n].addr);
+	bc->b[bc->n].resource_id = res->id;
+	bc->n++;
+	return 0;
+}
+
+int zt_fakeip_bindings(const struct zt_fakeip *pool, const struct zt_policy *p,
+		       struct zt_exact_binding **out, size_t *n)
+{
+	struct bind_ctx bc = { .p = p };
+	int ret;
+
+	*out = NULL;
+	*n = 0;
+	if (!pool)
+		return 0;
+	ret = zt_fakeip_foreach(pool, collect_binding, &bc);
+	if (ret) {
+		free(bc.b);
+		return ret;
+	}
+	*out = bc.b;
+	*n = bc.n;
+	return 0;
+}
+
+static void add_time(json_object *o, const char *key, int64_t t)
+{
+	char buf[48];
+
+	zt_format_time((unsigned long long)t * 1000000000ull, buf, sizeof(buf));
+	json_object_object_add(o, key, json_object_new_string(buf));
+}
+
+struct list_ctx {
+	const struct zt_policy *p;
+	json_object *arr;
+};
+
+static int list_one(const char *name, struct in_addr addr, int64_t last_use, void *arg)
+{
+	struct list_ctx *lc = arg;
+	const struct zt_resource_def *res = zt_policy_match_name(lc->p, name);
+	json_object *o = json_object_new_object();
+	char a[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &addr, a, sizeof(a));
+	json_object_object_add(o, "name", json_object_new_string(name));
+	json_object_object_add(o, "fake_ip", json_object_new_string(a));
+	json_object_object_add(o, "resource", res ? json_object_new_string(res->name) : NULL);
+	add_time(o, "last_use", last_use);
+	json_object_array_add(lc->arr, o);
+	return 0;
+}
+
+json_object *zt_dns_list_json(const struct zt_fakeip *pool, const struct zt_policy *p)
+{
+	struct list_ctx lc = { .p = p, .arr = json_object_new_array() };
+
+	if (pool)
+		zt_fakeip_foreach(pool, list_one, &lc);
+	return lc.arr;
+}
+
+json_object *zt_dns_resolve_json(struct zt_dns_server *s, const char *name, char *err,
+				 size_t errlen)
+{
+	const struct zt_resource_def *res;
+	char norm[ZT_DNS_NAME_TEXT_MAX];
+	json_object *o;
+	struct in_addr addr;
+	int64_t last_use;
+
+	if (zt_dns_name_normalize(name, norm, sizeof(norm), err, errlen))
+		return NULL;
+	if (norm[0] == '*') {
+		snprintf(err, errlen, "'%s' is a pattern; ask for a name", name);
+		return NULL;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "name", json_object_new_string(norm));
+	res = zt_policy_match_name(&s->d->policy, norm);
+	if (!res) {
+		json_object_object_add(o, "answer", json_object_new_string("forwarded"));
+		json_object_object_add(o, "upstreams", json_object_new_string(s->upstreams));
+		json_object_object_add(o, "why", json_object_new_string(
+			"not a resource name: forwarded to the upstreams; answers pointing into "
+			"the fake range are stripped"));
+		return o;
+	}
+	json_object_object_add(o, "answer", json_object_new_string("resource"));
+	json_object_object_add(o, "resource", json_object_new_string(res->name));
+	json_object_object_add(o, "pattern", json_object_new_string(res->name_pattern));
+	json_object_object_add(o, "match", json_object_new_string(
+		res->name_pattern[0] == '*' ? "wildcard" : "exact"));
+	json_object_object_add(o, "ttl", json_object_new_int((int)s->cfg.ttl));
+	if (!zt_fakeip_lookup_name(s->pool, norm, &addr, &last_use)) {
+		char a[INET_ADDRSTRLEN];
+
+		inet_ntop(AF_INET, &addr, a, sizeof(a));
+		json_object_object_add(o, "fake_ip", json_object_new_string(a));
+		add_time(o, "last_use", last_use);
+		json_object_object_add(o, "why", json_object_new_string(
+			"A: the name's fake IP; AAAA and other types: NOERROR, no answer"));
+	} else {
+		json_object_object_add(o, "fake_ip", NULL);
+		json_object_object_add(o, "why", json_object_new_string(
+			"A: a fake IP is assigned at the first A query; AAAA and other types: "
+			"NOERROR, no answer"));
+	}
+	return o;
+}
+
+void zt_dns_server_stats(const struct zt_dns_server *s, json_object *o)
+{
+	json_object *d = json_object_new_object();
+
+	json_object_object_add(d, "local", json_object_new_int64((int64_t)s->q_local));
+	json_object_object_add(d, "forwarded", json_object_new_int64((int64_t)s->q_forwarded));
+	json_object_object_add(d, "formerr", json_object_new_int64((int64_t)s->q_formerr));
+	json_object_object_add(d, "servfail", json_object_new_int64((int64_t)s->q_servfail));
+	json_object_object_add(d, "dropped", json_object_new_int64((int64_t)s->q_dropped));
+	json_object_object_add(d, "stripped", json_object_new_int64((int64_t)s->q_stripped));
+	json_object_object_add(d, "pending", json_object_new_int64((int64_t)s->pending));
+	json_object_object_add(d, "mappings", json_object_new_int64((int64_t)zt_fakeip_count(s->pool)));
+	json_object_object_add(o, "dns", d);
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The client's DNS server (UDP and TCP on one address, 100.95.0.251:53 by
+ * default). Names of name resources are answered here with fake IPs from
+ * the pool, and the data plane learns each address before the answer
+ * leaves; every other name is forwarded untouched to the upstreams with
+ * c-ares, driven from the daemon's epoll loop (its sockets and a timerfd).
+ */
+#ifndef ZT_DNS_SERVER_H
+#define ZT_DNS_SERVER_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "addr.h"
+#include "compile.h"
+#include "fakeip.h"
+#include "policy.h"
+
+struct zt_daemon;
+struct zt_dns_server;
+
+#define ZT_DNS_DEFAULT_TTL	15
+
+struct zt_dns_server_cfg {
+	struct sockaddr_in listen;	/* the DNS address and port */
+	struct zt_prefix fake_range;	/* upstream answers pointing in here are stripped */
+	uint32_t ttl;			/* of fake-IP answers */
+	const char *upstreams;		/* "ip:port,[ip6]:port" (c-ares csv); may be "" */
+};
+
+/*
+ * Bind the listeners and set up c-ares. D's policy, map fds and loop are
+ * used for the server's lifetime; POOL (owned by the caller) hands out the
+ * fake IPs and is saved to D->state_dir when it changes.
+ */
+int zt_dns_server_open(struct zt_daemon *d, struct zt_fakeip *pool,
+		       const struct zt_dns_server_cfg *cfg, struct zt_dns_server **out,
+		       char *err, size_t errlen);
+/* Stop listening, drop queries in flight, save the pool. */
+void zt_dns_server_close(struct zt_dns_server *s);
+
+/*
+ * The fake-IP bindings a compiled policy P must carry: every mapping of the
+ * pool whose name P answers for, with that resource's id. *OUT is malloc'd.
+ */
+int zt_fakeip_bindings(const struct zt_fakeip *pool, const struct zt_policy *p,
+		       struct zt_exact_binding **out, size_t *n);
+
+/* `ztgate dns`: the mappings. */
+json_object *zt_dns_list_json(const struct zt_fakeip *pool, const struct zt_policy *p);
+/* `ztgate resolve NAME`: what the server would answer and why. NULL with ERR set. */
+json_object *zt_dns_resolve_json(struct zt_dns_server *s, const char *name,
+				 char *err, size_t errlen);
+/* Server counters for `ztgate stats`. */
+void zt_dns_server_stats(const struct zt_dns_server *s, json_object *o);
+
+#endif

@@ -1,0 +1,355 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <linux/if_tun.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+
+#include "tun.h"
+
+struct zt_tun {
+	int fd;
+	int ifindex;
+	char name[IFNAMSIZ];
+	struct zt_prefix *routes;	/* what we installed */
+	size_t nroutes;
+	struct zt_tun_stats st;
+};
+
+/* ---- rtnetlink: one request, one ack ---- */
+
+struct nl_req {
+	struct nlmsghdr nh;
+	char buf[512];
+};
+
+static void *nl_tail(struct nl_req *r)
+{
+	return (char *)r + NLMSG_ALIGN(r->nh.nlmsg_len);
+}
+
+static int nl_attr(struct nl_req *r, unsigned short type, const void *data, size_t len)
+{
+	struct rtattr *rta = nl_tail(r);
+	size_t total = NLMSG_ALIGN(r->nh.nlmsg_len) + RTA_SPACE(len);
+
+	if (total > sizeof(*r))
+		return -ENOSPC;
+	rta->rta_type = type;
+	rta->rta_len = (unsigned short)RTA_LENGTH(len);
+	memcpy(RTA_DATA(rta), data, len);
+	r->nh.nlmsg_len = (uint32_t)total;
+	return 0;
+}
+
+/* Send R and wait for its ack. 0 or the kernel's -errno. */
+static int nl_talk(struct nl_req *r)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	char buf[4096];
+	ssize_t n;
+	int fd, ret;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+	r->nh.nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	r->nh.nlmsg_seq = 1;
+	if (sendto(fd, r, r->nh.nlmsg_len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	for (;;) {
+		struct nlmsghdr *h;
+
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			goto out;
+		}
+		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				struct nlmsgerr *e = NLMSG_DATA(h);
+
+				ret = e->error;	/* 0 is the ack */
+				goto out;
+			}
+		}
+	}
+out:
+	close(fd);
+	return ret;
+}
+
+static int link_up(int ifindex)
+{
+	struct nl_req r = { 0 };
+	struct ifinfomsg *ifi;
+
+	r.nh.nlmsg_len = NLMSG_LENGTH(sizeof(*ifi));
+	r.nh.nlmsg_type = RTM_NEWLINK;
+	ifi = NLMSG_DATA(&r.nh);
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	ifi->ifi_flags = IFF_UP;
+	ifi->ifi_change = IFF_UP;
+	return nl_talk(&r);
+}
+
+static int family_len(const struct zt_prefix *p, const uint8_t **addr)
+{
+	*addr = p->family == AF_INET ? p->addr + 12 : p->addr;
+	return p->family == AF_INET ? 4 : 16;
+}
+
+int zt_tun_add_addr(struct zt_tun *t, const struct zt_prefix *a, char *err, size_t errlen)
+{
+	struct nl_req r = { 0 };
+	struct ifaddrmsg *ifa;
+	const uint8_t *addr;
+	int alen = family_len(a, &addr), ret;
+	char text[64];
+
+	r.nh.nlmsg_len = NLMSG_LENGTH(sizeof(*ifa));
+	r.nh.nlmsg_type = RTM_NEWADDR;
+	r.nh.nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
+	ifa = NLMSG_DATA(&r.nh);
+	ifa->ifa_family = a->family;
+	ifa->ifa_prefixlen = a->len;
+	ifa->ifa_index = (unsigned int)t->ifindex;
+	ret = nl_attr(&r, IFA_LOCAL, addr, (size_t)alen);
+	if (!ret)
+		ret = nl_attr(&r, IFA_ADDRESS, addr, (size_t)alen);
+	if (!ret && a->family == AF_INET6) {
+		uint32_t flags = IFA_F_NODAD;
+
+		ret = nl_attr(&r, IFA_FLAGS, &flags, sizeof(flags));
+	}
+	if (!ret)
+		ret = nl_talk(&r);
+	if (ret == -EEXIST)
+		ret = 0;
+	if (ret) {
+		zt_prefix_format(a, text, sizeof(text));
+		snprintf(err, errlen, "adding address %s to %s: %s", text, t->name, strerror(-ret));
+	}
+	return ret;
+}
+
+static int route_msg(struct zt_tun *t, const struct zt_prefix *p, bool add)
+{
+	struct nl_req r = { 0 };
+	struct rtmsg *rtm;
+	const uint8_t *addr;
+	int alen = family_len(p, &addr), ret;
+	uint32_t oif = (uint32_t)t->ifindex;
+
+	r.nh.nlmsg_len = NLMSG_LENGTH(sizeof(*rtm));
+	r.nh.nlmsg_type = add ? RTM_NEWROUTE : RTM_DELROUTE;
+	r.nh.nlmsg_flags = add ? NLM_F_CREATE | NLM_F_REPLACE : 0;
+	rtm = NLMSG_DATA(&r.nh);
+	rtm->rtm_family = p->family;
+	rtm->rtm_dst_len = p->len;
+	rtm->rtm_table = RT_TABLE_MAIN;
+	rtm->rtm_protocol = RTPROT_STATIC;
+	rtm->rtm_scope = RT_SCOPE_LINK;
+	rtm->rtm_type = RTN_UNICAST;
+	ret = nl_attr(&r, RTA_DST, addr, (size_t)alen);
+	if (!ret)
+		ret = nl_attr(&r, RTA_OIF, &oif, sizeof(oif));
+	if (!ret)
+		ret = nl_talk(&r);
+	if (!add && ret == -ESRCH)
+		ret = 0;	/* already gone (the device went down, say) */
+	return ret;
+}
+
+static bool has_route(const struct zt_prefix *set, size_t n, const struct zt_prefix *p)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (zt_prefix_equal(&set[i], p))
+			return true;
+	return false;
+}
+
+int zt_tun_set_routes(struct zt_tun *t, const struct zt_prefix *routes, size_t n,
+		      char *err, size_t errlen)
+{
+	struct zt_prefix *next;
+	size_t i, nnext = 0;
+	char text[64];
+	int ret = 0;
+
+	next = calloc(n + t->nroutes + 1, sizeof(*next));
+	if (!next) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	/* Add first, then remove: a route that stays never blinks. */
+	for (i = 0; i < n; i++) {
+		if (has_route(next, nnext, &routes[i]))
+			continue;
+		if (!has_route(t->routes, t->nroutes, &routes[i])) {
+			ret = route_msg(t, &routes[i], true);
+			if (ret) {
+				zt_prefix_format(&routes[i], text, sizeof(text));
+				snprintf(err, errlen, "adding route %s dev %s: %s", text, t->name,
+					 strerror(-ret));
+				break;
+			}
+		}
+		next[nnext++] = routes[i];
+	}
+	for (i = 0; i < t->nroutes; i++) {
+		if (has_route(next, nnext, &t->routes[i]))
+			continue;
+		if (ret) {
+			/* Keep recording what is installed. */
+			next[nnext++] = t->routes[i];
+			continue;
+		}
+		ret = route_msg(t, &t->routes[i], false);
+		if (ret) {
+			zt_prefix_format(&t->routes[i], text, sizeof(text));
+			snprintf(err, errlen, "removing route %s dev %s: %s", text, t->name,
+				 strerror(-ret));
+			next[nnext++] = t->routes[i];
+		}
+	}
+	free(t->routes);
+	t->routes = next;
+	t->nroutes = nnext;
+	return ret;
+}
+
+size_t zt_tun_route_count(const struct zt_tun *t)
+{
+	return t->nroutes;
+}
+
+int zt_tun_open(const char *name, struct zt_tun **out, char *err, size_t errlen)
+{
+	struct ifreq ifr = { 0 };
+	struct zt_tun *t;
+	int ret;
+
+	if (strlen(name) >= IFNAMSIZ || !*name) {
+		snprintf(err, errlen, "invalid interface name '%s'", name);
+		return -EINVAL;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	t->fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	if (t->fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "/dev/net/tun: %s", strerror(errno));
+		goto fail;
+	}
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (ioctl(t->fd, TUNSETIFF, &ifr)) {
+		ret = -errno;
+		snprintf(err, errlen, "creating TUN %s: %s", name, strerror(errno));
+		goto fail;
+	}
+	if (ioctl(t->fd, TUNSETPERSIST, 1)) {
+		ret = -errno;
+		snprintf(err, errlen, "TUN %s: persist: %s", name, strerror(errno));
+		goto fail;
+	}
+	snprintf(t->name, sizeof(t->name), "%s", ifr.ifr_name);
+	t->ifindex = (int)if_nametoindex(t->name);
+	if (!t->ifindex) {
+		ret = -errno;
+		snprintf(err, errlen, "TUN %s: %s", t->name, strerror(errno));
+		goto fail_persist;
+	}
+	ret = link_up(t->ifindex);
+	if (ret) {
+		snprintf(err, errlen, "bringing %s up: %s", t->name, strerror(-ret));
+		goto fail_persist;
+	}
+	*out = t;
+	return 0;
+
+fail_persist:
+	ioctl(t->fd, TUNSETPERSIST, 0);
+fail:
+	if (t->fd >= 0)
+		close(t->fd);
+	free(t);
+	return ret;
+}
+
+int zt_tun_fd(const struct zt_tun *t)
+{
+	return t->fd;
+}
+
+const char *zt_tun_name(const struct zt_tun *t)
+{
+	return t->name;
+}
+
+int zt_tun_ifindex(const struct zt_tun *t)
+{
+	return t->ifindex;
+}
+
+int zt_tun_drain(struct zt_tun *t, zt_tun_visit_fn visit, void *ctx)
+{
+	uint8_t pkt[65536];
+	int count = 0;
+
+	/* Bounded per wakeup so one busy TUN cannot starve DNS and control. */
+	while (count < 256) {
+		ssize_t n = read(t->fd, pkt, sizeof(pkt));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		t->st.rx_packets++;
+		t->st.rx_bytes += (uint64_t)n;
+		if (visit)
+			visit(pkt, (size_t)n, ctx);
+		count++;
+	}
+	return count;
+}
+
+void zt_tun_stats(const struct zt_tun *t, struct zt_tun_stats *st)
+{
+	*st = t->st;
+}
+
+void zt_tun_close(struct zt_tun *t, bool destroy)
+{
+	if (!t)
+		return;
+	if (destroy)
+		ioctl(t->fd, TUNSETPERSIST, 0);	/* the last close now deletes it */
+	close(t->fd);
+	free(t->routes);
+	free(t);
+}

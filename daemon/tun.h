@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The client's TUN interface (ztg0): created persistent, so that if the
+ * daemon dies its routes and the tc enforcer on it stay (fail closed: the
+ * fake range and the IP resources keep pointing into a device where policy
+ * is enforced, instead of falling back to the default route). A clean
+ * shutdown (zt_tun_close with destroy) drops persistence and the kernel
+ * deletes the device and every route through it.
+ *
+ * Addresses and routes are set with raw rtnetlink messages.
+ */
+#ifndef ZT_TUN_H
+#define ZT_TUN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+struct zt_tun;
+
+struct zt_tun_stats {
+	uint64_t rx_packets;	/* packets the kernel sent into the tunnel */
+	uint64_t rx_bytes;
+};
+
+/* Create (or adopt, after a crash) the TUN NAME, bring it up. 0 or -errno. */
+int zt_tun_open(const char *name, struct zt_tun **out, char *err, size_t errlen);
+int zt_tun_fd(const struct zt_tun *t);
+const char *zt_tun_name(const struct zt_tun *t);
+int zt_tun_ifindex(const struct zt_tun *t);
+
+/* Give the interface ADDR (its prefix length as given). Already present is fine. */
+int zt_tun_add_addr(struct zt_tun *t, const struct zt_prefix *addr, char *err, size_t errlen);
+
+/*
+ * Make the routes through the TUN exactly ROUTES (N of them): add the
+ * missing ones, remove the ones no longer wanted. On error the routes added
+ * so far stay (they are recorded) and ERR says which one failed.
+ */
+int zt_tun_set_routes(struct zt_tun *t, const struct zt_prefix *routes, size_t n,
+		      char *err, size_t errlen);
+size_t zt_tun_route_count(const struct zt_tun *t);
+
+/*
+ * Read what is queued (nonblocking). VISIT, when set, sees each IP packet.
+ * Returns packets read or -errno.
+ */
+typedef void (*zt_tun_visit_fn)(const uint8_t *pkt, size_t len, void *ctx);
+int zt_tun_drain(struct zt_tun *t, zt_tun_visit_fn visit, void *ctx);
+void zt_tun_stats(const struct zt_tun *t, struct zt_tun_stats *st);
+
+/* Close; DESTROY deletes the device (and with it its addresses and routes). */
+void zt_tun_close(struct zt_tun *t, bool destroy);
+
+#endif
