@@ -297,36 +297,6 @@ static void on_tun(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 	zt_tun_drain(cl->tun, tun_visit, cl);
 }
 
-static void on_signal(struct zt_loop *loop, int fd, uint32_t events, void *arg)
-{
-	struct signalfd_siginfo si;
-
-	(void)events;
-	(void)arg;
-	if (read(fd, &si, sizeof(si)) == sizeof(si))
-		zt_log("info", "signal %u: stopping; removing %s and its routes", si.ssi_signo,
-		       "the TUN");
-	zt_loop_stop(loop);
-}
-
-static void on_events(struct zt_loop *loop, int fd, uint32_t events, void *arg)
-{
-	struct zt_daemon *d = arg;
-
-	(void)loop;
-	(void)fd;
-	(void)events;
-	zt_events_poll(d->events);
-}
-
-static void event_sink(json_object *ev, void *arg)
-{
-	struct zt_daemon *d = arg;
-
-	zt_control_broadcast(d, ev);
-	zt_emit(json_object_get(ev));
-}
-
 /* Compile the stored policy with the mappings the pool brought back. */
 static int initial_compile(struct client *cl, char *err, size_t errlen)
 {
@@ -360,11 +330,11 @@ int zt_role_client(int argc, char **argv)
 	};
 	struct zt_dns_server_cfg dcfg = { 0 };
 	struct zt_prefix dns_addr = { .family = AF_INET, .len = 32 };
+	const struct zt_tunables tunables = ZT_TUNABLES_DEFAULT;
 	json_object *ready = NULL;
 	char err[512], upstreams[1024] = "";
-	sigset_t mask;
-	int sfd = -1, ret, i;
 	bool destroy_tun = false;
+	int ret;
 	unsigned int u;
 
 	*d = (struct zt_daemon){
@@ -373,6 +343,7 @@ int zt_role_client(int argc, char **argv)
 		.socket_path = ZT_DEFAULT_SOCKET_PATH,
 		.pin_dir = ZT_DEFAULT_PIN_DIR,
 		.listen_fd = -1,
+		.signal_fd = -1,
 		.policy_applied = on_policy_applied,
 		.stats = on_stats,
 	};
@@ -421,20 +392,9 @@ int zt_role_client(int argc, char **argv)
 		goto fail_msg;
 	d->fakeip = cl.pool;
 
-	ret = zt_loop_new(&d->loop);
+	ret = zt_daemon_open_dataplane(d, &tunables, err, sizeof(err));
 	if (ret)
-		goto sys_fail;
-	ret = zt_dp_open(d->pin_dir, &d->dp);
-	if (ret) {
-		fprintf(stderr, "ztgated: loading BPF data plane into %s: %s\n", d->pin_dir,
-			strerror(-ret));
-		goto fail;
-	}
-	for (i = 0; i < ZT_MAP__COUNT; i++)
-		d->fds[i] = zt_dp_map_fd(d->dp, i);
-	ret = zt_config_set_tunables(d->fds, 10, 5000, 100, 200);
-	if (ret)
-		goto sys_fail;
+		goto fail_msg;
 	ret = initial_compile(&cl, err, sizeof(err));
 	if (ret)
 		goto fail_msg;
@@ -459,27 +419,9 @@ int zt_role_client(int argc, char **argv)
 	if (ret)
 		goto sys_fail;
 
-	ret = zt_events_open(d->fds[ZT_MAP_EVENTS], &d->policy, event_sink, d, &d->events);
+	ret = zt_daemon_watch(d, err, sizeof(err));
 	if (ret)
-		goto sys_fail;
-	ret = zt_loop_add(d->loop, zt_events_fd(d->events), EPOLLIN, on_events, d);
-	if (ret)
-		goto sys_fail;
-
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sfd < 0) {
-		ret = -errno;
-		goto sys_fail;
-	}
-	ret = zt_loop_add(d->loop, sfd, EPOLLIN, on_signal, d);
-	if (ret)
-		goto sys_fail;
+		goto fail_msg;
 
 	ret = zt_control_open(d, err, sizeof(err));
 	if (ret)
@@ -503,11 +445,9 @@ int zt_role_client(int argc, char **argv)
 	zt_emit(ready);
 	ready = NULL;
 
-	ret = zt_loop_run(d->loop);
+	ret = zt_daemon_run(d, err, sizeof(err));
 	if (ret)
-		goto sys_fail;
-	zt_events_poll(d->events);
-	ret = 0;
+		goto fail_msg;
 	goto out;
 
 fail_msg:
@@ -521,25 +461,11 @@ out:
 	json_object_put(ready);
 	zt_dns_server_close(d->dns);	/* saves the pool */
 	d->dns = NULL;
-	zt_control_close(d);
-	zt_events_close(d->events);
-	if (sfd >= 0)
-		close(sfd);
 	/* The device goes, and its addresses and routes with it. */
 	zt_tun_close(cl.tun, destroy_tun);
 	cl.tun = NULL;
-	zt_dp_close(d->dp);
-	if (d->teardown) {
-		int r = zt_dp_teardown(d->pin_dir);
-
-		if (r)
-			fprintf(stderr, "ztgated: teardown of %s: %s\n", d->pin_dir, strerror(-r));
-		else
-			zt_log("info", "teardown: programs detached, %s removed", d->pin_dir);
-	}
-	zt_loop_free(d->loop);
+	zt_daemon_close(d);
 	zt_fakeip_free(cl.pool);
 	d->fakeip = NULL;
-	zt_policy_free(&d->policy);
 	return ret ? 1 : 0;
 }

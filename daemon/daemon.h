@@ -4,6 +4,7 @@
 #define ZT_DAEMON_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "compile.h"
 #include "json_io.h"
@@ -31,6 +32,7 @@ struct zt_daemon {
 	struct zt_events *events;
 
 	int listen_fd;
+	int signal_fd;
 	struct zt_ctl_client *clients;
 	bool teardown;			/* a client asked for teardown */
 
@@ -44,6 +46,28 @@ struct zt_daemon {
 	/* Add role-specific fields to the `stats` reply. */
 	void (*stats)(struct zt_daemon *d, json_object *o);
 };
+
+/* Data-plane tunables every role writes into zt_config at start. */
+struct zt_tunables {
+	uint32_t scan_threshold;	/* distinct denied ports ... */
+	uint32_t scan_window_ms;	/* ... within this window make a scan */
+	uint32_t event_rate;		/* deny events per second, per CPU */
+	uint32_t event_burst;
+};
+
+#define ZT_TUNABLES_DEFAULT { .scan_threshold = 10, .scan_window_ms = 5000, \
+			      .event_rate = 100, .event_burst = 200 }
+
+/* Shared start-up and shut-down (core.c); each returns 0 or -errno with ERR set. */
+/* The loop, the data plane (maps adopted or created) and the tunables. */
+int zt_daemon_open_dataplane(struct zt_daemon *d, const struct zt_tunables *t, char *err,
+			     size_t errlen);
+/* Follow the event ring buffer and SIGINT/SIGTERM/SIGHUP from the loop. */
+int zt_daemon_watch(struct zt_daemon *d, char *err, size_t errlen);
+/* Run until a signal or a teardown request. */
+int zt_daemon_run(struct zt_daemon *d, char *err, size_t errlen);
+/* Close everything; programs stay attached unless d->teardown. */
+void zt_daemon_close(struct zt_daemon *d);
 
 /* Control socket: listen on d->socket_path (mode 0600) and serve the CLI. */
 int zt_control_open(struct zt_daemon *d, char *err, size_t errlen);

@@ -6,12 +6,9 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -28,10 +25,7 @@ struct attach_req {
 struct enforce_opts {
 	struct attach_req attach[MAX_IFACES];
 	unsigned int nattach;
-	uint32_t scan_threshold;
-	uint32_t scan_window_ms;
-	uint32_t event_rate;
-	uint32_t event_burst;
+	struct zt_tunables tun;
 	bool teardown;
 };
 
@@ -59,37 +53,8 @@ static int parse_u32(const char *opt, const char *s, uint32_t min, uint32_t max,
 	return 0;
 }
 
-static void on_signal(struct zt_loop *loop, int fd, uint32_t events, void *arg)
-{
-	struct signalfd_siginfo si;
-
-	(void)events;
-	(void)arg;
-	if (read(fd, &si, sizeof(si)) == sizeof(si))
-		zt_log("info", "signal %u: stopping; programs stay attached (fail closed)",
-		       si.ssi_signo);
-	zt_loop_stop(loop);
-}
-
-static void on_events(struct zt_loop *loop, int fd, uint32_t events, void *arg)
-{
-	struct zt_daemon *d = arg;
-
-	(void)loop;
-	(void)fd;
-	(void)events;
-	zt_events_poll(d->events);
-}
-
-static void event_sink(json_object *ev, void *arg)
-{
-	struct zt_daemon *d = arg;
-
-	zt_control_broadcast(d, ev);
-	zt_emit(json_object_get(ev));
-}
-
-static int attach_all(struct zt_daemon *d, const struct enforce_opts *o, json_object *list)
+static int attach_all(struct zt_daemon *d, const struct enforce_opts *o, json_object *list,
+		      char *err, size_t errlen)
 {
 	unsigned int i;
 	int ret;
@@ -103,8 +68,8 @@ static int attach_all(struct zt_daemon *d, const struct enforce_opts *o, json_ob
 		else
 			ret = zt_dp_attach_tc(d->dp, a->ifname, !strcmp(a->hook, "tc-egress"));
 		if (ret) {
-			fprintf(stderr, "ztgated: attaching %s to %s: %s\n", a->hook, a->ifname,
-				strerror(-ret));
+			snprintf(err, errlen, "attaching %s to %s: %s", a->hook, a->ifname,
+				 strerror(-ret));
 			return ret;
 		}
 		e = json_object_new_object();
@@ -153,19 +118,19 @@ static int parse_opts(int argc, char **argv, struct zt_daemon *d, struct enforce
 		case 'S': d->socket_path = optarg; break;
 		case 'p': d->pin_dir = optarg; break;
 		case 'T':
-			if (parse_u32("--scan-threshold", optarg, 1, 1024, &o->scan_threshold))
+			if (parse_u32("--scan-threshold", optarg, 1, 1024, &o->tun.scan_threshold))
 				return -EINVAL;
 			break;
 		case 'W':
-			if (parse_u32("--scan-window-ms", optarg, 1, 3600000, &o->scan_window_ms))
+			if (parse_u32("--scan-window-ms", optarg, 1, 3600000, &o->tun.scan_window_ms))
 				return -EINVAL;
 			break;
 		case 'R':
-			if (parse_u32("--event-rate", optarg, 1, 1000000, &o->event_rate))
+			if (parse_u32("--event-rate", optarg, 1, 1000000, &o->tun.event_rate))
 				return -EINVAL;
 			break;
 		case 'B':
-			if (parse_u32("--event-burst", optarg, 1, 1000000, &o->event_burst))
+			if (parse_u32("--event-burst", optarg, 1, 1000000, &o->tun.event_burst))
 				return -EINVAL;
 			break;
 		case 'D': o->teardown = true; break;
@@ -190,17 +155,12 @@ int zt_role_enforce(int argc, char **argv)
 		.socket_path = ZT_DEFAULT_SOCKET_PATH,
 		.pin_dir = ZT_DEFAULT_PIN_DIR,
 		.listen_fd = -1,
+		.signal_fd = -1,
 	};
-	struct enforce_opts o = {
-		.scan_threshold = 10,
-		.scan_window_ms = 5000,
-		.event_rate = 100,
-		.event_burst = 200,
-	};
+	struct enforce_opts o = { .tun = ZT_TUNABLES_DEFAULT };
 	json_object *ready = NULL, *attached;
 	char err[512];
-	sigset_t mask;
-	int sfd = -1, ret, i;
+	int ret;
 
 	zt_policy_init(&d.policy);
 	if (parse_opts(argc, argv, &d, &o))
@@ -218,68 +178,27 @@ int zt_role_enforce(int argc, char **argv)
 
 	/* Validate the stored policy before touching the kernel. */
 	ret = zt_store_load(d.state_dir, &d.policy, err, sizeof(err));
-	if (ret) {
-		fprintf(stderr, "ztgated: %s\n", err);
-		return 1;
-	}
-
-	ret = zt_loop_new(&d.loop);
 	if (ret)
-		goto sys_fail;
-	ret = zt_dp_open(d.pin_dir, &d.dp);
-	if (ret) {
-		fprintf(stderr, "ztgated: loading BPF data plane into %s: %s\n", d.pin_dir,
-			strerror(-ret));
 		goto fail;
-	}
-	for (i = 0; i < ZT_MAP__COUNT; i++)
-		d.fds[i] = zt_dp_map_fd(d.dp, i);
-
-	ret = zt_config_set_tunables(d.fds, o.scan_threshold, o.scan_window_ms, o.event_rate,
-				     o.event_burst);
+	ret = zt_daemon_open_dataplane(&d, &o.tun, err, sizeof(err));
 	if (ret)
-		goto sys_fail;
+		goto fail;
 	/* Adopting pinned state: the maps already enforce; this swaps in the stored policy whole. */
 	ret = zt_compile_apply(d.fds, &d.policy, err, sizeof(err));
-	if (ret) {
-		fprintf(stderr, "ztgated: %s\n", err);
+	if (ret)
 		goto fail;
-	}
 
 	attached = json_object_new_array();
 	ready = json_object_new_object();
 	json_object_object_add(ready, "attached", attached);
-	ret = attach_all(&d, &o, attached);
+	ret = attach_all(&d, &o, attached, err, sizeof(err));
 	if (ret)
 		goto fail;
-
-	ret = zt_events_open(d.fds[ZT_MAP_EVENTS], &d.policy, event_sink, &d, &d.events);
+	ret = zt_daemon_watch(&d, err, sizeof(err));
+	if (!ret)
+		ret = zt_control_open(&d, err, sizeof(err));
 	if (ret)
-		goto sys_fail;
-	ret = zt_loop_add(d.loop, zt_events_fd(d.events), EPOLLIN, on_events, &d);
-	if (ret)
-		goto sys_fail;
-
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sfd < 0) {
-		ret = -errno;
-		goto sys_fail;
-	}
-	ret = zt_loop_add(d.loop, sfd, EPOLLIN, on_signal, &d);
-	if (ret)
-		goto sys_fail;
-
-	ret = zt_control_open(&d, err, sizeof(err));
-	if (ret) {
-		fprintf(stderr, "ztgated: %s\n", err);
 		goto fail;
-	}
 
 	json_object_object_add(ready, "event", json_object_new_string("ready"));
 	json_object_object_add(ready, "role", json_object_new_string(d.role));
@@ -290,34 +209,13 @@ int zt_role_enforce(int argc, char **argv)
 	zt_emit(ready);
 	ready = NULL;
 
-	ret = zt_loop_run(d.loop);
-	if (ret)
-		goto sys_fail;
-	/* Events still in the ring are worth a last look before we go. */
-	zt_events_poll(d.events);
-	ret = 0;
-	goto out;
-
-sys_fail:
-	fprintf(stderr, "ztgated: %s\n", strerror(-ret));
+	ret = zt_daemon_run(&d, err, sizeof(err));
+	if (!ret)
+		goto out;
 fail:
-	ret = ret ? ret : -EINVAL;
+	fprintf(stderr, "ztgated: %s\n", err);
 out:
 	json_object_put(ready);
-	zt_control_close(&d);
-	zt_events_close(d.events);
-	if (sfd >= 0)
-		close(sfd);
-	zt_dp_close(d.dp);
-	if (d.teardown) {
-		int r = zt_dp_teardown(d.pin_dir);
-
-		if (r)
-			fprintf(stderr, "ztgated: teardown of %s: %s\n", d.pin_dir, strerror(-r));
-		else
-			zt_log("info", "teardown: programs detached, %s removed", d.pin_dir);
-	}
-	zt_loop_free(d.loop);
-	zt_policy_free(&d.policy);
+	zt_daemon_close(&d);
 	return ret ? 1 : 0;
 }
