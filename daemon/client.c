@@ -9,12 +9,10 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +21,7 @@
 #include "fakeip.h"
 #include "log.h"
 #include "policy_store.h"
+#include "resolver.h"
 #include "tun.h"
 
 #define ZT_CLIENT_DEFAULT_TUN	"ztg0"
@@ -45,6 +44,8 @@ struct client {
 	struct zt_tun *tun;
 	struct zt_prefix fake_range;
 	struct zt_fakeip *pool;
+	char dns_ip[16];	/* the DNS server's address, for systemd-resolved */
+	bool resolved;		/* registered with systemd-resolved */
 };
 
 static void usage(FILE *f)
@@ -252,7 +253,15 @@ static int on_policy_applied(struct zt_daemon *d, char *err, size_t errlen)
 {
 	struct client *cl = (struct client *)d;
 
-	return cl->tun ? sync_routes(cl, err, errlen) : 0;
+	int ret;
+
+	if (!cl->tun)
+		return 0;
+	ret = sync_routes(cl, err, errlen);
+	/* New name resources bring new routing domains. */
+	if (!ret && cl->resolved)
+		ret = zt_resolver_apply(zt_tun_name(cl->tun), cl->dns_ip, &d->policy, err, errlen);
+	return ret;
 }
 
 static void on_stats(struct zt_daemon *d, json_object *o)
@@ -430,9 +439,19 @@ int zt_role_client(int argc, char **argv)
 	if (ret)
 		goto fail_msg;
 
+	inet_ntop(AF_INET, &dcfg.listen.sin_addr, cl.dns_ip, sizeof(cl.dns_ip));
+	if (zt_resolver_available()) {
+		ret = zt_resolver_apply(zt_tun_name(cl.tun), cl.dns_ip, &d->policy, err, sizeof(err));
+		if (ret)
+			goto fail_msg;
+		cl.resolved = true;
+	}
+
 	ready = json_object_new_object();
 	json_object_object_add(ready, "event", json_object_new_string("ready"));
 	json_object_object_add(ready, "role", json_object_new_string(d->role));
+	json_object_object_add(ready, "split_dns", json_object_new_string(
+			       cl.resolved ? "systemd-resolved" : "none (point resolv.conf at the dns address)"));
 	json_object_object_add(ready, "tun", json_object_new_string(zt_tun_name(cl.tun)));
 	json_object_object_add(ready, "dns", json_object_new_string(o.dns));
 	json_object_object_add(ready, "upstreams", json_object_new_string(upstreams));
@@ -461,6 +480,9 @@ out:
 	json_object_put(ready);
 	zt_dns_server_close(d->dns);	/* saves the pool */
 	d->dns = NULL;
+	if (cl.resolved)
+		zt_resolver_revert(zt_tun_name(cl.tun));
+	cl.resolved = false;
 	/* The device goes, and its addresses and routes with it. */
 	zt_tun_close(cl.tun, destroy_tun);
 	cl.tun = NULL;
