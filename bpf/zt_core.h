@@ -287,6 +287,15 @@ static __always_inline __u8 zt_check_l4(__u8 gen, __u32 rid, const struct zt_res
 		 * (ICMP of the wrong family was already rejected by parse_l4
 		 * leaving dport 0, which is no echo request of either kind.)
 		 */
+		/*
+		 * Neighbour solicitation/advertisement to a resource's unicast
+		 * address is how the link keeps reaching it (NUD); the kernel
+		 * consumes them, no service sees them. Denying them would cut
+		 * an on-link IPv6 resource off now and then, ICMP or not.
+		 */
+		if (p->v6 && p->l4proto == ZT_IPPROTO_ICMPV6 &&
+		    (p->dport >> 8 == 135 || p->dport >> 8 == 136))
+			return 0;
 		if (!(res->flags & ZT_RES_ICMP))
 			return ZT_REASON_PROTO;
 		if (!p->v6 && p->l4proto == ZT_IPPROTO_ICMP && p->dport == (8 << 8))

@@ -29,6 +29,13 @@ int zt_prefix_parse(const char *text, struct zt_prefix *p, char *err, size_t err
 	} else if (inet_pton(AF_INET6, host, p->addr) == 1) {
 		p->family = AF_INET6;
 		max = 128;
+		/*
+		 * ::ffff:a.b.c.d is an IPv4 address: the maps key both the same
+		 * way, so it must be one resource, not two that overwrite each
+		 * other's entry.
+		 */
+		if (!memcmp(p->addr, v4mapped_prefix, sizeof(v4mapped_prefix)))
+			p->family = AF_INET;
 	} else {
 		goto bad_addr;
 	}
@@ -46,6 +53,15 @@ int zt_prefix_parse(const char *text, struct zt_prefix *p, char *err, size_t err
 		}
 		if (len > max)
 			goto bad_len;
+	}
+	if (p->family == AF_INET && max == 128) {
+		/* Mapped form: keep the length in IPv4 terms. */
+		if (len < 96) {
+			snprintf(err, errlen, "invalid CIDR '%s': a ::ffff:0:0/96 prefix needs a length of 96-128",
+				 text);
+			return -EINVAL;
+		}
+		len -= 96;
 	}
 	p->len = (uint8_t)len;
 

@@ -392,7 +392,13 @@ int zt_role_client(int argc, char **argv)
 	ret = zt_store_load(d->state_dir, &d->policy, err, sizeof(err));
 	if (ret)
 		goto fail_msg;
-	ret = zt_fakeip_new(&cl.pool, &cl.fake_range, ZT_FAKEIP_DEFAULT_MIN_IDLE, err, sizeof(err));
+	/*
+	 * A client may cache an answer for its TTL: an address must not go to
+	 * another name while a cached answer can still lead to it.
+	 */
+	ret = zt_fakeip_new(&cl.pool, &cl.fake_range,
+			    o.ttl * 2 > ZT_FAKEIP_DEFAULT_MIN_IDLE ? o.ttl * 2 : ZT_FAKEIP_DEFAULT_MIN_IDLE,
+			    err, sizeof(err));
 	if (ret)
 		goto fail_msg;
 	zt_fakeip_reserve(cl.pool, dcfg.listen.sin_addr);

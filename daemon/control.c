@@ -135,8 +135,15 @@ static int apply_policy(struct zt_daemon *d, struct zt_policy *next, char *err, 
 		return ret;
 	}
 	ret = zt_compile_commit(d->fds, gen, err, errlen);
-	if (ret)
+	if (ret) {
+		/* Nothing flipped: put the file back in step with the maps. */
+		char sub2[256];
+
+		zt_compile_abort(d->fds, gen);
+		if (zt_store_save(d->state_dir, &d->policy, sub2, sizeof(sub2)))
+			zt_log("error", "restoring the policy file: %s", sub2);
 		return ret;
+	}
 	zt_policy_free(&d->policy);
 	d->policy = *next;
 	zt_policy_init(next);
@@ -169,8 +176,12 @@ static json_object *cmd_resource_add(struct zt_daemon *d, struct zt_ctl_client *
 	bool icmp = false;
 	int ret;
 
-	if (json_object_object_get_ex(req, "icmp", &v))
+	if (json_object_object_get_ex(req, "icmp", &v)) {
+		/* json-c would read the string "false" as true. */
+		if (!json_object_is_type(v, json_type_boolean))
+			return reply_error("malformed request: \"icmp\" must be true or false");
 		icmp = json_object_get_boolean(v);
+	}
 	ret = zt_resource_parse(&def, req_str(req, "name"), req_str(req, "address"),
 				req_str(req, "tcp"), req_str(req, "udp"), icmp,
 				req_str(req, "deny_mode"), err, sizeof(err));

@@ -26,6 +26,10 @@ int zt_daemon_open_dataplane(struct zt_daemon *d, const struct zt_tunables *t, c
 		return ret;
 	}
 	ret = zt_dp_open(d->pin_dir, &d->dp);
+	if (ret == -EBUSY) {
+		snprintf(err, errlen, "another ztgated is running with pin dir %s", d->pin_dir);
+		return ret;
+	}
 	if (ret) {
 		snprintf(err, errlen, "loading BPF data plane into %s: %s", d->pin_dir,
 			 strerror(-ret));

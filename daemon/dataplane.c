@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -30,6 +32,7 @@
 #include <xdp/libxdp.h>
 
 #include "dataplane.h"
+#include "policy_store.h"
 #include "zt_tc.skel.h"
 #include "zt_xdp.skel.h"
 
@@ -42,6 +45,8 @@
 struct zt_dataplane {
 	char pin_dir[PATH_MAX];
 	struct zt_tc_bpf *tc;
+	__u32 config_id;	/* this instance's zt_config: how its programs are told apart */
+	int lock_fd;		/* flock on the pin dir: one daemon per instance */
 };
 
 static const char *const map_names[ZT_MAP__COUNT] = {
@@ -124,26 +129,56 @@ static int ensure_bpffs(void)
 	return 0;
 }
 
-static int mkdir_p(const char *path)
+/* Id of the map behind FD. */
+static int map_id_of(int fd, __u32 *id)
 {
-	char buf[PATH_MAX];
-	size_t len = strlen(path);
-	char *p;
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
 
-	if (!len || len >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, len + 1);
-	for (p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0700) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0700) && errno != EEXIST)
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
 		return -errno;
+	*id = info.id;
 	return 0;
+}
+
+/*
+ * Does program PROG_FD use map MAP_ID? Every ztgate program reads its
+ * instance's zt_config, so this tells one instance's programs from
+ * another's (a name alone does not).
+ */
+static bool prog_uses_map(int prog_fd, __u32 map_id)
+{
+	struct bpf_prog_info info;
+	__u32 ids[64], len = sizeof(info), i;
+
+	memset(&info, 0, sizeof(info));
+	info.nr_map_ids = sizeof(ids) / sizeof(ids[0]);
+	info.map_ids = (__u64)(unsigned long)ids;
+	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
+		return false;
+	for (i = 0; i < info.nr_map_ids && i < sizeof(ids) / sizeof(ids[0]); i++)
+		if (ids[i] == map_id)
+			return true;
+	return false;
+}
+
+/* The zt_config id of the instance pinned at PIN_DIR, or 0 if there is none. */
+static __u32 pinned_config_id(const char *pin_dir)
+{
+	char path[PATH_MAX];
+	__u32 id = 0;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/zt_config", pin_dir) >= (int)sizeof(path))
+		return 0;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	if (map_id_of(fd, &id))
+		id = 0;
+	close(fd);
+	return id;
 }
 
 int zt_dp_open(const char *pin_dir, struct zt_dataplane **out)
@@ -159,6 +194,7 @@ int zt_dp_open(const char *pin_dir, struct zt_dataplane **out)
 	dp = calloc(1, sizeof(*dp));
 	if (!dp)
 		return -ENOMEM;
+	dp->lock_fd = -1;
 	if (snprintf(dp->pin_dir, sizeof(dp->pin_dir), "%s", pin_dir) >= (int)sizeof(dp->pin_dir)) {
 		ret = -ENAMETOOLONG;
 		goto fail;
@@ -166,9 +202,18 @@ int zt_dp_open(const char *pin_dir, struct zt_dataplane **out)
 	ret = ensure_bpffs();
 	if (ret)
 		goto fail;
-	ret = mkdir_p(pin_dir);
+	ret = zt_mkdir_p(pin_dir, 0700);
 	if (ret)
 		goto fail;
+	/*
+	 * One daemon per instance: a second one would recompile the maps
+	 * under the first one's feet before finding its socket taken.
+	 */
+	dp->lock_fd = open(pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dp->lock_fd < 0 || flock(dp->lock_fd, LOCK_EX | LOCK_NB)) {
+		ret = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		goto fail;
+	}
 
 	oopts.pin_root_path = dp->pin_dir;
 	dp->tc = zt_tc_bpf__open_opts(&oopts);
@@ -182,6 +227,9 @@ int zt_dp_open(const char *pin_dir, struct zt_dataplane **out)
 	 * zt_config is all zeroes: generation 0 and default tunables.
 	 */
 	ret = zt_tc_bpf__load(dp->tc);
+	if (ret)
+		goto fail;
+	ret = map_id_of(bpf_map__fd(dp->tc->maps.zt_config), &dp->config_id);
 	if (ret)
 		goto fail;
 	*out = dp;
@@ -211,6 +259,8 @@ void zt_dp_close(struct zt_dataplane *dp)
 	if (!dp)
 		return;
 	zt_tc_bpf__destroy(dp->tc);
+	if (dp->lock_fd >= 0)
+		close(dp->lock_fd);	/* releases the flock */
 	free(dp);
 }
 
@@ -235,6 +285,43 @@ static int link_type(const char *ifname, int *type)
 	return ret;
 }
 
+/*
+ * Who holds our tc handle on HOOK: 0 nobody, 1 a program of the instance
+ * whose zt_config is CONFIG_ID (0: any ztgate instance), 2 a ztgate program
+ * of another instance (-EBUSY when CONFIG_ID is set), 3 a foreign program.
+ */
+static int tc_filter_owner(struct bpf_tc_hook *hook, __u32 config_id)
+{
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = ZT_TC_HANDLE, .priority = ZT_TC_PRIO);
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+	int fd, ret;
+
+	libbpf_set_print(libbpf_silent);
+	ret = bpf_tc_query(hook, &opts);
+	libbpf_set_print(libbpf_quiet);
+	if (ret == -ENOENT || ret == -EINVAL)
+		return 0;	/* no clsact or no filter at our handle */
+	if (ret)
+		return ret;
+	fd = bpf_prog_get_fd_by_id(opts.prog_id);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	memset(&info, 0, sizeof(info));
+	ret = bpf_obj_get_info_by_fd(fd, &info, &len);
+	if (ret) {
+		ret = -errno;
+	} else if (strncmp(info.name, ZT_TC_PREFIX, strlen(ZT_TC_PREFIX))) {
+		ret = 3;
+	} else if (!config_id || prog_uses_map(fd, config_id)) {
+		ret = 1;
+	} else {
+		ret = -EBUSY;
+	}
+	close(fd);
+	return ret;
+}
+
 int zt_dp_attach_tc(struct zt_dataplane *dp, const char *ifname, bool egress)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook);
@@ -252,8 +339,28 @@ int zt_dp_attach_tc(struct zt_dataplane *dp, const char *ifname, bool egress)
 	ret = link_type(ifname, &type);
 	if (ret)
 		return ret;
-	/* Ethernet-framed devices get the L2 variant; TUN, WireGuard, ipip... have no link header. */
-	l2 = type == ARPHRD_ETHER || type == ARPHRD_LOOPBACK;
+	/*
+	 * Ethernet-framed devices get the L2 variant; TUN, WireGuard, ipip...
+	 * have no link header and get the L3 one. Anything else (InfiniBand,
+	 * GRE with its own header...) would be misparsed, and a misparsed
+	 * packet passes: refuse it.
+	 */
+	switch (type) {
+	case ARPHRD_ETHER:
+	case ARPHRD_LOOPBACK:
+		l2 = true;
+		break;
+	case ARPHRD_NONE:
+	case ARPHRD_RAWIP:
+	case ARPHRD_PPP:
+	case ARPHRD_TUNNEL:
+	case ARPHRD_TUNNEL6:
+	case ARPHRD_SIT:
+		l2 = false;
+		break;
+	default:
+		return -EPROTONOSUPPORT;
+	}
 	if (l2)
 		prog = egress ? dp->tc->progs.zt_tc_egress : dp->tc->progs.zt_tc_ingress;
 	else
@@ -267,20 +374,34 @@ int zt_dp_attach_tc(struct zt_dataplane *dp, const char *ifname, bool egress)
 	libbpf_set_print(libbpf_quiet);
 	if (ret && ret != -EEXIST)
 		return ret;
+	/* Our handle may hold another instance's filter: never take it over. */
+	ret = tc_filter_owner(&hook, dp->config_id);
+	if (ret < 0)
+		return ret;
 	opts.prog_fd = bpf_program__fd(prog);
 	/* Same handle and priority: the kernel swaps the filter in place, no gap. */
 	return bpf_tc_attach(&hook, &opts);
 }
 
-static bool is_our_xdp(struct xdp_program *p)
+static bool is_ztgate_xdp(struct xdp_program *p)
 {
 	const char *name = xdp_program__name(p);
 
 	return name && !strcmp(name, ZT_XDP_PROG);
 }
 
-/* 1 if a ztgate XDP program is attached to IFINDEX, 0 if not. */
-static int xdp_attached(int ifindex)
+/* A ztgate XDP program of the instance whose zt_config is CONFIG_ID (0: any). */
+static bool is_our_xdp(struct xdp_program *p, __u32 config_id)
+{
+	return is_ztgate_xdp(p) && (!config_id || prog_uses_map(xdp_program__fd(p), config_id));
+}
+
+/*
+ * 1 if this instance's XDP program is attached to IFINDEX, 0 if none is,
+ * -EBUSY if another instance's is (two instances on one hook would each
+ * believe they enforce).
+ */
+static int xdp_attached(int ifindex, __u32 config_id)
 {
 	struct xdp_multiprog *mp;
 	struct xdp_program *p;
@@ -291,11 +412,13 @@ static int xdp_attached(int ifindex)
 		return 0;
 	if (xdp_multiprog__is_legacy(mp)) {
 		p = xdp_multiprog__main_prog(mp);
-		found = p && is_our_xdp(p);
+		if (p && is_ztgate_xdp(p))
+			found = is_our_xdp(p, config_id) ? 1 : -EBUSY;
 	} else {
-		for (p = xdp_multiprog__next_prog(NULL, mp); p && !found;
+		for (p = xdp_multiprog__next_prog(NULL, mp); p && found <= 0;
 		     p = xdp_multiprog__next_prog(p, mp))
-			found = is_our_xdp(p);
+			if (is_ztgate_xdp(p))
+				found = is_our_xdp(p, config_id) ? 1 : -EBUSY;
 	}
 	xdp_multiprog__close(mp);
 	return found;
@@ -307,16 +430,23 @@ int zt_dp_attach_xdp(struct zt_dataplane *dp, const char *ifname)
 	DECLARE_LIBXDP_OPTS(xdp_program_opts, xopts);
 	struct xdp_program *prog = NULL;
 	struct zt_xdp_bpf *skel = NULL;
-	int ifindex, ret;
+	int ifindex, type = -1, ret;
 
 	if (!dp || !ifname)
 		return -EINVAL;
 	ifindex = (int)if_nametoindex(ifname);
 	if (!ifindex)
 		return -errno;
+	/* The XDP program is Ethernet-only; on a TUN it would pass everything. */
+	ret = link_type(ifname, &type);
+	if (ret)
+		return ret;
+	if (type != ARPHRD_ETHER)
+		return -EPROTONOSUPPORT;
 	/* Already there (a previous daemon): it uses the same pinned maps. */
-	if (xdp_attached(ifindex))
-		return 0;
+	ret = xdp_attached(ifindex, dp->config_id);
+	if (ret)
+		return ret > 0 ? 0 : ret;
 
 	/*
 	 * libxdp loads the object itself (as a dispatcher component), so it
@@ -347,38 +477,22 @@ out:
 	return ret;
 }
 
-static int tc_detach_ours(int ifindex, enum bpf_tc_attach_point point)
+static int tc_detach_ours(int ifindex, enum bpf_tc_attach_point point, __u32 config_id)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = ZT_TC_HANDLE, .priority = ZT_TC_PRIO);
-	struct bpf_prog_info info;
-	__u32 len = sizeof(info);
-	int fd, ret;
+	int ret;
 
-	ret = bpf_tc_query(&hook, &opts);
-	if (ret == -ENOENT || ret == -EINVAL)
-		return 0;	/* no clsact or no filter at our handle */
-	if (ret)
+	ret = tc_filter_owner(&hook, config_id);
+	if (ret == -EBUSY || ret == 0 || ret == 3)
+		return 0;	/* nothing, another instance's, or not ztgate's */
+	if (ret < 0)
 		return ret;
-	/* Our handle by convention; the program name makes sure. */
-	fd = bpf_prog_get_fd_by_id(opts.prog_id);
-	if (fd < 0)
-		return fd == -ENOENT ? 0 : fd;
-	memset(&info, 0, sizeof(info));
-	ret = bpf_obj_get_info_by_fd(fd, &info, &len);
-	close(fd);
-	if (ret)
-		return ret;
-	if (strncmp(info.name, ZT_TC_PREFIX, strlen(ZT_TC_PREFIX)))
-		return 0;
-	opts.prog_fd = 0;
-	opts.prog_id = 0;
-	opts.flags = 0;
 	ret = bpf_tc_detach(&hook, &opts);
 	return ret == -ENOENT ? 0 : ret;
 }
 
-static int xdp_detach_ours(int ifindex)
+static int xdp_detach_ours(int ifindex, __u32 config_id)
 {
 	struct xdp_program *p, *ours[64];
 	struct xdp_multiprog *mp;
@@ -389,13 +503,13 @@ static int xdp_detach_ours(int ifindex)
 		return 0;
 	if (xdp_multiprog__is_legacy(mp)) {
 		p = xdp_multiprog__main_prog(mp);
-		if (p && is_our_xdp(p))
+		if (p && is_our_xdp(p, config_id))
 			ret = xdp_multiprog__detach(mp);
 		goto out;
 	}
 	for (p = xdp_multiprog__next_prog(NULL, mp); p; p = xdp_multiprog__next_prog(p, mp)) {
 		total++;
-		if (is_our_xdp(p) && n < (int)(sizeof(ours) / sizeof(ours[0])))
+		if (is_our_xdp(p, config_id) && n < (int)(sizeof(ours) / sizeof(ours[0])))
 			ours[n++] = p;
 	}
 	if (!n)
@@ -453,24 +567,31 @@ static int rm_pin_dir(const char *dir)
 int zt_dp_teardown(const char *pin_dir)
 {
 	struct if_nameindex *ifs, *i;
+	__u32 config_id;
 	int ret = 0, r;
 
 	if (!pin_dir || !*pin_dir)
 		return -EINVAL;
 	quiet_libs();
+	/*
+	 * Only this instance's programs: those using its zt_config. With the
+	 * pins already gone there is no way to tell; then every ztgate
+	 * program in this namespace goes (config_id 0).
+	 */
+	config_id = pinned_config_id(pin_dir);
 	ifs = if_nameindex();
 	if (!ifs)
 		return -errno;
 	libbpf_set_print(libbpf_silent);
 	/* Keep going on errors: remove as much as possible, report the first. */
 	for (i = ifs; i->if_index; i++) {
-		r = tc_detach_ours((int)i->if_index, BPF_TC_INGRESS);
+		r = tc_detach_ours((int)i->if_index, BPF_TC_INGRESS, config_id);
 		if (r && !ret)
 			ret = r;
-		r = tc_detach_ours((int)i->if_index, BPF_TC_EGRESS);
+		r = tc_detach_ours((int)i->if_index, BPF_TC_EGRESS, config_id);
 		if (r && !ret)
 			ret = r;
-		r = xdp_detach_ours((int)i->if_index);
+		r = xdp_detach_ours((int)i->if_index, config_id);
 		if (r && !ret)
 			ret = r;
 	}

@@ -68,8 +68,15 @@ static int attach_all(struct zt_daemon *d, const struct enforce_opts *o, json_ob
 		else
 			ret = zt_dp_attach_tc(d->dp, a->ifname, !strcmp(a->hook, "tc-egress"));
 		if (ret) {
-			snprintf(err, errlen, "attaching %s to %s: %s", a->hook, a->ifname,
-				 strerror(-ret));
+			const char *why = strerror(-ret);
+
+			if (ret == -EPROTONOSUPPORT)
+				why = strcmp(a->hook, "xdp") ?
+				      "unsupported link type (Ethernet and L3 tunnels only)" :
+				      "XDP needs an Ethernet device; use --tc-ingress on TUN and other L3 devices";
+			else if (ret == -EBUSY)
+				why = "another ztgate instance enforces on this hook";
+			snprintf(err, errlen, "attaching %s to %s: %s", a->hook, a->ifname, why);
 			return ret;
 		}
 		e = json_object_new_object();
@@ -118,7 +125,7 @@ static int parse_opts(int argc, char **argv, struct zt_daemon *d, struct enforce
 		case 'S': d->socket_path = optarg; break;
 		case 'p': d->pin_dir = optarg; break;
 		case 'T':
-			if (parse_u32("--scan-threshold", optarg, 1, 1024, &o->tun.scan_threshold))
+			if (parse_u32("--scan-threshold", optarg, 1, 1023, &o->tun.scan_threshold))
 				return -EINVAL;
 			break;
 		case 'W':

@@ -366,10 +366,22 @@ int zt_policy_from_json(struct zt_policy *p, json_object *obj, char *err, size_t
 			ret = -EINVAL;
 			goto fail;
 		}
-		if (json_object_object_get_ex(r, "icmp", &v))
+		if (json_object_object_get_ex(r, "icmp", &v)) {
+			if (!json_object_is_type(v, json_type_boolean)) {
+				snprintf(err, errlen, "policy: resource %zu: icmp must be true or false", i);
+				ret = -EINVAL;
+				goto fail;
+			}
 			icmp = json_object_get_boolean(v);
-		if (json_object_object_get_ex(r, "id", &v))
+		}
+		if (json_object_object_get_ex(r, "id", &v)) {
+			if (!json_object_is_type(v, json_type_int)) {
+				snprintf(err, errlen, "policy: resource %zu: id must be an integer", i);
+				ret = -EINVAL;
+				goto fail;
+			}
 			id = json_object_get_int64(v);
+		}
 		ret = zt_resource_parse(&def, json_str(r, "name"), json_str(r, "address"),
 					json_str(r, "tcp"), json_str(r, "udp"), icmp,
 					json_str(r, "deny_mode"), sub, sizeof(sub));

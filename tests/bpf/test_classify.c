@@ -214,6 +214,14 @@ static void test_all_flags_icmp(void **st)
 	struct pspec i6 = { .src = "fd00::9", .dst = "fd00:2::5", .proto = 58, .icmp_type = 128 };
 	expect_all(i6, PASS);
 	i6.icmp_type = 129; expect_all(i6, DROP);
+	/* Neighbour solicitation/advertisement keep an on-link resource reachable. */
+	i6.icmp_type = 135; expect_all(i6, PASS);
+	i6.icmp_type = 136; expect_all(i6, PASS);
+	i6.icmp_type = 133; expect_all(i6, DROP);
+	assert_int_equal(zt_set_res(&E, 0, 14, 0, ZT_DENY_DROP), 0);	/* ICMP off */
+	i6.icmp_type = 135; expect_all(i6, PASS);
+	i6.icmp_type = 128; expect_all(i6, DROP);
+	assert_int_equal(zt_set_res(&E, 0, 14, ZT_RES_ICMP, ZT_DENY_DROP), 0);
 	i6.proto = 1; i6.icmp_type = 8; expect_all(i6, DROP);
 }
 

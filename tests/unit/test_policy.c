@@ -111,6 +111,21 @@ static void test_addr_parse(void **state)
 	zt_prefix_format(&p, out, sizeof(out));
 	assert_string_equal(out, "2001:db8::1");
 	assert_int_equal(zt_prefix_parse("0.0.0.0/0", &p, err, sizeof(err)), 0);
+
+	/* IPv4-mapped IPv6 is the IPv4 address: one key in the maps, one resource. */
+	{
+		struct zt_prefix q;
+
+		assert_int_equal(zt_prefix_parse("::ffff:10.99.0.1", &p, err, sizeof(err)), 0);
+		assert_int_equal(zt_prefix_parse("10.99.0.1", &q, err, sizeof(err)), 0);
+		assert_true(zt_prefix_equal(&p, &q));
+		zt_prefix_format(&p, out, sizeof(out));
+		assert_string_equal(out, "10.99.0.1");
+		assert_int_equal(zt_prefix_parse("::ffff:10.0.0.0/104", &p, err, sizeof(err)), 0);
+		assert_int_equal(zt_prefix_parse("10.0.0.0/8", &q, err, sizeof(err)), 0);
+		assert_true(zt_prefix_equal(&p, &q));
+		assert_int_equal(zt_prefix_parse("::ffff:0.0.0.0/80", &p, err, sizeof(err)), -EINVAL);
+	}
 }
 
 static void test_addr_errors(void **state)
