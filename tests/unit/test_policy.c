@@ -293,6 +293,51 @@ static void test_policy_json_roundtrip(void **state)
 	zt_policy_free(&p);
 }
 
+static json_object *res_json(int id, const char *name, const char *addr)
+{
+	json_object *r = json_object_new_object();
+
+	json_object_object_add(r, "id", json_object_new_int(id));
+	json_object_object_add(r, "name", json_object_new_string(name));
+	json_object_object_add(r, "address", json_object_new_string(addr));
+	json_object_object_add(r, "tcp", json_object_new_string("80,443"));
+	return r;
+}
+
+/* A 100,000-resource file loads (sorting, not pairwise checks), and duplicates in a file are found. */
+static void test_policy_load_large(void **state)
+{
+	json_object *o = json_object_new_object(), *arr = json_object_new_array();
+	struct zt_policy p;
+	char name[32], addr[32];
+	int i;
+
+	(void)state;
+	for (i = 0; i < 100000; i++) {
+		snprintf(name, sizeof(name), "r%d", i);
+		snprintf(addr, sizeof(addr), "10.%d.%d.%d", i >> 16, (i >> 8) & 255, i & 255);
+		json_object_array_add(arr, res_json(i + 1, name, addr));
+	}
+	json_object_object_add(o, "resources", arr);
+	assert_int_equal(zt_policy_from_json(&p, o, err, sizeof(err)), 0);
+	assert_int_equal(p.count, 100000);
+	assert_string_equal(zt_policy_find_id(&p, 77)->name, "r76");
+	zt_policy_free(&p);
+
+	json_object_array_add(arr, res_json(120001, "r5", "10.200.0.1"));
+	assert_int_equal(zt_policy_from_json(&p, o, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "'r5' appears twice"));
+	json_object_array_del_idx(arr, 100000, 1);
+	json_object_array_add(arr, res_json(120000, "other", "::ffff:10.0.0.7"));
+	assert_int_equal(zt_policy_from_json(&p, o, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "same address"));
+	json_object_array_del_idx(arr, 100000, 1);
+	json_object_array_add(arr, res_json(3, "dup-id", "10.201.0.1"));
+	assert_int_equal(zt_policy_from_json(&p, o, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "duplicate id 3"));
+	json_object_put(o);
+}
+
 static void test_store_save_load(void **state)
 {
 	char dir[] = "/tmp/zt-unit-XXXXXX", path[256], sub[160];
@@ -349,6 +394,7 @@ int main(void)
 		cmocka_unit_test(test_policy_names),
 		cmocka_unit_test(test_policy_port_limit),
 		cmocka_unit_test(test_policy_json_roundtrip),
+		cmocka_unit_test(test_policy_load_large),
 		cmocka_unit_test(test_store_save_load),
 	};
 
