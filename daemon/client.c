@@ -408,6 +408,8 @@ int zt_role_client(int argc, char **argv)
 	d->fakeip = cl.pool;
 
 	ret = zt_daemon_open_dataplane(d, &tunables, err, sizeof(err));
+	if (!ret)
+		ret = zt_daemon_check_adoption(d, err, sizeof(err));
 	if (ret)
 		goto fail_msg;
 	ret = initial_compile(&cl, err, sizeof(err));

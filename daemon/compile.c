@@ -85,6 +85,29 @@ static int clear_all_generation(const int *fds, uint32_t gen)
 	return ret;
 }
 
+/* Does any address map hold an entry of generation GEN? */
+bool zt_compile_has_addresses(const int *fds, uint32_t gen)
+{
+	static const struct gen_keyed_map *maps[] = { &gen_keyed_maps[0], &gen_keyed_maps[1] };
+	uint8_t key[32], prev[32];
+	size_t i;
+
+	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		int fd = fds[maps[i]->id];
+		void *p = NULL;
+
+		if (fd < 0)
+			continue;
+		while (!bpf_map_get_next_key(fd, p, key)) {
+			if (key[maps[i]->gen_offset] == gen)
+				return true;
+			memcpy(prev, key, maps[i]->key_size);
+			p = prev;
+		}
+	}
+	return false;
+}
+
 int zt_config_read(const int *fds, struct zt_config *cfg)
 {
 	__u32 zero = 0;

@@ -14,6 +14,7 @@
 #ifndef ZT_COMPILE_H
 #define ZT_COMPILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -57,6 +58,9 @@ void zt_compile_abort(const int *fds, uint32_t new_gen);
 int zt_compile_apply(const int *fds, const struct zt_policy *p, char *err, size_t errlen);
 
 int zt_config_read(const int *fds, struct zt_config *cfg);
+
+/* Does the generation GEN map any address to a resource? */
+bool zt_compile_has_addresses(const int *fds, uint32_t gen);
 /* Update the tunables; active_gen is left as it is. */
 int zt_config_set_tunables(const int *fds, uint32_t scan_threshold, uint32_t scan_window_ms,
 			   uint32_t event_rate, uint32_t event_burst);

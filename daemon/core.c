@@ -14,6 +14,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "policy_store.h"
 
 int zt_daemon_open_dataplane(struct zt_daemon *d, const struct zt_tunables *t, char *err,
 			     size_t errlen)
@@ -42,6 +43,24 @@ int zt_daemon_open_dataplane(struct zt_daemon *d, const struct zt_tunables *t, c
 	if (ret)
 		snprintf(err, errlen, "writing zt_config: %s", strerror(-ret));
 	return ret;
+}
+
+int zt_daemon_check_adoption(struct zt_daemon *d, char *err, size_t errlen)
+{
+	struct zt_config cfg;
+
+	if (zt_store_exists(d->state_dir))
+		return 0;
+	/*
+	 * Pinned maps that enforce a policy, and no policy file: a wrong or
+	 * lost --state-dir. Compiling "no policy" would open every resource.
+	 */
+	if (zt_config_read(d->fds, &cfg) || !zt_compile_has_addresses(d->fds, cfg.active_gen))
+		return 0;
+	snprintf(err, errlen,
+		 "%s enforces a policy but %s has no policy.json: refusing to replace it with "
+		 "an empty one (right --state-dir? or tear down first)", d->pin_dir, d->state_dir);
+	return -ESTALE;
 }
 
 static void on_signal(struct zt_loop *loop, int fd, uint32_t events, void *arg)

@@ -62,6 +62,8 @@ struct zt_tunables {
 /* The loop, the data plane (maps adopted or created) and the tunables. */
 int zt_daemon_open_dataplane(struct zt_daemon *d, const struct zt_tunables *t, char *err,
 			     size_t errlen);
+/* Refuse to adopt pinned maps that hold a policy when the state dir has none. */
+int zt_daemon_check_adoption(struct zt_daemon *d, char *err, size_t errlen);
 /* Follow the event ring buffer and SIGINT/SIGTERM/SIGHUP from the loop. */
 int zt_daemon_watch(struct zt_daemon *d, char *err, size_t errlen);
 /* Run until a signal or a teardown request. */

@@ -188,6 +188,8 @@ int zt_role_enforce(int argc, char **argv)
 	if (ret)
 		goto fail;
 	ret = zt_daemon_open_dataplane(&d, &o.tun, err, sizeof(err));
+	if (!ret)
+		ret = zt_daemon_check_adoption(&d, err, sizeof(err));
 	if (ret)
 		goto fail;
 	/* Adopting pinned state: the maps already enforce; this swaps in the stored policy whole. */

@@ -32,6 +32,14 @@ int zt_mkdir_p(const char *path, unsigned int mode)
 	return 0;
 }
 
+bool zt_store_exists(const char *state_dir)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", state_dir, POLICY_FILE);
+	return access(path, F_OK) == 0;
+}
+
 int zt_store_load(const char *state_dir, struct zt_policy *p, char *err, size_t errlen)
 {
 	char path[PATH_MAX];

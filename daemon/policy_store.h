@@ -7,9 +7,13 @@
 #ifndef ZT_POLICY_STORE_H
 #define ZT_POLICY_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "policy.h"
+
+/* Is there a policy file at all (an empty policy is still a file)? */
+bool zt_store_exists(const char *state_dir);
 
 /* A missing file is an empty policy. Returns 0 or -errno with ERR set. */
 int zt_store_load(const char *state_dir, struct zt_policy *p, char *err, size_t errlen);

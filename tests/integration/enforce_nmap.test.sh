@@ -327,8 +327,25 @@ check "run 1 (daemon dead): db 22 filtered, 5432 open" expect_states "$f" "22/tc
 check "run 1 (daemon dead): ncat web:22 refused fast" tcp_refused_fast $WEB 22
 check "run 1 (daemon dead): ncat web:80 connects" tcp_ok $WEB 80
 
+section "run 1: a restart that lost its state dir is refused, not an empty policy"
+if nsenter --net="/run/netns/$DAEMON_NS" -- "$ZTGATED" enforce --tc-egress c0 \
+	--state-dir "$ZT_TMP/lost-state" --socket "$ZT_TMP/lost.sock" --pin-dir "$DAEMON_PIN" \
+	>"$ZT_TMP/lost.out" 2>"$ZT_TMP/lost.err" </dev/null; then
+	fail "a daemon with an empty state dir adopted pins that enforce a policy"
+fi
+check "run 1: refusal says why, in one line" \
+	bash -c "grep -q 'refusing to replace it with an empty one' '$ZT_TMP/lost.err' && [[ \$(wc -l <'$ZT_TMP/lost.err') == 1 ]]"
+check "run 1 (refused restart): ncat web:22 still refused fast" tcp_refused_fast $WEB 22
+
 section "run 1: restart with the same state dir and pin dir"
 zt_daemon_start --tc-egress c0
+if nsenter --net="/run/netns/$DAEMON_NS" -- "$ZTGATED" enforce --tc-egress c0 \
+	--state-dir "$DAEMON_STATE" --socket "$ZT_TMP/second.sock" --pin-dir "$DAEMON_PIN" \
+	>"$ZT_TMP/second.out" 2>"$ZT_TMP/second.err" </dev/null; then
+	fail "a second daemon started on a pin dir already in use"
+fi
+check "run 1: a second daemon on the same pin dir is refused" \
+	grep -q 'another ztgated is running' "$ZT_TMP/second.err"
 LIST_AFTER=$(ztc --json resource list | jq -S .)
 [[ $LIST_BEFORE == "$LIST_AFTER" ]] ||
 	fail "policy changed across restart: before $LIST_BEFORE after $LIST_AFTER"
