@@ -12,10 +12,14 @@
 #                               denied_packets counter)
 #        4. ztgate XDP, allow   same resource, flood to an allowed UDP port
 #                               (UdpNoPorts), against 1.
+#  (c) bench/dns.sh: the client's DNS server under dnsperf, resource names
+#      against dnsmasq answering them from address= lines, forwarded names
+#      against the upstream queried directly (its own namespaces; under ~60 s).
 #  The whole run is bounded: every flood runs under `timeout`, with a packet cap.
 #
 # Environment: BENCH_SECONDS (measurement window per leg, default 5),
-# BENCH_CPUS (trafgen processes, default 1), ZTGATED/ZTGATE
+# BENCH_CPUS (trafgen processes, default 1), BENCH_DNS_* (see bench/dns.sh),
+# BENCH_SKIP_DNS=1 to leave (c) out, ZTGATED/ZTGATE
 # (default: the optimized build/ binaries, not the sanitizer ones).
 set -euo pipefail
 
@@ -235,6 +239,12 @@ awk -v r="$R_DROP" 'BEGIN { exit !(r >= 3) }' ||
       ingress (see 'bare native XDP_DROP / best nftables'). The 3x needs a NIC driver with
       native XDP, where the drop happens before any skb exists."
 awk -v r="$R_ALLOW" 'BEGIN { exit !(r >= 0.9) }' || echo "NOTE: the XDP allowed path costs more than 10% against no filter"
+
+# ---------------------------------------------------------------------------
+# (c) DNS: a script of its own (own namespaces, own cleanup), same binaries.
+if [[ -z ${BENCH_SKIP_DNS:-} ]]; then
+	bash "$ROOT/bench/dns.sh" || BENCH_FAILED+=("bench/dns.sh exited $?")
+fi
 
 if (( ${#BENCH_FAILED[@]} )); then
 	printf 'bench: incomplete: %s\n' "${BENCH_FAILED[*]}" >&2

@@ -48,6 +48,7 @@ struct zt_dns_server {
 	struct zt_dns_server_cfg cfg;
 	char upstreams[1024];
 	int udp_fd, tcp_fd, timer_fd;
+	uint64_t timer_deadline_ns;	/* CLOCK_MONOTONIC of the armed timer; 0: none */
 	ares_channel ares;
 	bool ares_up;
 	bool closing;
@@ -143,19 +144,44 @@ static void reply(struct zt_dns_server *s, const struct reply_to *to, const uint
 
 /* ---- forwarding (c-ares) ---- */
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Arm the timer for c-ares' next deadline. A timer already due no later
+ * than that stays as it is: when it fires, c-ares handles what is due and
+ * we re-arm. That keeps a timerfd_settime off most queries' path.
+ */
 static void ares_rearm(struct zt_dns_server *s)
 {
 	struct itimerspec its = { 0 };
 	struct timeval tv, *tvp;
+	uint64_t now, deadline;
 
 	if (!s->ares_up)
 		return;
 	tvp = ares_timeout(s->ares, NULL, &tv);
+	now = mono_ns();
 	if (tvp) {
+		deadline = now + (uint64_t)tvp->tv_sec * 1000000000ull +
+			   (uint64_t)tvp->tv_usec * 1000ull;
+		if (s->timer_deadline_ns && s->timer_deadline_ns > now &&
+		    s->timer_deadline_ns <= deadline)
+			return;
 		its.it_value.tv_sec = tvp->tv_sec;
 		its.it_value.tv_nsec = (long)tvp->tv_usec * 1000;
 		if (!its.it_value.tv_sec && !its.it_value.tv_nsec)
 			its.it_value.tv_nsec = 1000000;	/* 0 would disarm: 1 ms */
+		s->timer_deadline_ns = deadline;
+	} else {
+		if (!s->timer_deadline_ns)
+			return;
+		s->timer_deadline_ns = 0;
 	}
 	timerfd_settime(s->timer_fd, 0, &its, NULL);
 }
@@ -180,6 +206,7 @@ static void on_ares_timer(struct zt_loop *loop, int fd, uint32_t events, void *a
 	(void)events;
 	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		return;
+	s->timer_deadline_ns = 0;	/* fired: nothing armed now */
 	ares_process_fd(s->ares, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
 	ares_rearm(s);
 }
@@ -312,8 +339,13 @@ static ssize_t answer_resource(struct zt_dns_server *s, const struct zt_dns_quer
 		zt_log("warning", "dns: no fake IP for %s: %s", q->name, strerror(-ret));
 		goto servfail;
 	}
+	/*
+	 * An existing mapping is in the maps already: every compile re-adds
+	 * all of them, against the policy it compiles. Only a new or reclaimed
+	 * address has to be written now, before the answer leaves.
+	 */
 	mapped(addr, b.addr);
-	ret = zt_compile_bind_live(s->d->fds, &b);
+	ret = ret == ZT_FAKEIP_EXISTING ? 0 : zt_compile_bind_live(s->d->fds, &b);
 	if (ret) {
 		zt_log("error", "dns: writing the fake IP of %s to the data plane: %s", q->name,
 		       strerror(-ret));

@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# bench/dns.sh (called by bench/run.sh; runs alone too): the client's DNS
+# server under dnsperf (UDP), in namespaces of its own.
+#
+#   cli  c0 198.18.0.1/24    `ztgated client --upstream 198.18.0.53` (DNS on
+#                            100.95.0.251:53), a local dnsmasq on 127.0.0.53,
+#                            and dnsperf
+#   up   u0 198.18.0.53/24   the upstream: dnsmasq answering fwdNNN.example.test
+#                            from address= lines
+#
+#  (a) resource names: 20 name resources (svcNN.corp.int) and 4 wildcard
+#      resources (*.zoneK.int, 20 names under each): 100 names, warmed up once
+#      so every name already has its fake IP, then dnsperf against the client
+#      vs dnsperf against a dnsmasq in the same namespace answering the same
+#      names with the same addresses from `address=/name/ip` lines.
+#      Target: ztgate >= 1.5x dnsmasq.
+#  (b) forwarded names (100 names the upstream answers from its config):
+#      dnsperf through the client (c-ares to the upstream) vs dnsperf straight
+#      to the upstream. Target: overhead <= 20%.
+# Every leg runs ROUNDS times, interleaved (a1 a2 b1 b2, a1 a2 b1 b2, ...),
+# each bounded by dnsperf -l and by timeout; the median round is reported.
+#
+# Environment: BENCH_DNS_SECONDS (per run, default 4), BENCH_DNS_ROUNDS
+# (default 3), BENCH_DNS_CLIENTS (dnsperf -c, default 8), BENCH_DNS_OUTSTANDING
+# (dnsperf -q, default 100), ZTGATED/ZTGATE (default: the optimized build/
+# binaries, not the sanitizer ones).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+export ZTGATED=${ZTGATED:-$ROOT/build/ztgated}
+export ZTGATE=${ZTGATE:-$ROOT/build/ztgate}
+# shellcheck source=tests/lib.sh
+source "$ROOT/tests/lib.sh"
+
+SECS=${BENCH_DNS_SECONDS:-4}
+ROUNDS=${BENCH_DNS_ROUNDS:-3}
+CLIENTS=${BENCH_DNS_CLIENTS:-8}
+OUTSTANDING=${BENCH_DNS_OUTSTANDING:-100}
+DNS=100.95.0.251
+LOCAL=127.0.0.53	# the comparison dnsmasq, in the client namespace
+UPSTREAM=198.18.0.53
+N_NAMES=20	# name resources
+N_WILD=4	# wildcard resources
+N_PER_WILD=20	# names queried under each wildcard
+N_FWD=100	# forwarded names
+
+zt_require_root
+zt_require dnsperf dnsmasq dig jq nsenter awk timeout
+zt_require_bins
+
+# ---------------------------------------------------------------------------
+section "(c) DNS: topology"
+zt_netns_add cli
+zt_netns_add up
+C=$(zt_ns cli)
+U=$(zt_ns up)
+zt_veth "$C" c0 "$U" u0
+zt_addr "$C" c0 198.18.0.1/24
+zt_addr "$U" u0 $UPSTREAM/24
+wait_until 5 zt_link_up "$C" c0 || fail "c0 not up"
+
+# dnsmasq, quiet, from a config of address= lines only: no resolv.conf, no
+# hosts, no cache involvement, the same 15 s TTL as the client's default.
+dnsmasq_args() {	# dnsmasq_args LISTEN CONF
+	echo --no-daemon --no-resolv --no-hosts --conf-file="$2" --user=root --pid-file= \
+		--listen-address="$1" --bind-interfaces --local-ttl=15
+}
+: >"$ZT_TMP/up.conf"
+for (( i = 0; i < N_FWD; i++ )); do
+	printf 'address=/fwd%03d.example.test/198.18.9.%d\n' "$i" $((i + 1)) >>"$ZT_TMP/up.conf"
+done
+# shellcheck disable=SC2046 # word splitting of the argument list is intended
+zt_bg dnsmasq-up "$U" dnsmasq $(dnsmasq_args $UPSTREAM "$ZT_TMP/up.conf")
+# shellcheck disable=SC2034 # read through SERVER_PIDS
+UP_PID=$ZT_BG_PID
+wait_until 5 zt_udp_bound "$U" 53 || fail "upstream dnsmasq did not come up: $(cat "$ZT_TMP/dnsmasq-up.err")"
+
+export ZT_DAEMON_ROLE=client
+zt_daemon_setup "$C" dnsbench
+zt_daemon_start --upstream $UPSTREAM
+for (( i = 0; i < N_NAMES; i++ )); do
+	ztc resource add "svc$i" --address "$(printf 'svc%02d.corp.int' "$i")" --tcp 443 >/dev/null ||
+		fail "resource add svc$i"
+done
+for (( k = 0; k < N_WILD; k++ )); do
+	ztc resource add "zone$k" --address "*.zone$k.int" --tcp 22 >/dev/null || fail "resource add zone$k"
+done
+
+# Query files: one "NAME A" per line.
+: >"$ZT_TMP/q-res.txt"
+for (( i = 0; i < N_NAMES; i++ )); do printf 'svc%02d.corp.int A\n' "$i" >>"$ZT_TMP/q-res.txt"; done
+for (( k = 0; k < N_WILD; k++ )); do
+	for (( j = 0; j < N_PER_WILD; j++ )); do printf 'host%02d.zone%d.int A\n' "$j" "$k" >>"$ZT_TMP/q-res.txt"; done
+done
+: >"$ZT_TMP/q-fwd.txt"
+for (( i = 0; i < N_FWD; i++ )); do printf 'fwd%03d.example.test A\n' "$i" >>"$ZT_TMP/q-fwd.txt"; done
+N_RES=$(wc -l <"$ZT_TMP/q-res.txt")
+
+# dnsperf SERVER QUERYFILE [EXTRA...] in the client namespace, bounded by -l
+# and by timeout; output kept in $ZT_TMP/dnsperf.last.
+run_dnsperf() {
+	local server=$1 qf=$2
+	shift 2
+	ip netns exec "$C" timeout -k 2 $((SECS + 15)) \
+		dnsperf -s "$server" -d "$qf" -c "$CLIENTS" -q "$OUTSTANDING" -t 2 "$@" \
+		>"$ZT_TMP/dnsperf.last" 2>&1 || fail "dnsperf against $server: $(tail -n 5 "$ZT_TMP/dnsperf.last")"
+}
+
+# Warm-up: every resource name gets its fake IP once (one pass of the file),
+# so the measured runs only answer names that already have mappings.
+run_dnsperf $DNS "$ZT_TMP/q-res.txt" -n 1
+n_map=$(ztc --json dns | jq '.mappings | length')
+(( n_map == N_RES )) || fail "warm-up: $n_map mappings for $N_RES names"
+log "warm-up: $n_map names mapped to fake IPs"
+
+# The comparison dnsmasq answers exactly the same names with the same addresses.
+ztc --json dns | jq -r '.mappings[] | "address=/\(.name)/\(.fake_ip)"' >"$ZT_TMP/local.conf"
+ip -n "$C" addr add $LOCAL/32 dev lo	# a listen address of its own for --bind-interfaces
+# shellcheck disable=SC2046
+zt_bg dnsmasq-local "$C" dnsmasq $(dnsmasq_args $LOCAL "$ZT_TMP/local.conf")
+# shellcheck disable=SC2034 # read through SERVER_PIDS
+LOCAL_PID=$ZT_BG_PID
+wait_until 5 bash -c "ip netns exec '$C' ss -Hlun 'src $LOCAL and sport = :53' | grep -q ." ||
+	fail "local dnsmasq did not come up: $(cat "$ZT_TMP/dnsmasq-local.err")"
+qd() { ip netns exec "$C" dig +time=2 +tries=1 +short "@$1" "$2" A; }
+for n in svc00.corp.int svc19.corp.int host07.zone3.int; do
+	a=$(qd $DNS $n); b=$(qd $LOCAL $n)
+	[[ -n $a && $a == "$b" ]] || fail "$n: ztgate '$a', dnsmasq '$b': not the same answer"
+done
+[[ $(qd $DNS fwd042.example.test) == 198.18.9.43 ]] || fail "forwarded name not answered through the client"
+[[ $(qd $UPSTREAM fwd042.example.test) == 198.18.9.43 ]] || fail "upstream not answering directly"
+log "same answers from both servers; forwarding works; dnsperf -c $CLIENTS -q $OUTSTANDING, ${SECS}s runs, $ROUNDS rounds"
+
+# ---------------------------------------------------------------------------
+declare -A QPS LOST LAT SCPU GCPU BUSY
+LEGS=(zt_res dnsmasq_res zt_fwd direct_fwd)
+# CPU time (ticks) of the processes that serve each leg, and of dnsperf (our
+# reaped children), so the table shows who was busy: with two CPUs the load
+# generator can be the limit as much as the server.
+declare -A SERVER_PIDS=([zt_res]=DAEMON_PID [dnsmasq_res]=LOCAL_PID [zt_fwd]=DAEMON_PID [direct_fwd]=UP_PID)
+HZ=$(getconf CLK_TCK)
+pid_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+children_ticks() { awk '{ print $16 + $17 }' /proc/$$/stat; }
+sys_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $5 + $6 }' /proc/stat; }	# busy idle
+leg_ticks() {	# leg_ticks LEG: CPU ticks used so far by the processes serving LEG
+	local v t=0
+	for v in ${SERVER_PIDS[$1]}; do t=$(( t + $(pid_ticks "${!v}") )); done
+	echo $t
+}
+declare -A SERVER=([zt_res]=$DNS [dnsmasq_res]=$LOCAL [zt_fwd]=$DNS [direct_fwd]=$UPSTREAM)
+declare -A QFILE=([zt_res]=q-res.txt [dnsmasq_res]=q-res.txt [zt_fwd]=q-fwd.txt [direct_fwd]=q-fwd.txt)
+
+section "(c) DNS: dnsperf runs"
+for (( r = 1; r <= ROUNDS; r++ )); do
+	for leg in "${LEGS[@]}"; do
+		s0=$(leg_ticks "$leg"); g0=$(children_ticks); y0=$(sys_ticks); t0=$(date +%s%N)
+		run_dnsperf "${SERVER[$leg]}" "$ZT_TMP/${QFILE[$leg]}" -l "$SECS"
+		s1=$(leg_ticks "$leg"); g1=$(children_ticks); y1=$(sys_ticks); t1=$(date +%s%N)
+		busy=$(awk -v a="$y0" -v b="$y1" 'BEGIN { split(a, x, " "); split(b, y, " "); printf "%d", (y[1] - x[1]) * 100 / (y[1] - x[1] + y[2] - x[2]) }')
+		sc=$(awk -v a="$s0" -v b="$s1" -v hz="$HZ" -v ns=$((t1 - t0)) 'BEGIN { printf "%d", (b - a) / hz * 1e11 / ns }')
+		gc=$(awk -v a="$g0" -v b="$g1" -v hz="$HZ" -v ns=$((t1 - t0)) 'BEGIN { printf "%d", (b - a) / hz * 1e11 / ns }')
+		q=$(awk '/Queries per second:/ { printf "%d", $4 }' "$ZT_TMP/dnsperf.last")
+		l=$(awk '/Queries lost:/ { print $3 }' "$ZT_TMP/dnsperf.last")
+		s=$(awk '/Queries sent:/ { print $3 }' "$ZT_TMP/dnsperf.last")
+		lat=$(awk '/Average Latency/ { printf "%.3f", $4 * 1000 }' "$ZT_TMP/dnsperf.last")
+		noerr=$(awk '/Response codes:/ { print $4 }' "$ZT_TMP/dnsperf.last")
+		[[ -n $q && $q -gt 0 ]] || fail "$leg: no QPS figure: $(cat "$ZT_TMP/dnsperf.last")"
+		QPS[$leg]+="$q "; LOST[$leg]+="$l "; LAT[$leg]+="$lat "; SCPU[$leg]+="$sc "; GCPU[$leg]+="$gc "; BUSY[$leg]+="$busy "
+		log "round $r $(printf '%-12s' "$leg") ${SERVER[$leg]}: $q qps, $s sent, $l lost, NOERROR $noerr, avg latency ${lat} ms, CPU: server ${sc}%, dnsperf ${gc}%, machine ${busy}% busy"
+	done
+done
+zt_pid_alive "$DAEMON_PID" || fail "the client daemon died during the bench"
+zt_daemon_stop TERM
+
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+declare -A M MS MG MB
+for leg in "${LEGS[@]}"; do
+	M[$leg]=$(median <<<"${QPS[$leg]}")
+	MS[$leg]=$(median <<<"${SCPU[$leg]}"); MG[$leg]=$(median <<<"${GCPU[$leg]}"); MB[$leg]=$(median <<<"${BUSY[$leg]}")
+done
+ratio=$(awk -v a="${M[zt_res]}" -v b="${M[dnsmasq_res]}" 'BEGIN { printf "%.2f", a / b }')
+overhead=$(awk -v v="${M[zt_fwd]}" -v d="${M[direct_fwd]}" 'BEGIN { printf "%.1f", (d - v) * 100 / d }')
+per_cpu() { awk -v q="${M[$1]}" -v c="${MS[$1]}" 'BEGIN { if (c > 0) printf "%d", q * 100 / c; else print "n/a" }'; }
+
+section "(c) DNS results (dnsperf UDP -c $CLIENTS -q $OUTSTANDING, ${SECS}s runs, median of $ROUNDS; $(nproc) CPUs)"
+echo "CPU columns are % of one CPU over the run (medians): the server process, dnsperf, and the whole machine busy."
+printf '%-42s %9s  %-23s %-8s %-18s %6s %7s %7s\n' "leg" "qps (med)" "qps per round" "lost" "avg ms per round" "server" "dnsperf" "machine"
+row() {
+	printf '%-42s %9s  %-23s %-8s %-18s %5s%% %6s%% %6s%%\n' "$1" "${M[$2]}" "${QPS[$2]% }" \
+		"$(tr ' ' '\n' <<<"${LOST[$2]}" | awk '{ t += $1 } END { print t + 0 }')" "${LAT[$2]% }" "${MS[$2]}" "${MG[$2]}" "${MB[$2]}"
+}
+row "a1 ztgate client, resource names ($N_RES)" zt_res
+row "a2 dnsmasq address= lines, same names" dnsmasq_res
+row "b1 forwarded: ztgate client -> upstream" zt_fwd
+row "b2 direct: upstream dnsmasq" direct_fwd
+echo "(b1's server column is ztgated alone; the upstream dnsmasq works on top of it.)"
+echo
+echo "resource names, ztgate / dnsmasq:        ${ratio}x  (target >= 1.5x)"
+echo "  per server CPU-second: ztgate $(per_cpu zt_res) qps, dnsmasq $(per_cpu dnsmasq_res) qps"
+echo "forwarded names, overhead vs direct:     ${overhead}%  (target <= 20%)"
+echo "  per server CPU-second: ztgated forwarding $(per_cpu zt_fwd) qps, upstream dnsmasq direct $(per_cpu direct_fwd) qps"
+awk -v r="$ratio" 'BEGIN { exit !(r >= 1.5) }' || echo "NOTE: resource names below 1.5x dnsmasq"
+awk -v o="$overhead" 'BEGIN { exit !(o <= 20) }' || echo "NOTE: forwarding overhead above 20%"
+awk -v b="${MB[dnsmasq_res]}" -v s="${MS[dnsmasq_res]}" 'BEGIN { exit !(b >= 95 && s < 90) }' &&
+	echo "NOTE: the machine was saturated while no server was: dnsperf and whatever else runs here
+      share the CPUs, so these figures bound the servers from below, not their capacity."
+true
