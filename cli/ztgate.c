@@ -161,6 +161,16 @@ static void print_json(json_object *o)
 					       JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
+/* With --json a reply is printed as it came (less "ok"); true if so, and RESP is freed. */
+static bool printed_as_json(struct cli *c, json_object *resp)
+{
+	if (!c->json)
+		return false;
+	print_json(resp);
+	json_object_put(resp);
+	return true;
+}
+
 static const char *or_dash(const char *s)
 {
 	return *s ? s : "-";
@@ -332,11 +342,8 @@ static int cmd_stats(struct cli *c)
 
 	if (!resp)
 		return 1;
-	if (c->json) {
-		print_json(resp);
-		json_object_put(resp);
+	if (printed_as_json(c, resp))
 		return 0;
-	}
 	json_object_object_get_ex(resp, "resources", &arr);
 	json_object_object_get_ex(resp, "total", &t);
 	n = json_object_array_length(arr);
@@ -413,11 +420,8 @@ static int cmd_maps(struct cli *c)
 
 	if (!resp)
 		return 1;
-	if (c->json) {
-		print_json(resp);
-		json_object_put(resp);
+	if (printed_as_json(c, resp))
 		return 0;
-	}
 	json_object_object_get_ex(resp, "maps", &arr);
 	n = json_object_array_length(arr);
 	printf("pinned under %s; read any of them with:\n", get_str(resp, "pin_dir"));
@@ -434,11 +438,8 @@ static int cmd_dns(struct cli *c)
 
 	if (!resp)
 		return 1;
-	if (c->json) {
-		print_json(resp);
-		json_object_put(resp);
+	if (printed_as_json(c, resp))
 		return 0;
-	}
 	json_object_object_get_ex(resp, "mappings", &arr);
 	n = json_object_array_length(arr);
 	printf("%-40s %-16s %-20s %s\n", "NAME", "FAKE_IP", "RESOURCE", "LAST_USE");
@@ -462,11 +463,8 @@ static int cmd_resolve(struct cli *c, const char *name)
 	resp = cli_call(c, req);
 	if (!resp)
 		return 1;
-	if (c->json) {
-		print_json(resp);
-		json_object_put(resp);
+	if (printed_as_json(c, resp))
 		return 0;
-	}
 	json_object_object_get_ex(resp, "resolve", &r);
 	if (!strcmp(get_str(r, "answer"), "resource")) {
 		printf("%s: resource %s (%s match of %s)\n", get_str(r, "name"),
