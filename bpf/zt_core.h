@@ -27,6 +27,10 @@
 #define ZT_DEF_SCAN_THRESHOLD	10
 #define ZT_DEF_EVENT_RATE	1000
 #define ZT_DEF_EVENT_BURST	100
+#define ZT_DEF_REPLY_RATE	1000
+#define ZT_DEF_REPLY_BURST	200
+#define ZT_DEF_SCAN_EV_RATE	10
+#define ZT_DEF_SCAN_EV_BURST	20
 
 /* Link header: sets p->l3off and returns the IP version (4/6), or -1. */
 static __always_inline int zt_parse_l2(void *ctx, const bool is_xdp, const bool l3,
@@ -55,6 +59,8 @@ static __always_inline int zt_parse_l2(void *ctx, const bool is_xdp, const bool 
 		return -1;
 	proto = bpf_ntohs(eth.proto);
 	off = sizeof(eth);
+	/* I/G bit of the destination MAC: sent as a link-layer broadcast or multicast. */
+	p->l2_group = eth.dst[0] & 1;
 #pragma unroll
 	for (i = 0; i < ZT_MAX_VLAN; i++) {
 		struct zt_vlan vh;
@@ -332,31 +338,31 @@ static __always_inline void zt_count(__u32 rid, bool allowed, __u32 bytes)
 }
 
 /*
- * Per-CPU token bucket for deny events, in thousandths of a token so that
- * slow rates still refill. Time is only consumed when it buys at least a
- * thousandth, so frequent calls cannot starve the refill.
+ * One per-CPU token bucket (deny events, reject replies and scan events
+ * each have one in zt_evbudget), in thousandths of a token so that slow
+ * rates still refill. Time is only consumed when it buys at least a
+ * thousandth, so frequent calls cannot starve the refill. CFG_RATE and
+ * CFG_BURST come from zt_config: rate 0 means DEF_RATE; burst 0 means the
+ * rate when a rate is set, DEF_BURST otherwise. Returns true if a token
+ * was taken; otherwise counts one in *SUPPRESSED.
  */
-static __always_inline bool zt_event_budget(const struct zt_config *cfg)
+static __always_inline bool zt_bucket_take(__u64 *last_ns, __u64 *tokens_milli, __u64 *suppressed,
+					   __u32 cfg_rate, __u32 cfg_burst, __u64 def_rate,
+					   __u64 def_burst, __u64 now)
 {
-	__u64 rate = cfg->event_rate, burst = cfg->event_burst, cap, now, el, add;
-	struct zt_evbudget *b;
-	__u32 zero = 0;
+	__u64 rate = cfg_rate, burst = cfg_burst, cap, el, add;
 
-	b = bpf_map_lookup_elem(&zt_evbudget, &zero);
-	if (!b)
-		return false;
 	if (!rate)
-		rate = ZT_DEF_EVENT_RATE;
+		rate = def_rate;
 	if (!burst)
-		burst = cfg->event_rate ? rate : ZT_DEF_EVENT_BURST;
+		burst = cfg_rate ? rate : def_burst;
 	cap = burst * 1000;
-	now = bpf_ktime_get_ns();
 
-	if (!b->last_ns) {
-		b->tokens_milli = cap;
-		b->last_ns = now;
-	} else if (now > b->last_ns) {
-		el = now - b->last_ns;
+	if (!*last_ns) {
+		*tokens_milli = cap;
+		*last_ns = now;
+	} else if (now > *last_ns) {
+		el = now - *last_ns;
 		if (el >= 100ULL * 1000000000ULL) {
 			add = cap;
 		} else {
@@ -364,18 +370,42 @@ static __always_inline bool zt_event_budget(const struct zt_config *cfg)
 			add = el / 1000 * rate / 1000;
 		}
 		if (add) {
-			b->tokens_milli += add;
-			if (b->tokens_milli > cap)
-				b->tokens_milli = cap;
-			b->last_ns = now;
+			*tokens_milli += add;
+			if (*tokens_milli > cap)
+				*tokens_milli = cap;
+			*last_ns = now;
 		}
 	}
-	if (b->tokens_milli >= 1000) {
-		b->tokens_milli -= 1000;
+	if (*tokens_milli >= 1000) {
+		*tokens_milli -= 1000;
 		return true;
 	}
-	b->suppressed++;
+	(*suppressed)++;
 	return false;
+}
+
+/* Deny events. */
+static __always_inline bool zt_event_budget(const struct zt_config *cfg, struct zt_evbudget *b)
+{
+	return zt_bucket_take(&b->last_ns, &b->tokens_milli, &b->suppressed, cfg->event_rate,
+			      cfg->event_burst, ZT_DEF_EVENT_RATE, ZT_DEF_EVENT_BURST,
+			      bpf_ktime_get_ns());
+}
+
+/* Reject replies (RFC 4443 2.4(f): ICMPv6 errors must be rate-limited). */
+static __always_inline bool zt_reply_budget(const struct zt_config *cfg, struct zt_evbudget *b)
+{
+	return zt_bucket_take(&b->reply_last_ns, &b->reply_tokens_milli, &b->replies_suppressed,
+			      cfg->reply_rate, cfg->reply_burst, ZT_DEF_REPLY_RATE,
+			      ZT_DEF_REPLY_BURST, bpf_ktime_get_ns());
+}
+
+/* Scan events: spoofed sources must not fill the ring buffer with them. */
+static __always_inline bool zt_scan_budget(const struct zt_config *cfg, struct zt_evbudget *b)
+{
+	return zt_bucket_take(&b->scan_last_ns, &b->scan_tokens_milli, &b->scan_suppressed,
+			      cfg->scan_event_rate, cfg->scan_event_burst, ZT_DEF_SCAN_EV_RATE,
+			      ZT_DEF_SCAN_EV_BURST, bpf_ktime_get_ns());
 }
 
 static __always_inline void zt_emit(const struct zt_pkt *p, __u32 type, __u32 rid, __u8 reason,
@@ -407,10 +437,13 @@ static __always_inline void zt_emit(const struct zt_pkt *p, __u32 type, __u32 ri
 /*
  * Scan detector: distinct denied destination ports per (source, resource)
  * in a window; crossing the threshold raises one event per window, outside
- * the deny-event rate limit (a scan is exactly what floods it).
+ * the deny-event rate limit (a scan is exactly what floods it) but under
+ * its own, smaller one: spoofed sources are free, and each would otherwise
+ * be worth an event. A scan the budget suppresses counts as reported.
  */
-static __always_inline void zt_scan_track(const struct zt_config *cfg, const struct zt_pkt *p,
-					  __u32 rid, __u8 hook, __u32 ifindex)
+static __always_inline void zt_scan_track(const struct zt_config *cfg, struct zt_evbudget *b,
+					  const struct zt_pkt *p, __u32 rid, __u8 hook,
+					  __u32 ifindex)
 {
 	__u64 window_ms = cfg->scan_window_ms ?: ZT_DEF_SCAN_WINDOW_MS;
 	__u32 threshold = cfg->scan_threshold ?: ZT_DEF_SCAN_THRESHOLD;
@@ -447,7 +480,8 @@ static __always_inline void zt_scan_track(const struct zt_config *cfg, const str
 	}
 	if (v->distinct > threshold && !v->reported) {
 		v->reported = 1;
-		zt_emit(p, ZT_EV_SCAN, rid, 0, 0, hook, ifindex, v->distinct, window_ms);
+		if (zt_scan_budget(cfg, b))
+			zt_emit(p, ZT_EV_SCAN, rid, 0, 0, hook, ifindex, v->distinct, window_ms);
 	}
 }
 
@@ -460,6 +494,7 @@ static __always_inline int zt_classify(void *ctx, const bool is_xdp, const bool 
 {
 	const struct zt_resource *res;
 	const struct zt_config *cfg;
+	struct zt_evbudget *b;
 	struct zt_pkt p;
 	__u32 zero = 0, rid, idx, ifindex;
 	__u8 gen, reason = 0, action = ZT_ACT_DROP;
@@ -506,8 +541,11 @@ static __always_inline int zt_classify(void *ctx, const bool is_xdp, const bool 
 
 	zt_count(rid, false, p.len);
 	ifindex = zt_ifindex(ctx, is_xdp);
+	b = bpf_map_lookup_elem(&zt_evbudget, &zero);
+	if (!b)
+		return zt_verdict_drop(is_xdp);
 	if (p.has_ports)
-		zt_scan_track(cfg, &p, rid, hook, ifindex);
+		zt_scan_track(cfg, b, &p, rid, hook, ifindex);
 
 	/*
 	 * Reject only what has a meaningful answer: a TCP segment that is
@@ -515,12 +553,16 @@ static __always_inline int zt_classify(void *ctx, const bool is_xdp, const bool 
 	 * Malformed packets, fragments, ICMP and other protocols are
 	 * dropped even in reject mode (answering garbage helps nobody, and
 	 * an ICMP error about an ICMP message is forbidden by RFC 1122).
+	 * Nor is anything sent to or from a group address answered, and
+	 * the answers are rate-limited: the reply budget, when empty, turns
+	 * a reject into a drop (a spoofed flood is not reflected 1:1).
 	 */
 	if (res->deny_mode == ZT_DENY_REJECT && p.has_ports &&
-	    !(p.l4proto == ZT_IPPROTO_TCP && (p.tcp_flags & ZT_TCP_RST)))
+	    !(p.l4proto == ZT_IPPROTO_TCP && (p.tcp_flags & ZT_TCP_RST)) &&
+	    zt_may_reply(&p) && zt_reply_budget(cfg, b))
 		action = ZT_ACT_REJECT;
 
-	if (zt_event_budget(cfg))
+	if (zt_event_budget(cfg, b))
 		zt_emit(&p, ZT_EV_DENY, rid, reason, action, hook, ifindex, 0, 0);
 
 	if (action == ZT_ACT_REJECT)

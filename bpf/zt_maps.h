@@ -71,6 +71,11 @@ struct zt_config {
 	__u32 scan_window_ms;		/* ... within this window raises one scan event */
 	__u32 event_rate;		/* denied-flow events per second, per CPU */
 	__u32 event_burst;		/* token bucket depth, per CPU */
+	/* Appended; 0 means the default (see MAPS.md). */
+	__u32 reply_rate;		/* reject replies (RST / ICMP) per second, per CPU */
+	__u32 reply_burst;		/* reply token bucket depth, per CPU */
+	__u32 scan_event_rate;		/* scan events per second, per CPU */
+	__u32 scan_event_burst;		/* scan event token bucket depth, per CPU */
 };
 
 /* Address key: HASH "zt_res_exact" (value struct zt_res_ref). */
@@ -160,11 +165,20 @@ struct zt_scan_val {
 	__u64 seen[16];			/* 1024-bit set of port hashes (port & 1023) */
 };
 
-/* PERCPU_ARRAY "zt_evbudget", key 0: token bucket for deny events. */
+/*
+ * PERCPU_ARRAY "zt_evbudget", key 0: token buckets for deny events, reject
+ * replies and scan events, each {last refill, tokens * 1000, suppressed}.
+ */
 struct zt_evbudget {
 	__u64 last_ns;
 	__u64 tokens_milli;		/* tokens * 1000 */
 	__u64 suppressed;		/* deny events dropped by the rate limit */
+	__u64 reply_last_ns;
+	__u64 reply_tokens_milli;
+	__u64 replies_suppressed;	/* rejects dropped instead: reply budget empty */
+	__u64 scan_last_ns;
+	__u64 scan_tokens_milli;
+	__u64 scan_suppressed;		/* scan events dropped by the rate limit */
 };
 
 /* RINGBUF "zt_events" records. */

@@ -10,6 +10,9 @@
  *                     to the end of the UDP header, at most 128 bytes)
  *   anything else  -> dropped (the caller decides, see zt_core.h)
  *
+ * Never in answer to a packet to or from a group address (zt_may_reply),
+ * and never more than the reply budget allows (zt_core.h).
+ *
  * The reply is assembled in a per-CPU scratch buffer at constant offsets,
  * checksummed there with bpf_csum_diff, then copied over the packet by
  * zt_send_back(). It comes from the resource's address with TTL/hop limit
@@ -31,6 +34,42 @@ static __always_inline __u16 zt_csum_fold(__s64 csum)
 	s = (s & 0xffff) + (s >> 16);
 	s = (s & 0xffff) + (s >> 16);
 	return (__u16)~s;
+}
+
+/*
+ * May P be answered at all? Not if it went to a group: IPv4 multicast
+ * (224/4), limited broadcast or class E (240/4, which holds
+ * 255.255.255.255), IPv6 multicast (ff00::/8), or a link-layer broadcast
+ * or multicast frame (a subnet-directed broadcast arrives as one). Not if
+ * its source is no single host that could take the answer: unspecified
+ * (0/8, ::), loopback (127/8, ::1), multicast, broadcast or class E.
+ * RFC 1122 3.2.2 and 4.2.3.10, RFC 4443 2.4(e).
+ */
+static __always_inline bool zt_may_reply(const struct zt_pkt *p)
+{
+	if (p->l2_group)
+		return false;
+	if (!p->v6) {
+		__u8 s = p->src[12], d = p->dst[12];
+
+		if (d >= 224)			/* 224/4 multicast, 240/4 incl. broadcast */
+			return false;
+		if (s == 0 || s == 127 || s >= 224)
+			return false;
+		return true;
+	}
+	if (p->dst[0] == 0xff || p->src[0] == 0xff)
+		return false;
+	{
+		__u64 hi, lo;
+
+		__builtin_memcpy(&hi, p->src, 8);
+		__builtin_memcpy(&lo, p->src + 8, 8);
+		/* :: and ::1 */
+		if (!hi && (!lo || lo == bpf_cpu_to_be64(1)))
+			return false;
+	}
+	return true;
 }
 
 /* Returns the length of the L3 reply written to b, 0 if none can be built. */

@@ -132,6 +132,7 @@ struct zt_pkt {
 	__u8 v6;
 	__u8 tcp_flags;
 	__u8 has_ports;		/* TCP/UDP header parsed */
+	__u8 l2_group;		/* link-layer destination is broadcast/multicast */
 };
 
 #endif /* ZT_WIRE_H */

@@ -31,6 +31,14 @@ int zt_daemon_open_dataplane(struct zt_daemon *d, const struct zt_tunables *t, c
 		snprintf(err, errlen, "another ztgated is running with pin dir %s", d->pin_dir);
 		return ret;
 	}
+	if (ret == -EINVAL) {
+		/* libbpf refuses a pinned map whose layout differs from ours. */
+		snprintf(err, errlen,
+			 "loading BPF data plane into %s: pinned maps do not match this version "
+			 "(tear the old instance down first: ztgated enforce --teardown --pin-dir %s)",
+			 d->pin_dir, d->pin_dir);
+		return ret;
+	}
 	if (ret) {
 		snprintf(err, errlen, "loading BPF data plane into %s: %s", d->pin_dir,
 			 strerror(-ret));

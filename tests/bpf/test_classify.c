@@ -76,7 +76,8 @@ static void expect_all(struct pspec s, enum want w)
 static void set_cfg(uint32_t gen, uint32_t flags)
 {
 	struct zt_config c = { .active_gen = gen, .flags = flags, .event_rate = 1000000,
-			       .event_burst = 1000000, .scan_threshold = 1000 };
+			       .event_burst = 1000000, .scan_threshold = 1000,
+			       .reply_rate = 1000000, .reply_burst = 1000000 };
 
 	assert_int_equal(zt_set_config(&E, &c), 0);
 }
@@ -663,19 +664,28 @@ static void reset_budget(void)
 	free(v);
 }
 
-static uint64_t suppressed(void)
+/* zt_evbudget summed over the CPUs. */
+static struct zt_evbudget budget(void)
 {
 	int ncpu = libbpf_num_possible_cpus(), i;
-	struct zt_evbudget *v = calloc((size_t)ncpu, sizeof(*v));
+	struct zt_evbudget *v = calloc((size_t)ncpu, sizeof(*v)), sum;
 	uint32_t zero = 0;
-	uint64_t s = 0;
 
+	memset(&sum, 0, sizeof(sum));
 	assert_non_null(v);
 	assert_int_equal(bpf_map_lookup_elem(E.fd[ZT_MAP_EVBUDGET], &zero, v), 0);
-	for (i = 0; i < ncpu; i++)
-		s += v[i].suppressed;
+	for (i = 0; i < ncpu; i++) {
+		sum.suppressed += v[i].suppressed;
+		sum.replies_suppressed += v[i].replies_suppressed;
+		sum.scan_suppressed += v[i].scan_suppressed;
+	}
 	free(v);
-	return s;
+	return sum;
+}
+
+static uint64_t suppressed(void)
+{
+	return budget().suppressed;
 }
 
 static void test_rate_limit(void **st)
@@ -709,7 +719,8 @@ static void test_rate_limit(void **st)
 static void test_scan(void **st)
 {
 	struct zt_config c = { .scan_threshold = 10, .scan_window_ms = 60000,
-			       .event_rate = 1000000, .event_burst = 1000000 };
+			       .event_rate = 1000000, .event_burst = 1000000,
+			       .reply_rate = 1000000, .reply_burst = 1000000 };
 	int i, scans = 0, denies = 0;
 
 	(void)st;
@@ -767,6 +778,231 @@ static void test_scan(void **st)
 	for (i = 0, scans = 0; i < nev; i++)
 		scans += evs[i].type == ZT_EV_SCAN;
 	assert_int_equal(scans, 1);
+	set_cfg(0, 0);
+}
+
+/* The reply budget: an empty bucket turns a reject into a drop, reported as such. */
+static void test_reply_budget(void **st)
+{
+	struct zt_config c = { .event_rate = 1000000, .event_burst = 1000000,
+			       .scan_threshold = 1000, .reply_rate = 1, .reply_burst = 5 };
+	static const int hooks[] = { H_XDP, H_TCI, H_TCE, H_TC3I, H_TC3E };
+	int i, h, replies = 0, drops = 0, ev_rej = 0, ev_drop = 0;
+	struct zt_evbudget b;
+
+	(void)st;
+	assert_int_equal(zt_set_config(&E, &c), 0);
+	assert_int_equal(zt_add_exact(&E, 0, "10.0.11.5", 111), 0);
+	assert_int_equal(zt_set_res(&E, 0, 111, 0, ZT_DENY_REJECT), 0);
+	assert_int_equal(zt_add_exact(&E, 0, "fd00:11::5", 112), 0);
+	assert_int_equal(zt_set_res(&E, 0, 112, 0, ZT_DENY_REJECT), 0);
+	reset_budget();
+	drain();
+
+	struct pspec t = { .src = "10.9.0.11", .dst = "10.0.11.5", .proto = 6, .sport = 1,
+			   .dport = 23, .tcp_flags = 2 };
+	struct pspec u6 = { .src = "fd00::11", .dst = "fd00:11::5", .proto = 17, .sport = 1,
+			    .dport = 161, .payload = 3 };
+	for (i = 0; i < 40; i++) {
+		struct pspec *s = i & 1 ? &u6 : &t;
+		int rc;
+
+		h = hooks[i % H__N];
+		rc = run_hook(h, *s);
+		if (rc == want_rc(h, REPLY)) {
+			replies++;
+			if (s == &t)
+				check_rst(h, s, false, 0, 1, 0x14);
+			else
+				check_unreach(h, s, true);
+		} else {
+			assert_int_equal(rc, want_rc(h, DROP));
+			drops++;
+		}
+	}
+	assert_true(replies >= 5 && replies <= 6);	/* burst, plus at most one refill at 1/s */
+	b = budget();
+	assert_int_equal(b.replies_suppressed, (uint64_t)drops);
+	assert_int_equal(b.suppressed, 0);
+	assert_int_equal(b.scan_suppressed, 0);
+	/* Every packet still gets its deny event, with the action actually taken. */
+	collect();
+	assert_int_equal(nev, 40);
+	for (i = 0; i < nev; i++) {
+		assert_int_equal(evs[i].type, ZT_EV_DENY);
+		if (evs[i].action == ZT_ACT_REJECT)
+			ev_rej++;
+		else
+			ev_drop++;
+	}
+	assert_int_equal(ev_rej, replies);
+	assert_int_equal(ev_drop, drops);
+
+	/* Defaults (0 in zt_config): a burst of 200 per CPU, then 1000/s. */
+	c.reply_rate = 0;
+	c.reply_burst = 0;
+	assert_int_equal(zt_set_config(&E, &c), 0);
+	reset_budget();
+	replies = drops = 0;
+	for (i = 0; i < 1000; i++) {
+		int rc = run_hook(H_XDP, t);
+
+		if (rc == XDP_TX) {
+			replies++;
+		} else {
+			assert_int_equal(rc, XDP_DROP);
+			drops++;
+		}
+	}
+	assert_true(replies >= 200 && replies < 1000);
+	assert_int_equal(budget().replies_suppressed, (uint64_t)drops);
+	drain();
+	set_cfg(0, 0);
+}
+
+/* Nothing to or from a group address (or from no host at all) is answered. */
+static void test_no_reply_group(void **st)
+{
+	static const char *v4_dst[] = { "224.0.0.251", "239.1.2.3", "255.255.255.255",
+					"240.0.0.1" };
+	static const char *v4_src[] = { "0.0.0.0", "0.1.2.3", "127.0.0.1", "224.0.0.1",
+					"255.255.255.255" };
+	static const char *v6_dst[] = { "ff02::1", "ff05::fb", "ff3e::8000:1" };
+	static const char *v6_src[] = { "::", "::1", "ff02::1" };
+	uint64_t before;
+	size_t i;
+	int h;
+
+	(void)st;
+	set_cfg(0, 0);
+	/* Group ranges as resources (a policy may well cover them with a wide CIDR). */
+	assert_int_equal(zt_add_prefix(&E, 0, "224.0.0.0", 3, 121), 0);
+	assert_int_equal(zt_set_res(&E, 0, 121, 0, ZT_DENY_REJECT), 0);
+	assert_int_equal(zt_add_prefix(&E, 0, "ff00::", 8, 122), 0);
+	assert_int_equal(zt_set_res(&E, 0, 122, 0, ZT_DENY_REJECT), 0);
+	assert_int_equal(zt_add_exact(&E, 0, "10.0.12.5", 123), 0);
+	assert_int_equal(zt_set_res(&E, 0, 123, 0, ZT_DENY_REJECT), 0);
+	assert_int_equal(zt_add_exact(&E, 0, "fd00:12::5", 124), 0);
+	assert_int_equal(zt_set_res(&E, 0, 124, 0, ZT_DENY_REJECT), 0);
+	reset_budget();
+	drain();
+	before = budget().replies_suppressed;
+
+	struct pspec u = { .src = "10.9.0.12", .proto = 17, .sport = 5353, .dport = 5353,
+			   .payload = 8 };
+	struct pspec t = { .src = "10.9.0.12", .proto = 6, .sport = 1000, .dport = 23,
+			   .tcp_flags = 2 };
+	for (i = 0; i < sizeof(v4_dst) / sizeof(v4_dst[0]); i++) {
+		u.dst = t.dst = v4_dst[i];
+		expect_all(u, DROP);
+		expect_all(t, DROP);
+	}
+	u.dst = t.dst = "10.0.12.5";
+	for (i = 0; i < sizeof(v4_src) / sizeof(v4_src[0]); i++) {
+		u.src = t.src = v4_src[i];
+		expect_all(u, DROP);
+		expect_all(t, DROP);
+	}
+	struct pspec u6 = { .src = "fd00::12", .proto = 17, .sport = 5353, .dport = 5353,
+			    .payload = 8 };
+	struct pspec t6 = { .src = "fd00::12", .proto = 6, .sport = 1000, .dport = 23,
+			    .tcp_flags = 2 };
+	for (i = 0; i < sizeof(v6_dst) / sizeof(v6_dst[0]); i++) {
+		u6.dst = t6.dst = v6_dst[i];
+		expect_all(u6, DROP);
+		expect_all(t6, DROP);
+	}
+	u6.dst = t6.dst = "fd00:12::5";
+	for (i = 0; i < sizeof(v6_src) / sizeof(v6_src[0]); i++) {
+		u6.src = t6.src = v6_src[i];
+		expect_all(u6, DROP);
+		expect_all(t6, DROP);
+	}
+	/* None of that was the reply budget's doing, and all are reported as drops. */
+	assert_int_equal(budget().replies_suppressed, before);
+	collect();
+	assert_true(nev > 0);
+	for (i = 0; i < (size_t)nev; i++)
+		assert_int_equal(evs[i].action, ZT_ACT_DROP);
+
+	/* A unicast packet to the same resources is still answered. */
+	u.src = t.src = "10.9.0.12";
+	expect_all(u, REPLY);
+	expect_all(t, REPLY);
+	u6.src = t6.src = "fd00::12";
+	expect_all(u6, REPLY);
+	expect_all(t6, REPLY);
+	/* ... unless the frame was a link-layer broadcast or multicast (L2 hooks). */
+	for (h = 0; h < H_TC3I; h++) {
+		static const uint8_t group[][6] = { { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff },
+						    { 0x01, 0x00, 0x5e, 0x00, 0x00, 0x01 },
+						    { 0x33, 0x33, 0x00, 0x00, 0x00, 0x01 } };
+		size_t g;
+
+		for (g = 0; g < 3; g++) {
+			inlen = build_pkt(inb, g == 2 ? &u6 : &u);
+			memcpy(inb, group[g], 6);
+			assert_int_equal(run_prog(hook_fd(h), inb, inlen, outb, &outlen, 1, NULL),
+					 want_rc(h, DROP));
+		}
+	}
+	drain();
+}
+
+/* Scan events have their own budget: spoofed sources cannot flood the ring. */
+static void test_scan_budget(void **st)
+{
+	struct zt_config c = { .scan_threshold = 2, .scan_window_ms = 60000,
+			       .event_rate = 1000000, .event_burst = 1000000 };
+	char src[32];
+	int i, p, scans = 0, denies = 0;
+
+	(void)st;
+	assert_int_equal(zt_set_config(&E, &c), 0);
+	assert_int_equal(zt_add_exact(&E, 0, "10.0.13.5", 131), 0);
+	assert_int_equal(zt_set_res(&E, 0, 131, 0, ZT_DENY_DROP), 0);
+	reset_budget();
+	drain();
+
+	/* Defaults: burst 20, then 10/s. 40 sources scanning 3 ports each. */
+	struct pspec t = { .src = src, .dst = "10.0.13.5", .proto = 6, .sport = 1,
+			   .tcp_flags = 2 };
+	for (i = 0; i < 40; i++) {
+		snprintf(src, sizeof(src), "10.9.2.%d", i + 1);
+		for (p = 0; p < 3; p++) {
+			t.dport = (uint16_t)(100 + p);
+			assert_int_equal(run_hook(H_XDP, t), XDP_DROP);
+		}
+	}
+	collect();
+	for (i = 0; i < nev; i++) {
+		if (evs[i].type == ZT_EV_SCAN)
+			scans++;
+		else
+			denies++;
+	}
+	assert_int_equal(denies, 120);		/* deny events are not affected */
+	assert_true(scans >= 20 && scans <= 22);
+	assert_int_equal(budget().scan_suppressed, (uint64_t)(40 - scans));
+	assert_int_equal(budget().suppressed, 0);
+
+	/* Configured: 1/s, burst 3. */
+	c.scan_event_rate = 1;
+	c.scan_event_burst = 3;
+	assert_int_equal(zt_set_config(&E, &c), 0);
+	reset_budget();
+	for (i = 0, scans = 0; i < 20; i++) {
+		snprintf(src, sizeof(src), "10.9.3.%d", i + 1);
+		for (p = 0; p < 3; p++) {
+			t.dport = (uint16_t)(100 + p);
+			assert_int_equal(run_hook(i & 1 ? H_TCI : H_TC3E, t), 2);
+		}
+	}
+	collect();
+	for (i = 0; i < nev; i++)
+		scans += evs[i].type == ZT_EV_SCAN;
+	assert_true(scans >= 3 && scans <= 4);
+	assert_int_equal(budget().scan_suppressed, (uint64_t)(20 - scans));
 	set_cfg(0, 0);
 }
 
@@ -864,6 +1100,9 @@ int main(void)
 		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_rate_limit),
 		cmocka_unit_test(test_scan),
+		cmocka_unit_test(test_reply_budget),
+		cmocka_unit_test(test_no_reply_group),
+		cmocka_unit_test(test_scan_budget),
 		cmocka_unit_test(test_device_check),
 	};
 
