@@ -20,7 +20,8 @@
 /* Bounds: whatever clients send, memory stays below these. */
 #define MAX_TCP_CONNS		64
 #define MAX_PENDING		4096	/* forwarded queries awaiting an upstream */
-#define UDP_BATCH		64	/* datagrams per wakeup, then the loop's other fds */
+#define UDP_BATCH		32	/* datagrams per recvmmsg, answers per sendmmsg */
+#define UDP_ROUNDS		2	/* batches per wakeup, then the loop's other fds */
 #define TCP_MSG_MAX		65535
 #define REPLY_MAX		65535
 
@@ -31,6 +32,24 @@ struct tcp_conn {
 	size_t len;
 	struct tcp_conn *next;
 	uint8_t buf[2 + ZT_DNS_QUERY_MAX];
+};
+
+/*
+ * One recvmmsg's worth of datagrams and the answers given at once, sent
+ * with one sendmmsg. Forwarded answers are sent the same way, one sendmmsg
+ * per pass of c-ares over its sockets.
+ */
+struct udp_batch {
+	struct mmsghdr in[UDP_BATCH];
+	struct iovec in_iov[UDP_BATCH];
+	struct sockaddr_storage peer[UDP_BATCH];
+	uint8_t buf[UDP_BATCH][ZT_DNS_QUERY_MAX + 1];	/* one more: oversize is told apart */
+	struct mmsghdr out[UDP_BATCH];
+	struct iovec out_iov[UDP_BATCH];
+	struct sockaddr_storage out_peer[UDP_BATCH];
+	uint8_t reply[UDP_BATCH][ZT_DNS_UDP_PLAIN_MAX];
+	unsigned int nout;
+	bool collect_fwd;		/* in on_ares_fd: forwarded answers queue too */
 };
 
 /* A query sent upstream, and where its answer goes. */
@@ -56,6 +75,7 @@ struct zt_dns_server {
 	unsigned int nconns;
 	uint64_t next_conn_id;
 	unsigned int pending;
+	struct udp_batch *ub;
 	/* counters */
 	uint64_t q_local, q_forwarded, q_dropped, q_formerr, q_servfail, q_stripped;
 };
@@ -129,7 +149,50 @@ struct reply_to {
 	struct tcp_conn *conn;		/* NULL: UDP */
 	const struct sockaddr *peer;
 	socklen_t peerlen;
+	bool batch;			/* UDP: queue in s->ub, sent by udp_flush() */
 };
+
+/* Send the queued UDP replies: one sendmmsg, more only after a failure. */
+static void udp_flush(struct zt_dns_server *s)
+{
+	struct udp_batch *ub = s->ub;
+	unsigned int sent = 0;
+	int n;
+
+	while (sent < ub->nout) {
+		n = sendmmsg(s->udp_fd, ub->out + sent, ub->nout - sent, MSG_DONTWAIT);
+		if (n <= 0) {
+			/* As with sendto: the failed reply is dropped, the rest still go. */
+			s->q_dropped++;
+			sent++;
+			continue;
+		}
+		sent += (unsigned int)n;
+	}
+	ub->nout = 0;
+}
+
+/* Queue a UDP reply for the batch's sendmmsg; a full batch goes first. */
+static void queue_udp(struct zt_dns_server *s, const uint8_t *msg, size_t len,
+		      const struct sockaddr *peer, socklen_t peerlen)
+{
+	struct udp_batch *ub = s->ub;
+	unsigned int i;
+
+	if (len > sizeof(ub->reply[0]) || peerlen > sizeof(ub->out_peer[0])) {
+		send_udp(s, msg, len, peer, peerlen);	/* big EDNS0 answers go alone */
+		return;
+	}
+	if (ub->nout == UDP_BATCH)
+		udp_flush(s);
+	i = ub->nout++;
+	memcpy(ub->reply[i], msg, len);
+	memcpy(&ub->out_peer[i], peer, peerlen);
+	ub->out_iov[i].iov_base = ub->reply[i];
+	ub->out_iov[i].iov_len = len;
+	ub->out[i].msg_hdr = (struct msghdr){ .msg_name = &ub->out_peer[i], .msg_namelen = peerlen,
+					      .msg_iov = &ub->out_iov[i], .msg_iovlen = 1 };
+}
 
 static void reply(struct zt_dns_server *s, const struct reply_to *to, const uint8_t *msg,
 		  ssize_t len)
@@ -138,6 +201,8 @@ static void reply(struct zt_dns_server *s, const struct reply_to *to, const uint
 		return;
 	if (to->conn)
 		send_tcp(s, to->conn, msg, (size_t)len);
+	else if (to->batch || s->ub->collect_fwd)
+		queue_udp(s, msg, (size_t)len, to->peer, to->peerlen);
 	else
 		send_udp(s, msg, (size_t)len, to->peer, to->peerlen);
 }
@@ -186,15 +251,34 @@ static void ares_rearm(struct zt_dns_server *s)
 	timerfd_settime(s->timer_fd, 0, &its, NULL);
 }
 
+/*
+ * After queries were added or answered: a timer armed and not yet due
+ * already fires no later than anything c-ares could need now (a new try is
+ * due a whole timeout from now; answers only remove deadlines), so
+ * ares_timeout(), a walk over every query in flight in c-ares 1.18, is
+ * skipped. A timer left armed for queries already answered fires once and
+ * disarms.
+ */
+static void ares_rearm_lazy(struct zt_dns_server *s)
+{
+	if (s->timer_deadline_ns && s->timer_deadline_ns > mono_ns())
+		return;
+	ares_rearm(s);
+}
+
 static void on_ares_fd(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct zt_dns_server *s = arg;
 
 	(void)loop;
+	/* The answers of this pass leave with one sendmmsg. */
+	s->ub->collect_fwd = true;
 	ares_process_fd(s->ares,
 			events & (EPOLLIN | EPOLLERR | EPOLLHUP) ? fd : ARES_SOCKET_BAD,
 			events & EPOLLOUT ? fd : ARES_SOCKET_BAD);
-	ares_rearm(s);
+	s->ub->collect_fwd = false;
+	udp_flush(s);
+	ares_rearm_lazy(s);
 }
 
 static void on_ares_timer(struct zt_loop *loop, int fd, uint32_t events, void *arg)
@@ -288,7 +372,7 @@ static void on_upstream_answer(void *arg, int status, int timeouts, unsigned cha
 	reply(s, &to, out, len);
 out:
 	free(f);
-	ares_rearm(s);
+	/* No re-arm: an answer moves no deadline earlier; our caller re-arms. */
 }
 
 static void forward(struct zt_dns_server *s, const struct zt_dns_query *q, const uint8_t *raw,
@@ -315,7 +399,7 @@ static void forward(struct zt_dns_server *s, const struct zt_dns_query *q, const
 	s->q_forwarded++;
 	/* The raw query goes as it came (EDNS0, flags); c-ares picks its own ID. */
 	ares_send(s->ares, raw, (int)rawlen, on_upstream_answer, f);
-	ares_rearm(s);
+	ares_rearm_lazy(s);
 }
 
 /* ---- answering ---- */
@@ -392,28 +476,41 @@ static void handle_query(struct zt_dns_server *s, const uint8_t *msg, size_t len
 
 /* ---- UDP ---- */
 
+/*
+ * Up to UDP_ROUNDS batches of UDP_BATCH datagrams per wakeup: each drained
+ * with one recvmmsg and answered with one sendmmsg (forwarded queries
+ * answer later, alone). Then the loop serves TCP and c-ares; the socket,
+ * level-triggered, brings us back if more is waiting.
+ */
 static void on_udp(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct zt_dns_server *s = arg;
-	uint8_t buf[ZT_DNS_QUERY_MAX + 1];	/* one more: oversize is told apart */
-	int i;
+	struct udp_batch *ub = s->ub;
+	int r, i, n;
 
 	(void)loop;
 	(void)events;
-	for (i = 0; i < UDP_BATCH; i++) {
-		struct sockaddr_storage peer;
-		socklen_t peerlen = sizeof(peer);
-		struct reply_to to = { .peer = (struct sockaddr *)&peer };
-		ssize_t n;
-
-		n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC,
-			     (struct sockaddr *)&peer, &peerlen);
-		if (n < 0)
+	for (r = 0; r < UDP_ROUNDS; r++) {
+		for (i = 0; i < UDP_BATCH; i++) {
+			ub->in[i].msg_hdr.msg_namelen = sizeof(ub->peer[i]);
+			ub->in[i].msg_hdr.msg_flags = 0;
+		}
+		n = recvmmsg(fd, ub->in, UDP_BATCH, MSG_DONTWAIT | MSG_TRUNC, NULL);
+		if (n <= 0)
 			return;
-		to.peerlen = peerlen;
-		if ((size_t)n > sizeof(buf))
-			n = sizeof(buf);	/* truncated: the parser sees it is oversize */
-		handle_query(s, buf, (size_t)n, &to);
+		for (i = 0; i < n; i++) {
+			struct reply_to to = { .peer = (struct sockaddr *)&ub->peer[i],
+					       .peerlen = ub->in[i].msg_hdr.msg_namelen,
+					       .batch = true };
+			size_t len = ub->in[i].msg_len;
+
+			if (len > sizeof(ub->buf[i]))
+				len = sizeof(ub->buf[i]);	/* truncated: the parser sees it is oversize */
+			handle_query(s, ub->buf[i], len, &to);
+		}
+		udp_flush(s);
+		if (n < UDP_BATCH)
+			return;		/* drained */
 	}
 }
 
@@ -539,6 +636,19 @@ int zt_dns_server_open(struct zt_daemon *d, struct zt_fakeip *pool,
 	snprintf(s->upstreams, sizeof(s->upstreams), "%s", cfg->upstreams ? cfg->upstreams : "");
 	s->cfg.upstreams = s->upstreams;
 	s->udp_fd = s->tcp_fd = s->timer_fd = -1;
+	s->ub = calloc(1, sizeof(*s->ub));
+	if (!s->ub) {
+		free(s);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (unsigned int i = 0; i < UDP_BATCH; i++) {
+		s->ub->in_iov[i] = (struct iovec){ s->ub->buf[i], sizeof(s->ub->buf[i]) };
+		s->ub->in[i].msg_hdr = (struct msghdr){ .msg_name = &s->ub->peer[i],
+							.msg_namelen = sizeof(s->ub->peer[i]),
+							.msg_iov = &s->ub->in_iov[i],
+							.msg_iovlen = 1 };
+	}
 
 	ret = ares_library_init(ARES_LIB_INIT_ALL);
 	if (ret != ARES_SUCCESS) {
@@ -549,7 +659,9 @@ int zt_dns_server_open(struct zt_daemon *d, struct zt_fakeip *pool,
 	/*
 	 * NOCHECKRESP: SERVFAIL, REFUSED and the like reach the client as the
 	 * upstream sent them. Truncated UDP answers are retried over TCP by
-	 * c-ares itself.
+	 * c-ares itself. (ARES_FLAG_STAYOPEN would save the socket churn of
+	 * c-ares closing its upstream socket whenever nothing is in flight,
+	 * but with c-ares 1.18 it broke the TC -> TCP retry in the tests.)
 	 */
 	opts.flags = ARES_FLAG_NOCHECKRESP;
 	opts.timeout = 2000;
@@ -632,6 +744,7 @@ void zt_dns_server_close(struct zt_dns_server *s)
 	/* Last-use times are only saved with changes; keep them too. */
 	if (s->pool && zt_fakeip_save(s->pool, s->d->state_dir, err, sizeof(err)))
 		zt_log("error", "dns: saving fake IPs: %s", err);
+	free(s->ub);
 	free(s);
 }
 
