@@ -37,10 +37,18 @@ struct zt_resource_def {
 	uint8_t deny_mode;	/* ZT_DENY_* */
 };
 
+struct zt_name_index;
+
 struct zt_policy {
 	unsigned int count;
 	unsigned int cap;
 	struct zt_resource_def *res;
+	/*
+	 * Lookup index of the name patterns for zt_policy_match_name(), built
+	 * on first use, dropped by every change made through this module, and
+	 * owned like RES (moves with the struct, freed by zt_policy_free()).
+	 */
+	struct zt_name_index *name_index;
 };
 
 void zt_policy_init(struct zt_policy *p);
