@@ -12,10 +12,11 @@ BORINGSSL_INC := /usr/include/android
 BORINGSSL_LIB := /usr/lib/x86_64-linux-gnu/android
 
 CFLAGS_COMMON := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -g \
-	-I$(BUILD) -Ibpf -Idaemon -Icli
+	-I$(BUILD) -Ibpf -Idaemon -Icli -isystem $(BORINGSSL_INC)
 CFLAGS      ?= -O2
 SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-LDLIBS      := -lbpf -lxdp -ljson-c -lelf -lz -lcares
+LDLIBS      := -lbpf -lxdp -ljson-c -lelf -lz -lcares \
+	-L$(BORINGSSL_LIB) -Wl,-rpath,$(BORINGSSL_LIB) -lcrypto
 
 BPF_CFLAGS  := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux -Ibpf \
 	-Wall -Wno-unused-function -Werror
@@ -111,7 +112,13 @@ $(BUILD)/fuzz_dns: tests/fuzz/fuzz_dns.c $(FUZZ_DNS_LIB) $(DAEMON_HDRS) | $(BUIL
 	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ibpf -Idaemon \
 		-fsanitize=fuzzer,address,undefined $< $(FUZZ_DNS_LIB) -o $@
 
-test-fuzz: $(BUILD)/fuzz_policy $(BUILD)/fuzz_dns
+# The STUN codec: what the relay's Binding service and the peers parse.
+$(BUILD)/fuzz_stun: tests/fuzz/fuzz_stun.c daemon/stun.c $(DAEMON_HDRS) | $(BUILD)
+	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ibpf -Idaemon \
+		-isystem $(BORINGSSL_INC) -fsanitize=fuzzer,address,undefined $< daemon/stun.c \
+		-lz -L$(BORINGSSL_LIB) -Wl,-rpath,$(BORINGSSL_LIB) -lcrypto -o $@
+
+test-fuzz: $(BUILD)/fuzz_policy $(BUILD)/fuzz_dns $(BUILD)/fuzz_stun
 	@d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; \
 	if $(BUILD)/fuzz_policy -max_total_time=$(FUZZ_SECONDS) "$$d" tests/fuzz/corpus \
 		> "$$d.log" 2>&1; then tail -n 1 "$$d.log"; rm -f "$$d.log"; \
@@ -120,6 +127,10 @@ test-fuzz: $(BUILD)/fuzz_policy $(BUILD)/fuzz_dns
 	if $(BUILD)/fuzz_dns -max_total_time=$(FUZZ_SECONDS) "$$d" tests/fuzz/corpus-dns \
 		> "$$d.log" 2>&1; then tail -n 1 "$$d.log"; rm -f "$$d.log"; \
 	else cat "$$d.log"; rm -f "$$d.log"; echo "fuzz_dns: FAILED"; exit 1; fi
+	@d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; \
+	if $(BUILD)/fuzz_stun -max_total_time=$(FUZZ_SECONDS) "$$d" tests/fuzz/corpus-stun \
+		> "$$d.log" 2>&1; then tail -n 1 "$$d.log"; rm -f "$$d.log"; \
+	else cat "$$d.log"; rm -f "$$d.log"; echo "fuzz_stun: FAILED"; exit 1; fi
 
 test-integration: all san
 	bash tests/integration/run.sh
