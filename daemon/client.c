@@ -176,9 +176,7 @@ static int parse_opts(int argc, char **argv, struct zt_daemon *d, struct client_
 		{ "fake-range", required_argument, NULL, 'f' },
 		{ "dns-ttl", required_argument, NULL, 'T' },
 		{ "resolv-conf", required_argument, NULL, 'r' },
-		{ "state-dir", required_argument, NULL, 's' },
-		{ "socket", required_argument, NULL, 'S' },
-		{ "pin-dir", required_argument, NULL, 'p' },
+		ZT_DAEMON_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -210,20 +208,15 @@ static int parse_opts(int argc, char **argv, struct zt_daemon *d, struct client_
 			}
 			o->ttl = (uint32_t)v;
 			break;
-		case 's': d->state_dir = optarg; break;
-		case 'S': d->socket_path = optarg; break;
-		case 'p': d->pin_dir = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		default:
+			if (zt_daemon_common_opt(d, c, optarg))
+				break;
 			usage(stderr);
 			return -EINVAL;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "ztgated: unexpected argument '%s'\n", argv[optind]);
-		return -EINVAL;
-	}
-	return 0;
+	return zt_daemon_no_args(argc, argv);
 }
 
 /* The routes into the TUN: the fake range and every IP/CIDR resource. */

@@ -5,6 +5,7 @@
  * in place unless a teardown was asked for.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +16,25 @@
 #include "daemon.h"
 #include "log.h"
 #include "policy_store.h"
+
+bool zt_daemon_common_opt(struct zt_daemon *d, int c, const char *arg)
+{
+	switch (c) {
+	case 's': d->state_dir = arg; return true;
+	case 'S': d->socket_path = arg; return true;
+	case 'p': d->pin_dir = arg; return true;
+	default: return false;
+	}
+}
+
+int zt_daemon_no_args(int argc, char **argv)
+{
+	if (optind < argc) {
+		fprintf(stderr, "ztgated: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}
 
 int zt_daemon_open_dataplane(struct zt_daemon *d, const struct zt_tunables *t, char *err,
 			     size_t errlen)

@@ -58,6 +58,17 @@ struct zt_tunables {
 #define ZT_TUNABLES_DEFAULT { .scan_threshold = 10, .scan_window_ms = 5000, \
 			      .event_rate = 100, .event_burst = 200 }
 
+/* The options every role takes, for its getopt_long table. */
+#define ZT_DAEMON_LONGOPTS \
+	{ "state-dir", required_argument, NULL, 's' }, \
+	{ "socket", required_argument, NULL, 'S' }, \
+	{ "pin-dir", required_argument, NULL, 'p' }
+
+/* Take one of ZT_DAEMON_LONGOPTS; false if C is not one of them. */
+bool zt_daemon_common_opt(struct zt_daemon *d, int c, const char *arg);
+/* After getopt_long: a role takes no positional arguments. */
+int zt_daemon_no_args(int argc, char **argv);
+
 /* Shared start-up and shut-down (core.c); each returns 0 or -errno with ERR set. */
 /* The loop, the data plane (maps adopted or created) and the tunables. */
 int zt_daemon_open_dataplane(struct zt_daemon *d, const struct zt_tunables *t, char *err,

@@ -93,9 +93,7 @@ static int parse_opts(int argc, char **argv, struct zt_daemon *d, struct enforce
 		{ "tc-ingress", required_argument, NULL, 'i' },
 		{ "tc-egress", required_argument, NULL, 'e' },
 		{ "xdp", required_argument, NULL, 'x' },
-		{ "state-dir", required_argument, NULL, 's' },
-		{ "socket", required_argument, NULL, 'S' },
-		{ "pin-dir", required_argument, NULL, 'p' },
+		ZT_DAEMON_LONGOPTS,
 		{ "scan-threshold", required_argument, NULL, 'T' },
 		{ "scan-window-ms", required_argument, NULL, 'W' },
 		{ "event-rate", required_argument, NULL, 'R' },
@@ -121,9 +119,6 @@ static int parse_opts(int argc, char **argv, struct zt_daemon *d, struct enforce
 						     c == 'e' ? "tc-egress" : "xdp";
 			o->nattach++;
 			break;
-		case 's': d->state_dir = optarg; break;
-		case 'S': d->socket_path = optarg; break;
-		case 'p': d->pin_dir = optarg; break;
 		case 'T':
 			if (parse_u32("--scan-threshold", optarg, 1, 1023, &o->tun.scan_threshold))
 				return -EINVAL;
@@ -143,15 +138,13 @@ static int parse_opts(int argc, char **argv, struct zt_daemon *d, struct enforce
 		case 'D': o->teardown = true; break;
 		case 'h': usage(stdout); exit(0);
 		default:
+			if (zt_daemon_common_opt(d, c, optarg))
+				break;
 			usage(stderr);
 			return -EINVAL;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "ztgated: unexpected argument '%s'\n", argv[optind]);
-		return -EINVAL;
-	}
-	return 0;
+	return zt_daemon_no_args(argc, argv);
 }
 
 int zt_role_enforce(int argc, char **argv)
