@@ -185,7 +185,8 @@ static int parse_opts(int argc, char **argv, struct zt_daemon *d, struct client_
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	opterr = 0;	/* one line of our own instead of getopt's and a usage page */
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 't': o->tun = optarg; break;
 		case 'd': o->dns = optarg; break;
@@ -212,8 +213,7 @@ static int parse_opts(int argc, char **argv, struct zt_daemon *d, struct client_
 		default:
 			if (zt_daemon_common_opt(d, c, optarg))
 				break;
-			usage(stderr);
-			return -EINVAL;
+			return zt_daemon_bad_opt("client", c, argv);
 		}
 	}
 	return zt_daemon_no_args(argc, argv);

@@ -27,6 +27,18 @@ bool zt_daemon_common_opt(struct zt_daemon *d, int c, const char *arg)
 	}
 }
 
+int zt_daemon_bad_opt(const char *role, int c, char **argv)
+{
+	const char *opt = argv[optind - 1];
+
+	if (c == ':')
+		fprintf(stderr, "ztgated %s: option '%s' needs a value\n", role, opt);
+	else
+		fprintf(stderr, "ztgated %s: unknown option '%s' (see ztgated %s --help)\n", role,
+			opt, role);
+	return -EINVAL;
+}
+
 int zt_daemon_no_args(int argc, char **argv)
 {
 	if (optind < argc) {

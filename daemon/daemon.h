@@ -66,6 +66,8 @@ struct zt_tunables {
 
 /* Take one of ZT_DAEMON_LONGOPTS; false if C is not one of them. */
 bool zt_daemon_common_opt(struct zt_daemon *d, int c, const char *arg);
+/* Report getopt_long's '?' or ':' for ROLE in one line; returns -EINVAL. */
+int zt_daemon_bad_opt(const char *role, int c, char **argv);
 /* After getopt_long: a role takes no positional arguments. */
 int zt_daemon_no_args(int argc, char **argv);
 

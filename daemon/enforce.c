@@ -105,7 +105,8 @@ static int parse_opts(int argc, char **argv, struct zt_daemon *d, struct enforce
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	opterr = 0;	/* one line of our own instead of getopt's and a usage page */
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
 		case 'e':
@@ -140,8 +141,7 @@ static int parse_opts(int argc, char **argv, struct zt_daemon *d, struct enforce
 		default:
 			if (zt_daemon_common_opt(d, c, optarg))
 				break;
-			usage(stderr);
-			return -EINVAL;
+			return zt_daemon_bad_opt("enforce", c, argv);
 		}
 	}
 	return zt_daemon_no_args(argc, argv);
