@@ -50,14 +50,11 @@ zt_require_bins
 
 # ---------------------------------------------------------------------------
 section "(c) DNS: topology"
-zt_netns_add cli
-zt_netns_add up
+zt_pair cli c0 up u0
 C=$(zt_ns cli)
 U=$(zt_ns up)
-zt_veth "$C" c0 "$U" u0
 zt_addr "$C" c0 198.18.0.1/24
 zt_addr "$U" u0 $UPSTREAM/24
-wait_until 5 zt_link_up "$C" c0 || fail "c0 not up"
 
 # dnsmasq, quiet, from a config of address= lines only: no resolv.conf, no
 # hosts, no cache involvement, the same 15 s TTL as the client's default.

@@ -57,14 +57,11 @@ fi
 
 # ---------------------------------------------------------------------------
 section "(b) veth packet rate: topology"
-zt_netns_add gen
-zt_netns_add sink
+zt_pair gen g0 sink s0
 G=$(zt_ns gen)
 S=$(zt_ns sink)
-zt_veth "$G" g0 "$S" s0
 zt_addr "$G" g0 198.18.1.1/24
 zt_addr "$S" s0 198.18.1.2/24
-wait_until 5 zt_link_up "$S" s0 || fail "s0 not up"
 GMAC=$(ip -n "$G" -j link show dev g0 | jq -r '.[0].address')
 SMAC=$(ip -n "$S" -j link show dev s0 | jq -r '.[0].address')
 ip -n "$G" neigh replace 198.18.1.2 lladdr "$SMAC" dev g0 nud permanent

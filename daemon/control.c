@@ -153,17 +153,24 @@ static int apply_policy(struct zt_daemon *d, struct zt_policy *next, char *err, 
 	return 0;
 }
 
-static json_object *counters_json(struct zt_daemon *d, uint32_t id, json_object *o)
+/* Add C's four fields to O; returns O. */
+static json_object *add_counters(json_object *o, const struct zt_counters *c)
+{
+	json_object_object_add(o, "allowed_packets", json_object_new_int64((int64_t)c->allowed_packets));
+	json_object_object_add(o, "allowed_bytes", json_object_new_int64((int64_t)c->allowed_bytes));
+	json_object_object_add(o, "denied_packets", json_object_new_int64((int64_t)c->denied_packets));
+	json_object_object_add(o, "denied_bytes", json_object_new_int64((int64_t)c->denied_bytes));
+	return o;
+}
+
+/* A resource's counters summed over CPUs; zeroes if they cannot be read. */
+static struct zt_counters read_counters(struct zt_daemon *d, uint32_t id)
 {
 	struct zt_counters c;
 
 	if (zt_counters_read(d->fds, id, &c))
 		memset(&c, 0, sizeof(c));
-	json_object_object_add(o, "allowed_packets", json_object_new_int64((int64_t)c.allowed_packets));
-	json_object_object_add(o, "allowed_bytes", json_object_new_int64((int64_t)c.allowed_bytes));
-	json_object_object_add(o, "denied_packets", json_object_new_int64((int64_t)c.denied_packets));
-	json_object_object_add(o, "denied_bytes", json_object_new_int64((int64_t)c.denied_bytes));
-	return o;
+	return c;
 }
 
 static json_object *cmd_resource_add(struct zt_daemon *d, struct zt_ctl_client *c,
@@ -252,27 +259,19 @@ static json_object *cmd_resource_list(struct zt_daemon *d, bool with_counters)
 		json_object *r = zt_resource_to_json(&d->policy.res[i]);
 
 		if (with_counters) {
-			struct zt_counters c;
+			struct zt_counters c = read_counters(d, d->policy.res[i].id);
 
-			counters_json(d, d->policy.res[i].id, r);
-			if (!zt_counters_read(d->fds, d->policy.res[i].id, &c)) {
-				total.allowed_packets += c.allowed_packets;
-				total.allowed_bytes += c.allowed_bytes;
-				total.denied_packets += c.denied_packets;
-				total.denied_bytes += c.denied_bytes;
-			}
+			add_counters(r, &c);
+			total.allowed_packets += c.allowed_packets;
+			total.allowed_bytes += c.allowed_bytes;
+			total.denied_packets += c.denied_packets;
+			total.denied_bytes += c.denied_bytes;
 		}
 		json_object_array_add(arr, r);
 	}
 	json_object_object_add(o, "resources", arr);
 	if (with_counters) {
-		json_object *t = json_object_new_object();
-
-		json_object_object_add(t, "allowed_packets", json_object_new_int64((int64_t)total.allowed_packets));
-		json_object_object_add(t, "allowed_bytes", json_object_new_int64((int64_t)total.allowed_bytes));
-		json_object_object_add(t, "denied_packets", json_object_new_int64((int64_t)total.denied_packets));
-		json_object_object_add(t, "denied_bytes", json_object_new_int64((int64_t)total.denied_bytes));
-		json_object_object_add(o, "total", t);
+		json_object_object_add(o, "total", add_counters(json_object_new_object(), &total));
 		if (d->stats)
 			d->stats(d, o);
 	}
@@ -312,6 +311,7 @@ static json_object *cmd_resource_show(struct zt_daemon *d, json_object *req)
 {
 	const char *name = req_str(req, "name");
 	const struct zt_resource_def *def;
+	struct zt_counters c;
 	json_object *o, *r;
 	char err[256];
 
@@ -323,7 +323,8 @@ static json_object *cmd_resource_show(struct zt_daemon *d, json_object *req)
 		return reply_error(err);
 	}
 	r = zt_resource_to_json(def);
-	json_object_object_add(r, "counters", counters_json(d, def->id, json_object_new_object()));
+	c = read_counters(d, def->id);
+	json_object_object_add(r, "counters", add_counters(json_object_new_object(), &c));
 	o = reply_ok();
 	json_object_object_add(o, "resource", r);
 	return o;

@@ -525,76 +525,39 @@ static json_object *entry_to_json(const struct entry *e)
 }
 
 /*
- * The policy store's atomic replace: temp file, fsync, rename, fsync the
- * directory. The mappings array is streamed one json-c object at a time:
+ * Saved through the policy store's atomic replace. The mappings array is streamed one json-c object at a time:
  * a full range is a million names, too many to build as one tree.
  */
 int zt_fakeip_save(struct zt_fakeip *fp, const char *state_dir, char *err, size_t errlen)
 {
-	char path[PATH_MAX], tmp[PATH_MAX], range[64];
+	struct zt_atomic_file af;
 	const struct entry *e;
-	FILE *f = NULL;
-	int fd = -1, dfd = -1, ret;
+	char range[64];
+	int ret;
 
-	ret = zt_mkdir_p(state_dir, 0700);
-	if (!ret)
-		ret = file_paths(state_dir, path, tmp);
-	if (ret) {
-		snprintf(err, errlen, "%s: %s", state_dir, strerror(-ret));
+	ret = zt_atomic_begin(&af, state_dir, ZT_FAKEIP_FILE, err, errlen);
+	if (ret)
 		return ret;
-	}
 	zt_prefix_format(&fp->range, range, sizeof(range));
-
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		goto sys_err;
-	f = fdopen(fd, "w");
-	if (!f)
-		goto sys_err;
-	fd = -1;	/* f owns it now */
-	errno = 0;
-	fprintf(f, "{\n  \"version\": %d,\n  \"range\": \"%s\",\n  \"mappings\": [",
+	fprintf(af.f, "{\n  \"version\": %d,\n  \"range\": \"%s\",\n  \"mappings\": [",
 		FAKEIP_FILE_VERSION, range);
 	for (e = fp->newest; e; e = e->older) {
 		json_object *o = entry_to_json(e);
 
 		if (!o) {
-			errno = ENOMEM;
-			goto sys_err;
+			snprintf(err, errlen, "saving %s: %s", af.path, strerror(ENOMEM));
+			zt_atomic_abort(&af);
+			return -ENOMEM;
 		}
-		fputs(e == fp->newest ? "\n    " : ",\n    ", f);
+		fputs(e == fp->newest ? "\n    " : ",\n    ", af.f);
 		fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_SPACED |
-						      JSON_C_TO_STRING_NOSLASHESCAPE), f);
+						      JSON_C_TO_STRING_NOSLASHESCAPE), af.f);
 		json_object_put(o);
 	}
-	fputs("\n  ]\n}\n", f);
-	if (fflush(f) || ferror(f) || fsync(fileno(f)))
-		goto sys_err;
-	ret = fclose(f);
-	f = NULL;
-	if (ret)
-		goto sys_err;
-	if (rename(tmp, path))
-		goto sys_err;
-	/* The rename is durable only once the directory is. */
-	dfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd))
-		goto sys_err;
-	fp->dirty = false;
-	ret = 0;
-	goto out;
-
-sys_err:
-	ret = errno ? -errno : -EIO;
-	snprintf(err, errlen, "saving %s: %s", path, strerror(-ret));
-	unlink(tmp);
-out:
-	if (f)
-		fclose(f);
-	if (fd >= 0)
-		close(fd);
-	if (dfd >= 0)
-		close(dfd);
+	fputs("\n  ]\n}\n", af.f);
+	ret = zt_atomic_commit(&af, err, errlen);
+	if (!ret)
+		fp->dirty = false;
 	return ret;
 }
 

@@ -60,65 +60,86 @@ int zt_store_load(const char *state_dir, struct zt_policy *p, char *err, size_t 
 	return ret;
 }
 
-int zt_store_save(const char *state_dir, const struct zt_policy *p, char *err, size_t errlen)
+int zt_atomic_begin(struct zt_atomic_file *af, const char *dir, const char *name, char *err,
+		    size_t errlen)
 {
-	char path[PATH_MAX], tmp[PATH_MAX];
-	json_object *obj = NULL;
-	const char *text;
-	size_t len, off = 0;
-	int fd = -1, dfd = -1, ret;
+	int fd, ret;
 
-	ret = zt_mkdir_p(state_dir, 0700);
+	memset(af, 0, sizeof(*af));
+	if (snprintf(af->dir, sizeof(af->dir), "%s", dir) >= (int)sizeof(af->dir) ||
+	    snprintf(af->path, sizeof(af->path), "%s/%s", dir, name) >= (int)sizeof(af->path) ||
+	    snprintf(af->tmp, sizeof(af->tmp), "%s/.%s.tmp", dir, name) >= (int)sizeof(af->tmp)) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(ENAMETOOLONG));
+		return -ENAMETOOLONG;
+	}
+	ret = zt_mkdir_p(dir, 0700);
 	if (ret) {
-		snprintf(err, errlen, "%s: %s", state_dir, strerror(-ret));
+		snprintf(err, errlen, "%s: %s", dir, strerror(-ret));
 		return ret;
 	}
-	snprintf(path, sizeof(path), "%s/%s", state_dir, POLICY_FILE);
-	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", state_dir, POLICY_FILE);
-
-	obj = zt_policy_to_json(p);
-	text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY |
-						   JSON_C_TO_STRING_NOSLASHESCAPE);
-	len = strlen(text);
-
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		goto sys_err;
-	while (off < len) {
-		ssize_t w = write(fd, text + off, len - off);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			goto sys_err;
-		}
-		off += (size_t)w;
+	fd = open(af->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		af->f = fdopen(fd, "w");
+		if (!af->f)
+			close(fd);
 	}
-	if (write(fd, "\n", 1) != 1 || fsync(fd))
-		goto sys_err;
-	if (close(fd)) {
-		fd = -1;
-		goto sys_err;
+	if (!af->f) {
+		ret = -errno;
+		snprintf(err, errlen, "saving %s: %s", af->path, strerror(errno));
+		unlink(af->tmp);
+		return ret;
 	}
-	fd = -1;
-	if (rename(tmp, path))
+	return 0;
+}
+
+void zt_atomic_abort(struct zt_atomic_file *af)
+{
+	if (af->f)
+		fclose(af->f);
+	af->f = NULL;
+	unlink(af->tmp);
+}
+
+int zt_atomic_commit(struct zt_atomic_file *af, char *err, size_t errlen)
+{
+	int dfd = -1, ret;
+
+	errno = 0;
+	if (fflush(af->f) || ferror(af->f) || fsync(fileno(af->f)))
+		goto sys_err;
+	ret = fclose(af->f);
+	af->f = NULL;
+	if (ret || rename(af->tmp, af->path))
 		goto sys_err;
 	/* The rename is durable only once the directory is. */
-	dfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dfd = open(af->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || fsync(dfd))
 		goto sys_err;
-	ret = 0;
-	goto out;
+	close(dfd);
+	return 0;
 
 sys_err:
-	ret = -errno;
-	snprintf(err, errlen, "saving %s: %s", path, strerror(errno));
-	unlink(tmp);
-out:
-	if (fd >= 0)
-		close(fd);
+	ret = errno ? -errno : -EIO;
+	snprintf(err, errlen, "saving %s: %s", af->path, strerror(-ret));
 	if (dfd >= 0)
 		close(dfd);
-	json_object_put(obj);
+	zt_atomic_abort(af);
 	return ret;
+}
+
+int zt_store_save(const char *state_dir, const struct zt_policy *p, char *err, size_t errlen)
+{
+	struct zt_atomic_file af;
+	json_object *obj;
+	int ret;
+
+	ret = zt_atomic_begin(&af, state_dir, POLICY_FILE, err, errlen);
+	if (ret)
+		return ret;
+	obj = zt_policy_to_json(p);
+	fputs(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY |
+						  JSON_C_TO_STRING_NOSLASHESCAPE), af.f);
+	fputc('\n', af.f);
+	json_object_put(obj);
+	return zt_atomic_commit(&af, err, errlen);
 }

@@ -44,14 +44,11 @@ on_laptop() { ip netns exec "$L" "$@"; }
 ztgate() { "$ZTGATE" --socket "$DAEMON_SOCK" "$@"; }
 
 section "1. topology"
-zt_netns_add laptop
-zt_netns_add office
+zt_pair laptop eth0 office eth0
 L=$(zt_ns laptop)
 O=$(zt_ns office)
-zt_veth "$L" eth0 "$O" eth0
 zt_addr "$L" eth0 198.18.0.1/24
 zt_addr "$O" eth0 $WEB/24 $DB/24
-wait_until 5 zt_link_up "$L" eth0 || fail "laptop eth0 not up"
 say "namespace $L: eth0 198.18.0.1/24      (the user's laptop; ztgate runs here)"
 say "namespace $O: eth0 $WEB/24, $DB/24   (the office network)"
 

@@ -215,6 +215,15 @@ zt_veth() {
 }
 
 # zt_addr NS IF ADDR/LEN...: add addresses (v6 without DAD).
+# zt_pair A IFA B IFB: namespaces A and B (run-unique names, see zt_ns) joined by
+# a veth pair IFA <-> IFB, both ends up.
+zt_pair() {
+	zt_netns_add "$1"
+	zt_netns_add "$3"
+	zt_veth "$(zt_ns "$1")" "$2" "$(zt_ns "$3")" "$4"
+	wait_until 5 zt_link_up "$(zt_ns "$1")" "$2" || fail "$1/$2 not up"
+}
+
 zt_addr() {
 	local ns=$1 dev=$2 a
 	shift 2

@@ -22,14 +22,11 @@ DNS=100.95.0.251
 UPSTREAM=198.18.0.53
 
 section "topology"
-zt_netns_add cli
-zt_netns_add up
+zt_pair cli c0 up u0
 C=$(zt_ns cli)
 U=$(zt_ns up)
-zt_veth "$C" c0 "$U" u0
 zt_addr "$C" c0 198.18.0.1/24
 zt_addr "$U" u0 $UPSTREAM/24
-wait_until 5 zt_link_up "$C" c0 || fail "c0 not up"
 
 big=()
 for i in 1 2 3 4 5 6; do

@@ -32,14 +32,11 @@ TCP_PORTS=(22 80 443 5432 8080 8081 9000)
 UDP_PORTS=(53 5353 9999)
 
 section "topology"
-zt_netns_add cli
-zt_netns_add res
+zt_pair cli c0 res r0
 C=$(zt_ns cli)
 R=$(zt_ns res)
-zt_veth "$C" c0 "$R" r0
 zt_addr "$C" c0 198.18.0.1/24 fd00:5a7e::1/64
 zt_addr "$R" r0 $WEB/24 $DB/24 $OTHER/24 $WEB6/64 $OTHER6/64
-wait_until 5 zt_link_up "$C" c0 || fail "c0 not up"
 zt_tcp_listeners "$R" "${TCP_PORTS[@]}"
 zt_udp_responders "$R" "${UDP_PORTS[@]}"
 check "baseline: web:22 reachable before any policy" ip netns exec "$C" ncat -z -w 2 $WEB 22
