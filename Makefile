@@ -15,7 +15,7 @@ CFLAGS_COMMON := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -g \
 	-I$(BUILD) -Ibpf -Idaemon -Icli -isystem $(BORINGSSL_INC)
 CFLAGS      ?= -O2
 SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-LDLIBS      := -lbpf -lxdp -ljson-c -lelf -lz -lcares \
+LDLIBS      := -lbpf -lxdp -ljson-c -lelf -lz -lcares -lnftables \
 	-L$(BORINGSSL_LIB) -Wl,-rpath,$(BORINGSSL_LIB) -lcrypto
 
 BPF_CFLAGS  := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux -Ibpf \
@@ -49,7 +49,7 @@ deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 		make gcc clang llvm libbpf-dev libxdp-dev xdp-tools bpftool \
 		libelf-dev zlib1g-dev pkg-config libc-ares-dev \
-		android-libboringssl-dev libcmocka-dev libjson-c-dev \
+		android-libboringssl-dev libcmocka-dev libjson-c-dev libnftables-dev \
 		libclang-rt-14-dev iproute2 nmap ncat nftables netsniff-ng \
 		iperf3 hping3 dnsutils dnsmasq-base dnsperf jq curl tcpdump socat procps util-linux
 

@@ -106,6 +106,31 @@ static int link_up(int ifindex)
 	return nl_talk(&r);
 }
 
+/* IFLA_MTU on the link: the inner MTU the tunnel can carry. */
+static int link_set_mtu(int ifindex, uint32_t mtu)
+{
+	struct nl_req r = { 0 };
+	struct ifinfomsg *ifi;
+	int ret;
+
+	r.nh.nlmsg_len = NLMSG_LENGTH(sizeof(*ifi));
+	r.nh.nlmsg_type = RTM_NEWLINK;
+	ifi = NLMSG_DATA(&r.nh);
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	ret = nl_attr(&r, IFLA_MTU, &mtu, sizeof(mtu));
+	return ret ? ret : nl_talk(&r);
+}
+
+int zt_tun_set_mtu(struct zt_tun *t, uint32_t mtu, char *err, size_t errlen)
+{
+	int ret = link_set_mtu(t->ifindex, mtu);
+
+	if (ret)
+		snprintf(err, errlen, "%s: MTU %u: %s", t->name, mtu, strerror(-ret));
+	return ret;
+}
+
 static int family_len(const struct zt_prefix *p, const uint8_t **addr)
 {
 	*addr = p->family == AF_INET ? p->addr + 12 : p->addr;
@@ -336,6 +361,22 @@ int zt_tun_drain(struct zt_tun *t, zt_tun_visit_fn visit, void *ctx)
 		count++;
 	}
 	return count;
+}
+
+int zt_tun_write(struct zt_tun *t, const uint8_t *pkt, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = write(t->fd, pkt, len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		t->st.tx_dropped++;
+		return -errno;
+	}
+	t->st.tx_packets++;
+	t->st.tx_bytes += len;
+	return 0;
 }
 
 void zt_tun_stats(const struct zt_tun *t, struct zt_tun_stats *st)

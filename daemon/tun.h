@@ -23,6 +23,9 @@ struct zt_tun;
 struct zt_tun_stats {
 	uint64_t rx_packets;	/* packets the kernel sent into the tunnel */
 	uint64_t rx_bytes;
+	uint64_t tx_packets;	/* packets the tunnel handed to the kernel */
+	uint64_t tx_bytes;
+	uint64_t tx_dropped;	/* refused by the kernel (queue full, bad packet) */
 };
 
 /* Create (or adopt, after a crash) the TUN NAME, bring it up. 0 or -errno. */
@@ -33,6 +36,9 @@ int zt_tun_ifindex(const struct zt_tun *t);
 
 /* Give the interface ADDR (its prefix length as given). Already present is fine. */
 int zt_tun_add_addr(struct zt_tun *t, const struct zt_prefix *addr, char *err, size_t errlen);
+
+/* Set the link's MTU (the tunnel's inner MTU). 0 or -errno. */
+int zt_tun_set_mtu(struct zt_tun *t, uint32_t mtu, char *err, size_t errlen);
 
 /*
  * Make the routes through the TUN exactly ROUTES (N of them): add the
@@ -49,6 +55,12 @@ size_t zt_tun_route_count(const struct zt_tun *t);
  */
 typedef void (*zt_tun_visit_fn)(const uint8_t *pkt, size_t len, void *ctx);
 int zt_tun_drain(struct zt_tun *t, zt_tun_visit_fn visit, void *ctx);
+/*
+ * Hand one IP packet to the kernel, as if it arrived on the interface (the
+ * tc ingress program sees it first). 0 or -errno (-EAGAIN: queue full, the
+ * packet is dropped and counted, as a full link would).
+ */
+int zt_tun_write(struct zt_tun *t, const uint8_t *pkt, size_t len);
 void zt_tun_stats(const struct zt_tun *t, struct zt_tun_stats *st);
 
 /* Close; DESTROY deletes the device (and with it its addresses and routes). */
