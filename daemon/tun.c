@@ -20,6 +20,8 @@ struct zt_tun {
 	int ifindex;
 	char name[IFNAMSIZ];
 	struct zt_prefix *routes;	/* what we installed */
+	bool has_src;			/* IPv4 routes carry this preferred source */
+	uint8_t src4[4];
 	size_t nroutes;
 	struct zt_tun_stats st;
 };
@@ -192,11 +194,20 @@ static int route_msg(struct zt_tun *t, const struct zt_prefix *p, bool add)
 	ret = nl_attr(&r, RTA_DST, addr, (size_t)alen);
 	if (!ret)
 		ret = nl_attr(&r, RTA_OIF, &oif, sizeof(oif));
+	if (!ret && add && t->has_src && p->family == AF_INET)
+		ret = nl_attr(&r, RTA_PREFSRC, t->src4, sizeof(t->src4));
 	if (!ret)
 		ret = nl_talk(&r);
 	if (!add && ret == -ESRCH)
 		ret = 0;	/* already gone (the device went down, say) */
 	return ret;
+}
+
+void zt_tun_set_route_src(struct zt_tun *t, const struct in_addr *src)
+{
+	t->has_src = src != NULL;
+	if (src)
+		memcpy(t->src4, &src->s_addr, 4);
 }
 
 static bool has_route(const struct zt_prefix *set, size_t n, const struct zt_prefix *p)

@@ -12,6 +12,7 @@
 #ifndef ZT_TUN_H
 #define ZT_TUN_H
 
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,6 +40,13 @@ int zt_tun_add_addr(struct zt_tun *t, const struct zt_prefix *addr, char *err, s
 
 /* Set the link's MTU (the tunnel's inner MTU). 0 or -errno. */
 int zt_tun_set_mtu(struct zt_tun *t, uint32_t mtu, char *err, size_t errlen);
+
+/*
+ * Routes added from now on carry SRC as their preferred source (NULL: none),
+ * so that local sockets talking through the tunnel use the device's tunnel
+ * address rather than whichever address the interface got first.
+ */
+void zt_tun_set_route_src(struct zt_tun *t, const struct in_addr *src);
 
 /*
  * Make the routes through the TUN exactly ROUTES (N of them): add the
