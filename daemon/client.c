@@ -299,6 +299,12 @@ static void on_tun(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 	zt_tun_drain(cl->tun, tun_visit, cl);
 }
 
+static int client_bindings(struct zt_daemon *d, const struct zt_policy *next,
+			   struct zt_exact_binding **out, size_t *n)
+{
+	return zt_fakeip_bindings(d->fakeip, next, out, n);
+}
+
 /* Compile the stored policy with the mappings the pool brought back. */
 static int initial_compile(struct client *cl, char *err, size_t errlen)
 {
@@ -348,6 +354,7 @@ int zt_role_client(int argc, char **argv)
 		.signal_fd = -1,
 		.policy_applied = on_policy_applied,
 		.stats = on_stats,
+		.bindings = client_bindings,
 	};
 	zt_policy_init(&d->policy);
 	if (parse_opts(argc, argv, d, &o))

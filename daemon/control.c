@@ -119,10 +119,13 @@ static int apply_policy(struct zt_daemon *d, struct zt_policy *next, char *err, 
 	uint32_t gen;
 	int ret;
 
-	/* Fake IPs already handed out stay valid for names NEXT still answers. */
-	ret = zt_fakeip_bindings(d->fakeip, next, &binds, &nbinds);
+	/*
+	 * Addresses learnt at run time (the client's fake IPs, the connector's
+	 * resolved names) stay valid for names NEXT still has.
+	 */
+	ret = d->bindings ? d->bindings(d, next, &binds, &nbinds) : 0;
 	if (ret) {
-		snprintf(err, errlen, "collecting fake-IP mappings: %s", strerror(-ret));
+		snprintf(err, errlen, "collecting run-time address bindings: %s", strerror(-ret));
 		return ret;
 	}
 	ret = zt_compile_prepare_with(d->fds, next, binds, nbinds, &gen, err, errlen);

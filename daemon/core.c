@@ -130,6 +130,8 @@ static void event_sink(json_object *ev, void *arg)
 {
 	struct zt_daemon *d = arg;
 
+	if (d->event)
+		d->event(d, ev);
 	zt_control_broadcast(d, ev);
 	zt_emit(json_object_get(ev));
 }

@@ -45,6 +45,14 @@ struct zt_daemon {
 	int (*policy_applied)(struct zt_daemon *d, char *err, size_t errlen);
 	/* Add role-specific fields to the `stats` reply. */
 	void (*stats)(struct zt_daemon *d, json_object *o);
+	/*
+	 * The addresses learnt at run time that a compile of NEXT must carry
+	 * (*OUT malloc'd, may be NULL when *N is 0). 0 or -errno.
+	 */
+	int (*bindings)(struct zt_daemon *d, const struct zt_policy *next,
+			struct zt_exact_binding **out, size_t *n);
+	/* Sees each data-plane event before it is logged and broadcast. */
+	void (*event)(struct zt_daemon *d, json_object *ev);
 };
 
 /* Data-plane tunables every role writes into zt_config at start. */
