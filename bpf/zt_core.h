@@ -515,8 +515,20 @@ static __always_inline int zt_classify(void *ctx, const bool is_xdp, const bool 
 		return zt_verdict_pass(is_xdp);
 
 	rid = zt_lookup_dst(gen, &p);
-	if (!rid)
-		return zt_verdict_pass(is_xdp);
+	if (!rid) {
+		if (!(cfg->flags & ZT_CFG_DEFAULT_DENY))
+			return zt_verdict_pass(is_xdp);
+		/*
+		 * The connector forwards only to resources: anything else a
+		 * device sends is dropped and reported (resource id 0).
+		 */
+		zt_count(0, false, p.len);
+		b = bpf_map_lookup_elem(&zt_evbudget, &zero);
+		if (b && zt_event_budget(cfg, b))
+			zt_emit(&p, ZT_EV_DENY, 0, ZT_REASON_NO_RESOURCE, ZT_ACT_DROP, hook,
+				zt_ifindex(ctx, is_xdp), 0, 0);
+		return zt_verdict_drop(is_xdp);
+	}
 	/* A reference to an id out of range is a broken policy: fail closed. */
 	if (rid >= ZT_MAX_RESOURCES)
 		return zt_verdict_drop(is_xdp);

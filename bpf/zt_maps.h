@@ -33,6 +33,7 @@
 
 /* zt_config.flags */
 #define ZT_CFG_CHECK_DEVICE	(1u << 0)	/* connector: require a (device, resource) grant */
+#define ZT_CFG_DEFAULT_DENY	(1u << 1)	/* connector: drop what no resource matches */
 
 /* zt_resource.flags */
 #define ZT_RES_PRESENT		(1u << 0)
@@ -58,6 +59,7 @@
 #define ZT_REASON_MALFORMED	3	/* could not be classified (truncated, bad header) */
 #define ZT_REASON_FRAGMENT	4	/* non-first fragment / fragment, ports unknown */
 #define ZT_REASON_DEVICE	5	/* connector: device has no grant */
+#define ZT_REASON_NO_RESOURCE	6	/* connector: destination is no resource */
 
 /* zt_event.action */
 #define ZT_ACT_DROP		0

@@ -37,6 +37,7 @@ static const char *reason_name(__u8 reason)
 	case ZT_REASON_MALFORMED: return "malformed";
 	case ZT_REASON_FRAGMENT: return "fragment";
 	case ZT_REASON_DEVICE: return "device";
+	case ZT_REASON_NO_RESOURCE: return "no_resource";
 	default: return "unknown";
 	}
 }

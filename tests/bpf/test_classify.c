@@ -1041,6 +1041,19 @@ static void test_device_check(void **st)
 	set_cfg(0, 0);
 	t.dst = "10.0.10.6";
 	expect_all(t, PASS);
+	/* Default deny (the connector): what no resource matches is dropped and reported. */
+	set_cfg(0, ZT_CFG_CHECK_DEVICE | ZT_CFG_DEFAULT_DENY);
+	drain();
+	t.src = "100.64.0.7";
+	t.dst = "192.0.2.1";
+	expect_all(t, DROP);
+	t.dst = "10.0.10.5";
+	expect_all(t, PASS);
+	collect();
+	assert_int_equal(nev, H__N);
+	assert_int_equal(evs[0].reason, ZT_REASON_NO_RESOURCE);
+	assert_int_equal(evs[0].resource_id, 0);
+	set_cfg(0, 0);
 }
 
 static int setup(void **st)
