@@ -126,12 +126,12 @@ static void on_events(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 }
 
 /* Each event goes to the log stream and to every `ztgate events` follower. */
-static void event_sink(json_object *ev, void *arg)
+static void event_sink(const struct zt_event *raw, json_object *ev, void *arg)
 {
 	struct zt_daemon *d = arg;
 
 	if (d->event)
-		d->event(d, ev);
+		d->event(d, raw, ev);
 	zt_control_broadcast(d, ev);
 	zt_emit(json_object_get(ev));
 }

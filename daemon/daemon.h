@@ -52,7 +52,7 @@ struct zt_daemon {
 	int (*bindings)(struct zt_daemon *d, const struct zt_policy *next,
 			struct zt_exact_binding **out, size_t *n);
 	/* Sees each data-plane event before it is logged and broadcast. */
-	void (*event)(struct zt_daemon *d, json_object *ev);
+	void (*event)(struct zt_daemon *d, const struct zt_event *raw, json_object *ev);
 };
 
 /* Data-plane tunables every role writes into zt_config at start. */

@@ -116,7 +116,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 	if (size < sizeof(struct zt_event))
 		return 0;
 	o = zt_event_to_json(data, ev->policy);
-	ev->sink(o, ev->arg);
+	ev->sink(data, o, ev->arg);
 	json_object_put(o);
 	return 0;
 }

@@ -15,8 +15,8 @@
 
 struct zt_event;
 
-/* Called with each event object; the callee does not take ownership. */
-typedef void (*zt_event_sink)(json_object *ev, void *arg);
+/* Called with each event, raw and as JSON; the callee does not take ownership. */
+typedef void (*zt_event_sink)(const struct zt_event *raw, json_object *ev, void *arg);
 
 struct zt_events;
 
