@@ -63,6 +63,9 @@ $(BUILD) $(BUILD)/san:
 $(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) vmlinux/vmlinux.h | $(BUILD)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
+# The uplink guard's per-source bucket moves by compare-and-swap (BPF ISA v3 atomics).
+$(BUILD)/zt_uplink.bpf.o: BPF_CFLAGS += -mcpu=v3
+
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< > $@
 
