@@ -76,7 +76,7 @@ $(BUILD)/ztgate: $(CLI_SRCS) $(CLI_LIB) $(DAEMON_HDRS) | $(BUILD)
 	$(CC) $(CFLAGS_COMMON) $(CFLAGS) $(CLI_SRCS) $(CLI_LIB) -o $@ -ljson-c
 
 # Sanitizer builds: the daemon and CLI the integration test runs, and tests.
-san: $(BUILD)/san/ztgated $(BUILD)/san/ztgate
+san: $(BUILD)/san/ztgated $(BUILD)/san/ztgate $(BUILD)/san/uplink_tool
 
 $(BUILD)/san/ztgated: $(DAEMON_SRCS) $(DAEMON_HDRS) $(BPF_SKELS) $(BPF_HDRS) | $(BUILD)/san
 	$(CC) $(CFLAGS_COMMON) -O1 $(SAN_FLAGS) $(DAEMON_SRCS) -o $@ $(LDLIBS)
@@ -89,6 +89,10 @@ $(BUILD)/san/test_%: tests/unit/test_%.c $(DAEMON_LIB) $(DAEMON_HDRS) $(BPF_SKEL
 
 $(BUILD)/san/test_%: tests/bpf/test_%.c $(DAEMON_LIB) $(DAEMON_HDRS) $(BPF_SKELS) $(BPF_OBJS) | $(BUILD)/san
 	$(CC) $(CFLAGS_COMMON) -O1 $(SAN_FLAGS) $< $(DAEMON_LIB) -o $@ $(LDLIBS) -lcmocka
+
+# Integration-test helper: drives daemon/uplink.c, sends and receives tunnel-shaped UDP.
+$(BUILD)/san/uplink_tool: tests/tools/uplink_tool.c $(DAEMON_LIB) $(DAEMON_HDRS) $(BPF_SKELS) | $(BUILD)/san
+	$(CC) $(CFLAGS_COMMON) -O1 $(SAN_FLAGS) $< $(DAEMON_LIB) -o $@ $(LDLIBS)
 
 test: test-unit test-bpf test-fuzz test-integration
 
