@@ -63,6 +63,9 @@ $(BUILD) $(BUILD)/san:
 $(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) vmlinux/vmlinux.h | $(BUILD)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
+# The uplink guard's per-source bucket moves by compare-and-swap (BPF ISA v3 atomics).
+$(BUILD)/zt_uplink.bpf.o: BPF_CFLAGS += -mcpu=v3
+
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< > $@
 
@@ -73,7 +76,7 @@ $(BUILD)/ztgate: $(CLI_SRCS) $(CLI_LIB) $(DAEMON_HDRS) | $(BUILD)
 	$(CC) $(CFLAGS_COMMON) $(CFLAGS) $(CLI_SRCS) $(CLI_LIB) -o $@ -ljson-c
 
 # Sanitizer builds: the daemon and CLI the integration test runs, and tests.
-san: $(BUILD)/san/ztgated $(BUILD)/san/ztgate
+san: $(BUILD)/san/ztgated $(BUILD)/san/ztgate $(BUILD)/san/uplink_tool
 
 $(BUILD)/san/ztgated: $(DAEMON_SRCS) $(DAEMON_HDRS) $(BPF_SKELS) $(BPF_HDRS) | $(BUILD)/san
 	$(CC) $(CFLAGS_COMMON) -O1 $(SAN_FLAGS) $(DAEMON_SRCS) -o $@ $(LDLIBS)
@@ -86,6 +89,10 @@ $(BUILD)/san/test_%: tests/unit/test_%.c $(DAEMON_LIB) $(DAEMON_HDRS) $(BPF_SKEL
 
 $(BUILD)/san/test_%: tests/bpf/test_%.c $(DAEMON_LIB) $(DAEMON_HDRS) $(BPF_SKELS) $(BPF_OBJS) | $(BUILD)/san
 	$(CC) $(CFLAGS_COMMON) -O1 $(SAN_FLAGS) $< $(DAEMON_LIB) -o $@ $(LDLIBS) -lcmocka
+
+# Integration-test helper: drives daemon/uplink.c, sends and receives tunnel-shaped UDP.
+$(BUILD)/san/uplink_tool: tests/tools/uplink_tool.c $(DAEMON_LIB) $(DAEMON_HDRS) $(BPF_SKELS) | $(BUILD)/san
+	$(CC) $(CFLAGS_COMMON) -O1 $(SAN_FLAGS) $< $(DAEMON_LIB) -o $@ $(LDLIBS)
 
 test: test-unit test-bpf test-fuzz test-integration
 

@@ -600,3 +600,19 @@ int zt_dp_teardown(const char *pin_dir)
 	r = rm_pin_dir(pin_dir);
 	return ret ? ret : r;
 }
+
+/* Exported for the other loaders (uplink.c): one copy of each probe. */
+int zt_link_type(const char *ifname, int *type)
+{
+	return link_type(ifname, type);
+}
+
+int zt_map_id(int map_fd, __u32 *id)
+{
+	return map_id_of(map_fd, id);
+}
+
+bool zt_prog_uses_map(int prog_fd, __u32 map_id)
+{
+	return prog_uses_map(prog_fd, map_id);
+}

@@ -12,6 +12,7 @@
 #define ZT_DATAPLANE_H
 
 #include <stdbool.h>
+#include <linux/types.h>
 
 #define ZT_DEFAULT_PIN_DIR "/sys/fs/bpf/ztgate/default"
 
@@ -58,6 +59,21 @@ int zt_dp_attach_tc(struct zt_dataplane *dp, const char *ifname, bool egress);
  * maps.
  */
 int zt_dp_attach_xdp(struct zt_dataplane *dp, const char *ifname);
+
+/*
+ * ARPHRD_* of IFNAME in the current network namespace, asked of the kernel
+ * (sysfs may belong to another namespace). Returns 0 or -errno.
+ */
+int zt_link_type(const char *ifname, int *type);
+
+/* Kernel id of the map behind MAP_FD. Returns 0 or -errno. */
+int zt_map_id(int map_fd, __u32 *id);
+
+/*
+ * Does program PROG_FD use the map with id MAP_ID? How a loader tells its
+ * own instance's programs from another's: a name alone does not.
+ */
+bool zt_prog_uses_map(int prog_fd, __u32 map_id);
 
 /* fd of a map; valid until zt_dp_close(). */
 int zt_dp_map_fd(const struct zt_dataplane *dp, enum zt_map_id id);

@@ -203,6 +203,8 @@ struct pspec {
 	bool vlan;			/* one 802.1Q tag */
 	int truncate;			/* cut this many bytes off the end */
 	int l4_hdr_override;		/* TCP doff bytes if set */
+	const uint8_t *data;		/* first payload bytes (the rest 0x5a) */
+	int datalen;
 };
 
 static const uint8_t MAC_A[6] = { 0x02, 0, 0, 0, 0, 0xaa };	/* source */
@@ -300,6 +302,9 @@ static inline size_t build_pkt(uint8_t *b, const struct pspec *s)
 		l4[7] = 1;	/* seq */
 	}
 	memset(l4 + (l4len - s->payload), 0x5a, s->payload);
+	if (s->datalen)
+		memcpy(l4 + (l4len - s->payload), s->data,
+		       (size_t)(s->datalen < s->payload ? s->datalen : s->payload));
 	if (s->proto == 6 || s->proto == 17 || s->proto == 58) {
 		uint16_t c, co = s->proto == 6 ? 16 : (s->proto == 17 ? 6 : 2);
 		uint32_t ps = pseudo_sum(fam == 6, fam == 6 ? src : src + 12,

@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * zt_uplink.bpf.c: the connector's uplink guard, XDP on the interface the
+ * tunnel's UDP arrives on (Ethernet, up to two VLAN tags, IPv4 and IPv6).
+ *
+ * Only UDP datagrams to the tunnel's listen port (zt_uplink_cfg.port; 0
+ * turns the guard off) are looked at; everything else passes untouched.
+ * For those, the first payload byte is the message type and the UDP
+ * payload must have the size docs/TUNNEL.md fixes for it: initiation 148,
+ * response 92, cookie reply 64, transport at least 32. Anything else sent
+ * to the port is dropped here, before it costs an skb, a socket wakeup and
+ * a MAC check in userspace. Initiations are the one message that can make
+ * the responder do DH work, so each source address gets a token bucket
+ * (zt_uplink_rl, LRU) and initiations over it are dropped.
+ *
+ * Fragments: a non-first fragment carries no UDP header and passes (its
+ * port is unknown). A first fragment to the port passes only for a
+ * transport message: handshake messages are at most 148 bytes and are never
+ * fragmented by a real sender, while a fragmented one would reach the
+ * socket after reassembly unchecked, so it is dropped as malformed.
+ *
+ * In native mode the guard sees every datagram as it came off the wire. In
+ * generic (skb) mode it runs after GRO, so datagrams a socket with UDP_GRO
+ * would have coalesced arrive as one; only transport messages are large or
+ * frequent enough for that to matter, and they need only a lower bound.
+ *
+ * Packet bytes are copied with bpf_xdp_load_bytes, which does every bounds
+ * check in the helper and works on multi-buffer frames too.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "zt_wire.h"
+#include "zt_uplink.h"
+
+/* Pinned by name under the pin root the loader chooses (daemon/uplink.c). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct zt_uplink_cfg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} zt_uplink_cfg SEC(".maps");
+
+/* LRU requires preallocation; a spoofed-source flood evicts, it cannot fill. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, ZT_UPLINK_RL_TRACK);
+	__type(key, struct zt_uplink_rl_key);
+	__type(value, struct zt_uplink_rl_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} zt_uplink_rl SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct zt_uplink_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} zt_uplink_stats SEC(".maps");
+
+#define NSEC_PER_SEC	1000000000ULL
+#define CAS_TRIES	4	/* retries when another CPU updates the same source */
+
+/* What the parser found: a UDP header at udp_off, from src. */
+struct uplink_pkt {
+	struct zt_uplink_rl_key src;
+	__u32 udp_off;
+	bool fragmented;	/* first fragment of a datagram that continues */
+};
+
+/* IPv6: walk extension headers to UDP. 1 found, 0 not a (parsable) UDP first fragment. */
+static __always_inline int parse_ip6(struct xdp_md *ctx, __u32 l3off, struct uplink_pkt *p)
+{
+	struct zt_ip6 ip6;
+	__u32 off;
+	__u8 nh;
+	int i;
+
+	if (bpf_xdp_load_bytes(ctx, l3off, &ip6, sizeof(ip6)))
+		return 0;
+	if ((bpf_ntohl(ip6.vtcfl) >> 28) != 6)
+		return 0;
+	__builtin_memcpy(p->src.addr, ip6.saddr, 16);
+	nh = ip6.nexthdr;
+	off = l3off + sizeof(ip6);
+#pragma unroll
+	for (i = 0; i < ZT_MAX_EXTHDR; i++) {
+		struct zt_ip6_ext ext;
+		__u8 frag[8];	/* nexthdr, reserved, offset(13) res(2) M(1), id */
+		__u16 fo;
+
+		switch (nh) {
+		case ZT_IPPROTO_UDP:
+			p->udp_off = off;
+			return 1;
+		case ZT_IPPROTO_HOPOPTS:
+		case ZT_IPPROTO_ROUTING:
+		case ZT_IPPROTO_DSTOPTS:
+		case ZT_IPPROTO_AH:
+			if (bpf_xdp_load_bytes(ctx, off, &ext, sizeof(ext)))
+				return 0;
+			off += nh == ZT_IPPROTO_AH ? ((__u32)ext.len + 2) * 4 : ((__u32)ext.len + 1) * 8;
+			nh = ext.nexthdr;
+			break;
+		case ZT_IPPROTO_FRAGMENT:
+			if (bpf_xdp_load_bytes(ctx, off, frag, sizeof(frag)))
+				return 0;
+			fo = (__u16)frag[2] << 8 | frag[3];
+			if (fo & 0xfff8)
+				return 0;	/* not the first fragment: no UDP header here */
+			/* M clear at offset 0 is an atomic fragment: a whole datagram. */
+			if (fo & 1)
+				p->fragmented = true;
+			off += sizeof(frag);
+			nh = frag[0];
+			break;
+		default:
+			return 0;
+		}
+	}
+	if (nh != ZT_IPPROTO_UDP)
+		return 0;	/* a chain this long is no tunnel sender's; its port is unknown */
+	p->udp_off = off;
+	return 1;
+}
+
+static __always_inline int parse_ip4(struct xdp_md *ctx, __u32 l3off, struct uplink_pkt *p)
+{
+	struct zt_ip4 ip;
+	__u32 hlen;
+	__u16 fo;
+
+	if (bpf_xdp_load_bytes(ctx, l3off, &ip, sizeof(ip)))
+		return 0;
+	hlen = (ip.ver_ihl & 0xf) * 4;
+	if ((ip.ver_ihl >> 4) != 4 || hlen < sizeof(ip) || ip.proto != ZT_IPPROTO_UDP)
+		return 0;
+	fo = bpf_ntohs(ip.frag_off);
+	if (fo & 0x1fff)
+		return 0;	/* not the first fragment */
+	if (fo & 0x2000)
+		p->fragmented = true;
+	p->src.addr[10] = p->src.addr[11] = 0xff;
+	__builtin_memcpy(p->src.addr + 12, ip.saddr, 4);
+	p->udp_off = l3off + hlen;
+	return 1;
+}
+
+/* Ethernet (up to two VLAN tags) then IP. 1 if a UDP header was located. */
+static __always_inline int parse(struct xdp_md *ctx, struct uplink_pkt *p)
+{
+	struct zt_eth eth;
+	__u32 off = sizeof(eth);
+	__u16 proto;
+	int i;
+
+	if (bpf_xdp_load_bytes(ctx, 0, &eth, sizeof(eth)))
+		return 0;
+	proto = bpf_ntohs(eth.proto);
+#pragma unroll
+	for (i = 0; i < ZT_MAX_VLAN; i++) {
+		struct zt_vlan vh;
+
+		if (proto != ZT_ETH_P_8021Q && proto != ZT_ETH_P_8021AD)
+			break;
+		if (bpf_xdp_load_bytes(ctx, off, &vh, sizeof(vh)))
+			return 0;
+		proto = bpf_ntohs(vh.proto);
+		off += sizeof(vh);
+	}
+	if (proto == ZT_ETH_P_IP)
+		return parse_ip4(ctx, off, p);
+	if (proto == ZT_ETH_P_IPV6)
+		return parse_ip6(ctx, off, p);
+	return 0;
+}
+
+/*
+ * One initiation from SRC against its bucket (GCRA, see zt_uplink.h).
+ * Entries are shared by every CPU: the timestamp moves by compare-and-swap
+ * so two CPUs cannot both spend the last token. A source the map cannot
+ * hold is admitted: userspace's cookie mechanism still protects the DH.
+ */
+static __always_inline bool initiation_admitted(const struct zt_uplink_cfg *cfg,
+						const struct zt_uplink_rl_key *src)
+{
+	struct zt_uplink_rl_val *v, fresh = {};
+	__u64 rate = cfg->init_rate, burst = cfg->init_burst, cost, window, now;
+	int i;
+
+	if (!rate)
+		rate = ZT_UPLINK_DEF_RATE;
+	if (!burst)
+		burst = cfg->init_rate ? rate : ZT_UPLINK_DEF_BURST;
+	cost = NSEC_PER_SEC / rate;
+	window = burst * cost;	/* <= 2^32 * 1e9: no overflow */
+
+	v = bpf_map_lookup_elem(&zt_uplink_rl, src);
+	if (!v) {
+		/* Another CPU may insert first (NOEXIST fails): either way, look again. */
+		bpf_map_update_elem(&zt_uplink_rl, src, &fresh, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&zt_uplink_rl, src);
+		if (!v)
+			return true;
+	}
+	now = bpf_ktime_get_ns();
+	for (i = 0; i < CAS_TRIES; i++) {
+		__u64 tat = *(volatile __u64 *)&v->tat_ns;
+		__u64 next = (tat > now ? tat : now) + cost;
+
+		if (next - now > window)
+			break;
+		if (__sync_val_compare_and_swap(&v->tat_ns, tat, next) == tat) {
+			__sync_fetch_and_add(&v->admitted, 1);
+			return true;
+		}
+	}
+	/* Over budget, or lost the race CAS_TRIES times: a flood from this source. */
+	__sync_fetch_and_add(&v->dropped, 1);
+	return false;
+}
+
+SEC("xdp")
+int zt_uplink(struct xdp_md *ctx)
+{
+	struct uplink_pkt p = {};
+	struct zt_uplink_stats *st;
+	struct zt_uplink_cfg *cfg;
+	struct zt_udp uh;
+	__u32 zero = 0, ulen, plen;
+	__u8 type;
+
+	cfg = bpf_map_lookup_elem(&zt_uplink_cfg, &zero);
+	if (!cfg || !cfg->port)
+		return XDP_PASS;
+	if (!parse(ctx, &p))
+		return XDP_PASS;
+	if (bpf_xdp_load_bytes(ctx, p.udp_off, &uh, sizeof(uh)) ||
+	    bpf_ntohs(uh.dport) != cfg->port)
+		return XDP_PASS;
+
+	/* From here on the datagram is addressed to the tunnel. */
+	st = bpf_map_lookup_elem(&zt_uplink_stats, &zero);
+	if (!st)
+		return XDP_PASS;
+	/* Per-CPU slot, and programs don't migrate while running: no atomics. */
+	if (bpf_xdp_load_bytes(ctx, p.udp_off + sizeof(uh), &type, 1))
+		goto malformed;
+	if (p.fragmented) {
+		/* The UDP length covers fragments not seen here: nothing to check but the type. */
+		if (type != ZT_MSG_TRANSPORT)
+			goto malformed;
+		goto pass;
+	}
+	/*
+	 * The UDP length is what the socket will be handed (the stack trims
+	 * anything past it, and drops the datagram if it is longer than what
+	 * arrived): check that, not the frame length, which may be padded.
+	 */
+	ulen = bpf_ntohs(uh.len);
+	if (ulen < sizeof(uh) || p.udp_off + ulen > bpf_xdp_get_buff_len(ctx))
+		goto malformed;
+	plen = ulen - sizeof(uh);
+	switch (type) {
+	case ZT_MSG_INITIATION:
+		if (plen != ZT_MSG_INITIATION_LEN)
+			goto malformed;
+		st->initiations_seen++;
+		if (!initiation_admitted(cfg, &p.src)) {
+			st->dropped_ratelimited++;
+			return XDP_DROP;
+		}
+		goto pass;
+	case ZT_MSG_RESPONSE:
+		if (plen != ZT_MSG_RESPONSE_LEN)
+			goto malformed;
+		goto pass;
+	case ZT_MSG_COOKIE_REPLY:
+		if (plen != ZT_MSG_COOKIE_REPLY_LEN)
+			goto malformed;
+		goto pass;
+	case ZT_MSG_TRANSPORT:
+		if (plen < ZT_MSG_TRANSPORT_MIN)
+			goto malformed;
+		goto pass;
+	default:
+		goto malformed;
+	}
+pass:
+	st->passed++;
+	return XDP_PASS;
+malformed:
+	st->dropped_malformed++;
+	return XDP_DROP;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

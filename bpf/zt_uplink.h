@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * zt_uplink.h: the contract between the connector's uplink guard
+ * (zt_uplink.bpf.c, XDP on the interface the tunnel's UDP arrives on) and
+ * userspace (daemon/uplink.c, the tests, bpftool).
+ *
+ * Included by BPF (after vmlinux.h) and userspace (after <linux/types.h>),
+ * so only __u8..__u64 and constants. Every key and value is a named struct
+ * so `bpftool map dump pinned PATH` prints field names. See MAPS.md.
+ *
+ * The guard looks only at UDP datagrams to the tunnel's listen port and
+ * checks the sizes docs/TUNNEL.md fixes for each message type, so malformed
+ * tunnel traffic never reaches userspace, and it rate-limits handshake
+ * initiations (the only message that makes the responder do DH work before
+ * it knows the sender) per source address.
+ */
+#ifndef ZT_UPLINK_H
+#define ZT_UPLINK_H
+
+/* Tunnel message types and their UDP payload sizes (docs/TUNNEL.md). */
+#define ZT_MSG_INITIATION	1
+#define ZT_MSG_RESPONSE		2
+#define ZT_MSG_COOKIE_REPLY	3
+#define ZT_MSG_TRANSPORT	4
+#define ZT_MSG_INITIATION_LEN	148
+#define ZT_MSG_RESPONSE_LEN	92
+#define ZT_MSG_COOKIE_REPLY_LEN	64
+#define ZT_MSG_TRANSPORT_MIN	32	/* header 16 + empty payload sealed 16 (keepalive) */
+
+/* Defaults for zero fields of struct zt_uplink_cfg. */
+#define ZT_UPLINK_DEF_RATE	20	/* initiations per second per source */
+#define ZT_UPLINK_DEF_BURST	40
+
+#define ZT_UPLINK_RL_TRACK	65536	/* sources tracked (LRU) */
+
+/* ARRAY "zt_uplink_cfg", key u32 0. Written by userspace only. */
+struct zt_uplink_cfg {
+	__u16 port;		/* tunnel's UDP listen port, host order; 0 = guard off (pass all) */
+	__u16 pad;
+	__u32 init_rate;	/* initiations per second per source; 0 = ZT_UPLINK_DEF_RATE */
+	__u32 init_burst;	/* bucket depth; 0 = init_rate if set, else ZT_UPLINK_DEF_BURST */
+};
+
+/* LRU_HASH "zt_uplink_rl" key: source address, IPv4 stored IPv4-mapped. */
+struct zt_uplink_rl_key {
+	__u8 addr[16];
+};
+
+/*
+ * LRU_HASH "zt_uplink_rl" value: one source's token bucket, kept in its
+ * GCRA form (one timestamp instead of {tokens, last refill}) so that CPUs
+ * sharing an entry update it with one compare-and-swap, no lock. A token
+ * costs 1e9 / rate ns; the bucket is full when tat_ns <= now and empty when
+ * tat_ns >= now + burst * cost. An initiation is admitted if
+ * max(tat_ns, now) + cost <= now + burst * cost, and then tat_ns becomes
+ * that sum. Times are bpf_ktime_get_ns() (CLOCK_MONOTONIC).
+ */
+struct zt_uplink_rl_val {
+	__u64 tat_ns;		/* theoretical arrival time of the next initiation */
+	__u64 admitted;		/* initiations from this source passed */
+	__u64 dropped;		/* initiations from this source over the budget */
+};
+
+/* PERCPU_ARRAY "zt_uplink_stats", key u32 0; userspace sums the CPUs. */
+struct zt_uplink_stats {
+	__u64 passed;			/* datagrams to the port passed to the stack */
+	__u64 dropped_malformed;	/* to the port, wrong size / unknown type / fragmented handshake */
+	__u64 dropped_ratelimited;	/* well-formed initiations over their source's budget */
+	__u64 initiations_seen;		/* well-formed initiations (passed + rate-limited) */
+};
+
+#endif /* ZT_UPLINK_H */
