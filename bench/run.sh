@@ -15,11 +15,16 @@
 #  (c) bench/dns.sh: the client's DNS server under dnsperf, resource names
 #      against dnsmasq answering them from address= lines, forwarded names
 #      against the upstream queried directly (its own namespaces; under ~60 s).
+#  (d) bench/tunnel.sh: iperf3 TCP and ping RTT from a client to a resource
+#      host behind a connector, over the bare path, through wireguard-go and
+#      through ztgate (its own namespaces; under ~60 s). Exits non-zero while
+#      this build has no tunnel (issue 4), after printing the other rows.
 #  The whole run is bounded: every flood runs under `timeout`, with a packet cap.
 #
 # Environment: BENCH_SECONDS (measurement window per leg, default 5),
 # BENCH_CPUS (trafgen processes, default 1), BENCH_DNS_* (see bench/dns.sh),
-# BENCH_SKIP_DNS=1 to leave (c) out, ZTGATED/ZTGATE
+# BENCH_SKIP_DNS=1 to leave (c) out, BENCH_TUNNEL_* (see bench/tunnel.sh),
+# BENCH_SKIP_TUNNEL=1 to leave (d) out, ZTGATED/ZTGATE
 # (default: the optimized build/ binaries, not the sanitizer ones).
 set -euo pipefail
 
@@ -241,6 +246,11 @@ awk -v r="$R_ALLOW" 'BEGIN { exit !(r >= 0.9) }' || echo "NOTE: the XDP allowed 
 # (c) DNS: a script of its own (own namespaces, own cleanup), same binaries.
 if [[ -z ${BENCH_SKIP_DNS:-} ]]; then
 	bash "$ROOT/bench/dns.sh" || BENCH_FAILED+=("bench/dns.sh exited $?")
+fi
+
+# (d) the tunnel: a script of its own as well.
+if [[ -z ${BENCH_SKIP_TUNNEL:-} ]]; then
+	bash "$ROOT/bench/tunnel.sh" || BENCH_FAILED+=("bench/tunnel.sh exited $?")
 fi
 
 if (( ${#BENCH_FAILED[@]} )); then

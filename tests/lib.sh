@@ -82,7 +82,7 @@ wait_until() {
 	local timeout=$1
 	shift
 	local deadline now
-	deadline=$(( $(date +%s%N) + $(awk -v t="$timeout" 'BEGIN { printf "%d", t * 1e9 }') ))
+	deadline=$(( $(date +%s%N) + $(awk -v t="$timeout" 'BEGIN { printf "%.0f", t * 1e9 }') ))
 	while :; do
 		if "$@" >/dev/null 2>&1; then
 			return 0
@@ -421,3 +421,302 @@ zt_bpffs() {
 		mount -t bpf bpf /sys/fs/bpf || fail "cannot mount bpffs at /sys/fs/bpf"
 	fi
 }
+
+# ---------------------------------------------------------------------------
+# Several daemons at once (the tunnel: a connector and one or more clients).
+# Each is known by a TAG; its paths follow from the tag (zt_daemon_setup):
+# $ZT_TMP/TAG.sock, $ZT_TMP/daemon-TAG.out (stdout: JSON lines) and .err,
+# $ZT_PIN_BASE/TAG, $ZT_TMP/state-TAG. The DAEMON_* globals above always
+# describe the selected one, so zt_daemon_stop, ztc, zt_daemon_events work on
+# it unchanged. All of them are stopped and torn down at exit.
+
+declare -A ZT_DAEMON_TAGS=()	# tag -> "namespace role pid" (pid "-" once stopped)
+DAEMON_TAG=
+
+zt_daemon_remember() {	# record the selected daemon's state under its tag
+	[[ -n ${DAEMON_TAG:-} ]] || return 0
+	ZT_DAEMON_TAGS[$DAEMON_TAG]="$DAEMON_NS ${ZT_DAEMON_ROLE:-enforce} ${DAEMON_PID:--}"
+}
+
+# zt_daemon_select TAG: make TAG's daemon the selected one (DAEMON_*).
+zt_daemon_select() {
+	local tag=$1 ns role pid
+	zt_daemon_remember
+	[[ -n ${ZT_DAEMON_TAGS[$tag]:-} ]] || fail "no daemon tagged '$tag'"
+	read -r ns role pid <<<"${ZT_DAEMON_TAGS[$tag]}"
+	DAEMON_TAG=$tag
+	DAEMON_NS=$ns
+	ZT_DAEMON_ROLE=$role
+	DAEMON_PID=${pid#-}
+	DAEMON_PIN=$ZT_PIN_BASE/$tag
+	DAEMON_STATE=$ZT_TMP/state-$tag
+	DAEMON_SOCK=$ZT_TMP/$tag.sock
+	DAEMON_OUT=$ZT_TMP/daemon-$tag.out
+	DAEMON_ERR=$ZT_TMP/daemon-$tag.err
+}
+
+# zt_daemon_as TAG NS ROLE ARGS...: start `ztgated ROLE ARGS...` in NS as
+# TAG (waits for its ready line, as zt_daemon_start) and select it. A tag
+# already used restarts with the same state dir, pins and (appended) logs.
+zt_daemon_as() {
+	local tag=$1 ns=$2 role=$3
+	shift 3
+	zt_daemon_remember
+	DAEMON_TAG=$tag
+	ZT_DAEMON_ROLE=$role
+	DAEMON_PID=
+	if [[ -n ${ZT_DAEMON_TAGS[$tag]:-} ]]; then
+		zt_daemon_select "$tag"
+		DAEMON_NS=$ns
+		ZT_DAEMON_ROLE=$role
+		DAEMON_PID=
+	else
+		zt_daemon_setup "$ns" "$tag"
+	fi
+	zt_daemon_remember	# known to the cleanup before it can fail to start
+	zt_daemon_start "$@"
+	zt_daemon_remember
+}
+
+# zt_daemon_stop_tag TAG [SIGNAL]: zt_daemon_stop for TAG's daemon.
+zt_daemon_stop_tag() {
+	zt_daemon_select "$1"
+	zt_daemon_stop "${2:-TERM}"
+	zt_daemon_remember
+}
+
+zt_cli() { local tag=$1; shift; "$ZTGATE" --socket "$ZT_TMP/$tag.sock" "$@"; }	# zt_cli TAG ARGS...
+zt_daemon_out() { echo "$ZT_TMP/daemon-$1.out"; }	# zt_daemon_out TAG: its stdout (JSON lines)
+
+zt_daemons_cleanup() {	# at exit, before zt_daemon_cleanup: every tagged daemon
+	local tag
+	zt_daemon_remember
+	for tag in "${!ZT_DAEMON_TAGS[@]}"; do
+		zt_daemon_select "$tag"
+		zt_daemon_cleanup
+	done
+	DAEMON_PID=
+	return 0
+}
+zt_defer zt_daemons_cleanup
+
+# ---------------------------------------------------------------------------
+# The tunnel's topology (issue 4): four namespaces, one link each way.
+#
+#   cli   c0 198.18.0.2/24, default via 198.18.0.1     the device (ztgated client)
+#   inet  i0 198.18.0.1/24, i1 198.19.0.1/24           "the internet": a router
+#                                                      between its links, and a
+#                                                      public resolver on 198.18.0.1
+#   conn  u0 198.19.0.2/24, default via 198.19.0.1     the connector; forwarding on
+#         p0 10.10.0.1/24                              (a connector is a router)
+#   priv  n0 10.10.0.5/24 (nas), 10.10.0.7/24 (vault)  the resource host; no route
+#                                                      beyond its subnet
+#
+# Without --routed nobody outside conn can reach 10.10.0.0/24: inet has no
+# route to it and priv has none back (zt_tunnel_assert_isolated checks).
+# --routed adds both, the bare-path baseline of bench/tunnel.sh.
+# Sets ZT_NS_CLI ZT_NS_INET ZT_NS_CONN ZT_NS_PRIV (full namespace names).
+ZT_TUN_CLI_IP=198.18.0.2
+ZT_TUN_GW_IP=198.18.0.1	# inet's address on the client side; also the public resolver
+ZT_TUN_CONN_IP=198.19.0.2	# the connector's public address (its --listen)
+# shellcheck disable=SC2034 # used by the scripts that source this
+ZT_TUN_CONN_PORT=51820
+ZT_TUN_NAS_IP=10.10.0.5	# nas.home.int, and the private DNS server
+ZT_TUN_VAULT_IP=10.10.0.7	# a second resource on the same host (an IP resource)
+ZT_TUN_PAGE="ztgate e2e page $ZT_ID"	# what http://nas.home.int/ serves
+
+zt_tunnel_topology() {
+	local routed=0
+	[[ ${1:-} == --routed ]] && routed=1
+	zt_netns_add cli
+	zt_netns_add inet
+	zt_netns_add conn
+	zt_netns_add priv
+	ZT_NS_CLI=$(zt_ns cli)
+	ZT_NS_INET=$(zt_ns inet)
+	ZT_NS_CONN=$(zt_ns conn)
+	ZT_NS_PRIV=$(zt_ns priv)
+	zt_veth "$ZT_NS_CLI" c0 "$ZT_NS_INET" i0
+	zt_veth "$ZT_NS_INET" i1 "$ZT_NS_CONN" u0
+	zt_veth "$ZT_NS_CONN" p0 "$ZT_NS_PRIV" n0
+	zt_addr "$ZT_NS_CLI" c0 $ZT_TUN_CLI_IP/24
+	zt_addr "$ZT_NS_INET" i0 $ZT_TUN_GW_IP/24
+	zt_addr "$ZT_NS_INET" i1 198.19.0.1/24
+	zt_addr "$ZT_NS_CONN" u0 $ZT_TUN_CONN_IP/24
+	zt_addr "$ZT_NS_CONN" p0 10.10.0.1/24
+	zt_addr "$ZT_NS_PRIV" n0 $ZT_TUN_NAS_IP/24 $ZT_TUN_VAULT_IP/24
+	wait_until 5 zt_link_up "$ZT_NS_CLI" c0 || fail "cli/c0 not up"
+	wait_until 5 zt_link_up "$ZT_NS_CONN" u0 || fail "conn/u0 not up"
+	wait_until 5 zt_link_up "$ZT_NS_PRIV" n0 || fail "priv/n0 not up"
+	ip -n "$ZT_NS_CLI" route add default via $ZT_TUN_GW_IP
+	ip -n "$ZT_NS_CONN" route add default via 198.19.0.1
+	ip netns exec "$ZT_NS_INET" sysctl -qw net.ipv4.ip_forward=1
+	ip netns exec "$ZT_NS_CONN" sysctl -qw net.ipv4.ip_forward=1
+	if (( routed )); then
+		ip -n "$ZT_NS_INET" route add 10.10.0.0/24 via $ZT_TUN_CONN_IP
+		ip -n "$ZT_NS_PRIV" route add 198.18.0.0/15 via 10.10.0.1
+	fi
+	log "tunnel topology: cli $ZT_TUN_CLI_IP -> inet -> conn $ZT_TUN_CONN_IP | 10.10.0.1 -> priv nas $ZT_TUN_NAS_IP$( ((routed)) && echo ' (routed bare path)')"
+}
+
+# zt_tunnel_add_client NAME N: another client namespace (zt_ns NAME) on its
+# own link to inet: c0 198.18.N.2/24, inet iN 198.18.N.1/24 (N in 1..99).
+# Prints nothing; its address is 198.18.N.2.
+zt_tunnel_add_client() {
+	local name=$1 n=$2 ns
+	zt_netns_add "$name"
+	ns=$(zt_ns "$name")
+	zt_veth "$ns" c0 "$ZT_NS_INET" "i$((n + 1))"
+	zt_addr "$ns" c0 "198.18.$n.2/24"
+	zt_addr "$ZT_NS_INET" "i$((n + 1))" "198.18.$n.1/24"
+	wait_until 5 zt_link_up "$ns" c0 || fail "$name/c0 not up"
+	ip -n "$ns" route add default via "198.18.$n.1"
+}
+
+# zt_tunnel_client_resolver NS: programs run with `ip netns exec NS` resolve
+# through the client's DNS server (100.95.0.251).
+zt_tunnel_client_resolver() {
+	mkdir -p "/etc/netns/$1"
+	zt_defer rm -rf "/etc/netns/$1"
+	echo "nameserver ${2:-100.95.0.251}" >"/etc/netns/$1/resolv.conf"
+}
+
+# zt_tunnel_private_dns: the private network's DNS on the resource host
+# ($ZT_TUN_NAS_IP:53), the only server that knows nas.home.int (-> nas) and
+# vault.home.int (-> vault); every other name under home.int is NXDOMAIN.
+zt_tunnel_private_dns() {
+	zt_bg dns-priv "$ZT_NS_PRIV" dnsmasq --no-daemon --no-resolv --no-hosts --conf-file=/dev/null \
+		--user=root --pid-file= --listen-address=$ZT_TUN_NAS_IP --bind-interfaces \
+		--local=/home.int/ --address=/nas.home.int/$ZT_TUN_NAS_IP \
+		--address=/vault.home.int/$ZT_TUN_VAULT_IP --local-ttl=30
+	wait_until 5 zt_udp_bound "$ZT_NS_PRIV" 53 || fail "private dnsmasq did not come up: $(cat "$ZT_TMP/dns-priv.err")"
+}
+
+# zt_tunnel_services: everything the resource host and the internet run, each
+# waited for:
+#   priv: HTTP on 80 (python3 http.server serving $ZT_TUN_PAGE),
+#         8080 an ncat echo that also appends what it gets to $ZT_TMP/tcp8080.log,
+#         UDP 7 an echo that appends every datagram to $ZT_TMP/udp7.log,
+#         banners on 22 and 443 (listening, so a denial is what hides them),
+#         nothing on 9000; the private DNS (zt_tunnel_private_dns).
+#   inet: a public resolver on $ZT_TUN_GW_IP that answers NXDOMAIN for home.int.
+zt_tunnel_services() {
+	local p
+	mkdir -p "$ZT_TMP/www"
+	printf '%s\n' "$ZT_TUN_PAGE" >"$ZT_TMP/www/index.html"
+	: >"$ZT_TMP/tcp8080.log"
+	: >"$ZT_TMP/udp7.log"
+	zt_bg nas-http-80 "$ZT_NS_PRIV" python3 -m http.server 80 --bind 0.0.0.0 --directory "$ZT_TMP/www"
+	zt_bg nas-ncat-8080 "$ZT_NS_PRIV" ncat -4 -l -k 8080 --sh-exec "tee -a $ZT_TMP/tcp8080.log"
+	zt_bg nas-udp-7 "$ZT_NS_PRIV" socat -T1 UDP4-RECVFROM:7,reuseaddr,fork SYSTEM:"tee -a $ZT_TMP/udp7.log"
+	zt_bg nas-banner-22 "$ZT_NS_PRIV" socat TCP4-LISTEN:22,reuseaddr,fork "SYSTEM:echo SSH-2.0-OpenSSH_9.2"
+	zt_bg nas-banner-443 "$ZT_NS_PRIV" socat TCP4-LISTEN:443,reuseaddr,fork "SYSTEM:echo tls-ish"
+	for p in 22 80 443 8080; do
+		wait_until 10 zt_tcp_listening "$ZT_NS_PRIV" "$p" ||
+			fail "resource host: nothing listening on tcp $p: $(cat "$ZT_TMP"/*-"$p".err)"
+	done
+	wait_until 5 zt_udp_bound "$ZT_NS_PRIV" 7 || fail "resource host: UDP echo on 7 did not come up"
+	zt_tunnel_private_dns
+	zt_bg dns-public "$ZT_NS_INET" dnsmasq --no-daemon --no-resolv --no-hosts --conf-file=/dev/null \
+		--user=root --pid-file= --listen-address=$ZT_TUN_GW_IP --bind-interfaces \
+		--local=/home.int/ --address=/www.example.test/198.18.7.7
+	wait_until 5 zt_udp_bound "$ZT_NS_INET" 53 || fail "public dnsmasq did not come up: $(cat "$ZT_TMP/dns-public.err")"
+	log "resource host: http 80, ncat echo 8080, udp echo 7, banners 22 443, dns; public dns on $ZT_TUN_GW_IP"
+}
+
+# zt_tunnel_assert_isolated: the private network answers inside (from conn)
+# but not from the client or the internet; the public resolver does not know
+# nas.home.int, the private one does.
+zt_tunnel_assert_isolated() {
+	local got
+	got=$(ip netns exec "$ZT_NS_CONN" curl -sS --max-time 5 "http://$ZT_TUN_NAS_IP/") ||
+		fail "control: the connector cannot fetch http://$ZT_TUN_NAS_IP/"
+	[[ $got == "$ZT_TUN_PAGE" ]] || fail "control: http://$ZT_TUN_NAS_IP/ served '$got'"
+	if ip netns exec "$ZT_NS_CLI" curl -sS --max-time 3 "http://$ZT_TUN_NAS_IP/" >/dev/null 2>&1; then
+		fail "the private network is reachable from the client without the tunnel"
+	fi
+	if ip netns exec "$ZT_NS_INET" curl -sS --max-time 3 "http://$ZT_TUN_NAS_IP/" >/dev/null 2>&1; then
+		fail "the private network is reachable from the internet namespace"
+	fi
+	got=$(ip netns exec "$ZT_NS_CONN" dig +short +time=2 +tries=1 @$ZT_TUN_NAS_IP nas.home.int A)
+	[[ $got == "$ZT_TUN_NAS_IP" ]] || fail "private DNS: nas.home.int -> '$got'"
+	got=$(ip netns exec "$ZT_NS_CLI" dig +time=2 +tries=1 @$ZT_TUN_GW_IP nas.home.int A)
+	grep -q 'status: NXDOMAIN' <<<"$got" || fail "the public resolver should not know nas.home.int: $got"
+	log "ok: private network reachable only from the connector; nas.home.int known only to the private DNS"
+}
+
+# zt_tunnel_why_unavailable: prints why this build cannot run the tunnel
+# (connector role, client --address/--key, ztgate keygen) and returns 0; returns
+# 1, printing nothing, when every piece is there.
+zt_tunnel_why_unavailable() {
+	local out pub
+	if ! out=$("$ZTGATED" connector --help 2>&1); then
+		echo "$ZTGATED has no 'connector' role (said: $(head -n 1 <<<"$out"))"
+		return 0
+	fi
+	out=$("$ZTGATED" client --help 2>&1 || true)
+	if ! grep -q -- '--address' <<<"$out" || ! grep -q -- '--key' <<<"$out"; then
+		echo "'$ZTGATED client' has no --address/--key (the tunnel engine is not in this build)"
+		return 0
+	fi
+	if ! pub=$("$ZTGATE" keygen --out "$ZT_TMP/probe.key" 2>&1) || ! zt_is_pubkey "$pub"; then
+		echo "'$ZTGATE keygen --out FILE' failed or printed no base64 key (said: $(head -n 1 <<<"$pub"))"
+		return 0
+	fi
+	rm -f "$ZT_TMP/probe.key"
+	return 1
+}
+zt_is_pubkey() { [[ $1 =~ ^[A-Za-z0-9+/]{43}=$ ]]; }	# base64 of 32 bytes
+
+# zt_keygen FILE: a new key pair; prints the public key (fails the run otherwise).
+zt_keygen() {
+	local pub
+	pub=$("$ZTGATE" keygen --out "$1") || fail "ztgate keygen --out $1 failed"
+	zt_is_pubkey "$pub" || fail "ztgate keygen printed '$pub', not a base64 public key"
+	[[ $(stat -c %a "$1") == 600 ]] || fail "key file $1 has mode $(stat -c %a "$1"), want 600"
+	echo "$pub"
+}
+
+# zt_nmap_states NS TARGET PORTS [NMAP-ARGS...]: a TCP SYN scan; prints
+# "PORT:STATE" per port, sorted by port.
+zt_nmap_states() {
+	local ns=$1 target=$2 ports=$3
+	shift 3
+	ip netns exec "$ns" nmap -Pn -n -sS --max-retries 1 -T4 -p "$ports" "$@" -oG - "$target" |
+		sed -n 's/.*Ports: //p' | tr ',' '\n' |
+		awk -F/ 'NF > 2 { gsub(/ /, "", $1); print $1 ":" $2 }' | sort -n
+}
+
+zt_oneline() { tr '\n' ' ' | sed 's/ $//'; }	# stdin's lines joined by spaces
+
+# zt_expect_states WHAT WANT GOT: WANT and GOT are "PORT:STATE" lists
+# (whitespace-separated); fail with both unless they are the same set.
+zt_expect_states() {
+	local a b
+	a=$(tr -s ' \n' '\n' <<<"$2" | sed '/^$/d' | sort -n)
+	b=$(tr -s ' \n' '\n' <<<"$3" | sed '/^$/d' | sort -n)
+	[[ $a == "$b" ]] || fail "$1: want [$(zt_oneline <<<"$a")], got [$(zt_oneline <<<"$b")]"
+	log "ok: $1: $(zt_oneline <<<"$b")"
+}
+
+# zt_capture_start NAME NS IF FILTER: tcpdump -w $ZT_TMP/NAME.pcap on IF,
+# packet-buffered, until zt_capture_stop NAME; returns once it is capturing.
+declare -A ZT_CAPTURE_PIDS=()
+zt_capture_start() {
+	local name=$1 ns=$2 dev=$3 filter=$4
+	zt_bg "tcpdump-$name" "$ns" tcpdump -Z root -n -U -i "$dev" -w "$ZT_TMP/$name.pcap" "$filter"
+	ZT_CAPTURE_PIDS[$name]=$ZT_BG_PID
+	wait_until 5 grep -q 'listening on' "$ZT_TMP/tcpdump-$name.err" ||
+		fail "tcpdump on $ns/$dev did not start: $(cat "$ZT_TMP/tcpdump-$name.err")"
+}
+zt_capture_stop() { zt_kill_pid "${ZT_CAPTURE_PIDS[$1]}"; }
+# zt_capture_count NAME FILTER: packets in NAME's capture matching FILTER
+# (while it is still being written, too).
+# (a file still being written ends in a partial record: tcpdump says so and
+# fails after printing the whole ones, which are what counts.)
+zt_capture_count() { { tcpdump -n -r "$ZT_TMP/$1.pcap" "$2" 2>/dev/null || true; } | wc -l; }
+zt_capture_at_least() { (( $(zt_capture_count "$1" "$2") >= $3 )); }
+
+# zt_pcap_replay NS PCAP [FIRST-BYTE]: tests/pcap_replay.py inside NS; prints
+# how many datagrams it sent again.
+zt_pcap_replay() { ip netns exec "$1" python3 "$ZT_ROOT/tests/pcap_replay.py" "${@:2}"; }
