@@ -18,6 +18,7 @@ struct zt_ares_loop {
 	ares_channel channel;
 	bool up;			/* the channel exists and may be driven */
 	bool lib_init;
+	bool has_servers;
 	int timer_fd;
 	uint64_t timer_deadline_ns;	/* CLOCK_MONOTONIC of the armed timer; 0: none */
 };
@@ -138,6 +139,7 @@ int zt_ares_loop_open(struct zt_loop *loop, const struct zt_ares_loop_cfg *cfg,
 	al->loop = loop;
 	al->cfg = *cfg;
 	al->cfg.servers = NULL;		/* not kept: the caller's string */
+	al->has_servers = !cfg->servers || cfg->servers[0];
 	al->timer_fd = -1;
 
 	ret = ares_library_init(ARES_LIB_INIT_ALL);
@@ -189,6 +191,11 @@ int zt_ares_loop_open(struct zt_loop *loop, const struct zt_ares_loop_cfg *cfg,
 fail:
 	zt_ares_loop_close(al);
 	return ret;
+}
+
+bool zt_ares_loop_has_servers(const struct zt_ares_loop *al)
+{
+	return al->has_servers;
 }
 
 ares_channel zt_ares_loop_channel(const struct zt_ares_loop *al)

@@ -41,6 +41,12 @@ struct zt_ares_loop;
 int zt_ares_loop_open(struct zt_loop *loop, const struct zt_ares_loop_cfg *cfg,
 		      struct zt_ares_loop **out, char *err, size_t errlen);
 
+/*
+ * False when opened with servers "": then do not query at all (c-ares 1.18
+ * fails such a query at once but leaks its allocation).
+ */
+bool zt_ares_loop_has_servers(const struct zt_ares_loop *al);
+
 /* The channel, for ares_query()/ares_send(); follow each with zt_ares_loop_queued(). */
 ares_channel zt_ares_loop_channel(const struct zt_ares_loop *al);
 
