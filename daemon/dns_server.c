@@ -6,12 +6,12 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <ares.h>
 
+#include "ares_loop.h"
 #include "daemon.h"
 #include "dns_msg.h"
 #include "dns_server.h"
@@ -49,7 +49,7 @@ struct udp_batch {
 	struct sockaddr_storage out_peer[UDP_BATCH];
 	uint8_t reply[UDP_BATCH][ZT_DNS_UDP_PLAIN_MAX];
 	unsigned int nout;
-	bool collect_fwd;		/* in on_ares_fd: forwarded answers queue too */
+	bool collect_fwd;		/* in a c-ares pass: forwarded answers queue too */
 };
 
 /* A query sent upstream, and where its answer goes. */
@@ -66,10 +66,8 @@ struct zt_dns_server {
 	struct zt_fakeip *pool;
 	struct zt_dns_server_cfg cfg;
 	char upstreams[1024];
-	int udp_fd, tcp_fd, timer_fd;
-	uint64_t timer_deadline_ns;	/* CLOCK_MONOTONIC of the armed timer; 0: none */
-	ares_channel ares;
-	bool ares_up;
+	int udp_fd, tcp_fd;
+	struct zt_ares_loop *al;	/* forwarding; NULL once closing */
 	bool closing;
 	struct tcp_conn *conns;
 	unsigned int nconns;
@@ -209,101 +207,23 @@ static void reply(struct zt_dns_server *s, const struct reply_to *to, const uint
 
 /* ---- forwarding (c-ares) ---- */
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /*
- * Arm the timer for c-ares' next deadline. A timer already due no later
- * than that stays as it is: when it fires, c-ares handles what is due and
- * we re-arm. That keeps a timerfd_settime off most queries' path.
+ * Around each pass of c-ares over its sockets: the forwarded answers of
+ * that pass leave with one sendmmsg.
  */
-static void ares_rearm(struct zt_dns_server *s)
-{
-	struct itimerspec its = { 0 };
-	struct timeval tv, *tvp;
-	uint64_t now, deadline;
-
-	if (!s->ares_up)
-		return;
-	tvp = ares_timeout(s->ares, NULL, &tv);
-	now = mono_ns();
-	if (tvp) {
-		deadline = now + (uint64_t)tvp->tv_sec * 1000000000ull +
-			   (uint64_t)tvp->tv_usec * 1000ull;
-		if (s->timer_deadline_ns && s->timer_deadline_ns > now &&
-		    s->timer_deadline_ns <= deadline)
-			return;
-		its.it_value.tv_sec = tvp->tv_sec;
-		its.it_value.tv_nsec = (long)tvp->tv_usec * 1000;
-		if (!its.it_value.tv_sec && !its.it_value.tv_nsec)
-			its.it_value.tv_nsec = 1000000;	/* 0 would disarm: 1 ms */
-		s->timer_deadline_ns = deadline;
-	} else {
-		if (!s->timer_deadline_ns)
-			return;
-		s->timer_deadline_ns = 0;
-	}
-	timerfd_settime(s->timer_fd, 0, &its, NULL);
-}
-
-/*
- * After queries were added or answered: a timer armed and not yet due
- * already fires no later than anything c-ares could need now (a new try is
- * due a whole timeout from now; answers only remove deadlines), so
- * ares_timeout(), a walk over every query in flight in c-ares 1.18, is
- * skipped. A timer left armed for queries already answered fires once and
- * disarms.
- */
-static void ares_rearm_lazy(struct zt_dns_server *s)
-{
-	if (s->timer_deadline_ns && s->timer_deadline_ns > mono_ns())
-		return;
-	ares_rearm(s);
-}
-
-static void on_ares_fd(struct zt_loop *loop, int fd, uint32_t events, void *arg)
+static void ares_pass_begin(void *arg)
 {
 	struct zt_dns_server *s = arg;
 
-	(void)loop;
-	/* The answers of this pass leave with one sendmmsg. */
 	s->ub->collect_fwd = true;
-	ares_process_fd(s->ares,
-			events & (EPOLLIN | EPOLLERR | EPOLLHUP) ? fd : ARES_SOCKET_BAD,
-			events & EPOLLOUT ? fd : ARES_SOCKET_BAD);
+}
+
+static void ares_pass_end(void *arg)
+{
+	struct zt_dns_server *s = arg;
+
 	s->ub->collect_fwd = false;
 	udp_flush(s);
-	ares_rearm_lazy(s);
-}
-
-static void on_ares_timer(struct zt_loop *loop, int fd, uint32_t events, void *arg)
-{
-	struct zt_dns_server *s = arg;
-	uint64_t n;
-
-	(void)loop;
-	(void)events;
-	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-		return;
-	s->timer_deadline_ns = 0;	/* fired: nothing armed now */
-	ares_process_fd(s->ares, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-	ares_rearm(s);
-}
-
-/* c-ares opens and closes its sockets; the loop follows. */
-static void ares_sock_state(void *data, ares_socket_t fd, int readable, int writable)
-{
-	struct zt_dns_server *s = data;
-	uint32_t ev = (readable ? EPOLLIN : 0) | (writable ? EPOLLOUT : 0);
-
-	zt_loop_del(s->d->loop, fd);
-	if (ev && zt_loop_add(s->d->loop, fd, ev, on_ares_fd, s))
-		zt_log("warning", "dns: cannot watch upstream socket %d", fd);
 }
 
 /*
@@ -381,7 +301,7 @@ static void forward(struct zt_dns_server *s, const struct zt_dns_query *q, const
 	uint8_t out[ZT_DNS_UDP_PLAIN_MAX];
 	struct fwd *f;
 
-	if (!s->ares_up || !s->upstreams[0] || s->pending >= MAX_PENDING ||
+	if (!s->al || !s->upstreams[0] || s->pending >= MAX_PENDING ||
 	    !(f = calloc(1, sizeof(*f)))) {
 		s->q_servfail++;
 		reply(s, to, out, zt_dns_build_error(q, ZT_DNS_RCODE_SERVFAIL, out, sizeof(out)));
@@ -398,8 +318,8 @@ static void forward(struct zt_dns_server *s, const struct zt_dns_query *q, const
 	s->pending++;
 	s->q_forwarded++;
 	/* The raw query goes as it came (EDNS0, flags); c-ares picks its own ID. */
-	ares_send(s->ares, raw, (int)rawlen, on_upstream_answer, f);
-	ares_rearm_lazy(s);
+	ares_send(zt_ares_loop_channel(s->al), raw, (int)rawlen, on_upstream_answer, f);
+	zt_ares_loop_queued(s->al);
 }
 
 /* ---- answering ---- */
@@ -621,7 +541,7 @@ int zt_dns_server_open(struct zt_daemon *d, struct zt_fakeip *pool,
 		       const struct zt_dns_server_cfg *cfg, struct zt_dns_server **out,
 		       char *err, size_t errlen)
 {
-	struct ares_options opts = { 0 };
+	struct zt_ares_loop_cfg acfg = { 0 };
 	struct zt_dns_server *s;
 	int ret;
 
@@ -635,7 +555,7 @@ int zt_dns_server_open(struct zt_daemon *d, struct zt_fakeip *pool,
 	s->cfg = *cfg;
 	snprintf(s->upstreams, sizeof(s->upstreams), "%s", cfg->upstreams ? cfg->upstreams : "");
 	s->cfg.upstreams = s->upstreams;
-	s->udp_fd = s->tcp_fd = s->timer_fd = -1;
+	s->udp_fd = s->tcp_fd = -1;
 	s->ub = calloc(1, sizeof(*s->ub));
 	if (!s->ub) {
 		free(s);
@@ -650,12 +570,6 @@ int zt_dns_server_open(struct zt_daemon *d, struct zt_fakeip *pool,
 							.msg_iovlen = 1 };
 	}
 
-	ret = ares_library_init(ARES_LIB_INIT_ALL);
-	if (ret != ARES_SUCCESS) {
-		snprintf(err, errlen, "c-ares: %s", ares_strerror(ret));
-		ret = -EIO;
-		goto fail;
-	}
 	/*
 	 * NOCHECKRESP: SERVFAIL, REFUSED and the like reach the client as the
 	 * upstream sent them. Truncated UDP answers are retried over TCP by
@@ -663,35 +577,16 @@ int zt_dns_server_open(struct zt_daemon *d, struct zt_fakeip *pool,
 	 * c-ares closing its upstream socket whenever nothing is in flight,
 	 * but with c-ares 1.18 it broke the TC -> TCP retry in the tests.)
 	 */
-	opts.flags = ARES_FLAG_NOCHECKRESP;
-	opts.timeout = 2000;
-	opts.tries = 2;
-	opts.sock_state_cb = ares_sock_state;
-	opts.sock_state_cb_data = s;
-	ret = ares_init_options(&s->ares, &opts, ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS |
-				ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB);
-	if (ret != ARES_SUCCESS) {
-		snprintf(err, errlen, "c-ares: %s", ares_strerror(ret));
-		ares_library_cleanup();
-		ret = -EIO;
-		goto fail;
-	}
-	s->ares_up = true;
-	ret = ares_set_servers_ports_csv(s->ares, s->upstreams);
-	if (ret != ARES_SUCCESS) {
-		snprintf(err, errlen, "upstreams '%s': %s", s->upstreams, ares_strerror(ret));
-		ret = -EINVAL;
-		goto fail;
-	}
-	s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (s->timer_fd < 0) {
-		ret = -errno;
-		snprintf(err, errlen, "timerfd: %s", strerror(errno));
-		goto fail;
-	}
-	ret = zt_loop_add(d->loop, s->timer_fd, EPOLLIN, on_ares_timer, s);
+	acfg.servers = s->upstreams;
+	acfg.flags = ARES_FLAG_NOCHECKRESP;
+	acfg.timeout_ms = 2000;
+	acfg.tries = 2;
+	acfg.begin = ares_pass_begin;
+	acfg.end = ares_pass_end;
+	acfg.arg = s;
+	ret = zt_ares_loop_open(d->loop, &acfg, &s->al, err, errlen);
 	if (ret)
-		goto fail_loop;
+		goto fail;
 	ret = bind_socket(SOCK_DGRAM, &cfg->listen, &s->udp_fd, err, errlen);
 	if (ret)
 		goto fail;
@@ -723,11 +618,12 @@ void zt_dns_server_close(struct zt_dns_server *s)
 	s->closing = true;
 	while (s->conns)
 		conn_close(s, s->conns);
-	if (s->ares_up) {
-		/* In-flight callbacks run with ARES_EDESTRUCTION; they must not rearm. */
-		s->ares_up = false;
-		ares_destroy(s->ares);
-		ares_library_cleanup();
+	if (s->al) {
+		struct zt_ares_loop *al = s->al;
+
+		/* In-flight callbacks run with ARES_EDESTRUCTION (and see closing). */
+		s->al = NULL;
+		zt_ares_loop_close(al);
 	}
 	if (s->udp_fd >= 0) {
 		zt_loop_del(s->d->loop, s->udp_fd);
@@ -736,10 +632,6 @@ void zt_dns_server_close(struct zt_dns_server *s)
 	if (s->tcp_fd >= 0) {
 		zt_loop_del(s->d->loop, s->tcp_fd);
 		close(s->tcp_fd);
-	}
-	if (s->timer_fd >= 0) {
-		zt_loop_del(s->d->loop, s->timer_fd);
-		close(s->timer_fd);
 	}
 	/* Last-use times are only saved with changes; keep them too. */
 	if (s->pool && zt_fakeip_save(s->pool, s->d->state_dir, err, sizeof(err)))
