@@ -126,7 +126,15 @@ $(BUILD)/fuzz_stun: tests/fuzz/fuzz_stun.c daemon/stun.c $(DAEMON_HDRS) | $(BUIL
 		-isystem $(BORINGSSL_INC) -fsanitize=fuzzer,address,undefined $< daemon/stun.c \
 		-lz -L$(BORINGSSL_LIB) -Wl,-rpath,$(BORINGSSL_LIB) -lcrypto -o $@
 
-test-fuzz: $(BUILD)/fuzz_policy $(BUILD)/fuzz_dns $(BUILD)/fuzz_stun
+# The tunnel's wire codec and engine: what a connector's UDP port receives.
+FUZZ_TUNNEL_LIB := daemon/tunnel.c daemon/tunnel_wire.c daemon/noise.c daemon/loop.c
+
+$(BUILD)/fuzz_tunnel: tests/fuzz/fuzz_tunnel.c $(FUZZ_TUNNEL_LIB) $(DAEMON_HDRS) | $(BUILD)
+	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ibpf -Idaemon \
+		-isystem $(BORINGSSL_INC) -fsanitize=fuzzer,address,undefined $< $(FUZZ_TUNNEL_LIB) \
+		-L$(BORINGSSL_LIB) -Wl,-rpath,$(BORINGSSL_LIB) -lcrypto -o $@
+
+test-fuzz: $(BUILD)/fuzz_policy $(BUILD)/fuzz_dns $(BUILD)/fuzz_stun $(BUILD)/fuzz_tunnel
 	@d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; \
 	if $(BUILD)/fuzz_policy -max_total_time=$(FUZZ_SECONDS) "$$d" tests/fuzz/corpus \
 		> "$$d.log" 2>&1; then tail -n 1 "$$d.log"; rm -f "$$d.log"; \
@@ -139,6 +147,10 @@ test-fuzz: $(BUILD)/fuzz_policy $(BUILD)/fuzz_dns $(BUILD)/fuzz_stun
 	if $(BUILD)/fuzz_stun -max_total_time=$(FUZZ_SECONDS) "$$d" tests/fuzz/corpus-stun \
 		> "$$d.log" 2>&1; then tail -n 1 "$$d.log"; rm -f "$$d.log"; \
 	else cat "$$d.log"; rm -f "$$d.log"; echo "fuzz_stun: FAILED"; exit 1; fi
+	@d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; \
+	if $(BUILD)/fuzz_tunnel -max_total_time=$(FUZZ_SECONDS) "$$d" tests/fuzz/corpus-tunnel \
+		> "$$d.log" 2>&1; then tail -n 1 "$$d.log"; rm -f "$$d.log"; \
+	else cat "$$d.log"; rm -f "$$d.log"; echo "fuzz_tunnel: FAILED"; exit 1; fi
 
 test-integration: all san
 	bash tests/integration/run.sh

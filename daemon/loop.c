@@ -116,28 +116,46 @@ static void reap(struct zt_loop *loop)
 	}
 }
 
-int zt_loop_run(struct zt_loop *loop)
+/* One epoll_wait and the callbacks of what it returned; events handled, or -errno. */
+static int run_once(struct zt_loop *loop, int timeout_ms)
 {
 	struct epoll_event evs[32];
+	int n = epoll_wait(loop->epfd, evs, 32, timeout_ms), i;
+
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (i = 0; i < n && !loop->stop; i++) {
+		struct zt_watch *w = evs[i].data.ptr;
+
+		if (w->cb)
+			w->cb(loop, w->fd, evs[i].events, w->arg);
+	}
+	reap(loop);
+	return n;
+}
+
+int zt_loop_run(struct zt_loop *loop)
+{
+	int ret;
 
 	loop->stop = false;
 	while (!loop->stop) {
-		int n = epoll_wait(loop->epfd, evs, 32, -1), i;
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		for (i = 0; i < n && !loop->stop; i++) {
-			struct zt_watch *w = evs[i].data.ptr;
-
-			if (w->cb)
-				w->cb(loop, w->fd, evs[i].events, w->arg);
-		}
-		reap(loop);
+		ret = run_once(loop, -1);
+		if (ret < 0)
+			return ret;
 	}
 	return 0;
+}
+
+int zt_loop_run_once(struct zt_loop *loop, int timeout_ms)
+{
+	loop->stop = false;
+	return run_once(loop, timeout_ms);
+}
+
+int zt_loop_fd(const struct zt_loop *loop)
+{
+	return loop->epfd;
 }
 
 void zt_loop_stop(struct zt_loop *loop)

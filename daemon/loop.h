@@ -19,5 +19,13 @@ int zt_loop_mod(struct zt_loop *loop, int fd, uint32_t events);
 /* Run until zt_loop_stop(). Returns 0 or -errno. */
 int zt_loop_run(struct zt_loop *loop);
 void zt_loop_stop(struct zt_loop *loop);
+/*
+ * Wait up to TIMEOUT_MS (0: not at all, -1: forever) for events and run
+ * their callbacks once. Returns the number of events handled, or -errno.
+ * For callers that drive several loops (tests) or embed this one.
+ */
+int zt_loop_run_once(struct zt_loop *loop, int timeout_ms);
+/* The epoll fd: readable when an event is waiting (to poll several loops). */
+int zt_loop_fd(const struct zt_loop *loop);
 
 #endif

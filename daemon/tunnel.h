@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The tunnel engine: everything between "an IP packet for peer P" and UDP
+ * datagrams, as docs/TUNNEL.md lays it out (WireGuard's protocol with
+ * Noise_IK_25519_ChaChaPoly_SHA256 from noise.h, messages from
+ * tunnel_wire.h).
+ *
+ * One UDP socket and one timerfd per tunnel, both on the caller's zt_loop;
+ * nothing blocks. Peers are added by static public key; only they can
+ * complete a handshake with us. Per peer the engine keeps WireGuard's three
+ * sessions (previous, current, next) so that a rekey loses no packet, runs
+ * the handshake retries, rekeys, keepalives and key expiry, follows the
+ * peer's endpoint as it roams, and queues a bounded number of packets while
+ * no session is up.
+ *
+ * Timers: one timerfd armed (absolute, CLOCK_MONOTONIC) for the earliest
+ * deadline any peer has. Setting a deadline only ever re-arms it earlier;
+ * deadlines that move later or vanish are left to fire, and the expiry
+ * scans all peers, runs what is due and re-arms for the next. That keeps a
+ * timerfd_settime off the per-packet path (the keepalive deadline changes
+ * on nearly every packet) and is exact to the millisecond, which the tests'
+ * 100 ms timers need; a coarse tick would cost a wakeup per tick forever
+ * and blur short timers. The scan is O(peers) per expiry, and expiries
+ * come at most about one per deadline.
+ *
+ * Single-threaded: call everything from the loop's thread. The callbacks
+ * may call zt_tunnel_send() and zt_tunnel_peer_remove() (a removed peer is
+ * freed once the current event is done), not zt_tunnel_close().
+ */
+#ifndef ZT_TUNNEL_H
+#define ZT_TUNNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "loop.h"
+#include "noise.h"
+
+struct zt_tunnel;
+struct zt_tunnel_peer;
+
+/* Largest payload: what fits one IPv4 UDP datagram with our 32 bytes. */
+#define ZT_TUNNEL_PAYLOAD_MAX	(65507 - 32)
+/* Packets held per peer while no session is up; the oldest goes first. */
+#define ZT_TUNNEL_QUEUE_MAX	128
+/* Datagrams taken per recvmmsg (and sent per sendmmsg). */
+#define ZT_TUNNEL_BATCH		32
+
+/*
+ * WireGuard's constants (docs/TUNNEL.md). A zero in the config's field
+ * means the default below.
+ */
+#define ZT_TUNNEL_REKEY_AFTER_TIME_MS		120000
+#define ZT_TUNNEL_REJECT_AFTER_TIME_MS		180000
+#define ZT_TUNNEL_REKEY_ATTEMPT_TIME_MS		90000
+#define ZT_TUNNEL_REKEY_TIMEOUT_MS		5000	/* + up to 1/15 of it (333 ms) jitter */
+#define ZT_TUNNEL_KEEPALIVE_TIMEOUT_MS		10000
+#define ZT_TUNNEL_REKEY_AFTER_MESSAGES		(UINT64_C(1) << 60)
+#define ZT_TUNNEL_REJECT_AFTER_MESSAGES		(UINT64_MAX - (UINT64_C(1) << 13))	/* 2^64 - 2^13 - 1 */
+#define ZT_TUNNEL_UNDER_LOAD_INITIATIONS	64	/* per second */
+
+struct zt_tunnel_cfg {
+	uint8_t private_key[ZT_NOISE_KEY_LEN];
+	/* Address and port to bind: AF_INET, or AF_INET6 (dual-stack); AF_UNSPEC is [::]. Port 0: any. */
+	struct sockaddr_storage listen;
+	uint32_t rekey_after_time_ms;
+	uint32_t reject_after_time_ms;
+	uint32_t rekey_attempt_time_ms;
+	uint32_t rekey_timeout_ms;
+	uint32_t keepalive_timeout_ms;
+	uint32_t persistent_keepalive_ms;	/* 0: off (the client sets 25000) */
+	uint64_t rekey_after_messages;
+	/*
+	 * Under load: more initiations (with a valid mac1) than this in the
+	 * current one-second window, or a receive batch more than half full of
+	 * initiations. The state lasts one second after the last overload.
+	 */
+	uint32_t under_load_initiations_per_s;
+};
+
+struct zt_tunnel_ops {
+	/*
+	 * The decrypted, non-empty payload of an authenticated transport
+	 * packet from P. PAYLOAD is the engine's buffer: valid (and writable)
+	 * during the call only.
+	 */
+	void (*recv)(void *ctx, struct zt_tunnel_peer *p, uint8_t *payload, size_t len);
+	/* A new session with P is usable for sending (the client resends its binds here). May be NULL. */
+	void (*session_up)(void *ctx, struct zt_tunnel_peer *p);
+};
+
+/* Engine-wide counters: mostly why datagrams were dropped. */
+struct zt_tunnel_stats {
+	uint64_t rx_datagrams;		/* every datagram read from the socket */
+	uint64_t tx_datagrams;		/* handed to the kernel */
+	uint64_t tx_errors;		/* the kernel refused (buffer full, unreachable) */
+	uint64_t rx_malformed;		/* unknown type, bad header or size */
+	uint64_t rx_bad_mac1;		/* handshake with a wrong mac1: no DH, no reply */
+	uint64_t rx_handshake_failed;	/* Noise refused it (forged, not for us) */
+	uint64_t rx_unknown_key;	/* initiation from a static key never added */
+	uint64_t rx_initiation_replay;	/* TAI64N not newer than the last accepted */
+	uint64_t rx_unknown_index;	/* response/transport/cookie for no session of ours */
+	uint64_t rx_replay;		/* transport counter seen or older than the window */
+	uint64_t rx_bad_tag;		/* transport that did not open */
+	uint64_t rx_expired;		/* transport on a session past REJECT_AFTER_* */
+	uint64_t rx_bad_cookie;		/* cookie reply that did not open */
+	uint64_t handshake_dh;		/* handshake messages that reached the DH */
+	uint64_t cookie_replies_sent;	/* under load, instead of a DH */
+	uint64_t mac2_accepted;		/* under load, initiations let through on a valid mac2 */
+};
+
+struct zt_tunnel_peer_stats {
+	struct sockaddr_storage endpoint;	/* current (follows roaming); AF_UNSPEC: unknown */
+	uint64_t last_handshake_ns;		/* CLOCK_REALTIME of the last session; 0: never */
+	uint64_t handshakes;			/* sessions established */
+	uint64_t initiations_sent;
+	uint64_t rx_packets, rx_bytes;		/* payloads delivered (keepalives not counted) */
+	uint64_t tx_packets, tx_bytes;		/* payloads sent */
+	uint64_t rx_keepalives, tx_keepalives;
+	uint64_t cookie_replies_received;	/* that opened */
+	uint64_t queue_dropped;			/* queued packets lost: full queue, gave up */
+	unsigned int queued;
+	bool session_up;			/* a current session we can send on */
+};
+
+/*
+ * Bind the UDP socket (SO_REUSEADDR off: a port in use is an error) and a
+ * timerfd, and register both on LOOP. OPS and CTX are kept (OPS copied).
+ * Returns 0 with *OUT, or -errno with a message in ERR.
+ */
+int zt_tunnel_open(struct zt_loop *loop, const struct zt_tunnel_cfg *cfg,
+		   const struct zt_tunnel_ops *ops, void *ctx, struct zt_tunnel **out,
+		   char *err, size_t errlen);
+
+/* Unregister, close, wipe every key, free every peer. NULL is fine. */
+void zt_tunnel_close(struct zt_tunnel *t);
+
+/* The bound UDP port (host order), e.g. after binding port 0. */
+int zt_tunnel_local_port(const struct zt_tunnel *t);
+
+/* Our static public key. */
+void zt_tunnel_public_key(const struct zt_tunnel *t, uint8_t out[ZT_NOISE_KEY_LEN]);
+
+/*
+ * Add peer PUBLIC_KEY. ENDPOINT (AF_INET or AF_INET6 with a port) is where
+ * to send; NULL if unknown until the peer talks to us (a connector's
+ * devices). PEER_CTX is the caller's, returned by zt_tunnel_peer_ctx().
+ * Returns 0 with *OUT (may be NULL), -EEXIST (key already added), -EINVAL
+ * (our own key, a bad endpoint), -ENOMEM.
+ */
+int zt_tunnel_peer_add(struct zt_tunnel *t, const uint8_t public_key[ZT_NOISE_KEY_LEN],
+		       const struct sockaddr_storage *endpoint, void *peer_ctx,
+		       struct zt_tunnel_peer **out);
+
+/* Set where to send to P (as zt_tunnel_peer_add's ENDPOINT). */
+int zt_tunnel_peer_set_endpoint(struct zt_tunnel_peer *p, const struct sockaddr_storage *endpoint);
+
+/*
+ * Remove P: its sessions and handshake are wiped, its queue freed; later
+ * packets from it are dropped (unknown index / unknown key). P must not be
+ * used afterwards.
+ */
+void zt_tunnel_peer_remove(struct zt_tunnel *t, struct zt_tunnel_peer *p);
+
+struct zt_tunnel_peer *zt_tunnel_peer_by_key(const struct zt_tunnel *t,
+					     const uint8_t public_key[ZT_NOISE_KEY_LEN]);
+void *zt_tunnel_peer_ctx(const struct zt_tunnel_peer *p);
+const uint8_t *zt_tunnel_peer_key(const struct zt_tunnel_peer *p);	/* 32 bytes */
+
+/*
+ * Send PAYLOAD (1..ZT_TUNNEL_PAYLOAD_MAX bytes, copied) to P: encrypted
+ * now if a session is up, else queued (ZT_TUNNEL_QUEUE_MAX, oldest
+ * dropped) and a handshake started when P's endpoint is known. Returns 0
+ * (sent or queued), -EMSGSIZE, -EINVAL. A send the kernel refuses counts
+ * in tx_errors, as a lost datagram would.
+ */
+int zt_tunnel_send(struct zt_tunnel *t, struct zt_tunnel_peer *p, const uint8_t *payload,
+		   size_t len);
+
+/*
+ * Batch sends: between cork and uncork, datagrams collect (up to
+ * ZT_TUNNEL_BATCH) and leave with one sendmmsg. Nests. The engine corks
+ * itself while it handles a receive batch (replies made in the callbacks
+ * join it) and its timers.
+ */
+void zt_tunnel_cork(struct zt_tunnel *t);
+void zt_tunnel_uncork(struct zt_tunnel *t);
+
+void zt_tunnel_peer_stats(const struct zt_tunnel_peer *p, struct zt_tunnel_peer_stats *st);
+void zt_tunnel_stats(const struct zt_tunnel *t, struct zt_tunnel_stats *st);
+
+/*
+ * Handle datagram MSG (LEN bytes, modified in place) as if it had arrived
+ * on the socket from SRC. For a caller that demultiplexes a shared socket
+ * itself (STUN on the same port), and for fuzzing.
+ */
+void zt_tunnel_input(struct zt_tunnel *t, uint8_t *msg, size_t len, const struct sockaddr *src,
+		     socklen_t srclen);
+
+#endif
