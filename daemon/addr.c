@@ -127,6 +127,7 @@ bool zt_prefix_equal(const struct zt_prefix *a, const struct zt_prefix *b)
 
 int zt_endpoint_parse(const char *text, struct zt_endpoint *ep, char *err, size_t errlen)
 {
+	const char *orig = text;
 	char host[INET6_ADDRSTRLEN + 1];
 	const char *port_text, *end;
 	unsigned long port = 0;
@@ -176,12 +177,10 @@ int zt_endpoint_parse(const char *text, struct zt_endpoint *ep, char *err, size_
 	return 0;
 
 bad:
-	snprintf(err, errlen, "invalid endpoint '%s': expected IPv4:PORT or [IPv6]:PORT",
-		 v6 ? text - 1 : text);
+	snprintf(err, errlen, "invalid endpoint '%s': expected IPv4:PORT or [IPv6]:PORT", orig);
 	return -EINVAL;
 bad_port:
-	snprintf(err, errlen, "invalid endpoint '%s': the port must be 1-65535",
-		 v6 ? text - 1 : text);
+	snprintf(err, errlen, "invalid endpoint '%s': the port must be 1-65535", orig);
 	return -EINVAL;
 }
 

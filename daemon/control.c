@@ -98,7 +98,8 @@ void zt_audit(struct zt_daemon *d, int peer_fd, const char *action, json_object 
 		zt_format_time((unsigned long long)ts.tv_sec * 1000000000ull +
 				       (unsigned long long)ts.tv_nsec, tbuf, sizeof(tbuf));
 		json_object_object_add(line, "ts", json_object_new_string(tbuf));
-		fprintf(f, "%s\n", json_object_to_json_string_ext(line, JSON_C_TO_STRING_PLAIN));
+		fprintf(f, "%s\n", json_object_to_json_string_ext(line, JSON_C_TO_STRING_PLAIN |
+								       JSON_C_TO_STRING_NOSLASHESCAPE));
 		fclose(f);
 		json_object_put(line);
 	} else {

@@ -27,7 +27,7 @@ int zt_key_from_base64(const char *text, uint8_t key[ZT_KEY_LEN], char *err, siz
 
 	if (len != ZT_KEY_B64_LEN) {
 		/* Say how long it would be if it decodes at all: the likelier mistake. */
-		if (len % 4 == 0 && len <= 64 &&
+		if (len && len % 4 == 0 && len <= 64 &&
 		    EVP_DecodeBase64(buf, &n, sizeof(buf), (const uint8_t *)text, len))
 			snprintf(err, errlen, "invalid key: decodes to %zu bytes, a key is %d", n,
 				 ZT_KEY_LEN);

@@ -681,7 +681,7 @@ int zt_policy_device_add(struct zt_policy *p, struct zt_device_def *def, char *e
 		return -EEXIST;
 	}
 	if (key_owner(p, def->pubkey, owner, sizeof(owner))) {
-		snprintf(err, errlen, "that public key is already %s's", owner);
+		snprintf(err, errlen, "public key already belongs to %s", owner);
 		return -EEXIST;
 	}
 	other = zt_policy_device_find_addr(p, def->address.addr);
@@ -787,7 +787,7 @@ int zt_policy_connector_add(struct zt_policy *p, const struct zt_connector_def *
 		return -EEXIST;
 	}
 	if (key_owner(p, def->pubkey, owner, sizeof(owner))) {
-		snprintf(err, errlen, "that public key is already %s's", owner);
+		snprintf(err, errlen, "public key already belongs to %s", owner);
 		return -EEXIST;
 	}
 	if (p->nconnectors >= ZT_MAX_CONNECTORS) {
