@@ -82,7 +82,7 @@ wait_until() {
 	local timeout=$1
 	shift
 	local deadline now
-	deadline=$(( $(date +%s%N) + $(awk -v t="$timeout" 'BEGIN { printf "%d", t * 1e9 }') ))
+	deadline=$(( $(date +%s%N) + $(awk -v t="$timeout" 'BEGIN { printf "%.0f", t * 1e9 }') ))
 	while :; do
 		if "$@" >/dev/null 2>&1; then
 			return 0
