@@ -32,7 +32,9 @@ DAEMON_SRCS := $(wildcard daemon/*.c)
 DAEMON_LIB  := $(filter-out daemon/main.c,$(DAEMON_SRCS))
 DAEMON_HDRS := $(wildcard daemon/*.h)
 CLI_SRCS    := $(wildcard cli/*.c)
-CLI_LIB     := daemon/json_io.c
+# keygen/pubkey run without a daemon: keys (BoringSSL's X25519 and base64) link in.
+CLI_LIB     := daemon/json_io.c daemon/keys.c daemon/noise.c
+CLI_LDLIBS  := -ljson-c -L$(BORINGSSL_LIB) -Wl,-rpath,$(BORINGSSL_LIB) -lcrypto
 
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/san/%,$(UNIT_SRCS))
@@ -74,7 +76,7 @@ $(BUILD)/ztgated: $(DAEMON_SRCS) $(DAEMON_HDRS) $(BPF_SKELS) $(BPF_HDRS) | $(BUI
 	$(CC) $(CFLAGS_COMMON) $(CFLAGS) $(DAEMON_SRCS) -o $@ $(LDLIBS)
 
 $(BUILD)/ztgate: $(CLI_SRCS) $(CLI_LIB) $(DAEMON_HDRS) | $(BUILD)
-	$(CC) $(CFLAGS_COMMON) $(CFLAGS) $(CLI_SRCS) $(CLI_LIB) -o $@ -ljson-c
+	$(CC) $(CFLAGS_COMMON) $(CFLAGS) $(CLI_SRCS) $(CLI_LIB) -o $@ $(CLI_LDLIBS)
 
 # Sanitizer builds: the daemon and CLI the integration test runs, and tests.
 san: $(BUILD)/san/ztgated $(BUILD)/san/ztgate $(BUILD)/san/uplink_tool
@@ -83,7 +85,7 @@ $(BUILD)/san/ztgated: $(DAEMON_SRCS) $(DAEMON_HDRS) $(BPF_SKELS) $(BPF_HDRS) | $
 	$(CC) $(CFLAGS_COMMON) -O1 $(SAN_FLAGS) $(DAEMON_SRCS) -o $@ $(LDLIBS)
 
 $(BUILD)/san/ztgate: $(CLI_SRCS) $(CLI_LIB) $(DAEMON_HDRS) | $(BUILD)/san
-	$(CC) $(CFLAGS_COMMON) -O1 $(SAN_FLAGS) $(CLI_SRCS) $(CLI_LIB) -o $@ -ljson-c
+	$(CC) $(CFLAGS_COMMON) -O1 $(SAN_FLAGS) $(CLI_SRCS) $(CLI_LIB) -o $@ $(CLI_LDLIBS)
 
 $(BUILD)/san/test_%: tests/unit/test_%.c $(DAEMON_LIB) $(DAEMON_HDRS) $(BPF_SKELS) | $(BUILD)/san
 	$(CC) $(CFLAGS_COMMON) -O1 $(SAN_FLAGS) $< $(DAEMON_LIB) -o $@ $(LDLIBS) -lcmocka
@@ -107,11 +109,13 @@ test-bpf: $(BPFT_BINS)
 # address grammars: a short run on every `make test`, longer by hand
 # (make test-fuzz FUZZ_SECONDS=600).
 FUZZ_SECONDS ?= 20
-FUZZ_LIB := daemon/json_io.c daemon/policy.c daemon/ports.c daemon/addr.c daemon/dns_msg.c
+FUZZ_LIB := daemon/json_io.c daemon/policy.c daemon/ports.c daemon/addr.c daemon/dns_msg.c \
+	daemon/keys.c daemon/noise.c
 
 $(BUILD)/fuzz_policy: tests/fuzz/fuzz_policy.c $(FUZZ_LIB) $(DAEMON_HDRS) | $(BUILD)
 	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ibpf -Idaemon \
-		-fsanitize=fuzzer,address,undefined $< $(FUZZ_LIB) -ljson-c -o $@
+		-isystem $(BORINGSSL_INC) -fsanitize=fuzzer,address,undefined $< $(FUZZ_LIB) \
+		-ljson-c -L$(BORINGSSL_LIB) -Wl,-rpath,$(BORINGSSL_LIB) -lcrypto -o $@
 
 # The DNS server's query parser and the upstream-answer walker.
 FUZZ_DNS_LIB := daemon/dns_msg.c daemon/addr.c

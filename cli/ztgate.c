@@ -16,8 +16,11 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
+#include <openssl/mem.h>
 
 #include "json_io.h"
+#include "keys.h"
+#include "noise.h"
 
 struct cli {
 	const char *socket_path;
@@ -32,13 +35,23 @@ static void usage(FILE *f)
 		"usage: ztgate [--socket PATH] [--json] COMMAND\n"
 		"commands:\n"
 		"  resource add NAME --address ADDR [--tcp LIST] [--udp LIST] [--icmp]\n"
-		"                    [--deny-mode drop|reject]\n"
+		"                    [--deny-mode drop|reject] [--connector NAME]\n"
 		"      ADDR: an IPv4/IPv6 address or CIDR, a DNS name (nas.home.int) or a\n"
 		"      wildcard ('*.home.int': every name below home.int); LIST: 22,443,8000-8100 or all\n"
 		"      (no --tcp means no TCP; likewise --udp)\n"
 		"  resource list\n"
 		"  resource show NAME\n"
-		"  resource rm NAME\n"
+		"  resource rm NAME  (its grants go with it)\n"
+		"  device add NAME --pubkey KEY --address 100.64.X.Y\n"
+		"  device list | device rm NAME  (its grants go with it)\n"
+		"  connector add NAME --pubkey KEY --endpoint IP:PORT|[IPv6]:PORT\n"
+		"  connector list | connector rm NAME  (refused while a resource uses it)\n"
+		"  grant DEVICE RESOURCE | revoke DEVICE RESOURCE | grant list (or grants)\n"
+		"  apply -f FILE [--dry-run]  replace the whole policy with FILE ('-': stdin);\n"
+		"                 prints one line per change (+ added, - removed, ~ changed)\n"
+		"  export         the whole policy as the document apply reads\n"
+		"  keygen --out FILE  new X25519 private key in FILE (mode 0600), prints its public key\n"
+		"  pubkey [FILE]  the public key of the private key in FILE (default: stdin)\n"
 		"  stats          per-resource allowed/denied packets and bytes\n"
 		"  events         follow denied flows and scans\n"
 		"  maps           pinned BPF maps and the bpftool commands that read them\n"
@@ -180,15 +193,16 @@ static void print_resource_table(json_object *arr)
 {
 	size_t i, n = json_object_array_length(arr);
 
-	printf("%-20s %5s  %-24s %-20s %-20s %-5s %s\n", "NAME", "ID", "ADDRESS", "TCP", "UDP",
-	       "ICMP", "DENY");
+	printf("%-20s %5s  %-24s %-20s %-20s %-5s %-6s %s\n", "NAME", "ID", "ADDRESS", "TCP",
+	       "UDP", "ICMP", "DENY", "CONNECTOR");
 	for (i = 0; i < n; i++) {
 		json_object *r = json_object_array_get_idx(arr, i), *v;
 		bool icmp = json_object_object_get_ex(r, "icmp", &v) && json_object_get_boolean(v);
 
-		printf("%-20s %5lld  %-24s %-20s %-20s %-5s %s\n", get_str(r, "name"),
+		printf("%-20s %5lld  %-24s %-20s %-20s %-5s %-6s %s\n", get_str(r, "name"),
 		       get_int(r, "id"), get_str(r, "address"), or_dash(get_str(r, "tcp")),
-		       or_dash(get_str(r, "udp")), icmp ? "yes" : "no", get_str(r, "deny_mode"));
+		       or_dash(get_str(r, "udp")), icmp ? "yes" : "no", get_str(r, "deny_mode"),
+		       or_dash(get_str(r, "connector")));
 	}
 	if (!n)
 		printf("(no resources)\n");
@@ -197,6 +211,7 @@ static void print_resource_table(json_object *arr)
 static int cmd_resource_add(struct cli *c, int argc, char **argv)
 {
 	const char *name = NULL, *address = NULL, *tcp = NULL, *udp = NULL, *deny = NULL;
+	const char *connector = NULL;
 	bool icmp = false;
 	json_object *req, *resp;
 	int i;
@@ -213,6 +228,8 @@ static int cmd_resource_add(struct cli *c, int argc, char **argv)
 			slot = &udp;
 		else if (!strcmp(a, "--deny-mode"))
 			slot = &deny;
+		else if (!strcmp(a, "--connector"))
+			slot = &connector;
 		else if (!strcmp(a, "--icmp")) {
 			icmp = true;
 			continue;
@@ -245,6 +262,8 @@ static int cmd_resource_add(struct cli *c, int argc, char **argv)
 	json_object_object_add(req, "icmp", json_object_new_boolean(icmp));
 	if (deny)
 		json_object_object_add(req, "deny_mode", json_object_new_string(deny));
+	if (connector)
+		json_object_object_add(req, "connector", json_object_new_string(connector));
 	resp = cli_call(c, req);
 	if (!resp)
 		return 1;
@@ -254,14 +273,33 @@ static int cmd_resource_add(struct cli *c, int argc, char **argv)
 		json_object *r;
 
 		json_object_object_get_ex(resp, "resource", &r);
-		printf("added resource %s (id %lld): %s tcp=%s udp=%s icmp=%s deny=%s\n",
+		printf("added resource %s (id %lld): %s tcp=%s udp=%s icmp=%s deny=%s%s%s\n",
 		       get_str(r, "name"), get_int(r, "id"), get_str(r, "address"),
 		       or_dash(get_str(r, "tcp")), or_dash(get_str(r, "udp")),
 		       json_object_get_boolean(json_object_object_get(r, "icmp")) ? "yes" : "no",
-		       get_str(r, "deny_mode"));
+		       get_str(r, "deny_mode"), *get_str(r, "connector") ? " via " : "",
+		       get_str(r, "connector"));
 	}
 	json_object_put(resp);
 	return 0;
+}
+
+/* "removed device alice and its grants: alice -> web, ..." */
+static void print_removed(const char *kind, const char *name, json_object *resp)
+{
+	json_object *arr;
+	size_t i, n = 0;
+
+	if (json_object_object_get_ex(resp, "removed_grants", &arr))
+		n = json_object_array_length(arr);
+	printf("removed %s %s", kind, name);
+	for (i = 0; i < n; i++) {
+		json_object *g = json_object_array_get_idx(arr, i);
+
+		printf("%s%s -> %s", i ? ", " : n == 1 ? " and its grant: " : " and its grants: ",
+		       get_str(g, "device"), get_str(g, "resource"));
+	}
+	putchar('\n');
 }
 
 static int cmd_named(struct cli *c, const char *cmd, const char *what, int argc, char **argv,
@@ -270,7 +308,7 @@ static int cmd_named(struct cli *c, const char *cmd, const char *what, int argc,
 	json_object *req;
 
 	if (argc != 1)
-		return usage_fail("resource %s: expected exactly one NAME", what);
+		return usage_fail("%s: expected exactly one NAME", what);
 	req = request(cmd);
 	json_object_object_add(req, "name", json_object_new_string(argv[0]));
 	*out = cli_call(c, req);
@@ -299,7 +337,7 @@ static int cmd_resource(struct cli *c, int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(argv[0], "show")) {
-		if (cmd_named(c, "resource.show", "show", argc - 1, argv + 1, &resp))
+		if (cmd_named(c, "resource.show", "resource show", argc - 1, argv + 1, &resp))
 			return 1;
 		if (c->json) {
 			print_json(resp);
@@ -309,13 +347,14 @@ static int cmd_resource(struct cli *c, int argc, char **argv)
 			json_object_object_get_ex(resp, "resource", &r);
 			json_object_object_get_ex(r, "counters", &cnt);
 			printf("name:       %s\nid:         %lld\naddress:    %s\ntcp:        %s\n"
-			       "udp:        %s\nicmp:       %s\ndeny mode:  %s\n"
+			       "udp:        %s\nicmp:       %s\ndeny mode:  %s\nconnector:  %s\n"
 			       "allowed:    %lld packets, %lld bytes\n"
 			       "denied:     %lld packets, %lld bytes\n",
 			       get_str(r, "name"), get_int(r, "id"), get_str(r, "address"),
 			       or_dash(get_str(r, "tcp")), or_dash(get_str(r, "udp")),
 			       json_object_get_boolean(json_object_object_get(r, "icmp")) ? "yes" : "no",
-			       get_str(r, "deny_mode"), get_int(cnt, "allowed_packets"),
+			       get_str(r, "deny_mode"), or_dash(get_str(r, "connector")),
+			       get_int(cnt, "allowed_packets"),
 			       get_int(cnt, "allowed_bytes"), get_int(cnt, "denied_packets"),
 			       get_int(cnt, "denied_bytes"));
 		}
@@ -323,16 +362,460 @@ static int cmd_resource(struct cli *c, int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(argv[0], "rm") || !strcmp(argv[0], "remove")) {
-		if (cmd_named(c, "resource.rm", "rm", argc - 1, argv + 1, &resp))
+		if (cmd_named(c, "resource.rm", "resource rm", argc - 1, argv + 1, &resp))
 			return 1;
 		if (c->json)
 			print_json(resp);
 		else
-			printf("removed resource %s\n", argv[1]);
+			print_removed("resource", argv[1], resp);
 		json_object_put(resp);
 		return 0;
 	}
 	return usage_fail("resource: unknown subcommand '%s'", argv[0]);
+}
+
+/* An option that takes a value, and where it goes. */
+struct value_opt {
+	const char *flag;
+	const char **value;
+};
+
+/*
+ * Options from OPTS anywhere among ARGV, and exactly NPOS positional
+ * arguments, named by POS_NAMES for the messages, into POS. 0, or the
+ * exit code of a usage error already reported.
+ */
+static int parse_args(const char *what, int argc, char **argv, const struct value_opt *opts,
+		      const char **pos, const char *const *pos_names, int npos)
+{
+	int i, n = 0;
+
+	for (i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		const struct value_opt *o;
+
+		if (a[0] == '-' && a[1]) {
+			for (o = opts; o && o->flag && strcmp(o->flag, a); o++)
+				;
+			if (!o || !o->flag)
+				return usage_fail("%s: unknown option '%s'", what, a);
+			if (i + 1 >= argc)
+				return usage_fail("%s: %s needs a value", what, a);
+			if (*o->value)
+				return usage_fail("%s: %s given twice", what, a);
+			*o->value = argv[++i];
+			continue;
+		}
+		if (n == npos)
+			return usage_fail("%s: unexpected argument '%s'", what, a);
+		pos[n++] = a;
+	}
+	if (n < npos)
+		return usage_fail("%s: missing %s", what, pos_names[n]);
+	for (; opts && opts->flag; opts++)
+		if (!*opts->value)
+			return usage_fail("%s: missing %s", what, opts->flag);
+	return 0;
+}
+
+/* A reply printed as it came with --json, else by PRINT; frees RESP. */
+static int print_reply(struct cli *c, json_object *resp, void (*print)(json_object *resp))
+{
+	if (!resp)
+		return 1;
+	if (!printed_as_json(c, resp)) {
+		print(resp);
+		json_object_put(resp);
+	}
+	return 0;
+}
+
+static void print_device_added(json_object *resp)
+{
+	json_object *dev = json_object_object_get(resp, "device");
+
+	printf("added device %s (id %lld): address %s key %s\n", get_str(dev, "name"),
+	       get_int(dev, "id"), get_str(dev, "address"), get_str(dev, "pubkey"));
+}
+
+static void print_devices(json_object *resp)
+{
+	json_object *arr = json_object_object_get(resp, "devices");
+	size_t i, n = json_object_array_length(arr);
+
+	printf("%-20s %5s  %-16s %6s  %s\n", "NAME", "ID", "ADDRESS", "GRANTS", "PUBLIC KEY");
+	for (i = 0; i < n; i++) {
+		json_object *d = json_object_array_get_idx(arr, i);
+
+		printf("%-20s %5lld  %-16s %6lld  %s\n", get_str(d, "name"), get_int(d, "id"),
+		       get_str(d, "address"), get_int(d, "grants"), get_str(d, "pubkey"));
+	}
+	if (!n)
+		printf("(no devices)\n");
+}
+
+static void print_connector_added(json_object *resp)
+{
+	json_object *con = json_object_object_get(resp, "connector");
+
+	printf("added connector %s: endpoint %s key %s\n", get_str(con, "name"),
+	       get_str(con, "endpoint"), get_str(con, "pubkey"));
+}
+
+static void print_connectors(json_object *resp)
+{
+	json_object *arr = json_object_object_get(resp, "connectors");
+	size_t i, j, n = json_object_array_length(arr);
+
+	printf("%-20s %-30s %-44s  %s\n", "NAME", "ENDPOINT", "PUBLIC KEY", "RESOURCES");
+	for (i = 0; i < n; i++) {
+		json_object *con = json_object_array_get_idx(arr, i);
+		json_object *res = json_object_object_get(con, "resources");
+		size_t m = json_object_array_length(res);
+
+		printf("%-20s %-30s %-44s  ", get_str(con, "name"), get_str(con, "endpoint"),
+		       get_str(con, "pubkey"));
+		for (j = 0; j < m; j++)
+			printf("%s%s", j ? "," : "",
+			       json_object_get_string(json_object_array_get_idx(res, j)));
+		printf("%s\n", m ? "" : "-");
+	}
+	if (!n)
+		printf("(no connectors)\n");
+}
+
+static void print_grants(json_object *resp)
+{
+	json_object *arr = json_object_object_get(resp, "grants");
+	size_t i, n = json_object_array_length(arr);
+
+	printf("%-20s %s\n", "DEVICE", "RESOURCE");
+	for (i = 0; i < n; i++) {
+		json_object *g = json_object_array_get_idx(arr, i);
+
+		printf("%-20s %s\n", get_str(g, "device"), get_str(g, "resource"));
+	}
+	if (!n)
+		printf("(no grants)\n");
+}
+
+static int cmd_device(struct cli *c, int argc, char **argv)
+{
+	json_object *req, *resp;
+
+	if (argc < 1)
+		return usage_fail("device: expected add, list or rm");
+	if (!strcmp(argv[0], "add")) {
+		static const char *const names[] = { "NAME" };
+		const char *name, *pubkey = NULL, *address = NULL;
+		const struct value_opt opts[] = { { "--pubkey", &pubkey }, { "--address", &address },
+						  { 0 } };
+		int ret = parse_args("device add", argc - 1, argv + 1, opts, &name, names, 1);
+
+		if (ret)
+			return ret;
+		req = request("device.add");
+		json_object_object_add(req, "name", json_object_new_string(name));
+		json_object_object_add(req, "pubkey", json_object_new_string(pubkey));
+		json_object_object_add(req, "address", json_object_new_string(address));
+		return print_reply(c, cli_call(c, req), print_device_added);
+	}
+	if (!strcmp(argv[0], "list") || !strcmp(argv[0], "ls")) {
+		if (argc != 1)
+			return usage_fail("device list: unexpected argument '%s'", argv[1]);
+		return print_reply(c, cli_call(c, request("device.list")), print_devices);
+	}
+	if (!strcmp(argv[0], "rm") || !strcmp(argv[0], "remove")) {
+		int ret = cmd_named(c, "device.rm", "device rm", argc - 1, argv + 1, &resp);
+
+		if (ret)
+			return ret;
+		if (!printed_as_json(c, resp)) {
+			print_removed("device", argv[1], resp);
+			json_object_put(resp);
+		}
+		return 0;
+	}
+	return usage_fail("device: unknown subcommand '%s'", argv[0]);
+}
+
+static int cmd_connector(struct cli *c, int argc, char **argv)
+{
+	json_object *req, *resp;
+
+	if (argc < 1)
+		return usage_fail("connector: expected add, list or rm");
+	if (!strcmp(argv[0], "add")) {
+		static const char *const names[] = { "NAME" };
+		const char *name, *pubkey = NULL, *endpoint = NULL;
+		const struct value_opt opts[] = { { "--pubkey", &pubkey },
+						  { "--endpoint", &endpoint }, { 0 } };
+		int ret = parse_args("connector add", argc - 1, argv + 1, opts, &name, names, 1);
+
+		if (ret)
+			return ret;
+		req = request("connector.add");
+		json_object_object_add(req, "name", json_object_new_string(name));
+		json_object_object_add(req, "pubkey", json_object_new_string(pubkey));
+		json_object_object_add(req, "endpoint", json_object_new_string(endpoint));
+		return print_reply(c, cli_call(c, req), print_connector_added);
+	}
+	if (!strcmp(argv[0], "list") || !strcmp(argv[0], "ls")) {
+		if (argc != 1)
+			return usage_fail("connector list: unexpected argument '%s'", argv[1]);
+		return print_reply(c, cli_call(c, request("connector.list")), print_connectors);
+	}
+	if (!strcmp(argv[0], "rm") || !strcmp(argv[0], "remove")) {
+		int ret = cmd_named(c, "connector.rm", "connector rm", argc - 1, argv + 1, &resp);
+
+		if (ret)
+			return ret;
+		if (!printed_as_json(c, resp)) {
+			printf("removed connector %s\n", argv[1]);
+			json_object_put(resp);
+		}
+		return 0;
+	}
+	return usage_fail("connector: unknown subcommand '%s'", argv[0]);
+}
+
+/* grant DEVICE RESOURCE, revoke DEVICE RESOURCE, grant list. */
+static int cmd_grant(struct cli *c, bool add, int argc, char **argv)
+{
+	static const char *const names[] = { "DEVICE", "RESOURCE" };
+	const char *what = add ? "grant" : "revoke", *pos[2];
+	json_object *req, *resp;
+	int ret;
+
+	if (add && argc == 1 && !strcmp(argv[0], "list"))
+		return print_reply(c, cli_call(c, request("grant.list")), print_grants);
+	ret = parse_args(what, argc, argv, NULL, pos, names, 2);
+	if (ret)
+		return ret;
+	req = request(add ? "grant.add" : "grant.rm");
+	json_object_object_add(req, "device", json_object_new_string(pos[0]));
+	json_object_object_add(req, "resource", json_object_new_string(pos[1]));
+	resp = cli_call(c, req);
+	if (!resp)
+		return 1;
+	if (!printed_as_json(c, resp)) {
+		if (add)
+			printf("granted %s access to %s\n", pos[0], pos[1]);
+		else
+			printf("revoked %s's access to %s\n", pos[0], pos[1]);
+		json_object_put(resp);
+	}
+	return 0;
+}
+
+/* The whole of FILE ("-": stdin) as one JSON object; NULL after reporting. */
+static json_object *read_document(const char *path)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "re") : stdin;
+	const char *name = strcmp(path, "-") ? path : "stdin";
+	struct json_tokener *tok = NULL;
+	json_object *doc = NULL;
+	char *text = NULL;
+	size_t len = 0, cap = 0, end;
+
+	if (!f) {
+		fail("%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	for (;;) {
+		size_t r;
+
+		if (cap - len < 65536) {
+			char *t;
+
+			cap = cap ? cap * 2 : 131072;
+			if (cap > ZT_LINE_MAX) {
+				fail("%s: larger than %d bytes", name, ZT_LINE_MAX);
+				goto out;
+			}
+			t = realloc(text, cap);
+			if (!t) {
+				fail("out of memory");
+				goto out;
+			}
+			text = t;
+		}
+		r = fread(text + len, 1, cap - len - 1, f);
+		len += r;
+		if (r == 0)
+			break;
+	}
+	if (ferror(f)) {
+		fail("%s: %s", name, strerror(errno));
+		goto out;
+	}
+	text[len] = '\0';
+	tok = json_tokener_new();
+	if (!tok) {
+		fail("out of memory");
+		goto out;
+	}
+	doc = json_tokener_parse_ex(tok, text, (int)len);
+	end = json_tokener_get_parse_end(tok);
+	if (!doc || json_tokener_get_error(tok) != json_tokener_success ||
+	    text[end + strspn(text + end, " \t\r\n")]) {
+		enum json_tokener_error e = json_tokener_get_error(tok);
+
+		fail("%s: not a JSON document: %s", name,
+		     e == json_tokener_success ? "text after the document"
+		     : e == json_tokener_continue ? "unexpected end"
+		     : json_tokener_error_desc(e));
+		json_object_put(doc);
+		doc = NULL;
+		goto out;
+	}
+	if (!json_object_is_type(doc, json_type_object)) {
+		fail("%s: the policy document must be a JSON object", name);
+		json_object_put(doc);
+		doc = NULL;
+	}
+out:
+	if (tok)
+		json_tokener_free(tok);
+	free(text);
+	if (f && f != stdin)
+		fclose(f);
+	return doc;
+}
+
+static int cmd_apply(struct cli *c, int argc, char **argv)
+{
+	const char *file = NULL;
+	bool dry_run = false;
+	json_object *req, *resp, *changes, *doc;
+	size_t i, n;
+	int k = 0;
+	char **rest = calloc((size_t)argc + 1, sizeof(*rest));
+
+	if (!rest)
+		return fail("out of memory");
+	for (int j = 0; j < argc; j++) {
+		if (!strcmp(argv[j], "--dry-run"))
+			dry_run = true;
+		else
+			rest[k++] = argv[j];
+	}
+	{
+		const struct value_opt opts[] = { { "-f", &file }, { 0 } };
+		int ret = parse_args("apply", k, rest, opts, NULL, NULL, 0);
+
+		free(rest);
+		if (ret)
+			return ret;
+	}
+	doc = read_document(file);
+	if (!doc)
+		return 1;
+	req = request("policy.apply");
+	json_object_object_add(req, "policy", doc);
+	json_object_object_add(req, "dry_run", json_object_new_boolean(dry_run));
+	resp = cli_call(c, req);
+	if (!resp)
+		return 1;
+	if (printed_as_json(c, resp))
+		return 0;
+	changes = json_object_object_get(resp, "changes");
+	n = json_object_array_length(changes);
+	for (i = 0; i < n; i++)
+		puts(json_object_get_string(json_object_array_get_idx(changes, i)));
+	/* The changes are the output; how it went is a remark beside it. */
+	fflush(stdout);
+	if (dry_run)
+		fprintf(stderr, "ztgate: dry run: %zu change%s, nothing applied\n", n,
+			n == 1 ? "" : "s");
+	else
+		fprintf(stderr, "ztgate: applied %zu change%s\n", n, n == 1 ? "" : "s");
+	json_object_put(resp);
+	return 0;
+}
+
+static int cmd_export(struct cli *c)
+{
+	json_object *resp = cli_call(c, request("policy.export"));
+
+	if (!resp)
+		return 1;
+	if (printed_as_json(c, resp))
+		return 0;
+	/* Byte for byte what STATE_DIR/policy.json holds. */
+	printf("%s\n", json_object_to_json_string_ext(json_object_object_get(resp, "policy"),
+						      JSON_C_TO_STRING_PRETTY |
+						      JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(resp);
+	return 0;
+}
+
+static int cmd_keygen(struct cli *c, int argc, char **argv)
+{
+	const char *out = NULL;
+	const struct value_opt opts[] = { { "--out", &out }, { 0 } };
+	uint8_t pub[ZT_KEY_LEN];
+	char text[ZT_KEY_B64_LEN + 1], err[512];
+	int ret = parse_args("keygen", argc, argv, opts, NULL, NULL, 0);
+
+	if (ret)
+		return ret;
+	if (zt_key_generate_file(out, pub, err, sizeof(err)))
+		return fail("%s", err);
+	zt_key_to_base64(pub, text);
+	if (c->json) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "private_key_file", json_object_new_string(out));
+		json_object_object_add(o, "public_key", json_object_new_string(text));
+		print_json(o);
+		json_object_put(o);
+	} else {
+		puts(text);
+	}
+	return 0;
+}
+
+static int cmd_pubkey(struct cli *c, int argc, char **argv)
+{
+	uint8_t priv[ZT_KEY_LEN], pub[ZT_KEY_LEN];
+	char text[ZT_KEY_B64_LEN + 1], err[512], buf[ZT_KEY_B64_LEN + 8];
+	size_t len = 0;
+	int ret;
+
+	if (argc > 1)
+		return usage_fail("pubkey: expected at most one FILE");
+	if (argc == 1) {
+		ret = zt_key_load_private(argv[0], priv, err, sizeof(err));
+	} else {
+		/* Like `wg pubkey`: the key comes in on stdin (a pipe has no mode to check). */
+		while (len < sizeof(buf)) {
+			ssize_t r = read(0, buf + len, sizeof(buf) - len);
+
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				break;
+			len += (size_t)r;
+		}
+		ret = zt_key_parse_private(buf, len, priv, err, sizeof(err));
+		OPENSSL_cleanse(buf, sizeof(buf));
+	}
+	if (ret)
+		return fail("%s", err);
+	zt_noise_public_key(pub, priv);
+	OPENSSL_cleanse(priv, sizeof(priv));
+	zt_key_to_base64(pub, text);
+	if (c->json) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "public_key", json_object_new_string(text));
+		print_json(o);
+		json_object_put(o);
+	} else {
+		puts(text);
+	}
+	return 0;
 }
 
 static int cmd_stats(struct cli *c)
@@ -539,6 +1022,24 @@ int main(int argc, char **argv)
 
 	if (!strcmp(args[0], "resource"))
 		ret = cmd_resource(c, nargs - 1, args + 1);
+	else if (!strcmp(args[0], "device"))
+		ret = cmd_device(c, nargs - 1, args + 1);
+	else if (!strcmp(args[0], "connector"))
+		ret = cmd_connector(c, nargs - 1, args + 1);
+	else if (!strcmp(args[0], "grant"))
+		ret = cmd_grant(c, true, nargs - 1, args + 1);
+	else if (!strcmp(args[0], "revoke"))
+		ret = cmd_grant(c, false, nargs - 1, args + 1);
+	else if (nargs == 1 && !strcmp(args[0], "grants"))
+		ret = print_reply(c, cli_call(c, request("grant.list")), print_grants);
+	else if (!strcmp(args[0], "apply"))
+		ret = cmd_apply(c, nargs - 1, args + 1);
+	else if (nargs == 1 && !strcmp(args[0], "export"))
+		ret = cmd_export(c);
+	else if (!strcmp(args[0], "keygen"))
+		ret = cmd_keygen(c, nargs - 1, args + 1);
+	else if (!strcmp(args[0], "pubkey"))
+		ret = cmd_pubkey(c, nargs - 1, args + 1);
 	else if (nargs == 1 && !strcmp(args[0], "stats"))
 		ret = cmd_stats(c);
 	else if (nargs == 1 && !strcmp(args[0], "events"))
@@ -554,13 +1055,15 @@ int main(int argc, char **argv)
 				 : usage_fail("resolve: expected exactly one NAME");
 	else if (!strcmp(args[0], "stats") || !strcmp(args[0], "events") ||
 		 !strcmp(args[0], "maps") || !strcmp(args[0], "teardown") ||
-		 !strcmp(args[0], "dns"))
+		 !strcmp(args[0], "dns") || !strcmp(args[0], "grants") ||
+		 !strcmp(args[0], "export"))
 		ret = usage_fail("%s: unexpected argument '%s'", args[0], args[1]);
 	else
 		ret = usage_fail("unknown command '%s'", args[0]);
 out:
 	if (c->fd >= 0)
 		close(c->fd);
+	zt_line_buf_free(&c->buf);
 	free(args);
 	free(c);
 	return ret;

@@ -124,3 +124,100 @@ bool zt_prefix_equal(const struct zt_prefix *a, const struct zt_prefix *b)
 {
 	return a->family == b->family && a->len == b->len && !memcmp(a->addr, b->addr, 16);
 }
+
+int zt_endpoint_parse(const char *text, struct zt_endpoint *ep, char *err, size_t errlen)
+{
+	const char *orig = text;
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *port_text, *end;
+	unsigned long port = 0;
+	size_t hlen;
+	bool v6 = text[0] == '[';
+
+	memset(ep, 0, sizeof(*ep));
+	if (v6) {
+		end = strchr(text, ']');
+		if (!end || end[1] != ':')
+			goto bad;
+		hlen = (size_t)(end - text - 1);
+		port_text = end + 2;
+		text++;
+	} else {
+		end = strchr(text, ':');
+		if (!end || strchr(end + 1, ':'))
+			goto bad;	/* a bare IPv6 address: its port needs brackets */
+		hlen = (size_t)(end - text);
+		port_text = end + 1;
+	}
+	if (!hlen || hlen >= sizeof(host))
+		goto bad;
+	memcpy(host, text, hlen);
+	host[hlen] = '\0';
+
+	if (!*port_text || strlen(port_text) > 5)
+		goto bad_port;
+	for (end = port_text; *end; end++) {
+		if (*end < '0' || *end > '9')
+			goto bad_port;
+		port = port * 10 + (unsigned long)(*end - '0');
+	}
+	if (port == 0 || port > 65535)
+		goto bad_port;
+	ep->port = (uint16_t)port;
+
+	if (!v6 && inet_pton(AF_INET, host, ep->addr + 12) == 1) {
+		memcpy(ep->addr, v4mapped_prefix, sizeof(v4mapped_prefix));
+		ep->family = AF_INET;
+	} else if (v6 && inet_pton(AF_INET6, host, ep->addr) == 1) {
+		ep->family = memcmp(ep->addr, v4mapped_prefix, sizeof(v4mapped_prefix)) ?
+			     AF_INET6 : AF_INET;
+	} else {
+		goto bad;
+	}
+	return 0;
+
+bad:
+	snprintf(err, errlen, "invalid endpoint '%s': expected IPv4:PORT or [IPv6]:PORT", orig);
+	return -EINVAL;
+bad_port:
+	snprintf(err, errlen, "invalid endpoint '%s': the port must be 1-65535", orig);
+	return -EINVAL;
+}
+
+void zt_endpoint_format(const struct zt_endpoint *ep, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (ep->family == AF_INET) {
+		inet_ntop(AF_INET, ep->addr + 12, a, sizeof(a));
+		snprintf(buf, len, "%s:%u", a, ep->port);
+	} else {
+		inet_ntop(AF_INET6, ep->addr, a, sizeof(a));
+		snprintf(buf, len, "[%s]:%u", a, ep->port);
+	}
+}
+
+bool zt_endpoint_equal(const struct zt_endpoint *a, const struct zt_endpoint *b)
+{
+	return a->family == b->family && a->port == b->port && !memcmp(a->addr, b->addr, 16);
+}
+
+unsigned int zt_endpoint_to_sockaddr(const struct zt_endpoint *ep, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (ep->family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(ep->port);
+		memcpy(&sin->sin_addr, ep->addr + 12, 4);
+		return sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(ep->port);
+		memcpy(&sin6->sin6_addr, ep->addr, 16);
+		return sizeof(*sin6);
+	}
+}

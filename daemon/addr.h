@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 struct zt_prefix {
 	uint8_t addr[16];	/* IPv6, or IPv4-mapped ::ffff:a.b.c.d */
@@ -28,5 +29,21 @@ bool zt_prefix_is_host(const struct zt_prefix *p);
 unsigned int zt_prefix_len128(const struct zt_prefix *p);
 
 bool zt_prefix_equal(const struct zt_prefix *a, const struct zt_prefix *b);
+
+/* A UDP peer address: "a.b.c.d:PORT" or "[IPv6]:PORT" (no names: nothing resolves here). */
+struct zt_endpoint {
+	uint8_t addr[16];	/* IPv6, or IPv4-mapped ::ffff:a.b.c.d */
+	uint8_t family;		/* AF_INET or AF_INET6 */
+	uint16_t port;		/* host byte order, 1-65535 */
+};
+
+/* Parse TEXT; an IPv4-mapped IPv6 address is taken as the IPv4 one. 0 or -EINVAL. */
+int zt_endpoint_parse(const char *text, struct zt_endpoint *ep, char *err, size_t errlen);
+/* Canonical text: "a.b.c.d:PORT" or "[v6]:PORT" (at most 48 bytes with the NUL). */
+void zt_endpoint_format(const struct zt_endpoint *ep, char *buf, size_t len);
+bool zt_endpoint_equal(const struct zt_endpoint *a, const struct zt_endpoint *b);
+/* As a sockaddr_in or sockaddr_in6 in SS; returns its length. */
+unsigned int zt_endpoint_to_sockaddr(const struct zt_endpoint *ep,
+				     struct sockaddr_storage *ss);
 
 #endif

@@ -136,6 +136,21 @@ int zt_config_set_tunables(const int *fds, uint32_t scan_threshold, uint32_t sca
 	return 0;
 }
 
+int zt_config_set_flags(const int *fds, uint32_t flags)
+{
+	struct zt_config cfg;
+	__u32 zero = 0;
+	int ret;
+
+	ret = zt_config_read(fds, &cfg);
+	if (ret)
+		return ret;
+	cfg.flags = flags;
+	if (bpf_map_update_elem(fds[ZT_MAP_CONFIG], &zero, &cfg, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
 static int write_ports(int fd, uint32_t id, uint8_t proto, const struct zt_port_list *list,
 		       uint32_t gen)
 {
@@ -205,6 +220,45 @@ static int write_resource(const int *fds, const struct zt_resource_def *def, uin
 	return 0;
 }
 
+/* A device's tunnel address to its id; its grants as (device, resource) keys. */
+static int write_identities(const int *fds, const struct zt_policy *p, uint32_t gen, char *err,
+			    size_t errlen)
+{
+	struct zt_grant_val allow = { .allow = 1 };
+	unsigned int i;
+
+	if (fds[ZT_MAP_DEVICES] < 0 || fds[ZT_MAP_GRANTS] < 0) {
+		if (!p->ndevices && !p->ngrants)
+			return 0;
+		snprintf(err, errlen, "no zt_devices/zt_grants map to write devices into");
+		return -ENOENT;
+	}
+	for (i = 0; i < p->ndevices; i++) {
+		struct zt_addr_key key = { .gen = (__u8)gen };
+		struct zt_device_val val = { .device_id = p->devices[i].id };
+
+		memcpy(key.addr, p->devices[i].address.addr, 16);
+		if (bpf_map_update_elem(fds[ZT_MAP_DEVICES], &key, &val, BPF_ANY)) {
+			snprintf(err, errlen, "writing device '%s' to the maps: %s",
+				 p->devices[i].name, strerror(errno));
+			return -errno;
+		}
+	}
+	for (i = 0; i < p->ngrants; i++) {
+		struct zt_grant_key key = {
+			.device_id = p->grants[i].device_id,
+			.resource_id = p->grants[i].resource_id,
+			.gen = (__u8)gen,
+		};
+
+		if (bpf_map_update_elem(fds[ZT_MAP_GRANTS], &key, &allow, BPF_ANY)) {
+			snprintf(err, errlen, "writing a grant to the maps: %s", strerror(errno));
+			return -errno;
+		}
+	}
+	return 0;
+}
+
 static int write_binding(const int *fds, const struct zt_exact_binding *b, uint32_t gen)
 {
 	struct zt_addr_key key = { .gen = (__u8)gen };
@@ -263,6 +317,11 @@ int zt_compile_prepare_with(const int *fds, const struct zt_policy *p,
 			zt_compile_abort(fds, *new_gen);
 			return ret;
 		}
+	}
+	ret = write_identities(fds, p, *new_gen, err, errlen);
+	if (ret) {
+		zt_compile_abort(fds, *new_gen);
+		return ret;
 	}
 	for (b = 0; b < nbinds; b++) {
 		ret = write_binding(fds, &binds[b], *new_gen);

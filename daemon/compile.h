@@ -10,6 +10,11 @@
  * period so no packet is still using the old generation, then deletes the
  * old generation's entries. Each packet reads active_gen once, so it sees
  * either the whole old or the whole new policy.
+ *
+ * Besides the resources, each generation carries the policy's devices
+ * (zt_devices: tunnel address -> device id) and grants (zt_grants:
+ * (device id, resource id) -> allow); they are read only when the role set
+ * ZT_CFG_CHECK_DEVICE, but a revoke is as atomic as any other change.
  */
 #ifndef ZT_COMPILE_H
 #define ZT_COMPILE_H
@@ -64,6 +69,13 @@ bool zt_compile_has_addresses(const int *fds, uint32_t gen);
 /* Update the tunables; active_gen is left as it is. */
 int zt_config_set_tunables(const int *fds, uint32_t scan_threshold, uint32_t scan_window_ms,
 			   uint32_t event_rate, uint32_t event_burst);
+
+/*
+ * Set zt_config.flags (ZT_CFG_*), e.g. ZT_CFG_CHECK_DEVICE in the connector
+ * role so that a packet also needs its source device's grant. The rest of
+ * zt_config, active_gen included, is left as it is. 0 or -errno.
+ */
+int zt_config_set_flags(const int *fds, uint32_t flags);
 
 /* Sum of the per-CPU counters of a resource id. */
 int zt_counters_read(const int *fds, uint32_t id, struct zt_counters *sum);

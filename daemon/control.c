@@ -98,7 +98,8 @@ void zt_audit(struct zt_daemon *d, int peer_fd, const char *action, json_object 
 		zt_format_time((unsigned long long)ts.tv_sec * 1000000000ull +
 				       (unsigned long long)ts.tv_nsec, tbuf, sizeof(tbuf));
 		json_object_object_add(line, "ts", json_object_new_string(tbuf));
-		fprintf(f, "%s\n", json_object_to_json_string_ext(line, JSON_C_TO_STRING_PLAIN));
+		fprintf(f, "%s\n", json_object_to_json_string_ext(line, JSON_C_TO_STRING_PLAIN |
+								       JSON_C_TO_STRING_NOSLASHESCAPE));
 		fclose(f);
 		json_object_put(line);
 	} else {
@@ -195,6 +196,8 @@ static json_object *cmd_resource_add(struct zt_daemon *d, struct zt_ctl_client *
 	ret = zt_resource_parse(&def, req_str(req, "name"), req_str(req, "address"),
 				req_str(req, "tcp"), req_str(req, "udp"), icmp,
 				req_str(req, "deny_mode"), err, sizeof(err));
+	if (!ret)
+		ret = zt_resource_set_connector(&def, req_str(req, "connector"), err, sizeof(err));
 	if (ret)
 		return reply_error(err);
 	if (zt_policy_copy(&next, &d->policy))
@@ -224,7 +227,7 @@ static json_object *cmd_resource_rm(struct zt_daemon *d, struct zt_ctl_client *c
 	const char *name = req_str(req, "name");
 	struct zt_resource_def *cur;
 	struct zt_policy next;
-	json_object *detail;
+	json_object *detail, *removed, *o;
 	char err[512];
 	int ret;
 
@@ -236,8 +239,11 @@ static json_object *cmd_resource_rm(struct zt_daemon *d, struct zt_ctl_client *c
 		return reply_error(err);
 	}
 	detail = zt_resource_to_json(cur);
+	/* Its grants go with it: say which, in the audit record and the reply. */
+	removed = zt_policy_grants_to_json(&d->policy, 0, cur->id);
 	if (zt_policy_copy(&next, &d->policy)) {
 		json_object_put(detail);
+		json_object_put(removed);
 		return reply_error("out of memory");
 	}
 	ret = zt_policy_remove(&next, name, err, sizeof(err));
@@ -246,10 +252,15 @@ static json_object *cmd_resource_rm(struct zt_daemon *d, struct zt_ctl_client *c
 	zt_policy_free(&next);
 	if (ret) {
 		json_object_put(detail);
+		json_object_put(removed);
 		return reply_error(err);
 	}
+	if (json_object_array_length(removed))
+		json_object_object_add(detail, "removed_grants", json_object_get(removed));
 	zt_audit(d, c->fd, "resource.rm", detail);
-	return reply_ok();
+	o = reply_ok();
+	json_object_object_add(o, "removed_grants", removed);
+	return o;
 }
 
 static json_object *cmd_resource_list(struct zt_daemon *d, bool with_counters)
@@ -333,6 +344,273 @@ static json_object *cmd_resource_show(struct zt_daemon *d, json_object *req)
 	return o;
 }
 
+/*
+ * Make NEXT (emptied here either way) the policy, then leave an audit record
+ * of ACTION with DETAIL (taken). Returns the reply: REPLY (taken) on
+ * success, an error otherwise.
+ */
+static json_object *change_policy(struct zt_daemon *d, struct zt_ctl_client *c,
+				  struct zt_policy *next, const char *action, json_object *detail,
+				  json_object *reply)
+{
+	char err[512];
+	int ret;
+
+	ret = apply_policy(d, next, err, sizeof(err));
+	zt_policy_free(next);
+	if (ret) {
+		json_object_put(detail);
+		json_object_put(reply);
+		return reply_error(err);
+	}
+	zt_audit(d, c->fd, action, detail);
+	return reply;
+}
+
+static json_object *cmd_device_add(struct zt_daemon *d, struct zt_ctl_client *c,
+				   json_object *req)
+{
+	struct zt_device_def def;
+	struct zt_policy next;
+	json_object *o;
+	char err[512];
+	int ret;
+
+	ret = zt_device_parse(&def, req_str(req, "name"), req_str(req, "pubkey"),
+			      req_str(req, "address"), err, sizeof(err));
+	if (ret)
+		return reply_error(err);
+	if (zt_policy_copy(&next, &d->policy))
+		return reply_error("out of memory");
+	ret = zt_policy_device_add(&next, &def, err, sizeof(err));
+	if (ret) {
+		zt_policy_free(&next);
+		return reply_error(err);
+	}
+	o = reply_ok();
+	json_object_object_add(o, "device", zt_device_to_json(&def));
+	return change_policy(d, c, &next, "device.add", zt_device_to_json(&def), o);
+}
+
+static json_object *cmd_device_rm(struct zt_daemon *d, struct zt_ctl_client *c,
+				  json_object *req)
+{
+	const char *name = req_str(req, "name");
+	const struct zt_device_def *cur;
+	struct zt_policy next;
+	json_object *detail, *removed, *o;
+	char err[512];
+
+	if (!name)
+		return reply_error("device rm needs a name");
+	cur = zt_policy_device_find(&d->policy, name);
+	if (!cur) {
+		snprintf(err, sizeof(err), "no device named '%s'", name);
+		return reply_error(err);
+	}
+	detail = zt_device_to_json(cur);
+	removed = zt_policy_grants_to_json(&d->policy, cur->id, 0);
+	if (zt_policy_copy(&next, &d->policy)) {
+		json_object_put(detail);
+		json_object_put(removed);
+		return reply_error("out of memory");
+	}
+	zt_policy_device_remove(&next, name, err, sizeof(err));
+	json_object_object_add(detail, "removed_grants", json_object_get(removed));
+	o = reply_ok();
+	json_object_object_add(o, "removed_grants", removed);
+	return change_policy(d, c, &next, "device.rm", detail, o);
+}
+
+static json_object *cmd_device_list(struct zt_daemon *d)
+{
+	json_object *o = reply_ok(), *arr = json_object_new_array();
+	unsigned int i;
+
+	for (i = 0; i < d->policy.ndevices; i++) {
+		const struct zt_device_def *dev = &d->policy.devices[i];
+		json_object *j = zt_device_to_json(dev);
+
+		json_object_object_add(j, "grants",
+				       json_object_new_int((int)zt_policy_grant_count(&d->policy,
+										 dev->id, 0)));
+		json_object_array_add(arr, j);
+	}
+	json_object_object_add(o, "devices", arr);
+	return o;
+}
+
+static json_object *cmd_connector_add(struct zt_daemon *d, struct zt_ctl_client *c,
+				      json_object *req)
+{
+	struct zt_connector_def def;
+	struct zt_policy next;
+	json_object *o;
+	char err[512];
+	int ret;
+
+	ret = zt_connector_parse(&def, req_str(req, "name"), req_str(req, "pubkey"),
+				 req_str(req, "endpoint"), err, sizeof(err));
+	if (ret)
+		return reply_error(err);
+	if (zt_policy_copy(&next, &d->policy))
+		return reply_error("out of memory");
+	ret = zt_policy_connector_add(&next, &def, err, sizeof(err));
+	if (ret) {
+		zt_policy_free(&next);
+		return reply_error(err);
+	}
+	o = reply_ok();
+	json_object_object_add(o, "connector", zt_connector_to_json(&def));
+	return change_policy(d, c, &next, "connector.add", zt_connector_to_json(&def), o);
+}
+
+static json_object *cmd_connector_rm(struct zt_daemon *d, struct zt_ctl_client *c,
+				     json_object *req)
+{
+	const char *name = req_str(req, "name");
+	const struct zt_connector_def *cur;
+	struct zt_policy next;
+	json_object *detail;
+	char err[512];
+
+	if (!name)
+		return reply_error("connector rm needs a name");
+	cur = zt_policy_connector_find(&d->policy, name);
+	if (!cur) {
+		snprintf(err, sizeof(err), "no connector named '%s'", name);
+		return reply_error(err);
+	}
+	detail = zt_connector_to_json(cur);
+	if (zt_policy_copy(&next, &d->policy)) {
+		json_object_put(detail);
+		return reply_error("out of memory");
+	}
+	if (zt_policy_connector_remove(&next, name, err, sizeof(err))) {
+		zt_policy_free(&next);
+		json_object_put(detail);
+		return reply_error(err);
+	}
+	return change_policy(d, c, &next, "connector.rm", detail, reply_ok());
+}
+
+static json_object *cmd_connector_list(struct zt_daemon *d)
+{
+	json_object *o = reply_ok(), *arr = json_object_new_array();
+	unsigned int i, j;
+
+	for (i = 0; i < d->policy.nconnectors; i++) {
+		const struct zt_connector_def *con = &d->policy.connectors[i];
+		json_object *r = zt_connector_to_json(con), *served = json_object_new_array();
+
+		for (j = 0; j < d->policy.count; j++)
+			if (!strcmp(d->policy.res[j].connector, con->name))
+				json_object_array_add(served,
+						      json_object_new_string(d->policy.res[j].name));
+		json_object_object_add(r, "resources", served);
+		json_object_array_add(arr, r);
+	}
+	json_object_object_add(o, "connectors", arr);
+	return o;
+}
+
+/* grant.add and grant.rm (revoke). */
+static json_object *cmd_grant(struct zt_daemon *d, struct zt_ctl_client *c, json_object *req,
+			      bool add)
+{
+	const char *device = req_str(req, "device"), *resource = req_str(req, "resource");
+	struct zt_policy next;
+	json_object *detail, *o;
+	char err[512];
+	int ret;
+
+	if (!device || !resource)
+		return reply_error(add ? "grant needs a device and a resource"
+				       : "revoke needs a device and a resource");
+	if (zt_policy_copy(&next, &d->policy))
+		return reply_error("out of memory");
+	ret = add ? zt_policy_grant_add(&next, device, resource, err, sizeof(err))
+		  : zt_policy_grant_remove(&next, device, resource, err, sizeof(err));
+	if (ret) {
+		zt_policy_free(&next);
+		return reply_error(err);
+	}
+	detail = json_object_new_object();
+	json_object_object_add(detail, "device", json_object_new_string(device));
+	json_object_object_add(detail, "resource", json_object_new_string(resource));
+	o = reply_ok();
+	json_object_object_add(o, "grant", json_object_get(detail));
+	return change_policy(d, c, &next, add ? "grant.add" : "grant.rm", detail, o);
+}
+
+static json_object *cmd_grant_list(struct zt_daemon *d, json_object *req)
+{
+	const char *device = req_str(req, "device");
+	const struct zt_device_def *dev = NULL;
+	json_object *o;
+	char err[256];
+
+	if (device) {
+		dev = zt_policy_device_find(&d->policy, device);
+		if (!dev) {
+			snprintf(err, sizeof(err), "no device named '%s'", device);
+			return reply_error(err);
+		}
+	}
+	o = reply_ok();
+	json_object_object_add(o, "grants",
+			       zt_policy_grants_to_json(&d->policy, dev ? dev->id : 0, 0));
+	return o;
+}
+
+/*
+ * Replace the whole policy with a document: validated whole, compiled once,
+ * saved once. With dry_run, only the difference is computed.
+ */
+static json_object *cmd_policy_apply(struct zt_daemon *d, struct zt_ctl_client *c,
+				     json_object *req)
+{
+	struct zt_policy next;
+	json_object *doc, *v, *changes, *o, *detail;
+	bool dry_run = false;
+	char err[512];
+	int ret;
+
+	if (!json_object_object_get_ex(req, "policy", &doc))
+		return reply_error("apply needs a \"policy\" document");
+	if (json_object_object_get_ex(req, "dry_run", &v)) {
+		if (!json_object_is_type(v, json_type_boolean))
+			return reply_error("malformed request: \"dry_run\" must be true or false");
+		dry_run = json_object_get_boolean(v);
+	}
+	ret = zt_policy_from_doc(&next, doc, &d->policy, err, sizeof(err));
+	if (ret)
+		return reply_error(err);
+	changes = zt_policy_diff(&d->policy, &next);
+	if (!changes) {
+		zt_policy_free(&next);
+		return reply_error("out of memory");
+	}
+	o = reply_ok();
+	json_object_object_add(o, "dry_run", json_object_new_boolean(dry_run));
+	json_object_object_add(o, "changes", changes);
+	if (dry_run) {
+		zt_policy_free(&next);
+		return o;
+	}
+	detail = json_object_new_object();
+	json_object_object_add(detail, "changes", json_object_get(changes));
+	return change_policy(d, c, &next, "policy.apply", detail, o);
+}
+
+static json_object *cmd_policy_export(struct zt_daemon *d)
+{
+	json_object *o = reply_ok();
+
+	json_object_object_add(o, "policy", zt_policy_to_json(&d->policy));
+	return o;
+}
+
 static json_object *cmd_maps(struct zt_daemon *d)
 {
 	json_object *o = reply_ok(), *arr = json_object_new_array();
@@ -377,6 +655,28 @@ static json_object *handle_request(struct zt_daemon *d, struct zt_ctl_client *c,
 		resp = cmd_resource_list(d, true);
 	else if (!strcmp(cmd, "maps"))
 		resp = cmd_maps(d);
+	else if (!strcmp(cmd, "device.add"))
+		resp = cmd_device_add(d, c, req);
+	else if (!strcmp(cmd, "device.rm"))
+		resp = cmd_device_rm(d, c, req);
+	else if (!strcmp(cmd, "device.list"))
+		resp = cmd_device_list(d);
+	else if (!strcmp(cmd, "connector.add"))
+		resp = cmd_connector_add(d, c, req);
+	else if (!strcmp(cmd, "connector.rm"))
+		resp = cmd_connector_rm(d, c, req);
+	else if (!strcmp(cmd, "connector.list"))
+		resp = cmd_connector_list(d);
+	else if (!strcmp(cmd, "grant.add"))
+		resp = cmd_grant(d, c, req, true);
+	else if (!strcmp(cmd, "grant.rm"))
+		resp = cmd_grant(d, c, req, false);
+	else if (!strcmp(cmd, "grant.list"))
+		resp = cmd_grant_list(d, req);
+	else if (!strcmp(cmd, "policy.apply"))
+		resp = cmd_policy_apply(d, c, req);
+	else if (!strcmp(cmd, "policy.export"))
+		resp = cmd_policy_export(d);
 	else if (!strcmp(cmd, "dns.list"))
 		resp = cmd_dns_list(d);
 	else if (!strcmp(cmd, "dns.resolve"))
@@ -412,6 +712,7 @@ static void client_close(struct zt_daemon *d, struct zt_ctl_client *c)
 	zt_loop_del(d->loop, c->fd);
 	close(c->fd);
 	free(c->out);
+	zt_line_buf_free(&c->buf);
 	free(c);
 }
 
@@ -470,7 +771,8 @@ static void on_client(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct zt_ctl_client *c = arg;
 	struct zt_daemon *d = c->d;
-	char *line;
+	char *line, *space;
+	size_t avail;
 	ssize_t r;
 	int ret;
 
@@ -495,7 +797,16 @@ static void on_client(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 		client_close(d, c);
 		return;
 	}
-	r = read(fd, c->buf.data + c->buf.len, sizeof(c->buf.data) - c->buf.len);
+	space = zt_line_space(&c->buf, &avail);
+	if (!space) {
+		json_object *resp = reply_error("request too long");
+
+		zt_json_write(fd, resp);
+		json_object_put(resp);
+		client_close(d, c);
+		return;
+	}
+	r = read(fd, space, avail);
 	if (r <= 0) {
 		if (r < 0 && (errno == EAGAIN || errno == EINTR))
 			return;

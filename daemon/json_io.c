@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -39,6 +40,38 @@ int zt_json_send(int fd, json_object *o, int flags)
 	return 0;
 }
 
+char *zt_line_space(struct zt_line_buf *buf, size_t *avail)
+{
+	if (buf->consumed) {
+		memmove(buf->data, buf->data + buf->consumed, buf->len - buf->consumed);
+		buf->len -= buf->consumed;
+		buf->scanned = buf->scanned > buf->consumed ? buf->scanned - buf->consumed : 0;
+		buf->consumed = 0;
+	}
+	if (buf->len == buf->cap) {
+		size_t cap = buf->cap ? buf->cap * 2 : 4096;
+		char *data;
+
+		if (cap > ZT_LINE_MAX)
+			cap = ZT_LINE_MAX;
+		if (cap <= buf->cap)
+			return NULL;
+		data = realloc(buf->data, cap);
+		if (!data)
+			return NULL;
+		buf->data = data;
+		buf->cap = cap;
+	}
+	*avail = buf->cap - buf->len;
+	return buf->data + buf->len;
+}
+
+void zt_line_buf_free(struct zt_line_buf *buf)
+{
+	free(buf->data);
+	memset(buf, 0, sizeof(*buf));
+}
+
 int zt_line_take(struct zt_line_buf *buf, char **line)
 {
 	char *nl;
@@ -46,17 +79,21 @@ int zt_line_take(struct zt_line_buf *buf, char **line)
 	if (buf->consumed) {
 		memmove(buf->data, buf->data + buf->consumed, buf->len - buf->consumed);
 		buf->len -= buf->consumed;
+		buf->scanned = buf->scanned > buf->consumed ? buf->scanned - buf->consumed : 0;
 		buf->consumed = 0;
 	}
-	nl = memchr(buf->data, '\n', buf->len);
+	nl = buf->len > buf->scanned ? memchr(buf->data + buf->scanned, '\n',
+					      buf->len - buf->scanned) : NULL;
 	if (!nl) {
-		if (buf->len >= sizeof(buf->data))
+		buf->scanned = buf->len;
+		if (buf->len >= ZT_LINE_MAX)
 			return -EMSGSIZE;
 		return 0;
 	}
 	*nl = '\0';
 	*line = buf->data;
 	buf->consumed = (size_t)(nl - buf->data) + 1;
+	buf->scanned = 0;
 	return 1;
 }
 
@@ -65,12 +102,17 @@ int zt_line_read(int fd, struct zt_line_buf *buf, char **line)
 	int ret;
 
 	for (;;) {
+		size_t avail;
+		char *space;
 		ssize_t r;
 
 		ret = zt_line_take(buf, line);
 		if (ret)
 			return ret;
-		r = read(fd, buf->data + buf->len, sizeof(buf->data) - buf->len);
+		space = zt_line_space(buf, &avail);
+		if (!space)
+			return -EMSGSIZE;
+		r = read(fd, space, avail);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;

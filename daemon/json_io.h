@@ -12,14 +12,31 @@
 
 #include <json-c/json.h>
 
-#define ZT_LINE_MAX 65536
+/* A whole policy document travels as one line: allow for a large one. */
+#define ZT_LINE_MAX (64 * 1024 * 1024)
 #define ZT_DEFAULT_SOCKET_PATH "/run/ztgate/ztgated.sock"
 
+/*
+ * Bytes read from a stream, cut into lines. Zero-initialised is empty; the
+ * buffer grows as lines need it, up to ZT_LINE_MAX; free it with
+ * zt_line_buf_free().
+ */
 struct zt_line_buf {
 	size_t len;
 	size_t consumed;	/* the line handed out last, dropped on the next take */
-	char data[ZT_LINE_MAX];
+	size_t scanned;		/* bytes known to hold no newline */
+	size_t cap;
+	char *data;
 };
+
+/*
+ * Where the next read goes: room for *AVAIL (> 0) bytes at the returned
+ * pointer, growing the buffer if it is full. NULL when a line would grow
+ * past ZT_LINE_MAX or memory is short; the caller then treats the line as
+ * too long.
+ */
+char *zt_line_space(struct zt_line_buf *buf, size_t *avail);
+void zt_line_buf_free(struct zt_line_buf *buf);
 
 /* Write O as one line. Returns 0 or -errno. */
 int zt_json_write(int fd, json_object *o);
@@ -29,7 +46,7 @@ int zt_json_send(int fd, json_object *o, int flags);
 /*
  * Take one complete line out of BUF if there is one: returns 1 and sets
  * *line (NUL-terminated, valid until the next call), 0 if more bytes are
- * needed, -EMSGSIZE if the buffer filled without a newline.
+ * needed, -EMSGSIZE if ZT_LINE_MAX bytes came without a newline.
  */
 int zt_line_take(struct zt_line_buf *buf, char **line);
 

@@ -42,7 +42,7 @@ bool zt_store_exists(const char *state_dir)
 
 int zt_store_load(const char *state_dir, struct zt_policy *p, char *err, size_t errlen)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], sub[512];
 	json_object *obj;
 	int ret;
 
@@ -55,8 +55,10 @@ int zt_store_load(const char *state_dir, struct zt_policy *p, char *err, size_t 
 		snprintf(err, errlen, "%s: %s", path, json_util_get_last_err());
 		return -EINVAL;
 	}
-	ret = zt_policy_from_json(p, obj, err, errlen);
+	ret = zt_policy_from_json(p, obj, sub, sizeof(sub));
 	json_object_put(obj);
+	if (ret)
+		snprintf(err, errlen, "%s: %s", path, sub);
 	return ret;
 }
 
@@ -130,16 +132,20 @@ sys_err:
 int zt_store_save(const char *state_dir, const struct zt_policy *p, char *err, size_t errlen)
 {
 	struct zt_atomic_file af;
-	json_object *obj;
+	char *text;
 	int ret;
 
+	/* The same text `ztgate export` prints, so the file can be applied as it is. */
+	text = zt_policy_to_text(p);
+	if (!text) {
+		snprintf(err, errlen, "saving the policy: out of memory");
+		return -ENOMEM;
+	}
 	ret = zt_atomic_begin(&af, state_dir, POLICY_FILE, err, errlen);
-	if (ret)
-		return ret;
-	obj = zt_policy_to_json(p);
-	fputs(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY |
-						  JSON_C_TO_STRING_NOSLASHESCAPE), af.f);
-	fputc('\n', af.f);
-	json_object_put(obj);
-	return zt_atomic_commit(&af, err, errlen);
+	if (!ret) {
+		fputs(text, af.f);
+		ret = zt_atomic_commit(&af, err, errlen);
+	}
+	free(text);
+	return ret;
 }

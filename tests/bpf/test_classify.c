@@ -19,6 +19,8 @@
 #include <linux/bpf.h>
 #include <linux/if_link.h>
 
+#include "compile.h"
+#include "policy.h"
 #include "zt_testlib.h"
 
 static struct zt_env E;
@@ -1056,6 +1058,83 @@ static void test_device_check(void **st)
 	set_cfg(0, 0);
 }
 
+/*
+ * Devices and grants as the connector role compiles them: a grant lets the
+ * device's packets through, no grant drops them, and a revoke (a new
+ * generation without the grant) drops the next packet of a flow that was
+ * passing.
+ */
+static void test_device_grants_compiled(void **st)
+{
+	struct zt_resource_def web;
+	struct zt_device_def alice, bob;
+	struct zt_config cfg;
+	struct zt_policy p;
+	char err[256];
+
+	(void)st;
+	set_cfg(0, ZT_CFG_CHECK_DEVICE);
+	zt_policy_init(&p);
+	assert_int_equal(zt_resource_parse(&web, "web", "10.0.20.5", "22", NULL, false, NULL, err,
+					   sizeof(err)), 0);
+	assert_int_equal(zt_policy_add(&p, &web, err, sizeof(err)), 0);
+	assert_int_equal(zt_device_parse(&alice, "alice",
+					 "agEkazMiQ/qcVG/sy9k7AhH98O5WMe7FsK49TBvjoSA=",
+					 "100.64.0.7", err, sizeof(err)), 0);
+	assert_int_equal(zt_policy_device_add(&p, &alice, err, sizeof(err)), 0);
+	assert_int_equal(zt_device_parse(&bob, "bob", "RFXKKEBiFAbydt0Q/x7InfiiIJwlUlrxN32c+GMKGgk=",
+					 "100.64.0.8", err, sizeof(err)), 0);
+	assert_int_equal(zt_policy_device_add(&p, &bob, err, sizeof(err)), 0);
+	assert_int_equal(zt_policy_grant_add(&p, "alice", "web", err, sizeof(err)), 0);
+	assert_int_equal(zt_compile_apply(E.fd, &p, err, sizeof(err)), 0);
+	/* The compile keeps the role's flag. */
+	assert_int_equal(zt_config_read(E.fd, &cfg), 0);
+	assert_int_equal(cfg.flags, ZT_CFG_CHECK_DEVICE);
+	drain();
+
+	struct pspec syn = { .src = "100.64.0.7", .dst = "10.0.20.5", .proto = 6, .sport = 41000,
+			     .dport = 22, .tcp_flags = 0x02 };
+	struct pspec ack = syn;
+
+	ack.tcp_flags = 0x10;
+	ack.seq = 1;
+	ack.ack = 1;
+	expect_all(syn, PASS);		/* granted */
+	expect_all(ack, PASS);
+	syn.dport = 23;
+	expect_all(syn, DROP);		/* a grant does not open ports the resource does not */
+	syn.dport = 22;
+	syn.src = "100.64.0.8";
+	expect_all(syn, DROP);		/* bob: a known device without a grant */
+	syn.src = "100.64.0.9";
+	expect_all(syn, DROP);		/* not a device at all */
+	collect();
+	assert_true(nev > 0);
+	assert_int_equal(evs[nev - 1].reason, ZT_REASON_DEVICE);
+
+	/* Revoke: a new generation without the grant; the flow's next packet is dropped. */
+	assert_int_equal(zt_policy_grant_remove(&p, "alice", "web", err, sizeof(err)), 0);
+	assert_int_equal(zt_compile_apply(E.fd, &p, err, sizeof(err)), 0);
+	ack.seq = 2;
+	expect_all(ack, DROP);
+	collect();
+	assert_int_equal(evs[nev - 1].reason, ZT_REASON_DEVICE);
+
+	/* Granted again (to bob this time): bob passes, alice stays out. */
+	assert_int_equal(zt_policy_grant_add(&p, "bob", "web", err, sizeof(err)), 0);
+	assert_int_equal(zt_compile_apply(E.fd, &p, err, sizeof(err)), 0);
+	ack.src = "100.64.0.8";
+	expect_all(ack, PASS);
+	ack.src = "100.64.0.7";
+	expect_all(ack, DROP);
+
+	/* Leave nothing behind for the tests after this one. */
+	zt_policy_free(&p);
+	assert_int_equal(zt_compile_apply(E.fd, &p, err, sizeof(err)), 0);
+	set_cfg(0, 0);
+	drain();
+}
+
 static int setup(void **st)
 {
 	cpu_set_t set;
@@ -1117,6 +1196,7 @@ int main(void)
 		cmocka_unit_test(test_no_reply_group),
 		cmocka_unit_test(test_scan_budget),
 		cmocka_unit_test(test_device_check),
+		cmocka_unit_test(test_device_grants_compiled),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -282,7 +282,7 @@ static void test_policy_json_roundtrip(void **state)
 
 	o = json_tokener_parse("{\"resources\":[{\"id\":1,\"name\":\"a\",\"address\":\"10.0.0.0/33\"}]}");
 	assert_int_equal(zt_policy_from_json(&q, o, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "resource 0"));
+	assert_non_null(strstr(err, "resources[0]: "));
 	json_object_put(o);
 	o = json_tokener_parse("{\"resources\":[{\"id\":0,\"name\":\"a\",\"address\":\"10.0.0.1\"}]}");
 	assert_int_equal(zt_policy_from_json(&q, o, err, sizeof(err)), -EINVAL);
