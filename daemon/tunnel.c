@@ -1344,8 +1344,12 @@ int zt_tunnel_peer_set_endpoint(struct zt_tunnel_peer *p, const struct sockaddr_
 	struct sockaddr_storage ep;
 	uint64_t now = mono_ns();
 
+	struct sockaddr_storage to;
+
 	if (addr_normalize((const struct sockaddr *)endpoint, sizeof(*endpoint), &ep))
 		return -EINVAL;
+	if (!addr_for_socket(p->t, &ep, &to))
+		return -EAFNOSUPPORT;	/* an IPv6 peer for an IPv4 socket */
 	p->endpoint = ep;
 	/* A client with persistent keepalive connects at once and keeps the NAT open from the start. */
 	if (p->t->persistent_keepalive_ns)

@@ -148,7 +148,9 @@ void zt_tunnel_public_key(const struct zt_tunnel *t, uint8_t out[ZT_NOISE_KEY_LE
  * to send; NULL if unknown until the peer talks to us (a connector's
  * devices). PEER_CTX is the caller's, returned by zt_tunnel_peer_ctx().
  * Returns 0 with *OUT (may be NULL), -EEXIST (key already added), -EINVAL
- * (our own key, a bad endpoint), -ENOMEM.
+ * (our own key, a bad endpoint), -EAFNOSUPPORT (an IPv6 endpoint for an
+ * IPv4 socket), -ENOMEM. With persistent keepalive configured, a peer with
+ * an endpoint is connected to at once.
  */
 int zt_tunnel_peer_add(struct zt_tunnel *t, const uint8_t public_key[ZT_NOISE_KEY_LEN],
 		       const struct sockaddr_storage *endpoint, void *peer_ctx,

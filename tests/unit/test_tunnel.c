@@ -395,6 +395,14 @@ static void test_handshake_and_payload(void **state)
 	assert_ptr_equal(zt_tunnel_peer_by_key(b->t, a->pub), pba);
 	assert_int_equal(zt_tunnel_peer_add(b->t, a->pub, NULL, NULL, NULL), -EEXIST);
 	assert_int_equal(zt_tunnel_peer_add(b->t, b->pub, NULL, NULL, NULL), -EINVAL);
+	{
+		struct sockaddr_storage v6ep = { .ss_family = AF_INET6 };
+		uint8_t k[32], priv[32];
+
+		zt_noise_keypair(k, priv);
+		assert_int_equal(zt_tunnel_peer_add(a->t, k, &v6ep, NULL, NULL), -EAFNOSUPPORT);
+		assert_null(zt_tunnel_peer_by_key(a->t, k));
+	}
 	assert_int_equal(zt_tunnel_send(a->t, pab, buf, 0), -EMSGSIZE);
 	assert_int_equal(zt_tunnel_send(a->t, pab, buf, ZT_TUNNEL_PAYLOAD_MAX + 1), -EMSGSIZE);
 
