@@ -221,3 +221,21 @@ unsigned int zt_endpoint_to_sockaddr(const struct zt_endpoint *ep, struct sockad
 		return sizeof(*sin6);
 	}
 }
+
+bool zt_prefix_contains(const struct zt_prefix *p, const uint8_t addr[16])
+{
+	/* IPv4 prefixes are stored mapped: their length counts from bit 96. */
+	unsigned int bits = p->family == AF_INET ? 96u + p->len : p->len;
+	unsigned int full = bits / 8, rest = bits % 8;
+
+	if (p->family == AF_INET && !zt_addr_is_v4(addr))
+		return false;
+	if (memcmp(p->addr, addr, full))
+		return false;
+	if (rest) {
+		uint8_t mask = (uint8_t)(0xff << (8 - rest));
+
+		return (p->addr[full] & mask) == (addr[full] & mask);
+	}
+	return true;
+}

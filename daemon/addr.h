@@ -42,6 +42,29 @@ int zt_endpoint_parse(const char *text, struct zt_endpoint *ep, char *err, size_
 /* Canonical text: "a.b.c.d:PORT" or "[v6]:PORT" (at most 48 bytes with the NUL). */
 void zt_endpoint_format(const struct zt_endpoint *ep, char *buf, size_t len);
 bool zt_endpoint_equal(const struct zt_endpoint *a, const struct zt_endpoint *b);
+
+/* ADDR (16 bytes) as IPv4-mapped from an IPv4 address in network order. */
+static inline void zt_addr_from_v4(uint8_t addr[16], uint32_t s_addr)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	for (int i = 0; i < 12; i++)
+		addr[i] = mapped[i];
+	for (int i = 0; i < 4; i++)
+		addr[12 + i] = ((const uint8_t *)&s_addr)[i];
+}
+
+/* Is ADDR (16 bytes) IPv4-mapped? */
+static inline bool zt_addr_is_v4(const uint8_t addr[16])
+{
+	for (int i = 0; i < 10; i++)
+		if (addr[i])
+			return false;
+	return addr[10] == 0xff && addr[11] == 0xff;
+}
+
+/* Does prefix P hold ADDR (16 bytes, IPv4-mapped for IPv4)? */
+bool zt_prefix_contains(const struct zt_prefix *p, const uint8_t addr[16]);
 /* As a sockaddr_in or sockaddr_in6 in SS; returns its length. */
 unsigned int zt_endpoint_to_sockaddr(const struct zt_endpoint *ep,
 				     struct sockaddr_storage *ss);

@@ -16,9 +16,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/mem.h>
+
+#include "client_tunnel.h"
 #include "daemon.h"
 #include "dns_server.h"
 #include "fakeip.h"
+#include "keys.h"
 #include "log.h"
 #include "policy_store.h"
 #include "resolver.h"
@@ -36,6 +40,8 @@ struct client_opts {
 	const char *upstream[MAX_UPSTREAMS];
 	unsigned int nupstream;
 	uint32_t ttl;
+	const char *address;	/* our tunnel address; with KEY_FILE, the tunnel is on */
+	const char *key_file;
 };
 
 /* What the hooks need besides struct zt_daemon. */
@@ -46,13 +52,17 @@ struct client {
 	struct zt_fakeip *pool;
 	char dns_ip[16];	/* the DNS server's address, for systemd-resolved */
 	bool resolved;		/* registered with systemd-resolved */
+	struct zt_client_tunnel *tunnel;	/* NULL: no --key, packets are only counted */
 };
+
+#define ZT_CLIENT_TUNNEL_MTU	1420	/* docs/TUNNEL.md: a 1500-byte path, IPv6 outer */
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: ztgated client [--tun NAME] [--dns ADDR:PORT] [--upstream ADDR[:PORT]]...\n"
 		"                      [--fake-range CIDR] [--dns-ttl S] [--resolv-conf PATH]\n"
+		"                      [--address TUNNEL-ADDR --key FILE]\n"
 		"                      [--state-dir DIR] [--socket PATH] [--pin-dir DIR]\n"
 		"defaults: --tun %s --dns %s --fake-range %s --dns-ttl %d;\n"
 		"upstreams: the nameservers of --resolv-conf (/etc/resolv.conf) at start\n",
@@ -176,6 +186,8 @@ static int parse_opts(int argc, char **argv, struct zt_daemon *d, struct client_
 		{ "fake-range", required_argument, NULL, 'f' },
 		{ "dns-ttl", required_argument, NULL, 'T' },
 		{ "resolv-conf", required_argument, NULL, 'r' },
+		{ "address", required_argument, NULL, 'a' },
+		{ "key", required_argument, NULL, 'k' },
 		ZT_DAEMON_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -192,6 +204,8 @@ static int parse_opts(int argc, char **argv, struct zt_daemon *d, struct client_
 		case 'd': o->dns = optarg; break;
 		case 'f': o->fake_range = optarg; break;
 		case 'r': o->resolv_conf = optarg; break;
+		case 'a': o->address = optarg; break;
+		case 'k': o->key_file = optarg; break;
 		case 'u':
 			if (o->nupstream == MAX_UPSTREAMS) {
 				fprintf(stderr, "ztgated: at most %d upstreams\n", MAX_UPSTREAMS);
@@ -215,6 +229,10 @@ static int parse_opts(int argc, char **argv, struct zt_daemon *d, struct client_
 				break;
 			return zt_daemon_bad_opt("client", c, argv);
 		}
+	}
+	if (!o->address != !o->key_file) {
+		fprintf(stderr, "ztgated: --address and --key go together (the tunnel needs both)\n");
+		return -EINVAL;
 	}
 	return zt_daemon_no_args(argc, argv);
 }
@@ -251,6 +269,8 @@ static int on_policy_applied(struct zt_daemon *d, char *err, size_t errlen)
 	if (!cl->tun)
 		return 0;
 	ret = sync_routes(cl, err, errlen);
+	if (!ret && cl->tunnel)
+		ret = zt_client_tunnel_sync(cl->tunnel, err, errlen);
 	/* New name resources bring new routing domains. */
 	if (!ret && cl->resolved)
 		ret = zt_resolver_apply(zt_tun_name(cl->tun), cl->dns_ip, &d->policy, err, errlen);
@@ -275,6 +295,8 @@ static void on_stats(struct zt_daemon *d, json_object *o)
 	}
 	if (d->dns)
 		zt_dns_server_stats(d->dns, o);
+	if (cl->tunnel)
+		zt_client_tunnel_stats_json(cl->tunnel, o);
 }
 
 /* Traffic to a fake IP keeps its mapping from being reclaimed. */
@@ -287,6 +309,8 @@ static void tun_visit(const uint8_t *pkt, size_t len, void *ctx)
 		return;
 	memcpy(&dst, pkt + 16, 4);
 	zt_fakeip_touch(cl->pool, dst, (int64_t)time(NULL));
+	if (cl->tunnel)
+		zt_client_tunnel_packet(cl->tunnel, pkt, len);
 }
 
 static void on_tun(struct zt_loop *loop, int fd, uint32_t events, void *arg)
@@ -296,7 +320,11 @@ static void on_tun(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 	(void)loop;
 	(void)fd;
 	(void)events;
+	if (cl->tunnel)
+		zt_client_tunnel_cork(cl->tunnel, true);
 	zt_tun_drain(cl->tun, tun_visit, cl);
+	if (cl->tunnel)
+		zt_client_tunnel_cork(cl->tunnel, false);
 }
 
 static int client_bindings(struct zt_daemon *d, const struct zt_policy *next,
@@ -338,6 +366,9 @@ int zt_role_client(int argc, char **argv)
 	};
 	struct zt_dns_server_cfg dcfg = { 0 };
 	struct zt_prefix dns_addr = { .family = AF_INET, .len = 32 };
+	struct zt_prefix tunnel_addr = { .family = AF_INET, .len = 32 };
+	struct in_addr address = { 0 };
+	uint8_t key[ZT_KEY_LEN];
 	const struct zt_tunables tunables = ZT_TUNABLES_DEFAULT;
 	json_object *ready = NULL;
 	char err[512], upstreams[1024] = "";
@@ -382,6 +413,18 @@ int zt_role_client(int argc, char **argv)
 	}
 	if (!o.nupstream)
 		upstreams_from_resolv(o.resolv_conf, &dcfg.listen, upstreams, sizeof(upstreams));
+	if (o.key_file) {
+		if (inet_pton(AF_INET, o.address, &address) != 1) {
+			fprintf(stderr, "ztgated: invalid --address '%s': expected an IPv4 address\n",
+				o.address);
+			return 2;
+		}
+		if (zt_key_load_private(o.key_file, key, err, sizeof(err))) {
+			fprintf(stderr, "ztgated: %s\n", err);
+			return 2;
+		}
+		zt_addr_from_v4(tunnel_addr.addr, address.s_addr);
+	}
 	dcfg.fake_range = cl.fake_range;
 	dcfg.ttl = o.ttl;
 	dcfg.upstreams = upstreams;
@@ -428,6 +471,13 @@ int zt_role_client(int argc, char **argv)
 		goto fail_msg;
 	}
 	ret = zt_tun_add_addr(cl.tun, &dns_addr, err, sizeof(err));
+	if (!ret && o.key_file) {
+		/* Sockets talking through the tunnel speak from our tunnel address. */
+		ret = zt_tun_set_mtu(cl.tun, ZT_CLIENT_TUNNEL_MTU, err, sizeof(err));
+		if (!ret)
+			ret = zt_tun_add_addr(cl.tun, &tunnel_addr, err, sizeof(err));
+		zt_tun_set_route_src(cl.tun, &address);
+	}
 	if (!ret)
 		ret = sync_routes(&cl, err, sizeof(err));
 	if (ret)
@@ -446,6 +496,12 @@ int zt_role_client(int argc, char **argv)
 	ret = zt_dns_server_open(d, cl.pool, &dcfg, &d->dns, err, sizeof(err));
 	if (ret)
 		goto fail_msg;
+	if (o.key_file) {
+		ret = zt_client_tunnel_open(d, cl.tun, cl.pool, &cl.fake_range, address, key,
+					    &cl.tunnel, err, sizeof(err));
+		if (ret)
+			goto fail_msg;
+	}
 
 	inet_ntop(AF_INET, &dcfg.listen.sin_addr, cl.dns_ip, sizeof(cl.dns_ip));
 	if (zt_resolver_available()) {
@@ -469,6 +525,7 @@ int zt_role_client(int argc, char **argv)
 	json_object_object_add(ready, "socket", json_object_new_string(d->socket_path));
 	json_object_object_add(ready, "state_dir", json_object_new_string(d->state_dir));
 	json_object_object_add(ready, "resources", json_object_new_int((int)d->policy.count));
+	json_object_object_add(ready, "tunnel", json_object_new_string(o.key_file ? o.address : "off"));
 	zt_emit(ready);
 	ready = NULL;
 
@@ -486,6 +543,9 @@ fail:
 	ret = ret ? ret : -EINVAL;
 out:
 	json_object_put(ready);
+	OPENSSL_cleanse(key, sizeof(key));
+	zt_client_tunnel_close(cl.tunnel);
+	cl.tunnel = NULL;
 	zt_dns_server_close(d->dns);	/* saves the pool */
 	d->dns = NULL;
 	if (cl.resolved)

@@ -2012,3 +2012,19 @@ json_object *zt_policy_diff(const struct zt_policy *from, const struct zt_policy
 	json_object_put(b);
 	return out;
 }
+
+const struct zt_resource_def *zt_policy_match_addr(const struct zt_policy *p,
+						   const uint8_t addr[16])
+{
+	const struct zt_resource_def *best = NULL;
+
+	for (unsigned int i = 0; i < p->count; i++) {
+		const struct zt_resource_def *r = &p->res[i];
+
+		if (zt_resource_is_name(r) || !zt_prefix_contains(&r->prefix, addr))
+			continue;
+		if (!best || r->prefix.len > best->prefix.len)
+			best = r;
+	}
+	return best;
+}

@@ -195,6 +195,14 @@ bool zt_name_pattern_match(const char *pattern, const char *name);
  */
 const struct zt_resource_def *zt_policy_match_name(const struct zt_policy *p, const char *name);
 
+/*
+ * The IP/CIDR resource holding ADDR (16 bytes, IPv4-mapped for IPv4): the
+ * longest prefix, as the data plane decides. NULL if none. A scan over the
+ * resources: for the daemon's slow paths (logs, a flow's first packet).
+ */
+const struct zt_resource_def *zt_policy_match_addr(const struct zt_policy *p,
+						   const uint8_t addr[16]);
+
 /* ---- JSON: each returns a new object the caller owns ---- */
 
 json_object *zt_resource_to_json(const struct zt_resource_def *def);

@@ -1401,6 +1401,11 @@ void *zt_tunnel_peer_ctx(const struct zt_tunnel_peer *p)
 	return p->ctx;
 }
 
+void zt_tunnel_peer_set_ctx(struct zt_tunnel_peer *p, void *peer_ctx)
+{
+	p->ctx = peer_ctx;
+}
+
 const uint8_t *zt_tunnel_peer_key(const struct zt_tunnel_peer *p)
 {
 	return p->pub;

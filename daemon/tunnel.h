@@ -169,6 +169,8 @@ void zt_tunnel_peer_remove(struct zt_tunnel *t, struct zt_tunnel_peer *p);
 struct zt_tunnel_peer *zt_tunnel_peer_by_key(const struct zt_tunnel *t,
 					     const uint8_t public_key[ZT_NOISE_KEY_LEN]);
 void *zt_tunnel_peer_ctx(const struct zt_tunnel_peer *p);
+/* Replace P's context (the caller moved the object it points to). */
+void zt_tunnel_peer_set_ctx(struct zt_tunnel_peer *p, void *peer_ctx);
 const uint8_t *zt_tunnel_peer_key(const struct zt_tunnel_peer *p);	/* 32 bytes */
 
 /*

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tunnel_e2e: issue 4's "End-to-end test in network namespaces", with real tools.
 #
-# Named *.pending so tests/integration/run.sh (which runs *.test.sh) leaves it
+# (It was *.pending until the tunnel landed.)
 # out until the tunnel lands; the lead renames it to tunnel_e2e.test.sh. Run by
 # hand: bash tests/integration/tunnel_e2e.test.sh.pending
 #

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Control messages inside the tunnel (docs/TUNNEL.md): a transport payload
+ * whose first byte is below 0x40 (an IP packet starts with 0x4_ or 0x6_).
+ *   bind      0x01, fake IPv4 (4 bytes, network order), name length (1), name
+ *   bind-ack  0x02, fake IPv4 (4 bytes), status (1): ZT_BIND_*
+ */
+#ifndef ZT_TUNNEL_CTRL_H
+#define ZT_TUNNEL_CTRL_H
+
+#define ZT_CTRL_BIND		0x01
+#define ZT_CTRL_BIND_ACK	0x02
+#define ZT_CTRL_MAX		0x40	/* first bytes below this are control */
+
+#define ZT_BIND_OK		0
+#define ZT_BIND_DNS_ERROR	1
+#define ZT_BIND_DENIED		2
+
+#define ZT_BIND_ACK_LEN		6
+#define ZT_BIND_HDR_LEN		6	/* before the name */
+
+#endif
