@@ -564,6 +564,37 @@ static json_object *cmd_grant_list(struct zt_daemon *d, json_object *req)
 }
 
 /*
+ * A resource id that NEXT gives to another name than the live policy does
+ * (a removed resource's id reused) starts its counters at zero, as
+ * resource add does.
+ */
+static int reset_new_counters(struct zt_daemon *d, const struct zt_policy *next, char *err,
+			      size_t errlen)
+{
+	const char **live = calloc(ZT_MAX_RESOURCES, sizeof(*live));
+	unsigned int i;
+	int ret = 0;
+
+	if (!live) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (i = 0; i < d->policy.count; i++)
+		live[d->policy.res[i].id] = d->policy.res[i].name;
+	for (i = 0; i < next->count && !ret; i++) {
+		const struct zt_resource_def *r = &next->res[i];
+
+		if (live[r->id] && !strcmp(live[r->id], r->name))
+			continue;
+		ret = zt_counters_reset(d->fds, r->id);
+		if (ret)
+			snprintf(err, errlen, "resetting counters: %s", strerror(-ret));
+	}
+	free(live);
+	return ret;
+}
+
+/*
  * Replace the whole policy with a document: validated whole, compiled once,
  * saved once. With dry_run, only the difference is computed.
  */
@@ -597,6 +628,12 @@ static json_object *cmd_policy_apply(struct zt_daemon *d, struct zt_ctl_client *
 	if (dry_run) {
 		zt_policy_free(&next);
 		return o;
+	}
+	ret = reset_new_counters(d, &next, err, sizeof(err));
+	if (ret) {
+		zt_policy_free(&next);
+		json_object_put(o);
+		return reply_error(err);
 	}
 	detail = json_object_new_object();
 	json_object_object_add(detail, "changes", json_object_get(changes));
