@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "dns_cache.h"
 #include "dns_server.h"
 #include "fakeip.h"
 #include "log.h"
@@ -36,6 +37,7 @@ struct client_opts {
 	const char *upstream[MAX_UPSTREAMS];
 	unsigned int nupstream;
 	uint32_t ttl;
+	unsigned int dns_cache;		/* entries; 0: no cache */
 };
 
 /* What the hooks need besides struct zt_daemon. */
@@ -52,12 +54,14 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: ztgated client [--tun NAME] [--dns ADDR:PORT] [--upstream ADDR[:PORT]]...\n"
-		"                      [--fake-range CIDR] [--dns-ttl S] [--resolv-conf PATH]\n"
-		"                      [--state-dir DIR] [--socket PATH] [--pin-dir DIR]\n"
-		"defaults: --tun %s --dns %s --fake-range %s --dns-ttl %d;\n"
+		"                      [--fake-range CIDR] [--dns-ttl S] [--dns-cache N]\n"
+		"                      [--resolv-conf PATH] [--state-dir DIR] [--socket PATH]\n"
+		"                      [--pin-dir DIR]\n"
+		"defaults: --tun %s --dns %s --fake-range %s --dns-ttl %d --dns-cache %d\n"
+		"(answers of forwarded names cached; 0: no cache);\n"
 		"upstreams: the nameservers of --resolv-conf (/etc/resolv.conf) at start\n",
 		ZT_CLIENT_DEFAULT_TUN, ZT_CLIENT_DEFAULT_DNS, ZT_FAKEIP_DEFAULT_RANGE,
-		ZT_DNS_DEFAULT_TTL);
+		ZT_DNS_DEFAULT_TTL, ZT_DNS_CACHE_DEFAULT_ENTRIES);
 }
 
 /* "a.b.c.d:port" (the port required). */
@@ -175,6 +179,7 @@ static int parse_opts(int argc, char **argv, struct zt_daemon *d, struct client_
 		{ "upstream", required_argument, NULL, 'u' },
 		{ "fake-range", required_argument, NULL, 'f' },
 		{ "dns-ttl", required_argument, NULL, 'T' },
+		{ "dns-cache", required_argument, NULL, 'C' },
 		{ "resolv-conf", required_argument, NULL, 'r' },
 		ZT_DAEMON_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
@@ -208,6 +213,17 @@ static int parse_opts(int argc, char **argv, struct zt_daemon *d, struct client_
 				return -EINVAL;
 			}
 			o->ttl = (uint32_t)v;
+			break;
+		case 'C':
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || *optarg == '-' ||
+			    v > ZT_DNS_CACHE_MAX_ENTRIES) {
+				fprintf(stderr, "ztgated: invalid --dns-cache '%s': expected 0-%d\n",
+					optarg, ZT_DNS_CACHE_MAX_ENTRIES);
+				return -EINVAL;
+			}
+			o->dns_cache = (unsigned int)v;
 			break;
 		case 'h': usage(stdout); exit(0);
 		default:
@@ -329,6 +345,7 @@ int zt_role_client(int argc, char **argv)
 		.fake_range = ZT_FAKEIP_DEFAULT_RANGE,
 		.resolv_conf = "/etc/resolv.conf",
 		.ttl = ZT_DNS_DEFAULT_TTL,
+		.dns_cache = ZT_DNS_CACHE_DEFAULT_ENTRIES,
 	};
 	struct zt_dns_server_cfg dcfg = { 0 };
 	struct zt_prefix dns_addr = { .family = AF_INET, .len = 32 };
@@ -377,6 +394,7 @@ int zt_role_client(int argc, char **argv)
 		upstreams_from_resolv(o.resolv_conf, &dcfg.listen, upstreams, sizeof(upstreams));
 	dcfg.fake_range = cl.fake_range;
 	dcfg.ttl = o.ttl;
+	dcfg.cache_entries = o.dns_cache;
 	dcfg.upstreams = upstreams;
 	dns_addr.addr[10] = dns_addr.addr[11] = 0xff;
 	memcpy(dns_addr.addr + 12, &dcfg.listen.sin_addr, 4);

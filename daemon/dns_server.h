@@ -30,6 +30,7 @@ struct zt_dns_server_cfg {
 	struct zt_prefix fake_range;	/* upstream answers pointing in here are stripped */
 	uint32_t ttl;			/* of fake-IP answers */
 	const char *upstreams;		/* "ip:port,[ip6]:port" (c-ares csv); may be "" */
+	unsigned int cache_entries;	/* forwarded answers cached (dns_cache.h); 0: none */
 };
 
 /*
@@ -42,6 +43,15 @@ int zt_dns_server_open(struct zt_daemon *d, struct zt_fakeip *pool,
 		       char *err, size_t errlen);
 /* Stop listening, drop queries in flight, save the pool. */
 void zt_dns_server_close(struct zt_dns_server *s);
+
+/*
+ * Forward to UPSTREAMS (c-ares csv, as in the config) from now on, and
+ * flush the answer cache: the old upstreams' answers are not the new
+ * ones'. Queries in flight finish with the old servers. 0 or -EINVAL with
+ * ERR set (the old upstreams stay).
+ */
+int zt_dns_server_set_upstreams(struct zt_dns_server *s, const char *upstreams, char *err,
+				size_t errlen);
 
 /*
  * The fake-IP bindings a compiled policy P must carry: every mapping of the

@@ -82,7 +82,8 @@ wait_until() {
 	local timeout=$1
 	shift
 	local deadline now
-	deadline=$(( $(date +%s%N) + $(awk -v t="$timeout" 'BEGIN { printf "%d", t * 1e9 }') ))
+	# %.0f, not %d: mawk's %d stops at 2^31-1, which capped every wait at 2.1 s.
+	deadline=$(( $(date +%s%N) + $(awk -v t="$timeout" 'BEGIN { printf "%.0f", t * 1e9 }') ))
 	while :; do
 		if "$@" >/dev/null 2>&1; then
 			return 0
