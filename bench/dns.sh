@@ -174,7 +174,7 @@ done
 log "same answers from both servers; forwarding works; dnsperf -c $CLIENTS -q $OUTSTANDING -T $THREADS, ${SECS}s runs, $ROUNDS rounds${PIN:+, servers pinned to CPU 1, dnsperf to CPU 0}"
 
 # ---------------------------------------------------------------------------
-declare -A QPS LOST LAT SCPU GCPU OCPU
+declare -A QPS LOST LAT SCPU GCPU OCPU USQ GUSQ
 LEGS=(zt_res dnsmasq_res zt_fwd direct_fwd zt_fwd_nocache)
 # CPU time (ticks) of the processes that serve each leg, and of dnsperf (our
 # reaped children), so the table shows who was busy: with two CPUs the load
@@ -211,6 +211,8 @@ for (( r = 1; r <= ROUNDS; r++ )); do
 		noerr=$(awk '/Response codes:/ { print $4 }' "$ZT_TMP/dnsperf.last")
 		[[ -n $q && $q -gt 0 ]] || fail "$leg: no QPS figure: $(cat "$ZT_TMP/dnsperf.last")"
 		other=$(( busy - sc - gc )); (( other > 0 )) || other=0
+		USQ[$leg]+="$(awk -v c="$sc" -v q="$q" 'BEGIN { printf "%.3f", c * 1e4 / q }') "
+		GUSQ[$leg]+="$(awk -v c="$gc" -v q="$q" 'BEGIN { printf "%.3f", c * 1e4 / q }') "
 		QPS[$leg]+="$q "; LOST[$leg]+="$l "; LAT[$leg]+="$lat "; SCPU[$leg]+="$sc "; GCPU[$leg]+="$gc "; OCPU[$leg]+="$other "
 		[[ $leg != zt_fwd ]] || CACHE_STATS=$(ztc --json stats | jq -c '.dns.cache')
 		log "round $r $(printf '%-14s' "$leg") ${SERVER[$leg]}: $q qps, $s sent, $l lost, NOERROR $noerr, avg latency ${lat} ms, CPU (% of one): server ${sc}, dnsperf ${gc}, everything else ${other}"
@@ -250,13 +252,26 @@ row "b3 forwarded via ztgate, --dns-cache 0" zt_fwd_nocache
 echo "(b1/b3: the server column is ztgated alone; the upstream dnsmasq is in 'other'.)"
 echo "cache after the last b1 run: $CACHE_STATS"
 echo
-capacity=$(awk -v z="${MS[zt_res]}" -v zq="${M[zt_res]}" -v d="${MS[dnsmasq_res]}" -v dq="${M[dnsmasq_res]}" \
-	'BEGIN { if (z > 0 && dq > 0) printf "%.2f", (d / dq) / (z / zq); else print "n/a" }')
+# Per round (its legs ran back to back): dnsmasq's server CPU per query over
+# ztgate's, i.e. the qps ratio were both servers the limit; and the most
+# the qps ratio can be when the machine is: every query costs server plus
+# dnsperf CPU, so (dnsmasq + its dnsperf) / (ztgate + its dnsperf).
+per_round() {	# per_round AWK-EXPR-of-z,d,gz,gd: one value per round, median
+	paste <(tr ' ' '\n' <<<"${USQ[zt_res]}") <(tr ' ' '\n' <<<"${USQ[dnsmasq_res]}") \
+		<(tr ' ' '\n' <<<"${GUSQ[zt_res]}") <(tr ' ' '\n' <<<"${GUSQ[dnsmasq_res]}") |
+		awk "NF == 4 && \$1 > 0 && \$3 + \$1 > 0 { z = \$1; d = \$2; gz = \$3; gd = \$4; printf \"%.2f \", $1 }" | median
+}
+capacity=$(per_round 'd / z')
+ceiling=$(per_round '(d + gd) / (z + gz)')
+capacity_rounds=$(paste <(tr ' ' '\n' <<<"${USQ[zt_res]}") <(tr ' ' '\n' <<<"${USQ[dnsmasq_res]}") |
+	awk 'NF == 2 && $1 > 0 { printf "%.2f ", $2 / $1 }')
 echo "(a) resource names, ztgate / dnsmasq:          ${ratio}x qps  (target >= 1.5x);" \
-	"${capacity}x queries per server CPU-second"
+	"${capacity}x queries per server CPU-second (per round: ${capacity_rounds% })"
 echo "    server CPU per query: ztgate $(us_per_q zt_res) us, dnsmasq $(us_per_q dnsmasq_res) us" \
 	"($(per_cpu zt_res) vs $(per_cpu dnsmasq_res) qps per server CPU-second);" \
 	"dnsperf CPU per query: $(us_per_q zt_res "${MG[zt_res]}") us vs $(us_per_q dnsmasq_res "${MG[dnsmasq_res]}") us"
+echo "    with server and dnsperf sharing the machine, the qps ratio can be at most" \
+	"(dnsmasq + dnsperf) / (ztgate + dnsperf) CPU per query: ${ceiling}x (median of rounds)"
 echo "(b) forwarded names, overhead vs direct:       ${overhead}% with the cache (what a user sees), ${overhead_raw}% with --dns-cache 0 (raw forwarding)  (target <= 20%)"
 echo "    server CPU per query: ztgated $(us_per_q zt_fwd) us cached, $(us_per_q zt_fwd_nocache) us forwarding;" \
 	"upstream dnsmasq direct $(us_per_q direct_fwd) us"

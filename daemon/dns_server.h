@@ -4,7 +4,10 @@
  * default). Names of name resources are answered here with fake IPs from
  * the pool, and the data plane learns each address before the answer
  * leaves; every other name is forwarded untouched to the upstreams with
- * c-ares, driven from the daemon's epoll loop (its sockets and a timerfd).
+ * c-ares, driven from the daemon's epoll loop (its sockets and a timerfd),
+ * and the answers are cached (dns_cache.h) unless cfg.cache_entries is 0.
+ * Resource names are matched before the cache, so a name that becomes a
+ * resource is answered with its fake IP at once.
  */
 #ifndef ZT_DNS_SERVER_H
 #define ZT_DNS_SERVER_H
