@@ -118,7 +118,7 @@ $(BUILD)/fuzz_policy: tests/fuzz/fuzz_policy.c $(FUZZ_LIB) $(DAEMON_HDRS) | $(BU
 		-ljson-c -L$(BORINGSSL_LIB) -Wl,-rpath,$(BORINGSSL_LIB) -lcrypto -o $@
 
 # The DNS server's query parser and the upstream-answer walker.
-FUZZ_DNS_LIB := daemon/dns_msg.c daemon/addr.c
+FUZZ_DNS_LIB := daemon/dns_msg.c daemon/dns_cache.c daemon/addr.c
 
 $(BUILD)/fuzz_dns: tests/fuzz/fuzz_dns.c $(FUZZ_DNS_LIB) $(DAEMON_HDRS) | $(BUILD)
 	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ibpf -Idaemon \

@@ -20,6 +20,7 @@
 
 #include "client_tunnel.h"
 #include "daemon.h"
+#include "dns_cache.h"
 #include "dns_server.h"
 #include "fakeip.h"
 #include "keys.h"
@@ -40,6 +41,7 @@ struct client_opts {
 	const char *upstream[MAX_UPSTREAMS];
 	unsigned int nupstream;
 	uint32_t ttl;
+	unsigned int dns_cache;		/* entries; 0: no cache */
 	const char *address;	/* our tunnel address; with KEY_FILE, the tunnel is on */
 	const char *key_file;
 };
@@ -61,13 +63,14 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: ztgated client [--tun NAME] [--dns ADDR:PORT] [--upstream ADDR[:PORT]]...\n"
-		"                      [--fake-range CIDR] [--dns-ttl S] [--resolv-conf PATH]\n"
-		"                      [--address TUNNEL-ADDR --key FILE]\n"
+		"                      [--fake-range CIDR] [--dns-ttl S] [--dns-cache N]\n"
+		"                      [--resolv-conf PATH] [--address TUNNEL-ADDR --key FILE]\n"
 		"                      [--state-dir DIR] [--socket PATH] [--pin-dir DIR]\n"
-		"defaults: --tun %s --dns %s --fake-range %s --dns-ttl %d;\n"
+		"defaults: --tun %s --dns %s --fake-range %s --dns-ttl %d --dns-cache %d\n"
+		"(answers of forwarded names cached; 0: no cache);\n"
 		"upstreams: the nameservers of --resolv-conf (/etc/resolv.conf) at start\n",
 		ZT_CLIENT_DEFAULT_TUN, ZT_CLIENT_DEFAULT_DNS, ZT_FAKEIP_DEFAULT_RANGE,
-		ZT_DNS_DEFAULT_TTL);
+		ZT_DNS_DEFAULT_TTL, ZT_DNS_CACHE_DEFAULT_ENTRIES);
 }
 
 /* "a.b.c.d:port" (the port required). */
@@ -185,6 +188,7 @@ static int parse_opts(int argc, char **argv, struct zt_daemon *d, struct client_
 		{ "upstream", required_argument, NULL, 'u' },
 		{ "fake-range", required_argument, NULL, 'f' },
 		{ "dns-ttl", required_argument, NULL, 'T' },
+		{ "dns-cache", required_argument, NULL, 'C' },
 		{ "resolv-conf", required_argument, NULL, 'r' },
 		{ "address", required_argument, NULL, 'a' },
 		{ "key", required_argument, NULL, 'k' },
@@ -222,6 +226,17 @@ static int parse_opts(int argc, char **argv, struct zt_daemon *d, struct client_
 				return -EINVAL;
 			}
 			o->ttl = (uint32_t)v;
+			break;
+		case 'C':
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || *optarg == '-' ||
+			    v > ZT_DNS_CACHE_MAX_ENTRIES) {
+				fprintf(stderr, "ztgated: invalid --dns-cache '%s': expected 0-%d\n",
+					optarg, ZT_DNS_CACHE_MAX_ENTRIES);
+				return -EINVAL;
+			}
+			o->dns_cache = (unsigned int)v;
 			break;
 		case 'h': usage(stdout); exit(0);
 		default:
@@ -363,6 +378,7 @@ int zt_role_client(int argc, char **argv)
 		.fake_range = ZT_FAKEIP_DEFAULT_RANGE,
 		.resolv_conf = "/etc/resolv.conf",
 		.ttl = ZT_DNS_DEFAULT_TTL,
+		.dns_cache = ZT_DNS_CACHE_DEFAULT_ENTRIES,
 	};
 	struct zt_dns_server_cfg dcfg = { 0 };
 	struct zt_prefix dns_addr = { .family = AF_INET, .len = 32 };
@@ -427,6 +443,7 @@ int zt_role_client(int argc, char **argv)
 	}
 	dcfg.fake_range = cl.fake_range;
 	dcfg.ttl = o.ttl;
+	dcfg.cache_entries = o.dns_cache;
 	dcfg.upstreams = upstreams;
 	dns_addr.addr[10] = dns_addr.addr[11] = 0xff;
 	memcpy(dns_addr.addr + 12, &dcfg.listen.sin_addr, 4);

@@ -263,6 +263,7 @@ int zt_dns_parse_query(const uint8_t *msg, size_t len, struct zt_dns_query *q)
 	q->qname_len = 0;
 	q->edns = false;
 	q->edns_do = false;
+	q->edns_options = false;
 	q->edns_version = 0;
 	q->why = NULL;
 	q->edns_udp_size = ZT_DNS_UDP_PLAIN_MAX;
@@ -329,6 +330,7 @@ int zt_dns_parse_query(const uint8_t *msg, size_t len, struct zt_dns_query *q)
 		q->edns_udp_size = rr.class < ZT_DNS_UDP_PLAIN_MAX ? ZT_DNS_UDP_PLAIN_MAX : rr.class;
 		q->edns_version = (uint8_t)(rr.ttl >> 16);
 		q->edns_do = rr.ttl & 0x8000;
+		q->edns_options = rr.rdlength > 0;
 	}
 	if (off != len) {
 		why = "trailing bytes after the last record";
@@ -349,6 +351,7 @@ formerr:
 	/* An OPT we could not trust is not echoed. */
 	q->edns = false;
 	q->edns_do = false;
+	q->edns_options = false;
 	q->edns_udp_size = ZT_DNS_UDP_PLAIN_MAX;
 	q->why = why;
 	return ZT_DNS_RCODE_FORMERR;
@@ -507,6 +510,86 @@ int zt_dns_answer_in_prefix(const uint8_t *msg, size_t len, const struct zt_pref
 		if (prefix_contains(prefix, addr))
 			return 1;
 	}
+	return 0;
+}
+
+/* Wire names equal as DNS compares them: ASCII case ignored, other bytes exact. */
+static bool wire_names_equal(const uint8_t *a, const uint8_t *b, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		uint8_t x = a[i], y = b[i];
+
+		if (x >= 'A' && x <= 'Z')
+			x = (uint8_t)(x - 'A' + 'a');
+		if (y >= 'A' && y <= 'Z')
+			y = (uint8_t)(y - 'A' + 'a');
+		if (x != y)
+			return false;
+	}
+	return true;
+}
+
+int zt_dns_response_scan(const uint8_t *msg, size_t len, const struct zt_dns_query *q,
+			 struct zt_dns_response_info *info, uint16_t *ttl_off, size_t maxttl)
+{
+	unsigned int ancount, nscount, arcount, i;
+	size_t off = ZT_DNS_HEADER_LEN + q->qname_len;
+	const char *why;
+
+	memset(info, 0, sizeof(*info));
+	info->min_ttl = UINT32_MAX;
+	/*
+	 * The question must be the very bytes asked (case aside), not a
+	 * pointer: labels compared in place, with lengths as label bytes.
+	 * Offsets must fit the 16-bit TTL_OFF entries.
+	 */
+	if (len < ZT_DNS_HEADER_LEN || len > UINT16_MAX || !q->has_question ||
+	    get16(msg + 4) != 1 || len - ZT_DNS_HEADER_LEN < q->qname_len + 4 ||
+	    !wire_names_equal(msg + ZT_DNS_HEADER_LEN, q->qname, q->qname_len) ||
+	    get16(msg + off) != q->qtype || get16(msg + off + 2) != q->qclass)
+		return -EBADMSG;
+	off += 4;
+	info->flags = get16(msg + 2);
+	ancount = get16(msg + 6);
+	nscount = get16(msg + 8);
+	arcount = get16(msg + 10);
+	info->ancount = ancount;
+	for (i = 0; i < ancount + nscount + arcount; i++) {
+		struct rr_view rr;
+
+		if (skip_rr(msg, len, &off, &rr, &why))
+			return -EBADMSG;
+		if (rr.type == ZT_DNS_T_OPT && i >= ancount + nscount)
+			continue;
+		if (info->nttl == maxttl)
+			return -E2BIG;
+		ttl_off[info->nttl++] = (uint16_t)(rr.rdata_off - 6);
+		/* RFC 2181 8: a TTL with the top bit set counts as zero. */
+		if (rr.ttl > INT32_MAX)
+			rr.ttl = 0;
+		if (rr.ttl < info->min_ttl)
+			info->min_ttl = rr.ttl;
+		if (rr.type == ZT_DNS_T_SOA && i >= ancount && i < ancount + nscount &&
+		    !info->has_soa) {
+			size_t p = rr.rdata_off;
+			uint32_t minimum;
+
+			/* MNAME, RNAME, then five 32-bit fields; MINIMUM is the last. */
+			if (read_name(msg, rr.rdata_off + rr.rdlength, &p, NULL, NULL, &why) ||
+			    read_name(msg, rr.rdata_off + rr.rdlength, &p, NULL, NULL, &why) ||
+			    rr.rdata_off + rr.rdlength - p != 20)
+				return -EBADMSG;
+			minimum = get32(msg + p + 16);
+			if (minimum > INT32_MAX)
+				minimum = 0;
+			info->has_soa = true;
+			info->soa_negative_ttl = rr.ttl < minimum ? rr.ttl : minimum;
+		}
+	}
+	if (off != len)
+		return -EBADMSG;
 	return 0;
 }
 

@@ -87,6 +87,7 @@ struct zt_dns_query {
 	/* EDNS0: set when the additional section held a valid OPT record. */
 	bool edns;
 	bool edns_do;			/* DNSSEC OK, echoed */
+	bool edns_options;		/* the OPT record carried options (a cookie, ECS...) */
 	uint8_t edns_version;
 	uint16_t edns_udp_size;		/* the client's limit, at least 512 */
 	const char *why;		/* static text: why the query was refused */
@@ -126,6 +127,31 @@ ssize_t zt_dns_build_error(const struct zt_dns_query *q, unsigned int rcode,
  * the message does not parse (treat it as unsafe).
  */
 int zt_dns_answer_in_prefix(const uint8_t *msg, size_t len, const struct zt_prefix *prefix);
+
+/*
+ * What a cache must know of an upstream response: zt_dns_response_scan().
+ * TTL_OFF receives the offset of every record's TTL field (answer,
+ * authority and additional sections; the OPT record's "TTL" holds flags
+ * and is left out), so a cached copy can have them all aged.
+ */
+struct zt_dns_response_info {
+	uint16_t flags;			/* the header's flags, RCODE included */
+	unsigned int ancount;
+	uint32_t min_ttl;		/* smallest TTL of any record; UINT32_MAX: none */
+	bool has_soa;			/* the authority section holds an SOA */
+	uint32_t soa_negative_ttl;	/* RFC 2308 5: min(SOA TTL, SOA MINIMUM) */
+	size_t nttl;			/* TTL offsets written to TTL_OFF */
+};
+
+/*
+ * Walk the response MSG to query Q: it must parse to its last byte and
+ * hold exactly Q's question (the name compared as DNS does, ignoring ASCII
+ * case, and uncompressed). Up to MAXTTL offsets go to TTL_OFF. Returns 0,
+ * -EBADMSG (does not parse, or another question), -E2BIG (more than MAXTTL
+ * records).
+ */
+int zt_dns_response_scan(const uint8_t *msg, size_t len, const struct zt_dns_query *q,
+			 struct zt_dns_response_info *info, uint16_t *ttl_off, size_t maxttl);
 
 /* Replace a message's ID (an upstream answer going back to the client). */
 int zt_dns_set_id(uint8_t *msg, size_t len, uint16_t id);

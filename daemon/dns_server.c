@@ -13,6 +13,7 @@
 
 #include "ares_loop.h"
 #include "daemon.h"
+#include "dns_cache.h"
 #include "dns_msg.h"
 #include "dns_server.h"
 #include "log.h"
@@ -74,13 +75,27 @@ struct zt_dns_server {
 	uint64_t next_conn_id;
 	unsigned int pending;
 	struct udp_batch *ub;
+	struct zt_dns_cache *cache;	/* NULL: --dns-cache 0 */
 	/* counters */
-	uint64_t q_local, q_forwarded, q_dropped, q_formerr, q_servfail, q_stripped;
+	uint64_t q_local, q_forwarded, q_cached, q_dropped, q_formerr, q_servfail, q_stripped;
 };
 
 static int64_t now_s(void)
 {
 	return (int64_t)time(NULL);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t mono_ms(void)
+{
+	return mono_ns() / 1000000ull;
 }
 
 static void mapped(struct in_addr a, uint8_t out[16])
@@ -237,7 +252,7 @@ static ssize_t build_truncated(const struct zt_dns_query *q, const uint8_t *ans,
 
 	if (len > outlen)
 		return -ENOSPC;
-	memcpy(out, ans, 4);		/* id, flags (RCODE included) */
+	memmove(out, ans, 4);		/* id, flags (RCODE included); may be in place */
 	out[2] |= ZT_DNS_F_TC >> 8;
 	memset(out + 4, 0, 8);
 	out[5] = 1;			/* QDCOUNT */
@@ -247,6 +262,20 @@ static ssize_t build_truncated(const struct zt_dns_query *q, const uint8_t *ans,
 	out[ZT_DNS_HEADER_LEN + q->qname_len + 2] = (uint8_t)(q->qclass >> 8);
 	out[ZT_DNS_HEADER_LEN + q->qname_len + 3] = (uint8_t)q->qclass;
 	return (ssize_t)len;
+}
+
+/*
+ * A whole answer to Q (forwarded or from the cache; MSG holds CAP bytes and
+ * may be rewritten): UDP clients get the TC form when it exceeds their limit.
+ */
+static void reply_answer(struct zt_dns_server *s, const struct zt_dns_query *q,
+			 const struct reply_to *to, uint8_t *msg, size_t len, size_t cap)
+{
+	ssize_t n = (ssize_t)len;
+
+	if (!to->conn && len > (q->edns ? q->edns_udp_size : ZT_DNS_UDP_PLAIN_MAX))
+		n = build_truncated(q, msg, msg, cap);
+	reply(s, to, msg, n);
 }
 
 static void on_upstream_answer(void *arg, int status, int timeouts, unsigned char *abuf,
@@ -284,12 +313,12 @@ static void on_upstream_answer(void *arg, int status, int timeouts, unsigned cha
 		reply(s, &to, out, len);
 		goto out;
 	}
+	/* Only what passed the guard is stored; the cache refuses the rest itself. */
+	if (s->cache)
+		zt_dns_cache_put(s->cache, &f->q, abuf, (size_t)alen, mono_ms());
 	memcpy(out, abuf, (size_t)alen);
 	zt_dns_set_id(out, (size_t)alen, f->q.id);
-	len = alen;
-	if (!to.conn && (size_t)alen > (f->q.edns ? f->q.edns_udp_size : ZT_DNS_UDP_PLAIN_MAX))
-		len = build_truncated(&f->q, out, out, sizeof(out));
-	reply(s, &to, out, len);
+	reply_answer(s, &f->q, &to, out, (size_t)alen, sizeof(out));
 out:
 	free(f);
 	/* No re-arm: an answer moves no deadline earlier; our caller re-arms. */
@@ -390,6 +419,16 @@ static void handle_query(struct zt_dns_server *s, const uint8_t *msg, size_t len
 		s->q_local++;
 		reply(s, to, out, answer_resource(s, &q, res, out, sizeof(out)));
 		return;
+	}
+	if (s->cache && zt_dns_cache_query_cacheable(&q)) {
+		static uint8_t cached[ZT_DNS_CACHE_MSG_MAX];
+		ssize_t n = zt_dns_cache_get(s->cache, &q, mono_ms(), cached, sizeof(cached));
+
+		if (n > 0) {
+			s->q_cached++;
+			reply_answer(s, &q, to, cached, (size_t)n, sizeof(cached));
+			return;
+		}
 	}
 	forward(s, &q, msg, len, to);
 }
@@ -587,6 +626,16 @@ int zt_dns_server_open(struct zt_daemon *d, struct zt_fakeip *pool,
 	ret = zt_ares_loop_open(d->loop, &acfg, &s->al, err, errlen);
 	if (ret)
 		goto fail;
+	if (cfg->cache_entries) {
+		ret = zt_dns_cache_new(&s->cache, cfg->cache_entries);
+		if (ret) {
+			snprintf(err, errlen, "DNS cache of %u entries: %s", cfg->cache_entries,
+				 strerror(-ret));
+			goto fail;
+		}
+	}
+	if (ret)
+		goto fail;
 	ret = bind_socket(SOCK_DGRAM, &cfg->listen, &s->udp_fd, err, errlen);
 	if (ret)
 		goto fail;
@@ -636,6 +685,7 @@ void zt_dns_server_close(struct zt_dns_server *s)
 	/* Last-use times are only saved with changes; keep them too. */
 	if (s->pool && zt_fakeip_save(s->pool, s->d->state_dir, err, sizeof(err)))
 		zt_log("error", "dns: saving fake IPs: %s", err);
+	zt_dns_cache_free(s->cache);
 	free(s->ub);
 	free(s);
 }
@@ -784,11 +834,25 @@ void zt_dns_server_stats(const struct zt_dns_server *s, json_object *o)
 
 	json_object_object_add(d, "local", json_object_new_int64((int64_t)s->q_local));
 	json_object_object_add(d, "forwarded", json_object_new_int64((int64_t)s->q_forwarded));
+	json_object_object_add(d, "cached", json_object_new_int64((int64_t)s->q_cached));
 	json_object_object_add(d, "formerr", json_object_new_int64((int64_t)s->q_formerr));
 	json_object_object_add(d, "servfail", json_object_new_int64((int64_t)s->q_servfail));
 	json_object_object_add(d, "dropped", json_object_new_int64((int64_t)s->q_dropped));
 	json_object_object_add(d, "stripped", json_object_new_int64((int64_t)s->q_stripped));
 	json_object_object_add(d, "pending", json_object_new_int64((int64_t)s->pending));
 	json_object_object_add(d, "mappings", json_object_new_int64((int64_t)zt_fakeip_count(s->pool)));
+	if (s->cache) {
+		struct zt_dns_cache_stats st;
+		json_object *c = json_object_new_object();
+
+		zt_dns_cache_get_stats(s->cache, &st);
+		json_object_object_add(c, "entries", json_object_new_int64((int64_t)st.entries));
+		json_object_object_add(c, "hits", json_object_new_int64((int64_t)st.hits));
+		json_object_object_add(c, "misses", json_object_new_int64((int64_t)st.misses));
+		json_object_object_add(c, "stored", json_object_new_int64((int64_t)st.stored));
+		json_object_object_add(c, "evicted", json_object_new_int64((int64_t)st.evicted));
+		json_object_object_add(c, "expired", json_object_new_int64((int64_t)st.expired));
+		json_object_object_add(d, "cache", c);
+	}
 	json_object_object_add(o, "dns", d);
 }

@@ -4,7 +4,10 @@
  * default). Names of name resources are answered here with fake IPs from
  * the pool, and the data plane learns each address before the answer
  * leaves; every other name is forwarded untouched to the upstreams with
- * c-ares, driven from the daemon's epoll loop (its sockets and a timerfd).
+ * c-ares, driven from the daemon's epoll loop (its sockets and a timerfd),
+ * and the answers are cached (dns_cache.h) unless cfg.cache_entries is 0.
+ * Resource names are matched before the cache, so a name that becomes a
+ * resource is answered with its fake IP at once.
  */
 #ifndef ZT_DNS_SERVER_H
 #define ZT_DNS_SERVER_H
@@ -30,6 +33,7 @@ struct zt_dns_server_cfg {
 	struct zt_prefix fake_range;	/* upstream answers pointing in here are stripped */
 	uint32_t ttl;			/* of fake-IP answers */
 	const char *upstreams;		/* "ip:port,[ip6]:port" (c-ares csv); may be "" */
+	unsigned int cache_entries;	/* forwarded answers cached (dns_cache.h); 0: none */
 };
 
 /*

@@ -82,6 +82,7 @@ wait_until() {
 	local timeout=$1
 	shift
 	local deadline now
+	# %.0f, not %d: mawk's %d stops at 2^31-1, which capped every wait at 2.1 s.
 	deadline=$(( $(date +%s%N) + $(awk -v t="$timeout" 'BEGIN { printf "%.0f", t * 1e9 }') ))
 	while :; do
 		if "$@" >/dev/null 2>&1; then

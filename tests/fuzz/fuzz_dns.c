@@ -4,6 +4,8 @@
  * client's query and as an upstream response. Beyond "no crash", it checks
  * the promises the server relies on: every reply we build from whatever
  * parsed fits a plain UDP reply, and our A answers are seen by the guard.
+ * A query that parses is also scanned as a response to itself and goes
+ * through the answer cache: stored or refused, never half-stored.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "dns_cache.h"
 #include "dns_msg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -20,6 +23,36 @@ static void check(bool ok)
 {
 	if (!ok)
 		__builtin_trap();
+}
+
+/* The input as an upstream's answer to its own question (QR set). */
+static void cache_roundtrip(uint8_t *msg, size_t size, const struct zt_dns_query *q)
+{
+	static struct zt_dns_cache *cache;
+	static uint8_t out[ZT_DNS_CACHE_MSG_MAX];
+	struct zt_dns_response_info info;
+	uint16_t ttl_off[512];
+	size_t i;
+	ssize_t n;
+	int scan, put;
+
+	if (!cache && zt_dns_cache_new(&cache, 8))
+		return;
+	scan = zt_dns_response_scan(msg, size, q, &info, ttl_off, 512);
+	check(scan == 0 || scan == -EBADMSG || scan == -E2BIG);
+	if (scan == 0)
+		for (i = 0; i < info.nttl; i++)
+			check(ttl_off[i] >= ZT_DNS_HEADER_LEN && ttl_off[i] + 4u <= size);
+	msg[2] |= ZT_DNS_F_QR >> 8;
+	put = zt_dns_cache_put(cache, q, msg, size, 1000);
+	check(put == 0 || put == -EAGAIN || put == -EBADMSG || put == -ENOMEM);
+	n = zt_dns_cache_get(cache, q, 1500, out, sizeof(out));
+	if (put == 0) {
+		check(n == (ssize_t)size);
+		check(out[0] == (uint8_t)(q->id >> 8) && out[1] == (uint8_t)q->id);
+		check(!memcmp(out + ZT_DNS_HEADER_LEN, q->qname, q->qname_len));
+	}
+	msg[2] &= (uint8_t)~(ZT_DNS_F_QR >> 8);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -60,6 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check(n > 0);
 		check(zt_dns_answer_in_prefix(out, (size_t)n, &fake) == 0);
 		zt_dns_name_is_below(q.name, "home.int");
+		cache_roundtrip(copy, size, &q);
 	}
 
 	ret = zt_dns_answer_in_prefix(copy, size, &fake);

@@ -5,7 +5,8 @@
 #   cli  c0  198.18.0.1/24   runs `ztgated client` (TUN ztg0, DNS 100.95.0.251:53)
 #   up   u0  198.18.0.53/24  dnsmasq: www.example.test -> 198.18.7.7,
 #                            evil.example.test -> 100.96.0.9 (into the fake range),
-#                            big.example.test TXT (over 512 bytes), and
+#                            big.example.test TXT (over 512 bytes),
+#                            cached.example.test -> 198.18.7.8 with TTL 8, and
 #                            NXDOMAIN for everything else under example.test
 # Policy: nas   nas.home.int   tcp 80 udp 8001  reject
 #         home  *.home.int     tcp 22           drop
@@ -32,11 +33,17 @@ big=()
 for i in 1 2 3 4 5 6; do
 	big+=("--txt-record=big.example.test,$(printf 'x%.0s' {1..120})-$i")
 done
-zt_bg dnsmasq "$U" dnsmasq --no-daemon --no-resolv --no-hosts --conf-file=/dev/null \
-	--user=root --pid-file= --listen-address=$UPSTREAM --bind-interfaces \
-	--local=/example.test/ --address=/www.example.test/198.18.7.7 \
-	--address=/evil.example.test/100.96.0.9 "${big[@]}"
-wait_until 5 zt_udp_bound "$U" 53 || fail "dnsmasq did not come up: $(cat "$ZT_TMP/dnsmasq.err")"
+CACHE_TTL=8
+start_upstream() {
+	zt_bg dnsmasq "$U" dnsmasq --no-daemon --no-resolv --no-hosts --conf-file=/dev/null \
+		--user=root --pid-file= --listen-address=$UPSTREAM --bind-interfaces \
+		--local=/example.test/ --address=/www.example.test/198.18.7.7 \
+		--address=/evil.example.test/100.96.0.9 "${big[@]}" \
+		--host-record=cached.example.test,198.18.7.8,$CACHE_TTL
+	UPSTREAM_PID=$ZT_BG_PID
+	wait_until 5 zt_udp_bound "$U" 53 || fail "dnsmasq did not come up: $(cat "$ZT_TMP/dnsmasq.err")"
+}
+start_upstream
 
 # Programs started with `ip netns exec` read this instead of /etc/resolv.conf.
 mkdir -p "/etc/netns/$C"
@@ -114,6 +121,45 @@ grep -q 'flags:.* tc' <<<"$out" || fail "large answer over plain UDP: want TC: $
 out=$(qdig +tcp big.example.test TXT)
 [[ $(answers_of <<<"$out") == 6 ]] || fail "large answer over TCP: $out"
 log "ok: large answers truncated for UDP, whole over TCP"
+
+section "answer cache (forwarded names)"
+# dig's default COOKIE option is per client, so such queries bypass the
+# cache; +nocookie asks the way stub resolvers do.
+qc() { qdig +nocookie +noall +question +answer "$@"; }
+cached_a() { awk '$1 ~ /^cached\.example\.test\.$/ && $4 == "A" { print $5 }' <<<"$1"; }
+cached_ttl() { awk '$1 ~ /^cached\.example\.test\.$/ && $4 == "A" { print $2 }' <<<"$1"; }
+cache_stat() { ztc --json stats | jq ".dns.cache.$1"; }
+out=$(qc cached.example.test A)
+[[ $(cached_a "$out") == 198.18.7.8 ]] || fail "cached.example.test not forwarded: $out"
+ttl1=$(cached_ttl "$out")
+(( ttl1 >= 1 && ttl1 <= CACHE_TTL )) || fail "first answer's TTL '$ttl1'"
+(( $(cache_stat entries) >= 1 )) || fail "nothing stored: $(ztc --json stats | jq -c .dns)"
+zt_kill_pid "$UPSTREAM_PID"
+wait_until 5 bash -c "! ip netns exec '$U' ss -Hlun 'sport = :53' | grep -q ." ||
+	fail "upstream still bound after stopping it"
+hits=$(cache_stat hits)
+# The upstream is gone: what answers now is the cache, case as asked (0x20).
+out=$(qc CaChEd.Example.TEST A)
+grep -q '^;CaChEd\.Example\.TEST\.[[:space:]]' <<<"$out" || fail "question not echoed as asked: $out"
+[[ $(awk '$4 == "A" { print $5 }' <<<"$out") == 198.18.7.8 ]] ||
+	fail "upstream stopped: want the cached answer: $out"
+(( $(cache_stat hits) > hits )) || fail "answer did not come from the cache"
+log "ok: upstream stopped, answer served from the cache (TTL $ttl1 at first)"
+ttl_lower_and_same() {
+	local o
+	o=$(qc cached.example.test A)
+	[[ $(cached_a "$o") == 198.18.7.8 ]] && (( $(cached_ttl "$o") < ttl1 ))
+}
+wait_until $((CACHE_TTL + 2)) ttl_lower_and_same ||
+	fail "cached answer's TTL did not go down: $(qc cached.example.test A)"
+log "ok: same answer, TTL lowered by its time in the cache"
+expired=$(cache_stat expired)
+gone() { [[ -z $(cached_a "$(qc cached.example.test A)") ]]; }
+wait_until $((CACHE_TTL + 10)) gone || fail "cached answer outlived its TTL: $(qc cached.example.test A); $(ztc --json stats | jq -c .dns)"
+(( $(cache_stat expired) > expired )) || fail "expiry not counted"
+log "ok: the entry expired with its TTL"
+start_upstream
+[[ $(qdig +short cached.example.test A) == 198.18.7.8 ]] || fail "upstream back: not answered"
 
 section "enforcement on ztg0"
 allowed() { ztc --json stats | jq '.resources[] | select(.name == "nas") | .allowed_packets'; }
