@@ -38,6 +38,7 @@
 #include "tun.h"
 #include "tunnel.h"
 #include "tunnel_json.h"
+#include "uplink.h"
 #include "tunnel_ctrl.h"
 
 #define ZT_CONNECTOR_DEFAULT_TUN	"ztc0"
@@ -107,6 +108,9 @@ struct connector {
 	size_t ndevices;
 	struct connector_stats st;
 	int flow_timer_fd;
+	struct zt_uplink *uplink;	/* the XDP guard on --uplink; NULL without */
+	const char *uplink_ifname;
+	char uplink_pins[512];
 };
 
 struct connector_opts {
@@ -115,6 +119,9 @@ struct connector_opts {
 	const char *tun;
 	const char *name;
 	const char *device_range;
+	const char *uplink;
+	uint32_t handshake_rate;
+	uint32_t handshake_burst;
 	const char *dns[MAX_DNS];
 	unsigned int ndns;
 };
@@ -124,8 +131,11 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: ztgated connector --listen ADDR:PORT --key FILE [--tun NAME] [--dns ADDR]...\n"
 		"                         [--name NAME] [--device-range CIDR]\n"
+		"                         [--uplink IFACE [--handshake-rate N] [--handshake-burst N]]\n"
 		"                         [--state-dir DIR] [--socket PATH] [--pin-dir DIR]\n"
-		"defaults: --tun %s --device-range %s; --dns: the nameservers of /etc/resolv.conf\n",
+		"defaults: --tun %s --device-range %s; --dns: the nameservers of /etc/resolv.conf\n"
+		"--uplink: an XDP guard on that interface drops malformed tunnel datagrams and\n"
+		"limits handshake initiations per source (default 20/s, burst 40)\n",
 		ZT_CONNECTOR_DEFAULT_TUN, ZT_CONNECTOR_DEFAULT_DEVICES);
 }
 
@@ -717,6 +727,61 @@ static void on_stats(struct zt_daemon *d, json_object *o)
 	for (size_t i = 0; i < c->ndevices; i++)
 		json_object_array_add(devs, zt_tunnel_peer_json(c->devices[i].name, c->devices[i].peer));
 	json_object_object_add(o, "peers", devs);
+	if (c->uplink) {
+		struct zt_uplink_stats us = { 0 };
+		json_object *u = json_object_new_object();
+
+		zt_uplink_read_stats(c->uplink, &us);
+		json_object_object_add(u, "iface", json_object_new_string(c->uplink_ifname));
+#define PUT(f) json_object_object_add(u, #f, json_object_new_int64((int64_t)us.f))
+		PUT(passed); PUT(dropped_malformed); PUT(dropped_ratelimited); PUT(initiations_seen);
+#undef PUT
+		json_object_object_add(o, "uplink", u);
+	}
+}
+
+/*
+ * The XDP guard in front of the tunnel's port: malformed datagrams and
+ * initiation floods never reach the socket (docs/TUNNEL.md).
+ */
+static int uplink_open(struct connector *c, const struct connector_opts *o, char *err,
+		       size_t errlen)
+{
+	struct zt_uplink_info info;
+	int ret;
+
+	snprintf(c->uplink_pins, sizeof(c->uplink_pins), "%s/uplink", c->d.pin_dir);
+	ret = zt_uplink_open(c->uplink_pins, &c->uplink, err, errlen);
+	if (ret)
+		return ret;
+	ret = zt_uplink_set_config(c->uplink, (uint16_t)zt_tunnel_local_port(c->tunnel),
+				   o->handshake_rate, o->handshake_burst);
+	if (ret) {
+		snprintf(err, errlen, "uplink guard config: %s", strerror(-ret));
+		return ret;
+	}
+	ret = zt_uplink_attach(c->uplink, o->uplink, &info, err, errlen);
+	if (ret)
+		return ret;
+	c->uplink_ifname = o->uplink;
+	zt_log("info", "uplink guard on %s (%s mode), port %d", o->uplink,
+	       info.native ? "native" : "generic", zt_tunnel_local_port(c->tunnel));
+	return 0;
+}
+
+/* The guard protects our socket: it goes with the daemon. */
+static void uplink_close(struct connector *c)
+{
+	char err[256];
+
+	if (!c->uplink)
+		return;
+	if (c->uplink_ifname && zt_uplink_detach(c->uplink, c->uplink_ifname, err, sizeof(err)))
+		zt_log("error", "uplink guard: %s", err);
+	zt_uplink_close(c->uplink);
+	c->uplink = NULL;
+	if (zt_uplink_teardown(c->uplink_pins, err, sizeof(err)))
+		zt_log("error", "uplink guard: %s", err);
 }
 
 /* ---- start-up ---- */
@@ -730,6 +795,9 @@ static int parse_opts(int argc, char **argv, struct zt_daemon *d, struct connect
 		{ "dns", required_argument, NULL, 'd' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "device-range", required_argument, NULL, 'r' },
+		{ "uplink", required_argument, NULL, 'U' },
+		{ "handshake-rate", required_argument, NULL, 'R' },
+		{ "handshake-burst", required_argument, NULL, 'B' },
 		ZT_DAEMON_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -745,6 +813,25 @@ static int parse_opts(int argc, char **argv, struct zt_daemon *d, struct connect
 		case 't': o->tun = optarg; break;
 		case 'n': o->name = optarg; break;
 		case 'r': o->device_range = optarg; break;
+		case 'U': o->uplink = optarg; break;
+		case 'R':
+		case 'B': {
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || *optarg == '-' || v == 0 || v > 1000000) {
+				fprintf(stderr, "ztgated: invalid --handshake-%s '%s': expected 1-1000000\n",
+					c == 'R' ? "rate" : "burst", optarg);
+				return -EINVAL;
+			}
+			if (c == 'R')
+				o->handshake_rate = (uint32_t)v;
+			else
+				o->handshake_burst = (uint32_t)v;
+			break;
+		}
 		case 'd':
 			if (o->ndns == MAX_DNS) {
 				fprintf(stderr, "ztgated: at most %d --dns servers\n", MAX_DNS);
@@ -758,6 +845,10 @@ static int parse_opts(int argc, char **argv, struct zt_daemon *d, struct connect
 				break;
 			return zt_daemon_bad_opt("connector", c, argv);
 		}
+	}
+	if ((o->handshake_rate || o->handshake_burst) && !o->uplink) {
+		fprintf(stderr, "ztgated: --handshake-rate/--handshake-burst need --uplink IFACE\n");
+		return -EINVAL;
 	}
 	if (!o->listen || !o->key_file) {
 		fprintf(stderr, "ztgated: connector needs --listen ADDR:PORT and --key FILE\n");
@@ -879,6 +970,11 @@ int zt_role_connector(int argc, char **argv)
 	ret = zt_name_cache_open(d->loop, &ncfg, &nops, &c, &c.names, err, sizeof(err));
 	if (ret)
 		goto fail_msg;
+	if (o.uplink) {
+		ret = uplink_open(&c, &o, err, sizeof(err));
+		if (ret)
+			goto fail_msg;
+	}
 	ret = flows_open(&c, err, sizeof(err));
 	if (ret)
 		goto fail_msg;
@@ -911,6 +1007,7 @@ int zt_role_connector(int argc, char **argv)
 		json_object_object_add(ready, "pubkey", json_object_new_string(b64));
 	}
 	json_object_object_add(ready, "tun", json_object_new_string(zt_tun_name(c.tun)));
+	json_object_object_add(ready, "uplink", json_object_new_string(o.uplink ? o.uplink : "none"));
 	json_object_object_add(ready, "dns", json_object_new_string(dns_csv[0] ? dns_csv : "resolv.conf"));
 	json_object_object_add(ready, "devices", json_object_new_int((int)d->policy.ndevices));
 	json_object_object_add(ready, "resources", json_object_new_int((int)d->policy.count));
@@ -930,6 +1027,7 @@ fail_msg:
 	ret = ret ? ret : -EINVAL;
 out:
 	json_object_put(ready);
+	uplink_close(&c);
 	flows_close(&c);
 	zt_name_cache_close(c.names);
 	c.names = NULL;

@@ -32,6 +32,7 @@
 #include <xdp/libxdp.h>
 
 #include "dataplane.h"
+#include "uplink.h"
 #include "policy_store.h"
 #include "zt_tc.skel.h"
 #include "zt_xdp.skel.h"
@@ -597,6 +598,17 @@ int zt_dp_teardown(const char *pin_dir)
 	}
 	if_freenameindex(ifs);
 	libbpf_set_print(libbpf_quiet);
+	/* A connector's uplink guard left behind by a crash lives in a subdirectory. */
+	{
+		char up[PATH_MAX], uerr[256];
+
+		snprintf(up, sizeof(up), "%s/uplink", pin_dir);
+		if (access(up, F_OK) == 0) {
+			r = zt_uplink_teardown(up, uerr, sizeof(uerr));
+			if (r && !ret)
+				ret = r;
+		}
+	}
 	r = rm_pin_dir(pin_dir);
 	return ret ? ret : r;
 }

@@ -120,7 +120,8 @@ DEV_PUB=$(zt_keygen "$ZT_TMP/laptop.key")
 [[ $CONN_PUB != "$DEV_PUB" ]] || fail "keygen gave the same key twice"
 log "ok: keys: connector $CONN_PUB, laptop $DEV_PUB (files mode 600)"
 
-zt_daemon_as conn "$N" connector --listen "$ENDPOINT" --key "$ZT_TMP/conn.key" --dns $ZT_TUN_NAS_IP
+zt_daemon_as conn "$N" connector --listen "$ENDPOINT" --key "$ZT_TMP/conn.key" --dns $ZT_TUN_NAS_IP \
+	--uplink u0
 zc conn device add laptop --pubkey "$DEV_PUB" --address $DEV_ADDR
 zc conn resource add nas --address nas.home.int --tcp 80,8080,9000 --udp 7 --icmp --deny-mode drop
 zc conn resource add ghost --address ghost.home.int --tcp 80
@@ -213,6 +214,18 @@ wait_until 5 replays_above "$before" || fail "replayed $sent transport packets: 
 n=$(grep -c "$token" "$ZT_TMP/udp7.log")
 (( n == 1 )) || fail "the replayed datagram reached the echo server: $n copies"
 log "ok: $sent replayed transport packets dropped (replay counter $before -> $(replays)), the echo got its datagram once"
+
+# The uplink guard (XDP on the connector's u0) drops what cannot be a tunnel
+# message before the socket sees it: a 100-byte "initiation" (they are 148).
+uplink() { zt_cli conn --json stats | jq ".uplink.$1 // -1"; }
+uplink_above() { (( $(uplink "$1") > $2 )); }
+(( $(uplink passed) > 0 )) || fail "uplink guard: no tunnel datagram counted as passed: $(zt_cli conn --json stats | jq -c .uplink)"
+mal=$(uplink dropped_malformed)
+rx0=$(zt_cli conn --json stats | jq .tunnel.rx_datagrams)
+on_cli python3 -c "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b'\x01' + b'\x00' * 99, ('$ZT_TUN_CONN_IP', $ZT_TUN_CONN_PORT))"
+wait_until 5 uplink_above dropped_malformed "$mal" || fail "uplink guard: the malformed datagram was not dropped in XDP"
+rx1=$(zt_cli conn --json stats | jq .tunnel.rx_datagrams)
+log "ok: uplink guard dropped a malformed datagram in XDP (dropped_malformed $mal -> $(uplink dropped_malformed)); socket datagrams $rx0 -> $rx1"
 
 section "8. resource host down"
 ip -n "$P" link set n0 down
