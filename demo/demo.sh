@@ -12,8 +12,8 @@
 # events, `ztgate stats` and `ztgate maps`. Then the laptop runs the client
 # role instead (sections 11-14): fake-IP DNS for nas.home.int and *.home.int,
 # other names forwarded to a dnsmasq in the office, enforcement on the TUN
-# ztg0. Sections 15-19 (demo_tunnel, not in the flow until issue 4's connector
-# is merged) take nas.home.int through the tunnel. Everything is cleaned up on exit.
+# ztg0. Sections 15-19 (demo_tunnel) take nas.home.int through the encrypted
+# tunnel to a connector in a private network. Everything is cleaned up on exit.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -47,11 +47,7 @@ ztgate() { "$ZTGATE" --socket "$DAEMON_SOCK" "$@"; }
 # ---------------------------------------------------------------------------
 # The tunnel (issue 4), sections 15-19: a client reaching nas.home.int through
 # a connector in the private network (Noise IK over UDP), a denied port refused
-# on the client, and the connector's connection log. Written against the
-# interface issue 4 defines, ahead of its pieces (ztgate keygen, device /
-# connector add, grant, `ztgated connector`, client --address/--key), so it is
-# not in the main flow yet: TODO(lead): call demo_tunnel at the end of this
-# script (after section 14) once the connector role is merged.
+# on the client, and the connector's connection log.
 # ZT_DEMO_TUNNEL_ONLY=1 bash demo/demo.sh runs only this part.
 #
 #   laptop 198.18.0.2 -- internet (router) -- connector 198.19.0.2 | 10.10.0.1 -- nas 10.10.0.5
@@ -344,6 +340,5 @@ fi
 [[ ! -e $DAEMON_PIN ]] || fail "pin dir $DAEMON_PIN still present"
 say "$DAEMON_PIN is gone"
 say
-# TODO(lead): demo_tunnel (sections 15-19, defined above) goes here once
-# `ztgated connector` is merged (issue 4); then drop ZT_DEMO_TUNNEL_ONLY.
+demo_tunnel
 say "demo done: cleaning up namespaces and pins"
