@@ -605,6 +605,8 @@ zt_tunnel_services() {
 	local p
 	mkdir -p "$ZT_TMP/www"
 	printf '%s\n' "$ZT_TUN_PAGE" >"$ZT_TMP/www/index.html"
+	# 3 MB of random bytes: full-size segments both ways through the tunnel's MTU.
+	head -c 3000000 /dev/urandom >"$ZT_TMP/www/big.bin"
 	: >"$ZT_TMP/tcp8080.log"
 	: >"$ZT_TMP/udp7.log"
 	zt_bg nas-http-80 "$ZT_NS_PRIV" python3 -m http.server 80 --bind 0.0.0.0 --directory "$ZT_TMP/www"

@@ -184,6 +184,15 @@ wait_until 10 flow_count_at_least start '.resource == "nas" and .protocol == "ic
 	fail "no connection_start for the ping"
 log "ok: UDP and ICMP flows logged"
 
+# Full-size segments both ways: the inner MTU (1420) and the MSS clamp keep a
+# 1500-byte path from black-holing a bulk transfer.
+want=$(sha256sum <"$ZT_TMP/www/big.bin")
+got=$(on_cli curl -sS --max-time 30 http://nas.home.int/big.bin | sha256sum) || fail "curl big.bin failed"
+[[ $got == "$want" ]] || fail "big.bin through the tunnel: checksum differs"
+mtu=$(ip -n "$C" -j link show ztg0 | jq '.[0].mtu')
+(( mtu == 1420 )) || fail "client TUN MTU $mtu, want 1420"
+log "ok: 3 MB through the tunnel intact (TUN MTU $mtu)"
+
 section "6. nmap through the tunnel; a name the private DNS does not know"
 # Client resource deny mode drop: 22 and 443 never leave the laptop (filtered);
 # 9000 is allowed but nothing listens: nas's own RST (closed).
@@ -293,6 +302,19 @@ if ip netns exec "$F" curl -sS --max-time 3 "http://$ZT_TUN_VAULT_IP/" >/dev/nul
 fi
 wait_until 5 deny_count_above ".dst == \"$ZT_TUN_VAULT_IP\"" 0 || fail "no deny event for the ungranted vault"
 log "ok: ungranted resource vault stopped at the connector"
+zt_daemon_stop_tag forged
+
+# The right key with the wrong inner address: every packet is dropped as spoofed.
+spoofed() { zt_cli conn --json stats | jq '.connector.spoofed'; }
+spoofed_above() { (( $(spoofed) > $1 )); }
+sp0=$(spoofed)
+# (same state dir: the forged client's policy is still there)
+zt_daemon_as forged "$F" client --address 100.64.0.77 --key "$ZT_TMP/laptop.key" --upstream $ZT_TUN_GW_IP
+if ip netns exec "$F" curl -sS --max-time 4 http://nas.home.int/ >/dev/null 2>&1; then
+	fail "a client using laptop's key with another inner address got through"
+fi
+wait_until 5 spoofed_above "$sp0" || fail "the connector did not count spoofed inner sources ($sp0)"
+log "ok: laptop's key with inner source 100.64.0.77: dropped as spoofed ($sp0 -> $(spoofed))"
 zt_daemon_stop_tag forged
 
 section "11. a handshake with an unknown key gets no reply"
