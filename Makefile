@@ -54,7 +54,7 @@ deps:
 		android-libboringssl-dev libcmocka-dev libjson-c-dev libnftables-dev \
 		libclang-rt-14-dev iproute2 nmap ncat nftables netsniff-ng \
 		iperf3 hping3 dnsutils dnsmasq-base dnsperf jq curl tcpdump socat procps util-linux \
-		iputils-ping python3 wireguard-go wireguard-tools
+		iputils-ping python3 wireguard-go wireguard-tools conntrack
 
 # vmlinux.h is checked in; regenerate it on a kernel with BTF.
 vmlinux:

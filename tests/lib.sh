@@ -723,3 +723,340 @@ zt_capture_at_least() { (( $(zt_capture_count "$1" "$2") >= $3 )); }
 # zt_pcap_replay NS PCAP [FIRST-BYTE]: tests/pcap_replay.py inside NS; prints
 # how many datagrams it sent again.
 zt_pcap_replay() { ip netns exec "$1" python3 "$ZT_ROOT/tests/pcap_replay.py" "${@:2}"; }
+
+# ---------------------------------------------------------------------------
+# NAT traversal's topology (issue 5, docs/RELAY.md): two home routers doing
+# nftables masquerade in their own namespaces, no port forwarding anywhere.
+#
+#   relay  r0 198.18.0.10/24 (relay 1), 198.18.0.11/24 (relay 2),
+#             default via 198.18.0.1                   the relay host
+#   inet   i0 198.18.0.1/24 (also the public resolver), ia 198.18.1.1/24,
+#          ib 198.18.2.1/24, ihN for zt_nat_add_host   "the internet": routes
+#                                                      between its links only
+#   rta    wan 198.18.1.2/24 (default via .1), lan 192.168.1.1/24   router A
+#   cli    c0 192.168.1.2/24, default via 192.168.1.1  the device (client)
+#   rtb    wan 198.18.2.2/24 (default via .1), lan 192.168.2.1/24   router B
+#   conn   u0 192.168.2.2/24, default via 192.168.2.1  the connector; forwarding
+#          p0 10.10.0.1/24                             on (a connector routes)
+#   priv   n0 10.10.0.5/24 (nas), 10.10.0.7/24 (vault) the resource host; no route
+#                                                      beyond its subnet
+#
+# Each router: one table `ip zt_nat` in ITS namespace (nothing on the host),
+# the firewall of any home router: masquerade out of wan; forward lan -> wan,
+# and wan -> lan only for established/related flows; the router itself
+# accepts nothing new from wan (so an unsolicited datagram leaves no
+# conntrack entry behind to steal a mapping, and gets no ICMP back).
+# Modes (zt_nat_set_mode; --client-nat for A, --conn-nat for B):
+#   eim             `masquerade`: Linux keeps the source port when free, so one
+#                   inside endpoint has one public mapping for every destination
+#                   (endpoint-independent mapping; filtering stays per
+#                   destination address and port, as conntrack does)
+#   random          `masquerade fully-random`: a new random port per destination
+#                   (a "hard" NAT: hole punching cannot work through it)
+#   udp-blocked     eim, and every UDP datagram through the router dropped
+#                   (TCP only: the relay over TCP is the way out)
+#   udp-relay-only  eim, and UDP dropped unless to or from relay 1
+#                   ($ZT_NAT_RELAY_IP): no direct path, the relay over UDP works
+# Sets ZT_NS_RELAY ZT_NS_INET ZT_NS_RTA ZT_NS_CLI ZT_NS_RTB ZT_NS_CONN ZT_NS_PRIV
+# (ZT_NS_CLI/CONN/PRIV/INET as zt_tunnel_topology does, so zt_tunnel_services,
+# zt_tunnel_private_dns and zt_tunnel_assert_isolated work unchanged).
+ZT_NAT_RELAY_IP=198.18.0.10	# relay 1: UDP $ZT_NAT_RELAY_PORT, TCP $ZT_NAT_RELAY_TCP_PORT
+ZT_NAT_RELAY2_IP=198.18.0.11	# relay 2 (a second relay process: netcheck's hard-NAT test)
+ZT_NAT_RELAY_PORT=3478
+ZT_NAT_RELAY_TCP_PORT=443
+ZT_NAT_A_WAN=198.18.1.2		# router A's outside address: the client's public address
+ZT_NAT_B_WAN=198.18.2.2		# router B's outside address: the connector's public address
+ZT_NAT_CLI_IP=192.168.1.2
+ZT_NAT_CONN_IP=192.168.2.2
+# shellcheck disable=SC2034 # used by the scripts that source this
+ZT_NAT_CONN_PORT=51820		# the connector's --listen port (on $ZT_NAT_CONN_IP)
+
+zt_nat_topology() {
+	local client_nat=eim conn_nat=eim n
+	while (( $# )); do
+		case $1 in
+		--client-nat) client_nat=$2; shift 2 ;;
+		--conn-nat) conn_nat=$2; shift 2 ;;
+		*) fail "zt_nat_topology: unknown argument '$1'" ;;
+		esac
+	done
+	for n in relay inet rta cli rtb conn priv; do zt_netns_add "$n"; done
+	ZT_NS_RELAY=$(zt_ns relay)
+	ZT_NS_INET=$(zt_ns inet)
+	ZT_NS_RTA=$(zt_ns rta)
+	ZT_NS_CLI=$(zt_ns cli)
+	ZT_NS_RTB=$(zt_ns rtb)
+	ZT_NS_CONN=$(zt_ns conn)
+	ZT_NS_PRIV=$(zt_ns priv)
+	zt_veth "$ZT_NS_RELAY" r0 "$ZT_NS_INET" i0
+	zt_veth "$ZT_NS_RTA" wan "$ZT_NS_INET" ia
+	zt_veth "$ZT_NS_RTB" wan "$ZT_NS_INET" ib
+	zt_veth "$ZT_NS_CLI" c0 "$ZT_NS_RTA" lan
+	zt_veth "$ZT_NS_CONN" u0 "$ZT_NS_RTB" lan
+	zt_veth "$ZT_NS_CONN" p0 "$ZT_NS_PRIV" n0
+	zt_addr "$ZT_NS_RELAY" r0 $ZT_NAT_RELAY_IP/24 $ZT_NAT_RELAY2_IP/24
+	zt_addr "$ZT_NS_INET" i0 $ZT_TUN_GW_IP/24
+	zt_addr "$ZT_NS_INET" ia 198.18.1.1/24
+	zt_addr "$ZT_NS_INET" ib 198.18.2.1/24
+	zt_addr "$ZT_NS_RTA" wan $ZT_NAT_A_WAN/24
+	zt_addr "$ZT_NS_RTA" lan 192.168.1.1/24
+	zt_addr "$ZT_NS_RTB" wan $ZT_NAT_B_WAN/24
+	zt_addr "$ZT_NS_RTB" lan 192.168.2.1/24
+	zt_addr "$ZT_NS_CLI" c0 $ZT_NAT_CLI_IP/24
+	zt_addr "$ZT_NS_CONN" u0 $ZT_NAT_CONN_IP/24
+	zt_addr "$ZT_NS_CONN" p0 10.10.0.1/24
+	zt_addr "$ZT_NS_PRIV" n0 $ZT_TUN_NAS_IP/24 $ZT_TUN_VAULT_IP/24
+	wait_until 5 zt_link_up "$ZT_NS_RELAY" r0 || fail "relay/r0 not up"
+	wait_until 5 zt_link_up "$ZT_NS_RTA" wan || fail "rta/wan not up"
+	wait_until 5 zt_link_up "$ZT_NS_RTB" wan || fail "rtb/wan not up"
+	wait_until 5 zt_link_up "$ZT_NS_CLI" c0 || fail "cli/c0 not up"
+	wait_until 5 zt_link_up "$ZT_NS_CONN" u0 || fail "conn/u0 not up"
+	wait_until 5 zt_link_up "$ZT_NS_PRIV" n0 || fail "priv/n0 not up"
+	ip -n "$ZT_NS_RELAY" route add default via $ZT_TUN_GW_IP
+	ip -n "$ZT_NS_RTA" route add default via 198.18.1.1
+	ip -n "$ZT_NS_RTB" route add default via 198.18.2.1
+	ip -n "$ZT_NS_CLI" route add default via 192.168.1.1
+	ip -n "$ZT_NS_CONN" route add default via 192.168.2.1
+	for n in "$ZT_NS_INET" "$ZT_NS_RTA" "$ZT_NS_RTB" "$ZT_NS_CONN"; do
+		ip netns exec "$n" sysctl -qw net.ipv4.ip_forward=1
+	done
+	zt_nat_router_init a
+	zt_nat_router_init b
+	zt_nat_set_mode a "$client_nat"
+	zt_nat_set_mode b "$conn_nat"
+	log "nat topology: cli $ZT_NAT_CLI_IP -> router A $ZT_NAT_A_WAN ($client_nat) -> inet (relays $ZT_NAT_RELAY_IP, $ZT_NAT_RELAY2_IP) <- router B $ZT_NAT_B_WAN ($conn_nat) <- conn $ZT_NAT_CONN_IP | 10.10.0.1 -> nas $ZT_TUN_NAS_IP"
+}
+
+zt_nat_router_ns() {	# zt_nat_router_ns a|b: the router's namespace
+	case $1 in
+	a) echo "$ZT_NS_RTA" ;;
+	b) echo "$ZT_NS_RTB" ;;
+	*) fail "router '$1': want a or b" ;;
+	esac
+}
+
+# zt_nat_router_init a|b: the router's table (see zt_nat_topology); the mode
+# fills chains `wan_nat` and `udp_policy`.
+zt_nat_router_init() {
+	local ns
+	ns=$(zt_nat_router_ns "$1")
+	ip netns exec "$ns" nft -f - <<NFT || fail "nft ruleset on router $1"
+table ip zt_nat {
+	chain postrouting {
+		type nat hook postrouting priority srcnat; policy accept;
+		oifname "wan" jump wan_nat
+	}
+	chain wan_nat {
+	}
+	chain forward {
+		type filter hook forward priority filter; policy drop;
+		jump udp_policy
+		ct state established,related accept
+		iifname "lan" oifname "wan" accept
+	}
+	chain udp_policy {
+	}
+	chain input {
+		type filter hook input priority filter; policy accept;
+		iifname "wan" ct state established,related accept
+		iifname "wan" drop
+	}
+}
+NFT
+}
+
+# zt_nat_set_mode a|b MODE: switch the router to MODE (eim, random,
+# udp-blocked, udp-relay-only; see zt_nat_topology) and flush its conntrack
+# table, so that the new mode applies to every flow from now on.
+zt_nat_set_mode() {
+	local router=$1 mode=$2 ns snat udp=
+	ns=$(zt_nat_router_ns "$router")
+	case $mode in
+	eim) snat="masquerade" ;;
+	random) snat="masquerade fully-random" ;;
+	udp-blocked) snat="masquerade"; udp="meta l4proto udp drop" ;;
+	udp-relay-only)
+		snat="masquerade"
+		udp="meta l4proto udp ip daddr != $ZT_NAT_RELAY_IP ip saddr != $ZT_NAT_RELAY_IP drop" ;;
+	*) fail "zt_nat_set_mode: unknown mode '$mode'" ;;
+	esac
+	ip netns exec "$ns" nft -f - <<NFT || fail "nft: router $router mode $mode"
+flush chain ip zt_nat wan_nat
+flush chain ip zt_nat udp_policy
+add rule ip zt_nat wan_nat $snat
+${udp:+add rule ip zt_nat udp_policy $udp}
+NFT
+	zt_nat_flush "$router"
+}
+
+# zt_nat_flush a|b: conntrack -F on the router (every NAT mapping forgotten).
+zt_nat_flush() {
+	local ns
+	ns=$(zt_nat_router_ns "$1")
+	ip netns exec "$ns" conntrack -F >/dev/null 2>&1 || fail "conntrack -F on router $1"
+}
+# zt_nat_conntrack_count a|b: entries in the router's conntrack table.
+zt_nat_conntrack_count() { ip netns exec "$(zt_nat_router_ns "$1")" conntrack -C; }
+
+# zt_nat_drop_udp [--except-relay]: router A drops every UDP datagram
+# (udp-blocked), or every one not to or from relay 1 (udp-relay-only);
+# zt_nat_set_mode a eim undoes it.
+zt_nat_drop_udp() {
+	if [[ ${1:-} == --except-relay ]]; then
+		zt_nat_set_mode a udp-relay-only
+	else
+		zt_nat_set_mode a udp-blocked
+	fi
+}
+
+# zt_nat_add_host NAME N: a host on the internet (zt_ns NAME) on its own link
+# to inet: h0 198.18.N.2/24, inet ihN 198.18.N.1/24 (N in 3..99). Its address
+# is 198.18.N.2.
+zt_nat_add_host() {
+	local name=$1 n=$2 ns
+	zt_netns_add "$name"
+	ns=$(zt_ns "$name")
+	zt_veth "$ns" h0 "$ZT_NS_INET" "ih$n"
+	zt_addr "$ns" h0 "198.18.$n.2/24"
+	zt_addr "$ZT_NS_INET" "ih$n" "198.18.$n.1/24"
+	wait_until 5 zt_link_up "$ns" h0 || fail "$name/h0 not up"
+	ip -n "$ns" route add default via "198.18.$n.1"
+}
+
+# zt_nat_whoami NS IP PORT: UDP and TCP services on IP:PORT in NS answering
+# every datagram or connection with the source endpoint they saw ("A.B.C.D:P"):
+# a STUN of sorts, to see what a NAT did.
+zt_nat_whoami() {
+	local ns=$1 ip=$2 port=$3
+	zt_bg "whoami-$ip-$port" "$ns" python3 -c '
+import selectors, socket, sys
+ip, port = sys.argv[1], int(sys.argv[2])
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+u.bind((ip, port)); t.bind((ip, port)); t.listen(16)
+sel = selectors.DefaultSelector()
+sel.register(u, selectors.EVENT_READ); sel.register(t, selectors.EVENT_READ)
+while True:
+    for key, _ in sel.select():
+        if key.fileobj is u:
+            _, src = u.recvfrom(2048)
+            u.sendto(("%s:%d\n" % src).encode(), src)
+        else:
+            c, src = t.accept()
+            c.sendall(("%s:%d\n" % src).encode()); c.close()
+' "$ip" "$port"
+	wait_until 5 zt_udp_bound "$ns" "$port" || fail "whoami: UDP $ip:$port did not come up"
+	wait_until 5 zt_tcp_listening "$ns" "$port" || fail "whoami: TCP $ip:$port did not come up"
+}
+
+# zt_nat_seen NS SRCPORT IP PORT [udp|tcp]: from NS, source port SRCPORT, ask
+# the zt_nat_whoami at IP:PORT which endpoint it saw; prints it (nothing: no
+# answer).
+zt_nat_seen() {
+	local ns=$1 sport=$2 ip=$3 port=$4 proto=${5:-udp}
+	if [[ $proto == udp ]]; then
+		echo ping | ip netns exec "$ns" timeout 5 socat -T2 - "UDP4:$ip:$port,sourceport=$sport,reuseaddr" 2>/dev/null || true
+	else
+		ip netns exec "$ns" timeout 5 socat -T2 - "TCP4:$ip:$port,sourceport=$sport,reuseaddr" </dev/null 2>/dev/null || true
+	fi
+}
+
+# zt_nat_assert_isolated: zt_tunnel_assert_isolated, and no private address
+# answers from outside its own network (no port forwarding, no routes).
+zt_nat_assert_isolated() {
+	local pair
+	zt_tunnel_assert_isolated
+	for pair in "$ZT_NS_CLI $ZT_NAT_CONN_IP" "$ZT_NS_CLI 10.10.0.1" "$ZT_NS_CONN $ZT_NAT_CLI_IP" \
+		"$ZT_NS_INET $ZT_NAT_CLI_IP" "$ZT_NS_INET $ZT_NAT_CONN_IP" "$ZT_NS_RELAY $ZT_NAT_CONN_IP"; do
+		# shellcheck disable=SC2086 # "namespace address"
+		if zt_icmp_echo $pair; then
+			fail "isolation: ${pair#* } answers a ping from ${pair%% *}"
+		fi
+	done
+	log "ok: isolation: 192.168.1.0/24, 192.168.2.0/24, 10.10.0.0/24 unreachable from outside them"
+}
+
+# The relay daemon (issue 5): zt_nat_relay_start [TAG [IP [ARGS...]]] starts
+# `ztgated relay --listen IP:$ZT_NAT_RELAY_PORT --tcp-listen IP:$ZT_NAT_RELAY_TCP_PORT
+# --key $ZT_TMP/TAG.key ARGS...` in the relay namespace as daemon TAG (default
+# relay, on $ZT_NAT_RELAY_IP); the key is made on first use and kept, so a
+# restart is the same relay. Waits for both ports.
+zt_nat_relay_start() {
+	local tag=${1:-relay} ip=${2:-$ZT_NAT_RELAY_IP}
+	shift $(( $# > 2 ? 2 : $# ))
+	[[ -f $ZT_TMP/$tag.key ]] || zt_keygen "$ZT_TMP/$tag.key" >/dev/null
+	zt_daemon_as "$tag" "$ZT_NS_RELAY" relay --listen "$ip:$ZT_NAT_RELAY_PORT" \
+		--tcp-listen "$ip:$ZT_NAT_RELAY_TCP_PORT" --key "$ZT_TMP/$tag.key" "$@"
+	wait_until 5 zt_nat_bound udp "$ip:$ZT_NAT_RELAY_PORT" ||
+		fail "relay $tag: nothing bound to UDP $ip:$ZT_NAT_RELAY_PORT"
+	wait_until 5 zt_nat_bound tcp "$ip:$ZT_NAT_RELAY_TCP_PORT" ||
+		fail "relay $tag: nothing listening on TCP $ip:$ZT_NAT_RELAY_TCP_PORT"
+}
+# zt_nat_bound udp|tcp IP:PORT: a socket in the relay namespace bound there
+# (or to the wildcard address on that port).
+zt_nat_bound() {
+	local flags=-Hlun
+	[[ $1 == tcp ]] && flags=-Hltn
+	ip netns exec "$ZT_NS_RELAY" ss $flags | awk -v a="$2" -v p=":${2##*:}" \
+		'$4 == a || $4 == "0.0.0.0" p || $4 == "*" p || $4 == "[::]" p { ok = 1 } END { exit !ok }'
+}
+
+# zt_nat_kill_relay [TAG]: SIGKILL the relay (no goodbye to anyone).
+zt_nat_kill_relay() { zt_daemon_stop_tag "${1:-relay}" KILL; }
+
+# zt_nat_forwarded TAG: the relay's forwarding counters, summed. ASSUMED
+# (issue 5 does not fix the names): every numeric field anywhere in
+# `ztgate --json stats` whose key contains "forward" counts, except keys that
+# say they are not forwards (not_forwarded, unforwarded, *drop*, *err*,
+# *fail*, *reject*, *denied*). Prints -1 if the stats cannot be read.
+zt_nat_forwarded() {
+	local out
+	out=$(zt_cli "$1" --json stats 2>/dev/null) || { echo -1; return 0; }
+	jq '[.. | objects | to_entries[]
+		| select((.key | test("forward"; "i")) and (.key | test("not_|unforward|drop|err|fail|reject|denied"; "i") | not))
+		| .value | numbers] | add // 0' <<<"$out" 2>/dev/null || echo -1
+}
+# zt_nat_forward_keys TAG: the keys zt_nat_forwarded sums (to show what was read).
+zt_nat_forward_keys() {
+	zt_cli "$1" --json stats 2>/dev/null | jq -c '[paths(numbers) as $p | select(($p[-1] | tostring | test("forward"; "i"))
+		and ($p[-1] | tostring | test("not_|unforward|drop|err|fail|reject|denied"; "i") | not)) | $p | map(tostring) | join(".")]' 2>/dev/null
+}
+
+# zt_nat_status TAG: `ztgate --json status` of daemon TAG. ASSUMED shape
+# (issue 5): {"peers": [{name, path ("direct", "relayed-udp", "relayed-tcp"),
+# endpoint, rtt_ms, last_handshake, rx_bytes, tx_bytes}, ...]}.
+zt_nat_status() { zt_cli "$1" --json status; }
+# zt_nat_peer TAG PEER: that peer's object (compact JSON); the only peer when
+# none is named PEER (a connector may name a device by key or address).
+zt_nat_peer() {
+	zt_nat_status "$1" 2>/dev/null | jq -c --arg n "$2" \
+		'(.peers // []) as $p | ([$p[] | select(.name == $n)] + (if ($p | length) == 1 then $p else [] end))[0] // empty'
+}
+zt_nat_path() { zt_nat_peer "$1" "$2" | jq -r '.path // empty'; }	# zt_nat_path TAG PEER
+zt_nat_path_is() { [[ $(zt_nat_path "$1" "$2") == "$3" ]]; }	# zt_nat_path_is TAG PEER PATH
+
+# zt_nat_why_unavailable: prints what of issue 5 this build lacks and returns
+# 0; returns 1, printing nothing, when every piece is there (relay role,
+# --relay/--relay-tcp on client and connector, ztgate status and netcheck).
+zt_nat_why_unavailable() {
+	local out missing=()
+	if ! out=$("$ZTGATED" relay --help 2>&1); then
+		missing+=("no 'ztgated relay' role (said: $(head -n 1 <<<"$out"))")
+	else
+		grep -q -- '--tcp-listen' <<<"$out" || missing+=("'ztgated relay --help' shows no --tcp-listen")
+	fi
+	out=$("$ZTGATED" client --help 2>&1 || true)
+	grep -Eq -- '--relay([^-]|$)' <<<"$out" || missing+=("'ztgated client --help' shows no --relay")
+	grep -q -- '--relay-tcp' <<<"$out" || missing+=("'ztgated client --help' shows no --relay-tcp")
+	out=$("$ZTGATED" connector --help 2>&1 || true)
+	grep -Eq -- '--relay([^-]|$)' <<<"$out" || missing+=("'ztgated connector --help' shows no --relay")
+	out=$("$ZTGATE" --help 2>&1 || true)
+	grep -Eq '^ *status' <<<"$out" || missing+=("no 'status' in ztgate --help")
+	grep -Eq '^ *netcheck' <<<"$out" || missing+=("no 'netcheck' in ztgate --help")
+	(( ${#missing[@]} )) || return 1
+	printf '%s' "${missing[0]}"
+	printf '; %s' "${missing[@]:1}"
+	echo
+	return 0
+}

@@ -1,15 +1,20 @@
 #!/usr/bin/env python3
-"""pcap_replay.py PCAP [FIRST-BYTE]: send again, byte for byte, the IPv4 UDP
-datagrams of a pcap file (as tcpdump -w writes it), through a raw socket
-(IPPROTO_RAW: our IP header, same source address and port as captured).
+"""pcap_replay.py PCAP [FIRST-BYTE] [--min-len N] [--flip OFFSET]: send again,
+byte for byte, the IPv4 UDP datagrams of a pcap file (as tcpdump -w writes
+it), through a raw socket (IPPROTO_RAW: our IP header, same source address and
+port as captured).
 
 The one change: the UDP checksum is recomputed. A capture on the sending side
 of a veth sees checksum offload's placeholder, not the checksum the wire
 carried; the payload, ports and addresses are untouched. With FIRST-BYTE
 (decimal) only datagrams whose UDP payload starts with that byte are sent
-(4: a tunnel transport message). Prints how many were sent. Used by the
-tunnel's replay test (tests/integration/tunnel_e2e.test.sh) and its control.
+(4: a tunnel transport message); with --min-len only those whose UDP payload
+has at least N bytes. --flip OFFSET alters each one in flight: the payload
+byte at OFFSET (negative: from the end) is XORed with 0x01. Prints how many
+were sent. Used by the tunnel's replay test (tests/integration/tunnel_e2e.test.sh)
+and its control, and by the altered-packet test of nat_traversal.test.sh.
 """
+import argparse
 import socket
 import struct
 import sys
@@ -60,8 +65,13 @@ def packets(path):
 
 
 def main():
-    path = sys.argv[1]
-    first = int(sys.argv[2]) if len(sys.argv) > 2 else None
+    ap = argparse.ArgumentParser()
+    ap.add_argument("pcap")
+    ap.add_argument("first", nargs="?", type=int)
+    ap.add_argument("--min-len", type=int, default=0)
+    ap.add_argument("--flip", type=int)
+    args = ap.parse_args()
+    path, first = args.pcap, args.first
     sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
     sent = 0
     for ip in packets(path):
@@ -73,6 +83,13 @@ def main():
         payload = udp[8:]
         if first is not None and (not payload or payload[0] != first):
             continue
+        if len(payload) < args.min_len:
+            continue
+        if args.flip is not None:
+            if not -len(payload) <= args.flip < len(payload):
+                continue
+            udp[8 + (args.flip % len(payload))] ^= 0x01
+            ip[ihl:] = udp
         pseudo = ip[12:20] + struct.pack("!BBH", 0, socket.IPPROTO_UDP, len(udp))
         udp[6:8] = b"\0\0"
         csum = checksum(bytes(pseudo + udp)) or 0xFFFF
