@@ -19,12 +19,17 @@
 #      host behind a connector, over the bare path, through wireguard-go and
 #      through ztgate (its own namespaces; under ~60 s). Exits non-zero while
 #      this build has no tunnel (issue 4), after printing the other rows.
+#  (e) bench/relay.sh: iperf3 TCP and ping RTT from a client behind one NAT to a
+#      resource host behind a connector behind another, direct against relayed
+#      over UDP and over TCP (its own namespaces; under ~90 s). Exits non-zero
+#      while this build has no relay (issue 5), after printing what it could.
 #  The whole run is bounded: every flood runs under `timeout`, with a packet cap.
 #
 # Environment: BENCH_SECONDS (measurement window per leg, default 5),
 # BENCH_CPUS (trafgen processes, default 1), BENCH_DNS_* (see bench/dns.sh),
 # BENCH_SKIP_DNS=1 to leave (c) out, BENCH_TUNNEL_* (see bench/tunnel.sh),
-# BENCH_SKIP_TUNNEL=1 to leave (d) out, ZTGATED/ZTGATE
+# BENCH_SKIP_TUNNEL=1 to leave (d) out, BENCH_RELAY_* (see bench/relay.sh),
+# BENCH_SKIP_RELAY=1 to leave (e) out, ZTGATED/ZTGATE
 # (default: the optimized build/ binaries, not the sanitizer ones).
 set -euo pipefail
 
@@ -251,6 +256,11 @@ fi
 # (d) the tunnel: a script of its own as well.
 if [[ -z ${BENCH_SKIP_TUNNEL:-} ]]; then
 	bash "$ROOT/bench/tunnel.sh" || BENCH_FAILED+=("bench/tunnel.sh exited $?")
+fi
+
+# (e) the relay and NAT traversal: a script of its own as well.
+if [[ -z ${BENCH_SKIP_RELAY:-} ]]; then
+	bash "$ROOT/bench/relay.sh" || BENCH_FAILED+=("bench/relay.sh exited $?")
 fi
 
 if (( ${#BENCH_FAILED[@]} )); then
