@@ -757,8 +757,9 @@ zt_pcap_replay() { ip netns exec "$1" python3 "$ZT_ROOT/tests/pcap_replay.py" "$
 #                   (TCP only: the relay over TCP is the way out)
 #   udp-relay-only  eim, and UDP dropped unless to or from relay 1
 #                   ($ZT_NAT_RELAY_IP): no direct path, the relay over UDP works
-# Sets ZT_NS_RELAY ZT_NS_INET ZT_NS_RTA ZT_NS_CLI ZT_NS_RTB ZT_NS_CONN ZT_NS_PRIV
-# (ZT_NS_CLI/CONN/PRIV/INET as zt_tunnel_topology does, so zt_tunnel_services,
+# Namespaces zt_ns nat-relay, nat-inet, nat-rta, nat-cli, nat-rtb, nat-conn,
+# nat-priv; sets ZT_NS_RELAY ZT_NS_INET ZT_NS_RTA ZT_NS_CLI ZT_NS_RTB ZT_NS_CONN
+# ZT_NS_PRIV (ZT_NS_CLI/CONN/PRIV/INET as zt_tunnel_topology does, so zt_tunnel_services,
 # zt_tunnel_private_dns and zt_tunnel_assert_isolated work unchanged).
 ZT_NAT_RELAY_IP=198.18.0.10	# relay 1: UDP $ZT_NAT_RELAY_PORT, TCP $ZT_NAT_RELAY_TCP_PORT
 ZT_NAT_RELAY2_IP=198.18.0.11	# relay 2 (a second relay process: netcheck's hard-NAT test)
@@ -780,14 +781,15 @@ zt_nat_topology() {
 		*) fail "zt_nat_topology: unknown argument '$1'" ;;
 		esac
 	done
-	for n in relay inet rta cli rtb conn priv; do zt_netns_add "$n"; done
-	ZT_NS_RELAY=$(zt_ns relay)
-	ZT_NS_INET=$(zt_ns inet)
-	ZT_NS_RTA=$(zt_ns rta)
-	ZT_NS_CLI=$(zt_ns cli)
-	ZT_NS_RTB=$(zt_ns rtb)
-	ZT_NS_CONN=$(zt_ns conn)
-	ZT_NS_PRIV=$(zt_ns priv)
+	# nat-*: other names than zt_tunnel_topology's, so both fit in one run (the demo).
+	for n in relay inet rta cli rtb conn priv; do zt_netns_add "nat-$n"; done
+	ZT_NS_RELAY=$(zt_ns nat-relay)
+	ZT_NS_INET=$(zt_ns nat-inet)
+	ZT_NS_RTA=$(zt_ns nat-rta)
+	ZT_NS_CLI=$(zt_ns nat-cli)
+	ZT_NS_RTB=$(zt_ns nat-rtb)
+	ZT_NS_CONN=$(zt_ns nat-conn)
+	ZT_NS_PRIV=$(zt_ns nat-priv)
 	zt_veth "$ZT_NS_RELAY" r0 "$ZT_NS_INET" i0
 	zt_veth "$ZT_NS_RTA" wan "$ZT_NS_INET" ia
 	zt_veth "$ZT_NS_RTB" wan "$ZT_NS_INET" ib
