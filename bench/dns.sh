@@ -64,6 +64,9 @@ SECS=${BENCH_DNS_SECONDS:-4}
 ROUNDS=${BENCH_DNS_ROUNDS:-5}
 CLIENTS=${BENCH_DNS_CLIENTS:-8}
 OUTSTANDING=${BENCH_DNS_OUTSTANDING:-100}
+# The capped legs keep more queries in flight: a server held to its quota must
+# find work queued whenever it runs, even while dnsperf waits for a CPU.
+CAP_OUTSTANDING=${BENCH_DNS_CAP_OUTSTANDING:-200}
 THREADS=${BENCH_DNS_THREADS:-2}
 PIN=${BENCH_DNS_PIN:-}
 NCPU=$(nproc)
@@ -107,6 +110,7 @@ zt_require_bins
 CAP_QUOTA_US=${BENCH_DNS_CPU_QUOTA_US:-50000}
 CAP_PERIOD_US=100000
 CAP=${BENCH_DNS_CAP:-1}
+CAP_WEIGHT=${BENCH_DNS_CPU_WEIGHT:-8}
 CG_VER=		# 2 or 1; empty: no capped legs
 CG_HOME=	# the cgroup this script runs in (the groups' parent)
 CG_TOP=		# $CG_HOME/ztgate-bench-$$
@@ -188,7 +192,21 @@ cg_setup() {	# cg_setup GROUP...: $CG_TOP/GROUP for each, no quota yet
 	mkdir "$CG_TOP" || { CG_WHY="mkdir $CG_TOP failed"; CG_TOP=; return 1; }
 	zt_defer cg_cleanup
 	[[ $CG_VER == 1 ]] || cg_enable_cpu "$CG_TOP" || { CG_WHY="cannot enable cpu in $CG_TOP"; return 1; }
-	for g in "$@"; do mkdir "$CG_TOP/$g" || { CG_WHY="mkdir $CG_TOP/$g failed"; return 1; }; done
+	for g in "$@"; do
+		mkdir "$CG_TOP/$g" || { CG_WHY="mkdir $CG_TOP/$g failed"; return 1; }
+		cg_weight "$g"
+	done
+}
+# cg_weight GROUP: CAP_WEIGHT times the default CPU weight. Other work on the
+# machine (other builds, tests) then takes CPU from the bench's processes
+# only once they have what they ask for: the servers their quota, dnsperf
+# the rest.
+cg_weight() {
+	if [[ $CG_VER == 2 ]]; then
+		echo $((100 * CAP_WEIGHT)) >"$CG_TOP/$1/cpu.weight"
+	else
+		echo $((1024 * CAP_WEIGHT)) >"$CG_TOP/$1/cpu.shares"
+	fi
 }
 cg_move() {	# cg_move GROUP PID: the whole process (every thread) into GROUP
 	[[ -z $CG_VER ]] || echo "$2" >"$CG_TOP/$1/cgroup.procs" || fail "moving pid $2 into $CG_TOP/$1"
@@ -210,9 +228,16 @@ cg_throttle() {	# cg_throttle GROUP: "periods throttled-periods throttled-us" so
 
 # ---------------------------------------------------------------------------
 section "(c) DNS: topology"
-if [[ $CAP != 0 ]] && ! cg_setup zt dnsmasq; then
+GEN_CG=()
+if [[ $CAP != 0 ]] && ! cg_setup zt dnsmasq gen; then
 	log "NOTE: no equal-CPU legs: $CG_WHY"
 	CG_VER=
+fi
+if [[ -n $CG_VER ]]; then
+	# dnsperf in a group of its own, no quota, same weight as the servers':
+	# the wrapper moves itself in before `ip netns exec` (which remounts /sys).
+	# shellcheck disable=SC2016 # $$ and $@ are the wrapper's
+	GEN_CG=(sh -c 'echo $$ >"$0" && exec "$@"' "$CG_TOP/gen/cgroup.procs")
 fi
 [[ -z $CG_VER ]] || log "CPU budget: cgroup v$CG_VER groups $CG_TOP/{zt,dnsmasq}, ${CAP_QUOTA_US} us per ${CAP_PERIOD_US} us each in the capped legs"
 zt_pair cli c0 up u0
@@ -277,8 +302,8 @@ N_RES=$(wc -l <"$ZT_TMP/q-res.txt")
 run_dnsperf() {
 	local server=$1 qf=$2
 	shift 2
-	ip netns exec "$C" timeout -k 2 $((SECS + 15)) "${GEN_PIN[@]}" \
-		dnsperf -s "$server" -d "$qf" -c "$CLIENTS" -q "$OUTSTANDING" -T "$THREADS" -t 2 "$@" \
+	"${GEN_CG[@]}" ip netns exec "$C" timeout -k 2 $((SECS + 15)) "${GEN_PIN[@]}" \
+		dnsperf -s "$server" -d "$qf" -c "$CLIENTS" -q "${DNSPERF_Q:-$OUTSTANDING}" -T "$THREADS" -t 2 "$@" \
 		>"$ZT_TMP/dnsperf.last" 2>&1 || fail "dnsperf against $server: $(tail -n 5 "$ZT_TMP/dnsperf.last")"
 }
 
@@ -313,18 +338,27 @@ declare -A QPS LOST LAT SCPU GCPU OCPU USQ GUSQ THR
 # The capped legs first (the headline figure), then the unconstrained ones.
 LEGS=(zt_res dnsmasq_res zt_fwd direct_fwd zt_fwd_nocache)
 [[ -z $CG_VER ]] || LEGS=(zt_res_cap dnsmasq_res_cap "${LEGS[@]}")
-# CPU time (ticks) of the processes that serve each leg, and of dnsperf (our
+# CPU time of the processes that serve each leg, and of dnsperf (our
 # reaped children), so the table shows who was busy: with two CPUs the load
 # generator can be the limit as much as the server.
 declare -A SERVER_PIDS=([zt_res]=DAEMON_PID [dnsmasq_res]=LOCAL_PID [zt_fwd]=DAEMON_PID [direct_fwd]=UP_PID [zt_fwd_nocache]=DAEMON_PID
 	[zt_res_cap]=DAEMON_PID [dnsmasq_res_cap]=LOCAL_PID)
 HZ=$(getconf CLK_TCK)
-pid_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# A server's CPU time in ns, exact: the scheduler's runtime of every thread
+# (/proc/PID/task/*/schedstat). Tick sampling (utime + stime) misjudges a
+# server held to a quota, whose runs start and stop off the tick.
+pid_ns() {
+	if [[ -r /proc/$1/schedstat ]]; then
+		cat /proc/"$1"/task/*/schedstat | awk '{ t += $1 } END { printf "%.0f\n", t }'
+	else
+		awk -v hz="$HZ" '{ printf "%.0f\n", ($14 + $15) * 1e9 / hz }' "/proc/$1/stat"
+	fi
+}
 children_ticks() { awk '{ print $16 + $17 }' /proc/$$/stat; }
 sys_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $5 + $6 }' /proc/stat; }	# busy idle
-leg_ticks() {	# leg_ticks LEG: CPU ticks used so far by the processes serving LEG
+leg_ns() {	# leg_ns LEG: CPU ns used so far by the processes serving LEG
 	local v t=0
-	for v in ${SERVER_PIDS[$1]}; do t=$(( t + $(pid_ticks "${!v}") )); done
+	for v in ${SERVER_PIDS[$1]}; do t=$(( t + $(pid_ns "${!v}") )); done
 	echo $t
 }
 declare -A SERVER=([zt_res]=$DNS [dnsmasq_res]=$LOCAL [zt_fwd]=$DNS [direct_fwd]=$UPSTREAM [zt_fwd_nocache]=$DNS
@@ -345,15 +379,17 @@ for (( r = 1; r <= ROUNDS; r++ )); do
 			# Both groups under the same quota in a capped leg, none otherwise.
 			quota=max
 			[[ -z $g ]] || quota=$CAP_QUOTA_US
-			cg_quota zt $quota
-			cg_quota dnsmasq $quota
+			cg_quota zt "$quota"
+			cg_quota dnsmasq "$quota"
 		fi
 		[[ -z $g ]] || th0=$(cg_throttle "$g")
-		s0=$(leg_ticks "$leg"); g0=$(children_ticks); y0=$(sys_ticks); t0=$(date +%s%N)
+		s0=$(leg_ns "$leg"); g0=$(children_ticks); y0=$(sys_ticks); t0=$(date +%s%N)
+		DNSPERF_Q=$OUTSTANDING
+		[[ -z $g ]] || DNSPERF_Q=$CAP_OUTSTANDING
 		run_dnsperf "${SERVER[$leg]}" "$ZT_TMP/${QFILE[$leg]}" -l "$SECS"
-		s1=$(leg_ticks "$leg"); g1=$(children_ticks); y1=$(sys_ticks); t1=$(date +%s%N)
+		s1=$(leg_ns "$leg"); g1=$(children_ticks); y1=$(sys_ticks); t1=$(date +%s%N)
 		busy=$(awk -v a="$y0" -v b="$y1" -v n="$NCPU" 'BEGIN { split(a, x, " "); split(b, y, " "); printf "%d", (y[1] - x[1]) * 100 * n / (y[1] - x[1] + y[2] - x[2]) }')
-		sc=$(awk -v a="$s0" -v b="$s1" -v hz="$HZ" -v ns=$((t1 - t0)) 'BEGIN { printf "%d", (b - a) / hz * 1e11 / ns }')
+		sc=$(awk -v a="$s0" -v b="$s1" -v ns=$((t1 - t0)) 'BEGIN { printf "%d", (b - a) * 100 / ns }')
 		gc=$(awk -v a="$g0" -v b="$g1" -v hz="$HZ" -v ns=$((t1 - t0)) 'BEGIN { printf "%d", (b - a) / hz * 1e11 / ns }')
 		q=$(awk '/Queries per second:/ { printf "%d", $4 }' "$ZT_TMP/dnsperf.last")
 		l=$(awk '/Queries lost:/ { print $3 }' "$ZT_TMP/dnsperf.last")
