@@ -33,10 +33,14 @@
 
 #define ZT_UPLINK_RL_TRACK	65536	/* sources tracked (LRU) */
 
+/* What the port carries: a connector's tunnel, or a relay's STUN and relay messages. */
+#define ZT_UPLINK_MODE_TUNNEL	0
+#define ZT_UPLINK_MODE_RELAY	1
+
 /* ARRAY "zt_uplink_cfg", key u32 0. Written by userspace only. */
 struct zt_uplink_cfg {
 	__u16 port;		/* tunnel's UDP listen port, host order; 0 = guard off (pass all) */
-	__u16 pad;
+	__u16 mode;		/* ZT_UPLINK_MODE_* */
 	__u32 init_rate;	/* initiations per second per source; 0 = ZT_UPLINK_DEF_RATE */
 	__u32 init_burst;	/* bucket depth; 0 = init_rate if set, else ZT_UPLINK_DEF_BURST */
 };
