@@ -51,13 +51,14 @@ wait_until 5 zt_icmp_echo "$PB" 198.18.41.2 || fail "no route between the peers'
 
 section "relay"
 zt_keygen "$ZT_TMP/relay.key" >/dev/null
+# The XDP guard on the interface facing pn: everything from there passes it first.
 zt_daemon_as relay "$RL" relay --listen 0.0.0.0:3478 --tcp-listen 0.0.0.0:3443 \
-	--key "$ZT_TMP/relay.key"
+	--key "$ZT_TMP/relay.key" --uplink r43
 zt_udp_bound "$RL" 3478 || fail "relay not bound on UDP 3478"
 zt_tcp_listening "$RL" 3443 || fail "relay not listening on TCP 3443"
 zt_daemon_as relay2 "$RL" relay --listen 0.0.0.0:3479 --key "$ZT_TMP/relay.key"
 stats() { zt_cli relay --json stats; }
-stat() { stats | jq -r "$1"; }
+rstat() { stats | jq -r "$1"; }
 
 section "(a) STUN: coturn's client reads our mapped address"
 out=$(ip netns exec "$PA" turnutils_stunclient -L 198.18.41.2 -p 3478 198.18.41.1 2>&1) ||
@@ -65,7 +66,7 @@ out=$(ip netns exec "$PA" turnutils_stunclient -L 198.18.41.2 -p 3478 198.18.41.
 log "$(grep -i 'addr' <<<"$out" | head -3 | zt_oneline)"
 mapped=$(grep -oE 'UDP reflexive addr: [0-9.]+:[0-9]+' <<<"$out" | awk '{print $4}')
 [[ $mapped == 198.18.41.2:* ]] || fail "turnutils_stunclient saw mapped address '$mapped', want 198.18.41.2:*: $out"
-(( $(stat .relay.stun_answered) >= 1 )) || fail "stun_answered did not count the request"
+(( $(rstat .relay.stun_answered) >= 1 )) || fail "stun_answered did not count the request"
 log "ok: mapped address $mapped"
 
 section "(b) two peers through the relay over UDP"
@@ -80,7 +81,7 @@ out=$(ip netns exec "$PB" "$TOOL" ping "$RELAY_B" "$ZT_TMP/b.key" --to "$KEY_a" 
 log "B: $(zt_oneline <<<"$out")"
 grep -q '^registered 198.18.42.2:' <<<"$out" || fail "B's observed endpoint is wrong: $out"
 grep -q '^sent 50 echoed 50 ' <<<"$out" || fail "B->A->B over UDP lost datagrams: $out"
-(( $(stat .relay.forwarded_packets) >= 100 )) || fail "relay counted $(stat .relay.forwarded_packets) forwarded, want >= 100"
+(( $(rstat .relay.forwarded_packets) >= 100 )) || fail "relay counted $(rstat .relay.forwarded_packets) forwarded, want >= 100"
 (( $(stats | jq '[.peers[] | select(.key == "'"$KEY_a"'")][0].rx_packets') >= 50 )) ||
 	fail "A's per-peer counters: $(stats | jq -c .peers)"
 
@@ -101,7 +102,7 @@ log "D->A (TCP/UDP): $(zt_oneline <<<"$out")"
 grep -q '^sent 50 echoed 50 ' <<<"$out" || fail "D->A->D over TCP and UDP lost datagrams: $out"
 
 section "(c) a peer that is not accepted gets nothing forwarded"
-before=$(stat .relay.dropped.not_accepted)
+before=$(rstat .relay.dropped.not_accepted)
 recv_before=$(grep -c "^recv $KEY_c" "$ZT_TMP/echo-a.out" || true)
 out=$(ip netns exec "$PA" "$TOOL" ping "$RELAY" "$ZT_TMP/c.key" --to "$KEY_a" --accept "$KEY_a" \
 	--count 20 --timeout 2) || fail "C: $out"
@@ -110,11 +111,11 @@ grep -q '^sent 20 echoed 0 ' <<<"$out" || fail "C, not accepted by A, got echoes
 grep -qE 'errors [1-9]' <<<"$out" || fail "C was not told it is not accepted: $out"
 (( $(grep -c "^recv $KEY_c" "$ZT_TMP/echo-a.out" || true) == recv_before )) ||
 	fail "A received datagrams from C, which it does not accept"
-(( $(stat .relay.dropped.not_accepted) >= before + 20 )) ||
-	fail "not_accepted counted $(stat .relay.dropped.not_accepted), want >= $((before + 20))"
+(( $(rstat .relay.dropped.not_accepted) >= before + 20 )) ||
+	fail "not_accepted counted $(rstat .relay.dropped.not_accepted), want >= $((before + 20))"
 
 section "(c) an unregistered source: nothing forwarded, nothing amplified"
-fwd_before=$(stat .relay.forwarded_packets)
+fwd_before=$(rstat .relay.forwarded_packets)
 lines_before=$(wc -l <"$ZT_TMP/echo-a.out")
 zt_capture_start raw "$PN" n0 "udp and host 198.18.43.1"
 for size in 37 100 1200; do
@@ -133,9 +134,9 @@ replies=$(zt_capture_count raw "src host 198.18.43.1")
 log "capture: $replies replies to 90 sends, largest $biggest bytes"
 (( biggest <= 8 )) || fail "the relay answered an unregistered source with $biggest bytes"
 (( replies <= 30 )) || fail "$replies errors for 90 junk sends: not rate-limited"
-(( $(stat .relay.forwarded_packets) == fwd_before )) || fail "the relay forwarded an unregistered source's sends"
+(( $(rstat .relay.forwarded_packets) == fwd_before )) || fail "the relay forwarded an unregistered source's sends"
 (( $(wc -l <"$ZT_TMP/echo-a.out") == lines_before )) || fail "A received something from the unregistered source"
-(( $(stat .relay.dropped.not_registered) >= 90 )) || fail "not_registered: $(stat .relay.dropped.not_registered)"
+(( $(rstat .relay.dropped.not_registered) >= 90 )) || fail "not_registered: $(rstat .relay.dropped.not_registered)"
 
 section "(d) ztgate netcheck"
 out=$(ip netns exec "$PN" "$ZTGATE" netcheck --relay 198.18.43.1:3478 --relay 198.18.43.1:3479 --json) ||
@@ -151,6 +152,21 @@ grep -q 'UDP: yes' <<<"$human" || fail "netcheck's table: $human"
 # Nothing listens on 3480: that relay is reported unreachable, not hung on.
 out=$(ip netns exec "$PN" timeout 20 "$ZTGATE" netcheck --relay 198.18.43.1:3480 --json || true)
 jq -e '.udp == false' <<<"$out" >/dev/null || fail "netcheck with no relay answering: $out"
+
+section "XDP guard: junk from pn never reaches the relay's socket"
+malformed_before=$(rstat .relay.dropped.malformed)
+guard_before=$(rstat .uplink.dropped_malformed)
+ip netns exec "$PN" python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for junk in (b"x" * 10, b"\x10" + bytes(94), b"\x04" + bytes(147), b"\x14\0\0\0" + bytes(32)):
+    for _ in range(5):
+        s.sendto(junk, ("198.18.43.1", 3478))'
+wait_until 5 eval '(( $(rstat .uplink.dropped_malformed) >= guard_before + 20 ))' ||
+	fail "guard counted $(rstat .uplink.dropped_malformed - guard_before) drops, want 20: $(stats | jq -c .uplink)"
+(( $(rstat .relay.dropped.malformed) == malformed_before )) || fail "junk reached the relay's socket"
+(( $(rstat .uplink.passed) >= 90 )) || fail "the guard passed only $(rstat .uplink.passed) datagrams"
+log "ok: $(stats | jq -c .uplink)"
 
 section "stats"
 stats | jq -c .relay
