@@ -33,8 +33,9 @@ DAEMON_LIB  := $(filter-out daemon/main.c,$(DAEMON_SRCS))
 DAEMON_HDRS := $(wildcard daemon/*.h)
 CLI_SRCS    := $(wildcard cli/*.c)
 # keygen/pubkey run without a daemon: keys (BoringSSL's X25519 and base64) link in.
-CLI_LIB     := daemon/json_io.c daemon/keys.c daemon/noise.c
-CLI_LDLIBS  := -ljson-c -L$(BORINGSSL_LIB) -Wl,-rpath,$(BORINGSSL_LIB) -lcrypto
+# netcheck speaks STUN (daemon/stun.c) from its own socket.
+CLI_LIB     := daemon/json_io.c daemon/keys.c daemon/noise.c daemon/stun.c daemon/addr.c
+CLI_LDLIBS  := -ljson-c -lz -L$(BORINGSSL_LIB) -Wl,-rpath,$(BORINGSSL_LIB) -lcrypto
 
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/san/%,$(UNIT_SRCS))
@@ -54,7 +55,7 @@ deps:
 		android-libboringssl-dev libcmocka-dev libjson-c-dev libnftables-dev \
 		libclang-rt-14-dev iproute2 nmap ncat nftables netsniff-ng \
 		iperf3 hping3 dnsutils dnsmasq-base dnsperf jq curl tcpdump socat procps util-linux \
-		iputils-ping python3 wireguard-go wireguard-tools conntrack
+		iputils-ping python3 wireguard-go wireguard-tools conntrack coturn
 
 # vmlinux.h is checked in; regenerate it on a kernel with BTF.
 vmlinux:
@@ -79,7 +80,7 @@ $(BUILD)/ztgate: $(CLI_SRCS) $(CLI_LIB) $(DAEMON_HDRS) | $(BUILD)
 	$(CC) $(CFLAGS_COMMON) $(CFLAGS) $(CLI_SRCS) $(CLI_LIB) -o $@ $(CLI_LDLIBS)
 
 # Sanitizer builds: the daemon and CLI the integration test runs, and tests.
-san: $(BUILD)/san/ztgated $(BUILD)/san/ztgate $(BUILD)/san/uplink_tool
+san: $(BUILD)/san/ztgated $(BUILD)/san/ztgate $(BUILD)/san/uplink_tool $(BUILD)/san/relay_tool
 
 $(BUILD)/san/ztgated: $(DAEMON_SRCS) $(DAEMON_HDRS) $(BPF_SKELS) $(BPF_HDRS) | $(BUILD)/san
 	$(CC) $(CFLAGS_COMMON) -O1 $(SAN_FLAGS) $(DAEMON_SRCS) -o $@ $(LDLIBS)
@@ -95,6 +96,10 @@ $(BUILD)/san/test_%: tests/bpf/test_%.c $(DAEMON_LIB) $(DAEMON_HDRS) $(BPF_SKELS
 
 # Integration-test helper: drives daemon/uplink.c, sends and receives tunnel-shaped UDP.
 $(BUILD)/san/uplink_tool: tests/tools/uplink_tool.c $(DAEMON_LIB) $(DAEMON_HDRS) $(BPF_SKELS) | $(BUILD)/san
+	$(CC) $(CFLAGS_COMMON) -O1 $(SAN_FLAGS) $< $(DAEMON_LIB) -o $@ $(LDLIBS)
+
+# Integration-test helper: a relay peer on daemon/relay_client.c.
+$(BUILD)/san/relay_tool: tests/tools/relay_tool.c $(DAEMON_LIB) $(DAEMON_HDRS) $(BPF_SKELS) | $(BUILD)/san
 	$(CC) $(CFLAGS_COMMON) -O1 $(SAN_FLAGS) $< $(DAEMON_LIB) -o $@ $(LDLIBS)
 
 test: test-unit test-bpf test-fuzz test-integration
@@ -138,7 +143,16 @@ $(BUILD)/fuzz_tunnel: tests/fuzz/fuzz_tunnel.c $(FUZZ_TUNNEL_LIB) $(DAEMON_HDRS)
 		-isystem $(BORINGSSL_INC) -fsanitize=fuzzer,address,undefined $< $(FUZZ_TUNNEL_LIB) \
 		-L$(BORINGSSL_LIB) -Wl,-rpath,$(BORINGSSL_LIB) -lcrypto -o $@
 
-test-fuzz: $(BUILD)/fuzz_policy $(BUILD)/fuzz_dns $(BUILD)/fuzz_stun $(BUILD)/fuzz_tunnel
+# The relay's messages: what the relay's port and a peer's relay input parse.
+FUZZ_RELAY_LIB := daemon/relay_proto.c daemon/addr.c
+
+$(BUILD)/fuzz_relay: tests/fuzz/fuzz_relay.c $(FUZZ_RELAY_LIB) $(DAEMON_HDRS) | $(BUILD)
+	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ibpf -Idaemon \
+		-isystem $(BORINGSSL_INC) -fsanitize=fuzzer,address,undefined $< $(FUZZ_RELAY_LIB) \
+		-L$(BORINGSSL_LIB) -Wl,-rpath,$(BORINGSSL_LIB) -lcrypto -o $@
+
+test-fuzz: $(BUILD)/fuzz_policy $(BUILD)/fuzz_dns $(BUILD)/fuzz_stun $(BUILD)/fuzz_tunnel \
+		$(BUILD)/fuzz_relay
 	@d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; \
 	if $(BUILD)/fuzz_policy -max_total_time=$(FUZZ_SECONDS) "$$d" tests/fuzz/corpus \
 		> "$$d.log" 2>&1; then tail -n 1 "$$d.log"; rm -f "$$d.log"; \
@@ -155,6 +169,10 @@ test-fuzz: $(BUILD)/fuzz_policy $(BUILD)/fuzz_dns $(BUILD)/fuzz_stun $(BUILD)/fu
 	if $(BUILD)/fuzz_tunnel -max_total_time=$(FUZZ_SECONDS) "$$d" tests/fuzz/corpus-tunnel \
 		> "$$d.log" 2>&1; then tail -n 1 "$$d.log"; rm -f "$$d.log"; \
 	else cat "$$d.log"; rm -f "$$d.log"; echo "fuzz_tunnel: FAILED"; exit 1; fi
+	@d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; \
+	if $(BUILD)/fuzz_relay -max_total_time=$(FUZZ_SECONDS) "$$d" tests/fuzz/corpus-relay \
+		> "$$d.log" 2>&1; then tail -n 1 "$$d.log"; rm -f "$$d.log"; \
+	else cat "$$d.log"; rm -f "$$d.log"; echo "fuzz_relay: FAILED"; exit 1; fi
 
 test-integration: all san
 	bash tests/integration/run.sh

@@ -222,6 +222,87 @@ static __always_inline bool initiation_admitted(const struct zt_uplink_cfg *cfg,
 	return false;
 }
 
+/*
+ * A relay's port (docs/RELAY.md): STUN-shaped datagrams (top two bits 0,
+ * the magic cookie at 4..7, a length field that is the rest of the
+ * datagram) and relay messages 0x10-0x17 with their sizes; hellos, the one
+ * message anyone can make the relay answer, spend the source's bucket.
+ */
+static __always_inline int relay_port(struct xdp_md *ctx, const struct zt_uplink_cfg *cfg,
+				      struct zt_uplink_stats *st, const struct uplink_pkt *p,
+				      const struct zt_udp *uh, __u8 type)
+{
+	__u8 hdr[8];
+	__u32 ulen, plen;
+
+	if (p->fragmented) {
+		/* Only register and send can outgrow a path's MTU. */
+		if (type != ZT_RELAY_MSG_REGISTER && type != ZT_RELAY_MSG_SEND)
+			goto malformed;
+		goto pass;
+	}
+	ulen = bpf_ntohs(uh->len);
+	if (ulen < sizeof(*uh) || p->udp_off + ulen > bpf_xdp_get_buff_len(ctx))
+		goto malformed;
+	plen = ulen - sizeof(*uh);
+	if (plen < 8 || bpf_xdp_load_bytes(ctx, p->udp_off + sizeof(*uh), hdr, sizeof(hdr)))
+		goto malformed;
+	if (!(hdr[0] & 0xc0) && hdr[4] == 0x21 && hdr[5] == 0x12 && hdr[6] == 0xa4 &&
+	    hdr[7] == 0x42) {
+		__u32 mlen = (__u32)hdr[2] << 8 | hdr[3];
+
+		if (plen < 20 || mlen + 20 != plen || (mlen & 3))
+			goto malformed;
+		goto pass;
+	}
+	if (hdr[1] || hdr[2] || hdr[3])
+		goto malformed;
+	switch (type) {
+	case ZT_RELAY_MSG_HELLO:
+		if (plen != ZT_RELAY_MSG_HELLO_LEN)
+			goto malformed;
+		st->initiations_seen++;
+		if (!initiation_admitted(cfg, &p->src)) {
+			st->dropped_ratelimited++;
+			return XDP_DROP;
+		}
+		goto pass;
+	case ZT_RELAY_MSG_CHALLENGE:
+		if (plen != ZT_RELAY_MSG_CHALLENGE_LEN)
+			goto malformed;
+		goto pass;
+	case ZT_RELAY_MSG_REGISTER:
+		if (plen < ZT_RELAY_MSG_REGISTER_MIN || (plen - ZT_RELAY_MSG_REGISTER_MIN) % 32)
+			goto malformed;
+		goto pass;
+	case ZT_RELAY_MSG_REGISTERED:
+		if (plen != ZT_RELAY_MSG_REGISTERED_LEN)
+			goto malformed;
+		goto pass;
+	case ZT_RELAY_MSG_SEND:
+	case ZT_RELAY_MSG_RECV:
+		if (plen < ZT_RELAY_MSG_FWD_MIN)
+			goto malformed;
+		goto pass;
+	case ZT_RELAY_MSG_KEEPALIVE:
+		if (plen != ZT_RELAY_MSG_KEEPALIVE_LEN)
+			goto malformed;
+		goto pass;
+	case ZT_RELAY_MSG_ERROR:
+		if (plen != ZT_RELAY_MSG_ERROR_LEN)
+			goto malformed;
+		goto pass;
+	default:
+		goto malformed;
+	}
+pass:
+	st->passed++;
+	return XDP_PASS;
+malformed:
+	st->dropped_malformed++;
+	return XDP_DROP;
+}
+
 SEC("xdp")
 int zt_uplink(struct xdp_md *ctx)
 {
@@ -248,6 +329,8 @@ int zt_uplink(struct xdp_md *ctx)
 	/* Per-CPU slot, and programs don't migrate while running: no atomics. */
 	if (bpf_xdp_load_bytes(ctx, p.udp_off + sizeof(uh), &type, 1))
 		goto malformed;
+	if (cfg->mode == ZT_UPLINK_MODE_RELAY)
+		return relay_port(ctx, cfg, st, &p, &uh, type);
 	if (p.fragmented) {
 		/* The UDP length covers fragments not seen here: nothing to check but the type. */
 		if (type != ZT_MSG_TRANSPORT)

@@ -27,16 +27,37 @@
 #define ZT_MSG_COOKIE_REPLY_LEN	64
 #define ZT_MSG_TRANSPORT_MIN	32	/* header 16 + empty payload sealed 16 (keepalive) */
 
+/* Relay messages and their UDP payload sizes (docs/RELAY.md), in relay mode. */
+#define ZT_RELAY_MSG_HELLO		0x10
+#define ZT_RELAY_MSG_CHALLENGE		0x11
+#define ZT_RELAY_MSG_REGISTER		0x12
+#define ZT_RELAY_MSG_REGISTERED		0x13
+#define ZT_RELAY_MSG_SEND		0x14
+#define ZT_RELAY_MSG_RECV		0x15
+#define ZT_RELAY_MSG_KEEPALIVE		0x16
+#define ZT_RELAY_MSG_ERROR		0x17
+#define ZT_RELAY_MSG_HELLO_LEN		96
+#define ZT_RELAY_MSG_CHALLENGE_LEN	64
+#define ZT_RELAY_MSG_REGISTER_MIN	70	/* + 32 per accepted key */
+#define ZT_RELAY_MSG_REGISTERED_LEN	45
+#define ZT_RELAY_MSG_FWD_MIN		37	/* send/recv: 36 + at least one byte */
+#define ZT_RELAY_MSG_KEEPALIVE_LEN	52
+#define ZT_RELAY_MSG_ERROR_LEN		8
+
 /* Defaults for zero fields of struct zt_uplink_cfg. */
 #define ZT_UPLINK_DEF_RATE	20	/* initiations per second per source */
 #define ZT_UPLINK_DEF_BURST	40
 
 #define ZT_UPLINK_RL_TRACK	65536	/* sources tracked (LRU) */
 
+/* What the port carries: a connector's tunnel, or a relay's STUN and relay messages. */
+#define ZT_UPLINK_MODE_TUNNEL	0
+#define ZT_UPLINK_MODE_RELAY	1
+
 /* ARRAY "zt_uplink_cfg", key u32 0. Written by userspace only. */
 struct zt_uplink_cfg {
 	__u16 port;		/* tunnel's UDP listen port, host order; 0 = guard off (pass all) */
-	__u16 pad;
+	__u16 mode;		/* ZT_UPLINK_MODE_* */
 	__u32 init_rate;	/* initiations per second per source; 0 = ZT_UPLINK_DEF_RATE */
 	__u32 init_burst;	/* bucket depth; 0 = init_rate if set, else ZT_UPLINK_DEF_BURST */
 };
@@ -66,7 +87,7 @@ struct zt_uplink_stats {
 	__u64 passed;			/* datagrams to the port passed to the stack */
 	__u64 dropped_malformed;	/* to the port, wrong size / unknown type / fragmented handshake */
 	__u64 dropped_ratelimited;	/* well-formed initiations over their source's budget */
-	__u64 initiations_seen;		/* well-formed initiations (passed + rate-limited) */
+	__u64 initiations_seen;		/* well-formed initiations (relay mode: hellos) */
 };
 
 #endif /* ZT_UPLINK_H */

@@ -20,6 +20,7 @@
 
 #include "json_io.h"
 #include "keys.h"
+#include "netcheck.h"
 #include "noise.h"
 
 struct cli {
@@ -57,7 +58,9 @@ static void usage(FILE *f)
 		"  maps           pinned BPF maps and the bpftool commands that read them\n"
 		"  dns            client: names answered with fake IPs (name, fake IP, resource, last use)\n"
 		"  resolve NAME   client: what the DNS server would answer for NAME, and why\n"
-		"  teardown       detach every program, remove pins, stop the daemon\n");
+		"  teardown       detach every program, remove pins, stop the daemon\n"
+		"  netcheck --relay HOST:PORT...  (no daemon needed) UDP reachability, the public\n"
+		"                 endpoint and RTT each relay (or STUN server) sees, hard NAT or not\n");
 }
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -818,6 +821,35 @@ static int cmd_pubkey(struct cli *c, int argc, char **argv)
 	return 0;
 }
 
+/* The relay role's counters and registered peers, when the reply has them. */
+static void print_relay_stats(json_object *resp)
+{
+	json_object *r, *drop, *peers;
+	size_t n;
+
+	if (!json_object_object_get_ex(resp, "relay", &r))
+		return;
+	json_object_object_get_ex(r, "dropped", &drop);
+	printf("\nrelay: %lld peers registered, %lld STUN answered, forwarded %lld packets / %lld bytes\n",
+	       get_int(r, "registered_peers"), get_int(r, "stun_answered"),
+	       get_int(r, "forwarded_packets"), get_int(r, "forwarded_bytes"));
+	printf("dropped: %lld not registered, %lld unknown peer, %lld not accepted, %lld rate limited, "
+	       "%lld malformed\n", get_int(drop, "not_registered"), get_int(drop, "unknown_peer"),
+	       get_int(drop, "not_accepted"), get_int(drop, "rate_limited"), get_int(drop, "malformed"));
+	if (!json_object_object_get_ex(resp, "peers", &peers))
+		return;
+	n = json_object_array_length(peers);
+	printf("%-44s %-4s %-24s %12s %12s %12s %12s\n", "PEER", "VIA", "ENDPOINT", "TX_PKTS",
+	       "TX_BYTES", "RX_PKTS", "RX_BYTES");
+	for (size_t i = 0; i < n; i++) {
+		json_object *p = json_object_array_get_idx(peers, i);
+
+		printf("%-44s %-4s %-24s %12lld %12lld %12lld %12lld\n", get_str(p, "key"),
+		       get_str(p, "transport"), get_str(p, "endpoint"), get_int(p, "tx_packets"),
+		       get_int(p, "tx_bytes"), get_int(p, "rx_packets"), get_int(p, "rx_bytes"));
+	}
+}
+
 static int cmd_stats(struct cli *c)
 {
 	json_object *resp = cli_call(c, request("stats")), *arr, *t;
@@ -842,6 +874,7 @@ static int cmd_stats(struct cli *c)
 	printf("%-20s %14lld %14lld %14lld %14lld\n", "(total)", get_int(t, "allowed_packets"),
 	       get_int(t, "allowed_bytes"), get_int(t, "denied_packets"),
 	       get_int(t, "denied_bytes"));
+	print_relay_stats(resp);
 	json_object_put(resp);
 	return 0;
 }
@@ -1040,6 +1073,8 @@ int main(int argc, char **argv)
 		ret = cmd_keygen(c, nargs - 1, args + 1);
 	else if (!strcmp(args[0], "pubkey"))
 		ret = cmd_pubkey(c, nargs - 1, args + 1);
+	else if (!strcmp(args[0], "netcheck"))
+		ret = zt_cli_netcheck(c->json, nargs - 1, args + 1);
 	else if (nargs == 1 && !strcmp(args[0], "stats"))
 		ret = cmd_stats(c);
 	else if (nargs == 1 && !strcmp(args[0], "events"))

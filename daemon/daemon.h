@@ -107,5 +107,6 @@ void zt_audit(struct zt_daemon *d, int peer_fd, const char *action, json_object 
 int zt_role_enforce(int argc, char **argv);
 int zt_role_client(int argc, char **argv);
 int zt_role_connector(int argc, char **argv);
+int zt_role_relay(int argc, char **argv);
 
 #endif

@@ -15,6 +15,7 @@ static const struct role roles[] = {
 	{ "enforce", zt_role_enforce, "enforce the local policy on the given interfaces" },
 	{ "client", zt_role_client, "fake-IP DNS, the TUN and its routes, enforcement of egress, tunnels to connectors" },
 	{ "connector", zt_role_connector, "ends device tunnels in the private network, enforces grants, forwards, logs connections" },
+	{ "relay", zt_role_relay, "STUN and a meeting point that forwards sealed tunnel datagrams between peers that accept each other" },
 };
 
 static void usage(FILE *f)

@@ -41,10 +41,13 @@ struct zt_relay_client_cfg {
 };
 
 struct zt_relay_client_ops {
-	/* A tunnel datagram from the peer with key SRC, through this relay. */
+	/* A tunnel datagram from the peer with key SRC, through this relay.
+	 * DATAGRAM points into the client's input buffer: valid during the call only. */
 	void (*recv)(void *ctx, struct zt_relay_client *rc, const uint8_t src[ZT_RELAY_KEY_LEN],
 		     uint8_t *datagram, size_t len);
-	/* Registered (again): OBSERVED is our endpoint as the relay sees it (UDP: our public mapping). */
+	/* Registered (again): OBSERVED is our endpoint as the relay sees it (UDP: our public mapping).
+	 * Called on each (re-)registration and when a keepalive's answer shows a new
+	 * mapping, not on every keepalive. */
 	void (*registered)(void *ctx, struct zt_relay_client *rc,
 			   const struct sockaddr_storage *observed);
 	/* The relay stopped answering (registration expired, TCP connection lost). May be NULL. */

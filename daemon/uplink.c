@@ -146,9 +146,11 @@ int zt_uplink_rl_fd(const struct zt_uplink *u)
 	return u && u->skel ? bpf_map__fd(u->skel->maps.zt_uplink_rl) : -EINVAL;
 }
 
-int zt_uplink_set_config(struct zt_uplink *u, uint16_t port, uint32_t rate, uint32_t burst)
+static int set_config(struct zt_uplink *u, uint16_t mode, uint16_t port, uint32_t rate,
+		      uint32_t burst)
 {
-	struct zt_uplink_cfg cfg = { .port = port, .init_rate = rate, .init_burst = burst };
+	struct zt_uplink_cfg cfg = { .port = port, .mode = mode, .init_rate = rate,
+				     .init_burst = burst };
 	__u32 zero = 0;
 
 	if (!u || !u->skel)
@@ -157,6 +159,16 @@ int zt_uplink_set_config(struct zt_uplink *u, uint16_t port, uint32_t rate, uint
 	if (bpf_map_update_elem(bpf_map__fd(u->skel->maps.zt_uplink_cfg), &zero, &cfg, BPF_ANY))
 		return -errno;
 	return 0;
+}
+
+int zt_uplink_set_config(struct zt_uplink *u, uint16_t port, uint32_t rate, uint32_t burst)
+{
+	return set_config(u, ZT_UPLINK_MODE_TUNNEL, port, rate, burst);
+}
+
+int zt_uplink_set_relay_config(struct zt_uplink *u, uint16_t port, uint32_t rate, uint32_t burst)
+{
+	return set_config(u, ZT_UPLINK_MODE_RELAY, port, rate, burst);
 }
 
 int zt_uplink_read_stats(const struct zt_uplink *u, struct zt_uplink_stats *sum)

@@ -75,6 +75,13 @@ int zt_uplink_detach(struct zt_uplink *u, const char *ifname, char *err, size_t 
  */
 int zt_uplink_set_config(struct zt_uplink *u, uint16_t port, uint32_t rate, uint32_t burst);
 
+/*
+ * The same for a relay's port (docs/RELAY.md): only STUN-shaped datagrams
+ * and relay messages 0x10-0x17 of their sizes pass; RATE/BURST limit
+ * hellos per source (0 = defaults).
+ */
+int zt_uplink_set_relay_config(struct zt_uplink *u, uint16_t port, uint32_t rate, uint32_t burst);
+
 /* The counters of every CPU, summed, into *SUM. */
 int zt_uplink_read_stats(const struct zt_uplink *u, struct zt_uplink_stats *sum);
 

@@ -435,6 +435,104 @@ static void test_defaults(void **st)
 
 /* ---- attaching ---- */
 
+/* A STUN-shaped datagram: Binding request header with length field MLEN, PLEN bytes. */
+static struct pspec stun_msg(const char *src, const char *dst, int mlen, int plen, uint8_t b0,
+			     uint8_t cookie0)
+{
+	static uint8_t hdr[8];
+
+	hdr[0] = b0;
+	hdr[1] = 0x01;
+	hdr[2] = (uint8_t)(mlen >> 8);
+	hdr[3] = (uint8_t)mlen;
+	hdr[4] = cookie0;
+	hdr[5] = 0x12;
+	hdr[6] = 0xa4;
+	hdr[7] = 0x42;
+	return (struct pspec){ .src = src, .dst = dst, .proto = 17, .sport = 40000,
+			       .dport = PORT, .payload = plen, .data = hdr, .datalen = 8 };
+}
+
+/* Relay mode (docs/RELAY.md): STUN and relay messages of their sizes only; hellos rate-limited. */
+static void test_relay_mode(void **st)
+{
+	static const struct { int type, good; } fixed[] = {
+		{ ZT_RELAY_MSG_HELLO, ZT_RELAY_MSG_HELLO_LEN },
+		{ ZT_RELAY_MSG_CHALLENGE, ZT_RELAY_MSG_CHALLENGE_LEN },
+		{ ZT_RELAY_MSG_REGISTERED, ZT_RELAY_MSG_REGISTERED_LEN },
+		{ ZT_RELAY_MSG_KEEPALIVE, ZT_RELAY_MSG_KEEPALIVE_LEN },
+		{ ZT_RELAY_MSG_ERROR, ZT_RELAY_MSG_ERROR_LEN },
+	};
+	const char *const src[] = { SRC4, SRC6 }, *const dst[] = { DST4, DST6 };
+	struct zt_uplink_stats before;
+	int f, m, i, passed_hellos = 0;
+
+	(void)st;
+	assert_int_equal(zt_uplink_set_relay_config(U, PORT, 1000000, 1000000), 0);
+	clear_buckets();
+	for (f = 0; f < 2; f++) {
+		for (m = 0; m < (int)(sizeof(fixed) / sizeof(fixed[0])); m++) {
+			int t = fixed[m].type, good = fixed[m].good;
+
+			if (run(tun_msg(src[f], dst[f], t, good)) != XDP_PASS)
+				fail_msg("relay type 0x%x, %d bytes: dropped", t, good);
+			if (run(tun_msg(src[f], dst[f], t, good - 1)) != XDP_DROP ||
+			    run(tun_msg(src[f], dst[f], t, good + 1)) != XDP_DROP)
+				fail_msg("relay type 0x%x, %d +- 1 bytes: passed", t, good);
+		}
+		/* register: 70 + 32 n */
+		assert_int_equal(run(tun_msg(src[f], dst[f], ZT_RELAY_MSG_REGISTER, 70)), XDP_PASS);
+		assert_int_equal(run(tun_msg(src[f], dst[f], ZT_RELAY_MSG_REGISTER, 134)), XDP_PASS);
+		assert_int_equal(run(tun_msg(src[f], dst[f], ZT_RELAY_MSG_REGISTER, 69)), XDP_DROP);
+		assert_int_equal(run(tun_msg(src[f], dst[f], ZT_RELAY_MSG_REGISTER, 71)), XDP_DROP);
+		assert_int_equal(run(tun_msg(src[f], dst[f], ZT_RELAY_MSG_REGISTER, 133)), XDP_DROP);
+		/* send/recv: at least one byte of datagram */
+		for (i = ZT_RELAY_MSG_SEND; i <= ZT_RELAY_MSG_RECV; i++) {
+			assert_int_equal(run(tun_msg(src[f], dst[f], i, 37)), XDP_PASS);
+			assert_int_equal(run(tun_msg(src[f], dst[f], i, 900)), XDP_PASS);
+			assert_int_equal(run(tun_msg(src[f], dst[f], i, 36)), XDP_DROP);
+		}
+		/* Tunnel messages, other types in the relay range, and junk: dropped. */
+		assert_int_equal(run(tun_msg(src[f], dst[f], ZT_MSG_INITIATION, 148)), XDP_DROP);
+		assert_int_equal(run(tun_msg(src[f], dst[f], ZT_MSG_TRANSPORT, 200)), XDP_DROP);
+		assert_int_equal(run(tun_msg(src[f], dst[f], 0x18, 96)), XDP_DROP);
+		assert_int_equal(run(tun_msg(src[f], dst[f], 0x1f, 96)), XDP_DROP);
+		assert_int_equal(run(tun_msg(src[f], dst[f], ZT_RELAY_MSG_HELLO, 0)), XDP_DROP);
+		/* STUN: cookie, top bits and a length field that is the rest of the datagram. */
+		assert_int_equal(run(stun_msg(src[f], dst[f], 0, 20, 0, 0x21)), XDP_PASS);
+		assert_int_equal(run(stun_msg(src[f], dst[f], 8, 28, 0, 0x21)), XDP_PASS);
+		assert_int_equal(run(stun_msg(src[f], dst[f], 4, 20, 0, 0x21)), XDP_DROP);
+		assert_int_equal(run(stun_msg(src[f], dst[f], 6, 26, 0, 0x21)), XDP_DROP);
+		assert_int_equal(run(stun_msg(src[f], dst[f], 0, 20, 0, 0x22)), XDP_DROP);
+		assert_int_equal(run(stun_msg(src[f], dst[f], 0, 20, 0x40, 0x21)), XDP_DROP);
+	}
+	/* A relay message with a non-zero header byte. */
+	{
+		static const uint8_t bad_hdr[4] = { ZT_RELAY_MSG_HELLO, 0, 1, 0 };
+		struct pspec s = tun_msg(SRC4, DST4, ZT_RELAY_MSG_HELLO, 96);
+
+		s.data = bad_hdr;
+		assert_int_equal(run(s), XDP_DROP);
+	}
+
+	/* Hellos over the source's budget are dropped; another source keeps its own. */
+	assert_int_equal(zt_uplink_set_relay_config(U, PORT, 10, 20), 0);
+	clear_buckets();
+	before = stats();
+	for (i = 0; i < 60; i++)
+		passed_hellos += run(tun_msg(SRC4, DST4, ZT_RELAY_MSG_HELLO, 96)) == XDP_PASS;
+	assert_true(passed_hellos >= 20 && passed_hellos <= 22);
+	assert_int_equal(run(tun_msg(SRC6, DST6, ZT_RELAY_MSG_HELLO, 96)), XDP_PASS);
+	/* Only hellos spend it: sends still pass. */
+	assert_int_equal(run(tun_msg(SRC4, DST4, ZT_RELAY_MSG_SEND, 100)), XDP_PASS);
+	assert_stats_delta(&before, (uint64_t)passed_hellos + 2, 0, 60 - (uint64_t)passed_hellos, 61);
+
+	/* Back to a tunnel port: relay messages are junk there. */
+	assert_int_equal(zt_uplink_set_config(U, PORT, 0, 0), 0);
+	assert_int_equal(run(tun_msg(SRC4, DST4, ZT_RELAY_MSG_HELLO, 96)), XDP_DROP);
+	clear_buckets();
+}
+
 static void sh(const char *cmd)
 {
 	if (system(cmd))
@@ -601,6 +699,7 @@ int main(void)
 		cmocka_unit_test(test_malformed_headers),
 		cmocka_unit_test(test_rate_limit),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_relay_mode),
 		cmocka_unit_test(test_attach),
 		cmocka_unit_test(test_teardown_detaches),
 	};

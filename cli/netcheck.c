@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * `ztgate netcheck --relay HOST:PORT...`: what this host's network does to
+ * UDP, measured with STUN Binding requests (daemon/stun.c) from one local
+ * socket to each relay (or any STUN server): whether UDP gets out at all,
+ * the public endpoint each relay sees and its round-trip time, and whether
+ * that endpoint differs between destinations (a NAT whose mapping depends
+ * on the destination, "hard NAT": hole punching will not work through it,
+ * the relay will carry the traffic). No daemon needed.
+ *
+ * Each relay gets a request every 500 ms until it answers, for at most
+ * 3 s; every try has its own transaction ID, so an answer's RTT is against
+ * the try it answers.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <openssl/rand.h>
+
+#include "addr.h"
+#include "netcheck.h"
+#include "stun.h"
+
+#define NETCHECK_MAX_RELAYS	16
+#define NETCHECK_TRIES		6
+#define NETCHECK_RETRY_MS	500
+#define NETCHECK_TIMEOUT_MS	3000
+
+struct probe {
+	const char *name;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	bool resolved, answered;
+	char why[128];
+	uint8_t tid[NETCHECK_TRIES][ZT_STUN_TID_LEN];
+	uint64_t sent_ms[NETCHECK_TRIES];
+	unsigned int tries;
+	double rtt_ms;
+	struct zt_endpoint seen;
+};
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static int resolve(struct probe *p)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM }, *res;
+	char host[256], *port;
+	const char *text = p->name;
+	int r;
+
+	if (text[0] == '[') {
+		const char *end = strchr(text, ']');
+
+		if (!end || end[1] != ':' || (size_t)(end - text) >= sizeof(host))
+			goto bad;
+		memcpy(host, text + 1, (size_t)(end - text - 1));
+		host[end - text - 1] = '\0';
+		port = (char *)end + 2;
+	} else {
+		const char *colon = strrchr(text, ':');
+
+		if (!colon || (size_t)(colon - text) >= sizeof(host) || colon == text)
+			goto bad;
+		memcpy(host, text, (size_t)(colon - text));
+		host[colon - text] = '\0';
+		port = (char *)colon + 1;
+	}
+	if (!*port)
+		goto bad;
+	r = getaddrinfo(host, port, &hints, &res);
+	if (r) {
+		snprintf(p->why, sizeof(p->why), "%s", gai_strerror(r));
+		return -ENOENT;
+	}
+	memcpy(&p->addr, res->ai_addr, res->ai_addrlen);
+	p->addrlen = res->ai_addrlen;
+	freeaddrinfo(res);
+	p->resolved = true;
+	return 0;
+bad:
+	snprintf(p->why, sizeof(p->why), "expected HOST:PORT or [IPv6]:PORT");
+	return -EINVAL;
+}
+
+/* The relay's address as the dual-stack socket wants it (IPv4 mapped). */
+static socklen_t dest_for(const struct probe *p, int family, struct sockaddr_storage *ss)
+{
+	if (family == AF_INET6 && p->addr.ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)&p->addr;
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		memset(ss, 0, sizeof(*ss));
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = sin->sin_port;
+		s6->sin6_addr.s6_addr[10] = s6->sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&s6->sin6_addr.s6_addr[12], &sin->sin_addr, 4);
+		return sizeof(*s6);
+	}
+	memcpy(ss, &p->addr, p->addrlen);
+	return p->addrlen;
+}
+
+static void send_try(int fd, int family, struct probe *p)
+{
+	struct sockaddr_storage dst;
+	socklen_t dl;
+	uint8_t msg[128];
+	ssize_t n;
+
+	if (p->tries == NETCHECK_TRIES)
+		return;
+	RAND_bytes(p->tid[p->tries], ZT_STUN_TID_LEN);
+	n = zt_stun_build_binding_request(p->tid[p->tries], NULL, msg, sizeof(msg));
+	if (n < 0)
+		return;
+	dl = dest_for(p, family, &dst);
+	p->sent_ms[p->tries] = now_us();
+	if (sendto(fd, msg, (size_t)n, 0, (struct sockaddr *)&dst, dl) < 0)
+		snprintf(p->why, sizeof(p->why), "send: %s", strerror(errno));
+	p->tries++;
+}
+
+static void take_answer(struct probe *probes, size_t n, const uint8_t *msg, size_t len)
+{
+	struct zt_stun_msg m;
+	uint64_t now = now_us();
+
+	if (zt_stun_parse(msg, len, &m) < 0 || m.type != ZT_STUN_BINDING_SUCCESS)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct probe *p = &probes[i];
+
+		for (unsigned int t = 0; t < p->tries; t++) {
+			const struct zt_stun_addr *a;
+
+			if (p->answered || memcmp(p->tid[t], m.tid, ZT_STUN_TID_LEN))
+				continue;
+			a = m.has_xor_mapped ? &m.xor_mapped : m.has_mapped ? &m.mapped : NULL;
+			if (!a)
+				return;
+			p->answered = true;
+			p->rtt_ms = (double)(now - p->sent_ms[t]) / 1000.0;
+			memcpy(p->seen.addr, a->addr, 16);
+			p->seen.family = a->family;
+			p->seen.port = a->port;
+			return;
+		}
+	}
+}
+
+int zt_cli_netcheck(bool json, int argc, char **argv)
+{
+	struct probe probes[NETCHECK_MAX_RELAYS];
+	size_t n = 0, answered = 0;
+	int fd = -1, family = AF_INET6, zero = 0, hard = -1, ret = 0;
+	uint64_t start, next_try;
+
+	memset(probes, 0, sizeof(probes));
+	for (int i = 0; i < argc; i++) {
+		const char *v = NULL;
+
+		if (!strcmp(argv[i], "--relay") && i + 1 < argc)
+			v = argv[++i];
+		else if (!strncmp(argv[i], "--relay=", 8))
+			v = argv[i] + 8;
+		if (!v) {
+			fprintf(stderr, "ztgate: netcheck: unexpected argument '%s' (usage: ztgate netcheck --relay HOST:PORT...)\n",
+				argv[i]);
+			return 2;
+		}
+		if (n == NETCHECK_MAX_RELAYS) {
+			fprintf(stderr, "ztgate: netcheck: at most %d relays\n", NETCHECK_MAX_RELAYS);
+			return 2;
+		}
+		probes[n++].name = v;
+	}
+	if (!n) {
+		/* The daemon has no `relays` command yet: nothing to ask it. */
+		fprintf(stderr, "ztgate: netcheck needs --relay HOST:PORT (a relay or any STUN server; repeat it for the hard-NAT check)\n");
+		return 2;
+	}
+	for (size_t i = 0; i < n; i++)
+		resolve(&probes[i]);
+
+	/* One socket for all: the NAT mapping compared is this socket's. */
+	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero))) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0) {
+		family = AF_INET;
+		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			fprintf(stderr, "ztgate: netcheck: socket: %s\n", strerror(errno));
+			return 1;
+		}
+	}
+	start = now_us();
+	next_try = start;
+	for (;;) {
+		uint64_t now = now_us();
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		int wait_ms;
+
+		if (answered == n || now - start >= NETCHECK_TIMEOUT_MS * 1000ull)
+			break;
+		if (now >= next_try) {
+			for (size_t i = 0; i < n; i++)
+				if (probes[i].resolved && !probes[i].answered &&
+				    (probes[i].addr.ss_family == AF_INET || family == AF_INET6))
+					send_try(fd, family, &probes[i]);
+			next_try = now + NETCHECK_RETRY_MS * 1000ull;
+		}
+		wait_ms = (int)((next_try - now) / 1000) + 1;
+		if (poll(&pfd, 1, wait_ms) > 0) {
+			uint8_t buf[2048];
+			ssize_t len = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+			if (len > 0) {
+				take_answer(probes, n, buf, (size_t)len);
+				answered = 0;
+				for (size_t i = 0; i < n; i++)
+					answered += probes[i].answered;
+			}
+		}
+	}
+	close(fd);
+
+	/* Hard NAT: two destinations saw different endpoints of one socket. */
+	for (size_t i = 0; i < n; i++) {
+		if (!probes[i].answered)
+			continue;
+		for (size_t j = i + 1; j < n; j++) {
+			/* An IPv4 and an IPv6 endpoint always differ: not the NAT's doing. */
+			if (!probes[j].answered || probes[j].seen.family != probes[i].seen.family)
+				continue;
+			if (hard < 0)
+				hard = 0;
+			if (!zt_endpoint_equal(&probes[i].seen, &probes[j].seen))
+				hard = 1;
+		}
+	}
+
+	if (json) {
+		json_object *o = json_object_new_object(), *arr = json_object_new_array();
+
+		for (size_t i = 0; i < n; i++) {
+			json_object *r = json_object_new_object();
+			char ep[64];
+
+			json_object_object_add(r, "relay", json_object_new_string(probes[i].name));
+			json_object_object_add(r, "ok", json_object_new_boolean(probes[i].answered));
+			if (probes[i].answered) {
+				zt_endpoint_format(&probes[i].seen, ep, sizeof(ep));
+				json_object_object_add(r, "endpoint", json_object_new_string(ep));
+				json_object_object_add(r, "rtt_ms", json_object_new_double(probes[i].rtt_ms));
+			} else {
+				json_object_object_add(r, "error", json_object_new_string(
+					probes[i].why[0] ? probes[i].why : "no answer"));
+			}
+			json_object_array_add(arr, r);
+		}
+		json_object_object_add(o, "relays", arr);
+		json_object_object_add(o, "udp", json_object_new_boolean(answered > 0));
+		json_object_object_add(o, "hard_nat", hard < 0 ? NULL : json_object_new_boolean(hard));
+		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+		json_object_put(o);
+	} else {
+		printf("%-32s %10s  %s\n", "RELAY", "RTT", "PUBLIC ENDPOINT");
+		for (size_t i = 0; i < n; i++) {
+			char ep[64], rtt[32];
+
+			if (probes[i].answered) {
+				zt_endpoint_format(&probes[i].seen, ep, sizeof(ep));
+				snprintf(rtt, sizeof(rtt), "%.1f ms", probes[i].rtt_ms);
+			} else {
+				snprintf(ep, sizeof(ep), "- (%s)", probes[i].why[0] ? probes[i].why : "no answer");
+				snprintf(rtt, sizeof(rtt), "-");
+			}
+			printf("%-32s %10s  %s\n", probes[i].name, rtt, ep);
+		}
+		printf("UDP: %s\n", answered ? "yes" : "no");
+		printf("mapping varies by destination (hard NAT): %s\n",
+		       hard < 0 ? "unknown (needs answers from two relays)" : hard ? "yes" : "no");
+	}
+	if (!answered)
+		ret = 1;
+	return ret;
+}
