@@ -1030,6 +1030,8 @@ void zt_tunnel_input(struct zt_tunnel *t, uint8_t *msg, size_t len, const struct
 {
 	event_begin(t);
 	handle_datagram(t, msg, len, src, srclen, mono_ns());
+	if (t->ops.flush)
+		t->ops.flush(t->ctx);
 	event_end(t);
 }
 
@@ -1062,6 +1064,8 @@ static void on_udp(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 			handle_datagram(t, t->rx_buf + (size_t)i * RX_SLOT, t->rx[i].msg_len,
 					(struct sockaddr *)&t->rx_src[i],
 					t->rx[i].msg_hdr.msg_namelen, now);
+		if (t->ops.flush)
+			t->ops.flush(t->ctx);
 		t->backlog = false;
 		if (n < ZT_TUNNEL_BATCH)
 			break;

@@ -83,10 +83,16 @@ struct zt_tunnel_cfg {
 struct zt_tunnel_ops {
 	/*
 	 * The decrypted, non-empty payload of an authenticated transport
-	 * packet from P. PAYLOAD is the engine's buffer: valid (and writable)
-	 * during the call only.
+	 * packet from P. PAYLOAD is the engine's buffer: writable, and valid
+	 * until the next flush call (so a batch of payloads can be written
+	 * out together).
 	 */
 	void (*recv)(void *ctx, struct zt_tunnel_peer *p, uint8_t *payload, size_t len);
+	/*
+	 * After each batch of datagrams (up to ZT_TUNNEL_BATCH), before the
+	 * buffers handed to recv are reused. May be NULL.
+	 */
+	void (*flush)(void *ctx);
 	/* A new session with P is usable for sending (the client resends its binds here). May be NULL. */
 	void (*session_up)(void *ctx, struct zt_tunnel_peer *p);
 };
