@@ -45,7 +45,11 @@ struct zt_tunnel_peer;
 #define ZT_TUNNEL_PAYLOAD_MAX	(65507 - 32)
 /* Packets held per peer while no session is up; the oldest goes first. */
 #define ZT_TUNNEL_QUEUE_MAX	128
-/* Datagrams taken per recvmmsg (and sent per sendmmsg). */
+/*
+ * Datagrams taken per recvmmsg (and sent per sendmmsg). With UDP GSO/GRO
+ * (when the kernel has them) a run of equal-sized datagrams to one
+ * endpoint leaves as one send, and arrives as one receive.
+ */
 #define ZT_TUNNEL_BATCH		32
 
 /*
@@ -115,6 +119,8 @@ struct zt_tunnel_stats {
 	uint64_t handshake_dh;		/* handshake messages that reached the DH */
 	uint64_t cookie_replies_sent;	/* under load, instead of a DH */
 	uint64_t mac2_accepted;		/* under load, initiations let through on a valid mac2 */
+	uint64_t tx_gso_sends;		/* sends that carried several datagrams (UDP GSO) */
+	uint64_t rx_gro_messages;	/* receives that held several datagrams (UDP GRO) */
 };
 
 struct zt_tunnel_peer_stats {
