@@ -222,7 +222,7 @@ static void flow_packet(struct connector *c, struct device *dev, const struct zt
 	struct zt_flow_key k = { .device_id = dev->id };
 	const struct zt_tuple *t = info->icmp_error ? &info->inner : &info->t;
 	struct sockaddr_storage ep;
-	struct zt_flow_meta m;
+	struct zt_flow_meta m = { 0 };
 	unsigned int flags;
 
 	/* Keyed the device's way: device address and port first. */
@@ -233,7 +233,9 @@ static void flow_packet(struct connector *c, struct device *dev, const struct zt
 		k.src = t->dst; k.sport = t->dport; k.dst = t->src; k.dport = t->sport;
 	}
 	flags = info->icmp_error ? ZT_FLOW_ICMP_ERROR : info->tcp_flags;
-	flow_meta(c, dev, k.dst, &m, &ep);
+	/* Read only when a flow starts (a device's packet): not per packet of a running one. */
+	if (to_resource && !zt_flows_open(c->flows, &k))
+		flow_meta(c, dev, k.dst, &m, &ep);
 	zt_flows_packet(c->flows, &k, &m, to_resource ? ZT_FLOW_TO_RESOURCE : ZT_FLOW_FROM_RESOURCE,
 			info->ip_len, flags, zt_flows_now_ms());
 }
