@@ -226,7 +226,14 @@ static void on_recv(void *ctx, struct zt_tunnel_peer *peer, uint8_t *pkt, size_t
 		return;
 	}
 	ct->st.from_connectors++;
-	zt_tun_write(ct->tun, pkt, len);
+	zt_tun_queue(ct->tun, pkt, len);
+}
+
+static void on_flush(void *ctx)
+{
+	struct zt_client_tunnel *ct = ctx;
+
+	zt_tun_flush(ct->tun);
 }
 
 /* A new session: the connector may have restarted; tell it our names again. */
@@ -306,7 +313,8 @@ int zt_client_tunnel_open(struct zt_daemon *d, struct zt_tun *tun, struct zt_fak
 			  char *err, size_t errlen)
 {
 	struct zt_tunnel_cfg cfg = { .persistent_keepalive_ms = 25000 };
-	const struct zt_tunnel_ops ops = { .recv = on_recv, .session_up = on_session_up };
+	const struct zt_tunnel_ops ops = { .recv = on_recv, .session_up = on_session_up,
+					 .flush = on_flush };
 	struct zt_client_tunnel *ct;
 	int ret;
 

@@ -232,7 +232,7 @@ static void flow_packet(struct connector *c, struct device *dev, const struct zt
 	struct zt_flow_key k = { .device_id = dev->id };
 	const struct zt_tuple *t = info->icmp_error ? &info->inner : &info->t;
 	struct sockaddr_storage ep;
-	struct zt_flow_meta m;
+	struct zt_flow_meta m = { 0 };
 	unsigned int flags;
 
 	/* Keyed the device's way: device address and port first. */
@@ -243,7 +243,9 @@ static void flow_packet(struct connector *c, struct device *dev, const struct zt
 		k.src = t->dst; k.sport = t->dport; k.dst = t->src; k.dport = t->sport;
 	}
 	flags = info->icmp_error ? ZT_FLOW_ICMP_ERROR : info->tcp_flags;
-	flow_meta(c, dev, k.dst, &m, &ep);
+	/* Read only when a flow starts (a device's packet): not per packet of a running one. */
+	if (to_resource && !zt_flows_open(c->flows, &k))
+		flow_meta(c, dev, k.dst, &m, &ep);
 	zt_flows_packet(c->flows, &k, &m, to_resource ? ZT_FLOW_TO_RESOURCE : ZT_FLOW_FROM_RESOURCE,
 			info->ip_len, flags, zt_flows_now_ms());
 }
@@ -367,7 +369,15 @@ static void deliver(struct connector *c, struct device *dev, uint8_t *pkt, size_
 
 	if (zt_pkt_parse(pkt, len, &info) == 0)
 		flow_packet(c, dev, &info, true);
-	zt_tun_write(c->tun, pkt, len);
+	zt_tun_queue(c->tun, pkt, len);
+}
+
+/* The tunnel's receive batch is done: what deliver() queued goes into the TUN. */
+static void on_tunnel_flush(void *ctx)
+{
+	struct connector *c = ctx;
+
+	zt_tun_flush(c->tun);
 }
 
 static void binding_resolved(struct connector *c, struct device *dev, struct binding *b)
@@ -377,12 +387,11 @@ static void binding_resolved(struct connector *c, struct device *dev, struct bin
 	zt_addr_from_v4(eb.addr, b->real.s_addr);
 	zt_compile_bind_live(c->d.fds, &eb);
 	send_bind_ack(c, dev, b->fake, ZT_BIND_OK);
-	for (unsigned int i = 0; i < b->nqueued; i++) {
+	for (unsigned int i = 0; i < b->nqueued; i++)
 		if (zt_nat_rewrite_dst(b->queue[i], b->queue_len[i], b->real) == 0)
 			deliver(c, dev, b->queue[i], b->queue_len[i]);
-		free(b->queue[i]);
-	}
-	b->nqueued = 0;
+	zt_tun_flush(c->tun);	/* before the buffers go */
+	binding_drop_queue(b);
 }
 
 static void name_result(struct connector *c, const char *name, int status,
@@ -867,7 +876,7 @@ int zt_role_connector(int argc, char **argv)
 	};
 	const struct zt_tunables tunables = ZT_TUNABLES_DEFAULT;
 	struct zt_tunnel_cfg tcfg = { 0 };
-	const struct zt_tunnel_ops tops = { .recv = on_tunnel_recv };
+	const struct zt_tunnel_ops tops = { .recv = on_tunnel_recv, .flush = on_tunnel_flush };
 	const struct zt_name_cache_ops nops = { .resolved = on_name_resolved };
 	struct zt_name_cache_cfg ncfg = { 0 };
 	struct zt_endpoint listen;

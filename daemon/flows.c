@@ -465,6 +465,13 @@ int zt_flows_packet(struct zt_flows *t, const struct zt_flow_key *key,
 	return started ? 1 : 0;
 }
 
+bool zt_flows_open(const struct zt_flows *t, const struct zt_flow_key *key)
+{
+	const struct flow *f = find(t, key);
+
+	return f && f->state != ST_ENDED;
+}
+
 unsigned int zt_flows_expire(struct zt_flows *t, uint64_t now_ms)
 {
 	unsigned int n = 0;

@@ -50,6 +50,7 @@
 #define ZT_FLOWS_H
 
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -121,6 +122,12 @@ uint64_t zt_flows_now_ms(void);
 int zt_flows_packet(struct zt_flows *t, const struct zt_flow_key *key,
 		    const struct zt_flow_meta *meta, enum zt_flow_dir dir, uint32_t bytes,
 		    unsigned int flags, uint64_t now_ms);
+
+/*
+ * True if KEY has a flow that has not ended: zt_flows_packet() would count
+ * a packet in it without reading META (so a caller can skip building it).
+ */
+bool zt_flows_open(const struct zt_flows *t, const struct zt_flow_key *key);
 
 /* End the flows whose time is up. Returns how many ended (end lines emitted). */
 unsigned int zt_flows_expire(struct zt_flows *t, uint64_t now_ms);

@@ -7,13 +7,18 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <linux/if_tun.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 
+#include "offload.h"
 #include "tun.h"
+
+/* A read: the vnet header and the largest (GSO) IP packet. */
+#define READ_BUF	(ZT_VNET_HDR_LEN + 65535)
 
 struct zt_tun {
 	int fd;
@@ -24,6 +29,11 @@ struct zt_tun {
 	uint8_t src4[4];
 	size_t nroutes;
 	struct zt_tun_stats st;
+	bool tso;			/* the kernel may hand us TCP super-packets */
+	uint8_t *rbuf;			/* READ_BUF */
+	/* Queued writes (zt_tun_queue): the caller's buffers, until zt_tun_flush. */
+	struct iovec wq[ZT_TUN_WRITE_BATCH];
+	size_t nwq;
 };
 
 /* ---- rtnetlink: one request, one ack ---- */
@@ -296,7 +306,14 @@ int zt_tun_open(const char *name, struct zt_tun **out, char *err, size_t errlen)
 		snprintf(err, errlen, "/dev/net/tun: %s", strerror(errno));
 		goto fail;
 	}
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	t->rbuf = malloc(READ_BUF);
+	if (!t->rbuf) {
+		ret = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	/* Every read and write starts with a virtio_net_hdr (offload.h). */
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_VNET_HDR;
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
 	if (ioctl(t->fd, TUNSETIFF, &ifr)) {
 		ret = -errno;
@@ -308,6 +325,12 @@ int zt_tun_open(const char *name, struct zt_tun **out, char *err, size_t errlen)
 		snprintf(err, errlen, "TUN %s: persist: %s", name, strerror(errno));
 		goto fail;
 	}
+	/*
+	 * TCP super-packets and partial checksums from the kernel: one read per
+	 * 64 KB of a bulk sender instead of one per MTU. Without it (an old
+	 * kernel) every packet still comes whole, behind a plain vnet header.
+	 */
+	t->tso = ioctl(t->fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) == 0;
 	snprintf(t->name, sizeof(t->name), "%s", ifr.ifr_name);
 	t->ifindex = (int)if_nametoindex(t->name);
 	if (!t->ifindex) {
@@ -328,6 +351,7 @@ fail_persist:
 fail:
 	if (t->fd >= 0)
 		close(t->fd);
+	free(t->rbuf);
 	free(t);
 	return ret;
 }
@@ -347,14 +371,30 @@ int zt_tun_ifindex(const struct zt_tun *t)
 	return t->ifindex;
 }
 
+struct split_ctx {
+	struct zt_tun *t;
+	zt_tun_visit_fn visit;
+	void *ctx;
+};
+
+static void split_visit(const uint8_t *pkt, size_t len, void *arg)
+{
+	struct split_ctx *sc = arg;
+
+	sc->t->st.rx_packets++;
+	sc->t->st.rx_bytes += len;
+	if (sc->visit)
+		sc->visit(pkt, len, sc->ctx);
+}
+
 int zt_tun_drain(struct zt_tun *t, zt_tun_visit_fn visit, void *ctx)
 {
-	uint8_t pkt[65536];
-	int count = 0;
+	struct split_ctx sc = { .t = t, .visit = visit, .ctx = ctx };
+	int count = 0, n_pkts;
 
 	/* Bounded per wakeup so one busy TUN cannot starve DNS and control. */
 	while (count < 256) {
-		ssize_t n = read(t->fd, pkt, sizeof(pkt));
+		ssize_t n = read(t->fd, t->rbuf, READ_BUF);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -365,29 +405,89 @@ int zt_tun_drain(struct zt_tun *t, zt_tun_visit_fn visit, void *ctx)
 		}
 		if (n == 0)
 			break;
-		t->st.rx_packets++;
-		t->st.rx_bytes += (uint64_t)n;
-		if (visit)
-			visit(pkt, (size_t)n, ctx);
-		count++;
+		n_pkts = zt_offload_split(t->rbuf, (size_t)n, split_visit, &sc);
+		if (n_pkts < 0)
+			t->st.rx_malformed++;
+		else
+			count += n_pkts;
 	}
 	return count;
 }
 
-int zt_tun_write(struct zt_tun *t, const uint8_t *pkt, size_t len)
+/* Write IOV (N entries, the vnet header first), counting PKTS packets of BYTES. */
+static int write_iov(struct zt_tun *t, const struct iovec *iov, int n, uint64_t pkts,
+		     uint64_t bytes)
 {
-	ssize_t n;
+	ssize_t w;
 
 	do
-		n = write(t->fd, pkt, len);
-	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		t->st.tx_dropped++;
+		w = writev(t->fd, iov, n);
+	while (w < 0 && errno == EINTR);
+	if (w < 0) {
+		t->st.tx_dropped += pkts;
 		return -errno;
 	}
-	t->st.tx_packets++;
-	t->st.tx_bytes += len;
+	t->st.tx_packets += pkts;
+	t->st.tx_bytes += bytes;
 	return 0;
+}
+
+static int write_one(struct zt_tun *t, const uint8_t *pkt, size_t len)
+{
+	struct virtio_net_hdr vh = { 0 };	/* no offload: the kernel checks the checksums */
+	const struct iovec iov[2] = {
+		{ .iov_base = &vh, .iov_len = sizeof(vh) },
+		{ .iov_base = (void *)pkt, .iov_len = len },
+	};
+
+	return write_iov(t, iov, 2, 1, len);
+}
+
+void zt_tun_flush(struct zt_tun *t)
+{
+	struct iovec iov[2 + ZT_OFFLOAD_SEGS_MAX];
+	uint8_t hdr[ZT_OFFLOAD_HDR_MAX];
+	struct virtio_net_hdr vh;
+	size_t i = 0, k, run, hdrlen;
+	uint64_t bytes;
+
+	while (i < t->nwq) {
+		run = zt_offload_coalesce(t->wq + i, t->nwq - i, &vh, hdr, &hdrlen);
+		if (run == 1) {
+			write_one(t, t->wq[i].iov_base, t->wq[i].iov_len);
+			i++;
+			continue;
+		}
+		/* One super-packet: our header, then each segment's payload where it lies. */
+		iov[0] = (struct iovec){ .iov_base = &vh, .iov_len = sizeof(vh) };
+		iov[1] = (struct iovec){ .iov_base = hdr, .iov_len = hdrlen };
+		bytes = 0;
+		for (k = 0; k < run; k++) {
+			const struct iovec *p = &t->wq[i + k];
+
+			iov[2 + k] = (struct iovec){ .iov_base = (uint8_t *)p->iov_base + hdrlen,
+						     .iov_len = p->iov_len - hdrlen };
+			bytes += p->iov_len;
+		}
+		write_iov(t, iov, (int)(2 + run), run, bytes);
+		t->st.tx_coalesced += run;
+		i += run;
+	}
+	t->nwq = 0;
+}
+
+int zt_tun_queue(struct zt_tun *t, const uint8_t *pkt, size_t len)
+{
+	if (t->nwq == ZT_TUN_WRITE_BATCH)
+		zt_tun_flush(t);
+	t->wq[t->nwq++] = (struct iovec){ .iov_base = (void *)pkt, .iov_len = len };
+	return 0;
+}
+
+int zt_tun_write(struct zt_tun *t, const uint8_t *pkt, size_t len)
+{
+	zt_tun_flush(t);	/* in order */
+	return write_one(t, pkt, len);
 }
 
 void zt_tun_stats(const struct zt_tun *t, struct zt_tun_stats *st)
@@ -401,7 +501,9 @@ void zt_tun_close(struct zt_tun *t, bool destroy)
 		return;
 	if (destroy)
 		ioctl(t->fd, TUNSETPERSIST, 0);	/* the last close now deletes it */
+	zt_tun_flush(t);
 	close(t->fd);
 	free(t->routes);
+	free(t->rbuf);
 	free(t);
 }

@@ -27,7 +27,12 @@ struct zt_tun_stats {
 	uint64_t tx_packets;	/* packets the tunnel handed to the kernel */
 	uint64_t tx_bytes;
 	uint64_t tx_dropped;	/* refused by the kernel (queue full, bad packet) */
+	uint64_t tx_coalesced;	/* of tx_packets, written merged into TCP super-packets */
+	uint64_t rx_malformed;	/* reads whose offload header made no sense: dropped */
 };
+
+/* Writes queued before zt_tun_queue flushes by itself. */
+#define ZT_TUN_WRITE_BATCH	64
 
 /* Create (or adopt, after a crash) the TUN NAME, bring it up. 0 or -errno. */
 int zt_tun_open(const char *name, struct zt_tun **out, char *err, size_t errlen);
@@ -58,7 +63,16 @@ int zt_tun_set_routes(struct zt_tun *t, const struct zt_prefix *routes, size_t n
 size_t zt_tun_route_count(const struct zt_tun *t);
 
 /*
- * Read what is queued (nonblocking). VISIT, when set, sees each IP packet.
+ * The TUN is opened with offloads (offload.h): the kernel may hand us TCP
+ * super-packets (TSO) and packets with partial checksums; zt_tun_drain()
+ * cuts and completes them, so callers only ever see plain IP packets of at
+ * most the MTU, with valid checksums. Writes merge runs of one TCP flow's
+ * consecutive segments into super-packets (zt_tun_queue/zt_tun_flush).
+ */
+
+/*
+ * Read what is queued (nonblocking). VISIT, when set, sees each IP packet
+ * (the buffer is the TUN's, writable, valid during the call only).
  * Returns packets read or -errno.
  */
 typedef void (*zt_tun_visit_fn)(const uint8_t *pkt, size_t len, void *ctx);
@@ -69,6 +83,15 @@ int zt_tun_drain(struct zt_tun *t, zt_tun_visit_fn visit, void *ctx);
  * packet is dropped and counted, as a full link would).
  */
 int zt_tun_write(struct zt_tun *t, const uint8_t *pkt, size_t len);
+/*
+ * Queue PKT for the kernel: it must stay valid and unchanged until the next
+ * zt_tun_flush() (or zt_tun_write(), zt_tun_close()), which writes the
+ * queue in order, consecutive TCP segments of one flow merged into one
+ * super-packet. A full queue flushes itself. Returns 0; a packet the
+ * kernel refuses counts in tx_dropped.
+ */
+int zt_tun_queue(struct zt_tun *t, const uint8_t *pkt, size_t len);
+void zt_tun_flush(struct zt_tun *t);
 void zt_tun_stats(const struct zt_tun *t, struct zt_tun_stats *st);
 
 /* Close; DESTROY deletes the device (and with it its addresses and routes). */

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,8 @@
 #define RX_SLOT			65536	/* any UDP datagram */
 #define RX_ROUNDS		2	/* batches per wakeup, then the loop's other fds */
 #define SOCKET_BUFFER		(4 << 20)
+#define GSO_SEGMENTS_MAX	64	/* the kernel's UDP_MAX_SEGMENTS */
+#define GSO_BYTES_MAX		65507	/* one IPv4 UDP datagram's payload */
 /* An initiator stops using a cookie a little before the responder's secret rotates. */
 #define COOKIE_LATENCY_NS	(5 * NS_PER_S)
 #define UNDER_LOAD_AFTER_NS	NS_PER_S
@@ -136,7 +139,12 @@ struct zt_tunnel {
 	struct mmsghdr rx[ZT_TUNNEL_BATCH];
 	struct iovec rx_iov[ZT_TUNNEL_BATCH];
 	struct sockaddr_storage rx_src[ZT_TUNNEL_BATCH];
+	union {
+		struct cmsghdr align;
+		uint8_t buf[CMSG_SPACE(sizeof(int))];
+	} rx_cmsg[ZT_TUNNEL_BATCH];	/* UDP_GRO: the segment size */
 	uint8_t *rx_buf;		/* ZT_TUNNEL_BATCH * RX_SLOT */
+	bool gro;			/* the kernel may hand us runs of datagrams at once */
 
 	/* Send batch. */
 	int cork;
@@ -146,6 +154,14 @@ struct zt_tunnel {
 	struct sockaddr_storage tx_to[ZT_TUNNEL_BATCH];
 	uint8_t (*tx_buf)[TX_SLOT];
 	uint8_t *big;			/* one datagram over TX_SLOT, sent alone */
+	/* What sendmmsg gets: runs of equal datagrams to one endpoint as one UDP GSO send. */
+	bool gso;
+	struct mmsghdr txg[ZT_TUNNEL_BATCH];
+	unsigned int txg_count[ZT_TUNNEL_BATCH];
+	union {
+		struct cmsghdr align;
+		uint8_t buf[CMSG_SPACE(sizeof(uint16_t))];
+	} txg_cmsg[ZT_TUNNEL_BATCH];
 
 	struct zt_tunnel_stats stats;
 };
@@ -225,21 +241,81 @@ static bool has_endpoint(const struct zt_tunnel_peer *p)
 
 /* ---- sending: one sendmmsg per batch ---- */
 
+/*
+ * How many datagrams from I can leave as one UDP GSO send: same endpoint,
+ * same size (the last may be shorter), within the kernel's limits.
+ */
+static unsigned int gso_run(const struct zt_tunnel *t, unsigned int i)
+{
+	const struct msghdr *first = &t->tx[i].msg_hdr;
+	size_t size = t->tx_iov[i].iov_len, total = size;
+	unsigned int j = i + 1;
+
+	if (!t->gso)
+		return 1;
+	while (j < t->ntx && j - i < GSO_SEGMENTS_MAX && t->tx_iov[j - 1].iov_len == size &&
+	       t->tx_iov[j].iov_len <= size && total + t->tx_iov[j].iov_len <= GSO_BYTES_MAX &&
+	       t->tx[j].msg_hdr.msg_namelen == first->msg_namelen &&
+	       !memcmp(t->tx[j].msg_hdr.msg_name, first->msg_name, first->msg_namelen)) {
+		total += t->tx_iov[j].iov_len;
+		j++;
+	}
+	return j - i;
+}
+
+/* Group the datagrams from I into t->txg; returns how many groups. */
+static unsigned int tx_group(struct zt_tunnel *t, unsigned int i)
+{
+	unsigned int ng = 0, cnt;
+
+	for (; i < t->ntx; i += cnt, ng++) {
+		struct msghdr *m = &t->txg[ng].msg_hdr;
+
+		cnt = gso_run(t, i);
+		*m = (struct msghdr){ .msg_name = t->tx[i].msg_hdr.msg_name,
+				      .msg_namelen = t->tx[i].msg_hdr.msg_namelen,
+				      .msg_iov = &t->tx_iov[i], .msg_iovlen = cnt };
+		if (cnt > 1) {
+			uint16_t size = (uint16_t)t->tx_iov[i].iov_len;
+			struct cmsghdr *cm;
+
+			m->msg_control = t->txg_cmsg[ng].buf;
+			m->msg_controllen = sizeof(t->txg_cmsg[ng].buf);
+			cm = CMSG_FIRSTHDR(m);
+			cm->cmsg_level = SOL_UDP;
+			cm->cmsg_type = UDP_SEGMENT;
+			cm->cmsg_len = CMSG_LEN(sizeof(size));
+			memcpy(CMSG_DATA(cm), &size, sizeof(size));
+		}
+		t->txg_count[ng] = cnt;
+	}
+	return ng;
+}
+
 static void tx_flush(struct zt_tunnel *t)
 {
-	unsigned int sent = 0;
-	int n;
+	unsigned int sent = 0, ng;
+	int n, k;
 
 	while (sent < t->ntx) {
-		n = sendmmsg(t->fd, t->tx + sent, t->ntx - sent, MSG_DONTWAIT);
+		ng = tx_group(t, sent);
+		n = sendmmsg(t->fd, t->txg, ng, MSG_DONTWAIT);
 		if (n <= 0) {
+			/* A path that cannot segment (EIO): send them one by one from now on. */
+			if (t->txg_count[0] > 1 && (errno == EIO || errno == EINVAL)) {
+				t->gso = false;
+				continue;
+			}
 			/* The first one failed: it is lost (as on a lossy path), the rest still go. */
-			t->stats.tx_errors++;
-			sent++;
+			t->stats.tx_errors += t->txg_count[0];
+			sent += t->txg_count[0];
 			continue;
 		}
-		t->stats.tx_datagrams += (unsigned int)n;
-		sent += (unsigned int)n;
+		for (k = 0; k < n; k++) {
+			t->stats.tx_gso_sends += t->txg_count[k] > 1;
+			t->stats.tx_datagrams += t->txg_count[k];
+			sent += t->txg_count[k];
+		}
 	}
 	t->ntx = 0;
 }
@@ -1030,7 +1106,26 @@ void zt_tunnel_input(struct zt_tunnel *t, uint8_t *msg, size_t len, const struct
 {
 	event_begin(t);
 	handle_datagram(t, msg, len, src, srclen, mono_ns());
+	if (t->ops.flush)
+		t->ops.flush(t->ctx);
 	event_end(t);
+}
+
+/* The size of the datagrams a received message holds (UDP_GRO: several of one size). */
+static size_t rx_segment_size(struct mmsghdr *mm)
+{
+	struct cmsghdr *cm;
+	int size;
+
+	for (cm = CMSG_FIRSTHDR(&mm->msg_hdr); cm; cm = CMSG_NXTHDR(&mm->msg_hdr, cm)) {
+		if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO &&
+		    cm->cmsg_len >= CMSG_LEN(sizeof(size))) {
+			memcpy(&size, CMSG_DATA(cm), sizeof(size));
+			if (size > 0)
+				return (size_t)size;
+		}
+	}
+	return mm->msg_len ? mm->msg_len : 1;	/* one datagram, maybe empty */
 }
 
 /* Up to RX_ROUNDS recvmmsg batches per wakeup; their replies leave in one sendmmsg each. */
@@ -1043,25 +1138,49 @@ static void on_udp(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 	(void)events;
 	event_begin(t);
 	for (r = 0; r < RX_ROUNDS; r++) {
+		size_t seg[ZT_TUNNEL_BATCH], off;
+		unsigned int total;
 		uint64_t now;
 
 		for (i = 0; i < ZT_TUNNEL_BATCH; i++) {
 			t->rx[i].msg_hdr.msg_namelen = sizeof(t->rx_src[i]);
 			t->rx[i].msg_hdr.msg_flags = 0;
+			t->rx[i].msg_hdr.msg_controllen = t->gro ? sizeof(t->rx_cmsg[i].buf) : 0;
 		}
 		n = recvmmsg(fd, t->rx, ZT_TUNNEL_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			break;
-		/* A batch mostly of initiations is a backlog: under load, whatever the rate. */
-		for (i = 0, inits = 0; i < n; i++)
-			inits += t->rx[i].msg_len == ZT_TW_INITIATION_LEN &&
-				 t->rx_buf[(size_t)i * RX_SLOT] == ZT_TW_INITIATION;
-		t->backlog = inits > ZT_TUNNEL_BATCH / 2;
+		/*
+		 * A batch mostly of initiations is a backlog: under load, whatever
+		 * the rate. With GRO one message may hold a run of datagrams.
+		 */
+		for (i = 0, inits = 0, total = 0; i < n; i++) {
+			seg[i] = rx_segment_size(&t->rx[i]);
+			t->stats.rx_gro_messages += seg[i] < t->rx[i].msg_len;
+			off = 0;
+			do {	/* at least once: an empty datagram is one too */
+				inits += t->rx[i].msg_len - off >= ZT_TW_INITIATION_LEN &&
+					 seg[i] == ZT_TW_INITIATION_LEN &&
+					 t->rx_buf[(size_t)i * RX_SLOT + off] == ZT_TW_INITIATION;
+				total++;
+				off += seg[i];
+			} while (off < t->rx[i].msg_len);
+		}
+		t->backlog = inits > ZT_TUNNEL_BATCH / 2 && 2 * inits > (int)total;
 		now = mono_ns();
-		for (i = 0; i < n; i++)
-			handle_datagram(t, t->rx_buf + (size_t)i * RX_SLOT, t->rx[i].msg_len,
-					(struct sockaddr *)&t->rx_src[i],
-					t->rx[i].msg_hdr.msg_namelen, now);
+		for (i = 0; i < n; i++) {
+			off = 0;
+			do {
+				handle_datagram(t, t->rx_buf + (size_t)i * RX_SLOT + off,
+						t->rx[i].msg_len - off < seg[i] ?
+						t->rx[i].msg_len - off : seg[i],
+						(struct sockaddr *)&t->rx_src[i],
+						t->rx[i].msg_hdr.msg_namelen, now);
+				off += seg[i];
+			} while (off < t->rx[i].msg_len);
+		}
+		if (t->ops.flush)
+			t->ops.flush(t->ctx);
 		t->backlog = false;
 		if (n < ZT_TUNNEL_BATCH)
 			break;
@@ -1188,7 +1307,8 @@ int zt_tunnel_open(struct zt_loop *loop, const struct zt_tunnel_cfg *cfg,
 		t->rx_iov[i] = (struct iovec){ .iov_base = t->rx_buf + (size_t)i * RX_SLOT,
 					       .iov_len = RX_SLOT };
 		t->rx[i].msg_hdr = (struct msghdr){ .msg_name = &t->rx_src[i],
-						    .msg_iov = &t->rx_iov[i], .msg_iovlen = 1 };
+						    .msg_iov = &t->rx_iov[i], .msg_iovlen = 1,
+						    .msg_control = t->rx_cmsg[i].buf };
 	}
 
 	if (addr.ss_family == AF_UNSPEC) {
@@ -1222,6 +1342,18 @@ int zt_tunnel_open(struct zt_loop *loop, const struct zt_tunnel_cfg *cfg,
 	/* Bursts between wakeups; the kernel caps these at rmem_max/wmem_max. */
 	setsockopt(t->fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
 	setsockopt(t->fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
+	/*
+	 * UDP GSO out (runs of equal datagrams leave as one send) and GRO in
+	 * (runs arrive as one): one trip through the stack for up to 64
+	 * datagrams. Either may be missing (an old kernel): then one by one.
+	 */
+	{
+		int one = 1, size = 0;
+		socklen_t sl = sizeof(size);
+
+		t->gso = getsockopt(t->fd, SOL_UDP, UDP_SEGMENT, &size, &sl) == 0;
+		t->gro = setsockopt(t->fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
+	}
 	if (bind(t->fd, (struct sockaddr *)&addr, addrlen)) {
 		ret = -errno;
 		snprintf(err, errlen, "bind: %s", strerror(errno));

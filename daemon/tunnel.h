@@ -45,7 +45,11 @@ struct zt_tunnel_peer;
 #define ZT_TUNNEL_PAYLOAD_MAX	(65507 - 32)
 /* Packets held per peer while no session is up; the oldest goes first. */
 #define ZT_TUNNEL_QUEUE_MAX	128
-/* Datagrams taken per recvmmsg (and sent per sendmmsg). */
+/*
+ * Datagrams taken per recvmmsg (and sent per sendmmsg). With UDP GSO/GRO
+ * (when the kernel has them) a run of equal-sized datagrams to one
+ * endpoint leaves as one send, and arrives as one receive.
+ */
 #define ZT_TUNNEL_BATCH		32
 
 /*
@@ -83,10 +87,16 @@ struct zt_tunnel_cfg {
 struct zt_tunnel_ops {
 	/*
 	 * The decrypted, non-empty payload of an authenticated transport
-	 * packet from P. PAYLOAD is the engine's buffer: valid (and writable)
-	 * during the call only.
+	 * packet from P. PAYLOAD is the engine's buffer: writable, and valid
+	 * until the next flush call (so a batch of payloads can be written
+	 * out together).
 	 */
 	void (*recv)(void *ctx, struct zt_tunnel_peer *p, uint8_t *payload, size_t len);
+	/*
+	 * After each batch of datagrams (up to ZT_TUNNEL_BATCH), before the
+	 * buffers handed to recv are reused. May be NULL.
+	 */
+	void (*flush)(void *ctx);
 	/* A new session with P is usable for sending (the client resends its binds here). May be NULL. */
 	void (*session_up)(void *ctx, struct zt_tunnel_peer *p);
 };
@@ -109,6 +119,8 @@ struct zt_tunnel_stats {
 	uint64_t handshake_dh;		/* handshake messages that reached the DH */
 	uint64_t cookie_replies_sent;	/* under load, instead of a DH */
 	uint64_t mac2_accepted;		/* under load, initiations let through on a valid mac2 */
+	uint64_t tx_gso_sends;		/* sends that carried several datagrams (UDP GSO) */
+	uint64_t rx_gro_messages;	/* receives that held several datagrams (UDP GRO) */
 };
 
 struct zt_tunnel_peer_stats {

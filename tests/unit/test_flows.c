@@ -201,12 +201,16 @@ static void test_tcp_port_reuse_during_linger(void **state)
 	struct zt_flow_key k = key(IPPROTO_TCP, 5000, 22);
 
 	(void)state;
+	assert_false(zt_flows_open(fx->t, &k));
 	assert_int_equal(pkt(fx, &k, TO, 60, ZT_TCP_SYN, T0), 1);
+	assert_true(zt_flows_open(fx->t, &k));	/* the next packet needs no metadata */
 	assert_int_equal(pkt(fx, &k, FROM, 60, ZT_TCP_SYN | ZT_TCP_ACK, T0 + 1), 0);
 	assert_int_equal(pkt(fx, &k, FROM, 40, ZT_TCP_RST, T0 + 2), 0);
 	assert_int_equal(nlines(fx), 2);
 	expect_str(line(fx, 1), "status", "NORMAL");	/* it was answered: a reset, not a failure */
+	assert_false(zt_flows_open(fx->t, &k));	/* ended: a new SYN starts one, with metadata */
 	assert_int_equal(pkt(fx, &k, TO, 60, ZT_TCP_SYN, T0 + 3), 1);
+	assert_true(zt_flows_open(fx->t, &k));
 	assert_int_equal(nlines(fx), 3);
 	expect_str(line(fx, 2), "event", "connection_start");
 	expect_counters(line(fx, 2), 1, 60, 0, 0);
