@@ -23,6 +23,7 @@ json_object *zt_tunnel_stats_json(const struct zt_tunnel *t)
 	PUT(o, &st, rx_unknown_index); PUT(o, &st, rx_replay); PUT(o, &st, rx_bad_tag);
 	PUT(o, &st, rx_expired); PUT(o, &st, rx_bad_cookie); PUT(o, &st, handshake_dh);
 	PUT(o, &st, cookie_replies_sent); PUT(o, &st, mac2_accepted);
+	PUT(o, &st, rx_other); PUT(o, &st, rx_relayed); PUT(o, &st, tx_relayed);
 	return o;
 }
 
