@@ -233,9 +233,9 @@ static uint64_t peer_deadline(const struct zt_paths *ps, const struct path_peer 
 	uint64_t d = 0;
 
 	if (pp->state == ST_DIRECT) {
-		d = pp->next_probe_ns;
+		/* Without a relay there is nothing to fall back to, nor a reason to probe. */
 		if (ps->nrelays)
-			d = min_nz(d, last_direct(pp, p) + ps->fallback_ns);
+			d = min_nz(pp->next_probe_ns, last_direct(pp, p) + ps->fallback_ns);
 	} else {
 		d = pp->candidates_at;
 		if (pp->burst_until_ns)
@@ -502,7 +502,9 @@ static void peer_due(struct zt_paths *ps, struct path_peer *pp, struct zt_tunnel
 	char key[ZT_KEY_B64_LEN + 1];
 
 	if (pp->state == ST_DIRECT) {
-		if (ps->nrelays && now >= last_direct(pp, p) + ps->fallback_ns) {
+		if (!ps->nrelays)
+			return;
+		if (now >= last_direct(pp, p) + ps->fallback_ns) {
 			pp->fallbacks++;
 			enter_relayed(ps, pp, p, now);
 			zt_log("info", "path to %s: direct path silent, relayed",
