@@ -388,6 +388,7 @@ static int cmd_resource(struct cli *c, int argc, char **argv)
 struct value_opt {
 	const char *flag;
 	const char **value;
+	bool optional;		/* else missing it is an error */
 };
 
 /*
@@ -423,7 +424,7 @@ static int parse_args(const char *what, int argc, char **argv, const struct valu
 	if (n < npos)
 		return usage_fail("%s: missing %s", what, pos_names[n]);
 	for (; opts && opts->flag; opts++)
-		if (!*opts->value)
+		if (!*opts->value && !opts->optional)
 			return usage_fail("%s: missing %s", what, opts->flag);
 	return 0;
 }
@@ -518,8 +519,8 @@ static int cmd_device(struct cli *c, int argc, char **argv)
 	if (!strcmp(argv[0], "add")) {
 		static const char *const names[] = { "NAME" };
 		const char *name, *pubkey = NULL, *address = NULL;
-		const struct value_opt opts[] = { { "--pubkey", &pubkey }, { "--address", &address },
-						  { 0 } };
+		const struct value_opt opts[] = { { "--pubkey", &pubkey, false },
+						  { "--address", &address, false }, { 0 } };
 		int ret = parse_args("device add", argc - 1, argv + 1, opts, &name, names, 1);
 
 		if (ret)
@@ -558,8 +559,8 @@ static int cmd_connector(struct cli *c, int argc, char **argv)
 	if (!strcmp(argv[0], "add")) {
 		static const char *const names[] = { "NAME" };
 		const char *name, *pubkey = NULL, *endpoint = NULL;
-		const struct value_opt opts[] = { { "--pubkey", &pubkey },
-						  { "--endpoint", &endpoint }, { 0 } };
+		const struct value_opt opts[] = { { "--pubkey", &pubkey, false },
+						  { "--endpoint", &endpoint, true }, { 0 } };
 		int ret = parse_args("connector add", argc - 1, argv + 1, opts, &name, names, 1);
 
 		if (ret)
@@ -712,7 +713,7 @@ static int cmd_apply(struct cli *c, int argc, char **argv)
 			rest[k++] = argv[j];
 	}
 	{
-		const struct value_opt opts[] = { { "-f", &file }, { 0 } };
+		const struct value_opt opts[] = { { "-f", &file, false }, { 0 } };
 		int ret = parse_args("apply", k, rest, opts, NULL, NULL, 0);
 
 		free(rest);
@@ -764,7 +765,7 @@ static int cmd_export(struct cli *c)
 static int cmd_keygen(struct cli *c, int argc, char **argv)
 {
 	const char *out = NULL;
-	const struct value_opt opts[] = { { "--out", &out }, { 0 } };
+	const struct value_opt opts[] = { { "--out", &out, false }, { 0 } };
 	uint8_t pub[ZT_KEY_LEN];
 	char text[ZT_KEY_B64_LEN + 1], err[512];
 	int ret = parse_args("keygen", argc, argv, opts, NULL, NULL, 0);

@@ -20,6 +20,8 @@
  * the real peer can answer them, and an answer proves the path works both
  * ways. A peer that answers a session over the relay is RELAYED, over its
  * endpoint DIRECT: whoever started decides, and the other side follows.
+ * Without any relay nothing falls back and nothing is probed: the module
+ * only answers the probes and candidates of peers that have relays.
  */
 #include <arpa/inet.h>
 #include <errno.h>
