@@ -45,7 +45,7 @@ static void usage(FILE *f)
 		"  resource rm NAME  (its grants go with it)\n"
 		"  device add NAME --pubkey KEY --address 100.64.X.Y\n"
 		"  device list | device rm NAME  (its grants go with it)\n"
-		"  connector add NAME --pubkey KEY --endpoint IP:PORT|[IPv6]:PORT\n"
+		"  connector add NAME --pubkey KEY [--endpoint IP:PORT|[IPv6]:PORT]\n"
 		"  connector list | connector rm NAME  (refused while a resource uses it)\n"
 		"  grant DEVICE RESOURCE | revoke DEVICE RESOURCE | grant list (or grants)\n"
 		"  apply -f FILE [--dry-run]  replace the whole policy with FILE ('-': stdin);\n"
@@ -54,6 +54,8 @@ static void usage(FILE *f)
 		"  keygen --out FILE  new X25519 private key in FILE (mode 0600), prints its public key\n"
 		"  pubkey [FILE]  the public key of the private key in FILE (default: stdin)\n"
 		"  stats          per-resource allowed/denied packets and bytes\n"
+		"  status         client, connector: each peer's path (direct, relayed-udp, relayed-tcp),\n"
+		"                 endpoint, round trip, last handshake, bytes each way\n"
 		"  events         follow denied flows and scans\n"
 		"  maps           pinned BPF maps and the bpftool commands that read them\n"
 		"  dns            client: names answered with fake IPs (name, fake IP, resource, last use)\n"
@@ -161,6 +163,14 @@ static const char *get_str(json_object *o, const char *key)
 	if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
 		return "";
 	return json_object_get_string(v);
+}
+
+/* KEY's string, or DEF when absent or empty. */
+static const char *get_str_or(json_object *o, const char *key, const char *def)
+{
+	const char *v = get_str(o, key);
+
+	return *v ? v : def;
 }
 
 static long long get_int(json_object *o, const char *key)
@@ -381,6 +391,7 @@ static int cmd_resource(struct cli *c, int argc, char **argv)
 struct value_opt {
 	const char *flag;
 	const char **value;
+	bool optional;		/* else missing it is an error */
 };
 
 /*
@@ -416,7 +427,7 @@ static int parse_args(const char *what, int argc, char **argv, const struct valu
 	if (n < npos)
 		return usage_fail("%s: missing %s", what, pos_names[n]);
 	for (; opts && opts->flag; opts++)
-		if (!*opts->value)
+		if (!*opts->value && !opts->optional)
 			return usage_fail("%s: missing %s", what, opts->flag);
 	return 0;
 }
@@ -462,7 +473,7 @@ static void print_connector_added(json_object *resp)
 	json_object *con = json_object_object_get(resp, "connector");
 
 	printf("added connector %s: endpoint %s key %s\n", get_str(con, "name"),
-	       get_str(con, "endpoint"), get_str(con, "pubkey"));
+	       get_str_or(con, "endpoint", "none (relays only)"), get_str(con, "pubkey"));
 }
 
 static void print_connectors(json_object *resp)
@@ -476,7 +487,7 @@ static void print_connectors(json_object *resp)
 		json_object *res = json_object_object_get(con, "resources");
 		size_t m = json_object_array_length(res);
 
-		printf("%-20s %-30s %-44s  ", get_str(con, "name"), get_str(con, "endpoint"),
+		printf("%-20s %-30s %-44s  ", get_str(con, "name"), get_str_or(con, "endpoint", "-"),
 		       get_str(con, "pubkey"));
 		for (j = 0; j < m; j++)
 			printf("%s%s", j ? "," : "",
@@ -511,8 +522,8 @@ static int cmd_device(struct cli *c, int argc, char **argv)
 	if (!strcmp(argv[0], "add")) {
 		static const char *const names[] = { "NAME" };
 		const char *name, *pubkey = NULL, *address = NULL;
-		const struct value_opt opts[] = { { "--pubkey", &pubkey }, { "--address", &address },
-						  { 0 } };
+		const struct value_opt opts[] = { { "--pubkey", &pubkey, false },
+						  { "--address", &address, false }, { 0 } };
 		int ret = parse_args("device add", argc - 1, argv + 1, opts, &name, names, 1);
 
 		if (ret)
@@ -551,8 +562,8 @@ static int cmd_connector(struct cli *c, int argc, char **argv)
 	if (!strcmp(argv[0], "add")) {
 		static const char *const names[] = { "NAME" };
 		const char *name, *pubkey = NULL, *endpoint = NULL;
-		const struct value_opt opts[] = { { "--pubkey", &pubkey },
-						  { "--endpoint", &endpoint }, { 0 } };
+		const struct value_opt opts[] = { { "--pubkey", &pubkey, false },
+						  { "--endpoint", &endpoint, true }, { 0 } };
 		int ret = parse_args("connector add", argc - 1, argv + 1, opts, &name, names, 1);
 
 		if (ret)
@@ -560,7 +571,8 @@ static int cmd_connector(struct cli *c, int argc, char **argv)
 		req = request("connector.add");
 		json_object_object_add(req, "name", json_object_new_string(name));
 		json_object_object_add(req, "pubkey", json_object_new_string(pubkey));
-		json_object_object_add(req, "endpoint", json_object_new_string(endpoint));
+		if (endpoint)	/* without: reached through relays (--relay on the client) */
+			json_object_object_add(req, "endpoint", json_object_new_string(endpoint));
 		return print_reply(c, cli_call(c, req), print_connector_added);
 	}
 	if (!strcmp(argv[0], "list") || !strcmp(argv[0], "ls")) {
@@ -704,7 +716,7 @@ static int cmd_apply(struct cli *c, int argc, char **argv)
 			rest[k++] = argv[j];
 	}
 	{
-		const struct value_opt opts[] = { { "-f", &file }, { 0 } };
+		const struct value_opt opts[] = { { "-f", &file, false }, { 0 } };
 		int ret = parse_args("apply", k, rest, opts, NULL, NULL, 0);
 
 		free(rest);
@@ -756,7 +768,7 @@ static int cmd_export(struct cli *c)
 static int cmd_keygen(struct cli *c, int argc, char **argv)
 {
 	const char *out = NULL;
-	const struct value_opt opts[] = { { "--out", &out }, { 0 } };
+	const struct value_opt opts[] = { { "--out", &out, false }, { 0 } };
 	uint8_t pub[ZT_KEY_LEN];
 	char text[ZT_KEY_B64_LEN + 1], err[512];
 	int ret = parse_args("keygen", argc, argv, opts, NULL, NULL, 0);
@@ -947,6 +959,65 @@ static int cmd_maps(struct cli *c)
 	return 0;
 }
 
+/* N bytes as "812 B", "3.4 KiB", "1.2 GiB". */
+static void format_bytes(long long n, char *buf, size_t len)
+{
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)n;
+	int u = 0;
+
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	if (u)
+		snprintf(buf, len, "%.1f %s", v, unit[u]);
+	else
+		snprintf(buf, len, "%lld B", n);
+}
+
+/* Each tunnel peer's path: direct or through which relay, RTT, last handshake, bytes. */
+static int cmd_status(struct cli *c)
+{
+	json_object *resp = cli_call(c, request("status")), *arr, *v;
+	size_t i, n;
+
+	if (!resp)
+		return 1;
+	if (printed_as_json(c, resp))
+		return 0;
+	json_object_object_get_ex(resp, "peers", &arr);
+	n = json_object_array_length(arr);
+	printf("%-20s %-12s %-28s %9s  %-24s %10s %10s\n", "PEER", "PATH", "ENDPOINT", "RTT",
+	       "LAST HANDSHAKE", "RX", "TX");
+	for (i = 0; i < n; i++) {
+		json_object *p = json_object_array_get_idx(arr, i);
+		char rtt[32] = "-", rx[32], tx[32];
+
+		if (json_object_object_get_ex(p, "rtt_ms", &v))
+			snprintf(rtt, sizeof(rtt), "%.1f ms", json_object_get_double(v));
+		format_bytes(get_int(p, "rx_bytes"), rx, sizeof(rx));
+		format_bytes(get_int(p, "tx_bytes"), tx, sizeof(tx));
+		printf("%-20s %-12s %-28s %9s  %-24s %10s %10s\n", get_str(p, "name"),
+		       get_str(p, "path"), get_str_or(p, "endpoint", "-"), rtt,
+		       get_str_or(p, "last_handshake", "never"), rx, tx);
+	}
+	if (!n)
+		printf("(no peers)\n");
+	json_object_object_get_ex(resp, "relays", &arr);
+	n = json_object_array_length(arr);
+	for (i = 0; i < n; i++) {
+		json_object *r = json_object_array_get_idx(arr, i);
+
+		json_object_object_get_ex(r, "registered", &v);
+		printf("%srelay %s (%s): %s, we are %s\n", i ? "" : "\n", get_str(r, "relay"),
+		       get_str(r, "transport"), json_object_get_boolean(v) ? "registered" : "not registered",
+		       get_str_or(r, "observed", "?"));
+	}
+	json_object_put(resp);
+	return 0;
+}
+
 static int cmd_dns(struct cli *c)
 {
 	json_object *resp = cli_call(c, request("dns.list")), *arr;
@@ -1081,6 +1152,8 @@ int main(int argc, char **argv)
 		ret = cmd_events(c);
 	else if (nargs == 1 && !strcmp(args[0], "maps"))
 		ret = cmd_maps(c);
+	else if (nargs == 1 && !strcmp(args[0], "status"))
+		ret = cmd_status(c);
 	else if (nargs == 1 && !strcmp(args[0], "teardown"))
 		ret = cmd_teardown(c);
 	else if (nargs == 1 && !strcmp(args[0], "dns"))
@@ -1090,6 +1163,7 @@ int main(int argc, char **argv)
 				 : usage_fail("resolve: expected exactly one NAME");
 	else if (!strcmp(args[0], "stats") || !strcmp(args[0], "events") ||
 		 !strcmp(args[0], "maps") || !strcmp(args[0], "teardown") ||
+		 !strcmp(args[0], "status") ||
 		 !strcmp(args[0], "dns") || !strcmp(args[0], "grants") ||
 		 !strcmp(args[0], "export"))
 		ret = usage_fail("%s: unexpected argument '%s'", args[0], args[1]);

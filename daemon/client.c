@@ -44,6 +44,8 @@ struct client_opts {
 	unsigned int dns_cache;		/* entries; 0: no cache */
 	const char *address;	/* our tunnel address; with KEY_FILE, the tunnel is on */
 	const char *key_file;
+	struct zt_path_relay_spec relays[ZT_PATHS_RELAYS_MAX];	/* --relay, --relay-tcp */
+	size_t nrelays;
 };
 
 /* What the hooks need besides struct zt_daemon. */
@@ -65,12 +67,16 @@ static void usage(FILE *f)
 		"usage: ztgated client [--tun NAME] [--dns ADDR:PORT] [--upstream ADDR[:PORT]]...\n"
 		"                      [--fake-range CIDR] [--dns-ttl S] [--dns-cache N]\n"
 		"                      [--resolv-conf PATH] [--address TUNNEL-ADDR --key FILE]\n"
+		"                      [--relay HOST:PORT]... [--relay-tcp HOST:PORT]...\n"
 		"                      [--state-dir DIR] [--socket PATH] [--pin-dir DIR]\n"
 		"defaults: --tun %s --dns %s --fake-range %s --dns-ttl %d --dns-cache %d\n"
 		"(answers of forwarded names cached; 0: no cache);\n"
-		"upstreams: the nameservers of --resolv-conf (/etc/resolv.conf) at start\n",
+		"upstreams: the nameservers of --resolv-conf (/etc/resolv.conf) at start;\n"
+		"--relay: connectors are reached through it until a direct path is found\n"
+		"(tunnel MTU %d instead of %d)\n",
 		ZT_CLIENT_DEFAULT_TUN, ZT_CLIENT_DEFAULT_DNS, ZT_FAKEIP_DEFAULT_RANGE,
-		ZT_DNS_DEFAULT_TTL, ZT_DNS_CACHE_DEFAULT_ENTRIES);
+		ZT_DNS_DEFAULT_TTL, ZT_DNS_CACHE_DEFAULT_ENTRIES, ZT_RELAYED_TUNNEL_MTU,
+		ZT_CLIENT_TUNNEL_MTU);
 }
 
 /* "a.b.c.d:port" (the port required). */
@@ -192,6 +198,8 @@ static int parse_opts(int argc, char **argv, struct zt_daemon *d, struct client_
 		{ "resolv-conf", required_argument, NULL, 'r' },
 		{ "address", required_argument, NULL, 'a' },
 		{ "key", required_argument, NULL, 'k' },
+		{ "relay", required_argument, NULL, 'R' },
+		{ "relay-tcp", required_argument, NULL, 'P' },
 		ZT_DAEMON_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -210,6 +218,15 @@ static int parse_opts(int argc, char **argv, struct zt_daemon *d, struct client_
 		case 'r': o->resolv_conf = optarg; break;
 		case 'a': o->address = optarg; break;
 		case 'k': o->key_file = optarg; break;
+		case 'R':
+		case 'P':
+			if (o->nrelays == ZT_PATHS_RELAYS_MAX) {
+				fprintf(stderr, "ztgated: at most %d relays\n", ZT_PATHS_RELAYS_MAX);
+				return -EINVAL;
+			}
+			o->relays[o->nrelays++] = (struct zt_path_relay_spec){ .relay = optarg,
+									       .tcp = c == 'P' };
+			break;
 		case 'u':
 			if (o->nupstream == MAX_UPSTREAMS) {
 				fprintf(stderr, "ztgated: at most %d upstreams\n", MAX_UPSTREAMS);
@@ -247,6 +264,10 @@ static int parse_opts(int argc, char **argv, struct zt_daemon *d, struct client_
 	}
 	if (!o->address != !o->key_file) {
 		fprintf(stderr, "ztgated: --address and --key go together (the tunnel needs both)\n");
+		return -EINVAL;
+	}
+	if (o->nrelays && !o->key_file) {
+		fprintf(stderr, "ztgated: --relay needs the tunnel (--address and --key)\n");
 		return -EINVAL;
 	}
 	return zt_daemon_no_args(argc, argv);
@@ -312,6 +333,18 @@ static void on_stats(struct zt_daemon *d, json_object *o)
 		zt_dns_server_stats(d->dns, o);
 	if (cl->tunnel)
 		zt_client_tunnel_stats_json(cl->tunnel, o);
+}
+
+static void on_status(struct zt_daemon *d, json_object *o)
+{
+	struct client *cl = (struct client *)d;
+
+	if (cl->tunnel) {
+		zt_client_tunnel_status_json(cl->tunnel, o);
+	} else {
+		json_object_object_add(o, "peers", json_object_new_array());
+		json_object_object_add(o, "relays", json_object_new_array());
+	}
 }
 
 /* Traffic to a fake IP keeps its mapping from being reclaimed. */
@@ -401,6 +434,7 @@ int zt_role_client(int argc, char **argv)
 		.signal_fd = -1,
 		.policy_applied = on_policy_applied,
 		.stats = on_stats,
+		.status = on_status,
 		.bindings = client_bindings,
 	};
 	zt_policy_init(&d->policy);
@@ -490,7 +524,8 @@ int zt_role_client(int argc, char **argv)
 	ret = zt_tun_add_addr(cl.tun, &dns_addr, err, sizeof(err));
 	if (!ret && o.key_file) {
 		/* Sockets talking through the tunnel speak from our tunnel address. */
-		ret = zt_tun_set_mtu(cl.tun, ZT_CLIENT_TUNNEL_MTU, err, sizeof(err));
+		ret = zt_tun_set_mtu(cl.tun, o.nrelays ? ZT_RELAYED_TUNNEL_MTU : ZT_CLIENT_TUNNEL_MTU,
+				     err, sizeof(err));
 		if (!ret)
 			ret = zt_tun_add_addr(cl.tun, &tunnel_addr, err, sizeof(err));
 		zt_tun_set_route_src(cl.tun, &address);
@@ -515,7 +550,7 @@ int zt_role_client(int argc, char **argv)
 		goto fail_msg;
 	if (o.key_file) {
 		ret = zt_client_tunnel_open(d, cl.tun, cl.pool, &cl.fake_range, address, key,
-					    &cl.tunnel, err, sizeof(err));
+					    o.relays, o.nrelays, &cl.tunnel, err, sizeof(err));
 		if (ret)
 			goto fail_msg;
 	}

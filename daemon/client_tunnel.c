@@ -24,6 +24,8 @@
 #include "dns_msg.h"
 #include "keys.h"
 #include "log.h"
+#include "path_relays.h"
+#include "paths.h"
 #include "tunnel.h"
 #include "tunnel_ctrl.h"
 #include "tunnel_json.h"
@@ -40,7 +42,8 @@ struct sent_bind {
 struct ct_peer {
 	char name[ZT_NAME_MAX];		/* the connector's */
 	uint8_t pubkey[ZT_KEY_LEN];
-	struct zt_endpoint endpoint;
+	struct zt_endpoint endpoint;	/* family 0: none, relays only */
+	bool endpoint_changed;		/* by this sync */
 	struct zt_tunnel_peer *peer;
 	struct sent_bind *binds;
 	size_t nbinds;
@@ -53,6 +56,8 @@ struct zt_client_tunnel {
 	struct zt_prefix fake_range;
 	struct in_addr address;		/* ours inside the tunnel */
 	struct zt_tunnel *tunnel;
+	struct zt_paths *paths;		/* direct or relayed, per connector */
+	struct zt_path_relays *relays;	/* --relay, --relay-tcp */
 	struct ct_peer *peers;
 	size_t npeers;
 	struct zt_client_tunnel_stats st;
@@ -206,6 +211,8 @@ static void on_recv(void *ctx, struct zt_tunnel_peer *peer, uint8_t *pkt, size_t
 	struct in_addr src, dst;
 	const char *name;
 
+	if (zt_paths_recv(ct->paths, peer, pkt, len))
+		return;
 	if (pkt[0] < 0x40) {
 		if (pkt[0] == ZT_CTRL_BIND_ACK)
 			handle_ack(ct, cp, pkt, len);
@@ -239,13 +246,53 @@ static void on_flush(void *ctx)
 /* A new session: the connector may have restarted; tell it our names again. */
 static void on_session_up(void *ctx, struct zt_tunnel_peer *peer)
 {
+	struct zt_client_tunnel *ct = ctx;
 	struct ct_peer *cp = zt_tunnel_peer_ctx(peer);
 
-	(void)ctx;
+	zt_paths_session_up(ct->paths, peer);
 	for (size_t i = 0; i < cp->nbinds; i++) {
 		cp->binds[i].sent_ns = 0;
 		cp->binds[i].status = 0xff;
 	}
+}
+
+static void on_other(void *ctx, uint8_t *buf, size_t len, const struct sockaddr *src,
+		     socklen_t srclen)
+{
+	struct zt_client_tunnel *ct = ctx;
+
+	zt_paths_other(ct->paths, buf, len, src, srclen);
+}
+
+static int on_relay_send(void *ctx, struct zt_tunnel_peer *peer, const uint8_t *datagram,
+			 size_t len)
+{
+	struct zt_client_tunnel *ct = ctx;
+
+	return zt_paths_relay_send(ct->paths, peer, datagram, len);
+}
+
+/* The relays forward to us only from our connectors. */
+static int sync_accept(struct zt_client_tunnel *ct, char *err, size_t errlen)
+{
+	uint8_t (*keys)[ZT_RELAY_KEY_LEN];
+	int ret;
+
+	if (!zt_path_relays_count(ct->relays))
+		return 0;
+	keys = calloc(ct->npeers ? ct->npeers : 1, sizeof(*keys));
+	if (!keys) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < ct->npeers; i++)
+		memcpy(keys[i], ct->peers[i].pubkey, ZT_RELAY_KEY_LEN);
+	ret = zt_path_relays_set_accept(ct->relays, (const uint8_t (*)[ZT_RELAY_KEY_LEN])keys,
+					ct->npeers);
+	free(keys);
+	if (ret)
+		snprintf(err, errlen, "relay accept list: %s", strerror(-ret));
+	return ret;
 }
 
 int zt_client_tunnel_sync(struct zt_client_tunnel *ct, char *err, size_t errlen)
@@ -272,6 +319,7 @@ int zt_client_tunnel_sync(struct zt_client_tunnel *ct, char *err, size_t errlen)
 			if (!op->peer || memcmp(op->pubkey, np->pubkey, sizeof(np->pubkey)))
 				continue;
 			np->peer = op->peer;
+			np->endpoint_changed = !zt_endpoint_equal(&op->endpoint, &np->endpoint);
 			np->binds = op->binds;
 			np->nbinds = op->nbinds;
 			op->peer = NULL;
@@ -292,29 +340,41 @@ int zt_client_tunnel_sync(struct zt_client_tunnel *ct, char *err, size_t errlen)
 		struct sockaddr_storage ss;
 		int ret;
 
+		const bool has_ep = np->endpoint.family != 0;	/* else: relays only */
+
 		zt_endpoint_to_sockaddr(&np->endpoint, &ss);
 		if (np->peer) {
 			zt_tunnel_peer_set_ctx(np->peer, np);
-			zt_tunnel_peer_set_endpoint(np->peer, &ss);
+			/* Unchanged, the path found (direct or relayed) stays. */
+			if (!np->endpoint_changed)
+				continue;
+			if (has_ep)
+				zt_tunnel_peer_set_endpoint(np->peer, &ss);
+			else
+				zt_tunnel_peer_clear_endpoint(np->peer);
+			zt_paths_track(ct->paths, np->peer);
 			continue;
 		}
-		ret = zt_tunnel_peer_add(ct->tunnel, np->pubkey, &ss, np, &np->peer);
+		ret = zt_tunnel_peer_add(ct->tunnel, np->pubkey, has_ep ? &ss : NULL, np, &np->peer);
 		if (ret) {
 			snprintf(err, errlen, "connector %s: %s", np->name, strerror(-ret));
 			return ret;
 		}
+		zt_paths_track(ct->paths, np->peer);
 	}
-	return 0;
+	return sync_accept(ct, err, errlen);
 }
 
 int zt_client_tunnel_open(struct zt_daemon *d, struct zt_tun *tun, struct zt_fakeip *pool,
 			  const struct zt_prefix *fake_range, struct in_addr address,
-			  const uint8_t private_key[ZT_KEY_LEN], struct zt_client_tunnel **out,
-			  char *err, size_t errlen)
+			  const uint8_t private_key[ZT_KEY_LEN],
+			  const struct zt_path_relay_spec *relays, size_t nrelays,
+			  struct zt_client_tunnel **out, char *err, size_t errlen)
 {
 	struct zt_tunnel_cfg cfg = { .persistent_keepalive_ms = 25000 };
 	const struct zt_tunnel_ops ops = { .recv = on_recv, .session_up = on_session_up,
-					 .flush = on_flush };
+					   .flush = on_flush, .other = on_other,
+					   .relay_send = on_relay_send };
 	struct zt_client_tunnel *ct;
 	int ret;
 
@@ -333,6 +393,11 @@ int zt_client_tunnel_open(struct zt_daemon *d, struct zt_tun *tun, struct zt_fak
 	ret = zt_tunnel_open(d->loop, &cfg, &ops, ct, &ct->tunnel, err, errlen);
 	OPENSSL_cleanse(cfg.private_key, sizeof(cfg.private_key));
 	if (!ret)
+		ret = zt_paths_open(d->loop, ct->tunnel, NULL, &ct->paths, err, errlen);
+	if (!ret)
+		ret = zt_path_relays_open(d->loop, ct->tunnel, ct->paths, private_key, relays,
+					  nrelays, &ct->relays, err, errlen);
+	if (!ret)
 		ret = zt_client_tunnel_sync(ct, err, errlen);
 	if (ret) {
 		zt_client_tunnel_close(ct);
@@ -346,6 +411,8 @@ void zt_client_tunnel_close(struct zt_client_tunnel *ct)
 {
 	if (!ct)
 		return;
+	zt_path_relays_close(ct->relays);	/* they send on the tunnel's socket */
+	zt_paths_close(ct->paths);
 	zt_tunnel_close(ct->tunnel);	/* frees the peers */
 	for (size_t i = 0; i < ct->npeers; i++)
 		free(ct->peers[i].binds);
@@ -374,4 +441,15 @@ void zt_client_tunnel_stats_json(struct zt_client_tunnel *ct, json_object *o)
 	for (size_t i = 0; i < ct->npeers; i++)
 		json_object_array_add(peers, zt_tunnel_peer_json(ct->peers[i].name, ct->peers[i].peer));
 	json_object_object_add(o, "peers", peers);
+}
+
+void zt_client_tunnel_status_json(struct zt_client_tunnel *ct, json_object *o)
+{
+	json_object *peers = json_object_new_array();
+
+	for (size_t i = 0; i < ct->npeers; i++)
+		json_object_array_add(peers, zt_paths_status_json(ct->paths, ct->peers[i].name,
+								  ct->peers[i].peer));
+	json_object_object_add(o, "peers", peers);
+	json_object_object_add(o, "relays", zt_path_relays_json(ct->relays));
 }

@@ -15,6 +15,7 @@
 #include "daemon.h"
 #include "fakeip.h"
 #include "keys.h"
+#include "path_relays.h"
 #include "tun.h"
 
 struct zt_client_tunnel;
@@ -31,13 +32,15 @@ struct zt_client_tunnel_stats {
 
 /*
  * Open the tunnel socket (any port) and add a peer per connector of D's
- * policy. TUN receives the replies; POOL names the fake IPs. 0 or -errno
- * with ERR set.
+ * policy. TUN receives the replies; POOL names the fake IPs. RELAYS (N of
+ * them, may be 0) are --relay/--relay-tcp: connectors are reached through
+ * them until a direct path is found (paths.h). 0 or -errno with ERR set.
  */
 int zt_client_tunnel_open(struct zt_daemon *d, struct zt_tun *tun, struct zt_fakeip *pool,
 			  const struct zt_prefix *fake_range, struct in_addr address,
-			  const uint8_t private_key[ZT_KEY_LEN], struct zt_client_tunnel **out,
-			  char *err, size_t errlen);
+			  const uint8_t private_key[ZT_KEY_LEN],
+			  const struct zt_path_relay_spec *relays, size_t nrelays,
+			  struct zt_client_tunnel **out, char *err, size_t errlen);
 void zt_client_tunnel_close(struct zt_client_tunnel *ct);
 /* The policy changed: connectors follow it (sessions of unchanged keys stay). */
 int zt_client_tunnel_sync(struct zt_client_tunnel *ct, char *err, size_t errlen);
@@ -47,5 +50,7 @@ void zt_client_tunnel_packet(struct zt_client_tunnel *ct, const uint8_t *pkt, si
 void zt_client_tunnel_cork(struct zt_client_tunnel *ct, bool cork);
 /* `ztgate stats`: the tunnel, and each connector's session. */
 void zt_client_tunnel_stats_json(struct zt_client_tunnel *ct, json_object *o);
+/* `ztgate status`: "peers" (each connector's path) and "relays". */
+void zt_client_tunnel_status_json(struct zt_client_tunnel *ct, json_object *o);
 
 #endif

@@ -36,6 +36,8 @@
 #include "nat_rules.h"
 #include "policy_store.h"
 #include "tun.h"
+#include "path_relays.h"
+#include "paths.h"
 #include "tunnel.h"
 #include "tunnel_json.h"
 #include "uplink.h"
@@ -101,6 +103,8 @@ struct connector {
 	const char *name;		/* this connector's name in logs */
 	struct zt_tun *tun;
 	struct zt_tunnel *tunnel;
+	struct zt_paths *paths;		/* each device: direct or through a relay */
+	struct zt_path_relays *relays;	/* --relay, --relay-tcp */
 	struct zt_name_cache *names;
 	struct zt_flows *flows;
 	struct zt_prefix device_range;
@@ -124,6 +128,8 @@ struct connector_opts {
 	uint32_t handshake_burst;
 	const char *dns[MAX_DNS];
 	unsigned int ndns;
+	struct zt_path_relay_spec relays[ZT_PATHS_RELAYS_MAX];
+	size_t nrelays;
 };
 
 static void usage(FILE *f)
@@ -132,11 +138,13 @@ static void usage(FILE *f)
 		"usage: ztgated connector --listen ADDR:PORT --key FILE [--tun NAME] [--dns ADDR]...\n"
 		"                         [--name NAME] [--device-range CIDR]\n"
 		"                         [--uplink IFACE [--handshake-rate N] [--handshake-burst N]]\n"
+		"                         [--relay HOST:PORT]... [--relay-tcp HOST:PORT]...\n"
 		"                         [--state-dir DIR] [--socket PATH] [--pin-dir DIR]\n"
 		"defaults: --tun %s --device-range %s; --dns: the nameservers of /etc/resolv.conf\n"
 		"--uplink: an XDP guard on that interface drops malformed tunnel datagrams and\n"
-		"limits handshake initiations per source (default 20/s, burst 40)\n",
-		ZT_CONNECTOR_DEFAULT_TUN, ZT_CONNECTOR_DEFAULT_DEVICES);
+		"limits handshake initiations per source (default 20/s, burst 40)\n"
+		"--relay: devices reach us through it until a direct path is found (TUN MTU %d)\n",
+		ZT_CONNECTOR_DEFAULT_TUN, ZT_CONNECTOR_DEFAULT_DEVICES, ZT_RELAYED_TUNNEL_MTU);
 }
 
 /* ---- devices and their bindings ---- */
@@ -513,6 +521,8 @@ static void on_tunnel_recv(void *ctx, struct zt_tunnel_peer *peer, uint8_t *pkt,
 	struct in_addr src, dst;
 	struct binding *b;
 
+	if (zt_paths_recv(c->paths, peer, pkt, len))
+		return;
 	if (pkt[0] < 0x40) {
 		if (pkt[0] == ZT_CTRL_BIND)
 			handle_bind(c, dev, pkt, len);
@@ -603,6 +613,52 @@ static void on_tun(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 	zt_tunnel_uncork(c->tunnel);
 }
 
+static void on_tunnel_session_up(void *ctx, struct zt_tunnel_peer *peer)
+{
+	struct connector *c = ctx;
+
+	zt_paths_session_up(c->paths, peer);
+}
+
+static void on_tunnel_other(void *ctx, uint8_t *buf, size_t len, const struct sockaddr *src,
+			    socklen_t srclen)
+{
+	struct connector *c = ctx;
+
+	zt_paths_other(c->paths, buf, len, src, srclen);
+}
+
+static int on_tunnel_relay_send(void *ctx, struct zt_tunnel_peer *peer, const uint8_t *datagram,
+				size_t len)
+{
+	struct connector *c = ctx;
+
+	return zt_paths_relay_send(c->paths, peer, datagram, len);
+}
+
+/* The relays forward to us only from our devices. */
+static int sync_accept(struct connector *c, char *err, size_t errlen)
+{
+	uint8_t (*keys)[ZT_RELAY_KEY_LEN];
+	int ret;
+
+	if (!zt_path_relays_count(c->relays))
+		return 0;
+	keys = calloc(c->ndevices ? c->ndevices : 1, sizeof(*keys));
+	if (!keys) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < c->ndevices; i++)
+		memcpy(keys[i], c->devices[i].pubkey, ZT_RELAY_KEY_LEN);
+	ret = zt_path_relays_set_accept(c->relays, (const uint8_t (*)[ZT_RELAY_KEY_LEN])keys,
+					c->ndevices);
+	free(keys);
+	if (ret)
+		snprintf(err, errlen, "relay accept list: %s", strerror(-ret));
+	return ret;
+}
+
 /* ---- policy ---- */
 
 /*
@@ -670,8 +726,10 @@ static int sync_devices(struct connector *c, char *err, size_t errlen)
 			snprintf(err, errlen, "device %s: adding its key: %s", nd->name, strerror(-ret));
 			return ret;
 		}
+		if (c->paths)
+			zt_paths_track(c->paths, nd->peer);
 	}
-	return 0;
+	return sync_accept(c, err, errlen);
 }
 
 static int on_policy_applied(struct zt_daemon *d, char *err, size_t errlen)
@@ -718,6 +776,18 @@ static int connector_bindings(struct zt_daemon *d, const struct zt_policy *next,
 	*out = v;
 	*n = cnt;
 	return 0;
+}
+
+static void on_status(struct zt_daemon *d, json_object *o)
+{
+	struct connector *c = (struct connector *)d;
+	json_object *peers = json_object_new_array();
+
+	for (size_t i = 0; i < c->ndevices; i++)
+		json_object_array_add(peers, zt_paths_status_json(c->paths, c->devices[i].name,
+								  c->devices[i].peer));
+	json_object_object_add(o, "peers", peers);
+	json_object_object_add(o, "relays", zt_path_relays_json(c->relays));
 }
 
 static void on_stats(struct zt_daemon *d, json_object *o)
@@ -807,6 +877,8 @@ static int parse_opts(int argc, char **argv, struct zt_daemon *d, struct connect
 		{ "uplink", required_argument, NULL, 'U' },
 		{ "handshake-rate", required_argument, NULL, 'R' },
 		{ "handshake-burst", required_argument, NULL, 'B' },
+		{ "relay", required_argument, NULL, 'Y' },
+		{ "relay-tcp", required_argument, NULL, 'P' },
 		ZT_DAEMON_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -823,6 +895,15 @@ static int parse_opts(int argc, char **argv, struct zt_daemon *d, struct connect
 		case 'n': o->name = optarg; break;
 		case 'r': o->device_range = optarg; break;
 		case 'U': o->uplink = optarg; break;
+		case 'Y':
+		case 'P':
+			if (o->nrelays == ZT_PATHS_RELAYS_MAX) {
+				fprintf(stderr, "ztgated: at most %d relays\n", ZT_PATHS_RELAYS_MAX);
+				return -EINVAL;
+			}
+			o->relays[o->nrelays++] = (struct zt_path_relay_spec){ .relay = optarg,
+									       .tcp = c == 'P' };
+			break;
 		case 'R':
 		case 'B': {
 			char *end;
@@ -859,6 +940,12 @@ static int parse_opts(int argc, char **argv, struct zt_daemon *d, struct connect
 		fprintf(stderr, "ztgated: --handshake-rate/--handshake-burst need --uplink IFACE\n");
 		return -EINVAL;
 	}
+	/* The guard passes tunnel messages only: the relays' replies would die in it. */
+	if (o->uplink && o->nrelays) {
+		fprintf(stderr, "ztgated: --uplink and --relay do not go together yet "
+			"(the XDP guard drops relay messages)\n");
+		return -EINVAL;
+	}
 	if (!o->listen || !o->key_file) {
 		fprintf(stderr, "ztgated: connector needs --listen ADDR:PORT and --key FILE\n");
 		return -EINVAL;
@@ -876,7 +963,10 @@ int zt_role_connector(int argc, char **argv)
 	};
 	const struct zt_tunables tunables = ZT_TUNABLES_DEFAULT;
 	struct zt_tunnel_cfg tcfg = { 0 };
-	const struct zt_tunnel_ops tops = { .recv = on_tunnel_recv, .flush = on_tunnel_flush };
+	const struct zt_tunnel_ops tops = { .recv = on_tunnel_recv, .flush = on_tunnel_flush,
+					    .session_up = on_tunnel_session_up,
+					    .other = on_tunnel_other,
+					    .relay_send = on_tunnel_relay_send };
 	const struct zt_name_cache_ops nops = { .resolved = on_name_resolved };
 	struct zt_name_cache_cfg ncfg = { 0 };
 	struct zt_endpoint listen;
@@ -894,6 +984,7 @@ int zt_role_connector(int argc, char **argv)
 		.signal_fd = -1,
 		.policy_applied = on_policy_applied,
 		.stats = on_stats,
+		.status = on_status,
 		.bindings = connector_bindings,
 		.event = on_event,
 	};
@@ -963,7 +1054,8 @@ int zt_role_connector(int argc, char **argv)
 			 strerror(-ret));
 		goto fail_msg;
 	}
-	ret = zt_tun_set_mtu(c.tun, ZT_TUNNEL_MTU, err, sizeof(err));
+	ret = zt_tun_set_mtu(c.tun, o.nrelays ? ZT_RELAYED_TUNNEL_MTU : ZT_TUNNEL_MTU, err,
+			     sizeof(err));
 	if (!ret)
 		ret = zt_tun_set_routes(c.tun, &c.device_range, 1, err, sizeof(err));
 	if (!ret)
@@ -973,6 +1065,11 @@ int zt_role_connector(int argc, char **argv)
 	rules = true;
 
 	ret = zt_tunnel_open(d->loop, &tcfg, &tops, &c, &c.tunnel, err, sizeof(err));
+	if (!ret)
+		ret = zt_paths_open(d->loop, c.tunnel, NULL, &c.paths, err, sizeof(err));
+	if (!ret)
+		ret = zt_path_relays_open(d->loop, c.tunnel, c.paths, tcfg.private_key, o.relays,
+					  o.nrelays, &c.relays, err, sizeof(err));
 	if (ret)
 		goto fail_msg;
 	ncfg.servers = dns_csv[0] ? dns_csv : NULL;
@@ -1045,6 +1142,10 @@ out:
 	free(c.devices);
 	c.devices = NULL;
 	c.ndevices = 0;
+	zt_path_relays_close(c.relays);	/* they send on the tunnel's socket */
+	c.relays = NULL;
+	zt_paths_close(c.paths);
+	c.paths = NULL;
 	zt_tunnel_close(c.tunnel);
 	c.tunnel = NULL;
 	if (rules)

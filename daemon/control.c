@@ -292,6 +292,18 @@ static json_object *cmd_resource_list(struct zt_daemon *d, bool with_counters)
 	return o;
 }
 
+/* `ztgate status`: each tunnel peer's path (client and connector roles). */
+static json_object *cmd_status(struct zt_daemon *d)
+{
+	json_object *o;
+
+	if (!d->status)
+		return reply_error("no tunnel here: `ztgate status` needs the client or connector role");
+	o = reply_ok();
+	d->status(d, o);
+	return o;
+}
+
 static json_object *cmd_dns_list(struct zt_daemon *d)
 {
 	json_object *o;
@@ -692,6 +704,8 @@ static json_object *handle_request(struct zt_daemon *d, struct zt_ctl_client *c,
 		resp = cmd_resource_list(d, true);
 	else if (!strcmp(cmd, "maps"))
 		resp = cmd_maps(d);
+	else if (!strcmp(cmd, "status"))
+		resp = cmd_status(d);
 	else if (!strcmp(cmd, "device.add"))
 		resp = cmd_device_add(d, c, req);
 	else if (!strcmp(cmd, "device.rm"))

@@ -45,6 +45,8 @@ struct zt_daemon {
 	int (*policy_applied)(struct zt_daemon *d, char *err, size_t errlen);
 	/* Add role-specific fields to the `stats` reply. */
 	void (*stats)(struct zt_daemon *d, json_object *o);
+	/* Fill the `status` reply: "peers" (zt_paths_status_json rows) and "relays". */
+	void (*status)(struct zt_daemon *d, json_object *o);
 	/*
 	 * The addresses learnt at run time that a compile of NEXT must carry
 	 * (*OUT malloc'd, may be NULL when *N is 0). 0 or -errno.

@@ -742,8 +742,8 @@ int zt_connector_parse(struct zt_connector_def *def, const char *name, const cha
 	int ret;
 
 	memset(def, 0, sizeof(*def));
-	if (!name || !pubkey || !endpoint) {
-		snprintf(err, errlen, "a connector needs a name, a public key and an endpoint");
+	if (!name || !pubkey) {
+		snprintf(err, errlen, "a connector needs a name and a public key");
 		return -EINVAL;
 	}
 	ret = check_name("connector", name, err, errlen);
@@ -753,6 +753,9 @@ int zt_connector_parse(struct zt_connector_def *def, const char *name, const cha
 	ret = zt_key_from_base64(pubkey, def->pubkey, err, errlen);
 	if (ret)
 		return ret;
+	/* Without one, the connector is reached through relays until a direct path is found. */
+	if (!endpoint)
+		return 0;
 	return zt_endpoint_parse(endpoint, &def->endpoint, err, errlen);
 }
 
@@ -979,10 +982,12 @@ json_object *zt_connector_to_json(const struct zt_connector_def *def)
 	char key[ZT_KEY_B64_LEN + 1], ep[64];
 
 	zt_key_to_base64(def->pubkey, key);
-	zt_endpoint_format(&def->endpoint, ep, sizeof(ep));
 	json_object_object_add(o, "name", json_object_new_string(def->name));
 	json_object_object_add(o, "pubkey", json_object_new_string(key));
-	json_object_object_add(o, "endpoint", json_object_new_string(ep));
+	if (zt_connector_has_endpoint(def)) {
+		zt_endpoint_format(&def->endpoint, ep, sizeof(ep));
+		json_object_object_add(o, "endpoint", json_object_new_string(ep));
+	}
 	return o;
 }
 

@@ -14,7 +14,7 @@
  *    "resources":  [{"name", "id", "address", "tcp", "udp", "icmp", "deny_mode",
  *                    "connector"?}],
  *    "devices":    [{"name", "id", "pubkey", "address"}],
- *    "connectors": [{"name", "pubkey", "endpoint"}],
+ *    "connectors": [{"name", "pubkey", "endpoint"?}],
  *    "grants":     [{"device", "resource"}]}
  * Ids are optional on input (kept by name from the previous policy, else the
  * lowest free one); every array is optional (absent = empty); unknown
@@ -70,7 +70,7 @@ struct zt_device_def {
 struct zt_connector_def {
 	char name[ZT_NAME_MAX];
 	uint8_t pubkey[ZT_KEY_LEN];
-	struct zt_endpoint endpoint;
+	struct zt_endpoint endpoint;	/* family 0: none (relays only) */
 };
 
 /* Device DEVICE_ID may reach resource RESOURCE_ID (ports still apply). */
@@ -156,9 +156,17 @@ struct zt_device_def *zt_policy_device_find_addr(const struct zt_policy *p,
 
 /* ---- connectors ---- */
 
-/* Build a connector from user text: a name, a base64 public key, IP:PORT or [IPv6]:PORT. */
+/*
+ * Build a connector from user text: a name, a base64 public key, and
+ * IP:PORT or [IPv6]:PORT, or NULL for none (reached through relays only;
+ * endpoint.family stays 0 and the JSON has no "endpoint").
+ */
 int zt_connector_parse(struct zt_connector_def *def, const char *name, const char *pubkey,
 		       const char *endpoint, char *err, size_t errlen);
+static inline bool zt_connector_has_endpoint(const struct zt_connector_def *def)
+{
+	return def->endpoint.family != 0;
+}
 /* Add DEF; names and public keys are unique (-EEXIST). */
 int zt_policy_connector_add(struct zt_policy *p, const struct zt_connector_def *def, char *err,
 			    size_t errlen);

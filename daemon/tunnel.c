@@ -70,6 +70,8 @@ struct zt_tunnel_peer {
 	void *ctx;
 	struct sockaddr_storage endpoint;	/* AF_UNSPEC: unknown */
 	bool removed;
+	bool relayed;				/* path through ops.relay_send */
+	uint64_t last_direct_rx_ns;
 
 	/* The initiation we sent, waiting for its response. */
 	struct zt_noise_handshake hs;
@@ -132,6 +134,11 @@ struct zt_tunnel {
 	struct zt_tunnel_peer *peers;
 	struct zt_tunnel_peer *graveyard;
 	int depth;			/* inside an event: removed peers wait */
+
+	/* The datagram being handled: how it came, and the peer it authenticated. */
+	enum zt_tunnel_rx_path rx_path;
+	struct sockaddr_storage rx_from;
+	struct zt_tunnel_peer *rx_peer;
 
 	uint64_t timer_armed_ns;	/* 0: disarmed */
 
@@ -237,6 +244,18 @@ static socklen_t addr_for_socket(const struct zt_tunnel *t, const struct sockadd
 static bool has_endpoint(const struct zt_tunnel_peer *p)
 {
 	return p->endpoint.ss_family != AF_UNSPEC;
+}
+
+/* Datagrams to P go through the relay: its path, or the answer to a relayed datagram. */
+static bool via_relay(const struct zt_tunnel_peer *p)
+{
+	return p->relayed || (p->t->rx_path == ZT_TUNNEL_RX_RELAYED && p->t->rx_peer == p);
+}
+
+/* Somewhere to send P's datagrams (a handshake needs it). */
+static bool can_reach(const struct zt_tunnel_peer *p)
+{
+	return has_endpoint(p) || via_relay(p);
 }
 
 /* ---- sending: one sendmmsg per batch ---- */
@@ -355,6 +374,21 @@ static void tx_commit(struct zt_tunnel *t, const struct sockaddr_storage *ep, ui
 					    .msg_iov = &t->tx_iov[i], .msg_iovlen = 1 };
 	if (!t->cork)
 		tx_flush(t);
+}
+
+/* Send a datagram made in BUF (from tx_reserve) to P on its path. */
+static void peer_commit(struct zt_tunnel_peer *p, uint8_t *buf, size_t len)
+{
+	struct zt_tunnel *t = p->t;
+
+	if (!via_relay(p)) {
+		tx_commit(t, &p->endpoint, buf, len);
+		return;
+	}
+	if (t->ops.relay_send && t->ops.relay_send(t->ctx, p, buf, len) == 0)
+		t->stats.tx_relayed++;
+	else
+		t->stats.tx_errors++;
 }
 
 void zt_tunnel_cork(struct zt_tunnel *t)
@@ -664,7 +698,7 @@ static void send_initiation(struct zt_tunnel_peer *p, uint64_t now)
 	uint8_t ts[ZT_TW_TAI64N_LEN], *buf;
 	bool fresh_cookie;
 
-	if (p->removed || !has_endpoint(p))
+	if (p->removed || !can_reach(p))
 		return;
 	handshake_clear(p);
 	if (zt_noise_handshake_init(&p->hs, ZT_NOISE_INITIATOR, (const uint8_t *)ZT_TW_PROLOGUE,
@@ -689,7 +723,7 @@ static void send_initiation(struct zt_tunnel_peer *p, uint64_t now)
 	fresh_cookie = p->has_cookie &&
 		       now - p->cookie_born_ns < ZT_TW_COOKIE_SECRET_MAX_AGE_NS - COOKIE_LATENCY_NS;
 	zt_tw_mac2_write(buf, ZT_TW_INITIATION_LEN, fresh_cookie ? p->cookie : NULL);
-	tx_commit(t, &p->endpoint, buf, ZT_TW_INITIATION_LEN);
+	peer_commit(p, buf, ZT_TW_INITIATION_LEN);
 
 	p->last_init_sent_ns = now;
 	p->st.initiations_sent++;
@@ -708,7 +742,7 @@ fail:
  */
 static void initiate(struct zt_tunnel_peer *p, uint64_t now)
 {
-	if (p->removed || !has_endpoint(p))
+	if (p->removed || !can_reach(p))
 		return;
 	if (p->last_init_sent_ns && now - p->last_init_sent_ns < p->t->rekey_timeout_ns)
 		return;
@@ -731,7 +765,7 @@ static void send_transport(struct zt_tunnel_peer *p, struct keypair *kp, const u
 			  buf + ZT_TW_TRANSPORT_HEADER_LEN, total - ZT_TW_TRANSPORT_HEADER_LEN) < 0)
 		return;
 	kp->send_counter++;
-	tx_commit(t, &p->endpoint, buf, total);
+	peer_commit(p, buf, total);
 	if (len) {
 		p->st.tx_packets++;
 		p->st.tx_bytes += len;
@@ -807,6 +841,30 @@ static void send_keepalive(struct zt_tunnel_peer *p, uint64_t now)
 /* ---- receiving ---- */
 
 /*
+ * A datagram from SRC authenticated P. Roaming: a direct one makes SRC
+ * P's endpoint; one that came through a relay moves nothing.
+ */
+static void authenticated_from(struct zt_tunnel_peer *p, const struct sockaddr_storage *src,
+			       uint64_t now)
+{
+	p->t->rx_peer = p;
+	if (p->t->rx_path == ZT_TUNNEL_RX_RELAYED)
+		return;
+	p->endpoint = *src;
+	p->last_direct_rx_ns = now;
+}
+
+/* Not ours but a relay's (docs/RELAY.md: types 0x10-0x1f) or STUN (the magic cookie). */
+static bool is_other(const uint8_t *msg, size_t len)
+{
+	static const uint8_t stun_magic[4] = { 0x21, 0x12, 0xa4, 0x42 };
+
+	if (len >= 4 && msg[0] >= 0x10 && msg[0] <= 0x1f)
+		return true;
+	return len >= 20 && !(msg[0] & 0xc0) && !memcmp(msg + 4, stun_magic, 4);
+}
+
+/*
  * Under load: more initiations in the current second than the threshold,
  * or a receive batch more than half initiations; the state holds for a
  * second after the last sign of it.
@@ -841,7 +899,7 @@ static void consume_initiation(struct zt_tunnel *t, uint8_t *msg, size_t len,
 	}
 	if (zt_tw_initiation_parse(msg, len, &m))
 		return;
-	if (under_load(t, now)) {
+	if (t->rx_path != ZT_TUNNEL_RX_RELAYED && under_load(t, now)) {
 		uint8_t cookie[ZT_TW_COOKIE_LEN];
 
 		if (zt_tw_cookie_make(&t->cookie_secret, now, (const struct sockaddr *)src, cookie))
@@ -887,7 +945,7 @@ static void consume_initiation(struct zt_tunnel *t, uint8_t *msg, size_t len,
 		goto out;
 	/* Authenticated: only now does it count as the newest, and its source as the endpoint. */
 	memcpy(p->last_tai64n, ts, sizeof(ts));
-	p->endpoint = *src;
+	authenticated_from(p, src, now);
 	timers_any_authenticated_packet_received(p);
 	timers_any_authenticated_packet_traversal(p, now);
 
@@ -899,7 +957,7 @@ static void consume_initiation(struct zt_tunnel *t, uint8_t *msg, size_t len,
 	fresh_cookie = p->has_cookie &&
 		       now - p->cookie_born_ns < ZT_TW_COOKIE_SECRET_MAX_AGE_NS - COOKIE_LATENCY_NS;
 	zt_tw_mac2_write(buf, ZT_TW_RESPONSE_LEN, fresh_cookie ? p->cookie : NULL);
-	tx_commit(t, &p->endpoint, buf, ZT_TW_RESPONSE_LEN);
+	peer_commit(p, buf, ZT_TW_RESPONSE_LEN);
 	timers_any_authenticated_packet_sent(p);
 
 	install_keypair(p, kp);
@@ -941,7 +999,7 @@ static void consume_response(struct zt_tunnel *t, uint8_t *msg, size_t len,
 	kp = keypair_new(t, p, &hs, r.receiver, r.sender, true, now);
 	if (!kp)
 		return;
-	p->endpoint = *src;
+	authenticated_from(p, src, now);
 	install_keypair(p, kp);
 	timers_session_derived(p, now);
 	timers_handshake_complete(p);
@@ -1023,7 +1081,7 @@ static void consume_transport(struct zt_tunnel *t, uint8_t *msg, size_t len,
 	}
 
 	/* Authenticated. */
-	p->endpoint = *src;
+	authenticated_from(p, src, now);
 	timers_any_authenticated_packet_received(p);
 	timers_any_authenticated_packet_traversal(p, now);
 	if (n) {
@@ -1044,6 +1102,29 @@ static void consume_transport(struct zt_tunnel *t, uint8_t *msg, size_t len,
 		t->ops.recv(t->ctx, p, plain, (size_t)n);
 }
 
+/* A tunnel message from FROM (how it came: t->rx_path); false if MSG is none. */
+static bool dispatch(struct zt_tunnel *t, uint8_t *msg, size_t len,
+		     const struct sockaddr_storage *from, uint64_t now)
+{
+	t->rx_peer = NULL;
+	switch (zt_tw_type(msg, len)) {
+	case ZT_TW_INITIATION:
+		consume_initiation(t, msg, len, from, now);
+		return true;
+	case ZT_TW_RESPONSE:
+		consume_response(t, msg, len, from, now);
+		return true;
+	case ZT_TW_COOKIE_REPLY:
+		consume_cookie_reply(t, msg, len, now);
+		return true;
+	case ZT_TW_TRANSPORT:
+		consume_transport(t, msg, len, from, now);
+		return true;
+	default:
+		return false;
+	}
+}
+
 static void handle_datagram(struct zt_tunnel *t, uint8_t *msg, size_t len,
 			    const struct sockaddr *src, socklen_t srclen, uint64_t now)
 {
@@ -1054,23 +1135,18 @@ static void handle_datagram(struct zt_tunnel *t, uint8_t *msg, size_t len,
 		t->stats.rx_malformed++;
 		return;
 	}
-	switch (zt_tw_type(msg, len)) {
-	case ZT_TW_INITIATION:
-		consume_initiation(t, msg, len, &from, now);
-		break;
-	case ZT_TW_RESPONSE:
-		consume_response(t, msg, len, &from, now);
-		break;
-	case ZT_TW_COOKIE_REPLY:
-		consume_cookie_reply(t, msg, len, now);
-		break;
-	case ZT_TW_TRANSPORT:
-		consume_transport(t, msg, len, &from, now);
-		break;
-	default:
-		t->stats.rx_malformed++;
-		break;
+	t->rx_path = ZT_TUNNEL_RX_DIRECT;
+	t->rx_from = from;
+	if (!dispatch(t, msg, len, &from, now)) {
+		if (t->ops.other && is_other(msg, len)) {
+			t->stats.rx_other++;
+			t->ops.other(t->ctx, msg, len, src, srclen);
+		} else {
+			t->stats.rx_malformed++;
+		}
 	}
+	t->rx_path = ZT_TUNNEL_RX_NONE;
+	t->rx_peer = NULL;
 }
 
 /* ---- events ---- */
@@ -1109,6 +1185,37 @@ void zt_tunnel_input(struct zt_tunnel *t, uint8_t *msg, size_t len, const struct
 	if (t->ops.flush)
 		t->ops.flush(t->ctx);
 	event_end(t);
+}
+
+/* Nested in the relay's datagram that carried it (ops.other), so the state is saved. */
+void zt_tunnel_input_relayed(struct zt_tunnel *t, const uint8_t src_key[ZT_NOISE_KEY_LEN],
+			     uint8_t *msg, size_t len)
+{
+	enum zt_tunnel_rx_path saved_path = t->rx_path;
+	struct sockaddr_storage saved_src = t->rx_from, none = { .ss_family = AF_UNSPEC };
+	struct zt_tunnel_peer *saved_peer = t->rx_peer;
+
+	(void)src_key;	/* the datagram names its peer itself, authenticated */
+	event_begin(t);
+	t->stats.rx_relayed++;
+	t->rx_path = ZT_TUNNEL_RX_RELAYED;
+	t->rx_from = none;
+	if (!dispatch(t, msg, len, &none, mono_ns()))
+		t->stats.rx_malformed++;
+	/* A TCP relay reuses MSG's buffer at once: payloads handed to recv go out now. */
+	if (t->ops.flush)
+		t->ops.flush(t->ctx);
+	t->rx_path = saved_path;
+	t->rx_from = saved_src;
+	t->rx_peer = saved_peer;
+	event_end(t);
+}
+
+enum zt_tunnel_rx_path zt_tunnel_rx_path(const struct zt_tunnel *t, struct sockaddr_storage *src)
+{
+	if (src && t->rx_path == ZT_TUNNEL_RX_DIRECT)
+		*src = t->rx_from;
+	return t->rx_path;
 }
 
 /* The size of the datagrams a received message holds (UDP_GRO: several of one size). */
@@ -1489,6 +1596,32 @@ int zt_tunnel_peer_set_endpoint(struct zt_tunnel_peer *p, const struct sockaddr_
 	return 0;
 }
 
+void zt_tunnel_peer_clear_endpoint(struct zt_tunnel_peer *p)
+{
+	memset(&p->endpoint, 0, sizeof(p->endpoint));
+	p->endpoint.ss_family = AF_UNSPEC;
+}
+
+void zt_tunnel_peer_set_relayed(struct zt_tunnel_peer *p, bool relayed)
+{
+	struct zt_tunnel *t = p->t;
+	uint64_t now = mono_ns();
+
+	if (p->relayed == relayed)
+		return;
+	p->relayed = relayed;
+	if (!relayed)
+		return;
+	if (t->persistent_keepalive_ns)
+		set_timer(p, &p->persistent_at, now);
+	if (p->qlen) {
+		/* Packets waited for a way to the peer: there is one now. */
+		event_begin(t);
+		send_staged(p, now);
+		event_end(t);
+	}
+}
+
 int zt_tunnel_peer_add(struct zt_tunnel *t, const uint8_t public_key[ZT_NOISE_KEY_LEN],
 		       const struct sockaddr_storage *endpoint, void *peer_ctx,
 		       struct zt_tunnel_peer **out)
@@ -1569,6 +1702,59 @@ void zt_tunnel_peer_stats(const struct zt_tunnel_peer *p, struct zt_tunnel_peer_
 	st->endpoint = p->endpoint;
 	st->queued = p->qlen;
 	st->session_up = can_send(p->t, p->cur, mono_ns());
+	st->relayed = p->relayed;
+	st->last_direct_rx_ns = p->last_direct_rx_ns;
+}
+
+int zt_tunnel_send_to(struct zt_tunnel *t, struct zt_tunnel_peer *p, const uint8_t *payload,
+		      size_t len, const struct sockaddr_storage *endpoint)
+{
+	struct sockaddr_storage ep, to;
+	struct keypair *kp;
+	size_t total;
+	uint8_t *buf;
+
+	if (!p || p->removed || !payload || !endpoint)
+		return -EINVAL;
+	if (!len || len > ZT_TUNNEL_PAYLOAD_MAX)
+		return -EMSGSIZE;
+	if (addr_normalize((const struct sockaddr *)endpoint, sizeof(*endpoint), &ep))
+		return -EINVAL;
+	if (!addr_for_socket(t, &ep, &to))
+		return -EAFNOSUPPORT;
+	kp = p->cur;
+	if (!can_send(t, kp, mono_ns()))
+		return -ENOTCONN;
+	total = ZT_TW_TRANSPORT_LEN(len);
+	buf = tx_reserve(t, total);
+	zt_tw_transport_header_encode(kp->remote_index, kp->send_counter, buf, total);
+	if (zt_noise_seal(&kp->noise.send, kp->send_counter, NULL, 0, payload, len,
+			  buf + ZT_TW_TRANSPORT_HEADER_LEN, total - ZT_TW_TRANSPORT_HEADER_LEN) < 0)
+		return -EIO;
+	kp->send_counter++;
+	tx_commit(t, &ep, buf, total);
+	p->st.tx_packets++;
+	p->st.tx_bytes += len;
+	return 0;
+}
+
+int zt_tunnel_sendto_raw(struct zt_tunnel *t, const uint8_t *buf, size_t len,
+			 const struct sockaddr_storage *dst)
+{
+	struct sockaddr_storage ep, to;
+	socklen_t tolen;
+
+	if (addr_normalize((const struct sockaddr *)dst, sizeof(*dst), &ep))
+		return -EINVAL;
+	tolen = addr_for_socket(t, &ep, &to);
+	if (!tolen)
+		return -EAFNOSUPPORT;
+	if (sendto(t->fd, buf, len, MSG_DONTWAIT, (struct sockaddr *)&to, tolen) < 0) {
+		t->stats.tx_errors++;
+		return -errno;
+	}
+	t->stats.tx_datagrams++;
+	return 0;
 }
 
 void zt_tunnel_stats(const struct zt_tunnel *t, struct zt_tunnel_stats *st)

@@ -99,6 +99,28 @@ struct zt_tunnel_ops {
 	void (*flush)(void *ctx);
 	/* A new session with P is usable for sending (the client resends its binds here). May be NULL. */
 	void (*session_up)(void *ctx, struct zt_tunnel_peer *p);
+	/*
+	 * A datagram on the socket that is not a tunnel message but a relay's
+	 * (first byte 0x10-0x1f) or STUN (magic cookie at bytes 4-7):
+	 * docs/RELAY.md. BUF is the engine's, valid (and writable) during the
+	 * call. NULL: such datagrams count as malformed.
+	 */
+	void (*other)(void *ctx, uint8_t *buf, size_t len, const struct sockaddr *src,
+		      socklen_t srclen);
+	/*
+	 * Deliver DATAGRAM (a complete tunnel message, valid during the call)
+	 * to P through a relay: P's path is relayed (zt_tunnel_peer_set_relayed),
+	 * or the engine answers a datagram that came relayed. 0 or -errno (a
+	 * failure counts in tx_errors). NULL: such sends fail.
+	 */
+	int (*relay_send)(void *ctx, struct zt_tunnel_peer *p, const uint8_t *datagram, size_t len);
+};
+
+/* How the datagram being handled arrived (zt_tunnel_rx_path). */
+enum zt_tunnel_rx_path {
+	ZT_TUNNEL_RX_NONE,	/* not inside a receive (a timer, a send) */
+	ZT_TUNNEL_RX_DIRECT,	/* on the socket, from the peer's address */
+	ZT_TUNNEL_RX_RELAYED,	/* fed by zt_tunnel_input_relayed() */
 };
 
 /* Engine-wide counters: mostly why datagrams were dropped. */
@@ -121,6 +143,9 @@ struct zt_tunnel_stats {
 	uint64_t mac2_accepted;		/* under load, initiations let through on a valid mac2 */
 	uint64_t tx_gso_sends;		/* sends that carried several datagrams (UDP GSO) */
 	uint64_t rx_gro_messages;	/* receives that held several datagrams (UDP GRO) */
+	uint64_t rx_other;		/* relay or STUN datagrams handed to ops.other */
+	uint64_t rx_relayed;		/* datagrams fed by zt_tunnel_input_relayed() */
+	uint64_t tx_relayed;		/* datagrams handed to ops.relay_send (accepted) */
 };
 
 struct zt_tunnel_peer_stats {
@@ -135,6 +160,8 @@ struct zt_tunnel_peer_stats {
 	uint64_t queue_dropped;			/* queued packets lost: full queue, gave up */
 	unsigned int queued;
 	bool session_up;			/* a current session we can send on */
+	bool relayed;				/* zt_tunnel_peer_set_relayed() */
+	uint64_t last_direct_rx_ns;		/* CLOCK_MONOTONIC of the last authenticated direct datagram; 0: never */
 };
 
 /*
@@ -170,6 +197,20 @@ int zt_tunnel_peer_add(struct zt_tunnel *t, const uint8_t public_key[ZT_NOISE_KE
 
 /* Set where to send to P (as zt_tunnel_peer_add's ENDPOINT). */
 int zt_tunnel_peer_set_endpoint(struct zt_tunnel_peer *p, const struct sockaddr_storage *endpoint);
+
+/* Forget P's direct endpoint: P is reached through ops.relay_send, or not at all, until it talks directly again. */
+void zt_tunnel_peer_clear_endpoint(struct zt_tunnel_peer *p);
+
+/*
+ * P's path (docs/RELAY.md "Paths"). RELAYED true: every datagram to P goes
+ * to ops.relay_send, and the engine initiates to P even without an
+ * endpoint; the direct endpoint is kept (still following roaming) for
+ * when the path goes direct again. False (the default): datagrams go to
+ * the endpoint; a peer without one is answered through the relay only
+ * when its datagram came that way. With persistent keepalive configured,
+ * a peer made relayed is connected to at once.
+ */
+void zt_tunnel_peer_set_relayed(struct zt_tunnel_peer *p, bool relayed);
 
 /*
  * Remove P: its sessions and handshake are wiped, its queue freed; later
@@ -214,5 +255,42 @@ void zt_tunnel_stats(const struct zt_tunnel *t, struct zt_tunnel_stats *st);
  */
 void zt_tunnel_input(struct zt_tunnel *t, uint8_t *msg, size_t len, const struct sockaddr *src,
 		     socklen_t srclen);
+
+/*
+ * Handle MSG, a tunnel datagram that came through a relay (the relay says
+ * from the peer with key SRC_KEY, which nothing here trusts: the datagram
+ * authenticates itself). Processed like any, except that it never moves a
+ * peer's direct endpoint (roaming is for direct datagrams only), is not
+ * answered with a cookie reply (a cookie binds an address; the relay rate-
+ * limits), and what the engine sends to that peer while handling it
+ * (handshake response, keepalive, queued packets, and sends from the
+ * callbacks) goes back through ops.relay_send.
+ */
+void zt_tunnel_input_relayed(struct zt_tunnel *t, const uint8_t src_key[ZT_NOISE_KEY_LEN],
+			     uint8_t *msg, size_t len);
+
+/*
+ * Inside ops.recv or ops.session_up: how the datagram being handled came.
+ * For ZT_TUNNEL_RX_DIRECT, *SRC (may be NULL) is its source (IPv4-mapped
+ * addresses as AF_INET).
+ */
+enum zt_tunnel_rx_path zt_tunnel_rx_path(const struct zt_tunnel *t, struct sockaddr_storage *src);
+
+/*
+ * Send LEN bytes (not a tunnel message: a relay's or STUN) from the
+ * tunnel's socket to DST, now. 0 or -errno (-EAFNOSUPPORT: an IPv6 DST on
+ * an IPv4 socket).
+ */
+int zt_tunnel_sendto_raw(struct zt_tunnel *t, const uint8_t *buf, size_t len,
+			 const struct sockaddr_storage *dst);
+
+/*
+ * Seal PAYLOAD (1..ZT_TUNNEL_PAYLOAD_MAX bytes) on P's current session and
+ * send it directly to ENDPOINT, whatever P's path (a probe to a candidate).
+ * Nothing is queued and no timer moves. 0, -ENOTCONN (no session to send
+ * on), -EMSGSIZE, -EINVAL, -EAFNOSUPPORT.
+ */
+int zt_tunnel_send_to(struct zt_tunnel *t, struct zt_tunnel_peer *p, const uint8_t *payload,
+		      size_t len, const struct sockaddr_storage *endpoint);
 
 #endif

@@ -24,6 +24,7 @@ json_object *zt_tunnel_stats_json(const struct zt_tunnel *t)
 	PUT(o, &st, rx_expired); PUT(o, &st, rx_bad_cookie); PUT(o, &st, handshake_dh);
 	PUT(o, &st, cookie_replies_sent); PUT(o, &st, mac2_accepted);
 	PUT(o, &st, tx_gso_sends); PUT(o, &st, rx_gro_messages);
+	PUT(o, &st, rx_other); PUT(o, &st, rx_relayed); PUT(o, &st, tx_relayed);
 	return o;
 }
 

@@ -117,6 +117,14 @@ expect_fail "connector endpoint, a name" "invalid endpoint" \
 	ztc connector add gw2 --pubkey "$K_ALICE" --endpoint gw.example.com:51820
 expect_fail "connector endpoint, port 0" "1-65535" \
 	ztc connector add gw2 --pubkey "$K_ALICE" --endpoint 192.0.2.2:0
+# Known by its key alone: reached through relays until a direct path is found.
+K_RELAYED=$("$ZTGATE" keygen --out "$ZT_TMP/relayed.key")
+ztc connector add relayed --pubkey "$K_RELAYED" | grep -q "endpoint none (relays only)" ||
+	fail "connector add without --endpoint"
+ztc connector list | grep -q "^relayed  *- " || fail "connector list: no '-' for a missing endpoint"
+[[ $(ztc export | jq -c '.connectors[] | select(.name == "relayed") | keys') == '["name","pubkey"]' ]] ||
+	fail "export of a connector without endpoint: $(ztc export)"
+ztc connector rm relayed >/dev/null
 ztc resource add web --address 198.18.0.2 --tcp 80,443 --connector gw >/dev/null
 ztc resource add db --address 198.18.0.3 --tcp 5432 >/dev/null
 ztc resource add nas --address nas.home.int --tcp 22 --connector gw6 >/dev/null

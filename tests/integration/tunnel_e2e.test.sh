@@ -224,6 +224,17 @@ n=$(grep -c "$token" "$ZT_TMP/udp7.log")
 (( n == 1 )) || fail "the replayed datagram reached the echo server: $n copies"
 log "ok: $sent replayed transport packets dropped (replay counter $before -> $(replays)), the echo got its datagram once"
 
+# `ztgate status` on both ends: the one peer, direct (no relays here), bytes both ways.
+st=$(zt_cli laptop --json status | jq -c '.peers[0]')
+jq -e --arg ep "$ENDPOINT" '.name == "office" and .path == "direct" and .endpoint == $ep and
+	.rx_bytes > 0 and .tx_bytes > 0 and (.last_handshake | type == "string")' <<<"$st" >/dev/null ||
+	fail "client status: $st"
+st=$(zt_cli conn --json status | jq -c '.peers[0]')
+jq -e '.path == "direct" and .rx_bytes > 0 and .tx_bytes > 0' <<<"$st" >/dev/null ||
+	fail "connector status: $st"
+zt_cli laptop status | grep -q "^office  *direct  *$ENDPOINT " || fail "status table: $(zt_cli laptop status)"
+log "ok: ztgate status: office direct at $ENDPOINT"
+
 # The uplink guard (XDP on the connector's u0) drops what cannot be a tunnel
 # message before the socket sees it: a 100-byte "initiation" (they are 148).
 uplink() { zt_cli conn --json stats | jq ".uplink.$1 // -1"; }

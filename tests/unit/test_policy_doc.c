@@ -392,9 +392,39 @@ static void test_old_file(void **state)
 	rmdir(dir);
 }
 
+/* A connector known by its key alone (reached through relays): no "endpoint", kept so. */
+static void test_connector_without_endpoint(void **state)
+{
+	struct zt_policy p, q;
+	json_object *o, *con;
+	char *t1, *t2;
+
+	(void)state;
+	zt_policy_init(&p);
+	assert_int_equal(add_connector(&p, "gw", KEY[2], NULL), 0);
+	assert_int_equal(add_connector(&p, "gw2", KEY[3], "192.0.2.1:51820"), 0);
+	assert_false(zt_connector_has_endpoint(zt_policy_connector_find(&p, "gw")));
+	assert_true(zt_connector_has_endpoint(zt_policy_connector_find(&p, "gw2")));
+	t1 = text_of(&p);
+	o = parse(t1);
+	con = json_object_array_get_idx(json_object_object_get(o, "connectors"), 0);
+	assert_false(json_object_object_get_ex(con, "endpoint", NULL));
+	assert_int_equal(zt_policy_from_doc(&q, o, &p, err, sizeof(err)), 0);
+	json_object_put(o);
+	t2 = text_of(&q);
+	assert_string_equal(t1, t2);
+	assert_false(zt_connector_has_endpoint(zt_policy_connector_find(&q, "gw")));
+	expect_err(add_connector(&p, "gw3", NULL, NULL), -EINVAL, "needs a name and a public key");
+	free(t1);
+	free(t2);
+	zt_policy_free(&p);
+	zt_policy_free(&q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_connector_without_endpoint),
 		cmocka_unit_test(test_validation),
 		cmocka_unit_test(test_cascade),
 		cmocka_unit_test(test_doc_errors),
