@@ -163,6 +163,12 @@ fwd() { zt_nat_forwarded relay; }
 fwd_above() { (( $(fwd) > $1 )); }
 both_path() { zt_nat_path_is laptop office "$1" && zt_nat_path_is conn laptop "$1"; }
 paths() { echo "client sees '$(zt_nat_path laptop office)', connector sees '$(zt_nat_path conn laptop)'"; }
+# tcp_echo HOST PORT TEXT: TEXT through the echo service, read back before
+# closing (the ncat -e cat server drops the echo of a connection that
+# half-closes at once, so `printf | ncat` races).
+tcp_echo() {
+	on_cli python3 -c "import socket; s = socket.create_connection(('$1', $2), 5); s.settimeout(5); s.sendall(b'$3\\n'); print(s.recv(4096).decode().strip())"
+}
 page_ok() { [[ $(on_cli curl -sS --max-time 5 http://nas.home.int/) == "$ZT_TUN_PAGE" ]]; }
 start_conn() {
 	zt_daemon_as conn "$N" connector --listen "$LISTEN" --key "$ZT_TMP/conn.key" --dns $ZT_TUN_NAS_IP --relay "$R1"
@@ -335,7 +341,7 @@ t0=$(date +%s%N)
 wait_until 30 page_ok || fail "fully-random NAT: curl through the relay did not work within 30 s; $(paths)"
 log "ok: curl http://nas.home.int/ through the relay after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 on_cli curl -sS --max-time 10 -o /dev/null "http://nas.home.int/$MARK" || fail "curl /$MARK"
-got=$(printf '%s\n' "$MARK" | on_cli timeout 10 ncat "$NAS" 8080) || true
+got=$(tcp_echo "$NAS" 8080 "$MARK") || true
 [[ $got == "$MARK" ]] || fail "ncat echo through the relay: got '$got'"
 want=$(sha256sum <"$ZT_TMP/www/big.bin")
 got=$(on_cli curl -sS --max-time 60 http://nas.home.int/big.bin | sha256sum) || fail "curl big.bin through the relay"
@@ -377,7 +383,7 @@ t0=$(date +%s%N)
 wait_until 40 page_ok || fail "UDP blocked: curl through the TCP relay did not work within 40 s; $(paths)"
 log "ok: curl http://nas.home.int/ over the TCP relay after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 MARK="tcp-marker-$ZT_ID-$RANDOM$RANDOM"
-got=$(printf '%s\n' "$MARK" | on_cli timeout 10 ncat "$NAS" 8080) || true
+got=$(tcp_echo "$NAS" 8080 "$MARK") || true
 [[ $got == "$MARK" ]] || fail "ncat echo over the TCP relay: got '$got'"
 wait_until 10 zt_nat_path_is laptop office relayed-tcp || fail "UDP blocked: client path '$(zt_nat_path laptop office)', want relayed-tcp"
 [[ $(zt_nat_path conn laptop) == relayed* ]] || fail "UDP blocked: connector path '$(zt_nat_path conn laptop)', want relayed-*"
