@@ -13,9 +13,8 @@
 # role instead (sections 11-14): fake-IP DNS for nas.home.int and *.home.int,
 # other names forwarded to a dnsmasq in the office, enforcement on the TUN
 # ztg0. Sections 15-19 (demo_tunnel) take nas.home.int through the encrypted
-# tunnel to a connector in a private network. Sections 20-24 (demo_nat, not yet
-# in the main flow) reach it through two NATs and a relay, the path going from
-# relayed to direct. Everything is cleaned up on exit.
+# tunnel to a connector in a private network. Sections 20-24 (demo_nat) reach it
+# through two NATs and a relay, the path going from relayed to direct. Everything is cleaned up on exit.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -446,7 +445,5 @@ fi
 say "$DAEMON_PIN is gone"
 say
 demo_tunnel
-# TODO(lead): call demo_nat here once issue 5's relay and NAT traversal land
-# (its topology's namespaces are named nat-*, so it can follow demo_tunnel in
-# the same run).
+demo_nat
 say "demo done: cleaning up namespaces and pins"
