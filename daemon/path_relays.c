@@ -57,6 +57,7 @@ static void on_registered(void *ctx, struct zt_relay_client *rc,
 		zt_paths_set_observed(e->rs->ps, e->index, observed);
 	zt_sockaddr_format(observed, ep, sizeof(ep));
 	zt_log("info", "relay %s: registered, we are %s", e->name, ep);
+	zt_paths_relay_up(e->rs->ps);
 }
 
 static void on_lost(void *ctx, struct zt_relay_client *rc)

@@ -650,6 +650,11 @@ void zt_paths_set_observed(struct zt_paths *ps, int index, const struct sockaddr
 		ps->observed[index].ss_family = AF_UNSPEC;
 }
 
+void zt_paths_relay_up(struct zt_paths *ps)
+{
+	zt_tunnel_retry_handshakes(ps->t);
+}
+
 void zt_paths_track(struct zt_paths *ps, struct zt_tunnel_peer *p)
 {
 	uint64_t now = mono_ns();

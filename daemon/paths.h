@@ -111,6 +111,8 @@ void zt_paths_close(struct zt_paths *ps);
 int zt_paths_add_relay(struct zt_paths *ps, const struct zt_paths_relay *relay);
 /* Relay INDEX observed our endpoint as EP (its STUN or registration): a candidate. NULL forgets it. */
 void zt_paths_set_observed(struct zt_paths *ps, int index, const struct sockaddr_storage *ep);
+/* A relay (re)registered: handshakes that went out before it could carry them are resent now. */
+void zt_paths_relay_up(struct zt_paths *ps);
 
 /*
  * Manage peer P from now on (again): direct if the tunnel has an endpoint

@@ -1187,6 +1187,34 @@ void zt_tunnel_input(struct zt_tunnel *t, uint8_t *msg, size_t len, const struct
 	event_end(t);
 }
 
+/*
+ * A path just became usable (a relay registered): handshakes waiting for
+ * their retry go out now instead of up to REKEY_TIMEOUT later. Not sooner
+ * than 20 ms after the last one, so the TAI64N (2^24 ns granularity) still
+ * increases.
+ */
+void zt_tunnel_retry_handshakes(struct zt_tunnel *t)
+{
+	uint64_t now = mono_ns();
+	struct zt_tunnel_peer *p;
+
+	event_begin(t);
+	for (p = t->peers; p; p = p->lnext) {
+		/* Waiting for a session: a handshake lost on the way, or packets queued. */
+		if (p->removed || !can_reach(p) || (!p->hs_pending && !p->qlen))
+			continue;
+		if (!p->retry_at)
+			p->attempt_start_ns = now;
+		if (p->last_init_sent_ns && now - p->last_init_sent_ns < 20 * 1000000ull) {
+			/* Too soon for a newer TAI64N: the retry timer moves up instead. */
+			set_timer(p, &p->retry_at, p->last_init_sent_ns + 20 * 1000000ull);
+			continue;
+		}
+		send_initiation(p, now);
+	}
+	event_end(t);
+}
+
 /* Nested in the relay's datagram that carried it (ops.other), so the state is saved. */
 void zt_tunnel_input_relayed(struct zt_tunnel *t, const uint8_t src_key[ZT_NOISE_KEY_LEN],
 			     uint8_t *msg, size_t len)

@@ -236,6 +236,9 @@ const uint8_t *zt_tunnel_peer_key(const struct zt_tunnel_peer *p);	/* 32 bytes *
 int zt_tunnel_send(struct zt_tunnel *t, struct zt_tunnel_peer *p, const uint8_t *payload,
 		   size_t len);
 
+/* A path became usable: pending handshakes are resent now rather than at their retry. */
+void zt_tunnel_retry_handshakes(struct zt_tunnel *t);
+
 /*
  * Batch sends: between cork and uncork, datagrams collect (up to
  * ZT_TUNNEL_BATCH) and leave with one sendmmsg. Nests. The engine corks

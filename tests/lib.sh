@@ -707,7 +707,9 @@ zt_expect_states() {
 declare -A ZT_CAPTURE_PIDS=()
 zt_capture_start() {
 	local name=$1 ns=$2 dev=$3 filter=$4
-	zt_bg "tcpdump-$name" "$ns" tcpdump -Z root -n -U -i "$dev" -w "$ZT_TMP/$name.pcap" "$filter"
+	# --immediate-mode: packets reach the file as they come, not when a ring block
+	# times out, so a capture stopped right after the traffic holds all of it.
+	zt_bg "tcpdump-$name" "$ns" tcpdump -Z root -n -U --immediate-mode -i "$dev" -w "$ZT_TMP/$name.pcap" "$filter"
 	ZT_CAPTURE_PIDS[$name]=$ZT_BG_PID
 	wait_until 5 grep -q 'listening on' "$ZT_TMP/tcpdump-$name.err" ||
 		fail "tcpdump on $ns/$dev did not start: $(cat "$ZT_TMP/tcpdump-$name.err")"
