@@ -21,6 +21,7 @@
 #include "client_tunnel.h"
 #include "daemon.h"
 #include "dns_cache.h"
+#include "dns_fast.h"
 #include "dns_server.h"
 #include "fakeip.h"
 #include "keys.h"
@@ -46,6 +47,7 @@ struct client_opts {
 	const char *key_file;
 	struct zt_path_relay_spec relays[ZT_PATHS_RELAYS_MAX];	/* --relay, --relay-tcp */
 	size_t nrelays;
+	bool dns_fast_path;	/* answer known resource names in BPF on lo */
 };
 
 /* What the hooks need besides struct zt_daemon. */
@@ -57,7 +59,14 @@ struct client {
 	char dns_ip[16];	/* the DNS server's address, for systemd-resolved */
 	bool resolved;		/* registered with systemd-resolved */
 	struct zt_client_tunnel *tunnel;	/* NULL: no --key, packets are only counted */
+	struct zt_dns_fast *dns_fast;	/* NULL: --dns-fast-path=off */
 };
+
+/*
+ * A local socket's query to the DNS address (a local address) travels over
+ * the loopback device of our network namespace: the fast path goes there.
+ */
+#define ZT_CLIENT_LOOPBACK	"lo"
 
 #define ZT_CLIENT_TUNNEL_MTU	1420	/* docs/TUNNEL.md: a 1500-byte path, IPv6 outer */
 
@@ -68,9 +77,12 @@ static void usage(FILE *f)
 		"                      [--fake-range CIDR] [--dns-ttl S] [--dns-cache N]\n"
 		"                      [--resolv-conf PATH] [--address TUNNEL-ADDR --key FILE]\n"
 		"                      [--relay HOST:PORT]... [--relay-tcp HOST:PORT]...\n"
+		"                      [--dns-fast-path=on|off]\n"
 		"                      [--state-dir DIR] [--socket PATH] [--pin-dir DIR]\n"
 		"defaults: --tun %s --dns %s --fake-range %s --dns-ttl %d --dns-cache %d\n"
 		"(answers of forwarded names cached; 0: no cache);\n"
+		"--dns-fast-path (default on): A queries for resource names that have a fake IP\n"
+		"are answered in BPF on this namespace's lo, without the daemon;\n"
 		"upstreams: the nameservers of --resolv-conf (/etc/resolv.conf) at start;\n"
 		"--relay: connectors are reached through it until a direct path is found\n"
 		"(tunnel MTU %d instead of %d)\n",
@@ -200,6 +212,7 @@ static int parse_opts(int argc, char **argv, struct zt_daemon *d, struct client_
 		{ "key", required_argument, NULL, 'k' },
 		{ "relay", required_argument, NULL, 'R' },
 		{ "relay-tcp", required_argument, NULL, 'P' },
+		{ "dns-fast-path", required_argument, NULL, 'F' },
 		ZT_DAEMON_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -226,6 +239,14 @@ static int parse_opts(int argc, char **argv, struct zt_daemon *d, struct client_
 			}
 			o->relays[o->nrelays++] = (struct zt_path_relay_spec){ .relay = optarg,
 									       .tcp = c == 'P' };
+			break;
+		case 'F':
+			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+				fprintf(stderr, "ztgated: invalid --dns-fast-path '%s': expected on or off\n",
+					optarg);
+				return -EINVAL;
+			}
+			o->dns_fast_path = !strcmp(optarg, "on");
 			break;
 		case 'u':
 			if (o->nupstream == MAX_UPSTREAMS) {
@@ -310,6 +331,8 @@ static int on_policy_applied(struct zt_daemon *d, char *err, size_t errlen)
 	/* New name resources bring new routing domains. */
 	if (!ret && cl->resolved)
 		ret = zt_resolver_apply(zt_tun_name(cl->tun), cl->dns_ip, &d->policy, err, errlen);
+	/* A name that stopped being a resource must not be answered in BPF any more. */
+	zt_dns_server_policy_changed(d->dns);
 	return ret;
 }
 
@@ -412,6 +435,7 @@ int zt_role_client(int argc, char **argv)
 		.resolv_conf = "/etc/resolv.conf",
 		.ttl = ZT_DNS_DEFAULT_TTL,
 		.dns_cache = ZT_DNS_CACHE_DEFAULT_ENTRIES,
+		.dns_fast_path = true,
 	};
 	struct zt_dns_server_cfg dcfg = { 0 };
 	struct zt_prefix dns_addr = { .family = AF_INET, .len = 32 };
@@ -545,9 +569,25 @@ int zt_role_client(int argc, char **argv)
 	ret = zt_control_open(d, err, sizeof(err));
 	if (ret)
 		goto fail_msg;
+	if (o.dns_fast_path) {
+		char pins[512];
+
+		snprintf(pins, sizeof(pins), "%s/dns", d->pin_dir);
+		ret = zt_dns_fast_open(pins, dcfg.listen.sin_addr, ntohs(dcfg.listen.sin_port),
+				       &cl.dns_fast, err, sizeof(err));
+		if (ret)
+			goto fail_msg;
+		dcfg.fast = cl.dns_fast;
+	}
 	ret = zt_dns_server_open(d, cl.pool, &dcfg, &d->dns, err, sizeof(err));
 	if (ret)
 		goto fail_msg;
+	/* Misses must find the server listening: attach only now. */
+	if (cl.dns_fast) {
+		ret = zt_dns_fast_attach(cl.dns_fast, ZT_CLIENT_LOOPBACK, err, sizeof(err));
+		if (ret)
+			goto fail_msg;
+	}
 	if (o.key_file) {
 		ret = zt_client_tunnel_open(d, cl.tun, cl.pool, &cl.fake_range, address, key,
 					    o.relays, o.nrelays, &cl.tunnel, err, sizeof(err));
@@ -578,6 +618,8 @@ int zt_role_client(int argc, char **argv)
 	json_object_object_add(ready, "state_dir", json_object_new_string(d->state_dir));
 	json_object_object_add(ready, "resources", json_object_new_int((int)d->policy.count));
 	json_object_object_add(ready, "tunnel", json_object_new_string(o.key_file ? o.address : "off"));
+	json_object_object_add(ready, "dns_fast_path", json_object_new_string(
+			       cl.dns_fast ? ZT_CLIENT_LOOPBACK : "off"));
 	zt_emit(ready);
 	ready = NULL;
 
@@ -598,8 +640,13 @@ out:
 	OPENSSL_cleanse(key, sizeof(key));
 	zt_client_tunnel_close(cl.tunnel);
 	cl.tunnel = NULL;
-	zt_dns_server_close(d->dns);	/* saves the pool */
+	zt_dns_server_close(d->dns);	/* saves the pool, BPF's answers folded in */
 	d->dns = NULL;
+	/* Nobody keeps its table in step with the policy now: off it goes. */
+	if (cl.dns_fast && zt_dns_fast_detach(cl.dns_fast, err, sizeof(err)))
+		fprintf(stderr, "ztgated: %s\n", err);
+	zt_dns_fast_close(cl.dns_fast);
+	cl.dns_fast = NULL;
 	if (cl.resolved)
 		zt_resolver_revert(zt_tun_name(cl.tun));
 	cl.resolved = false;

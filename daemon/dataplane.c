@@ -32,6 +32,7 @@
 #include <xdp/libxdp.h>
 
 #include "dataplane.h"
+#include "dns_fast.h"
 #include "uplink.h"
 #include "policy_store.h"
 #include "zt_tc.skel.h"
@@ -605,6 +606,13 @@ int zt_dp_teardown(const char *pin_dir)
 		snprintf(up, sizeof(up), "%s/uplink", pin_dir);
 		if (access(up, F_OK) == 0) {
 			r = zt_uplink_teardown(up, uerr, sizeof(uerr));
+			if (r && !ret)
+				ret = r;
+		}
+		/* And a client's DNS fast path. */
+		snprintf(up, sizeof(up), "%s/dns", pin_dir);
+		if (access(up, F_OK) == 0) {
+			r = zt_dns_fast_teardown(up, uerr, sizeof(uerr));
 			if (r && !ret)
 				ret = r;
 		}

@@ -14,6 +14,7 @@
 #include "ares_loop.h"
 #include "daemon.h"
 #include "dns_cache.h"
+#include "dns_fast.h"
 #include "dns_msg.h"
 #include "dns_server.h"
 #include "log.h"
@@ -78,6 +79,7 @@ struct zt_dns_server {
 	struct zt_dns_cache *cache;	/* NULL: --dns-cache 0 */
 	/* counters */
 	uint64_t q_local, q_forwarded, q_cached, q_dropped, q_formerr, q_servfail, q_stripped;
+	uint64_t fast_puts, fast_flushes;
 };
 
 static int64_t now_s(void)
@@ -351,13 +353,70 @@ static void forward(struct zt_dns_server *s, const struct zt_dns_query *q, const
 	zt_ares_loop_queued(s->al);
 }
 
+/* ---- the BPF fast path ---- */
+
+/* A name answered in BPF was used then: its pool entry learns it (never backwards). */
+static void fold_hit(struct in_addr addr, int64_t wall_s, void *arg)
+{
+	struct zt_dns_server *s = arg;
+	int64_t last_use;
+
+	if (zt_fakeip_lookup_addr(s->pool, addr, &last_use) && wall_s > last_use)
+		zt_fakeip_touch(s->pool, addr, wall_s);
+}
+
+static void fast_fold(struct zt_dns_server *s)
+{
+	if (s->cfg.fast)
+		zt_dns_fast_fold_hits(s->cfg.fast, fold_hit, s);
+}
+
+/* Forget every name in the fast path, its uses kept first. */
+static void fast_flush(struct zt_dns_server *s)
+{
+	int ret;
+
+	if (!s->cfg.fast)
+		return;
+	fast_fold(s);
+	ret = zt_dns_fast_flush(s->cfg.fast);
+	if (ret)
+		zt_log("error", "dns: emptying the fast path: %s", strerror(-ret));
+	s->fast_flushes++;
+}
+
+void zt_dns_server_policy_changed(struct zt_dns_server *s)
+{
+	if (s)
+		fast_flush(s);
+}
+
+/*
+ * Could the fast path have answered Q (bpf/zt_dns.bpf.c)? Then it had no
+ * entry for the name: put one. Other shapes reach us whatever the table
+ * holds, so they cost no map update.
+ */
+static void fast_learn(struct zt_dns_server *s, const struct zt_dns_query *q, bool udp,
+		       struct in_addr addr)
+{
+	int ret;
+
+	if (!s->cfg.fast || !udp || q->edns_options || q->qname_len > ZT_DNS_FAST_NAME_MAX)
+		return;
+	ret = zt_dns_fast_put(s->cfg.fast, q->qname, q->qname_len, addr, s->cfg.ttl);
+	if (ret)
+		zt_log("warning", "dns: fast path entry for %s: %s", q->name, strerror(-ret));
+	else
+		s->fast_puts++;
+}
+
 /* ---- answering ---- */
 
 /*
  * A resource name's A record: the pool's address, known to the data plane
  * and saved before the answer leaves.
  */
-static ssize_t answer_resource(struct zt_dns_server *s, const struct zt_dns_query *q,
+static ssize_t answer_resource(struct zt_dns_server *s, const struct zt_dns_query *q, bool udp,
 			       const struct zt_resource_def *res, uint8_t *out, size_t outlen)
 {
 	struct zt_exact_binding b = { .resource_id = res->id };
@@ -367,6 +426,11 @@ static ssize_t answer_resource(struct zt_dns_server *s, const struct zt_dns_quer
 
 	if (q->qtype != ZT_DNS_T_A || q->qclass != ZT_DNS_CLASS_IN)
 		return zt_dns_build_nodata(q, out, outlen);	/* RFC 4074 for AAAA */
+	/* A new name in a full range takes the least recently used address:
+	 * answers given in BPF count as use, so they are folded in first. */
+	if (s->cfg.fast && zt_fakeip_count(s->pool) >= zt_fakeip_capacity(s->pool) &&
+	    zt_fakeip_lookup_name(s->pool, q->name, &addr, NULL))
+		fast_fold(s);
 	ret = zt_fakeip_assign(s->pool, q->name, now_s(), &addr);
 	if (ret < 0) {
 		zt_log("warning", "dns: no fake IP for %s: %s", q->name, strerror(-ret));
@@ -377,6 +441,9 @@ static ssize_t answer_resource(struct zt_dns_server *s, const struct zt_dns_quer
 	 * all of them, against the policy it compiles. Only a new or reclaimed
 	 * address has to be written now, before the answer leaves.
 	 */
+	/* The name that lost this address may still be answered in BPF. */
+	if (ret == ZT_FAKEIP_RECLAIMED)
+		fast_flush(s);
 	mapped(addr, b.addr);
 	ret = ret == ZT_FAKEIP_EXISTING ? 0 : zt_compile_bind_live(s->d->fds, &b);
 	if (ret) {
@@ -390,6 +457,8 @@ static ssize_t answer_resource(struct zt_dns_server *s, const struct zt_dns_quer
 		if (ret)
 			zt_log("error", "dns: saving fake IPs: %s", err);
 	}
+	/* Known to the data plane and saved: from now on BPF may answer it too. */
+	fast_learn(s, q, udp, addr);
 	return zt_dns_build_a(q, addr, s->cfg.ttl, out, outlen);
 servfail:
 	s->q_servfail++;
@@ -417,7 +486,7 @@ static void handle_query(struct zt_dns_server *s, const uint8_t *msg, size_t len
 	res = zt_policy_match_name(&s->d->policy, q.name);
 	if (res) {
 		s->q_local++;
-		reply(s, to, out, answer_resource(s, &q, res, out, sizeof(out)));
+		reply(s, to, out, answer_resource(s, &q, !to->conn, res, out, sizeof(out)));
 		return;
 	}
 	if (s->cache && zt_dns_cache_query_cacheable(&q)) {
@@ -682,7 +751,8 @@ void zt_dns_server_close(struct zt_dns_server *s)
 		zt_loop_del(s->d->loop, s->tcp_fd);
 		close(s->tcp_fd);
 	}
-	/* Last-use times are only saved with changes; keep them too. */
+	/* Last-use times are only saved with changes; keep them too, BPF's answers included. */
+	fast_fold(s);
 	if (s->pool && zt_fakeip_save(s->pool, s->d->state_dir, err, sizeof(err)))
 		zt_log("error", "dns: saving fake IPs: %s", err);
 	zt_dns_cache_free(s->cache);
@@ -811,6 +881,7 @@ json_object *zt_dns_resolve_json(struct zt_dns_server *s, const char *name, char
 	json_object_object_add(o, "match", json_object_new_string(
 		res->name_pattern[0] == '*' ? "wildcard" : "exact"));
 	json_object_object_add(o, "ttl", json_object_new_int((int)s->cfg.ttl));
+	fast_fold(s);
 	if (!zt_fakeip_lookup_name(s->pool, norm, &addr, &last_use)) {
 		char a[INET_ADDRSTRLEN];
 
@@ -841,6 +912,21 @@ void zt_dns_server_stats(const struct zt_dns_server *s, json_object *o)
 	json_object_object_add(d, "stripped", json_object_new_int64((int64_t)s->q_stripped));
 	json_object_object_add(d, "pending", json_object_new_int64((int64_t)s->pending));
 	json_object_object_add(d, "mappings", json_object_new_int64((int64_t)zt_fakeip_count(s->pool)));
+	if (s->cfg.fast) {
+		struct zt_dns_fast_stats fs;
+		json_object *f = json_object_new_object();
+
+		if (zt_dns_fast_read_stats(s->cfg.fast, &fs) == 0) {
+			json_object_object_add(f, "answered", json_object_new_int64((int64_t)fs.answered));
+			json_object_object_add(f, "missed", json_object_new_int64((int64_t)fs.missed));
+			json_object_object_add(f, "passed", json_object_new_int64((int64_t)fs.passed));
+		}
+		json_object_object_add(f, "learned", json_object_new_int64((int64_t)s->fast_puts));
+		json_object_object_add(f, "flushes", json_object_new_int64((int64_t)s->fast_flushes));
+		json_object_object_add(d, "fast_path", f);
+	} else {
+		json_object_object_add(d, "fast_path", json_object_new_string("off"));
+	}
 	if (s->cache) {
 		struct zt_dns_cache_stats st;
 		json_object *c = json_object_new_object();

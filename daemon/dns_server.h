@@ -25,6 +25,7 @@
 
 struct zt_daemon;
 struct zt_dns_server;
+struct zt_dns_fast;
 
 #define ZT_DNS_DEFAULT_TTL	15
 
@@ -34,6 +35,14 @@ struct zt_dns_server_cfg {
 	uint32_t ttl;			/* of fake-IP answers */
 	const char *upstreams;		/* "ip:port,[ip6]:port" (c-ares csv); may be "" */
 	unsigned int cache_entries;	/* forwarded answers cached (dns_cache.h); 0: none */
+	/*
+	 * The BPF fast path (dns_fast.h), owned by the caller, or NULL. The
+	 * server puts a name there once it answered a UDP A query for it that
+	 * the fast path could have answered, empties it when a name may have
+	 * lost its address or its resource, and folds its answers into the
+	 * pool's last use.
+	 */
+	struct zt_dns_fast *fast;
 };
 
 /*
@@ -44,6 +53,12 @@ struct zt_dns_server_cfg {
 int zt_dns_server_open(struct zt_daemon *d, struct zt_fakeip *pool,
 		       const struct zt_dns_server_cfg *cfg, struct zt_dns_server **out,
 		       char *err, size_t errlen);
+/*
+ * The policy changed: names may have stopped being resources, so the fast
+ * path forgets every name (each is put back at its next query the server
+ * answers). Call after the new policy is in D->policy.
+ */
+void zt_dns_server_policy_changed(struct zt_dns_server *s);
 /* Stop listening, drop queries in flight, save the pool. */
 void zt_dns_server_close(struct zt_dns_server *s);
 

@@ -16,7 +16,7 @@ set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 
 zt_require_root
-zt_require dig dnsmasq ncat socat jq nsenter getent od
+zt_require dig dnsmasq ncat socat jq nsenter getent od python3 tc
 zt_require_bins
 
 DNS=100.95.0.251
@@ -199,9 +199,57 @@ printf '\x00\x05abcde' | ip netns exec "$C" socat -u - "TCP:$DNS:53" || true
 zt_pid_alive "$DAEMON_PID" || fail "daemon died"
 log "ok: still answering after malformed input"
 
+section "BPF fast path (tc egress on the namespace's lo)"
+# One raw UDP query (ID, RD, NAME A IN, no EDNS); prints the reply in hex.
+rawq() {
+	ip netns exec "$C" python3 - "$1" "$2" <<'PY'
+import socket, sys
+name, qid = sys.argv[1], int(sys.argv[2])
+q = bytes([qid >> 8, qid & 255, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0])
+q += b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\0\0\1\0\1"
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+s.sendto(q, ("100.95.0.251", 53))
+print(s.recv(4096).hex())
+PY
+}
+dstat() { ztc --json stats | jq ".dns.$1"; }
+check "fast path attached to lo egress" bash -c "tc -n '$C' filter show dev lo egress | grep -q zt_dns_fast_eg"
+ztc resource add fastres --address fast.zt.test --tcp 80 >/dev/null
+local0=$(dstat local)
+first=$(rawq FaSt.zt.test 4242)		# no entry yet: the daemon answers and fills it
+(( $(dstat local) == local0 + 1 )) || fail "first query not answered by the daemon"
+FAST=$(ip netns exec "$C" dig +short +noedns @$DNS fast.zt.test A)
+in_fake_range "$FAST" || fail "fast.zt.test: want a fake IP, got '$FAST'"
+local1=$(dstat local)
+answered0=$(dstat fast_path.answered)
+second=$(rawq FaSt.zt.test 4242)
+[[ $second == "$first" ]] || fail "fast path answer differs from the daemon's: $second vs $first"
+for i in 1 2 3 4 5; do
+	[[ $(ip netns exec "$C" dig +short +noedns @$DNS fast.zt.test A) == "$FAST" ]] ||
+		fail "dig +noedns: fast path answer wrong"
+	[[ $(ip netns exec "$C" dig +short +nocookie @$DNS FAST.zt.test A) == "$FAST" ]] ||
+		fail "dig +nocookie (bare OPT): fast path answer wrong"
+done
+(( $(dstat local) == local1 )) || fail "the daemon saw queries the fast path should answer: $(ztc --json stats | jq -c .dns)"
+(( $(dstat fast_path.answered) >= answered0 + 11 )) ||
+	fail "fast path counter: $(ztc --json stats | jq -c .dns.fast_path)"
+log "ok: repeated queries answered in BPF, byte for byte the daemon's answer, daemon counter still"
+out=$(qdig fast.zt.test A)		# dig's default cookie: not the fast shape
+grep -q "$FAST" <<<"$out" || fail "EDNS cookie query: $out"
+(( $(dstat local) == local1 + 1 )) || fail "a query with an EDNS option must reach the daemon"
+log "ok: other shapes still reach the daemon"
+ztc resource rm fastres >/dev/null
+answered1=$(dstat fast_path.answered)
+out=$(ip netns exec "$C" dig +time=2 +tries=1 +noedns @$DNS fast.zt.test A || true)
+grep -q "$FAST" <<<"$out" && fail "removed resource still answered with its fake IP: $out"
+(( $(dstat fast_path.answered) == answered1 )) || fail "fast path answered a removed resource"
+log "ok: after resource rm, fast.zt.test no longer answered with $FAST"
+
 section "restart keeps every mapping"
 zt_daemon_stop TERM
 check "ztg0 removed at clean shutdown" bash -c "! ip -n '$C' link show ztg0 2>/dev/null"
+check "fast path detached at clean shutdown" bash -c "! tc -n '$C' filter show dev lo egress | grep -q zt_dns_fast_eg"
 check "its routes went with it" bash -c "! ip -n '$C' route | grep -q ztg0"
 zt_daemon_start --upstream $UPSTREAM
 before=$(allowed)

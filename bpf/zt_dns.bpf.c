@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * zt_dns.bpf.c: the client's DNS fast path, tc egress on the loopback
+ * device of the client's network namespace. A local socket's query to the
+ * DNS address (a local address, on the TUN) leaves through lo; when it is
+ * the one common shape whose answer sits in zt_dns_fast, it is turned into
+ * that answer in place and let go on: lo loops it back to the querier's
+ * socket, and the daemon never sees the query.
+ *
+ * The fast shape, and nothing else: IPv4 without options, not fragmented,
+ * UDP to zt_dns_fast_cfg's address and port, a DNS header with QR 0,
+ * opcode QUERY, QDCOUNT 1, ANCOUNT and NSCOUNT 0, one question of QTYPE A
+ * and QCLASS IN whose name has at most ZT_DNS_FAST_NAME_MAX wire bytes of
+ * plain labels, then either nothing (ARCOUNT 0) or a bare EDNS0 OPT record
+ * (ARCOUNT 1: owned by the root, version 0, no options), and not a byte
+ * after it.
+ * Anything else passes untouched to the daemon, which answers exactly as
+ * it always does.
+ *
+ * The answer is the daemon's to the byte (daemon/dns_msg.c build_reply):
+ * the ID, the question as sent (case kept, for DNS 0x20), flags QR AA RA
+ * plus RD and CD copied, one A record owned by a pointer to the question,
+ * the TTL the daemon configured, and the daemon's OPT record (UDP size
+ * 1232, DO echoed) when the query had one. Checksums are updated incrementally with
+ * the kernel's helpers, which do the right thing for a CHECKSUM_PARTIAL
+ * skb (what a local socket sends on lo) and for a fully summed one.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "zt_ctx.h"
+#include "zt_wire.h"
+#include "zt_dns.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct zt_dns_fast_cfg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} zt_dns_fast_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ZT_DNS_FAST_ENTRIES);
+	__type(key, struct zt_dns_fast_key);
+	__type(value, struct zt_dns_fast_val);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} zt_dns_fast SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct zt_dns_fast_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} zt_dns_fast_stats SEC(".maps");
+
+#define ETH_LEN		14
+#define IP_LEN		20
+#define UDP_LEN		8
+#define DNS_HDR_LEN	12
+#define QNAME_OFF	(ETH_LEN + IP_LEN + UDP_LEN + DNS_HDR_LEN)
+#define ANSWER_LEN	16	/* pointer 2, type 2, class 2, TTL 4, rdlength 2, address 4 */
+#define OPT_LEN		11	/* root 1, type 2, class (UDP size) 2, TTL 4, rdlength 2 */
+#define EDNS_UDP_SIZE	1232	/* = ZT_DNS_EDNS_UDP_SIZE, what the daemon advertises */
+
+#define DNS_F_QR	0x8000
+#define DNS_F_OPCODE	0x7800
+#define DNS_F_AA	0x0400
+#define DNS_F_RD	0x0100
+#define DNS_F_RA	0x0080
+#define DNS_F_CD	0x0010
+
+
+struct dns_hdr {
+	__be16 id;
+	__be16 flags;
+	__be16 qdcount;
+	__be16 ancount;
+	__be16 nscount;
+	__be16 arcount;
+};
+
+/* Everything up to the question, as one load. */
+struct query_head {
+	struct zt_eth eth;
+	struct zt_ip4 ip;
+	struct zt_udp udp;
+	struct dns_hdr dns;
+} __attribute__((packed));
+
+enum verdict { PASSED, MISSED };
+
+static __always_inline int pass(enum verdict why)
+{
+	__u32 zero = 0;
+	struct zt_dns_fast_stats *st = bpf_map_lookup_elem(&zt_dns_fast_stats, &zero);
+
+	if (st) {
+		if (why == MISSED)
+			st->missed++;
+		else
+			st->passed++;
+	}
+	return TC_ACT_OK;
+}
+
+/* A 32-bit one's complement sum folded to 16 bits. */
+static __always_inline __u32 fold(__u64 sum)
+{
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u32)sum;
+}
+
+/*
+ * The name walk, one byte per call of bpf_loop: the verifier checks the
+ * callback once, where an open-coded loop over 128 bytes with a label
+ * cursor makes it explore every path through every iteration.
+ */
+struct name_walk {
+	struct zt_dns_fast_key key;
+	__u32 len;		/* wire bytes of the name, the root included */
+	__u32 next;		/* offset of the next length byte */
+	bool ok;		/* ended with the root at len - 1 */
+};
+
+static long walk_name_byte(__u32 i, void *ctx)
+{
+	struct name_walk *w = ctx;
+	__u8 c;
+
+	/* bpf_loop runs i below ZT_DNS_FAST_NAME_MAX (a power of 2); the mask tells the verifier. */
+	i &= ZT_DNS_FAST_NAME_MAX - 1;
+	if (i >= w->len)
+		return 1;
+	c = w->key.name[i];
+	if (i == w->next) {
+		if (c == 0) {
+			w->ok = i == w->len - 1;
+			return 1;
+		}
+		if (c & 0xc0)
+			return 1;	/* a pointer or an extended label type */
+		w->next = i + 1 + c;
+	} else if (c >= 'A' && c <= 'Z') {
+		w->key.name[i] = c + ('a' - 'A');
+	}
+	return 0;
+}
+
+SEC("tc")
+int zt_dns_fast_eg(struct __sk_buff *skb)
+{
+	struct name_walk w;
+	struct zt_dns_fast_stats *st;
+	struct zt_dns_fast_cfg *cfg;
+	struct zt_dns_fast_val *val;
+	struct query_head h;
+	/* The new tail (answer, then OPT) and the old one (OPT), padded for bpf_csum_diff. */
+	__u8 answer[ANSWER_LEN + OPT_LEN + 1], opt[OPT_LEN + 1];
+	__u32 opt_len = 0, tail_len;
+	__u16 qtc[2];
+	__u32 zero = 0, name_len, ip_len, udp_len, dns_len, csum_off, ans_off;
+	__be16 old_flags, new_flags, new_ip_len, new_udp_len, one = bpf_htons(1), zero16 = 0;
+	__u8 tmp[4];
+	__u64 now, sum;
+
+	cfg = bpf_map_lookup_elem(&zt_dns_fast_cfg, &zero);
+	if (!cfg || !cfg->addr)
+		return TC_ACT_OK;
+	if (skb->protocol != bpf_htons(ZT_ETH_P_IP) || skb->len > 1024)
+		return TC_ACT_OK;
+	if (bpf_skb_load_bytes(skb, 0, &h, sizeof(h)))
+		return TC_ACT_OK;
+	if (h.eth.proto != bpf_htons(ZT_ETH_P_IP) || h.ip.proto != ZT_IPPROTO_UDP ||
+	    *(__u32 *)h.ip.daddr != cfg->addr || h.udp.dport != cfg->port)
+		return TC_ACT_OK;		/* not a query to us: not counted */
+
+	/* Ours: from here on, whatever is not the fast shape is counted as passed. */
+	if (h.ip.ver_ihl != 0x45 || (h.ip.frag_off & bpf_htons(0x3fff)) || skb->gso_segs > 1)
+		return pass(PASSED);
+	ip_len = bpf_ntohs(h.ip.tot_len);
+	udp_len = bpf_ntohs(h.udp.len);
+	if (ip_len != skb->len - ETH_LEN || udp_len != ip_len - IP_LEN)
+		return pass(PASSED);
+	if ((h.dns.flags & bpf_htons(DNS_F_QR | DNS_F_OPCODE)) || h.dns.qdcount != one ||
+	    h.dns.ancount || h.dns.nscount)
+		return pass(PASSED);
+	if (h.dns.arcount == one)
+		opt_len = OPT_LEN;
+	else if (h.dns.arcount)
+		return pass(PASSED);
+	dns_len = udp_len - UDP_LEN;
+	if (dns_len < DNS_HDR_LEN + 1 + 4 + opt_len)
+		return pass(PASSED);
+	name_len = dns_len - DNS_HDR_LEN - 4 - opt_len;
+	if (name_len < 1 || name_len > ZT_DNS_FAST_NAME_MAX)
+		return pass(PASSED);
+
+	__builtin_memset(&w.key, 0, sizeof(w.key));
+	if (bpf_skb_load_bytes(skb, QNAME_OFF, w.key.name, name_len))
+		return pass(PASSED);
+	/* Plain labels ending with the root exactly at the end; lowercase ASCII on the way. */
+	w.len = name_len;
+	w.next = 0;
+	w.ok = false;
+	bpf_loop(ZT_DNS_FAST_NAME_MAX, walk_name_byte, &w, 0);
+	if (!w.ok)
+		return pass(PASSED);
+	if (bpf_skb_load_bytes(skb, QNAME_OFF + name_len, qtc, sizeof(qtc)))
+		return pass(PASSED);
+	if (qtc[0] != bpf_htons(1) || qtc[1] != bpf_htons(1))	/* A, IN */
+		return pass(PASSED);
+	__builtin_memset(opt, 0, sizeof(opt));
+	if (opt_len) {
+		/* Root owner, type OPT, version 0 (TTL's third byte), RDLENGTH 0. */
+		if (bpf_skb_load_bytes(skb, QNAME_OFF + name_len + 4, opt, OPT_LEN))
+			return pass(PASSED);
+		if (opt[0] != 0 || opt[1] != 0 || opt[2] != 41 || opt[6] != 0 ||
+		    opt[9] != 0 || opt[10] != 0)
+			return pass(PASSED);
+	}
+	val = bpf_map_lookup_elem(&zt_dns_fast, &w.key);
+	if (!val)
+		return pass(MISSED);
+
+	/* The answer record, built before the packet changes. */
+	answer[0] = 0xc0;
+	answer[1] = DNS_HDR_LEN;
+	answer[2] = 0;
+	answer[3] = 1;			/* A */
+	answer[4] = 0;
+	answer[5] = 1;			/* IN */
+	answer[6] = (__u8)(val->ttl >> 24);
+	answer[7] = (__u8)(val->ttl >> 16);
+	answer[8] = (__u8)(val->ttl >> 8);
+	answer[9] = (__u8)val->ttl;
+	answer[10] = 0;
+	answer[11] = 4;
+	__builtin_memcpy(&answer[12], &val->addr, 4);
+	__builtin_memset(&answer[ANSWER_LEN], 0, OPT_LEN + 1);
+	if (opt_len) {
+		/* The daemon's OPT: its UDP size, extended RCODE 0, version 0, DO echoed. */
+		answer[ANSWER_LEN + 2] = 41;
+		answer[ANSWER_LEN + 3] = EDNS_UDP_SIZE >> 8;
+		answer[ANSWER_LEN + 4] = EDNS_UDP_SIZE & 0xff;
+		answer[ANSWER_LEN + 7] = opt[7] & 0x80;
+	}
+	tail_len = ANSWER_LEN + opt_len;
+	now = bpf_ktime_get_ns();
+	if (now - val->last_hit_ns > 1000000000ull)
+		val->last_hit_ns = now;
+
+	old_flags = h.dns.flags;
+	new_flags = bpf_htons(DNS_F_QR | DNS_F_AA | DNS_F_RA) |
+		    (old_flags & bpf_htons(DNS_F_RD | DNS_F_CD));
+	new_ip_len = bpf_htons(ip_len + ANSWER_LEN);
+	new_udp_len = bpf_htons(udp_len + ANSWER_LEN);
+	csum_off = ETH_LEN + IP_LEN + offsetof(struct zt_udp, check);
+	ans_off = ETH_LEN + IP_LEN + udp_len - opt_len;	/* where the OPT was, if any */
+
+	if (bpf_skb_change_tail(skb, skb->len + ANSWER_LEN, 0))
+		return TC_ACT_SHOT;
+	/*
+	 * Swapping the addresses and the ports moves no checksum. The lengths
+	 * do: the IP header's, the UDP header's and the pseudo-header's.
+	 */
+	__builtin_memcpy(tmp, h.ip.saddr, 4);
+	if (bpf_skb_store_bytes(skb, ETH_LEN + offsetof(struct zt_ip4, saddr), h.ip.daddr, 4, 0) ||
+	    bpf_skb_store_bytes(skb, ETH_LEN + offsetof(struct zt_ip4, daddr), tmp, 4, 0) ||
+	    bpf_skb_store_bytes(skb, ETH_LEN + offsetof(struct zt_ip4, tot_len), &new_ip_len, 2, 0) ||
+	    bpf_l3_csum_replace(skb, ETH_LEN + offsetof(struct zt_ip4, check), h.ip.tot_len,
+				new_ip_len, 2))
+		return TC_ACT_SHOT;
+	if (bpf_skb_store_bytes(skb, ETH_LEN + IP_LEN + offsetof(struct zt_udp, sport),
+				&h.udp.dport, 2, 0) ||
+	    bpf_skb_store_bytes(skb, ETH_LEN + IP_LEN + offsetof(struct zt_udp, dport),
+				&h.udp.sport, 2, 0) ||
+	    bpf_skb_store_bytes(skb, ETH_LEN + IP_LEN + offsetof(struct zt_udp, len),
+				&new_udp_len, 2, 0) ||
+	    bpf_l4_csum_replace(skb, csum_off, h.udp.len, new_udp_len,
+				BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0 | 2) ||
+	    bpf_l4_csum_replace(skb, csum_off, h.udp.len, new_udp_len, BPF_F_MARK_MANGLED_0 | 2))
+		return TC_ACT_SHOT;
+	/* The DNS header: flags and ANCOUNT. */
+	if (bpf_skb_store_bytes(skb, ETH_LEN + IP_LEN + UDP_LEN + 2, &new_flags, 2, 0) ||
+	    bpf_skb_store_bytes(skb, ETH_LEN + IP_LEN + UDP_LEN + 6, &one, 2, 0) ||
+	    bpf_l4_csum_replace(skb, csum_off, old_flags, new_flags, BPF_F_MARK_MANGLED_0 | 2) ||
+	    bpf_l4_csum_replace(skb, csum_off, zero16, one, BPF_F_MARK_MANGLED_0 | 2))
+		return TC_ACT_SHOT;
+	/*
+	 * The record goes where the question ended, the OPT (if any) after it.
+	 * The old tail's sum goes out, the new one's in; both start at the same
+	 * offset, and count byte-swapped when it is odd (the name's length decides).
+	 */
+	if (bpf_skb_store_bytes(skb, ans_off, answer, tail_len, 0))
+		return TC_ACT_SHOT;
+	if (opt_len)
+		sum = fold((__u32)bpf_csum_diff((__be32 *)opt, OPT_LEN + 1, (__be32 *)answer,
+						ANSWER_LEN + OPT_LEN + 1, 0));
+	else
+		sum = fold((__u32)bpf_csum_diff(NULL, 0, (__be32 *)answer, ANSWER_LEN, 0));
+	if ((udp_len - opt_len) & 1)
+		sum = ((sum & 0xff) << 8) | (sum >> 8);
+	if (bpf_l4_csum_replace(skb, csum_off, 0, sum, BPF_F_MARK_MANGLED_0))
+		return TC_ACT_SHOT;
+
+	st = bpf_map_lookup_elem(&zt_dns_fast_stats, &zero);
+	if (st)
+		st->answered++;
+	/*
+	 * On its way: lo's transmit loops every packet back into the stack
+	 * with its route still attached, and that route is the local one to
+	 * the DNS address, so the answer goes straight to local delivery and
+	 * the querier's socket. (A redirect into lo's ingress would drop the
+	 * route, and the input lookup then rejects the DNS address as a
+	 * martian source: a local address arriving from outside.)
+	 */
+	return TC_ACT_OK;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
