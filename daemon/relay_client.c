@@ -377,11 +377,19 @@ static void on_error(struct zt_relay_client *rc, const uint8_t *msg, size_t len,
 		return;
 	rc->stats.errors++;
 	if (code == ZT_RELAY_E_NOT_REGISTERED && rc->st == RC_REGISTERED) {
-		/* The relay forgot us (restarted, or our mapping moved): register again. */
+		/*
+		 * The relay forgot us (restarted, or our mapping moved): register
+		 * again, from hello. Our cookie is stale in both cases (it is bound
+		 * to the relay's secret and our source address), and the state must
+		 * leave RC_REGISTERED: otherwise the timer sends keepalives, each
+		 * answered with this error, each answer re-sends the stale
+		 * register, and the loop lasts until the lifetime runs out (40 s
+		 * measured after a relay restart).
+		 */
 		set_unregistered(rc, true);
 		if (rc->closing)
 			return;
-		reregister(rc, now);
+		start_hello(rc, now);
 	}
 }
 

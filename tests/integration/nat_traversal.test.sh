@@ -2,12 +2,6 @@
 # nat_traversal: issue 5's "Tests in network namespaces: real NATs, no port
 # forwarding" (docs/RELAY.md), with real tools.
 #
-# *.pending: tests/integration/run.sh leaves it out until the relay, the
-# peers' --relay and `ztgate status`/`netcheck` land; the lead renames it to
-# nat_traversal.test.sh. Run by hand: bash tests/integration/nat_traversal.test.sh.pending
-# Until then it runs section 1 (topology, NATs, isolation, the tools' controls)
-# and FAILS at section 2 naming what is missing (zt_nat_why_unavailable).
-#
 # Topology (tests/lib.sh zt_nat_topology; namespaces unique to the run):
 #   relay    198.18.0.10 `ztgated relay` (udp 3478, tcp 443), 198.18.0.11 a second
 #            relay process (netcheck's hard-NAT test)
@@ -35,6 +29,8 @@
 #   6  a transport datagram altered in flight: rejected (bad tag), nothing delivered
 #   7  conntrack -F on router A, then B, mid-flow: traffic recovers within seconds
 #   8  the relay killed while direct: traffic goes on
+#   8b the peers register again with the restarted relay; the direct path cut
+#      in the internet: relayed within seconds; healed: direct again
 #   9  client NAT fully-random: relayed over UDP, curl works, 3 MB intact;
 #      the relay's capture holds no plaintext; netcheck: hard NAT yes
 #   10 UDP dropped at router A: relayed over TCP (client --relay-tcp), curl works
@@ -325,6 +321,49 @@ both_path direct || fail "relay dead: path no longer direct: $(paths)"
 log "ok: relay killed: $got/50 pings over 5 s, curl, the open session: all went on, path direct"
 exec 7>&-
 zt_nat_relay_start relay $ZT_NAT_RELAY_IP
+relay_t0=$(date +%s%N)
+
+section "8b. the direct path dies: back to the relay within seconds; it heals: direct again"
+# Both peers find the restarted relay by themselves: their next keepalive
+# (every 20 s) is answered "not registered", and they register again from
+# hello. (A stale cookie once kept them out until their old registration's
+# lifetime ran out: 40 s after the relay came back.)
+relay_peers() { zt_cli relay --json stats 2>/dev/null | jq '.peers | length' 2>/dev/null || echo 0; }
+relay_peers_at_least() { (( $(relay_peers) >= $1 )); }
+wait_until 30 relay_peers_at_least 2 ||
+	fail "the peers did not register again with the restarted relay within 30 s ($(relay_peers) registered)"
+log "ok: both peers registered again with the restarted relay, $(( ($(date +%s%N) - relay_t0) / 1000000 )) ms after it came back"
+# The internet drops UDP between the two NATs' public addresses: the direct
+# path dies, the relay stays reachable (no NAT state is touched).
+ip netns exec "$ZT_NS_INET" nft -f - <<NFT || fail "nft: block the direct path"
+table ip zt_block_direct {
+	chain block {
+		type filter hook forward priority 0; policy accept;
+		ip saddr $ZT_NAT_A_WAN ip daddr $ZT_NAT_B_WAN meta l4proto udp drop
+		ip saddr $ZT_NAT_B_WAN ip daddr $ZT_NAT_A_WAN meta l4proto udp drop
+	}
+}
+NFT
+zt_bg ping-fallback "$C" ping -n -D -O -i 0.1 -W 1 -w 120 "$NAS"
+ping_pid=$ZT_BG_PID
+ping_log=$ZT_TMP/ping-fallback.out
+t=$(date +%s.%N)
+f0=$(fwd)
+wait_until 20 both_path relayed-udp ||
+	fail "the direct path was cut 20 s ago, yet the peers are not relayed: $(paths)"
+wait_until 10 ping_replies_after_at_least "$ping_log" "$(date +%s.%N)" 5 ||
+	fail "relayed after the direct path died, yet pings are not answered; $(paths)"
+fwd_above "$f0" || fail "pings answered while relayed, yet the relay forwarded nothing ($(fwd))"
+page_ok || fail "curl after falling back to the relay"
+log "ok: direct path cut: relayed-udp $(awk -v t="$t" -v n="$(date +%s.%N)" 'BEGIN { printf "%.1f", n - t }') s later at most, pings and curl through the relay"
+ip netns exec "$ZT_NS_INET" nft delete table ip zt_block_direct || fail "nft: unblock the direct path"
+t=$(date +%s.%N)
+wait_until 45 both_path direct ||
+	fail "the direct path healed 45 s ago, yet the peers did not upgrade again: $(paths)"
+log "ok: direct path healed: direct again $(awk -v t="$t" -v n="$(date +%s.%N)" 'BEGIN { printf "%.1f", n - t }') s later (upgrade retried while relayed)"
+zt_kill_pid "$ping_pid"
+lost=$(awk '/no answer yet/ { n++ } END { print n + 0 }' "$ping_log")
+log "pings unanswered across the cut and the heal: $lost"
 
 section "9. client NAT fully-random: relayed over UDP"
 zt_daemon_stop_tag laptop
