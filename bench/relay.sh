@@ -14,6 +14,7 @@
 #                direct path can exist; the tunnel goes through the relay
 #   relayed-tcp  router A drops all UDP (udp-blocked); the client has
 #                --relay-tcp: the tunnel goes through the relay's TCP port
+#   *-nolimit    the same two, the relay restarted without its per-peer limit
 #
 # For each: ping RTT (BENCH_RELAY_PINGS, default 200, 10 ms apart: avg, p50,
 # p99) and iperf3 TCP, one stream, -t BENCH_RELAY_SECONDS (default 5) after a
@@ -35,7 +36,11 @@ source "$ROOT/tests/lib.sh"
 SECS=${BENCH_RELAY_SECONDS:-5}
 PINGS=${BENCH_RELAY_PINGS:-200}
 IPERF_PORT=5201
-LEGS=(direct relayed-udp relayed-tcp)
+LEGS=(direct relayed-udp relayed-tcp relayed-udp-nolimit relayed-tcp-nolimit)
+# The relay's per-peer limit (default 20,000 packets/s, 100 MB/s) caps one
+# peer near 0.2 Gbit/s of full-size packets: the relayed legs measure it as a
+# user meets it, the *-nolimit legs the relay's forwarding itself.
+NOLIMIT=(--peer-pps 1000000000 --peer-bps 1000000000000)
 
 zt_require_root
 zt_require iperf3 ping nft conntrack jq dnsmasq dig timeout awk
@@ -146,7 +151,14 @@ else
 		direct) args=(eim direct --relay "$R1") ;;
 		relayed-udp) args=(udp-relay-only relayed-udp --relay "$R1") ;;
 		relayed-tcp) args=(udp-blocked relayed-tcp --relay-tcp "$R1TCP") ;;
+		relayed-udp-nolimit) args=(udp-relay-only relayed-udp --relay "$R1") ;;
+		relayed-tcp-nolimit) args=(udp-blocked relayed-tcp --relay-tcp "$R1TCP") ;;
 		esac
+		if [[ $l == relayed-udp-nolimit ]]; then
+			zt_daemon_stop_tag relay
+			zt_nat_relay_start relay $ZT_NAT_RELAY_IP "${NOLIMIT[@]}"
+			log "relay restarted without per-peer limit (${NOLIMIT[*]})"
+		fi
 		rc=0
 		leg "$l" "${args[@]}" 2>"$ZT_TMP/leg-$l.err" || rc=$?
 		cat "$ZT_TMP/leg-$l.err" >&2
@@ -159,20 +171,20 @@ else
 fi
 
 section "results: cli -> nas through two NATs, iperf3 TCP ${SECS}s one stream, ${PINGS} pings at 10 ms"
-printf '%-12s %10s %8s %10s %10s %10s %8s\n' path Gbit/s retrans "rtt avg" "rtt p50" "rtt p99" replies
+printf '%-20s %10s %8s %10s %10s %10s %8s\n' path Gbit/s retrans "rtt avg" "rtt p50" "rtt p99" replies
 declare -A G P50
 for l in "${LEGS[@]}"; do
 	if [[ ! -f $ZT_TMP/$l.result ]]; then
-		printf '%-12s not available (%s)\n' "$l" "${WHY[$l]:-no result}"
+		printf '%-20s not available (%s)\n' "$l" "${WHY[$l]:-no result}"
 		continue
 	fi
 	read -r g n avg p50 p99 retr <"$ZT_TMP/$l.result"
 	G[$l]=$g P50[$l]=$p50
-	printf '%-12s %10.3f %8d %8s ms %7s ms %7s ms %4d/%d\n' "$l" "$g" "$retr" "$avg" "$p50" "$p99" "$n" "$PINGS"
+	printf '%-20s %10.3f %8d %8s ms %7s ms %7s ms %4d/%d\n' "$l" "$g" "$retr" "$avg" "$p50" "$p99" "$n" "$PINGS"
 done
 echo
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
-for l in relayed-udp relayed-tcp; do
+for l in relayed-udp relayed-tcp relayed-udp-nolimit relayed-tcp-nolimit; do
 	if [[ -n ${G[$l]:-} && -n ${G[direct]:-} ]]; then
 		echo "$l / direct: throughput $(ratio "${G[$l]}" "${G[direct]}")x, RTT p50 $(ratio "${P50[$l]}" "${P50[direct]}")x"
 	else
