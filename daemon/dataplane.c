@@ -81,7 +81,7 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
 }
 
 /* For probes whose failure is the normal answer ("no qdisc there"). */
-static int libbpf_silent(enum libbpf_print_level level, const char *fmt, va_list ap)
+int zt_libbpf_silent(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	(void)level;
 	(void)fmt;
@@ -299,7 +299,7 @@ static int tc_filter_owner(struct bpf_tc_hook *hook, __u32 config_id)
 	__u32 len = sizeof(info);
 	int fd, ret;
 
-	libbpf_set_print(libbpf_silent);
+	libbpf_set_print(zt_libbpf_silent);
 	ret = bpf_tc_query(hook, &opts);
 	libbpf_set_print(libbpf_quiet);
 	if (ret == -ENOENT || ret == -EINVAL)
@@ -371,7 +371,7 @@ int zt_dp_attach_tc(struct zt_dataplane *dp, const char *ifname, bool egress)
 	hook.ifindex = ifindex;
 	hook.attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS;
 	/* An existing clsact is the normal case; keep libbpf from reporting it. */
-	libbpf_set_print(libbpf_silent);
+	libbpf_set_print(zt_libbpf_silent);
 	ret = bpf_tc_hook_create(&hook);
 	libbpf_set_print(libbpf_quiet);
 	if (ret && ret != -EEXIST)
@@ -584,7 +584,7 @@ int zt_dp_teardown(const char *pin_dir)
 	ifs = if_nameindex();
 	if (!ifs)
 		return -errno;
-	libbpf_set_print(libbpf_silent);
+	libbpf_set_print(zt_libbpf_silent);
 	/* Keep going on errors: remove as much as possible, report the first. */
 	for (i = ifs; i->if_index; i++) {
 		r = tc_detach_ours((int)i->if_index, BPF_TC_INGRESS, config_id);

@@ -12,7 +12,9 @@
 #define ZT_DATAPLANE_H
 
 #include <stdbool.h>
+#include <stdarg.h>
 #include <linux/types.h>
+#include <bpf/libbpf.h>
 
 #define ZT_DEFAULT_PIN_DIR "/sys/fs/bpf/ztgate/default"
 
@@ -65,6 +67,9 @@ int zt_dp_attach_xdp(struct zt_dataplane *dp, const char *ifname);
  * (sysfs may belong to another namespace). Returns 0 or -errno.
  */
 int zt_link_type(const char *ifname, int *type);
+
+/* A libbpf print callback that prints nothing: for probes whose failure is an answer. */
+int zt_libbpf_silent(enum libbpf_print_level level, const char *fmt, va_list ap);
 
 /* Kernel id of the map behind MAP_FD. Returns 0 or -errno. */
 int zt_map_id(int map_fd, __u32 *id);

@@ -11,20 +11,19 @@
 #include <limits.h>
 #include <net/if.h>
 #include <net/if_arp.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <linux/magic.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "bpf_pins.h"
 #include "dataplane.h"
+#include "log.h"
 #include "dns_fast.h"
 #include "policy_store.h"
 #include "zt_dns.skel.h"
@@ -46,81 +45,45 @@ static const char *const pinned_names[] = {
 	"zt_dns_fast_cfg", "zt_dns_fast", "zt_dns_fast_stats", DNS_PROG_NAME,
 };
 
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
-
-static int libbpf_silent(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	(void)level;
-	(void)fmt;
-	(void)ap;
-	return 0;
-}
-
-static int pin_path(char *buf, size_t len, const char *dir, const char *name)
-{
-	return snprintf(buf, len, "%s/%s", dir, name) >= (int)len ? -ENAMETOOLONG : 0;
-}
-
 int zt_dns_fast_open(const char *pin_dir, struct in_addr addr, uint16_t port,
 		     struct zt_dns_fast **out, char *err, size_t errlen)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oopts);
 	struct zt_dns_fast_cfg cfg = { .addr = addr.s_addr, .port = htons(port) };
 	struct zt_dns_fast *f;
-	struct statfs st;
 	__u32 zero = 0;
 	int ret;
 
 	*out = NULL;
 	if (!pin_dir || !*pin_dir)
-		return fail(err, errlen, -EINVAL, "dns fast path: no pin directory");
+		return zt_errf(err, errlen, -EINVAL, "dns fast path: no pin directory");
 	f = calloc(1, sizeof(*f));
 	if (!f)
-		return fail(err, errlen, -ENOMEM, "dns fast path: out of memory");
+		return zt_errf(err, errlen, -ENOMEM, "dns fast path: out of memory");
 	if (snprintf(f->pin_dir, sizeof(f->pin_dir), "%s", pin_dir) >= (int)sizeof(f->pin_dir)) {
-		ret = fail(err, errlen, -ENAMETOOLONG, "dns fast path: pin directory name too long");
+		ret = zt_errf(err, errlen, -ENAMETOOLONG, "dns fast path: pin directory name too long");
 		goto fail;
 	}
-	ret = zt_mkdir_p(pin_dir, 0700);
-	if (ret) {
-		fail(err, errlen, ret, "dns fast path: cannot create %s: %s", pin_dir, strerror(-ret));
+	ret = zt_pin_dir_prepare(pin_dir, "dns fast path", err, errlen);
+	if (ret)
 		goto fail;
-	}
-	if (statfs(pin_dir, &st) || st.f_type != BPF_FS_MAGIC) {
-		ret = fail(err, errlen, -ENOTSUP, "dns fast path: %s is not on a bpf filesystem",
-			   pin_dir);
-		goto fail;
-	}
 	oopts.pin_root_path = f->pin_dir;
 	f->skel = zt_dns_bpf__open_opts(&oopts);
 	if (!f->skel) {
 		ret = -errno;
-		fail(err, errlen, ret, "dns fast path: opening the BPF object: %s", strerror(-ret));
+		zt_errf(err, errlen, ret, "dns fast path: opening the BPF object: %s", strerror(-ret));
 		goto fail;
 	}
 	ret = zt_dns_bpf__load(f->skel);
 	if (ret) {
-		fail(err, errlen, ret, "dns fast path: loading (pins in %s reusable?): %s", pin_dir,
-		     strerror(-ret));
+		zt_errf(err, errlen, ret, "dns fast path: loading (pins in %s reusable?): %s", pin_dir,
+			strerror(-ret));
 		goto fail;
 	}
 	ret = zt_map_id(bpf_map__fd(f->skel->maps.zt_dns_fast_cfg), &f->cfg_id);
 	if (ret) {
-		fail(err, errlen, ret, "dns fast path: reading the config map's id: %s",
-		     strerror(-ret));
+		zt_errf(err, errlen, ret, "dns fast path: reading the config map's id: %s",
+			strerror(-ret));
 		goto fail;
 	}
 	/* Whatever a previous daemon left (another range, another TTL) goes first. */
@@ -129,7 +92,7 @@ int zt_dns_fast_open(const char *pin_dir, struct in_addr addr, uint16_t port,
 					BPF_ANY))
 		ret = -errno;
 	if (ret) {
-		fail(err, errlen, ret, "dns fast path: resetting its maps: %s", strerror(-ret));
+		zt_errf(err, errlen, ret, "dns fast path: resetting its maps: %s", strerror(-ret));
 		goto fail;
 	}
 	*out = f;
@@ -316,7 +279,7 @@ static int slot_owner(int ifindex, __u32 cfg_id, __u32 *prog_id)
 	int fd, ret;
 
 	*prog_id = 0;
-	prev = libbpf_set_print(libbpf_silent);
+	prev = libbpf_set_print(zt_libbpf_silent);
 	ret = bpf_tc_query(&hook, &opts);
 	libbpf_set_print(prev);
 	if (ret == -ENOENT || ret == -EINVAL)
@@ -349,45 +312,45 @@ int zt_dns_fast_attach(struct zt_dns_fast *f, const char *ifname, char *err, siz
 	__u32 id;
 
 	if (!f || !f->skel || !ifname)
-		return fail(err, errlen, -EINVAL, "dns fast path: attach: bad arguments");
+		return zt_errf(err, errlen, -EINVAL, "dns fast path: attach: bad arguments");
 	ifindex = (int)if_nametoindex(ifname);
 	if (!ifindex)
-		return fail(err, errlen, -errno, "dns fast path: no interface %s", ifname);
+		return zt_errf(err, errlen, -errno, "dns fast path: no interface %s", ifname);
 	ret = zt_link_type(ifname, &type);
 	if (ret)
-		return fail(err, errlen, ret, "dns fast path: %s: %s", ifname, strerror(-ret));
+		return zt_errf(err, errlen, ret, "dns fast path: %s: %s", ifname, strerror(-ret));
 	/* Local queries travel over loopback; the program parses its (zero) Ethernet header. */
 	if (type != ARPHRD_LOOPBACK)
-		return fail(err, errlen, -EPROTONOSUPPORT,
-			    "dns fast path: %s is not a loopback device (type %d)", ifname, type);
+		return zt_errf(err, errlen, -EPROTONOSUPPORT,
+			       "dns fast path: %s is not a loopback device (type %d)", ifname, type);
 	hook.ifindex = ifindex;
-	prev = libbpf_set_print(libbpf_silent);
+	prev = libbpf_set_print(zt_libbpf_silent);
 	ret = bpf_tc_hook_create(&hook);	/* an existing clsact is fine */
 	libbpf_set_print(prev);
 	if (ret && ret != -EEXIST)
-		return fail(err, errlen, ret, "dns fast path: clsact on %s: %s", ifname,
-			    strerror(-ret));
+		return zt_errf(err, errlen, ret, "dns fast path: clsact on %s: %s", ifname,
+			       strerror(-ret));
 	ret = slot_owner(ifindex, f->cfg_id, &id);
 	if (ret < 0)
-		return fail(err, errlen, ret, "dns fast path: querying tc on %s: %s", ifname,
-			    strerror(-ret));
+		return zt_errf(err, errlen, ret, "dns fast path: querying tc on %s: %s", ifname,
+			       strerror(-ret));
 	if (ret >= 2)
-		return fail(err, errlen, -EBUSY,
-			    "dns fast path: %s egress handle %#x holds %s program (id %u)", ifname,
-			    DNS_TC_HANDLE, ret == 2 ? "another ztgate instance's" : "a foreign", id);
+		return zt_errf(err, errlen, -EBUSY,
+			       "dns fast path: %s egress handle %#x holds %s program (id %u)", ifname,
+			       DNS_TC_HANDLE, ret == 2 ? "another ztgate instance's" : "a foreign", id);
 	/* Same handle and priority: a restart swaps the filter in place. */
 	opts.prog_fd = zt_dns_fast_prog_fd(f);
 	ret = bpf_tc_attach(&hook, &opts);
 	if (ret)
-		return fail(err, errlen, ret, "dns fast path: attaching to %s egress: %s", ifname,
-			    strerror(-ret));
+		return zt_errf(err, errlen, ret, "dns fast path: attaching to %s egress: %s", ifname,
+			       strerror(-ret));
 	f->ifindex = ifindex;
 	/* For bpftool; the filter holds the program either way. */
-	if (!pin_path(path, sizeof(path), f->pin_dir, DNS_PROG_NAME)) {
+	if (!zt_pin_path(path, sizeof(path), f->pin_dir, DNS_PROG_NAME)) {
 		unlink(path);
 		if (bpf_obj_pin(opts.prog_fd, path))
-			return fail(err, errlen, -errno, "dns fast path: pinning %s: %s", path,
-				    strerror(errno));
+			return zt_errf(err, errlen, -errno, "dns fast path: pinning %s: %s", path,
+				       strerror(errno));
 	}
 	return 0;
 }
@@ -411,12 +374,12 @@ int zt_dns_fast_detach(struct zt_dns_fast *f, char *err, size_t errlen)
 	int ret;
 
 	if (!f)
-		return fail(err, errlen, -EINVAL, "dns fast path: detach: bad arguments");
+		return zt_errf(err, errlen, -EINVAL, "dns fast path: detach: bad arguments");
 	if (!f->ifindex)
 		return 0;
 	ret = detach_ours(f->ifindex, f->cfg_id);
 	if (ret)
-		return fail(err, errlen, ret, "dns fast path: detaching: %s", strerror(-ret));
+		return zt_errf(err, errlen, ret, "dns fast path: detaching: %s", strerror(-ret));
 	f->ifindex = 0;
 	return 0;
 }
@@ -424,42 +387,25 @@ int zt_dns_fast_detach(struct zt_dns_fast *f, char *err, size_t errlen)
 int zt_dns_fast_teardown(const char *pin_dir, char *err, size_t errlen)
 {
 	struct if_nameindex *ifs, *i;
-	char path[PATH_MAX];
-	__u32 cfg_id = 0;
-	size_t n;
-	int fd, ret = 0, r;
+	__u32 cfg_id;
+	int ret = 0, r;
 
 	if (!pin_dir || !*pin_dir)
-		return fail(err, errlen, -EINVAL, "dns fast path: no pin directory");
-	if (!pin_path(path, sizeof(path), pin_dir, "zt_dns_fast_cfg")) {
-		fd = bpf_obj_get(path);
-		if (fd >= 0) {
-			if (zt_map_id(fd, &cfg_id))
-				cfg_id = 0;
-			close(fd);
-		}
-	}
+		return zt_errf(err, errlen, -EINVAL, "dns fast path: no pin directory");
+	cfg_id = zt_pinned_map_id(pin_dir, "zt_dns_fast_cfg");
 	ifs = if_nameindex();
 	if (!ifs)
-		return fail(err, errlen, -errno, "dns fast path: listing interfaces: %s",
-			    strerror(errno));
+		return zt_errf(err, errlen, -errno, "dns fast path: listing interfaces: %s",
+			       strerror(errno));
 	for (i = ifs; i->if_index; i++) {
 		r = detach_ours((int)i->if_index, cfg_id);
 		if (r && !ret)
-			ret = fail(err, errlen, r, "dns fast path: detaching from %s: %s", i->if_name,
-				   strerror(-r));
+			ret = zt_errf(err, errlen, r, "dns fast path: detaching from %s: %s", i->if_name,
+				      strerror(-r));
 	}
 	if_freenameindex(ifs);
-	for (n = 0; n < sizeof(pinned_names) / sizeof(pinned_names[0]); n++) {
-		r = pin_path(path, sizeof(path), pin_dir, pinned_names[n]);
-		if (!r && unlink(path) && errno != ENOENT)
-			r = -errno;
-		if (r && !ret)
-			ret = fail(err, errlen, r, "dns fast path: removing %s: %s", path,
-				   strerror(-r));
-	}
-	if (rmdir(pin_dir) && errno != ENOENT && !ret)
-		ret = fail(err, errlen, -errno, "dns fast path: removing %s: %s", pin_dir,
-			   strerror(errno));
-	return ret;
+	/* The first error is the one reported. */
+	r = zt_pins_remove(pin_dir, pinned_names, sizeof(pinned_names) / sizeof(pinned_names[0]),
+			   "dns fast path", ret ? NULL : err, ret ? 0 : errlen);
+	return ret ? ret : r;
 }

@@ -60,3 +60,15 @@ void zt_log(const char *level, const char *fmt, ...)
 	json_object_object_add(o, "msg", json_object_new_string(msg));
 	zt_emit(o);
 }
+
+int zt_errf(char *err, size_t errlen, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return ret;
+}

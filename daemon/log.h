@@ -3,6 +3,8 @@
 #ifndef ZT_LOG_H
 #define ZT_LOG_H
 
+#include <stddef.h>
+
 #include <json-c/json.h>
 
 /* Add "ts" (RFC 3339 UTC, ms) first unless O has one, print O as one line, flush. Takes O. */
@@ -13,5 +15,12 @@ void zt_log(const char *level, const char *fmt, ...) __attribute__((format(print
 
 /* RFC 3339 UTC timestamp of a CLOCK_REALTIME time in ns. */
 void zt_format_time(unsigned long long realtime_ns, char *buf, size_t len);
+
+/*
+ * Format one error line into ERR (when there is room) and return RET, so
+ * that a failing path reads `return zt_errf(err, errlen, -EINVAL, ...)`.
+ */
+int zt_errf(char *err, size_t errlen, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 #endif

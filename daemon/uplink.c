@@ -17,19 +17,18 @@
 #include <limits.h>
 #include <net/if.h>
 #include <net/if_arp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <linux/if_link.h>
-#include <linux/magic.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "bpf_pins.h"
 #include "dataplane.h"
+#include "log.h"
 #include "policy_store.h"
 #include "uplink.h"
 #include "zt_uplink.skel.h"
@@ -47,78 +46,42 @@ static const char *const pinned_names[] = {
 	"zt_uplink_cfg", "zt_uplink_rl", "zt_uplink_stats", UPLINK_PROG_NAME,
 };
 
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
-
-static int libbpf_silent(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	(void)level;
-	(void)fmt;
-	(void)ap;
-	return 0;
-}
-
-static int pin_path(char *buf, size_t len, const char *dir, const char *name)
-{
-	return snprintf(buf, len, "%s/%s", dir, name) >= (int)len ? -ENAMETOOLONG : 0;
-}
-
 int zt_uplink_open(const char *pin_dir, struct zt_uplink **out, char *err, size_t errlen)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oopts);
 	struct zt_uplink *u;
-	struct statfs st;
 	int ret;
 
 	*out = NULL;
 	if (!pin_dir || !*pin_dir)
-		return fail(err, errlen, -EINVAL, "uplink: no pin directory");
+		return zt_errf(err, errlen, -EINVAL, "uplink: no pin directory");
 	u = calloc(1, sizeof(*u));
 	if (!u)
-		return fail(err, errlen, -ENOMEM, "uplink: out of memory");
+		return zt_errf(err, errlen, -ENOMEM, "uplink: out of memory");
 	if (snprintf(u->pin_dir, sizeof(u->pin_dir), "%s", pin_dir) >= (int)sizeof(u->pin_dir)) {
-		ret = fail(err, errlen, -ENAMETOOLONG, "uplink: pin directory name too long");
+		ret = zt_errf(err, errlen, -ENAMETOOLONG, "uplink: pin directory name too long");
 		goto fail;
 	}
-	ret = zt_mkdir_p(pin_dir, 0700);
-	if (ret) {
-		fail(err, errlen, ret, "uplink: cannot create %s: %s", pin_dir, strerror(-ret));
+	ret = zt_pin_dir_prepare(pin_dir, "uplink", err, errlen);
+	if (ret)
 		goto fail;
-	}
-	/* Pins anywhere else would fail one by one, later and less clearly. */
-	if (statfs(pin_dir, &st) || st.f_type != BPF_FS_MAGIC) {
-		ret = fail(err, errlen, -ENOTSUP, "uplink: %s is not on a bpf filesystem", pin_dir);
-		goto fail;
-	}
 	oopts.pin_root_path = u->pin_dir;
 	u->skel = zt_uplink_bpf__open_opts(&oopts);
 	if (!u->skel) {
 		ret = -errno;
-		fail(err, errlen, ret, "uplink: opening the BPF object: %s", strerror(-ret));
+		zt_errf(err, errlen, ret, "uplink: opening the BPF object: %s", strerror(-ret));
 		goto fail;
 	}
 	ret = zt_uplink_bpf__load(u->skel);
 	if (ret) {
 		/* Typically pins of an older map layout: teardown removes them. */
-		fail(err, errlen, ret, "uplink: loading the guard (pins in %s reusable?): %s",
-		     pin_dir, strerror(-ret));
+		zt_errf(err, errlen, ret, "uplink: loading the guard (pins in %s reusable?): %s",
+			pin_dir, strerror(-ret));
 		goto fail;
 	}
 	ret = zt_map_id(bpf_map__fd(u->skel->maps.zt_uplink_cfg), &u->cfg_id);
 	if (ret) {
-		fail(err, errlen, ret, "uplink: reading the config map's id: %s", strerror(-ret));
+		zt_errf(err, errlen, ret, "uplink: reading the config map's id: %s", strerror(-ret));
 		goto fail;
 	}
 	*out = u;
@@ -273,7 +236,7 @@ static int pin_prog(const struct zt_uplink *u, int prog_fd)
 	char path[PATH_MAX];
 	int ret;
 
-	ret = pin_path(path, sizeof(path), u->pin_dir, UPLINK_PROG_NAME);
+	ret = zt_pin_path(path, sizeof(path), u->pin_dir, UPLINK_PROG_NAME);
 	if (ret)
 		return ret;
 	if (unlink(path) && errno != ENOENT)
@@ -290,42 +253,42 @@ int zt_uplink_attach(struct zt_uplink *u, const char *ifname, struct zt_uplink_i
 	int ifindex, type = -1, prog_fd, old_fd = -1, ret;
 
 	if (!u || !u->skel || !ifname)
-		return fail(err, errlen, -EINVAL, "uplink: attach: bad arguments");
+		return zt_errf(err, errlen, -EINVAL, "uplink: attach: bad arguments");
 	if (!info)
 		info = &local;
 	memset(info, 0, sizeof(*info));
 	ifindex = (int)if_nametoindex(ifname);
 	if (!ifindex)
-		return fail(err, errlen, -errno, "uplink: no interface %s", ifname);
+		return zt_errf(err, errlen, -errno, "uplink: no interface %s", ifname);
 	ret = zt_link_type(ifname, &type);
 	if (ret)
-		return fail(err, errlen, ret, "uplink: %s: %s", ifname, strerror(-ret));
+		return zt_errf(err, errlen, ret, "uplink: %s: %s", ifname, strerror(-ret));
 	/* The guard parses Ethernet; on anything else it would pass everything, unseen. */
 	if (type != ARPHRD_ETHER)
-		return fail(err, errlen, -EPROTONOSUPPORT,
-			    "uplink: %s is not an Ethernet interface (type %d)", ifname, type);
+		return zt_errf(err, errlen, -EPROTONOSUPPORT,
+			       "uplink: %s is not an Ethernet interface (type %d)", ifname, type);
 	ret = xdp_slot_read(ifindex, u->cfg_id, &slot);
 	if (ret)
-		return fail(err, errlen, ret, "uplink: querying XDP on %s: %s", ifname,
-			    strerror(-ret));
+		return zt_errf(err, errlen, ret, "uplink: querying XDP on %s: %s", ifname,
+			       strerror(-ret));
 	if (slot.foreign_id)
-		return fail(err, errlen, -EBUSY,
-			    "uplink: %s already runs %s XDP program '%s' (id %u); not replacing it",
-			    ifname, slot.other_instance ? "another ztgate instance's" : "another",
-			    slot.foreign_name, slot.foreign_id);
+		return zt_errf(err, errlen, -EBUSY,
+			       "uplink: %s already runs %s XDP program '%s' (id %u); not replacing it",
+			       ifname, slot.other_instance ? "another ztgate instance's" : "another",
+			       slot.foreign_name, slot.foreign_id);
 
 	prog_fd = bpf_program__fd(u->skel->progs.zt_uplink);
 	if (slot.prog_id) {
 		/* Ours (a previous daemon's): swap in place, in the mode it runs in. */
 		old_fd = bpf_prog_get_fd_by_id(slot.prog_id);
 		if (old_fd < 0)
-			return fail(err, errlen, -errno, "uplink: %s: opening the attached guard: %s",
-				    ifname, strerror(errno));
+			return zt_errf(err, errlen, -errno, "uplink: %s: opening the attached guard: %s",
+				       ifname, strerror(errno));
 		aopts.old_prog_fd = old_fd;
 		ret = bpf_xdp_attach(ifindex, prog_fd, slot.flags | XDP_FLAGS_REPLACE, &aopts);
 		if (ret) {
-			fail(err, errlen, ret, "uplink: replacing the guard on %s: %s", ifname,
-			     strerror(-ret));
+			zt_errf(err, errlen, ret, "uplink: replacing the guard on %s: %s", ifname,
+				strerror(-ret));
 			goto out;
 		}
 		info->replaced = true;
@@ -338,7 +301,7 @@ int zt_uplink_attach(struct zt_uplink *u, const char *ifname, struct zt_uplink_i
 		 * too large for it) says so through libbpf's log: that is
 		 * the answer, not an error, so keep it off stderr.
 		 */
-		prev = libbpf_set_print(libbpf_silent);
+		prev = libbpf_set_print(zt_libbpf_silent);
 		ret = bpf_xdp_attach(ifindex, prog_fd,
 				     XDP_FLAGS_DRV_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
 		libbpf_set_print(prev);
@@ -346,15 +309,15 @@ int zt_uplink_attach(struct zt_uplink *u, const char *ifname, struct zt_uplink_i
 			ret = bpf_xdp_attach(ifindex, prog_fd,
 					     XDP_FLAGS_SKB_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
 		if (ret) {
-			fail(err, errlen, ret, "uplink: attaching XDP to %s: %s", ifname,
-			     strerror(-ret));
+			zt_errf(err, errlen, ret, "uplink: attaching XDP to %s: %s", ifname,
+				strerror(-ret));
 			goto out;
 		}
 	}
 	ret = xdp_slot_read(ifindex, u->cfg_id, &slot);
 	if (ret || !slot.prog_id) {
 		ret = ret ? ret : -ENOENT;
-		fail(err, errlen, ret, "uplink: %s: guard not attached after attaching", ifname);
+		zt_errf(err, errlen, ret, "uplink: %s: guard not attached after attaching", ifname);
 		goto out;
 	}
 	info->ifindex = ifindex;
@@ -362,8 +325,8 @@ int zt_uplink_attach(struct zt_uplink *u, const char *ifname, struct zt_uplink_i
 	info->native = slot.flags == XDP_FLAGS_DRV_MODE;
 	ret = pin_prog(u, prog_fd);
 	if (ret)
-		fail(err, errlen, ret, "uplink: pinning the program in %s: %s", u->pin_dir,
-		     strerror(-ret));
+		zt_errf(err, errlen, ret, "uplink: pinning the program in %s: %s", u->pin_dir,
+			strerror(-ret));
 out:
 	if (old_fd >= 0)
 		close(old_fd);
@@ -397,56 +360,40 @@ int zt_uplink_detach(struct zt_uplink *u, const char *ifname, char *err, size_t 
 	int ifindex, ret;
 
 	if (!u || !ifname)
-		return fail(err, errlen, -EINVAL, "uplink: detach: bad arguments");
+		return zt_errf(err, errlen, -EINVAL, "uplink: detach: bad arguments");
 	ifindex = (int)if_nametoindex(ifname);
 	if (!ifindex)
-		return fail(err, errlen, -errno, "uplink: no interface %s", ifname);
+		return zt_errf(err, errlen, -errno, "uplink: no interface %s", ifname);
 	ret = detach_ours(ifindex, u->cfg_id);
 	if (ret)
-		return fail(err, errlen, ret, "uplink: detaching from %s: %s", ifname,
-			    strerror(-ret));
+		return zt_errf(err, errlen, ret, "uplink: detaching from %s: %s", ifname,
+			       strerror(-ret));
 	return 0;
 }
 
 int zt_uplink_teardown(const char *pin_dir, char *err, size_t errlen)
 {
 	struct if_nameindex *ifs, *i;
-	char path[PATH_MAX];
-	__u32 cfg_id = 0;
-	size_t n;
-	int fd, ret = 0, r;
+	__u32 cfg_id;
+	int ret = 0, r;
 
 	if (!pin_dir || !*pin_dir)
-		return fail(err, errlen, -EINVAL, "uplink: no pin directory");
+		return zt_errf(err, errlen, -EINVAL, "uplink: no pin directory");
 	/* Whose guard: the one using the pinned config; with no pins, any guard here. */
-	if (!pin_path(path, sizeof(path), pin_dir, "zt_uplink_cfg")) {
-		fd = bpf_obj_get(path);
-		if (fd >= 0) {
-			if (zt_map_id(fd, &cfg_id))
-				cfg_id = 0;
-			close(fd);
-		}
-	}
+	cfg_id = zt_pinned_map_id(pin_dir, "zt_uplink_cfg");
 	ifs = if_nameindex();
 	if (!ifs)
-		return fail(err, errlen, -errno, "uplink: listing interfaces: %s", strerror(errno));
+		return zt_errf(err, errlen, -errno, "uplink: listing interfaces: %s", strerror(errno));
 	/* Keep going on errors: remove as much as possible, report the first. */
 	for (i = ifs; i->if_index; i++) {
 		r = detach_ours((int)i->if_index, cfg_id);
 		if (r && !ret)
-			ret = fail(err, errlen, r, "uplink: detaching from %s: %s", i->if_name,
-				   strerror(-r));
+			ret = zt_errf(err, errlen, r, "uplink: detaching from %s: %s", i->if_name,
+				      strerror(-r));
 	}
 	if_freenameindex(ifs);
-	for (n = 0; n < sizeof(pinned_names) / sizeof(pinned_names[0]); n++) {
-		r = pin_path(path, sizeof(path), pin_dir, pinned_names[n]);
-		if (!r && unlink(path) && errno != ENOENT)
-			r = -errno;
-		if (r && !ret)
-			ret = fail(err, errlen, r, "uplink: removing %s: %s", path, strerror(-r));
-	}
-	if (rmdir(pin_dir) && errno != ENOENT && !ret)
-		ret = fail(err, errlen, -errno, "uplink: removing %s: %s", pin_dir,
-			   strerror(errno));
-	return ret;
+	/* The first error is the one reported. */
+	r = zt_pins_remove(pin_dir, pinned_names, sizeof(pinned_names) / sizeof(pinned_names[0]),
+			   "uplink", ret ? NULL : err, ret ? 0 : errlen);
+	return ret ? ret : r;
 }
