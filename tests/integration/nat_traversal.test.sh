@@ -33,7 +33,8 @@
 #      in the internet: relayed within seconds; healed: direct again
 #   9  client NAT fully-random: relayed over UDP, curl works, 3 MB intact;
 #      the relay's capture holds no plaintext; netcheck: hard NAT yes
-#   10 UDP dropped at router A: relayed over TCP (client --relay-tcp), curl works
+#   10 UDP dropped at router A: relayed over TCP (client --relay-tcp), curl works;
+#      the relay restarted: the client reconnects and curl works again
 #
 # ASSUMED, as issue 5 does not fix them (change here if the pieces differ):
 # - `ztgate --json status` -> {"peers": [{name, path ("direct" | "relayed-udp" |
@@ -432,6 +433,15 @@ n=$(zt_capture_count relay-tcp "tcp port $ZT_NAT_RELAY_TCP_PORT")
 (( $(zt_capture_count relay-tcp udp) == 0 )) || fail "UDP from the client reached the relay with UDP blocked"
 if grep -aqF "$MARK" "$ZT_TMP/relay-tcp.pcap"; then fail "the relay's TCP capture holds the plaintext marker"; fi
 log "ok: relayed-tcp ($(paths)); $n TCP packets at the relay, no UDP, no plaintext"
+# The relay restarted under a relayed-tcp session: the client reconnects
+# (relay_client's TCP backoff), the connector registers again over UDP at its
+# next keepalive, and the session carries on through the new relay.
+zt_daemon_stop_tag relay
+zt_nat_relay_start relay $ZT_NAT_RELAY_IP
+t0=$(date +%s%N)
+wait_until 40 page_ok || fail "relay restarted: curl over the TCP relay did not work again within 40 s; $(paths)"
+zt_nat_path_is laptop office relayed-tcp || fail "relay restarted: client path '$(zt_nat_path laptop office)', want relayed-tcp"
+log "ok: relay restarted under relayed-tcp: curl works again after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 
 section "11. shutdown"
 for tag in laptop conn relay relay2; do
