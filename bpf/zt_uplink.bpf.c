@@ -43,6 +43,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } zt_uplink_cfg SEC(".maps");
 
+/* The relays a tunnel-mode peer registers with (zt_uplink.h); filled by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ZT_UPLINK_RELAYS_MAX);
+	__type(key, struct zt_uplink_relay_key);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} zt_uplink_relays SEC(".maps");
+
 /* LRU requires preallocation; a spoofed-source flood evicts, it cannot fill. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -228,6 +237,20 @@ static __always_inline bool initiation_admitted(const struct zt_uplink_cfg *cfg,
  * datagram) and relay messages 0x10-0x17 with their sizes; hellos, the one
  * message anyone can make the relay answer, spend the source's bucket.
  */
+/*
+ * From one of the relays this peer registers with? A spoofed source gets
+ * past here, then meets the same userspace checks (MACs, registration
+ * state) as it did before there was a guard.
+ */
+static __always_inline bool from_relay(const struct uplink_pkt *p, const struct zt_udp *uh)
+{
+	struct zt_uplink_relay_key k = {};
+
+	__builtin_memcpy(k.addr, p->src.addr, sizeof(k.addr));
+	k.port = bpf_ntohs(uh->sport);
+	return bpf_map_lookup_elem(&zt_uplink_relays, &k) != NULL;
+}
+
 static __always_inline int relay_port(struct xdp_md *ctx, const struct zt_uplink_cfg *cfg,
 				      struct zt_uplink_stats *st, const struct uplink_pkt *p,
 				      const struct zt_udp *uh, __u8 type)
@@ -331,6 +354,8 @@ int zt_uplink(struct xdp_md *ctx)
 		goto malformed;
 	if (cfg->mode == ZT_UPLINK_MODE_RELAY)
 		return relay_port(ctx, cfg, st, &p, &uh, type);
+	if (from_relay(&p, &uh))
+		goto pass;	/* the relay's own checks (MACs, sizes) happen in userspace */
 	if (p.fragmented) {
 		/* The UDP length covers fragments not seen here: nothing to check but the type. */
 		if (type != ZT_MSG_TRANSPORT)

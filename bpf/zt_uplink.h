@@ -68,6 +68,20 @@ struct zt_uplink_rl_key {
 };
 
 /*
+ * Tunnel mode on a peer that also talks to relays (connector --relay): the
+ * relays' datagrams (relay messages, STUN answers) arrive on the tunnel's
+ * port too and are none of the tunnel's types. They pass when their source
+ * (address IPv6 or IPv4-mapped, port host order) is in zt_uplink_relays.
+ */
+#define ZT_UPLINK_RELAYS_MAX	16
+
+struct zt_uplink_relay_key {
+	__u8 addr[16];
+	__u16 port;
+	__u16 pad;		/* zero */
+};
+
+/*
  * LRU_HASH "zt_uplink_rl" value: one source's token bucket, kept in its
  * GCRA form (one timestamp instead of {tokens, last refill}) so that CPUs
  * sharing an entry update it with one compare-and-swap, no lock. A token

@@ -130,6 +130,8 @@ struct connector_opts {
 	unsigned int ndns;
 	struct zt_path_relay_spec relays[ZT_PATHS_RELAYS_MAX];
 	size_t nrelays;
+	struct zt_endpoint udp_relays[ZT_PATHS_RELAYS_MAX];	/* --relay as addresses, for --uplink */
+	size_t nudp_relays;
 };
 
 static void usage(FILE *f)
@@ -142,7 +144,8 @@ static void usage(FILE *f)
 		"                         [--state-dir DIR] [--socket PATH] [--pin-dir DIR]\n"
 		"defaults: --tun %s --device-range %s; --dns: the nameservers of /etc/resolv.conf\n"
 		"--uplink: an XDP guard on that interface drops malformed tunnel datagrams and\n"
-		"limits handshake initiations per source (default 20/s, burst 40)\n"
+		"limits handshake initiations per source (default 20/s, burst 40); with it,\n"
+		"UDP relays must be given as IP:PORT (the guard admits them by address)\n"
 		"--relay: devices reach us through it until a direct path is found (TUN MTU %d)\n",
 		ZT_CONNECTOR_DEFAULT_TUN, ZT_CONNECTOR_DEFAULT_DEVICES, ZT_RELAYED_TUNNEL_MTU);
 }
@@ -835,6 +838,8 @@ static int uplink_open(struct connector *c, const struct connector_opts *o, char
 		return ret;
 	ret = zt_uplink_set_config(c->uplink, (uint16_t)zt_tunnel_local_port(c->tunnel),
 				   o->handshake_rate, o->handshake_burst);
+	if (!ret)
+		ret = zt_uplink_set_relays(c->uplink, o->udp_relays, o->nudp_relays);
 	if (ret) {
 		snprintf(err, errlen, "uplink guard config: %s", strerror(-ret));
 		return ret;
@@ -940,11 +945,28 @@ static int parse_opts(int argc, char **argv, struct zt_daemon *d, struct connect
 		fprintf(stderr, "ztgated: --handshake-rate/--handshake-burst need --uplink IFACE\n");
 		return -EINVAL;
 	}
-	/* The guard passes tunnel messages only: the relays' replies would die in it. */
-	if (o->uplink && o->nrelays) {
-		fprintf(stderr, "ztgated: --uplink and --relay do not go together yet "
-			"(the XDP guard drops relay messages)\n");
-		return -EINVAL;
+	/*
+	 * The guard passes tunnel messages, and the UDP relays' datagrams by
+	 * their source: it needs the relays' addresses, not names (nothing
+	 * resolves in XDP, and they must pass before the first answer).
+	 */
+	if (o->uplink) {
+		size_t i;
+
+		for (i = 0; i < o->nrelays; i++) {
+			char why[128];
+
+			if (o->relays[i].tcp)
+				continue;
+			if (zt_endpoint_parse(o->relays[i].relay, &o->udp_relays[o->nudp_relays],
+					      why, sizeof(why))) {
+				fprintf(stderr, "ztgated: with --uplink, --relay must be IP:PORT "
+					"(the guard admits the relay by address): '%s'\n",
+					o->relays[i].relay);
+				return -EINVAL;
+			}
+			o->nudp_relays++;
+		}
 	}
 	if (!o->listen || !o->key_file) {
 		fprintf(stderr, "ztgated: connector needs --listen ADDR:PORT and --key FILE\n");

@@ -43,7 +43,7 @@ struct zt_uplink {
 
 /* Files the guard pins; teardown removes exactly these. */
 static const char *const pinned_names[] = {
-	"zt_uplink_cfg", "zt_uplink_rl", "zt_uplink_stats", UPLINK_PROG_NAME,
+	"zt_uplink_cfg", "zt_uplink_rl", "zt_uplink_relays", "zt_uplink_stats", UPLINK_PROG_NAME,
 };
 
 int zt_uplink_open(const char *pin_dir, struct zt_uplink **out, char *err, size_t errlen)
@@ -127,6 +127,34 @@ static int set_config(struct zt_uplink *u, uint16_t mode, uint16_t port, uint32_
 int zt_uplink_set_config(struct zt_uplink *u, uint16_t port, uint32_t rate, uint32_t burst)
 {
 	return set_config(u, ZT_UPLINK_MODE_TUNNEL, port, rate, burst);
+}
+
+int zt_uplink_set_relays(struct zt_uplink *u, const struct zt_endpoint *relays, size_t n)
+{
+	struct zt_uplink_relay_key key, next;
+	__u8 one = 1;
+	size_t i;
+	int fd;
+
+	if (!u || !u->skel || (n && !relays))
+		return -EINVAL;
+	if (n > ZT_UPLINK_RELAYS_MAX)
+		return -E2BIG;
+	fd = bpf_map__fd(u->skel->maps.zt_uplink_relays);
+	/* Whatever a previous daemon left first: the set is ours to state whole. */
+	while (!bpf_map_get_next_key(fd, NULL, &next)) {
+		key = next;
+		if (bpf_map_delete_elem(fd, &key))
+			return -errno;
+	}
+	for (i = 0; i < n; i++) {
+		memset(&key, 0, sizeof(key));
+		memcpy(key.addr, relays[i].addr, sizeof(key.addr));
+		key.port = relays[i].port;
+		if (bpf_map_update_elem(fd, &key, &one, BPF_ANY))
+			return -errno;
+	}
+	return 0;
 }
 
 int zt_uplink_set_relay_config(struct zt_uplink *u, uint16_t port, uint32_t rate, uint32_t burst)

@@ -27,7 +27,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <linux/types.h>
+
+#include "addr.h"
 
 #include "zt_uplink.h"
 
@@ -74,6 +77,13 @@ int zt_uplink_detach(struct zt_uplink *u, const char *ifname, char *err, size_t 
  * source's bucket keeps what it had spent.
  */
 int zt_uplink_set_config(struct zt_uplink *u, uint16_t port, uint32_t rate, uint32_t burst);
+
+/*
+ * The relays a tunnel-mode peer registers with over UDP: datagrams from
+ * these sources (their relay messages and STUN answers) pass the guard.
+ * Replaces the whole set; at most ZT_UPLINK_RELAYS_MAX. 0 or -errno.
+ */
+int zt_uplink_set_relays(struct zt_uplink *u, const struct zt_endpoint *relays, size_t n);
 
 /*
  * The same for a relay's port (docs/RELAY.md): only STUN-shaped datagrams

@@ -533,6 +533,66 @@ static void test_relay_mode(void **st)
 	clear_buckets();
 }
 
+/*
+ * Tunnel mode with relays (connector --uplink --relay): a relay's datagrams
+ * (its messages, STUN answers) pass from the relay's address and port only;
+ * from anywhere else they are malformed tunnel messages, as before.
+ */
+static void test_tunnel_mode_relay_sources(void **st)
+{
+	struct zt_endpoint relays[2];
+	struct zt_uplink_stats before;
+	struct pspec challenge4, challenge6, stun;
+	char err[128];
+
+	(void)st;
+	assert_int_equal(zt_uplink_set_config(U, PORT, 0, 0), 0);
+	assert_int_equal(zt_endpoint_parse("198.51.100.7:3478", &relays[0], err, sizeof(err)), 0);
+	assert_int_equal(zt_endpoint_parse("[2001:db8:1::7]:3478", &relays[1], err, sizeof(err)), 0);
+	challenge4 = tun_msg(SRC4, DST4, ZT_RELAY_MSG_CHALLENGE, ZT_RELAY_MSG_CHALLENGE_LEN);
+	challenge6 = tun_msg(SRC6, DST6, ZT_RELAY_MSG_CHALLENGE, ZT_RELAY_MSG_CHALLENGE_LEN);
+	stun = stun_msg(SRC4, DST4, 12, 32, 0x01, 0x21);
+
+	/* No relays known: a challenge and a STUN answer are malformed tunnel messages. */
+	assert_int_equal(zt_uplink_set_relays(U, NULL, 0), 0);
+	challenge4.sport = 3478;
+	stun.sport = 3478;
+	before = stats();
+	assert_int_equal(run(challenge4), XDP_DROP);
+	assert_int_equal(run(stun), XDP_DROP);
+	assert_stats_delta(&before, 0, 2, 0, 0);
+
+	/* The relays known: from their address and port they pass, v4 and v6. */
+	assert_int_equal(zt_uplink_set_relays(U, relays, 2), 0);
+	challenge6.sport = 3478;
+	before = stats();
+	assert_int_equal(run(challenge4), XDP_PASS);
+	assert_int_equal(run(challenge6), XDP_PASS);
+	assert_int_equal(run(stun), XDP_PASS);
+	assert_stats_delta(&before, 3, 0, 0, 0);
+
+	/* The same address from another port, or another address: still dropped. */
+	challenge4.sport = 3479;
+	before = stats();
+	assert_int_equal(run(challenge4), XDP_DROP);
+	assert_int_equal(run(tun_msg(DST4, SRC4, ZT_RELAY_MSG_CHALLENGE,
+				     ZT_RELAY_MSG_CHALLENGE_LEN)), XDP_DROP);
+	assert_stats_delta(&before, 0, 2, 0, 0);
+
+	/* Tunnel messages from elsewhere are judged as always. */
+	before = stats();
+	assert_int_equal(run(tun_msg(DST4, SRC4, ZT_MSG_TRANSPORT, 64)), XDP_PASS);
+	assert_int_equal(run(tun_msg(DST4, SRC4, ZT_MSG_RESPONSE, 91)), XDP_DROP);
+	assert_stats_delta(&before, 1, 1, 0, 0);
+
+	/* The set is replaced whole; more than fits is refused. */
+	assert_int_equal(zt_uplink_set_relays(U, relays, 1), 0);
+	challenge6.sport = 3478;
+	assert_int_equal(run(challenge6), XDP_DROP);
+	assert_int_equal(zt_uplink_set_relays(U, relays, ZT_UPLINK_RELAYS_MAX + 1), -E2BIG);
+	assert_int_equal(zt_uplink_set_relays(U, NULL, 0), 0);
+}
+
 static void sh(const char *cmd)
 {
 	if (system(cmd))
@@ -700,6 +760,7 @@ int main(void)
 		cmocka_unit_test(test_rate_limit),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_relay_mode),
+		cmocka_unit_test(test_tunnel_mode_relay_sources),
 		cmocka_unit_test(test_attach),
 		cmocka_unit_test(test_teardown_detaches),
 	};

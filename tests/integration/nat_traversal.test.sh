@@ -167,9 +167,13 @@ tcp_echo() {
 	on_cli python3 -c "import socket; s = socket.create_connection(('$1', $2), 5); s.settimeout(5); s.sendall(b'$3\\n'); print(s.recv(4096).decode().strip())"
 }
 page_ok() { [[ $(on_cli curl -sS --max-time 5 http://nas.home.int/) == "$ZT_TUN_PAGE" ]]; }
+# The connector runs its XDP uplink guard throughout: relay messages and STUN
+# answers pass it by the relay's address, tunnel messages by their shape.
 start_conn() {
-	zt_daemon_as conn "$N" connector --listen "$LISTEN" --key "$ZT_TMP/conn.key" --dns $ZT_TUN_NAS_IP --relay "$R1"
+	zt_daemon_as conn "$N" connector --listen "$LISTEN" --key "$ZT_TMP/conn.key" --dns $ZT_TUN_NAS_IP \
+		--relay "$R1" --uplink u0
 }
+uplink_passed() { zt_cli conn --json stats | jq '.uplink.passed // 0'; }
 start_client() {	# start_client RELAY-ARGS...
 	zt_daemon_as laptop "$C" client --address $DEV_ADDR --key "$ZT_TMP/laptop.key" --upstream $ZT_TUN_GW_IP "$@"
 }
@@ -196,6 +200,13 @@ wait_until 15 zt_capture_at_least relay-reg "src host $ZT_NAT_RELAY_IP and dst h
 	fail "the connector did not register with the relay within 15 s ($(zt_capture_count relay-reg "host $ZT_NAT_B_WAN") datagrams between them)"
 zt_capture_stop relay-reg
 log "ok: the connector registered with the relay from $ZT_NAT_B_WAN (router B)"
+(( $(uplink_passed) > 0 )) || fail "the connector's uplink guard passed nothing, yet it registered: $(zt_cli conn --json stats | jq -c .uplink)"
+log "ok: through the connector's XDP uplink guard on u0 ($(zt_cli conn --json stats | jq -c .uplink))"
+# A relay given by name cannot be admitted by the guard: refused at start.
+out=$(ip netns exec "$N" "$ZTGATED" connector --listen 127.0.0.1:0 --key "$ZT_TMP/conn.key" \
+	--relay relay.example:3478 --uplink u0 --state-dir "$ZT_TMP/bad-conn" 2>&1) &&
+	fail "connector --uplink with a relay by name started: $out"
+grep -q "must be IP:PORT" <<<"$out" || fail "connector --uplink with a relay by name: unclear error: $out"
 tcp_listeners=$(ip netns exec "$N" ss -Hltn)
 [[ -z $tcp_listeners ]] || fail "the connector's namespace has TCP listeners: $tcp_listeners"
 
