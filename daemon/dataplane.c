@@ -31,6 +31,7 @@
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
 
+#include "bpf_pins.h"
 #include "dataplane.h"
 #include "dns_fast.h"
 #include "uplink.h"
@@ -165,24 +166,6 @@ static bool prog_uses_map(int prog_fd, __u32 map_id)
 	return false;
 }
 
-/* The zt_config id of the instance pinned at PIN_DIR, or 0 if there is none. */
-static __u32 pinned_config_id(const char *pin_dir)
-{
-	char path[PATH_MAX];
-	__u32 id = 0;
-	int fd;
-
-	if (snprintf(path, sizeof(path), "%s/zt_config", pin_dir) >= (int)sizeof(path))
-		return 0;
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return 0;
-	if (map_id_of(fd, &id))
-		id = 0;
-	close(fd);
-	return id;
-}
-
 int zt_dp_open(const char *pin_dir, struct zt_dataplane **out)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oopts);
@@ -287,41 +270,46 @@ static int link_type(const char *ifname, int *type)
 	return ret;
 }
 
-/*
- * Who holds our tc handle on HOOK: 0 nobody, 1 a program of the instance
- * whose zt_config is CONFIG_ID (0: any ztgate instance), 2 a ztgate program
- * of another instance (-EBUSY when CONFIG_ID is set), 3 a foreign program.
- */
-static int tc_filter_owner(struct bpf_tc_hook *hook, __u32 config_id)
+int zt_tc_owner(struct bpf_tc_hook *hook, __u32 handle, __u32 priority, const char *name_prefix,
+		__u32 map_id, __u32 *prog_id)
 {
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = ZT_TC_HANDLE, .priority = ZT_TC_PRIO);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = handle, .priority = priority);
 	struct bpf_prog_info info;
 	__u32 len = sizeof(info);
+	libbpf_print_fn_t prev;
 	int fd, ret;
 
-	libbpf_set_print(zt_libbpf_silent);
+	if (prog_id)
+		*prog_id = 0;
+	prev = libbpf_set_print(zt_libbpf_silent);
 	ret = bpf_tc_query(hook, &opts);
-	libbpf_set_print(libbpf_quiet);
+	libbpf_set_print(prev);
 	if (ret == -ENOENT || ret == -EINVAL)
-		return 0;	/* no clsact or no filter at our handle */
+		return ZT_TC_FREE;	/* no clsact or no filter at the handle */
 	if (ret)
 		return ret;
+	if (prog_id)
+		*prog_id = opts.prog_id;
 	fd = bpf_prog_get_fd_by_id(opts.prog_id);
 	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
+		return errno == ENOENT ? ZT_TC_FREE : -errno;
 	memset(&info, 0, sizeof(info));
-	ret = bpf_obj_get_info_by_fd(fd, &info, &len);
-	if (ret) {
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
 		ret = -errno;
-	} else if (strncmp(info.name, ZT_TC_PREFIX, strlen(ZT_TC_PREFIX))) {
-		ret = 3;
-	} else if (!config_id || prog_uses_map(fd, config_id)) {
-		ret = 1;
-	} else {
-		ret = -EBUSY;
-	}
+	else if (strncmp(info.name, name_prefix, strlen(name_prefix)))
+		ret = ZT_TC_FOREIGN;
+	else if (!map_id || prog_uses_map(fd, map_id))
+		ret = ZT_TC_OURS;
+	else
+		ret = ZT_TC_OTHER_INSTANCE;
 	close(fd);
 	return ret;
+}
+
+/* The data plane's filter slot (ZT_TC_HANDLE) on HOOK: zt_tc_owner for the zt_config CONFIG_ID. */
+static int tc_filter_owner(struct bpf_tc_hook *hook, __u32 config_id)
+{
+	return zt_tc_owner(hook, ZT_TC_HANDLE, ZT_TC_PRIO, ZT_TC_PREFIX, config_id, NULL);
 }
 
 int zt_dp_attach_tc(struct zt_dataplane *dp, const char *ifname, bool egress)
@@ -378,6 +366,8 @@ int zt_dp_attach_tc(struct zt_dataplane *dp, const char *ifname, bool egress)
 		return ret;
 	/* Our handle may hold another instance's filter: never take it over. */
 	ret = tc_filter_owner(&hook, dp->config_id);
+	if (ret == ZT_TC_OTHER_INSTANCE)
+		return -EBUSY;
 	if (ret < 0)
 		return ret;
 	opts.prog_fd = bpf_program__fd(prog);
@@ -486,10 +476,8 @@ static int tc_detach_ours(int ifindex, enum bpf_tc_attach_point point, __u32 con
 	int ret;
 
 	ret = tc_filter_owner(&hook, config_id);
-	if (ret == -EBUSY || ret == 0 || ret == 3)
-		return 0;	/* nothing, another instance's, or not ztgate's */
-	if (ret < 0)
-		return ret;
+	if (ret != ZT_TC_OURS)
+		return ret < 0 ? ret : 0;	/* nothing, another instance's, or not ztgate's */
 	ret = bpf_tc_detach(&hook, &opts);
 	return ret == -ENOENT ? 0 : ret;
 }
@@ -580,7 +568,7 @@ int zt_dp_teardown(const char *pin_dir)
 	 * pins already gone there is no way to tell; then every ztgate
 	 * program in this namespace goes (config_id 0).
 	 */
-	config_id = pinned_config_id(pin_dir);
+	config_id = zt_pinned_map_id(pin_dir, "zt_config");
 	ifs = if_nameindex();
 	if (!ifs)
 		return -errno;
@@ -625,6 +613,19 @@ int zt_dp_teardown(const char *pin_dir)
 int zt_link_type(const char *ifname, int *type)
 {
 	return link_type(ifname, type);
+}
+
+int zt_map_clear(int map_fd, size_t key_size)
+{
+	uint8_t key[ZT_MAP_KEY_MAX];
+
+	if (key_size > sizeof(key))
+		return -EINVAL;
+	/* Always delete the first key: deleting as we walk never skips one. */
+	while (!bpf_map_get_next_key(map_fd, NULL, key))
+		if (bpf_map_delete_elem(map_fd, key) && errno != ENOENT)
+			return -errno;
+	return 0;
 }
 
 int zt_map_id(int map_fd, __u32 *id)

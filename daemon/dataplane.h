@@ -12,6 +12,7 @@
 #define ZT_DATAPLANE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <linux/types.h>
 #include <bpf/libbpf.h>
@@ -70,6 +71,22 @@ int zt_link_type(const char *ifname, int *type);
 
 /* A libbpf print callback that prints nothing: for probes whose failure is an answer. */
 int zt_libbpf_silent(enum libbpf_print_level level, const char *fmt, va_list ap);
+
+/*
+ * Who holds the tc filter at HANDLE/PRIORITY on HOOK: nobody, a program
+ * whose name starts with NAME_PREFIX and that uses the map with id MAP_ID
+ * (any such program when MAP_ID is 0: "ours"), such a program of another
+ * instance, or a foreign one. One of ZT_TC_* or -errno; *PROG_ID (may be
+ * NULL) gets the program's id.
+ */
+enum { ZT_TC_FREE, ZT_TC_OURS, ZT_TC_OTHER_INSTANCE, ZT_TC_FOREIGN };
+struct bpf_tc_hook;
+int zt_tc_owner(struct bpf_tc_hook *hook, __u32 handle, __u32 priority, const char *name_prefix,
+		__u32 map_id, __u32 *prog_id);
+
+/* Delete every entry of the hash map MAP_FD (keys of KEY_SIZE <= ZT_MAP_KEY_MAX bytes). 0 or -errno. */
+#define ZT_MAP_KEY_MAX	256
+int zt_map_clear(int map_fd, size_t key_size);
 
 /* Kernel id of the map behind MAP_FD. Returns 0 or -errno. */
 int zt_map_id(int map_fd, __u32 *id);

@@ -155,21 +155,9 @@ int zt_dns_fast_put(struct zt_dns_fast *f, const uint8_t *qname, size_t qname_le
 
 int zt_dns_fast_flush(struct zt_dns_fast *f)
 {
-	struct zt_dns_fast_key key, next;
-	int fd, ret = 0;
-
 	if (!f || !f->skel)
 		return -EINVAL;
-	fd = bpf_map__fd(f->skel->maps.zt_dns_fast);
-	/* Always delete the first key: deleting as we walk never skips one. */
-	while (!bpf_map_get_next_key(fd, NULL, &next)) {
-		key = next;
-		if (bpf_map_delete_elem(fd, &key) && errno != ENOENT) {
-			ret = -errno;
-			break;
-		}
-	}
-	return ret;
+	return zt_map_clear(bpf_map__fd(f->skel->maps.zt_dns_fast), sizeof(struct zt_dns_fast_key));
 }
 
 struct hit {
@@ -264,41 +252,12 @@ out:
 	return ret;
 }
 
-/*
- * Who holds our filter slot on IFINDEX's egress: 0 nobody, 1 this
- * instance's program (any ztgate DNS fast path when CFG_ID is 0), 2
- * another instance's, 3 a foreign program. *PROG_ID gets its id.
- */
+/* Who holds our filter slot on IFINDEX's egress: zt_tc_owner for the config map CFG_ID. */
 static int slot_owner(int ifindex, __u32 cfg_id, __u32 *prog_id)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = DNS_TC_HANDLE, .priority = DNS_TC_PRIO);
-	struct bpf_prog_info info;
-	__u32 len = sizeof(info);
-	libbpf_print_fn_t prev;
-	int fd, ret;
 
-	*prog_id = 0;
-	prev = libbpf_set_print(zt_libbpf_silent);
-	ret = bpf_tc_query(&hook, &opts);
-	libbpf_set_print(prev);
-	if (ret == -ENOENT || ret == -EINVAL)
-		return 0;	/* no clsact, or nothing at our handle */
-	if (ret)
-		return ret;
-	*prog_id = opts.prog_id;
-	fd = bpf_prog_get_fd_by_id(opts.prog_id);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	memset(&info, 0, sizeof(info));
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		ret = -errno;
-	else if (strcmp(info.name, DNS_PROG_NAME))
-		ret = 3;
-	else
-		ret = !cfg_id || zt_prog_uses_map(fd, cfg_id) ? 1 : 2;
-	close(fd);
-	return ret;
+	return zt_tc_owner(&hook, DNS_TC_HANDLE, DNS_TC_PRIO, DNS_PROG_NAME, cfg_id, prog_id);
 }
 
 int zt_dns_fast_attach(struct zt_dns_fast *f, const char *ifname, char *err, size_t errlen)
@@ -334,10 +293,11 @@ int zt_dns_fast_attach(struct zt_dns_fast *f, const char *ifname, char *err, siz
 	if (ret < 0)
 		return zt_errf(err, errlen, ret, "dns fast path: querying tc on %s: %s", ifname,
 			       strerror(-ret));
-	if (ret >= 2)
+	if (ret == ZT_TC_OTHER_INSTANCE || ret == ZT_TC_FOREIGN)
 		return zt_errf(err, errlen, -EBUSY,
 			       "dns fast path: %s egress handle %#x holds %s program (id %u)", ifname,
-			       DNS_TC_HANDLE, ret == 2 ? "another ztgate instance's" : "a foreign", id);
+			       DNS_TC_HANDLE, ret == ZT_TC_OTHER_INSTANCE ? "another ztgate instance's" :
+			       "a foreign", id);
 	/* Same handle and priority: a restart swaps the filter in place. */
 	opts.prog_fd = zt_dns_fast_prog_fd(f);
 	ret = bpf_tc_attach(&hook, &opts);
@@ -359,11 +319,10 @@ static int detach_ours(int ifindex, __u32 cfg_id)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = DNS_TC_HANDLE, .priority = DNS_TC_PRIO);
-	__u32 id;
 	int ret;
 
-	ret = slot_owner(ifindex, cfg_id, &id);
-	if (ret != 1)
+	ret = slot_owner(ifindex, cfg_id, NULL);
+	if (ret != ZT_TC_OURS)
 		return ret < 0 ? ret : 0;	/* nothing, or not ours */
 	ret = bpf_tc_detach(&hook, &opts);
 	return ret == -ENOENT ? 0 : ret;

@@ -131,10 +131,10 @@ int zt_uplink_set_config(struct zt_uplink *u, uint16_t port, uint32_t rate, uint
 
 int zt_uplink_set_relays(struct zt_uplink *u, const struct zt_endpoint *relays, size_t n)
 {
-	struct zt_uplink_relay_key key, next;
+	struct zt_uplink_relay_key key;
 	__u8 one = 1;
 	size_t i;
-	int fd;
+	int fd, ret;
 
 	if (!u || !u->skel || (n && !relays))
 		return -EINVAL;
@@ -142,11 +142,9 @@ int zt_uplink_set_relays(struct zt_uplink *u, const struct zt_endpoint *relays, 
 		return -E2BIG;
 	fd = bpf_map__fd(u->skel->maps.zt_uplink_relays);
 	/* Whatever a previous daemon left first: the set is ours to state whole. */
-	while (!bpf_map_get_next_key(fd, NULL, &next)) {
-		key = next;
-		if (bpf_map_delete_elem(fd, &key))
-			return -errno;
-	}
+	ret = zt_map_clear(fd, sizeof(key));
+	if (ret)
+		return ret;
 	for (i = 0; i < n; i++) {
 		memset(&key, 0, sizeof(key));
 		memcpy(key.addr, relays[i].addr, sizeof(key.addr));
