@@ -7,36 +7,47 @@ CC          ?= gcc
 CLANG       ?= clang
 BPFTOOL     ?= bpftool
 ARCH        := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+MULTIARCH   := $(shell $(CC) -print-multiarch)
 
+# BoringSSL from Debian's android-libboringssl-dev, linked with an rpath.
 BORINGSSL_INC := /usr/include/android
-BORINGSSL_LIB := /usr/lib/x86_64-linux-gnu/android
+BORINGSSL_LIB := /usr/lib/$(MULTIARCH)/android
+CRYPTO_LIBS   := -L$(BORINGSSL_LIB) -Wl,-rpath,$(BORINGSSL_LIB) -lcrypto
 
-CFLAGS_COMMON := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -g \
-	-I$(BUILD) -Ibpf -Idaemon -Icli -isystem $(BORINGSSL_INC)
+# Includes name their layer: "lib/log.h", "tunnel/noise.h" (daemon/),
+# "ztgate/maps.h" (include/, shared with BPF), skeletons from $(BUILD).
+INCLUDES    := -I. -Idaemon -Iinclude -I$(BUILD) -isystem $(BORINGSSL_INC)
+CFLAGS_COMMON := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -g -MMD -MP $(INCLUDES)
 CFLAGS      ?= -O2
 SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-LDLIBS      := -lbpf -lxdp -ljson-c -lelf -lz -lcares -lnftables \
-	-L$(BORINGSSL_LIB) -Wl,-rpath,$(BORINGSSL_LIB) -lcrypto
+LDLIBS      := -lbpf -lxdp -ljson-c -lelf -lz -lcares -lnftables $(CRYPTO_LIBS)
 
-BPF_CFLAGS  := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux -Ibpf \
-	-Wall -Wno-unused-function -Werror
+BPF_CFLAGS  := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux -Ibpf -Iinclude \
+	-Wall -Wno-unused-function -Werror -MMD -MP
 
 BPF_SRCS    := $(wildcard bpf/*.bpf.c)
-BPF_HDRS    := $(wildcard bpf/*.h)
 BPF_OBJS    := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 BPF_SKELS   := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 
-# Daemon modules; main.c holds the role dispatch. The CLI and tests link
-# the modules they need from here (one file per concern, no copies).
-DAEMON_SRCS := $(wildcard daemon/*.c)
-DAEMON_LIB  := $(filter-out daemon/main.c,$(DAEMON_SRCS))
-DAEMON_HDRS := $(wildcard daemon/*.h)
+# User space: lib/ (shared pieces), daemon/<concern>/ (the daemon's modules),
+# daemon/main.c (role dispatch), cli/. The CLI and the tests link the modules
+# they need from the same objects (one file per concern, no copies).
+LIB_SRCS    := $(wildcard lib/*.c)
+DAEMON_SRCS := $(wildcard daemon/*/*.c)
+MAIN_SRC    := daemon/main.c
 CLI_SRCS    := $(wildcard cli/*.c)
-# keygen/pubkey run without a daemon: keys (BoringSSL's X25519 and base64) link in.
-# netcheck speaks STUN (daemon/stun.c) from its own socket.
-CLI_LIB     := daemon/json_io.c daemon/keys.c daemon/noise.c daemon/stun.c daemon/addr.c
-CLI_LDLIBS  := -ljson-c -lz -L$(BORINGSSL_LIB) -Wl,-rpath,$(BORINGSSL_LIB) -lcrypto
+# keygen/pubkey run without a daemon (BoringSSL's X25519 and base64);
+# netcheck speaks STUN from its own socket.
+CLI_DEPS    := lib/json_io.c lib/addr.c daemon/tunnel/keys.c daemon/tunnel/noise.c \
+	daemon/relay/stun.c
+CLI_LDLIBS  := -ljson-c -lz $(CRYPTO_LIBS)
 
+OBJ         := $(BUILD)/obj
+SAN_OBJ     := $(BUILD)/san/obj
+obj          = $(patsubst %.c,$(OBJ)/%.o,$(1))
+sanobj       = $(patsubst %.c,$(SAN_OBJ)/%.o,$(1))
+
+MODULE_SRCS := $(LIB_SRCS) $(DAEMON_SRCS)
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/san/%,$(UNIT_SRCS))
 BPFT_SRCS   := $(wildcard tests/bpf/test_*.c)
@@ -61,10 +72,10 @@ deps:
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h
 
-$(BUILD) $(BUILD)/san:
+$(BUILD) $(BUILD)/san $(BUILD)/fuzz:
 	mkdir -p $@
 
-$(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) vmlinux/vmlinux.h | $(BUILD)
+$(BUILD)/%.bpf.o: bpf/%.bpf.c vmlinux/vmlinux.h | $(BUILD)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 # The uplink guard's per-source bucket moves by compare-and-swap (BPF ISA v3 atomics).
@@ -73,49 +84,44 @@ $(BUILD)/zt_uplink.bpf.o: BPF_CFLAGS += -mcpu=v3
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< > $@
 
-$(BUILD)/ztgated: $(DAEMON_SRCS) $(DAEMON_HDRS) $(BPF_SKELS) $(BPF_HDRS) | $(BUILD)
-	$(CC) $(CFLAGS_COMMON) $(CFLAGS) $(DAEMON_SRCS) -o $@ $(LDLIBS)
+# One object per source, its header dependencies from -MMD. Every object waits
+# for the skeletons (the loaders include them; a new one is generated first).
+$(OBJ)/%.o: %.c | $(BPF_SKELS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/ztgate: $(CLI_SRCS) $(CLI_LIB) $(DAEMON_HDRS) | $(BUILD)
-	$(CC) $(CFLAGS_COMMON) $(CFLAGS) $(CLI_SRCS) $(CLI_LIB) -o $@ $(CLI_LDLIBS)
-
-# Sanitizer builds: the daemon and CLI the integration test runs, and tests.
-san: $(BUILD)/san/ztgated $(BUILD)/san/ztgate $(BUILD)/san/uplink_tool $(BUILD)/san/relay_tool
-
-# The daemon's modules are compiled once for all sanitizer binaries: the
-# daemon, every unit and BPF test and the test tools link the same objects
-# (one compile per module instead of one per module per test: minutes off
-# `make test`). Linking the objects, not an archive, keeps the weak stand-ins'
-# semantics those binaries have always had.
-SAN_OBJ_DIR         := $(BUILD)/san/obj
-DAEMON_SAN_OBJS     := $(patsubst daemon/%.c,$(SAN_OBJ_DIR)/%.o,$(DAEMON_SRCS))
-DAEMON_LIB_SAN_OBJS := $(filter-out $(SAN_OBJ_DIR)/main.o,$(DAEMON_SAN_OBJS))
-
-$(SAN_OBJ_DIR):
-	mkdir -p $@
-
-$(SAN_OBJ_DIR)/%.o: daemon/%.c $(DAEMON_HDRS) $(BPF_SKELS) $(BPF_HDRS) | $(SAN_OBJ_DIR)
+$(SAN_OBJ)/%.o: %.c | $(BPF_SKELS)
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) -O1 $(SAN_FLAGS) -c $< -o $@
 
-$(BUILD)/san/ztgated: $(DAEMON_SAN_OBJS) | $(BUILD)/san
-	$(CC) $(CFLAGS_COMMON) -O1 $(SAN_FLAGS) $(DAEMON_SAN_OBJS) -o $@ $(LDLIBS)
+$(BUILD)/ztgated: $(call obj,$(MAIN_SRC) $(MODULE_SRCS)) | $(BUILD)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/san/ztgate: $(CLI_SRCS) $(CLI_LIB) $(DAEMON_HDRS) | $(BUILD)/san
-	$(CC) $(CFLAGS_COMMON) -O1 $(SAN_FLAGS) $(CLI_SRCS) $(CLI_LIB) -o $@ $(CLI_LDLIBS)
+$(BUILD)/ztgate: $(call obj,$(CLI_SRCS) $(CLI_DEPS)) | $(BUILD)
+	$(CC) $(CFLAGS) $^ -o $@ $(CLI_LDLIBS)
 
-$(BUILD)/san/test_%: tests/unit/test_%.c $(DAEMON_LIB_SAN_OBJS) $(DAEMON_HDRS) $(BPF_SKELS) | $(BUILD)/san
-	$(CC) $(CFLAGS_COMMON) -O1 $(SAN_FLAGS) $< $(DAEMON_LIB_SAN_OBJS) -o $@ $(LDLIBS) -lcmocka
+# Sanitizer builds: the daemon and CLI the integration tests run, and tests.
+# The modules are compiled once for all of them.
+san: $(BUILD)/san/ztgated $(BUILD)/san/ztgate $(BUILD)/san/uplink_tool $(BUILD)/san/relay_tool
 
-$(BUILD)/san/test_%: tests/bpf/test_%.c $(DAEMON_LIB_SAN_OBJS) $(DAEMON_HDRS) $(BPF_SKELS) $(BPF_OBJS) | $(BUILD)/san
-	$(CC) $(CFLAGS_COMMON) -O1 $(SAN_FLAGS) $< $(DAEMON_LIB_SAN_OBJS) -o $@ $(LDLIBS) -lcmocka
+SAN_MODULES := $(call sanobj,$(MODULE_SRCS))
 
-# Integration-test helper: drives daemon/uplink.c, sends and receives tunnel-shaped UDP.
-$(BUILD)/san/uplink_tool: tests/tools/uplink_tool.c $(DAEMON_LIB_SAN_OBJS) $(DAEMON_HDRS) $(BPF_SKELS) | $(BUILD)/san
-	$(CC) $(CFLAGS_COMMON) -O1 $(SAN_FLAGS) $< $(DAEMON_LIB_SAN_OBJS) -o $@ $(LDLIBS)
+$(BUILD)/san/ztgated: $(call sanobj,$(MAIN_SRC)) $(SAN_MODULES)
+	$(CC) $(SAN_FLAGS) $^ -o $@ $(LDLIBS)
 
-# Integration-test helper: a relay peer on daemon/relay_client.c.
-$(BUILD)/san/relay_tool: tests/tools/relay_tool.c $(DAEMON_LIB_SAN_OBJS) $(DAEMON_HDRS) $(BPF_SKELS) | $(BUILD)/san
-	$(CC) $(CFLAGS_COMMON) -O1 $(SAN_FLAGS) $< $(DAEMON_LIB_SAN_OBJS) -o $@ $(LDLIBS)
+$(BUILD)/san/ztgate: $(call sanobj,$(CLI_SRCS) $(CLI_DEPS))
+	$(CC) $(SAN_FLAGS) $^ -o $@ $(CLI_LDLIBS)
+
+# Unit and BPF tests, and the integration tests' tools (uplink_tool drives
+# the uplink guard, relay_tool is a relay peer): each one source on the modules.
+$(BUILD)/san/test_%: $(SAN_OBJ)/tests/unit/test_%.o $(SAN_MODULES)
+	$(CC) $(SAN_FLAGS) $^ -o $@ $(LDLIBS) -lcmocka
+
+$(BUILD)/san/test_%: $(SAN_OBJ)/tests/bpf/test_%.o $(SAN_MODULES) $(BPF_OBJS)
+	$(CC) $(SAN_FLAGS) $(filter %.o,$(filter-out %.bpf.o,$^)) -o $@ $(LDLIBS) -lcmocka
+
+$(BUILD)/san/%_tool: $(SAN_OBJ)/tests/tools/%_tool.o $(SAN_MODULES)
+	$(CC) $(SAN_FLAGS) $^ -o $@ $(LDLIBS)
 
 test: test-unit test-bpf test-fuzz test-integration
 
@@ -125,81 +131,53 @@ test-unit: $(UNIT_BINS)
 test-bpf: $(BPFT_BINS)
 	@set -e; for t in $(BPFT_BINS); do echo "== $$t"; $$t; done
 
-# libFuzzer over the control-socket framing, the policy file and the port and
-# address grammars: a short run on every `make test`, longer by hand
+# libFuzzer targets, one per parser of outside bytes: tests/fuzz/fuzz_NAME.c
+# with its seeds in tests/fuzz/corpus-NAME/, linked with the modules it
+# exercises (FUZZ_NAME). A short run on every `make test`, longer by hand
 # (make test-fuzz FUZZ_SECONDS=600).
 FUZZ_SECONDS ?= 20
-FUZZ_LIB := daemon/json_io.c daemon/policy.c daemon/ports.c daemon/addr.c daemon/dns_msg.c \
-	daemon/keys.c daemon/noise.c
+FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS    := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_NAMES))
+FUZZ_OBJ     := $(BUILD)/fuzz/obj
+FUZZ_CFLAGS  := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -g -O1 -MMD -MP $(INCLUDES) \
+	-fsanitize=fuzzer-no-link,address,undefined
 
-$(BUILD)/fuzz_policy: tests/fuzz/fuzz_policy.c $(FUZZ_LIB) $(DAEMON_HDRS) | $(BUILD)
-	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ibpf -Idaemon \
-		-isystem $(BORINGSSL_INC) -fsanitize=fuzzer,address,undefined $< $(FUZZ_LIB) \
-		-ljson-c -L$(BORINGSSL_LIB) -Wl,-rpath,$(BORINGSSL_LIB) -lcrypto -o $@
+FUZZ_policy  := lib/json_io.c daemon/policy/policy.c lib/ports.c lib/addr.c daemon/dns/codec.c \
+	daemon/tunnel/keys.c daemon/tunnel/noise.c
+FUZZ_dns     := daemon/dns/codec.c daemon/dns/cache.c lib/addr.c
+FUZZ_stun    := daemon/relay/stun.c
+FUZZ_tunnel  := daemon/tunnel/tunnel.c daemon/tunnel/wire.c daemon/tunnel/noise.c lib/loop.c
+FUZZ_relay   := daemon/relay/proto.c lib/addr.c
 
-# The DNS server's query parser and the upstream-answer walker.
-FUZZ_DNS_LIB := daemon/dns_msg.c daemon/dns_cache.c daemon/addr.c
+$(FUZZ_OBJ)/%.o: %.c | $(BPF_SKELS)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
 
-$(BUILD)/fuzz_dns: tests/fuzz/fuzz_dns.c $(FUZZ_DNS_LIB) $(DAEMON_HDRS) | $(BUILD)
-	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ibpf -Idaemon \
-		-fsanitize=fuzzer,address,undefined $< $(FUZZ_DNS_LIB) -o $@
+fuzz_objs = $(addprefix $(FUZZ_OBJ)/,$(patsubst %.c,%.o,$(FUZZ_$(1))))
 
-# The STUN codec: what the relay's Binding service and the peers parse.
-$(BUILD)/fuzz_stun: tests/fuzz/fuzz_stun.c daemon/stun.c $(DAEMON_HDRS) | $(BUILD)
-	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ibpf -Idaemon \
-		-isystem $(BORINGSSL_INC) -fsanitize=fuzzer,address,undefined $< daemon/stun.c \
-		-lz -L$(BORINGSSL_LIB) -Wl,-rpath,$(BORINGSSL_LIB) -lcrypto -o $@
+.SECONDEXPANSION:
+$(BUILD)/fuzz/fuzz_%: $(FUZZ_OBJ)/tests/fuzz/fuzz_%.o $$(call fuzz_objs,$$*) | $(BUILD)/fuzz
+	$(CLANG) -fsanitize=fuzzer,address,undefined $^ -o $@ -ljson-c -lz $(CRYPTO_LIBS)
 
-# The tunnel's wire codec and engine: what a connector's UDP port receives.
-FUZZ_TUNNEL_LIB := daemon/tunnel.c daemon/tunnel_wire.c daemon/noise.c daemon/loop.c
-
-$(BUILD)/fuzz_tunnel: tests/fuzz/fuzz_tunnel.c $(FUZZ_TUNNEL_LIB) $(DAEMON_HDRS) | $(BUILD)
-	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ibpf -Idaemon \
-		-isystem $(BORINGSSL_INC) -fsanitize=fuzzer,address,undefined $< $(FUZZ_TUNNEL_LIB) \
-		-L$(BORINGSSL_LIB) -Wl,-rpath,$(BORINGSSL_LIB) -lcrypto -o $@
-
-# The relay's messages: what the relay's port and a peer's relay input parse.
-FUZZ_RELAY_LIB := daemon/relay_proto.c daemon/addr.c
-
-$(BUILD)/fuzz_relay: tests/fuzz/fuzz_relay.c $(FUZZ_RELAY_LIB) $(DAEMON_HDRS) | $(BUILD)
-	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ibpf -Idaemon \
-		-isystem $(BORINGSSL_INC) -fsanitize=fuzzer,address,undefined $< $(FUZZ_RELAY_LIB) \
-		-L$(BORINGSSL_LIB) -Wl,-rpath,$(BORINGSSL_LIB) -lcrypto -o $@
-
-test-fuzz: $(BUILD)/fuzz_policy $(BUILD)/fuzz_dns $(BUILD)/fuzz_stun $(BUILD)/fuzz_tunnel \
-		$(BUILD)/fuzz_relay
-	@d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; \
-	if $(BUILD)/fuzz_policy -max_total_time=$(FUZZ_SECONDS) "$$d" tests/fuzz/corpus \
-		> "$$d.log" 2>&1; then tail -n 1 "$$d.log"; rm -f "$$d.log"; \
-	else cat "$$d.log"; rm -f "$$d.log"; echo "fuzz_policy: FAILED"; exit 1; fi
-	@d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; \
-	if $(BUILD)/fuzz_dns -max_total_time=$(FUZZ_SECONDS) "$$d" tests/fuzz/corpus-dns \
-		> "$$d.log" 2>&1; then tail -n 1 "$$d.log"; rm -f "$$d.log"; \
-	else cat "$$d.log"; rm -f "$$d.log"; echo "fuzz_dns: FAILED"; exit 1; fi
-	@d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; \
-	if $(BUILD)/fuzz_stun -max_total_time=$(FUZZ_SECONDS) "$$d" tests/fuzz/corpus-stun \
-		> "$$d.log" 2>&1; then tail -n 1 "$$d.log"; rm -f "$$d.log"; \
-	else cat "$$d.log"; rm -f "$$d.log"; echo "fuzz_stun: FAILED"; exit 1; fi
-	@d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; \
-	if $(BUILD)/fuzz_tunnel -max_total_time=$(FUZZ_SECONDS) "$$d" tests/fuzz/corpus-tunnel \
-		> "$$d.log" 2>&1; then tail -n 1 "$$d.log"; rm -f "$$d.log"; \
-	else cat "$$d.log"; rm -f "$$d.log"; echo "fuzz_tunnel: FAILED"; exit 1; fi
-	@d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; \
-	if $(BUILD)/fuzz_relay -max_total_time=$(FUZZ_SECONDS) "$$d" tests/fuzz/corpus-relay \
-		> "$$d.log" 2>&1; then tail -n 1 "$$d.log"; rm -f "$$d.log"; \
-	else cat "$$d.log"; rm -f "$$d.log"; echo "fuzz_relay: FAILED"; exit 1; fi
+test-fuzz: $(FUZZ_BINS)
+	@set -e; for n in $(FUZZ_NAMES); do \
+		d=$$(mktemp -d); log=$$d.log; \
+		if $(BUILD)/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) "$$d" tests/fuzz/corpus-$$n \
+			> "$$log" 2>&1; then echo "fuzz_$$n: $$(tail -n 1 "$$log")"; rm -rf "$$d" "$$log"; \
+		else cat "$$log"; rm -rf "$$d" "$$log"; echo "fuzz_$$n: FAILED"; exit 1; fi; \
+	done
 
 test-integration: all san
 	bash tests/integration/run.sh
 
-bench: all
+bench: all $(BUILD)/bench_classify
 	bash bench/run.sh
 
 demo: all
 	bash demo/demo.sh
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/ztgate
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BUILD)/ztgated $(DESTDIR)$(PREFIX)/sbin/ztgated
 	install -m 0755 $(BUILD)/ztgate $(DESTDIR)$(PREFIX)/bin/ztgate
 
@@ -207,5 +185,10 @@ clean:
 	rm -rf $(BUILD)
 
 # Per-packet cost of the classifier vs. number of resources (BPF_PROG_RUN, XDP).
-$(BUILD)/bench_classify: bench/bench_classify.c tests/bpf/zt_testlib.h $(DAEMON_LIB) $(DAEMON_HDRS) $(BPF_SKELS) $(BPF_OBJS) | $(BUILD)
-	$(CC) $(CFLAGS_COMMON) -O2 $< $(DAEMON_LIB) -o $@ $(LDLIBS)
+$(BUILD)/bench_classify: $(OBJ)/bench/bench_classify.o $(call obj,$(MODULE_SRCS)) $(BPF_OBJS)
+	$(CC) $(CFLAGS) $(filter-out %.bpf.o,$^) -o $@ $(LDLIBS)
+
+# Objects stay between runs (the dependency files name them).
+.SECONDARY:
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -12,7 +12,7 @@
  */
 #include <sched.h>
 
-#include "../tests/bpf/zt_testlib.h"
+#include "tests/bpf/zt_testlib.h"
 
 #define REPEAT	1000000
 #define ROUNDS	5

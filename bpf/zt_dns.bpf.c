@@ -29,9 +29,9 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
-#include "zt_ctx.h"
-#include "zt_wire.h"
-#include "zt_dns.h"
+#include "lib/ctx.h"
+#include "lib/wire.h"
+#include "ztgate/dns_fast.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

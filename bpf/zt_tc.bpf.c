@@ -8,7 +8,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
-#include "zt_core.h"
+#include "lib/core.h"
 
 SEC("tc")
 int zt_tc_ingress(struct __sk_buff *skb)

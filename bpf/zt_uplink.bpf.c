@@ -31,8 +31,8 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
-#include "zt_wire.h"
-#include "zt_uplink.h"
+#include "lib/wire.h"
+#include "ztgate/uplink.h"
 
 /* Pinned by name under the pin root the loader chooses (daemon/uplink.c). */
 struct {

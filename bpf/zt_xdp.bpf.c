@@ -8,7 +8,7 @@
 #include <bpf/bpf_endian.h>
 #include <xdp/xdp_helpers.h>
 
-#include "zt_core.h"
+#include "lib/core.h"
 
 /* libxdp dispatcher: our priority, and which verdicts go on to the next program. */
 struct {

@@ -26,9 +26,9 @@
 #include <json-c/json.h>
 #include <openssl/rand.h>
 
-#include "addr.h"
+#include "lib/addr.h"
 #include "netcheck.h"
-#include "stun.h"
+#include "relay/stun.h"
 
 #define NETCHECK_MAX_RELAYS	16
 #define NETCHECK_TRIES		6

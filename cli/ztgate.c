@@ -18,10 +18,10 @@
 #include <json-c/json.h>
 #include <openssl/mem.h>
 
-#include "json_io.h"
-#include "keys.h"
+#include "lib/json_io.h"
+#include "tunnel/keys.h"
 #include "netcheck.h"
-#include "noise.h"
+#include "tunnel/noise.h"
 
 struct cli {
 	const char *socket_path;

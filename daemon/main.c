@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "daemon.h"
+#include "core/daemon.h"
 
 struct role {
 	const char *name;

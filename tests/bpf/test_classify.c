@@ -19,8 +19,8 @@
 #include <linux/bpf.h>
 #include <linux/if_link.h>
 
-#include "compile.h"
-#include "policy.h"
+#include "policy/compile.h"
+#include "policy/policy.h"
 #include "zt_testlib.h"
 
 static struct zt_env E;

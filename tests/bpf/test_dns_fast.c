@@ -16,8 +16,8 @@
 #include <linux/pkt_cls.h>
 
 #include "zt_testlib.h"
-#include "dns_fast.h"
-#include "dns_msg.h"
+#include "dataplane/dns_fast.h"
+#include "dns/codec.h"
 
 #define DNS_ADDR	"100.95.0.251"
 #define CLIENT		"100.95.0.251"	/* a local querier speaks from the DNS address itself */

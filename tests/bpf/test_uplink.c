@@ -19,7 +19,7 @@
 #include <net/if.h>
 
 #include "zt_testlib.h"
-#include "uplink.h"
+#include "dataplane/uplink.h"
 
 #define PORT	51820
 

@@ -23,8 +23,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "dataplane.h"
-#include "zt_maps.h"
+#include "dataplane/dataplane.h"
+#include "ztgate/maps.h"
 #include "zt_tc.skel.h"
 #include "zt_xdp.skel.h"
 

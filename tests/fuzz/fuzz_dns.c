@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "addr.h"
-#include "dns_cache.h"
-#include "dns_msg.h"
+#include "lib/addr.h"
+#include "dns/cache.h"
+#include "dns/codec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "relay_proto.h"
+#include "relay/proto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

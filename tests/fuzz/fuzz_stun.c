@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "stun.h"
+#include "relay/stun.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

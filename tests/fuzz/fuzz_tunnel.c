@@ -18,10 +18,10 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "loop.h"
-#include "noise.h"
-#include "tunnel.h"
-#include "tunnel_wire.h"
+#include "lib/loop.h"
+#include "tunnel/noise.h"
+#include "tunnel/tunnel.h"
+#include "tunnel/wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -33,11 +33,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "addr.h"
-#include "keys.h"
-#include "loop.h"
-#include "relay_client.h"
-#include "relay_proto.h"
+#include "lib/addr.h"
+#include "tunnel/keys.h"
+#include "lib/loop.h"
+#include "relay/client.h"
+#include "relay/proto.h"
 
 #define MAX_ACCEPT 16
 

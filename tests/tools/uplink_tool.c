@@ -30,7 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "uplink.h"
+#include "dataplane/uplink.h"
 
 static int usage(void)
 {

@@ -18,7 +18,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "compile.h"
+#include "policy/compile.h"
 
 static zt_map_fds fds;
 static char err[512];

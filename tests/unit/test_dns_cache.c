@@ -16,8 +16,8 @@
 
 #include <cmocka.h>
 
-#include "dns_cache.h"
-#include "dns_msg.h"
+#include "dns/cache.h"
+#include "dns/codec.h"
 
 struct msg {
 	uint8_t b[8192];

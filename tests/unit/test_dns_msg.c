@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "addr.h"
-#include "dns_msg.h"
+#include "lib/addr.h"
+#include "dns/codec.h"
 
 /* A message under construction, the way a client would write it. */
 struct msg {

@@ -14,8 +14,8 @@
 
 #include <cmocka.h>
 
-#include "addr.h"
-#include "fakeip.h"
+#include "lib/addr.h"
+#include "dns/fakeip.h"
 
 static char err[512];
 

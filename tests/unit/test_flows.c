@@ -16,8 +16,8 @@
 
 #include <cmocka.h>
 
-#include "flows.h"
-#include "nat.h"
+#include "netdev/flows.h"
+#include "netdev/nat.h"
 
 #define T0	1700000000000ull	/* 2023-11-14T22:13:20.000Z */
 

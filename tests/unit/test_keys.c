@@ -16,9 +16,9 @@
 #include <cmocka.h>
 #include <netinet/in.h>
 
-#include "addr.h"
-#include "keys.h"
-#include "noise.h"
+#include "lib/addr.h"
+#include "tunnel/keys.h"
+#include "tunnel/noise.h"
 
 static char err[512];
 static char dir[] = "/tmp/zt-keys-XXXXXX";

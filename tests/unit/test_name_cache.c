@@ -28,8 +28,8 @@
 #include <ares.h>
 #include <cmocka.h>
 
-#include "loop.h"
-#include "name_cache.h"
+#include "lib/loop.h"
+#include "dns/name_cache.h"
 
 #define DNSMASQ "/usr/sbin/dnsmasq"
 

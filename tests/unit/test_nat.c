@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "nat.h"
+#include "netdev/nat.h"
 
 #define CLIENT	"100.64.0.2"
 #define FAKE	"100.96.0.7"

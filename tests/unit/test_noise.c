@@ -16,7 +16,7 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
-#include "noise.h"
+#include "tunnel/noise.h"
 
 #define VECTORS_PATH	"tests/vectors/noise-ik.json"
 #define BUF_MAX		1024

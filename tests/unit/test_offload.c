@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "offload.h"
+#include "netdev/offload.h"
 
 static uint16_t rd16(const uint8_t *p)
 {

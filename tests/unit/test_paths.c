@@ -39,11 +39,11 @@
 
 #include <cmocka.h>
 
-#include "loop.h"
-#include "noise.h"
-#include "paths.h"
-#include "tunnel.h"
-#include "tunnel_ctrl.h"
+#include "lib/loop.h"
+#include "tunnel/noise.h"
+#include "path/paths.h"
+#include "tunnel/tunnel.h"
+#include "tunnel/ctrl.h"
 
 #define MAX_NODES	3
 #define RELAY_SEND	0x14

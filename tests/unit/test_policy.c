@@ -14,12 +14,12 @@
 
 #include <cmocka.h>
 
-#include "addr.h"
-#include "policy.h"
-#include "policy_store.h"
-#include "ports.h"
+#include "lib/addr.h"
+#include "policy/policy.h"
+#include "policy/store.h"
+#include "lib/ports.h"
 #include <linux/types.h>
-#include "zt_maps.h"
+#include "ztgate/maps.h"
 
 static char err[512];
 

@@ -16,8 +16,8 @@
 
 #include <cmocka.h>
 
-#include "policy.h"
-#include "policy_store.h"
+#include "policy/policy.h"
+#include "policy/store.h"
 
 static char err[512];
 

@@ -23,7 +23,7 @@
 #include <openssl/hmac.h>
 #include <openssl/digest.h>
 
-#include "relay_proto.h"
+#include "relay/proto.h"
 
 #define SEC 1000000000ull
 

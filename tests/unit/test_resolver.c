@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "resolver.h"
+#include "dns/resolved.h"
 
 static void add(struct zt_policy *p, const char *name, const char *addr)
 {

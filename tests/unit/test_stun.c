@@ -18,8 +18,8 @@
 #include <openssl/md5.h>
 #include <zlib.h>
 
-#include "addr.h"
-#include "stun.h"
+#include "lib/addr.h"
+#include "relay/stun.h"
 
 /* Relative to the repository root, where `make test-unit` runs the tests. */
 #define VECTORS_FILE	"tests/vectors/rfc5769-stun.txt"

@@ -34,10 +34,10 @@
 
 #include <cmocka.h>
 
-#include "loop.h"
-#include "noise.h"
-#include "tunnel.h"
-#include "tunnel_wire.h"
+#include "lib/loop.h"
+#include "tunnel/noise.h"
+#include "tunnel/tunnel.h"
+#include "tunnel/wire.h"
 
 #define MAX_NODES	3
 #define RECV_LOG	4096

@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "tunnel_wire.h"
+#include "tunnel/wire.h"
 
 static void fill(uint8_t *p, size_t n, uint8_t seed)
 {

@@ -1,0 +1,585 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * zt_core.h: the one classification core behind every entry point.
+ *
+ * Per packet: parse the link header (Ethernet with up to two VLAN tags, or
+ * none on an L3 device such as a TUN), read the IP header, look the
+ * destination up in the active generation (exact hash, then LPM trie).
+ * Not a resource: pass untouched. A resource: validate what follows the
+ * fixed IP header, optionally check the device's grant (connector), then
+ * the protocol and port, each a single hash or array lookup, so the cost
+ * does not depend on how many resources or rules exist.
+ *
+ * Fail closed: anything to a resource that cannot be classified
+ * (truncated, bad header, fragment, unknown protocol) is denied.
+ * Packets whose destination cannot even be read are passed: they cannot be
+ * matched to a resource and the stack discards them anyway.
+ */
+#ifndef ZT_CORE_H
+#define ZT_CORE_H
+
+#include "lib/maps.h"
+#include "lib/wire.h"
+#include "lib/ctx.h"
+#include "lib/reply.h"
+
+#define ZT_DEF_SCAN_WINDOW_MS	5000
+#define ZT_DEF_SCAN_THRESHOLD	10
+#define ZT_DEF_EVENT_RATE	1000
+#define ZT_DEF_EVENT_BURST	100
+#define ZT_DEF_REPLY_RATE	1000
+#define ZT_DEF_REPLY_BURST	200
+#define ZT_DEF_SCAN_EV_RATE	10
+#define ZT_DEF_SCAN_EV_BURST	20
+
+/* Link header: sets p->l3off and returns the IP version (4/6), or -1. */
+static __always_inline int zt_parse_l2(void *ctx, const bool is_xdp, const bool l3,
+				       struct zt_pkt *p)
+{
+	struct zt_eth eth;
+	__u16 proto;
+	__u32 off;
+	int i;
+
+	if (l3) {
+		/*
+		 * No link header. skb->protocol is not trusted here: the
+		 * version nibble is what the IP layer will act on.
+		 */
+		__u8 v;
+
+		if (zt_load(ctx, is_xdp, 0, &v, 1))
+			return -1;
+		p->l3off = 0;
+		v >>= 4;
+		return v == 4 || v == 6 ? v : -1;
+	}
+
+	if (zt_load(ctx, is_xdp, 0, &eth, sizeof(eth)))
+		return -1;
+	proto = bpf_ntohs(eth.proto);
+	off = sizeof(eth);
+	/* I/G bit of the destination MAC: sent as a link-layer broadcast or multicast. */
+	p->l2_group = eth.dst[0] & 1;
+#pragma unroll
+	for (i = 0; i < ZT_MAX_VLAN; i++) {
+		struct zt_vlan vh;
+
+		if (proto != ZT_ETH_P_8021Q && proto != ZT_ETH_P_8021AD)
+			break;
+		if (zt_load(ctx, is_xdp, off, &vh, sizeof(vh)))
+			return -1;
+		proto = bpf_ntohs(vh.proto);
+		off += sizeof(vh);
+	}
+	p->l3off = off;
+	if (proto == ZT_ETH_P_IP)
+		return 4;
+	if (proto == ZT_ETH_P_IPV6)
+		return 6;
+	return -1;
+}
+
+/*
+ * Fixed IP header: addresses always (or -1 if they cannot be read); then
+ * a deny reason (0 if fine) for what a resource-bound packet must not be.
+ * The v6 extension-header walk only runs for packets to a resource.
+ */
+static __always_inline int zt_parse_ip(void *ctx, const bool is_xdp, int ver, struct zt_pkt *p,
+				       __u8 *reason)
+{
+	*reason = 0;
+	if (ver == 4) {
+		struct zt_ip4 ip;
+		__u32 hlen, tot;
+
+		if (zt_load(ctx, is_xdp, p->l3off, &ip, sizeof(ip)))
+			return -1;
+		p->src[10] = p->src[11] = 0xff;
+		p->dst[10] = p->dst[11] = 0xff;
+		__builtin_memcpy(p->src + 12, ip.saddr, 4);
+		__builtin_memcpy(p->dst + 12, ip.daddr, 4);
+		p->l4proto = ip.proto;
+		hlen = (ip.ver_ihl & 0xf) * 4;
+		tot = bpf_ntohs(ip.tot_len);
+		if ((ip.ver_ihl >> 4) != 4 || hlen < sizeof(ip) ||
+		    p->l3off + hlen > p->len || tot < hlen) {
+			*reason = ZT_REASON_MALFORMED;
+			return 0;
+		}
+		p->l4off = p->l3off + hlen;
+		p->l3end = p->l3off + tot;
+		if (p->l3end > p->len)
+			p->l3end = p->len;
+		/* MF set or a non-zero offset: the ports may not be here. */
+		if (bpf_ntohs(ip.frag_off) & 0x3fff)
+			*reason = ZT_REASON_FRAGMENT;
+		return 0;
+	} else {
+		struct zt_ip6 ip6;
+		__u32 plen;
+
+		if (zt_load(ctx, is_xdp, p->l3off, &ip6, sizeof(ip6)))
+			return -1;
+		p->v6 = 1;
+		__builtin_memcpy(p->src, ip6.saddr, 16);
+		__builtin_memcpy(p->dst, ip6.daddr, 16);
+		p->l4proto = ip6.nexthdr;
+		if ((bpf_ntohl(ip6.vtcfl) >> 28) != 6) {
+			*reason = ZT_REASON_MALFORMED;
+			return 0;
+		}
+		p->l4off = p->l3off + sizeof(ip6);
+		plen = bpf_ntohs(ip6.plen);
+		/* plen 0 is a jumbogram (or GSO): bounded by the packet. */
+		p->l3end = plen ? p->l4off + plen : p->len;
+		if (p->l3end > p->len)
+			p->l3end = p->len;
+		return 0;
+	}
+}
+
+static __always_inline __u8 zt_walk_ip6_ext(void *ctx, const bool is_xdp, struct zt_pkt *p)
+{
+	__u8 nh = p->l4proto;
+	__u32 off = p->l4off;
+	int i;
+
+	for (i = 0; i < ZT_MAX_EXTHDR; i++) {
+		struct zt_ip6_ext ext;
+
+		switch (nh) {
+		case ZT_IPPROTO_HOPOPTS:
+		case ZT_IPPROTO_ROUTING:
+		case ZT_IPPROTO_DSTOPTS:
+		case ZT_IPPROTO_AH:
+			break;
+		case ZT_IPPROTO_FRAGMENT:
+			return ZT_REASON_FRAGMENT;
+		default:
+			p->l4proto = nh;
+			p->l4off = off;
+			return 0;
+		}
+		if (zt_load(ctx, is_xdp, off, &ext, sizeof(ext)))
+			return ZT_REASON_MALFORMED;
+		if (nh == ZT_IPPROTO_AH)
+			off += ((__u32)ext.len + 2) * 4;
+		else
+			off += ((__u32)ext.len + 1) * 8;
+		nh = ext.nexthdr;
+	}
+	/* Only accept the L4 header if the loop ended right on it. */
+	switch (nh) {
+	case ZT_IPPROTO_HOPOPTS:
+	case ZT_IPPROTO_ROUTING:
+	case ZT_IPPROTO_DSTOPTS:
+	case ZT_IPPROTO_AH:
+		return ZT_REASON_MALFORMED;
+	case ZT_IPPROTO_FRAGMENT:
+		return ZT_REASON_FRAGMENT;
+	}
+	p->l4proto = nh;
+	p->l4off = off;
+	return 0;
+}
+
+/* L4 header of a resource-bound packet; returns a deny reason or 0. */
+static __always_inline __u8 zt_parse_l4(void *ctx, const bool is_xdp, struct zt_pkt *p)
+{
+	if (p->l4proto == ZT_IPPROTO_TCP) {
+		struct zt_tcp th;
+		__u32 doff, hdr_end;
+
+		if (zt_load(ctx, is_xdp, p->l4off, &th, sizeof(th)))
+			return ZT_REASON_MALFORMED;
+		doff = (th.doff >> 4) * 4;
+		hdr_end = p->l4off + doff;
+		if (doff < sizeof(th) || hdr_end > p->len)
+			return ZT_REASON_MALFORMED;
+		p->sport = bpf_ntohs(th.sport);
+		p->dport = bpf_ntohs(th.dport);
+		p->seq = bpf_ntohl(th.seq);
+		p->ack = bpf_ntohl(th.ack);
+		p->tcp_flags = th.flags;
+		p->seglen = p->l3end > hdr_end ? p->l3end - hdr_end : 0;
+		p->has_ports = 1;
+		return 0;
+	}
+	if (p->l4proto == ZT_IPPROTO_UDP) {
+		struct zt_udp uh;
+
+		if (zt_load(ctx, is_xdp, p->l4off, &uh, sizeof(uh)))
+			return ZT_REASON_MALFORMED;
+		p->sport = bpf_ntohs(uh.sport);
+		p->dport = bpf_ntohs(uh.dport);
+		p->has_ports = 1;
+		return 0;
+	}
+	if ((!p->v6 && p->l4proto == ZT_IPPROTO_ICMP) ||
+	    (p->v6 && p->l4proto == ZT_IPPROTO_ICMPV6)) {
+		struct zt_icmp ic;
+
+		if (zt_load(ctx, is_xdp, p->l4off, &ic, sizeof(ic)))
+			return ZT_REASON_MALFORMED;
+		p->dport = (__u16)ic.type << 8 | ic.code;
+		return 0;
+	}
+	return 0;
+}
+
+/* Resource id for the destination in generation GEN, 0 if none. */
+static __always_inline __u32 zt_lookup_dst(__u8 gen, const struct zt_pkt *p)
+{
+	struct zt_res_ref *ref;
+	struct zt_addr_key k;
+	struct zt_lpm_key lk;
+
+	__builtin_memset(&k, 0, sizeof(k));
+	k.gen = gen;
+	__builtin_memcpy(k.addr, p->dst, 16);
+	ref = bpf_map_lookup_elem(&zt_res_exact, &k);
+	if (ref)
+		return ref->resource_id;
+
+	__builtin_memset(&lk, 0, sizeof(lk));
+	lk.prefixlen = 8 + 128;
+	lk.gen = gen;
+	__builtin_memcpy(lk.addr, p->dst, 16);
+	ref = bpf_map_lookup_elem(&zt_res_prefix, &lk);
+	return ref ? ref->resource_id : 0;
+}
+
+/* Does the source device hold a grant for RID? (connector mode) */
+static __always_inline bool zt_device_granted(__u8 gen, __u32 rid, const struct zt_pkt *p)
+{
+	struct zt_device_val *dev;
+	struct zt_grant_key gk;
+	struct zt_addr_key k;
+
+	__builtin_memset(&k, 0, sizeof(k));
+	k.gen = gen;
+	__builtin_memcpy(k.addr, p->src, 16);
+	dev = bpf_map_lookup_elem(&zt_devices, &k);
+	if (!dev)
+		return false;
+	__builtin_memset(&gk, 0, sizeof(gk));
+	gk.device_id = dev->device_id;
+	gk.resource_id = rid;
+	gk.gen = gen;
+	return bpf_map_lookup_elem(&zt_grants, &gk) != NULL;
+}
+
+/* Protocol and port policy; returns a deny reason or 0. */
+static __always_inline __u8 zt_check_l4(__u8 gen, __u32 rid, const struct zt_resource *res,
+					const struct zt_pkt *p)
+{
+	struct zt_port_key pk;
+
+	switch (p->l4proto) {
+	case ZT_IPPROTO_TCP:
+		if (res->flags & ZT_RES_TCP_ALL)
+			return 0;
+		break;
+	case ZT_IPPROTO_UDP:
+		if (res->flags & ZT_RES_UDP_ALL)
+			return 0;
+		break;
+	case ZT_IPPROTO_ICMP:
+	case ZT_IPPROTO_ICMPV6:
+		/*
+		 * Only an echo request counts as "ping allowed": replies and
+		 * errors towards a resource are not something a client sends.
+		 * (ICMP of the wrong family was already rejected by parse_l4
+		 * leaving dport 0, which is no echo request of either kind.)
+		 */
+		/*
+		 * Neighbour solicitation/advertisement to a resource's unicast
+		 * address is how the link keeps reaching it (NUD); the kernel
+		 * consumes them, no service sees them. Denying them would cut
+		 * an on-link IPv6 resource off now and then, ICMP or not.
+		 */
+		if (p->v6 && p->l4proto == ZT_IPPROTO_ICMPV6 &&
+		    (p->dport >> 8 == 135 || p->dport >> 8 == 136))
+			return 0;
+		if (!(res->flags & ZT_RES_ICMP))
+			return ZT_REASON_PROTO;
+		if (!p->v6 && p->l4proto == ZT_IPPROTO_ICMP && p->dport == (8 << 8))
+			return 0;
+		if (p->v6 && p->l4proto == ZT_IPPROTO_ICMPV6 && p->dport == (128 << 8))
+			return 0;
+		return ZT_REASON_PROTO;
+	default:
+		return ZT_REASON_PROTO;
+	}
+
+	__builtin_memset(&pk, 0, sizeof(pk));
+	pk.resource_id = rid;
+	pk.port = p->dport;
+	pk.proto = p->l4proto;
+	pk.gen = gen;
+	return bpf_map_lookup_elem(&zt_ports, &pk) ? 0 : ZT_REASON_PORT;
+}
+
+static __always_inline void zt_count(__u32 rid, bool allowed, __u32 bytes)
+{
+	struct zt_counters *c = bpf_map_lookup_elem(&zt_counters, &rid);
+
+	if (!c)
+		return;
+	/* Per-CPU slot, and programs don't migrate while running: no atomics. */
+	if (allowed) {
+		c->allowed_packets++;
+		c->allowed_bytes += bytes;
+	} else {
+		c->denied_packets++;
+		c->denied_bytes += bytes;
+	}
+}
+
+/*
+ * One per-CPU token bucket (deny events, reject replies and scan events
+ * each have one in zt_evbudget), in thousandths of a token so that slow
+ * rates still refill. Time is only consumed when it buys at least a
+ * thousandth, so frequent calls cannot starve the refill. CFG_RATE and
+ * CFG_BURST come from zt_config: rate 0 means DEF_RATE; burst 0 means the
+ * rate when a rate is set, DEF_BURST otherwise. Returns true if a token
+ * was taken; otherwise counts one in *SUPPRESSED.
+ */
+static __always_inline bool zt_bucket_take(__u64 *last_ns, __u64 *tokens_milli, __u64 *suppressed,
+					   __u32 cfg_rate, __u32 cfg_burst, __u64 def_rate,
+					   __u64 def_burst, __u64 now)
+{
+	__u64 rate = cfg_rate, burst = cfg_burst, cap, el, add;
+
+	if (!rate)
+		rate = def_rate;
+	if (!burst)
+		burst = cfg_rate ? rate : def_burst;
+	cap = burst * 1000;
+
+	if (!*last_ns) {
+		*tokens_milli = cap;
+		*last_ns = now;
+	} else if (now > *last_ns) {
+		el = now - *last_ns;
+		if (el >= 100ULL * 1000000000ULL) {
+			add = cap;
+		} else {
+			/* el < 1e11 ns: (el / 1000) * rate fits in 64 bits. */
+			add = el / 1000 * rate / 1000;
+		}
+		if (add) {
+			*tokens_milli += add;
+			if (*tokens_milli > cap)
+				*tokens_milli = cap;
+			*last_ns = now;
+		}
+	}
+	if (*tokens_milli >= 1000) {
+		*tokens_milli -= 1000;
+		return true;
+	}
+	(*suppressed)++;
+	return false;
+}
+
+/* Deny events. */
+static __always_inline bool zt_event_budget(const struct zt_config *cfg, struct zt_evbudget *b)
+{
+	return zt_bucket_take(&b->last_ns, &b->tokens_milli, &b->suppressed, cfg->event_rate,
+			      cfg->event_burst, ZT_DEF_EVENT_RATE, ZT_DEF_EVENT_BURST,
+			      bpf_ktime_get_ns());
+}
+
+/* Reject replies (RFC 4443 2.4(f): ICMPv6 errors must be rate-limited). */
+static __always_inline bool zt_reply_budget(const struct zt_config *cfg, struct zt_evbudget *b)
+{
+	return zt_bucket_take(&b->reply_last_ns, &b->reply_tokens_milli, &b->replies_suppressed,
+			      cfg->reply_rate, cfg->reply_burst, ZT_DEF_REPLY_RATE,
+			      ZT_DEF_REPLY_BURST, bpf_ktime_get_ns());
+}
+
+/* Scan events: spoofed sources must not fill the ring buffer with them. */
+static __always_inline bool zt_scan_budget(const struct zt_config *cfg, struct zt_evbudget *b)
+{
+	return zt_bucket_take(&b->scan_last_ns, &b->scan_tokens_milli, &b->scan_suppressed,
+			      cfg->scan_event_rate, cfg->scan_event_burst, ZT_DEF_SCAN_EV_RATE,
+			      ZT_DEF_SCAN_EV_BURST, bpf_ktime_get_ns());
+}
+
+static __always_inline void zt_emit(const struct zt_pkt *p, __u32 type, __u32 rid, __u8 reason,
+				    __u8 action, __u8 hook, __u32 ifindex, __u32 distinct,
+				    __u32 window_ms)
+{
+	struct zt_event *e;
+
+	e = bpf_ringbuf_reserve(&zt_events, sizeof(*e), 0);
+	if (!e)
+		return;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->type = type;
+	e->resource_id = rid;
+	__builtin_memcpy(e->src, p->src, 16);
+	__builtin_memcpy(e->dst, p->dst, 16);
+	e->sport = p->sport;
+	e->dport = p->dport;
+	e->l4proto = p->l4proto;
+	e->reason = reason;
+	e->action = action;
+	e->hook = hook;
+	e->ifindex = ifindex;
+	e->distinct_ports = distinct;
+	e->window_ms = window_ms;
+	bpf_ringbuf_submit(e, 0);
+}
+
+/*
+ * Scan detector: distinct denied destination ports per (source, resource)
+ * in a window; crossing the threshold raises one event per window, outside
+ * the deny-event rate limit (a scan is exactly what floods it) but under
+ * its own, smaller one: spoofed sources are free, and each would otherwise
+ * be worth an event. A scan the budget suppresses counts as reported.
+ */
+static __always_inline void zt_scan_track(const struct zt_config *cfg, struct zt_evbudget *b,
+					  const struct zt_pkt *p, __u32 rid, __u8 hook,
+					  __u32 ifindex)
+{
+	__u64 window_ms = cfg->scan_window_ms ?: ZT_DEF_SCAN_WINDOW_MS;
+	__u32 threshold = cfg->scan_threshold ?: ZT_DEF_SCAN_THRESHOLD;
+	__u64 now = bpf_ktime_get_ns(), bit;
+	struct zt_scan_val *v;
+	struct zt_scan_key k;
+	__u32 word;
+
+	__builtin_memset(&k, 0, sizeof(k));
+	__builtin_memcpy(k.src, p->src, 16);
+	k.resource_id = rid;
+	v = bpf_map_lookup_elem(&zt_scan, &k);
+	if (!v) {
+		struct zt_scan_val nv;
+
+		__builtin_memset(&nv, 0, sizeof(nv));
+		nv.window_start_ns = now;
+		bpf_map_update_elem(&zt_scan, &k, &nv, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&zt_scan, &k);
+		if (!v)
+			return;
+	}
+	if (now - v->window_start_ns > window_ms * 1000000ULL) {
+		v->window_start_ns = now;
+		v->distinct = 0;
+		v->reported = 0;
+		__builtin_memset(v->seen, 0, sizeof(v->seen));
+	}
+	word = (p->dport >> 6) & 15;
+	bit = 1ULL << (p->dport & 63);
+	if (!(v->seen[word] & bit)) {
+		v->seen[word] |= bit;
+		v->distinct++;
+	}
+	if (v->distinct > threshold && !v->reported) {
+		v->reported = 1;
+		if (zt_scan_budget(cfg, b))
+			zt_emit(p, ZT_EV_SCAN, rid, 0, 0, hook, ifindex, v->distinct, window_ms);
+	}
+}
+
+/*
+ * The whole decision for one packet. is_xdp, l3, egress and hook are
+ * compile-time constants at each entry point.
+ */
+static __always_inline int zt_classify(void *ctx, const bool is_xdp, const bool l3,
+				       const bool egress, const __u8 hook)
+{
+	const struct zt_resource *res;
+	const struct zt_config *cfg;
+	struct zt_evbudget *b;
+	struct zt_pkt p;
+	__u32 zero = 0, rid, idx, ifindex;
+	__u8 gen, reason = 0, action = ZT_ACT_DROP;
+	int ver;
+
+	cfg = bpf_map_lookup_elem(&zt_config, &zero);
+	if (!cfg)
+		return zt_verdict_pass(is_xdp);
+	/* Read once: every lookup of this packet uses the same generation. */
+	gen = cfg->active_gen & 1;
+
+	__builtin_memset(&p, 0, sizeof(p));
+	p.len = zt_pkt_len(ctx, is_xdp);
+	ver = zt_parse_l2(ctx, is_xdp, l3, &p);
+	if (ver < 0)
+		return zt_verdict_pass(is_xdp);
+	if (zt_parse_ip(ctx, is_xdp, ver, &p, &reason) < 0)
+		return zt_verdict_pass(is_xdp);
+
+	rid = zt_lookup_dst(gen, &p);
+	if (!rid) {
+		if (!(cfg->flags & ZT_CFG_DEFAULT_DENY))
+			return zt_verdict_pass(is_xdp);
+		/*
+		 * The connector forwards only to resources: anything else a
+		 * device sends is dropped and reported (resource id 0).
+		 */
+		zt_count(0, false, p.len);
+		b = bpf_map_lookup_elem(&zt_evbudget, &zero);
+		if (b && zt_event_budget(cfg, b))
+			zt_emit(&p, ZT_EV_DENY, 0, ZT_REASON_NO_RESOURCE, ZT_ACT_DROP, hook,
+				zt_ifindex(ctx, is_xdp), 0, 0);
+		return zt_verdict_drop(is_xdp);
+	}
+	/* A reference to an id out of range is a broken policy: fail closed. */
+	if (rid >= ZT_MAX_RESOURCES)
+		return zt_verdict_drop(is_xdp);
+	idx = (__u32)gen * ZT_MAX_RESOURCES + rid;
+	res = bpf_map_lookup_elem(&zt_resources, &idx);
+	if (!res || !(res->flags & ZT_RES_PRESENT))
+		return zt_verdict_drop(is_xdp);
+
+	if (!reason && p.v6)
+		reason = zt_walk_ip6_ext(ctx, is_xdp, &p);
+	if (!reason)
+		reason = zt_parse_l4(ctx, is_xdp, &p);
+	if (!reason && (cfg->flags & ZT_CFG_CHECK_DEVICE) && !zt_device_granted(gen, rid, &p))
+		reason = ZT_REASON_DEVICE;
+	if (!reason)
+		reason = zt_check_l4(gen, rid, res, &p);
+
+	if (!reason) {
+		zt_count(rid, true, p.len);
+		return zt_verdict_pass(is_xdp);
+	}
+
+	zt_count(rid, false, p.len);
+	ifindex = zt_ifindex(ctx, is_xdp);
+	b = bpf_map_lookup_elem(&zt_evbudget, &zero);
+	if (!b)
+		return zt_verdict_drop(is_xdp);
+	if (p.has_ports)
+		zt_scan_track(cfg, b, &p, rid, hook, ifindex);
+
+	/*
+	 * Reject only what has a meaningful answer: a TCP segment that is
+	 * not itself a reset, or a UDP datagram, whose headers we parsed.
+	 * Malformed packets, fragments, ICMP and other protocols are
+	 * dropped even in reject mode (answering garbage helps nobody, and
+	 * an ICMP error about an ICMP message is forbidden by RFC 1122).
+	 * Nor is anything sent to or from a group address answered, and
+	 * the answers are rate-limited: the reply budget, when empty, turns
+	 * a reject into a drop (a spoofed flood is not reflected 1:1).
+	 */
+	if (res->deny_mode == ZT_DENY_REJECT && p.has_ports &&
+	    !(p.l4proto == ZT_IPPROTO_TCP && (p.tcp_flags & ZT_TCP_RST)) &&
+	    zt_may_reply(&p) && zt_reply_budget(cfg, b))
+		action = ZT_ACT_REJECT;
+
+	if (zt_event_budget(cfg, b))
+		zt_emit(&p, ZT_EV_DENY, rid, reason, action, hook, ifindex, 0, 0);
+
+	if (action == ZT_ACT_REJECT)
+		return zt_reject(ctx, is_xdp, l3, egress, &p);
+	return zt_verdict_drop(is_xdp);
+}
+
+#endif /* ZT_CORE_H */

@@ -1,0 +1,944 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ares.h>
+
+#include "lib/ares_loop.h"
+#include "core/daemon.h"
+#include "dns/cache.h"
+#include "dataplane/dns_fast.h"
+#include "dns/codec.h"
+#include "dns/server.h"
+#include "lib/log.h"
+
+/* Bounds: whatever clients send, memory stays below these. */
+#define MAX_TCP_CONNS		64
+#define MAX_PENDING		4096	/* forwarded queries awaiting an upstream */
+#define UDP_BATCH		32	/* datagrams per recvmmsg, answers per sendmmsg */
+#define UDP_ROUNDS		2	/* batches per wakeup, then the loop's other fds */
+#define TCP_MSG_MAX		65535
+#define REPLY_MAX		65535
+
+struct tcp_conn {
+	struct zt_dns_server *s;
+	int fd;
+	uint64_t id;			/* forwarded answers find their connection by id */
+	size_t len;
+	struct tcp_conn *next;
+	uint8_t buf[2 + ZT_DNS_QUERY_MAX];
+};
+
+/*
+ * One recvmmsg's worth of datagrams and the answers given at once, sent
+ * with one sendmmsg. Forwarded answers are sent the same way, one sendmmsg
+ * per pass of c-ares over its sockets.
+ */
+struct udp_batch {
+	struct mmsghdr in[UDP_BATCH];
+	struct iovec in_iov[UDP_BATCH];
+	struct sockaddr_storage peer[UDP_BATCH];
+	uint8_t buf[UDP_BATCH][ZT_DNS_QUERY_MAX + 1];	/* one more: oversize is told apart */
+	struct mmsghdr out[UDP_BATCH];
+	struct iovec out_iov[UDP_BATCH];
+	struct sockaddr_storage out_peer[UDP_BATCH];
+	uint8_t reply[UDP_BATCH][ZT_DNS_UDP_PLAIN_MAX];
+	unsigned int nout;
+	bool collect_fwd;		/* in a c-ares pass: forwarded answers queue too */
+};
+
+/* A query sent upstream, and where its answer goes. */
+struct fwd {
+	struct zt_dns_server *s;
+	struct zt_dns_query q;
+	uint64_t conn_id;		/* 0: UDP */
+	struct sockaddr_storage peer;
+	socklen_t peerlen;
+};
+
+struct zt_dns_server {
+	struct zt_daemon *d;
+	struct zt_fakeip *pool;
+	struct zt_dns_server_cfg cfg;
+	char upstreams[1024];
+	int udp_fd, tcp_fd;
+	struct zt_ares_loop *al;	/* forwarding; NULL once closing */
+	bool closing;
+	struct tcp_conn *conns;
+	unsigned int nconns;
+	uint64_t next_conn_id;
+	unsigned int pending;
+	struct udp_batch *ub;
+	struct zt_dns_cache *cache;	/* NULL: --dns-cache 0 */
+	/* counters */
+	uint64_t q_local, q_forwarded, q_cached, q_dropped, q_formerr, q_servfail, q_stripped;
+	uint64_t fast_puts, fast_flushes;
+};
+
+static int64_t now_s(void)
+{
+	return (int64_t)time(NULL);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t mono_ms(void)
+{
+	return mono_ns() / 1000000ull;
+}
+
+static void mapped(struct in_addr a, uint8_t out[16])
+{
+	memset(out, 0, 10);
+	out[10] = out[11] = 0xff;
+	memcpy(out + 12, &a, 4);
+}
+
+/* ---- sending replies ---- */
+
+static void send_udp(struct zt_dns_server *s, const uint8_t *msg, size_t len,
+		     const struct sockaddr *peer, socklen_t peerlen)
+{
+	/* Nonblocking: a full socket buffer drops the reply, as UDP may. */
+	if (sendto(s->udp_fd, msg, len, MSG_DONTWAIT, peer, peerlen) < 0)
+		s->q_dropped++;
+}
+
+static struct tcp_conn *conn_find(struct zt_dns_server *s, uint64_t id)
+{
+	struct tcp_conn *c;
+
+	for (c = s->conns; c; c = c->next)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+static void conn_close(struct zt_dns_server *s, struct tcp_conn *c)
+{
+	struct tcp_conn **pc;
+
+	for (pc = &s->conns; *pc; pc = &(*pc)->next) {
+		if (*pc == c) {
+			*pc = c->next;
+			break;
+		}
+	}
+	zt_loop_del(s->d->loop, c->fd);
+	close(c->fd);
+	free(c);
+	s->nconns--;
+}
+
+static int send_tcp(struct zt_dns_server *s, struct tcp_conn *c, const uint8_t *msg, size_t len)
+{
+	uint8_t hdr[2] = { (uint8_t)(len >> 8), (uint8_t)len };
+	struct iovec iov[2] = { { hdr, 2 }, { (void *)msg, len } };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+	ssize_t n;
+
+	/* A client that does not read its answers loses its connection. */
+	n = sendmsg(c->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n != (ssize_t)(len + 2)) {
+		conn_close(s, c);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Where the reply to one query goes. */
+struct reply_to {
+	struct tcp_conn *conn;		/* NULL: UDP */
+	const struct sockaddr *peer;
+	socklen_t peerlen;
+	bool batch;			/* UDP: queue in s->ub, sent by udp_flush() */
+};
+
+/* Send the queued UDP replies: one sendmmsg, more only after a failure. */
+static void udp_flush(struct zt_dns_server *s)
+{
+	struct udp_batch *ub = s->ub;
+	unsigned int sent = 0;
+	int n;
+
+	while (sent < ub->nout) {
+		n = sendmmsg(s->udp_fd, ub->out + sent, ub->nout - sent, MSG_DONTWAIT);
+		if (n <= 0) {
+			/* As with sendto: the failed reply is dropped, the rest still go. */
+			s->q_dropped++;
+			sent++;
+			continue;
+		}
+		sent += (unsigned int)n;
+	}
+	ub->nout = 0;
+}
+
+/* Queue a UDP reply for the batch's sendmmsg; a full batch goes first. */
+static void queue_udp(struct zt_dns_server *s, const uint8_t *msg, size_t len,
+		      const struct sockaddr *peer, socklen_t peerlen)
+{
+	struct udp_batch *ub = s->ub;
+	unsigned int i;
+
+	if (len > sizeof(ub->reply[0]) || peerlen > sizeof(ub->out_peer[0])) {
+		send_udp(s, msg, len, peer, peerlen);	/* big EDNS0 answers go alone */
+		return;
+	}
+	if (ub->nout == UDP_BATCH)
+		udp_flush(s);
+	i = ub->nout++;
+	memcpy(ub->reply[i], msg, len);
+	memcpy(&ub->out_peer[i], peer, peerlen);
+	ub->out_iov[i].iov_base = ub->reply[i];
+	ub->out_iov[i].iov_len = len;
+	ub->out[i].msg_hdr = (struct msghdr){ .msg_name = &ub->out_peer[i], .msg_namelen = peerlen,
+					      .msg_iov = &ub->out_iov[i], .msg_iovlen = 1 };
+}
+
+static void reply(struct zt_dns_server *s, const struct reply_to *to, const uint8_t *msg,
+		  ssize_t len)
+{
+	if (len <= 0)
+		return;
+	if (to->conn)
+		send_tcp(s, to->conn, msg, (size_t)len);
+	else if (to->batch || s->ub->collect_fwd)
+		queue_udp(s, msg, (size_t)len, to->peer, to->peerlen);
+	else
+		send_udp(s, msg, (size_t)len, to->peer, to->peerlen);
+}
+
+/* ---- forwarding (c-ares) ---- */
+
+/*
+ * Around each pass of c-ares over its sockets: the forwarded answers of
+ * that pass leave with one sendmmsg.
+ */
+static void ares_pass_begin(void *arg)
+{
+	struct zt_dns_server *s = arg;
+
+	s->ub->collect_fwd = true;
+}
+
+static void ares_pass_end(void *arg)
+{
+	struct zt_dns_server *s = arg;
+
+	s->ub->collect_fwd = false;
+	udp_flush(s);
+}
+
+/*
+ * An answer too big for the client's UDP limit: the header and question
+ * with TC set, so it asks again over TCP (RFC 1035 4.2.1, RFC 7766).
+ */
+static ssize_t build_truncated(const struct zt_dns_query *q, const uint8_t *ans,
+			       uint8_t *out, size_t outlen)
+{
+	size_t len = ZT_DNS_HEADER_LEN + q->qname_len + 4;
+
+	if (len > outlen)
+		return -ENOSPC;
+	memmove(out, ans, 4);		/* id, flags (RCODE included); may be in place */
+	out[2] |= ZT_DNS_F_TC >> 8;
+	memset(out + 4, 0, 8);
+	out[5] = 1;			/* QDCOUNT */
+	memcpy(out + ZT_DNS_HEADER_LEN, q->qname, q->qname_len);
+	out[ZT_DNS_HEADER_LEN + q->qname_len] = (uint8_t)(q->qtype >> 8);
+	out[ZT_DNS_HEADER_LEN + q->qname_len + 1] = (uint8_t)q->qtype;
+	out[ZT_DNS_HEADER_LEN + q->qname_len + 2] = (uint8_t)(q->qclass >> 8);
+	out[ZT_DNS_HEADER_LEN + q->qname_len + 3] = (uint8_t)q->qclass;
+	return (ssize_t)len;
+}
+
+/*
+ * A whole answer to Q (forwarded or from the cache; MSG holds CAP bytes and
+ * may be rewritten): UDP clients get the TC form when it exceeds their limit.
+ */
+static void reply_answer(struct zt_dns_server *s, const struct zt_dns_query *q,
+			 const struct reply_to *to, uint8_t *msg, size_t len, size_t cap)
+{
+	ssize_t n = (ssize_t)len;
+
+	if (!to->conn && len > (q->edns ? q->edns_udp_size : ZT_DNS_UDP_PLAIN_MAX))
+		n = build_truncated(q, msg, msg, cap);
+	reply(s, to, msg, n);
+}
+
+static void on_upstream_answer(void *arg, int status, int timeouts, unsigned char *abuf,
+			       int alen)
+{
+	struct fwd *f = arg;
+	struct zt_dns_server *s = f->s;
+	struct reply_to to = { .peer = (struct sockaddr *)&f->peer, .peerlen = f->peerlen };
+	static uint8_t out[REPLY_MAX];
+	ssize_t len;
+	int r;
+
+	(void)timeouts;
+	s->pending--;
+	if (status == ARES_EDESTRUCTION || status == ARES_ECANCELLED || s->closing)
+		goto out;
+	if (f->conn_id) {
+		to.conn = conn_find(s, f->conn_id);
+		if (!to.conn)
+			goto out;	/* the client hung up meanwhile */
+	}
+	if (status != ARES_SUCCESS || !abuf || alen < ZT_DNS_HEADER_LEN || alen > REPLY_MAX) {
+		s->q_servfail++;
+		len = zt_dns_build_error(&f->q, ZT_DNS_RCODE_SERVFAIL, out, sizeof(out));
+		reply(s, &to, out, len);
+		goto out;
+	}
+	/* Rebinding guard: an outside name must never lead into the fake range. */
+	r = zt_dns_answer_in_prefix(abuf, (size_t)alen, &s->cfg.fake_range);
+	if (r != 0) {
+		s->q_stripped++;
+		zt_log("warning", "dns: answer for %s %s; stripped", f->q.name,
+		       r > 0 ? "points into the fake range" : "does not parse");
+		len = zt_dns_build_nodata(&f->q, out, sizeof(out));
+		reply(s, &to, out, len);
+		goto out;
+	}
+	/* Only what passed the guard is stored; the cache refuses the rest itself. */
+	if (s->cache)
+		zt_dns_cache_put(s->cache, &f->q, abuf, (size_t)alen, mono_ms());
+	memcpy(out, abuf, (size_t)alen);
+	zt_dns_set_id(out, (size_t)alen, f->q.id);
+	reply_answer(s, &f->q, &to, out, (size_t)alen, sizeof(out));
+out:
+	free(f);
+	/* No re-arm: an answer moves no deadline earlier; our caller re-arms. */
+}
+
+static void forward(struct zt_dns_server *s, const struct zt_dns_query *q, const uint8_t *raw,
+		    size_t rawlen, const struct reply_to *to)
+{
+	uint8_t out[ZT_DNS_UDP_PLAIN_MAX];
+	struct fwd *f;
+
+	if (!s->al || !s->upstreams[0] || s->pending >= MAX_PENDING ||
+	    !(f = calloc(1, sizeof(*f)))) {
+		s->q_servfail++;
+		reply(s, to, out, zt_dns_build_error(q, ZT_DNS_RCODE_SERVFAIL, out, sizeof(out)));
+		return;
+	}
+	f->s = s;
+	f->q = *q;
+	if (to->conn) {
+		f->conn_id = to->conn->id;
+	} else {
+		memcpy(&f->peer, to->peer, to->peerlen);
+		f->peerlen = to->peerlen;
+	}
+	s->pending++;
+	s->q_forwarded++;
+	/* The raw query goes as it came (EDNS0, flags); c-ares picks its own ID. */
+	ares_send(zt_ares_loop_channel(s->al), raw, (int)rawlen, on_upstream_answer, f);
+	zt_ares_loop_queued(s->al);
+}
+
+/* ---- the BPF fast path ---- */
+
+/* A name answered in BPF was used then: its pool entry learns it (never backwards). */
+static void fold_hit(struct in_addr addr, int64_t wall_s, void *arg)
+{
+	struct zt_dns_server *s = arg;
+	int64_t last_use;
+
+	if (zt_fakeip_lookup_addr(s->pool, addr, &last_use) && wall_s > last_use)
+		zt_fakeip_touch(s->pool, addr, wall_s);
+}
+
+static void fast_fold(struct zt_dns_server *s)
+{
+	if (s->cfg.fast)
+		zt_dns_fast_fold_hits(s->cfg.fast, fold_hit, s);
+}
+
+/* Forget every name in the fast path, its uses kept first. */
+static void fast_flush(struct zt_dns_server *s)
+{
+	int ret;
+
+	if (!s->cfg.fast)
+		return;
+	fast_fold(s);
+	ret = zt_dns_fast_flush(s->cfg.fast);
+	if (ret)
+		zt_log("error", "dns: emptying the fast path: %s", strerror(-ret));
+	s->fast_flushes++;
+}
+
+void zt_dns_server_policy_changed(struct zt_dns_server *s)
+{
+	if (s)
+		fast_flush(s);
+}
+
+/*
+ * Could the fast path have answered Q (bpf/zt_dns.bpf.c)? Then it had no
+ * entry for the name: put one. Other shapes reach us whatever the table
+ * holds, so they cost no map update.
+ */
+static void fast_learn(struct zt_dns_server *s, const struct zt_dns_query *q, bool udp,
+		       struct in_addr addr)
+{
+	int ret;
+
+	if (!s->cfg.fast || !udp || q->edns_options || q->qname_len > ZT_DNS_FAST_NAME_MAX)
+		return;
+	ret = zt_dns_fast_put(s->cfg.fast, q->qname, q->qname_len, addr, s->cfg.ttl);
+	if (ret)
+		zt_log("warning", "dns: fast path entry for %s: %s", q->name, strerror(-ret));
+	else
+		s->fast_puts++;
+}
+
+/* ---- answering ---- */
+
+/*
+ * A resource name's A record: the pool's address, known to the data plane
+ * and saved before the answer leaves.
+ */
+static ssize_t answer_resource(struct zt_dns_server *s, const struct zt_dns_query *q, bool udp,
+			       const struct zt_resource_def *res, uint8_t *out, size_t outlen)
+{
+	struct zt_exact_binding b = { .resource_id = res->id };
+	struct in_addr addr;
+	char err[256];
+	int ret;
+
+	if (q->qtype != ZT_DNS_T_A || q->qclass != ZT_DNS_CLASS_IN)
+		return zt_dns_build_nodata(q, out, outlen);	/* RFC 4074 for AAAA */
+	/* A new name in a full range takes the least recently used address:
+	 * answers given in BPF count as use, so they are folded in first. */
+	if (s->cfg.fast && zt_fakeip_count(s->pool) >= zt_fakeip_capacity(s->pool) &&
+	    zt_fakeip_lookup_name(s->pool, q->name, &addr, NULL))
+		fast_fold(s);
+	ret = zt_fakeip_assign(s->pool, q->name, now_s(), &addr);
+	if (ret < 0) {
+		zt_log("warning", "dns: no fake IP for %s: %s", q->name, strerror(-ret));
+		goto servfail;
+	}
+	/*
+	 * An existing mapping is in the maps already: every compile re-adds
+	 * all of them, against the policy it compiles. Only a new or reclaimed
+	 * address has to be written now, before the answer leaves.
+	 */
+	/* The name that lost this address may still be answered in BPF. */
+	if (ret == ZT_FAKEIP_RECLAIMED)
+		fast_flush(s);
+	mapped(addr, b.addr);
+	ret = ret == ZT_FAKEIP_EXISTING ? 0 : zt_compile_bind_live(s->d->fds, &b);
+	if (ret) {
+		zt_log("error", "dns: writing the fake IP of %s to the data plane: %s", q->name,
+		       strerror(-ret));
+		goto servfail;
+	}
+	if (zt_fakeip_dirty(s->pool)) {
+		/* A new mapping is durable before anyone can cache it. */
+		ret = zt_fakeip_save(s->pool, s->d->state_dir, err, sizeof(err));
+		if (ret)
+			zt_log("error", "dns: saving fake IPs: %s", err);
+	}
+	/* Known to the data plane and saved: from now on BPF may answer it too. */
+	fast_learn(s, q, udp, addr);
+	return zt_dns_build_a(q, addr, s->cfg.ttl, out, outlen);
+servfail:
+	s->q_servfail++;
+	return zt_dns_build_error(q, ZT_DNS_RCODE_SERVFAIL, out, outlen);
+}
+
+static void handle_query(struct zt_dns_server *s, const uint8_t *msg, size_t len,
+			 const struct reply_to *to)
+{
+	const struct zt_resource_def *res;
+	struct zt_dns_query q;
+	uint8_t out[ZT_DNS_UDP_PLAIN_MAX];
+	int rc;
+
+	rc = zt_dns_parse_query(msg, len, &q);
+	if (rc < 0) {
+		s->q_dropped++;
+		return;
+	}
+	if (rc != ZT_DNS_RCODE_NOERROR) {
+		s->q_formerr++;
+		reply(s, to, out, zt_dns_build_error(&q, (unsigned int)rc, out, sizeof(out)));
+		return;
+	}
+	res = zt_policy_match_name(&s->d->policy, q.name);
+	if (res) {
+		s->q_local++;
+		reply(s, to, out, answer_resource(s, &q, !to->conn, res, out, sizeof(out)));
+		return;
+	}
+	if (s->cache && zt_dns_cache_query_cacheable(&q)) {
+		static uint8_t cached[ZT_DNS_CACHE_MSG_MAX];
+		ssize_t n = zt_dns_cache_get(s->cache, &q, mono_ms(), cached, sizeof(cached));
+
+		if (n > 0) {
+			s->q_cached++;
+			reply_answer(s, &q, to, cached, (size_t)n, sizeof(cached));
+			return;
+		}
+	}
+	forward(s, &q, msg, len, to);
+}
+
+/* ---- UDP ---- */
+
+/*
+ * Up to UDP_ROUNDS batches of UDP_BATCH datagrams per wakeup: each drained
+ * with one recvmmsg and answered with one sendmmsg (forwarded queries
+ * answer later, alone). Then the loop serves TCP and c-ares; the socket,
+ * level-triggered, brings us back if more is waiting.
+ */
+static void on_udp(struct zt_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct zt_dns_server *s = arg;
+	struct udp_batch *ub = s->ub;
+	int r, i, n;
+
+	(void)loop;
+	(void)events;
+	for (r = 0; r < UDP_ROUNDS; r++) {
+		for (i = 0; i < UDP_BATCH; i++) {
+			ub->in[i].msg_hdr.msg_namelen = sizeof(ub->peer[i]);
+			ub->in[i].msg_hdr.msg_flags = 0;
+		}
+		n = recvmmsg(fd, ub->in, UDP_BATCH, MSG_DONTWAIT | MSG_TRUNC, NULL);
+		if (n <= 0)
+			return;
+		for (i = 0; i < n; i++) {
+			struct reply_to to = { .peer = (struct sockaddr *)&ub->peer[i],
+					       .peerlen = ub->in[i].msg_hdr.msg_namelen,
+					       .batch = true };
+			size_t len = ub->in[i].msg_len;
+
+			if (len > sizeof(ub->buf[i]))
+				len = sizeof(ub->buf[i]);	/* truncated: the parser sees it is oversize */
+			handle_query(s, ub->buf[i], len, &to);
+		}
+		udp_flush(s);
+		if (n < UDP_BATCH)
+			return;		/* drained */
+	}
+}
+
+/* ---- TCP (RFC 7766): 2-byte length, then the message; pipelining allowed ---- */
+
+static void on_conn(struct zt_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct tcp_conn *c = arg;
+	struct zt_dns_server *s = c->s;
+	uint64_t id = c->id;
+	ssize_t n;
+
+	(void)loop;
+	(void)fd;
+	n = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+	if (n <= 0) {
+		if (n < 0 && (errno == EAGAIN || errno == EINTR) && !(events & (EPOLLHUP | EPOLLERR)))
+			return;
+		conn_close(s, c);
+		return;
+	}
+	c->len += (size_t)n;
+	for (;;) {
+		size_t mlen;
+		struct reply_to to = { .conn = c };
+
+		if (c->len < 2)
+			return;
+		mlen = (size_t)c->buf[0] << 8 | c->buf[1];
+		if (mlen < ZT_DNS_HEADER_LEN || mlen > ZT_DNS_QUERY_MAX) {
+			/* Garbage or a message we would refuse anyway: end the stream. */
+			s->q_dropped++;
+			conn_close(s, c);
+			return;
+		}
+		if (c->len < 2 + mlen)
+			return;
+		handle_query(s, c->buf + 2, mlen, &to);
+		if (!conn_find(s, id))
+			return;		/* closed while replying */
+		memmove(c->buf, c->buf + 2 + mlen, c->len - 2 - mlen);
+		c->len -= 2 + mlen;
+	}
+}
+
+static void on_accept(struct zt_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct zt_dns_server *s = arg;
+	struct tcp_conn *c, **pc;
+	int cfd;
+
+	(void)events;
+	cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (cfd < 0)
+		return;
+	if (s->nconns >= MAX_TCP_CONNS) {
+		/* Full: the oldest connection (the list's tail) makes room. */
+		for (pc = &s->conns; (*pc)->next; pc = &(*pc)->next)
+			;
+		conn_close(s, *pc);
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(cfd);
+		return;
+	}
+	c->s = s;
+	c->fd = cfd;
+	c->id = ++s->next_conn_id;
+	if (zt_loop_add(loop, cfd, EPOLLIN | EPOLLRDHUP, on_conn, c)) {
+		close(cfd);
+		free(c);
+		return;
+	}
+	c->next = s->conns;
+	s->conns = c;
+	s->nconns++;
+}
+
+/* ---- setup ---- */
+
+static int bind_socket(int type, const struct sockaddr_in *sa, int *out, char *err, size_t errlen)
+{
+	int fd, one = 1, ret;
+	char a[INET_ADDRSTRLEN];
+
+	fd = socket(AF_INET, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		goto fail;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)sa, sizeof(*sa)))
+		goto fail;
+	if (type == SOCK_STREAM && listen(fd, 64))
+		goto fail;
+	*out = fd;
+	return 0;
+fail:
+	ret = -errno;
+	inet_ntop(AF_INET, &sa->sin_addr, a, sizeof(a));
+	snprintf(err, errlen, "DNS %s socket on %s:%u: %s", type == SOCK_STREAM ? "TCP" : "UDP",
+		 a, ntohs(sa->sin_port), strerror(-ret));
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+int zt_dns_server_open(struct zt_daemon *d, struct zt_fakeip *pool,
+		       const struct zt_dns_server_cfg *cfg, struct zt_dns_server **out,
+		       char *err, size_t errlen)
+{
+	struct zt_ares_loop_cfg acfg = { 0 };
+	struct zt_dns_server *s;
+	int ret;
+
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	s->d = d;
+	s->pool = pool;
+	s->cfg = *cfg;
+	snprintf(s->upstreams, sizeof(s->upstreams), "%s", cfg->upstreams ? cfg->upstreams : "");
+	s->cfg.upstreams = s->upstreams;
+	s->udp_fd = s->tcp_fd = -1;
+	s->ub = calloc(1, sizeof(*s->ub));
+	if (!s->ub) {
+		free(s);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (unsigned int i = 0; i < UDP_BATCH; i++) {
+		s->ub->in_iov[i] = (struct iovec){ s->ub->buf[i], sizeof(s->ub->buf[i]) };
+		s->ub->in[i].msg_hdr = (struct msghdr){ .msg_name = &s->ub->peer[i],
+							.msg_namelen = sizeof(s->ub->peer[i]),
+							.msg_iov = &s->ub->in_iov[i],
+							.msg_iovlen = 1 };
+	}
+
+	/*
+	 * NOCHECKRESP: SERVFAIL, REFUSED and the like reach the client as the
+	 * upstream sent them. Truncated UDP answers are retried over TCP by
+	 * c-ares itself. (ARES_FLAG_STAYOPEN would save the socket churn of
+	 * c-ares closing its upstream socket whenever nothing is in flight,
+	 * but with c-ares 1.18 it broke the TC -> TCP retry in the tests.)
+	 */
+	acfg.servers = s->upstreams;
+	acfg.flags = ARES_FLAG_NOCHECKRESP;
+	acfg.timeout_ms = 2000;
+	acfg.tries = 2;
+	acfg.begin = ares_pass_begin;
+	acfg.end = ares_pass_end;
+	acfg.arg = s;
+	ret = zt_ares_loop_open(d->loop, &acfg, &s->al, err, errlen);
+	if (ret)
+		goto fail;
+	if (cfg->cache_entries) {
+		ret = zt_dns_cache_new(&s->cache, cfg->cache_entries);
+		if (ret) {
+			snprintf(err, errlen, "DNS cache of %u entries: %s", cfg->cache_entries,
+				 strerror(-ret));
+			goto fail;
+		}
+	}
+	if (ret)
+		goto fail;
+	ret = bind_socket(SOCK_DGRAM, &cfg->listen, &s->udp_fd, err, errlen);
+	if (ret)
+		goto fail;
+	ret = bind_socket(SOCK_STREAM, &cfg->listen, &s->tcp_fd, err, errlen);
+	if (ret)
+		goto fail;
+	ret = zt_loop_add(d->loop, s->udp_fd, EPOLLIN, on_udp, s);
+	if (ret)
+		goto fail_loop;
+	ret = zt_loop_add(d->loop, s->tcp_fd, EPOLLIN, on_accept, s);
+	if (ret)
+		goto fail_loop;
+	*out = s;
+	return 0;
+
+fail_loop:
+	snprintf(err, errlen, "event loop: %s", strerror(-ret));
+fail:
+	zt_dns_server_close(s);
+	return ret;
+}
+
+void zt_dns_server_close(struct zt_dns_server *s)
+{
+	char err[256];
+
+	if (!s)
+		return;
+	s->closing = true;
+	while (s->conns)
+		conn_close(s, s->conns);
+	if (s->al) {
+		struct zt_ares_loop *al = s->al;
+
+		/* In-flight callbacks run with ARES_EDESTRUCTION (and see closing). */
+		s->al = NULL;
+		zt_ares_loop_close(al);
+	}
+	if (s->udp_fd >= 0) {
+		zt_loop_del(s->d->loop, s->udp_fd);
+		close(s->udp_fd);
+	}
+	if (s->tcp_fd >= 0) {
+		zt_loop_del(s->d->loop, s->tcp_fd);
+		close(s->tcp_fd);
+	}
+	/* Last-use times are only saved with changes; keep them too, BPF's answers included. */
+	fast_fold(s);
+	if (s->pool && zt_fakeip_save(s->pool, s->d->state_dir, err, sizeof(err)))
+		zt_log("error", "dns: saving fake IPs: %s", err);
+	zt_dns_cache_free(s->cache);
+	free(s->ub);
+	free(s);
+}
+
+/* ---- bindings, listing, resolve ---- */
+
+struct bind_ctx {
+	const struct zt_policy *p;
+	struct zt_exact_binding *b;
+	size_t n, cap;
+};
+
+static int collect_binding(const char *name, struct in_addr addr, int64_t last_use, void *arg)
+{
+	struct bind_ctx *bc = arg;
+	const struct zt_resource_def *res = zt_policy_match_name(bc->p, name);
+
+	(void)last_use;
+	if (!res)
+		return 0;	/* the name is no longer a resource: its address leads nowhere */
+	if (bc->n == bc->cap) {
+		size_t cap = bc->cap ? bc->cap * 2 : 64;
+		struct zt_exact_binding *b = realloc(bc->b, cap * sizeof(*b));
+
+		if (!b)
+			return -ENOMEM;
+		bc->b = b;
+		bc->cap = cap;
+	}
+	mapped(addr, bc->b[bc->n].addr);
+	bc->b[bc->n].resource_id = res->id;
+	bc->n++;
+	return 0;
+}
+
+int zt_fakeip_bindings(const struct zt_fakeip *pool, const struct zt_policy *p,
+		       struct zt_exact_binding **out, size_t *n)
+{
+	struct bind_ctx bc = { .p = p };
+	int ret;
+
+	*out = NULL;
+	*n = 0;
+	if (!pool)
+		return 0;
+	ret = zt_fakeip_foreach(pool, collect_binding, &bc);
+	if (ret) {
+		free(bc.b);
+		return ret;
+	}
+	*out = bc.b;
+	*n = bc.n;
+	return 0;
+}
+
+static void add_time(json_object *o, const char *key, int64_t t)
+{
+	char buf[48];
+
+	zt_format_time((unsigned long long)t * 1000000000ull, buf, sizeof(buf));
+	json_object_object_add(o, key, json_object_new_string(buf));
+}
+
+struct list_ctx {
+	const struct zt_policy *p;
+	json_object *arr;
+};
+
+static int list_one(const char *name, struct in_addr addr, int64_t last_use, void *arg)
+{
+	struct list_ctx *lc = arg;
+	const struct zt_resource_def *res = zt_policy_match_name(lc->p, name);
+	json_object *o = json_object_new_object();
+	char a[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &addr, a, sizeof(a));
+	json_object_object_add(o, "name", json_object_new_string(name));
+	json_object_object_add(o, "fake_ip", json_object_new_string(a));
+	json_object_object_add(o, "resource", res ? json_object_new_string(res->name) : NULL);
+	add_time(o, "last_use", last_use);
+	json_object_array_add(lc->arr, o);
+	return 0;
+}
+
+json_object *zt_dns_list_json(const struct zt_fakeip *pool, const struct zt_policy *p)
+{
+	struct list_ctx lc = { .p = p, .arr = json_object_new_array() };
+
+	if (pool)
+		zt_fakeip_foreach(pool, list_one, &lc);
+	return lc.arr;
+}
+
+json_object *zt_dns_resolve_json(struct zt_dns_server *s, const char *name, char *err,
+				 size_t errlen)
+{
+	const struct zt_resource_def *res;
+	char norm[ZT_DNS_NAME_TEXT_MAX];
+	json_object *o;
+	struct in_addr addr;
+	int64_t last_use;
+
+	if (zt_dns_name_normalize(name, norm, sizeof(norm), err, errlen))
+		return NULL;
+	if (norm[0] == '*') {
+		snprintf(err, errlen, "'%s' is a pattern; ask for a name", name);
+		return NULL;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "name", json_object_new_string(norm));
+	res = zt_policy_match_name(&s->d->policy, norm);
+	if (!res) {
+		json_object_object_add(o, "answer", json_object_new_string("forwarded"));
+		json_object_object_add(o, "upstreams", json_object_new_string(s->upstreams));
+		json_object_object_add(o, "why", json_object_new_string(
+			"not a resource name: forwarded to the upstreams; answers pointing into "
+			"the fake range are stripped"));
+		return o;
+	}
+	json_object_object_add(o, "answer", json_object_new_string("resource"));
+	json_object_object_add(o, "resource", json_object_new_string(res->name));
+	json_object_object_add(o, "pattern", json_object_new_string(res->name_pattern));
+	json_object_object_add(o, "match", json_object_new_string(
+		res->name_pattern[0] == '*' ? "wildcard" : "exact"));
+	json_object_object_add(o, "ttl", json_object_new_int((int)s->cfg.ttl));
+	fast_fold(s);
+	if (!zt_fakeip_lookup_name(s->pool, norm, &addr, &last_use)) {
+		char a[INET_ADDRSTRLEN];
+
+		inet_ntop(AF_INET, &addr, a, sizeof(a));
+		json_object_object_add(o, "fake_ip", json_object_new_string(a));
+		add_time(o, "last_use", last_use);
+		json_object_object_add(o, "why", json_object_new_string(
+			"A: the name's fake IP; AAAA and other types: NOERROR, no answer"));
+	} else {
+		json_object_object_add(o, "fake_ip", NULL);
+		json_object_object_add(o, "why", json_object_new_string(
+			"A: a fake IP is assigned at the first A query; AAAA and other types: "
+			"NOERROR, no answer"));
+	}
+	return o;
+}
+
+void zt_dns_server_stats(const struct zt_dns_server *s, json_object *o)
+{
+	json_object *d = json_object_new_object();
+
+	json_object_object_add(d, "local", json_object_new_int64((int64_t)s->q_local));
+	json_object_object_add(d, "forwarded", json_object_new_int64((int64_t)s->q_forwarded));
+	json_object_object_add(d, "cached", json_object_new_int64((int64_t)s->q_cached));
+	json_object_object_add(d, "formerr", json_object_new_int64((int64_t)s->q_formerr));
+	json_object_object_add(d, "servfail", json_object_new_int64((int64_t)s->q_servfail));
+	json_object_object_add(d, "dropped", json_object_new_int64((int64_t)s->q_dropped));
+	json_object_object_add(d, "stripped", json_object_new_int64((int64_t)s->q_stripped));
+	json_object_object_add(d, "pending", json_object_new_int64((int64_t)s->pending));
+	json_object_object_add(d, "mappings", json_object_new_int64((int64_t)zt_fakeip_count(s->pool)));
+	if (s->cfg.fast) {
+		struct zt_dns_fast_stats fs;
+		json_object *f = json_object_new_object();
+
+		if (zt_dns_fast_read_stats(s->cfg.fast, &fs) == 0) {
+			json_object_object_add(f, "answered", json_object_new_int64((int64_t)fs.answered));
+			json_object_object_add(f, "missed", json_object_new_int64((int64_t)fs.missed));
+			json_object_object_add(f, "passed", json_object_new_int64((int64_t)fs.passed));
+		}
+		json_object_object_add(f, "learned", json_object_new_int64((int64_t)s->fast_puts));
+		json_object_object_add(f, "flushes", json_object_new_int64((int64_t)s->fast_flushes));
+		json_object_object_add(d, "fast_path", f);
+	} else {
+		json_object_object_add(d, "fast_path", json_object_new_string("off"));
+	}
+	if (s->cache) {
+		struct zt_dns_cache_stats st;
+		json_object *c = json_object_new_object();
+
+		zt_dns_cache_get_stats(s->cache, &st);
+		json_object_object_add(c, "entries", json_object_new_int64((int64_t)st.entries));
+		json_object_object_add(c, "hits", json_object_new_int64((int64_t)st.hits));
+		json_object_object_add(c, "misses", json_object_new_int64((int64_t)st.misses));
+		json_object_object_add(c, "stored", json_object_new_int64((int64_t)st.stored));
+		json_object_object_add(c, "evicted", json_object_new_int64((int64_t)st.evicted));
+		json_object_object_add(c, "expired", json_object_new_int64((int64_t)st.expired));
+		json_object_object_add(d, "cache", c);
+	}
+	json_object_object_add(o, "dns", d);
+}

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <nftables/libnftables.h>
+
+#include "netdev/nat_rules.h"
+
+/* Run one nft script as a single transaction; its error text goes to ERR. */
+static int nft_run(const char *script, char *err, size_t errlen)
+{
+	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+	int ret = 0;
+
+	if (!nft) {
+		snprintf(err, errlen, "nftables: out of memory");
+		return -ENOMEM;
+	}
+	nft_ctx_buffer_output(nft);
+	nft_ctx_buffer_error(nft);
+	if (nft_run_cmd_from_buffer(nft, script)) {
+		const char *e = nft_ctx_get_error_buffer(nft);
+		size_t n;
+
+		snprintf(err, errlen, "nftables: %s", e && *e ? e : "command failed");
+		n = strlen(err);
+		while (n && (err[n - 1] == '\n' || err[n - 1] == ' '))
+			err[--n] = '\0';
+		for (char *p = err; *p; p++)	/* one line */
+			if (*p == '\n')
+				*p = ' ';
+		ret = -EINVAL;
+	}
+	nft_ctx_free(nft);
+	return ret;
+}
+
+static int write_sysctl(const char *path, const char *value, char *err, size_t errlen)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	int ret = 0;
+
+	if (fd < 0 || write(fd, value, strlen(value)) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	}
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+int zt_nat_rules_install(const char *tun_name, const struct zt_prefix *device_range,
+			 char *err, size_t errlen)
+{
+	char range[INET6_ADDRSTRLEN + 8], script[2048];
+	int ret;
+
+	if (device_range->family != AF_INET) {
+		snprintf(err, errlen, "device range must be IPv4");
+		return -EINVAL;
+	}
+	zt_prefix_format(device_range, range, sizeof(range));
+	ret = write_sysctl("/proc/sys/net/ipv4/ip_forward", "1", err, errlen);
+	if (ret)
+		return ret;
+	/*
+	 * "add table" then "delete table" makes the replace work whether or not
+	 * a previous run left the table behind, in the same transaction.
+	 */
+	snprintf(script, sizeof(script),
+		 "add table ip " ZT_NFT_TABLE "\n"
+		 "delete table ip " ZT_NFT_TABLE "\n"
+		 "table ip " ZT_NFT_TABLE " {\n"
+		 "  chain forward {\n"
+		 "    type filter hook forward priority mangle; policy accept;\n"
+		 "    iifname \"%s\" tcp flags syn tcp option maxseg size set rt mtu\n"
+		 "    oifname \"%s\" tcp flags syn tcp option maxseg size set rt mtu\n"
+		 "  }\n"
+		 "  chain postrouting {\n"
+		 "    type nat hook postrouting priority srcnat; policy accept;\n"
+		 "    ip saddr %s oifname != \"%s\" masquerade\n"
+		 "  }\n"
+		 "}\n",
+		 tun_name, tun_name, range, tun_name);
+	return nft_run(script, err, errlen);
+}
+
+void zt_nat_rules_remove(void)
+{
+	char err[256];
+
+	nft_run("add table ip " ZT_NFT_TABLE "\ndelete table ip " ZT_NFT_TABLE "\n", err,
+		sizeof(err));
+}

@@ -1,0 +1,861 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Paths between tunnel peers (paths.h, docs/RELAY.md). Per peer, two
+ * states:
+ *
+ *   DIRECT   the tunnel sends to the peer's endpoint. A probe every
+ *            direct_probe_ms holds the NATs open and measures the RTT; no
+ *            authenticated direct datagram for fallback_ms (the tunnel's
+ *            own count, so keepalives and data count too) moves the peer
+ *            to RELAYED.
+ *   RELAYED  the tunnel sends through ops.relay_send. Our candidates go
+ *            to the peer when the session comes up over the relay and
+ *            every upgrade_retry_ms; the peer's candidates are probed at
+ *            once and every probe_interval_ms for probe_duration_ms (both
+ *            sides do so at the same time: the simultaneous open punches
+ *            both NATs). The first probe-ack that arrives directly moves
+ *            the peer to DIRECT, on the address it came from.
+ *
+ * Probes are sealed transport payloads like any (tunnel_ctrl.h), so only
+ * the real peer can answer them, and an answer proves the path works both
+ * ways. A peer that answers a session over the relay is RELAYED, over its
+ * endpoint DIRECT: whoever started decides, and the other side follows.
+ * Without any relay nothing falls back and nothing is probed: the module
+ * only answers the probes and candidates of peers that have relays.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/mem.h>
+#include <openssl/rand.h>
+
+#include "lib/addr.h"
+#include "tunnel/keys.h"
+#include "lib/log.h"
+#include "path/paths.h"
+#include "tunnel/ctrl.h"
+#include "tunnel/status.h"
+
+#define NS_PER_MS	1000000ull
+#define NS_PER_S	1000000000ull
+#define PEER_BUCKETS	256
+#define PROBES_KEPT	32	/* outstanding probes remembered per peer */
+
+enum state { ST_DIRECT, ST_RELAYED };
+
+struct probe_sent {
+	uint64_t id;		/* 0: free slot */
+	uint64_t sent_ns;
+};
+
+struct path_peer {
+	uint8_t key[ZT_NOISE_KEY_LEN];
+	struct path_peer *next;
+	enum state state;
+
+	/* DIRECT */
+	uint64_t direct_since_ns;	/* grace: no fallback before since + fallback */
+	uint64_t next_probe_ns;
+
+	/* RELAYED */
+	uint64_t candidates_at;		/* send ours then; 0: off */
+	uint64_t candidates_sent_ns;
+	uint64_t burst_until_ns, burst_next_ns;	/* probing the peer's candidates */
+
+	struct sockaddr_storage cands[ZT_PATHS_CANDIDATES_MAX];
+	unsigned int ncands;
+	struct probe_sent probes[PROBES_KEPT];
+	unsigned int probe_slot;
+	uint64_t rtt_us;
+	int relay;			/* the relay it last came or went through; -1: none */
+	uint64_t upgrades, fallbacks;
+};
+
+struct zt_paths {
+	struct zt_loop *loop;
+	struct zt_tunnel *t;
+	int timer_fd;
+	bool timer_registered;
+	uint64_t direct_probe_ns, fallback_ns, upgrade_retry_ns, probe_interval_ns,
+		 probe_duration_ns;
+	bool no_local_addresses, include_loopback;
+
+	struct zt_paths_relay relays[ZT_PATHS_RELAYS_MAX];
+	struct sockaddr_storage observed[ZT_PATHS_RELAYS_MAX];
+	int nrelays;
+
+	struct path_peer *peers[PEER_BUCKETS];
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+static const char *key_short(const uint8_t key[ZT_NOISE_KEY_LEN], char out[ZT_KEY_B64_LEN + 1])
+{
+	zt_key_to_base64(key, out);
+	out[12] = '\0';		/* enough to tell peers apart in a log */
+	return out;
+}
+
+static void format_ep(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	zt_sockaddr_format(ss, buf, len);
+}
+
+static bool same_ep(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+
+		return x->sin6_port == y->sin6_port &&
+		       !memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr));
+	}
+	return false;
+}
+
+/* ---- peers ---- */
+
+static struct path_peer **bucket(struct zt_paths *ps, const uint8_t *key)
+{
+	return &ps->peers[key[0]];
+}
+
+static struct path_peer *peer_find(struct zt_paths *ps, const uint8_t *key)
+{
+	struct path_peer *pp;
+
+	for (pp = *bucket(ps, key); pp; pp = pp->next)
+		if (!memcmp(pp->key, key, ZT_NOISE_KEY_LEN))
+			return pp;
+	return NULL;
+}
+
+static struct zt_tunnel_peer_stats tstats(const struct zt_tunnel_peer *p)
+{
+	struct zt_tunnel_peer_stats st;
+
+	zt_tunnel_peer_stats(p, &st);
+	return st;
+}
+
+static void enter_direct(struct zt_paths *ps, struct path_peer *pp, struct zt_tunnel_peer *p,
+			 const struct sockaddr_storage *ep, uint64_t now)
+{
+	if (ep)
+		zt_tunnel_peer_set_endpoint(p, ep);
+	zt_tunnel_peer_set_relayed(p, false);
+	pp->state = ST_DIRECT;
+	pp->direct_since_ns = now;
+	pp->next_probe_ns = now + ps->direct_probe_ns;
+	pp->candidates_at = 0;
+	pp->burst_until_ns = pp->burst_next_ns = 0;
+}
+
+/* Through the relays, if there are any; else the tunnel keeps doing what it can. */
+static void enter_relayed(struct zt_paths *ps, struct path_peer *pp, struct zt_tunnel_peer *p,
+			  uint64_t now)
+{
+	pp->state = ST_RELAYED;
+	pp->rtt_us = 0;
+	pp->candidates_at = now + ps->upgrade_retry_ns;
+	if (ps->nrelays)
+		zt_tunnel_peer_set_relayed(p, true);
+}
+
+static void peer_init(struct zt_paths *ps, struct path_peer *pp, struct zt_tunnel_peer *p,
+		      uint64_t now)
+{
+	struct zt_tunnel_peer_stats st = tstats(p);
+
+	if (st.endpoint.ss_family != AF_UNSPEC && !st.relayed)
+		enter_direct(ps, pp, p, NULL, now);
+	else
+		enter_relayed(ps, pp, p, now);
+}
+
+static struct path_peer *peer_get(struct zt_paths *ps, struct zt_tunnel_peer *p, uint64_t now)
+{
+	const uint8_t *key = zt_tunnel_peer_key(p);
+	struct path_peer *pp = peer_find(ps, key), **b;
+
+	if (pp)
+		return pp;
+	pp = calloc(1, sizeof(*pp));
+	if (!pp)
+		return NULL;
+	memcpy(pp->key, key, ZT_NOISE_KEY_LEN);
+	pp->relay = -1;
+	b = bucket(ps, key);
+	pp->next = *b;
+	*b = pp;		/* first: setting the path may already send (relay_send finds it) */
+	peer_init(ps, pp, p, now);
+	return pp;
+}
+
+/* ---- timer ---- */
+
+static uint64_t min_nz(uint64_t a, uint64_t b)
+{
+	return !a ? b : !b ? a : a < b ? a : b;
+}
+
+/* When direct, the last sign of life on the direct path (the grace at its start counts as one). */
+static uint64_t last_direct(const struct path_peer *pp, const struct zt_tunnel_peer *p)
+{
+	uint64_t engine = tstats(p).last_direct_rx_ns;
+
+	return engine > pp->direct_since_ns ? engine : pp->direct_since_ns;
+}
+
+static uint64_t peer_deadline(const struct zt_paths *ps, const struct path_peer *pp,
+			      const struct zt_tunnel_peer *p)
+{
+	uint64_t d = 0;
+
+	if (pp->state == ST_DIRECT) {
+		/* Without a relay there is nothing to fall back to, nor a reason to probe. */
+		if (ps->nrelays)
+			d = min_nz(pp->next_probe_ns, last_direct(pp, p) + ps->fallback_ns);
+	} else {
+		d = pp->candidates_at;
+		if (pp->burst_until_ns)
+			d = min_nz(d, pp->burst_next_ns);
+	}
+	return d;
+}
+
+static void rearm(struct zt_paths *ps)
+{
+	struct itimerspec its = { 0 };
+	uint64_t next = 0;
+
+	for (int b = 0; b < PEER_BUCKETS; b++) {
+		for (struct path_peer *pp = ps->peers[b]; pp; pp = pp->next) {
+			struct zt_tunnel_peer *p = zt_tunnel_peer_by_key(ps->t, pp->key);
+
+			if (p)
+				next = min_nz(next, peer_deadline(ps, pp, p));
+		}
+	}
+	if (next) {
+		its.it_value.tv_sec = (time_t)(next / NS_PER_S);
+		its.it_value.tv_nsec = (long)(next % NS_PER_S);
+	}
+	timerfd_settime(ps->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+/* ---- messages ---- */
+
+static bool session_up(const struct zt_tunnel_peer *p)
+{
+	return tstats(p).session_up;
+}
+
+/* Send a probe to EP, or along the peer's path when EP is NULL (the relayed RTT). */
+static void send_probe(struct zt_paths *ps, struct path_peer *pp, struct zt_tunnel_peer *p,
+		       const struct sockaddr_storage *ep, uint64_t now)
+{
+	uint8_t msg[ZT_PROBE_LEN];
+	struct probe_sent *slot = &pp->probes[pp->probe_slot];
+	uint64_t id = 0;
+
+	while (!id)
+		if (!RAND_bytes((uint8_t *)&id, sizeof(id)))
+			return;
+	msg[0] = ZT_CTRL_PROBE;
+	memcpy(msg + 1, &id, sizeof(id));
+	if ((ep ? zt_tunnel_send_to(ps->t, p, msg, sizeof(msg), ep) :
+		  zt_tunnel_send(ps->t, p, msg, sizeof(msg))) != 0)
+		return;
+	slot->id = id;
+	slot->sent_ns = now;
+	pp->probe_slot = (pp->probe_slot + 1) % PROBES_KEPT;
+}
+
+static void put_candidate(uint8_t *c, const struct sockaddr_storage *ss)
+{
+	memset(c, 0, ZT_CANDIDATE_LEN);
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)ss;
+
+		c[0] = 4;
+		memcpy(c + 1, &sin->sin_port, 2);
+		zt_addr_from_v4(c + 3, sin->sin_addr.s_addr);
+	} else {
+		const struct sockaddr_in6 *sin6 = (const void *)ss;
+
+		c[0] = 6;
+		memcpy(c + 1, &sin6->sin6_port, 2);
+		memcpy(c + 3, &sin6->sin6_addr, 16);
+	}
+}
+
+static int get_candidate(const uint8_t *c, struct sockaddr_storage *ss)
+{
+	uint16_t port;
+
+	memset(ss, 0, sizeof(*ss));
+	memcpy(&port, c + 1, 2);
+	if (!port)
+		return -EINVAL;
+	if (c[0] == 4 && zt_addr_is_v4(c + 3)) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = port;
+		memcpy(&sin->sin_addr, c + 15, 4);
+		return sin->sin_addr.s_addr ? 0 : -EINVAL;
+	}
+	if (c[0] == 6 && !zt_addr_is_v4(c + 3)) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = port;
+		memcpy(&sin6->sin6_addr, c + 3, 16);
+		return IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr) ? -EINVAL : 0;
+	}
+	return -EINVAL;
+}
+
+/* Add SS to LIST (N of them) unless there already or full. */
+static void add_unique(struct sockaddr_storage *list, unsigned int *n,
+		       const struct sockaddr_storage *ss)
+{
+	for (unsigned int i = 0; i < *n; i++)
+		if (same_ep(&list[i], ss))
+			return;
+	if (*n < ZT_PATHS_CANDIDATES_MAX)
+		list[(*n)++] = *ss;
+}
+
+/* Ours: what relays observed first (the likeliest to work across NATs), then local addresses. */
+static unsigned int our_candidates(struct zt_paths *ps, struct sockaddr_storage *list)
+{
+	struct ifaddrs *ifa, *i;
+	unsigned int n = 0;
+	int port = zt_tunnel_local_port(ps->t);
+
+	for (int r = 0; r < ps->nrelays; r++)
+		if (ps->observed[r].ss_family != AF_UNSPEC)
+			add_unique(list, &n, &ps->observed[r]);
+	if (ps->no_local_addresses || port <= 0 || getifaddrs(&ifa))
+		return n;
+	for (i = ifa; i; i = i->ifa_next) {
+		struct sockaddr_storage ss = { 0 };
+
+		if (!i->ifa_addr || !(i->ifa_flags & IFF_UP))
+			continue;
+		if ((i->ifa_flags & IFF_LOOPBACK) && !ps->include_loopback)
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET) {
+			struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+			memcpy(sin, i->ifa_addr, sizeof(*sin));
+			sin->sin_port = htons((uint16_t)port);
+		} else if (i->ifa_addr->sa_family == AF_INET6) {
+			struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+			memcpy(sin6, i->ifa_addr, sizeof(*sin6));
+			/* A link-local address needs a scope the peer cannot know. */
+			if (IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr))
+				continue;
+			sin6->sin6_port = htons((uint16_t)port);
+			sin6->sin6_scope_id = 0;
+			sin6->sin6_flowinfo = 0;
+		} else {
+			continue;
+		}
+		add_unique(list, &n, &ss);
+	}
+	freeifaddrs(ifa);
+	return n;
+}
+
+/* Our candidates to the peer along its path, and a probe after them to time that path. */
+static void send_candidates(struct zt_paths *ps, struct path_peer *pp, struct zt_tunnel_peer *p,
+			    uint64_t now)
+{
+	struct sockaddr_storage list[ZT_PATHS_CANDIDATES_MAX];
+	uint8_t msg[ZT_CANDIDATES_HDR_LEN + ZT_PATHS_CANDIDATES_MAX * ZT_CANDIDATE_LEN];
+	unsigned int n = our_candidates(ps, list);
+
+	if (!session_up(p))
+		return;
+	msg[0] = ZT_CTRL_CANDIDATES;
+	msg[1] = (uint8_t)n;
+	for (unsigned int i = 0; i < n; i++)
+		put_candidate(msg + ZT_CANDIDATES_HDR_LEN + i * ZT_CANDIDATE_LEN, &list[i]);
+	if (zt_tunnel_send(ps->t, p, msg, ZT_CANDIDATES_HDR_LEN + n * ZT_CANDIDATE_LEN))
+		return;
+	pp->candidates_sent_ns = now;
+	send_probe(ps, pp, p, NULL, now);
+}
+
+static void probe_candidates(struct zt_paths *ps, struct path_peer *pp, struct zt_tunnel_peer *p,
+			     uint64_t now)
+{
+	for (unsigned int i = 0; i < pp->ncands; i++)
+		send_probe(ps, pp, p, &pp->cands[i], now);
+	pp->burst_next_ns = now + ps->probe_interval_ns;
+	if (pp->burst_next_ns > pp->burst_until_ns)
+		pp->burst_until_ns = pp->burst_next_ns = 0;
+}
+
+static void on_candidates(struct zt_paths *ps, struct path_peer *pp, struct zt_tunnel_peer *p,
+			  const uint8_t *msg, size_t len, uint64_t now)
+{
+	unsigned int n;
+
+	if (len < ZT_CANDIDATES_HDR_LEN)
+		return;
+	n = msg[1];
+	if (n > ZT_PATHS_CANDIDATES_MAX || len != ZT_CANDIDATES_HDR_LEN + n * ZT_CANDIDATE_LEN)
+		return;
+	pp->ncands = 0;
+	for (unsigned int i = 0; i < n; i++) {
+		struct sockaddr_storage ss;
+
+		if (!get_candidate(msg + ZT_CANDIDATES_HDR_LEN + i * ZT_CANDIDATE_LEN, &ss))
+			add_unique(pp->cands, &pp->ncands, &ss);
+	}
+	if (pp->state != ST_RELAYED || !ps->nrelays)
+		return;
+	/* Theirs arrived: probe now, and make sure they have ours to probe us at the same time. */
+	if (!pp->candidates_sent_ns || now - pp->candidates_sent_ns >= ps->probe_duration_ns)
+		send_candidates(ps, pp, p, now);
+	pp->burst_until_ns = now + ps->probe_duration_ns;
+	probe_candidates(ps, pp, p, now);
+}
+
+static void on_probe(struct zt_paths *ps, struct path_peer *pp, struct zt_tunnel_peer *p,
+		     const uint8_t *msg, enum zt_tunnel_rx_path how,
+		     const struct sockaddr_storage *src, uint64_t now)
+{
+	uint8_t ack[ZT_PROBE_LEN];
+
+	ack[0] = ZT_CTRL_PROBE_ACK;
+	memcpy(ack + 1, msg + 1, ZT_PROBE_LEN - 1);
+	if (how != ZT_TUNNEL_RX_DIRECT) {
+		zt_tunnel_send(ps->t, p, ack, sizeof(ack));	/* back the way it came: the relay */
+		return;
+	}
+	zt_tunnel_send_to(ps->t, p, ack, sizeof(ack), src);
+	/*
+	 * A probe from where we have not looked (their NAT's mapping toward
+	 * us): probe it back, which also opens our NAT to it.
+	 */
+	if (pp->state == ST_RELAYED && ps->nrelays)
+		send_probe(ps, pp, p, src, now);
+}
+
+static void on_probe_ack(struct zt_paths *ps, struct path_peer *pp, struct zt_tunnel_peer *p,
+			 const uint8_t *msg, enum zt_tunnel_rx_path how,
+			 const struct sockaddr_storage *src, uint64_t now)
+{
+	struct probe_sent *slot = NULL;
+	char ep[64], key[ZT_KEY_B64_LEN + 1];
+	uint64_t id;
+
+	memcpy(&id, msg + 1, sizeof(id));
+	for (unsigned int i = 0; i < PROBES_KEPT; i++)
+		if (id && pp->probes[i].id == id)
+			slot = &pp->probes[i];
+	if (!slot)
+		return;		/* not ours, or answered already */
+	slot->id = 0;
+	if (how == ZT_TUNNEL_RX_DIRECT) {
+		if (pp->state != ST_DIRECT) {
+			enter_direct(ps, pp, p, src, now);
+			pp->upgrades++;
+			format_ep(src, ep, sizeof(ep));
+			zt_log("info", "path to %s: direct via %s", key_short(pp->key, key), ep);
+		}
+		pp->rtt_us = (now - slot->sent_ns) / 1000;
+	} else if (pp->state == ST_RELAYED) {
+		pp->rtt_us = (now - slot->sent_ns) / 1000;
+	}
+}
+
+static void peer_due(struct zt_paths *ps, struct path_peer *pp, struct zt_tunnel_peer *p,
+		     uint64_t now)
+{
+	char key[ZT_KEY_B64_LEN + 1];
+
+	if (pp->state == ST_DIRECT) {
+		if (!ps->nrelays)
+			return;
+		if (now >= last_direct(pp, p) + ps->fallback_ns) {
+			pp->fallbacks++;
+			enter_relayed(ps, pp, p, now);
+			zt_log("info", "path to %s: direct path silent, relayed",
+			       key_short(pp->key, key));
+			return;
+		}
+		if (now >= pp->next_probe_ns) {
+			struct zt_tunnel_peer_stats st = tstats(p);
+
+			if (st.session_up && st.endpoint.ss_family != AF_UNSPEC)
+				send_probe(ps, pp, p, &st.endpoint, now);
+			pp->next_probe_ns = now + ps->direct_probe_ns;
+		}
+		return;
+	}
+	if (pp->candidates_at && now >= pp->candidates_at) {
+		if (ps->nrelays)
+			send_candidates(ps, pp, p, now);
+		pp->candidates_at = now + ps->upgrade_retry_ns;
+	}
+	if (pp->burst_until_ns && now >= pp->burst_next_ns)
+		probe_candidates(ps, pp, p, now);
+}
+
+static void on_timer(struct zt_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct zt_paths *ps = arg;
+	uint64_t expirations, now = mono_ns();
+
+	(void)loop;
+	(void)events;
+	if (read(fd, &expirations, sizeof(expirations)) < 0) {
+		/* EAGAIN: nothing due; the scan below is harmless */
+	}
+	for (int b = 0; b < PEER_BUCKETS; b++) {
+		struct path_peer **ppp = &ps->peers[b];
+
+		while (*ppp) {
+			struct path_peer *pp = *ppp;
+			struct zt_tunnel_peer *p = zt_tunnel_peer_by_key(ps->t, pp->key);
+
+			if (!p) {	/* the tunnel dropped it */
+				*ppp = pp->next;
+				free(pp);
+				continue;
+			}
+			peer_due(ps, pp, p, now);
+			ppp = &pp->next;
+		}
+	}
+	rearm(ps);
+}
+
+/* ---- API ---- */
+
+static uint64_t ms_or(uint32_t ms, uint64_t def_ms)
+{
+	return (ms ? ms : def_ms) * NS_PER_MS;
+}
+
+int zt_paths_open(struct zt_loop *loop, struct zt_tunnel *t, const struct zt_paths_cfg *cfg,
+		  struct zt_paths **out, char *err, size_t errlen)
+{
+	const struct zt_paths_cfg none = { 0 };
+	struct zt_paths *ps;
+	int ret;
+
+	if (!cfg)
+		cfg = &none;
+	ps = calloc(1, sizeof(*ps));
+	if (!ps) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	ps->loop = loop;
+	ps->t = t;
+	ps->direct_probe_ns = ms_or(cfg->direct_probe_ms, ZT_PATHS_DIRECT_PROBE_MS);
+	ps->fallback_ns = ms_or(cfg->fallback_ms, ZT_PATHS_FALLBACK_MS);
+	ps->upgrade_retry_ns = ms_or(cfg->upgrade_retry_ms, ZT_PATHS_UPGRADE_RETRY_MS);
+	ps->probe_interval_ns = ms_or(cfg->probe_interval_ms, ZT_PATHS_PROBE_INTERVAL_MS);
+	ps->probe_duration_ns = ms_or(cfg->probe_duration_ms, ZT_PATHS_PROBE_DURATION_MS);
+	ps->no_local_addresses = cfg->no_local_addresses;
+	ps->include_loopback = cfg->include_loopback;
+	for (int i = 0; i < ZT_PATHS_RELAYS_MAX; i++)
+		ps->observed[i].ss_family = AF_UNSPEC;
+	ps->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (ps->timer_fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "timerfd: %s", strerror(errno));
+		goto fail;
+	}
+	ret = zt_loop_add(loop, ps->timer_fd, EPOLLIN, on_timer, ps);
+	if (ret) {
+		snprintf(err, errlen, "event loop: %s", strerror(-ret));
+		goto fail;
+	}
+	ps->timer_registered = true;
+	*out = ps;
+	return 0;
+fail:
+	zt_paths_close(ps);
+	return ret;
+}
+
+void zt_paths_close(struct zt_paths *ps)
+{
+	if (!ps)
+		return;
+	if (ps->timer_registered)
+		zt_loop_del(ps->loop, ps->timer_fd);
+	if (ps->timer_fd >= 0)
+		close(ps->timer_fd);
+	for (int b = 0; b < PEER_BUCKETS; b++) {
+		while (ps->peers[b]) {
+			struct path_peer *pp = ps->peers[b];
+
+			ps->peers[b] = pp->next;
+			free(pp);
+		}
+	}
+	free(ps);
+}
+
+int zt_paths_add_relay(struct zt_paths *ps, const struct zt_paths_relay *relay)
+{
+	if (ps->nrelays == ZT_PATHS_RELAYS_MAX)
+		return -ENOSPC;
+	if (!relay->send)
+		return -EINVAL;
+	ps->relays[ps->nrelays] = *relay;
+	return ps->nrelays++;
+}
+
+void zt_paths_set_observed(struct zt_paths *ps, int index, const struct sockaddr_storage *ep)
+{
+	if (index < 0 || index >= ps->nrelays)
+		return;
+	if (ep)
+		ps->observed[index] = *ep;
+	else
+		ps->observed[index].ss_family = AF_UNSPEC;
+}
+
+void zt_paths_relay_up(struct zt_paths *ps)
+{
+	zt_tunnel_retry_handshakes(ps->t);
+}
+
+void zt_paths_track(struct zt_paths *ps, struct zt_tunnel_peer *p)
+{
+	uint64_t now = mono_ns();
+	struct path_peer *pp = peer_find(ps, zt_tunnel_peer_key(p));
+
+	if (pp)
+		peer_init(ps, pp, p, now);
+	else
+		peer_get(ps, p, now);
+	rearm(ps);
+}
+
+bool zt_paths_recv(struct zt_paths *ps, struct zt_tunnel_peer *p, const uint8_t *payload,
+		   size_t len)
+{
+	struct sockaddr_storage src = { .ss_family = AF_UNSPEC };
+	enum zt_tunnel_rx_path how;
+	struct path_peer *pp;
+	uint64_t now;
+
+	if (!len || payload[0] < ZT_CTRL_CANDIDATES || payload[0] > ZT_CTRL_PROBE_ACK)
+		return false;
+	now = mono_ns();
+	pp = peer_get(ps, p, now);
+	if (!pp)
+		return true;
+	how = zt_tunnel_rx_path(ps->t, &src);
+	switch (payload[0]) {
+	case ZT_CTRL_CANDIDATES:
+		on_candidates(ps, pp, p, payload, len, now);
+		break;
+	case ZT_CTRL_PROBE:
+		if (len == ZT_PROBE_LEN)
+			on_probe(ps, pp, p, payload, how, &src, now);
+		break;
+	case ZT_CTRL_PROBE_ACK:
+		if (len == ZT_PROBE_LEN)
+			on_probe_ack(ps, pp, p, payload, how, &src, now);
+		break;
+	}
+	rearm(ps);
+	return true;
+}
+
+void zt_paths_session_up(struct zt_paths *ps, struct zt_tunnel_peer *p)
+{
+	enum zt_tunnel_rx_path how = zt_tunnel_rx_path(ps->t, NULL);
+	uint64_t now = mono_ns();
+	struct path_peer *pp = peer_get(ps, p, now);
+
+	if (!pp)
+		return;
+	if (how == ZT_TUNNEL_RX_DIRECT) {
+		if (pp->state != ST_DIRECT)
+			enter_direct(ps, pp, p, NULL, now);	/* roaming set the endpoint */
+	} else if (how == ZT_TUNNEL_RX_RELAYED) {
+		if (pp->state != ST_RELAYED)
+			enter_relayed(ps, pp, p, now);
+		send_candidates(ps, pp, p, now);
+	}
+	rearm(ps);
+}
+
+void zt_paths_other(struct zt_paths *ps, uint8_t *buf, size_t len, const struct sockaddr *src,
+		    socklen_t srclen)
+{
+	for (int i = 0; i < ps->nrelays; i++) {
+		const struct zt_paths_relay *r = &ps->relays[i];
+
+		if (r->owns && r->input && r->owns(r->rc, src, srclen)) {
+			r->input(r->rc, buf, len);
+			return;
+		}
+	}
+}
+
+int zt_paths_relay_send(struct zt_paths *ps, struct zt_tunnel_peer *p, const uint8_t *datagram,
+			size_t len)
+{
+	const uint8_t *key = zt_tunnel_peer_key(p);
+	struct path_peer *pp = peer_find(ps, key);
+	int ret = -ENETUNREACH;
+
+	if (pp && pp->relay >= 0 && pp->relay < ps->nrelays) {
+		const struct zt_paths_relay *r = &ps->relays[pp->relay];
+
+		ret = r->send(r->rc, key, datagram, len);
+		if (!ret)
+			return 0;
+	}
+	for (int i = 0; i < ps->nrelays; i++) {
+		const struct zt_paths_relay *r = &ps->relays[i];
+
+		if (pp && i == pp->relay)
+			continue;
+		ret = r->send(r->rc, key, datagram, len);
+		if (!ret) {
+			if (pp)
+				pp->relay = i;
+			return 0;
+		}
+	}
+	return ret;
+}
+
+void zt_paths_relayed_input(struct zt_paths *ps, int index, const uint8_t src[ZT_NOISE_KEY_LEN],
+			    uint8_t *datagram, size_t len)
+{
+	struct path_peer *pp = peer_find(ps, src);
+
+	/* Answers go back through the relay it used: the one it is registered with. */
+	if (pp && index >= 0 && index < ps->nrelays)
+		pp->relay = index;
+	zt_tunnel_input_relayed(ps->t, src, datagram, len);
+}
+
+const char *zt_path_kind_name(enum zt_path_kind k)
+{
+	switch (k) {
+	case ZT_PATH_DIRECT:
+		return "direct";
+	case ZT_PATH_RELAYED_UDP:
+		return "relayed-udp";
+	case ZT_PATH_RELAYED_TCP:
+		return "relayed-tcp";
+	default:
+		return "none";
+	}
+}
+
+int zt_paths_status(struct zt_paths *ps, const struct zt_tunnel_peer *p, struct zt_path_status *st)
+{
+	struct path_peer *pp = peer_find(ps, zt_tunnel_peer_key(p));
+	struct zt_tunnel_peer_stats ts = tstats(p);
+
+	memset(st, 0, sizeof(*st));
+	st->endpoint.ss_family = AF_UNSPEC;
+	if (!pp)
+		return -ENOENT;
+	st->last_handshake_ns = ts.last_handshake_ns;
+	st->rx_bytes = ts.rx_bytes;
+	st->tx_bytes = ts.tx_bytes;
+	st->upgrades = pp->upgrades;
+	st->fallbacks = pp->fallbacks;
+	st->candidates = pp->ncands;
+	st->rtt_us = pp->rtt_us;
+	if (pp->state == ST_DIRECT) {
+		if (ts.endpoint.ss_family != AF_UNSPEC) {
+			st->path = ZT_PATH_DIRECT;
+			st->endpoint = ts.endpoint;
+		}
+		return 0;
+	}
+	if (ps->nrelays) {
+		int r = pp->relay >= 0 && pp->relay < ps->nrelays ? pp->relay : 0;
+
+		st->path = ps->relays[r].tcp ? ZT_PATH_RELAYED_TCP : ZT_PATH_RELAYED_UDP;
+		st->relay = ps->relays[r].name;
+	}
+	return 0;
+}
+
+json_object *zt_paths_status_json(struct zt_paths *ps, const char *name,
+				  const struct zt_tunnel_peer *p)
+{
+	json_object *o = json_object_new_object();
+	struct zt_path_status st = { .path = ZT_PATH_NONE };
+	char buf[64], key[ZT_KEY_B64_LEN + 1];
+
+	json_object_object_add(o, "name", json_object_new_string(name));
+	if (p) {
+		struct zt_tunnel_peer_stats ts = tstats(p);
+
+		zt_key_to_base64(zt_tunnel_peer_key(p), key);
+		json_object_object_add(o, "pubkey", json_object_new_string(key));
+		if (!ps || zt_paths_status(ps, p, &st)) {
+			/* No path logic: the tunnel alone, direct when it knows where. */
+			memset(&st, 0, sizeof(st));
+			st.path = ts.endpoint.ss_family != AF_UNSPEC ? ZT_PATH_DIRECT : ZT_PATH_NONE;
+			st.endpoint = ts.endpoint;
+			st.last_handshake_ns = ts.last_handshake_ns;
+			st.rx_bytes = ts.rx_bytes;
+			st.tx_bytes = ts.tx_bytes;
+		}
+		json_object_object_add(o, "session_up", json_object_new_boolean(ts.session_up));
+	}
+	json_object_object_add(o, "path", json_object_new_string(zt_path_kind_name(st.path)));
+	if (st.path == ZT_PATH_DIRECT)
+		format_ep(&st.endpoint, buf, sizeof(buf));
+	else
+		snprintf(buf, sizeof(buf), "%s", st.relay ? st.relay : "");
+	json_object_object_add(o, "endpoint", json_object_new_string(buf));
+	if (st.rtt_us)
+		json_object_object_add(o, "rtt_ms", json_object_new_double((double)st.rtt_us / 1000.0));
+	if (st.last_handshake_ns) {
+		zt_format_time(st.last_handshake_ns, buf, sizeof(buf));
+		json_object_object_add(o, "last_handshake", json_object_new_string(buf));
+	}
+	json_object_object_add(o, "rx_bytes", json_object_new_int64((int64_t)st.rx_bytes));
+	json_object_object_add(o, "tx_bytes", json_object_new_int64((int64_t)st.tx_bytes));
+	json_object_object_add(o, "upgrades", json_object_new_int64((int64_t)st.upgrades));
+	json_object_object_add(o, "fallbacks", json_object_new_int64((int64_t)st.fallbacks));
+	return o;
+}

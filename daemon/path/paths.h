@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Paths between two tunnel peers (docs/RELAY.md, "Paths between two
+ * peers"): every peer of a tunnel is reached through the relays until a
+ * direct path is found by exchanging candidates and probing them from both
+ * sides at once; the direct path is kept alive by probes, given up for the
+ * relay when it goes quiet, and looked for again periodically.
+ *
+ * The module drives a zt_tunnel through its path hooks (tunnel.h:
+ * zt_tunnel_peer_set_relayed, zt_tunnel_send_to, zt_tunnel_rx_path ...).
+ * It knows relays only through struct zt_paths_relay, a few function
+ * pointers, so it does not depend on the relay protocol's implementation
+ * (daemon/path_relays.c plugs zt_relay_client in; tests plug a fake).
+ *
+ * The owner of the tunnel (client or connector) routes to it:
+ *   ops.recv        -> zt_paths_recv() first (it takes control messages 0x03-0x05)
+ *   ops.session_up  -> zt_paths_session_up()
+ *   ops.other       -> zt_paths_other()
+ *   ops.relay_send  -> zt_paths_relay_send()
+ * and calls zt_paths_track() for each peer it adds. Peers are kept by
+ * public key: one that the tunnel no longer has is forgotten at the next
+ * timer, so removing a peer from the tunnel needs no call here.
+ *
+ * Single-threaded, on the loop; one timerfd, armed for the earliest due
+ * peer. Nothing blocks.
+ */
+#ifndef ZT_PATHS_H
+#define ZT_PATHS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <json-c/json.h>
+
+#include "lib/loop.h"
+#include "tunnel/tunnel.h"
+
+/* docs/RELAY.md's timers; a zero in the config means these. */
+#define ZT_PATHS_DIRECT_PROBE_MS	5000	/* probe while direct (holds NAT mappings) */
+#define ZT_PATHS_FALLBACK_MS		6000	/* no authenticated direct packet: back to the relay */
+#define ZT_PATHS_UPGRADE_RETRY_MS	30000	/* candidates again while relayed */
+#define ZT_PATHS_PROBE_INTERVAL_MS	2000	/* probes to candidates: every ... */
+#define ZT_PATHS_PROBE_DURATION_MS	10000	/* ... for this long after candidates arrive */
+
+#define ZT_PATHS_CANDIDATES_MAX		16	/* per message and per peer */
+#define ZT_PATHS_RELAYS_MAX		8
+
+struct zt_paths;
+
+/* One relay as seen from here (an adapter around zt_relay_client, or a test's fake). */
+struct zt_paths_relay {
+	const char *name;		/* "host:port", for status; kept by pointer */
+	bool tcp;			/* status says relayed-tcp through it */
+	void *rc;			/* the first argument of each function */
+	/* DATAGRAM (a tunnel message) to the peer with KEY. 0 or -errno (-ENOTCONN: not registered). */
+	int (*send)(void *rc, const uint8_t key[ZT_NOISE_KEY_LEN], const uint8_t *datagram,
+		    size_t len);
+	/* UDP: is this datagram from SRC (a relay message or STUN) this relay's? NULL for TCP. */
+	bool (*owns)(void *rc, const struct sockaddr *src, socklen_t srclen);
+	/* Take such a datagram. NULL for TCP. */
+	void (*input)(void *rc, uint8_t *datagram, size_t len);
+};
+
+struct zt_paths_cfg {
+	uint32_t direct_probe_ms;
+	uint32_t fallback_ms;
+	uint32_t upgrade_retry_ms;
+	uint32_t probe_interval_ms;
+	uint32_t probe_duration_ms;
+	/*
+	 * Candidates: the tunnel's port on every local interface address
+	 * (getifaddrs; loopback and link-local skipped unless
+	 * include_loopback) plus the endpoints relays observed. Tests set
+	 * no_local_addresses and give their own with zt_paths_set_observed().
+	 */
+	bool no_local_addresses;
+	bool include_loopback;
+};
+
+enum zt_path_kind {
+	ZT_PATH_NONE,		/* no direct endpoint and no relay */
+	ZT_PATH_DIRECT,
+	ZT_PATH_RELAYED_UDP,
+	ZT_PATH_RELAYED_TCP,
+};
+
+struct zt_path_status {
+	enum zt_path_kind path;
+	struct sockaddr_storage endpoint;	/* direct: the peer's; else AF_UNSPEC */
+	const char *relay;			/* relayed: the relay's name; else NULL */
+	uint64_t rtt_us;			/* last probe round trip on the current path; 0: none yet */
+	uint64_t last_handshake_ns;		/* CLOCK_REALTIME; 0: never */
+	uint64_t rx_bytes, tx_bytes;		/* payload bytes, as the tunnel counts them */
+	uint64_t upgrades, fallbacks;		/* relayed -> direct, direct -> relayed */
+	unsigned int candidates;		/* the peer's, as last received */
+};
+
+/* Open on LOOP for tunnel T (not owned). 0 with *OUT, or -errno with ERR. */
+int zt_paths_open(struct zt_loop *loop, struct zt_tunnel *t, const struct zt_paths_cfg *cfg,
+		  struct zt_paths **out, char *err, size_t errlen);
+/* Close; the tunnel's peers keep their last path. NULL is fine. */
+void zt_paths_close(struct zt_paths *ps);
+
+/*
+ * Add a relay (copied; at most ZT_PATHS_RELAYS_MAX). Its index (returned,
+ * >= 0) names it to zt_paths_set_observed() and zt_paths_relayed_input().
+ * Relays are tried in the order added (UDP ones should come first).
+ */
+int zt_paths_add_relay(struct zt_paths *ps, const struct zt_paths_relay *relay);
+/* Relay INDEX observed our endpoint as EP (its STUN or registration): a candidate. NULL forgets it. */
+void zt_paths_set_observed(struct zt_paths *ps, int index, const struct sockaddr_storage *ep);
+/* A relay (re)registered: handshakes that went out before it could carry them are resent now. */
+void zt_paths_relay_up(struct zt_paths *ps);
+
+/*
+ * Manage peer P from now on (again): direct if the tunnel has an endpoint
+ * for it, else relayed (if there is a relay).
+ */
+void zt_paths_track(struct zt_paths *ps, struct zt_tunnel_peer *p);
+
+/* ops.recv: true if PAYLOAD was a path control message (consumed), false to handle it yourself. */
+bool zt_paths_recv(struct zt_paths *ps, struct zt_tunnel_peer *p, const uint8_t *payload,
+		   size_t len);
+/* ops.session_up: the path the session came up on becomes the peer's. */
+void zt_paths_session_up(struct zt_paths *ps, struct zt_tunnel_peer *p);
+/* ops.other: hands a relay's datagram to the relay that owns its source. */
+void zt_paths_other(struct zt_paths *ps, uint8_t *buf, size_t len, const struct sockaddr *src,
+		    socklen_t srclen);
+/* ops.relay_send: through the relay P last came through, else the first that takes it. */
+int zt_paths_relay_send(struct zt_paths *ps, struct zt_tunnel_peer *p, const uint8_t *datagram,
+			size_t len);
+/*
+ * A relay's recv: DATAGRAM from the peer with key SRC through relay INDEX.
+ * Fed to the tunnel as relayed (zt_tunnel_input_relayed).
+ */
+void zt_paths_relayed_input(struct zt_paths *ps, int index, const uint8_t src[ZT_NOISE_KEY_LEN],
+			    uint8_t *datagram, size_t len);
+
+/* P's path for `ztgate status`. -ENOENT if P is not tracked. */
+int zt_paths_status(struct zt_paths *ps, const struct zt_tunnel_peer *p, struct zt_path_status *st);
+/* "direct", "relayed-udp", "relayed-tcp", "none". */
+const char *zt_path_kind_name(enum zt_path_kind k);
+/*
+ * One status row: {"name", "pubkey", "path", "endpoint", "rtt_ms",
+ * "last_handshake", "rx_bytes", "tx_bytes", ...}. PS may be NULL (no path
+ * logic: the tunnel's endpoint, path "direct"). P may be NULL (no peer:
+ * path "none"). The caller owns the object.
+ */
+json_object *zt_paths_status_json(struct zt_paths *ps, const char *name,
+				  const struct zt_tunnel_peer *p);
+
+#endif

@@ -1,0 +1,1349 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * ztgated relay: the meeting point of docs/RELAY.md. One UDP port answers
+ * STUN Binding requests and carries the relay messages; an optional TCP
+ * port carries the same messages length-prefixed, for peers whose UDP is
+ * blocked. Registered peers that accept each other exchange tunnel
+ * datagrams through it; everything else is dropped, and answered (if at
+ * all) with fewer bytes than it carried, at a bounded rate per source.
+ *
+ * State: the registered peers, found by key and (UDP) by source endpoint;
+ * the TCP connections; a fixed table of per-source token buckets for the
+ * messages that anyone may send (STUN, hello, register, and the errors we
+ * answer with). Nothing grows with unauthenticated traffic.
+ *
+ * The relay reads no tunnel datagram: they are sealed end to end.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/curve25519.h>
+#include <openssl/mem.h>
+#include <openssl/rand.h>
+#include <openssl/siphash.h>
+
+#include "lib/addr.h"
+#include "core/daemon.h"
+#include "tunnel/keys.h"
+#include "lib/log.h"
+#include "policy/store.h"
+#include "relay/proto.h"
+#include "relay/stun.h"
+#include "dataplane/uplink.h"
+
+#define RELAY_DEFAULT_LISTEN	"0.0.0.0:3478"
+#define RELAY_BATCH		32		/* datagrams per recvmmsg / sendmmsg */
+#define RELAY_OUT_MAX		(2 * RELAY_BATCH)
+#define RELAY_RX_BUF		65536
+#define RELAY_HASH_BITS		14
+#define RELAY_SRC_SLOTS		8192		/* per-source buckets (hashed, shared on collision) */
+#define RELAY_MAX_PEERS		65536
+#define RELAY_MAX_CONNS		4096
+#define RELAY_TCP_OUT_MAX	(256 * 1024)	/* queued bytes per connection */
+#define RELAY_TCP_IDLE_S	75		/* no frame for this long: closed */
+#define RELAY_TCP_UNREG_IDLE_S	10		/* ... and this long before registering */
+#define RELAY_LIFETIME_S	60
+#define NSEC			1000000000ull
+
+struct relay_opts {
+	const char *listen;
+	const char *tcp_listen;
+	const char *key_file;
+	const char *uplink;
+	double peer_pps, peer_bps;		/* per registered peer */
+	double src_stun_rate, src_hs_rate;	/* per source address */
+	uint16_t lifetime_s;
+};
+
+/* A token bucket; RATE per second, depth BURST. */
+struct bucket {
+	double tokens;
+	uint64_t last_ns;
+};
+
+static bool bucket_take(struct bucket *b, double rate, double burst, double cost, uint64_t now)
+{
+	if (!b->last_ns) {
+		b->tokens = burst;
+	} else if (now > b->last_ns) {
+		b->tokens += (double)(now - b->last_ns) * rate / 1e9;
+		if (b->tokens > burst)
+			b->tokens = burst;
+	}
+	b->last_ns = now;
+	if (b->tokens < cost)
+		return false;
+	b->tokens -= cost;
+	return true;
+}
+
+/* Per source address (any port): what anyone may make us do. */
+struct src_slot {
+	struct bucket stun, hs, err;
+};
+
+struct tcp_conn;
+struct relay;
+
+struct relay_peer {
+	uint8_t key[ZT_RELAY_KEYLEN];
+	struct zt_relay_mac_key k;
+	uint32_t index;
+	uint8_t (*accept)[ZT_RELAY_KEYLEN];	/* sorted */
+	size_t naccept;
+	/* Where it registered from: a UDP endpoint, or a TCP connection. */
+	struct tcp_conn *conn;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	struct zt_endpoint ep;
+	bool in_ep_table;
+	uint64_t registered_ns, expires_ns;
+	struct bucket pkts, bytes;
+	uint64_t tx_packets, tx_bytes;		/* sent by it, forwarded */
+	uint64_t rx_packets, rx_bytes;		/* delivered to it */
+	uint64_t dropped_rate_limited;
+	struct relay_peer *next_key, *next_ep;
+};
+
+struct tcp_conn {
+	int fd;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	uint8_t in[2 + ZT_RELAY_MSG_MAX];
+	size_t inlen;
+	uint8_t *out;
+	size_t outlen, outoff;
+	bool want_out;
+	uint64_t last_rx_ns;
+	struct relay_peer *peer;
+	struct relay *r;
+	struct tcp_conn *prev, *next;
+};
+
+struct relay_stats {
+	uint64_t stun_answered, stun_dropped;
+	uint64_t challenges, registrations, keepalives, expired;
+	uint64_t forwarded_packets, forwarded_bytes;
+	uint64_t dropped_not_registered, dropped_unknown_peer, dropped_not_accepted;
+	uint64_t dropped_rate_limited, dropped_malformed, dropped_bad_cookie, dropped_bad_mac;
+	uint64_t dropped_src_limited, dropped_tcp_full, dropped_send_failed, dropped_peer_limit;
+	uint64_t errors_sent;
+	uint64_t tcp_accepted, tcp_closed, tcp_refused;
+};
+
+/* A message's origin: a UDP source, or a TCP connection. */
+struct origin {
+	const struct sockaddr_storage *addr;
+	socklen_t addrlen;
+	struct tcp_conn *conn;
+};
+
+struct relay {
+	struct zt_daemon d;		/* first: the hooks get it back from d */
+	struct relay_opts o;
+	uint8_t priv[ZT_RELAY_KEYLEN], pub[ZT_RELAY_KEYLEN];
+	struct zt_relay_cookie_secret cookie;
+	uint64_t hash_key[2];
+
+	int udp_fd, tcp_fd, timer_fd;
+	uint16_t udp_port, tcp_port;
+
+	struct relay_peer *by_key[1u << RELAY_HASH_BITS];
+	struct relay_peer *by_ep[1u << RELAY_HASH_BITS];
+	size_t npeers;
+	uint32_t next_index;
+
+	struct tcp_conn *conns;
+	size_t nconns;
+
+	struct src_slot *src;		/* RELAY_SRC_SLOTS */
+
+	/* UDP batches. */
+	uint8_t (*rx)[RELAY_RX_BUF];
+	struct mmsghdr rx_msg[RELAY_BATCH];
+	struct iovec rx_iov[RELAY_BATCH];
+	struct sockaddr_storage rx_addr[RELAY_BATCH];
+	struct mmsghdr out_msg[RELAY_OUT_MAX];
+	struct iovec out_iov[RELAY_OUT_MAX];
+	struct sockaddr_storage out_addr[RELAY_OUT_MAX];
+	uint8_t out_small[RELAY_OUT_MAX][128];	/* our own replies */
+	unsigned int nout;
+
+	struct zt_uplink *uplink;
+	char uplink_pins[4096];
+	const char *uplink_ifname;
+
+	struct relay_stats st;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NSEC + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- tables ---- */
+
+static size_t hash_bytes(const struct relay *r, const void *p, size_t n)
+{
+	return (size_t)(SIPHASH_24(r->hash_key, p, n) & ((1u << RELAY_HASH_BITS) - 1));
+}
+
+static size_t hash_ep(const struct relay *r, const struct zt_endpoint *ep)
+{
+	uint8_t b[18];
+
+	memcpy(b, ep->addr, 16);
+	b[16] = ep->port >> 8;
+	b[17] = ep->port & 0xff;
+	return hash_bytes(r, b, sizeof(b));
+}
+
+static struct relay_peer *peer_by_key(struct relay *r, const uint8_t key[ZT_RELAY_KEYLEN])
+{
+	struct relay_peer *p = r->by_key[hash_bytes(r, key, ZT_RELAY_KEYLEN)];
+
+	while (p && memcmp(p->key, key, ZT_RELAY_KEYLEN))
+		p = p->next_key;
+	return p;
+}
+
+static struct relay_peer *peer_by_ep(struct relay *r, const struct zt_endpoint *ep)
+{
+	struct relay_peer *p = r->by_ep[hash_ep(r, ep)];
+
+	while (p && !zt_endpoint_equal(&p->ep, ep))
+		p = p->next_ep;
+	return p;
+}
+
+static void ep_unlink(struct relay *r, struct relay_peer *p)
+{
+	struct relay_peer **pp;
+
+	if (!p->in_ep_table)
+		return;
+	for (pp = &r->by_ep[hash_ep(r, &p->ep)]; *pp; pp = &(*pp)->next_ep)
+		if (*pp == p) {
+			*pp = p->next_ep;
+			break;
+		}
+	p->in_ep_table = false;
+}
+
+static void peer_detach_transport(struct relay *r, struct relay_peer *p)
+{
+	ep_unlink(r, p);
+	if (p->conn) {
+		p->conn->peer = NULL;
+		p->conn = NULL;
+	}
+}
+
+static void peer_free(struct relay *r, struct relay_peer *p)
+{
+	struct relay_peer **pp;
+
+	peer_detach_transport(r, p);
+	for (pp = &r->by_key[hash_bytes(r, p->key, ZT_RELAY_KEYLEN)]; *pp; pp = &(*pp)->next_key)
+		if (*pp == p) {
+			*pp = p->next_key;
+			break;
+		}
+	zt_relay_mac_key_destroy(&p->k);
+	free(p->accept);
+	free(p);
+	r->npeers--;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, ZT_RELAY_KEYLEN);
+}
+
+static bool accepts(const struct relay_peer *p, const uint8_t key[ZT_RELAY_KEYLEN])
+{
+	return p->naccept && bsearch(key, p->accept, p->naccept, ZT_RELAY_KEYLEN, key_cmp);
+}
+
+static struct src_slot *src_slot(struct relay *r, const struct sockaddr *sa)
+{
+	struct zt_endpoint ep;
+
+	if (zt_relay_endpoint_from_sockaddr(sa, &ep))
+		return NULL;
+	return &r->src[SIPHASH_24(r->hash_key, ep.addr, 16) % RELAY_SRC_SLOTS];
+}
+
+/* ---- output ---- */
+
+static void udp_flush(struct relay *r)
+{
+	unsigned int done = 0;
+
+	while (done < r->nout) {
+		int n = sendmmsg(r->udp_fd, r->out_msg + done, r->nout - done, MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			/* Full socket buffer or an unreachable destination: this one is lost. */
+			r->st.dropped_send_failed++;
+			done++;
+			continue;
+		}
+		done += (unsigned int)n;
+	}
+	r->nout = 0;
+}
+
+/* Queue DATA (kept by reference until the flush) to ADDR. */
+static void udp_queue(struct relay *r, const struct sockaddr_storage *addr, socklen_t addrlen,
+		      uint8_t *data, size_t len)
+{
+	unsigned int i;
+
+	if (r->nout == RELAY_OUT_MAX)
+		udp_flush(r);
+	i = r->nout++;
+	memcpy(&r->out_addr[i], addr, addrlen);
+	r->out_iov[i] = (struct iovec){ .iov_base = data, .iov_len = len };
+	r->out_msg[i] = (struct mmsghdr){ .msg_hdr = {
+		.msg_name = &r->out_addr[i], .msg_namelen = addrlen,
+		.msg_iov = &r->out_iov[i], .msg_iovlen = 1,
+	} };
+}
+
+static void conn_close(struct relay *r, struct tcp_conn *c);
+
+static int conn_try_write(struct relay *r, struct tcp_conn *c)
+{
+	while (c->outoff < c->outlen) {
+		ssize_t n = send(c->fd, c->out + c->outoff, c->outlen - c->outoff,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			return -errno;
+		}
+		c->outoff += (size_t)n;
+	}
+	if (c->outoff == c->outlen)
+		c->outoff = c->outlen = 0;
+	if ((c->outlen > 0) != c->want_out) {
+		c->want_out = c->outlen > 0;
+		zt_loop_mod(r->d.loop, c->fd, EPOLLIN | (c->want_out ? EPOLLOUT : 0));
+	}
+	return 0;
+}
+
+/* Append one frame; false if the connection's queue is full (the frame is dropped). */
+static bool conn_queue(struct tcp_conn *c, const uint8_t *msg, size_t len)
+{
+	if (!c->out) {
+		c->out = malloc(RELAY_TCP_OUT_MAX);
+		if (!c->out)
+			return false;
+	}
+	if (c->outoff && c->outlen + 2 + len > RELAY_TCP_OUT_MAX) {
+		memmove(c->out, c->out + c->outoff, c->outlen - c->outoff);
+		c->outlen -= c->outoff;
+		c->outoff = 0;
+	}
+	if (c->outlen + 2 + len > RELAY_TCP_OUT_MAX)
+		return false;
+	c->out[c->outlen] = (uint8_t)(len >> 8);
+	c->out[c->outlen + 1] = (uint8_t)len;
+	memcpy(c->out + c->outlen + 2, msg, len);
+	c->outlen += 2 + len;
+	return true;
+}
+
+/* A reply of ours (at most 128 bytes) to the origin of a request. */
+static void reply(struct relay *r, const struct origin *o, const uint8_t *msg, size_t len)
+{
+	if (o->conn) {
+		if (!conn_queue(o->conn, msg, len))
+			r->st.dropped_tcp_full++;
+		return;
+	}
+	if (r->nout == RELAY_OUT_MAX)
+		udp_flush(r);
+	memcpy(r->out_small[r->nout], msg, len);
+	udp_queue(r, o->addr, o->addrlen, r->out_small[r->nout], len);
+}
+
+/*
+ * An error answers only a request of at least ZT_RELAY_ERROR_MIN_REQUEST
+ * bytes (8 < 40: never an amplifier) and at most at the source's error
+ * rate: a flood of junk gets a trickle of errors.
+ */
+static void reply_error(struct relay *r, const struct origin *o, size_t req_len, uint16_t code,
+			uint64_t now)
+{
+	uint8_t buf[ZT_RELAY_ERROR_LEN];
+	struct src_slot *s;
+
+	if (req_len < ZT_RELAY_ERROR_MIN_REQUEST)
+		return;
+	s = src_slot(r, (const struct sockaddr *)o->addr);
+	if (!s || !bucket_take(&s->err, 5, 10, 1, now))
+		return;
+	zt_relay_error_encode(code, buf, sizeof(buf));
+	reply(r, o, buf, sizeof(buf));
+	r->st.errors_sent++;
+}
+
+/* ---- STUN ---- */
+
+static void on_stun(struct relay *r, const struct origin *o, const uint8_t *msg, size_t len,
+		    uint64_t now)
+{
+	struct zt_stun_msg m;
+	struct zt_stun_builder b;
+	struct zt_endpoint ep;
+	struct zt_stun_addr from;
+	struct src_slot *s;
+	uint8_t out[128];
+	ssize_t n;
+	int ret;
+
+	ret = zt_stun_parse(msg, len, &m);
+	if (ret < 0 || m.type != ZT_STUN_BINDING_REQUEST) {
+		r->st.dropped_malformed++;
+		return;
+	}
+	s = src_slot(r, (const struct sockaddr *)o->addr);
+	if (!s || !bucket_take(&s->stun, r->o.src_stun_rate, 2 * r->o.src_stun_rate, 1, now)) {
+		r->st.stun_dropped++;
+		return;
+	}
+	if (ret == ZT_STUN_PARSE_UNKNOWN) {
+		/* 420 lists what we did not know: answered only if no bigger than the rule allows. */
+		n = zt_stun_build_binding_error(&m, ZT_STUN_ERR_UNKNOWN_ATTRIBUTE, NULL, NULL, out,
+						sizeof(out));
+	} else {
+		zt_relay_endpoint_from_sockaddr((const struct sockaddr *)o->addr, &ep);
+		memcpy(from.addr, ep.addr, 16);
+		from.family = ep.family;
+		from.port = ep.port;
+		zt_stun_init(&b, out, sizeof(out), ZT_STUN_BINDING_SUCCESS, m.tid);
+		zt_stun_add_addr(&b, ZT_STUN_A_XOR_MAPPED_ADDRESS, &from);
+		/* FINGERPRINT only when asked for it: the reply stays within request + 20 bytes. */
+		if (m.has_fingerprint)
+			zt_stun_add_fingerprint(&b);
+		n = zt_stun_finish(&b);
+	}
+	if (n < 0 || (size_t)n > len + 20) {
+		r->st.stun_dropped++;
+		return;
+	}
+	reply(r, o, out, (size_t)n);
+	r->st.stun_answered++;
+}
+
+/* ---- relay messages ---- */
+
+static bool origin_endpoint(const struct origin *o, struct zt_endpoint *ep)
+{
+	return !zt_relay_endpoint_from_sockaddr((const struct sockaddr *)o->addr, ep);
+}
+
+static void on_hello(struct relay *r, const struct origin *o, const uint8_t *msg, size_t len,
+		     struct src_slot *s, uint64_t now)
+{
+	struct zt_relay_challenge ch;
+	uint8_t key[ZT_RELAY_KEYLEN], out[ZT_RELAY_CHALLENGE_LEN];
+
+	if (zt_relay_hello_parse(msg, len, key)) {
+		r->st.dropped_malformed++;
+		return;
+	}
+	if (!bucket_take(&s->hs, r->o.src_hs_rate, 2 * r->o.src_hs_rate, 1, now)) {
+		r->st.dropped_src_limited++;
+		return;
+	}
+	memcpy(ch.relay_key, r->pub, sizeof(ch.relay_key));
+	if (zt_relay_cookie_make(&r->cookie, now, (const struct sockaddr *)o->addr, key, ch.cookie))
+		return;
+	zt_relay_challenge_encode(&ch, out, sizeof(out));
+	reply(r, o, out, sizeof(out));
+	r->st.challenges++;
+}
+
+static void send_registered(struct relay *r, const struct origin *o, struct relay_peer *p)
+{
+	struct zt_relay_registered m = { .index = p->index, .lifetime_s = r->o.lifetime_s };
+	uint8_t out[ZT_RELAY_REGISTERED_LEN];
+
+	if (!origin_endpoint(o, &m.observed))
+		return;
+	if (zt_relay_registered_encode(&m, &p->k, out, sizeof(out)) < 0)
+		return;
+	reply(r, o, out, sizeof(out));
+}
+
+static void on_register(struct relay *r, const struct origin *o, const uint8_t *msg, size_t len,
+			struct src_slot *s, uint64_t now)
+{
+	struct zt_relay_register m;
+	struct zt_relay_mac_key k;
+	struct relay_peer *p;
+	uint8_t (*accept)[ZT_RELAY_KEYLEN] = NULL;
+	bool fresh = false;
+
+	if (zt_relay_register_parse(msg, len, &m)) {
+		r->st.dropped_malformed++;
+		return;
+	}
+	if (!bucket_take(&s->hs, r->o.src_hs_rate, 2 * r->o.src_hs_rate, 1, now)) {
+		r->st.dropped_src_limited++;
+		return;
+	}
+	if (!zt_relay_cookie_ok(&r->cookie, now, (const struct sockaddr *)o->addr, m.key, m.cookie)) {
+		r->st.dropped_bad_cookie++;
+		return;
+	}
+	p = peer_by_key(r, m.key);
+	if (p) {
+		k = p->k;
+	} else if (zt_relay_mac_key(r->priv, m.key, &k)) {
+		r->st.dropped_bad_mac++;
+		return;
+	}
+	if (!zt_relay_mac_ok(msg, len, &k)) {
+		r->st.dropped_bad_mac++;
+		goto out;
+	}
+	if (m.n) {
+		accept = malloc((size_t)m.n * ZT_RELAY_KEYLEN);
+		if (!accept)
+			goto out;
+		memcpy(accept, m.accept, (size_t)m.n * ZT_RELAY_KEYLEN);
+		qsort(accept, m.n, ZT_RELAY_KEYLEN, key_cmp);
+	}
+	if (!p) {
+		size_t h;
+
+		if (r->npeers >= RELAY_MAX_PEERS) {
+			r->st.dropped_peer_limit++;
+			free(accept);
+			goto out;
+		}
+		p = calloc(1, sizeof(*p));
+		if (!p) {
+			free(accept);
+			goto out;
+		}
+		memcpy(p->key, m.key, ZT_RELAY_KEYLEN);
+		p->k = k;
+		p->index = ++r->next_index;
+		h = hash_bytes(r, p->key, ZT_RELAY_KEYLEN);
+		p->next_key = r->by_key[h];
+		r->by_key[h] = p;
+		r->npeers++;
+		fresh = true;
+	}
+	free(p->accept);
+	p->accept = accept;
+	p->naccept = m.n;
+	/* The newest registration's transport wins. */
+	peer_detach_transport(r, p);
+	if (o->conn) {
+		if (o->conn->peer && o->conn->peer != p)
+			peer_free(r, o->conn->peer);	/* one registration per connection */
+		o->conn->peer = p;
+		p->conn = o->conn;
+		memset(&p->ep, 0, sizeof(p->ep));
+		origin_endpoint(o, &p->ep);
+	} else {
+		struct relay_peer *old;
+		size_t h;
+
+		origin_endpoint(o, &p->ep);
+		/* Another key registered from this endpoint before: the endpoint is ours now. */
+		old = peer_by_ep(r, &p->ep);
+		if (old)
+			ep_unlink(r, old);
+		h = hash_ep(r, &p->ep);
+		p->next_ep = r->by_ep[h];
+		r->by_ep[h] = p;
+		p->in_ep_table = true;
+	}
+	memcpy(&p->addr, o->addr, o->addrlen);
+	p->addrlen = o->addrlen;
+	p->registered_ns = now;
+	p->expires_ns = now + (uint64_t)r->o.lifetime_s * NSEC;
+	r->st.registrations++;
+	if (fresh) {
+		char b64[ZT_KEY_B64_LEN + 1], ep[64];
+
+		zt_key_to_base64(p->key, b64);
+		zt_endpoint_format(&p->ep, ep, sizeof(ep));
+		zt_log("info", "relay: peer %s registered from %s%s (%u accepted)", b64, ep,
+		       o->conn ? " over TCP" : "", m.n);
+	}
+	send_registered(r, o, p);
+out:
+	OPENSSL_cleanse(&k, sizeof(k));
+}
+
+/* The registration MSG's source holds, or NULL. */
+static struct relay_peer *peer_of_origin(struct relay *r, const struct origin *o)
+{
+	struct zt_endpoint ep;
+
+	if (o->conn)
+		return o->conn->peer;
+	if (!origin_endpoint(o, &ep))
+		return NULL;
+	return peer_by_ep(r, &ep);
+}
+
+static void on_keepalive(struct relay *r, const struct origin *o, const uint8_t *msg,
+			 size_t len, uint64_t now)
+{
+	uint8_t key[ZT_RELAY_KEYLEN];
+	struct relay_peer *p;
+
+	if (zt_relay_keepalive_parse(msg, len, key)) {
+		r->st.dropped_malformed++;
+		return;
+	}
+	p = peer_of_origin(r, o);
+	/* Only from where it registered: a keepalive is replayable, a register is not. */
+	if (!p || memcmp(p->key, key, ZT_RELAY_KEYLEN)) {
+		r->st.dropped_not_registered++;
+		reply_error(r, o, len, ZT_RELAY_E_NOT_REGISTERED, now);
+		return;
+	}
+	if (!zt_relay_mac_ok(msg, len, &p->k)) {
+		r->st.dropped_bad_mac++;
+		return;
+	}
+	p->expires_ns = now + (uint64_t)r->o.lifetime_s * NSEC;
+	r->st.keepalives++;
+	send_registered(r, o, p);
+}
+
+/* MSG is a send (LEN bytes, writable): rewrite it in place as a recv and deliver it. */
+static void on_send(struct relay *r, const struct origin *o, uint8_t *msg, size_t len,
+		    uint64_t now)
+{
+	struct relay_peer *a, *b;
+	struct zt_relay_fwd m;
+
+	if (zt_relay_fwd_parse(ZT_RELAY_SEND, msg, len, &m)) {
+		r->st.dropped_malformed++;
+		return;
+	}
+	a = peer_of_origin(r, o);
+	if (!a) {
+		r->st.dropped_not_registered++;
+		reply_error(r, o, len, ZT_RELAY_E_NOT_REGISTERED, now);
+		return;
+	}
+	b = peer_by_key(r, m.key);
+	if (!b || (!b->conn && !b->in_ep_table)) {
+		r->st.dropped_unknown_peer++;
+		reply_error(r, o, len, ZT_RELAY_E_UNKNOWN_PEER, now);
+		return;
+	}
+	if (!accepts(b, a->key) || !accepts(a, b->key)) {
+		r->st.dropped_not_accepted++;
+		reply_error(r, o, len, ZT_RELAY_E_NOT_ACCEPTED, now);
+		return;
+	}
+	if (!bucket_take(&a->pkts, r->o.peer_pps, r->o.peer_pps, 1, now) ||
+	    !bucket_take(&a->bytes, r->o.peer_bps, r->o.peer_bps, (double)len, now)) {
+		r->st.dropped_rate_limited++;
+		a->dropped_rate_limited++;
+		reply_error(r, o, len, ZT_RELAY_E_RATE_LIMITED, now);
+		return;
+	}
+	msg[0] = ZT_RELAY_RECV;
+	memcpy(msg + 4, a->key, ZT_RELAY_KEYLEN);
+	if (b->conn) {
+		if (!conn_queue(b->conn, msg, len)) {
+			r->st.dropped_tcp_full++;
+			return;
+		}
+		/* A failed write shows up as EPOLLERR on B's connection, closed there. */
+		conn_try_write(r, b->conn);
+	} else if (o->conn) {
+		/* From a TCP buffer that is about to move: send now, not in the batch. */
+		if (sendto(r->udp_fd, msg, len, MSG_DONTWAIT, (struct sockaddr *)&b->addr,
+			   b->addrlen) < 0) {
+			r->st.dropped_send_failed++;
+			return;
+		}
+	} else {
+		udp_queue(r, &b->addr, b->addrlen, msg, len);
+	}
+	a->tx_packets++;
+	a->tx_bytes += len - ZT_RELAY_FWD_HDR_LEN;
+	b->rx_packets++;
+	b->rx_bytes += len - ZT_RELAY_FWD_HDR_LEN;
+	r->st.forwarded_packets++;
+	r->st.forwarded_bytes += len - ZT_RELAY_FWD_HDR_LEN;
+}
+
+static void on_message(struct relay *r, const struct origin *o, uint8_t *msg, size_t len,
+		       uint64_t now)
+{
+	struct src_slot *s;
+	int type;
+
+	if (!o->conn && zt_stun_looks_like(msg, len)) {
+		on_stun(r, o, msg, len, now);
+		return;
+	}
+	type = zt_relay_msg_type(msg, len);
+	if (type < 0) {
+		r->st.dropped_malformed++;
+		return;
+	}
+	s = src_slot(r, (const struct sockaddr *)o->addr);
+	if (!s) {
+		r->st.dropped_malformed++;
+		return;
+	}
+	switch (type) {
+	case ZT_RELAY_HELLO:
+		on_hello(r, o, msg, len, s, now);
+		break;
+	case ZT_RELAY_REGISTER:
+		on_register(r, o, msg, len, s, now);
+		break;
+	case ZT_RELAY_KEEPALIVE:
+		on_keepalive(r, o, msg, len, now);
+		break;
+	case ZT_RELAY_SEND:
+		on_send(r, o, msg, len, now);
+		break;
+	default:	/* relay -> peer messages have no business here */
+		r->st.dropped_malformed++;
+		break;
+	}
+}
+
+/* ---- UDP ---- */
+
+static void on_udp(struct zt_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct relay *r = arg;
+	int rounds = 8;		/* then let the other fds have a turn */
+
+	(void)loop;
+	(void)events;
+	while (rounds--) {
+		uint64_t now;
+		int n;
+
+		for (int i = 0; i < RELAY_BATCH; i++) {
+			r->rx_iov[i] = (struct iovec){ .iov_base = r->rx[i], .iov_len = RELAY_RX_BUF };
+			r->rx_msg[i] = (struct mmsghdr){ .msg_hdr = {
+				.msg_name = &r->rx_addr[i], .msg_namelen = sizeof(r->rx_addr[i]),
+				.msg_iov = &r->rx_iov[i], .msg_iovlen = 1,
+			} };
+		}
+		n = recvmmsg(fd, r->rx_msg, RELAY_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			break;
+		now = now_ns();
+		for (int i = 0; i < n; i++) {
+			struct origin o = {
+				.addr = &r->rx_addr[i],
+				.addrlen = r->rx_msg[i].msg_hdr.msg_namelen,
+			};
+
+			if (r->rx_msg[i].msg_hdr.msg_flags & MSG_TRUNC) {
+				r->st.dropped_malformed++;
+				continue;
+			}
+			on_message(r, &o, r->rx[i], r->rx_msg[i].msg_len, now);
+		}
+		/* Forwarded datagrams point into rx: out before the next recvmmsg. */
+		udp_flush(r);
+		if (n < RELAY_BATCH)
+			break;
+	}
+}
+
+/* ---- TCP ---- */
+
+static void conn_close(struct relay *r, struct tcp_conn *c)
+{
+	if (c->peer)
+		peer_free(r, c->peer);
+	zt_loop_del(r->d.loop, c->fd);
+	close(c->fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		r->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	free(c->out);
+	free(c);
+	r->nconns--;
+	r->st.tcp_closed++;
+}
+
+/* Cut the frames out of C's input buffer; false when C was closed. */
+static bool conn_frames(struct relay *r, struct tcp_conn *c, uint64_t now)
+{
+	size_t off = 0;
+
+	while (c->inlen - off >= 2) {
+		size_t flen = (size_t)c->in[off] << 8 | c->in[off + 1];
+		struct origin o = { .addr = &c->addr, .addrlen = c->addrlen, .conn = c };
+
+		if (!flen || flen < ZT_RELAY_HDR_LEN) {
+			r->st.dropped_malformed++;
+			conn_close(r, c);
+			return false;
+		}
+		if (c->inlen - off - 2 < flen)
+			break;
+		c->last_rx_ns = now;
+		on_message(r, &o, c->in + off + 2, flen, now);
+		off += 2 + flen;
+	}
+	if (off) {
+		memmove(c->in, c->in + off, c->inlen - off);
+		c->inlen -= off;
+	}
+	if (conn_try_write(r, c)) {
+		conn_close(r, c);
+		return false;
+	}
+	return true;
+}
+
+static void on_conn(struct zt_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct tcp_conn *c = arg;
+	struct relay *r = c->r;
+	uint64_t now = now_ns();
+
+	(void)loop;
+	(void)fd;
+	if (events & (EPOLLERR | EPOLLHUP)) {
+		conn_close(r, c);
+		return;
+	}
+	if (events & EPOLLOUT) {
+		if (conn_try_write(r, c)) {
+			conn_close(r, c);
+			return;
+		}
+	}
+	if (!(events & EPOLLIN))
+		return;
+	for (int rounds = 0; rounds < 4; rounds++) {
+		ssize_t n = recv(c->fd, c->in + c->inlen, sizeof(c->in) - c->inlen, MSG_DONTWAIT);
+
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+			conn_close(r, c);
+			return;
+		}
+		if (n < 0)
+			return;
+		c->inlen += (size_t)n;
+		if (!conn_frames(r, c, now))
+			return;
+	}
+}
+
+static void on_tcp_listen(struct zt_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct relay *r = arg;
+
+	(void)events;
+	for (int i = 0; i < 64; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		struct tcp_conn *c;
+		int cfd = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int one = 1;
+
+		if (cfd < 0)
+			return;
+		if (r->nconns >= RELAY_MAX_CONNS || !(c = calloc(1, sizeof(*c)))) {
+			r->st.tcp_refused++;
+			close(cfd);
+			continue;
+		}
+		setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		c->fd = cfd;
+		c->r = r;
+		c->addr = ss;
+		c->addrlen = sl;
+		c->last_rx_ns = now_ns();
+		if (zt_loop_add(loop, cfd, EPOLLIN, on_conn, c)) {
+			close(cfd);
+			free(c);
+			r->st.tcp_refused++;
+			continue;
+		}
+		c->next = r->conns;
+		if (r->conns)
+			r->conns->prev = c;
+		r->conns = c;
+		r->nconns++;
+		r->st.tcp_accepted++;
+	}
+}
+
+/* ---- the once-a-second sweep ---- */
+
+static void on_timer(struct zt_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct relay *r = arg;
+	uint64_t ticks, now = now_ns();
+	struct tcp_conn *c, *cn;
+
+	(void)loop;
+	(void)events;
+	if (read(fd, &ticks, sizeof(ticks)) < 0)
+		return;
+	for (size_t h = 0; h < (1u << RELAY_HASH_BITS); h++) {
+		struct relay_peer *p = r->by_key[h], *pn;
+
+		for (; p; p = pn) {
+			pn = p->next_key;
+			if (p->expires_ns <= now) {
+				r->st.expired++;
+				peer_free(r, p);
+			}
+		}
+	}
+	for (c = r->conns; c; c = cn) {
+		uint64_t idle = (c->peer ? RELAY_TCP_IDLE_S : RELAY_TCP_UNREG_IDLE_S) * NSEC;
+
+		cn = c->next;
+		if (now - c->last_rx_ns > idle)
+			conn_close(r, c);
+	}
+}
+
+/* ---- stats ---- */
+
+static void on_stats(struct zt_daemon *d, json_object *o)
+{
+	struct relay *r = (struct relay *)d;
+	json_object *t = json_object_new_object(), *drop = json_object_new_object();
+	json_object *peers = json_object_new_array();
+	uint64_t now = now_ns();
+
+#define PUT(obj, name, v) json_object_object_add(obj, name, json_object_new_int64((int64_t)(v)))
+	PUT(t, "stun_answered", r->st.stun_answered);
+	PUT(t, "stun_ratelimited", r->st.stun_dropped);
+	PUT(t, "registered_peers", r->npeers);
+	PUT(t, "challenges", r->st.challenges);
+	PUT(t, "registrations", r->st.registrations);
+	PUT(t, "keepalives", r->st.keepalives);
+	PUT(t, "expired", r->st.expired);
+	PUT(t, "forwarded_packets", r->st.forwarded_packets);
+	PUT(t, "forwarded_bytes", r->st.forwarded_bytes);
+	PUT(t, "errors_sent", r->st.errors_sent);
+	PUT(t, "tcp_connections", r->nconns);
+	PUT(t, "tcp_accepted", r->st.tcp_accepted);
+	PUT(drop, "not_registered", r->st.dropped_not_registered);
+	PUT(drop, "unknown_peer", r->st.dropped_unknown_peer);
+	PUT(drop, "not_accepted", r->st.dropped_not_accepted);
+	PUT(drop, "rate_limited", r->st.dropped_rate_limited);
+	PUT(drop, "malformed", r->st.dropped_malformed);
+	PUT(drop, "bad_cookie", r->st.dropped_bad_cookie);
+	PUT(drop, "bad_mac", r->st.dropped_bad_mac);
+	PUT(drop, "source_limited", r->st.dropped_src_limited);
+	PUT(drop, "tcp_queue_full", r->st.dropped_tcp_full);
+	PUT(drop, "send_failed", r->st.dropped_send_failed);
+	PUT(drop, "peer_limit", r->st.dropped_peer_limit);
+	json_object_object_add(t, "dropped", drop);
+	json_object_object_add(o, "relay", t);
+
+	for (size_t h = 0; h < (1u << RELAY_HASH_BITS); h++) {
+		for (struct relay_peer *p = r->by_key[h]; p; p = p->next_key) {
+			json_object *j = json_object_new_object();
+			char b64[ZT_KEY_B64_LEN + 1], ep[64];
+
+			zt_key_to_base64(p->key, b64);
+			zt_endpoint_format(&p->ep, ep, sizeof(ep));
+			json_object_object_add(j, "key", json_object_new_string(b64));
+			json_object_object_add(j, "transport", json_object_new_string(p->conn ? "tcp" : "udp"));
+			json_object_object_add(j, "endpoint", json_object_new_string(ep));
+			PUT(j, "index", p->index);
+			PUT(j, "accepts", p->naccept);
+			PUT(j, "expires_in_s", p->expires_ns > now ? (p->expires_ns - now) / NSEC : 0);
+			PUT(j, "tx_packets", p->tx_packets);
+			PUT(j, "tx_bytes", p->tx_bytes);
+			PUT(j, "rx_packets", p->rx_packets);
+			PUT(j, "rx_bytes", p->rx_bytes);
+			PUT(j, "dropped_rate_limited", p->dropped_rate_limited);
+			json_object_array_add(peers, j);
+		}
+	}
+	json_object_object_add(o, "peers", peers);
+	if (r->uplink) {
+		struct zt_uplink_stats us = { 0 };
+		json_object *u = json_object_new_object();
+
+		zt_uplink_read_stats(r->uplink, &us);
+		json_object_object_add(u, "iface", json_object_new_string(r->uplink_ifname));
+		PUT(u, "passed", us.passed);
+		PUT(u, "dropped_malformed", us.dropped_malformed);
+		PUT(u, "dropped_ratelimited", us.dropped_ratelimited);
+		PUT(u, "initiations_seen", us.initiations_seen);
+		json_object_object_add(o, "uplink", u);
+	}
+#undef PUT
+}
+
+/* ---- start-up ---- */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: ztgated relay --listen ADDR:PORT --key FILE [--tcp-listen ADDR:PORT]\n"
+		"                     [--uplink IFACE] [--peer-pps N] [--peer-bps N]\n"
+		"                     [--source-stun-rate N] [--source-hello-rate N] [--lifetime S]\n"
+		"                     [--state-dir DIR] [--socket PATH] [--pin-dir DIR]\n"
+		"UDP --listen answers STUN Binding and relays between registered peers that\n"
+		"accept each other; --tcp-listen carries the same over TCP.\n"
+		"defaults: --listen %s, per peer 20000 packets/s and 100000000 bytes/s,\n"
+		"per source address 20 STUN and 10 hello/register per second, lifetime 60 s\n",
+		RELAY_DEFAULT_LISTEN);
+}
+
+static int parse_num(const char *opt, const char *arg, double min, double max, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (errno || end == arg || *end || v < min || v > max) {
+		fprintf(stderr, "ztgated: invalid --%s '%s': expected %.0f-%.0f\n", opt, arg, min, max);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_opts(int argc, char **argv, struct zt_daemon *d, struct relay_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "tcp-listen", required_argument, NULL, 'T' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "uplink", required_argument, NULL, 'U' },
+		{ "peer-pps", required_argument, NULL, 'P' },
+		{ "peer-bps", required_argument, NULL, 'B' },
+		{ "source-stun-rate", required_argument, NULL, 'R' },
+		{ "source-hello-rate", required_argument, NULL, 'H' },
+		{ "lifetime", required_argument, NULL, 'L' },
+		ZT_DAEMON_LONGOPTS,
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	double v;
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'l': o->listen = optarg; break;
+		case 'T': o->tcp_listen = optarg; break;
+		case 'k': o->key_file = optarg; break;
+		case 'U': o->uplink = optarg; break;
+		case 'P':
+			if (parse_num("peer-pps", optarg, 1, 1e9, &o->peer_pps))
+				return -EINVAL;
+			break;
+		case 'B':
+			if (parse_num("peer-bps", optarg, 65536, 1e12, &o->peer_bps))
+				return -EINVAL;
+			break;
+		case 'R':
+			if (parse_num("source-stun-rate", optarg, 1, 1e6, &o->src_stun_rate))
+				return -EINVAL;
+			break;
+		case 'H':
+			if (parse_num("source-hello-rate", optarg, 1, 1e6, &o->src_hs_rate))
+				return -EINVAL;
+			break;
+		case 'L':
+			if (parse_num("lifetime", optarg, 30, 3600, &v))
+				return -EINVAL;
+			o->lifetime_s = (uint16_t)v;
+			break;
+		case 'h': usage(stdout); exit(0);
+		default:
+			if (zt_daemon_common_opt(d, c, optarg))
+				break;
+			return zt_daemon_bad_opt("relay", c, argv);
+		}
+	}
+	if (!o->key_file) {
+		fprintf(stderr, "ztgated: relay needs --key FILE (and --listen ADDR:PORT, default %s)\n",
+			RELAY_DEFAULT_LISTEN);
+		return -EINVAL;
+	}
+	return zt_daemon_no_args(argc, argv);
+}
+
+static int open_socket(const char *text, int type, uint16_t *port, char *err, size_t errlen)
+{
+	struct zt_endpoint ep;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int fd, one = 1, ret;
+
+	if (zt_endpoint_parse(text, &ep, err, errlen)) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, errlen, "invalid listen address '%s': %s", text, why);
+		return -EINVAL;
+	}
+	sl = zt_endpoint_to_sockaddr(&ep, &ss);
+	fd = socket(ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return ret;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (type == SOCK_DGRAM) {
+		int sz = 4 << 20;
+
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	}
+	if (bind(fd, (struct sockaddr *)&ss, sl) ||
+	    (type == SOCK_STREAM && listen(fd, 512))) {
+		ret = -errno;
+		snprintf(err, errlen, "%s %s: %s", type == SOCK_STREAM ? "TCP" : "UDP", text,
+			 strerror(errno));
+		close(fd);
+		return ret;
+	}
+	sl = sizeof(ss);
+	if (!getsockname(fd, (struct sockaddr *)&ss, &sl))
+		*port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+						      : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	return fd;
+}
+
+static int relay_uplink_open(struct relay *r, char *err, size_t errlen)
+{
+	struct zt_uplink_info info;
+	int ret;
+
+	snprintf(r->uplink_pins, sizeof(r->uplink_pins), "%s/uplink", r->d.pin_dir);
+	ret = zt_uplink_open(r->uplink_pins, &r->uplink, err, errlen);
+	if (ret)
+		return ret;
+	ret = zt_uplink_set_relay_config(r->uplink, r->udp_port, 0, 0);
+	if (ret) {
+		snprintf(err, errlen, "uplink guard config: %s", strerror(-ret));
+		return ret;
+	}
+	ret = zt_uplink_attach(r->uplink, r->o.uplink, &info, err, errlen);
+	if (ret)
+		return ret;
+	r->uplink_ifname = r->o.uplink;
+	zt_log("info", "uplink guard on %s (%s mode, relay), port %u", r->o.uplink,
+	       info.native ? "native" : "generic", r->udp_port);
+	return 0;
+}
+
+static void relay_uplink_close(struct relay *r)
+{
+	char err[256];
+
+	if (!r->uplink)
+		return;
+	if (r->uplink_ifname && zt_uplink_detach(r->uplink, r->uplink_ifname, err, sizeof(err)))
+		zt_log("error", "uplink guard: %s", err);
+	zt_uplink_close(r->uplink);
+	r->uplink = NULL;
+	if (zt_uplink_teardown(r->uplink_pins, err, sizeof(err)))
+		zt_log("error", "uplink guard: %s", err);
+}
+
+int zt_role_relay(int argc, char **argv)
+{
+	static struct relay r;	/* static: large, and the hooks reach it via d */
+	struct zt_daemon *d = &r.d;
+	const struct zt_tunables tunables = ZT_TUNABLES_DEFAULT;
+	struct itimerspec its = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
+	json_object *ready = NULL;
+	char err[512] = "", b64[ZT_KEY_B64_LEN + 1];
+	int ret;
+
+	*d = (struct zt_daemon){
+		.role = "relay",
+		.state_dir = ZT_DEFAULT_STATE_DIR,
+		.socket_path = ZT_DEFAULT_SOCKET_PATH,
+		.pin_dir = ZT_DEFAULT_PIN_DIR,
+		.listen_fd = -1,
+		.signal_fd = -1,
+		.stats = on_stats,
+	};
+	r.o = (struct relay_opts){
+		.listen = RELAY_DEFAULT_LISTEN,
+		.peer_pps = 20000,
+		.peer_bps = 100e6,
+		.src_stun_rate = 20,
+		.src_hs_rate = 10,
+		.lifetime_s = RELAY_LIFETIME_S,
+	};
+	r.udp_fd = r.tcp_fd = r.timer_fd = -1;
+	zt_policy_init(&d->policy);
+	if (parse_opts(argc, argv, d, &r.o))
+		return 2;
+	ret = zt_key_load_private(r.o.key_file, r.priv, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "ztgated: %s\n", err);
+		return 2;
+	}
+	X25519_public_from_private(r.pub, r.priv);
+	if (!RAND_bytes((uint8_t *)r.hash_key, sizeof(r.hash_key))) {
+		snprintf(err, sizeof(err), "no randomness");
+		ret = -EIO;
+		goto fail_msg;
+	}
+	r.src = calloc(RELAY_SRC_SLOTS, sizeof(*r.src));
+	r.rx = malloc(RELAY_BATCH * sizeof(*r.rx));
+	if (!r.src || !r.rx) {
+		snprintf(err, sizeof(err), "out of memory");
+		ret = -ENOMEM;
+		goto fail_msg;
+	}
+
+	/*
+	 * The relay enforces no policy, but the daemon core (control socket,
+	 * `ztgate stats`, events) is built on the data plane's maps: open them
+	 * like every role. Nothing is attached anywhere.
+	 */
+	ret = zt_store_load(d->state_dir, &d->policy, err, sizeof(err));
+	if (!ret)
+		ret = zt_daemon_open_dataplane(d, &tunables, err, sizeof(err));
+	if (!ret)
+		ret = zt_daemon_check_adoption(d, err, sizeof(err));
+	if (ret)
+		goto fail_msg;
+
+	ret = open_socket(r.o.listen, SOCK_DGRAM, &r.udp_port, err, sizeof(err));
+	if (ret < 0)
+		goto fail_msg;
+	r.udp_fd = ret;
+	ret = zt_loop_add(d->loop, r.udp_fd, EPOLLIN, on_udp, &r);
+	if (ret) {
+		snprintf(err, sizeof(err), "event loop: %s", strerror(-ret));
+		goto fail_msg;
+	}
+	if (r.o.tcp_listen) {
+		ret = open_socket(r.o.tcp_listen, SOCK_STREAM, &r.tcp_port, err, sizeof(err));
+		if (ret < 0)
+			goto fail_msg;
+		r.tcp_fd = ret;
+		ret = zt_loop_add(d->loop, r.tcp_fd, EPOLLIN, on_tcp_listen, &r);
+		if (ret) {
+			snprintf(err, sizeof(err), "event loop: %s", strerror(-ret));
+			goto fail_msg;
+		}
+	}
+	r.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (r.timer_fd < 0 || timerfd_settime(r.timer_fd, 0, &its, NULL) ||
+	    zt_loop_add(d->loop, r.timer_fd, EPOLLIN, on_timer, &r)) {
+		ret = -errno;
+		snprintf(err, sizeof(err), "timer: %s", strerror(errno));
+		goto fail_msg;
+	}
+	if (r.o.uplink) {
+		ret = relay_uplink_open(&r, err, sizeof(err));
+		if (ret)
+			goto fail_msg;
+	}
+	ret = zt_daemon_watch(d, err, sizeof(err));
+	if (!ret)
+		ret = zt_control_open(d, err, sizeof(err));
+	if (ret)
+		goto fail_msg;
+
+	zt_key_to_base64(r.pub, b64);
+	ready = json_object_new_object();
+	json_object_object_add(ready, "event", json_object_new_string("ready"));
+	json_object_object_add(ready, "role", json_object_new_string(d->role));
+	json_object_object_add(ready, "listen", json_object_new_string(r.o.listen));
+	json_object_object_add(ready, "port", json_object_new_int(r.udp_port));
+	if (r.o.tcp_listen) {
+		json_object_object_add(ready, "tcp_listen", json_object_new_string(r.o.tcp_listen));
+		json_object_object_add(ready, "tcp_port", json_object_new_int(r.tcp_port));
+	}
+	json_object_object_add(ready, "pubkey", json_object_new_string(b64));
+	json_object_object_add(ready, "uplink", json_object_new_string(r.o.uplink ? r.o.uplink : "none"));
+	json_object_object_add(ready, "pin_dir", json_object_new_string(d->pin_dir));
+	json_object_object_add(ready, "socket", json_object_new_string(d->socket_path));
+	json_object_object_add(ready, "state_dir", json_object_new_string(d->state_dir));
+	zt_emit(ready);
+
+	ret = zt_daemon_run(d, err, sizeof(err));
+	if (ret)
+		goto fail_msg;
+	goto out;
+
+fail_msg:
+	fprintf(stderr, "ztgated: %s\n", err[0] ? err : strerror(-ret));
+	ret = ret ? ret : -EINVAL;
+out:
+	relay_uplink_close(&r);
+	while (r.conns)
+		conn_close(&r, r.conns);
+	for (size_t h = 0; h < (1u << RELAY_HASH_BITS); h++)
+		while (r.by_key[h])
+			peer_free(&r, r.by_key[h]);
+	if (r.timer_fd >= 0) {
+		if (d->loop)
+			zt_loop_del(d->loop, r.timer_fd);
+		close(r.timer_fd);
+	}
+	if (r.tcp_fd >= 0) {
+		if (d->loop)
+			zt_loop_del(d->loop, r.tcp_fd);
+		close(r.tcp_fd);
+	}
+	if (r.udp_fd >= 0) {
+		if (d->loop)
+			zt_loop_del(d->loop, r.udp_fd);
+		close(r.udp_fd);
+	}
+	free(r.src);
+	free(r.rx);
+	zt_daemon_close(d);
+	zt_relay_cookie_secret_destroy(&r.cookie);
+	OPENSSL_cleanse(r.priv, sizeof(r.priv));
+	return ret ? 1 : 0;
+}
