@@ -53,7 +53,7 @@ UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/san/%,$(UNIT_SRCS))
 BPFT_SRCS   := $(wildcard tests/bpf/test_*.c)
 BPFT_BINS   := $(patsubst tests/bpf/%.c,$(BUILD)/san/%,$(BPFT_SRCS))
 
-.PHONY: all deps test test-unit test-bpf test-integration test-fuzz bench demo \
+.PHONY: all deps test test-layout test-unit test-bpf test-integration test-fuzz bench demo \
 	install clean vmlinux san
 
 all: $(BUILD)/ztgated $(BUILD)/ztgate $(BPF_OBJS)
@@ -123,7 +123,12 @@ $(BUILD)/san/test_%: $(SAN_OBJ)/tests/bpf/test_%.o $(SAN_MODULES) $(BPF_OBJS)
 $(BUILD)/san/%_tool: $(SAN_OBJ)/tests/tools/%_tool.o $(SAN_MODULES)
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(LDLIBS)
 
-test: test-unit test-bpf test-fuzz test-integration
+test: test-layout test-unit test-bpf test-fuzz test-integration
+
+# The tree's shape (tests/lint/layout.py): layers, include cycles, function
+# length, header comments, shared constants defined once.
+test-layout:
+	python3 tests/lint/layout.py
 
 test-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
@@ -142,9 +147,9 @@ FUZZ_OBJ     := $(BUILD)/fuzz/obj
 FUZZ_CFLAGS  := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -g -O1 -MMD -MP $(INCLUDES) \
 	-fsanitize=fuzzer-no-link,address,undefined
 
-FUZZ_policy  := lib/json_io.c daemon/policy/policy.c lib/ports.c lib/addr.c daemon/dns/codec.c \
+FUZZ_policy  := lib/json_io.c daemon/policy/policy.c lib/ports.c lib/addr.c lib/dns_name.c \
 	daemon/tunnel/keys.c daemon/tunnel/noise.c
-FUZZ_dns     := daemon/dns/codec.c daemon/dns/cache.c lib/addr.c
+FUZZ_dns     := daemon/dns/codec.c daemon/dns/cache.c lib/addr.c lib/dns_name.c
 FUZZ_stun    := daemon/relay/stun.c
 FUZZ_tunnel  := daemon/tunnel/tunnel.c daemon/tunnel/wire.c daemon/tunnel/noise.c lib/loop.c
 FUZZ_relay   := daemon/relay/proto.c lib/addr.c

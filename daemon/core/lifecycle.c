@@ -1,46 +1,88 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * What every role does the same way: bring up the loop and the data plane,
- * follow the event ring and the signals, and shut down leaving enforcement
- * in place unless a teardown was asked for.
+ * A role's life, the same for every role (role.h has the order): options,
+ * the parts the role needs (policy store, data plane, events), the control
+ * socket, the ready line, the loop, and shutdown leaving enforcement in
+ * place unless a teardown was asked for. main.c calls zt_daemon_main with
+ * the role's operations.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "core/control.h"
 #include "core/daemon.h"
+#include "core/role.h"
 #include "lib/log.h"
 #include "policy/store.h"
 
-bool zt_daemon_common_opt(struct zt_daemon *d, int c, const char *arg)
+#define MAX_OPTIONS 64
+
+/* Options every role takes; their values are below 0x100 to stay clear of the roles'. */
+enum { OPT_STATE_DIR = 1, OPT_SOCKET, OPT_PIN_DIR, OPT_TEARDOWN, OPT_HELP };
+
+static const struct option common_options[] = {
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+	{ "socket", required_argument, NULL, OPT_SOCKET },
+	{ "pin-dir", required_argument, NULL, OPT_PIN_DIR },
+	{ "help", no_argument, NULL, OPT_HELP },
+};
+
+/* --teardown: only where there is a data plane to tear down. */
+static const struct option teardown_option = { "teardown", no_argument, NULL, OPT_TEARDOWN };
+
+static size_t merge_options(const struct zt_role_ops *ops, struct option *out)
 {
-	switch (c) {
-	case 's': d->state_dir = arg; return true;
-	case 'S': d->socket_path = arg; return true;
-	case 'p': d->pin_dir = arg; return true;
-	default: return false;
+	size_t n = 0, i;
+
+	for (i = 0; i < sizeof(common_options) / sizeof(common_options[0]); i++)
+		out[n++] = common_options[i];
+	if (ops->needs & ZT_ROLE_POLICY)
+		out[n++] = teardown_option;
+	for (i = 0; ops->options && ops->options[i].name && n < MAX_OPTIONS - 1; i++)
+		out[n++] = ops->options[i];
+	out[n] = (struct option){ 0 };
+	return n;
+}
+
+/* 0: go on; 1: done (--help, --teardown), exit 0; -EINVAL: usage error, reported. */
+static int parse_options(struct zt_daemon *d, int argc, char **argv, bool *teardown_now)
+{
+	struct option opts[MAX_OPTIONS];
+	int c;
+
+	merge_options(d->ops, opts);
+	optind = 1;
+	opterr = 0;	/* one line of our own instead of getopt's and a usage page */
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_STATE_DIR: d->state_dir = optarg; break;
+		case OPT_SOCKET: d->socket_path = optarg; break;
+		case OPT_PIN_DIR: d->pin_dir = optarg; break;
+		case OPT_TEARDOWN: *teardown_now = true; break;
+		case 'h':
+		case OPT_HELP:
+			d->ops->usage(stdout);
+			return 1;
+		case ':':
+			fprintf(stderr, "ztgated %s: option '%s' needs a value\n", d->ops->name,
+				argv[optind - 1]);
+			return -EINVAL;
+		case '?':
+			fprintf(stderr, "ztgated %s: unknown option '%s' (see ztgated %s --help)\n",
+				d->ops->name, argv[optind - 1], d->ops->name);
+			return -EINVAL;
+		default:
+			if (d->ops->option(d, c, optarg))
+				return -EINVAL;
+		}
 	}
-}
-
-int zt_daemon_bad_opt(const char *role, int c, char **argv)
-{
-	const char *opt = argv[optind - 1];
-
-	if (c == ':')
-		fprintf(stderr, "ztgated %s: option '%s' needs a value\n", role, opt);
-	else
-		fprintf(stderr, "ztgated %s: unknown option '%s' (see ztgated %s --help)\n", role,
-			opt, role);
-	return -EINVAL;
-}
-
-int zt_daemon_no_args(int argc, char **argv)
-{
 	if (optind < argc) {
 		fprintf(stderr, "ztgated: unexpected argument '%s'\n", argv[optind]);
 		return -EINVAL;
@@ -48,16 +90,37 @@ int zt_daemon_no_args(int argc, char **argv)
 	return 0;
 }
 
-int zt_daemon_open_dataplane(struct zt_daemon *d, const struct zt_tunables *t, char *err,
-			     size_t errlen)
+int zt_opt_uint(const char *opt, const char *arg, unsigned long long min, unsigned long long max,
+		unsigned long long *out)
 {
-	int ret, i;
+	char *end;
 
-	ret = zt_loop_new(&d->loop);
+	errno = 0;
+	*out = strtoull(arg, &end, 10);
+	if (errno || end == arg || *end || *arg == '-' || *out < min || *out > max) {
+		fprintf(stderr, "ztgated: invalid --%s '%s': expected %llu-%llu\n", opt, arg, min, max);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int teardown(const char *pin_dir)
+{
+	int ret = zt_dp_teardown(pin_dir);
+
 	if (ret) {
-		snprintf(err, errlen, "event loop: %s", strerror(-ret));
+		fprintf(stderr, "ztgated: teardown of %s: %s\n", pin_dir, strerror(-ret));
 		return ret;
 	}
+	zt_log("info", "teardown: programs detached, %s removed", pin_dir);
+	return 0;
+}
+
+static int open_dataplane(struct zt_daemon *d, char *err, size_t errlen)
+{
+	const struct zt_tunables *t = &d->tunables;
+	int ret, i;
+
 	ret = zt_dp_open(d->pin_dir, &d->dp);
 	if (ret == -EBUSY) {
 		snprintf(err, errlen, "another ztgated is running with pin dir %s", d->pin_dir);
@@ -80,12 +143,15 @@ int zt_daemon_open_dataplane(struct zt_daemon *d, const struct zt_tunables *t, c
 		d->fds[i] = zt_dp_map_fd(d->dp, i);
 	ret = zt_config_set_tunables(d->fds, t->scan_threshold, t->scan_window_ms, t->event_rate,
 				     t->event_burst);
+	if (!ret && d->ops->dp_flags)
+		ret = zt_config_set_flags(d->fds, d->ops->dp_flags);
 	if (ret)
 		snprintf(err, errlen, "writing zt_config: %s", strerror(-ret));
 	return ret;
 }
 
-int zt_daemon_check_adoption(struct zt_daemon *d, char *err, size_t errlen)
+/* Refuse to adopt pinned maps that hold a policy when the state dir has none. */
+static int check_adoption(struct zt_daemon *d, char *err, size_t errlen)
 {
 	struct zt_config cfg;
 
@@ -101,6 +167,30 @@ int zt_daemon_check_adoption(struct zt_daemon *d, char *err, size_t errlen)
 		 "%s enforces a policy but %s has no policy.json: refusing to replace it with "
 		 "an empty one (right --state-dir? or tear down first)", d->pin_dir, d->state_dir);
 	return -ESTALE;
+}
+
+/*
+ * Make the stored policy live, with the addresses the role brought back.
+ * Adopting pinned state: the maps already enforce; this swaps in the stored
+ * policy whole.
+ */
+static int initial_compile(struct zt_daemon *d, char *err, size_t errlen)
+{
+	struct zt_exact_binding *binds = NULL;
+	size_t n = 0;
+	uint32_t gen;
+	int ret;
+
+	ret = d->ops->bindings ? d->ops->bindings(d, &d->policy, &binds, &n) : 0;
+	if (ret) {
+		snprintf(err, errlen, "run-time address bindings: %s", strerror(-ret));
+		return ret;
+	}
+	ret = zt_compile_prepare_with(d->fds, &d->policy, binds, n, &gen, err, errlen);
+	free(binds);
+	if (!ret)
+		ret = zt_compile_commit(d->fds, gen, err, errlen);
+	return ret;
 }
 
 static void on_signal(struct zt_loop *loop, int fd, uint32_t events, void *arg)
@@ -130,25 +220,28 @@ static void event_sink(const struct zt_event *raw, json_object *ev, void *arg)
 {
 	struct zt_daemon *d = arg;
 
-	if (d->event)
-		d->event(d, raw, ev);
+	if (d->ops->event)
+		d->ops->event(d, raw, ev);
 	zt_control_broadcast(d, ev);
 	zt_emit(json_object_get(ev));
 }
 
-int zt_daemon_watch(struct zt_daemon *d, char *err, size_t errlen)
+/* The event ring buffer (roles with a policy) and SIGINT/SIGTERM/SIGHUP. */
+static int watch(struct zt_daemon *d, char *err, size_t errlen)
 {
 	sigset_t mask;
 	int ret;
 
-	ret = zt_events_open(d->fds[ZT_MAP_EVENTS], &d->policy, event_sink, d, &d->events);
-	if (!ret)
-		ret = zt_loop_add(d->loop, zt_events_fd(d->events), EPOLLIN, on_events, d);
-	if (ret) {
-		snprintf(err, errlen, "event ring buffer: %s", strerror(-ret));
-		return ret;
+	if (d->dp) {
+		ret = zt_events_open(d->fds[ZT_MAP_EVENTS], &d->policy, event_sink, d,
+				     &d->events);
+		if (!ret)
+			ret = zt_loop_add(d->loop, zt_events_fd(d->events), EPOLLIN, on_events, d);
+		if (ret) {
+			snprintf(err, errlen, "event ring buffer: %s", strerror(-ret));
+			return ret;
+		}
 	}
-
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
@@ -167,21 +260,66 @@ int zt_daemon_watch(struct zt_daemon *d, char *err, size_t errlen)
 	return ret;
 }
 
-int zt_daemon_run(struct zt_daemon *d, char *err, size_t errlen)
+/* Everything up to the loop; each step undone by close_all whatever ran. */
+static int start(struct zt_daemon *d, char *err, size_t errlen)
 {
-	int ret = zt_loop_run(d->loop);
+	const struct zt_role_ops *ops = d->ops;
+	int ret;
 
+	/* Validate what is stored before touching the kernel. */
+	if (ops->needs & ZT_ROLE_POLICY) {
+		ret = zt_store_load(d->state_dir, &d->policy, err, errlen);
+		if (ret)
+			return ret;
+	}
+	if (ops->prepare) {
+		ret = ops->prepare(d, err, errlen);
+		if (ret)
+			return ret;
+	}
+	ret = zt_loop_new(&d->loop);
 	if (ret) {
 		snprintf(err, errlen, "event loop: %s", strerror(-ret));
 		return ret;
 	}
-	/* Events still in the ring are worth a last look before we go. */
-	zt_events_poll(d->events);
-	return 0;
+	if (ops->needs & ZT_ROLE_POLICY) {
+		ret = open_dataplane(d, err, errlen);
+		if (!ret)
+			ret = check_adoption(d, err, errlen);
+		if (!ret)
+			ret = initial_compile(d, err, errlen);
+		if (ret)
+			return ret;
+	}
+	ret = ops->start(d, err, errlen);
+	if (!ret)
+		ret = watch(d, err, errlen);
+	if (!ret)
+		ret = zt_control_open(d, err, errlen);
+	return ret;
 }
 
-void zt_daemon_close(struct zt_daemon *d)
+static void emit_ready(struct zt_daemon *d)
 {
+	json_object *ready = json_object_new_object();
+
+	json_object_object_add(ready, "event", json_object_new_string("ready"));
+	json_object_object_add(ready, "role", json_object_new_string(d->ops->name));
+	if (d->ops->ready)
+		d->ops->ready(d, ready);
+	json_object_object_add(ready, "pin_dir", json_object_new_string(d->pin_dir));
+	json_object_object_add(ready, "socket", json_object_new_string(d->socket_path));
+	json_object_object_add(ready, "state_dir", json_object_new_string(d->state_dir));
+	if (d->ops->needs & ZT_ROLE_POLICY)
+		json_object_object_add(ready, "resources", json_object_new_int((int)d->policy.count));
+	zt_emit(ready);
+}
+
+/* Close everything; programs stay attached unless d->teardown. */
+static void close_all(struct zt_daemon *d)
+{
+	if (d->ops->stop)
+		d->ops->stop(d);
 	zt_control_close(d);
 	zt_events_close(d->events);
 	d->events = NULL;
@@ -190,15 +328,64 @@ void zt_daemon_close(struct zt_daemon *d)
 	d->signal_fd = -1;
 	zt_dp_close(d->dp);
 	d->dp = NULL;
-	if (d->teardown) {
-		int r = zt_dp_teardown(d->pin_dir);
-
-		if (r)
-			fprintf(stderr, "ztgated: teardown of %s: %s\n", d->pin_dir, strerror(-r));
-		else
-			zt_log("info", "teardown: programs detached, %s removed", d->pin_dir);
-	}
+	if (d->teardown)
+		teardown(d->pin_dir);
 	zt_loop_free(d->loop);
 	d->loop = NULL;
 	zt_policy_free(&d->policy);
+}
+
+int zt_daemon_main(const struct zt_role_ops *ops, int argc, char **argv)
+{
+	struct zt_daemon d = {
+		.ops = ops,
+		.state_dir = ZT_DEFAULT_STATE_DIR,
+		.socket_path = ZT_DEFAULT_SOCKET_PATH,
+		.pin_dir = ZT_DEFAULT_PIN_DIR,
+		.signal_fd = -1,
+		.tunables = ZT_TUNABLES_DEFAULT,
+	};
+	bool teardown_now = false;
+	char err[512] = "";
+	int ret;
+
+	zt_policy_init(&d.policy);
+	d.role = calloc(1, ops->state_size ? ops->state_size : 1);
+	if (!d.role) {
+		fprintf(stderr, "ztgated: out of memory\n");
+		return 1;
+	}
+	if (ops->init)
+		ops->init(&d);
+	ret = parse_options(&d, argc, argv, &teardown_now);
+	if (ret) {
+		free(d.role);
+		return ret > 0 ? 0 : 2;
+	}
+	if (teardown_now) {
+		free(d.role);
+		return teardown(d.pin_dir) ? 1 : 0;
+	}
+	if (ops->configure && ops->configure(&d, err, sizeof(err))) {
+		fprintf(stderr, "ztgated: %s\n", err);
+		ret = 2;
+		goto out;
+	}
+	ret = start(&d, err, sizeof(err));
+	if (!ret) {
+		emit_ready(&d);
+		ret = zt_loop_run(d.loop);
+		if (ret)
+			snprintf(err, sizeof(err), "event loop: %s", strerror(-ret));
+		/* Events still in the ring are worth a last look before we go. */
+		else if (d.events)
+			zt_events_poll(d.events);
+	}
+	if (ret)
+		fprintf(stderr, "ztgated: %s\n", err[0] ? err : strerror(-ret));
+	ret = ret ? 1 : 0;
+out:
+	close_all(&d);
+	free(d.role);
+	return ret;
 }

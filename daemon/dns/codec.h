@@ -24,6 +24,7 @@
 #include <sys/types.h>
 
 #include "lib/addr.h"
+#include "lib/dns_name.h"
 
 #define ZT_DNS_HEADER_LEN	12
 #define ZT_DNS_NAME_WIRE_MAX	255	/* RFC 1035 2.3.4, length bytes and root included */
@@ -155,16 +156,5 @@ int zt_dns_response_scan(const uint8_t *msg, size_t len, const struct zt_dns_que
 
 /* Replace a message's ID (an upstream answer going back to the client). */
 int zt_dns_set_id(uint8_t *msg, size_t len, uint16_t id);
-
-/*
- * Normalise a name from the user (a resource's address, a CLI argument) to
- * the form the parser produces: lowercase, one trailing dot dropped. Only
- * host-name characters are accepted (letters, digits, '-', '_'), plus "*"
- * as a whole first label. Returns 0 or -EINVAL with ERR set.
- */
-int zt_dns_name_normalize(const char *in, char *out, size_t outlen, char *err, size_t errlen);
-
-/* NAME lies strictly below DOMAIN ("a.b.home.int" below "home.int"); both normalised. */
-bool zt_dns_name_is_below(const char *name, const char *domain);
 
 #endif

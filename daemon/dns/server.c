@@ -12,7 +12,6 @@
 #include <ares.h>
 
 #include "lib/ares_loop.h"
-#include "core/daemon.h"
 #include "dns/cache.h"
 #include "dataplane/dns_fast.h"
 #include "dns/codec.h"
@@ -64,7 +63,6 @@ struct fwd {
 };
 
 struct zt_dns_server {
-	struct zt_daemon *d;
 	struct zt_fakeip *pool;
 	struct zt_dns_server_cfg cfg;
 	char upstreams[1024];
@@ -137,7 +135,7 @@ static void conn_close(struct zt_dns_server *s, struct tcp_conn *c)
 			break;
 		}
 	}
-	zt_loop_del(s->d->loop, c->fd);
+	zt_loop_del(s->cfg.loop, c->fd);
 	close(c->fd);
 	free(c);
 	s->nconns--;
@@ -445,7 +443,7 @@ static ssize_t answer_resource(struct zt_dns_server *s, const struct zt_dns_quer
 	if (ret == ZT_FAKEIP_RECLAIMED)
 		fast_flush(s);
 	mapped(addr, b.addr);
-	ret = ret == ZT_FAKEIP_EXISTING ? 0 : zt_compile_bind_live(s->d->fds, &b);
+	ret = ret == ZT_FAKEIP_EXISTING ? 0 : s->cfg.bind_live(s->cfg.bind_arg, &b);
 	if (ret) {
 		zt_log("error", "dns: writing the fake IP of %s to the data plane: %s", q->name,
 		       strerror(-ret));
@@ -453,7 +451,7 @@ static ssize_t answer_resource(struct zt_dns_server *s, const struct zt_dns_quer
 	}
 	if (zt_fakeip_dirty(s->pool)) {
 		/* A new mapping is durable before anyone can cache it. */
-		ret = zt_fakeip_save(s->pool, s->d->state_dir, err, sizeof(err));
+		ret = zt_fakeip_save(s->pool, s->cfg.state_dir, err, sizeof(err));
 		if (ret)
 			zt_log("error", "dns: saving fake IPs: %s", err);
 	}
@@ -483,7 +481,7 @@ static void handle_query(struct zt_dns_server *s, const uint8_t *msg, size_t len
 		reply(s, to, out, zt_dns_build_error(&q, (unsigned int)rc, out, sizeof(out)));
 		return;
 	}
-	res = zt_policy_match_name(&s->d->policy, q.name);
+	res = zt_policy_match_name(s->cfg.policy, q.name);
 	if (res) {
 		s->q_local++;
 		reply(s, to, out, answer_resource(s, &q, !to->conn, res, out, sizeof(out)));
@@ -645,9 +643,8 @@ fail:
 	return ret;
 }
 
-int zt_dns_server_open(struct zt_daemon *d, struct zt_fakeip *pool,
-		       const struct zt_dns_server_cfg *cfg, struct zt_dns_server **out,
-		       char *err, size_t errlen)
+int zt_dns_server_open(struct zt_fakeip *pool, const struct zt_dns_server_cfg *cfg,
+		       struct zt_dns_server **out, char *err, size_t errlen)
 {
 	struct zt_ares_loop_cfg acfg = { 0 };
 	struct zt_dns_server *s;
@@ -658,7 +655,6 @@ int zt_dns_server_open(struct zt_daemon *d, struct zt_fakeip *pool,
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	s->d = d;
 	s->pool = pool;
 	s->cfg = *cfg;
 	snprintf(s->upstreams, sizeof(s->upstreams), "%s", cfg->upstreams ? cfg->upstreams : "");
@@ -692,7 +688,7 @@ int zt_dns_server_open(struct zt_daemon *d, struct zt_fakeip *pool,
 	acfg.begin = ares_pass_begin;
 	acfg.end = ares_pass_end;
 	acfg.arg = s;
-	ret = zt_ares_loop_open(d->loop, &acfg, &s->al, err, errlen);
+	ret = zt_ares_loop_open(cfg->loop, &acfg, &s->al, err, errlen);
 	if (ret)
 		goto fail;
 	if (cfg->cache_entries) {
@@ -711,10 +707,10 @@ int zt_dns_server_open(struct zt_daemon *d, struct zt_fakeip *pool,
 	ret = bind_socket(SOCK_STREAM, &cfg->listen, &s->tcp_fd, err, errlen);
 	if (ret)
 		goto fail;
-	ret = zt_loop_add(d->loop, s->udp_fd, EPOLLIN, on_udp, s);
+	ret = zt_loop_add(cfg->loop, s->udp_fd, EPOLLIN, on_udp, s);
 	if (ret)
 		goto fail_loop;
-	ret = zt_loop_add(d->loop, s->tcp_fd, EPOLLIN, on_accept, s);
+	ret = zt_loop_add(cfg->loop, s->tcp_fd, EPOLLIN, on_accept, s);
 	if (ret)
 		goto fail_loop;
 	*out = s;
@@ -744,16 +740,16 @@ void zt_dns_server_close(struct zt_dns_server *s)
 		zt_ares_loop_close(al);
 	}
 	if (s->udp_fd >= 0) {
-		zt_loop_del(s->d->loop, s->udp_fd);
+		zt_loop_del(s->cfg.loop, s->udp_fd);
 		close(s->udp_fd);
 	}
 	if (s->tcp_fd >= 0) {
-		zt_loop_del(s->d->loop, s->tcp_fd);
+		zt_loop_del(s->cfg.loop, s->tcp_fd);
 		close(s->tcp_fd);
 	}
 	/* Last-use times are only saved with changes; keep them too, BPF's answers included. */
 	fast_fold(s);
-	if (s->pool && zt_fakeip_save(s->pool, s->d->state_dir, err, sizeof(err)))
+	if (s->pool && zt_fakeip_save(s->pool, s->cfg.state_dir, err, sizeof(err)))
 		zt_log("error", "dns: saving fake IPs: %s", err);
 	zt_dns_cache_free(s->cache);
 	free(s->ub);
@@ -866,7 +862,7 @@ json_object *zt_dns_resolve_json(struct zt_dns_server *s, const char *name, char
 	}
 	o = json_object_new_object();
 	json_object_object_add(o, "name", json_object_new_string(norm));
-	res = zt_policy_match_name(&s->d->policy, norm);
+	res = zt_policy_match_name(s->cfg.policy, norm);
 	if (!res) {
 		json_object_object_add(o, "answer", json_object_new_string("forwarded"));
 		json_object_object_add(o, "upstreams", json_object_new_string(s->upstreams));

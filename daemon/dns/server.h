@@ -23,7 +23,7 @@
 #include "dns/fakeip.h"
 #include "policy/policy.h"
 
-struct zt_daemon;
+struct zt_loop;
 struct zt_dns_server;
 struct zt_dns_fast;
 
@@ -43,15 +43,24 @@ struct zt_dns_server_cfg {
 	 * pool's last use.
 	 */
 	struct zt_dns_fast *fast;
+
+	/* What the server runs on and reads; all outlive it. */
+	struct zt_loop *loop;
+	const char *state_dir;		/* the pool is saved here when it changes */
+	const struct zt_policy *policy;	/* the live policy (swapped in place) */
+	/*
+	 * Write a new fake IP's binding into the live data plane before its
+	 * answer leaves: 0 or -errno.
+	 */
+	int (*bind_live)(void *arg, const struct zt_exact_binding *b);
+	void *bind_arg;
 };
 
 /*
- * Bind the listeners and set up c-ares. D's policy, map fds and loop are
- * used for the server's lifetime; POOL (owned by the caller) hands out the
- * fake IPs and is saved to D->state_dir when it changes.
+ * Bind the listeners and set up c-ares. POOL (owned by the caller) hands out
+ * the fake IPs and is saved to CFG->state_dir when it changes.
  */
-int zt_dns_server_open(struct zt_daemon *d, struct zt_fakeip *pool,
-		       const struct zt_dns_server_cfg *cfg, struct zt_dns_server **out,
+int zt_dns_server_open(struct zt_fakeip *pool, const struct zt_dns_server_cfg *cfg, struct zt_dns_server **out,
 		       char *err, size_t errlen);
 /*
  * The policy changed: names may have stopped being resources, so the fast

@@ -7,7 +7,7 @@
 
 #include <linux/types.h>
 
-#include "dns/codec.h"
+#include "lib/dns_name.h"
 #include "policy/policy.h"
 #include "ztgate/maps.h"
 

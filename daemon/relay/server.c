@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * ztgated relay: the meeting point of docs/RELAY.md. One UDP port answers
+ * The relay server (docs/RELAY.md), run by roles/relay.c. One UDP port answers
  * STUN Binding requests and carries the relay messages; an optional TCP
  * port carries the same messages length-prefixed, for peers whose UDP is
  * blocked. Registered peers that accept each other exchange tunnel
@@ -17,7 +17,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -35,15 +34,12 @@
 #include <openssl/siphash.h>
 
 #include "lib/addr.h"
-#include "core/daemon.h"
-#include "tunnel/keys.h"
 #include "lib/log.h"
-#include "policy/store.h"
 #include "relay/proto.h"
+#include "relay/server.h"
 #include "relay/stun.h"
-#include "dataplane/uplink.h"
+#include "tunnel/keys.h"
 
-#define RELAY_DEFAULT_LISTEN	"0.0.0.0:3478"
 #define RELAY_BATCH		32		/* datagrams per recvmmsg / sendmmsg */
 #define RELAY_OUT_MAX		(2 * RELAY_BATCH)
 #define RELAY_RX_BUF		65536
@@ -54,18 +50,7 @@
 #define RELAY_TCP_OUT_MAX	(256 * 1024)	/* queued bytes per connection */
 #define RELAY_TCP_IDLE_S	75		/* no frame for this long: closed */
 #define RELAY_TCP_UNREG_IDLE_S	10		/* ... and this long before registering */
-#define RELAY_LIFETIME_S	60
 #define NSEC			1000000000ull
-
-struct relay_opts {
-	const char *listen;
-	const char *tcp_listen;
-	const char *key_file;
-	const char *uplink;
-	double peer_pps, peer_bps;		/* per registered peer */
-	double src_stun_rate, src_hs_rate;	/* per source address */
-	uint16_t lifetime_s;
-};
 
 /* A token bucket; RATE per second, depth BURST. */
 struct bucket {
@@ -95,7 +80,7 @@ struct src_slot {
 };
 
 struct tcp_conn;
-struct relay;
+struct zt_relay_server;
 
 struct relay_peer {
 	uint8_t key[ZT_RELAY_KEYLEN];
@@ -128,7 +113,7 @@ struct tcp_conn {
 	bool want_out;
 	uint64_t last_rx_ns;
 	struct relay_peer *peer;
-	struct relay *r;
+	struct zt_relay_server *r;
 	struct tcp_conn *prev, *next;
 };
 
@@ -150,9 +135,9 @@ struct origin {
 	struct tcp_conn *conn;
 };
 
-struct relay {
-	struct zt_daemon d;		/* first: the hooks get it back from d */
-	struct relay_opts o;
+struct zt_relay_server {
+	struct zt_loop *loop;
+	struct zt_relay_server_cfg o;
 	uint8_t priv[ZT_RELAY_KEYLEN], pub[ZT_RELAY_KEYLEN];
 	struct zt_relay_cookie_secret cookie;
 	uint64_t hash_key[2];
@@ -181,10 +166,6 @@ struct relay {
 	uint8_t out_small[RELAY_OUT_MAX][128];	/* our own replies */
 	unsigned int nout;
 
-	struct zt_uplink *uplink;
-	char uplink_pins[4096];
-	const char *uplink_ifname;
-
 	struct relay_stats st;
 };
 
@@ -198,12 +179,12 @@ static uint64_t now_ns(void)
 
 /* ---- tables ---- */
 
-static size_t hash_bytes(const struct relay *r, const void *p, size_t n)
+static size_t hash_bytes(const struct zt_relay_server *r, const void *p, size_t n)
 {
 	return (size_t)(SIPHASH_24(r->hash_key, p, n) & ((1u << RELAY_HASH_BITS) - 1));
 }
 
-static size_t hash_ep(const struct relay *r, const struct zt_endpoint *ep)
+static size_t hash_ep(const struct zt_relay_server *r, const struct zt_endpoint *ep)
 {
 	uint8_t b[18];
 
@@ -213,7 +194,7 @@ static size_t hash_ep(const struct relay *r, const struct zt_endpoint *ep)
 	return hash_bytes(r, b, sizeof(b));
 }
 
-static struct relay_peer *peer_by_key(struct relay *r, const uint8_t key[ZT_RELAY_KEYLEN])
+static struct relay_peer *peer_by_key(struct zt_relay_server *r, const uint8_t key[ZT_RELAY_KEYLEN])
 {
 	struct relay_peer *p = r->by_key[hash_bytes(r, key, ZT_RELAY_KEYLEN)];
 
@@ -222,7 +203,7 @@ static struct relay_peer *peer_by_key(struct relay *r, const uint8_t key[ZT_RELA
 	return p;
 }
 
-static struct relay_peer *peer_by_ep(struct relay *r, const struct zt_endpoint *ep)
+static struct relay_peer *peer_by_ep(struct zt_relay_server *r, const struct zt_endpoint *ep)
 {
 	struct relay_peer *p = r->by_ep[hash_ep(r, ep)];
 
@@ -231,7 +212,7 @@ static struct relay_peer *peer_by_ep(struct relay *r, const struct zt_endpoint *
 	return p;
 }
 
-static void ep_unlink(struct relay *r, struct relay_peer *p)
+static void ep_unlink(struct zt_relay_server *r, struct relay_peer *p)
 {
 	struct relay_peer **pp;
 
@@ -245,7 +226,7 @@ static void ep_unlink(struct relay *r, struct relay_peer *p)
 	p->in_ep_table = false;
 }
 
-static void peer_detach_transport(struct relay *r, struct relay_peer *p)
+static void peer_detach_transport(struct zt_relay_server *r, struct relay_peer *p)
 {
 	ep_unlink(r, p);
 	if (p->conn) {
@@ -254,7 +235,7 @@ static void peer_detach_transport(struct relay *r, struct relay_peer *p)
 	}
 }
 
-static void peer_free(struct relay *r, struct relay_peer *p)
+static void peer_free(struct zt_relay_server *r, struct relay_peer *p)
 {
 	struct relay_peer **pp;
 
@@ -280,7 +261,7 @@ static bool accepts(const struct relay_peer *p, const uint8_t key[ZT_RELAY_KEYLE
 	return p->naccept && bsearch(key, p->accept, p->naccept, ZT_RELAY_KEYLEN, key_cmp);
 }
 
-static struct src_slot *src_slot(struct relay *r, const struct sockaddr *sa)
+static struct src_slot *src_slot(struct zt_relay_server *r, const struct sockaddr *sa)
 {
 	struct zt_endpoint ep;
 
@@ -291,7 +272,7 @@ static struct src_slot *src_slot(struct relay *r, const struct sockaddr *sa)
 
 /* ---- output ---- */
 
-static void udp_flush(struct relay *r)
+static void udp_flush(struct zt_relay_server *r)
 {
 	unsigned int done = 0;
 
@@ -312,7 +293,7 @@ static void udp_flush(struct relay *r)
 }
 
 /* Queue DATA (kept by reference until the flush) to ADDR. */
-static void udp_queue(struct relay *r, const struct sockaddr_storage *addr, socklen_t addrlen,
+static void udp_queue(struct zt_relay_server *r, const struct sockaddr_storage *addr, socklen_t addrlen,
 		      uint8_t *data, size_t len)
 {
 	unsigned int i;
@@ -328,9 +309,9 @@ static void udp_queue(struct relay *r, const struct sockaddr_storage *addr, sock
 	} };
 }
 
-static void conn_close(struct relay *r, struct tcp_conn *c);
+static void conn_close(struct zt_relay_server *r, struct tcp_conn *c);
 
-static int conn_try_write(struct relay *r, struct tcp_conn *c)
+static int conn_try_write(struct zt_relay_server *r, struct tcp_conn *c)
 {
 	while (c->outoff < c->outlen) {
 		ssize_t n = send(c->fd, c->out + c->outoff, c->outlen - c->outoff,
@@ -349,7 +330,7 @@ static int conn_try_write(struct relay *r, struct tcp_conn *c)
 		c->outoff = c->outlen = 0;
 	if ((c->outlen > 0) != c->want_out) {
 		c->want_out = c->outlen > 0;
-		zt_loop_mod(r->d.loop, c->fd, EPOLLIN | (c->want_out ? EPOLLOUT : 0));
+		zt_loop_mod(r->loop, c->fd, EPOLLIN | (c->want_out ? EPOLLOUT : 0));
 	}
 	return 0;
 }
@@ -377,7 +358,7 @@ static bool conn_queue(struct tcp_conn *c, const uint8_t *msg, size_t len)
 }
 
 /* A reply of ours (at most 128 bytes) to the origin of a request. */
-static void reply(struct relay *r, const struct origin *o, const uint8_t *msg, size_t len)
+static void reply(struct zt_relay_server *r, const struct origin *o, const uint8_t *msg, size_t len)
 {
 	if (o->conn) {
 		if (!conn_queue(o->conn, msg, len))
@@ -395,7 +376,7 @@ static void reply(struct relay *r, const struct origin *o, const uint8_t *msg, s
  * bytes (8 < 40: never an amplifier) and at most at the source's error
  * rate: a flood of junk gets a trickle of errors.
  */
-static void reply_error(struct relay *r, const struct origin *o, size_t req_len, uint16_t code,
+static void reply_error(struct zt_relay_server *r, const struct origin *o, size_t req_len, uint16_t code,
 			uint64_t now)
 {
 	uint8_t buf[ZT_RELAY_ERROR_LEN];
@@ -413,7 +394,7 @@ static void reply_error(struct relay *r, const struct origin *o, size_t req_len,
 
 /* ---- STUN ---- */
 
-static void on_stun(struct relay *r, const struct origin *o, const uint8_t *msg, size_t len,
+static void on_stun(struct zt_relay_server *r, const struct origin *o, const uint8_t *msg, size_t len,
 		    uint64_t now)
 {
 	struct zt_stun_msg m;
@@ -466,7 +447,7 @@ static bool origin_endpoint(const struct origin *o, struct zt_endpoint *ep)
 	return !zt_relay_endpoint_from_sockaddr((const struct sockaddr *)o->addr, ep);
 }
 
-static void on_hello(struct relay *r, const struct origin *o, const uint8_t *msg, size_t len,
+static void on_hello(struct zt_relay_server *r, const struct origin *o, const uint8_t *msg, size_t len,
 		     struct src_slot *s, uint64_t now)
 {
 	struct zt_relay_challenge ch;
@@ -488,7 +469,7 @@ static void on_hello(struct relay *r, const struct origin *o, const uint8_t *msg
 	r->st.challenges++;
 }
 
-static void send_registered(struct relay *r, const struct origin *o, struct relay_peer *p)
+static void send_registered(struct zt_relay_server *r, const struct origin *o, struct relay_peer *p)
 {
 	struct zt_relay_registered m = { .index = p->index, .lifetime_s = r->o.lifetime_s };
 	uint8_t out[ZT_RELAY_REGISTERED_LEN];
@@ -500,7 +481,7 @@ static void send_registered(struct relay *r, const struct origin *o, struct rela
 	reply(r, o, out, sizeof(out));
 }
 
-static void on_register(struct relay *r, const struct origin *o, const uint8_t *msg, size_t len,
+static void on_register(struct zt_relay_server *r, const struct origin *o, const uint8_t *msg, size_t len,
 			struct src_slot *s, uint64_t now)
 {
 	struct zt_relay_register m;
@@ -606,7 +587,7 @@ out:
 }
 
 /* The registration MSG's source holds, or NULL. */
-static struct relay_peer *peer_of_origin(struct relay *r, const struct origin *o)
+static struct relay_peer *peer_of_origin(struct zt_relay_server *r, const struct origin *o)
 {
 	struct zt_endpoint ep;
 
@@ -617,7 +598,7 @@ static struct relay_peer *peer_of_origin(struct relay *r, const struct origin *o
 	return peer_by_ep(r, &ep);
 }
 
-static void on_keepalive(struct relay *r, const struct origin *o, const uint8_t *msg,
+static void on_keepalive(struct zt_relay_server *r, const struct origin *o, const uint8_t *msg,
 			 size_t len, uint64_t now)
 {
 	uint8_t key[ZT_RELAY_KEYLEN];
@@ -644,7 +625,7 @@ static void on_keepalive(struct relay *r, const struct origin *o, const uint8_t 
 }
 
 /* MSG is a send (LEN bytes, writable): rewrite it in place as a recv and deliver it. */
-static void on_send(struct relay *r, const struct origin *o, uint8_t *msg, size_t len,
+static void on_send(struct zt_relay_server *r, const struct origin *o, uint8_t *msg, size_t len,
 		    uint64_t now)
 {
 	struct relay_peer *a, *b;
@@ -705,7 +686,7 @@ static void on_send(struct relay *r, const struct origin *o, uint8_t *msg, size_
 	r->st.forwarded_bytes += len - ZT_RELAY_FWD_HDR_LEN;
 }
 
-static void on_message(struct relay *r, const struct origin *o, uint8_t *msg, size_t len,
+static void on_message(struct zt_relay_server *r, const struct origin *o, uint8_t *msg, size_t len,
 		       uint64_t now)
 {
 	struct src_slot *s;
@@ -748,7 +729,7 @@ static void on_message(struct relay *r, const struct origin *o, uint8_t *msg, si
 
 static void on_udp(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 {
-	struct relay *r = arg;
+	struct zt_relay_server *r = arg;
 	int rounds = 8;		/* then let the other fds have a turn */
 
 	(void)loop;
@@ -789,11 +770,11 @@ static void on_udp(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 
 /* ---- TCP ---- */
 
-static void conn_close(struct relay *r, struct tcp_conn *c)
+static void conn_close(struct zt_relay_server *r, struct tcp_conn *c)
 {
 	if (c->peer)
 		peer_free(r, c->peer);
-	zt_loop_del(r->d.loop, c->fd);
+	zt_loop_del(r->loop, c->fd);
 	close(c->fd);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -808,7 +789,7 @@ static void conn_close(struct relay *r, struct tcp_conn *c)
 }
 
 /* Cut the frames out of C's input buffer; false when C was closed. */
-static bool conn_frames(struct relay *r, struct tcp_conn *c, uint64_t now)
+static bool conn_frames(struct zt_relay_server *r, struct tcp_conn *c, uint64_t now)
 {
 	size_t off = 0;
 
@@ -841,7 +822,7 @@ static bool conn_frames(struct relay *r, struct tcp_conn *c, uint64_t now)
 static void on_conn(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct tcp_conn *c = arg;
-	struct relay *r = c->r;
+	struct zt_relay_server *r = c->r;
 	uint64_t now = now_ns();
 
 	(void)loop;
@@ -875,7 +856,7 @@ static void on_conn(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 
 static void on_tcp_listen(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 {
-	struct relay *r = arg;
+	struct zt_relay_server *r = arg;
 
 	(void)events;
 	for (int i = 0; i < 64; i++) {
@@ -917,7 +898,7 @@ static void on_tcp_listen(struct zt_loop *loop, int fd, uint32_t events, void *a
 
 static void on_timer(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 {
-	struct relay *r = arg;
+	struct zt_relay_server *r = arg;
 	uint64_t ticks, now = now_ns();
 	struct tcp_conn *c, *cn;
 
@@ -947,9 +928,8 @@ static void on_timer(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 
 /* ---- stats ---- */
 
-static void on_stats(struct zt_daemon *d, json_object *o)
+void zt_relay_server_stats_json(const struct zt_relay_server *r, json_object *o)
 {
-	struct relay *r = (struct relay *)d;
 	json_object *t = json_object_new_object(), *drop = json_object_new_object();
 	json_object *peers = json_object_new_array();
 	uint64_t now = now_ns();
@@ -1003,113 +983,7 @@ static void on_stats(struct zt_daemon *d, json_object *o)
 		}
 	}
 	json_object_object_add(o, "peers", peers);
-	if (r->uplink) {
-		struct zt_uplink_stats us = { 0 };
-		json_object *u = json_object_new_object();
-
-		zt_uplink_read_stats(r->uplink, &us);
-		json_object_object_add(u, "iface", json_object_new_string(r->uplink_ifname));
-		PUT(u, "passed", us.passed);
-		PUT(u, "dropped_malformed", us.dropped_malformed);
-		PUT(u, "dropped_ratelimited", us.dropped_ratelimited);
-		PUT(u, "initiations_seen", us.initiations_seen);
-		json_object_object_add(o, "uplink", u);
-	}
 #undef PUT
-}
-
-/* ---- start-up ---- */
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: ztgated relay --listen ADDR:PORT --key FILE [--tcp-listen ADDR:PORT]\n"
-		"                     [--uplink IFACE] [--peer-pps N] [--peer-bps N]\n"
-		"                     [--source-stun-rate N] [--source-hello-rate N] [--lifetime S]\n"
-		"                     [--state-dir DIR] [--socket PATH] [--pin-dir DIR]\n"
-		"UDP --listen answers STUN Binding and relays between registered peers that\n"
-		"accept each other; --tcp-listen carries the same over TCP.\n"
-		"defaults: --listen %s, per peer 20000 packets/s and 100000000 bytes/s,\n"
-		"per source address 20 STUN and 10 hello/register per second, lifetime 60 s\n",
-		RELAY_DEFAULT_LISTEN);
-}
-
-static int parse_num(const char *opt, const char *arg, double min, double max, double *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(arg, &end);
-	if (errno || end == arg || *end || v < min || v > max) {
-		fprintf(stderr, "ztgated: invalid --%s '%s': expected %.0f-%.0f\n", opt, arg, min, max);
-		return -EINVAL;
-	}
-	*out = v;
-	return 0;
-}
-
-static int parse_opts(int argc, char **argv, struct zt_daemon *d, struct relay_opts *o)
-{
-	static const struct option longopts[] = {
-		{ "listen", required_argument, NULL, 'l' },
-		{ "tcp-listen", required_argument, NULL, 'T' },
-		{ "key", required_argument, NULL, 'k' },
-		{ "uplink", required_argument, NULL, 'U' },
-		{ "peer-pps", required_argument, NULL, 'P' },
-		{ "peer-bps", required_argument, NULL, 'B' },
-		{ "source-stun-rate", required_argument, NULL, 'R' },
-		{ "source-hello-rate", required_argument, NULL, 'H' },
-		{ "lifetime", required_argument, NULL, 'L' },
-		ZT_DAEMON_LONGOPTS,
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	double v;
-	int c;
-
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'l': o->listen = optarg; break;
-		case 'T': o->tcp_listen = optarg; break;
-		case 'k': o->key_file = optarg; break;
-		case 'U': o->uplink = optarg; break;
-		case 'P':
-			if (parse_num("peer-pps", optarg, 1, 1e9, &o->peer_pps))
-				return -EINVAL;
-			break;
-		case 'B':
-			if (parse_num("peer-bps", optarg, 65536, 1e12, &o->peer_bps))
-				return -EINVAL;
-			break;
-		case 'R':
-			if (parse_num("source-stun-rate", optarg, 1, 1e6, &o->src_stun_rate))
-				return -EINVAL;
-			break;
-		case 'H':
-			if (parse_num("source-hello-rate", optarg, 1, 1e6, &o->src_hs_rate))
-				return -EINVAL;
-			break;
-		case 'L':
-			if (parse_num("lifetime", optarg, 30, 3600, &v))
-				return -EINVAL;
-			o->lifetime_s = (uint16_t)v;
-			break;
-		case 'h': usage(stdout); exit(0);
-		default:
-			if (zt_daemon_common_opt(d, c, optarg))
-				break;
-			return zt_daemon_bad_opt("relay", c, argv);
-		}
-	}
-	if (!o->key_file) {
-		fprintf(stderr, "ztgated: relay needs --key FILE (and --listen ADDR:PORT, default %s)\n",
-			RELAY_DEFAULT_LISTEN);
-		return -EINVAL;
-	}
-	return zt_daemon_no_args(argc, argv);
 }
 
 static int open_socket(const char *text, int type, uint16_t *port, char *err, size_t errlen)
@@ -1155,195 +1029,102 @@ static int open_socket(const char *text, int type, uint16_t *port, char *err, si
 	return fd;
 }
 
-static int relay_uplink_open(struct relay *r, char *err, size_t errlen)
+
+int zt_relay_server_open(const struct zt_relay_server_cfg *cfg, struct zt_relay_server **out, char *err,
+			 size_t errlen)
 {
-	struct zt_uplink_info info;
-	int ret;
-
-	snprintf(r->uplink_pins, sizeof(r->uplink_pins), "%s/uplink", r->d.pin_dir);
-	ret = zt_uplink_open(r->uplink_pins, &r->uplink, err, errlen);
-	if (ret)
-		return ret;
-	ret = zt_uplink_set_relay_config(r->uplink, r->udp_port, 0, 0);
-	if (ret) {
-		snprintf(err, errlen, "uplink guard config: %s", strerror(-ret));
-		return ret;
-	}
-	ret = zt_uplink_attach(r->uplink, r->o.uplink, &info, err, errlen);
-	if (ret)
-		return ret;
-	r->uplink_ifname = r->o.uplink;
-	zt_log("info", "uplink guard on %s (%s mode, relay), port %u", r->o.uplink,
-	       info.native ? "native" : "generic", r->udp_port);
-	return 0;
-}
-
-static void relay_uplink_close(struct relay *r)
-{
-	char err[256];
-
-	if (!r->uplink)
-		return;
-	if (r->uplink_ifname && zt_uplink_detach(r->uplink, r->uplink_ifname, err, sizeof(err)))
-		zt_log("error", "uplink guard: %s", err);
-	zt_uplink_close(r->uplink);
-	r->uplink = NULL;
-	if (zt_uplink_teardown(r->uplink_pins, err, sizeof(err)))
-		zt_log("error", "uplink guard: %s", err);
-}
-
-int zt_role_relay(int argc, char **argv)
-{
-	static struct relay r;	/* static: large, and the hooks reach it via d */
-	struct zt_daemon *d = &r.d;
-	const struct zt_tunables tunables = ZT_TUNABLES_DEFAULT;
 	struct itimerspec its = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
-	json_object *ready = NULL;
-	char err[512] = "", b64[ZT_KEY_B64_LEN + 1];
+	struct zt_relay_server *r;
 	int ret;
 
-	*d = (struct zt_daemon){
-		.role = "relay",
-		.state_dir = ZT_DEFAULT_STATE_DIR,
-		.socket_path = ZT_DEFAULT_SOCKET_PATH,
-		.pin_dir = ZT_DEFAULT_PIN_DIR,
-		.listen_fd = -1,
-		.signal_fd = -1,
-		.stats = on_stats,
-	};
-	r.o = (struct relay_opts){
-		.listen = RELAY_DEFAULT_LISTEN,
-		.peer_pps = 20000,
-		.peer_bps = 100e6,
-		.src_stun_rate = 20,
-		.src_hs_rate = 10,
-		.lifetime_s = RELAY_LIFETIME_S,
-	};
-	r.udp_fd = r.tcp_fd = r.timer_fd = -1;
-	zt_policy_init(&d->policy);
-	if (parse_opts(argc, argv, d, &r.o))
-		return 2;
-	ret = zt_key_load_private(r.o.key_file, r.priv, err, sizeof(err));
-	if (ret) {
-		fprintf(stderr, "ztgated: %s\n", err);
-		return 2;
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
 	}
-	X25519_public_from_private(r.pub, r.priv);
-	if (!RAND_bytes((uint8_t *)r.hash_key, sizeof(r.hash_key))) {
-		snprintf(err, sizeof(err), "no randomness");
-		ret = -EIO;
-		goto fail_msg;
+	*out = r;
+	r->loop = cfg->loop;
+	r->o = *cfg;
+	r->udp_fd = r->tcp_fd = r->timer_fd = -1;
+	memcpy(r->priv, cfg->private_key, sizeof(r->priv));
+	X25519_public_from_private(r->pub, r->priv);
+	if (!RAND_bytes((uint8_t *)r->hash_key, sizeof(r->hash_key))) {
+		snprintf(err, errlen, "no randomness");
+		return -EIO;
 	}
-	r.src = calloc(RELAY_SRC_SLOTS, sizeof(*r.src));
-	r.rx = malloc(RELAY_BATCH * sizeof(*r.rx));
-	if (!r.src || !r.rx) {
-		snprintf(err, sizeof(err), "out of memory");
-		ret = -ENOMEM;
-		goto fail_msg;
+	r->src = calloc(RELAY_SRC_SLOTS, sizeof(*r->src));
+	r->rx = malloc(RELAY_BATCH * sizeof(*r->rx));
+	if (!r->src || !r->rx) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
 	}
-
-	/*
-	 * The relay enforces no policy, but the daemon core (control socket,
-	 * `ztgate stats`, events) is built on the data plane's maps: open them
-	 * like every role. Nothing is attached anywhere.
-	 */
-	ret = zt_store_load(d->state_dir, &d->policy, err, sizeof(err));
-	if (!ret)
-		ret = zt_daemon_open_dataplane(d, &tunables, err, sizeof(err));
-	if (!ret)
-		ret = zt_daemon_check_adoption(d, err, sizeof(err));
-	if (ret)
-		goto fail_msg;
-
-	ret = open_socket(r.o.listen, SOCK_DGRAM, &r.udp_port, err, sizeof(err));
+	ret = open_socket(cfg->listen, SOCK_DGRAM, &r->udp_port, err, errlen);
 	if (ret < 0)
-		goto fail_msg;
-	r.udp_fd = ret;
-	ret = zt_loop_add(d->loop, r.udp_fd, EPOLLIN, on_udp, &r);
-	if (ret) {
-		snprintf(err, sizeof(err), "event loop: %s", strerror(-ret));
-		goto fail_msg;
-	}
-	if (r.o.tcp_listen) {
-		ret = open_socket(r.o.tcp_listen, SOCK_STREAM, &r.tcp_port, err, sizeof(err));
+		return ret;
+	r->udp_fd = ret;
+	ret = zt_loop_add(r->loop, r->udp_fd, EPOLLIN, on_udp, r);
+	if (ret)
+		goto loop_err;
+	if (cfg->tcp_listen) {
+		ret = open_socket(cfg->tcp_listen, SOCK_STREAM, &r->tcp_port, err, errlen);
 		if (ret < 0)
-			goto fail_msg;
-		r.tcp_fd = ret;
-		ret = zt_loop_add(d->loop, r.tcp_fd, EPOLLIN, on_tcp_listen, &r);
-		if (ret) {
-			snprintf(err, sizeof(err), "event loop: %s", strerror(-ret));
-			goto fail_msg;
-		}
-	}
-	r.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (r.timer_fd < 0 || timerfd_settime(r.timer_fd, 0, &its, NULL) ||
-	    zt_loop_add(d->loop, r.timer_fd, EPOLLIN, on_timer, &r)) {
-		ret = -errno;
-		snprintf(err, sizeof(err), "timer: %s", strerror(errno));
-		goto fail_msg;
-	}
-	if (r.o.uplink) {
-		ret = relay_uplink_open(&r, err, sizeof(err));
+			return ret;
+		r->tcp_fd = ret;
+		ret = zt_loop_add(r->loop, r->tcp_fd, EPOLLIN, on_tcp_listen, r);
 		if (ret)
-			goto fail_msg;
+			goto loop_err;
 	}
-	ret = zt_daemon_watch(d, err, sizeof(err));
-	if (!ret)
-		ret = zt_control_open(d, err, sizeof(err));
-	if (ret)
-		goto fail_msg;
-
-	zt_key_to_base64(r.pub, b64);
-	ready = json_object_new_object();
-	json_object_object_add(ready, "event", json_object_new_string("ready"));
-	json_object_object_add(ready, "role", json_object_new_string(d->role));
-	json_object_object_add(ready, "listen", json_object_new_string(r.o.listen));
-	json_object_object_add(ready, "port", json_object_new_int(r.udp_port));
-	if (r.o.tcp_listen) {
-		json_object_object_add(ready, "tcp_listen", json_object_new_string(r.o.tcp_listen));
-		json_object_object_add(ready, "tcp_port", json_object_new_int(r.tcp_port));
+	r->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (r->timer_fd < 0 || timerfd_settime(r->timer_fd, 0, &its, NULL) ||
+	    zt_loop_add(r->loop, r->timer_fd, EPOLLIN, on_timer, r)) {
+		ret = -errno;
+		snprintf(err, errlen, "timer: %s", strerror(errno));
+		return ret;
 	}
-	json_object_object_add(ready, "pubkey", json_object_new_string(b64));
-	json_object_object_add(ready, "uplink", json_object_new_string(r.o.uplink ? r.o.uplink : "none"));
-	json_object_object_add(ready, "pin_dir", json_object_new_string(d->pin_dir));
-	json_object_object_add(ready, "socket", json_object_new_string(d->socket_path));
-	json_object_object_add(ready, "state_dir", json_object_new_string(d->state_dir));
-	zt_emit(ready);
+	return 0;
+loop_err:
+	snprintf(err, errlen, "event loop: %s", strerror(-ret));
+	return ret;
+}
 
-	ret = zt_daemon_run(d, err, sizeof(err));
-	if (ret)
-		goto fail_msg;
-	goto out;
+static void close_fd(struct zt_relay_server *r, int fd)
+{
+	if (fd < 0)
+		return;
+	zt_loop_del(r->loop, fd);
+	close(fd);
+}
 
-fail_msg:
-	fprintf(stderr, "ztgated: %s\n", err[0] ? err : strerror(-ret));
-	ret = ret ? ret : -EINVAL;
-out:
-	relay_uplink_close(&r);
-	while (r.conns)
-		conn_close(&r, r.conns);
+void zt_relay_server_close(struct zt_relay_server *r)
+{
+	if (!r)
+		return;
+	while (r->conns)
+		conn_close(r, r->conns);
 	for (size_t h = 0; h < (1u << RELAY_HASH_BITS); h++)
-		while (r.by_key[h])
-			peer_free(&r, r.by_key[h]);
-	if (r.timer_fd >= 0) {
-		if (d->loop)
-			zt_loop_del(d->loop, r.timer_fd);
-		close(r.timer_fd);
-	}
-	if (r.tcp_fd >= 0) {
-		if (d->loop)
-			zt_loop_del(d->loop, r.tcp_fd);
-		close(r.tcp_fd);
-	}
-	if (r.udp_fd >= 0) {
-		if (d->loop)
-			zt_loop_del(d->loop, r.udp_fd);
-		close(r.udp_fd);
-	}
-	free(r.src);
-	free(r.rx);
-	zt_daemon_close(d);
-	zt_relay_cookie_secret_destroy(&r.cookie);
-	OPENSSL_cleanse(r.priv, sizeof(r.priv));
-	return ret ? 1 : 0;
+		while (r->by_key[h])
+			peer_free(r, r->by_key[h]);
+	close_fd(r, r->timer_fd);
+	close_fd(r, r->tcp_fd);
+	close_fd(r, r->udp_fd);
+	free(r->src);
+	free(r->rx);
+	zt_relay_cookie_secret_destroy(&r->cookie);
+	OPENSSL_cleanse(r->priv, sizeof(r->priv));
+	free(r);
+}
+
+uint16_t zt_relay_server_udp_port(const struct zt_relay_server *r)
+{
+	return r->udp_port;
+}
+
+uint16_t zt_relay_server_tcp_port(const struct zt_relay_server *r)
+{
+	return r->tcp_port;
+}
+
+void zt_relay_server_public_key(const struct zt_relay_server *r, uint8_t pub[ZT_RELAY_KEYLEN])
+{
+	memcpy(pub, r->pub, ZT_RELAY_KEYLEN);
 }

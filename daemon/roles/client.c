@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * `ztgated client`: what a user runs. The enforcer's core (data plane,
- * policy store, compiler, control socket, events) plus the client's own
- * pieces: the TUN with its addresses and routes, and the fake-IP DNS
- * server. Allowed packets that reach the TUN are read and counted; the
- * tunnel that carries them to a connector comes later.
+ * `ztgated client`: what a user runs. The core's policy parts (data plane,
+ * policy store, control socket, events) plus the client's own: the TUN with
+ * its addresses and routes and the enforcer on its egress, the fake-IP DNS
+ * server (with its BPF fast path), and the tunnel to the connectors that
+ * carries what the TUN reads. Options and role operations.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,11 +18,15 @@
 
 #include <openssl/mem.h>
 
-#include "roles/client_tunnel.h"
+#include "forward/client.h"
+#include "core/control.h"
 #include "core/daemon.h"
+#include "core/role.h"
+#include "roles/roles.h"
 #include "dns/cache.h"
 #include "dataplane/dns_fast.h"
 #include "dns/server.h"
+#include "dns/upstreams.h"
 #include "dns/fakeip.h"
 #include "tunnel/keys.h"
 #include "lib/log.h"
@@ -50,9 +54,17 @@ struct client_opts {
 	bool dns_fast_path;	/* answer known resource names in BPF on lo */
 };
 
-/* What the hooks need besides struct zt_daemon. */
+/* The client role's state (zt_daemon.role). */
 struct client {
-	struct zt_daemon d;
+	struct client_opts o;
+	struct zt_dns_server_cfg dcfg;
+	struct zt_prefix dns_addr;	/* the DNS address, on the TUN */
+	struct zt_prefix tunnel_addr;	/* our tunnel address, on the TUN (with --key) */
+	struct in_addr address;
+	uint8_t key[ZT_KEY_LEN];
+	char upstreams[1024];
+	bool destroy_tun;
+
 	struct zt_tun *tun;
 	struct zt_prefix fake_range;
 	struct zt_fakeip *pool;
@@ -60,6 +72,7 @@ struct client {
 	bool resolved;		/* registered with systemd-resolved */
 	struct zt_client_tunnel *tunnel;	/* NULL: no --key, packets are only counted */
 	struct zt_dns_fast *dns_fast;	/* NULL: --dns-fast-path=off */
+	struct zt_dns_server *dns;
 };
 
 /*
@@ -91,213 +104,78 @@ static void usage(FILE *f)
 		ZT_CLIENT_TUNNEL_MTU);
 }
 
-/* "a.b.c.d:port" (the port required). */
-static int parse_v4_port(const char *s, struct sockaddr_in *sa)
+static const struct option options[] = {
+	{ "tun", required_argument, NULL, 't' },
+	{ "dns", required_argument, NULL, 'd' },
+	{ "upstream", required_argument, NULL, 'u' },
+	{ "fake-range", required_argument, NULL, 'f' },
+	{ "dns-ttl", required_argument, NULL, 'T' },
+	{ "dns-cache", required_argument, NULL, 'C' },
+	{ "resolv-conf", required_argument, NULL, 'r' },
+	{ "address", required_argument, NULL, 'a' },
+	{ "key", required_argument, NULL, 'k' },
+	{ "relay", required_argument, NULL, 'R' },
+	{ "relay-tcp", required_argument, NULL, 'P' },
+	{ "dns-fast-path", required_argument, NULL, 'F' },
+	{ 0 },
+};
+
+static int option(struct zt_daemon *d, int c, const char *optarg)
 {
-	char host[INET_ADDRSTRLEN];
-	const char *colon = strrchr(s, ':');
-	char *end;
-	unsigned long port;
+	struct client_opts *o = &((struct client *)d->role)->o;
+	unsigned long long v;
 
-	if (!colon || (size_t)(colon - s) >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, s, (size_t)(colon - s));
-	host[colon - s] = '\0';
-	errno = 0;
-	port = strtoul(colon + 1, &end, 10);
-	if (errno || end == colon + 1 || *end || port == 0 || port > 65535)
-		return -EINVAL;
-	memset(sa, 0, sizeof(*sa));
-	sa->sin_family = AF_INET;
-	sa->sin_port = htons((uint16_t)port);
-	return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -EINVAL;
-}
-
-/*
- * One upstream to c-ares' csv form: "1.2.3.4", "1.2.3.4:5353", "::1",
- * "[::1]:5353". Returns 0 or -EINVAL.
- */
-static int upstream_csv(const char *in, char *out, size_t outlen)
-{
-	char host[INET6_ADDRSTRLEN + 8];
-	unsigned long port = 53;
-	struct in6_addr a6;
-	struct in_addr a4;
-	const char *p;
-	char *end;
-
-	if (in[0] == '[') {
-		p = strchr(in, ']');
-		if (!p || (size_t)(p - in - 1) >= sizeof(host))
+	switch (c) {
+	case 't': o->tun = optarg; return 0;
+	case 'd': o->dns = optarg; return 0;
+	case 'f': o->fake_range = optarg; return 0;
+	case 'r': o->resolv_conf = optarg; return 0;
+	case 'a': o->address = optarg; return 0;
+	case 'k': o->key_file = optarg; return 0;
+	case 'R':
+	case 'P':
+		if (o->nrelays == ZT_PATHS_RELAYS_MAX) {
+			fprintf(stderr, "ztgated: at most %d relays\n", ZT_PATHS_RELAYS_MAX);
 			return -EINVAL;
-		memcpy(host, in + 1, (size_t)(p - in - 1));
-		host[p - in - 1] = '\0';
-		p++;
-		if (*p && *p != ':')
-			return -EINVAL;
-	} else if (strchr(in, ':') != strrchr(in, ':')) {
-		snprintf(host, sizeof(host), "%s", in);	/* bare IPv6 */
-		p = "";
-	} else {
-		p = strchr(in, ':');
-		if (!p)
-			p = in + strlen(in);
-		if ((size_t)(p - in) >= sizeof(host))
-			return -EINVAL;
-		memcpy(host, in, (size_t)(p - in));
-		host[p - in] = '\0';
-	}
-	if (*p == ':') {
-		errno = 0;
-		port = strtoul(p + 1, &end, 10);
-		if (errno || end == p + 1 || *end || port == 0 || port > 65535)
-			return -EINVAL;
-	}
-	if (inet_pton(AF_INET, host, &a4) == 1)
-		snprintf(out, outlen, "%s:%lu", host, port);
-	else if (inet_pton(AF_INET6, host, &a6) == 1)
-		snprintf(out, outlen, "[%s]:%lu", host, port);
-	else
-		return -EINVAL;
-	return 0;
-}
-
-static void csv_add(char *csv, size_t len, const char *entry)
-{
-	size_t used = strlen(csv);
-
-	snprintf(csv + used, len - used, "%s%s", used ? "," : "", entry);
-}
-
-/*
- * The nameservers of resolv.conf as they are now; our own address is left
- * out (a resolv.conf already pointing at us would make a forwarding loop).
- */
-static void upstreams_from_resolv(const char *path, const struct sockaddr_in *self,
-				  char *csv, size_t len)
-{
-	char line[512], entry[128], self_text[INET_ADDRSTRLEN];
-	FILE *f = fopen(path, "re");
-
-	if (!f) {
-		zt_log("warning", "dns: cannot read %s: %s; no upstreams", path, strerror(errno));
-		return;
-	}
-	inet_ntop(AF_INET, &self->sin_addr, self_text, sizeof(self_text));
-	while (fgets(line, sizeof(line), f)) {
-		char *save, *kw = strtok_r(line, " \t\r\n", &save), *addr;
-
-		if (!kw || strcmp(kw, "nameserver"))
-			continue;
-		addr = strtok_r(NULL, " \t\r\n", &save);
-		if (!addr || !strcmp(addr, self_text))
-			continue;
-		if (upstream_csv(addr, entry, sizeof(entry)) == 0)
-			csv_add(csv, len, entry);
-	}
-	fclose(f);
-}
-
-static int parse_opts(int argc, char **argv, struct zt_daemon *d, struct client_opts *o)
-{
-	static const struct option longopts[] = {
-		{ "tun", required_argument, NULL, 't' },
-		{ "dns", required_argument, NULL, 'd' },
-		{ "upstream", required_argument, NULL, 'u' },
-		{ "fake-range", required_argument, NULL, 'f' },
-		{ "dns-ttl", required_argument, NULL, 'T' },
-		{ "dns-cache", required_argument, NULL, 'C' },
-		{ "resolv-conf", required_argument, NULL, 'r' },
-		{ "address", required_argument, NULL, 'a' },
-		{ "key", required_argument, NULL, 'k' },
-		{ "relay", required_argument, NULL, 'R' },
-		{ "relay-tcp", required_argument, NULL, 'P' },
-		{ "dns-fast-path", required_argument, NULL, 'F' },
-		ZT_DAEMON_LONGOPTS,
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	unsigned long v;
-	char *end;
-	int c;
-
-	optind = 1;
-	opterr = 0;	/* one line of our own instead of getopt's and a usage page */
-	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 't': o->tun = optarg; break;
-		case 'd': o->dns = optarg; break;
-		case 'f': o->fake_range = optarg; break;
-		case 'r': o->resolv_conf = optarg; break;
-		case 'a': o->address = optarg; break;
-		case 'k': o->key_file = optarg; break;
-		case 'R':
-		case 'P':
-			if (o->nrelays == ZT_PATHS_RELAYS_MAX) {
-				fprintf(stderr, "ztgated: at most %d relays\n", ZT_PATHS_RELAYS_MAX);
-				return -EINVAL;
-			}
-			o->relays[o->nrelays++] = (struct zt_path_relay_spec){ .relay = optarg,
-									       .tcp = c == 'P' };
-			break;
-		case 'F':
-			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
-				fprintf(stderr, "ztgated: invalid --dns-fast-path '%s': expected on or off\n",
-					optarg);
-				return -EINVAL;
-			}
-			o->dns_fast_path = !strcmp(optarg, "on");
-			break;
-		case 'u':
-			if (o->nupstream == MAX_UPSTREAMS) {
-				fprintf(stderr, "ztgated: at most %d upstreams\n", MAX_UPSTREAMS);
-				return -EINVAL;
-			}
-			o->upstream[o->nupstream++] = optarg;
-			break;
-		case 'T':
-			errno = 0;
-			v = strtoul(optarg, &end, 10);
-			if (errno || end == optarg || *end || *optarg == '-' || v > 86400) {
-				fprintf(stderr, "ztgated: invalid --dns-ttl '%s': expected 0-86400\n",
-					optarg);
-				return -EINVAL;
-			}
-			o->ttl = (uint32_t)v;
-			break;
-		case 'C':
-			errno = 0;
-			v = strtoul(optarg, &end, 10);
-			if (errno || end == optarg || *end || *optarg == '-' ||
-			    v > ZT_DNS_CACHE_MAX_ENTRIES) {
-				fprintf(stderr, "ztgated: invalid --dns-cache '%s': expected 0-%d\n",
-					optarg, ZT_DNS_CACHE_MAX_ENTRIES);
-				return -EINVAL;
-			}
-			o->dns_cache = (unsigned int)v;
-			break;
-		case 'h': usage(stdout); exit(0);
-		default:
-			if (zt_daemon_common_opt(d, c, optarg))
-				break;
-			return zt_daemon_bad_opt("client", c, argv);
 		}
-	}
-	if (!o->address != !o->key_file) {
-		fprintf(stderr, "ztgated: --address and --key go together (the tunnel needs both)\n");
+		o->relays[o->nrelays++] = (struct zt_path_relay_spec){ .relay = optarg,
+								       .tcp = c == 'P' };
+		return 0;
+	case 'F':
+		if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+			fprintf(stderr, "ztgated: invalid --dns-fast-path '%s': expected on or off\n",
+				optarg);
+			return -EINVAL;
+		}
+		o->dns_fast_path = !strcmp(optarg, "on");
+		return 0;
+	case 'u':
+		if (o->nupstream == MAX_UPSTREAMS) {
+			fprintf(stderr, "ztgated: at most %d upstreams\n", MAX_UPSTREAMS);
+			return -EINVAL;
+		}
+		o->upstream[o->nupstream++] = optarg;
+		return 0;
+	case 'T':
+		if (zt_opt_uint("dns-ttl", optarg, 0, 86400, &v))
+			return -EINVAL;
+		o->ttl = (uint32_t)v;
+		return 0;
+	case 'C':
+		if (zt_opt_uint("dns-cache", optarg, 0, ZT_DNS_CACHE_MAX_ENTRIES, &v))
+			return -EINVAL;
+		o->dns_cache = (unsigned int)v;
+		return 0;
+	default:
 		return -EINVAL;
 	}
-	if (o->nrelays && !o->key_file) {
-		fprintf(stderr, "ztgated: --relay needs the tunnel (--address and --key)\n");
-		return -EINVAL;
-	}
-	return zt_daemon_no_args(argc, argv);
 }
 
 /* The routes into the TUN: the fake range and every IP/CIDR resource. */
-static int sync_routes(struct client *cl, char *err, size_t errlen)
+static int sync_routes(struct zt_daemon *d, char *err, size_t errlen)
 {
-	const struct zt_policy *p = &cl->d.policy;
+	struct client *cl = d->role;
+	const struct zt_policy *p = &d->policy;
 	struct zt_prefix *routes;
 	size_t n = 0;
 	unsigned int i;
@@ -319,26 +197,25 @@ static int sync_routes(struct client *cl, char *err, size_t errlen)
 
 static int on_policy_applied(struct zt_daemon *d, char *err, size_t errlen)
 {
-	struct client *cl = (struct client *)d;
-
+	struct client *cl = d->role;
 	int ret;
 
 	if (!cl->tun)
 		return 0;
-	ret = sync_routes(cl, err, errlen);
+	ret = sync_routes(d, err, errlen);
 	if (!ret && cl->tunnel)
 		ret = zt_client_tunnel_sync(cl->tunnel, err, errlen);
 	/* New name resources bring new routing domains. */
 	if (!ret && cl->resolved)
 		ret = zt_resolver_apply(zt_tun_name(cl->tun), cl->dns_ip, &d->policy, err, errlen);
 	/* A name that stopped being a resource must not be answered in BPF any more. */
-	zt_dns_server_policy_changed(d->dns);
+	zt_dns_server_policy_changed(cl->dns);
 	return ret;
 }
 
 static void on_stats(struct zt_daemon *d, json_object *o)
 {
-	struct client *cl = (struct client *)d;
+	struct client *cl = d->role;
 	struct zt_tun_stats st;
 	json_object *t;
 
@@ -352,15 +229,15 @@ static void on_stats(struct zt_daemon *d, json_object *o)
 				       json_object_new_int64((int64_t)zt_tun_route_count(cl->tun)));
 		json_object_object_add(o, "tun", t);
 	}
-	if (d->dns)
-		zt_dns_server_stats(d->dns, o);
+	if (cl->dns)
+		zt_dns_server_stats(cl->dns, o);
 	if (cl->tunnel)
 		zt_client_tunnel_stats_json(cl->tunnel, o);
 }
 
 static void on_status(struct zt_daemon *d, json_object *o)
 {
-	struct client *cl = (struct client *)d;
+	struct client *cl = d->role;
 
 	if (cl->tunnel) {
 		zt_client_tunnel_status_json(cl->tunnel, o);
@@ -398,37 +275,289 @@ static void on_tun(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 		zt_client_tunnel_cork(cl->tunnel, false);
 }
 
+/* The fake IPs the pool holds, for every compile (core). */
 static int client_bindings(struct zt_daemon *d, const struct zt_policy *next,
 			   struct zt_exact_binding **out, size_t *n)
 {
-	return zt_fakeip_bindings(d->fakeip, next, out, n);
+	return zt_fakeip_bindings(((struct client *)d->role)->pool, next, out, n);
 }
 
-/* Compile the stored policy with the mappings the pool brought back. */
-static int initial_compile(struct client *cl, char *err, size_t errlen)
+/* A new fake IP goes into the live maps before its answer leaves (dns/server.c). */
+static int bind_live(void *arg, const struct zt_exact_binding *b)
 {
-	struct zt_exact_binding *binds;
-	size_t n;
-	uint32_t gen;
+	struct zt_daemon *d = arg;
+
+	return zt_compile_bind_live(d->fds, b);
+}
+
+/* `ztgate dns`: name, fake IP, resource, last use. */
+static json_object *cmd_dns_list(struct zt_daemon *d, const struct zt_ctl_req *r)
+{
+	struct client *cl = d->role;
+	json_object *o = zt_ctl_ok();
+
+	(void)r;
+	json_object_object_add(o, "mappings", zt_dns_list_json(cl->pool, &d->policy));
+	return o;
+}
+
+/* `ztgate resolve NAME`: what the client would answer, and why. */
+static json_object *cmd_dns_resolve(struct zt_daemon *d, const struct zt_ctl_req *r)
+{
+	struct client *cl = d->role;
+	const char *name = zt_ctl_str(r, "name");
+	json_object *o, *res;
+	char err[512];
+
+	if (!name)
+		return zt_ctl_error("resolve needs a name");
+	res = zt_dns_resolve_json(cl->dns, name, err, sizeof(err));
+	if (!res)
+		return zt_ctl_error(err);
+	o = zt_ctl_ok();
+	json_object_object_add(o, "resolve", res);
+	return o;
+}
+
+static const struct zt_ctl_cmd commands[] = {
+	{ "dns.list", cmd_dns_list, 0 },
+	{ "dns.resolve", cmd_dns_resolve, 0 },
+	{ 0 },
+};
+
+/* The options taken together, the key loaded: nothing opened yet. */
+static int configure(struct zt_daemon *d, char *err, size_t errlen)
+{
+	struct client *cl = d->role;
+	struct client_opts *o = &cl->o;
+	struct zt_dns_server_cfg *dcfg = &cl->dcfg;
+	struct zt_endpoint dns_ep;
+	struct sockaddr_storage ss;
+	unsigned int u;
+
+	if (!o->address != !o->key_file) {
+		snprintf(err, errlen, "--address and --key go together (the tunnel needs both)");
+		return -EINVAL;
+	}
+	if (o->nrelays && !o->key_file) {
+		snprintf(err, errlen, "--relay needs the tunnel (--address and --key)");
+		return -EINVAL;
+	}
+	if (zt_endpoint_parse(o->dns, &dns_ep, err, errlen) || dns_ep.family != AF_INET) {
+		snprintf(err, errlen, "invalid --dns '%s': expected IPv4:PORT", o->dns);
+		return -EINVAL;
+	}
+	zt_endpoint_to_sockaddr(&dns_ep, (struct sockaddr_storage *)&ss);
+	dcfg->listen = *(struct sockaddr_in *)&ss;
+	if (zt_prefix_parse(o->fake_range, &cl->fake_range, err, errlen) ||
+	    cl->fake_range.family != AF_INET) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s",
+			 cl->fake_range.family == AF_INET ? err : "expected an IPv4 CIDR");
+		snprintf(err, errlen, "invalid --fake-range '%s': %s", o->fake_range, why);
+		return -EINVAL;
+	}
+	for (u = 0; u < o->nupstream; u++) {
+		char entry[128];
+
+		if (zt_dns_upstream_csv(o->upstream[u], entry, sizeof(entry))) {
+			snprintf(err, errlen, "invalid --upstream '%s': expected ADDR[:PORT]",
+				 o->upstream[u]);
+			return -EINVAL;
+		}
+		zt_dns_upstream_csv_add(cl->upstreams, sizeof(cl->upstreams), entry);
+	}
+	if (!o->nupstream)
+		zt_dns_upstreams_from_resolv(o->resolv_conf, &dcfg->listen, cl->upstreams,
+					     sizeof(cl->upstreams));
+	cl->tunnel_addr = (struct zt_prefix){ .family = AF_INET, .len = 32 };
+	if (o->key_file) {
+		if (inet_pton(AF_INET, o->address, &cl->address) != 1) {
+			snprintf(err, errlen, "invalid --address '%s': expected an IPv4 address",
+				 o->address);
+			return -EINVAL;
+		}
+		if (zt_key_load_private(o->key_file, cl->key, err, errlen))
+			return -EINVAL;
+		zt_addr_from_v4(cl->tunnel_addr.addr, cl->address.s_addr);
+	}
+	cl->dns_addr = (struct zt_prefix){ .family = AF_INET, .len = 32 };
+	cl->dns_addr.addr[10] = cl->dns_addr.addr[11] = 0xff;
+	memcpy(cl->dns_addr.addr + 12, &dcfg->listen.sin_addr, 4);
+	dcfg->fake_range = cl->fake_range;
+	dcfg->ttl = o->ttl;
+	dcfg->cache_entries = o->dns_cache;
+	dcfg->upstreams = cl->upstreams;
+	inet_ntop(AF_INET, &dcfg->listen.sin_addr, cl->dns_ip, sizeof(cl->dns_ip));
+	return 0;
+}
+
+/* The fake-IP pool as saved, before the first compile carries its addresses. */
+static int prepare(struct zt_daemon *d, char *err, size_t errlen)
+{
+	struct client *cl = d->role;
+	uint32_t ttl = cl->o.ttl;
 	int ret;
 
-	ret = zt_fakeip_bindings(cl->pool, &cl->d.policy, &binds, &n);
+	/*
+	 * A client may cache an answer for its TTL: an address must not go to
+	 * another name while a cached answer can still lead to it.
+	 */
+	ret = zt_fakeip_new(&cl->pool, &cl->fake_range,
+			    ttl * 2 > ZT_FAKEIP_DEFAULT_MIN_IDLE ? ttl * 2 : ZT_FAKEIP_DEFAULT_MIN_IDLE,
+			    err, errlen);
+	if (ret)
+		return ret;
+	zt_fakeip_reserve(cl->pool, cl->dcfg.listen.sin_addr);
+	ret = zt_fakeip_load(cl->pool, d->state_dir, (int64_t)time(NULL), err, errlen);
+	return ret < 0 ? ret : 0;
+}
+
+/* The TUN with the enforcer on its egress, its addresses and routes. */
+static int tun_up(struct zt_daemon *d, char *err, size_t errlen)
+{
+	struct client *cl = d->role;
+	const struct client_opts *o = &cl->o;
+	int ret;
+
+	/* The enforcer is on the TUN before any route leads into it. */
+	ret = zt_tun_open(o->tun, &cl->tun, err, errlen);
+	if (ret)
+		return ret;
+	cl->destroy_tun = true;
+	ret = zt_dp_attach_tc(d->dp, zt_tun_name(cl->tun), true);
 	if (ret) {
-		snprintf(err, errlen, "fake-IP mappings: %s", strerror(-ret));
+		snprintf(err, errlen, "attaching tc egress to %s: %s", zt_tun_name(cl->tun),
+			 strerror(-ret));
 		return ret;
 	}
-	ret = zt_compile_prepare_with(cl->d.fds, &cl->d.policy, binds, n, &gen, err, errlen);
-	free(binds);
+	ret = zt_tun_add_addr(cl->tun, &cl->dns_addr, err, errlen);
+	if (!ret && o->key_file) {
+		/* Sockets talking through the tunnel speak from our tunnel address. */
+		ret = zt_tun_set_mtu(cl->tun, o->nrelays ? ZT_RELAYED_TUNNEL_MTU : ZT_CLIENT_TUNNEL_MTU,
+				     err, errlen);
+		if (!ret)
+			ret = zt_tun_add_addr(cl->tun, &cl->tunnel_addr, err, errlen);
+		zt_tun_set_route_src(cl->tun, &cl->address);
+	}
 	if (!ret)
-		ret = zt_compile_commit(cl->d.fds, gen, err, errlen);
+		ret = sync_routes(d, err, errlen);
+	if (ret)
+		return ret;
+	ret = zt_loop_add(d->loop, zt_tun_fd(cl->tun), EPOLLIN, on_tun, cl);
+	if (ret)
+		snprintf(err, errlen, "%s", strerror(-ret));
 	return ret;
 }
 
-int zt_role_client(int argc, char **argv)
+/* The DNS server, with the BPF fast path on lo when asked for. */
+static int dns_up(struct zt_daemon *d, char *err, size_t errlen)
 {
-	static struct client cl;	/* static: large, and the hooks reach it via d */
-	struct zt_daemon *d = &cl.d;
-	struct client_opts o = {
+	struct client *cl = d->role;
+	struct zt_dns_server_cfg *dcfg = &cl->dcfg;
+	int ret;
+
+	if (cl->o.dns_fast_path) {
+		char pins[512];
+
+		snprintf(pins, sizeof(pins), "%s/dns", d->pin_dir);
+		ret = zt_dns_fast_open(pins, dcfg->listen.sin_addr, ntohs(dcfg->listen.sin_port),
+				       &cl->dns_fast, err, errlen);
+		if (ret)
+			return ret;
+		dcfg->fast = cl->dns_fast;
+	}
+	dcfg->loop = d->loop;
+	dcfg->state_dir = d->state_dir;
+	dcfg->policy = &d->policy;
+	dcfg->bind_live = bind_live;
+	dcfg->bind_arg = d;
+	ret = zt_dns_server_open(cl->pool, dcfg, &cl->dns, err, errlen);
+	if (ret)
+		return ret;
+	/* Misses must find the server listening: attach only now. */
+	if (cl->dns_fast)
+		ret = zt_dns_fast_attach(cl->dns_fast, ZT_CLIENT_LOOPBACK, err, errlen);
+	return ret;
+}
+
+static int start(struct zt_daemon *d, char *err, size_t errlen)
+{
+	struct client *cl = d->role;
+	int ret;
+
+	ret = tun_up(d, err, errlen);
+	if (!ret)
+		ret = dns_up(d, err, errlen);
+	if (!ret && cl->o.key_file) {
+		struct zt_client_tunnel_cfg tcfg = {
+			.loop = d->loop, .policy = &d->policy, .tun = cl->tun, .pool = cl->pool,
+			.fake_range = cl->fake_range, .address = cl->address,
+			.relays = cl->o.relays, .nrelays = cl->o.nrelays,
+		};
+
+		memcpy(tcfg.private_key, cl->key, sizeof(tcfg.private_key));
+		ret = zt_client_tunnel_open(&tcfg, &cl->tunnel, err, errlen);
+		OPENSSL_cleanse(tcfg.private_key, sizeof(tcfg.private_key));
+	}
+	if (!ret && zt_resolver_available()) {
+		ret = zt_resolver_apply(zt_tun_name(cl->tun), cl->dns_ip, &d->policy, err, errlen);
+		cl->resolved = !ret;
+	}
+	return ret;
+}
+
+static void ready(struct zt_daemon *d, json_object *ready)
+{
+	struct client *cl = d->role;
+	const struct client_opts *o = &cl->o;
+
+	json_object_object_add(ready, "split_dns", json_object_new_string(
+			       cl->resolved ? "systemd-resolved" : "none (point resolv.conf at the dns address)"));
+	json_object_object_add(ready, "tun", json_object_new_string(zt_tun_name(cl->tun)));
+	json_object_object_add(ready, "dns", json_object_new_string(o->dns));
+	json_object_object_add(ready, "upstreams", json_object_new_string(cl->upstreams));
+	json_object_object_add(ready, "fake_range", json_object_new_string(o->fake_range));
+	json_object_object_add(ready, "fake_ips", json_object_new_int64((int64_t)zt_fakeip_count(cl->pool)));
+	json_object_object_add(ready, "tunnel", json_object_new_string(o->key_file ? o->address : "off"));
+	json_object_object_add(ready, "dns_fast_path", json_object_new_string(
+			       cl->dns_fast ? ZT_CLIENT_LOOPBACK : "off"));
+}
+
+static void stop(struct zt_daemon *d)
+{
+	struct client *cl = d->role;
+	char err[512];
+
+	OPENSSL_cleanse(cl->key, sizeof(cl->key));
+	zt_client_tunnel_close(cl->tunnel);
+	cl->tunnel = NULL;
+	zt_dns_server_close(cl->dns);	/* saves the pool, BPF's answers folded in */
+	cl->dns = NULL;
+	/* Nobody keeps its table in step with the policy now: off it goes. */
+	if (cl->dns_fast && zt_dns_fast_detach(cl->dns_fast, err, sizeof(err)))
+		fprintf(stderr, "ztgated: %s\n", err);
+	zt_dns_fast_close(cl->dns_fast);
+	cl->dns_fast = NULL;
+	if (cl->resolved)
+		zt_resolver_revert(zt_tun_name(cl->tun));
+	cl->resolved = false;
+	/* The device goes, and its addresses and routes with it. */
+	if (cl->tun && d->loop)
+		zt_loop_del(d->loop, zt_tun_fd(cl->tun));
+	zt_tun_close(cl->tun, cl->destroy_tun);
+	cl->tun = NULL;
+	zt_fakeip_free(cl->pool);
+	cl->pool = NULL;
+}
+
+/* Defaults, before the options. */
+static void init(struct zt_daemon *d)
+{
+	struct client_opts *o = &((struct client *)d->role)->o;
+
+	*o = (struct client_opts){
 		.tun = ZT_CLIENT_DEFAULT_TUN,
 		.dns = ZT_CLIENT_DEFAULT_DNS,
 		.fake_range = ZT_FAKEIP_DEFAULT_RANGE,
@@ -437,224 +566,25 @@ int zt_role_client(int argc, char **argv)
 		.dns_cache = ZT_DNS_CACHE_DEFAULT_ENTRIES,
 		.dns_fast_path = true,
 	};
-	struct zt_dns_server_cfg dcfg = { 0 };
-	struct zt_prefix dns_addr = { .family = AF_INET, .len = 32 };
-	struct zt_prefix tunnel_addr = { .family = AF_INET, .len = 32 };
-	struct in_addr address = { 0 };
-	uint8_t key[ZT_KEY_LEN];
-	const struct zt_tunables tunables = ZT_TUNABLES_DEFAULT;
-	json_object *ready = NULL;
-	char err[512], upstreams[1024] = "";
-	bool destroy_tun = false;
-	int ret;
-	unsigned int u;
-
-	*d = (struct zt_daemon){
-		.role = "client",
-		.state_dir = ZT_DEFAULT_STATE_DIR,
-		.socket_path = ZT_DEFAULT_SOCKET_PATH,
-		.pin_dir = ZT_DEFAULT_PIN_DIR,
-		.listen_fd = -1,
-		.signal_fd = -1,
-		.policy_applied = on_policy_applied,
-		.stats = on_stats,
-		.status = on_status,
-		.bindings = client_bindings,
-	};
-	zt_policy_init(&d->policy);
-	if (parse_opts(argc, argv, d, &o))
-		return 2;
-
-	if (parse_v4_port(o.dns, &dcfg.listen)) {
-		fprintf(stderr, "ztgated: invalid --dns '%s': expected IPv4:PORT\n", o.dns);
-		return 2;
-	}
-	if (zt_prefix_parse(o.fake_range, &cl.fake_range, err, sizeof(err)) ||
-	    cl.fake_range.family != AF_INET) {
-		fprintf(stderr, "ztgated: invalid --fake-range '%s': %s\n", o.fake_range,
-			cl.fake_range.family == AF_INET ? err : "expected an IPv4 CIDR");
-		return 2;
-	}
-	for (u = 0; u < o.nupstream; u++) {
-		char entry[128];
-
-		if (upstream_csv(o.upstream[u], entry, sizeof(entry))) {
-			fprintf(stderr, "ztgated: invalid --upstream '%s': expected ADDR[:PORT]\n",
-				o.upstream[u]);
-			return 2;
-		}
-		csv_add(upstreams, sizeof(upstreams), entry);
-	}
-	if (!o.nupstream)
-		upstreams_from_resolv(o.resolv_conf, &dcfg.listen, upstreams, sizeof(upstreams));
-	if (o.key_file) {
-		if (inet_pton(AF_INET, o.address, &address) != 1) {
-			fprintf(stderr, "ztgated: invalid --address '%s': expected an IPv4 address\n",
-				o.address);
-			return 2;
-		}
-		if (zt_key_load_private(o.key_file, key, err, sizeof(err))) {
-			fprintf(stderr, "ztgated: %s\n", err);
-			return 2;
-		}
-		zt_addr_from_v4(tunnel_addr.addr, address.s_addr);
-	}
-	dcfg.fake_range = cl.fake_range;
-	dcfg.ttl = o.ttl;
-	dcfg.cache_entries = o.dns_cache;
-	dcfg.upstreams = upstreams;
-	dns_addr.addr[10] = dns_addr.addr[11] = 0xff;
-	memcpy(dns_addr.addr + 12, &dcfg.listen.sin_addr, 4);
-
-	/* Validate the stored state before touching the kernel. */
-	ret = zt_store_load(d->state_dir, &d->policy, err, sizeof(err));
-	if (ret)
-		goto fail_msg;
-	/*
-	 * A client may cache an answer for its TTL: an address must not go to
-	 * another name while a cached answer can still lead to it.
-	 */
-	ret = zt_fakeip_new(&cl.pool, &cl.fake_range,
-			    o.ttl * 2 > ZT_FAKEIP_DEFAULT_MIN_IDLE ? o.ttl * 2 : ZT_FAKEIP_DEFAULT_MIN_IDLE,
-			    err, sizeof(err));
-	if (ret)
-		goto fail_msg;
-	zt_fakeip_reserve(cl.pool, dcfg.listen.sin_addr);
-	ret = zt_fakeip_load(cl.pool, d->state_dir, (int64_t)time(NULL), err, sizeof(err));
-	if (ret < 0)
-		goto fail_msg;
-	d->fakeip = cl.pool;
-
-	ret = zt_daemon_open_dataplane(d, &tunables, err, sizeof(err));
-	if (!ret)
-		ret = zt_daemon_check_adoption(d, err, sizeof(err));
-	if (ret)
-		goto fail_msg;
-	ret = initial_compile(&cl, err, sizeof(err));
-	if (ret)
-		goto fail_msg;
-
-	/* The enforcer is on the TUN before any route leads into it. */
-	ret = zt_tun_open(o.tun, &cl.tun, err, sizeof(err));
-	if (ret)
-		goto fail_msg;
-	destroy_tun = true;
-	ret = zt_dp_attach_tc(d->dp, zt_tun_name(cl.tun), true);
-	if (ret) {
-		snprintf(err, sizeof(err), "attaching tc egress to %s: %s", zt_tun_name(cl.tun),
-			 strerror(-ret));
-		goto fail_msg;
-	}
-	ret = zt_tun_add_addr(cl.tun, &dns_addr, err, sizeof(err));
-	if (!ret && o.key_file) {
-		/* Sockets talking through the tunnel speak from our tunnel address. */
-		ret = zt_tun_set_mtu(cl.tun, o.nrelays ? ZT_RELAYED_TUNNEL_MTU : ZT_CLIENT_TUNNEL_MTU,
-				     err, sizeof(err));
-		if (!ret)
-			ret = zt_tun_add_addr(cl.tun, &tunnel_addr, err, sizeof(err));
-		zt_tun_set_route_src(cl.tun, &address);
-	}
-	if (!ret)
-		ret = sync_routes(&cl, err, sizeof(err));
-	if (ret)
-		goto fail_msg;
-	ret = zt_loop_add(d->loop, zt_tun_fd(cl.tun), EPOLLIN, on_tun, &cl);
-	if (ret)
-		goto sys_fail;
-
-	ret = zt_daemon_watch(d, err, sizeof(err));
-	if (ret)
-		goto fail_msg;
-
-	ret = zt_control_open(d, err, sizeof(err));
-	if (ret)
-		goto fail_msg;
-	if (o.dns_fast_path) {
-		char pins[512];
-
-		snprintf(pins, sizeof(pins), "%s/dns", d->pin_dir);
-		ret = zt_dns_fast_open(pins, dcfg.listen.sin_addr, ntohs(dcfg.listen.sin_port),
-				       &cl.dns_fast, err, sizeof(err));
-		if (ret)
-			goto fail_msg;
-		dcfg.fast = cl.dns_fast;
-	}
-	ret = zt_dns_server_open(d, cl.pool, &dcfg, &d->dns, err, sizeof(err));
-	if (ret)
-		goto fail_msg;
-	/* Misses must find the server listening: attach only now. */
-	if (cl.dns_fast) {
-		ret = zt_dns_fast_attach(cl.dns_fast, ZT_CLIENT_LOOPBACK, err, sizeof(err));
-		if (ret)
-			goto fail_msg;
-	}
-	if (o.key_file) {
-		ret = zt_client_tunnel_open(d, cl.tun, cl.pool, &cl.fake_range, address, key,
-					    o.relays, o.nrelays, &cl.tunnel, err, sizeof(err));
-		if (ret)
-			goto fail_msg;
-	}
-
-	inet_ntop(AF_INET, &dcfg.listen.sin_addr, cl.dns_ip, sizeof(cl.dns_ip));
-	if (zt_resolver_available()) {
-		ret = zt_resolver_apply(zt_tun_name(cl.tun), cl.dns_ip, &d->policy, err, sizeof(err));
-		if (ret)
-			goto fail_msg;
-		cl.resolved = true;
-	}
-
-	ready = json_object_new_object();
-	json_object_object_add(ready, "event", json_object_new_string("ready"));
-	json_object_object_add(ready, "role", json_object_new_string(d->role));
-	json_object_object_add(ready, "split_dns", json_object_new_string(
-			       cl.resolved ? "systemd-resolved" : "none (point resolv.conf at the dns address)"));
-	json_object_object_add(ready, "tun", json_object_new_string(zt_tun_name(cl.tun)));
-	json_object_object_add(ready, "dns", json_object_new_string(o.dns));
-	json_object_object_add(ready, "upstreams", json_object_new_string(upstreams));
-	json_object_object_add(ready, "fake_range", json_object_new_string(o.fake_range));
-	json_object_object_add(ready, "fake_ips", json_object_new_int64((int64_t)zt_fakeip_count(cl.pool)));
-	json_object_object_add(ready, "pin_dir", json_object_new_string(d->pin_dir));
-	json_object_object_add(ready, "socket", json_object_new_string(d->socket_path));
-	json_object_object_add(ready, "state_dir", json_object_new_string(d->state_dir));
-	json_object_object_add(ready, "resources", json_object_new_int((int)d->policy.count));
-	json_object_object_add(ready, "tunnel", json_object_new_string(o.key_file ? o.address : "off"));
-	json_object_object_add(ready, "dns_fast_path", json_object_new_string(
-			       cl.dns_fast ? ZT_CLIENT_LOOPBACK : "off"));
-	zt_emit(ready);
-	ready = NULL;
-
-	ret = zt_daemon_run(d, err, sizeof(err));
-	if (ret)
-		goto fail_msg;
-	goto out;
-
-fail_msg:
-	fprintf(stderr, "ztgated: %s\n", err);
-	goto fail;
-sys_fail:
-	fprintf(stderr, "ztgated: %s\n", strerror(-ret));
-fail:
-	ret = ret ? ret : -EINVAL;
-out:
-	json_object_put(ready);
-	OPENSSL_cleanse(key, sizeof(key));
-	zt_client_tunnel_close(cl.tunnel);
-	cl.tunnel = NULL;
-	zt_dns_server_close(d->dns);	/* saves the pool, BPF's answers folded in */
-	d->dns = NULL;
-	/* Nobody keeps its table in step with the policy now: off it goes. */
-	if (cl.dns_fast && zt_dns_fast_detach(cl.dns_fast, err, sizeof(err)))
-		fprintf(stderr, "ztgated: %s\n", err);
-	zt_dns_fast_close(cl.dns_fast);
-	cl.dns_fast = NULL;
-	if (cl.resolved)
-		zt_resolver_revert(zt_tun_name(cl.tun));
-	cl.resolved = false;
-	/* The device goes, and its addresses and routes with it. */
-	zt_tun_close(cl.tun, destroy_tun);
-	cl.tun = NULL;
-	zt_daemon_close(d);
-	zt_fakeip_free(cl.pool);
-	d->fakeip = NULL;
-	return ret ? 1 : 0;
 }
+
+const struct zt_role_ops zt_role_client = {
+	.name = "client",
+	.summary = "fake-IP DNS, the TUN and its routes, enforcement of egress, tunnels to connectors",
+	.needs = ZT_ROLE_POLICY,
+	.state_size = sizeof(struct client),
+	.options = options,
+	.usage = usage,
+	.init = init,
+	.option = option,
+	.configure = configure,
+	.prepare = prepare,
+	.start = start,
+	.ready = ready,
+	.stop = stop,
+	.bindings = client_bindings,
+	.policy_applied = on_policy_applied,
+	.stats = on_stats,
+	.status = on_status,
+	.commands = commands,
+};

@@ -12,7 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/daemon.h"
+#include "lib/loop.h"
+#include "policy/policy.h"
 #include "dns/fakeip.h"
 #include "tunnel/keys.h"
 #include "path/relays.h"
@@ -30,17 +31,28 @@ struct zt_client_tunnel_stats {
 	uint64_t malformed_control;
 };
 
+struct zt_client_tunnel_cfg {
+	struct zt_loop *loop;
+	const struct zt_policy *policy;	/* the live policy (swapped in place) */
+	struct zt_tun *tun;		/* receives the replies */
+	struct zt_fakeip *pool;		/* names the fake IPs */
+	struct zt_prefix fake_range;
+	struct in_addr address;		/* ours inside the tunnel */
+	uint8_t private_key[ZT_KEY_LEN];
+	/*
+	 * --relay/--relay-tcp (N may be 0): connectors are reached through
+	 * them until a direct path is found (path/paths.h).
+	 */
+	const struct zt_path_relay_spec *relays;
+	size_t nrelays;
+};
+
 /*
- * Open the tunnel socket (any port) and add a peer per connector of D's
- * policy. TUN receives the replies; POOL names the fake IPs. RELAYS (N of
- * them, may be 0) are --relay/--relay-tcp: connectors are reached through
- * them until a direct path is found (paths.h). 0 or -errno with ERR set.
+ * Open the tunnel socket (any port) and add a peer per connector of the
+ * policy. 0 or -errno with ERR set.
  */
-int zt_client_tunnel_open(struct zt_daemon *d, struct zt_tun *tun, struct zt_fakeip *pool,
-			  const struct zt_prefix *fake_range, struct in_addr address,
-			  const uint8_t private_key[ZT_KEY_LEN],
-			  const struct zt_path_relay_spec *relays, size_t nrelays,
-			  struct zt_client_tunnel **out, char *err, size_t errlen);
+int zt_client_tunnel_open(const struct zt_client_tunnel_cfg *cfg, struct zt_client_tunnel **out,
+			  char *err, size_t errlen);
 void zt_client_tunnel_close(struct zt_client_tunnel *ct);
 /* The policy changed: connectors follow it (sessions of unchanged keys stay). */
 int zt_client_tunnel_sync(struct zt_client_tunnel *ct, char *err, size_t errlen);

@@ -20,7 +20,7 @@
 
 #include <openssl/mem.h>
 
-#include "roles/client_tunnel.h"
+#include "forward/client.h"
 #include "dns/codec.h"
 #include "tunnel/keys.h"
 #include "lib/log.h"
@@ -50,7 +50,8 @@ struct ct_peer {
 };
 
 struct zt_client_tunnel {
-	struct zt_daemon *d;
+	struct zt_loop *loop;
+	const struct zt_policy *policy;
 	struct zt_tun *tun;
 	struct zt_fakeip *pool;
 	struct zt_prefix fake_range;
@@ -98,7 +99,7 @@ static bool in_prefix(const struct zt_prefix *p, struct in_addr a)
 static const struct zt_resource_def *resource_of(struct zt_client_tunnel *ct, struct in_addr dst,
 						 const char **name)
 {
-	const struct zt_policy *p = &ct->d->policy;
+	const struct zt_policy *p = ct->policy;
 	const struct zt_resource_def *best = NULL;
 
 	*name = NULL;
@@ -297,7 +298,7 @@ static int sync_accept(struct zt_client_tunnel *ct, char *err, size_t errlen)
 
 int zt_client_tunnel_sync(struct zt_client_tunnel *ct, char *err, size_t errlen)
 {
-	const struct zt_policy *p = &ct->d->policy;
+	const struct zt_policy *p = ct->policy;
 	struct ct_peer *next;
 	size_t n = p->nconnectors;
 
@@ -365,11 +366,8 @@ int zt_client_tunnel_sync(struct zt_client_tunnel *ct, char *err, size_t errlen)
 	return sync_accept(ct, err, errlen);
 }
 
-int zt_client_tunnel_open(struct zt_daemon *d, struct zt_tun *tun, struct zt_fakeip *pool,
-			  const struct zt_prefix *fake_range, struct in_addr address,
-			  const uint8_t private_key[ZT_KEY_LEN],
-			  const struct zt_path_relay_spec *relays, size_t nrelays,
-			  struct zt_client_tunnel **out, char *err, size_t errlen)
+int zt_client_tunnel_open(const struct zt_client_tunnel_cfg *ccfg, struct zt_client_tunnel **out,
+			  char *err, size_t errlen)
 {
 	struct zt_tunnel_cfg cfg = { .persistent_keepalive_ms = 25000 };
 	const struct zt_tunnel_ops ops = { .recv = on_recv, .session_up = on_session_up,
@@ -383,20 +381,21 @@ int zt_client_tunnel_open(struct zt_daemon *d, struct zt_tun *tun, struct zt_fak
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	ct->d = d;
-	ct->tun = tun;
-	ct->pool = pool;
-	ct->fake_range = *fake_range;
-	ct->address = address;
-	memcpy(cfg.private_key, private_key, sizeof(cfg.private_key));
+	ct->loop = ccfg->loop;
+	ct->policy = ccfg->policy;
+	ct->tun = ccfg->tun;
+	ct->pool = ccfg->pool;
+	ct->fake_range = ccfg->fake_range;
+	ct->address = ccfg->address;
+	memcpy(cfg.private_key, ccfg->private_key, sizeof(cfg.private_key));
 	cfg.listen.ss_family = AF_INET;	/* any address, any port: we only dial out */
-	ret = zt_tunnel_open(d->loop, &cfg, &ops, ct, &ct->tunnel, err, errlen);
+	ret = zt_tunnel_open(ct->loop, &cfg, &ops, ct, &ct->tunnel, err, errlen);
 	OPENSSL_cleanse(cfg.private_key, sizeof(cfg.private_key));
 	if (!ret)
-		ret = zt_paths_open(d->loop, ct->tunnel, NULL, &ct->paths, err, errlen);
+		ret = zt_paths_open(ct->loop, ct->tunnel, NULL, &ct->paths, err, errlen);
 	if (!ret)
-		ret = zt_path_relays_open(d->loop, ct->tunnel, ct->paths, private_key, relays,
-					  nrelays, &ct->relays, err, errlen);
+		ret = zt_path_relays_open(ct->loop, ct->tunnel, ct->paths, ccfg->private_key,
+					  ccfg->relays, ccfg->nrelays, &ct->relays, err, errlen);
 	if (!ret)
 		ret = zt_client_tunnel_sync(ct, err, errlen);
 	if (ret) {

@@ -1,0 +1,384 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The connector's packet paths (forward/connector.h): a device's packets
+ * into the TUN (source check, bound names translated, bind requests
+ * answered once the private DNS resolved the name), the TUN's replies back
+ * to their device; and the engine's open and close.
+ *
+ * Opens no TCP port: the only socket facing outside is the tunnel's UDP.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "dns/codec.h"
+#include "dns/name_cache.h"
+#include "forward/connector_int.h"
+#include "lib/addr.h"
+#include "netdev/tun.h"
+#include "path/paths.h"
+#include "path/relays.h"
+#include "tunnel/ctrl.h"
+#include "tunnel/status.h"
+
+static void send_bind_ack(struct zt_connector_fwd *c, struct device *dev, struct in_addr fake,
+			  uint8_t status)
+{
+	uint8_t msg[6] = { ZT_CTRL_BIND_ACK };
+
+	memcpy(msg + 1, &fake.s_addr, 4);
+	msg[5] = status;
+	zt_tunnel_send(c->tunnel, dev->peer, msg, sizeof(msg));
+}
+
+/* Into the kernel: the classifier on the TUN has the last word. */
+static void deliver(struct zt_connector_fwd *c, struct device *dev, uint8_t *pkt, size_t len)
+{
+	struct zt_pkt_info info;
+
+	if (zt_pkt_parse(pkt, len, &info) == 0)
+		flow_packet(c, dev, &info, true);
+	zt_tun_queue(c->tun, pkt, len);
+}
+
+/* The tunnel's receive batch is done: what deliver() queued goes into the TUN. */
+static void on_tunnel_flush(void *ctx)
+{
+	struct zt_connector_fwd *c = ctx;
+
+	zt_tun_flush(c->tun);
+}
+
+static void binding_resolved(struct zt_connector_fwd *c, struct device *dev, struct binding *b)
+{
+	struct zt_exact_binding eb = { .resource_id = b->resource_id };
+
+	zt_addr_from_v4(eb.addr, b->real.s_addr);
+	c->cfg.bind_live(c->cfg.bind_arg, &eb);
+	send_bind_ack(c, dev, b->fake, ZT_BIND_OK);
+	for (unsigned int i = 0; i < b->nqueued; i++)
+		if (zt_nat_rewrite_dst(b->queue[i], b->queue_len[i], b->real) == 0)
+			deliver(c, dev, b->queue[i], b->queue_len[i]);
+	zt_tun_flush(c->tun);	/* before the buffers go */
+	binding_drop_queue(b);
+}
+
+static void name_result(struct zt_connector_fwd *c, const char *name, int status,
+			const struct in_addr *addrs, size_t naddrs);
+
+/*
+ * A bind: the device says FAKE stands for NAME. It must be a name one of
+ * its granted resources answers for; the name is resolved here, through the
+ * private network's DNS, never taken from the client.
+ */
+static void handle_bind(struct zt_connector_fwd *c, struct device *dev, const uint8_t *msg, size_t len)
+{
+	const struct zt_resource_def *res;
+	struct in_addr fake, addrs[8];
+	char name[ZT_PATTERN_MAX], norm[ZT_PATTERN_MAX];
+	struct binding *b;
+	size_t nlen, naddrs = 0;
+	int ret;
+
+	if (len < 6)
+		goto malformed;
+	memcpy(&fake.s_addr, msg + 1, 4);
+	nlen = msg[5];
+	if (nlen == 0 || len != 6 + nlen || nlen >= sizeof(name))
+		goto malformed;
+	memcpy(name, msg + 6, nlen);
+	name[nlen] = '\0';
+	/* The client sends names normalised; anything else is refused. */
+	if (name[0] == '*' || zt_dns_name_normalize(name, norm, sizeof(norm), NULL, 0) ||
+	    strcmp(name, norm))
+		goto malformed;
+
+	res = zt_policy_match_name(c->policy, name);
+	if (!res || !zt_policy_granted(c->policy, dev->id, res->id)) {
+		c->st.bind_errors++;
+		flow_log_denied_name(c, dev, fake, name, res);
+		send_bind_ack(c, dev, fake, ZT_BIND_DENIED);
+		return;
+	}
+	b = binding_by_fake(dev, fake);
+	if (b && b->state == BIND_OK && !strcmp(b->name, name) && b->resource_id == res->id) {
+		send_bind_ack(c, dev, fake, ZT_BIND_OK);	/* a resend: our ack was lost */
+		return;
+	}
+	if (!b) {
+		if (dev->nbinds == MAX_BINDS_PER_DEVICE) {
+			c->st.bind_errors++;
+			send_bind_ack(c, dev, fake, ZT_BIND_DENIED);
+			return;
+		}
+		b = realloc(dev->binds, (dev->nbinds + 1) * sizeof(*b));
+		if (!b)
+			return;
+		dev->binds = b;
+		b = &dev->binds[dev->nbinds++];
+		memset(b, 0, sizeof(*b));
+		b->fake = fake;
+	}
+	binding_drop_queue(b);
+	snprintf(b->name, sizeof(b->name), "%s", name);
+	b->resource_id = res->id;
+	b->state = BIND_PENDING;
+	c->st.binds++;
+	ret = zt_name_cache_lookup(c->names, name, addrs, 8, &naddrs);
+	if (ret == -EINPROGRESS)
+		return;		/* name_resolved() finishes it */
+	name_result(c, name, ret, addrs, naddrs);
+	return;
+malformed:
+	c->st.malformed_control++;
+}
+
+/* The name cache answered NAME: every binding waiting for it moves on. */
+static void name_result(struct zt_connector_fwd *c, const char *name, int status,
+			const struct in_addr *addrs, size_t naddrs)
+{
+	for (size_t i = 0; i < c->ndevices; i++) {
+		struct device *dev = &c->devices[i];
+
+		for (size_t j = 0; j < dev->nbinds; j++) {
+			struct binding *b = &dev->binds[j];
+
+			if (strcmp(b->name, name) || (b->state != BIND_PENDING && b->state != BIND_OK))
+				continue;
+			/* A failed re-resolution that still serves the old addresses changes nothing. */
+			if (!naddrs) {
+				bool was_pending = b->state == BIND_PENDING;
+
+				b->state = BIND_DNS_ERROR;
+				binding_drop_queue(b);
+				c->st.bind_errors++;
+				if (was_pending) {
+					flow_log_dns_error(c, dev, b, status);
+					send_bind_ack(c, dev, b->fake, ZT_BIND_DNS_ERROR);
+				}
+				continue;
+			}
+			/* A re-resolution that moved the name moves the binding with it. */
+			if (b->state == BIND_OK && b->real.s_addr == addrs[0].s_addr)
+				continue;
+			b->real = addrs[0];
+			b->state = BIND_OK;
+			binding_resolved(c, dev, b);
+		}
+	}
+}
+
+static void on_name_resolved(void *ctx, const char *name, int status, const struct in_addr *addrs,
+			     size_t n, uint32_t ttl)
+{
+	(void)ttl;
+	name_result(ctx, name, status, addrs, n);
+}
+
+static void on_tunnel_recv(void *ctx, struct zt_tunnel_peer *peer, uint8_t *pkt, size_t len)
+{
+	struct zt_connector_fwd *c = ctx;
+	struct device *dev = zt_tunnel_peer_ctx(peer);
+	struct in_addr src, dst;
+	struct binding *b;
+
+	if (zt_paths_recv(c->paths, peer, pkt, len))
+		return;
+	if (pkt[0] < 0x40) {
+		if (pkt[0] == ZT_CTRL_BIND)
+			handle_bind(c, dev, pkt, len);
+		else
+			c->st.malformed_control++;
+		return;
+	}
+	if ((pkt[0] >> 4) != 4 || len < 20) {
+		c->st.not_ipv4++;
+		return;
+	}
+	memcpy(&src.s_addr, pkt + 12, 4);
+	memcpy(&dst.s_addr, pkt + 16, 4);
+	/* The key proves who sent it; the address must agree (no spoofing). */
+	if (src.s_addr != dev->addr.s_addr) {
+		c->st.spoofed++;
+		return;
+	}
+	c->st.from_devices++;
+	b = binding_by_fake(dev, dst);
+	if (b) {
+		if (b->state == BIND_PENDING) {
+			if (b->nqueued == BIND_QUEUE) {
+				c->st.bind_pending_drops++;
+				return;
+			}
+			b->queue[b->nqueued] = malloc(len);
+			if (!b->queue[b->nqueued])
+				return;
+			memcpy(b->queue[b->nqueued], pkt, len);
+			b->queue_len[b->nqueued++] = len;
+			return;
+		}
+		if (b->state != BIND_OK) {
+			c->st.unbound++;
+			return;
+		}
+		if (zt_nat_rewrite_dst(pkt, len, b->real))
+			return;
+	}
+	/*
+	 * Anything else goes in as it is: an IP or CIDR resource, or nothing
+	 * the classifier knows, which it drops (default deny) and reports.
+	 */
+	deliver(c, dev, pkt, len);
+}
+
+static void on_tun_packet(const uint8_t *cpkt, size_t len, void *ctx)
+{
+	struct zt_connector_fwd *c = ctx;
+	uint8_t *pkt = (uint8_t *)cpkt;	/* the TUN's read buffer: ours to rewrite */
+	struct zt_pkt_info info;
+	struct in_addr src, dst;
+	struct device *dev;
+	struct binding *b;
+
+	if (len < 20 || (pkt[0] >> 4) != 4)
+		return;
+	memcpy(&src.s_addr, pkt + 12, 4);
+	memcpy(&dst.s_addr, pkt + 16, 4);
+	dev = device_by_addr(c, dst);
+	if (!dev || !dev->peer) {
+		c->st.no_device++;
+		return;
+	}
+	/* Counted as the resource sent it, before its source turns into the fake IP. */
+	if (zt_pkt_parse(pkt, len, &info))
+		return;
+	flow_packet(c, dev, &info, false);
+	b = binding_by_real(dev, info.icmp_error ? info.inner.dst : src);
+	if (b && zt_nat_rewrite_src(pkt, len, b->fake))
+		return;
+	c->st.to_devices++;
+	zt_tunnel_send(c->tunnel, dev->peer, pkt, len);
+}
+
+static void on_tun(struct zt_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct zt_connector_fwd *c = arg;
+
+	(void)loop;
+	(void)fd;
+	(void)events;
+	zt_tunnel_cork(c->tunnel);
+	zt_tun_drain(c->tun, on_tun_packet, c);
+	zt_tunnel_uncork(c->tunnel);
+}
+
+static void on_tunnel_session_up(void *ctx, struct zt_tunnel_peer *peer)
+{
+	struct zt_connector_fwd *c = ctx;
+
+	zt_paths_session_up(c->paths, peer);
+}
+
+static void on_tunnel_other(void *ctx, uint8_t *buf, size_t len, const struct sockaddr *src,
+			    socklen_t srclen)
+{
+	struct zt_connector_fwd *c = ctx;
+
+	zt_paths_other(c->paths, buf, len, src, srclen);
+}
+
+static int on_tunnel_relay_send(void *ctx, struct zt_tunnel_peer *peer, const uint8_t *datagram,
+				size_t len)
+{
+	struct zt_connector_fwd *c = ctx;
+
+	return zt_paths_relay_send(c->paths, peer, datagram, len);
+}
+
+void zt_connector_fwd_stats_json(const struct zt_connector_fwd *c, json_object *o)
+{
+	json_object *t, *devs;
+
+	t = json_object_new_object();
+#define PUT(f) json_object_object_add(t, #f, json_object_new_int64((int64_t)c->st.f))
+	PUT(from_devices); PUT(spoofed); PUT(not_ipv4); PUT(unbound); PUT(bind_pending_drops);
+	PUT(to_devices); PUT(no_device); PUT(binds); PUT(bind_errors); PUT(malformed_control);
+#undef PUT
+	json_object_object_add(o, "connector", t);
+	json_object_object_add(o, "tunnel", zt_tunnel_stats_json(c->tunnel));
+	devs = json_object_new_array();
+	for (size_t i = 0; i < c->ndevices; i++)
+		json_object_array_add(devs, zt_tunnel_peer_json(c->devices[i].name, c->devices[i].peer));
+	json_object_object_add(o, "peers", devs);
+}
+
+int zt_connector_fwd_port(const struct zt_connector_fwd *c)
+{
+	return zt_tunnel_local_port(c->tunnel);
+}
+
+void zt_connector_fwd_public_key(const struct zt_connector_fwd *c, uint8_t pub[32])
+{
+	zt_tunnel_public_key(c->tunnel, pub);
+}
+
+int zt_connector_fwd_open(const struct zt_connector_fwd_cfg *cfg, struct zt_connector_fwd **out,
+			  char *err, size_t errlen)
+{
+	const struct zt_tunnel_ops tops = { .recv = on_tunnel_recv, .flush = on_tunnel_flush,
+					    .session_up = on_tunnel_session_up,
+					    .other = on_tunnel_other,
+					    .relay_send = on_tunnel_relay_send };
+	const struct zt_name_cache_ops nops = { .resolved = on_name_resolved };
+	struct zt_name_cache_cfg ncfg = { .servers = cfg->dns_servers };
+	struct zt_connector_fwd *c;
+	int ret;
+
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	c->cfg = *cfg;
+	c->loop = cfg->loop;
+	c->policy = cfg->policy;
+	c->name = cfg->name;
+	c->tun = cfg->tun;
+	c->flow_timer_fd = -1;
+	*out = c;
+	ret = zt_tunnel_open(c->loop, &cfg->tunnel, &tops, c, &c->tunnel, err, errlen);
+	if (!ret)
+		ret = zt_paths_open(c->loop, c->tunnel, NULL, &c->paths, err, errlen);
+	if (!ret)
+		ret = zt_path_relays_open(c->loop, c->tunnel, c->paths, cfg->tunnel.private_key,
+					  cfg->relays, cfg->nrelays, &c->relays, err, errlen);
+	if (!ret)
+		ret = zt_name_cache_open(c->loop, &ncfg, &nops, c, &c->names, err, errlen);
+	if (!ret)
+		ret = flows_open(c, err, errlen);
+	if (!ret)
+		ret = zt_connector_fwd_sync(c, err, errlen);
+	if (ret)
+		return ret;
+	ret = zt_loop_add(c->loop, zt_tun_fd(c->tun), EPOLLIN, on_tun, c);
+	if (ret)
+		snprintf(err, errlen, "TUN: %s", strerror(-ret));
+	return ret;
+}
+
+void zt_connector_fwd_close(struct zt_connector_fwd *c)
+{
+	if (!c)
+		return;
+	flows_close(c);
+	zt_name_cache_close(c->names);
+	devices_free(c);
+	zt_path_relays_close(c->relays);	/* they send on the tunnel's socket */
+	zt_paths_close(c->paths);
+	zt_tunnel_close(c->tunnel);
+	free(c);
+}

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * What the connector's forwarding files share (connector.c, devices.c,
+ * conn_log.c): the devices of the policy, the names each bound, and the
+ * engine's state. Not for callers: they use forward/connector.h.
+ */
+#ifndef ZT_FORWARD_CONNECTOR_INT_H
+#define ZT_FORWARD_CONNECTOR_INT_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "forward/connector.h"
+#include "netdev/flows.h"
+#include "netdev/nat.h"
+
+#define BIND_QUEUE			4	/* packets held while a name resolves */
+#define MAX_BINDS_PER_DEVICE		4096
+
+enum bind_state {
+	BIND_PENDING,		/* the name is being resolved */
+	BIND_OK,
+	BIND_DNS_ERROR,
+	BIND_DENIED,
+};
+
+/* One fake IP a device bound to a name. */
+struct binding {
+	struct in_addr fake;
+	struct in_addr real;
+	uint32_t resource_id;
+	enum bind_state state;
+	char name[ZT_PATTERN_MAX];
+	uint8_t *queue[BIND_QUEUE];
+	size_t queue_len[BIND_QUEUE];
+	unsigned int nqueued;
+};
+
+/* What the connector keeps about one device while it is in the policy. */
+struct device {
+	uint32_t id;
+	char name[ZT_NAME_MAX];
+	uint8_t pubkey[32];
+	struct in_addr addr;
+	struct zt_tunnel_peer *peer;
+	struct zt_connector_fwd *c;
+	/*
+	 * A device binds the names it uses (tens): a linear array is the
+	 * simplest thing that is fast enough here.
+	 */
+	struct binding *binds;
+	size_t nbinds;
+};
+
+struct connector_stats {
+	uint64_t from_devices;		/* IP packets decrypted */
+	uint64_t spoofed;		/* inner source not the device's address */
+	uint64_t not_ipv4;
+	uint64_t unbound;		/* to a fake IP nobody bound */
+	uint64_t bind_pending_drops;	/* queue full while a name resolved */
+	uint64_t to_devices;
+	uint64_t no_device;		/* a reply for an address no device has */
+	uint64_t binds;
+	uint64_t bind_errors;
+	uint64_t malformed_control;
+};
+
+struct zt_connector_fwd {
+	struct zt_connector_fwd_cfg cfg;
+	struct zt_loop *loop;
+	const struct zt_policy *policy;	/* the live policy (swapped in place) */
+	const char *name;		/* this connector's name in logs */
+	struct zt_tun *tun;
+	struct zt_tunnel *tunnel;
+	struct zt_paths *paths;		/* each device: direct or through a relay */
+	struct zt_path_relays *relays;	/* --relay, --relay-tcp */
+	struct zt_name_cache *names;
+	struct zt_flows *flows;
+	struct device *devices;
+	size_t ndevices;
+	struct connector_stats st;
+	int flow_timer_fd;
+};
+
+/* devices.c */
+struct device *device_by_addr(struct zt_connector_fwd *c, struct in_addr a);
+struct binding *binding_by_fake(struct device *dev, struct in_addr fake);
+struct binding *binding_by_real(struct device *dev, struct in_addr real);
+void binding_drop_queue(struct binding *b);
+void device_free_binds(struct device *dev);
+void devices_free(struct zt_connector_fwd *c);
+
+/* conn_log.c */
+void flow_packet(struct zt_connector_fwd *c, struct device *dev, const struct zt_pkt_info *info,
+		 bool to_resource);
+void flow_log_dns_error(struct zt_connector_fwd *c, struct device *dev, const struct binding *b,
+			int status);
+void flow_log_denied_name(struct zt_connector_fwd *c, struct device *dev, struct in_addr fake,
+			  const char *name, const struct zt_resource_def *res);
+int flows_open(struct zt_connector_fwd *c, char *err, size_t errlen);
+void flows_close(struct zt_connector_fwd *c);
+
+#endif
