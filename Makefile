@@ -9,6 +9,14 @@ BPFTOOL     ?= bpftool
 ARCH        := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 MULTIARCH   := $(shell $(CC) -print-multiarch)
 
+# The release this tree builds, and the commit: "0.1.0-g1fea42f" ("-dirty" with
+# uncommitted changes). Only lib/version.o carries it, rebuilt when it changes.
+ZT_RELEASE  := 0.1.0
+GIT_REV     := $(shell git describe --always --dirty --abbrev=7 2>/dev/null)
+VERSION     := $(ZT_RELEASE)$(if $(GIT_REV),-g$(GIT_REV))
+$(shell mkdir -p $(BUILD) && (echo '$(VERSION)' | cmp -s - $(BUILD)/version.txt || \
+	echo '$(VERSION)' > $(BUILD)/version.txt))
+
 # BoringSSL from Debian's android-libboringssl-dev, linked with an rpath.
 BORINGSSL_INC := /usr/include/android
 BORINGSSL_LIB := /usr/lib/$(MULTIARCH)/android
@@ -20,7 +28,7 @@ INCLUDES    := -I. -Idaemon -Iinclude -I$(BUILD) -isystem $(BORINGSSL_INC)
 CFLAGS_COMMON := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -g -MMD -MP $(INCLUDES)
 CFLAGS      ?= -O2
 SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-LDLIBS      := -lbpf -lxdp -ljson-c -lelf -lz -lcares -lnftables $(CRYPTO_LIBS)
+LDLIBS      := -lbpf -lxdp -ljson-c -lelf -lz -lcares -lnftables -lsystemd $(CRYPTO_LIBS)
 
 BPF_CFLAGS  := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux -Ibpf -Iinclude \
 	-Wall -Wno-unused-function -Werror -MMD -MP
@@ -38,7 +46,7 @@ MAIN_SRC    := daemon/main.c
 CLI_SRCS    := $(wildcard cli/*.c)
 # keygen/pubkey run without a daemon (BoringSSL's X25519 and base64);
 # netcheck speaks STUN from its own socket.
-CLI_DEPS    := lib/json_io.c lib/addr.c daemon/tunnel/keys.c daemon/tunnel/noise.c \
+CLI_DEPS    := lib/json_io.c lib/addr.c lib/version.c daemon/tunnel/keys.c daemon/tunnel/noise.c \
 	daemon/relay/stun.c
 CLI_LDLIBS  := -ljson-c -lz $(CRYPTO_LIBS)
 
@@ -64,7 +72,7 @@ deps:
 		make gcc clang llvm libbpf-dev libxdp-dev xdp-tools bpftool \
 		libelf-dev zlib1g-dev pkg-config libc-ares-dev \
 		android-libboringssl-dev libcmocka-dev libjson-c-dev libnftables-dev \
-		libclang-rt-14-dev iproute2 nmap ncat nftables netsniff-ng \
+		libclang-rt-14-dev libsystemd-dev iproute2 nmap ncat nftables netsniff-ng \
 		iperf3 hping3 dnsutils dnsmasq-base dnsperf jq curl tcpdump socat procps util-linux \
 		iputils-ping python3 wireguard-go wireguard-tools conntrack coturn
 
@@ -89,6 +97,10 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 $(OBJ)/%.o: %.c | $(BPF_SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -c $< -o $@
+
+VERSION_OBJS := $(OBJ)/lib/version.o $(SAN_OBJ)/lib/version.o $(BUILD)/fuzz/obj/lib/version.o
+$(VERSION_OBJS): $(BUILD)/version.txt
+$(VERSION_OBJS): CFLAGS_COMMON += -DZT_VERSION='"$(VERSION)"'
 
 $(SAN_OBJ)/%.o: %.c | $(BPF_SKELS)
 	@mkdir -p $(@D)

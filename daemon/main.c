@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/role.h"
+#include "lib/version.h"
 #include "roles/roles.h"
 
 static const struct zt_role_ops *const roles[] = {
@@ -34,6 +35,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("ztgated %s\n", zt_version());
 		return 0;
 	}
 	for (i = 0; i < NROLES; i++)

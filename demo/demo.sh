@@ -411,8 +411,8 @@ allowed() { ztgate --json stats | jq '[.resources[] | select(.name == "nas") | .
 allowed_above() { (( $(allowed) > $1 )); }
 before=$(allowed)
 say "allowed: http://nas.home.int/ (port 80). The packets leave through ztg0 and the daemon"
-say "reads and counts them; the tunnel that carries them to a connector is the next step,"
-say "so nothing answers yet and curl gives up after 2 s:"
+say "reads and counts them; this laptop has no connector yet (sections 15 on add one), so"
+say "nothing answers and curl gives up after 2 s:"
 shown on_laptop curl -sS --max-time 2 http://nas.home.int/ || true
 wait_until 5 allowed_above "$before" || fail "traffic to $NAS:80 not counted as allowed"
 shown ztgate stats

@@ -163,15 +163,9 @@ int zt_ares_loop_open(struct zt_loop *loop, const struct zt_ares_loop_cfg *cfg,
 	}
 	al->up = true;
 	if (cfg->servers) {
-		/* c-ares 1.18 takes "" as "keep what you have": clear them ourselves. */
-		ret = cfg->servers[0] ? ares_set_servers_ports_csv(al->channel, cfg->servers)
-				      : ares_set_servers_ports(al->channel, NULL);
-		if (ret != ARES_SUCCESS) {
-			snprintf(err, errlen, "DNS servers '%s': %s", cfg->servers,
-				 ares_strerror(ret));
-			ret = -EINVAL;
+		ret = zt_ares_loop_set_servers(al, cfg->servers, err, errlen);
+		if (ret)
 			goto fail;
-		}
 	}
 	al->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (al->timer_fd < 0) {
@@ -191,6 +185,30 @@ int zt_ares_loop_open(struct zt_loop *loop, const struct zt_ares_loop_cfg *cfg,
 fail:
 	zt_ares_loop_close(al);
 	return ret;
+}
+
+int zt_ares_loop_set_servers(struct zt_ares_loop *al, const char *servers, char *err,
+			     size_t errlen)
+{
+	/* c-ares 1.18 takes "" as "keep what you have": clear them ourselves. */
+	int ret = servers[0] ? ares_set_servers_ports_csv(al->channel, servers)
+			     : ares_set_servers_ports(al->channel, NULL);
+
+	if (ret == ARES_ENOTIMP) {
+		/*
+		 * c-ares changes servers only with no query in flight: those end
+		 * now (their callbacks see ARES_ECANCELLED), then the change.
+		 */
+		ares_cancel(al->channel);
+		ret = servers[0] ? ares_set_servers_ports_csv(al->channel, servers)
+				 : ares_set_servers_ports(al->channel, NULL);
+	}
+	if (ret != ARES_SUCCESS) {
+		snprintf(err, errlen, "DNS servers '%s': %s", servers, ares_strerror(ret));
+		return -EINVAL;
+	}
+	al->has_servers = servers[0] != '\0';
+	return 0;
 }
 
 bool zt_ares_loop_has_servers(const struct zt_ares_loop *al)

@@ -47,6 +47,10 @@ int zt_ares_loop_open(struct zt_loop *loop, const struct zt_ares_loop_cfg *cfg,
  */
 bool zt_ares_loop_has_servers(const struct zt_ares_loop *al);
 
+/* Replace the servers (csv as in the cfg; "" for none). 0 or -EINVAL with ERR set. */
+int zt_ares_loop_set_servers(struct zt_ares_loop *al, const char *servers, char *err,
+			     size_t errlen);
+
 /* The channel, for ares_query()/ares_send(); follow each with zt_ares_loop_queued(). */
 ares_channel zt_ares_loop_channel(const struct zt_ares_loop *al);
 

@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* Daemon output as JSON lines (log.h). */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -46,12 +48,42 @@ void zt_emit(json_object *o)
 	json_object_put(o);
 }
 
+/* Most severe first: a line is printed when its level ranks at or above the threshold. */
+static const char *const levels[] = { "error", "warning", "info", "debug" };
+static int threshold = 2;	/* info */
+
+static int level_rank(const char *name)
+{
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+		if (!strcmp(name, levels[i]))
+			return (int)i;
+	return -1;
+}
+
+int zt_log_set_level(const char *name)
+{
+	int rank = level_rank(name);
+
+	if (rank < 0)
+		return -EINVAL;
+	threshold = rank;
+	return 0;
+}
+
+const char *zt_log_level(void)
+{
+	return levels[threshold];
+}
+
 void zt_log(const char *level, const char *fmt, ...)
 {
-	json_object *o = json_object_new_object();
+	json_object *o;
 	char msg[1024];
 	va_list ap;
 
+	if (level_rank(level) > threshold)
+		return;
+	o = json_object_new_object();
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);

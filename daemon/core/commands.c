@@ -64,9 +64,9 @@ static json_object *cmd_teardown(struct zt_daemon *d, const struct zt_ctl_req *r
 }
 
 const struct zt_ctl_cmd zt_core_commands[] = {
-	{ "status", cmd_status, 0 },
-	{ "maps", cmd_maps, ZT_ROLE_POLICY },
-	{ "events", cmd_events, 0 },
-	{ "teardown", cmd_teardown, 0 },
+	{ "status", cmd_status, 0, false },
+	{ "maps", cmd_maps, ZT_ROLE_POLICY, false },
+	{ "events", cmd_events, 0, false },
+	{ "teardown", cmd_teardown, 0, true },
 	{ 0 },
 };

@@ -7,6 +7,7 @@
  * file's.
  */
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include "core/role.h"
 #include "policy/store.h"	/* zt_mkdir_p */
 #include "lib/json_io.h"
+#include "lib/version.h"
 
 /*
  * A subscriber's events wait here when its socket is full. Bounded: a
@@ -98,6 +100,17 @@ static const struct zt_ctl_cmd *find_command(const struct zt_daemon *d, const ch
 	return cmd;
 }
 
+/* Root, or the user the daemon runs as (the kernel's word for the peer). */
+static bool peer_may_change(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
+		return false;
+	return cred.uid == 0 || cred.uid == geteuid();
+}
+
 static json_object *handle_request(struct zt_daemon *d, struct zt_ctl_client *c, const char *line)
 {
 	struct zt_ctl_req r = { .args = zt_json_parse_object(line), .peer_fd = c->fd, .client = c };
@@ -120,10 +133,16 @@ static json_object *handle_request(struct zt_daemon *d, struct zt_ctl_client *c,
 		snprintf(err, sizeof(err), "'%.64s': the %s role holds no policy", name,
 			 d->ops->name);
 		resp = zt_ctl_error(err);
+	} else if (cmd->changes && !peer_may_change(c->fd)) {
+		snprintf(err, sizeof(err), "'%.64s' changes state: only root may ask (the socket's "
+			 "group may read)", name);
+		resp = zt_ctl_error(err);
 	} else {
 		resp = cmd->run(d, &r);
 	}
 	json_object_put(r.args);
+	/* Every reply says which build answered: the CLI warns on a mismatch. */
+	json_object_object_add(resp, "version", json_object_new_string(zt_version()));
 	return resp;
 }
 
@@ -311,14 +330,38 @@ void zt_control_broadcast(struct zt_daemon *d, json_object *ev)
 	}
 }
 
-int zt_control_open(struct zt_daemon *d, char *err, size_t errlen)
+/* GROUP (name or number) as a gid; -ENOENT when there is no such group. */
+static int group_id(const char *group, gid_t *gid)
 {
+	struct group *gr = getgrnam(group);
+	char *end;
+	unsigned long v;
+
+	if (gr) {
+		*gid = gr->gr_gid;
+		return 0;
+	}
+	errno = 0;
+	v = strtoul(group, &end, 10);
+	if (errno || end == group || *end)
+		return -ENOENT;
+	*gid = (gid_t)v;
+	return 0;
+}
+
+int zt_control_open(struct zt_daemon *d, const char *group, char *err, size_t errlen)
+{
+	gid_t gid = 0;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char dir[sizeof(sa.sun_path)];
 	char *slash;
 	mode_t old;
 	int fd, ret;
 
+	if (group && group_id(group, &gid)) {
+		snprintf(err, errlen, "--socket-group '%s': no such group", group);
+		return -ENOENT;
+	}
 	if (strlen(d->socket_path) >= sizeof(sa.sun_path)) {
 		snprintf(err, errlen, "socket path too long: %s", d->socket_path);
 		return -ENAMETOOLONG;
@@ -354,7 +397,12 @@ int zt_control_open(struct zt_daemon *d, char *err, size_t errlen)
 	old = umask(0177);	/* 0600 from the start, no window with wider rights */
 	ret = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
-	if (ret || listen(fd, 64))
+	if (ret)
+		goto sys_err;
+	/* The group may connect (and read); changes still need root (peer_may_change). */
+	if (group && (chown(d->socket_path, (uid_t)-1, gid) || chmod(d->socket_path, 0660)))
+		goto sys_err;
+	if (listen(fd, 64))
 		goto sys_err;
 	ret = zt_loop_add(d->loop, fd, EPOLLIN, on_listen, d);
 	if (ret) {

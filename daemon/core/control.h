@@ -30,10 +30,19 @@ struct zt_ctl_cmd {
 	/* Returns the reply (reply_ok/reply_error below), taken by the caller. */
 	json_object *(*run)(struct zt_daemon *d, const struct zt_ctl_req *r);
 	unsigned int needs;		/* enum zt_role_needs: refused by roles without */
+	/*
+	 * Changes state: only root (or the daemon's own user) may ask. A
+	 * --socket-group member may run the others (status, stats, lists).
+	 */
+	bool changes;
 };
 
-/* Listen on d->socket_path (mode 0600) and serve the CLI. 0 or -errno, ERR set. */
-int zt_control_open(struct zt_daemon *d, char *err, size_t errlen);
+/*
+ * Listen on d->socket_path and serve the CLI: mode 0600 (root only), or 0660
+ * with GROUP (a group name or id, NULL for none) as its group. 0 or -errno,
+ * ERR set.
+ */
+int zt_control_open(struct zt_daemon *d, const char *group, char *err, size_t errlen);
 void zt_control_close(struct zt_daemon *d);
 /* Send an event to every `ztgate events` subscriber. */
 void zt_control_broadcast(struct zt_daemon *d, json_object *ev);

@@ -43,6 +43,7 @@ struct zt_daemon {
 	void *role;			/* ops->state_size bytes, the role's own */
 	const char *state_dir;
 	const char *socket_path;
+	const char *socket_group;	/* --socket-group: may connect and read; NULL: root only */
 	const char *pin_dir;
 
 	struct zt_loop *loop;

@@ -16,22 +16,31 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "core/control.h"
 #include "core/daemon.h"
 #include "core/role.h"
 #include "lib/log.h"
+#include "lib/version.h"
 #include "policy/store.h"
 
 #define MAX_OPTIONS 64
 
 /* Options every role takes; their values are below 0x100 to stay clear of the roles'. */
-enum { OPT_STATE_DIR = 1, OPT_SOCKET, OPT_PIN_DIR, OPT_TEARDOWN, OPT_HELP };
+enum {
+	OPT_STATE_DIR = 1, OPT_SOCKET, OPT_PIN_DIR, OPT_TEARDOWN, OPT_HELP, OPT_VERSION,
+	OPT_LOG_LEVEL, OPT_SOCKET_GROUP,
+};
 
 static const struct option common_options[] = {
 	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	{ "socket", required_argument, NULL, OPT_SOCKET },
+	{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
 	{ "pin-dir", required_argument, NULL, OPT_PIN_DIR },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "help", no_argument, NULL, OPT_HELP },
+	{ "version", no_argument, NULL, OPT_VERSION },
 };
 
 /* --teardown: only where there is a data plane to tear down. */
@@ -65,10 +74,23 @@ static int parse_options(struct zt_daemon *d, int argc, char **argv, bool *teard
 		case OPT_STATE_DIR: d->state_dir = optarg; break;
 		case OPT_SOCKET: d->socket_path = optarg; break;
 		case OPT_PIN_DIR: d->pin_dir = optarg; break;
+		case OPT_SOCKET_GROUP: d->socket_group = optarg; break;
 		case OPT_TEARDOWN: *teardown_now = true; break;
+		case OPT_LOG_LEVEL:
+			if (zt_log_set_level(optarg)) {
+				fprintf(stderr, "ztgated: invalid --log-level '%s': expected debug, info, "
+					"warning or error\n", optarg);
+				return -EINVAL;
+			}
+			break;
 		case 'h':
 		case OPT_HELP:
 			d->ops->usage(stdout);
+			fprintf(stdout, "every role: [--state-dir DIR] [--socket PATH] [--socket-group GROUP]\n"
+				"            [--pin-dir DIR] [--log-level debug|info|warning|error] [--version]\n");
+			return 1;
+		case OPT_VERSION:
+			printf("ztgated %s\n", zt_version());
 			return 1;
 		case ':':
 			fprintf(stderr, "ztgated %s: option '%s' needs a value\n", d->ops->name,
@@ -193,15 +215,30 @@ static int initial_compile(struct zt_daemon *d, char *err, size_t errlen)
 	return ret;
 }
 
+/* SIGHUP: what the role can reload, without stopping. */
+static void reload(struct zt_daemon *d)
+{
+	char err[512] = "";
+
+	if (d->ops->reload && d->ops->reload(d, err, sizeof(err)))
+		zt_log("error", "reload: %s", err);
+	else
+		zt_log("info", "reloaded (log level %s)", zt_log_level());
+}
+
 static void on_signal(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct signalfd_siginfo si;
 
 	(void)events;
-	(void)arg;
-	if (read(fd, &si, sizeof(si)) == sizeof(si))
-		zt_log("info", "signal %u: stopping; pinned programs keep enforcing",
-		       si.ssi_signo);
+	if (read(fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (si.ssi_signo == SIGHUP) {
+		reload(arg);
+		return;
+	}
+	zt_log("info", "signal %u: stopping; pinned programs keep enforcing", si.ssi_signo);
+	sd_notify(0, "STOPPING=1");
 	zt_loop_stop(loop);
 }
 
@@ -295,7 +332,7 @@ static int start(struct zt_daemon *d, char *err, size_t errlen)
 	if (!ret)
 		ret = watch(d, err, errlen);
 	if (!ret)
-		ret = zt_control_open(d, err, errlen);
+		ret = zt_control_open(d, d->socket_group, err, errlen);
 	return ret;
 }
 
@@ -305,6 +342,7 @@ static void emit_ready(struct zt_daemon *d)
 
 	json_object_object_add(ready, "event", json_object_new_string("ready"));
 	json_object_object_add(ready, "role", json_object_new_string(d->ops->name));
+	json_object_object_add(ready, "version", json_object_new_string(zt_version()));
 	if (d->ops->ready)
 		d->ops->ready(d, ready);
 	json_object_object_add(ready, "pin_dir", json_object_new_string(d->pin_dir));
@@ -313,6 +351,15 @@ static void emit_ready(struct zt_daemon *d)
 	if (d->ops->needs & ZT_ROLE_POLICY)
 		json_object_object_add(ready, "resources", json_object_new_int((int)d->policy.count));
 	zt_emit(ready);
+	/* Under systemd (Type=notify): the data plane is attached, the socket answers. */
+	sd_notifyf(0, "READY=1\nSTATUS=%s role ready", d->ops->name);
+}
+
+/* A fatal error: one line on stderr, and the same as a JSON line for the log stream. */
+static void fatal(const char *msg)
+{
+	fprintf(stderr, "ztgated: %s\n", msg);
+	zt_log("error", "fatal: %s", msg);
 }
 
 /* Close everything; programs stay attached unless d->teardown. */
@@ -367,7 +414,7 @@ int zt_daemon_main(const struct zt_role_ops *ops, int argc, char **argv)
 		return teardown(d.pin_dir) ? 1 : 0;
 	}
 	if (ops->configure && ops->configure(&d, err, sizeof(err))) {
-		fprintf(stderr, "ztgated: %s\n", err);
+		fatal(err);
 		ret = 2;
 		goto out;
 	}
@@ -382,7 +429,7 @@ int zt_daemon_main(const struct zt_role_ops *ops, int argc, char **argv)
 			zt_events_poll(d.events);
 	}
 	if (ret)
-		fprintf(stderr, "ztgated: %s\n", err[0] ? err : strerror(-ret));
+		fatal(err[0] ? err : strerror(-ret));
 	ret = ret ? 1 : 0;
 out:
 	close_all(&d);

@@ -67,6 +67,8 @@ struct zt_role_ops {
 	void (*stop)(struct zt_daemon *d);
 
 	/* Hooks, NULL when a role has none. */
+	/* SIGHUP: reload what can be reloaded (the client: its upstreams). */
+	int (*reload)(struct zt_daemon *d, char *err, size_t errlen);
 	/*
 	 * The addresses learnt at run time that a compile of NEXT must carry
 	 * (*OUT malloc'd, may be NULL when *N is 0). 0 or -errno.

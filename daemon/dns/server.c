@@ -723,6 +723,23 @@ fail:
 	return ret;
 }
 
+int zt_dns_server_set_upstreams(struct zt_dns_server *s, const char *upstreams, char *err,
+				size_t errlen)
+{
+	int ret;
+
+	if (!s->al)
+		return 0;
+	ret = zt_ares_loop_set_servers(s->al, upstreams, err, errlen);
+	if (ret)
+		return ret;
+	snprintf(s->upstreams, sizeof(s->upstreams), "%s", upstreams);
+	/* Answers from the old upstreams may not be what the new ones say. */
+	if (s->cache)
+		zt_dns_cache_flush(s->cache);
+	return 0;
+}
+
 void zt_dns_server_close(struct zt_dns_server *s)
 {
 	char err[256];

@@ -68,6 +68,9 @@ int zt_dns_server_open(struct zt_fakeip *pool, const struct zt_dns_server_cfg *c
  * answers). Call after the new policy is in D->policy.
  */
 void zt_dns_server_policy_changed(struct zt_dns_server *s);
+/* Forward to UPSTREAMS (csv, as in the cfg) from now on; the answer cache is emptied. */
+int zt_dns_server_set_upstreams(struct zt_dns_server *s, const char *upstreams, char *err,
+				size_t errlen);
 /* Stop listening, drop queries in flight, save the pool. */
 void zt_dns_server_close(struct zt_dns_server *s);
 

@@ -320,8 +320,8 @@ static json_object *cmd_dns_resolve(struct zt_daemon *d, const struct zt_ctl_req
 }
 
 static const struct zt_ctl_cmd commands[] = {
-	{ "dns.list", cmd_dns_list, 0 },
-	{ "dns.resolve", cmd_dns_resolve, 0 },
+	{ "dns.list", cmd_dns_list, 0, false },
+	{ "dns.resolve", cmd_dns_resolve, 0, false },
 	{ 0 },
 };
 
@@ -508,6 +508,30 @@ static int start(struct zt_daemon *d, char *err, size_t errlen)
 	return ret;
 }
 
+/*
+ * SIGHUP: upstreams taken from resolv.conf are read again (a laptop that
+ * changed networks); --upstream ones stay as given.
+ */
+static int reload(struct zt_daemon *d, char *err, size_t errlen)
+{
+	struct client *cl = d->role;
+	char upstreams[sizeof(cl->upstreams)] = "";
+	int ret;
+
+	if (cl->o.nupstream || !cl->dns)
+		return 0;
+	zt_dns_upstreams_from_resolv(cl->o.resolv_conf, &cl->dcfg.listen, upstreams,
+				     sizeof(upstreams));
+	if (!strcmp(upstreams, cl->upstreams))
+		return 0;
+	ret = zt_dns_server_set_upstreams(cl->dns, upstreams, err, errlen);
+	if (ret)
+		return ret;
+	zt_log("info", "dns: upstreams now '%s' (were '%s')", upstreams, cl->upstreams);
+	snprintf(cl->upstreams, sizeof(cl->upstreams), "%s", upstreams);
+	return 0;
+}
+
 static void ready(struct zt_daemon *d, json_object *ready)
 {
 	struct client *cl = d->role;
@@ -582,6 +606,7 @@ const struct zt_role_ops zt_role_client = {
 	.start = start,
 	.ready = ready,
 	.stop = stop,
+	.reload = reload,
 	.bindings = client_bindings,
 	.policy_applied = on_policy_applied,
 	.stats = on_stats,

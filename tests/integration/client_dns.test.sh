@@ -263,4 +263,24 @@ log "ok: fake IPs back in the maps before any query"
 [[ $(qdig +short web.home.int A) == "$W2" ]] || fail "web.home.int moved after restart"
 log "ok: same fake IPs after restart"
 zt_daemon_stop TERM
+
+section "SIGHUP: upstreams from resolv.conf read again, the daemon keeps running"
+# Upstreams from a resolv.conf (no --upstream): first a server that is not there.
+echo "nameserver 198.18.0.54" >"$ZT_TMP/resolv.conf"
+zt_daemon_start --resolv-conf "$ZT_TMP/resolv.conf" --log-level debug
+version=$("$ZTGATED" --version | awk '{print $2}')
+[[ -n $version ]] || fail "ztgated --version printed nothing"
+grep '"event":"ready"' "$DAEMON_OUT" | tail -n 1 | jq -e --arg v "$version" '.version == $v' >/dev/null ||
+	fail "ready line does not carry version $version"
+[[ $(ztc --json stats | jq -r .version) == "$version" ]] || fail "control replies do not carry the version"
+log "ok: version $version in --version, the ready line and control replies"
+[[ $(qdig +short www.example.test A || true) != 198.18.7.7 ]] || fail "answered through an upstream not configured yet"
+echo "nameserver $UPSTREAM" >"$ZT_TMP/resolv.conf"
+kill -HUP "$DAEMON_PID"
+upstream_now() { grep -q "upstreams now '$UPSTREAM:53'" "$DAEMON_OUT"; }
+wait_until 5 upstream_now || fail "SIGHUP: new upstream not taken; log: $(tail -n 3 "$DAEMON_OUT")"
+[[ $(qdig +short www.example.test A) == 198.18.7.7 ]] || fail "after SIGHUP: not forwarded to the new upstream"
+zt_pid_alive "$DAEMON_PID" || fail "SIGHUP stopped the daemon"
+log "ok: SIGHUP re-read resolv.conf ($UPSTREAM), daemon still running"
+zt_daemon_stop TERM
 log "client_dns: all passed"
