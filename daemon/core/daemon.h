@@ -17,8 +17,6 @@
 #include "lib/loop.h"
 #include "policy/policy.h"
 
-#define ZT_DEFAULT_STATE_DIR "/var/lib/ztgate"
-
 /* Data-plane tunables every role writes into zt_config at start. */
 struct zt_tunables {
 	uint32_t scan_threshold;	/* distinct denied ports ... */

@@ -22,6 +22,7 @@
 #include "core/daemon.h"
 #include "core/role.h"
 #include "lib/log.h"
+#include "lib/paths.h"
 #include "lib/version.h"
 #include "policy/store.h"
 
@@ -384,17 +385,22 @@ static void close_all(struct zt_daemon *d)
 
 int zt_daemon_main(const struct zt_role_ops *ops, int argc, char **argv)
 {
+	char state_dir[256], socket_path[256], pin_dir[256], err[512] = "";
 	struct zt_daemon d = {
 		.ops = ops,
-		.state_dir = ZT_DEFAULT_STATE_DIR,
-		.socket_path = ZT_DEFAULT_SOCKET_PATH,
-		.pin_dir = ZT_DEFAULT_PIN_DIR,
+		.state_dir = state_dir,
+		.socket_path = socket_path,
+		.pin_dir = pin_dir,
 		.signal_fd = -1,
 		.tunables = ZT_TUNABLES_DEFAULT,
 	};
 	bool teardown_now = false;
-	char err[512] = "";
 	int ret;
+
+	/* Per role, so that every role runs on one host with its defaults. */
+	snprintf(state_dir, sizeof(state_dir), "%s/%s", ZT_STATE_ROOT, ops->name);
+	snprintf(socket_path, sizeof(socket_path), "%s/%s.sock", ZT_RUN_DIR, ops->name);
+	snprintf(pin_dir, sizeof(pin_dir), "%s/%s", ZT_PIN_ROOT, ops->name);
 
 	zt_policy_init(&d.policy);
 	d.role = calloc(1, ops->state_size ? ops->state_size : 1);

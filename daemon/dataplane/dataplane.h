@@ -17,8 +17,6 @@
 #include <linux/types.h>
 #include <bpf/libbpf.h>
 
-#define ZT_DEFAULT_PIN_DIR "/sys/fs/bpf/ztgate/default"
-
 enum zt_map_id {
 	ZT_MAP_CONFIG,
 	ZT_MAP_RES_EXACT,
