@@ -32,21 +32,35 @@ void zt_policy_free(struct zt_policy *p)
 	zt_policy_init(p);
 }
 
-/* Make room for one more element in *ARR (COUNT used of *CAP). 0 or -ENOMEM. */
-static int array_reserve(void **arr, unsigned int *cap, unsigned int count, size_t elem)
+/*
+ * Append the ELEM-byte entry E to *ARR (*COUNT used of *CAP), growing it.
+ * 0, or -ENOMEM with ERR.
+ */
+static int array_push(void **arr, unsigned int *cap, unsigned int *count, const void *e,
+		      size_t elem, char *err, size_t errlen)
 {
-	unsigned int ncap;
-	void *n;
+	if (*count >= *cap) {
+		unsigned int ncap = *cap ? *cap * 2 : 16;
+		void *n = realloc(*arr, ncap * elem);
 
-	if (count < *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 16;
-	n = realloc(*arr, ncap * elem);
-	if (!n)
-		return -ENOMEM;
-	*arr = n;
-	*cap = ncap;
+		if (!n) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+		*arr = n;
+		*cap = ncap;
+	}
+	memcpy((char *)*arr + (size_t)*count * elem, e, elem);
+	(*count)++;
 	return 0;
+}
+
+/* Take entry IDX out of the *COUNT entries of ELEM bytes at ARR, keeping the order of the rest. */
+static void array_erase(void *arr, unsigned int *count, size_t elem, size_t idx)
+{
+	memmove((char *)arr + idx * elem, (char *)arr + (idx + 1) * elem,
+		(*count - idx - 1) * elem);
+	(*count)--;
 }
 
 static int array_dup(void **dst, unsigned int *dst_cap, const void *src, unsigned int count,
@@ -84,24 +98,52 @@ int zt_policy_copy(struct zt_policy *dst, const struct zt_policy *src)
 	return 0;
 }
 
-struct zt_resource_def *zt_policy_find(const struct zt_policy *p, const char *name)
+/*
+ * The first of N entries of STRIDE bytes at BASE whose name (at NAME_OFF)
+ * is NAME, or whose LEN bytes at OFF are KEY; NULL if none. Every lookup
+ * below is one of these two scans.
+ */
+static void *find_name(const void *base, unsigned int n, size_t stride, size_t name_off,
+		       const char *name)
 {
+	const char *e = base;
 	unsigned int i;
 
-	for (i = 0; i < p->count; i++)
-		if (!strcmp(p->res[i].name, name))
-			return &p->res[i];
+	for (i = 0; i < n; i++, e += stride)
+		if (!strcmp(e + name_off, name))
+			return (void *)e;
 	return NULL;
+}
+
+static void *find_bytes(const void *base, unsigned int n, size_t stride, size_t off,
+			const void *key, size_t len)
+{
+	const char *e = base;
+	unsigned int i;
+
+	for (i = 0; i < n; i++, e += stride)
+		if (!memcmp(e + off, key, len))
+			return (void *)e;
+	return NULL;
+}
+
+struct zt_resource_def *zt_policy_find(const struct zt_policy *p, const char *name)
+{
+	return find_name(p->res, p->count, sizeof(*p->res),
+			 offsetof(struct zt_resource_def, name), name);
 }
 
 struct zt_resource_def *zt_policy_find_id(const struct zt_policy *p, uint32_t id)
 {
-	unsigned int i;
+	return find_bytes(p->res, p->count, sizeof(*p->res), offsetof(struct zt_resource_def, id),
+			  &id, sizeof(id));
+}
 
-	for (i = 0; i < p->count; i++)
-		if (p->res[i].id == id)
-			return &p->res[i];
-	return NULL;
+/* G is a grant of DEVICE_ID and of RESOURCE_ID (0: any). */
+static bool grant_matches(const struct zt_grant_def *g, uint32_t device_id, uint32_t resource_id)
+{
+	return (!device_id || g->device_id == device_id) &&
+	       (!resource_id || g->resource_id == resource_id);
 }
 
 const char *zt_deny_mode_name(uint8_t mode)
@@ -424,12 +466,21 @@ static int policy_append(struct zt_policy *p, const struct zt_resource_def *def,
 			 size_t errlen)
 {
 	name_index_drop(p);
-	if (array_reserve((void **)&p->res, &p->cap, p->count, sizeof(*p->res))) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	p->res[p->count++] = *def;
-	return 0;
+	return array_push((void **)&p->res, &p->cap, &p->count, def, sizeof(*def), err, errlen);
+}
+
+static int device_append(struct zt_policy *p, const struct zt_device_def *def, char *err,
+			 size_t errlen)
+{
+	return array_push((void **)&p->devices, &p->devices_cap, &p->ndevices, def, sizeof(*def),
+			  err, errlen);
+}
+
+static int connector_append(struct zt_policy *p, const struct zt_connector_def *def, char *err,
+			    size_t errlen)
+{
+	return array_push((void **)&p->connectors, &p->connectors_cap, &p->nconnectors, def,
+			  sizeof(*def), err, errlen);
 }
 
 int zt_resource_set_connector(struct zt_resource_def *def, const char *connector, char *err,
@@ -550,21 +601,15 @@ static void grants_remove_matching(struct zt_policy *p, uint32_t device_id, uint
 {
 	unsigned int i, n = 0;
 
-	for (i = 0; i < p->ngrants; i++) {
-		const struct zt_grant_def *g = &p->grants[i];
-
-		if ((!device_id || g->device_id == device_id) &&
-		    (!resource_id || g->resource_id == resource_id))
-			continue;
-		p->grants[n++] = *g;
-	}
+	for (i = 0; i < p->ngrants; i++)
+		if (!grant_matches(&p->grants[i], device_id, resource_id))
+			p->grants[n++] = p->grants[i];
 	p->ngrants = n;
 }
 
 int zt_policy_remove(struct zt_policy *p, const char *name, char *err, size_t errlen)
 {
 	struct zt_resource_def *def = zt_policy_find(p, name);
-	size_t idx;
 
 	if (!def) {
 		snprintf(err, errlen, "no resource named '%s'", name);
@@ -572,9 +617,7 @@ int zt_policy_remove(struct zt_policy *p, const char *name, char *err, size_t er
 	}
 	grants_remove_matching(p, 0, def->id);
 	name_index_drop(p);
-	idx = (size_t)(def - p->res);
-	memmove(def, def + 1, (p->count - idx - 1) * sizeof(*def));
-	p->count--;
+	array_erase(p->res, &p->count, sizeof(*def), (size_t)(def - p->res));
 	return 0;
 }
 
@@ -630,44 +673,28 @@ int zt_device_parse(struct zt_device_def *def, const char *name, const char *pub
 
 struct zt_device_def *zt_policy_device_find(const struct zt_policy *p, const char *name)
 {
-	unsigned int i;
-
-	for (i = 0; i < p->ndevices; i++)
-		if (!strcmp(p->devices[i].name, name))
-			return &p->devices[i];
-	return NULL;
+	return find_name(p->devices, p->ndevices, sizeof(*p->devices),
+			 offsetof(struct zt_device_def, name), name);
 }
 
 struct zt_device_def *zt_policy_device_find_id(const struct zt_policy *p, uint32_t id)
 {
-	unsigned int i;
-
-	for (i = 0; i < p->ndevices; i++)
-		if (p->devices[i].id == id)
-			return &p->devices[i];
-	return NULL;
+	return find_bytes(p->devices, p->ndevices, sizeof(*p->devices),
+			  offsetof(struct zt_device_def, id), &id, sizeof(id));
 }
 
 struct zt_device_def *zt_policy_device_find_key(const struct zt_policy *p,
 						const uint8_t key[ZT_KEY_LEN])
 {
-	unsigned int i;
-
-	for (i = 0; i < p->ndevices; i++)
-		if (!memcmp(p->devices[i].pubkey, key, ZT_KEY_LEN))
-			return &p->devices[i];
-	return NULL;
+	return find_bytes(p->devices, p->ndevices, sizeof(*p->devices),
+			  offsetof(struct zt_device_def, pubkey), key, ZT_KEY_LEN);
 }
 
 struct zt_device_def *zt_policy_device_find_addr(const struct zt_policy *p,
 						 const uint8_t addr[16])
 {
-	unsigned int i;
-
-	for (i = 0; i < p->ndevices; i++)
-		if (!memcmp(p->devices[i].address.addr, addr, 16))
-			return &p->devices[i];
-	return NULL;
+	return find_bytes(p->devices, p->ndevices, sizeof(*p->devices),
+			  offsetof(struct zt_device_def, address.addr), addr, 16);
 }
 
 int zt_policy_device_add(struct zt_policy *p, struct zt_device_def *def, char *err,
@@ -711,28 +738,19 @@ int zt_policy_device_add(struct zt_policy *p, struct zt_device_def *def, char *e
 		snprintf(err, errlen, "device '%s': invalid or duplicate id %u", def->name, def->id);
 		return -EINVAL;
 	}
-	if (array_reserve((void **)&p->devices, &p->devices_cap, p->ndevices,
-			  sizeof(*p->devices))) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	p->devices[p->ndevices++] = *def;
-	return 0;
+	return device_append(p, def, err, errlen);
 }
 
 int zt_policy_device_remove(struct zt_policy *p, const char *name, char *err, size_t errlen)
 {
 	struct zt_device_def *def = zt_policy_device_find(p, name);
-	size_t idx;
 
 	if (!def) {
 		snprintf(err, errlen, "no device named '%s'", name);
 		return -ENOENT;
 	}
 	grants_remove_matching(p, def->id, 0);
-	idx = (size_t)(def - p->devices);
-	memmove(def, def + 1, (p->ndevices - idx - 1) * sizeof(*def));
-	p->ndevices--;
+	array_erase(p->devices, &p->ndevices, sizeof(*def), (size_t)(def - p->devices));
 	return 0;
 }
 
@@ -761,23 +779,15 @@ int zt_connector_parse(struct zt_connector_def *def, const char *name, const cha
 
 struct zt_connector_def *zt_policy_connector_find(const struct zt_policy *p, const char *name)
 {
-	unsigned int i;
-
-	for (i = 0; i < p->nconnectors; i++)
-		if (!strcmp(p->connectors[i].name, name))
-			return &p->connectors[i];
-	return NULL;
+	return find_name(p->connectors, p->nconnectors, sizeof(*p->connectors),
+			 offsetof(struct zt_connector_def, name), name);
 }
 
 struct zt_connector_def *zt_policy_connector_find_key(const struct zt_policy *p,
 						      const uint8_t key[ZT_KEY_LEN])
 {
-	unsigned int i;
-
-	for (i = 0; i < p->nconnectors; i++)
-		if (!memcmp(p->connectors[i].pubkey, key, ZT_KEY_LEN))
-			return &p->connectors[i];
-	return NULL;
+	return find_bytes(p->connectors, p->nconnectors, sizeof(*p->connectors),
+			  offsetof(struct zt_connector_def, pubkey), key, ZT_KEY_LEN);
 }
 
 int zt_policy_connector_add(struct zt_policy *p, const struct zt_connector_def *def, char *err,
@@ -797,13 +807,7 @@ int zt_policy_connector_add(struct zt_policy *p, const struct zt_connector_def *
 		snprintf(err, errlen, "policy full: at most %u connectors", ZT_MAX_CONNECTORS);
 		return -ENOSPC;
 	}
-	if (array_reserve((void **)&p->connectors, &p->connectors_cap, p->nconnectors,
-			  sizeof(*p->connectors))) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	p->connectors[p->nconnectors++] = *def;
-	return 0;
+	return connector_append(p, def, err, errlen);
 }
 
 int zt_policy_connector_remove(struct zt_policy *p, const char *name, char *err, size_t errlen)
@@ -811,7 +815,6 @@ int zt_policy_connector_remove(struct zt_policy *p, const char *name, char *err,
 	struct zt_connector_def *def = zt_policy_connector_find(p, name);
 	const char *first = NULL;
 	unsigned int i, users = 0;
-	size_t idx;
 
 	if (!def) {
 		snprintf(err, errlen, "no connector named '%s'", name);
@@ -834,9 +837,7 @@ int zt_policy_connector_remove(struct zt_policy *p, const char *name, char *err,
 				 "resources first", name, first, users - 1);
 		return -EBUSY;
 	}
-	idx = (size_t)(def - p->connectors);
-	memmove(def, def + 1, (p->nconnectors - idx - 1) * sizeof(*def));
-	p->nconnectors--;
+	array_erase(p->connectors, &p->nconnectors, sizeof(*def), (size_t)(def - p->connectors));
 	return 0;
 }
 
@@ -858,8 +859,7 @@ unsigned int zt_policy_grant_count(const struct zt_policy *p, uint32_t device_id
 	unsigned int i, n = 0;
 
 	for (i = 0; i < p->ngrants; i++)
-		if ((!device_id || p->grants[i].device_id == device_id) &&
-		    (!resource_id || p->grants[i].resource_id == resource_id))
+		if (grant_matches(&p->grants[i], device_id, resource_id))
 			n++;
 	return n;
 }
@@ -905,12 +905,8 @@ int zt_policy_grant_add(struct zt_policy *p, const char *device, const char *res
 		snprintf(err, errlen, "policy full: at most %u grants", ZT_MAX_GRANTS_PER_GEN);
 		return -ENOSPC;
 	}
-	if (array_reserve((void **)&p->grants, &p->grants_cap, p->ngrants, sizeof(*p->grants))) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	p->grants[p->ngrants++] = g;
-	return 0;
+	return array_push((void **)&p->grants, &p->grants_cap, &p->ngrants, &g, sizeof(g), err,
+			  errlen);
 }
 
 int zt_policy_grant_remove(struct zt_policy *p, const char *device, const char *resource,
@@ -926,9 +922,7 @@ int zt_policy_grant_remove(struct zt_policy *p, const char *device, const char *
 	for (i = 0; i < p->ngrants; i++) {
 		if (p->grants[i].device_id == g.device_id &&
 		    p->grants[i].resource_id == g.resource_id) {
-			memmove(&p->grants[i], &p->grants[i + 1],
-				(p->ngrants - i - 1) * sizeof(*p->grants));
-			p->ngrants--;
+			array_erase(p->grants, &p->ngrants, sizeof(*p->grants), i);
 			return 0;
 		}
 	}
@@ -1051,16 +1045,14 @@ json_object *zt_policy_grants_to_json(const struct zt_policy *p, uint32_t device
 	if (id_names_build(p, &names)) {
 		/* Slow, but still right. */
 		for (i = 0; i < p->ngrants; i++)
-			if ((!device_id || p->grants[i].device_id == device_id) &&
-			    (!resource_id || p->grants[i].resource_id == resource_id))
+			if (grant_matches(&p->grants[i], device_id, resource_id))
 				json_object_array_add(arr, zt_grant_to_json(p, &p->grants[i]));
 		return arr;
 	}
 	for (i = 0; i < p->ngrants; i++) {
 		const struct zt_grant_def *g = &p->grants[i];
 
-		if ((device_id && g->device_id != device_id) ||
-		    (resource_id && g->resource_id != resource_id))
+		if (!grant_matches(g, device_id, resource_id))
 			continue;
 		json_object_array_add(arr, grant_json(g->device_id < ZT_MAX_DEVICE_ID ?
 						      names.dev[g->device_id] : NULL,
@@ -1246,13 +1238,7 @@ static int parse_device(struct zt_policy *p, json_object *o, char *err, size_t e
 	if (ret)
 		return ret;
 	def.id = id;
-	if (array_reserve((void **)&p->devices, &p->devices_cap, p->ndevices,
-			  sizeof(*p->devices))) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	p->devices[p->ndevices++] = def;
-	return 0;
+	return device_append(p, &def, err, errlen);
 }
 
 static int parse_connector(struct zt_policy *p, json_object *o, char *err, size_t errlen)
@@ -1269,13 +1255,7 @@ static int parse_connector(struct zt_policy *p, json_object *o, char *err, size_
 		ret = zt_connector_parse(&def, v[0], v[1], v[2], err, errlen);
 	if (ret)
 		return ret;
-	if (array_reserve((void **)&p->connectors, &p->connectors_cap, p->nconnectors,
-			  sizeof(*p->connectors))) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	p->connectors[p->nconnectors++] = def;
-	return 0;
+	return connector_append(p, &def, err, errlen);
 }
 
 typedef int (*entry_parser)(struct zt_policy *p, json_object *o, char *err, size_t errlen);
