@@ -499,32 +499,89 @@ int zt_resource_set_connector(struct zt_resource_def *def, const char *connector
 }
 
 /*
- * The lowest id in 1..MAX-1 that USED (a bitmap of MAX bits) does not
- * hold, searching from *CURSOR on; 0 if none. Ids index counters and map
- * keys, so they are kept dense.
+ * Ids 1..MAX-1 in use, as a bitmap, handing out the lowest free ones: ids
+ * index counters and map keys, so they are kept dense.
  */
-static uint32_t lowest_free_id(const uint8_t *used, uint32_t max, uint32_t *cursor)
-{
-	uint32_t id;
+struct id_set {
+	uint8_t *used;
+	uint32_t max;
+	uint32_t cursor;	/* where the next search starts (0: at 1) */
+};
 
-	for (id = *cursor ? *cursor : 1; id < max; id++) {
-		if (!(used[id / 8] & (1u << (id % 8)))) {
-			*cursor = id + 1;
-			return id;
-		}
+static int id_set_init(struct id_set *s, uint32_t max, char *err, size_t errlen)
+{
+	s->used = calloc(max / 8, 1);
+	s->max = max;
+	s->cursor = 0;
+	if (!s->used) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
 	}
-	*cursor = max;
 	return 0;
 }
 
-static void mark_id(uint8_t *used, uint32_t id)
+static void id_set_free(struct id_set *s)
 {
-	used[id / 8] |= (uint8_t)(1u << (id % 8));
+	free(s->used);
+	s->used = NULL;
 }
 
-static bool id_marked(const uint8_t *used, uint32_t id)
+static void id_set_mark(struct id_set *s, uint32_t id)
 {
-	return used[id / 8] & (1u << (id % 8));
+	s->used[id / 8] |= (uint8_t)(1u << (id % 8));
+}
+
+static bool id_set_has(const struct id_set *s, uint32_t id)
+{
+	return s->used[id / 8] & (1u << (id % 8));
+}
+
+/* The lowest id not in S from the last one handed out on (not marked); 0 if none. */
+static uint32_t id_set_next(struct id_set *s)
+{
+	uint32_t id;
+
+	for (id = s->cursor ? s->cursor : 1; id < s->max; id++) {
+		if (!id_set_has(s, id)) {
+			s->cursor = id + 1;
+			return id;
+		}
+	}
+	s->cursor = s->max;
+	return 0;
+}
+
+/*
+ * The id of a new entry KIND 'NAME' among N entries of STRIDE bytes at BASE
+ * (their id, a uint32_t, at ID_OFF): *ID 0 takes the lowest one that none
+ * of them holds; any other must be below MAX and not held already.
+ */
+static int entry_id(uint32_t *id, const void *base, unsigned int n, size_t stride, size_t id_off,
+		    uint32_t max, const char *kind, const char *name, char *err, size_t errlen)
+{
+	const char *e = base;
+	struct id_set ids;
+	unsigned int i;
+	int ret;
+
+	if (*id) {
+		if (*id < max && !find_bytes(base, n, stride, id_off, id, sizeof(*id)))
+			return 0;
+		snprintf(err, errlen, "%s '%s': invalid or duplicate id %u", kind, name, *id);
+		return -EINVAL;
+	}
+	ret = id_set_init(&ids, max, err, errlen);
+	if (ret)
+		return ret;
+	for (i = 0; i < n; i++, e += stride) {
+		uint32_t used;
+
+		memcpy(&used, e + id_off, sizeof(used));
+		id_set_mark(&ids, used);
+	}
+	*id = id_set_next(&ids);
+	id_set_free(&ids);
+	return 0;
 }
 
 int zt_policy_add(struct zt_policy *p, struct zt_resource_def *def, char *err, size_t errlen)
@@ -532,6 +589,7 @@ int zt_policy_add(struct zt_policy *p, struct zt_resource_def *def, char *err, s
 	unsigned long hosts, nets, ports;
 	unsigned int i;
 	char addr[64];
+	int ret;
 
 	if (zt_policy_find(p, def->name)) {
 		snprintf(err, errlen, "resource '%s' already exists", def->name);
@@ -574,25 +632,11 @@ int zt_policy_add(struct zt_policy *p, struct zt_resource_def *def, char *err, s
 			 ports, ZT_MAX_PORT_RULES / ZT_NGEN);
 		return -ENOSPC;
 	}
-
-	if (!def->id) {
-		uint8_t *used = calloc(ZT_MAX_RESOURCES / 8, 1);
-		uint32_t cursor = 0;
-
-		if (!used) {
-			snprintf(err, errlen, "out of memory");
-			return -ENOMEM;
-		}
-		for (i = 0; i < p->count; i++)
-			mark_id(used, p->res[i].id);
-		def->id = lowest_free_id(used, ZT_MAX_RESOURCES, &cursor);
-		free(used);
-	} else if (def->id >= ZT_MAX_RESOURCES || zt_policy_find_id(p, def->id)) {
-		snprintf(err, errlen, "resource '%s': invalid or duplicate id %u", def->name,
-			 def->id);
-		return -EINVAL;
-	}
-
+	ret = entry_id(&def->id, p->res, p->count, sizeof(*p->res),
+		       offsetof(struct zt_resource_def, id), ZT_MAX_RESOURCES, "resource", def->name,
+		       err, errlen);
+	if (ret)
+		return ret;
 	return policy_append(p, def, err, errlen);
 }
 
@@ -702,6 +746,7 @@ int zt_policy_device_add(struct zt_policy *p, struct zt_device_def *def, char *e
 {
 	const struct zt_device_def *other;
 	char owner[ZT_NAME_MAX + 16], addr[64];
+	int ret;
 
 	if (zt_policy_device_find(p, def->name)) {
 		snprintf(err, errlen, "device '%s' already exists", def->name);
@@ -721,23 +766,11 @@ int zt_policy_device_add(struct zt_policy *p, struct zt_device_def *def, char *e
 		snprintf(err, errlen, "policy full: at most %u devices", ZT_MAX_DEVICE_ID - 1);
 		return -ENOSPC;
 	}
-	if (!def->id) {
-		uint8_t *used = calloc(ZT_MAX_DEVICE_ID / 8, 1);
-		uint32_t cursor = 0;
-		unsigned int i;
-
-		if (!used) {
-			snprintf(err, errlen, "out of memory");
-			return -ENOMEM;
-		}
-		for (i = 0; i < p->ndevices; i++)
-			mark_id(used, p->devices[i].id);
-		def->id = lowest_free_id(used, ZT_MAX_DEVICE_ID, &cursor);
-		free(used);
-	} else if (def->id >= ZT_MAX_DEVICE_ID || zt_policy_device_find_id(p, def->id)) {
-		snprintf(err, errlen, "device '%s': invalid or duplicate id %u", def->name, def->id);
-		return -EINVAL;
-	}
+	ret = entry_id(&def->id, p->devices, p->ndevices, sizeof(*p->devices),
+		       offsetof(struct zt_device_def, id), ZT_MAX_DEVICE_ID, "device", def->name,
+		       err, errlen);
+	if (ret)
+		return ret;
 	return device_append(p, def, err, errlen);
 }
 
@@ -1372,26 +1405,25 @@ static int assign_ids(void *base, unsigned int n, size_t stride, size_t name_off
 		      uint32_t max, const struct named_ref *prev_refs, unsigned int nprev,
 		      const char *section, char *err, size_t errlen)
 {
-	uint8_t *used = calloc(max / 8, 1);
-	uint32_t cursor = 0, *id;
+	struct id_set used;
 	unsigned int i;
-	int ret = 0;
+	uint32_t *id;
+	int ret;
 
-	if (!used) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
+	ret = id_set_init(&used, max, err, errlen);
+	if (ret)
+		return ret;
 #define ENTRY(i) ((char *)base + (size_t)(i) * stride)
 	for (i = 0; i < n; i++) {
 		id = (uint32_t *)(ENTRY(i) + id_off);
 		if (!*id)
 			continue;
-		if (id_marked(used, *id)) {
+		if (id_set_has(&used, *id)) {
 			snprintf(err, errlen, "%s[%u]: duplicate id %u", section, i, *id);
 			ret = -EINVAL;
 			goto out;
 		}
-		mark_id(used, *id);
+		id_set_mark(&used, *id);
 	}
 	for (i = 0; i < n && prev_refs; i++) {
 		const struct named_ref *r;
@@ -1400,16 +1432,16 @@ static int assign_ids(void *base, unsigned int n, size_t stride, size_t name_off
 		if (*id)
 			continue;
 		r = refs_find(prev_refs, nprev, ENTRY(i) + name_off);
-		if (r && r->id && r->id < max && !id_marked(used, r->id)) {
+		if (r && r->id && r->id < max && !id_set_has(&used, r->id)) {
 			*id = r->id;
-			mark_id(used, *id);
+			id_set_mark(&used, *id);
 		}
 	}
 	for (i = 0; i < n; i++) {
 		id = (uint32_t *)(ENTRY(i) + id_off);
 		if (*id)
 			continue;
-		*id = lowest_free_id(used, max, &cursor);
+		*id = id_set_next(&used);
 		if (!*id) {
 			snprintf(err, errlen, "%s[%u]: no free id left", section, i);
 			ret = -ENOSPC;
@@ -1418,7 +1450,7 @@ static int assign_ids(void *base, unsigned int n, size_t stride, size_t name_off
 	}
 #undef ENTRY
 out:
-	free(used);
+	id_set_free(&used);
 	return ret;
 }
 
