@@ -175,6 +175,27 @@ static int check_name(const char *what, const char *name, char *err, size_t errl
 	return 0;
 }
 
+/* NAME, checked, into DST (a name field of ZT_NAME_MAX). */
+static int set_name(const char *what, char *dst, const char *name, char *err, size_t errlen)
+{
+	int ret = check_name(what, name, err, errlen);
+
+	if (!ret)
+		snprintf(dst, ZT_NAME_MAX, "%s", name);
+	return ret;
+}
+
+/* A device's or connector's name and base64 public key into NAME_OUT and KEY. */
+static int parse_identity(const char *what, const char *name, const char *pubkey,
+			  char *name_out, uint8_t key[ZT_KEY_LEN], char *err, size_t errlen)
+{
+	int ret = set_name(what, name_out, name, err, errlen);
+
+	if (!ret)
+		ret = zt_key_from_base64(pubkey, key, err, errlen);
+	return ret;
+}
+
 /*
  * A name rather than an address: no ':' or '/', and a last label that is
  * not all digits (no top-level domain is numeric, RFC 3696 2), so
@@ -400,10 +421,9 @@ int zt_resource_parse(struct zt_resource_def *def, const char *name, const char 
 		snprintf(err, errlen, "a resource needs a name and an address");
 		return -EINVAL;
 	}
-	ret = check_name("resource", name, err, errlen);
+	ret = set_name("resource", def->name, name, err, errlen);
 	if (ret)
 		return ret;
-	snprintf(def->name, sizeof(def->name), "%s", name);
 
 	if (looks_like_name(address)) {
 		ret = zt_dns_name_normalize(address, def->name_pattern, sizeof(def->name_pattern),
@@ -486,16 +506,10 @@ static int connector_append(struct zt_policy *p, const struct zt_connector_def *
 int zt_resource_set_connector(struct zt_resource_def *def, const char *connector, char *err,
 			      size_t errlen)
 {
-	int ret;
-
 	memset(def->connector, 0, sizeof(def->connector));
 	if (!connector || !*connector)
 		return 0;
-	ret = check_name("connector", connector, err, errlen);
-	if (ret)
-		return ret;
-	snprintf(def->connector, sizeof(def->connector), "%s", connector);
-	return 0;
+	return set_name("connector", def->connector, connector, err, errlen);
 }
 
 /*
@@ -667,23 +681,18 @@ int zt_policy_remove(struct zt_policy *p, const char *name, char *err, size_t er
 
 /* ---- devices and connectors ---- */
 
-/* Who holds KEY already: "device 'x'" / "connector 'y'" in BUF; false if nobody. */
-static bool key_owner(const struct zt_policy *p, const uint8_t key[ZT_KEY_LEN], char *buf,
-		      size_t len)
+/* Nobody holds KEY yet, device or connector; -EEXIST naming the holder. */
+static int key_unused(const struct zt_policy *p, const uint8_t key[ZT_KEY_LEN], char *err,
+		      size_t errlen)
 {
 	const struct zt_device_def *d = zt_policy_device_find_key(p, key);
-	const struct zt_connector_def *c;
+	const struct zt_connector_def *c = d ? NULL : zt_policy_connector_find_key(p, key);
 
-	if (d) {
-		snprintf(buf, len, "device '%s'", d->name);
-		return true;
-	}
-	c = zt_policy_connector_find_key(p, key);
-	if (c) {
-		snprintf(buf, len, "connector '%s'", c->name);
-		return true;
-	}
-	return false;
+	if (!d && !c)
+		return 0;
+	snprintf(err, errlen, "public key already belongs to %s '%s'", d ? "device" : "connector",
+		 d ? d->name : c->name);
+	return -EEXIST;
 }
 
 int zt_device_parse(struct zt_device_def *def, const char *name, const char *pubkey,
@@ -696,11 +705,7 @@ int zt_device_parse(struct zt_device_def *def, const char *name, const char *pub
 		snprintf(err, errlen, "a device needs a name, a public key and an address");
 		return -EINVAL;
 	}
-	ret = check_name("device", name, err, errlen);
-	if (ret)
-		return ret;
-	snprintf(def->name, sizeof(def->name), "%s", name);
-	ret = zt_key_from_base64(pubkey, def->pubkey, err, errlen);
+	ret = parse_identity("device", name, pubkey, def->name, def->pubkey, err, errlen);
 	if (ret)
 		return ret;
 	ret = zt_prefix_parse(address, &def->address, err, errlen);
@@ -745,17 +750,16 @@ int zt_policy_device_add(struct zt_policy *p, struct zt_device_def *def, char *e
 			 size_t errlen)
 {
 	const struct zt_device_def *other;
-	char owner[ZT_NAME_MAX + 16], addr[64];
+	char addr[64];
 	int ret;
 
 	if (zt_policy_device_find(p, def->name)) {
 		snprintf(err, errlen, "device '%s' already exists", def->name);
 		return -EEXIST;
 	}
-	if (key_owner(p, def->pubkey, owner, sizeof(owner))) {
-		snprintf(err, errlen, "public key already belongs to %s", owner);
-		return -EEXIST;
-	}
+	ret = key_unused(p, def->pubkey, err, errlen);
+	if (ret)
+		return ret;
 	other = zt_policy_device_find_addr(p, def->address.addr);
 	if (other) {
 		zt_prefix_format(&def->address, addr, sizeof(addr));
@@ -797,11 +801,7 @@ int zt_connector_parse(struct zt_connector_def *def, const char *name, const cha
 		snprintf(err, errlen, "a connector needs a name and a public key");
 		return -EINVAL;
 	}
-	ret = check_name("connector", name, err, errlen);
-	if (ret)
-		return ret;
-	snprintf(def->name, sizeof(def->name), "%s", name);
-	ret = zt_key_from_base64(pubkey, def->pubkey, err, errlen);
+	ret = parse_identity("connector", name, pubkey, def->name, def->pubkey, err, errlen);
 	if (ret)
 		return ret;
 	/* Without one, the connector is reached through relays until a direct path is found. */
@@ -826,16 +826,15 @@ struct zt_connector_def *zt_policy_connector_find_key(const struct zt_policy *p,
 int zt_policy_connector_add(struct zt_policy *p, const struct zt_connector_def *def, char *err,
 			    size_t errlen)
 {
-	char owner[ZT_NAME_MAX + 16];
+	int ret;
 
 	if (zt_policy_connector_find(p, def->name)) {
 		snprintf(err, errlen, "connector '%s' already exists", def->name);
 		return -EEXIST;
 	}
-	if (key_owner(p, def->pubkey, owner, sizeof(owner))) {
-		snprintf(err, errlen, "public key already belongs to %s", owner);
-		return -EEXIST;
-	}
+	ret = key_unused(p, def->pubkey, err, errlen);
+	if (ret)
+		return ret;
 	if (p->nconnectors >= ZT_MAX_CONNECTORS) {
 		snprintf(err, errlen, "policy full: at most %u connectors", ZT_MAX_CONNECTORS);
 		return -ENOSPC;
