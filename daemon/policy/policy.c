@@ -647,8 +647,8 @@ int zt_policy_add(struct zt_policy *p, struct zt_resource_def *def, char *err, s
 		return -ENOSPC;
 	}
 	ret = entry_id(&def->id, p->res, p->count, sizeof(*p->res),
-		       offsetof(struct zt_resource_def, id), ZT_MAX_RESOURCES, "resource", def->name,
-		       err, errlen);
+		       offsetof(struct zt_resource_def, id), ZT_MAX_RESOURCES, "resource",
+		       def->name, err, errlen);
 	if (ret)
 		return ret;
 	return policy_append(p, def, err, errlen);
@@ -1158,50 +1158,52 @@ static int check_fields(json_object *o, const char *const *allowed, char *err, s
 	return 0;
 }
 
-/* A string field: absent is NULL, any other type an error (json-c would turn 80 into "80"). */
+/*
+ * O[KEY] in *V: 1 when it is of TYPE, 0 when absent, -EINVAL ("'KEY' must
+ * be WHAT") for any other type: json-c would turn 80 into "80".
+ */
+static int field_get(json_object *o, const char *key, json_type type, const char *what,
+		     json_object **v, char *err, size_t errlen)
+{
+	if (!json_object_object_get_ex(o, key, v))
+		return 0;
+	if (!json_object_is_type(*v, type)) {
+		snprintf(err, errlen, "'%s' must be %s", key, what);
+		return -EINVAL;
+	}
+	return 1;
+}
+
+/* A string field: absent is NULL. */
 static int field_str(json_object *o, const char *key, const char **out, char *err, size_t errlen)
 {
 	json_object *v;
+	int ret = field_get(o, key, json_type_string, "a string", &v, err, errlen);
 
-	*out = NULL;
-	if (!json_object_object_get_ex(o, key, &v))
-		return 0;
-	if (!json_object_is_type(v, json_type_string)) {
-		snprintf(err, errlen, "'%s' must be a string", key);
-		return -EINVAL;
-	}
-	*out = json_object_get_string(v);
-	return 0;
+	*out = ret > 0 ? json_object_get_string(v) : NULL;
+	return ret < 0 ? ret : 0;
 }
 
+/* A boolean field: absent is false. */
 static int field_bool(json_object *o, const char *key, bool *out, char *err, size_t errlen)
 {
 	json_object *v;
+	int ret = field_get(o, key, json_type_boolean, "true or false", &v, err, errlen);
 
-	*out = false;
-	if (!json_object_object_get_ex(o, key, &v))
-		return 0;
-	if (!json_object_is_type(v, json_type_boolean)) {
-		snprintf(err, errlen, "'%s' must be true or false", key);
-		return -EINVAL;
-	}
-	*out = json_object_get_boolean(v);
-	return 0;
+	*out = ret > 0 && json_object_get_boolean(v);
+	return ret < 0 ? ret : 0;
 }
 
 /* An id: absent is 0 (to be assigned), else 1..MAX-1. */
 static int field_id(json_object *o, uint32_t max, uint32_t *out, char *err, size_t errlen)
 {
 	json_object *v;
+	int ret = field_get(o, "id", json_type_int, "an integer", &v, err, errlen);
 	int64_t id;
 
 	*out = 0;
-	if (!json_object_object_get_ex(o, "id", &v))
-		return 0;
-	if (!json_object_is_type(v, json_type_int)) {
-		snprintf(err, errlen, "'id' must be an integer");
-		return -EINVAL;
-	}
+	if (ret <= 0)
+		return ret;
 	id = json_object_get_int64(v);
 	if (id <= 0 || id >= max) {
 		snprintf(err, errlen, "invalid id %lld: ids are 1-%u", (long long)id, max - 1);
@@ -1211,21 +1213,19 @@ static int field_id(json_object *o, uint32_t max, uint32_t *out, char *err, size
 	return 0;
 }
 
-/* Fields as strings, NULL when absent; one error for all. */
-static int fields_str(json_object *o, const char *const *keys, const char **out, char *err,
-		      size_t errlen)
+/* O has no field but ALLOWED; its string fields KEYS into OUT (NULL when absent). */
+static int read_fields(json_object *o, const char *const *allowed, const char *const *keys,
+		       const char **out, char *err, size_t errlen)
 {
-	int ret;
+	int ret = check_fields(o, allowed, err, errlen);
 
-	for (; *keys; keys++, out++) {
+	for (; !ret && *keys; keys++, out++)
 		ret = field_str(o, *keys, out, err, errlen);
-		if (ret)
-			return ret;
-	}
-	return 0;
+	return ret;
 }
 
-static int parse_resource(struct zt_policy *p, json_object *o, char *err, size_t errlen)
+static int parse_resource(struct zt_policy *p, json_object *o, void *ctx, char *err,
+			  size_t errlen)
 {
 	static const char *const keys[] = { "name", "address", "tcp", "udp", "deny_mode",
 					    "connector", NULL };
@@ -1235,9 +1235,8 @@ static int parse_resource(struct zt_policy *p, json_object *o, char *err, size_t
 	bool icmp;
 	int ret;
 
-	ret = check_fields(o, resource_fields, err, errlen);
-	if (!ret)
-		ret = fields_str(o, keys, v, err, errlen);
+	(void)ctx;
+	ret = read_fields(o, resource_fields, keys, v, err, errlen);
 	if (!ret)
 		ret = field_bool(o, "icmp", &icmp, err, errlen);
 	if (!ret)
@@ -1252,7 +1251,7 @@ static int parse_resource(struct zt_policy *p, json_object *o, char *err, size_t
 	return policy_append(p, &def, err, errlen);
 }
 
-static int parse_device(struct zt_policy *p, json_object *o, char *err, size_t errlen)
+static int parse_device(struct zt_policy *p, json_object *o, void *ctx, char *err, size_t errlen)
 {
 	static const char *const keys[] = { "name", "pubkey", "address", NULL };
 	struct zt_device_def def;
@@ -1260,9 +1259,8 @@ static int parse_device(struct zt_policy *p, json_object *o, char *err, size_t e
 	uint32_t id;
 	int ret;
 
-	ret = check_fields(o, device_fields, err, errlen);
-	if (!ret)
-		ret = fields_str(o, keys, v, err, errlen);
+	(void)ctx;
+	ret = read_fields(o, device_fields, keys, v, err, errlen);
 	if (!ret)
 		ret = field_id(o, ZT_MAX_DEVICE_ID, &id, err, errlen);
 	if (!ret)
@@ -1273,16 +1271,16 @@ static int parse_device(struct zt_policy *p, json_object *o, char *err, size_t e
 	return device_append(p, &def, err, errlen);
 }
 
-static int parse_connector(struct zt_policy *p, json_object *o, char *err, size_t errlen)
+static int parse_connector(struct zt_policy *p, json_object *o, void *ctx, char *err,
+			   size_t errlen)
 {
 	static const char *const keys[] = { "name", "pubkey", "endpoint", NULL };
 	struct zt_connector_def def;
 	const char *v[3];
 	int ret;
 
-	ret = check_fields(o, connector_fields, err, errlen);
-	if (!ret)
-		ret = fields_str(o, keys, v, err, errlen);
+	(void)ctx;
+	ret = read_fields(o, connector_fields, keys, v, err, errlen);
 	if (!ret)
 		ret = zt_connector_parse(&def, v[0], v[1], v[2], err, errlen);
 	if (ret)
@@ -1290,24 +1288,33 @@ static int parse_connector(struct zt_policy *p, json_object *o, char *err, size_
 	return connector_append(p, &def, err, errlen);
 }
 
-typedef int (*entry_parser)(struct zt_policy *p, json_object *o, char *err, size_t errlen);
+/* Reads one entry (a JSON object) of a section into P; CTX is the section's own. */
+typedef int (*entry_parser)(struct zt_policy *p, json_object *o, void *ctx, char *err,
+			    size_t errlen);
 
-/* Parse every entry of the array DOC[SECTION] (absent: none) with PARSE. */
-static int parse_section(struct zt_policy *p, json_object *doc, const char *section,
-			 entry_parser parse, char *err, size_t errlen)
+/* The array DOC[SECTION] in *ARR, NULL when absent; -EINVAL when it is no array. */
+static int section_array(json_object *doc, const char *section, json_object **arr, char *err,
+			 size_t errlen)
 {
-	json_object *arr;
-	char sub[400];
-	size_t i, n;
-	int ret;
-
-	if (!json_object_object_get_ex(doc, section, &arr))
+	if (!json_object_object_get_ex(doc, section, arr)) {
+		*arr = NULL;
 		return 0;
-	if (!json_object_is_type(arr, json_type_array)) {
+	}
+	if (!json_object_is_type(*arr, json_type_array)) {
 		snprintf(err, errlen, "'%s' must be an array", section);
 		return -EINVAL;
 	}
-	n = json_object_array_length(arr);
+	return 0;
+}
+
+/* Parse every entry of ARR, the array of SECTION, with PARSE: errors name the entry. */
+static int parse_entries(struct zt_policy *p, json_object *arr, const char *section,
+			 entry_parser parse, void *ctx, char *err, size_t errlen)
+{
+	size_t i, n = json_object_array_length(arr);
+	char sub[400];
+	int ret;
+
 	for (i = 0; i < n; i++) {
 		json_object *o = json_object_array_get_idx(arr, i);
 
@@ -1315,13 +1322,25 @@ static int parse_section(struct zt_policy *p, json_object *doc, const char *sect
 			snprintf(err, errlen, "%s[%zu]: not an object", section, i);
 			return -EINVAL;
 		}
-		ret = parse(p, o, sub, sizeof(sub));
+		ret = parse(p, o, ctx, sub, sizeof(sub));
 		if (ret) {
 			snprintf(err, errlen, "%s[%zu]: %s", section, i, sub);
 			return ret;
 		}
 	}
 	return 0;
+}
+
+/* Parse every entry of the array DOC[SECTION] (absent: none) with PARSE. */
+static int parse_section(struct zt_policy *p, json_object *doc, const char *section,
+			 entry_parser parse, char *err, size_t errlen)
+{
+	json_object *arr;
+	int ret = section_array(doc, section, &arr, err, errlen);
+
+	if (ret || !arr)
+		return ret;
+	return parse_entries(p, arr, section, parse, NULL, err, errlen);
 }
 
 /*
@@ -1456,8 +1475,8 @@ out:
 /* Order by address (names by pattern, prefixes by family, length, bytes), then position. */
 static int cmp_address(const void *a, const void *b)
 {
-	const struct zt_resource_def *x = *(const struct zt_resource_def *const *)a;
-	const struct zt_resource_def *y = *(const struct zt_resource_def *const *)b;
+	const struct zt_resource_def *x = *(const void *const *)a;
+	const struct zt_resource_def *y = *(const void *const *)b;
 	int d = (int)zt_resource_is_name(x) - (int)zt_resource_is_name(y);
 
 	if (d)
@@ -1475,11 +1494,32 @@ static int cmp_address(const void *a, const void *b)
 
 static int cmp_device_address(const void *a, const void *b)
 {
-	const struct zt_device_def *x = *(const struct zt_device_def *const *)a;
-	const struct zt_device_def *y = *(const struct zt_device_def *const *)b;
+	const struct zt_device_def *x = *(const void *const *)a;
+	const struct zt_device_def *y = *(const void *const *)b;
 	int d = memcmp(x->address.addr, y->address.addr, 16);
 
 	return d ? d : (x < y ? -1 : x > y);
+}
+
+/*
+ * Pointers to the N entries of STRIDE bytes at BASE, sorted by CMP (which
+ * is handed pointers to them). NULL, with ERR, on out of memory.
+ */
+static const void **sorted_entries(const void *base, unsigned int n, size_t stride,
+				   int (*cmp)(const void *, const void *), char *err,
+				   size_t errlen)
+{
+	const void **v = calloc(n ? n : 1, sizeof(*v));
+	unsigned int i;
+
+	if (!v) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	for (i = 0; i < n; i++)
+		v[i] = (const char *)base + (size_t)i * stride;
+	qsort(v, n, sizeof(*v), cmp);
+	return v;
 }
 
 /* A public key and where it sits: devices[idx] or connectors[idx]. */
@@ -1533,6 +1573,34 @@ static int check_keys_unique(const struct zt_policy *p, char *err, size_t errlen
 	return ret;
 }
 
+/* No two resources with one address: names by pattern, prefixes by prefix. */
+static int check_addresses(const struct zt_policy *p, char *err, size_t errlen)
+{
+	const void **v;
+	unsigned int i;
+	int ret = 0;
+
+	if (p->count < 2)
+		return 0;
+	v = sorted_entries(p->res, p->count, sizeof(*p->res), cmp_address, err, errlen);
+	if (!v)
+		return -ENOMEM;
+	for (i = 1; i < p->count; i++) {
+		const struct zt_resource_def *a = v[i - 1], *b = v[i];
+
+		if (zt_resource_is_name(b) ? !strcmp(a->name_pattern, b->name_pattern) :
+		    !zt_resource_is_name(a) && zt_prefix_equal(&a->prefix, &b->prefix)) {
+			snprintf(err, errlen,
+				 "resources[%u]: resources '%s' and '%s' have the same address",
+				 (unsigned int)(b - p->res), a->name, b->name);
+			ret = -EINVAL;
+			break;
+		}
+	}
+	free(v);
+	return ret;
+}
+
 /*
  * The checks the add functions make one entry at a time, made once over a
  * whole document: sorting keeps a 100,000-resource file to O(n log n)
@@ -1541,7 +1609,6 @@ static int check_keys_unique(const struct zt_policy *p, char *err, size_t errlen
 static int check_resources(const struct zt_policy *p, const struct named_ref *res_refs,
 			   const struct named_ref *conn_refs, char *err, size_t errlen)
 {
-	const struct zt_resource_def **v = NULL;
 	unsigned long hosts, nets, ports;
 	unsigned int i;
 	int ret;
@@ -1557,29 +1624,9 @@ static int check_resources(const struct zt_policy *p, const struct named_ref *re
 			return -EINVAL;
 		}
 	}
-	if (p->count > 1) {
-		v = calloc(p->count, sizeof(*v));
-		if (!v) {
-			snprintf(err, errlen, "out of memory");
-			return -ENOMEM;
-		}
-		for (i = 0; i < p->count; i++)
-			v[i] = &p->res[i];
-		qsort(v, p->count, sizeof(*v), cmp_address);
-		for (i = 1; i < p->count; i++) {
-			if (zt_resource_is_name(v[i]) ?
-			    !strcmp(v[i - 1]->name_pattern, v[i]->name_pattern) :
-			    !zt_resource_is_name(v[i - 1]) &&
-			    zt_prefix_equal(&v[i - 1]->prefix, &v[i]->prefix)) {
-				snprintf(err, errlen,
-					 "resources[%u]: resources '%s' and '%s' have the same address",
-					 (unsigned int)(v[i] - p->res), v[i - 1]->name, v[i]->name);
-				free(v);
-				return -EINVAL;
-			}
-		}
-		free(v);
-	}
+	ret = check_addresses(p, err, errlen);
+	if (ret)
+		return ret;
 	policy_counts(p, &hosts, &nets);
 	ports = policy_port_entries(p);
 	if (p->count + 1 > ZT_MAX_RESOURCES || hosts > ZT_MAX_EXACT / ZT_NGEN ||
@@ -1593,28 +1640,26 @@ static int check_resources(const struct zt_policy *p, const struct named_ref *re
 static int check_devices(const struct zt_policy *p, const struct named_ref *dev_refs,
 			 char *err, size_t errlen)
 {
-	const struct zt_device_def **v;
+	const void **v;
 	unsigned int i;
 	int ret;
 
 	ret = refs_check_unique(dev_refs, p->ndevices, "devices", err, errlen);
 	if (ret || p->ndevices < 2)
 		return ret;
-	v = calloc(p->ndevices, sizeof(*v));
-	if (!v) {
-		snprintf(err, errlen, "out of memory");
+	v = sorted_entries(p->devices, p->ndevices, sizeof(*p->devices), cmp_device_address, err,
+			   errlen);
+	if (!v)
 		return -ENOMEM;
-	}
-	for (i = 0; i < p->ndevices; i++)
-		v[i] = &p->devices[i];
-	qsort(v, p->ndevices, sizeof(*v), cmp_device_address);
 	for (i = 1; i < p->ndevices; i++) {
-		if (!memcmp(v[i - 1]->address.addr, v[i]->address.addr, 16)) {
+		const struct zt_device_def *a = v[i - 1], *b = v[i];
+
+		if (!memcmp(a->address.addr, b->address.addr, 16)) {
 			char addr[64];
 
-			zt_prefix_format(&v[i]->address, addr, sizeof(addr));
+			zt_prefix_format(&b->address, addr, sizeof(addr));
 			snprintf(err, errlen, "devices[%u]: address %s is already device '%s'",
-				 (unsigned int)(v[i] - p->devices), addr, v[i - 1]->name);
+				 (unsigned int)(b - p->devices), addr, a->name);
 			ret = -EINVAL;
 			break;
 		}
@@ -1639,21 +1684,58 @@ static int cmp_grant_ref(const void *a, const void *b)
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-/* The grants array: names resolved against the document's own devices and resources. */
+/*
+ * What reading a grant needs: the names it resolves, and where to note it for the
+ * duplicate check.
+ */
+struct grant_ctx {
+	const struct named_ref *dev_refs;
+	const struct named_ref *res_refs;
+	struct grant_ref *v;
+};
+
+/* One grant, its names resolved against the document's own devices and resources. */
+static int parse_grant(struct zt_policy *p, json_object *o, void *ctx, char *err, size_t errlen)
+{
+	struct grant_ctx *c = ctx;
+	const struct named_ref *d, *r;
+	struct zt_grant_def *g;
+	const char *s[2];
+	int ret;
+
+	ret = read_fields(o, grant_fields, grant_fields, s, err, errlen);
+	if (ret)
+		return ret;
+	if (!s[0] || !s[1]) {
+		snprintf(err, errlen, "a grant needs a device and a resource");
+		return -EINVAL;
+	}
+	d = refs_find(c->dev_refs, p->ndevices, s[0]);
+	r = refs_find(c->res_refs, p->count, s[1]);
+	if (!d || !r) {
+		snprintf(err, errlen, "no %s '%.64s'", d ? "resource" : "device", d ? s[1] : s[0]);
+		return -EINVAL;
+	}
+	g = &p->grants[p->ngrants];
+	g->device_id = p->devices[d->idx].id;
+	g->resource_id = p->res[r->idx].id;
+	c->v[p->ngrants] = (struct grant_ref){ .g = *g, .idx = p->ngrants };
+	p->ngrants++;
+	return 0;
+}
+
+/* The grants array, each grant once. */
 static int parse_grants(struct zt_policy *p, json_object *doc, const struct named_ref *dev_refs,
 			const struct named_ref *res_refs, char *err, size_t errlen)
 {
-	struct grant_ref *v = NULL;
+	struct grant_ctx c = { .dev_refs = dev_refs, .res_refs = res_refs };
 	json_object *arr;
 	size_t i, n;
-	int ret = 0;
+	int ret;
 
-	if (!json_object_object_get_ex(doc, "grants", &arr))
-		return 0;
-	if (!json_object_is_type(arr, json_type_array)) {
-		snprintf(err, errlen, "'grants' must be an array");
-		return -EINVAL;
-	}
+	ret = section_array(doc, "grants", &arr, err, errlen);
+	if (ret || !arr)
+		return ret;
 	n = json_object_array_length(arr);
 	if (n > ZT_MAX_GRANTS_PER_GEN) {
 		snprintf(err, errlen, "grants: %zu, at most %u", n, ZT_MAX_GRANTS_PER_GEN);
@@ -1662,61 +1744,28 @@ static int parse_grants(struct zt_policy *p, json_object *doc, const struct name
 	if (!n)
 		return 0;
 	p->grants = calloc(n, sizeof(*p->grants));
-	v = calloc(n, sizeof(*v));
-	if (!p->grants || !v) {
+	c.v = calloc(n, sizeof(*c.v));
+	if (!p->grants || !c.v) {
 		snprintf(err, errlen, "out of memory");
 		ret = -ENOMEM;
 		goto out;
 	}
 	p->grants_cap = (unsigned int)n;
-	for (i = 0; i < n; i++) {
-		json_object *o = json_object_array_get_idx(arr, i);
-		const struct named_ref *d, *r;
-		const char *s[2];
-		char sub[200];
-
-		if (!json_object_is_type(o, json_type_object)) {
-			snprintf(err, errlen, "grants[%zu]: not an object", i);
-			ret = -EINVAL;
-			goto out;
-		}
-		ret = check_fields(o, grant_fields, sub, sizeof(sub));
-		if (!ret)
-			ret = fields_str(o, grant_fields, s, sub, sizeof(sub));
-		if (!ret && (!s[0] || !s[1])) {
-			snprintf(sub, sizeof(sub), "a grant needs a device and a resource");
-			ret = -EINVAL;
-		}
-		if (ret) {
-			snprintf(err, errlen, "grants[%zu]: %s", i, sub);
-			goto out;
-		}
-		d = refs_find(dev_refs, p->ndevices, s[0]);
-		r = refs_find(res_refs, p->count, s[1]);
-		if (!d || !r) {
-			snprintf(err, errlen, "grants[%zu]: no %s '%.64s'", i,
-				 d ? "resource" : "device", d ? s[1] : s[0]);
-			ret = -EINVAL;
-			goto out;
-		}
-		p->grants[i].device_id = p->devices[d->idx].id;
-		p->grants[i].resource_id = p->res[r->idx].id;
-		v[i].g = p->grants[i];
-		v[i].idx = (unsigned int)i;
-	}
-	p->ngrants = (unsigned int)n;
-	qsort(v, n, sizeof(*v), cmp_grant_ref);
+	ret = parse_entries(p, arr, "grants", parse_grant, &c, err, errlen);
+	if (ret)
+		goto out;
+	qsort(c.v, n, sizeof(*c.v), cmp_grant_ref);
 	for (i = 1; i < n; i++) {
-		if (v[i - 1].g.device_id == v[i].g.device_id &&
-		    v[i - 1].g.resource_id == v[i].g.resource_id) {
-			snprintf(err, errlen, "grants[%u]: the same grant as grants[%u]", v[i].idx,
-				 v[i - 1].idx);
+		if (c.v[i - 1].g.device_id == c.v[i].g.device_id &&
+		    c.v[i - 1].g.resource_id == c.v[i].g.resource_id) {
+			snprintf(err, errlen, "grants[%u]: the same grant as grants[%u]",
+				 c.v[i].idx, c.v[i - 1].idx);
 			ret = -EINVAL;
 			goto out;
 		}
 	}
 out:
-	free(v);
+	free(c.v);
 	return ret;
 }
 
