@@ -695,6 +695,21 @@ static int key_unused(const struct zt_policy *p, const uint8_t key[ZT_KEY_LEN], 
 	return -EEXIST;
 }
 
+/*
+ * A new device or connector (KIND) takes a NAME that none of its kind has
+ * (TAKEN: one has) and a KEY that nobody has: -EEXIST otherwise.
+ */
+static int identity_unused(const struct zt_policy *p, const char *kind, bool taken,
+			   const char *name, const uint8_t key[ZT_KEY_LEN], char *err,
+			   size_t errlen)
+{
+	if (taken) {
+		snprintf(err, errlen, "%s '%s' already exists", kind, name);
+		return -EEXIST;
+	}
+	return key_unused(p, key, err, errlen);
+}
+
 int zt_device_parse(struct zt_device_def *def, const char *name, const char *pubkey,
 		    const char *address, char *err, size_t errlen)
 {
@@ -753,11 +768,8 @@ int zt_policy_device_add(struct zt_policy *p, struct zt_device_def *def, char *e
 	char addr[64];
 	int ret;
 
-	if (zt_policy_device_find(p, def->name)) {
-		snprintf(err, errlen, "device '%s' already exists", def->name);
-		return -EEXIST;
-	}
-	ret = key_unused(p, def->pubkey, err, errlen);
+	ret = identity_unused(p, "device", zt_policy_device_find(p, def->name), def->name,
+			      def->pubkey, err, errlen);
 	if (ret)
 		return ret;
 	other = zt_policy_device_find_addr(p, def->address.addr);
@@ -828,11 +840,8 @@ int zt_policy_connector_add(struct zt_policy *p, const struct zt_connector_def *
 {
 	int ret;
 
-	if (zt_policy_connector_find(p, def->name)) {
-		snprintf(err, errlen, "connector '%s' already exists", def->name);
-		return -EEXIST;
-	}
-	ret = key_unused(p, def->pubkey, err, errlen);
+	ret = identity_unused(p, "connector", zt_policy_connector_find(p, def->name), def->name,
+			      def->pubkey, err, errlen);
 	if (ret)
 		return ret;
 	if (p->nconnectors >= ZT_MAX_CONNECTORS) {
