@@ -159,7 +159,8 @@ FUZZ_OBJ     := $(BUILD)/fuzz/obj
 FUZZ_CFLAGS  := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -g -O1 -MMD -MP $(INCLUDES) \
 	-fsanitize=fuzzer-no-link,address,undefined
 
-FUZZ_policy  := lib/json_io.c daemon/policy/policy.c lib/ports.c lib/addr.c lib/dns_name.c \
+FUZZ_policy  := lib/json_io.c $(addprefix daemon/policy/,model.c entry.c match.c doc_read.c \
+	doc_check.c doc_write.c diff.c) lib/ports.c lib/addr.c lib/dns_name.c \
 	daemon/tunnel/keys.c daemon/tunnel/noise.c
 FUZZ_dns     := daemon/dns/codec.c daemon/dns/cache.c lib/addr.c lib/dns_name.c
 FUZZ_stun    := daemon/relay/stun.c

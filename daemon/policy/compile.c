@@ -117,38 +117,39 @@ int zt_config_read(const int *fds, struct zt_config *cfg)
 	return 0;
 }
 
+static int config_write(const int *fds, const struct zt_config *cfg)
+{
+	__u32 zero = 0;
+
+	if (bpf_map_update_elem(fds[ZT_MAP_CONFIG], &zero, cfg, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
 int zt_config_set_tunables(const int *fds, uint32_t scan_threshold, uint32_t scan_window_ms,
 			   uint32_t event_rate, uint32_t event_burst)
 {
 	struct zt_config cfg;
-	__u32 zero = 0;
-	int ret;
+	int ret = zt_config_read(fds, &cfg);
 
-	ret = zt_config_read(fds, &cfg);
 	if (ret)
 		return ret;
 	cfg.scan_threshold = scan_threshold;
 	cfg.scan_window_ms = scan_window_ms;
 	cfg.event_rate = event_rate;
 	cfg.event_burst = event_burst;
-	if (bpf_map_update_elem(fds[ZT_MAP_CONFIG], &zero, &cfg, BPF_ANY))
-		return -errno;
-	return 0;
+	return config_write(fds, &cfg);
 }
 
 int zt_config_set_flags(const int *fds, uint32_t flags)
 {
 	struct zt_config cfg;
-	__u32 zero = 0;
-	int ret;
+	int ret = zt_config_read(fds, &cfg);
 
-	ret = zt_config_read(fds, &cfg);
 	if (ret)
 		return ret;
 	cfg.flags = flags;
-	if (bpf_map_update_elem(fds[ZT_MAP_CONFIG], &zero, &cfg, BPF_ANY))
-		return -errno;
-	return 0;
+	return config_write(fds, &cfg);
 }
 
 static int write_ports(int fd, uint32_t id, uint8_t proto, const struct zt_port_list *list,
@@ -353,7 +354,6 @@ static void wait_for_readers(void)
 int zt_compile_commit(const int *fds, uint32_t new_gen, char *err, size_t errlen)
 {
 	struct zt_config cfg;
-	__u32 zero = 0;
 	int ret;
 
 	ret = zt_config_read(fds, &cfg);
@@ -362,9 +362,9 @@ int zt_compile_commit(const int *fds, uint32_t new_gen, char *err, size_t errlen
 		return ret;
 	}
 	cfg.active_gen = new_gen;
-	if (bpf_map_update_elem(fds[ZT_MAP_CONFIG], &zero, &cfg, BPF_ANY)) {
-		ret = -errno;
-		snprintf(err, errlen, "switching generation: %s", strerror(errno));
+	ret = config_write(fds, &cfg);
+	if (ret) {
+		snprintf(err, errlen, "switching generation: %s", strerror(-ret));
 		return ret;
 	}
 	wait_for_readers();

@@ -6,7 +6,8 @@
  * connect, from which tunnel address), connectors (a client's view: where
  * a resource is reached) and grants (which device may reach which
  * resource). Validation lives here so every entry point (control socket,
- * state file, `ztgate apply`) applies the same rules.
+ * state file, `ztgate apply`) applies the same rules. The module's files,
+ * one concern each, are listed in policy/internal.h.
  *
  * The whole policy is also one JSON document (zt_policy_to_json), the
  * format of STATE_DIR/policy.json, `ztgate export` and `ztgate apply`:
