@@ -27,7 +27,7 @@
 #include <openssl/rand.h>
 
 #include "lib/addr.h"
-#include "netcheck.h"
+#include "cli/netcheck.h"
 #include "relay/stun.h"
 
 #define NETCHECK_MAX_RELAYS	16
