@@ -11,7 +11,7 @@
 
 #include <json-c/json.h>
 
-#include "cli/args.h"
+#include "cli/command.h"
 #include "cli/handlers.h"
 #include "cli/output.h"
 #include "cli/request.h"
@@ -91,32 +91,13 @@ out:
 	return doc;
 }
 
-int cmd_apply(struct cli *c, int argc, char **argv)
+int cmd_apply(struct cli *c, const struct cli_args *a)
 {
-	const char *file = NULL;
-	bool dry_run = false;
+	bool dry_run = cli_arg(a, "dry-run") != NULL;
 	json_object *req, *resp, *changes, *doc;
 	size_t i, n;
-	int k = 0;
-	char **rest = calloc((size_t)argc + 1, sizeof(*rest));
 
-	if (!rest)
-		return cli_fail("out of memory");
-	for (int j = 0; j < argc; j++) {
-		if (!strcmp(argv[j], "--dry-run"))
-			dry_run = true;
-		else
-			rest[k++] = argv[j];
-	}
-	{
-		const struct cli_value_opt opts[] = { { "-f", &file, false }, { 0 } };
-		int ret = cli_parse_args("apply", k, rest, opts, NULL, NULL, 0);
-
-		free(rest);
-		if (ret)
-			return ret;
-	}
-	doc = read_document(file);
+	doc = read_document(cli_arg(a, "file"));
 	if (!doc)
 		return 1;
 	req = cli_request("policy.apply");
@@ -142,10 +123,11 @@ int cmd_apply(struct cli *c, int argc, char **argv)
 	return 0;
 }
 
-int cmd_export(struct cli *c)
+int cmd_export(struct cli *c, const struct cli_args *a)
 {
 	json_object *resp = cli_call(c, cli_request("policy.export"));
 
+	(void)a;
 	if (!resp)
 		return 1;
 	if (cli_printed_as_json(c, resp))

@@ -11,22 +11,18 @@
 #include <json-c/json.h>
 #include <openssl/mem.h>
 
-#include "cli/args.h"
+#include "cli/command.h"
 #include "cli/handlers.h"
 #include "cli/output.h"
 #include "tunnel/keys.h"
 #include "tunnel/noise.h"
 
-int cmd_keygen(struct cli *c, int argc, char **argv)
+int cmd_keygen(struct cli *c, const struct cli_args *a)
 {
-	const char *out = NULL;
-	const struct cli_value_opt opts[] = { { "--out", &out, false }, { 0 } };
+	const char *out = cli_arg(a, "out");
 	uint8_t pub[ZT_KEY_LEN];
 	char text[ZT_KEY_B64_LEN + 1], err[512];
-	int ret = cli_parse_args("keygen", argc, argv, opts, NULL, NULL, 0);
 
-	if (ret)
-		return ret;
 	if (zt_key_generate_file(out, pub, err, sizeof(err)))
 		return cli_fail("%s", err);
 	zt_key_to_base64(pub, text);
@@ -43,17 +39,15 @@ int cmd_keygen(struct cli *c, int argc, char **argv)
 	return 0;
 }
 
-int cmd_pubkey(struct cli *c, int argc, char **argv)
+int cmd_pubkey(struct cli *c, const struct cli_args *a)
 {
 	uint8_t priv[ZT_KEY_LEN], pub[ZT_KEY_LEN];
 	char text[ZT_KEY_B64_LEN + 1], err[512], buf[ZT_KEY_B64_LEN + 8];
 	size_t len = 0;
 	int ret;
 
-	if (argc > 1)
-		return cli_usage_fail("pubkey: expected at most one FILE");
-	if (argc == 1) {
-		ret = zt_key_load_private(argv[0], priv, err, sizeof(err));
+	if (a->npos) {
+		ret = zt_key_load_private(a->pos[0], priv, err, sizeof(err));
 	} else {
 		/* Like `wg pubkey`: the key comes in on stdin (a pipe has no mode to check). */
 		while (len < sizeof(buf)) {

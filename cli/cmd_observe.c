@@ -9,6 +9,7 @@
 
 #include <json-c/json.h>
 
+#include "cli/command.h"
 #include "cli/handlers.h"
 #include "cli/output.h"
 #include "cli/request.h"
@@ -42,11 +43,12 @@ static void print_relay_stats(json_object *resp)
 	}
 }
 
-int cmd_stats(struct cli *c)
+int cmd_stats(struct cli *c, const struct cli_args *a)
 {
 	json_object *resp = cli_call(c, cli_request("stats")), *arr, *t;
 	size_t i, n;
 
+	(void)a;
 	if (!resp)
 		return 1;
 	if (cli_printed_as_json(c, resp))
@@ -93,12 +95,13 @@ static void print_event(json_object *ev)
 	fflush(stdout);
 }
 
-int cmd_events(struct cli *c)
+int cmd_events(struct cli *c, const struct cli_args *a)
 {
 	json_object *resp = cli_call(c, cli_request("events"));
 	char *line;
 	int ret;
 
+	(void)a;
 	if (!resp)
 		return 1;
 	json_object_put(resp);
@@ -121,11 +124,12 @@ int cmd_events(struct cli *c)
 	return cli_fail("ztgated closed the event stream");
 }
 
-int cmd_maps(struct cli *c)
+int cmd_maps(struct cli *c, const struct cli_args *a)
 {
 	json_object *resp = cli_call(c, cli_request("maps")), *arr;
 	size_t i, n;
 
+	(void)a;
 	if (!resp)
 		return 1;
 	if (cli_printed_as_json(c, resp))
@@ -140,11 +144,12 @@ int cmd_maps(struct cli *c)
 }
 
 /* Each tunnel peer's path: direct or through which relay, RTT, last handshake, bytes. */
-int cmd_status(struct cli *c)
+int cmd_status(struct cli *c, const struct cli_args *a)
 {
 	json_object *resp = cli_call(c, cli_request("status")), *arr, *v;
 	size_t i, n;
 
+	(void)a;
 	if (!resp)
 		return 1;
 	if (cli_printed_as_json(c, resp))
@@ -181,11 +186,12 @@ int cmd_status(struct cli *c)
 	return 0;
 }
 
-int cmd_dns(struct cli *c)
+int cmd_dns(struct cli *c, const struct cli_args *a)
 {
 	json_object *resp = cli_call(c, cli_request("dns.list")), *arr;
 	size_t i, n;
 
+	(void)a;
 	if (!resp)
 		return 1;
 	if (cli_printed_as_json(c, resp))
@@ -205,11 +211,11 @@ int cmd_dns(struct cli *c)
 	return 0;
 }
 
-int cmd_resolve(struct cli *c, const char *name)
+int cmd_resolve(struct cli *c, const struct cli_args *a)
 {
 	json_object *req = cli_request("dns.resolve"), *resp, *r;
 
-	json_object_object_add(req, "name", json_object_new_string(name));
+	cli_request_add(req, "name", a->pos[0]);
 	resp = cli_call(c, req);
 	if (!resp)
 		return 1;
@@ -233,10 +239,11 @@ int cmd_resolve(struct cli *c, const char *name)
 	return 0;
 }
 
-int cmd_teardown(struct cli *c)
+int cmd_teardown(struct cli *c, const struct cli_args *a)
 {
 	json_object *resp = cli_call(c, cli_request("teardown"));
 
+	(void)a;
 	if (!resp)
 		return 1;
 	if (c->json)

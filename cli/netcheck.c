@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * `ztgate netcheck --relay HOST:PORT...`: what this host's network does to
- * UDP, measured with STUN Binding requests (daemon/stun.c) from one local
+ * UDP, measured with STUN Binding requests (daemon/relay/stun.c) from one local
  * socket to each relay (or any STUN server): whether UDP gets out at all,
  * the public endpoint each relay sees and its round-trip time, and whether
  * that endpoint differs between destinations (a NAT whose mapping depends
@@ -16,6 +16,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +27,9 @@
 #include <json-c/json.h>
 #include <openssl/rand.h>
 
+#include "cli/command.h"
+#include "cli/handlers.h"
 #include "lib/addr.h"
-#include "cli/netcheck.h"
 #include "relay/stun.h"
 
 #define NETCHECK_MAX_RELAYS	16
@@ -163,37 +165,17 @@ static void take_answer(struct probe *probes, size_t n, const uint8_t *msg, size
 	}
 }
 
-int zt_cli_netcheck(bool json, int argc, char **argv)
+/* Probe each of the N relays NAMES from one socket; print; 0 if some answered, else 1. */
+static int netcheck(bool json, const char *const *names, size_t n)
 {
 	struct probe probes[NETCHECK_MAX_RELAYS];
-	size_t n = 0, answered = 0;
+	size_t answered = 0;
 	int fd = -1, family = AF_INET6, zero = 0, hard = -1, ret = 0;
 	uint64_t start, next_try;
 
 	memset(probes, 0, sizeof(probes));
-	for (int i = 0; i < argc; i++) {
-		const char *v = NULL;
-
-		if (!strcmp(argv[i], "--relay") && i + 1 < argc)
-			v = argv[++i];
-		else if (!strncmp(argv[i], "--relay=", 8))
-			v = argv[i] + 8;
-		if (!v) {
-			fprintf(stderr, "ztgate: netcheck: unexpected argument '%s' (usage: ztgate netcheck --relay HOST:PORT...)\n",
-				argv[i]);
-			return 2;
-		}
-		if (n == NETCHECK_MAX_RELAYS) {
-			fprintf(stderr, "ztgate: netcheck: at most %d relays\n", NETCHECK_MAX_RELAYS);
-			return 2;
-		}
-		probes[n++].name = v;
-	}
-	if (!n) {
-		/* The daemon has no `relays` command yet: nothing to ask it. */
-		fprintf(stderr, "ztgate: netcheck needs --relay HOST:PORT (a relay or any STUN server; repeat it for the hard-NAT check)\n");
-		return 2;
-	}
+	for (size_t i = 0; i < n; i++)
+		probes[i].name = names[i];
 	for (size_t i = 0; i < n; i++)
 		resolve(&probes[i]);
 
@@ -302,4 +284,25 @@ int zt_cli_netcheck(bool json, int argc, char **argv)
 	if (!answered)
 		ret = 1;
 	return ret;
+}
+
+int cmd_netcheck(struct cli *c, const struct cli_args *a)
+{
+	const char *relays[NETCHECK_MAX_RELAYS];
+	size_t n = 0;
+
+	for (int i = 0; i < a->ngiven; i++) {
+		if (strcmp(a->given[i].name, "relay"))
+			continue;
+		if (n == NETCHECK_MAX_RELAYS)
+			return cli_cmd_usage_fail(a->cmd, "at most %d relays", NETCHECK_MAX_RELAYS);
+		relays[n++] = a->given[i].value;
+	}
+	if (!n) {
+		/* The daemon has no `relays` command yet: nothing to ask it. */
+		fprintf(stderr, "ztgate: netcheck needs --relay HOST:PORT (a relay or any STUN server; "
+			"repeat it for the hard-NAT check)\n");
+		return CLI_EXIT_USAGE;
+	}
+	return netcheck(c->json, relays, n);
 }

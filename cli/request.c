@@ -75,3 +75,9 @@ json_object *cli_request(const char *cmd)
 	json_object_object_add(o, "cmd", json_object_new_string(cmd));
 	return o;
 }
+
+void cli_request_add(json_object *req, const char *key, const char *value)
+{
+	if (value)
+		json_object_object_add(req, key, json_object_new_string(value));
+}

@@ -10,6 +10,9 @@
 /* A new request object {"cmd": CMD}; the caller adds its fields. */
 json_object *cli_request(const char *cmd);
 
+/* REQ's field KEY = VALUE, a string; nothing when VALUE is NULL (an option not given). */
+void cli_request_add(json_object *req, const char *key, const char *value);
+
 /*
  * Connect to C->socket_path, send REQ (taken), read one reply. Returns the
  * reply (an "ok" one; the caller puts it), or NULL after reporting the
