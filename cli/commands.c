@@ -352,9 +352,19 @@ void cli_cmd_help(FILE *f, const struct cli_cmd *cmd)
 	fprintf(f, "global options: --socket PATH, --json (see ztgate --help)\n");
 }
 
+/* WORDS[0..N) as one string: "resource add". */
+static const char *join_words(char *buf, size_t len, char *const *words, int n)
+{
+	buf[0] = '\0';
+	for (int k = 0; k < n; k++)
+		snprintf(buf + strlen(buf), len - strlen(buf), "%s%s", k ? " " : "", words[k]);
+	return buf;
+}
+
 bool cli_usage_of(FILE *f, char *const *words, int n)
 {
 	const struct cli_cmd *cmd;
+	char group[64];
 	int found = 0;
 
 	for (cmd = cli_cmds; cmd->words; cmd++) {
@@ -367,8 +377,8 @@ bool cli_usage_of(FILE *f, char *const *words, int n)
 		if (!spec_match(cmd->words, words, n, true))
 			continue;
 		if (!found++)
-			fprintf(f, "usage: ztgate [--socket PATH] [--json] %s%s COMMAND [ARGS]\n"
-				   "commands:\n", words[0], n > 1 ? " ..." : "");
+			fprintf(f, "usage: ztgate [--socket PATH] [--json] %s COMMAND [ARGS]\n"
+				   "commands:\n", join_words(group, sizeof(group), words, n));
 		print_entry(f, cmd);
 	}
 	return found;
@@ -387,14 +397,12 @@ static const char *nth_word(const char *spec, int n, size_t *len)
 
 int cli_group_fail(char *const *words, int n, const char *next)
 {
-	char group[64] = "", expected[256] = "";
+	char group[64], expected[256] = "";
 	int count = 0, i = 0;
 	const struct cli_cmd *cmd;
 	size_t len;
 
-	for (int k = 0; k < n; k++)
-		snprintf(group + strlen(group), sizeof(group) - strlen(group), "%s%s", k ? " " : "",
-			 words[k]);
+	join_words(group, sizeof(group), words, n);
 	for (cmd = cli_cmds; cmd->words; cmd++)
 		count += nth_word(cmd->words, n, &len) && spec_match(cmd->words, words, n, true);
 	/* "add, list, show or rm" */
