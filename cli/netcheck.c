@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * `ztgate netcheck --relay HOST:PORT...`: what this host's network does to
- * UDP, measured with STUN Binding requests (daemon/stun.c) from one local
+ * UDP, measured with STUN Binding requests (daemon/relay/stun.c) from one local
  * socket to each relay (or any STUN server): whether UDP gets out at all,
  * the public endpoint each relay sees and its round-trip time, and whether
  * that endpoint differs between destinations (a NAT whose mapping depends
@@ -16,6 +16,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +27,9 @@
 #include <json-c/json.h>
 #include <openssl/rand.h>
 
+#include "cli/command.h"
+#include "cli/handlers.h"
 #include "lib/addr.h"
-#include "netcheck.h"
 #include "relay/stun.h"
 
 #define NETCHECK_MAX_RELAYS	16
@@ -163,68 +165,56 @@ static void take_answer(struct probe *probes, size_t n, const uint8_t *msg, size
 	}
 }
 
-int zt_cli_netcheck(bool json, int argc, char **argv)
-{
+/* One run: the probes, how many answered, and whether the NAT is hard (-1: unknown). */
+struct netcheck {
 	struct probe probes[NETCHECK_MAX_RELAYS];
-	size_t n = 0, answered = 0;
-	int fd = -1, family = AF_INET6, zero = 0, hard = -1, ret = 0;
-	uint64_t start, next_try;
+	size_t n, answered;
+	int hard;
+};
 
-	memset(probes, 0, sizeof(probes));
-	for (int i = 0; i < argc; i++) {
-		const char *v = NULL;
+/*
+ * One socket for all, so the NAT mappings compared are of one socket:
+ * dual-stack if the host has IPv6, else IPv4. Its family in *FAMILY; -1
+ * after reporting.
+ */
+static int open_socket(int *family)
+{
+	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0), zero = 0;
 
-		if (!strcmp(argv[i], "--relay") && i + 1 < argc)
-			v = argv[++i];
-		else if (!strncmp(argv[i], "--relay=", 8))
-			v = argv[i] + 8;
-		if (!v) {
-			fprintf(stderr, "ztgate: netcheck: unexpected argument '%s' (usage: ztgate netcheck --relay HOST:PORT...)\n",
-				argv[i]);
-			return 2;
-		}
-		if (n == NETCHECK_MAX_RELAYS) {
-			fprintf(stderr, "ztgate: netcheck: at most %d relays\n", NETCHECK_MAX_RELAYS);
-			return 2;
-		}
-		probes[n++].name = v;
-	}
-	if (!n) {
-		/* The daemon has no `relays` command yet: nothing to ask it. */
-		fprintf(stderr, "ztgate: netcheck needs --relay HOST:PORT (a relay or any STUN server; repeat it for the hard-NAT check)\n");
-		return 2;
-	}
-	for (size_t i = 0; i < n; i++)
-		resolve(&probes[i]);
-
-	/* One socket for all: the NAT mapping compared is this socket's. */
-	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	*family = AF_INET6;
 	if (fd >= 0 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero))) {
 		close(fd);
 		fd = -1;
 	}
 	if (fd < 0) {
-		family = AF_INET;
+		*family = AF_INET;
 		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-		if (fd < 0) {
+		if (fd < 0)
 			fprintf(stderr, "ztgate: netcheck: socket: %s\n", strerror(errno));
-			return 1;
-		}
 	}
-	start = now_us();
-	next_try = start;
+	return fd;
+}
+
+/* Send the tries, every NETCHECK_RETRY_MS, and take the answers until all came or time is up. */
+static void probe_all(struct netcheck *nc, int fd, int family)
+{
+	uint64_t start = now_us(), next_try = start;
+
 	for (;;) {
 		uint64_t now = now_us();
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		int wait_ms;
 
-		if (answered == n || now - start >= NETCHECK_TIMEOUT_MS * 1000ull)
+		if (nc->answered == nc->n || now - start >= NETCHECK_TIMEOUT_MS * 1000ull)
 			break;
 		if (now >= next_try) {
-			for (size_t i = 0; i < n; i++)
-				if (probes[i].resolved && !probes[i].answered &&
-				    (probes[i].addr.ss_family == AF_INET || family == AF_INET6))
-					send_try(fd, family, &probes[i]);
+			for (size_t i = 0; i < nc->n; i++) {
+				struct probe *p = &nc->probes[i];
+
+				if (p->resolved && !p->answered &&
+				    (p->addr.ss_family == AF_INET || family == AF_INET6))
+					send_try(fd, family, p);
+			}
 			next_try = now + NETCHECK_RETRY_MS * 1000ull;
 		}
 		wait_ms = (int)((next_try - now) / 1000) + 1;
@@ -233,73 +223,127 @@ int zt_cli_netcheck(bool json, int argc, char **argv)
 			ssize_t len = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 
 			if (len > 0) {
-				take_answer(probes, n, buf, (size_t)len);
-				answered = 0;
-				for (size_t i = 0; i < n; i++)
-					answered += probes[i].answered;
+				take_answer(nc->probes, nc->n, buf, (size_t)len);
+				nc->answered = 0;
+				for (size_t i = 0; i < nc->n; i++)
+					nc->answered += nc->probes[i].answered;
 			}
 		}
 	}
-	close(fd);
+}
 
-	/* Hard NAT: two destinations saw different endpoints of one socket. */
-	for (size_t i = 0; i < n; i++) {
-		if (!probes[i].answered)
+/* Hard NAT: two destinations saw different endpoints of one socket. -1: not two answers. */
+static int hard_nat(const struct netcheck *nc)
+{
+	const struct probe *p = nc->probes;
+	int hard = -1;
+
+	for (size_t i = 0; i < nc->n; i++) {
+		if (!p[i].answered)
 			continue;
-		for (size_t j = i + 1; j < n; j++) {
+		for (size_t j = i + 1; j < nc->n; j++) {
 			/* An IPv4 and an IPv6 endpoint always differ: not the NAT's doing. */
-			if (!probes[j].answered || probes[j].seen.family != probes[i].seen.family)
+			if (!p[j].answered || p[j].seen.family != p[i].seen.family)
 				continue;
 			if (hard < 0)
 				hard = 0;
-			if (!zt_endpoint_equal(&probes[i].seen, &probes[j].seen))
+			if (!zt_endpoint_equal(&p[i].seen, &p[j].seen))
 				hard = 1;
 		}
 	}
+	return hard;
+}
 
-	if (json) {
-		json_object *o = json_object_new_object(), *arr = json_object_new_array();
+static void print_json_result(const struct netcheck *nc)
+{
+	json_object *o = json_object_new_object(), *arr = json_object_new_array();
 
-		for (size_t i = 0; i < n; i++) {
-			json_object *r = json_object_new_object();
-			char ep[64];
+	for (size_t i = 0; i < nc->n; i++) {
+		const struct probe *p = &nc->probes[i];
+		json_object *r = json_object_new_object();
+		char ep[64];
 
-			json_object_object_add(r, "relay", json_object_new_string(probes[i].name));
-			json_object_object_add(r, "ok", json_object_new_boolean(probes[i].answered));
-			if (probes[i].answered) {
-				zt_endpoint_format(&probes[i].seen, ep, sizeof(ep));
-				json_object_object_add(r, "endpoint", json_object_new_string(ep));
-				json_object_object_add(r, "rtt_ms", json_object_new_double(probes[i].rtt_ms));
-			} else {
-				json_object_object_add(r, "error", json_object_new_string(
-					probes[i].why[0] ? probes[i].why : "no answer"));
-			}
-			json_object_array_add(arr, r);
+		json_object_object_add(r, "relay", json_object_new_string(p->name));
+		json_object_object_add(r, "ok", json_object_new_boolean(p->answered));
+		if (p->answered) {
+			zt_endpoint_format(&p->seen, ep, sizeof(ep));
+			json_object_object_add(r, "endpoint", json_object_new_string(ep));
+			json_object_object_add(r, "rtt_ms", json_object_new_double(p->rtt_ms));
+		} else {
+			json_object_object_add(r, "error", json_object_new_string(
+				p->why[0] ? p->why : "no answer"));
 		}
-		json_object_object_add(o, "relays", arr);
-		json_object_object_add(o, "udp", json_object_new_boolean(answered > 0));
-		json_object_object_add(o, "hard_nat", hard < 0 ? NULL : json_object_new_boolean(hard));
-		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-		json_object_put(o);
-	} else {
-		printf("%-32s %10s  %s\n", "RELAY", "RTT", "PUBLIC ENDPOINT");
-		for (size_t i = 0; i < n; i++) {
-			char ep[64], rtt[32];
-
-			if (probes[i].answered) {
-				zt_endpoint_format(&probes[i].seen, ep, sizeof(ep));
-				snprintf(rtt, sizeof(rtt), "%.1f ms", probes[i].rtt_ms);
-			} else {
-				snprintf(ep, sizeof(ep), "- (%s)", probes[i].why[0] ? probes[i].why : "no answer");
-				snprintf(rtt, sizeof(rtt), "-");
-			}
-			printf("%-32s %10s  %s\n", probes[i].name, rtt, ep);
-		}
-		printf("UDP: %s\n", answered ? "yes" : "no");
-		printf("mapping varies by destination (hard NAT): %s\n",
-		       hard < 0 ? "unknown (needs answers from two relays)" : hard ? "yes" : "no");
+		json_object_array_add(arr, r);
 	}
-	if (!answered)
-		ret = 1;
-	return ret;
+	json_object_object_add(o, "relays", arr);
+	json_object_object_add(o, "udp", json_object_new_boolean(nc->answered > 0));
+	json_object_object_add(o, "hard_nat",
+			       nc->hard < 0 ? NULL : json_object_new_boolean(nc->hard));
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+}
+
+static void print_table(const struct netcheck *nc)
+{
+	printf("%-32s %10s  %s\n", "RELAY", "RTT", "PUBLIC ENDPOINT");
+	for (size_t i = 0; i < nc->n; i++) {
+		const struct probe *p = &nc->probes[i];
+		char ep[64], rtt[32];
+
+		if (p->answered) {
+			zt_endpoint_format(&p->seen, ep, sizeof(ep));
+			snprintf(rtt, sizeof(rtt), "%.1f ms", p->rtt_ms);
+		} else {
+			snprintf(ep, sizeof(ep), "- (%s)", p->why[0] ? p->why : "no answer");
+			snprintf(rtt, sizeof(rtt), "-");
+		}
+		printf("%-32s %10s  %s\n", p->name, rtt, ep);
+	}
+	printf("UDP: %s\n", nc->answered ? "yes" : "no");
+	printf("mapping varies by destination (hard NAT): %s\n",
+	       nc->hard < 0 ? "unknown (needs answers from two relays)" : nc->hard ? "yes" : "no");
+}
+
+/* Probe each of the N relays NAMES from one socket; print; 0 if some answered, else 1. */
+static int netcheck(bool json, const char *const *names, size_t n)
+{
+	struct netcheck nc = { .n = n };
+	int fd, family;
+
+	for (size_t i = 0; i < n; i++) {
+		nc.probes[i].name = names[i];
+		resolve(&nc.probes[i]);
+	}
+	fd = open_socket(&family);
+	if (fd < 0)
+		return CLI_EXIT_FAIL;
+	probe_all(&nc, fd, family);
+	close(fd);
+	nc.hard = hard_nat(&nc);
+	if (json)
+		print_json_result(&nc);
+	else
+		print_table(&nc);
+	return nc.answered ? 0 : CLI_EXIT_FAIL;
+}
+
+int cmd_netcheck(struct cli *c, const struct cli_args *a)
+{
+	const char *relays[NETCHECK_MAX_RELAYS];
+	size_t n = 0;
+
+	for (int i = 0; i < a->ngiven; i++) {
+		if (strcmp(a->given[i].name, "relay"))
+			continue;
+		if (n == NETCHECK_MAX_RELAYS)
+			return cli_cmd_usage_fail(a->cmd, "at most %d relays", NETCHECK_MAX_RELAYS);
+		relays[n++] = a->given[i].value;
+	}
+	if (!n) {
+		/* The daemon has no `relays` command yet: nothing to ask it. */
+		fprintf(stderr, "ztgate: netcheck needs --relay HOST:PORT (a relay or any STUN server; "
+			"repeat it for the hard-NAT check)\n");
+		return CLI_EXIT_USAGE;
+	}
+	return netcheck(c->json, relays, n);
 }

@@ -34,6 +34,18 @@ expect_fail() {
 	log "ok: refused: $what ($(cat "$ZT_TMP/err"))"
 }
 
+# expect_usage WHAT PATTERN ARGS...: `ztgate ARGS` is a usage error: what
+# expect_fail checks, exit code 2, and nothing sent (against a socket that is
+# not there it says PATTERN, not "cannot reach").
+expect_usage() {
+	local what=$1 pattern=$2 rc=0
+	shift 2
+	expect_fail "$what" "$pattern" ztc "$@"
+	"$ZTGATE" --socket "$ZT_TMP/none.sock" "$@" >/dev/null 2>"$ZT_TMP/err" || rc=$?
+	(( rc == 2 )) || fail "$what: exit $rc, want 2: $(cat "$ZT_TMP/err")"
+	grep -qF -- "$pattern" "$ZT_TMP/err" || fail "$what: without a daemon: $(cat "$ZT_TMP/err")"
+}
+
 # The active generation's entries of a generation-keyed map, one JSON per line.
 active_gen() { bpftool -j map dump pinned "$DAEMON_PIN/zt_config" | jq '.[0].formatted.value.active_gen'; }
 map_entries() {
@@ -81,9 +93,41 @@ C=$(zt_ns cli)
 zt_daemon_setup "$C" pol
 zt_daemon_start --tc-egress c0
 
+section "CLI: option spellings, --help, usage errors"
+K_EQ=$("$ZTGATE" keygen --out="$ZT_TMP/eq.key") || fail "keygen --out=FILE"
+[[ $("$ZTGATE" pubkey -- "$ZT_TMP/eq.key") == "$K_EQ" ]] || fail "pubkey -- FILE"
+[[ $("$ZTGATE" --socket="$DAEMON_SOCK" resource list --json) == "$(ztc --json resource list)" ]] ||
+	fail "--socket=PATH and --json after the command"
+"$ZTGATE" --help >"$ZT_TMP/out" 2>"$ZT_TMP/err" || fail "ztgate --help failed"
+[[ ! -s $ZT_TMP/err && $(grep -c '^  resource add ' "$ZT_TMP/out") -eq 1 &&
+	$(grep -c '^  netcheck ' "$ZT_TMP/out") -eq 1 ]] || fail "ztgate --help: $(cat "$ZT_TMP/out" "$ZT_TMP/err")"
+for cmd in "resource add" "device rm" "grant" "apply" "netcheck"; do
+	# shellcheck disable=SC2086 # the words of the command
+	"$ZTGATE" $cmd --help >"$ZT_TMP/out" 2>"$ZT_TMP/err" || fail "ztgate $cmd --help failed"
+	[[ $(head -n 1 "$ZT_TMP/out") == "usage: ztgate $cmd"* && ! -s $ZT_TMP/err ]] ||
+		fail "ztgate $cmd --help: $(cat "$ZT_TMP/out" "$ZT_TMP/err")"
+done
+[[ $("$ZTGATE" resource --help | grep -c '^  resource ') -eq 4 ]] || fail "ztgate resource --help"
+if "$ZTGATE" >/dev/null 2>"$ZT_TMP/err"; then fail "ztgate without a command succeeded"; fi
+grep -q '^usage: ztgate' "$ZT_TMP/err" || fail "ztgate without a command: $(cat "$ZT_TMP/err")"
+log "ok: --opt=value, options after the command, --help for all, one command and a group"
+expect_usage "unknown option, --opt=value form" "device add: unknown option '--key'" \
+	device add carol --key="$K_GW" --address 100.64.0.9
+expect_usage "a flag given a value" "resource add: --icmp takes no value" \
+	resource add x --address 198.18.0.9 --icmp=yes
+expect_usage "an option without its value" "resource add: --tcp needs a value" \
+	resource add x --address 198.18.0.9 --tcp
+expect_usage "an option twice" "connector add: --pubkey given twice" \
+	connector add x --pubkey "$K_GW" --pubkey="$K_GW"
+expect_usage "an argument too many" "resolve: unexpected argument 'b'" resolve a b
+expect_usage "missing NAME" "resource show: missing NAME" resource show
+expect_usage "an option of no command" "stats: unknown option '--all'" stats --all
+expect_usage "unknown subcommand" "device: unknown subcommand 'frob'" device frob
+expect_usage "unknown command" "unknown command 'frobnicate'" frobnicate
+
 section "devices"
 ztc device add alice --pubkey "$K_ALICE" --address 100.64.0.2 >/dev/null
-ztc device add bob --pubkey "$K_BOB" --address 100.64.0.3 >/dev/null
+ztc device add bob --pubkey="$K_BOB" --address=100.64.0.3 >/dev/null	# --opt=value
 [[ $(ztc --json device list | jq -c '[.devices[] | [.name, .id, .address, .pubkey]]') == \
 	"[[\"alice\",1,\"100.64.0.2\",\"$K_ALICE\"],[\"bob\",2,\"100.64.0.3\",\"$K_BOB\"]]" ]] ||
 	fail "device list: $(ztc --json device list)"

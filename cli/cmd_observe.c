@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * What the daemon sees: counters (stats), tunnel paths (status), the
+ * event stream (events), pinned maps (maps), the client's DNS answers
+ * (dns, resolve); and teardown, which stops it.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "cli/command.h"
+#include "cli/handlers.h"
+#include "cli/output.h"
+#include "cli/request.h"
+
+/* The relay role's counters and registered peers, when the reply has them. */
+static void print_relay_stats(json_object *resp)
+{
+	json_object *r, *drop, *peers;
+	size_t n;
+
+	if (!json_object_object_get_ex(resp, "relay", &r))
+		return;
+	json_object_object_get_ex(r, "dropped", &drop);
+	printf("\nrelay: %lld peers registered, %lld STUN answered, forwarded %lld packets / %lld bytes\n",
+	       get_int(r, "registered_peers"), get_int(r, "stun_answered"),
+	       get_int(r, "forwarded_packets"), get_int(r, "forwarded_bytes"));
+	printf("dropped: %lld not registered, %lld unknown peer, %lld not accepted, %lld rate limited, "
+	       "%lld malformed\n", get_int(drop, "not_registered"), get_int(drop, "unknown_peer"),
+	       get_int(drop, "not_accepted"), get_int(drop, "rate_limited"), get_int(drop, "malformed"));
+	if (!json_object_object_get_ex(resp, "peers", &peers))
+		return;
+	n = json_object_array_length(peers);
+	printf("%-44s %-4s %-24s %12s %12s %12s %12s\n", "PEER", "VIA", "ENDPOINT", "TX_PKTS",
+	       "TX_BYTES", "RX_PKTS", "RX_BYTES");
+	for (size_t i = 0; i < n; i++) {
+		json_object *p = json_object_array_get_idx(peers, i);
+
+		printf("%-44s %-4s %-24s %12lld %12lld %12lld %12lld\n", get_str(p, "key"),
+		       get_str(p, "transport"), get_str(p, "endpoint"), get_int(p, "tx_packets"),
+		       get_int(p, "tx_bytes"), get_int(p, "rx_packets"), get_int(p, "rx_bytes"));
+	}
+}
+
+int cmd_stats(struct cli *c, const struct cli_args *a)
+{
+	json_object *resp = cli_call(c, cli_request("stats")), *arr, *t;
+	size_t i, n;
+
+	(void)a;
+	if (!resp)
+		return 1;
+	if (cli_printed_as_json(c, resp))
+		return 0;
+	json_object_object_get_ex(resp, "resources", &arr);
+	json_object_object_get_ex(resp, "total", &t);
+	n = json_object_array_length(arr);
+	printf("%-20s %14s %14s %14s %14s\n", "RESOURCE", "ALLOWED_PKTS", "ALLOWED_BYTES",
+	       "DENIED_PKTS", "DENIED_BYTES");
+	for (i = 0; i < n; i++) {
+		json_object *r = json_object_array_get_idx(arr, i);
+
+		printf("%-20s %14lld %14lld %14lld %14lld\n", get_str(r, "name"),
+		       get_int(r, "allowed_packets"), get_int(r, "allowed_bytes"),
+		       get_int(r, "denied_packets"), get_int(r, "denied_bytes"));
+	}
+	printf("%-20s %14lld %14lld %14lld %14lld\n", "(total)", get_int(t, "allowed_packets"),
+	       get_int(t, "allowed_bytes"), get_int(t, "denied_packets"),
+	       get_int(t, "denied_bytes"));
+	print_relay_stats(resp);
+	json_object_put(resp);
+	return 0;
+}
+
+static void print_event(json_object *ev)
+{
+	const char *type = get_str(ev, "event");
+
+	if (!strcmp(type, "scan")) {
+		printf("%s  SCAN  %s  from %s: %lld distinct denied ports within %lld ms\n",
+		       get_str(ev, "ts"), or_dash(get_str(ev, "resource")), get_str(ev, "src"),
+		       get_int(ev, "distinct_ports"), get_int(ev, "window_ms"));
+	} else if (json_object_object_get_ex(ev, "dport", NULL)) {
+		printf("%s  %-6s %s  %s %s:%lld -> %s:%lld  (%s, %s)\n", get_str(ev, "ts"),
+		       get_str(ev, "action"), or_dash(get_str(ev, "resource")), get_str(ev, "proto"),
+		       get_str(ev, "src"), get_int(ev, "sport"), get_str(ev, "dst"),
+		       get_int(ev, "dport"), get_str(ev, "reason"), get_str(ev, "hook"));
+	} else {
+		printf("%s  %-6s %s  %s %s -> %s  (%s, %s)\n", get_str(ev, "ts"),
+		       get_str(ev, "action"), or_dash(get_str(ev, "resource")), get_str(ev, "proto"),
+		       get_str(ev, "src"), get_str(ev, "dst"), get_str(ev, "reason"),
+		       get_str(ev, "hook"));
+	}
+	fflush(stdout);
+}
+
+int cmd_events(struct cli *c, const struct cli_args *a)
+{
+	json_object *resp = cli_call(c, cli_request("events"));
+	char *line;
+	int ret;
+
+	(void)a;
+	if (!resp)
+		return 1;
+	json_object_put(resp);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	while ((ret = zt_line_read(c->fd, &c->buf, &line)) == 1) {
+		json_object *ev;
+
+		if (c->json) {
+			puts(line);
+			continue;
+		}
+		ev = zt_json_parse_object(line);
+		if (ev) {
+			print_event(ev);
+			json_object_put(ev);
+		}
+	}
+	if (ret < 0)
+		return cli_fail("event stream: %s", strerror(-ret));
+	return cli_fail("ztgated closed the event stream");
+}
+
+int cmd_maps(struct cli *c, const struct cli_args *a)
+{
+	json_object *resp = cli_call(c, cli_request("maps")), *arr;
+	size_t i, n;
+
+	(void)a;
+	if (!resp)
+		return 1;
+	if (cli_printed_as_json(c, resp))
+		return 0;
+	json_object_object_get_ex(resp, "maps", &arr);
+	n = json_object_array_length(arr);
+	printf("pinned under %s; read any of them with:\n", get_str(resp, "pin_dir"));
+	for (i = 0; i < n; i++)
+		printf("  %s\n", get_str(json_object_array_get_idx(arr, i), "bpftool"));
+	json_object_put(resp);
+	return 0;
+}
+
+/* Each tunnel peer's path: direct or through which relay, RTT, last handshake, bytes. */
+int cmd_status(struct cli *c, const struct cli_args *a)
+{
+	json_object *resp = cli_call(c, cli_request("status")), *arr, *v;
+	size_t i, n;
+
+	(void)a;
+	if (!resp)
+		return 1;
+	if (cli_printed_as_json(c, resp))
+		return 0;
+	json_object_object_get_ex(resp, "peers", &arr);
+	n = json_object_array_length(arr);
+	printf("%-20s %-12s %-28s %9s  %-24s %10s %10s\n", "PEER", "PATH", "ENDPOINT", "RTT",
+	       "LAST HANDSHAKE", "RX", "TX");
+	for (i = 0; i < n; i++) {
+		json_object *p = json_object_array_get_idx(arr, i);
+		char rtt[32] = "-", rx[32], tx[32];
+
+		if (json_object_object_get_ex(p, "rtt_ms", &v))
+			snprintf(rtt, sizeof(rtt), "%.1f ms", json_object_get_double(v));
+		cli_format_bytes(get_int(p, "rx_bytes"), rx, sizeof(rx));
+		cli_format_bytes(get_int(p, "tx_bytes"), tx, sizeof(tx));
+		printf("%-20s %-12s %-28s %9s  %-24s %10s %10s\n", get_str(p, "name"),
+		       get_str(p, "path"), get_str_or(p, "endpoint", "-"), rtt,
+		       get_str_or(p, "last_handshake", "never"), rx, tx);
+	}
+	if (!n)
+		printf("(no peers)\n");
+	json_object_object_get_ex(resp, "relays", &arr);
+	n = json_object_array_length(arr);
+	for (i = 0; i < n; i++) {
+		json_object *r = json_object_array_get_idx(arr, i);
+
+		json_object_object_get_ex(r, "registered", &v);
+		printf("%srelay %s (%s): %s, we are %s\n", i ? "" : "\n", get_str(r, "relay"),
+		       get_str(r, "transport"), json_object_get_boolean(v) ? "registered" : "not registered",
+		       get_str_or(r, "observed", "?"));
+	}
+	json_object_put(resp);
+	return 0;
+}
+
+int cmd_dns(struct cli *c, const struct cli_args *a)
+{
+	json_object *resp = cli_call(c, cli_request("dns.list")), *arr;
+	size_t i, n;
+
+	(void)a;
+	if (!resp)
+		return 1;
+	if (cli_printed_as_json(c, resp))
+		return 0;
+	json_object_object_get_ex(resp, "mappings", &arr);
+	n = json_object_array_length(arr);
+	printf("%-40s %-16s %-20s %s\n", "NAME", "FAKE_IP", "RESOURCE", "LAST_USE");
+	for (i = 0; i < n; i++) {
+		json_object *m = json_object_array_get_idx(arr, i);
+
+		printf("%-40s %-16s %-20s %s\n", get_str(m, "name"), get_str(m, "fake_ip"),
+		       or_dash(get_str(m, "resource")), get_str(m, "last_use"));
+	}
+	if (!n)
+		printf("(no names answered yet)\n");
+	json_object_put(resp);
+	return 0;
+}
+
+int cmd_resolve(struct cli *c, const struct cli_args *a)
+{
+	json_object *req = cli_request("dns.resolve"), *resp, *r;
+
+	cli_request_add(req, "name", a->pos[0]);
+	resp = cli_call(c, req);
+	if (!resp)
+		return 1;
+	if (cli_printed_as_json(c, resp))
+		return 0;
+	json_object_object_get_ex(resp, "resolve", &r);
+	if (!strcmp(get_str(r, "answer"), "resource")) {
+		printf("%s: resource %s (%s match of %s)\n", get_str(r, "name"),
+		       get_str(r, "resource"), get_str(r, "match"), get_str(r, "pattern"));
+		printf("  A:     %s (ttl %lld)\n",
+		       *get_str(r, "fake_ip") ? get_str(r, "fake_ip")
+					      : "a fake IP, assigned at the first query",
+		       get_int(r, "ttl"));
+		printf("  other: NOERROR, no answer\n");
+	} else {
+		printf("%s: not a resource; forwarded to %s\n", get_str(r, "name"),
+		       or_dash(get_str(r, "upstreams")));
+	}
+	printf("  why:   %s\n", get_str(r, "why"));
+	json_object_put(resp);
+	return 0;
+}
+
+int cmd_teardown(struct cli *c, const struct cli_args *a)
+{
+	json_object *resp = cli_call(c, cli_request("teardown"));
+
+	(void)a;
+	if (!resp)
+		return 1;
+	if (c->json)
+		cli_print_json(resp);
+	else
+		printf("ztgated is detaching its programs, removing its pins and stopping\n");
+	json_object_put(resp);
+	return 0;
+}

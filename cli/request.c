@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The CLI's side of the control socket: connect to ztgated's Unix socket,
+ * send one JSON request line, read one reply line, and turn a refusal
+ * ({"ok": false, "error": ...}) into one line on stderr.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cli/request.h"
+
+static int cli_connect(struct cli *c)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	if (strlen(c->socket_path) >= sizeof(sa.sun_path))
+		return cli_fail("socket path too long: %s", c->socket_path);
+	strcpy(sa.sun_path, c->socket_path);
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0)
+		return cli_fail("socket: %s", strerror(errno));
+	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		int err = errno;
+
+		close(c->fd);
+		c->fd = -1;
+		return cli_fail("cannot reach ztgated at %s: %s (is the daemon running?)",
+				c->socket_path, strerror(err));
+	}
+	return 0;
+}
+
+json_object *cli_call(struct cli *c, json_object *req)
+{
+	json_object *resp = NULL, *ok, *err;
+	char *line;
+	int ret;
+
+	if (cli_connect(c)) {
+		json_object_put(req);
+		return NULL;
+	}
+	ret = zt_json_write(c->fd, req);
+	json_object_put(req);
+	if (ret) {
+		cli_fail("sending request: %s", strerror(-ret));
+		return NULL;
+	}
+	ret = zt_line_read(c->fd, &c->buf, &line);
+	if (ret <= 0) {
+		cli_fail("no reply from ztgated: %s", ret ? strerror(-ret) : "connection closed");
+		return NULL;
+	}
+	resp = zt_json_parse_object(line);
+	if (!resp) {
+		cli_fail("malformed reply from ztgated");
+		return NULL;
+	}
+	if (!json_object_object_get_ex(resp, "ok", &ok) || !json_object_get_boolean(ok)) {
+		cli_fail("%s", json_object_object_get_ex(resp, "error", &err)
+			       ? json_object_get_string(err) : "request failed");
+		json_object_put(resp);
+		return NULL;
+	}
+	return resp;
+}
+
+json_object *cli_request(const char *cmd)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "cmd", json_object_new_string(cmd));
+	return o;
+}
+
+void cli_request_add(json_object *req, const char *key, const char *value)
+{
+	if (value)
+		json_object_object_add(req, key, json_object_new_string(value));
+}
