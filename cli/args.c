@@ -7,16 +7,21 @@
  * Any trouble is one message naming the command, and nothing is sent.
  */
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/command.h"
+#include "lib/paths.h"
+#include "lib/version.h"
 
 #define CLI_MAX_OPTS	24	/* a command's options and the global ones */
 
 const struct option cli_global_opts[] = {
 	{ "socket", required_argument, NULL, CLI_OPT_LONG },
+	{ "role", required_argument, NULL, CLI_OPT_LONG },
 	{ "json", no_argument, NULL, CLI_OPT_LONG },
+	{ "version", no_argument, NULL, CLI_OPT_LONG },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 }
 };
@@ -33,12 +38,20 @@ const char *cli_arg(const struct cli_args *a, const char *name)
 
 int cli_global_opt(struct cli *c, const struct option *o, const char *arg)
 {
-	if (!strcmp(o->name, "socket"))
+	if (!strcmp(o->name, "socket")) {
 		c->socket_path = arg;
-	else if (!strcmp(o->name, "json"))
+	} else if (!strcmp(o->name, "role")) {
+		/* The role's default socket (lib/paths.h). */
+		snprintf(c->socket_buf, sizeof(c->socket_buf), "%s/%s.sock", ZT_RUN_DIR, arg);
+		c->socket_path = c->socket_buf;
+	} else if (!strcmp(o->name, "json")) {
 		c->json = true;
-	else
+	} else if (!strcmp(o->name, "version")) {
+		printf("ztgate %s\n", zt_version());
+		return 2;
+	} else {
 		return 1;	/* --help */
+	}
 	return 0;
 }
 
@@ -211,6 +224,7 @@ int cli_cmd_parse(struct cli *c, const struct cli_cmd *cmd, int argc, char **arg
 	char shorts[2 * CLI_MAX_OPTS + 3];
 	const char *surplus = NULL;
 	size_t own = build_opts(cmd, all, shorts, sizeof(shorts));
+	int ret;
 
 	memset(a, 0, sizeof(*a));
 	a->cmd = cmd;
@@ -235,8 +249,9 @@ int cli_cmd_parse(struct cli *c, const struct cli_cmd *cmd, int argc, char **arg
 		if ((size_t)(o - all) < own) {
 			if (take_opt(a, o, optarg, err, errlen))
 				return CLI_EXIT_USAGE;
-		} else if (cli_global_opt(c, o, optarg)) {
-			cli_cmd_help(stdout, cmd);
+		} else if ((ret = cli_global_opt(c, o, optarg))) {
+			if (ret == 1)
+				cli_cmd_help(stdout, cmd);
 			return -1;
 		}
 	}

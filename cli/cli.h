@@ -20,7 +20,8 @@
 #define CLI_EXIT_USAGE	2
 
 struct cli {
-	const char *socket_path;	/* --socket, $ZTGATE_SOCKET, or the default */
+	const char *socket_path;	/* --socket, --role, $ZTGATE_SOCKET; NULL: the one running */
+	char socket_buf[256];		/* --role's, or the one found */
 	bool json;			/* --json: replies printed as they came */
 	int fd;				/* the connection of this run's request, or -1 */
 	struct zt_line_buf buf;		/* its reply lines */

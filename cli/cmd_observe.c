@@ -144,18 +144,35 @@ int cmd_maps(struct cli *c, const struct cli_args *a)
 }
 
 /* Each tunnel peer's path: direct or through which relay, RTT, last handshake, bytes. */
-int cmd_status(struct cli *c, const struct cli_args *a)
+/* What runs: role, version, paths, generation and policy fingerprint, hooks. */
+static void print_status_head(json_object *resp)
 {
-	json_object *resp = cli_call(c, cli_request("status")), *arr, *v;
-	size_t i, n;
+	json_object *v, *hooks;
 
-	(void)a;
-	if (!resp)
-		return 1;
-	if (cli_printed_as_json(c, resp))
-		return 0;
-	json_object_object_get_ex(resp, "peers", &arr);
-	n = json_object_array_length(arr);
+	printf("%s %s, pin dir %s, socket %s, state dir %s\n", get_str_or(resp, "role", "?"),
+	       get_str_or(resp, "version", "?"), get_str_or(resp, "pin_dir", "-"),
+	       get_str_or(resp, "socket", "-"), get_str_or(resp, "state_dir", "-"));
+	if (json_object_object_get_ex(resp, "policy_hash", &v))
+		printf("policy %s: %lld resources, generation %lld active\n", json_object_get_string(v),
+		       get_int(resp, "resources"), get_int(resp, "generation"));
+	if (json_object_object_get_ex(resp, "attached", &hooks)) {
+		size_t n = json_object_array_length(hooks);
+
+		printf("attached:%s", n ? "" : " nothing");
+		for (size_t i = 0; i < n; i++) {
+			json_object *h = json_object_array_get_idx(hooks, i);
+
+			printf(" %s %s", get_str(h, "hook"), get_str(h, "iface"));
+		}
+		printf("\n");
+	}
+}
+
+static void print_peers(json_object *arr)
+{
+	json_object *v;
+	size_t i, n = json_object_array_length(arr);
+
 	printf("%-20s %-12s %-28s %9s  %-24s %10s %10s\n", "PEER", "PATH", "ENDPOINT", "RTT",
 	       "LAST HANDSHAKE", "RX", "TX");
 	for (i = 0; i < n; i++) {
@@ -172,15 +189,34 @@ int cmd_status(struct cli *c, const struct cli_args *a)
 	}
 	if (!n)
 		printf("(no peers)\n");
-	json_object_object_get_ex(resp, "relays", &arr);
-	n = json_object_array_length(arr);
-	for (i = 0; i < n; i++) {
-		json_object *r = json_object_array_get_idx(arr, i);
+}
 
-		json_object_object_get_ex(r, "registered", &v);
-		printf("%srelay %s (%s): %s, we are %s\n", i ? "" : "\n", get_str(r, "relay"),
-		       get_str(r, "transport"), json_object_get_boolean(v) ? "registered" : "not registered",
-		       get_str_or(r, "observed", "?"));
+int cmd_status(struct cli *c, const struct cli_args *a)
+{
+	json_object *resp = cli_call(c, cli_request("status")), *arr, *v;
+	size_t i, n;
+
+	(void)a;
+	if (!resp)
+		return 1;
+	if (cli_printed_as_json(c, resp))
+		return 0;
+	print_status_head(resp);
+	if (json_object_object_get_ex(resp, "peers", &arr)) {
+		printf("\n");
+		print_peers(arr);
+	}
+	if (json_object_object_get_ex(resp, "relays", &arr)) {
+		n = json_object_array_length(arr);
+		for (i = 0; i < n; i++) {
+			json_object *r = json_object_array_get_idx(arr, i);
+
+			json_object_object_get_ex(r, "registered", &v);
+			printf("%srelay %s (%s): %s, we are %s\n", i ? "" : "\n", get_str(r, "relay"),
+			       get_str(r, "transport"),
+			       json_object_get_boolean(v) ? "registered" : "not registered",
+			       get_str_or(r, "observed", "?"));
+		}
 	}
 	json_object_put(resp);
 	return 0;

@@ -51,7 +51,7 @@ struct cli_args {
 /* Every command, ended by an entry without words. */
 extern const struct cli_cmd cli_cmds[];
 
-/* The global options: --socket PATH, --json, --help (-h); { 0 }-terminated. */
+/* The global options: --socket PATH, --role ROLE, --json, --version, --help (-h). */
 extern const struct option cli_global_opts[];
 
 /* The value of option NAME (the last one given; "" for a flag), or NULL if not given. */
@@ -59,7 +59,8 @@ const char *cli_arg(const struct cli_args *a, const char *name);
 
 /*
  * Apply global option O (one of cli_global_opts), given with ARG, to C.
- * Returns 0, or 1 for --help (the caller prints the usage wanted).
+ * Returns 0, 1 for --help (the caller prints the usage wanted), or 2 when
+ * the option answered by itself (--version): done.
  */
 int cli_global_opt(struct cli *c, const struct option *o, const char *arg);
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli/command.h"
+#include "lib/paths.h"
 #include "cli/handlers.h"
 
 #define SUMMARY_COL	34	/* where the summaries start in `ztgate --help` */
@@ -316,14 +317,17 @@ static void print_entry(FILE *f, const struct cli_cmd *cmd)
 
 void cli_usage(FILE *f)
 {
-	fprintf(f, "usage: ztgate [--socket PATH] [--json] COMMAND [ARGS]\n"
+	fprintf(f, "usage: ztgate [--socket PATH | --role ROLE] [--json] COMMAND [ARGS]\n"
 		   "       ztgate COMMAND --help      that command's usage\n"
 		   "commands:\n");
 	for (const struct cli_cmd *cmd = cli_cmds; cmd->words; cmd++)
 		print_entry(f, cmd);
 	fprintf(f, "global options, before or after the command:\n"
-		   "  --socket PATH  the daemon's socket (default: $ZTGATE_SOCKET, else %s)\n"
-		   "  --json         print replies as JSON, for scripts\n", ZT_DEFAULT_SOCKET_PATH);
+		   "  --socket PATH  the daemon's socket (default: $ZTGATE_SOCKET, else the one\n"
+		   "                 daemon answering in %s)\n"
+		   "  --role ROLE    the socket of that role's daemon (%s/ROLE.sock)\n"
+		   "  --json         print replies as JSON, for scripts\n"
+		   "  --version      this CLI's version\n", ZT_RUN_DIR, ZT_RUN_DIR);
 }
 
 void cli_cmd_help(FILE *f, const struct cli_cmd *cmd)
@@ -349,7 +353,7 @@ void cli_cmd_help(FILE *f, const struct cli_cmd *cmd)
 	}
 	if (cmd->alias)
 		fprintf(f, "also: ztgate %s\n", cmd->alias);
-	fprintf(f, "global options: --socket PATH, --json (see ztgate --help)\n");
+	fprintf(f, "global options: --socket PATH, --role ROLE, --json (see ztgate --help)\n");
 }
 
 /* WORDS[0..N) as one string: "resource add". */

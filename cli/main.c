@@ -69,9 +69,14 @@ static int take_words(struct cli *c, int argc, char **argv, struct words *w)
 		else	/* a short option: -h */
 			for (o = cli_global_opts; o->val != ch; o++)
 				;
-		if (cli_global_opt(c, o, optarg)) {
+		switch (cli_global_opt(c, o, optarg)) {
+		case 0:
+			break;
+		case 1:	/* --help: the usage of what the words name so far */
 			if (!w->n || !cli_usage_of(stdout, w->w, w->n))
 				cli_usage(stdout);
+			return CLI_EXIT_OK;
+		default:
 			return CLI_EXIT_OK;
 		}
 	}
@@ -125,7 +130,7 @@ int main(int argc, char **argv)
 	struct words w = { .n = 0 };
 	int ret;
 
-	c.socket_path = getenv("ZTGATE_SOCKET") ? getenv("ZTGATE_SOCKET") : ZT_DEFAULT_SOCKET_PATH;
+	c.socket_path = getenv("ZTGATE_SOCKET");	/* NULL: found in ZT_RUN_DIR (request.c) */
 	ret = take_words(&c, argc, argv, &w);
 	if (ret < 0)
 		ret = dispatch(&c, argc, argv, &w);

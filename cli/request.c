@@ -5,17 +5,71 @@
  * ({"ok": false, "error": ...}) into one line on stderr.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "cli/request.h"
+#include "lib/paths.h"
+#include "lib/version.h"
+
+/* The roles whose default socket the CLI looks for, in this order (lib/paths.h). */
+static const char *const roles[] = { "enforce", "client", "connector", "relay", "controller" };
+
+/* Does a daemon answer on PATH? */
+static bool answers(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, ok;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return false;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	ok = !connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	return ok;
+}
+
+/*
+ * No --socket, --role or $ZTGATE_SOCKET: the one daemon running here, by
+ * the roles' default sockets. None, or several, is a question for the user.
+ */
+static int find_socket(struct cli *c)
+{
+	char path[sizeof(c->socket_buf)], found[256] = "";
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s.sock", ZT_RUN_DIR, roles[i]);
+		if (!answers(path))
+			continue;
+		if (!n++)
+			snprintf(c->socket_buf, sizeof(c->socket_buf), "%s", path);
+		snprintf(found + strlen(found), sizeof(found) - strlen(found), "%s%s",
+			 n > 1 ? ", " : "", roles[i]);
+	}
+	if (n == 1) {
+		c->socket_path = c->socket_buf;
+		return 0;
+	}
+	if (!n)
+		return cli_fail("no ztgated answers in %s (is the daemon running? or --socket PATH)",
+				ZT_RUN_DIR);
+	return cli_fail("several ztgated run here (%s): pick one with --role ROLE or --socket PATH",
+			found);
+}
 
 static int cli_connect(struct cli *c)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
+	if (!c->socket_path && find_socket(c))
+		return CLI_EXIT_FAIL;
 	if (strlen(c->socket_path) >= sizeof(sa.sun_path))
 		return cli_fail("socket path too long: %s", c->socket_path);
 	strcpy(sa.sun_path, c->socket_path);
@@ -35,7 +89,7 @@ static int cli_connect(struct cli *c)
 
 json_object *cli_call(struct cli *c, json_object *req)
 {
-	json_object *resp = NULL, *ok, *err;
+	json_object *resp = NULL, *ok, *err, *ver;
 	char *line;
 	int ret;
 
@@ -59,6 +113,11 @@ json_object *cli_call(struct cli *c, json_object *req)
 		cli_fail("malformed reply from ztgated");
 		return NULL;
 	}
+	/* Another build may read or answer differently: say so, once, and go on. */
+	if (json_object_object_get_ex(resp, "version", &ver) &&
+	    strcmp(json_object_get_string(ver), zt_version()))
+		fprintf(stderr, "ztgate: warning: ztgate %s talking to ztgated %s\n", zt_version(),
+			json_object_get_string(ver));
 	if (!json_object_object_get_ex(resp, "ok", &ok) || !json_object_get_boolean(ok)) {
 		cli_fail("%s", json_object_object_get_ex(resp, "error", &err)
 			       ? json_object_get_string(err) : "request failed");

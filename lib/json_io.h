@@ -14,7 +14,6 @@
 
 /* A whole policy document travels as one line: allow for a large one. */
 #define ZT_LINE_MAX (64 * 1024 * 1024)
-#define ZT_DEFAULT_SOCKET_PATH "/run/ztgate/ztgated.sock"
 
 /*
  * Bytes read from a stream, cut into lines. Zero-initialised is empty; the

@@ -5,21 +5,52 @@
  * them), `events` (follow the event stream) and `teardown`.
  */
 #include <stdio.h>
+#include <string.h>
+
+#include <openssl/sha.h>
 
 #include "core/control.h"
 #include "core/daemon.h"
 #include "core/role.h"
 
-/* `ztgate status`: each tunnel peer's path (client and connector roles). */
+/* The live policy's fingerprint: the first 16 hex digits of SHA-256 of its document. */
+static void policy_hash(const struct zt_policy *p, char out[17])
+{
+	json_object *doc = zt_policy_to_json(p);
+	const char *text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN);
+	uint8_t md[SHA256_DIGEST_LENGTH];
+
+	SHA256((const uint8_t *)text, strlen(text), md);
+	for (int i = 0; i < 8; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	json_object_put(doc);
+}
+
+/*
+ * `ztgate status`: what runs here (role, version, paths), for roles with a
+ * policy the active generation and the policy's fingerprint, and what the
+ * role adds (the tunnel roles: each peer's path; the enforcer: its hooks).
+ */
 static json_object *cmd_status(struct zt_daemon *d, const struct zt_ctl_req *r)
 {
-	json_object *o;
+	json_object *o = zt_ctl_ok();
+	struct zt_config cfg;
+	char hash[17];
 
 	(void)r;
-	if (!d->ops->status)
-		return zt_ctl_error("no tunnel here: `ztgate status` needs the client or connector role");
-	o = zt_ctl_ok();
-	d->ops->status(d, o);
+	json_object_object_add(o, "role", json_object_new_string(d->ops->name));
+	json_object_object_add(o, "pin_dir", json_object_new_string(d->pin_dir));
+	json_object_object_add(o, "socket", json_object_new_string(d->socket_path));
+	json_object_object_add(o, "state_dir", json_object_new_string(d->state_dir));
+	if (d->dp) {
+		policy_hash(&d->policy, hash);
+		json_object_object_add(o, "policy_hash", json_object_new_string(hash));
+		json_object_object_add(o, "resources", json_object_new_int((int)d->policy.count));
+		if (!zt_config_read(d->fds, &cfg))
+			json_object_object_add(o, "generation", json_object_new_int((int)cfg.active_gen));
+	}
+	if (d->ops->status)
+		d->ops->status(d, o);
 	return o;
 }
 

@@ -75,9 +75,9 @@ static int attach_all(struct zt_daemon *d, char *err, size_t errlen)
 	return 0;
 }
 
-static void ready(struct zt_daemon *d, json_object *ready)
+/* The hooks asked for (all attached: start fails otherwise), as JSON. */
+static json_object *attached_json(const struct enforce *o)
 {
-	const struct enforce *o = d->role;
 	json_object *list = json_object_new_array();
 
 	for (unsigned int i = 0; i < o->nattach; i++) {
@@ -87,7 +87,17 @@ static void ready(struct zt_daemon *d, json_object *ready)
 		json_object_object_add(e, "hook", json_object_new_string(o->attach[i].hook));
 		json_object_array_add(list, e);
 	}
-	json_object_object_add(ready, "attached", list);
+	return list;
+}
+
+static void ready(struct zt_daemon *d, json_object *ready)
+{
+	json_object_object_add(ready, "attached", attached_json(d->role));
+}
+
+static void status(struct zt_daemon *d, json_object *o)
+{
+	json_object_object_add(o, "attached", attached_json(d->role));
 }
 
 static int option(struct zt_daemon *d, int c, const char *arg)
@@ -136,4 +146,5 @@ const struct zt_role_ops zt_role_enforce = {
 	.option = option,
 	.start = attach_all,
 	.ready = ready,
+	.status = status,
 };

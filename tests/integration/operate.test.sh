@@ -20,6 +20,7 @@ section "version"
 v=$("$ZTGATED" --version)
 [[ $v =~ ^ztgated\ [0-9]+\.[0-9]+\.[0-9]+ ]] || fail "ztgated --version: '$v'"
 [[ $("$ZTGATED" relay --version) == "$v" ]] || fail "ztgated relay --version differs from ztgated --version"
+[[ $("$ZTGATE" --version) == "ztgate ${v#ztgated }" ]] || fail "ztgate --version: $("$ZTGATE" --version), daemon: $v"
 log "ok: $v"
 
 section "enforce: SIGHUP, log level"
@@ -41,6 +42,11 @@ kill -HUP "$DAEMON_PID"
 [[ $(ztc --json resource list | jq -r '.resources[0].name') == web ]] || fail "daemon not answering after SIGHUP"
 zt_pid_alive "$DAEMON_PID" || fail "SIGHUP stopped the enforcer"
 log "ok: SIGHUP did not stop the daemon"
+out=$(ztc status)
+grep -q "^enforce ${v#ztgated }, pin dir " <<<"$out" || fail "status: no role and version: $out"
+grep -q "^attached: tc-egress lo$" <<<"$out" || fail "status: attached hooks: $out"
+grep -Eq "^policy [0-9a-f]{16}: 1 resources, generation [01] active$" <<<"$out" || fail "status: policy: $out"
+log "ok: ztgate status on the enforcer: $(zt_oneline <<<"$out")"
 
 section "socket group: read, not change"
 [[ $(stat -c '%a %g' "$DAEMON_SOCK") == "660 $nogroup" ]] ||
