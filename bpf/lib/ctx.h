@@ -16,7 +16,6 @@
 
 #define TC_ACT_OK		0
 #define TC_ACT_SHOT		2
-#define TC_ACT_REDIRECT		7
 
 static __always_inline int zt_load(void *ctx, const bool is_xdp, __u32 off, void *to, __u32 len)
 {
