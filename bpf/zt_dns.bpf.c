@@ -182,7 +182,7 @@ int zt_dns_fast_eg(struct __sk_buff *skb)
 		return TC_ACT_OK;		/* not a query to us: not counted */
 
 	/* Ours: from here on, whatever is not the fast shape is counted as passed. */
-	if (h.ip.ver_ihl != 0x45 || (h.ip.frag_off & bpf_htons(0x3fff)) || skb->gso_segs > 1)
+	if (h.ip.ver_ihl != 0x45 || (h.ip.frag_off & bpf_htons(ZT_IP4_MF | ZT_IP4_OFFSET)) || skb->gso_segs > 1)
 		return pass(PASSED);
 	ip_len = bpf_ntohs(h.ip.tot_len);
 	udp_len = bpf_ntohs(h.udp.len);

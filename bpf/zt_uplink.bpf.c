@@ -147,9 +147,9 @@ static __always_inline int parse_ip4(struct xdp_md *ctx, __u32 l3off, struct upl
 	if ((ip.ver_ihl >> 4) != 4 || hlen < sizeof(ip) || ip.proto != ZT_IPPROTO_UDP)
 		return 0;
 	fo = bpf_ntohs(ip.frag_off);
-	if (fo & 0x1fff)
+	if (fo & ZT_IP4_OFFSET)
 		return 0;	/* not the first fragment */
-	if (fo & 0x2000)
+	if (fo & ZT_IP4_MF)
 		p->fragmented = true;
 	p->src.addr[10] = p->src.addr[11] = 0xff;
 	__builtin_memcpy(p->src.addr + 12, ip.saddr, 4);
@@ -255,7 +255,15 @@ static __always_inline int relay_port(struct xdp_md *ctx, const struct zt_uplink
 				      struct zt_uplink_stats *st, const struct uplink_pkt *p,
 				      const struct zt_udp *uh, __u8 type)
 {
-	__u8 hdr[8];
+	/* The first 8 bytes: a relay message's header, or STUN's type, length and cookie. */
+	union {
+		__u8 b[8];
+		struct {
+			__be16 type;
+			__be16 len;
+			__be32 cookie;
+		} stun;
+	} hdr;
 	__u32 ulen, plen;
 
 	if (p->fragmented) {
@@ -268,17 +276,19 @@ static __always_inline int relay_port(struct xdp_md *ctx, const struct zt_uplink
 	if (ulen < sizeof(*uh) || p->udp_off + ulen > bpf_xdp_get_buff_len(ctx))
 		goto malformed;
 	plen = ulen - sizeof(*uh);
-	if (plen < 8 || bpf_xdp_load_bytes(ctx, p->udp_off + sizeof(*uh), hdr, sizeof(hdr)))
+	if (plen < sizeof(hdr) ||
+	    bpf_xdp_load_bytes(ctx, p->udp_off + sizeof(*uh), &hdr, sizeof(hdr)))
 		goto malformed;
-	if (!(hdr[0] & 0xc0) && hdr[4] == 0x21 && hdr[5] == 0x12 && hdr[6] == 0xa4 &&
-	    hdr[7] == 0x42) {
-		__u32 mlen = (__u32)hdr[2] << 8 | hdr[3];
+	/* STUN: the type's top two bits clear, the magic cookie, 4-aligned attributes. */
+	if (!(hdr.b[0] & 0xc0) && hdr.stun.cookie == bpf_htonl(ZT_STUN_MAGIC)) {
+		__u32 mlen = bpf_ntohs(hdr.stun.len);
 
-		if (plen < 20 || mlen + 20 != plen || (mlen & 3))
+		if (plen < ZT_STUN_HEADER_LEN || mlen + ZT_STUN_HEADER_LEN != plen || (mlen & 3))
 			goto malformed;
 		goto pass;
 	}
-	if (hdr[1] || hdr[2] || hdr[3])
+	/* A relay message: its type, three zero bytes. */
+	if (hdr.b[1] || hdr.b[2] || hdr.b[3])
 		goto malformed;
 	switch (type) {
 	case ZT_RELAY_MSG_HELLO:
@@ -295,7 +305,7 @@ static __always_inline int relay_port(struct xdp_md *ctx, const struct zt_uplink
 			goto malformed;
 		goto pass;
 	case ZT_RELAY_MSG_REGISTER:
-		if (plen < ZT_RELAY_MSG_REGISTER_MIN || (plen - ZT_RELAY_MSG_REGISTER_MIN) % 32)
+		if (plen < ZT_RELAY_MSG_REGISTER_MIN || (plen - ZT_RELAY_MSG_REGISTER_MIN) % ZT_RELAY_MSG_REGISTER_PER_KEY)
 			goto malformed;
 		goto pass;
 	case ZT_RELAY_MSG_REGISTERED:

@@ -112,7 +112,7 @@ static __always_inline int zt_parse_ip(void *ctx, const bool is_xdp, int ver, st
 		if (p->l3end > p->len)
 			p->l3end = p->len;
 		/* MF set or a non-zero offset: the ports may not be here. */
-		if (bpf_ntohs(ip.frag_off) & 0x3fff)
+		if (bpf_ntohs(ip.frag_off) & (ZT_IP4_MF | ZT_IP4_OFFSET))
 			*reason = ZT_REASON_FRAGMENT;
 		return 0;
 	} else {

@@ -103,7 +103,7 @@ static __always_inline __u32 zt_build_rst(struct zt_pkt *p, __u8 *b)
 		ip->tos = 0;
 		ip->tot_len = bpf_htons(sizeof(*ip) + sizeof(*th));
 		ip->id = 0;
-		ip->frag_off = bpf_htons(0x4000);	/* DF */
+		ip->frag_off = bpf_htons(ZT_IP4_DF);
 		ip->ttl = 64;
 		ip->proto = ZT_IPPROTO_TCP;
 		ip->check = 0;

@@ -9,25 +9,12 @@
 #ifndef ZT_WIRE_H
 #define ZT_WIRE_H
 
+#include "ztgate/wire.h"
+
 #define ZT_ETH_P_IP	0x0800
 #define ZT_ETH_P_IPV6	0x86DD
 #define ZT_ETH_P_8021Q	0x8100
 #define ZT_ETH_P_8021AD	0x88A8
-
-#define ZT_IPPROTO_HOPOPTS	0
-#define ZT_IPPROTO_ICMP		1
-#define ZT_IPPROTO_TCP		6
-#define ZT_IPPROTO_UDP		17
-#define ZT_IPPROTO_ROUTING	43
-#define ZT_IPPROTO_FRAGMENT	44
-#define ZT_IPPROTO_AH		51
-#define ZT_IPPROTO_ICMPV6	58
-#define ZT_IPPROTO_DSTOPTS	60
-
-#define ZT_TCP_FIN	0x01
-#define ZT_TCP_SYN	0x02
-#define ZT_TCP_RST	0x04
-#define ZT_TCP_ACK	0x10
 
 #define ZT_MAX_VLAN	2	/* 802.1ad + 802.1Q */
 #define ZT_MAX_L2LEN	(14 + 4 * ZT_MAX_VLAN)

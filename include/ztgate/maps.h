@@ -20,6 +20,8 @@
 #ifndef ZT_MAPS_H
 #define ZT_MAPS_H
 
+#include "ztgate/wire.h"		/* ZT_IPPROTO_* */
+
 #define ZT_MAX_RESOURCES	131072	/* resource ids are 1..ZT_MAX_RESOURCES-1; 0 = none */
 #define ZT_MAX_EXACT		(2 * 262144)	/* exact address entries, both generations */
 #define ZT_MAX_PREFIXES		(2 * 16384)	/* CIDR entries, both generations */
@@ -46,8 +48,8 @@
 #define ZT_DENY_REJECT		1
 
 /* zt_port_key.proto */
-#define ZT_PROTO_TCP		6
-#define ZT_PROTO_UDP		17
+#define ZT_PROTO_TCP		ZT_IPPROTO_TCP
+#define ZT_PROTO_UDP		ZT_IPPROTO_UDP
 
 /* zt_event.type */
 #define ZT_EV_DENY		1
