@@ -31,6 +31,7 @@
 
 #include "lib/ctx.h"
 #include "lib/wire.h"
+#include "ztgate/defaults.h"	/* ZT_DNS_EDNS_UDP_SIZE: the daemon's OPT record */
 #include "ztgate/dns_fast.h"
 
 struct {
@@ -65,7 +66,6 @@ struct {
 #define QNAME_OFF	(ETH_LEN + IP_LEN + UDP_LEN + DNS_HDR_LEN)
 #define ANSWER_LEN	16	/* pointer 2, type 2, class 2, TTL 4, rdlength 2, address 4 */
 #define OPT_LEN		11	/* root 1, type 2, class (UDP size) 2, TTL 4, rdlength 2 */
-#define EDNS_UDP_SIZE	1232	/* = ZT_DNS_EDNS_UDP_SIZE, what the daemon advertises */
 
 #define DNS_F_QR	0x8000
 #define DNS_F_OPCODE	0x7800
@@ -247,8 +247,8 @@ int zt_dns_fast_eg(struct __sk_buff *skb)
 	if (opt_len) {
 		/* The daemon's OPT: its UDP size, extended RCODE 0, version 0, DO echoed. */
 		answer[ANSWER_LEN + 2] = 41;
-		answer[ANSWER_LEN + 3] = EDNS_UDP_SIZE >> 8;
-		answer[ANSWER_LEN + 4] = EDNS_UDP_SIZE & 0xff;
+		answer[ANSWER_LEN + 3] = ZT_DNS_EDNS_UDP_SIZE >> 8;
+		answer[ANSWER_LEN + 4] = ZT_DNS_EDNS_UDP_SIZE & 0xff;
 		answer[ANSWER_LEN + 7] = opt[7] & 0x80;
 	}
 	tail_len = ANSWER_LEN + opt_len;

@@ -22,15 +22,7 @@
 #include "lib/wire.h"
 #include "lib/ctx.h"
 #include "lib/reply.h"
-
-#define ZT_DEF_SCAN_WINDOW_MS	5000
-#define ZT_DEF_SCAN_THRESHOLD	10
-#define ZT_DEF_EVENT_RATE	1000
-#define ZT_DEF_EVENT_BURST	100
-#define ZT_DEF_REPLY_RATE	1000
-#define ZT_DEF_REPLY_BURST	200
-#define ZT_DEF_SCAN_EV_RATE	10
-#define ZT_DEF_SCAN_EV_BURST	20
+#include "ztgate/defaults.h"	/* ZT_DEF_*: what a zero field of zt_config means */
 
 /* Link header: sets p->l3off and returns the IP version (4/6), or -1. */
 static __always_inline int zt_parse_l2(void *ctx, const bool is_xdp, const bool l3,

@@ -12,6 +12,7 @@
 #include "core/events.h"
 #include "lib/loop.h"
 #include "policy/policy.h"
+#include "ztgate/defaults.h"
 
 #define ZT_DEFAULT_STATE_DIR "/var/lib/ztgate"
 
@@ -65,8 +66,10 @@ struct zt_tunables {
 	uint32_t event_burst;
 };
 
-#define ZT_TUNABLES_DEFAULT { .scan_threshold = 10, .scan_window_ms = 5000, \
-			      .event_rate = 100, .event_burst = 200 }
+/* The same defaults BPF falls back on for zero fields (ztgate/defaults.h). */
+#define ZT_TUNABLES_DEFAULT { .scan_threshold = ZT_DEF_SCAN_THRESHOLD, \
+			      .scan_window_ms = ZT_DEF_SCAN_WINDOW_MS, \
+			      .event_rate = ZT_DEF_EVENT_RATE, .event_burst = ZT_DEF_EVENT_BURST }
 
 /* The options every role takes, for its getopt_long table. */
 #define ZT_DAEMON_LONGOPTS \

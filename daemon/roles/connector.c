@@ -45,7 +45,7 @@
 
 #define ZT_CONNECTOR_DEFAULT_TUN	"ztc0"
 #define ZT_CONNECTOR_DEFAULT_DEVICES	"100.64.0.0/12"
-#define ZT_TUNNEL_MTU			1420
+/* ZT_TUNNEL_MTU: ztgate/defaults.h (via core/daemon.h) */
 #define MAX_DNS				8
 #define BIND_QUEUE			4	/* packets held while a name resolves */
 #define MAX_BINDS_PER_DEVICE		4096

@@ -17,11 +17,8 @@
 #ifndef ZT_UPLINK_H
 #define ZT_UPLINK_H
 
+#include "ztgate/defaults.h"	/* ZT_UPLINK_DEF_*: zero fields of zt_uplink_cfg */
 #include "ztgate/wire.h"		/* ZT_MSG_*, ZT_RELAY_MSG_*: what the guard checks */
-
-/* Defaults for zero fields of struct zt_uplink_cfg. */
-#define ZT_UPLINK_DEF_RATE	20	/* initiations per second per source */
-#define ZT_UPLINK_DEF_BURST	40
 
 #define ZT_UPLINK_RL_TRACK	65536	/* sources tracked (LRU) */
 
