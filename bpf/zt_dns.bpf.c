@@ -29,6 +29,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+#include "lib/csum.h"
 #include "lib/ctx.h"
 #include "lib/wire.h"
 #include "ztgate/defaults.h"	/* ZT_DNS_EDNS_UDP_SIZE: the daemon's OPT record */
@@ -106,15 +107,6 @@ static __always_inline int pass(enum verdict why)
 			st->passed++;
 	}
 	return TC_ACT_OK;
-}
-
-/* A 32-bit one's complement sum folded to 16 bits. */
-static __always_inline __u32 fold(__u64 sum)
-{
-	sum = (sum & 0xffffffff) + (sum >> 32);
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return (__u32)sum;
 }
 
 /*
@@ -301,12 +293,12 @@ int zt_dns_fast_eg(struct __sk_buff *skb)
 	if (bpf_skb_store_bytes(skb, ans_off, answer, tail_len, 0))
 		return TC_ACT_SHOT;
 	if (opt_len)
-		sum = fold((__u32)bpf_csum_diff((__be32 *)opt, OPT_LEN + 1, (__be32 *)answer,
-						ANSWER_LEN + OPT_LEN + 1, 0));
+		sum = zt_csum16(bpf_csum_diff((__be32 *)opt, OPT_LEN + 1, (__be32 *)answer,
+					      ANSWER_LEN + OPT_LEN + 1, 0));
 	else
-		sum = fold((__u32)bpf_csum_diff(NULL, 0, (__be32 *)answer, ANSWER_LEN, 0));
+		sum = zt_csum16(bpf_csum_diff(NULL, 0, (__be32 *)answer, ANSWER_LEN, 0));
 	if ((udp_len - opt_len) & 1)
-		sum = ((sum & 0xff) << 8) | (sum >> 8);
+		sum = zt_csum16_odd(sum);
 	if (bpf_l4_csum_replace(skb, csum_off, 0, sum, BPF_F_MARK_MANGLED_0))
 		return TC_ACT_SHOT;
 

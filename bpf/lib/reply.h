@@ -24,17 +24,9 @@
 
 #include "lib/wire.h"
 #include "lib/ctx.h"
+#include "lib/csum.h"
 
 #define ZT_ICMP6_QUOTE_MAX	128
-
-static __always_inline __u16 zt_csum_fold(__s64 csum)
-{
-	__u32 s = (__u32)csum;
-
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return (__u16)~s;
-}
 
 /*
  * May P be answered at all? Not if it went to a group: IPv4 multicast
