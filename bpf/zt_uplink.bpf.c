@@ -31,7 +31,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
-#include "lib/wire.h"
+#include "lib/parse.h"
 #include "ztgate/uplink.h"
 
 /* Pinned by name under the pin root the loader chooses (daemon/uplink.c). */
@@ -79,72 +79,36 @@ struct uplink_pkt {
 	bool fragmented;	/* first fragment of a datagram that continues */
 };
 
-/* IPv6: walk extension headers to UDP. 1 found, 0 not a (parsable) UDP first fragment. */
+/*
+ * IPv6: the extension headers to UDP, through a first fragment's header.
+ * 1 found, 0 not a (parsable) UDP first fragment: a later fragment, a
+ * header that cannot be read, another protocol, or a chain of more than
+ * ZT_MAX_EXTHDR headers (no tunnel sender's; its port is unknown).
+ */
 static __always_inline int parse_ip6(struct xdp_md *ctx, __u32 l3off, struct uplink_pkt *p)
 {
+	struct zt_ip6_chain c = { .off = l3off + sizeof(struct zt_ip6) };
 	struct zt_ip6 ip6;
-	__u32 off;
-	__u8 nh;
-	int i;
 
-	if (bpf_xdp_load_bytes(ctx, l3off, &ip6, sizeof(ip6)))
-		return 0;
-	if ((bpf_ntohl(ip6.vtcfl) >> 28) != 6)
+	if (zt_parse_ip6(ctx, true, l3off, &ip6) <= 0)
 		return 0;
 	__builtin_memcpy(p->src.addr, ip6.saddr, 16);
-	nh = ip6.nexthdr;
-	off = l3off + sizeof(ip6);
-#pragma unroll
-	for (i = 0; i < ZT_MAX_EXTHDR; i++) {
-		struct zt_ip6_ext ext;
-		__u8 frag[8];	/* nexthdr, reserved, offset(13) res(2) M(1), id */
-		__u16 fo;
-
-		switch (nh) {
-		case ZT_IPPROTO_UDP:
-			p->udp_off = off;
-			return 1;
-		case ZT_IPPROTO_HOPOPTS:
-		case ZT_IPPROTO_ROUTING:
-		case ZT_IPPROTO_DSTOPTS:
-		case ZT_IPPROTO_AH:
-			if (bpf_xdp_load_bytes(ctx, off, &ext, sizeof(ext)))
-				return 0;
-			off += nh == ZT_IPPROTO_AH ? ((__u32)ext.len + 2) * 4 : ((__u32)ext.len + 1) * 8;
-			nh = ext.nexthdr;
-			break;
-		case ZT_IPPROTO_FRAGMENT:
-			if (bpf_xdp_load_bytes(ctx, off, frag, sizeof(frag)))
-				return 0;
-			fo = (__u16)frag[2] << 8 | frag[3];
-			if (fo & 0xfff8)
-				return 0;	/* not the first fragment: no UDP header here */
-			/* M clear at offset 0 is an atomic fragment: a whole datagram. */
-			if (fo & 1)
-				p->fragmented = true;
-			off += sizeof(frag);
-			nh = frag[0];
-			break;
-		default:
-			return 0;
-		}
-	}
-	if (nh != ZT_IPPROTO_UDP)
-		return 0;	/* a chain this long is no tunnel sender's; its port is unknown */
-	p->udp_off = off;
+	c.nh = ip6.nexthdr;
+	if (zt_walk_ip6_ext(ctx, true, true, &c) != ZT_WALK_L4 || c.nh != ZT_IPPROTO_UDP)
+		return 0;
+	p->fragmented = c.more_fragments;
+	p->udp_off = c.off;
 	return 1;
 }
 
+/* IPv4: 1 if UDP in a datagram's first fragment (or a whole datagram), else 0. */
 static __always_inline int parse_ip4(struct xdp_md *ctx, __u32 l3off, struct uplink_pkt *p)
 {
 	struct zt_ip4 ip;
 	__u32 hlen;
 	__u16 fo;
 
-	if (bpf_xdp_load_bytes(ctx, l3off, &ip, sizeof(ip)))
-		return 0;
-	hlen = (ip.ver_ihl & 0xf) * 4;
-	if ((ip.ver_ihl >> 4) != 4 || hlen < sizeof(ip) || ip.proto != ZT_IPPROTO_UDP)
+	if (zt_parse_ip4(ctx, true, l3off, &ip, &hlen) <= 0 || ip.proto != ZT_IPPROTO_UDP)
 		return 0;
 	fo = bpf_ntohs(ip.frag_off);
 	if (fo & ZT_IP4_OFFSET)
@@ -157,33 +121,20 @@ static __always_inline int parse_ip4(struct xdp_md *ctx, __u32 l3off, struct upl
 	return 1;
 }
 
-/* Ethernet (up to two VLAN tags) then IP. 1 if a UDP header was located. */
+/* The link header (Ethernet, up to two VLAN tags) then IP. 1 if a UDP header was located. */
 static __always_inline int parse(struct xdp_md *ctx, struct uplink_pkt *p)
 {
-	struct zt_eth eth;
-	__u32 off = sizeof(eth);
-	__u16 proto;
-	int i;
+	__u32 l3off;
+	__u8 l2_group;
 
-	if (bpf_xdp_load_bytes(ctx, 0, &eth, sizeof(eth)))
+	switch (zt_parse_link(ctx, true, false, &l3off, &l2_group)) {
+	case 4:
+		return parse_ip4(ctx, l3off, p);
+	case 6:
+		return parse_ip6(ctx, l3off, p);
+	default:
 		return 0;
-	proto = bpf_ntohs(eth.proto);
-#pragma unroll
-	for (i = 0; i < ZT_MAX_VLAN; i++) {
-		struct zt_vlan vh;
-
-		if (proto != ZT_ETH_P_8021Q && proto != ZT_ETH_P_8021AD)
-			break;
-		if (bpf_xdp_load_bytes(ctx, off, &vh, sizeof(vh)))
-			return 0;
-		proto = bpf_ntohs(vh.proto);
-		off += sizeof(vh);
 	}
-	if (proto == ZT_ETH_P_IP)
-		return parse_ip4(ctx, off, p);
-	if (proto == ZT_ETH_P_IPV6)
-		return parse_ip6(ctx, off, p);
-	return 0;
 }
 
 /*
