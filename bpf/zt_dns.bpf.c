@@ -70,17 +70,9 @@ struct {
 #define ETH_LEN		14
 #define IP_LEN		20
 #define UDP_LEN		8
-#define DNS_HDR_LEN	12
-#define QNAME_OFF	(ETH_LEN + IP_LEN + UDP_LEN + DNS_HDR_LEN)
+#define QNAME_OFF	(ETH_LEN + IP_LEN + UDP_LEN + ZT_DNS_HEADER_LEN)
 #define ANSWER_LEN	16	/* pointer 2, type 2, class 2, TTL 4, rdlength 2, address 4 */
 #define OPT_LEN		11	/* root 1, type 2, class (UDP size) 2, TTL 4, rdlength 2 */
-
-#define DNS_F_QR	0x8000
-#define DNS_F_OPCODE	0x7800
-#define DNS_F_AA	0x0400
-#define DNS_F_RD	0x0100
-#define DNS_F_RA	0x0080
-#define DNS_F_CD	0x0010
 
 struct dns_hdr {
 	__be16 id;
@@ -199,7 +191,7 @@ static __always_inline bool fast_shape(struct __sk_buff *skb, struct query *q)
 	q->udp_len = bpf_ntohs(h->udp.len);
 	if (q->ip_len != skb->len - ETH_LEN || q->udp_len != q->ip_len - IP_LEN)
 		return false;
-	if ((h->dns.flags & bpf_htons(DNS_F_QR | DNS_F_OPCODE)) || h->dns.qdcount != one ||
+	if ((h->dns.flags & bpf_htons(ZT_DNS_F_QR | ZT_DNS_F_OPCODE)) || h->dns.qdcount != one ||
 	    h->dns.ancount || h->dns.nscount)
 		return false;
 	if (h->dns.arcount == one)
@@ -209,9 +201,9 @@ static __always_inline bool fast_shape(struct __sk_buff *skb, struct query *q)
 	else
 		q->opt_len = 0;
 	dns_len = q->udp_len - UDP_LEN;
-	if (dns_len < DNS_HDR_LEN + 1 + 4 + q->opt_len)
+	if (dns_len < ZT_DNS_HEADER_LEN + 1 + 4 + q->opt_len)
 		return false;
-	name_len = dns_len - DNS_HDR_LEN - 4 - q->opt_len;
+	name_len = dns_len - ZT_DNS_HEADER_LEN - 4 - q->opt_len;
 	if (name_len < 1 || name_len > ZT_DNS_FAST_NAME_MAX)
 		return false;
 
@@ -227,14 +219,14 @@ static __always_inline bool fast_shape(struct __sk_buff *skb, struct query *q)
 		return false;
 	if (bpf_skb_load_bytes(skb, QNAME_OFF + name_len, qtc, sizeof(qtc)))
 		return false;
-	if (qtc[0] != bpf_htons(1) || qtc[1] != bpf_htons(1))	/* A, IN */
+	if (qtc[0] != bpf_htons(ZT_DNS_TYPE_A) || qtc[1] != bpf_htons(ZT_DNS_CLASS_IN))
 		return false;
 	__builtin_memset(q->opt, 0, sizeof(q->opt));
 	if (q->opt_len) {
 		/* Root owner, type OPT, version 0 (TTL's third byte), RDLENGTH 0. */
 		if (bpf_skb_load_bytes(skb, QNAME_OFF + name_len + 4, q->opt, OPT_LEN))
 			return false;
-		if (q->opt[0] != 0 || q->opt[1] != 0 || q->opt[2] != 41 ||
+		if (q->opt[0] != 0 || q->opt[1] != 0 || q->opt[2] != ZT_DNS_TYPE_OPT ||
 		    q->opt[6] != 0 || q->opt[9] != 0 || q->opt[10] != 0)
 			return false;
 	}
@@ -251,11 +243,11 @@ static __always_inline void build_tail(const struct zt_dns_fast_val *val, const 
 				       __u8 tail[TAIL_MAX])
 {
 	tail[0] = 0xc0;
-	tail[1] = DNS_HDR_LEN;
+	tail[1] = ZT_DNS_HEADER_LEN;
 	tail[2] = 0;
-	tail[3] = 1;			/* A */
+	tail[3] = ZT_DNS_TYPE_A;
 	tail[4] = 0;
-	tail[5] = 1;			/* IN */
+	tail[5] = ZT_DNS_CLASS_IN;
 	tail[6] = (__u8)(val->ttl >> 24);
 	tail[7] = (__u8)(val->ttl >> 16);
 	tail[8] = (__u8)(val->ttl >> 8);
@@ -265,7 +257,7 @@ static __always_inline void build_tail(const struct zt_dns_fast_val *val, const 
 	__builtin_memcpy(&tail[12], &val->addr, 4);
 	__builtin_memset(&tail[ANSWER_LEN], 0, OPT_LEN + 1);
 	if (q->opt_len) {
-		tail[ANSWER_LEN + 2] = 41;
+		tail[ANSWER_LEN + 2] = ZT_DNS_TYPE_OPT;
 		tail[ANSWER_LEN + 3] = ZT_DNS_EDNS_UDP_SIZE >> 8;
 		tail[ANSWER_LEN + 4] = ZT_DNS_EDNS_UDP_SIZE & 0xff;
 		tail[ANSWER_LEN + 7] = q->opt[7] & 0x80;
@@ -319,8 +311,8 @@ static __always_inline int turn_ip_udp(struct __sk_buff *skb, const struct query
 static __always_inline int answer_header(struct __sk_buff *skb, const struct query *q)
 {
 	__be16 old_flags = q->h.dns.flags, one = bpf_htons(1), zero16 = 0;
-	__be16 new_flags = bpf_htons(DNS_F_QR | DNS_F_AA | DNS_F_RA) |
-			   (old_flags & bpf_htons(DNS_F_RD | DNS_F_CD));
+	__be16 new_flags = bpf_htons(ZT_DNS_F_QR | ZT_DNS_F_AA | ZT_DNS_F_RA) |
+			   (old_flags & bpf_htons(ZT_DNS_F_RD | ZT_DNS_F_CD));
 	__u32 csum_off = ETH_LEN + IP_LEN + offsetof(struct zt_udp, check);
 
 	if (bpf_skb_store_bytes(skb, ETH_LEN + IP_LEN + UDP_LEN + 2, &new_flags, 2, 0) ||

@@ -6,6 +6,11 @@
  * zt_uplink.bpf.c through ztgate/uplink.h), the daemon (tunnel/wire.h,
  * relay/proto.h, netdev/nat.h, ztgate/maps.h) and the tests.
  *
+ * What is here: IP protocol numbers, IPv4 fragment bits, TCP flags; the
+ * tunnel's and the relay's message types and sizes; STUN's header as the
+ * uplink guard recognises it on a relay's port; the DNS numbers the fast
+ * path's answers share with the daemon's.
+ *
  * Where userspace derives a size from its parts (the tunnel's messages
  * from the Noise sizes, the relay's from its fields), the derivation stays
  * in the userspace header with a _Static_assert that it equals the number
@@ -87,5 +92,25 @@
  */
 #define ZT_STUN_HEADER_LEN	20
 #define ZT_STUN_MAGIC		0x2112a442u
+
+/*
+ * DNS (RFC 1035, EDNS0 RFC 6891), which the client's DNS fast path
+ * (zt_dns.bpf.c) answers byte for byte as the daemon's codec
+ * (daemon/dns/codec.h) does: the header, its flag bits, and the record
+ * types and class the fast path reads and writes.
+ */
+#define ZT_DNS_HEADER_LEN	12
+#define ZT_DNS_F_QR		0x8000
+#define ZT_DNS_F_OPCODE		0x7800
+#define ZT_DNS_F_AA		0x0400
+#define ZT_DNS_F_TC		0x0200
+#define ZT_DNS_F_RD		0x0100
+#define ZT_DNS_F_RA		0x0080
+#define ZT_DNS_F_AD		0x0020
+#define ZT_DNS_F_CD		0x0010
+#define ZT_DNS_F_RCODE		0x000f
+#define ZT_DNS_TYPE_A		1
+#define ZT_DNS_TYPE_OPT		41
+#define ZT_DNS_CLASS_IN		1
 
 #endif /* ZTGATE_WIRE_H */
