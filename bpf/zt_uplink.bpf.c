@@ -24,8 +24,11 @@
  * would have coalesced arrive as one; only transport messages are large or
  * frequent enough for that to matter, and they need only a lower bound.
  *
- * Packet bytes are copied with bpf_xdp_load_bytes, which does every bounds
- * check in the helper and works on multi-buffer frames too.
+ * The headers up to UDP are read by the shared parser (lib/parse.h), the
+ * message sizes are ztgate/wire.h's (the daemon's codecs assert theirs
+ * against them), the defaults ztgate/defaults.h's. Packet bytes are copied
+ * with bpf_xdp_load_bytes, which does every bounds check in the helper and
+ * works on multi-buffer frames too. The loader is daemon/dataplane/uplink.c.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -34,7 +37,7 @@
 #include "lib/parse.h"
 #include "ztgate/uplink.h"
 
-/* Pinned by name under the pin root the loader chooses (daemon/uplink.c). */
+/* Pinned by name under the pin root the loader chooses (daemon/dataplane/uplink.c). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -43,7 +46,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } zt_uplink_cfg SEC(".maps");
 
-/* The relays a tunnel-mode peer registers with (zt_uplink.h); filled by the loader. */
+/* The relays a tunnel-mode peer registers with (ztgate/uplink.h); filled by the loader. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, ZT_UPLINK_RELAYS_MAX);
@@ -138,7 +141,7 @@ static __always_inline int parse(struct xdp_md *ctx, struct uplink_pkt *p)
 }
 
 /*
- * One initiation from SRC against its bucket (GCRA, see zt_uplink.h).
+ * One initiation from SRC against its bucket (GCRA, see ztgate/uplink.h).
  * Entries are shared by every CPU: the timestamp moves by compare-and-swap
  * so two CPUs cannot both spend the last token. A source the map cannot
  * hold is admitted: userspace's cookie mechanism still protects the DH.
@@ -256,7 +259,8 @@ static __always_inline int relay_port(struct xdp_md *ctx, const struct zt_uplink
 			goto malformed;
 		goto pass;
 	case ZT_RELAY_MSG_REGISTER:
-		if (plen < ZT_RELAY_MSG_REGISTER_MIN || (plen - ZT_RELAY_MSG_REGISTER_MIN) % ZT_RELAY_MSG_REGISTER_PER_KEY)
+		if (plen < ZT_RELAY_MSG_REGISTER_MIN ||
+		    (plen - ZT_RELAY_MSG_REGISTER_MIN) % ZT_RELAY_MSG_REGISTER_PER_KEY)
 			goto malformed;
 		goto pass;
 	case ZT_RELAY_MSG_REGISTERED:

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * zt_core.h: the one classification core behind every entry point.
+ * lib/core.h: the one classification core behind every entry point of the
+ * enforcer's data plane (zt_tc.bpf.c: tc ingress/egress, L2 and L3 devices;
+ * zt_xdp.bpf.c: XDP), for every role that enforces a policy. Its maps are
+ * lib/maps.h, their contract with the daemon ztgate/maps.h (bpf/MAPS.md).
  *
  * Per packet: parse the link header (Ethernet with up to two VLAN tags, or
- * none on an L3 device such as a TUN), read the IP header, look the
+ * none on an L3 device such as a TUN: lib/parse.h), read the IP header
+ * into the classifier's view of it (struct zt_pkt, lib/wire.h), look the
  * destination up in the active generation (exact hash, then LPM trie).
  * Not a resource: pass untouched. A resource: validate what follows the
  * fixed IP header, optionally check the device's grant (connector), then
@@ -14,6 +18,11 @@
  * (truncated, bad header, fragment, unknown protocol) is denied.
  * Packets whose destination cannot even be read are passed: they cannot be
  * matched to a resource and the stack discards them anyway.
+ *
+ * A denial is counted, may raise an event and feed the scan detector (each
+ * under its own token bucket, so a flood cannot flood the ring buffer), and
+ * in reject mode is answered by lib/reply.h. Defaults for zero zt_config
+ * fields: ztgate/defaults.h.
  */
 #ifndef ZT_CORE_H
 #define ZT_CORE_H

@@ -1,6 +1,12 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * zt_wire.h: on-the-wire header layouts and the parsed view of a packet.
+ * lib/wire.h: on-the-wire header layouts for the BPF programs (Ethernet,
+ * VLAN, IPv4, IPv6 and its extension headers, TCP, UDP, ICMP, checksum
+ * pseudo-headers), the ethertypes and parser limits only BPF needs, and the
+ * classifier's parsed view of a packet (struct zt_pkt). The numbers
+ * userspace shares (IP protocols, TCP flags, message types) come from
+ * ztgate/wire.h, included here. Used by every program, through lib/parse.h,
+ * lib/core.h and lib/reply.h.
  *
  * Our own plain structs rather than vmlinux.h's: wire formats never move,
  * so they need no CO-RE relocations, and vmlinux.h's iphdr hides its

@@ -63,10 +63,12 @@ enum zt_relay_error_code {
 /* Header, key, cookie, n (u16), N accepted keys, mac. */
 #define ZT_RELAY_REGISTER_LEN(n) \
 	(ZT_RELAY_MSG_REGISTER_MIN + ZT_RELAY_MSG_REGISTER_PER_KEY * (size_t)(n))
-#define ZT_RELAY_REGISTERED_LEN	ZT_RELAY_MSG_REGISTERED_LEN	/* header, index, endpoint, lifetime, mac */
+/* header, index, endpoint, lifetime, mac */
+#define ZT_RELAY_REGISTERED_LEN	ZT_RELAY_MSG_REGISTERED_LEN
 #define ZT_RELAY_KEEPALIVE_LEN	ZT_RELAY_MSG_KEEPALIVE_LEN	/* header, key, mac */
 #define ZT_RELAY_ERROR_LEN	ZT_RELAY_MSG_ERROR_LEN		/* header, code u16, 2 zero */
-#define ZT_RELAY_FWD_HDR_LEN	ZT_RELAY_MSG_FWD_HDR_LEN	/* send/recv: header, key, then the datagram */
+/* send/recv: header, key, then the datagram */
+#define ZT_RELAY_FWD_HDR_LEN	ZT_RELAY_MSG_FWD_HDR_LEN
 
 _Static_assert(ZT_RELAY_REGISTER_LEN(0) ==
 	       ZT_RELAY_HDR_LEN + ZT_RELAY_KEYLEN + ZT_RELAY_COOKIE_LEN + 2 + ZT_RELAY_MAC_LEN,

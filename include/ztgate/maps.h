@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * zt_maps.h: the contract between the BPF data plane and userspace.
+ * ztgate/maps.h: the contract between the BPF data plane (bpf/lib/maps.h,
+ * bpf/lib/core.h) and userspace (daemon/dataplane, daemon/policy/compile.c,
+ * the CLI, the tests).
  *
  * Included by the BPF programs (after vmlinux.h) and by the daemon, the
  * CLI and the tests (after <linux/types.h>), so it uses only __u8..__u64

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * zt_uplink.h: the contract between the connector's uplink guard
- * (zt_uplink.bpf.c, XDP on the interface the tunnel's UDP arrives on) and
- * userspace (daemon/uplink.c, the tests, bpftool).
+ * ztgate/uplink.h: the contract between the uplink guard (zt_uplink.bpf.c,
+ * XDP on the interface the tunnel's or the relay's UDP arrives on) and
+ * userspace (daemon/dataplane/uplink.c, the tests, bpftool). The message
+ * sizes it checks are ztgate/wire.h's, its defaults ztgate/defaults.h's.
  *
  * Included by BPF (after vmlinux.h) and userspace (after <linux/types.h>),
  * so only __u8..__u64 and constants. Every key and value is a named struct

@@ -79,7 +79,7 @@
 #define ZT_RELAY_MSG_CHALLENGE_LEN	64
 #define ZT_RELAY_MSG_REGISTER_MIN	70	/* 4 + key 32 + cookie 16 + n 2 + mac 16 ... */
 #define ZT_RELAY_MSG_REGISTER_PER_KEY	32	/* ... + one key per accepted peer */
-#define ZT_RELAY_MSG_REGISTERED_LEN	45	/* 4 + index 4 + endpoint 19 + lifetime 2 + mac 16 */
+#define ZT_RELAY_MSG_REGISTERED_LEN	45	/* 4 + index 4 + endpoint 19 + lifetime 2 + mac */
 #define ZT_RELAY_MSG_KEEPALIVE_LEN	52	/* 4 + key 32 + mac 16 */
 #define ZT_RELAY_MSG_ERROR_LEN		8	/* 4 + code u16 + 2 zero */
 #define ZT_RELAY_MSG_FWD_HDR_LEN	36	/* send/recv: 4 + key 32, then the datagram */
