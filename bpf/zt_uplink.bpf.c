@@ -186,11 +186,35 @@ static __always_inline bool initiation_admitted(const struct zt_uplink_cfg *cfg,
 }
 
 /*
- * A relay's port (docs/RELAY.md): STUN-shaped datagrams (top two bits 0,
- * the magic cookie at 4..7, a length field that is the rest of the
- * datagram) and relay messages 0x10-0x17 with their sizes; hellos, the one
- * message anyone can make the relay answer, spend the source's bucket.
+ * The length of the UDP payload the socket will be handed, in *PLEN: the
+ * UDP length says it (the stack trims anything past it, and drops the
+ * datagram if it is longer than what arrived), not the frame length, which
+ * may be padded. -1 if the UDP length is impossible.
  */
+static __always_inline int udp_payload_len(struct xdp_md *ctx, const struct uplink_pkt *p,
+					   const struct zt_udp *uh, __u32 *plen)
+{
+	__u32 ulen = bpf_ntohs(uh->len);
+
+	if (ulen < sizeof(*uh) || p->udp_off + ulen > bpf_xdp_get_buff_len(ctx))
+		return -1;
+	*plen = ulen - sizeof(*uh);
+	return 0;
+}
+
+/* An initiation (or hello) from P's source: counted, and admitted or dropped by its bucket. */
+static __always_inline int initiation(const struct zt_uplink_cfg *cfg, struct zt_uplink_stats *st,
+				      const struct uplink_pkt *p)
+{
+	st->initiations_seen++;
+	if (!initiation_admitted(cfg, &p->src)) {
+		st->dropped_ratelimited++;
+		return XDP_DROP;
+	}
+	st->passed++;
+	return XDP_PASS;
+}
+
 /*
  * From one of the relays this peer registers with? A spoofed source gets
  * past here, then meets the same userspace checks (MACs, registration
@@ -205,6 +229,61 @@ static __always_inline bool from_relay(const struct uplink_pkt *p, const struct 
 	return bpf_map_lookup_elem(&zt_uplink_relays, &k) != NULL;
 }
 
+/*
+ * A tunnel's port (docs/TUNNEL.md): the four message types with their
+ * sizes; initiations, the one message that makes the responder do DH
+ * work, spend the source's bucket. The relays' own datagrams pass.
+ */
+static __always_inline int tunnel_port(struct xdp_md *ctx, const struct zt_uplink_cfg *cfg,
+				       struct zt_uplink_stats *st, const struct uplink_pkt *p,
+				       const struct zt_udp *uh, __u8 type)
+{
+	__u32 plen;
+
+	if (from_relay(p, uh))
+		goto pass;	/* the relay's own checks (MACs, sizes) happen in userspace */
+	if (p->fragmented) {
+		/* The UDP length covers fragments not seen here: nothing to check but the type. */
+		if (type != ZT_MSG_TRANSPORT)
+			goto malformed;
+		goto pass;
+	}
+	if (udp_payload_len(ctx, p, uh, &plen))
+		goto malformed;
+	switch (type) {
+	case ZT_MSG_INITIATION:
+		if (plen != ZT_MSG_INITIATION_LEN)
+			goto malformed;
+		return initiation(cfg, st, p);
+	case ZT_MSG_RESPONSE:
+		if (plen != ZT_MSG_RESPONSE_LEN)
+			goto malformed;
+		goto pass;
+	case ZT_MSG_COOKIE_REPLY:
+		if (plen != ZT_MSG_COOKIE_REPLY_LEN)
+			goto malformed;
+		goto pass;
+	case ZT_MSG_TRANSPORT:
+		if (plen < ZT_MSG_TRANSPORT_MIN)
+			goto malformed;
+		goto pass;
+	default:
+		goto malformed;
+	}
+pass:
+	st->passed++;
+	return XDP_PASS;
+malformed:
+	st->dropped_malformed++;
+	return XDP_DROP;
+}
+
+/*
+ * A relay's port (docs/RELAY.md): STUN-shaped datagrams (top two bits 0,
+ * the magic cookie at 4..7, a length field that is the rest of the
+ * datagram) and relay messages 0x10-0x17 with their sizes; hellos, the one
+ * message anyone can make the relay answer, spend the source's bucket.
+ */
 static __always_inline int relay_port(struct xdp_md *ctx, const struct zt_uplink_cfg *cfg,
 				      struct zt_uplink_stats *st, const struct uplink_pkt *p,
 				      const struct zt_udp *uh, __u8 type)
@@ -218,7 +297,7 @@ static __always_inline int relay_port(struct xdp_md *ctx, const struct zt_uplink
 			__be32 cookie;
 		} stun;
 	} hdr;
-	__u32 ulen, plen;
+	__u32 plen;
 
 	if (p->fragmented) {
 		/* Only register and send can outgrow a path's MTU. */
@@ -226,10 +305,8 @@ static __always_inline int relay_port(struct xdp_md *ctx, const struct zt_uplink
 			goto malformed;
 		goto pass;
 	}
-	ulen = bpf_ntohs(uh->len);
-	if (ulen < sizeof(*uh) || p->udp_off + ulen > bpf_xdp_get_buff_len(ctx))
+	if (udp_payload_len(ctx, p, uh, &plen))
 		goto malformed;
-	plen = ulen - sizeof(*uh);
 	if (plen < sizeof(hdr) ||
 	    bpf_xdp_load_bytes(ctx, p->udp_off + sizeof(*uh), &hdr, sizeof(hdr)))
 		goto malformed;
@@ -248,12 +325,7 @@ static __always_inline int relay_port(struct xdp_md *ctx, const struct zt_uplink
 	case ZT_RELAY_MSG_HELLO:
 		if (plen != ZT_RELAY_MSG_HELLO_LEN)
 			goto malformed;
-		st->initiations_seen++;
-		if (!initiation_admitted(cfg, &p->src)) {
-			st->dropped_ratelimited++;
-			return XDP_DROP;
-		}
-		goto pass;
+		return initiation(cfg, st, p);
 	case ZT_RELAY_MSG_CHALLENGE:
 		if (plen != ZT_RELAY_MSG_CHALLENGE_LEN)
 			goto malformed;
@@ -298,7 +370,7 @@ int zt_uplink(struct xdp_md *ctx)
 	struct zt_uplink_stats *st;
 	struct zt_uplink_cfg *cfg;
 	struct zt_udp uh;
-	__u32 zero = 0, ulen, plen;
+	__u32 zero = 0;
 	__u8 type;
 
 	cfg = bpf_map_lookup_elem(&zt_uplink_cfg, &zero);
@@ -310,63 +382,18 @@ int zt_uplink(struct xdp_md *ctx)
 	    bpf_ntohs(uh.dport) != cfg->port)
 		return XDP_PASS;
 
-	/* From here on the datagram is addressed to the tunnel. */
+	/* From here on the datagram is addressed to the port: counted. */
 	st = bpf_map_lookup_elem(&zt_uplink_stats, &zero);
 	if (!st)
 		return XDP_PASS;
 	/* Per-CPU slot, and programs don't migrate while running: no atomics. */
-	if (bpf_xdp_load_bytes(ctx, p.udp_off + sizeof(uh), &type, 1))
-		goto malformed;
+	if (bpf_xdp_load_bytes(ctx, p.udp_off + sizeof(uh), &type, 1)) {
+		st->dropped_malformed++;
+		return XDP_DROP;
+	}
 	if (cfg->mode == ZT_UPLINK_MODE_RELAY)
 		return relay_port(ctx, cfg, st, &p, &uh, type);
-	if (from_relay(&p, &uh))
-		goto pass;	/* the relay's own checks (MACs, sizes) happen in userspace */
-	if (p.fragmented) {
-		/* The UDP length covers fragments not seen here: nothing to check but the type. */
-		if (type != ZT_MSG_TRANSPORT)
-			goto malformed;
-		goto pass;
-	}
-	/*
-	 * The UDP length is what the socket will be handed (the stack trims
-	 * anything past it, and drops the datagram if it is longer than what
-	 * arrived): check that, not the frame length, which may be padded.
-	 */
-	ulen = bpf_ntohs(uh.len);
-	if (ulen < sizeof(uh) || p.udp_off + ulen > bpf_xdp_get_buff_len(ctx))
-		goto malformed;
-	plen = ulen - sizeof(uh);
-	switch (type) {
-	case ZT_MSG_INITIATION:
-		if (plen != ZT_MSG_INITIATION_LEN)
-			goto malformed;
-		st->initiations_seen++;
-		if (!initiation_admitted(cfg, &p.src)) {
-			st->dropped_ratelimited++;
-			return XDP_DROP;
-		}
-		goto pass;
-	case ZT_MSG_RESPONSE:
-		if (plen != ZT_MSG_RESPONSE_LEN)
-			goto malformed;
-		goto pass;
-	case ZT_MSG_COOKIE_REPLY:
-		if (plen != ZT_MSG_COOKIE_REPLY_LEN)
-			goto malformed;
-		goto pass;
-	case ZT_MSG_TRANSPORT:
-		if (plen < ZT_MSG_TRANSPORT_MIN)
-			goto malformed;
-		goto pass;
-	default:
-		goto malformed;
-	}
-pass:
-	st->passed++;
-	return XDP_PASS;
-malformed:
-	st->dropped_malformed++;
-	return XDP_DROP;
+	return tunnel_port(ctx, cfg, st, &p, &uh, type);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
