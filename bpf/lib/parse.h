@@ -127,7 +127,13 @@ enum zt_ip6_walk {
  * another extension header is ZT_WALK_TOO_LONG.
  *
  * C->off and C->nh are updated when the walk stops on a header (L4,
- * FRAGMENT, TOO_LONG); C is left as it was when it stops on an error.
+ * FRAGMENT, TOO_LONG); when it stops on an error (TRUNCATED,
+ * LATER_FRAGMENT) they are left as they were.
+ *
+ * The loop is unrolled: six short iterations cost the verifier less as
+ * straight code than as a loop it re-walks per state (the uplink guard
+ * verifies in 1701 instead of 2701 instructions), and clang unrolls the
+ * classifier's copy anyway.
  */
 static __always_inline enum zt_ip6_walk zt_walk_ip6_ext(void *ctx, const bool is_xdp,
 							const bool through_frag,
