@@ -17,20 +17,29 @@
  * Anything else passes untouched to the daemon, which answers exactly as
  * it always does.
  *
- * The answer is the daemon's to the byte (daemon/dns_msg.c build_reply):
+ * The answer is the daemon's to the byte (daemon/dns/codec.c build_reply):
  * the ID, the question as sent (case kept, for DNS 0x20), flags QR AA RA
  * plus RD and CD copied, one A record owned by a pointer to the question,
  * the TTL the daemon configured, and the daemon's OPT record (UDP size
- * 1232, DO echoed) when the query had one. Checksums are updated incrementally with
- * the kernel's helpers, which do the right thing for a CHECKSUM_PARTIAL
- * skb (what a local socket sends on lo) and for a fully summed one.
+ * ZT_DNS_EDNS_UDP_SIZE, DO echoed) when the query had one. Checksums are
+ * updated incrementally with the kernel's helpers, which do the right
+ * thing for a CHECKSUM_PARTIAL skb (what a local socket sends on lo) and
+ * for a fully summed one.
+ *
+ * The program, in order: to_dns_addr() (ours at all?), fast_shape() (the
+ * one shape?), the table lookup, build_tail() (the answer record and OPT),
+ * then the rewrite in place: turn_ip_udp(), answer_header(), write_tail().
+ * The loader is daemon/dataplane/dns_fast.c; the contract with it
+ * include/ztgate/dns_fast.h, the maps bpf/MAPS.md.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+#include "lib/csum.h"
 #include "lib/ctx.h"
 #include "lib/wire.h"
+#include "ztgate/defaults.h"	/* ZT_DNS_EDNS_UDP_SIZE: the daemon's OPT record */
 #include "ztgate/dns_fast.h"
 
 struct {
@@ -61,19 +70,9 @@ struct {
 #define ETH_LEN		14
 #define IP_LEN		20
 #define UDP_LEN		8
-#define DNS_HDR_LEN	12
-#define QNAME_OFF	(ETH_LEN + IP_LEN + UDP_LEN + DNS_HDR_LEN)
+#define QNAME_OFF	(ETH_LEN + IP_LEN + UDP_LEN + ZT_DNS_HEADER_LEN)
 #define ANSWER_LEN	16	/* pointer 2, type 2, class 2, TTL 4, rdlength 2, address 4 */
 #define OPT_LEN		11	/* root 1, type 2, class (UDP size) 2, TTL 4, rdlength 2 */
-#define EDNS_UDP_SIZE	1232	/* = ZT_DNS_EDNS_UDP_SIZE, what the daemon advertises */
-
-#define DNS_F_QR	0x8000
-#define DNS_F_OPCODE	0x7800
-#define DNS_F_AA	0x0400
-#define DNS_F_RD	0x0100
-#define DNS_F_RA	0x0080
-#define DNS_F_CD	0x0010
-
 
 struct dns_hdr {
 	__be16 id;
@@ -106,15 +105,6 @@ static __always_inline int pass(enum verdict why)
 			st->passed++;
 	}
 	return TC_ACT_OK;
-}
-
-/* A 32-bit one's complement sum folded to 16 bits. */
-static __always_inline __u32 fold(__u64 sum)
-{
-	sum = (sum & 0xffffffff) + (sum >> 32);
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return (__u32)sum;
 }
 
 /*
@@ -153,161 +143,243 @@ static long walk_name_byte(__u32 i, void *ctx)
 	return 0;
 }
 
-SEC("tc")
-int zt_dns_fast_eg(struct __sk_buff *skb)
-{
-	struct name_walk w;
-	struct zt_dns_fast_stats *st;
-	struct zt_dns_fast_cfg *cfg;
-	struct zt_dns_fast_val *val;
+/* A query in the fast shape, as fast_shape() found it. */
+struct query {
 	struct query_head h;
-	/* The new tail (answer, then OPT) and the old one (OPT), padded for bpf_csum_diff. */
-	__u8 answer[ANSWER_LEN + OPT_LEN + 1], opt[OPT_LEN + 1];
-	__u32 opt_len = 0, tail_len;
-	__u16 qtc[2];
-	__u32 zero = 0, name_len, ip_len, udp_len, dns_len, csum_off, ans_off;
-	__be16 old_flags, new_flags, new_ip_len, new_udp_len, one = bpf_htons(1), zero16 = 0;
-	__u8 tmp[4];
-	__u64 now, sum;
+	struct name_walk w;	/* the name as the table's key */
+	__u32 ip_len;		/* IP total length (= the packet less Ethernet) */
+	__u32 udp_len;		/* UDP length (= the IP payload) */
+	__u32 opt_len;		/* OPT_LEN with an OPT record, else 0 */
+	/* The query's OPT record, if any, padded for bpf_csum_diff. */
+	__u8 opt[OPT_LEN + 1];
+};
 
-	cfg = bpf_map_lookup_elem(&zt_dns_fast_cfg, &zero);
-	if (!cfg || !cfg->addr)
-		return TC_ACT_OK;
+/* The new tail: the answer record, then the daemon's OPT; padded for bpf_csum_diff. */
+#define TAIL_MAX	(ANSWER_LEN + OPT_LEN + 1)
+
+/*
+ * A UDP datagram over IPv4 to the DNS address and port? Loads everything
+ * up to the question into *H. What is not ours goes on uncounted.
+ */
+static __always_inline bool to_dns_addr(struct __sk_buff *skb, const struct zt_dns_fast_cfg *cfg,
+					struct query_head *h)
+{
 	if (skb->protocol != bpf_htons(ZT_ETH_P_IP) || skb->len > 1024)
-		return TC_ACT_OK;
-	if (bpf_skb_load_bytes(skb, 0, &h, sizeof(h)))
-		return TC_ACT_OK;
-	if (h.eth.proto != bpf_htons(ZT_ETH_P_IP) || h.ip.proto != ZT_IPPROTO_UDP ||
-	    *(__u32 *)h.ip.daddr != cfg->addr || h.udp.dport != cfg->port)
-		return TC_ACT_OK;		/* not a query to us: not counted */
+		return false;
+	if (bpf_skb_load_bytes(skb, 0, h, sizeof(*h)))
+		return false;
+	return h->eth.proto == bpf_htons(ZT_ETH_P_IP) && h->ip.proto == ZT_IPPROTO_UDP &&
+	       *(__u32 *)h->ip.daddr == cfg->addr && h->udp.dport == cfg->port;
+}
 
-	/* Ours: from here on, whatever is not the fast shape is counted as passed. */
-	if (h.ip.ver_ihl != 0x45 || (h.ip.frag_off & bpf_htons(0x3fff)) || skb->gso_segs > 1)
-		return pass(PASSED);
-	ip_len = bpf_ntohs(h.ip.tot_len);
-	udp_len = bpf_ntohs(h.udp.len);
-	if (ip_len != skb->len - ETH_LEN || udp_len != ip_len - IP_LEN)
-		return pass(PASSED);
-	if ((h.dns.flags & bpf_htons(DNS_F_QR | DNS_F_OPCODE)) || h.dns.qdcount != one ||
-	    h.dns.ancount || h.dns.nscount)
-		return pass(PASSED);
-	if (h.dns.arcount == one)
-		opt_len = OPT_LEN;
-	else if (h.dns.arcount)
-		return pass(PASSED);
-	dns_len = udp_len - UDP_LEN;
-	if (dns_len < DNS_HDR_LEN + 1 + 4 + opt_len)
-		return pass(PASSED);
-	name_len = dns_len - DNS_HDR_LEN - 4 - opt_len;
+/*
+ * Is the query in Q->h the fast shape (see the top of this file)? Reads
+ * the question and the OPT record, if any, into Q; the name lowercased in
+ * Q->w.key.
+ */
+static __always_inline bool fast_shape(struct __sk_buff *skb, struct query *q)
+{
+	const struct query_head *h = &q->h;
+	__be16 one = bpf_htons(1);
+	__u32 name_len, dns_len;
+	__u16 qtc[2];
+
+	if (h->ip.ver_ihl != 0x45 || (h->ip.frag_off & bpf_htons(ZT_IP4_MF | ZT_IP4_OFFSET)) ||
+	    skb->gso_segs > 1)
+		return false;
+	q->ip_len = bpf_ntohs(h->ip.tot_len);
+	q->udp_len = bpf_ntohs(h->udp.len);
+	if (q->ip_len != skb->len - ETH_LEN || q->udp_len != q->ip_len - IP_LEN)
+		return false;
+	if ((h->dns.flags & bpf_htons(ZT_DNS_F_QR | ZT_DNS_F_OPCODE)) || h->dns.qdcount != one ||
+	    h->dns.ancount || h->dns.nscount)
+		return false;
+	if (h->dns.arcount == one)
+		q->opt_len = OPT_LEN;
+	else if (h->dns.arcount)
+		return false;
+	else
+		q->opt_len = 0;
+	dns_len = q->udp_len - UDP_LEN;
+	if (dns_len < ZT_DNS_HEADER_LEN + 1 + 4 + q->opt_len)
+		return false;
+	name_len = dns_len - ZT_DNS_HEADER_LEN - 4 - q->opt_len;
 	if (name_len < 1 || name_len > ZT_DNS_FAST_NAME_MAX)
-		return pass(PASSED);
+		return false;
 
-	__builtin_memset(&w.key, 0, sizeof(w.key));
-	if (bpf_skb_load_bytes(skb, QNAME_OFF, w.key.name, name_len))
-		return pass(PASSED);
+	__builtin_memset(&q->w.key, 0, sizeof(q->w.key));
+	if (bpf_skb_load_bytes(skb, QNAME_OFF, q->w.key.name, name_len))
+		return false;
 	/* Plain labels ending with the root exactly at the end; lowercase ASCII on the way. */
-	w.len = name_len;
-	w.next = 0;
-	w.ok = false;
-	bpf_loop(ZT_DNS_FAST_NAME_MAX, walk_name_byte, &w, 0);
-	if (!w.ok)
-		return pass(PASSED);
+	q->w.len = name_len;
+	q->w.next = 0;
+	q->w.ok = false;
+	bpf_loop(ZT_DNS_FAST_NAME_MAX, walk_name_byte, &q->w, 0);
+	if (!q->w.ok)
+		return false;
 	if (bpf_skb_load_bytes(skb, QNAME_OFF + name_len, qtc, sizeof(qtc)))
-		return pass(PASSED);
-	if (qtc[0] != bpf_htons(1) || qtc[1] != bpf_htons(1))	/* A, IN */
-		return pass(PASSED);
-	__builtin_memset(opt, 0, sizeof(opt));
-	if (opt_len) {
+		return false;
+	if (qtc[0] != bpf_htons(ZT_DNS_TYPE_A) || qtc[1] != bpf_htons(ZT_DNS_CLASS_IN))
+		return false;
+	__builtin_memset(q->opt, 0, sizeof(q->opt));
+	if (q->opt_len) {
 		/* Root owner, type OPT, version 0 (TTL's third byte), RDLENGTH 0. */
-		if (bpf_skb_load_bytes(skb, QNAME_OFF + name_len + 4, opt, OPT_LEN))
-			return pass(PASSED);
-		if (opt[0] != 0 || opt[1] != 0 || opt[2] != 41 || opt[6] != 0 ||
-		    opt[9] != 0 || opt[10] != 0)
-			return pass(PASSED);
+		if (bpf_skb_load_bytes(skb, QNAME_OFF + name_len + 4, q->opt, OPT_LEN))
+			return false;
+		if (q->opt[0] != 0 || q->opt[1] != 0 || q->opt[2] != ZT_DNS_TYPE_OPT ||
+		    q->opt[6] != 0 || q->opt[9] != 0 || q->opt[10] != 0)
+			return false;
 	}
-	val = bpf_map_lookup_elem(&zt_dns_fast, &w.key);
-	if (!val)
-		return pass(MISSED);
+	return true;
+}
 
-	/* The answer record, built before the packet changes. */
-	answer[0] = 0xc0;
-	answer[1] = DNS_HDR_LEN;
-	answer[2] = 0;
-	answer[3] = 1;			/* A */
-	answer[4] = 0;
-	answer[5] = 1;			/* IN */
-	answer[6] = (__u8)(val->ttl >> 24);
-	answer[7] = (__u8)(val->ttl >> 16);
-	answer[8] = (__u8)(val->ttl >> 8);
-	answer[9] = (__u8)val->ttl;
-	answer[10] = 0;
-	answer[11] = 4;
-	__builtin_memcpy(&answer[12], &val->addr, 4);
-	__builtin_memset(&answer[ANSWER_LEN], 0, OPT_LEN + 1);
-	if (opt_len) {
-		/* The daemon's OPT: its UDP size, extended RCODE 0, version 0, DO echoed. */
-		answer[ANSWER_LEN + 2] = 41;
-		answer[ANSWER_LEN + 3] = EDNS_UDP_SIZE >> 8;
-		answer[ANSWER_LEN + 4] = EDNS_UDP_SIZE & 0xff;
-		answer[ANSWER_LEN + 7] = opt[7] & 0x80;
+/*
+ * The tail the answer adds where the question ends: the A record (a
+ * pointer to the question, VAL's TTL and address), then, when the query
+ * had one, the daemon's OPT (its UDP size, extended RCODE 0, version 0,
+ * the query's DO bit). Built before the packet changes.
+ */
+static __always_inline void build_tail(const struct zt_dns_fast_val *val, const struct query *q,
+				       __u8 tail[TAIL_MAX])
+{
+	tail[0] = 0xc0;
+	tail[1] = ZT_DNS_HEADER_LEN;
+	tail[2] = 0;
+	tail[3] = ZT_DNS_TYPE_A;
+	tail[4] = 0;
+	tail[5] = ZT_DNS_CLASS_IN;
+	tail[6] = (__u8)(val->ttl >> 24);
+	tail[7] = (__u8)(val->ttl >> 16);
+	tail[8] = (__u8)(val->ttl >> 8);
+	tail[9] = (__u8)val->ttl;
+	tail[10] = 0;
+	tail[11] = 4;
+	__builtin_memcpy(&tail[12], &val->addr, 4);
+	__builtin_memset(&tail[ANSWER_LEN], 0, OPT_LEN + 1);
+	if (q->opt_len) {
+		tail[ANSWER_LEN + 2] = ZT_DNS_TYPE_OPT;
+		tail[ANSWER_LEN + 3] = ZT_DNS_EDNS_UDP_SIZE >> 8;
+		tail[ANSWER_LEN + 4] = ZT_DNS_EDNS_UDP_SIZE & 0xff;
+		tail[ANSWER_LEN + 7] = q->opt[7] & 0x80;
 	}
-	tail_len = ANSWER_LEN + opt_len;
-	now = bpf_ktime_get_ns();
+}
+
+/* The answer's last use for the daemon's LRU: moved at most once a second. */
+static __always_inline void touch(struct zt_dns_fast_val *val)
+{
+	__u64 now = bpf_ktime_get_ns();
+
 	if (now - val->last_hit_ns > 1000000000ull)
 		val->last_hit_ns = now;
+}
 
-	old_flags = h.dns.flags;
-	new_flags = bpf_htons(DNS_F_QR | DNS_F_AA | DNS_F_RA) |
-		    (old_flags & bpf_htons(DNS_F_RD | DNS_F_CD));
-	new_ip_len = bpf_htons(ip_len + ANSWER_LEN);
-	new_udp_len = bpf_htons(udp_len + ANSWER_LEN);
-	csum_off = ETH_LEN + IP_LEN + offsetof(struct zt_udp, check);
-	ans_off = ETH_LEN + IP_LEN + udp_len - opt_len;	/* where the OPT was, if any */
+/*
+ * Turn the IP and UDP headers around (the packet already ANSWER_LEN
+ * longer): swapping the addresses and the ports moves no checksum, the
+ * lengths do: the IP header's, the UDP header's and the pseudo-header's.
+ * 0, or < 0 if the packet could not be written.
+ */
+static __always_inline int turn_ip_udp(struct __sk_buff *skb, const struct query *q)
+{
+	const struct query_head *h = &q->h;
+	__be16 new_ip_len = bpf_htons(q->ip_len + ANSWER_LEN);
+	__be16 new_udp_len = bpf_htons(q->udp_len + ANSWER_LEN);
+	__u32 csum_off = ETH_LEN + IP_LEN + offsetof(struct zt_udp, check);
+	__u8 tmp[4];
 
-	if (bpf_skb_change_tail(skb, skb->len + ANSWER_LEN, 0))
-		return TC_ACT_SHOT;
-	/*
-	 * Swapping the addresses and the ports moves no checksum. The lengths
-	 * do: the IP header's, the UDP header's and the pseudo-header's.
-	 */
-	__builtin_memcpy(tmp, h.ip.saddr, 4);
-	if (bpf_skb_store_bytes(skb, ETH_LEN + offsetof(struct zt_ip4, saddr), h.ip.daddr, 4, 0) ||
+	__builtin_memcpy(tmp, h->ip.saddr, 4);
+	if (bpf_skb_store_bytes(skb, ETH_LEN + offsetof(struct zt_ip4, saddr), h->ip.daddr, 4, 0) ||
 	    bpf_skb_store_bytes(skb, ETH_LEN + offsetof(struct zt_ip4, daddr), tmp, 4, 0) ||
 	    bpf_skb_store_bytes(skb, ETH_LEN + offsetof(struct zt_ip4, tot_len), &new_ip_len, 2, 0) ||
-	    bpf_l3_csum_replace(skb, ETH_LEN + offsetof(struct zt_ip4, check), h.ip.tot_len,
+	    bpf_l3_csum_replace(skb, ETH_LEN + offsetof(struct zt_ip4, check), h->ip.tot_len,
 				new_ip_len, 2))
-		return TC_ACT_SHOT;
+		return -1;
 	if (bpf_skb_store_bytes(skb, ETH_LEN + IP_LEN + offsetof(struct zt_udp, sport),
-				&h.udp.dport, 2, 0) ||
+				&h->udp.dport, 2, 0) ||
 	    bpf_skb_store_bytes(skb, ETH_LEN + IP_LEN + offsetof(struct zt_udp, dport),
-				&h.udp.sport, 2, 0) ||
+				&h->udp.sport, 2, 0) ||
 	    bpf_skb_store_bytes(skb, ETH_LEN + IP_LEN + offsetof(struct zt_udp, len),
 				&new_udp_len, 2, 0) ||
-	    bpf_l4_csum_replace(skb, csum_off, h.udp.len, new_udp_len,
+	    bpf_l4_csum_replace(skb, csum_off, h->udp.len, new_udp_len,
 				BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0 | 2) ||
-	    bpf_l4_csum_replace(skb, csum_off, h.udp.len, new_udp_len, BPF_F_MARK_MANGLED_0 | 2))
-		return TC_ACT_SHOT;
-	/* The DNS header: flags and ANCOUNT. */
+	    bpf_l4_csum_replace(skb, csum_off, h->udp.len, new_udp_len, BPF_F_MARK_MANGLED_0 | 2))
+		return -1;
+	return 0;
+}
+
+/* The DNS header of the answer: flags QR AA RA with RD and CD kept, ANCOUNT 1. */
+static __always_inline int answer_header(struct __sk_buff *skb, const struct query *q)
+{
+	__be16 old_flags = q->h.dns.flags, one = bpf_htons(1), zero16 = 0;
+	__be16 new_flags = bpf_htons(ZT_DNS_F_QR | ZT_DNS_F_AA | ZT_DNS_F_RA) |
+			   (old_flags & bpf_htons(ZT_DNS_F_RD | ZT_DNS_F_CD));
+	__u32 csum_off = ETH_LEN + IP_LEN + offsetof(struct zt_udp, check);
+
 	if (bpf_skb_store_bytes(skb, ETH_LEN + IP_LEN + UDP_LEN + 2, &new_flags, 2, 0) ||
 	    bpf_skb_store_bytes(skb, ETH_LEN + IP_LEN + UDP_LEN + 6, &one, 2, 0) ||
 	    bpf_l4_csum_replace(skb, csum_off, old_flags, new_flags, BPF_F_MARK_MANGLED_0 | 2) ||
 	    bpf_l4_csum_replace(skb, csum_off, zero16, one, BPF_F_MARK_MANGLED_0 | 2))
-		return TC_ACT_SHOT;
-	/*
-	 * The record goes where the question ended, the OPT (if any) after it.
-	 * The old tail's sum goes out, the new one's in; both start at the same
-	 * offset, and count byte-swapped when it is odd (the name's length decides).
-	 */
-	if (bpf_skb_store_bytes(skb, ans_off, answer, tail_len, 0))
-		return TC_ACT_SHOT;
-	if (opt_len)
-		sum = fold((__u32)bpf_csum_diff((__be32 *)opt, OPT_LEN + 1, (__be32 *)answer,
-						ANSWER_LEN + OPT_LEN + 1, 0));
-	else
-		sum = fold((__u32)bpf_csum_diff(NULL, 0, (__be32 *)answer, ANSWER_LEN, 0));
-	if ((udp_len - opt_len) & 1)
-		sum = ((sum & 0xff) << 8) | (sum >> 8);
+		return -1;
+	return 0;
+}
+
+/*
+ * The record goes where the question ended, the OPT (if any) after it.
+ * The old tail's sum goes out, the new one's in; both start at the same
+ * offset, and count byte-swapped when it is odd (the name's length decides).
+ */
+static __always_inline int write_tail(struct __sk_buff *skb, const struct query *q,
+				      __u8 tail[TAIL_MAX])
+{
+	__u32 csum_off = ETH_LEN + IP_LEN + offsetof(struct zt_udp, check);
+	__u32 tail_off = ETH_LEN + IP_LEN + q->udp_len - q->opt_len;	/* where the OPT was */
+	__u16 sum;
+
+	/* One branch per tail size: the helpers' lengths must be constants the verifier sees. */
+	if (q->opt_len) {
+		if (bpf_skb_store_bytes(skb, tail_off, tail, ANSWER_LEN + OPT_LEN, 0))
+			return -1;
+		sum = zt_csum16(bpf_csum_diff((__be32 *)q->opt, OPT_LEN + 1, (__be32 *)tail,
+					      ANSWER_LEN + OPT_LEN + 1, 0));
+	} else {
+		if (bpf_skb_store_bytes(skb, tail_off, tail, ANSWER_LEN, 0))
+			return -1;
+		sum = zt_csum16(bpf_csum_diff(NULL, 0, (__be32 *)tail, ANSWER_LEN, 0));
+	}
+	if ((q->udp_len - q->opt_len) & 1)
+		sum = zt_csum16_odd(sum);
 	if (bpf_l4_csum_replace(skb, csum_off, 0, sum, BPF_F_MARK_MANGLED_0))
+		return -1;
+	return 0;
+}
+
+SEC("tc")
+int zt_dns_fast_eg(struct __sk_buff *skb)
+{
+	struct zt_dns_fast_stats *st;
+	struct zt_dns_fast_cfg *cfg;
+	struct zt_dns_fast_val *val;
+	__u8 tail[TAIL_MAX];
+	struct query q;
+	__u32 zero = 0;
+
+	cfg = bpf_map_lookup_elem(&zt_dns_fast_cfg, &zero);
+	if (!cfg || !cfg->addr)
+		return TC_ACT_OK;
+	if (!to_dns_addr(skb, cfg, &q.h))
+		return TC_ACT_OK;		/* not a query to us: not counted */
+	/* Ours: from here on, whatever is not the fast shape is counted as passed. */
+	if (!fast_shape(skb, &q))
+		return pass(PASSED);
+	val = bpf_map_lookup_elem(&zt_dns_fast, &q.w.key);
+	if (!val)
+		return pass(MISSED);
+	build_tail(val, &q, tail);
+	touch(val);
+
+	/* From here on a failure leaves a half-written packet: drop it. */
+	if (bpf_skb_change_tail(skb, skb->len + ANSWER_LEN, 0) || turn_ip_udp(skb, &q) ||
+	    answer_header(skb, &q) || write_tail(skb, &q, tail))
 		return TC_ACT_SHOT;
 
 	st = bpf_map_lookup_elem(&zt_dns_fast_stats, &zero);

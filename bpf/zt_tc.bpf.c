@@ -2,7 +2,8 @@
 /*
  * zt_tc.bpf.c: tc (clsact, direct-action) entry points. L2 variants for
  * Ethernet devices, L3 variants for devices without a link header (TUN,
- * WireGuard); the loader picks by device type. All logic is in zt_core.h.
+ * WireGuard); the loader picks by device type (daemon/dataplane/dataplane.c).
+ * All logic is in lib/core.h.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

@@ -24,17 +24,20 @@
  * would have coalesced arrive as one; only transport messages are large or
  * frequent enough for that to matter, and they need only a lower bound.
  *
- * Packet bytes are copied with bpf_xdp_load_bytes, which does every bounds
- * check in the helper and works on multi-buffer frames too.
+ * The headers up to UDP are read by the shared parser (lib/parse.h), the
+ * message sizes are ztgate/wire.h's (the daemon's codecs assert theirs
+ * against them), the defaults ztgate/defaults.h's. Packet bytes are copied
+ * with bpf_xdp_load_bytes, which does every bounds check in the helper and
+ * works on multi-buffer frames too. The loader is daemon/dataplane/uplink.c.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
-#include "lib/wire.h"
+#include "lib/parse.h"
 #include "ztgate/uplink.h"
 
-/* Pinned by name under the pin root the loader chooses (daemon/uplink.c). */
+/* Pinned by name under the pin root the loader chooses (daemon/dataplane/uplink.c). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -43,7 +46,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } zt_uplink_cfg SEC(".maps");
 
-/* The relays a tunnel-mode peer registers with (zt_uplink.h); filled by the loader. */
+/* The relays a tunnel-mode peer registers with (ztgate/uplink.h); filled by the loader. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, ZT_UPLINK_RELAYS_MAX);
@@ -79,77 +82,41 @@ struct uplink_pkt {
 	bool fragmented;	/* first fragment of a datagram that continues */
 };
 
-/* IPv6: walk extension headers to UDP. 1 found, 0 not a (parsable) UDP first fragment. */
+/*
+ * IPv6: the extension headers to UDP, through a first fragment's header.
+ * 1 found, 0 not a (parsable) UDP first fragment: a later fragment, a
+ * header that cannot be read, another protocol, or a chain of more than
+ * ZT_MAX_EXTHDR headers (no tunnel sender's; its port is unknown).
+ */
 static __always_inline int parse_ip6(struct xdp_md *ctx, __u32 l3off, struct uplink_pkt *p)
 {
+	struct zt_ip6_chain c = { .off = l3off + sizeof(struct zt_ip6) };
 	struct zt_ip6 ip6;
-	__u32 off;
-	__u8 nh;
-	int i;
 
-	if (bpf_xdp_load_bytes(ctx, l3off, &ip6, sizeof(ip6)))
-		return 0;
-	if ((bpf_ntohl(ip6.vtcfl) >> 28) != 6)
+	if (zt_parse_ip6(ctx, true, l3off, &ip6) <= 0)
 		return 0;
 	__builtin_memcpy(p->src.addr, ip6.saddr, 16);
-	nh = ip6.nexthdr;
-	off = l3off + sizeof(ip6);
-#pragma unroll
-	for (i = 0; i < ZT_MAX_EXTHDR; i++) {
-		struct zt_ip6_ext ext;
-		__u8 frag[8];	/* nexthdr, reserved, offset(13) res(2) M(1), id */
-		__u16 fo;
-
-		switch (nh) {
-		case ZT_IPPROTO_UDP:
-			p->udp_off = off;
-			return 1;
-		case ZT_IPPROTO_HOPOPTS:
-		case ZT_IPPROTO_ROUTING:
-		case ZT_IPPROTO_DSTOPTS:
-		case ZT_IPPROTO_AH:
-			if (bpf_xdp_load_bytes(ctx, off, &ext, sizeof(ext)))
-				return 0;
-			off += nh == ZT_IPPROTO_AH ? ((__u32)ext.len + 2) * 4 : ((__u32)ext.len + 1) * 8;
-			nh = ext.nexthdr;
-			break;
-		case ZT_IPPROTO_FRAGMENT:
-			if (bpf_xdp_load_bytes(ctx, off, frag, sizeof(frag)))
-				return 0;
-			fo = (__u16)frag[2] << 8 | frag[3];
-			if (fo & 0xfff8)
-				return 0;	/* not the first fragment: no UDP header here */
-			/* M clear at offset 0 is an atomic fragment: a whole datagram. */
-			if (fo & 1)
-				p->fragmented = true;
-			off += sizeof(frag);
-			nh = frag[0];
-			break;
-		default:
-			return 0;
-		}
-	}
-	if (nh != ZT_IPPROTO_UDP)
-		return 0;	/* a chain this long is no tunnel sender's; its port is unknown */
-	p->udp_off = off;
+	c.nh = ip6.nexthdr;
+	if (zt_walk_ip6_ext(ctx, true, true, &c) != ZT_WALK_L4 || c.nh != ZT_IPPROTO_UDP)
+		return 0;
+	p->fragmented = c.more_fragments;
+	p->udp_off = c.off;
 	return 1;
 }
 
+/* IPv4: 1 if UDP in a datagram's first fragment (or a whole datagram), else 0. */
 static __always_inline int parse_ip4(struct xdp_md *ctx, __u32 l3off, struct uplink_pkt *p)
 {
 	struct zt_ip4 ip;
 	__u32 hlen;
 	__u16 fo;
 
-	if (bpf_xdp_load_bytes(ctx, l3off, &ip, sizeof(ip)))
-		return 0;
-	hlen = (ip.ver_ihl & 0xf) * 4;
-	if ((ip.ver_ihl >> 4) != 4 || hlen < sizeof(ip) || ip.proto != ZT_IPPROTO_UDP)
+	if (zt_parse_ip4(ctx, true, l3off, &ip, &hlen) <= 0 || ip.proto != ZT_IPPROTO_UDP)
 		return 0;
 	fo = bpf_ntohs(ip.frag_off);
-	if (fo & 0x1fff)
+	if (fo & ZT_IP4_OFFSET)
 		return 0;	/* not the first fragment */
-	if (fo & 0x2000)
+	if (fo & ZT_IP4_MF)
 		p->fragmented = true;
 	p->src.addr[10] = p->src.addr[11] = 0xff;
 	__builtin_memcpy(p->src.addr + 12, ip.saddr, 4);
@@ -157,37 +124,24 @@ static __always_inline int parse_ip4(struct xdp_md *ctx, __u32 l3off, struct upl
 	return 1;
 }
 
-/* Ethernet (up to two VLAN tags) then IP. 1 if a UDP header was located. */
+/* The link header (Ethernet, up to two VLAN tags) then IP. 1 if a UDP header was located. */
 static __always_inline int parse(struct xdp_md *ctx, struct uplink_pkt *p)
 {
-	struct zt_eth eth;
-	__u32 off = sizeof(eth);
-	__u16 proto;
-	int i;
+	__u32 l3off;
+	__u8 l2_group;
 
-	if (bpf_xdp_load_bytes(ctx, 0, &eth, sizeof(eth)))
+	switch (zt_parse_link(ctx, true, false, &l3off, &l2_group)) {
+	case 4:
+		return parse_ip4(ctx, l3off, p);
+	case 6:
+		return parse_ip6(ctx, l3off, p);
+	default:
 		return 0;
-	proto = bpf_ntohs(eth.proto);
-#pragma unroll
-	for (i = 0; i < ZT_MAX_VLAN; i++) {
-		struct zt_vlan vh;
-
-		if (proto != ZT_ETH_P_8021Q && proto != ZT_ETH_P_8021AD)
-			break;
-		if (bpf_xdp_load_bytes(ctx, off, &vh, sizeof(vh)))
-			return 0;
-		proto = bpf_ntohs(vh.proto);
-		off += sizeof(vh);
 	}
-	if (proto == ZT_ETH_P_IP)
-		return parse_ip4(ctx, off, p);
-	if (proto == ZT_ETH_P_IPV6)
-		return parse_ip6(ctx, off, p);
-	return 0;
 }
 
 /*
- * One initiation from SRC against its bucket (GCRA, see zt_uplink.h).
+ * One initiation from SRC against its bucket (GCRA, see ztgate/uplink.h).
  * Entries are shared by every CPU: the timestamp moves by compare-and-swap
  * so two CPUs cannot both spend the last token. A source the map cannot
  * hold is admitted: userspace's cookie mechanism still protects the DH.
@@ -232,11 +186,35 @@ static __always_inline bool initiation_admitted(const struct zt_uplink_cfg *cfg,
 }
 
 /*
- * A relay's port (docs/RELAY.md): STUN-shaped datagrams (top two bits 0,
- * the magic cookie at 4..7, a length field that is the rest of the
- * datagram) and relay messages 0x10-0x17 with their sizes; hellos, the one
- * message anyone can make the relay answer, spend the source's bucket.
+ * The length of the UDP payload the socket will be handed, in *PLEN: the
+ * UDP length says it (the stack trims anything past it, and drops the
+ * datagram if it is longer than what arrived), not the frame length, which
+ * may be padded. -1 if the UDP length is impossible.
  */
+static __always_inline int udp_payload_len(struct xdp_md *ctx, const struct uplink_pkt *p,
+					   const struct zt_udp *uh, __u32 *plen)
+{
+	__u32 ulen = bpf_ntohs(uh->len);
+
+	if (ulen < sizeof(*uh) || p->udp_off + ulen > bpf_xdp_get_buff_len(ctx))
+		return -1;
+	*plen = ulen - sizeof(*uh);
+	return 0;
+}
+
+/* An initiation (or hello) from P's source: counted, and admitted or dropped by its bucket. */
+static __always_inline int initiation(const struct zt_uplink_cfg *cfg, struct zt_uplink_stats *st,
+				      const struct uplink_pkt *p)
+{
+	st->initiations_seen++;
+	if (!initiation_admitted(cfg, &p->src)) {
+		st->dropped_ratelimited++;
+		return XDP_DROP;
+	}
+	st->passed++;
+	return XDP_PASS;
+}
+
 /*
  * From one of the relays this peer registers with? A spoofed source gets
  * past here, then meets the same userspace checks (MACs, registration
@@ -251,12 +229,75 @@ static __always_inline bool from_relay(const struct uplink_pkt *p, const struct 
 	return bpf_map_lookup_elem(&zt_uplink_relays, &k) != NULL;
 }
 
+/*
+ * A tunnel's port (docs/TUNNEL.md): the four message types with their
+ * sizes; initiations, the one message that makes the responder do DH
+ * work, spend the source's bucket. The relays' own datagrams pass.
+ */
+static __always_inline int tunnel_port(struct xdp_md *ctx, const struct zt_uplink_cfg *cfg,
+				       struct zt_uplink_stats *st, const struct uplink_pkt *p,
+				       const struct zt_udp *uh, __u8 type)
+{
+	__u32 plen;
+
+	if (from_relay(p, uh))
+		goto pass;	/* the relay's own checks (MACs, sizes) happen in userspace */
+	if (p->fragmented) {
+		/* The UDP length covers fragments not seen here: nothing to check but the type. */
+		if (type != ZT_MSG_TRANSPORT)
+			goto malformed;
+		goto pass;
+	}
+	if (udp_payload_len(ctx, p, uh, &plen))
+		goto malformed;
+	switch (type) {
+	case ZT_MSG_INITIATION:
+		if (plen != ZT_MSG_INITIATION_LEN)
+			goto malformed;
+		return initiation(cfg, st, p);
+	case ZT_MSG_RESPONSE:
+		if (plen != ZT_MSG_RESPONSE_LEN)
+			goto malformed;
+		goto pass;
+	case ZT_MSG_COOKIE_REPLY:
+		if (plen != ZT_MSG_COOKIE_REPLY_LEN)
+			goto malformed;
+		goto pass;
+	case ZT_MSG_TRANSPORT:
+		if (plen < ZT_MSG_TRANSPORT_MIN)
+			goto malformed;
+		goto pass;
+	default:
+		goto malformed;
+	}
+pass:
+	st->passed++;
+	return XDP_PASS;
+malformed:
+	st->dropped_malformed++;
+	return XDP_DROP;
+}
+
+/*
+ * A relay's port (docs/RELAY.md): STUN-shaped datagrams (top two bits 0,
+ * the magic cookie at 4..7, a length field that is the rest of the
+ * datagram) and relay messages 0x10-0x17 with their sizes; hellos, the one
+ * message anyone can make the relay answer, spend the source's bucket.
+ */
 static __always_inline int relay_port(struct xdp_md *ctx, const struct zt_uplink_cfg *cfg,
 				      struct zt_uplink_stats *st, const struct uplink_pkt *p,
 				      const struct zt_udp *uh, __u8 type)
 {
-	__u8 hdr[8];
-	__u32 ulen, plen;
+	/* The first 8 bytes: a relay message's header, or STUN's type, length and cookie. */
+	union {
+		__u8 b[8];
+		struct {
+			__be16 type;
+			__be16 len;
+			__be32 cookie;
+		} stun;
+	} hdr;
+	__u32 plen;
 
 	if (p->fragmented) {
 		/* Only register and send can outgrow a path's MTU. */
@@ -264,38 +305,34 @@ static __always_inline int relay_port(struct xdp_md *ctx, const struct zt_uplink
 			goto malformed;
 		goto pass;
 	}
-	ulen = bpf_ntohs(uh->len);
-	if (ulen < sizeof(*uh) || p->udp_off + ulen > bpf_xdp_get_buff_len(ctx))
+	if (udp_payload_len(ctx, p, uh, &plen))
 		goto malformed;
-	plen = ulen - sizeof(*uh);
-	if (plen < 8 || bpf_xdp_load_bytes(ctx, p->udp_off + sizeof(*uh), hdr, sizeof(hdr)))
+	if (plen < sizeof(hdr) ||
+	    bpf_xdp_load_bytes(ctx, p->udp_off + sizeof(*uh), &hdr, sizeof(hdr)))
 		goto malformed;
-	if (!(hdr[0] & 0xc0) && hdr[4] == 0x21 && hdr[5] == 0x12 && hdr[6] == 0xa4 &&
-	    hdr[7] == 0x42) {
-		__u32 mlen = (__u32)hdr[2] << 8 | hdr[3];
+	/* STUN: the type's top two bits clear, the magic cookie, 4-aligned attributes. */
+	if (!(hdr.b[0] & 0xc0) && hdr.stun.cookie == bpf_htonl(ZT_STUN_MAGIC)) {
+		__u32 mlen = bpf_ntohs(hdr.stun.len);
 
-		if (plen < 20 || mlen + 20 != plen || (mlen & 3))
+		if (plen < ZT_STUN_HEADER_LEN || mlen + ZT_STUN_HEADER_LEN != plen || (mlen & 3))
 			goto malformed;
 		goto pass;
 	}
-	if (hdr[1] || hdr[2] || hdr[3])
+	/* A relay message: its type, three zero bytes. */
+	if (hdr.b[1] || hdr.b[2] || hdr.b[3])
 		goto malformed;
 	switch (type) {
 	case ZT_RELAY_MSG_HELLO:
 		if (plen != ZT_RELAY_MSG_HELLO_LEN)
 			goto malformed;
-		st->initiations_seen++;
-		if (!initiation_admitted(cfg, &p->src)) {
-			st->dropped_ratelimited++;
-			return XDP_DROP;
-		}
-		goto pass;
+		return initiation(cfg, st, p);
 	case ZT_RELAY_MSG_CHALLENGE:
 		if (plen != ZT_RELAY_MSG_CHALLENGE_LEN)
 			goto malformed;
 		goto pass;
 	case ZT_RELAY_MSG_REGISTER:
-		if (plen < ZT_RELAY_MSG_REGISTER_MIN || (plen - ZT_RELAY_MSG_REGISTER_MIN) % 32)
+		if (plen < ZT_RELAY_MSG_REGISTER_MIN ||
+		    (plen - ZT_RELAY_MSG_REGISTER_MIN) % ZT_RELAY_MSG_REGISTER_PER_KEY)
 			goto malformed;
 		goto pass;
 	case ZT_RELAY_MSG_REGISTERED:
@@ -333,7 +370,7 @@ int zt_uplink(struct xdp_md *ctx)
 	struct zt_uplink_stats *st;
 	struct zt_uplink_cfg *cfg;
 	struct zt_udp uh;
-	__u32 zero = 0, ulen, plen;
+	__u32 zero = 0;
 	__u8 type;
 
 	cfg = bpf_map_lookup_elem(&zt_uplink_cfg, &zero);
@@ -345,63 +382,18 @@ int zt_uplink(struct xdp_md *ctx)
 	    bpf_ntohs(uh.dport) != cfg->port)
 		return XDP_PASS;
 
-	/* From here on the datagram is addressed to the tunnel. */
+	/* From here on the datagram is addressed to the port: counted. */
 	st = bpf_map_lookup_elem(&zt_uplink_stats, &zero);
 	if (!st)
 		return XDP_PASS;
 	/* Per-CPU slot, and programs don't migrate while running: no atomics. */
-	if (bpf_xdp_load_bytes(ctx, p.udp_off + sizeof(uh), &type, 1))
-		goto malformed;
+	if (bpf_xdp_load_bytes(ctx, p.udp_off + sizeof(uh), &type, 1)) {
+		st->dropped_malformed++;
+		return XDP_DROP;
+	}
 	if (cfg->mode == ZT_UPLINK_MODE_RELAY)
 		return relay_port(ctx, cfg, st, &p, &uh, type);
-	if (from_relay(&p, &uh))
-		goto pass;	/* the relay's own checks (MACs, sizes) happen in userspace */
-	if (p.fragmented) {
-		/* The UDP length covers fragments not seen here: nothing to check but the type. */
-		if (type != ZT_MSG_TRANSPORT)
-			goto malformed;
-		goto pass;
-	}
-	/*
-	 * The UDP length is what the socket will be handed (the stack trims
-	 * anything past it, and drops the datagram if it is longer than what
-	 * arrived): check that, not the frame length, which may be padded.
-	 */
-	ulen = bpf_ntohs(uh.len);
-	if (ulen < sizeof(uh) || p.udp_off + ulen > bpf_xdp_get_buff_len(ctx))
-		goto malformed;
-	plen = ulen - sizeof(uh);
-	switch (type) {
-	case ZT_MSG_INITIATION:
-		if (plen != ZT_MSG_INITIATION_LEN)
-			goto malformed;
-		st->initiations_seen++;
-		if (!initiation_admitted(cfg, &p.src)) {
-			st->dropped_ratelimited++;
-			return XDP_DROP;
-		}
-		goto pass;
-	case ZT_MSG_RESPONSE:
-		if (plen != ZT_MSG_RESPONSE_LEN)
-			goto malformed;
-		goto pass;
-	case ZT_MSG_COOKIE_REPLY:
-		if (plen != ZT_MSG_COOKIE_REPLY_LEN)
-			goto malformed;
-		goto pass;
-	case ZT_MSG_TRANSPORT:
-		if (plen < ZT_MSG_TRANSPORT_MIN)
-			goto malformed;
-		goto pass;
-	default:
-		goto malformed;
-	}
-pass:
-	st->passed++;
-	return XDP_PASS;
-malformed:
-	st->dropped_malformed++;
-	return XDP_DROP;
+	return tunnel_port(ctx, cfg, st, &p, &uh, type);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * zt_xdp.bpf.c: XDP entry point (Ethernet devices, receive side). Runs
- * under libxdp's dispatcher; all logic is in zt_core.h.
+ * under libxdp's dispatcher (loaded by daemon/dataplane/dataplane.c); all
+ * logic is in lib/core.h.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * zt_core.h: the one classification core behind every entry point.
+ * lib/core.h: the one classification core behind every entry point of the
+ * enforcer's data plane (zt_tc.bpf.c: tc ingress/egress, L2 and L3 devices;
+ * zt_xdp.bpf.c: XDP), for every role that enforces a policy. Its maps are
+ * lib/maps.h, their contract with the daemon ztgate/maps.h (bpf/MAPS.md).
  *
  * Per packet: parse the link header (Ethernet with up to two VLAN tags, or
- * none on an L3 device such as a TUN), read the IP header, look the
+ * none on an L3 device such as a TUN: lib/parse.h), read the IP header
+ * into the classifier's view of it (struct zt_pkt, lib/wire.h), look the
  * destination up in the active generation (exact hash, then LPM trie).
  * Not a resource: pass untouched. A resource: validate what follows the
  * fixed IP header, optionally check the device's grant (connector), then
@@ -14,6 +18,11 @@
  * (truncated, bad header, fragment, unknown protocol) is denied.
  * Packets whose destination cannot even be read are passed: they cannot be
  * matched to a resource and the stack discards them anyway.
+ *
+ * A denial is counted, may raise an event and feed the scan detector (each
+ * under its own token bucket, so a flood cannot flood the ring buffer), and
+ * in reject mode is answered by lib/reply.h. Defaults for zero zt_config
+ * fields: ztgate/defaults.h.
  */
 #ifndef ZT_CORE_H
 #define ZT_CORE_H
@@ -21,89 +30,35 @@
 #include "lib/maps.h"
 #include "lib/wire.h"
 #include "lib/ctx.h"
+#include "lib/parse.h"
 #include "lib/reply.h"
-
-#define ZT_DEF_SCAN_WINDOW_MS	5000
-#define ZT_DEF_SCAN_THRESHOLD	10
-#define ZT_DEF_EVENT_RATE	1000
-#define ZT_DEF_EVENT_BURST	100
-#define ZT_DEF_REPLY_RATE	1000
-#define ZT_DEF_REPLY_BURST	200
-#define ZT_DEF_SCAN_EV_RATE	10
-#define ZT_DEF_SCAN_EV_BURST	20
-
-/* Link header: sets p->l3off and returns the IP version (4/6), or -1. */
-static __always_inline int zt_parse_l2(void *ctx, const bool is_xdp, const bool l3,
-				       struct zt_pkt *p)
-{
-	struct zt_eth eth;
-	__u16 proto;
-	__u32 off;
-	int i;
-
-	if (l3) {
-		/*
-		 * No link header. skb->protocol is not trusted here: the
-		 * version nibble is what the IP layer will act on.
-		 */
-		__u8 v;
-
-		if (zt_load(ctx, is_xdp, 0, &v, 1))
-			return -1;
-		p->l3off = 0;
-		v >>= 4;
-		return v == 4 || v == 6 ? v : -1;
-	}
-
-	if (zt_load(ctx, is_xdp, 0, &eth, sizeof(eth)))
-		return -1;
-	proto = bpf_ntohs(eth.proto);
-	off = sizeof(eth);
-	/* I/G bit of the destination MAC: sent as a link-layer broadcast or multicast. */
-	p->l2_group = eth.dst[0] & 1;
-#pragma unroll
-	for (i = 0; i < ZT_MAX_VLAN; i++) {
-		struct zt_vlan vh;
-
-		if (proto != ZT_ETH_P_8021Q && proto != ZT_ETH_P_8021AD)
-			break;
-		if (zt_load(ctx, is_xdp, off, &vh, sizeof(vh)))
-			return -1;
-		proto = bpf_ntohs(vh.proto);
-		off += sizeof(vh);
-	}
-	p->l3off = off;
-	if (proto == ZT_ETH_P_IP)
-		return 4;
-	if (proto == ZT_ETH_P_IPV6)
-		return 6;
-	return -1;
-}
+#include "ztgate/defaults.h"	/* ZT_DEF_*: what a zero field of zt_config means */
 
 /*
- * Fixed IP header: addresses always (or -1 if they cannot be read); then
- * a deny reason (0 if fine) for what a resource-bound packet must not be.
- * The v6 extension-header walk only runs for packets to a resource.
+ * Fixed IP header (VER from zt_parse_link) into P: addresses always (or -1
+ * if they cannot be read); then a deny reason in *REASON (0 if fine) for
+ * what a resource-bound packet must not be. The v6 extension-header walk
+ * only runs for packets to a resource (zt_pkt_ip6_ext).
  */
-static __always_inline int zt_parse_ip(void *ctx, const bool is_xdp, int ver, struct zt_pkt *p,
-				       __u8 *reason)
+static __always_inline int zt_pkt_ip(void *ctx, const bool is_xdp, int ver, struct zt_pkt *p,
+				     __u8 *reason)
 {
 	*reason = 0;
 	if (ver == 4) {
 		struct zt_ip4 ip;
 		__u32 hlen, tot;
+		int r;
 
-		if (zt_load(ctx, is_xdp, p->l3off, &ip, sizeof(ip)))
+		r = zt_parse_ip4(ctx, is_xdp, p->l3off, &ip, &hlen);
+		if (r < 0)
 			return -1;
 		p->src[10] = p->src[11] = 0xff;
 		p->dst[10] = p->dst[11] = 0xff;
 		__builtin_memcpy(p->src + 12, ip.saddr, 4);
 		__builtin_memcpy(p->dst + 12, ip.daddr, 4);
 		p->l4proto = ip.proto;
-		hlen = (ip.ver_ihl & 0xf) * 4;
 		tot = bpf_ntohs(ip.tot_len);
-		if ((ip.ver_ihl >> 4) != 4 || hlen < sizeof(ip) ||
-		    p->l3off + hlen > p->len || tot < hlen) {
+		if (!r || p->l3off + hlen > p->len || tot < hlen) {
 			*reason = ZT_REASON_MALFORMED;
 			return 0;
 		}
@@ -112,20 +67,22 @@ static __always_inline int zt_parse_ip(void *ctx, const bool is_xdp, int ver, st
 		if (p->l3end > p->len)
 			p->l3end = p->len;
 		/* MF set or a non-zero offset: the ports may not be here. */
-		if (bpf_ntohs(ip.frag_off) & 0x3fff)
+		if (bpf_ntohs(ip.frag_off) & (ZT_IP4_MF | ZT_IP4_OFFSET))
 			*reason = ZT_REASON_FRAGMENT;
 		return 0;
 	} else {
 		struct zt_ip6 ip6;
 		__u32 plen;
+		int r;
 
-		if (zt_load(ctx, is_xdp, p->l3off, &ip6, sizeof(ip6)))
+		r = zt_parse_ip6(ctx, is_xdp, p->l3off, &ip6);
+		if (r < 0)
 			return -1;
 		p->v6 = 1;
 		__builtin_memcpy(p->src, ip6.saddr, 16);
 		__builtin_memcpy(p->dst, ip6.daddr, 16);
 		p->l4proto = ip6.nexthdr;
-		if ((bpf_ntohl(ip6.vtcfl) >> 28) != 6) {
+		if (!r) {
 			*reason = ZT_REASON_MALFORMED;
 			return 0;
 		}
@@ -139,53 +96,29 @@ static __always_inline int zt_parse_ip(void *ctx, const bool is_xdp, int ver, st
 	}
 }
 
-static __always_inline __u8 zt_walk_ip6_ext(void *ctx, const bool is_xdp, struct zt_pkt *p)
+/*
+ * IPv6 extension headers of a resource-bound packet, up to its L4 header;
+ * returns a deny reason or 0. Any fragment (its ports may be elsewhere)
+ * is denied, and so is a chain too long or too short to read to its end.
+ */
+static __always_inline __u8 zt_pkt_ip6_ext(void *ctx, const bool is_xdp, struct zt_pkt *p)
 {
-	__u8 nh = p->l4proto;
-	__u32 off = p->l4off;
-	int i;
+	struct zt_ip6_chain c = { .off = p->l4off, .nh = p->l4proto };
 
-	for (i = 0; i < ZT_MAX_EXTHDR; i++) {
-		struct zt_ip6_ext ext;
-
-		switch (nh) {
-		case ZT_IPPROTO_HOPOPTS:
-		case ZT_IPPROTO_ROUTING:
-		case ZT_IPPROTO_DSTOPTS:
-		case ZT_IPPROTO_AH:
-			break;
-		case ZT_IPPROTO_FRAGMENT:
-			return ZT_REASON_FRAGMENT;
-		default:
-			p->l4proto = nh;
-			p->l4off = off;
-			return 0;
-		}
-		if (zt_load(ctx, is_xdp, off, &ext, sizeof(ext)))
-			return ZT_REASON_MALFORMED;
-		if (nh == ZT_IPPROTO_AH)
-			off += ((__u32)ext.len + 2) * 4;
-		else
-			off += ((__u32)ext.len + 1) * 8;
-		nh = ext.nexthdr;
-	}
-	/* Only accept the L4 header if the loop ended right on it. */
-	switch (nh) {
-	case ZT_IPPROTO_HOPOPTS:
-	case ZT_IPPROTO_ROUTING:
-	case ZT_IPPROTO_DSTOPTS:
-	case ZT_IPPROTO_AH:
-		return ZT_REASON_MALFORMED;
-	case ZT_IPPROTO_FRAGMENT:
+	switch (zt_walk_ip6_ext(ctx, is_xdp, false, &c)) {
+	case ZT_WALK_L4:
+		p->l4proto = c.nh;
+		p->l4off = c.off;
+		return 0;
+	case ZT_WALK_FRAGMENT:
 		return ZT_REASON_FRAGMENT;
+	default:
+		return ZT_REASON_MALFORMED;
 	}
-	p->l4proto = nh;
-	p->l4off = off;
-	return 0;
 }
 
 /* L4 header of a resource-bound packet; returns a deny reason or 0. */
-static __always_inline __u8 zt_parse_l4(void *ctx, const bool is_xdp, struct zt_pkt *p)
+static __always_inline __u8 zt_pkt_l4(void *ctx, const bool is_xdp, struct zt_pkt *p)
 {
 	if (p->l4proto == ZT_IPPROTO_TCP) {
 		struct zt_tcp th;
@@ -290,7 +223,7 @@ static __always_inline __u8 zt_check_l4(__u8 gen, __u32 rid, const struct zt_res
 		/*
 		 * Only an echo request counts as "ping allowed": replies and
 		 * errors towards a resource are not something a client sends.
-		 * (ICMP of the wrong family was already rejected by parse_l4
+		 * (ICMP of the wrong family was already rejected by zt_pkt_l4
 		 * leaving dport 0, which is no echo request of either kind.)
 		 */
 		/*
@@ -508,10 +441,10 @@ static __always_inline int zt_classify(void *ctx, const bool is_xdp, const bool 
 
 	__builtin_memset(&p, 0, sizeof(p));
 	p.len = zt_pkt_len(ctx, is_xdp);
-	ver = zt_parse_l2(ctx, is_xdp, l3, &p);
+	ver = zt_parse_link(ctx, is_xdp, l3, &p.l3off, &p.l2_group);
 	if (ver < 0)
 		return zt_verdict_pass(is_xdp);
-	if (zt_parse_ip(ctx, is_xdp, ver, &p, &reason) < 0)
+	if (zt_pkt_ip(ctx, is_xdp, ver, &p, &reason) < 0)
 		return zt_verdict_pass(is_xdp);
 
 	rid = zt_lookup_dst(gen, &p);
@@ -538,9 +471,9 @@ static __always_inline int zt_classify(void *ctx, const bool is_xdp, const bool 
 		return zt_verdict_drop(is_xdp);
 
 	if (!reason && p.v6)
-		reason = zt_walk_ip6_ext(ctx, is_xdp, &p);
+		reason = zt_pkt_ip6_ext(ctx, is_xdp, &p);
 	if (!reason)
-		reason = zt_parse_l4(ctx, is_xdp, &p);
+		reason = zt_pkt_l4(ctx, is_xdp, &p);
 	if (!reason && (cfg->flags & ZT_CFG_CHECK_DEVICE) && !zt_device_granted(gen, rid, &p))
 		reason = ZT_REASON_DEVICE;
 	if (!reason)

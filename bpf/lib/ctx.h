@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * zt_ctx.h: the few operations the classification core needs from its
- * context, for both hooks. Each helper branches on is_xdp, which is a
+ * lib/ctx.h: the few operations the programs need from their context, for
+ * both hooks (the classifier for tc and XDP, the parser, the DNS fast
+ * path's TC_ACT_* verdicts). Each helper branches on is_xdp, which is a
  * compile-time constant at every call site (the entry points pass a
  * literal and everything is __always_inline), so the dead branch is
  * removed before the verifier sees it and an XDP program never references
@@ -16,7 +17,6 @@
 
 #define TC_ACT_OK		0
 #define TC_ACT_SHOT		2
-#define TC_ACT_REDIRECT		7
 
 static __always_inline int zt_load(void *ctx, const bool is_xdp, __u32 off, void *to, __u32 len)
 {

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * zt_maps.bpf.h: the data plane's maps, defined once and included by both
- * the tc and the XDP object. Every shared map is pinned by name, so when
+ * lib/maps.h: the classifier's maps, defined once and included (through
+ * lib/core.h) by both the tc and the XDP object; their key and value types
+ * and sizes are the contract ztgate/maps.h. Every shared map is pinned by
+ * name, so when
  * libbpf opens either object with pin_root_path set to the instance's pin
  * directory, the second object (and a restarted daemon) reuses the maps the
  * first one created instead of getting private copies. See MAPS.md.

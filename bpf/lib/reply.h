@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * zt_reply.h: turn a denied packet into the answer a closed port would
+ * lib/reply.h: turn a denied packet into the answer a closed port would
  * give, so the local application fails fast instead of timing out, and
  * nothing is sent towards the resource.
  *
@@ -8,10 +8,10 @@
  *   UDP            -> ICMP port unreachable (3/3) or ICMPv6 (1/4), quoting
  *                     the original IP header + 8 bytes (IPv6: everything up
  *                     to the end of the UDP header, at most 128 bytes)
- *   anything else  -> dropped (the caller decides, see zt_core.h)
+ *   anything else  -> dropped (the caller decides, see lib/core.h)
  *
  * Never in answer to a packet to or from a group address (zt_may_reply),
- * and never more than the reply budget allows (zt_core.h).
+ * and never more than the reply budget allows (lib/core.h).
  *
  * The reply is assembled in a per-CPU scratch buffer at constant offsets,
  * checksummed there with bpf_csum_diff, then copied over the packet by
@@ -24,17 +24,9 @@
 
 #include "lib/wire.h"
 #include "lib/ctx.h"
+#include "lib/csum.h"
 
 #define ZT_ICMP6_QUOTE_MAX	128
-
-static __always_inline __u16 zt_csum_fold(__s64 csum)
-{
-	__u32 s = (__u32)csum;
-
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return (__u16)~s;
-}
 
 /*
  * May P be answered at all? Not if it went to a group: IPv4 multicast
@@ -103,7 +95,7 @@ static __always_inline __u32 zt_build_rst(struct zt_pkt *p, __u8 *b)
 		ip->tos = 0;
 		ip->tot_len = bpf_htons(sizeof(*ip) + sizeof(*th));
 		ip->id = 0;
-		ip->frag_off = bpf_htons(0x4000);	/* DF */
+		ip->frag_off = bpf_htons(ZT_IP4_DF);
 		ip->ttl = 64;
 		ip->proto = ZT_IPPROTO_TCP;
 		ip->check = 0;

@@ -1,6 +1,12 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * zt_wire.h: on-the-wire header layouts and the parsed view of a packet.
+ * lib/wire.h: on-the-wire header layouts for the BPF programs (Ethernet,
+ * VLAN, IPv4, IPv6 and its extension headers, TCP, UDP, ICMP, checksum
+ * pseudo-headers), the ethertypes and parser limits only BPF needs, and the
+ * classifier's parsed view of a packet (struct zt_pkt). The numbers
+ * userspace shares (IP protocols, TCP flags, message types) come from
+ * ztgate/wire.h, included here. Used by every program, through lib/parse.h,
+ * lib/core.h and lib/reply.h.
  *
  * Our own plain structs rather than vmlinux.h's: wire formats never move,
  * so they need no CO-RE relocations, and vmlinux.h's iphdr hides its
@@ -9,26 +15,12 @@
 #ifndef ZT_WIRE_H
 #define ZT_WIRE_H
 
+#include "ztgate/wire.h"
+
 #define ZT_ETH_P_IP	0x0800
 #define ZT_ETH_P_IPV6	0x86DD
 #define ZT_ETH_P_8021Q	0x8100
 #define ZT_ETH_P_8021AD	0x88A8
-
-#define ZT_IPPROTO_HOPOPTS	0
-#define ZT_IPPROTO_ICMP		1
-#define ZT_IPPROTO_TCP		6
-#define ZT_IPPROTO_UDP		17
-#define ZT_IPPROTO_ROUTING	43
-#define ZT_IPPROTO_FRAGMENT	44
-#define ZT_IPPROTO_AH		51
-#define ZT_IPPROTO_ICMPV6	58
-#define ZT_IPPROTO_NONE		59
-#define ZT_IPPROTO_DSTOPTS	60
-
-#define ZT_TCP_FIN	0x01
-#define ZT_TCP_SYN	0x02
-#define ZT_TCP_RST	0x04
-#define ZT_TCP_ACK	0x10
 
 #define ZT_MAX_VLAN	2	/* 802.1ad + 802.1Q */
 #define ZT_MAX_L2LEN	(14 + 4 * ZT_MAX_VLAN)

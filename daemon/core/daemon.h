@@ -16,6 +16,7 @@
 #include "core/events.h"
 #include "lib/loop.h"
 #include "policy/policy.h"
+#include "ztgate/defaults.h"
 
 /* Data-plane tunables every role writes into zt_config at start. */
 struct zt_tunables {
@@ -25,8 +26,10 @@ struct zt_tunables {
 	uint32_t event_burst;
 };
 
-#define ZT_TUNABLES_DEFAULT { .scan_threshold = 10, .scan_window_ms = 5000, \
-			      .event_rate = 100, .event_burst = 200 }
+/* The same defaults BPF falls back on for zero fields (ztgate/defaults.h). */
+#define ZT_TUNABLES_DEFAULT { .scan_threshold = ZT_DEF_SCAN_THRESHOLD, \
+			      .scan_window_ms = ZT_DEF_SCAN_WINDOW_MS, \
+			      .event_rate = ZT_DEF_EVENT_RATE, .event_burst = ZT_DEF_EVENT_BURST }
 
 struct zt_control;
 struct zt_role_ops;

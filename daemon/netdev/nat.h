@@ -35,12 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* TCP flags as in the header's 13th byte. */
-#define ZT_TCP_FIN	0x01
-#define ZT_TCP_SYN	0x02
-#define ZT_TCP_RST	0x04
-#define ZT_TCP_PSH	0x08
-#define ZT_TCP_ACK	0x10
+#include "ztgate/wire.h"		/* ZT_TCP_*: TCP flags, shared with BPF */
 
 /*
  * A flow's addresses and ports. Ports are in host order. For an ICMP echo

@@ -28,16 +28,18 @@
 #include <sys/types.h>
 
 #include "lib/addr.h"
+#include "ztgate/wire.h"
 
+/* The type byte of each message (ztgate/wire.h, shared with the uplink guard). */
 enum zt_relay_type {
-	ZT_RELAY_HELLO		= 0x10,
-	ZT_RELAY_CHALLENGE	= 0x11,
-	ZT_RELAY_REGISTER	= 0x12,
-	ZT_RELAY_REGISTERED	= 0x13,
-	ZT_RELAY_SEND		= 0x14,
-	ZT_RELAY_RECV		= 0x15,
-	ZT_RELAY_KEEPALIVE	= 0x16,
-	ZT_RELAY_ERROR		= 0x17,
+	ZT_RELAY_HELLO		= ZT_RELAY_MSG_HELLO,
+	ZT_RELAY_CHALLENGE	= ZT_RELAY_MSG_CHALLENGE,
+	ZT_RELAY_REGISTER	= ZT_RELAY_MSG_REGISTER,
+	ZT_RELAY_REGISTERED	= ZT_RELAY_MSG_REGISTERED,
+	ZT_RELAY_SEND		= ZT_RELAY_MSG_SEND,
+	ZT_RELAY_RECV		= ZT_RELAY_MSG_RECV,
+	ZT_RELAY_KEEPALIVE	= ZT_RELAY_MSG_KEEPALIVE,
+	ZT_RELAY_ERROR		= ZT_RELAY_MSG_ERROR,
 };
 
 /* Error codes carried by ZT_RELAY_ERROR. */
@@ -51,15 +53,31 @@ enum zt_relay_error_code {
 #define ZT_RELAY_KEYLEN		32
 #define ZT_RELAY_COOKIE_LEN	16
 #define ZT_RELAY_MAC_LEN	16
-#define ZT_RELAY_HDR_LEN	4	/* type, 3 zero bytes */
+/*
+ * Message sizes: the numbers live in ztgate/wire.h, where the uplink guard
+ * (BPF, relay mode) reads them; the asserts check them against the fields.
+ */
+#define ZT_RELAY_HDR_LEN	ZT_RELAY_MSG_HDR_LEN		/* type, 3 zero bytes */
+#define ZT_RELAY_HELLO_LEN	ZT_RELAY_MSG_HELLO_LEN
+#define ZT_RELAY_CHALLENGE_LEN	ZT_RELAY_MSG_CHALLENGE_LEN
+/* Header, key, cookie, n (u16), N accepted keys, mac. */
+#define ZT_RELAY_REGISTER_LEN(n) \
+	(ZT_RELAY_MSG_REGISTER_MIN + ZT_RELAY_MSG_REGISTER_PER_KEY * (size_t)(n))
+/* header, index, endpoint, lifetime, mac */
+#define ZT_RELAY_REGISTERED_LEN	ZT_RELAY_MSG_REGISTERED_LEN
+#define ZT_RELAY_KEEPALIVE_LEN	ZT_RELAY_MSG_KEEPALIVE_LEN	/* header, key, mac */
+#define ZT_RELAY_ERROR_LEN	ZT_RELAY_MSG_ERROR_LEN		/* header, code u16, 2 zero */
+/* send/recv: header, key, then the datagram */
+#define ZT_RELAY_FWD_HDR_LEN	ZT_RELAY_MSG_FWD_HDR_LEN
 
-#define ZT_RELAY_HELLO_LEN	96	/* padded so that the challenge is smaller */
-#define ZT_RELAY_CHALLENGE_LEN	64
-#define ZT_RELAY_REGISTER_LEN(n) (4 + 32 + 16 + 2 + 32 * (size_t)(n) + 16)	/* 70 + 32 n */
-#define ZT_RELAY_REGISTERED_LEN	45	/* 4 + index 4 + endpoint 19 + lifetime 2 + mac 16 */
-#define ZT_RELAY_KEEPALIVE_LEN	52	/* 4 + key 32 + mac 16 */
-#define ZT_RELAY_ERROR_LEN	8	/* 4 + code u16 + 2 zero */
-#define ZT_RELAY_FWD_HDR_LEN	36	/* send/recv: 4 + key 32, then the datagram */
+_Static_assert(ZT_RELAY_REGISTER_LEN(0) ==
+	       ZT_RELAY_HDR_LEN + ZT_RELAY_KEYLEN + ZT_RELAY_COOKIE_LEN + 2 + ZT_RELAY_MAC_LEN,
+	       "register size");
+_Static_assert(ZT_RELAY_MSG_REGISTER_PER_KEY == ZT_RELAY_KEYLEN, "register: one key each");
+_Static_assert(ZT_RELAY_KEEPALIVE_LEN == ZT_RELAY_HDR_LEN + ZT_RELAY_KEYLEN + ZT_RELAY_MAC_LEN,
+	       "keepalive size");
+_Static_assert(ZT_RELAY_FWD_HDR_LEN == ZT_RELAY_HDR_LEN + ZT_RELAY_KEYLEN, "send/recv header size");
+
 /* A TCP frame's length is a u16: no message is longer, over either transport. */
 #define ZT_RELAY_MSG_MAX	65535
 #define ZT_RELAY_DATAGRAM_MAX	(ZT_RELAY_MSG_MAX - ZT_RELAY_FWD_HDR_LEN)

@@ -81,7 +81,7 @@ struct client {
  */
 #define ZT_CLIENT_LOOPBACK	"lo"
 
-#define ZT_CLIENT_TUNNEL_MTU	1420	/* docs/TUNNEL.md: a 1500-byte path, IPv6 outer */
+#define ZT_CLIENT_TUNNEL_MTU	ZT_TUNNEL_MTU	/* ztgate/defaults.h (via core/daemon.h) */
 
 static void usage(FILE *f)
 {

@@ -30,7 +30,7 @@
 
 #define ZT_CONNECTOR_DEFAULT_TUN	"ztc0"
 #define ZT_CONNECTOR_DEFAULT_DEVICES	"100.64.0.0/12"
-#define ZT_TUNNEL_MTU			1420
+/* ZT_TUNNEL_MTU: ztgate/defaults.h (via core/daemon.h) */
 #define MAX_DNS				8
 
 struct connector_opts {

@@ -24,15 +24,17 @@
 #include <sys/types.h>
 
 #include "tunnel/noise.h"
+#include "ztgate/wire.h"
 
 #define ZT_TW_PROLOGUE		"ztgate v1"
 #define ZT_TW_PROLOGUE_LEN	9
 
+/* The type byte of each message (ztgate/wire.h, shared with the uplink guard). */
 enum zt_tw_type {
-	ZT_TW_INITIATION	= 1,
-	ZT_TW_RESPONSE		= 2,
-	ZT_TW_COOKIE_REPLY	= 3,
-	ZT_TW_TRANSPORT		= 4,
+	ZT_TW_INITIATION	= ZT_MSG_INITIATION,
+	ZT_TW_RESPONSE		= ZT_MSG_RESPONSE,
+	ZT_TW_COOKIE_REPLY	= ZT_MSG_COOKIE_REPLY,
+	ZT_TW_TRANSPORT		= ZT_MSG_TRANSPORT,
 };
 
 #define ZT_TW_MAC_LEN		16	/* mac1, mac2: HMAC-SHA256 truncated */
@@ -42,15 +44,25 @@ enum zt_tw_type {
 #define ZT_TW_COOKIE_SEALED_LEN	(ZT_TW_COOKIE_LEN + ZT_NOISE_TAG_LEN)
 
 /* The Noise parts: message 1 carries the TAI64N timestamp, message 2 nothing. */
-#define ZT_TW_INIT_NOISE_LEN	ZT_NOISE_MSG1_LEN(ZT_TW_TAI64N_LEN)	/* 108 */
-#define ZT_TW_RESP_NOISE_LEN	ZT_NOISE_MSG2_LEN(0)			/* 48 */
+#define ZT_TW_INIT_NOISE_LEN	ZT_NOISE_MSG1_LEN(ZT_TW_TAI64N_LEN)
+#define ZT_TW_RESP_NOISE_LEN	ZT_NOISE_MSG2_LEN(0)
 
-#define ZT_TW_INITIATION_LEN	(8 + ZT_TW_INIT_NOISE_LEN + 2 * ZT_TW_MAC_LEN)		/* 148 */
-#define ZT_TW_RESPONSE_LEN	(12 + ZT_TW_RESP_NOISE_LEN + 2 * ZT_TW_MAC_LEN)	/* 92 */
-#define ZT_TW_COOKIE_REPLY_LEN	(8 + ZT_TW_COOKIE_NONCE_LEN + ZT_TW_COOKIE_SEALED_LEN)	/* 64 */
-#define ZT_TW_TRANSPORT_HEADER_LEN 16		/* type, 3 zero, receiver u32, counter u64 */
-#define ZT_TW_TRANSPORT_LEN(n)	(ZT_TW_TRANSPORT_HEADER_LEN + ZT_NOISE_SEALED_LEN(n))	/* 32 + n */
+/*
+ * Each message's size from its parts. The numbers live in ztgate/wire.h,
+ * where the uplink guard (BPF) reads them: the asserts keep the two in step.
+ */
+#define ZT_TW_INITIATION_LEN	(8 + ZT_TW_INIT_NOISE_LEN + 2 * ZT_TW_MAC_LEN)
+#define ZT_TW_RESPONSE_LEN	(12 + ZT_TW_RESP_NOISE_LEN + 2 * ZT_TW_MAC_LEN)
+#define ZT_TW_COOKIE_REPLY_LEN	(8 + ZT_TW_COOKIE_NONCE_LEN + ZT_TW_COOKIE_SEALED_LEN)
+/* type, 3 zero, receiver u32, counter u64 */
+#define ZT_TW_TRANSPORT_HEADER_LEN ZT_MSG_TRANSPORT_HEADER_LEN
+#define ZT_TW_TRANSPORT_LEN(n)	(ZT_TW_TRANSPORT_HEADER_LEN + ZT_NOISE_SEALED_LEN(n))
 #define ZT_TW_TRANSPORT_MIN_LEN	ZT_TW_TRANSPORT_LEN(0)
+
+_Static_assert(ZT_TW_INITIATION_LEN == ZT_MSG_INITIATION_LEN, "initiation size");
+_Static_assert(ZT_TW_RESPONSE_LEN == ZT_MSG_RESPONSE_LEN, "response size");
+_Static_assert(ZT_TW_COOKIE_REPLY_LEN == ZT_MSG_COOKIE_REPLY_LEN, "cookie reply size");
+_Static_assert(ZT_TW_TRANSPORT_MIN_LEN == ZT_MSG_TRANSPORT_MIN, "keepalive size");
 
 /* Cookies and the secret behind them live this long (WireGuard's 120 s). */
 #define ZT_TW_COOKIE_SECRET_MAX_AGE_NS	(120ull * 1000000000ull)

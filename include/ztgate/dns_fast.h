@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * zt_dns.h: the contract between the client's DNS fast path
+ * ztgate/dns_fast.h: the contract between the client's DNS fast path
  * (zt_dns.bpf.c, tc egress on the loopback device) and userspace
- * (daemon/dns_fast.c, the tests, bpftool).
+ * (daemon/dataplane/dns_fast.c, the tests, bpftool). The DNS numbers both
+ * write are ztgate/wire.h's, the EDNS0 UDP size ztgate/defaults.h's.
  *
  * Included by BPF (after vmlinux.h) and userspace (after <linux/types.h>),
  * so only __u8..__u64 and constants. See MAPS.md.

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * zt_maps.h: the contract between the BPF data plane and userspace.
+ * ztgate/maps.h: the contract between the BPF data plane (bpf/lib/maps.h,
+ * bpf/lib/core.h) and userspace (daemon/dataplane, daemon/policy/compile.c,
+ * the CLI, the tests).
  *
  * Included by the BPF programs (after vmlinux.h) and by the daemon, the
  * CLI and the tests (after <linux/types.h>), so it uses only __u8..__u64
@@ -19,6 +21,8 @@
  */
 #ifndef ZT_MAPS_H
 #define ZT_MAPS_H
+
+#include "ztgate/wire.h"		/* ZT_IPPROTO_* */
 
 #define ZT_MAX_RESOURCES	131072	/* resource ids are 1..ZT_MAX_RESOURCES-1; 0 = none */
 #define ZT_MAX_EXACT		(2 * 262144)	/* exact address entries, both generations */
@@ -46,8 +50,8 @@
 #define ZT_DENY_REJECT		1
 
 /* zt_port_key.proto */
-#define ZT_PROTO_TCP		6
-#define ZT_PROTO_UDP		17
+#define ZT_PROTO_TCP		ZT_IPPROTO_TCP
+#define ZT_PROTO_UDP		ZT_IPPROTO_UDP
 
 /* zt_event.type */
 #define ZT_EV_DENY		1

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * zt_uplink.h: the contract between the connector's uplink guard
- * (zt_uplink.bpf.c, XDP on the interface the tunnel's UDP arrives on) and
- * userspace (daemon/uplink.c, the tests, bpftool).
+ * ztgate/uplink.h: the contract between the uplink guard (zt_uplink.bpf.c,
+ * XDP on the interface the tunnel's or the relay's UDP arrives on) and
+ * userspace (daemon/dataplane/uplink.c, the tests, bpftool). The message
+ * sizes it checks are ztgate/wire.h's, its defaults ztgate/defaults.h's.
  *
  * Included by BPF (after vmlinux.h) and userspace (after <linux/types.h>),
  * so only __u8..__u64 and constants. Every key and value is a named struct
@@ -17,36 +18,8 @@
 #ifndef ZT_UPLINK_H
 #define ZT_UPLINK_H
 
-/* Tunnel message types and their UDP payload sizes (docs/TUNNEL.md). */
-#define ZT_MSG_INITIATION	1
-#define ZT_MSG_RESPONSE		2
-#define ZT_MSG_COOKIE_REPLY	3
-#define ZT_MSG_TRANSPORT	4
-#define ZT_MSG_INITIATION_LEN	148
-#define ZT_MSG_RESPONSE_LEN	92
-#define ZT_MSG_COOKIE_REPLY_LEN	64
-#define ZT_MSG_TRANSPORT_MIN	32	/* header 16 + empty payload sealed 16 (keepalive) */
-
-/* Relay messages and their UDP payload sizes (docs/RELAY.md), in relay mode. */
-#define ZT_RELAY_MSG_HELLO		0x10
-#define ZT_RELAY_MSG_CHALLENGE		0x11
-#define ZT_RELAY_MSG_REGISTER		0x12
-#define ZT_RELAY_MSG_REGISTERED		0x13
-#define ZT_RELAY_MSG_SEND		0x14
-#define ZT_RELAY_MSG_RECV		0x15
-#define ZT_RELAY_MSG_KEEPALIVE		0x16
-#define ZT_RELAY_MSG_ERROR		0x17
-#define ZT_RELAY_MSG_HELLO_LEN		96
-#define ZT_RELAY_MSG_CHALLENGE_LEN	64
-#define ZT_RELAY_MSG_REGISTER_MIN	70	/* + 32 per accepted key */
-#define ZT_RELAY_MSG_REGISTERED_LEN	45
-#define ZT_RELAY_MSG_FWD_MIN		37	/* send/recv: 36 + at least one byte */
-#define ZT_RELAY_MSG_KEEPALIVE_LEN	52
-#define ZT_RELAY_MSG_ERROR_LEN		8
-
-/* Defaults for zero fields of struct zt_uplink_cfg. */
-#define ZT_UPLINK_DEF_RATE	20	/* initiations per second per source */
-#define ZT_UPLINK_DEF_BURST	40
+#include "ztgate/defaults.h"	/* ZT_UPLINK_DEF_*: zero fields of zt_uplink_cfg */
+#include "ztgate/wire.h"		/* ZT_MSG_*, ZT_RELAY_MSG_*: what the guard checks */
 
 #define ZT_UPLINK_RL_TRACK	65536	/* sources tracked (LRU) */
 
