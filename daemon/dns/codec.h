@@ -25,31 +25,20 @@
 
 #include "lib/addr.h"
 #include "lib/dns_name.h"
+#include "ztgate/defaults.h"	/* ZT_DNS_EDNS_UDP_SIZE: what we advertise */
+#include "ztgate/wire.h"	/* ZT_DNS_HEADER_LEN, ZT_DNS_F_*, ZT_DNS_CLASS_IN */
 
-#define ZT_DNS_HEADER_LEN	12
 #define ZT_DNS_NAME_WIRE_MAX	255	/* RFC 1035 2.3.4, length bytes and root included */
 #define ZT_DNS_NAME_TEXT_MAX	1024	/* 255 wire bytes in presentation form, escapes included */
 #define ZT_DNS_UDP_PLAIN_MAX	512	/* a UDP reply without EDNS0 */
-#define ZT_DNS_EDNS_UDP_SIZE	1232	/* what we advertise (DNS flag day 2020) */
 /*
  * Largest query we accept: one question plus an OPT record with room for
  * padding and cookies. A receive buffer one byte larger tells oversize apart.
  */
 #define ZT_DNS_QUERY_MAX	4096
 
-/* Header flag bits (the 16 bits after the ID). */
-#define ZT_DNS_F_QR		0x8000
-#define ZT_DNS_F_OPCODE		0x7800
-#define ZT_DNS_F_AA		0x0400
-#define ZT_DNS_F_TC		0x0200
-#define ZT_DNS_F_RD		0x0100
-#define ZT_DNS_F_RA		0x0080
-#define ZT_DNS_F_AD		0x0020
-#define ZT_DNS_F_CD		0x0010
-#define ZT_DNS_F_RCODE		0x000f
-
 enum zt_dns_type {
-	ZT_DNS_T_A	= 1,
+	ZT_DNS_T_A	= ZT_DNS_TYPE_A,
 	ZT_DNS_T_NS	= 2,
 	ZT_DNS_T_CNAME	= 5,
 	ZT_DNS_T_SOA	= 6,
@@ -57,11 +46,9 @@ enum zt_dns_type {
 	ZT_DNS_T_MX	= 15,
 	ZT_DNS_T_TXT	= 16,
 	ZT_DNS_T_AAAA	= 28,
-	ZT_DNS_T_OPT	= 41,
+	ZT_DNS_T_OPT	= ZT_DNS_TYPE_OPT,
 	ZT_DNS_T_ANY	= 255,
 };
-
-#define ZT_DNS_CLASS_IN		1
 
 enum zt_dns_rcode {
 	ZT_DNS_RCODE_NOERROR	= 0,

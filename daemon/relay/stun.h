@@ -28,8 +28,8 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
-#define ZT_STUN_HEADER_LEN	20
-#define ZT_STUN_MAGIC		0x2112a442u
+#include "ztgate/wire.h"	/* ZT_STUN_HEADER_LEN, ZT_STUN_MAGIC */
+
 #define ZT_STUN_TID_LEN		12	/* 96-bit transaction ID */
 #define ZT_STUN_FP_XOR		0x5354554eu	/* "STUN", RFC 8489 14.7 */
 #define ZT_STUN_HMAC_LEN	20	/* HMAC-SHA1 */

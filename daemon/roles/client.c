@@ -81,7 +81,6 @@ struct client {
  */
 #define ZT_CLIENT_LOOPBACK	"lo"
 
-#define ZT_CLIENT_TUNNEL_MTU	ZT_TUNNEL_MTU	/* ztgate/defaults.h (via core/daemon.h) */
 
 static void usage(FILE *f)
 {
@@ -101,7 +100,7 @@ static void usage(FILE *f)
 		"(tunnel MTU %d instead of %d)\n",
 		ZT_CLIENT_DEFAULT_TUN, ZT_CLIENT_DEFAULT_DNS, ZT_FAKEIP_DEFAULT_RANGE,
 		ZT_DNS_DEFAULT_TTL, ZT_DNS_CACHE_DEFAULT_ENTRIES, ZT_RELAYED_TUNNEL_MTU,
-		ZT_CLIENT_TUNNEL_MTU);
+		ZT_TUNNEL_MTU);
 }
 
 static const struct option options[] = {
@@ -435,7 +434,7 @@ static int tun_up(struct zt_daemon *d, char *err, size_t errlen)
 	ret = zt_tun_add_addr(cl->tun, &cl->dns_addr, err, errlen);
 	if (!ret && o->key_file) {
 		/* Sockets talking through the tunnel speak from our tunnel address. */
-		ret = zt_tun_set_mtu(cl->tun, o->nrelays ? ZT_RELAYED_TUNNEL_MTU : ZT_CLIENT_TUNNEL_MTU,
+		ret = zt_tun_set_mtu(cl->tun, o->nrelays ? ZT_RELAYED_TUNNEL_MTU : ZT_TUNNEL_MTU,
 				     err, errlen);
 		if (!ret)
 			ret = zt_tun_add_addr(cl->tun, &cl->tunnel_addr, err, errlen);
