@@ -31,8 +31,9 @@
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
 
-#include "dataplane/pins.h"
+#include "dataplane/bpf_util.h"
 #include "dataplane/dataplane.h"
+#include "dataplane/pins.h"
 #include "dataplane/dns_fast.h"
 #include "dataplane/uplink.h"
 #include "policy/store.h"
@@ -73,23 +74,6 @@ const char *zt_map_name(enum zt_map_id id)
 	return map_names[id];
 }
 
-/* Library chatter is for debugging; warnings (e.g. a verifier log) matter. */
-static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (level > LIBBPF_WARN)
-		return 0;
-	return vfprintf(stderr, fmt, ap);
-}
-
-/* For probes whose failure is the normal answer ("no qdisc there"). */
-int zt_libbpf_silent(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	(void)level;
-	(void)fmt;
-	(void)ap;
-	return 0;
-}
-
 /*
  * libxdp probes whether the kernel can run its multi-program dispatcher by
  * loading one; where it cannot, libxdp falls back to a single program by
@@ -117,7 +101,7 @@ static int libxdp_quiet(enum libxdp_print_level level, const char *fmt, va_list 
 
 static void quiet_libs(void)
 {
-	libbpf_set_print(libbpf_quiet);
+	libbpf_set_print(zt_libbpf_quiet);
 	libxdp_set_print(libxdp_quiet);
 }
 
@@ -130,40 +114,6 @@ static int ensure_bpffs(void)
 	if (mount("bpf", BPFFS_ROOT, "bpf", 0, "mode=0700"))
 		return -errno;
 	return 0;
-}
-
-/* Id of the map behind FD. */
-static int map_id_of(int fd, __u32 *id)
-{
-	struct bpf_map_info info;
-	__u32 len = sizeof(info);
-
-	memset(&info, 0, sizeof(info));
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		return -errno;
-	*id = info.id;
-	return 0;
-}
-
-/*
- * Does program PROG_FD use map MAP_ID? Every ztgate program reads its
- * instance's zt_config, so this tells one instance's programs from
- * another's (a name alone does not).
- */
-static bool prog_uses_map(int prog_fd, __u32 map_id)
-{
-	struct bpf_prog_info info;
-	__u32 ids[64], len = sizeof(info), i;
-
-	memset(&info, 0, sizeof(info));
-	info.nr_map_ids = sizeof(ids) / sizeof(ids[0]);
-	info.map_ids = (__u64)(unsigned long)ids;
-	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
-		return false;
-	for (i = 0; i < info.nr_map_ids && i < sizeof(ids) / sizeof(ids[0]); i++)
-		if (ids[i] == map_id)
-			return true;
-	return false;
 }
 
 int zt_dp_open(const char *pin_dir, struct zt_dataplane **out)
@@ -214,7 +164,7 @@ int zt_dp_open(const char *pin_dir, struct zt_dataplane **out)
 	ret = zt_tc_bpf__load(dp->tc);
 	if (ret)
 		goto fail;
-	ret = map_id_of(bpf_map__fd(dp->tc->maps.zt_config), &dp->config_id);
+	ret = zt_map_id(bpf_map__fd(dp->tc->maps.zt_config), &dp->config_id);
 	if (ret)
 		goto fail;
 	*out = dp;
@@ -249,63 +199,6 @@ void zt_dp_close(struct zt_dataplane *dp)
 	free(dp);
 }
 
-/* ARPHRD_* of IFNAME, asked of the kernel in the current netns (sysfs may belong to another). */
-static int link_type(const char *ifname, int *type)
-{
-	struct ifreq ifr;
-	int fd, ret = 0;
-
-	if (strlen(ifname) >= sizeof(ifr.ifr_name))
-		return -ENAMETOOLONG;
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	memset(&ifr, 0, sizeof(ifr));
-	strcpy(ifr.ifr_name, ifname);
-	if (ioctl(fd, SIOCGIFHWADDR, &ifr))
-		ret = -errno;
-	else
-		*type = ifr.ifr_hwaddr.sa_family;
-	close(fd);
-	return ret;
-}
-
-int zt_tc_owner(struct bpf_tc_hook *hook, __u32 handle, __u32 priority, const char *name_prefix,
-		__u32 map_id, __u32 *prog_id)
-{
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = handle, .priority = priority);
-	struct bpf_prog_info info;
-	__u32 len = sizeof(info);
-	libbpf_print_fn_t prev;
-	int fd, ret;
-
-	if (prog_id)
-		*prog_id = 0;
-	prev = libbpf_set_print(zt_libbpf_silent);
-	ret = bpf_tc_query(hook, &opts);
-	libbpf_set_print(prev);
-	if (ret == -ENOENT || ret == -EINVAL)
-		return ZT_TC_FREE;	/* no clsact or no filter at the handle */
-	if (ret)
-		return ret;
-	if (prog_id)
-		*prog_id = opts.prog_id;
-	fd = bpf_prog_get_fd_by_id(opts.prog_id);
-	if (fd < 0)
-		return errno == ENOENT ? ZT_TC_FREE : -errno;
-	memset(&info, 0, sizeof(info));
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		ret = -errno;
-	else if (strncmp(info.name, name_prefix, strlen(name_prefix)))
-		ret = ZT_TC_FOREIGN;
-	else if (!map_id || prog_uses_map(fd, map_id))
-		ret = ZT_TC_OURS;
-	else
-		ret = ZT_TC_OTHER_INSTANCE;
-	close(fd);
-	return ret;
-}
-
 /* The data plane's filter slot (ZT_TC_HANDLE) on HOOK: zt_tc_owner for the zt_config CONFIG_ID. */
 static int tc_filter_owner(struct bpf_tc_hook *hook, __u32 config_id)
 {
@@ -326,7 +219,7 @@ int zt_dp_attach_tc(struct zt_dataplane *dp, const char *ifname, bool egress)
 	ifindex = (int)if_nametoindex(ifname);
 	if (!ifindex)
 		return -errno;
-	ret = link_type(ifname, &type);
+	ret = zt_link_type(ifname, &type);
 	if (ret)
 		return ret;
 	/*
@@ -361,7 +254,7 @@ int zt_dp_attach_tc(struct zt_dataplane *dp, const char *ifname, bool egress)
 	/* An existing clsact is the normal case; keep libbpf from reporting it. */
 	libbpf_set_print(zt_libbpf_silent);
 	ret = bpf_tc_hook_create(&hook);
-	libbpf_set_print(libbpf_quiet);
+	libbpf_set_print(zt_libbpf_quiet);
 	if (ret && ret != -EEXIST)
 		return ret;
 	/* Our handle may hold another instance's filter: never take it over. */
@@ -385,7 +278,7 @@ static bool is_ztgate_xdp(struct xdp_program *p)
 /* A ztgate XDP program of the instance whose zt_config is CONFIG_ID (0: any). */
 static bool is_our_xdp(struct xdp_program *p, __u32 config_id)
 {
-	return is_ztgate_xdp(p) && (!config_id || prog_uses_map(xdp_program__fd(p), config_id));
+	return is_ztgate_xdp(p) && (!config_id || zt_prog_uses_map(xdp_program__fd(p), config_id));
 }
 
 /*
@@ -430,7 +323,7 @@ int zt_dp_attach_xdp(struct zt_dataplane *dp, const char *ifname)
 	if (!ifindex)
 		return -errno;
 	/* The XDP program is Ethernet-only; on a TUN it would pass everything. */
-	ret = link_type(ifname, &type);
+	ret = zt_link_type(ifname, &type);
 	if (ret)
 		return ret;
 	if (type != ARPHRD_ETHER)
@@ -461,7 +354,7 @@ int zt_dp_attach_xdp(struct zt_dataplane *dp, const char *ifname)
 	ret = xdp_program__attach(prog, ifindex, XDP_MODE_NATIVE, 0);
 	if (ret)
 		ret = xdp_program__attach(prog, ifindex, XDP_MODE_SKB, 0);
-	libbpf_set_print(libbpf_quiet);
+	libbpf_set_print(zt_libbpf_quiet);
 out:
 	/* The dispatcher's links are pinned by libxdp: closing keeps it attached. */
 	xdp_program__close(prog);
@@ -586,7 +479,7 @@ int zt_dp_teardown(const char *pin_dir)
 			ret = r;
 	}
 	if_freenameindex(ifs);
-	libbpf_set_print(libbpf_quiet);
+	libbpf_set_print(zt_libbpf_quiet);
 	/* A connector's uplink guard left behind by a crash lives in a subdirectory. */
 	{
 		char up[PATH_MAX], uerr[256];
@@ -607,33 +500,4 @@ int zt_dp_teardown(const char *pin_dir)
 	}
 	r = rm_pin_dir(pin_dir);
 	return ret ? ret : r;
-}
-
-/* Exported for the other loaders (uplink.c): one copy of each probe. */
-int zt_link_type(const char *ifname, int *type)
-{
-	return link_type(ifname, type);
-}
-
-int zt_map_clear(int map_fd, size_t key_size)
-{
-	uint8_t key[ZT_MAP_KEY_MAX];
-
-	if (key_size > sizeof(key))
-		return -EINVAL;
-	/* Always delete the first key: deleting as we walk never skips one. */
-	while (!bpf_map_get_next_key(map_fd, NULL, key))
-		if (bpf_map_delete_elem(map_fd, key) && errno != ENOENT)
-			return -errno;
-	return 0;
-}
-
-int zt_map_id(int map_fd, __u32 *id)
-{
-	return map_id_of(map_fd, id);
-}
-
-bool zt_prog_uses_map(int prog_fd, __u32 map_id)
-{
-	return prog_uses_map(prog_fd, map_id);
 }

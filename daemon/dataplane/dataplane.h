@@ -13,9 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdarg.h>
 #include <linux/types.h>
-#include <bpf/libbpf.h>
 
 #define ZT_DEFAULT_PIN_DIR "/sys/fs/bpf/ztgate/default"
 
@@ -62,40 +60,6 @@ int zt_dp_attach_tc(struct zt_dataplane *dp, const char *ifname, bool egress);
  * maps.
  */
 int zt_dp_attach_xdp(struct zt_dataplane *dp, const char *ifname);
-
-/*
- * ARPHRD_* of IFNAME in the current network namespace, asked of the kernel
- * (sysfs may belong to another namespace). Returns 0 or -errno.
- */
-int zt_link_type(const char *ifname, int *type);
-
-/* A libbpf print callback that prints nothing: for probes whose failure is an answer. */
-int zt_libbpf_silent(enum libbpf_print_level level, const char *fmt, va_list ap);
-
-/*
- * Who holds the tc filter at HANDLE/PRIORITY on HOOK: nobody, a program
- * whose name starts with NAME_PREFIX and that uses the map with id MAP_ID
- * (any such program when MAP_ID is 0: "ours"), such a program of another
- * instance, or a foreign one. One of ZT_TC_* or -errno; *PROG_ID (may be
- * NULL) gets the program's id.
- */
-enum { ZT_TC_FREE, ZT_TC_OURS, ZT_TC_OTHER_INSTANCE, ZT_TC_FOREIGN };
-struct bpf_tc_hook;
-int zt_tc_owner(struct bpf_tc_hook *hook, __u32 handle, __u32 priority, const char *name_prefix,
-		__u32 map_id, __u32 *prog_id);
-
-/* Delete every entry of the hash map MAP_FD (keys of KEY_SIZE <= ZT_MAP_KEY_MAX bytes). 0 or -errno. */
-#define ZT_MAP_KEY_MAX	256
-int zt_map_clear(int map_fd, size_t key_size);
-
-/* Kernel id of the map behind MAP_FD. Returns 0 or -errno. */
-int zt_map_id(int map_fd, __u32 *id);
-
-/*
- * Does program PROG_FD use the map with id MAP_ID? How a loader tells its
- * own instance's programs from another's: a name alone does not.
- */
-bool zt_prog_uses_map(int prog_fd, __u32 map_id);
 
 /* fd of a map; valid until zt_dp_close(). */
 int zt_dp_map_fd(const struct zt_dataplane *dp, enum zt_map_id id);

@@ -10,8 +10,8 @@
 #include <linux/magic.h>
 #include <bpf/bpf.h>
 
+#include "dataplane/bpf_util.h"
 #include "dataplane/pins.h"
-#include "dataplane/dataplane.h"
 #include "lib/log.h"
 #include "policy/store.h"
 

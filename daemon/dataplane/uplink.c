@@ -26,8 +26,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "dataplane/bpf_util.h"
 #include "dataplane/pins.h"
-#include "dataplane/dataplane.h"
 #include "lib/log.h"
 #include "policy/store.h"
 #include "dataplane/uplink.h"
