@@ -8,7 +8,6 @@
  * ones it creates. Nothing here detaches on close: enforcement outlives the
  * daemon (fail closed); only zt_dp_teardown() removes it.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <net/if.h>
@@ -34,8 +33,6 @@
 #include "dataplane/bpf_util.h"
 #include "dataplane/dataplane.h"
 #include "dataplane/pins.h"
-#include "dataplane/dns_fast.h"
-#include "dataplane/uplink.h"
 #include "policy/store.h"
 #include "zt_tc.skel.h"
 #include "zt_xdp.skel.h"
@@ -409,45 +406,7 @@ out:
 	return ret == -ENOENT ? 0 : ret;
 }
 
-static int rm_pin_dir(const char *dir)
-{
-	char path[PATH_MAX], parent[PATH_MAX], *slash;
-	struct dirent *de;
-	int ret = 0;
-	DIR *d;
-
-	d = opendir(dir);
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path)) {
-			ret = -ENAMETOOLONG;
-			continue;
-		}
-		/* Pins are files; unlinking drops the reference, not attached programs' maps. */
-		if (unlink(path) && errno != ENOENT && !ret)
-			ret = -errno;
-	}
-	closedir(d);
-	if (ret)
-		return ret;
-	if (rmdir(dir) && errno != ENOENT)
-		return -errno;
-
-	/* The shared parent (/sys/fs/bpf/ztgate) goes when its last instance does. */
-	snprintf(parent, sizeof(parent), "%s", dir);
-	slash = strrchr(parent, '/');
-	if (slash && slash != parent) {
-		*slash = '\0';
-		if (!strcmp(strrchr(parent, '/') ? strrchr(parent, '/') + 1 : parent, "ztgate"))
-			rmdir(parent);	/* ENOTEMPTY: other instances live on */
-	}
-	return 0;
-}
-
-int zt_dp_teardown(const char *pin_dir)
+int zt_dp_detach_all(const char *pin_dir)
 {
 	struct if_nameindex *ifs, *i;
 	__u32 config_id;
@@ -480,24 +439,5 @@ int zt_dp_teardown(const char *pin_dir)
 	}
 	if_freenameindex(ifs);
 	libbpf_set_print(zt_libbpf_quiet);
-	/* A connector's uplink guard left behind by a crash lives in a subdirectory. */
-	{
-		char up[PATH_MAX], uerr[256];
-
-		snprintf(up, sizeof(up), "%s/uplink", pin_dir);
-		if (access(up, F_OK) == 0) {
-			r = zt_uplink_teardown(up, uerr, sizeof(uerr));
-			if (r && !ret)
-				ret = r;
-		}
-		/* And a client's DNS fast path. */
-		snprintf(up, sizeof(up), "%s/dns", pin_dir);
-		if (access(up, F_OK) == 0) {
-			r = zt_dns_fast_teardown(up, uerr, sizeof(uerr));
-			if (r && !ret)
-				ret = r;
-		}
-	}
-	r = rm_pin_dir(pin_dir);
-	return ret ? ret : r;
+	return ret;
 }

@@ -70,8 +70,18 @@ const char *zt_dp_pin_dir(const struct zt_dataplane *dp);
 void zt_dp_close(struct zt_dataplane *dp);
 
 /*
+ * Detach this instance's tc filters and XDP programs (found by the
+ * zt_config pinned in PIN_DIR; every ztgate one if the pins are gone) from
+ * every interface of the current network namespace. Pins stay. The first
+ * step of zt_dp_teardown(); keeps going on errors and returns the first.
+ */
+int zt_dp_detach_all(const char *pin_dir);
+
+/*
  * Detach every ztgate tc filter and XDP program from every interface of the
- * current network namespace, and remove pin_dir with everything in it.
+ * current network namespace, and remove pin_dir with everything in it
+ * (the uplink guard's and the DNS fast path's subdirectories included).
+ * Defined in teardown.c, the one place that knows all three loaders.
  */
 int zt_dp_teardown(const char *pin_dir);
 
