@@ -18,6 +18,7 @@
 #include <bpf/libbpf.h>
 
 #include "dataplane/bpf_util.h"
+#include "lib/log.h"
 
 /* Library chatter is for debugging; warnings (e.g. a verifier log) matter. */
 int zt_libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -131,4 +132,94 @@ int zt_tc_owner(struct bpf_tc_hook *hook, __u32 handle, __u32 priority, const ch
 		ret = ZT_TC_OTHER_INSTANCE;
 	close(fd);
 	return ret;
+}
+
+static const char *tc_point_name(enum bpf_tc_attach_point point)
+{
+	return point == BPF_TC_INGRESS ? "ingress" : "egress";
+}
+
+/* Create SLOT's clsact qdisc; one already there is the normal case. */
+static int tc_hook_ensure(struct bpf_tc_hook *hook)
+{
+	libbpf_print_fn_t prev;
+	int ret;
+
+	/* An existing clsact is the normal case; keep libbpf from reporting it. */
+	prev = libbpf_set_print(zt_libbpf_silent);
+	ret = bpf_tc_hook_create(hook);
+	libbpf_set_print(prev);
+	return ret == -EEXIST ? 0 : ret;
+}
+
+int zt_tc_attach_ours(const struct zt_tc_slot *slot, int prog_fd, const char *what, char *err,
+		      size_t errlen)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook);
+	const char *dir;
+	int holder, ret, tries;
+	__u32 id;
+
+	if (!slot || !slot->ifname || !slot->name_prefix || !slot->map_id || prog_fd < 0)
+		return zt_errf(err, errlen, -EINVAL, "%s: tc attach: bad arguments", what);
+	dir = tc_point_name(slot->point);
+	hook.ifindex = slot->ifindex;
+	hook.attach_point = slot->point;
+	ret = tc_hook_ensure(&hook);
+	if (ret)
+		return zt_errf(err, errlen, ret, "%s: clsact on %s: %s", what, slot->ifname,
+			       strerror(-ret));
+	/* Twice at most: a filter may take the free slot between the look and the attach. */
+	for (tries = 0; tries < 2; tries++) {
+		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = slot->handle, .priority = slot->priority,
+			    .prog_fd = prog_fd);
+
+		holder = zt_tc_owner(&hook, slot->handle, slot->priority, slot->name_prefix,
+				     slot->map_id, &id);
+		if (holder < 0)
+			return zt_errf(err, errlen, holder, "%s: querying tc on %s %s: %s", what,
+				       slot->ifname, dir, strerror(-holder));
+		if (holder == ZT_TC_OTHER_INSTANCE || holder == ZT_TC_FOREIGN)
+			return zt_errf(err, errlen, -EBUSY,
+				       "%s: %s %s handle %#x holds %s program (id %u); not replacing it",
+				       what, slot->ifname, dir, slot->handle,
+				       holder == ZT_TC_OTHER_INSTANCE ? "another ztgate instance's" :
+				       "a foreign", id);
+		/*
+		 * Ours: same handle and priority, the kernel swaps the filter in
+		 * place (no gap). Free: create only (NLM_F_EXCL), so a filter
+		 * that appeared meanwhile is never clobbered (-EEXIST: look again).
+		 */
+		if (holder == ZT_TC_OURS)
+			opts.flags = BPF_TC_F_REPLACE;
+		ret = bpf_tc_attach(&hook, &opts);
+		if (ret != -EEXIST || holder == ZT_TC_OURS)
+			break;
+	}
+	if (ret == -EEXIST)
+		return zt_errf(err, errlen, -EBUSY, "%s: %s %s handle %#x taken while attaching", what,
+			       slot->ifname, dir, slot->handle);
+	if (ret)
+		return zt_errf(err, errlen, ret, "%s: attaching to %s %s: %s", what, slot->ifname, dir,
+			       strerror(-ret));
+	return 0;
+}
+
+int zt_tc_detach_ours(const struct zt_tc_slot *slot)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook);
+	LIBBPF_OPTS(bpf_tc_opts, opts);
+	int ret;
+
+	if (!slot || !slot->name_prefix)
+		return -EINVAL;
+	hook.ifindex = slot->ifindex;
+	hook.attach_point = slot->point;
+	ret = zt_tc_owner(&hook, slot->handle, slot->priority, slot->name_prefix, slot->map_id, NULL);
+	if (ret != ZT_TC_OURS)
+		return ret < 0 ? ret : 0;	/* nothing, another instance's, or not ztgate's */
+	opts.handle = slot->handle;
+	opts.priority = slot->priority;
+	ret = bpf_tc_detach(&hook, &opts);
+	return ret == -ENOENT ? 0 : ret;
 }

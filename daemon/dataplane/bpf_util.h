@@ -48,6 +48,22 @@ int zt_map_id(int map_fd, __u32 *id);
 bool zt_prog_uses_map(int prog_fd, __u32 map_id);
 
 /*
+ * A tc filter slot, HANDLE/PRIORITY on IFINDEX's clsact ingress or egress,
+ * and how to recognise our program there: its name starts with NAME_PREFIX
+ * and it uses the map with id MAP_ID (any such program when MAP_ID is 0,
+ * e.g. a teardown whose pins are gone). IFNAME is for messages only.
+ */
+struct zt_tc_slot {
+	const char *ifname;
+	int ifindex;
+	enum bpf_tc_attach_point point;	/* BPF_TC_INGRESS or BPF_TC_EGRESS */
+	__u32 handle;
+	__u32 priority;
+	const char *name_prefix;
+	__u32 map_id;
+};
+
+/*
  * Who holds the tc filter at HANDLE/PRIORITY on HOOK: nobody, a program
  * whose name starts with NAME_PREFIX and that uses the map with id MAP_ID
  * (any such program when MAP_ID is 0: "ours"), such a program of another
@@ -57,5 +73,27 @@ bool zt_prog_uses_map(int prog_fd, __u32 map_id);
 enum { ZT_TC_FREE, ZT_TC_OURS, ZT_TC_OTHER_INSTANCE, ZT_TC_FOREIGN };
 int zt_tc_owner(struct bpf_tc_hook *hook, __u32 handle, __u32 priority, const char *name_prefix,
 		__u32 map_id, __u32 *prog_id);
+
+/*
+ * Attach PROG_FD as our filter in SLOT (SLOT->map_id must be set), with
+ * one rule for every loader:
+ *   - a free slot is taken (clsact created if needed), never clobbering a
+ *     filter that appeared there meanwhile;
+ *   - our own filter (a restarted daemon's) is replaced in place
+ *     (BPF_TC_F_REPLACE at the same handle and priority: no gap);
+ *   - a slot held by another instance or by a foreign program is never
+ *     taken over: -EBUSY, and ERR says which holder (and its program id).
+ * Any other failure is -errno with one line in ERR, prefixed with WHAT
+ * ("dns fast path"). ERR may be NULL.
+ */
+int zt_tc_attach_ours(const struct zt_tc_slot *slot, int prog_fd, const char *what, char *err,
+		      size_t errlen);
+
+/*
+ * Remove our filter from SLOT: only if the slot holds ours (by
+ * SLOT->map_id, any of ours when 0). Nothing there, or someone else's
+ * filter, is left alone and is not an error (0).
+ */
+int zt_tc_detach_ours(const struct zt_tc_slot *slot);
 
 #endif /* ZT_DATAPLANE_BPF_UTIL_H */

@@ -33,6 +33,7 @@
 #include "dataplane/bpf_util.h"
 #include "dataplane/dataplane.h"
 #include "dataplane/pins.h"
+#include "lib/log.h"
 #include "policy/store.h"
 #include "zt_tc.skel.h"
 #include "zt_xdp.skel.h"
@@ -196,20 +197,52 @@ void zt_dp_close(struct zt_dataplane *dp)
 	free(dp);
 }
 
-/* The data plane's filter slot (ZT_TC_HANDLE) on HOOK: zt_tc_owner for the zt_config CONFIG_ID. */
-static int tc_filter_owner(struct bpf_tc_hook *hook, __u32 config_id)
+/* The enforcer's tc filter slot on IFINDEX's ingress or egress, ours by the zt_config CONFIG_ID. */
+static struct zt_tc_slot tc_slot(const char *ifname, int ifindex, bool egress, __u32 config_id)
 {
-	return zt_tc_owner(hook, ZT_TC_HANDLE, ZT_TC_PRIO, ZT_TC_PREFIX, config_id, NULL);
+	struct zt_tc_slot slot = {
+		.ifname = ifname,
+		.ifindex = ifindex,
+		.point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS,
+		.handle = ZT_TC_HANDLE,
+		.priority = ZT_TC_PRIO,
+		.name_prefix = ZT_TC_PREFIX,
+		.map_id = config_id,
+	};
+
+	return slot;
+}
+
+/*
+ * The tc program for a device of link type TYPE: Ethernet-framed devices
+ * get the L2 variant; TUN, WireGuard, ipip... have no link header and get
+ * the L3 one. Anything else (InfiniBand, GRE with its own header...) would
+ * be misparsed, and a misparsed packet passes: NULL, refused.
+ */
+static struct bpf_program *tc_prog_for(struct zt_dataplane *dp, int type, bool egress)
+{
+	switch (type) {
+	case ARPHRD_ETHER:
+	case ARPHRD_LOOPBACK:
+		return egress ? dp->tc->progs.zt_tc_egress : dp->tc->progs.zt_tc_ingress;
+	case ARPHRD_NONE:
+	case ARPHRD_RAWIP:
+	case ARPHRD_PPP:
+	case ARPHRD_TUNNEL:
+	case ARPHRD_TUNNEL6:
+	case ARPHRD_SIT:
+		return egress ? dp->tc->progs.zt_tc3_egress : dp->tc->progs.zt_tc3_ingress;
+	default:
+		return NULL;
+	}
 }
 
 int zt_dp_attach_tc(struct zt_dataplane *dp, const char *ifname, bool egress)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = ZT_TC_HANDLE, .priority = ZT_TC_PRIO,
-		    .flags = BPF_TC_F_REPLACE);
 	struct bpf_program *prog;
+	struct zt_tc_slot slot;
 	int ifindex, type = -1, ret;
-	bool l2;
+	char err[256];
 
 	if (!dp || !dp->tc || !ifname)
 		return -EINVAL;
@@ -219,50 +252,19 @@ int zt_dp_attach_tc(struct zt_dataplane *dp, const char *ifname, bool egress)
 	ret = zt_link_type(ifname, &type);
 	if (ret)
 		return ret;
-	/*
-	 * Ethernet-framed devices get the L2 variant; TUN, WireGuard, ipip...
-	 * have no link header and get the L3 one. Anything else (InfiniBand,
-	 * GRE with its own header...) would be misparsed, and a misparsed
-	 * packet passes: refuse it.
-	 */
-	switch (type) {
-	case ARPHRD_ETHER:
-	case ARPHRD_LOOPBACK:
-		l2 = true;
-		break;
-	case ARPHRD_NONE:
-	case ARPHRD_RAWIP:
-	case ARPHRD_PPP:
-	case ARPHRD_TUNNEL:
-	case ARPHRD_TUNNEL6:
-	case ARPHRD_SIT:
-		l2 = false;
-		break;
-	default:
+	prog = tc_prog_for(dp, type, egress);
+	if (!prog)
 		return -EPROTONOSUPPORT;
-	}
-	if (l2)
-		prog = egress ? dp->tc->progs.zt_tc_egress : dp->tc->progs.zt_tc_ingress;
-	else
-		prog = egress ? dp->tc->progs.zt_tc3_egress : dp->tc->progs.zt_tc3_ingress;
-
-	hook.ifindex = ifindex;
-	hook.attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS;
-	/* An existing clsact is the normal case; keep libbpf from reporting it. */
-	libbpf_set_print(zt_libbpf_silent);
-	ret = bpf_tc_hook_create(&hook);
-	libbpf_set_print(zt_libbpf_quiet);
-	if (ret && ret != -EEXIST)
-		return ret;
-	/* Our handle may hold another instance's filter: never take it over. */
-	ret = tc_filter_owner(&hook, dp->config_id);
-	if (ret == ZT_TC_OTHER_INSTANCE)
-		return -EBUSY;
-	if (ret < 0)
-		return ret;
-	opts.prog_fd = bpf_program__fd(prog);
-	/* Same handle and priority: the kernel swaps the filter in place, no gap. */
-	return bpf_tc_attach(&hook, &opts);
+	/*
+	 * Our own filter (a restarted daemon's) is replaced in place, no gap;
+	 * another instance's or a foreign program at our handle is never
+	 * taken over. The caller only gets -EBUSY: say whose slot it is here.
+	 */
+	slot = tc_slot(ifname, ifindex, egress, dp->config_id);
+	ret = zt_tc_attach_ours(&slot, bpf_program__fd(prog), "data plane", err, sizeof(err));
+	if (ret == -EBUSY)
+		zt_log("warning", "%s", err);
+	return ret;
 }
 
 static bool is_ztgate_xdp(struct xdp_program *p)
@@ -359,17 +361,11 @@ out:
 	return ret;
 }
 
-static int tc_detach_ours(int ifindex, enum bpf_tc_attach_point point, __u32 config_id)
+static int tc_detach_ours(int ifindex, bool egress, __u32 config_id)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = ZT_TC_HANDLE, .priority = ZT_TC_PRIO);
-	int ret;
+	struct zt_tc_slot slot = tc_slot("", ifindex, egress, config_id);
 
-	ret = tc_filter_owner(&hook, config_id);
-	if (ret != ZT_TC_OURS)
-		return ret < 0 ? ret : 0;	/* nothing, another instance's, or not ztgate's */
-	ret = bpf_tc_detach(&hook, &opts);
-	return ret == -ENOENT ? 0 : ret;
+	return zt_tc_detach_ours(&slot);
 }
 
 static int xdp_detach_ours(int ifindex, __u32 config_id)
@@ -427,10 +423,10 @@ int zt_dp_detach_all(const char *pin_dir)
 	libbpf_set_print(zt_libbpf_silent);
 	/* Keep going on errors: remove as much as possible, report the first. */
 	for (i = ifs; i->if_index; i++) {
-		r = tc_detach_ours((int)i->if_index, BPF_TC_INGRESS, config_id);
+		r = tc_detach_ours((int)i->if_index, false, config_id);
 		if (r && !ret)
 			ret = r;
-		r = tc_detach_ours((int)i->if_index, BPF_TC_EGRESS, config_id);
+		r = tc_detach_ours((int)i->if_index, true, config_id);
 		if (r && !ret)
 			ret = r;
 		r = xdp_detach_ours((int)i->if_index, config_id);
