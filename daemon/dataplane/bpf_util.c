@@ -139,13 +139,12 @@ static const char *tc_point_name(enum bpf_tc_attach_point point)
 	return point == BPF_TC_INGRESS ? "ingress" : "egress";
 }
 
-/* Create SLOT's clsact qdisc; one already there is the normal case. */
+/* Create HOOK's clsact qdisc; one already there is the normal case (0), kept off stderr. */
 static int tc_hook_ensure(struct bpf_tc_hook *hook)
 {
 	libbpf_print_fn_t prev;
 	int ret;
 
-	/* An existing clsact is the normal case; keep libbpf from reporting it. */
 	prev = libbpf_set_print(zt_libbpf_silent);
 	ret = bpf_tc_hook_create(hook);
 	libbpf_set_print(prev);

@@ -1,12 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * dataplane: load, pin, attach, adopt and tear down the BPF data plane.
+ * dataplane: the enforcement data plane's loader (bpf/zt_tc.bpf.c,
+ * bpf/zt_xdp.bpf.c): load, pin, attach, adopt, and detach for teardown.
  *
  * Both objects declare their maps LIBBPF_PIN_BY_NAME and are opened with
  * pin_root_path = the instance's pin directory, so libbpf reuses maps that
  * are already pinned there (their contents survive a restart) and pins the
  * ones it creates. Nothing here detaches on close: enforcement outlives the
- * daemon (fail closed); only zt_dp_teardown() removes it.
+ * daemon (fail closed); only zt_dp_teardown() (teardown.c, through
+ * zt_dp_detach_all() here) removes it.
+ *
+ * tc goes through bpf_util.c's zt_tc_attach_ours(), the rule every loader
+ * shares; XDP through libxdp. Callers: core/lifecycle.c (open, map fds),
+ * the roles (roles/enforce.c, client.c, connector.c: attach), teardown.c
+ * (zt_dp_detach_all), the BPF tests. Uses bpf_util.c and pins.c, no other
+ * loader. Functions return 0 or -errno.
  */
 #include <errno.h>
 #include <limits.h>
@@ -18,10 +26,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
@@ -130,14 +135,14 @@ int zt_dp_open(const char *pin_dir, struct zt_dataplane **out)
 	dp->lock_fd = -1;
 	if (snprintf(dp->pin_dir, sizeof(dp->pin_dir), "%s", pin_dir) >= (int)sizeof(dp->pin_dir)) {
 		ret = -ENAMETOOLONG;
-		goto fail;
+		goto out;
 	}
 	ret = ensure_bpffs();
 	if (ret)
-		goto fail;
+		goto out;
 	ret = zt_mkdir_p(pin_dir, 0700);
 	if (ret)
-		goto fail;
+		goto out;
 	/*
 	 * One daemon per instance: a second one would recompile the maps
 	 * under the first one's feet before finding its socket taken.
@@ -145,14 +150,14 @@ int zt_dp_open(const char *pin_dir, struct zt_dataplane **out)
 	dp->lock_fd = open(pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dp->lock_fd < 0 || flock(dp->lock_fd, LOCK_EX | LOCK_NB)) {
 		ret = errno == EWOULDBLOCK ? -EBUSY : -errno;
-		goto fail;
+		goto out;
 	}
 
 	oopts.pin_root_path = dp->pin_dir;
 	dp->tc = zt_tc_bpf__open_opts(&oopts);
 	if (!dp->tc) {
-		ret = -errno;
-		goto fail;
+		ret = errno ? -errno : -EINVAL;
+		goto out;
 	}
 	/*
 	 * Loading creates and pins the maps, or reuses the pinned ones (a
@@ -161,15 +166,15 @@ int zt_dp_open(const char *pin_dir, struct zt_dataplane **out)
 	 */
 	ret = zt_tc_bpf__load(dp->tc);
 	if (ret)
-		goto fail;
+		goto out;
 	ret = zt_map_id(bpf_map__fd(dp->tc->maps.zt_config), &dp->config_id);
 	if (ret)
-		goto fail;
+		goto out;
 	*out = dp;
-	return 0;
-fail:
-	zt_dp_close(dp);
-	return ret < 0 ? ret : -EINVAL;
+	dp = NULL;
+out:
+	zt_dp_close(dp);	/* NULL on success */
+	return ret;
 }
 
 int zt_dp_map_fd(const struct zt_dataplane *dp, enum zt_map_id id)

@@ -7,6 +7,14 @@
  * Closing a dataplane leaves programs attached and maps pinned: that is
  * what keeps enforcement in place while the daemon is down (fail closed).
  * Only zt_dp_teardown() removes them.
+ *
+ * Implemented in dataplane.c, except zt_dp_teardown() (teardown.c, which
+ * also removes the uplink guard and the DNS fast path). The helpers the
+ * loaders share (link type, tc slot owner, map clear...) are in
+ * bpf_util.h. Callers: core/lifecycle.c (open, map fds, teardown), the
+ * roles (attach; enforce.c's --teardown), core/control.c (map names),
+ * policy/compile.c (enum zt_map_id), the BPF tests. Functions return 0
+ * or -errno.
  */
 #ifndef ZT_DATAPLANE_H
 #define ZT_DATAPLANE_H
@@ -46,10 +54,13 @@ int zt_dp_open(const char *pin_dir, struct zt_dataplane **out);
 
 /*
  * Attach the tc entry point to IFNAME (clsact, ingress or egress) through
- * libbpf's bpf_tc_* API. The filter uses a fixed handle and priority, and
- * an existing ztgate filter there is replaced atomically, so a restarted
- * daemon re-attaches with no gap. Picks the L2 or L3 variant from the
- * device type (a TUN has no Ethernet header).
+ * libbpf's bpf_tc_* API (bpf_util.h, zt_tc_attach_ours). The filter uses a
+ * fixed handle and priority; this instance's filter there is replaced in
+ * place, so a restarted daemon re-attaches with no gap. Another instance's
+ * filter or a foreign program at that handle is never taken over: -EBUSY,
+ * with a warning logged that says which. Picks the L2 or L3 variant from
+ * the device type (a TUN has no Ethernet header); -EPROTONOSUPPORT for
+ * other link types.
  */
 int zt_dp_attach_tc(struct zt_dataplane *dp, const char *ifname, bool egress);
 

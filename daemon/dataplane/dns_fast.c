@@ -1,11 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * dns_fast: load, pin, attach, fill and tear down the client's DNS fast
- * path (bpf/zt_dns.bpf.c). Modelled on uplink.c: maps pinned by name under
+ * path (bpf/zt_dns.bpf.c); API in dns_fast.h. Maps pinned by name under
  * the caller's directory, a program is "ours" when it uses this instance's
  * pinned zt_dns_fast_cfg (same map id). Attachment is a tc filter on
- * clsact egress through libbpf's bpf_tc_* API, at a handle of its own so
- * it never meets the enforcer's filter.
+ * clsact egress at a handle of its own (it never meets the enforcer's),
+ * through bpf_util.c's zt_tc_attach_ours() / zt_tc_detach_ours(): the same
+ * take-free, replace-ours, refuse-others rule as the enforcer.
+ *
+ * Callers: roles/client.c and dns/server.c (open, attach, fill, detach),
+ * teardown.c (zt_dns_fast_teardown), tests/bpf/test_dns_fast.c. Uses
+ * bpf_util.c and pins.c, no other loader.
  */
 #include <errno.h>
 #include <limits.h>
@@ -62,29 +67,29 @@ int zt_dns_fast_open(const char *pin_dir, struct in_addr addr, uint16_t port,
 		return zt_errf(err, errlen, -ENOMEM, "dns fast path: out of memory");
 	if (snprintf(f->pin_dir, sizeof(f->pin_dir), "%s", pin_dir) >= (int)sizeof(f->pin_dir)) {
 		ret = zt_errf(err, errlen, -ENAMETOOLONG, "dns fast path: pin directory name too long");
-		goto fail;
+		goto out;
 	}
 	ret = zt_pin_dir_prepare(pin_dir, "dns fast path", err, errlen);
 	if (ret)
-		goto fail;
+		goto out;
 	oopts.pin_root_path = f->pin_dir;
 	f->skel = zt_dns_bpf__open_opts(&oopts);
 	if (!f->skel) {
-		ret = -errno;
+		ret = errno ? -errno : -EINVAL;
 		zt_errf(err, errlen, ret, "dns fast path: opening the BPF object: %s", strerror(-ret));
-		goto fail;
+		goto out;
 	}
 	ret = zt_dns_bpf__load(f->skel);
 	if (ret) {
 		zt_errf(err, errlen, ret, "dns fast path: loading (pins in %s reusable?): %s", pin_dir,
 			strerror(-ret));
-		goto fail;
+		goto out;
 	}
 	ret = zt_map_id(bpf_map__fd(f->skel->maps.zt_dns_fast_cfg), &f->cfg_id);
 	if (ret) {
 		zt_errf(err, errlen, ret, "dns fast path: reading the config map's id: %s",
 			strerror(-ret));
-		goto fail;
+		goto out;
 	}
 	/* Whatever a previous daemon left (another range, another TTL) goes first. */
 	ret = zt_dns_fast_flush(f);
@@ -93,13 +98,13 @@ int zt_dns_fast_open(const char *pin_dir, struct in_addr addr, uint16_t port,
 		ret = -errno;
 	if (ret) {
 		zt_errf(err, errlen, ret, "dns fast path: resetting its maps: %s", strerror(-ret));
-		goto fail;
+		goto out;
 	}
 	*out = f;
-	return 0;
-fail:
-	zt_dns_fast_close(f);
-	return ret < 0 ? ret : -EINVAL;
+	f = NULL;
+out:
+	zt_dns_fast_close(f);	/* NULL on success */
+	return ret;
 }
 
 void zt_dns_fast_close(struct zt_dns_fast *f)
