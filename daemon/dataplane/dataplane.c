@@ -1,14 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * dataplane: load, pin, attach, adopt and tear down the BPF data plane.
+ * dataplane: the enforcement data plane's loader (bpf/zt_tc.bpf.c,
+ * bpf/zt_xdp.bpf.c): load, pin, attach, adopt, and detach for teardown.
  *
  * Both objects declare their maps LIBBPF_PIN_BY_NAME and are opened with
  * pin_root_path = the instance's pin directory, so libbpf reuses maps that
  * are already pinned there (their contents survive a restart) and pins the
  * ones it creates. Nothing here detaches on close: enforcement outlives the
- * daemon (fail closed); only zt_dp_teardown() removes it.
+ * daemon (fail closed); only zt_dp_teardown() (teardown.c, through
+ * zt_dp_detach_all() here) removes it.
+ *
+ * tc goes through bpf_util.c's zt_tc_attach_ours(), the rule every loader
+ * shares; XDP through libxdp. Callers: core/lifecycle.c (open, map fds),
+ * the roles (roles/enforce.c, client.c, connector.c: attach), teardown.c
+ * (zt_dp_detach_all), the BPF tests. Uses bpf_util.c and pins.c, no other
+ * loader. Functions return 0 or -errno.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <net/if.h>
@@ -19,10 +26,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
@@ -31,10 +35,10 @@
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
 
-#include "dataplane/pins.h"
+#include "dataplane/bpf_util.h"
 #include "dataplane/dataplane.h"
-#include "dataplane/dns_fast.h"
-#include "dataplane/uplink.h"
+#include "dataplane/pins.h"
+#include "lib/log.h"
 #include "policy/store.h"
 #include "zt_tc.skel.h"
 #include "zt_xdp.skel.h"
@@ -73,23 +77,6 @@ const char *zt_map_name(enum zt_map_id id)
 	return map_names[id];
 }
 
-/* Library chatter is for debugging; warnings (e.g. a verifier log) matter. */
-static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (level > LIBBPF_WARN)
-		return 0;
-	return vfprintf(stderr, fmt, ap);
-}
-
-/* For probes whose failure is the normal answer ("no qdisc there"). */
-int zt_libbpf_silent(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	(void)level;
-	(void)fmt;
-	(void)ap;
-	return 0;
-}
-
 /*
  * libxdp probes whether the kernel can run its multi-program dispatcher by
  * loading one; where it cannot, libxdp falls back to a single program by
@@ -117,7 +104,7 @@ static int libxdp_quiet(enum libxdp_print_level level, const char *fmt, va_list 
 
 static void quiet_libs(void)
 {
-	libbpf_set_print(libbpf_quiet);
+	libbpf_set_print(zt_libbpf_quiet);
 	libxdp_set_print(libxdp_quiet);
 }
 
@@ -130,40 +117,6 @@ static int ensure_bpffs(void)
 	if (mount("bpf", BPFFS_ROOT, "bpf", 0, "mode=0700"))
 		return -errno;
 	return 0;
-}
-
-/* Id of the map behind FD. */
-static int map_id_of(int fd, __u32 *id)
-{
-	struct bpf_map_info info;
-	__u32 len = sizeof(info);
-
-	memset(&info, 0, sizeof(info));
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		return -errno;
-	*id = info.id;
-	return 0;
-}
-
-/*
- * Does program PROG_FD use map MAP_ID? Every ztgate program reads its
- * instance's zt_config, so this tells one instance's programs from
- * another's (a name alone does not).
- */
-static bool prog_uses_map(int prog_fd, __u32 map_id)
-{
-	struct bpf_prog_info info;
-	__u32 ids[64], len = sizeof(info), i;
-
-	memset(&info, 0, sizeof(info));
-	info.nr_map_ids = sizeof(ids) / sizeof(ids[0]);
-	info.map_ids = (__u64)(unsigned long)ids;
-	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
-		return false;
-	for (i = 0; i < info.nr_map_ids && i < sizeof(ids) / sizeof(ids[0]); i++)
-		if (ids[i] == map_id)
-			return true;
-	return false;
 }
 
 int zt_dp_open(const char *pin_dir, struct zt_dataplane **out)
@@ -182,14 +135,14 @@ int zt_dp_open(const char *pin_dir, struct zt_dataplane **out)
 	dp->lock_fd = -1;
 	if (snprintf(dp->pin_dir, sizeof(dp->pin_dir), "%s", pin_dir) >= (int)sizeof(dp->pin_dir)) {
 		ret = -ENAMETOOLONG;
-		goto fail;
+		goto out;
 	}
 	ret = ensure_bpffs();
 	if (ret)
-		goto fail;
+		goto out;
 	ret = zt_mkdir_p(pin_dir, 0700);
 	if (ret)
-		goto fail;
+		goto out;
 	/*
 	 * One daemon per instance: a second one would recompile the maps
 	 * under the first one's feet before finding its socket taken.
@@ -197,14 +150,14 @@ int zt_dp_open(const char *pin_dir, struct zt_dataplane **out)
 	dp->lock_fd = open(pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dp->lock_fd < 0 || flock(dp->lock_fd, LOCK_EX | LOCK_NB)) {
 		ret = errno == EWOULDBLOCK ? -EBUSY : -errno;
-		goto fail;
+		goto out;
 	}
 
 	oopts.pin_root_path = dp->pin_dir;
 	dp->tc = zt_tc_bpf__open_opts(&oopts);
 	if (!dp->tc) {
-		ret = -errno;
-		goto fail;
+		ret = errno ? -errno : -EINVAL;
+		goto out;
 	}
 	/*
 	 * Loading creates and pins the maps, or reuses the pinned ones (a
@@ -213,15 +166,15 @@ int zt_dp_open(const char *pin_dir, struct zt_dataplane **out)
 	 */
 	ret = zt_tc_bpf__load(dp->tc);
 	if (ret)
-		goto fail;
-	ret = map_id_of(bpf_map__fd(dp->tc->maps.zt_config), &dp->config_id);
+		goto out;
+	ret = zt_map_id(bpf_map__fd(dp->tc->maps.zt_config), &dp->config_id);
 	if (ret)
-		goto fail;
+		goto out;
 	*out = dp;
-	return 0;
-fail:
-	zt_dp_close(dp);
-	return ret < 0 ? ret : -EINVAL;
+	dp = NULL;
+out:
+	zt_dp_close(dp);	/* NULL on success */
+	return ret;
 }
 
 int zt_dp_map_fd(const struct zt_dataplane *dp, enum zt_map_id id)
@@ -249,130 +202,74 @@ void zt_dp_close(struct zt_dataplane *dp)
 	free(dp);
 }
 
-/* ARPHRD_* of IFNAME, asked of the kernel in the current netns (sysfs may belong to another). */
-static int link_type(const char *ifname, int *type)
+/* The enforcer's tc filter slot on IFINDEX's ingress or egress, ours by the zt_config CONFIG_ID. */
+static struct zt_tc_slot tc_slot(const char *ifname, int ifindex, bool egress, __u32 config_id)
 {
-	struct ifreq ifr;
-	int fd, ret = 0;
+	struct zt_tc_slot slot = {
+		.ifname = ifname,
+		.ifindex = ifindex,
+		.point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS,
+		.handle = ZT_TC_HANDLE,
+		.priority = ZT_TC_PRIO,
+		.name_prefix = ZT_TC_PREFIX,
+		.map_id = config_id,
+	};
 
-	if (strlen(ifname) >= sizeof(ifr.ifr_name))
-		return -ENAMETOOLONG;
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	memset(&ifr, 0, sizeof(ifr));
-	strcpy(ifr.ifr_name, ifname);
-	if (ioctl(fd, SIOCGIFHWADDR, &ifr))
-		ret = -errno;
-	else
-		*type = ifr.ifr_hwaddr.sa_family;
-	close(fd);
-	return ret;
+	return slot;
 }
 
-int zt_tc_owner(struct bpf_tc_hook *hook, __u32 handle, __u32 priority, const char *name_prefix,
-		__u32 map_id, __u32 *prog_id)
+/*
+ * The tc program for a device of link type TYPE: Ethernet-framed devices
+ * get the L2 variant; TUN, WireGuard, ipip... have no link header and get
+ * the L3 one. Anything else (InfiniBand, GRE with its own header...) would
+ * be misparsed, and a misparsed packet passes: NULL, refused.
+ */
+static struct bpf_program *tc_prog_for(struct zt_dataplane *dp, int type, bool egress)
 {
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = handle, .priority = priority);
-	struct bpf_prog_info info;
-	__u32 len = sizeof(info);
-	libbpf_print_fn_t prev;
-	int fd, ret;
-
-	if (prog_id)
-		*prog_id = 0;
-	prev = libbpf_set_print(zt_libbpf_silent);
-	ret = bpf_tc_query(hook, &opts);
-	libbpf_set_print(prev);
-	if (ret == -ENOENT || ret == -EINVAL)
-		return ZT_TC_FREE;	/* no clsact or no filter at the handle */
-	if (ret)
-		return ret;
-	if (prog_id)
-		*prog_id = opts.prog_id;
-	fd = bpf_prog_get_fd_by_id(opts.prog_id);
-	if (fd < 0)
-		return errno == ENOENT ? ZT_TC_FREE : -errno;
-	memset(&info, 0, sizeof(info));
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		ret = -errno;
-	else if (strncmp(info.name, name_prefix, strlen(name_prefix)))
-		ret = ZT_TC_FOREIGN;
-	else if (!map_id || prog_uses_map(fd, map_id))
-		ret = ZT_TC_OURS;
-	else
-		ret = ZT_TC_OTHER_INSTANCE;
-	close(fd);
-	return ret;
-}
-
-/* The data plane's filter slot (ZT_TC_HANDLE) on HOOK: zt_tc_owner for the zt_config CONFIG_ID. */
-static int tc_filter_owner(struct bpf_tc_hook *hook, __u32 config_id)
-{
-	return zt_tc_owner(hook, ZT_TC_HANDLE, ZT_TC_PRIO, ZT_TC_PREFIX, config_id, NULL);
-}
-
-int zt_dp_attach_tc(struct zt_dataplane *dp, const char *ifname, bool egress)
-{
-	LIBBPF_OPTS(bpf_tc_hook, hook);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = ZT_TC_HANDLE, .priority = ZT_TC_PRIO,
-		    .flags = BPF_TC_F_REPLACE);
-	struct bpf_program *prog;
-	int ifindex, type = -1, ret;
-	bool l2;
-
-	if (!dp || !dp->tc || !ifname)
-		return -EINVAL;
-	ifindex = (int)if_nametoindex(ifname);
-	if (!ifindex)
-		return -errno;
-	ret = link_type(ifname, &type);
-	if (ret)
-		return ret;
-	/*
-	 * Ethernet-framed devices get the L2 variant; TUN, WireGuard, ipip...
-	 * have no link header and get the L3 one. Anything else (InfiniBand,
-	 * GRE with its own header...) would be misparsed, and a misparsed
-	 * packet passes: refuse it.
-	 */
 	switch (type) {
 	case ARPHRD_ETHER:
 	case ARPHRD_LOOPBACK:
-		l2 = true;
-		break;
+		return egress ? dp->tc->progs.zt_tc_egress : dp->tc->progs.zt_tc_ingress;
 	case ARPHRD_NONE:
 	case ARPHRD_RAWIP:
 	case ARPHRD_PPP:
 	case ARPHRD_TUNNEL:
 	case ARPHRD_TUNNEL6:
 	case ARPHRD_SIT:
-		l2 = false;
-		break;
+		return egress ? dp->tc->progs.zt_tc3_egress : dp->tc->progs.zt_tc3_ingress;
 	default:
-		return -EPROTONOSUPPORT;
+		return NULL;
 	}
-	if (l2)
-		prog = egress ? dp->tc->progs.zt_tc_egress : dp->tc->progs.zt_tc_ingress;
-	else
-		prog = egress ? dp->tc->progs.zt_tc3_egress : dp->tc->progs.zt_tc3_ingress;
+}
 
-	hook.ifindex = ifindex;
-	hook.attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS;
-	/* An existing clsact is the normal case; keep libbpf from reporting it. */
-	libbpf_set_print(zt_libbpf_silent);
-	ret = bpf_tc_hook_create(&hook);
-	libbpf_set_print(libbpf_quiet);
-	if (ret && ret != -EEXIST)
+int zt_dp_attach_tc(struct zt_dataplane *dp, const char *ifname, bool egress)
+{
+	struct bpf_program *prog;
+	struct zt_tc_slot slot;
+	int ifindex, type = -1, ret;
+	char err[256];
+
+	if (!dp || !dp->tc || !ifname)
+		return -EINVAL;
+	ifindex = (int)if_nametoindex(ifname);
+	if (!ifindex)
+		return -errno;
+	ret = zt_link_type(ifname, &type);
+	if (ret)
 		return ret;
-	/* Our handle may hold another instance's filter: never take it over. */
-	ret = tc_filter_owner(&hook, dp->config_id);
-	if (ret == ZT_TC_OTHER_INSTANCE)
-		return -EBUSY;
-	if (ret < 0)
-		return ret;
-	opts.prog_fd = bpf_program__fd(prog);
-	/* Same handle and priority: the kernel swaps the filter in place, no gap. */
-	return bpf_tc_attach(&hook, &opts);
+	prog = tc_prog_for(dp, type, egress);
+	if (!prog)
+		return -EPROTONOSUPPORT;
+	/*
+	 * Our own filter (a restarted daemon's) is replaced in place, no gap;
+	 * another instance's or a foreign program at our handle is never
+	 * taken over. The caller only gets -EBUSY: say whose slot it is here.
+	 */
+	slot = tc_slot(ifname, ifindex, egress, dp->config_id);
+	ret = zt_tc_attach_ours(&slot, bpf_program__fd(prog), "data plane", err, sizeof(err));
+	if (ret == -EBUSY)
+		zt_log("warning", "%s", err);
+	return ret;
 }
 
 static bool is_ztgate_xdp(struct xdp_program *p)
@@ -385,7 +282,7 @@ static bool is_ztgate_xdp(struct xdp_program *p)
 /* A ztgate XDP program of the instance whose zt_config is CONFIG_ID (0: any). */
 static bool is_our_xdp(struct xdp_program *p, __u32 config_id)
 {
-	return is_ztgate_xdp(p) && (!config_id || prog_uses_map(xdp_program__fd(p), config_id));
+	return is_ztgate_xdp(p) && (!config_id || zt_prog_uses_map(xdp_program__fd(p), config_id));
 }
 
 /*
@@ -430,7 +327,7 @@ int zt_dp_attach_xdp(struct zt_dataplane *dp, const char *ifname)
 	if (!ifindex)
 		return -errno;
 	/* The XDP program is Ethernet-only; on a TUN it would pass everything. */
-	ret = link_type(ifname, &type);
+	ret = zt_link_type(ifname, &type);
 	if (ret)
 		return ret;
 	if (type != ARPHRD_ETHER)
@@ -461,7 +358,7 @@ int zt_dp_attach_xdp(struct zt_dataplane *dp, const char *ifname)
 	ret = xdp_program__attach(prog, ifindex, XDP_MODE_NATIVE, 0);
 	if (ret)
 		ret = xdp_program__attach(prog, ifindex, XDP_MODE_SKB, 0);
-	libbpf_set_print(libbpf_quiet);
+	libbpf_set_print(zt_libbpf_quiet);
 out:
 	/* The dispatcher's links are pinned by libxdp: closing keeps it attached. */
 	xdp_program__close(prog);
@@ -469,17 +366,11 @@ out:
 	return ret;
 }
 
-static int tc_detach_ours(int ifindex, enum bpf_tc_attach_point point, __u32 config_id)
+static int tc_detach_ours(int ifindex, bool egress, __u32 config_id)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = ZT_TC_HANDLE, .priority = ZT_TC_PRIO);
-	int ret;
+	struct zt_tc_slot slot = tc_slot("", ifindex, egress, config_id);
 
-	ret = tc_filter_owner(&hook, config_id);
-	if (ret != ZT_TC_OURS)
-		return ret < 0 ? ret : 0;	/* nothing, another instance's, or not ztgate's */
-	ret = bpf_tc_detach(&hook, &opts);
-	return ret == -ENOENT ? 0 : ret;
+	return zt_tc_detach_ours(&slot);
 }
 
 static int xdp_detach_ours(int ifindex, __u32 config_id)
@@ -516,45 +407,7 @@ out:
 	return ret == -ENOENT ? 0 : ret;
 }
 
-static int rm_pin_dir(const char *dir)
-{
-	char path[PATH_MAX], parent[PATH_MAX], *slash;
-	struct dirent *de;
-	int ret = 0;
-	DIR *d;
-
-	d = opendir(dir);
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path)) {
-			ret = -ENAMETOOLONG;
-			continue;
-		}
-		/* Pins are files; unlinking drops the reference, not attached programs' maps. */
-		if (unlink(path) && errno != ENOENT && !ret)
-			ret = -errno;
-	}
-	closedir(d);
-	if (ret)
-		return ret;
-	if (rmdir(dir) && errno != ENOENT)
-		return -errno;
-
-	/* The shared parent (/sys/fs/bpf/ztgate) goes when its last instance does. */
-	snprintf(parent, sizeof(parent), "%s", dir);
-	slash = strrchr(parent, '/');
-	if (slash && slash != parent) {
-		*slash = '\0';
-		if (!strcmp(strrchr(parent, '/') ? strrchr(parent, '/') + 1 : parent, "ztgate"))
-			rmdir(parent);	/* ENOTEMPTY: other instances live on */
-	}
-	return 0;
-}
-
-int zt_dp_teardown(const char *pin_dir)
+int zt_dp_detach_all(const char *pin_dir)
 {
 	struct if_nameindex *ifs, *i;
 	__u32 config_id;
@@ -575,10 +428,10 @@ int zt_dp_teardown(const char *pin_dir)
 	libbpf_set_print(zt_libbpf_silent);
 	/* Keep going on errors: remove as much as possible, report the first. */
 	for (i = ifs; i->if_index; i++) {
-		r = tc_detach_ours((int)i->if_index, BPF_TC_INGRESS, config_id);
+		r = tc_detach_ours((int)i->if_index, false, config_id);
 		if (r && !ret)
 			ret = r;
-		r = tc_detach_ours((int)i->if_index, BPF_TC_EGRESS, config_id);
+		r = tc_detach_ours((int)i->if_index, true, config_id);
 		if (r && !ret)
 			ret = r;
 		r = xdp_detach_ours((int)i->if_index, config_id);
@@ -586,54 +439,6 @@ int zt_dp_teardown(const char *pin_dir)
 			ret = r;
 	}
 	if_freenameindex(ifs);
-	libbpf_set_print(libbpf_quiet);
-	/* A connector's uplink guard left behind by a crash lives in a subdirectory. */
-	{
-		char up[PATH_MAX], uerr[256];
-
-		snprintf(up, sizeof(up), "%s/uplink", pin_dir);
-		if (access(up, F_OK) == 0) {
-			r = zt_uplink_teardown(up, uerr, sizeof(uerr));
-			if (r && !ret)
-				ret = r;
-		}
-		/* And a client's DNS fast path. */
-		snprintf(up, sizeof(up), "%s/dns", pin_dir);
-		if (access(up, F_OK) == 0) {
-			r = zt_dns_fast_teardown(up, uerr, sizeof(uerr));
-			if (r && !ret)
-				ret = r;
-		}
-	}
-	r = rm_pin_dir(pin_dir);
-	return ret ? ret : r;
-}
-
-/* Exported for the other loaders (uplink.c): one copy of each probe. */
-int zt_link_type(const char *ifname, int *type)
-{
-	return link_type(ifname, type);
-}
-
-int zt_map_clear(int map_fd, size_t key_size)
-{
-	uint8_t key[ZT_MAP_KEY_MAX];
-
-	if (key_size > sizeof(key))
-		return -EINVAL;
-	/* Always delete the first key: deleting as we walk never skips one. */
-	while (!bpf_map_get_next_key(map_fd, NULL, key))
-		if (bpf_map_delete_elem(map_fd, key) && errno != ENOENT)
-			return -errno;
-	return 0;
-}
-
-int zt_map_id(int map_fd, __u32 *id)
-{
-	return map_id_of(map_fd, id);
-}
-
-bool zt_prog_uses_map(int prog_fd, __u32 map_id)
-{
-	return prog_uses_map(prog_fd, map_id);
+	libbpf_set_print(zt_libbpf_quiet);
+	return ret;
 }

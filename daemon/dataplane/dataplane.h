@@ -7,15 +7,21 @@
  * Closing a dataplane leaves programs attached and maps pinned: that is
  * what keeps enforcement in place while the daemon is down (fail closed).
  * Only zt_dp_teardown() removes them.
+ *
+ * Implemented in dataplane.c, except zt_dp_teardown() (teardown.c, which
+ * also removes the uplink guard and the DNS fast path). The helpers the
+ * loaders share (link type, tc slot owner, map clear...) are in
+ * bpf_util.h. Callers: core/lifecycle.c (open, map fds, teardown), the
+ * roles (attach; enforce.c's --teardown), core/control.c (map names),
+ * policy/compile.c (enum zt_map_id), the BPF tests. Functions return 0
+ * or -errno.
  */
 #ifndef ZT_DATAPLANE_H
 #define ZT_DATAPLANE_H
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdarg.h>
 #include <linux/types.h>
-#include <bpf/libbpf.h>
 
 enum zt_map_id {
 	ZT_MAP_CONFIG,
@@ -46,10 +52,13 @@ int zt_dp_open(const char *pin_dir, struct zt_dataplane **out);
 
 /*
  * Attach the tc entry point to IFNAME (clsact, ingress or egress) through
- * libbpf's bpf_tc_* API. The filter uses a fixed handle and priority, and
- * an existing ztgate filter there is replaced atomically, so a restarted
- * daemon re-attaches with no gap. Picks the L2 or L3 variant from the
- * device type (a TUN has no Ethernet header).
+ * libbpf's bpf_tc_* API (bpf_util.h, zt_tc_attach_ours). The filter uses a
+ * fixed handle and priority; this instance's filter there is replaced in
+ * place, so a restarted daemon re-attaches with no gap. Another instance's
+ * filter or a foreign program at that handle is never taken over: -EBUSY,
+ * with a warning logged that says which. Picks the L2 or L3 variant from
+ * the device type (a TUN has no Ethernet header); -EPROTONOSUPPORT for
+ * other link types.
  */
 int zt_dp_attach_tc(struct zt_dataplane *dp, const char *ifname, bool egress);
 
@@ -61,40 +70,6 @@ int zt_dp_attach_tc(struct zt_dataplane *dp, const char *ifname, bool egress);
  */
 int zt_dp_attach_xdp(struct zt_dataplane *dp, const char *ifname);
 
-/*
- * ARPHRD_* of IFNAME in the current network namespace, asked of the kernel
- * (sysfs may belong to another namespace). Returns 0 or -errno.
- */
-int zt_link_type(const char *ifname, int *type);
-
-/* A libbpf print callback that prints nothing: for probes whose failure is an answer. */
-int zt_libbpf_silent(enum libbpf_print_level level, const char *fmt, va_list ap);
-
-/*
- * Who holds the tc filter at HANDLE/PRIORITY on HOOK: nobody, a program
- * whose name starts with NAME_PREFIX and that uses the map with id MAP_ID
- * (any such program when MAP_ID is 0: "ours"), such a program of another
- * instance, or a foreign one. One of ZT_TC_* or -errno; *PROG_ID (may be
- * NULL) gets the program's id.
- */
-enum { ZT_TC_FREE, ZT_TC_OURS, ZT_TC_OTHER_INSTANCE, ZT_TC_FOREIGN };
-struct bpf_tc_hook;
-int zt_tc_owner(struct bpf_tc_hook *hook, __u32 handle, __u32 priority, const char *name_prefix,
-		__u32 map_id, __u32 *prog_id);
-
-/* Delete every entry of the hash map MAP_FD (keys of KEY_SIZE <= ZT_MAP_KEY_MAX bytes). 0 or -errno. */
-#define ZT_MAP_KEY_MAX	256
-int zt_map_clear(int map_fd, size_t key_size);
-
-/* Kernel id of the map behind MAP_FD. Returns 0 or -errno. */
-int zt_map_id(int map_fd, __u32 *id);
-
-/*
- * Does program PROG_FD use the map with id MAP_ID? How a loader tells its
- * own instance's programs from another's: a name alone does not.
- */
-bool zt_prog_uses_map(int prog_fd, __u32 map_id);
-
 /* fd of a map; valid until zt_dp_close(). */
 int zt_dp_map_fd(const struct zt_dataplane *dp, enum zt_map_id id);
 
@@ -104,8 +79,18 @@ const char *zt_dp_pin_dir(const struct zt_dataplane *dp);
 void zt_dp_close(struct zt_dataplane *dp);
 
 /*
+ * Detach this instance's tc filters and XDP programs (found by the
+ * zt_config pinned in PIN_DIR; every ztgate one if the pins are gone) from
+ * every interface of the current network namespace. Pins stay. The first
+ * step of zt_dp_teardown(); keeps going on errors and returns the first.
+ */
+int zt_dp_detach_all(const char *pin_dir);
+
+/*
  * Detach every ztgate tc filter and XDP program from every interface of the
- * current network namespace, and remove pin_dir with everything in it.
+ * current network namespace, and remove pin_dir with everything in it
+ * (the uplink guard's and the DNS fast path's subdirectories included).
+ * Defined in teardown.c, the one place that knows all three loaders.
  */
 int zt_dp_teardown(const char *pin_dir);
 

@@ -1,11 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * dns_fast: load, pin, attach, fill and tear down the client's DNS fast
- * path (bpf/zt_dns.bpf.c). Modelled on uplink.c: maps pinned by name under
+ * path (bpf/zt_dns.bpf.c); API in dns_fast.h. Maps pinned by name under
  * the caller's directory, a program is "ours" when it uses this instance's
  * pinned zt_dns_fast_cfg (same map id). Attachment is a tc filter on
- * clsact egress through libbpf's bpf_tc_* API, at a handle of its own so
- * it never meets the enforcer's filter.
+ * clsact egress at a handle of its own (it never meets the enforcer's),
+ * through bpf_util.c's zt_tc_attach_ours() / zt_tc_detach_ours(): the same
+ * take-free, replace-ours, refuse-others rule as the enforcer.
+ *
+ * Callers: roles/client.c and dns/server.c (open, attach, fill, detach),
+ * teardown.c (zt_dns_fast_teardown), tests/bpf/test_dns_fast.c. Uses
+ * bpf_util.c and pins.c, no other loader.
  */
 #include <errno.h>
 #include <limits.h>
@@ -21,8 +26,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "dataplane/bpf_util.h"
 #include "dataplane/pins.h"
-#include "dataplane/dataplane.h"
 #include "lib/log.h"
 #include "dataplane/dns_fast.h"
 #include "policy/store.h"
@@ -62,29 +67,29 @@ int zt_dns_fast_open(const char *pin_dir, struct in_addr addr, uint16_t port,
 		return zt_errf(err, errlen, -ENOMEM, "dns fast path: out of memory");
 	if (snprintf(f->pin_dir, sizeof(f->pin_dir), "%s", pin_dir) >= (int)sizeof(f->pin_dir)) {
 		ret = zt_errf(err, errlen, -ENAMETOOLONG, "dns fast path: pin directory name too long");
-		goto fail;
+		goto out;
 	}
 	ret = zt_pin_dir_prepare(pin_dir, "dns fast path", err, errlen);
 	if (ret)
-		goto fail;
+		goto out;
 	oopts.pin_root_path = f->pin_dir;
 	f->skel = zt_dns_bpf__open_opts(&oopts);
 	if (!f->skel) {
-		ret = -errno;
+		ret = errno ? -errno : -EINVAL;
 		zt_errf(err, errlen, ret, "dns fast path: opening the BPF object: %s", strerror(-ret));
-		goto fail;
+		goto out;
 	}
 	ret = zt_dns_bpf__load(f->skel);
 	if (ret) {
 		zt_errf(err, errlen, ret, "dns fast path: loading (pins in %s reusable?): %s", pin_dir,
 			strerror(-ret));
-		goto fail;
+		goto out;
 	}
 	ret = zt_map_id(bpf_map__fd(f->skel->maps.zt_dns_fast_cfg), &f->cfg_id);
 	if (ret) {
 		zt_errf(err, errlen, ret, "dns fast path: reading the config map's id: %s",
 			strerror(-ret));
-		goto fail;
+		goto out;
 	}
 	/* Whatever a previous daemon left (another range, another TTL) goes first. */
 	ret = zt_dns_fast_flush(f);
@@ -93,13 +98,13 @@ int zt_dns_fast_open(const char *pin_dir, struct in_addr addr, uint16_t port,
 		ret = -errno;
 	if (ret) {
 		zt_errf(err, errlen, ret, "dns fast path: resetting its maps: %s", strerror(-ret));
-		goto fail;
+		goto out;
 	}
 	*out = f;
-	return 0;
-fail:
-	zt_dns_fast_close(f);
-	return ret < 0 ? ret : -EINVAL;
+	f = NULL;
+out:
+	zt_dns_fast_close(f);	/* NULL on success */
+	return ret;
 }
 
 void zt_dns_fast_close(struct zt_dns_fast *f)
@@ -252,23 +257,27 @@ out:
 	return ret;
 }
 
-/* Who holds our filter slot on IFINDEX's egress: zt_tc_owner for the config map CFG_ID. */
-static int slot_owner(int ifindex, __u32 cfg_id, __u32 *prog_id)
+/* The fast path's tc filter slot on IFINDEX's egress, ours by the config map CFG_ID (0: any). */
+static struct zt_tc_slot dns_slot(const char *ifname, int ifindex, __u32 cfg_id)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
+	struct zt_tc_slot slot = {
+		.ifname = ifname,
+		.ifindex = ifindex,
+		.point = BPF_TC_EGRESS,
+		.handle = DNS_TC_HANDLE,
+		.priority = DNS_TC_PRIO,
+		.name_prefix = DNS_PROG_NAME,
+		.map_id = cfg_id,
+	};
 
-	return zt_tc_owner(&hook, DNS_TC_HANDLE, DNS_TC_PRIO, DNS_PROG_NAME, cfg_id, prog_id);
+	return slot;
 }
 
 int zt_dns_fast_attach(struct zt_dns_fast *f, const char *ifname, char *err, size_t errlen)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_EGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = DNS_TC_HANDLE, .priority = DNS_TC_PRIO,
-		    .flags = BPF_TC_F_REPLACE);
+	struct zt_tc_slot slot;
 	char path[PATH_MAX];
-	libbpf_print_fn_t prev;
 	int ifindex, type = -1, ret;
-	__u32 id;
 
 	if (!f || !f->skel || !ifname)
 		return zt_errf(err, errlen, -EINVAL, "dns fast path: attach: bad arguments");
@@ -282,50 +291,29 @@ int zt_dns_fast_attach(struct zt_dns_fast *f, const char *ifname, char *err, siz
 	if (type != ARPHRD_LOOPBACK)
 		return zt_errf(err, errlen, -EPROTONOSUPPORT,
 			       "dns fast path: %s is not a loopback device (type %d)", ifname, type);
-	hook.ifindex = ifindex;
-	prev = libbpf_set_print(zt_libbpf_silent);
-	ret = bpf_tc_hook_create(&hook);	/* an existing clsact is fine */
-	libbpf_set_print(prev);
-	if (ret && ret != -EEXIST)
-		return zt_errf(err, errlen, ret, "dns fast path: clsact on %s: %s", ifname,
-			       strerror(-ret));
-	ret = slot_owner(ifindex, f->cfg_id, &id);
-	if (ret < 0)
-		return zt_errf(err, errlen, ret, "dns fast path: querying tc on %s: %s", ifname,
-			       strerror(-ret));
-	if (ret == ZT_TC_OTHER_INSTANCE || ret == ZT_TC_FOREIGN)
-		return zt_errf(err, errlen, -EBUSY,
-			       "dns fast path: %s egress handle %#x holds %s program (id %u)", ifname,
-			       DNS_TC_HANDLE, ret == ZT_TC_OTHER_INSTANCE ? "another ztgate instance's" :
-			       "a foreign", id);
-	/* Same handle and priority: a restart swaps the filter in place. */
-	opts.prog_fd = zt_dns_fast_prog_fd(f);
-	ret = bpf_tc_attach(&hook, &opts);
+	/* Ours (a restart) is swapped in place; anyone else's slot is refused (-EBUSY). */
+	slot = dns_slot(ifname, ifindex, f->cfg_id);
+	ret = zt_tc_attach_ours(&slot, zt_dns_fast_prog_fd(f), "dns fast path", err, errlen);
 	if (ret)
-		return zt_errf(err, errlen, ret, "dns fast path: attaching to %s egress: %s", ifname,
-			       strerror(-ret));
+		return ret;
 	f->ifindex = ifindex;
 	/* For bpftool; the filter holds the program either way. */
 	if (!zt_pin_path(path, sizeof(path), f->pin_dir, DNS_PROG_NAME)) {
 		unlink(path);
-		if (bpf_obj_pin(opts.prog_fd, path))
-			return zt_errf(err, errlen, -errno, "dns fast path: pinning %s: %s", path,
-				       strerror(errno));
+		if (bpf_obj_pin(zt_dns_fast_prog_fd(f), path)) {
+			ret = -errno;
+			return zt_errf(err, errlen, ret, "dns fast path: pinning %s: %s", path,
+				       strerror(-ret));
+		}
 	}
 	return 0;
 }
 
 static int detach_ours(int ifindex, __u32 cfg_id)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = DNS_TC_HANDLE, .priority = DNS_TC_PRIO);
-	int ret;
+	struct zt_tc_slot slot = dns_slot("", ifindex, cfg_id);
 
-	ret = slot_owner(ifindex, cfg_id, NULL);
-	if (ret != ZT_TC_OURS)
-		return ret < 0 ? ret : 0;	/* nothing, or not ours */
-	ret = bpf_tc_detach(&hook, &opts);
-	return ret == -ENOENT ? 0 : ret;
+	return zt_tc_detach_ours(&slot);
 }
 
 int zt_dns_fast_detach(struct zt_dns_fast *f, char *err, size_t errlen)

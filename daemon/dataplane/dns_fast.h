@@ -46,7 +46,8 @@ int zt_dns_fast_open(const char *pin_dir, struct in_addr addr, uint16_t port,
 /*
  * Attach to IFNAME's tc egress (a loopback device of the current network
  * namespace), replacing this instance's earlier program there (a restart:
- * no gap). -EBUSY if the filter slot holds someone else's program.
+ * no gap). -EBUSY if the filter slot holds another instance's or a foreign
+ * program (ERR says which): the rule of bpf_util.h's zt_tc_attach_ours().
  */
 int zt_dns_fast_attach(struct zt_dns_fast *f, const char *ifname, char *err, size_t errlen);
 

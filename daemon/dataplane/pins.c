@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* bpf_pins: see bpf_pins.h. */
+/*
+ * pins: pin-directory helpers for the loaders (dns_fast.c, uplink.c;
+ * dataplane.c for zt_pinned_map_id); see pins.h. Below the loaders, next
+ * to bpf_util.c: includes no loader's header.
+ */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -10,8 +14,8 @@
 #include <linux/magic.h>
 #include <bpf/bpf.h>
 
+#include "dataplane/bpf_util.h"
 #include "dataplane/pins.h"
-#include "dataplane/dataplane.h"
 #include "lib/log.h"
 #include "policy/store.h"
 

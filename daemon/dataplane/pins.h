@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * bpf_pins: the pin directory of one BPF component that pins its maps by
+ * pins: the pin directory of one BPF component that pins its maps by
  * name under a directory of the caller's (uplink.c, dns_fast.c): make it
  * ready, find whose pins they are, remove exactly the component's files.
+ * dataplane.c uses zt_pinned_map_id() to find its instance at teardown.
  * Errors are -errno with one line in ERR, prefixed with WHAT ("uplink").
  */
 #ifndef ZT_BPF_PINS_H

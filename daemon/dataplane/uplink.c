@@ -12,6 +12,10 @@
  * after we exit, and XDP_FLAGS_REPLACE with the expected old program makes
  * both the swap on restart and the detach atomic against anyone else
  * attaching in between.
+ *
+ * Callers: roles/connector.c and relay/server.c (open, attach, configure),
+ * teardown.c (zt_uplink_teardown), tests/bpf/test_uplink.c and
+ * tests/tools/uplink_tool.c. Uses bpf_util.c and pins.c, no other loader.
  */
 #include <errno.h>
 #include <limits.h>
@@ -26,8 +30,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "dataplane/bpf_util.h"
 #include "dataplane/pins.h"
-#include "dataplane/dataplane.h"
 #include "lib/log.h"
 #include "policy/store.h"
 #include "dataplane/uplink.h"
@@ -60,35 +64,35 @@ int zt_uplink_open(const char *pin_dir, struct zt_uplink **out, char *err, size_
 		return zt_errf(err, errlen, -ENOMEM, "uplink: out of memory");
 	if (snprintf(u->pin_dir, sizeof(u->pin_dir), "%s", pin_dir) >= (int)sizeof(u->pin_dir)) {
 		ret = zt_errf(err, errlen, -ENAMETOOLONG, "uplink: pin directory name too long");
-		goto fail;
+		goto out;
 	}
 	ret = zt_pin_dir_prepare(pin_dir, "uplink", err, errlen);
 	if (ret)
-		goto fail;
+		goto out;
 	oopts.pin_root_path = u->pin_dir;
 	u->skel = zt_uplink_bpf__open_opts(&oopts);
 	if (!u->skel) {
-		ret = -errno;
+		ret = errno ? -errno : -EINVAL;
 		zt_errf(err, errlen, ret, "uplink: opening the BPF object: %s", strerror(-ret));
-		goto fail;
+		goto out;
 	}
 	ret = zt_uplink_bpf__load(u->skel);
 	if (ret) {
 		/* Typically pins of an older map layout: teardown removes them. */
 		zt_errf(err, errlen, ret, "uplink: loading the guard (pins in %s reusable?): %s",
 			pin_dir, strerror(-ret));
-		goto fail;
+		goto out;
 	}
 	ret = zt_map_id(bpf_map__fd(u->skel->maps.zt_uplink_cfg), &u->cfg_id);
 	if (ret) {
 		zt_errf(err, errlen, ret, "uplink: reading the config map's id: %s", strerror(-ret));
-		goto fail;
+		goto out;
 	}
 	*out = u;
-	return 0;
-fail:
-	zt_uplink_close(u);
-	return ret < 0 ? ret : -EINVAL;
+	u = NULL;
+out:
+	zt_uplink_close(u);	/* NULL on success */
+	return ret;
 }
 
 void zt_uplink_close(struct zt_uplink *u)
