@@ -67,7 +67,8 @@ static int attach_all(struct zt_daemon *d, char *err, size_t errlen)
 				      "unsupported link type (Ethernet and L3 tunnels only)" :
 				      "XDP needs an Ethernet device; use --tc-ingress on TUN and other L3 devices";
 			else if (ret == -EBUSY)
-				why = "another ztgate instance enforces on this hook";
+				why = "the hook's filter slot is held by another ztgate instance or a "
+				      "foreign program (logged above)";
 			snprintf(err, errlen, "attaching %s to %s: %s", a->hook, a->ifname, why);
 			return ret;
 		}
