@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "lib/bytes.h"
 #include "netdev/offload.h"
 
 #define IPV4_HLEN	20	/* we coalesce only IPv4 without options */
@@ -23,28 +24,6 @@
 #define TCP_ACK		0x10
 #define TCP_URG		0x20
 #define TCP_CWR		0x80
-
-static inline uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static inline void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
 
 static inline uint16_t add16(uint16_t a, uint32_t b)
 {
@@ -104,7 +83,7 @@ static int finish_csum(const struct virtio_net_hdr *vh, uint8_t *pkt, size_t len
 		return -EINVAL;
 	/* The field holds the pseudo-header's sum: summing over it adds it in. */
 	c = (uint16_t)~zt_csum_add(0, pkt + start, len - start);
-	put16(pkt + start + off, c ? c : 0xffff);	/* as skb_checksum_help: 0 means "none" to UDP */
+	zt_put_be16(pkt + start + off, c ? c : 0xffff);	/* as skb_checksum_help: 0 means "none" to UDP */
 	return 0;
 }
 
@@ -136,9 +115,9 @@ static int split_tcp(const struct virtio_net_hdr *vh, bool v4, uint8_t *pkt, siz
 	paylen = len - hlen;
 	nseg = paylen ? (paylen + gso - 1) / gso : 1;
 	memcpy(hdr, pkt, hlen);
-	seq = get32(hdr + cs + TCP_OFF_SEQ);
+	seq = zt_get_be32(hdr + cs + TCP_OFF_SEQ);
 	flags = hdr[cs + TCP_OFF_FLAGS];
-	id = get16(hdr + 4);
+	id = zt_get_be16(hdr + 4);
 
 	for (i = 0; i < nseg; i++) {
 		size_t off = i * gso, seglen = paylen - off < gso ? paylen - off : gso;
@@ -149,21 +128,21 @@ static int split_tcp(const struct virtio_net_hdr *vh, bool v4, uint8_t *pkt, siz
 		if (i)
 			memcpy(s, hdr, hlen);
 		if (v4) {
-			put16(s + 2, (uint16_t)(hlen + seglen));
-			put16(s + 4, (uint16_t)(id + i));
-			put16(s + 10, 0);
-			put16(s + 10, (uint16_t)~zt_csum_add(0, s, cs));
+			zt_put_be16(s + 2, (uint16_t)(hlen + seglen));
+			zt_put_be16(s + 4, (uint16_t)(id + i));
+			zt_put_be16(s + 10, 0);
+			zt_put_be16(s + 10, (uint16_t)~zt_csum_add(0, s, cs));
 		} else {
-			put16(s + 4, (uint16_t)(hlen - IPV6_HLEN + seglen));
+			zt_put_be16(s + 4, (uint16_t)(hlen - IPV6_HLEN + seglen));
 		}
-		put32(th + TCP_OFF_SEQ, seq + (uint32_t)off);
+		zt_put_be32(th + TCP_OFF_SEQ, seq + (uint32_t)off);
 		if (i + 1 < nseg)
 			f &= (uint8_t)~(TCP_FIN | TCP_PSH);
 		if (i)
 			f &= (uint8_t)~TCP_CWR;
 		th[TCP_OFF_FLAGS] = f;
-		put16(th + TCP_OFF_CSUM, 0);
-		put16(th + TCP_OFF_CSUM,
+		zt_put_be16(th + TCP_OFF_CSUM, 0);
+		zt_put_be16(th + TCP_OFF_CSUM,
 		      (uint16_t)~zt_csum_add(pseudo_sum(s, v4, thl + seglen), th, thl + seglen));
 		visit(s, hlen + seglen, ctx);
 	}
@@ -213,7 +192,7 @@ static bool seg_parse(const struct iovec *v, struct seg *s)
 	size_t len = v->iov_len;
 
 	if (len < IPV4_HLEN + TCP_HLEN_MIN || p[0] != 0x45 || p[9] != IPPROTO_TCP ||
-	    (get16(p + 6) & 0x3fff) || get16(p + 2) != len)
+	    (zt_get_be16(p + 6) & 0x3fff) || zt_get_be16(p + 2) != len)
 		return false;
 	s->p = p;
 	s->len = len;
@@ -221,7 +200,7 @@ static bool seg_parse(const struct iovec *v, struct seg *s)
 	if (s->thl < TCP_HLEN_MIN || IPV4_HLEN + s->thl >= len)
 		return false;	/* no payload: nothing to merge */
 	s->paylen = len - IPV4_HLEN - s->thl;
-	s->seq = get32(p + IPV4_HLEN + TCP_OFF_SEQ);
+	s->seq = zt_get_be32(p + IPV4_HLEN + TCP_OFF_SEQ);
 	s->flags = p[IPV4_HLEN + TCP_OFF_FLAGS];
 	return (s->flags & TCP_ACK) &&
 	       !(s->flags & (TCP_SYN | TCP_RST | TCP_URG | TCP_FIN | TCP_CWR));
@@ -283,12 +262,12 @@ size_t zt_offload_coalesce(const struct iovec *pkts, size_t n, struct virtio_net
 		return 1;
 
 	memcpy(hdr, f.p, hl);
-	put16(hdr + 2, (uint16_t)total);
-	put16(hdr + 10, 0);
-	put16(hdr + 10, (uint16_t)~zt_csum_add(0, hdr, IPV4_HLEN));
+	zt_put_be16(hdr + 2, (uint16_t)total);
+	zt_put_be16(hdr + 10, 0);
+	zt_put_be16(hdr + 10, (uint16_t)~zt_csum_add(0, hdr, IPV4_HLEN));
 	hdr[IPV4_HLEN + TCP_OFF_FLAGS] |= prev.flags & TCP_PSH;
 	/* CHECKSUM_PARTIAL: the field holds the pseudo-header's sum, not inverted. */
-	put16(hdr + IPV4_HLEN + TCP_OFF_CSUM, pseudo_sum(hdr, true, total - IPV4_HLEN));
+	zt_put_be16(hdr + IPV4_HLEN + TCP_OFF_CSUM, pseudo_sum(hdr, true, total - IPV4_HLEN));
 	vnet->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
 	vnet->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
 	vnet->hdr_len = htole16((uint16_t)hl);

@@ -35,6 +35,7 @@
 
 #include "lib/addr.h"
 #include "lib/ares_loop.h"
+#include "lib/bytes.h"
 #include "relay/client.h"
 #include "relay/proto.h"
 
@@ -179,8 +180,7 @@ static int xmit(struct zt_relay_client *rc, const uint8_t *msg, size_t len)
 	}
 	if (rc->outlen + 2 + len > TCP_OUT_MAX)
 		return -ENOBUFS;
-	rc->out[rc->outlen] = (uint8_t)(len >> 8);
-	rc->out[rc->outlen + 1] = (uint8_t)len;
+	zt_put_be16(rc->out + rc->outlen, (uint16_t)len);
 	memcpy(rc->out + rc->outlen + 2, msg, len);
 	rc->outlen += 2 + len;
 	/* Errors surface as EPOLLERR/EPOLLHUP on the connection, handled there. */
@@ -496,7 +496,7 @@ static void on_tcp(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 			return;
 		rc->inlen += (size_t)n;
 		while (rc->inlen - off >= 2) {
-			size_t flen = (size_t)rc->in[off] << 8 | rc->in[off + 1];
+			size_t flen = zt_get_be16(rc->in + off);
 
 			if (flen < ZT_RELAY_HDR_LEN) {
 				tcp_close(rc);

@@ -9,6 +9,7 @@
 #include <openssl/mem.h>
 #include <openssl/sha.h>
 
+#include "lib/bytes.h"
 #include "tunnel/noise.h"
 
 #define NONCE_LEN	12
@@ -21,8 +22,7 @@
 static void nonce_bytes(uint8_t out[NONCE_LEN], uint64_t n)
 {
 	memset(out, 0, 4);
-	for (int i = 0; i < 8; i++)
-		out[4 + i] = (uint8_t)(n >> (8 * i));
+	zt_put_le64(out + 4, n);
 }
 
 /* MixHash (spec 5.2): h = SHA-256(h || data). */
