@@ -12,6 +12,7 @@
 #include <ares.h>
 
 #include "lib/ares_loop.h"
+#include "lib/clock.h"
 #include "core/daemon.h"
 #include "dns/cache.h"
 #include "dataplane/dns_fast.h"
@@ -85,19 +86,6 @@ struct zt_dns_server {
 static int64_t now_s(void)
 {
 	return (int64_t)time(NULL);
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t mono_ms(void)
-{
-	return mono_ns() / 1000000ull;
 }
 
 static void mapped(struct in_addr a, uint8_t out[16])
@@ -317,7 +305,7 @@ static void on_upstream_answer(void *arg, int status, int timeouts, unsigned cha
 	}
 	/* Only what passed the guard is stored; the cache refuses the rest itself. */
 	if (s->cache)
-		zt_dns_cache_put(s->cache, &f->q, abuf, (size_t)alen, mono_ms());
+		zt_dns_cache_put(s->cache, &f->q, abuf, (size_t)alen, zt_mono_ms());
 	memcpy(out, abuf, (size_t)alen);
 	zt_dns_set_id(out, (size_t)alen, f->q.id);
 	reply_answer(s, &f->q, &to, out, (size_t)alen, sizeof(out));
@@ -491,7 +479,7 @@ static void handle_query(struct zt_dns_server *s, const uint8_t *msg, size_t len
 	}
 	if (s->cache && zt_dns_cache_query_cacheable(&q)) {
 		static uint8_t cached[ZT_DNS_CACHE_MSG_MAX];
-		ssize_t n = zt_dns_cache_get(s->cache, &q, mono_ms(), cached, sizeof(cached));
+		ssize_t n = zt_dns_cache_get(s->cache, &q, zt_mono_ms(), cached, sizeof(cached));
 
 		if (n > 0) {
 			s->q_cached++;

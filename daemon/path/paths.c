@@ -40,14 +40,13 @@
 #include <openssl/rand.h>
 
 #include "lib/addr.h"
+#include "lib/clock.h"
 #include "tunnel/keys.h"
 #include "lib/log.h"
 #include "path/paths.h"
 #include "tunnel/ctrl.h"
 #include "tunnel/status.h"
 
-#define NS_PER_MS	1000000ull
-#define NS_PER_S	1000000000ull
 #define PEER_BUCKETS	256
 #define PROBES_KEPT	32	/* outstanding probes remembered per peer */
 
@@ -96,14 +95,6 @@ struct zt_paths {
 
 	struct path_peer *peers[PEER_BUCKETS];
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
-}
 
 static const char *key_short(const uint8_t key[ZT_NOISE_KEY_LEN], char out[ZT_KEY_B64_LEN + 1])
 {
@@ -260,8 +251,8 @@ static void rearm(struct zt_paths *ps)
 		}
 	}
 	if (next) {
-		its.it_value.tv_sec = (time_t)(next / NS_PER_S);
-		its.it_value.tv_nsec = (long)(next % NS_PER_S);
+		its.it_value.tv_sec = (time_t)(next / ZT_NS_PER_S);
+		its.it_value.tv_nsec = (long)(next % ZT_NS_PER_S);
 	}
 	timerfd_settime(ps->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
 }
@@ -534,7 +525,7 @@ static void peer_due(struct zt_paths *ps, struct path_peer *pp, struct zt_tunnel
 static void on_timer(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct zt_paths *ps = arg;
-	uint64_t expirations, now = mono_ns();
+	uint64_t expirations, now = zt_mono_ns();
 
 	(void)loop;
 	(void)events;
@@ -564,7 +555,7 @@ static void on_timer(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 
 static uint64_t ms_or(uint32_t ms, uint64_t def_ms)
 {
-	return (ms ? ms : def_ms) * NS_PER_MS;
+	return (ms ? ms : def_ms) * ZT_NS_PER_MS;
 }
 
 int zt_paths_open(struct zt_loop *loop, struct zt_tunnel *t, const struct zt_paths_cfg *cfg,
@@ -657,7 +648,7 @@ void zt_paths_relay_up(struct zt_paths *ps)
 
 void zt_paths_track(struct zt_paths *ps, struct zt_tunnel_peer *p)
 {
-	uint64_t now = mono_ns();
+	uint64_t now = zt_mono_ns();
 	struct path_peer *pp = peer_find(ps, zt_tunnel_peer_key(p));
 
 	if (pp)
@@ -677,7 +668,7 @@ bool zt_paths_recv(struct zt_paths *ps, struct zt_tunnel_peer *p, const uint8_t 
 
 	if (!len || payload[0] < ZT_CTRL_CANDIDATES || payload[0] > ZT_CTRL_PROBE_ACK)
 		return false;
-	now = mono_ns();
+	now = zt_mono_ns();
 	pp = peer_get(ps, p, now);
 	if (!pp)
 		return true;
@@ -702,7 +693,7 @@ bool zt_paths_recv(struct zt_paths *ps, struct zt_tunnel_peer *p, const uint8_t 
 void zt_paths_session_up(struct zt_paths *ps, struct zt_tunnel_peer *p)
 {
 	enum zt_tunnel_rx_path how = zt_tunnel_rx_path(ps->t, NULL);
-	uint64_t now = mono_ns();
+	uint64_t now = zt_mono_ns();
 	struct path_peer *pp = peer_get(ps, p, now);
 
 	if (!pp)

@@ -36,19 +36,19 @@
 #include "lib/addr.h"
 #include "lib/ares_loop.h"
 #include "lib/bytes.h"
+#include "lib/clock.h"
 #include "relay/client.h"
 #include "relay/proto.h"
 
-#define NSEC			1000000000ull
-#define KEEPALIVE_NS		(20 * NSEC)
-#define KEEPALIVE_RETRY_NS	(2 * NSEC)
-#define HELLO_FIRST_NS		NSEC
-#define HELLO_MAX_NS		(16 * NSEC)
-#define REGISTER_RETRY_NS	NSEC
+#define KEEPALIVE_NS		(20 * ZT_NS_PER_S)
+#define KEEPALIVE_RETRY_NS	(2 * ZT_NS_PER_S)
+#define HELLO_FIRST_NS		ZT_NS_PER_S
+#define HELLO_MAX_NS		(16 * ZT_NS_PER_S)
+#define REGISTER_RETRY_NS	ZT_NS_PER_S
 #define REGISTER_TRIES		3
-#define COOKIE_FRESH_NS		(100 * NSEC)	/* reuse a cookie this young (relay keeps it >= 120 s) */
+#define COOKIE_FRESH_NS		(100 * ZT_NS_PER_S)	/* reuse a cookie this young (relay keeps it >= 120 s) */
 #define TCP_BACKOFF_MAX_S	30
-#define TCP_CONNECT_NS		(10 * NSEC)
+#define TCP_CONNECT_NS		(10 * ZT_NS_PER_S)
 #define TCP_OUT_MAX		(256 * 1024)
 
 enum rc_state {
@@ -110,21 +110,13 @@ struct zt_relay_client {
 	bool closing;
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NSEC + (uint64_t)ts.tv_nsec;
-}
-
 static void arm(struct zt_relay_client *rc, uint64_t at_ns)
 {
 	struct itimerspec its = { 0 };
 
 	rc->deadline_ns = at_ns;
-	its.it_value.tv_sec = (time_t)(at_ns / NSEC);
-	its.it_value.tv_nsec = (long)(at_ns % NSEC);
+	its.it_value.tv_sec = (time_t)(at_ns / ZT_NS_PER_S);
+	its.it_value.tv_nsec = (long)(at_ns % ZT_NS_PER_S);
 	if (at_ns && !its.it_value.tv_sec && !its.it_value.tv_nsec)
 		its.it_value.tv_nsec = 1;
 	timerfd_settime(rc->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
@@ -269,7 +261,7 @@ static void resolve(struct zt_relay_client *rc);
 static void on_timer(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct zt_relay_client *rc = arg;
-	uint64_t ticks, now = now_ns();
+	uint64_t ticks, now = zt_mono_ns();
 
 	(void)loop;
 	(void)events;
@@ -352,7 +344,7 @@ static void on_registered(struct zt_relay_client *rc, const uint8_t *msg, size_t
 		rc->stats.rtt_us = (now - rc->probe_sent_ns) / 1000;
 	rc->probe_sent_ns = 0;
 	rc->keepalive_outstanding = false;
-	lifetime = (m.lifetime_s ? m.lifetime_s : 60) * NSEC;
+	lifetime = (m.lifetime_s ? m.lifetime_s : 60) * ZT_NS_PER_S;
 	rc->expires_ns = now + lifetime;
 	zt_endpoint_to_sockaddr(&m.observed, &observed);
 	/* The hook runs on a (re-)registration or a new mapping, not on every keepalive. */
@@ -395,7 +387,7 @@ static void on_error(struct zt_relay_client *rc, const uint8_t *msg, size_t len,
 
 static void input(struct zt_relay_client *rc, uint8_t *msg, size_t len)
 {
-	uint64_t now = now_ns();
+	uint64_t now = zt_mono_ns();
 	struct zt_relay_fwd f;
 
 	switch (zt_relay_msg_type(msg, len)) {
@@ -429,7 +421,7 @@ static void input(struct zt_relay_client *rc, uint8_t *msg, size_t len)
 
 static void tcp_close(struct zt_relay_client *rc)
 {
-	uint64_t now = now_ns();
+	uint64_t now = zt_mono_ns();
 
 	if (rc->fd >= 0) {
 		zt_loop_del(rc->loop, rc->fd);
@@ -445,7 +437,7 @@ static void tcp_close(struct zt_relay_client *rc)
 	if (rc->backoff_s > TCP_BACKOFF_MAX_S)
 		rc->backoff_s = TCP_BACKOFF_MAX_S;
 	rc->st = RC_BACKOFF;
-	arm(rc, now + (uint64_t)rc->backoff_s * NSEC);
+	arm(rc, now + (uint64_t)rc->backoff_s * ZT_NS_PER_S);
 }
 
 static void on_tcp(struct zt_loop *loop, int fd, uint32_t events, void *arg)
@@ -469,7 +461,7 @@ static void on_tcp(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 		}
 		rc->st = RC_HELLO;
 		rc->want_out = true;	/* EPOLLOUT is on: tcp_flush turns it off */
-		reregister(rc, now_ns());
+		reregister(rc, zt_mono_ns());
 		if (rc->fd < 0)
 			return;
 		if (tcp_flush(rc)) {
@@ -543,7 +535,7 @@ retry:
 
 static void start(struct zt_relay_client *rc)
 {
-	uint64_t now = now_ns();
+	uint64_t now = zt_mono_ns();
 
 	rc->stats.relay = rc->relay;
 	if (rc->tcp) {
@@ -578,7 +570,7 @@ static void on_resolved(void *arg, int status, int timeouts, struct ares_addrinf
 	if (!rc->relaylen) {
 		/* Try again in a while: the name may appear. */
 		rc->st = RC_RESOLVING;
-		arm(rc, now_ns() + 5 * NSEC);
+		arm(rc, zt_mono_ns() + 5 * ZT_NS_PER_S);
 		return;
 	}
 	start(rc);
@@ -741,7 +733,7 @@ int zt_relay_client_set_accept(struct zt_relay_client *rc, const uint8_t (*keys)
 	rc->naccept = n;
 	/* Registered or on the way: the relay must learn the new list now. */
 	if (rc->st == RC_REGISTERED || rc->st == RC_REGISTER)
-		reregister(rc, now_ns());
+		reregister(rc, zt_mono_ns());
 	return 0;
 }
 

@@ -35,6 +35,7 @@
 #include <openssl/siphash.h>
 
 #include "lib/addr.h"
+#include "lib/clock.h"
 #include "core/daemon.h"
 #include "tunnel/keys.h"
 #include "lib/log.h"
@@ -187,14 +188,6 @@ struct relay {
 
 	struct relay_stats st;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NSEC + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- tables ---- */
 
@@ -767,7 +760,7 @@ static void on_udp(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 		n = recvmmsg(fd, r->rx_msg, RELAY_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			break;
-		now = now_ns();
+		now = zt_mono_ns();
 		for (int i = 0; i < n; i++) {
 			struct origin o = {
 				.addr = &r->rx_addr[i],
@@ -842,7 +835,7 @@ static void on_conn(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct tcp_conn *c = arg;
 	struct relay *r = c->r;
-	uint64_t now = now_ns();
+	uint64_t now = zt_mono_ns();
 
 	(void)loop;
 	(void)fd;
@@ -897,7 +890,7 @@ static void on_tcp_listen(struct zt_loop *loop, int fd, uint32_t events, void *a
 		c->r = r;
 		c->addr = ss;
 		c->addrlen = sl;
-		c->last_rx_ns = now_ns();
+		c->last_rx_ns = zt_mono_ns();
 		if (zt_loop_add(loop, cfd, EPOLLIN, on_conn, c)) {
 			close(cfd);
 			free(c);
@@ -918,7 +911,7 @@ static void on_tcp_listen(struct zt_loop *loop, int fd, uint32_t events, void *a
 static void on_timer(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct relay *r = arg;
-	uint64_t ticks, now = now_ns();
+	uint64_t ticks, now = zt_mono_ns();
 	struct tcp_conn *c, *cn;
 
 	(void)loop;
@@ -952,7 +945,7 @@ static void on_stats(struct zt_daemon *d, json_object *o)
 	struct relay *r = (struct relay *)d;
 	json_object *t = json_object_new_object(), *drop = json_object_new_object();
 	json_object *peers = json_object_new_array();
-	uint64_t now = now_ns();
+	uint64_t now = zt_mono_ns();
 
 #define PUT(obj, name, v) json_object_object_add(obj, name, json_object_new_int64((int64_t)(v)))
 	PUT(t, "stun_answered", r->st.stun_answered);

@@ -19,11 +19,10 @@
 #include <openssl/mem.h>
 #include <openssl/rand.h>
 
+#include "lib/clock.h"
 #include "tunnel/tunnel.h"
 #include "tunnel/wire.h"
 
-#define NS_PER_MS		1000000ull
-#define NS_PER_S		1000000000ull
 #define INDEX_BUCKETS		4096	/* local indices: random, so any bucketing is even */
 #define PEER_BUCKETS		1024
 #define TX_SLOT			2048	/* an inner MTU of 1420 + 32 fits; bigger ones go alone */
@@ -33,8 +32,8 @@
 #define GSO_SEGMENTS_MAX	64	/* the kernel's UDP_MAX_SEGMENTS */
 #define GSO_BYTES_MAX		65507	/* one IPv4 UDP datagram's payload */
 /* An initiator stops using a cookie a little before the responder's secret rotates. */
-#define COOKIE_LATENCY_NS	(5 * NS_PER_S)
-#define UNDER_LOAD_AFTER_NS	NS_PER_S
+#define COOKIE_LATENCY_NS	(5 * ZT_NS_PER_S)
+#define UNDER_LOAD_AFTER_NS	ZT_NS_PER_S
 
 /* A local index: what a response, transport or cookie reply is addressed to. */
 struct index_entry {
@@ -173,22 +172,6 @@ struct zt_tunnel {
 
 	struct zt_tunnel_stats stats;
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t real_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- addresses ---- */
 
@@ -465,8 +448,8 @@ static void arm(struct zt_tunnel *t, uint64_t when)
 
 	if (!when || (t->timer_armed_ns && t->timer_armed_ns <= when))
 		return;
-	its.it_value.tv_sec = (time_t)(when / NS_PER_S);
-	its.it_value.tv_nsec = (long)(when % NS_PER_S);
+	its.it_value.tv_sec = (time_t)(when / ZT_NS_PER_S);
+	its.it_value.tv_nsec = (long)(when % ZT_NS_PER_S);
 	if (timerfd_settime(t->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
 		t->timer_armed_ns = when;
 }
@@ -541,7 +524,7 @@ static void timers_session_derived(struct zt_tunnel_peer *p, uint64_t now)
 {
 	set_timer(p, &p->zero_keys_at, now + 3 * p->t->reject_after_time_ns);
 	p->st.handshakes++;
-	p->st.last_handshake_ns = real_ns();
+	p->st.last_handshake_ns = zt_real_ns();
 }
 
 /* ---- sessions ---- */
@@ -872,7 +855,7 @@ static bool is_other(const uint8_t *msg, size_t len)
  */
 static bool under_load(struct zt_tunnel *t, uint64_t now)
 {
-	if (now - t->load_window_start_ns >= NS_PER_S) {
+	if (now - t->load_window_start_ns >= ZT_NS_PER_S) {
 		t->load_window_start_ns = now;
 		t->load_count = 0;
 	}
@@ -1182,7 +1165,7 @@ void zt_tunnel_input(struct zt_tunnel *t, uint8_t *msg, size_t len, const struct
 		     socklen_t srclen)
 {
 	event_begin(t);
-	handle_datagram(t, msg, len, src, srclen, mono_ns());
+	handle_datagram(t, msg, len, src, srclen, zt_mono_ns());
 	if (t->ops.flush)
 		t->ops.flush(t->ctx);
 	event_end(t);
@@ -1196,7 +1179,7 @@ void zt_tunnel_input(struct zt_tunnel *t, uint8_t *msg, size_t len, const struct
  */
 void zt_tunnel_retry_handshakes(struct zt_tunnel *t)
 {
-	uint64_t now = mono_ns();
+	uint64_t now = zt_mono_ns();
 	struct zt_tunnel_peer *p;
 
 	event_begin(t);
@@ -1229,7 +1212,7 @@ void zt_tunnel_input_relayed(struct zt_tunnel *t, const uint8_t src_key[ZT_NOISE
 	t->stats.rx_relayed++;
 	t->rx_path = ZT_TUNNEL_RX_RELAYED;
 	t->rx_from = none;
-	if (!dispatch(t, msg, len, &none, mono_ns()))
+	if (!dispatch(t, msg, len, &none, zt_mono_ns()))
 		t->stats.rx_malformed++;
 	/*
 	 * A TCP relay reuses MSG's buffer at once: payloads handed to recv go
@@ -1310,7 +1293,7 @@ static void on_udp(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 		}
 		t->backlog = inits > ZT_TUNNEL_BATCH / 2 && 2 * inits > (int)total;
 		t->in_rx_batch = true;
-		now = mono_ns();
+		now = zt_mono_ns();
 		for (i = 0; i < n; i++) {
 			off = 0;
 			do {
@@ -1383,7 +1366,7 @@ static void on_timer(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 		/* EAGAIN: already handled; nothing else can fail on a timerfd read */
 	}
 	t->timer_armed_ns = 0;
-	now = mono_ns();
+	now = zt_mono_ns();
 	event_begin(t);
 	for (p = t->peers; p; p = p->lnext)
 		peer_timers(p, now);
@@ -1400,7 +1383,7 @@ static void on_timer(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 
 static uint64_t ms_or(uint32_t ms, uint64_t def_ms)
 {
-	return (ms ? ms : def_ms) * NS_PER_MS;
+	return (ms ? ms : def_ms) * ZT_NS_PER_MS;
 }
 
 int zt_tunnel_open(struct zt_loop *loop, const struct zt_tunnel_cfg *cfg,
@@ -1432,7 +1415,7 @@ int zt_tunnel_open(struct zt_loop *loop, const struct zt_tunnel_cfg *cfg,
 					 ZT_TUNNEL_REKEY_ATTEMPT_TIME_MS);
 	t->rekey_timeout_ns = ms_or(cfg->rekey_timeout_ms, ZT_TUNNEL_REKEY_TIMEOUT_MS);
 	t->keepalive_timeout_ns = ms_or(cfg->keepalive_timeout_ms, ZT_TUNNEL_KEEPALIVE_TIMEOUT_MS);
-	t->persistent_keepalive_ns = (uint64_t)cfg->persistent_keepalive_ms * NS_PER_MS;
+	t->persistent_keepalive_ns = (uint64_t)cfg->persistent_keepalive_ms * ZT_NS_PER_MS;
 	t->rekey_after_messages = cfg->rekey_after_messages ? cfg->rekey_after_messages :
 							      ZT_TUNNEL_REKEY_AFTER_MESSAGES;
 	t->under_load_threshold = cfg->under_load_initiations_per_s ?
@@ -1618,7 +1601,7 @@ struct zt_tunnel_peer *zt_tunnel_peer_by_key(const struct zt_tunnel *t,
 int zt_tunnel_peer_set_endpoint(struct zt_tunnel_peer *p, const struct sockaddr_storage *endpoint)
 {
 	struct sockaddr_storage ep;
-	uint64_t now = mono_ns();
+	uint64_t now = zt_mono_ns();
 
 	struct sockaddr_storage to;
 
@@ -1642,7 +1625,7 @@ void zt_tunnel_peer_clear_endpoint(struct zt_tunnel_peer *p)
 void zt_tunnel_peer_set_relayed(struct zt_tunnel_peer *p, bool relayed)
 {
 	struct zt_tunnel *t = p->t;
-	uint64_t now = mono_ns();
+	uint64_t now = zt_mono_ns();
 
 	if (p->relayed == relayed)
 		return;
@@ -1722,7 +1705,7 @@ int zt_tunnel_send(struct zt_tunnel *t, struct zt_tunnel_peer *p, const uint8_t 
 		return -EINVAL;
 	if (!len || len > ZT_TUNNEL_PAYLOAD_MAX)
 		return -EMSGSIZE;
-	now = mono_ns();
+	now = zt_mono_ns();
 	if (!p->qlen && can_send(t, p->cur, now)) {
 		send_transport(p, p->cur, payload, len, now);
 		keep_key_fresh_send(p, now);
@@ -1738,7 +1721,7 @@ void zt_tunnel_peer_stats(const struct zt_tunnel_peer *p, struct zt_tunnel_peer_
 	*st = p->st;
 	st->endpoint = p->endpoint;
 	st->queued = p->qlen;
-	st->session_up = can_send(p->t, p->cur, mono_ns());
+	st->session_up = can_send(p->t, p->cur, zt_mono_ns());
 	st->relayed = p->relayed;
 	st->last_direct_rx_ns = p->last_direct_rx_ns;
 }
@@ -1760,7 +1743,7 @@ int zt_tunnel_send_to(struct zt_tunnel *t, struct zt_tunnel_peer *p, const uint8
 	if (!addr_for_socket(t, &ep, &to))
 		return -EAFNOSUPPORT;
 	kp = p->cur;
-	if (!can_send(t, kp, mono_ns()))
+	if (!can_send(t, kp, zt_mono_ns()))
 		return -ENOTCONN;
 	total = ZT_TW_TRANSPORT_LEN(len);
 	buf = tx_reserve(t, total);
