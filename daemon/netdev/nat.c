@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "lib/bytes.h"
+#include "lib/csum.h"
 #include "netdev/nat.h"
 
 #define IP_MIN_HLEN	20
@@ -29,46 +30,6 @@
 #define TCPOPT_NOP	1
 #define TCPOPT_MSS	2
 
-static uint32_t sum_words(uint32_t sum, const uint8_t *p, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += zt_get_be16(p + i);
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	return sum;
-}
-
-static uint16_t fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
-}
-
-uint16_t zt_inet_csum(const void *data, size_t len)
-{
-	return (uint16_t)~fold(sum_words(0, data, len));
-}
-
-/*
- * RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), over each 16-bit word that
- * changed from OLD to NEW (LEN even, the words aligned as the checksum
- * sees them).
- */
-static uint16_t csum_adjust(uint16_t hc, const uint8_t *old, const uint8_t *new, size_t len)
-{
-	uint32_t sum = (uint16_t)~hc;
-	size_t i;
-
-	for (i = 0; i < len; i += 2) {
-		sum += (uint16_t)~zt_get_be16(old + i);
-		sum += zt_get_be16(new + i);
-	}
-	return (uint16_t)~fold(sum);
-}
-
 /* The L4 checksum that a pseudo-header change touches; UDP's 0 means "none". */
 struct l4_csum {
 	uint8_t *field;			/* NULL: nothing to fix */
@@ -85,7 +46,7 @@ static void l4_csum_adjust(const struct l4_csum *c, const uint8_t *old, const ui
 	v = zt_get_be16(c->field);
 	if (c->udp && v == 0)
 		return;			/* the sender computed none: there is none to fix */
-	v = csum_adjust(v, old, new, len);
+	v = zt_csum_replace(v, old, new, len);
 	if (c->udp && v == 0)
 		v = 0xffff;		/* RFC 768: a computed 0 is sent as all ones */
 	zt_put_be16(c->field, v);
@@ -245,16 +206,16 @@ static void set_addr(uint8_t *ip, size_t addr_off, struct in_addr new, const str
 		memcpy(old_l4c, l4->field, 2);
 
 	memcpy(ip + addr_off, &new, 4);
-	zt_put_be16(ip + IP_OFF_CSUM, csum_adjust(zt_get_be16(old_ipc), old_addr, ip + addr_off, 4));
+	zt_put_be16(ip + IP_OFF_CSUM, zt_csum_replace(zt_get_be16(old_ipc), old_addr, ip + addr_off, 4));
 	l4_csum_adjust(l4, old_addr, ip + addr_off, 4);
 
 	if (outer) {
 		uint16_t c = zt_get_be16(outer);
 
-		c = csum_adjust(c, old_addr, ip + addr_off, 4);
-		c = csum_adjust(c, old_ipc, ip + IP_OFF_CSUM, 2);
+		c = zt_csum_replace(c, old_addr, ip + addr_off, 4);
+		c = zt_csum_replace(c, old_ipc, ip + IP_OFF_CSUM, 2);
 		if (l4->field)
-			c = csum_adjust(c, old_l4c, l4->field, 2);
+			c = zt_csum_replace(c, old_l4c, l4->field, 2);
 		zt_put_be16(outer, c);
 	}
 }
@@ -361,7 +322,7 @@ int zt_tcp_clamp_mss(uint8_t *pkt, size_t len, uint16_t mss)
 			n = off & 1 ? 4 : 2;
 			memcpy(old, win, n);
 			zt_put_be16(tcp + off, mss);
-			zt_put_be16(tcp + TCP_OFF_CSUM, csum_adjust(zt_get_be16(tcp + TCP_OFF_CSUM), old, win, n));
+			zt_put_be16(tcp + TCP_OFF_CSUM, zt_csum_replace(zt_get_be16(tcp + TCP_OFF_CSUM), old, win, n));
 			return 1;
 		}
 		i += opt[i + 1];

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lib/bytes.h"
+#include "lib/csum.h"
 #include "netdev/offload.h"
 
 #define IPV4_HLEN	20	/* we coalesce only IPv4 without options */
@@ -25,50 +26,12 @@
 #define TCP_URG		0x20
 #define TCP_CWR		0x80
 
-static inline uint16_t add16(uint16_t a, uint32_t b)
-{
-	uint32_t s = (uint32_t)a + b;
-
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)s;
-}
-
-/*
- * Summed as native 64-bit words with the carries counted apart: the
- * ones'-complement sum does not care about byte order (RFC 1071, 2.B), so
- * the folded native sum is the network-order one byte-swapped.
- */
-uint16_t zt_csum_add(uint16_t sum, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-	uint64_t acc = 0, carry = 0, w;
-	uint16_t native;
-
-	for (; len >= 8; p += 8, len -= 8) {
-		memcpy(&w, p, 8);
-		carry += __builtin_add_overflow(acc, w, &acc);
-	}
-	if (len) {
-		w = 0;
-		memcpy(&w, p, len);
-		carry += __builtin_add_overflow(acc, w, &acc);
-	}
-	acc = (acc & 0xffffffff) + (acc >> 32) + carry;
-	acc = (acc & 0xffffffff) + (acc >> 32);
-	acc = (acc & 0xffff) + (acc >> 16);
-	acc = (acc & 0xffff) + (acc >> 16);
-	acc = (acc & 0xffff) + (acc >> 16);
-	native = (uint16_t)acc;
-	return add16(sum, ntohs(native));
-}
-
 /* The TCP pseudo-header's sum for the IP header IP (v4 or v6) and TCPLEN bytes of TCP. */
 static uint16_t pseudo_sum(const uint8_t *ip, bool v4, size_t tcplen)
 {
 	uint16_t s = v4 ? zt_csum_add(0, ip + 12, 8) : zt_csum_add(0, ip + 8, 32);
 
-	return add16(add16(s, IPPROTO_TCP), (uint32_t)tcplen);
+	return zt_csum_add_value(zt_csum_add_value(s, IPPROTO_TCP), (uint32_t)tcplen);
 }
 
 /* A packet with no GSO: complete a partial checksum if it has one. */

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Unit tests: the connector's NAT (daemon/nat.c). Every rewritten packet's
- * checksums are recomputed from scratch here, by this file's own plain
- * RFC 1071 sum, and compared with what the incremental update left. Every
- * packet is handed over in a heap buffer of exactly its length, so ASan
- * catches a read or write one byte out.
+ * Unit tests: the connector's NAT (daemon/netdev/nat.c). Every rewritten
+ * packet's checksums are recomputed from scratch here, by the plain RFC 1071
+ * sum of tests/unit/ref_csum.h, and compared with what the incremental
+ * update left. Every packet is handed over in a heap buffer of exactly its
+ * length, so ASan catches a read or write one byte out.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,6 +21,7 @@
 
 #include "lib/bytes.h"
 #include "netdev/nat.h"
+#include "tests/unit/ref_csum.h"
 
 #define CLIENT	"100.64.0.2"
 #define FAKE	"100.96.0.7"
@@ -37,18 +38,9 @@ static struct in_addr ip(const char *text)
 
 /* ---- the reference: checksums from scratch ---- */
 
-static uint32_t ref_add(uint32_t sum, const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		sum += i & 1 ? p[i] : (uint32_t)p[i] << 8;
-	return sum;
-}
-
 static uint16_t ref_finish(uint32_t sum)
 {
-	while (sum > 0xffff)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
+	return (uint16_t)~ref_fold(sum);
 }
 
 /* Checksum of N bytes at P with the 2-byte field at CSUM_OFF taken as 0. */

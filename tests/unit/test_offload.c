@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Unit tests: TUN offloads (daemon/offload.c). Every checksum is checked
- * against this file's own byte-at-a-time RFC 1071 sum; segments are
- * compared field by field with what the super-packet said; a coalesced run
- * is cut again and must give back the very packets it was made of.
+ * Unit tests: TUN offloads (daemon/netdev/offload.c) and lib/csum.c. Every
+ * checksum is checked against the byte-at-a-time RFC 1071 sum of
+ * tests/unit/ref_csum.h; segments are compared field by field with what
+ * the super-packet said; a coalesced run is cut again and must give back
+ * the very packets it was made of.
  */
 #include <arpa/inet.h>
 #include <endian.h>
@@ -20,23 +21,11 @@
 #include <cmocka.h>
 
 #include "lib/bytes.h"
+#include "lib/csum.h"
 #include "netdev/offload.h"
+#include "tests/unit/ref_csum.h"
 
 /* ---- the reference: checksums from scratch ---- */
-
-static uint32_t ref_add(uint32_t sum, const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		sum += i & 1 ? p[i] : (uint32_t)p[i] << 8;
-	return sum;
-}
-
-static uint16_t ref_fold(uint32_t sum)
-{
-	while (sum > 0xffff)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
-}
 
 /* The TCP/UDP pseudo-header sum of IP packet PKT for L4LEN bytes of PROTO. */
 static uint32_t ref_pseudo(const uint8_t *pkt, uint8_t proto, size_t l4len)
