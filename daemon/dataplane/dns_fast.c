@@ -115,11 +115,6 @@ int zt_dns_fast_prog_fd(const struct zt_dns_fast *f)
 	return f && f->skel ? bpf_program__fd(f->skel->progs.zt_dns_fast_eg) : -EINVAL;
 }
 
-int zt_dns_fast_map_fd(const struct zt_dns_fast *f)
-{
-	return f && f->skel ? bpf_map__fd(f->skel->maps.zt_dns_fast) : -EINVAL;
-}
-
 /* The key BPF computes for a name: wire form, ASCII letters lowercased, zero padding. */
 static int make_key(const uint8_t *qname, size_t len, struct zt_dns_fast_key *key)
 {

@@ -62,7 +62,6 @@ enum rc_state {
 
 struct zt_relay_client {
 	struct zt_loop *loop;
-	char *name;
 	bool tcp;
 	uint8_t priv[ZT_RELAY_KEYLEN], pub[ZT_RELAY_KEYLEN];
 	zt_relay_udp_send_fn udp_send;
@@ -650,12 +649,6 @@ int zt_relay_client_open(struct zt_loop *loop, const struct zt_relay_client_cfg 
 	rc->ctx = ctx;
 	memcpy(rc->priv, cfg->private_key, ZT_RELAY_KEYLEN);
 	X25519_public_from_private(rc->pub, rc->priv);
-	rc->name = strdup(cfg->relay);
-	if (!rc->name) {
-		ret = -ENOMEM;
-		snprintf(err, errlen, "relay: out of memory");
-		goto fail;
-	}
 	if (split_host_port(cfg->relay, rc->host, sizeof(rc->host), rc->port, sizeof(rc->port))) {
 		ret = -EINVAL;
 		snprintf(err, errlen, "relay '%s': expected HOST:PORT or [IPv6]:PORT", cfg->relay);
@@ -709,7 +702,6 @@ void zt_relay_client_close(struct zt_relay_client *rc)
 	}
 	free(rc->out);
 	free(rc->accept);
-	free(rc->name);
 	zt_relay_mac_key_destroy(&rc->k);
 	OPENSSL_cleanse(rc->priv, sizeof(rc->priv));
 	free(rc);
@@ -792,9 +784,4 @@ void zt_relay_client_stats(const struct zt_relay_client *rc, struct zt_relay_cli
 {
 	*st = rc->stats;
 	st->registered = rc->registered;
-}
-
-const char *zt_relay_client_name(const struct zt_relay_client *rc)
-{
-	return rc->name;
 }
