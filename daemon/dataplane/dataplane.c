@@ -35,7 +35,7 @@
 #include "dataplane/dataplane.h"
 #include "dataplane/dns_fast.h"
 #include "dataplane/uplink.h"
-#include "policy/store.h"
+#include "lib/fsutil.h"
 #include "zt_tc.skel.h"
 #include "zt_xdp.skel.h"
 

@@ -13,7 +13,7 @@
 #include "dataplane/pins.h"
 #include "dataplane/dataplane.h"
 #include "lib/log.h"
-#include "policy/store.h"
+#include "lib/fsutil.h"
 
 int zt_pin_path(char *buf, size_t len, const char *dir, const char *name)
 {
