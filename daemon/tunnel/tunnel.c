@@ -20,17 +20,15 @@
 #include <openssl/rand.h>
 
 #include "lib/clock.h"
+#include "lib/udp_batch.h"
 #include "tunnel/tunnel.h"
 #include "tunnel/wire.h"
 
 #define INDEX_BUCKETS		4096	/* local indices: random, so any bucketing is even */
 #define PEER_BUCKETS		1024
 #define TX_SLOT			2048	/* an inner MTU of 1420 + 32 fits; bigger ones go alone */
-#define RX_SLOT			65536	/* any UDP datagram */
 #define RX_ROUNDS		2	/* batches per wakeup, then the loop's other fds */
 #define SOCKET_BUFFER		(4 << 20)
-#define GSO_SEGMENTS_MAX	64	/* the kernel's UDP_MAX_SEGMENTS */
-#define GSO_BYTES_MAX		65507	/* one IPv4 UDP datagram's payload */
 /* An initiator stops using a cookie a little before the responder's secret rotates. */
 #define COOKIE_LATENCY_NS	(5 * ZT_NS_PER_S)
 #define UNDER_LOAD_AFTER_NS	ZT_NS_PER_S
@@ -142,33 +140,9 @@ struct zt_tunnel {
 
 	uint64_t timer_armed_ns;	/* 0: disarmed */
 
-	/* Receive batch. */
-	struct mmsghdr rx[ZT_TUNNEL_BATCH];
-	struct iovec rx_iov[ZT_TUNNEL_BATCH];
-	struct sockaddr_storage rx_src[ZT_TUNNEL_BATCH];
-	union {
-		struct cmsghdr align;
-		uint8_t buf[CMSG_SPACE(sizeof(int))];
-	} rx_cmsg[ZT_TUNNEL_BATCH];	/* UDP_GRO: the segment size */
-	uint8_t *rx_buf;		/* ZT_TUNNEL_BATCH * RX_SLOT */
-	bool gro;			/* the kernel may hand us runs of datagrams at once */
-
-	/* Send batch. */
-	int cork;
-	unsigned int ntx;
-	struct mmsghdr tx[ZT_TUNNEL_BATCH];
-	struct iovec tx_iov[ZT_TUNNEL_BATCH];
-	struct sockaddr_storage tx_to[ZT_TUNNEL_BATCH];
-	uint8_t (*tx_buf)[TX_SLOT];
-	uint8_t *big;			/* one datagram over TX_SLOT, sent alone */
-	/* What sendmmsg gets: runs of equal datagrams to one endpoint as one UDP GSO send. */
-	bool gso;
-	struct mmsghdr txg[ZT_TUNNEL_BATCH];
-	unsigned int txg_count[ZT_TUNNEL_BATCH];
-	union {
-		struct cmsghdr align;
-		uint8_t buf[CMSG_SPACE(sizeof(uint16_t))];
-	} txg_cmsg[ZT_TUNNEL_BATCH];
+	/* The socket's recvmmsg/sendmmsg batches (UDP GRO in, GSO out). */
+	struct zt_udp_batch *io;
+	int cork;			/* > 0: sends wait in the batch for the uncork */
 
 	struct zt_tunnel_stats stats;
 };
@@ -244,93 +218,15 @@ static bool can_reach(const struct zt_tunnel_peer *p)
 
 /* ---- sending: one sendmmsg per batch ---- */
 
-/*
- * How many datagrams from I can leave as one UDP GSO send: same endpoint,
- * same size (the last may be shorter), within the kernel's limits.
- */
-static unsigned int gso_run(const struct zt_tunnel *t, unsigned int i)
-{
-	const struct msghdr *first = &t->tx[i].msg_hdr;
-	size_t size = t->tx_iov[i].iov_len, total = size;
-	unsigned int j = i + 1;
-
-	if (!t->gso)
-		return 1;
-	while (j < t->ntx && j - i < GSO_SEGMENTS_MAX && t->tx_iov[j - 1].iov_len == size &&
-	       t->tx_iov[j].iov_len <= size && total + t->tx_iov[j].iov_len <= GSO_BYTES_MAX &&
-	       t->tx[j].msg_hdr.msg_namelen == first->msg_namelen &&
-	       !memcmp(t->tx[j].msg_hdr.msg_name, first->msg_name, first->msg_namelen)) {
-		total += t->tx_iov[j].iov_len;
-		j++;
-	}
-	return j - i;
-}
-
-/* Group the datagrams from I into t->txg; returns how many groups. */
-static unsigned int tx_group(struct zt_tunnel *t, unsigned int i)
-{
-	unsigned int ng = 0, cnt;
-
-	for (; i < t->ntx; i += cnt, ng++) {
-		struct msghdr *m = &t->txg[ng].msg_hdr;
-
-		cnt = gso_run(t, i);
-		*m = (struct msghdr){ .msg_name = t->tx[i].msg_hdr.msg_name,
-				      .msg_namelen = t->tx[i].msg_hdr.msg_namelen,
-				      .msg_iov = &t->tx_iov[i], .msg_iovlen = cnt };
-		if (cnt > 1) {
-			uint16_t size = (uint16_t)t->tx_iov[i].iov_len;
-			struct cmsghdr *cm;
-
-			m->msg_control = t->txg_cmsg[ng].buf;
-			m->msg_controllen = sizeof(t->txg_cmsg[ng].buf);
-			cm = CMSG_FIRSTHDR(m);
-			cm->cmsg_level = SOL_UDP;
-			cm->cmsg_type = UDP_SEGMENT;
-			cm->cmsg_len = CMSG_LEN(sizeof(size));
-			memcpy(CMSG_DATA(cm), &size, sizeof(size));
-		}
-		t->txg_count[ng] = cnt;
-	}
-	return ng;
-}
-
 static void tx_flush(struct zt_tunnel *t)
 {
-	unsigned int sent = 0, ng;
-	int n, k;
-
-	while (sent < t->ntx) {
-		ng = tx_group(t, sent);
-		n = sendmmsg(t->fd, t->txg, ng, MSG_DONTWAIT);
-		if (n <= 0) {
-			/* A path that cannot segment (EIO): send them one by one from now on. */
-			if (t->txg_count[0] > 1 && (errno == EIO || errno == EINVAL)) {
-				t->gso = false;
-				continue;
-			}
-			/* The first one failed: it is lost (as on a lossy path), the rest still go. */
-			t->stats.tx_errors += t->txg_count[0];
-			sent += t->txg_count[0];
-			continue;
-		}
-		for (k = 0; k < n; k++) {
-			t->stats.tx_gso_sends += t->txg_count[k] > 1;
-			t->stats.tx_datagrams += t->txg_count[k];
-			sent += t->txg_count[k];
-		}
-	}
-	t->ntx = 0;
+	zt_udp_batch_flush(t->io);	/* losses count in the batch's tx_errors */
 }
 
 /* Space for one datagram of LEN bytes, to be passed to tx_commit() next. */
 static uint8_t *tx_reserve(struct zt_tunnel *t, size_t len)
 {
-	if (len > TX_SLOT)
-		return t->big;
-	if (t->ntx == ZT_TUNNEL_BATCH)
-		tx_flush(t);
-	return t->tx_buf[t->ntx];
+	return zt_udp_batch_reserve(t->io, len);
 }
 
 static void tx_commit(struct zt_tunnel *t, const struct sockaddr_storage *ep, uint8_t *buf,
@@ -338,24 +234,12 @@ static void tx_commit(struct zt_tunnel *t, const struct sockaddr_storage *ep, ui
 {
 	struct sockaddr_storage to;
 	socklen_t tolen = addr_for_socket(t, ep, &to);
-	unsigned int i;
 
 	if (!tolen) {
 		t->stats.tx_errors++;
 		return;
 	}
-	if (buf == t->big) {
-		if (sendto(t->fd, buf, len, MSG_DONTWAIT, (struct sockaddr *)&to, tolen) < 0)
-			t->stats.tx_errors++;
-		else
-			t->stats.tx_datagrams++;
-		return;
-	}
-	i = t->ntx++;
-	t->tx_to[i] = to;
-	t->tx_iov[i] = (struct iovec){ .iov_base = buf, .iov_len = len };
-	t->tx[i].msg_hdr = (struct msghdr){ .msg_name = &t->tx_to[i], .msg_namelen = tolen,
-					    .msg_iov = &t->tx_iov[i], .msg_iovlen = 1 };
+	zt_udp_batch_queue(t->io, buf, len, (struct sockaddr *)&to, tolen);
 	if (!t->cork)
 		tx_flush(t);
 }
@@ -1236,79 +1120,49 @@ enum zt_tunnel_rx_path zt_tunnel_rx_path(const struct zt_tunnel *t, struct socka
 	return t->rx_path;
 }
 
-/* The size of the datagrams a received message holds (UDP_GRO: several of one size). */
-static size_t rx_segment_size(struct mmsghdr *mm)
+/*
+ * One received batch: a batch mostly of initiations is a backlog (under
+ * load, whatever the rate); then every datagram, GRO runs cut back into
+ * theirs, and one flush of what they produced.
+ */
+static void rx_batch(struct zt_tunnel *t)
 {
-	struct cmsghdr *cm;
-	int size;
+	struct zt_udp_rx_pos pos = { 0 };
+	struct zt_udp_dgram d;
+	unsigned int inits = 0, total = 0;
+	uint64_t now;
 
-	for (cm = CMSG_FIRSTHDR(&mm->msg_hdr); cm; cm = CMSG_NXTHDR(&mm->msg_hdr, cm)) {
-		if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO &&
-		    cm->cmsg_len >= CMSG_LEN(sizeof(size))) {
-			memcpy(&size, CMSG_DATA(cm), sizeof(size));
-			if (size > 0)
-				return (size_t)size;
-		}
+	while (zt_udp_batch_next(t->io, &pos, &d)) {
+		inits += d.len == ZT_TW_INITIATION_LEN && d.data[0] == ZT_TW_INITIATION;
+		total++;
 	}
-	return mm->msg_len ? mm->msg_len : 1;	/* one datagram, maybe empty */
+	t->backlog = inits > ZT_TUNNEL_BATCH / 2 && 2 * inits > total;
+	t->in_rx_batch = true;
+	now = zt_mono_ns();
+	pos = (struct zt_udp_rx_pos){ 0 };
+	while (zt_udp_batch_next(t->io, &pos, &d))
+		handle_datagram(t, d.data, d.len, (struct sockaddr *)d.from, d.fromlen, now);
+	if (t->ops.flush)
+		t->ops.flush(t->ctx);
+	t->in_rx_batch = false;
+	t->backlog = false;
 }
 
 /* Up to RX_ROUNDS recvmmsg batches per wakeup; their replies leave in one sendmmsg each. */
 static void on_udp(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct zt_tunnel *t = arg;
-	int r, i, n, inits;
+	int r, n;
 
 	(void)loop;
+	(void)fd;
 	(void)events;
 	event_begin(t);
 	for (r = 0; r < RX_ROUNDS; r++) {
-		size_t seg[ZT_TUNNEL_BATCH], off;
-		unsigned int total;
-		uint64_t now;
-
-		for (i = 0; i < ZT_TUNNEL_BATCH; i++) {
-			t->rx[i].msg_hdr.msg_namelen = sizeof(t->rx_src[i]);
-			t->rx[i].msg_hdr.msg_flags = 0;
-			t->rx[i].msg_hdr.msg_controllen = t->gro ? sizeof(t->rx_cmsg[i].buf) : 0;
-		}
-		n = recvmmsg(fd, t->rx, ZT_TUNNEL_BATCH, MSG_DONTWAIT, NULL);
+		n = zt_udp_batch_recv(t->io);
 		if (n <= 0)
 			break;
-		/*
-		 * A batch mostly of initiations is a backlog: under load, whatever
-		 * the rate. With GRO one message may hold a run of datagrams.
-		 */
-		for (i = 0, inits = 0, total = 0; i < n; i++) {
-			seg[i] = rx_segment_size(&t->rx[i]);
-			t->stats.rx_gro_messages += seg[i] < t->rx[i].msg_len;
-			off = 0;
-			do {	/* at least once: an empty datagram is one too */
-				inits += t->rx[i].msg_len - off >= ZT_TW_INITIATION_LEN &&
-					 seg[i] == ZT_TW_INITIATION_LEN &&
-					 t->rx_buf[(size_t)i * RX_SLOT + off] == ZT_TW_INITIATION;
-				total++;
-				off += seg[i];
-			} while (off < t->rx[i].msg_len);
-		}
-		t->backlog = inits > ZT_TUNNEL_BATCH / 2 && 2 * inits > (int)total;
-		t->in_rx_batch = true;
-		now = zt_mono_ns();
-		for (i = 0; i < n; i++) {
-			off = 0;
-			do {
-				handle_datagram(t, t->rx_buf + (size_t)i * RX_SLOT + off,
-						t->rx[i].msg_len - off < seg[i] ?
-						t->rx[i].msg_len - off : seg[i],
-						(struct sockaddr *)&t->rx_src[i],
-						t->rx[i].msg_hdr.msg_namelen, now);
-				off += seg[i];
-			} while (off < t->rx[i].msg_len);
-		}
-		if (t->ops.flush)
-			t->ops.flush(t->ctx);
-		t->in_rx_batch = false;
-		t->backlog = false;
+		rx_batch(t);
 		if (n < ZT_TUNNEL_BATCH)
 			break;
 	}
@@ -1422,22 +1276,6 @@ int zt_tunnel_open(struct zt_loop *loop, const struct zt_tunnel_cfg *cfg,
 				  cfg->under_load_initiations_per_s :
 				  ZT_TUNNEL_UNDER_LOAD_INITIATIONS;
 
-	t->rx_buf = malloc((size_t)ZT_TUNNEL_BATCH * RX_SLOT);
-	t->tx_buf = malloc(sizeof(*t->tx_buf) * ZT_TUNNEL_BATCH);
-	t->big = malloc(RX_SLOT);
-	if (!t->rx_buf || !t->tx_buf || !t->big) {
-		snprintf(err, errlen, "out of memory");
-		ret = -ENOMEM;
-		goto fail;
-	}
-	for (int i = 0; i < ZT_TUNNEL_BATCH; i++) {
-		t->rx_iov[i] = (struct iovec){ .iov_base = t->rx_buf + (size_t)i * RX_SLOT,
-					       .iov_len = RX_SLOT };
-		t->rx[i].msg_hdr = (struct msghdr){ .msg_name = &t->rx_src[i],
-						    .msg_iov = &t->rx_iov[i], .msg_iovlen = 1,
-						    .msg_control = t->rx_cmsg[i].buf };
-	}
-
 	if (addr.ss_family == AF_UNSPEC) {
 		memset(&addr, 0, sizeof(addr));
 		addr.ss_family = AF_INET6;
@@ -1469,21 +1307,22 @@ int zt_tunnel_open(struct zt_loop *loop, const struct zt_tunnel_cfg *cfg,
 	/* Bursts between wakeups; the kernel caps these at rmem_max/wmem_max. */
 	setsockopt(t->fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
 	setsockopt(t->fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
+	if (bind(t->fd, (struct sockaddr *)&addr, addrlen)) {
+		ret = -errno;
+		snprintf(err, errlen, "bind: %s", strerror(errno));
+		goto fail;
+	}
 	/*
 	 * UDP GSO out (runs of equal datagrams leave as one send) and GRO in
 	 * (runs arrive as one): one trip through the stack for up to 64
 	 * datagrams. Either may be missing (an old kernel): then one by one.
 	 */
-	{
-		int one = 1, size = 0;
-		socklen_t sl = sizeof(size);
-
-		t->gso = getsockopt(t->fd, SOL_UDP, UDP_SEGMENT, &size, &sl) == 0;
-		t->gro = setsockopt(t->fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
-	}
-	if (bind(t->fd, (struct sockaddr *)&addr, addrlen)) {
-		ret = -errno;
-		snprintf(err, errlen, "bind: %s", strerror(errno));
+	ret = zt_udp_batch_new(&(struct zt_udp_batch_cfg){ .fd = t->fd,
+			       .rx_msgs = ZT_TUNNEL_BATCH, .rx_size = ZT_UDP_DGRAM_MAX,
+			       .tx_msgs = ZT_TUNNEL_BATCH, .tx_size = TX_SLOT, .offload = true },
+			       &t->io);
+	if (ret) {
+		snprintf(err, errlen, "UDP batch: %s", strerror(-ret));
 		goto fail;
 	}
 	t->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -1563,9 +1402,7 @@ void zt_tunnel_close(struct zt_tunnel *t)
 	if (t->timer_fd >= 0)
 		close(t->timer_fd);
 	zt_tw_cookie_secret_destroy(&t->cookie_secret);
-	free(t->rx_buf);
-	free(t->tx_buf);
-	free(t->big);
+	zt_udp_batch_free(t->io);
 	OPENSSL_cleanse(t, sizeof(*t));
 	free(t);
 }
@@ -1763,33 +1600,33 @@ int zt_tunnel_sendto_raw(struct zt_tunnel *t, const uint8_t *buf, size_t len,
 {
 	struct sockaddr_storage ep, to;
 	socklen_t tolen;
-	uint8_t *out;
+	int ret;
 
 	if (addr_normalize((const struct sockaddr *)dst, sizeof(*dst), &ep))
 		return -EINVAL;
 	tolen = addr_for_socket(t, &ep, &to);
 	if (!tolen)
 		return -EAFNOSUPPORT;
-	if (len > TX_SLOT) {
-		if (sendto(t->fd, buf, len, MSG_DONTWAIT, (struct sockaddr *)&to, tolen) < 0) {
-			t->stats.tx_errors++;
-			return -errno;
-		}
-		t->stats.tx_datagrams++;
-		return 0;
-	}
 	/*
 	 * Into the batch, like the tunnel's own datagrams: a relayed flow's
 	 * datagrams (all to the relay, mostly of one size) leave in one
-	 * sendmmsg, as UDP GSO runs, instead of one sendto each.
+	 * sendmmsg, as UDP GSO runs, instead of one sendto each. One too big
+	 * for a slot goes at once.
 	 */
-	out = tx_reserve(t, len);
-	memcpy(out, buf, len);
-	tx_commit(t, &ep, out, len);
-	return 0;
+	ret = zt_udp_batch_queue_copy(t->io, buf, len, (struct sockaddr *)&to, tolen);
+	if (!t->cork)
+		tx_flush(t);
+	return ret;
 }
 
 void zt_tunnel_stats(const struct zt_tunnel *t, struct zt_tunnel_stats *st)
 {
+	struct zt_udp_batch_stats io;
+
 	*st = t->stats;
+	zt_udp_batch_stats(t->io, &io);
+	st->tx_datagrams = io.tx_datagrams;
+	st->tx_gso_sends = io.tx_gso_sends;
+	st->tx_errors += io.tx_errors;
+	st->rx_gro_messages = io.rx_gro_messages;
 }
