@@ -36,6 +36,7 @@
 
 #include "lib/addr.h"
 #include "lib/clock.h"
+#include "lib/udp_batch.h"
 #include "core/daemon.h"
 #include "tunnel/keys.h"
 #include "lib/log.h"
@@ -47,7 +48,7 @@
 #define RELAY_DEFAULT_LISTEN	"0.0.0.0:3478"
 #define RELAY_BATCH		32		/* datagrams per recvmmsg / sendmmsg */
 #define RELAY_OUT_MAX		(2 * RELAY_BATCH)
-#define RELAY_RX_BUF		65536
+#define RELAY_REPLY_MAX		128		/* our own replies, copied into the batch */
 #define RELAY_HASH_BITS		14
 #define RELAY_SRC_SLOTS		8192		/* per-source buckets (hashed, shared on collision) */
 #define RELAY_MAX_PEERS		65536
@@ -171,16 +172,8 @@ struct relay {
 
 	struct src_slot *src;		/* RELAY_SRC_SLOTS */
 
-	/* UDP batches. */
-	uint8_t (*rx)[RELAY_RX_BUF];
-	struct mmsghdr rx_msg[RELAY_BATCH];
-	struct iovec rx_iov[RELAY_BATCH];
-	struct sockaddr_storage rx_addr[RELAY_BATCH];
-	struct mmsghdr out_msg[RELAY_OUT_MAX];
-	struct iovec out_iov[RELAY_OUT_MAX];
-	struct sockaddr_storage out_addr[RELAY_OUT_MAX];
-	uint8_t out_small[RELAY_OUT_MAX][128];	/* our own replies */
-	unsigned int nout;
+	/* UDP batches (lib/udp_batch.h): forwarded datagrams go out of rx by reference. */
+	struct zt_udp_batch *ub;
 
 	struct zt_uplink *uplink;
 	char uplink_pins[4096];
@@ -284,41 +277,20 @@ static struct src_slot *src_slot(struct relay *r, const struct sockaddr *sa)
 
 /* ---- output ---- */
 
+/* Full socket buffer or an unreachable destination: that datagram is lost, the rest go. */
 static void udp_flush(struct relay *r)
 {
-	unsigned int done = 0;
-
-	while (done < r->nout) {
-		int n = sendmmsg(r->udp_fd, r->out_msg + done, r->nout - done, MSG_DONTWAIT);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			/* Full socket buffer or an unreachable destination: this one is lost. */
-			r->st.dropped_send_failed++;
-			done++;
-			continue;
-		}
-		done += (unsigned int)n;
-	}
-	r->nout = 0;
+	r->st.dropped_send_failed += zt_udp_batch_flush(r->ub);
 }
 
 /* Queue DATA (kept by reference until the flush) to ADDR. */
 static void udp_queue(struct relay *r, const struct sockaddr_storage *addr, socklen_t addrlen,
 		      uint8_t *data, size_t len)
 {
-	unsigned int i;
-
-	if (r->nout == RELAY_OUT_MAX)
+	if (zt_udp_batch_full(r->ub))
 		udp_flush(r);
-	i = r->nout++;
-	memcpy(&r->out_addr[i], addr, addrlen);
-	r->out_iov[i] = (struct iovec){ .iov_base = data, .iov_len = len };
-	r->out_msg[i] = (struct mmsghdr){ .msg_hdr = {
-		.msg_name = &r->out_addr[i], .msg_namelen = addrlen,
-		.msg_iov = &r->out_iov[i], .msg_iovlen = 1,
-	} };
+	if (zt_udp_batch_queue(r->ub, data, len, (const struct sockaddr *)addr, addrlen))
+		r->st.dropped_send_failed++;
 }
 
 static void conn_close(struct relay *r, struct tcp_conn *c);
@@ -377,10 +349,10 @@ static void reply(struct relay *r, const struct origin *o, const uint8_t *msg, s
 			r->st.dropped_tcp_full++;
 		return;
 	}
-	if (r->nout == RELAY_OUT_MAX)
+	if (zt_udp_batch_full(r->ub))
 		udp_flush(r);
-	memcpy(r->out_small[r->nout], msg, len);
-	udp_queue(r, o->addr, o->addrlen, r->out_small[r->nout], len);
+	if (zt_udp_batch_queue_copy(r->ub, msg, len, (const struct sockaddr *)o->addr, o->addrlen))
+		r->st.dropped_send_failed++;
 }
 
 /*
@@ -745,33 +717,26 @@ static void on_udp(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 	int rounds = 8;		/* then let the other fds have a turn */
 
 	(void)loop;
+	(void)fd;
 	(void)events;
 	while (rounds--) {
+		struct zt_udp_rx_pos pos = { 0 };
+		struct zt_udp_dgram d;
 		uint64_t now;
 		int n;
 
-		for (int i = 0; i < RELAY_BATCH; i++) {
-			r->rx_iov[i] = (struct iovec){ .iov_base = r->rx[i], .iov_len = RELAY_RX_BUF };
-			r->rx_msg[i] = (struct mmsghdr){ .msg_hdr = {
-				.msg_name = &r->rx_addr[i], .msg_namelen = sizeof(r->rx_addr[i]),
-				.msg_iov = &r->rx_iov[i], .msg_iovlen = 1,
-			} };
-		}
-		n = recvmmsg(fd, r->rx_msg, RELAY_BATCH, MSG_DONTWAIT, NULL);
+		n = zt_udp_batch_recv(r->ub);
 		if (n <= 0)
 			break;
 		now = zt_mono_ns();
-		for (int i = 0; i < n; i++) {
-			struct origin o = {
-				.addr = &r->rx_addr[i],
-				.addrlen = r->rx_msg[i].msg_hdr.msg_namelen,
-			};
+		while (zt_udp_batch_next(r->ub, &pos, &d)) {
+			struct origin o = { .addr = d.from, .addrlen = d.fromlen };
 
-			if (r->rx_msg[i].msg_hdr.msg_flags & MSG_TRUNC) {
+			if (d.truncated) {
 				r->st.dropped_malformed++;
 				continue;
 			}
-			on_message(r, &o, r->rx[i], r->rx_msg[i].msg_len, now);
+			on_message(r, &o, d.data, d.len, now);
 		}
 		/* Forwarded datagrams point into rx: out before the next recvmmsg. */
 		udp_flush(r);
@@ -1228,8 +1193,7 @@ int zt_role_relay(int argc, char **argv)
 		goto fail_msg;
 	}
 	r.src = calloc(RELAY_SRC_SLOTS, sizeof(*r.src));
-	r.rx = malloc(RELAY_BATCH * sizeof(*r.rx));
-	if (!r.src || !r.rx) {
+	if (!r.src) {
 		snprintf(err, sizeof(err), "out of memory");
 		ret = -ENOMEM;
 		goto fail_msg;
@@ -1252,6 +1216,13 @@ int zt_role_relay(int argc, char **argv)
 	if (ret < 0)
 		goto fail_msg;
 	r.udp_fd = ret;
+	ret = zt_udp_batch_new(&(struct zt_udp_batch_cfg){ .fd = r.udp_fd,
+			       .rx_msgs = RELAY_BATCH, .rx_size = ZT_UDP_DGRAM_MAX,
+			       .tx_msgs = RELAY_OUT_MAX, .tx_size = RELAY_REPLY_MAX }, &r.ub);
+	if (ret) {
+		snprintf(err, sizeof(err), "UDP batch: %s", strerror(-ret));
+		goto fail_msg;
+	}
 	ret = zt_loop_add(d->loop, r.udp_fd, EPOLLIN, on_udp, &r);
 	if (ret) {
 		snprintf(err, sizeof(err), "event loop: %s", strerror(-ret));
@@ -1334,7 +1305,7 @@ out:
 		close(r.udp_fd);
 	}
 	free(r.src);
-	free(r.rx);
+	zt_udp_batch_free(r.ub);
 	zt_daemon_close(d);
 	zt_relay_cookie_secret_destroy(&r.cookie);
 	OPENSSL_cleanse(r.priv, sizeof(r.priv));
