@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/*
+ * A c-ares channel on the daemon's epoll loop (ares_loop.h): the DNS server's
+ * forwarding, the connector's name cache and the relay client's name lookup.
+ */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>

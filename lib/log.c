@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* Daemon output (log.h): timestamped JSON lines on stdout, for every module. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>

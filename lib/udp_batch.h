@@ -4,9 +4,9 @@
  * one sendmmsg, and where the kernel has them UDP GRO on receive (a run of
  * one sender's equal datagrams arrives as one message) and UDP GSO on send
  * (runs of equal datagrams to one address leave as one). Used by the tunnel
- * (tunnel/io.c), the DNS server (dns/server.c) and the relay
- * (relay/server.c): one system call per batch instead of one per datagram
- * is most of what a userspace tunnel's throughput is made of.
+ * (tunnel/recv.c, tunnel/send.c), the DNS server (dns/server.c) and the
+ * relay (relay/server.c): one system call per batch instead of one per
+ * datagram is most of what a userspace tunnel's throughput is made of.
  *
  * Receiving: zt_udp_batch_recv() fills the batch, zt_udp_batch_next() walks
  * its datagrams (a GRO message cut back into the datagrams it was made of).

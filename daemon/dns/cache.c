@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* The DNS server's cache of forwarded answers (cache.h), served again until their TTL. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/*
+ * DNS messages (codec.h): one query parsed, the server's replies built. Used
+ * by the DNS server, the connector's bind check and the policy's name checks.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>

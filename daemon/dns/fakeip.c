@@ -1,4 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Fake IPs for name resources (fakeip.h): the pool, its least-recently-used
+ * reuse and its file. The DNS server assigns them, the client's tunnel looks
+ * them up.
+ */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>

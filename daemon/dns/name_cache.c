@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* The connector's cache of private names (name_cache.h), resolved through c-ares. */
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
 #include <errno.h>

@@ -1,4 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The connector's IPv4 packet surgery (nat.h): 5-tuple parse, address
+ * rewrites with incremental checksums (lib/csum.c), MSS clamp. Called by
+ * roles/connector.c and netdev/flows.c.
+ */
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>

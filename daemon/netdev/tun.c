@@ -1,4 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The TUN device (tun.h): created or adopted, addresses, MTU and routes over
+ * netlink, offloaded reads cut and writes coalesced (offload.c). Used by
+ * roles/client.c and roles/connector.c.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>

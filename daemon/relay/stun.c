@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* STUN Binding messages (stun.h): the relay answers them; peers and `ztgate netcheck` ask. */
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>

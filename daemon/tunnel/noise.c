@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Noise_IK_25519_ChaChaPoly_SHA256 on BoringSSL (noise.h): the handshake and
+ * transport crypto that the tunnel engine (session.c, send.c, recv.c) runs.
+ */
 #include <errno.h>
 #include <string.h>
 

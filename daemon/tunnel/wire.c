@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The tunnel's UDP messages (wire.h): encoded and parsed, mac1/mac2, cookies
+ * and TAI64N timestamps, for the tunnel engine (session.c, send.c, recv.c).
+ */
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
