@@ -164,7 +164,9 @@ FUZZ_policy  := lib/json_io.c $(addprefix daemon/policy/,model.c entry.c match.c
 	daemon/tunnel/keys.c daemon/tunnel/noise.c
 FUZZ_dns     := daemon/dns/codec.c daemon/dns/cache.c lib/addr.c lib/dns_name.c
 FUZZ_stun    := daemon/relay/stun.c
-FUZZ_tunnel  := daemon/tunnel/tunnel.c daemon/tunnel/wire.c daemon/tunnel/noise.c lib/loop.c
+FUZZ_tunnel  := daemon/tunnel/tunnel.c daemon/tunnel/session.c daemon/tunnel/timers.c \
+	daemon/tunnel/send.c daemon/tunnel/recv.c daemon/tunnel/wire.c daemon/tunnel/noise.c \
+	lib/loop.c lib/udp_batch.c
 FUZZ_relay   := daemon/relay/proto.c lib/addr.c
 
 $(FUZZ_OBJ)/%.o: %.c | $(BPF_SKELS)

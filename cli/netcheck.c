@@ -27,6 +27,7 @@
 #include <json-c/json.h>
 #include <openssl/rand.h>
 
+#include "lib/clock.h"
 #include "cli/command.h"
 #include "cli/handlers.h"
 #include "lib/addr.h"
@@ -49,14 +50,6 @@ struct probe {
 	double rtt_ms;
 	struct zt_endpoint seen;
 };
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 static int resolve(struct probe *p)
 {
@@ -131,7 +124,7 @@ static void send_try(int fd, int family, struct probe *p)
 	if (n < 0)
 		return;
 	dl = dest_for(p, family, &dst);
-	p->sent_ms[p->tries] = now_us();
+	p->sent_ms[p->tries] = zt_mono_us();
 	if (sendto(fd, msg, (size_t)n, 0, (struct sockaddr *)&dst, dl) < 0)
 		snprintf(p->why, sizeof(p->why), "send: %s", strerror(errno));
 	p->tries++;
@@ -140,7 +133,7 @@ static void send_try(int fd, int family, struct probe *p)
 static void take_answer(struct probe *probes, size_t n, const uint8_t *msg, size_t len)
 {
 	struct zt_stun_msg m;
-	uint64_t now = now_us();
+	uint64_t now = zt_mono_us();
 
 	if (zt_stun_parse(msg, len, &m) < 0 || m.type != ZT_STUN_BINDING_SUCCESS)
 		return;
@@ -198,10 +191,10 @@ static int open_socket(int *family)
 /* Send the tries, every NETCHECK_RETRY_MS, and take the answers until all came or time is up. */
 static void probe_all(struct netcheck *nc, int fd, int family)
 {
-	uint64_t start = now_us(), next_try = start;
+	uint64_t start = zt_mono_us(), next_try = start;
 
 	for (;;) {
-		uint64_t now = now_us();
+		uint64_t now = zt_mono_us();
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		int wait_ms;
 

@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/*
+ * IP addresses and CIDR prefixes (addr.h): parsed and formatted for the
+ * policy, the CLI, the relay, the path manager and the events.
+ */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>

@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/*
+ * A c-ares channel on the daemon's epoll loop (ares_loop.h): the DNS server's
+ * forwarding, the connector's name cache and the relay client's name lookup.
+ */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -10,6 +14,7 @@
 #include <unistd.h>
 
 #include "lib/ares_loop.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 
 struct zt_ares_loop {
@@ -22,14 +27,6 @@ struct zt_ares_loop {
 	int timer_fd;
 	uint64_t timer_deadline_ns;	/* CLOCK_MONOTONIC of the armed timer; 0: none */
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /*
  * Arm the timer for c-ares' next deadline. A timer already due no later
@@ -45,7 +42,7 @@ static void rearm(struct zt_ares_loop *al)
 	if (!al->up)
 		return;
 	tvp = ares_timeout(al->channel, NULL, &tv);
-	now = mono_ns();
+	now = zt_mono_ns();
 	if (tvp) {
 		deadline = now + (uint64_t)tvp->tv_sec * 1000000000ull +
 			   (uint64_t)tvp->tv_usec * 1000ull;
@@ -75,7 +72,7 @@ static void rearm(struct zt_ares_loop *al)
  */
 static void rearm_lazy(struct zt_ares_loop *al)
 {
-	if (al->timer_deadline_ns && al->timer_deadline_ns > mono_ns())
+	if (al->timer_deadline_ns && al->timer_deadline_ns > zt_mono_ns())
 		return;
 	rearm(al);
 }

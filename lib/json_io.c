@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* The control protocol's framing (json_io.h): the daemon's control socket and the CLI. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

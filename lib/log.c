@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* Daemon output as JSON lines (log.h). */
+/* Daemon output (log.h): timestamped JSON lines on stdout, for every module. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "lib/clock.h"
 #include "lib/log.h"
 
 void zt_format_time(unsigned long long realtime_ns, char *buf, size_t len)
@@ -23,18 +24,14 @@ void zt_format_time(unsigned long long realtime_ns, char *buf, size_t len)
 void zt_emit(json_object *o)
 {
 	json_object *line = json_object_new_object();
-	struct timespec ts;
-	char buf[48];
-
 	json_object *have_ts;
+	char buf[48];
 
 	/* "ts" first: it is what a reader scans for. */
 	if (json_object_object_get_ex(o, "ts", &have_ts)) {
 		json_object_object_add(line, "ts", json_object_get(have_ts));
 	} else {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		zt_format_time((unsigned long long)ts.tv_sec * 1000000000ull +
-				       (unsigned long long)ts.tv_nsec, buf, sizeof(buf));
+		zt_format_time(zt_real_ns(), buf, sizeof(buf));
 		json_object_object_add(line, "ts", json_object_new_string(buf));
 	}
 	json_object_object_foreach(o, key, val)

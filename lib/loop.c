@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The daemon's epoll event loop (loop.h): each role runs one; the tunnel, the
+ * DNS server, the relay, the control socket and the timers add their fds.
+ */
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/epoll.h>

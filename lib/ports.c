@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* Port lists as users write them (ports.h), parsed for the policy. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -22,7 +22,7 @@
 #include "core/control.h"
 #include "core/daemon.h"
 #include "core/role.h"
-#include "policy/store.h"	/* zt_mkdir_p */
+#include "lib/fsutil.h"
 #include "lib/json_io.h"
 #include "lib/version.h"
 

@@ -38,8 +38,8 @@
 #include "dataplane/bpf_util.h"
 #include "dataplane/dataplane.h"
 #include "dataplane/pins.h"
+#include "lib/fsutil.h"
 #include "lib/log.h"
-#include "policy/store.h"
 #include "zt_tc.skel.h"
 #include "zt_xdp.skel.h"
 

@@ -30,7 +30,7 @@
 #include "dataplane/pins.h"
 #include "lib/log.h"
 #include "dataplane/dns_fast.h"
-#include "policy/store.h"
+#include "lib/fsutil.h"
 #include "zt_dns.skel.h"
 
 #define DNS_PROG_NAME	"zt_dns_fast_eg"
@@ -118,11 +118,6 @@ void zt_dns_fast_close(struct zt_dns_fast *f)
 int zt_dns_fast_prog_fd(const struct zt_dns_fast *f)
 {
 	return f && f->skel ? bpf_program__fd(f->skel->progs.zt_dns_fast_eg) : -EINVAL;
-}
-
-int zt_dns_fast_map_fd(const struct zt_dns_fast *f)
-{
-	return f && f->skel ? bpf_map__fd(f->skel->maps.zt_dns_fast) : -EINVAL;
 }
 
 /* The key BPF computes for a name: wire form, ASCII letters lowercased, zero padding. */

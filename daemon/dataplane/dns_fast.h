@@ -77,9 +77,8 @@ int zt_dns_fast_fold_hits(struct zt_dns_fast *f, zt_dns_fast_hit_fn fn, void *ct
 /* The counters of every CPU, summed. */
 int zt_dns_fast_read_stats(const struct zt_dns_fast *f, struct zt_dns_fast_stats *sum);
 
-/* fds for tests (BPF_PROG_RUN, the table); valid until close. */
+/* The program's fd for tests (BPF_PROG_RUN); valid until close. */
 int zt_dns_fast_prog_fd(const struct zt_dns_fast *f);
-int zt_dns_fast_map_fd(const struct zt_dns_fast *f);
 
 /* Free userspace state; an attached program stays attached. */
 void zt_dns_fast_close(struct zt_dns_fast *f);

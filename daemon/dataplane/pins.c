@@ -17,7 +17,7 @@
 #include "dataplane/bpf_util.h"
 #include "dataplane/pins.h"
 #include "lib/log.h"
-#include "policy/store.h"
+#include "lib/fsutil.h"
 
 int zt_pin_path(char *buf, size_t len, const char *dir, const char *name)
 {

@@ -33,7 +33,7 @@
 #include "dataplane/bpf_util.h"
 #include "dataplane/pins.h"
 #include "lib/log.h"
-#include "policy/store.h"
+#include "lib/fsutil.h"
 #include "dataplane/uplink.h"
 #include "zt_uplink.skel.h"
 

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* The DNS server's cache of forwarded answers (cache.h), served again until their TTL. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/bytes.h"
 #include "dns/cache.h"
 
 /* Every record is at least 11 bytes (root owner, type, class, TTL, length). */
@@ -52,19 +54,6 @@ struct zt_dns_cache {
 	struct entry *oldest;
 	struct zt_dns_cache_stats st;
 };
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
 static uint64_t mix64(uint64_t x)
 {
@@ -326,18 +315,17 @@ ssize_t zt_dns_cache_get(struct zt_dns_cache *c, const struct zt_dns_query *q,
 	if (outlen < e->len)
 		return -ENOSPC;
 	memcpy(out, e->msg, e->len);
-	out[0] = (uint8_t)(q->id >> 8);
-	out[1] = (uint8_t)q->id;
+	zt_put_be16(out, q->id);
 	out[2] &= (uint8_t)~(ZT_DNS_F_AA >> 8);
 	/* The question as this client spelled it; same length, by the key. */
 	memcpy(out + ZT_DNS_HEADER_LEN, q->qname, q->qname_len);
 	age = (uint32_t)((now_ms - e->stored_ms) / 1000);
 	for (i = 0; i < e->nttl; i++) {
-		uint32_t ttl = get32(out + e->ttl_off[i]);
+		uint32_t ttl = zt_get_be32(out + e->ttl_off[i]);
 
 		if (ttl > INT32_MAX)
 			ttl = 0;	/* RFC 2181 8, as counted when stored */
-		put32(out + e->ttl_off[i], ttl > age ? ttl - age : 0);
+		zt_put_be32(out + e->ttl_off[i], ttl > age ? ttl - age : 0);
 	}
 	lru_unlink(c, e);
 	lru_push(c, e);

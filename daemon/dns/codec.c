@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/*
+ * DNS messages (codec.h): one query parsed, the server's replies built. Used
+ * by the DNS server, the connector's bind check and the policy's name checks.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "lib/bytes.h"
 #include "dns/codec.h"
 
 /*
@@ -14,16 +19,6 @@
  * most 127 labels, so honest messages never come close).
  */
 #define MAX_POINTER_HOPS	128
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 /*
  * Read the name starting at *off. WIRE (may be NULL) receives it
@@ -215,10 +210,10 @@ static int skip_rr(const uint8_t *msg, size_t len, size_t *off, struct rr_view *
 		*why = "truncated resource record";
 		return -EBADMSG;
 	}
-	rr->type = get16(msg + *off);
-	rr->class = get16(msg + *off + 2);
-	rr->ttl = get32(msg + *off + 4);
-	rr->rdlength = get16(msg + *off + 8);
+	rr->type = zt_get_be16(msg + *off);
+	rr->class = zt_get_be16(msg + *off + 2);
+	rr->ttl = zt_get_be32(msg + *off + 4);
+	rr->rdlength = zt_get_be16(msg + *off + 8);
 	*off += 10;
 	if (rr->rdlength > len - *off) {
 		*why = "record data runs past the end of the message";
@@ -237,9 +232,9 @@ static bool opt_options_valid(const uint8_t *rdata, size_t rdlength)
 	while (off < rdlength) {
 		if (rdlength - off < 4)
 			return false;
-		if (get16(rdata + off + 2) > rdlength - off - 4)
+		if (zt_get_be16(rdata + off + 2) > rdlength - off - 4)
 			return false;
-		off += 4 + (size_t)get16(rdata + off + 2);
+		off += 4 + (size_t)zt_get_be16(rdata + off + 2);
 	}
 	return true;
 }
@@ -271,8 +266,8 @@ int zt_dns_parse_query(const uint8_t *msg, size_t len, struct zt_dns_query *q)
 		q->why = "shorter than a DNS header";
 		return -EBADMSG;
 	}
-	q->id = get16(msg);
-	q->flags = get16(msg + 2);
+	q->id = zt_get_be16(msg);
+	q->flags = zt_get_be16(msg + 2);
 	if (q->flags & ZT_DNS_F_QR) {
 		q->why = "a response, not a query";
 		return -EBADMSG;
@@ -281,10 +276,10 @@ int zt_dns_parse_query(const uint8_t *msg, size_t len, struct zt_dns_query *q)
 		q->why = "opcode other than QUERY";
 		return ZT_DNS_RCODE_NOTIMP;
 	}
-	qdcount = get16(msg + 4);
-	ancount = get16(msg + 6);
-	nscount = get16(msg + 8);
-	arcount = get16(msg + 10);
+	qdcount = zt_get_be16(msg + 4);
+	ancount = zt_get_be16(msg + 6);
+	nscount = zt_get_be16(msg + 8);
+	arcount = zt_get_be16(msg + 10);
 	if (qdcount != 1) {
 		q->why = qdcount ? "more than one question" : "no question";
 		return ZT_DNS_RCODE_FORMERR;
@@ -296,8 +291,8 @@ int zt_dns_parse_query(const uint8_t *msg, size_t len, struct zt_dns_query *q)
 		why = "truncated question";
 		goto formerr;
 	}
-	q->qtype = get16(msg + off);
-	q->qclass = get16(msg + off + 2);
+	q->qtype = zt_get_be16(msg + off);
+	q->qclass = zt_get_be16(msg + off + 2);
 	off += 4;
 	name_to_text(q->qname, q->name, sizeof(q->name));
 	q->has_question = true;
@@ -377,15 +372,17 @@ static void put(struct wbuf *w, const void *data, size_t n)
 
 static void put16(struct wbuf *w, uint16_t v)
 {
-	uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
+	uint8_t b[2];
 
+	zt_put_be16(b, v);
 	put(w, b, sizeof(b));
 }
 
 static void put32(struct wbuf *w, uint32_t v)
 {
-	uint8_t b[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
+	uint8_t b[4];
 
+	zt_put_be32(b, v);
 	put(w, b, sizeof(b));
 }
 
@@ -486,8 +483,8 @@ int zt_dns_answer_in_prefix(const uint8_t *msg, size_t len, const struct zt_pref
 
 	if (len < ZT_DNS_HEADER_LEN)
 		return -EBADMSG;
-	qdcount = get16(msg + 4);
-	ancount = get16(msg + 6);
+	qdcount = zt_get_be16(msg + 4);
+	ancount = zt_get_be16(msg + 6);
 	for (i = 0; i < qdcount; i++) {
 		if (read_name(msg, len, &off, NULL, NULL, &why) || len - off < 4)
 			return -EBADMSG;
@@ -546,15 +543,15 @@ int zt_dns_response_scan(const uint8_t *msg, size_t len, const struct zt_dns_que
 	 * Offsets must fit the 16-bit TTL_OFF entries.
 	 */
 	if (len < ZT_DNS_HEADER_LEN || len > UINT16_MAX || !q->has_question ||
-	    get16(msg + 4) != 1 || len - ZT_DNS_HEADER_LEN < q->qname_len + 4 ||
+	    zt_get_be16(msg + 4) != 1 || len - ZT_DNS_HEADER_LEN < q->qname_len + 4 ||
 	    !wire_names_equal(msg + ZT_DNS_HEADER_LEN, q->qname, q->qname_len) ||
-	    get16(msg + off) != q->qtype || get16(msg + off + 2) != q->qclass)
+	    zt_get_be16(msg + off) != q->qtype || zt_get_be16(msg + off + 2) != q->qclass)
 		return -EBADMSG;
 	off += 4;
-	info->flags = get16(msg + 2);
-	ancount = get16(msg + 6);
-	nscount = get16(msg + 8);
-	arcount = get16(msg + 10);
+	info->flags = zt_get_be16(msg + 2);
+	ancount = zt_get_be16(msg + 6);
+	nscount = zt_get_be16(msg + 8);
+	arcount = zt_get_be16(msg + 10);
 	info->ancount = ancount;
 	for (i = 0; i < ancount + nscount + arcount; i++) {
 		struct rr_view rr;
@@ -581,7 +578,7 @@ int zt_dns_response_scan(const uint8_t *msg, size_t len, const struct zt_dns_que
 			    read_name(msg, rr.rdata_off + rr.rdlength, &p, NULL, NULL, &why) ||
 			    rr.rdata_off + rr.rdlength - p != 20)
 				return -EBADMSG;
-			minimum = get32(msg + p + 16);
+			minimum = zt_get_be32(msg + p + 16);
 			if (minimum > INT32_MAX)
 				minimum = 0;
 			info->has_soa = true;
@@ -597,7 +594,6 @@ int zt_dns_set_id(uint8_t *msg, size_t len, uint16_t id)
 {
 	if (len < ZT_DNS_HEADER_LEN)
 		return -EBADMSG;
-	msg[0] = (uint8_t)(id >> 8);
-	msg[1] = (uint8_t)id;
+	zt_put_be16(msg, id);
 	return 0;
 }

@@ -1,4 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Fake IPs for name resources (fakeip.h): the pool, its least-recently-used
+ * reuse and its file. The DNS server assigns them, the client's tunnel looks
+ * them up.
+ */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +19,7 @@
 #include <json-c/json.h>
 
 #include "dns/fakeip.h"
-#include "policy/store.h"
+#include "lib/fsutil.h"
 
 #define FAKEIP_FILE_VERSION	1
 #define TABLE_MIN_CAP		64
@@ -492,10 +497,9 @@ static void clear_mappings(struct zt_fakeip *fp)
 	fp->next_fresh = 1;
 }
 
-static int file_paths(const char *state_dir, char *path, char *tmp)
+static int file_path(const char *state_dir, char *path)
 {
-	if (snprintf(path, PATH_MAX, "%s/%s", state_dir, ZT_FAKEIP_FILE) >= PATH_MAX ||
-	    snprintf(tmp, PATH_MAX, "%s/.%s.tmp", state_dir, ZT_FAKEIP_FILE) >= PATH_MAX)
+	if (snprintf(path, PATH_MAX, "%s/%s", state_dir, ZT_FAKEIP_FILE) >= PATH_MAX)
 		return -ENAMETOOLONG;
 	return 0;
 }
@@ -525,8 +529,9 @@ static json_object *entry_to_json(const struct entry *e)
 }
 
 /*
- * Saved through the policy store's atomic replace. The mappings array is streamed one json-c object at a time:
- * a full range is a million names, too many to build as one tree.
+ * Saved through lib/fsutil.h's atomic replace. The mappings array is
+ * streamed one json-c object at a time: a full range is a million names,
+ * too many to build as one tree.
  */
 int zt_fakeip_save(struct zt_fakeip *fp, const char *state_dir, char *err, size_t errlen)
 {
@@ -638,7 +643,7 @@ static int load_one(struct zt_fakeip *fp, json_object *m, size_t idx, int64_t no
 int zt_fakeip_load(struct zt_fakeip *fp, const char *state_dir, int64_t now,
 		   char *err, size_t errlen)
 {
-	char path[PATH_MAX], tmp[PATH_MAX], msg[256];
+	char path[PATH_MAX], msg[256];
 	json_object *obj, *v, *maps;
 	size_t i, n, loaded = 0;
 	int ret;
@@ -647,7 +652,7 @@ int zt_fakeip_load(struct zt_fakeip *fp, const char *state_dir, int64_t now,
 		snprintf(err, errlen, "fake IP pool: load into a pool already in use");
 		return -EBUSY;
 	}
-	ret = file_paths(state_dir, path, tmp);
+	ret = file_path(state_dir, path);
 	if (ret) {
 		snprintf(err, errlen, "%s: %s", state_dir, strerror(-ret));
 		return ret;

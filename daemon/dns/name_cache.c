@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* The connector's cache of private names (name_cache.h), resolved through c-ares. */
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
 #include <errno.h>
@@ -17,12 +18,12 @@
 #include <openssl/siphash.h>
 
 #include "lib/ares_loop.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "dns/name_cache.h"
 
 #define NAME_MAX_LEN	253		/* a DNS name in text, no trailing dot */
 #define NBUCKETS	1024
-#define NS_PER_S	1000000000ull
 
 enum entry_state {
 	E_RESOLVING,			/* first resolution: nothing to serve */
@@ -67,14 +68,6 @@ struct zt_name_cache {
 	 */
 	bool deferring;
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
-}
 
 static int status_to_errno(int status)
 {
@@ -183,7 +176,7 @@ static void entry_free(struct zt_name_cache *c, struct entry *e)
 static void rearm(struct zt_name_cache *c)
 {
 	struct itimerspec its = { 0 };
-	uint64_t next = UINT64_MAX, now = mono_ns();
+	uint64_t next = UINT64_MAX, now = zt_mono_ns();
 	struct entry *e;
 
 	if (c->closing)
@@ -194,8 +187,8 @@ static void rearm(struct zt_name_cache *c)
 	if (next != UINT64_MAX) {
 		uint64_t in = next > now ? next - now : 1;
 
-		its.it_value.tv_sec = (time_t)(in / NS_PER_S);
-		its.it_value.tv_nsec = (long)(in % NS_PER_S);
+		its.it_value.tv_sec = (time_t)(in / ZT_NS_PER_S);
+		its.it_value.tv_nsec = (long)(in % ZT_NS_PER_S);
 	}
 	timerfd_settime(c->timer_fd, 0, &its, NULL);
 }
@@ -244,7 +237,7 @@ static void finish(struct zt_name_cache *c, struct entry *e, int err,
 		   const struct ares_addrttl *ttls, int n)
 {
 	uint32_t ttl = UINT32_MAX;
-	uint64_t now = mono_ns();
+	uint64_t now = zt_mono_ns();
 	int i;
 
 	e->in_flight = false;
@@ -258,16 +251,16 @@ static void finish(struct zt_name_cache *c, struct entry *e, int err,
 		e->ttl = clamp_ttl(c, ttl);
 		e->state = E_VALID;
 		e->error = 0;
-		e->expires_ns = now + (uint64_t)e->ttl * NS_PER_S;
+		e->expires_ns = now + (uint64_t)e->ttl * ZT_NS_PER_S;
 	} else if (e->state == E_VALID && !is_authoritative_negative(err)) {
 		/* A re-resolution the DNS could not answer: keep serving, try again soon. */
-		e->expires_ns = now + (uint64_t)c->negative_ttl * NS_PER_S;
+		e->expires_ns = now + (uint64_t)c->negative_ttl * ZT_NS_PER_S;
 	} else {
 		e->state = E_FAILED;
 		e->error = err;
 		e->naddrs = 0;
 		e->ttl = c->negative_ttl;
-		e->expires_ns = now + (uint64_t)c->negative_ttl * NS_PER_S;
+		e->expires_ns = now + (uint64_t)c->negative_ttl * ZT_NS_PER_S;
 	}
 	report(c, e, err);
 	rearm(c);
@@ -325,7 +318,7 @@ static void on_timer(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct zt_name_cache *c = arg;
 	struct entry *e, *next;
-	uint64_t now = mono_ns(), n;
+	uint64_t now = zt_mono_ns(), n;
 
 	(void)loop;
 	(void)events;
@@ -342,7 +335,7 @@ static void on_timer(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 		 * starts over.
 		 */
 		if (e->state == E_VALID &&
-		    e->last_used_ns + (uint64_t)e->ttl * NS_PER_S >= e->expires_ns)
+		    e->last_used_ns + (uint64_t)e->ttl * ZT_NS_PER_S >= e->expires_ns)
 			start_query(c, e);
 		else
 			entry_free(c, e);
@@ -444,7 +437,7 @@ int zt_name_cache_lookup(struct zt_name_cache *c, const char *name, struct in_ad
 			 size_t max, size_t *n)
 {
 	size_t len = strlen(name), b;
-	uint64_t now = mono_ns();
+	uint64_t now = zt_mono_ns();
 	struct entry *e;
 
 	*n = 0;

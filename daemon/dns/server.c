@@ -12,6 +12,8 @@
 #include <ares.h>
 
 #include "lib/ares_loop.h"
+#include "lib/clock.h"
+#include "lib/udp_batch.h"
 #include "dns/cache.h"
 #include "dataplane/dns_fast.h"
 #include "dns/codec.h"
@@ -37,19 +39,12 @@ struct tcp_conn {
 
 /*
  * One recvmmsg's worth of datagrams and the answers given at once, sent
- * with one sendmmsg. Forwarded answers are sent the same way, one sendmmsg
- * per pass of c-ares over its sockets.
+ * with one sendmmsg (lib/udp_batch.h). Forwarded answers are sent the same
+ * way, one sendmmsg per pass of c-ares over its sockets.
  */
 struct udp_batch {
-	struct mmsghdr in[UDP_BATCH];
-	struct iovec in_iov[UDP_BATCH];
-	struct sockaddr_storage peer[UDP_BATCH];
-	uint8_t buf[UDP_BATCH][ZT_DNS_QUERY_MAX + 1];	/* one more: oversize is told apart */
-	struct mmsghdr out[UDP_BATCH];
-	struct iovec out_iov[UDP_BATCH];
-	struct sockaddr_storage out_peer[UDP_BATCH];
-	uint8_t reply[UDP_BATCH][ZT_DNS_UDP_PLAIN_MAX];
-	unsigned int nout;
+	struct zt_udp_batch *io;	/* queries of up to ZT_DNS_QUERY_MAX + 1 bytes (oversize
+					 * is told apart), answers of ZT_DNS_UDP_PLAIN_MAX */
 	bool collect_fwd;		/* in a c-ares pass: forwarded answers queue too */
 };
 
@@ -83,19 +78,6 @@ struct zt_dns_server {
 static int64_t now_s(void)
 {
 	return (int64_t)time(NULL);
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t mono_ms(void)
-{
-	return mono_ns() / 1000000ull;
 }
 
 static void mapped(struct in_addr a, uint8_t out[16])
@@ -165,46 +147,20 @@ struct reply_to {
 	bool batch;			/* UDP: queue in s->ub, sent by udp_flush() */
 };
 
-/* Send the queued UDP replies: one sendmmsg, more only after a failure. */
+/* Send the queued UDP replies: one sendmmsg; a failed reply is dropped, the rest still go. */
 static void udp_flush(struct zt_dns_server *s)
 {
-	struct udp_batch *ub = s->ub;
-	unsigned int sent = 0;
-	int n;
-
-	while (sent < ub->nout) {
-		n = sendmmsg(s->udp_fd, ub->out + sent, ub->nout - sent, MSG_DONTWAIT);
-		if (n <= 0) {
-			/* As with sendto: the failed reply is dropped, the rest still go. */
-			s->q_dropped++;
-			sent++;
-			continue;
-		}
-		sent += (unsigned int)n;
-	}
-	ub->nout = 0;
+	s->q_dropped += zt_udp_batch_flush(s->ub->io);
 }
 
-/* Queue a UDP reply for the batch's sendmmsg; a full batch goes first. */
+/* Queue a UDP reply for the batch's sendmmsg; a full batch goes first, big EDNS0 answers alone. */
 static void queue_udp(struct zt_dns_server *s, const uint8_t *msg, size_t len,
 		      const struct sockaddr *peer, socklen_t peerlen)
 {
-	struct udp_batch *ub = s->ub;
-	unsigned int i;
-
-	if (len > sizeof(ub->reply[0]) || peerlen > sizeof(ub->out_peer[0])) {
-		send_udp(s, msg, len, peer, peerlen);	/* big EDNS0 answers go alone */
-		return;
-	}
-	if (ub->nout == UDP_BATCH)
+	if (zt_udp_batch_full(s->ub->io))
 		udp_flush(s);
-	i = ub->nout++;
-	memcpy(ub->reply[i], msg, len);
-	memcpy(&ub->out_peer[i], peer, peerlen);
-	ub->out_iov[i].iov_base = ub->reply[i];
-	ub->out_iov[i].iov_len = len;
-	ub->out[i].msg_hdr = (struct msghdr){ .msg_name = &ub->out_peer[i], .msg_namelen = peerlen,
-					      .msg_iov = &ub->out_iov[i], .msg_iovlen = 1 };
+	if (zt_udp_batch_queue_copy(s->ub->io, msg, len, peer, peerlen))
+		s->q_dropped++;
 }
 
 static void reply(struct zt_dns_server *s, const struct reply_to *to, const uint8_t *msg,
@@ -315,7 +271,7 @@ static void on_upstream_answer(void *arg, int status, int timeouts, unsigned cha
 	}
 	/* Only what passed the guard is stored; the cache refuses the rest itself. */
 	if (s->cache)
-		zt_dns_cache_put(s->cache, &f->q, abuf, (size_t)alen, mono_ms());
+		zt_dns_cache_put(s->cache, &f->q, abuf, (size_t)alen, zt_mono_ms());
 	memcpy(out, abuf, (size_t)alen);
 	zt_dns_set_id(out, (size_t)alen, f->q.id);
 	reply_answer(s, &f->q, &to, out, (size_t)alen, sizeof(out));
@@ -489,7 +445,7 @@ static void handle_query(struct zt_dns_server *s, const uint8_t *msg, size_t len
 	}
 	if (s->cache && zt_dns_cache_query_cacheable(&q)) {
 		static uint8_t cached[ZT_DNS_CACHE_MSG_MAX];
-		ssize_t n = zt_dns_cache_get(s->cache, &q, mono_ms(), cached, sizeof(cached));
+		ssize_t n = zt_dns_cache_get(s->cache, &q, zt_mono_ms(), cached, sizeof(cached));
 
 		if (n > 0) {
 			s->q_cached++;
@@ -511,28 +467,24 @@ static void handle_query(struct zt_dns_server *s, const uint8_t *msg, size_t len
 static void on_udp(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct zt_dns_server *s = arg;
-	struct udp_batch *ub = s->ub;
-	int r, i, n;
+	struct zt_udp_rx_pos pos;
+	struct zt_udp_dgram d;
+	int r, n;
 
 	(void)loop;
+	(void)fd;
 	(void)events;
 	for (r = 0; r < UDP_ROUNDS; r++) {
-		for (i = 0; i < UDP_BATCH; i++) {
-			ub->in[i].msg_hdr.msg_namelen = sizeof(ub->peer[i]);
-			ub->in[i].msg_hdr.msg_flags = 0;
-		}
-		n = recvmmsg(fd, ub->in, UDP_BATCH, MSG_DONTWAIT | MSG_TRUNC, NULL);
+		n = zt_udp_batch_recv(s->ub->io);
 		if (n <= 0)
 			return;
-		for (i = 0; i < n; i++) {
-			struct reply_to to = { .peer = (struct sockaddr *)&ub->peer[i],
-					       .peerlen = ub->in[i].msg_hdr.msg_namelen,
-					       .batch = true };
-			size_t len = ub->in[i].msg_len;
+		pos = (struct zt_udp_rx_pos){ 0 };
+		while (zt_udp_batch_next(s->ub->io, &pos, &d)) {
+			struct reply_to to = { .peer = (struct sockaddr *)d.from,
+					       .peerlen = d.fromlen, .batch = true };
 
-			if (len > sizeof(ub->buf[i]))
-				len = sizeof(ub->buf[i]);	/* truncated: the parser sees it is oversize */
-			handle_query(s, ub->buf[i], len, &to);
+			/* A truncated one fills the buffer: the parser sees it is oversize. */
+			handle_query(s, d.data, d.len, &to);
 		}
 		udp_flush(s);
 		if (n < UDP_BATCH)
@@ -666,13 +618,6 @@ int zt_dns_server_open(struct zt_fakeip *pool, const struct zt_dns_server_cfg *c
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	for (unsigned int i = 0; i < UDP_BATCH; i++) {
-		s->ub->in_iov[i] = (struct iovec){ s->ub->buf[i], sizeof(s->ub->buf[i]) };
-		s->ub->in[i].msg_hdr = (struct msghdr){ .msg_name = &s->ub->peer[i],
-							.msg_namelen = sizeof(s->ub->peer[i]),
-							.msg_iov = &s->ub->in_iov[i],
-							.msg_iovlen = 1 };
-	}
 
 	/*
 	 * NOCHECKRESP: SERVFAIL, REFUSED and the like reach the client as the
@@ -704,6 +649,14 @@ int zt_dns_server_open(struct zt_fakeip *pool, const struct zt_dns_server_cfg *c
 	ret = bind_socket(SOCK_DGRAM, &cfg->listen, &s->udp_fd, err, errlen);
 	if (ret)
 		goto fail;
+	ret = zt_udp_batch_new(&(struct zt_udp_batch_cfg){ .fd = s->udp_fd,
+			       .rx_msgs = UDP_BATCH, .rx_size = ZT_DNS_QUERY_MAX + 1,
+			       .tx_msgs = UDP_BATCH, .tx_size = ZT_DNS_UDP_PLAIN_MAX },
+			       &s->ub->io);
+	if (ret) {
+		snprintf(err, errlen, "DNS UDP batch: %s", strerror(-ret));
+		goto fail;
+	}
 	ret = bind_socket(SOCK_STREAM, &cfg->listen, &s->tcp_fd, err, errlen);
 	if (ret)
 		goto fail;
@@ -769,6 +722,7 @@ void zt_dns_server_close(struct zt_dns_server *s)
 	if (s->pool && zt_fakeip_save(s->pool, s->cfg.state_dir, err, sizeof(err)))
 		zt_log("error", "dns: saving fake IPs: %s", err);
 	zt_dns_cache_free(s->cache);
+	zt_udp_batch_free(s->ub->io);
 	free(s->ub);
 	free(s);
 }

@@ -20,6 +20,7 @@
 
 #include <openssl/mem.h>
 
+#include "lib/clock.h"
 #include "forward/client.h"
 #include "dns/codec.h"
 #include "tunnel/keys.h"
@@ -63,14 +64,6 @@ struct zt_client_tunnel {
 	size_t npeers;
 	struct zt_client_tunnel_stats st;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static struct ct_peer *peer_by_name(struct zt_client_tunnel *ct, const char *name)
 {
@@ -138,22 +131,22 @@ static struct sent_bind *bind_slot(struct ct_peer *cp, struct in_addr fake)
 static void ensure_bound(struct zt_client_tunnel *ct, struct ct_peer *cp, struct in_addr fake,
 			 const char *name)
 {
-	uint8_t msg[6 + ZT_PATTERN_MAX];
+	uint8_t msg[ZT_BIND_HDR_LEN + ZT_PATTERN_MAX];
 	struct sent_bind *b = bind_slot(cp, fake);
 	size_t nlen = strlen(name);
-	uint64_t now = now_ns();
+	uint64_t now = zt_mono_ns();
 
-	if (!b || b->status == ZT_BIND_OK || nlen > 255)
+	if (!b || b->status == ZT_BIND_OK || nlen > ZT_BIND_NAME_MAX)
 		return;
 	if (b->sent_ns && now - b->sent_ns < BIND_RESEND_NS)
 		return;
-	msg[0] = ZT_CTRL_BIND;
-	memcpy(msg + 1, &fake.s_addr, 4);
-	msg[5] = (uint8_t)nlen;
-	memcpy(msg + 6, name, nlen);
+	msg[ZT_CTRL_OFF_TYPE] = ZT_CTRL_BIND;
+	memcpy(msg + ZT_BIND_OFF_FAKE, &fake.s_addr, 4);
+	msg[ZT_BIND_OFF_NAME_LEN] = (uint8_t)nlen;
+	memcpy(msg + ZT_BIND_HDR_LEN, name, nlen);
 	b->sent_ns = now;
 	ct->st.binds_sent++;
-	zt_tunnel_send(ct->tunnel, cp->peer, msg, 6 + nlen);
+	zt_tunnel_send(ct->tunnel, cp->peer, msg, ZT_BIND_HDR_LEN + nlen);
 }
 
 void zt_client_tunnel_packet(struct zt_client_tunnel *ct, const uint8_t *pkt, size_t len)
@@ -186,21 +179,21 @@ static void handle_ack(struct zt_client_tunnel *ct, struct ct_peer *cp, const ui
 	struct in_addr fake;
 	char text[INET_ADDRSTRLEN];
 
-	if (len != 6) {
+	if (len != ZT_BIND_ACK_LEN) {
 		ct->st.malformed_control++;
 		return;
 	}
-	memcpy(&fake.s_addr, msg + 1, 4);
+	memcpy(&fake.s_addr, msg + ZT_BIND_OFF_FAKE, 4);
 	b = bind_slot(cp, fake);
 	if (!b)
 		return;
-	b->status = msg[5];
-	if (msg[5] != ZT_BIND_OK) {
+	b->status = msg[ZT_BIND_ACK_OFF_STATUS];
+	if (b->status != ZT_BIND_OK) {
 		const char *name = zt_fakeip_lookup_addr(ct->pool, fake, NULL);
 
 		inet_ntop(AF_INET, &fake, text, sizeof(text));
 		zt_log("warning", "connector %s refused %s (%s): %s", cp->name, name ? name : "?",
-		       text, msg[5] == ZT_BIND_DNS_ERROR ? "DNS_ERROR" : "DENIED");
+		       text, b->status == ZT_BIND_DNS_ERROR ? "DNS_ERROR" : "DENIED");
 	}
 }
 
@@ -214,8 +207,8 @@ static void on_recv(void *ctx, struct zt_tunnel_peer *peer, uint8_t *pkt, size_t
 
 	if (zt_paths_recv(ct->paths, peer, pkt, len))
 		return;
-	if (pkt[0] < 0x40) {
-		if (pkt[0] == ZT_CTRL_BIND_ACK)
+	if (pkt[ZT_CTRL_OFF_TYPE] < ZT_CTRL_MAX) {
+		if (pkt[ZT_CTRL_OFF_TYPE] == ZT_CTRL_BIND_ACK)
 			handle_ack(ct, cp, pkt, len);
 		else
 			ct->st.malformed_control++;

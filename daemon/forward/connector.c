@@ -28,10 +28,10 @@
 static void send_bind_ack(struct zt_connector_fwd *c, struct device *dev, struct in_addr fake,
 			  uint8_t status)
 {
-	uint8_t msg[6] = { ZT_CTRL_BIND_ACK };
+	uint8_t msg[ZT_BIND_ACK_LEN] = { [ZT_CTRL_OFF_TYPE] = ZT_CTRL_BIND_ACK };
 
-	memcpy(msg + 1, &fake.s_addr, 4);
-	msg[5] = status;
+	memcpy(msg + ZT_BIND_OFF_FAKE, &fake.s_addr, 4);
+	msg[ZT_BIND_ACK_OFF_STATUS] = status;
 	zt_tunnel_send(c->tunnel, dev->peer, msg, sizeof(msg));
 }
 
@@ -84,13 +84,13 @@ static void handle_bind(struct zt_connector_fwd *c, struct device *dev, const ui
 	size_t nlen, naddrs = 0;
 	int ret;
 
-	if (len < 6)
+	if (len < ZT_BIND_HDR_LEN)
 		goto malformed;
-	memcpy(&fake.s_addr, msg + 1, 4);
-	nlen = msg[5];
-	if (nlen == 0 || len != 6 + nlen || nlen >= sizeof(name))
+	memcpy(&fake.s_addr, msg + ZT_BIND_OFF_FAKE, 4);
+	nlen = msg[ZT_BIND_OFF_NAME_LEN];
+	if (nlen == 0 || len != ZT_BIND_HDR_LEN + nlen || nlen >= sizeof(name))
 		goto malformed;
-	memcpy(name, msg + 6, nlen);
+	memcpy(name, msg + ZT_BIND_HDR_LEN, nlen);
 	name[nlen] = '\0';
 	/* The client sends names normalised; anything else is refused. */
 	if (name[0] == '*' || zt_dns_name_normalize(name, norm, sizeof(norm), NULL, 0) ||
@@ -188,8 +188,8 @@ static void on_tunnel_recv(void *ctx, struct zt_tunnel_peer *peer, uint8_t *pkt,
 
 	if (zt_paths_recv(c->paths, peer, pkt, len))
 		return;
-	if (pkt[0] < 0x40) {
-		if (pkt[0] == ZT_CTRL_BIND)
+	if (pkt[ZT_CTRL_OFF_TYPE] < ZT_CTRL_MAX) {
+		if (pkt[ZT_CTRL_OFF_TYPE] == ZT_CTRL_BIND)
 			handle_bind(c, dev, pkt, len);
 		else
 			c->st.malformed_control++;

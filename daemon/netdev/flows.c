@@ -10,6 +10,7 @@
 #include <openssl/rand.h>
 #include <openssl/siphash.h>
 
+#include "lib/clock.h"
 #include "netdev/flows.h"
 #include "lib/log.h"
 #include "netdev/nat.h"
@@ -88,10 +89,7 @@ static const char *const status_names[] = {
 
 uint64_t zt_flows_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return zt_real_ns() / ZT_NS_PER_MS;
 }
 
 /* ---- lists and hash ---- */

@@ -1,8 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The connector's IPv4 packet surgery (nat.h): 5-tuple parse, address
+ * rewrites with incremental checksums (lib/csum.c), MSS clamp. Called by
+ * roles/connector.c and netdev/flows.c.
+ */
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
 
+#include "lib/bytes.h"
+#include "lib/csum.h"
 #include "netdev/nat.h"
 
 #define IP_MIN_HLEN	20
@@ -28,57 +35,6 @@
 #define TCPOPT_NOP	1
 #define TCPOPT_MSS	2
 
-static inline uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static uint32_t sum_words(uint32_t sum, const uint8_t *p, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += get16(p + i);
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	return sum;
-}
-
-static uint16_t fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
-}
-
-uint16_t zt_inet_csum(const void *data, size_t len)
-{
-	return (uint16_t)~fold(sum_words(0, data, len));
-}
-
-/*
- * RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), over each 16-bit word that
- * changed from OLD to NEW (LEN even, the words aligned as the checksum
- * sees them).
- */
-static uint16_t csum_adjust(uint16_t hc, const uint8_t *old, const uint8_t *new, size_t len)
-{
-	uint32_t sum = (uint16_t)~hc;
-	size_t i;
-
-	for (i = 0; i < len; i += 2) {
-		sum += (uint16_t)~get16(old + i);
-		sum += get16(new + i);
-	}
-	return (uint16_t)~fold(sum);
-}
-
 /* The L4 checksum that a pseudo-header change touches; UDP's 0 means "none". */
 struct l4_csum {
 	uint8_t *field;			/* NULL: nothing to fix */
@@ -92,13 +48,13 @@ static void l4_csum_adjust(const struct l4_csum *c, const uint8_t *old, const ui
 
 	if (!c->field)
 		return;
-	v = get16(c->field);
+	v = zt_get_be16(c->field);
 	if (c->udp && v == 0)
 		return;			/* the sender computed none: there is none to fix */
-	v = csum_adjust(v, old, new, len);
+	v = zt_csum_replace(v, old, new, len);
 	if (c->udp && v == 0)
 		v = 0xffff;		/* RFC 768: a computed 0 is sent as all ones */
-	put16(c->field, v);
+	zt_put_be16(c->field, v);
 }
 
 /* ---- validation ---- */
@@ -121,10 +77,10 @@ static int ip_view(const uint8_t *pkt, size_t len, struct ip_view *v)
 	if (pkt[0] >> 4 != 4 || len < IP_MIN_HLEN)
 		return -EINVAL;
 	v->hlen = (size_t)(pkt[0] & 0x0f) * 4;
-	v->tot = get16(pkt + 2);
+	v->tot = zt_get_be16(pkt + 2);
 	if (v->hlen < IP_MIN_HLEN || v->tot < v->hlen || v->tot > len)
 		return -EINVAL;
-	frag = get16(pkt + 6);
+	frag = zt_get_be16(pkt + 6);
 	v->later_fragment = (frag & 0x1fff) != 0;
 	v->fragment = v->later_fragment || (frag & 0x2000);
 	return 0;
@@ -169,7 +125,7 @@ static int quote_view(const uint8_t *quote, size_t qlen, struct quote_view *q)
 	q->hlen = (size_t)(quote[0] & 0x0f) * 4;
 	if (q->hlen < IP_MIN_HLEN || q->hlen > qlen)
 		return -EINVAL;
-	q->has_l4 = (get16(quote + 6) & 0x1fff) == 0;
+	q->has_l4 = (zt_get_be16(quote + 6) & 0x1fff) == 0;
 	q->l4_avail = qlen - q->hlen;
 	return 0;
 }
@@ -179,11 +135,11 @@ static int quote_view(const uint8_t *quote, size_t qlen, struct quote_view *q)
 static void l4_ports(uint8_t proto, const uint8_t *l4, size_t avail, struct zt_tuple *t)
 {
 	if ((proto == IPPROTO_TCP || proto == IPPROTO_UDP) && avail >= 4) {
-		t->sport = get16(l4);
-		t->dport = get16(l4 + 2);
+		t->sport = zt_get_be16(l4);
+		t->dport = zt_get_be16(l4 + 2);
 	} else if (proto == IPPROTO_ICMP && avail >= 6 &&
 		   (l4[0] == ICMP_ECHO || l4[0] == ICMP_ECHOREPLY)) {
-		t->sport = t->dport = get16(l4 + 4);
+		t->sport = t->dport = zt_get_be16(l4 + 4);
 	}
 }
 
@@ -255,17 +211,17 @@ static void set_addr(uint8_t *ip, size_t addr_off, struct in_addr new, const str
 		memcpy(old_l4c, l4->field, 2);
 
 	memcpy(ip + addr_off, &new, 4);
-	put16(ip + IP_OFF_CSUM, csum_adjust(get16(old_ipc), old_addr, ip + addr_off, 4));
+	zt_put_be16(ip + IP_OFF_CSUM, zt_csum_replace(zt_get_be16(old_ipc), old_addr, ip + addr_off, 4));
 	l4_csum_adjust(l4, old_addr, ip + addr_off, 4);
 
 	if (outer) {
-		uint16_t c = get16(outer);
+		uint16_t c = zt_get_be16(outer);
 
-		c = csum_adjust(c, old_addr, ip + addr_off, 4);
-		c = csum_adjust(c, old_ipc, ip + IP_OFF_CSUM, 2);
+		c = zt_csum_replace(c, old_addr, ip + addr_off, 4);
+		c = zt_csum_replace(c, old_ipc, ip + IP_OFF_CSUM, 2);
 		if (l4->field)
-			c = csum_adjust(c, old_l4c, l4->field, 2);
-		put16(outer, c);
+			c = zt_csum_replace(c, old_l4c, l4->field, 2);
+		zt_put_be16(outer, c);
 	}
 }
 
@@ -359,7 +315,7 @@ int zt_tcp_clamp_mss(uint8_t *pkt, size_t len, uint16_t mss)
 		if (i + 1 >= optlen || opt[i + 1] < 2 || i + opt[i + 1] > optlen)
 			return -EINVAL;
 		if (opt[i] == TCPOPT_MSS && opt[i + 1] == 4) {
-			if (get16(opt + i + 2) <= mss)
+			if (zt_get_be16(opt + i + 2) <= mss)
 				return 0;
 			/*
 			 * The value may sit at an odd offset (after a NOP):
@@ -370,8 +326,8 @@ int zt_tcp_clamp_mss(uint8_t *pkt, size_t len, uint16_t mss)
 			win = tcp + (off & ~(size_t)1);
 			n = off & 1 ? 4 : 2;
 			memcpy(old, win, n);
-			put16(tcp + off, mss);
-			put16(tcp + TCP_OFF_CSUM, csum_adjust(get16(tcp + TCP_OFF_CSUM), old, win, n));
+			zt_put_be16(tcp + off, mss);
+			zt_put_be16(tcp + TCP_OFF_CSUM, zt_csum_replace(zt_get_be16(tcp + TCP_OFF_CSUM), old, win, n));
 			return 1;
 		}
 		i += opt[i + 1];

@@ -100,7 +100,4 @@ int zt_nat_rewrite_src(uint8_t *pkt, size_t len, struct in_addr new_src);
  */
 int zt_tcp_clamp_mss(uint8_t *pkt, size_t len, uint16_t mss);
 
-/* The Internet checksum of LEN bytes (RFC 1071), as stored in a header. */
-uint16_t zt_inet_csum(const void *data, size_t len);
-
 #endif

@@ -6,6 +6,8 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "lib/bytes.h"
+#include "lib/csum.h"
 #include "netdev/offload.h"
 
 #define IPV4_HLEN	20	/* we coalesce only IPv4 without options */
@@ -24,72 +26,12 @@
 #define TCP_URG		0x20
 #define TCP_CWR		0x80
 
-static inline uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static inline void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
-static inline uint16_t add16(uint16_t a, uint32_t b)
-{
-	uint32_t s = (uint32_t)a + b;
-
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)s;
-}
-
-/*
- * Summed as native 64-bit words with the carries counted apart: the
- * ones'-complement sum does not care about byte order (RFC 1071, 2.B), so
- * the folded native sum is the network-order one byte-swapped.
- */
-uint16_t zt_csum_add(uint16_t sum, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-	uint64_t acc = 0, carry = 0, w;
-	uint16_t native;
-
-	for (; len >= 8; p += 8, len -= 8) {
-		memcpy(&w, p, 8);
-		carry += __builtin_add_overflow(acc, w, &acc);
-	}
-	if (len) {
-		w = 0;
-		memcpy(&w, p, len);
-		carry += __builtin_add_overflow(acc, w, &acc);
-	}
-	acc = (acc & 0xffffffff) + (acc >> 32) + carry;
-	acc = (acc & 0xffffffff) + (acc >> 32);
-	acc = (acc & 0xffff) + (acc >> 16);
-	acc = (acc & 0xffff) + (acc >> 16);
-	acc = (acc & 0xffff) + (acc >> 16);
-	native = (uint16_t)acc;
-	return add16(sum, ntohs(native));
-}
-
 /* The TCP pseudo-header's sum for the IP header IP (v4 or v6) and TCPLEN bytes of TCP. */
 static uint16_t pseudo_sum(const uint8_t *ip, bool v4, size_t tcplen)
 {
 	uint16_t s = v4 ? zt_csum_add(0, ip + 12, 8) : zt_csum_add(0, ip + 8, 32);
 
-	return add16(add16(s, IPPROTO_TCP), (uint32_t)tcplen);
+	return zt_csum_add_value(zt_csum_add_value(s, IPPROTO_TCP), (uint32_t)tcplen);
 }
 
 /* A packet with no GSO: complete a partial checksum if it has one. */
@@ -104,7 +46,7 @@ static int finish_csum(const struct virtio_net_hdr *vh, uint8_t *pkt, size_t len
 		return -EINVAL;
 	/* The field holds the pseudo-header's sum: summing over it adds it in. */
 	c = (uint16_t)~zt_csum_add(0, pkt + start, len - start);
-	put16(pkt + start + off, c ? c : 0xffff);	/* as skb_checksum_help: 0 means "none" to UDP */
+	zt_put_be16(pkt + start + off, c ? c : 0xffff);	/* as skb_checksum_help: 0 means "none" to UDP */
 	return 0;
 }
 
@@ -136,9 +78,9 @@ static int split_tcp(const struct virtio_net_hdr *vh, bool v4, uint8_t *pkt, siz
 	paylen = len - hlen;
 	nseg = paylen ? (paylen + gso - 1) / gso : 1;
 	memcpy(hdr, pkt, hlen);
-	seq = get32(hdr + cs + TCP_OFF_SEQ);
+	seq = zt_get_be32(hdr + cs + TCP_OFF_SEQ);
 	flags = hdr[cs + TCP_OFF_FLAGS];
-	id = get16(hdr + 4);
+	id = zt_get_be16(hdr + 4);
 
 	for (i = 0; i < nseg; i++) {
 		size_t off = i * gso, seglen = paylen - off < gso ? paylen - off : gso;
@@ -149,21 +91,21 @@ static int split_tcp(const struct virtio_net_hdr *vh, bool v4, uint8_t *pkt, siz
 		if (i)
 			memcpy(s, hdr, hlen);
 		if (v4) {
-			put16(s + 2, (uint16_t)(hlen + seglen));
-			put16(s + 4, (uint16_t)(id + i));
-			put16(s + 10, 0);
-			put16(s + 10, (uint16_t)~zt_csum_add(0, s, cs));
+			zt_put_be16(s + 2, (uint16_t)(hlen + seglen));
+			zt_put_be16(s + 4, (uint16_t)(id + i));
+			zt_put_be16(s + 10, 0);
+			zt_put_be16(s + 10, (uint16_t)~zt_csum_add(0, s, cs));
 		} else {
-			put16(s + 4, (uint16_t)(hlen - IPV6_HLEN + seglen));
+			zt_put_be16(s + 4, (uint16_t)(hlen - IPV6_HLEN + seglen));
 		}
-		put32(th + TCP_OFF_SEQ, seq + (uint32_t)off);
+		zt_put_be32(th + TCP_OFF_SEQ, seq + (uint32_t)off);
 		if (i + 1 < nseg)
 			f &= (uint8_t)~(TCP_FIN | TCP_PSH);
 		if (i)
 			f &= (uint8_t)~TCP_CWR;
 		th[TCP_OFF_FLAGS] = f;
-		put16(th + TCP_OFF_CSUM, 0);
-		put16(th + TCP_OFF_CSUM,
+		zt_put_be16(th + TCP_OFF_CSUM, 0);
+		zt_put_be16(th + TCP_OFF_CSUM,
 		      (uint16_t)~zt_csum_add(pseudo_sum(s, v4, thl + seglen), th, thl + seglen));
 		visit(s, hlen + seglen, ctx);
 	}
@@ -213,7 +155,7 @@ static bool seg_parse(const struct iovec *v, struct seg *s)
 	size_t len = v->iov_len;
 
 	if (len < IPV4_HLEN + TCP_HLEN_MIN || p[0] != 0x45 || p[9] != IPPROTO_TCP ||
-	    (get16(p + 6) & 0x3fff) || get16(p + 2) != len)
+	    (zt_get_be16(p + 6) & 0x3fff) || zt_get_be16(p + 2) != len)
 		return false;
 	s->p = p;
 	s->len = len;
@@ -221,7 +163,7 @@ static bool seg_parse(const struct iovec *v, struct seg *s)
 	if (s->thl < TCP_HLEN_MIN || IPV4_HLEN + s->thl >= len)
 		return false;	/* no payload: nothing to merge */
 	s->paylen = len - IPV4_HLEN - s->thl;
-	s->seq = get32(p + IPV4_HLEN + TCP_OFF_SEQ);
+	s->seq = zt_get_be32(p + IPV4_HLEN + TCP_OFF_SEQ);
 	s->flags = p[IPV4_HLEN + TCP_OFF_FLAGS];
 	return (s->flags & TCP_ACK) &&
 	       !(s->flags & (TCP_SYN | TCP_RST | TCP_URG | TCP_FIN | TCP_CWR));
@@ -283,12 +225,12 @@ size_t zt_offload_coalesce(const struct iovec *pkts, size_t n, struct virtio_net
 		return 1;
 
 	memcpy(hdr, f.p, hl);
-	put16(hdr + 2, (uint16_t)total);
-	put16(hdr + 10, 0);
-	put16(hdr + 10, (uint16_t)~zt_csum_add(0, hdr, IPV4_HLEN));
+	zt_put_be16(hdr + 2, (uint16_t)total);
+	zt_put_be16(hdr + 10, 0);
+	zt_put_be16(hdr + 10, (uint16_t)~zt_csum_add(0, hdr, IPV4_HLEN));
 	hdr[IPV4_HLEN + TCP_OFF_FLAGS] |= prev.flags & TCP_PSH;
 	/* CHECKSUM_PARTIAL: the field holds the pseudo-header's sum, not inverted. */
-	put16(hdr + IPV4_HLEN + TCP_OFF_CSUM, pseudo_sum(hdr, true, total - IPV4_HLEN));
+	zt_put_be16(hdr + IPV4_HLEN + TCP_OFF_CSUM, pseudo_sum(hdr, true, total - IPV4_HLEN));
 	vnet->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
 	vnet->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
 	vnet->hdr_len = htole16((uint16_t)hl);

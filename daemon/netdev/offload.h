@@ -68,10 +68,4 @@ int zt_offload_split(uint8_t *buf, size_t len, zt_offload_visit_fn visit, void *
 size_t zt_offload_coalesce(const struct iovec *pkts, size_t n, struct virtio_net_hdr *vnet,
 			   uint8_t *hdr, size_t *hdrlen);
 
-/*
- * RFC 1071 sum of LEN bytes at DATA added to SUM (folded, not inverted;
- * DATA starts at an even offset of what is being checksummed).
- */
-uint16_t zt_csum_add(uint16_t sum, const void *data, size_t len);
-
 #endif

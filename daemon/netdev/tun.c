@@ -1,4 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The TUN device (tun.h): created or adopted, addresses, MTU and routes over
+ * netlink, offloaded reads cut and writes coalesced (offload.c). Used by
+ * roles/client.c and roles/connector.c.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -366,11 +371,6 @@ const char *zt_tun_name(const struct zt_tun *t)
 	return t->name;
 }
 
-int zt_tun_ifindex(const struct zt_tun *t)
-{
-	return t->ifindex;
-}
-
 struct split_ctx {
 	struct zt_tun *t;
 	zt_tun_visit_fn visit;
@@ -482,12 +482,6 @@ int zt_tun_queue(struct zt_tun *t, const uint8_t *pkt, size_t len)
 		zt_tun_flush(t);
 	t->wq[t->nwq++] = (struct iovec){ .iov_base = (void *)pkt, .iov_len = len };
 	return 0;
-}
-
-int zt_tun_write(struct zt_tun *t, const uint8_t *pkt, size_t len)
-{
-	zt_tun_flush(t);	/* in order */
-	return write_one(t, pkt, len);
 }
 
 void zt_tun_stats(const struct zt_tun *t, struct zt_tun_stats *st)

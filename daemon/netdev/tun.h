@@ -38,7 +38,6 @@ struct zt_tun_stats {
 int zt_tun_open(const char *name, struct zt_tun **out, char *err, size_t errlen);
 int zt_tun_fd(const struct zt_tun *t);
 const char *zt_tun_name(const struct zt_tun *t);
-int zt_tun_ifindex(const struct zt_tun *t);
 
 /* Give the interface ADDR (its prefix length as given). Already present is fine. */
 int zt_tun_add_addr(struct zt_tun *t, const struct zt_prefix *addr, char *err, size_t errlen);
@@ -78,15 +77,10 @@ size_t zt_tun_route_count(const struct zt_tun *t);
 typedef void (*zt_tun_visit_fn)(const uint8_t *pkt, size_t len, void *ctx);
 int zt_tun_drain(struct zt_tun *t, zt_tun_visit_fn visit, void *ctx);
 /*
- * Hand one IP packet to the kernel, as if it arrived on the interface (the
- * tc ingress program sees it first). 0 or -errno (-EAGAIN: queue full, the
- * packet is dropped and counted, as a full link would).
- */
-int zt_tun_write(struct zt_tun *t, const uint8_t *pkt, size_t len);
-/*
- * Queue PKT for the kernel: it must stay valid and unchanged until the next
- * zt_tun_flush() (or zt_tun_write(), zt_tun_close()), which writes the
- * queue in order, consecutive TCP segments of one flow merged into one
+ * Queue PKT for the kernel, as if it arrived on the interface (the tc
+ * ingress program sees it first): it must stay valid and unchanged until
+ * the next zt_tun_flush() (or zt_tun_close()), which writes the queue in
+ * order, consecutive TCP segments of one flow merged into one
  * super-packet. A full queue flushes itself. Returns 0; a packet the
  * kernel refuses counts in tx_dropped.
  */

@@ -40,14 +40,13 @@
 #include <openssl/rand.h>
 
 #include "lib/addr.h"
+#include "lib/clock.h"
 #include "tunnel/keys.h"
 #include "lib/log.h"
 #include "path/paths.h"
 #include "tunnel/ctrl.h"
 #include "tunnel/status.h"
 
-#define NS_PER_MS	1000000ull
-#define NS_PER_S	1000000000ull
 #define PEER_BUCKETS	256
 #define PROBES_KEPT	32	/* outstanding probes remembered per peer */
 
@@ -96,14 +95,6 @@ struct zt_paths {
 
 	struct path_peer *peers[PEER_BUCKETS];
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
-}
 
 static const char *key_short(const uint8_t key[ZT_NOISE_KEY_LEN], char out[ZT_KEY_B64_LEN + 1])
 {
@@ -260,8 +251,8 @@ static void rearm(struct zt_paths *ps)
 		}
 	}
 	if (next) {
-		its.it_value.tv_sec = (time_t)(next / NS_PER_S);
-		its.it_value.tv_nsec = (long)(next % NS_PER_S);
+		its.it_value.tv_sec = (time_t)(next / ZT_NS_PER_S);
+		its.it_value.tv_nsec = (long)(next % ZT_NS_PER_S);
 	}
 	timerfd_settime(ps->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
 }
@@ -284,8 +275,8 @@ static void send_probe(struct zt_paths *ps, struct path_peer *pp, struct zt_tunn
 	while (!id)
 		if (!RAND_bytes((uint8_t *)&id, sizeof(id)))
 			return;
-	msg[0] = ZT_CTRL_PROBE;
-	memcpy(msg + 1, &id, sizeof(id));
+	msg[ZT_CTRL_OFF_TYPE] = ZT_CTRL_PROBE;
+	memcpy(msg + ZT_PROBE_OFF_ID, &id, ZT_PROBE_ID_LEN);
 	if ((ep ? zt_tunnel_send_to(ps->t, p, msg, sizeof(msg), ep) :
 		  zt_tunnel_send(ps->t, p, msg, sizeof(msg))) != 0)
 		return;
@@ -294,21 +285,23 @@ static void send_probe(struct zt_paths *ps, struct path_peer *pp, struct zt_tunn
 	pp->probe_slot = (pp->probe_slot + 1) % PROBES_KEPT;
 }
 
+_Static_assert(ZT_PROBE_ID_LEN == sizeof(uint64_t), "a probe's id is kept as a uint64_t");
+
 static void put_candidate(uint8_t *c, const struct sockaddr_storage *ss)
 {
 	memset(c, 0, ZT_CANDIDATE_LEN);
 	if (ss->ss_family == AF_INET) {
 		const struct sockaddr_in *sin = (const void *)ss;
 
-		c[0] = 4;
-		memcpy(c + 1, &sin->sin_port, 2);
-		zt_addr_from_v4(c + 3, sin->sin_addr.s_addr);
+		c[ZT_CANDIDATE_OFF_FAMILY] = 4;
+		memcpy(c + ZT_CANDIDATE_OFF_PORT, &sin->sin_port, 2);
+		zt_addr_from_v4(c + ZT_CANDIDATE_OFF_ADDR, sin->sin_addr.s_addr);
 	} else {
 		const struct sockaddr_in6 *sin6 = (const void *)ss;
 
-		c[0] = 6;
-		memcpy(c + 1, &sin6->sin6_port, 2);
-		memcpy(c + 3, &sin6->sin6_addr, 16);
+		c[ZT_CANDIDATE_OFF_FAMILY] = 6;
+		memcpy(c + ZT_CANDIDATE_OFF_PORT, &sin6->sin6_port, 2);
+		memcpy(c + ZT_CANDIDATE_OFF_ADDR, &sin6->sin6_addr, 16);
 	}
 }
 
@@ -317,23 +310,23 @@ static int get_candidate(const uint8_t *c, struct sockaddr_storage *ss)
 	uint16_t port;
 
 	memset(ss, 0, sizeof(*ss));
-	memcpy(&port, c + 1, 2);
+	memcpy(&port, c + ZT_CANDIDATE_OFF_PORT, 2);
 	if (!port)
 		return -EINVAL;
-	if (c[0] == 4 && zt_addr_is_v4(c + 3)) {
+	if (c[ZT_CANDIDATE_OFF_FAMILY] == 4 && zt_addr_is_v4(c + ZT_CANDIDATE_OFF_ADDR)) {
 		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
 
 		sin->sin_family = AF_INET;
 		sin->sin_port = port;
-		memcpy(&sin->sin_addr, c + 15, 4);
+		memcpy(&sin->sin_addr, c + ZT_CANDIDATE_ADDR_V4, 4);
 		return sin->sin_addr.s_addr ? 0 : -EINVAL;
 	}
-	if (c[0] == 6 && !zt_addr_is_v4(c + 3)) {
+	if (c[ZT_CANDIDATE_OFF_FAMILY] == 6 && !zt_addr_is_v4(c + ZT_CANDIDATE_OFF_ADDR)) {
 		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
 
 		sin6->sin6_family = AF_INET6;
 		sin6->sin6_port = port;
-		memcpy(&sin6->sin6_addr, c + 3, 16);
+		memcpy(&sin6->sin6_addr, c + ZT_CANDIDATE_OFF_ADDR, 16);
 		return IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr) ? -EINVAL : 0;
 	}
 	return -EINVAL;
@@ -403,8 +396,8 @@ static void send_candidates(struct zt_paths *ps, struct path_peer *pp, struct zt
 
 	if (!session_up(p))
 		return;
-	msg[0] = ZT_CTRL_CANDIDATES;
-	msg[1] = (uint8_t)n;
+	msg[ZT_CTRL_OFF_TYPE] = ZT_CTRL_CANDIDATES;
+	msg[ZT_CANDIDATES_OFF_COUNT] = (uint8_t)n;
 	for (unsigned int i = 0; i < n; i++)
 		put_candidate(msg + ZT_CANDIDATES_HDR_LEN + i * ZT_CANDIDATE_LEN, &list[i]);
 	if (zt_tunnel_send(ps->t, p, msg, ZT_CANDIDATES_HDR_LEN + n * ZT_CANDIDATE_LEN))
@@ -430,7 +423,7 @@ static void on_candidates(struct zt_paths *ps, struct path_peer *pp, struct zt_t
 
 	if (len < ZT_CANDIDATES_HDR_LEN)
 		return;
-	n = msg[1];
+	n = msg[ZT_CANDIDATES_OFF_COUNT];
 	if (n > ZT_PATHS_CANDIDATES_MAX || len != ZT_CANDIDATES_HDR_LEN + n * ZT_CANDIDATE_LEN)
 		return;
 	pp->ncands = 0;
@@ -455,8 +448,8 @@ static void on_probe(struct zt_paths *ps, struct path_peer *pp, struct zt_tunnel
 {
 	uint8_t ack[ZT_PROBE_LEN];
 
-	ack[0] = ZT_CTRL_PROBE_ACK;
-	memcpy(ack + 1, msg + 1, ZT_PROBE_LEN - 1);
+	ack[ZT_CTRL_OFF_TYPE] = ZT_CTRL_PROBE_ACK;
+	memcpy(ack + ZT_PROBE_OFF_ID, msg + ZT_PROBE_OFF_ID, ZT_PROBE_ID_LEN);
 	if (how != ZT_TUNNEL_RX_DIRECT) {
 		zt_tunnel_send(ps->t, p, ack, sizeof(ack));	/* back the way it came: the relay */
 		return;
@@ -478,7 +471,7 @@ static void on_probe_ack(struct zt_paths *ps, struct path_peer *pp, struct zt_tu
 	char ep[64], key[ZT_KEY_B64_LEN + 1];
 	uint64_t id;
 
-	memcpy(&id, msg + 1, sizeof(id));
+	memcpy(&id, msg + ZT_PROBE_OFF_ID, ZT_PROBE_ID_LEN);
 	for (unsigned int i = 0; i < PROBES_KEPT; i++)
 		if (id && pp->probes[i].id == id)
 			slot = &pp->probes[i];
@@ -534,7 +527,7 @@ static void peer_due(struct zt_paths *ps, struct path_peer *pp, struct zt_tunnel
 static void on_timer(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct zt_paths *ps = arg;
-	uint64_t expirations, now = mono_ns();
+	uint64_t expirations, now = zt_mono_ns();
 
 	(void)loop;
 	(void)events;
@@ -564,7 +557,7 @@ static void on_timer(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 
 static uint64_t ms_or(uint32_t ms, uint64_t def_ms)
 {
-	return (ms ? ms : def_ms) * NS_PER_MS;
+	return (ms ? ms : def_ms) * ZT_NS_PER_MS;
 }
 
 int zt_paths_open(struct zt_loop *loop, struct zt_tunnel *t, const struct zt_paths_cfg *cfg,
@@ -657,7 +650,7 @@ void zt_paths_relay_up(struct zt_paths *ps)
 
 void zt_paths_track(struct zt_paths *ps, struct zt_tunnel_peer *p)
 {
-	uint64_t now = mono_ns();
+	uint64_t now = zt_mono_ns();
 	struct path_peer *pp = peer_find(ps, zt_tunnel_peer_key(p));
 
 	if (pp)
@@ -675,14 +668,15 @@ bool zt_paths_recv(struct zt_paths *ps, struct zt_tunnel_peer *p, const uint8_t 
 	struct path_peer *pp;
 	uint64_t now;
 
-	if (!len || payload[0] < ZT_CTRL_CANDIDATES || payload[0] > ZT_CTRL_PROBE_ACK)
+	if (!len || payload[ZT_CTRL_OFF_TYPE] < ZT_CTRL_CANDIDATES ||
+	    payload[ZT_CTRL_OFF_TYPE] > ZT_CTRL_PROBE_ACK)
 		return false;
-	now = mono_ns();
+	now = zt_mono_ns();
 	pp = peer_get(ps, p, now);
 	if (!pp)
 		return true;
 	how = zt_tunnel_rx_path(ps->t, &src);
-	switch (payload[0]) {
+	switch (payload[ZT_CTRL_OFF_TYPE]) {
 	case ZT_CTRL_CANDIDATES:
 		on_candidates(ps, pp, p, payload, len, now);
 		break;
@@ -702,7 +696,7 @@ bool zt_paths_recv(struct zt_paths *ps, struct zt_tunnel_peer *p, const uint8_t 
 void zt_paths_session_up(struct zt_paths *ps, struct zt_tunnel_peer *p)
 {
 	enum zt_tunnel_rx_path how = zt_tunnel_rx_path(ps->t, NULL);
-	uint64_t now = mono_ns();
+	uint64_t now = zt_mono_ns();
 	struct path_peer *pp = peer_get(ps, p, now);
 
 	if (!pp)

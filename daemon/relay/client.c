@@ -35,19 +35,20 @@
 
 #include "lib/addr.h"
 #include "lib/ares_loop.h"
+#include "lib/bytes.h"
+#include "lib/clock.h"
 #include "relay/client.h"
 #include "relay/proto.h"
 
-#define NSEC			1000000000ull
-#define KEEPALIVE_NS		(20 * NSEC)
-#define KEEPALIVE_RETRY_NS	(2 * NSEC)
-#define HELLO_FIRST_NS		NSEC
-#define HELLO_MAX_NS		(16 * NSEC)
-#define REGISTER_RETRY_NS	NSEC
+#define KEEPALIVE_NS		(20 * ZT_NS_PER_S)
+#define KEEPALIVE_RETRY_NS	(2 * ZT_NS_PER_S)
+#define HELLO_FIRST_NS		ZT_NS_PER_S
+#define HELLO_MAX_NS		(16 * ZT_NS_PER_S)
+#define REGISTER_RETRY_NS	ZT_NS_PER_S
 #define REGISTER_TRIES		3
-#define COOKIE_FRESH_NS		(100 * NSEC)	/* reuse a cookie this young (relay keeps it >= 120 s) */
+#define COOKIE_FRESH_NS		(100 * ZT_NS_PER_S)	/* reuse a cookie this young (relay keeps it >= 120 s) */
 #define TCP_BACKOFF_MAX_S	30
-#define TCP_CONNECT_NS		(10 * NSEC)
+#define TCP_CONNECT_NS		(10 * ZT_NS_PER_S)
 #define TCP_OUT_MAX		(256 * 1024)
 
 enum rc_state {
@@ -61,7 +62,6 @@ enum rc_state {
 
 struct zt_relay_client {
 	struct zt_loop *loop;
-	char *name;
 	bool tcp;
 	uint8_t priv[ZT_RELAY_KEYLEN], pub[ZT_RELAY_KEYLEN];
 	zt_relay_udp_send_fn udp_send;
@@ -109,21 +109,13 @@ struct zt_relay_client {
 	bool closing;
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NSEC + (uint64_t)ts.tv_nsec;
-}
-
 static void arm(struct zt_relay_client *rc, uint64_t at_ns)
 {
 	struct itimerspec its = { 0 };
 
 	rc->deadline_ns = at_ns;
-	its.it_value.tv_sec = (time_t)(at_ns / NSEC);
-	its.it_value.tv_nsec = (long)(at_ns % NSEC);
+	its.it_value.tv_sec = (time_t)(at_ns / ZT_NS_PER_S);
+	its.it_value.tv_nsec = (long)(at_ns % ZT_NS_PER_S);
 	if (at_ns && !its.it_value.tv_sec && !its.it_value.tv_nsec)
 		its.it_value.tv_nsec = 1;
 	timerfd_settime(rc->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
@@ -179,8 +171,7 @@ static int xmit(struct zt_relay_client *rc, const uint8_t *msg, size_t len)
 	}
 	if (rc->outlen + 2 + len > TCP_OUT_MAX)
 		return -ENOBUFS;
-	rc->out[rc->outlen] = (uint8_t)(len >> 8);
-	rc->out[rc->outlen + 1] = (uint8_t)len;
+	zt_put_be16(rc->out + rc->outlen, (uint16_t)len);
 	memcpy(rc->out + rc->outlen + 2, msg, len);
 	rc->outlen += 2 + len;
 	/* Errors surface as EPOLLERR/EPOLLHUP on the connection, handled there. */
@@ -269,7 +260,7 @@ static void resolve(struct zt_relay_client *rc);
 static void on_timer(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct zt_relay_client *rc = arg;
-	uint64_t ticks, now = now_ns();
+	uint64_t ticks, now = zt_mono_ns();
 
 	(void)loop;
 	(void)events;
@@ -352,7 +343,7 @@ static void on_registered(struct zt_relay_client *rc, const uint8_t *msg, size_t
 		rc->stats.rtt_us = (now - rc->probe_sent_ns) / 1000;
 	rc->probe_sent_ns = 0;
 	rc->keepalive_outstanding = false;
-	lifetime = (m.lifetime_s ? m.lifetime_s : 60) * NSEC;
+	lifetime = (m.lifetime_s ? m.lifetime_s : 60) * ZT_NS_PER_S;
 	rc->expires_ns = now + lifetime;
 	zt_endpoint_to_sockaddr(&m.observed, &observed);
 	/* The hook runs on a (re-)registration or a new mapping, not on every keepalive. */
@@ -395,7 +386,7 @@ static void on_error(struct zt_relay_client *rc, const uint8_t *msg, size_t len,
 
 static void input(struct zt_relay_client *rc, uint8_t *msg, size_t len)
 {
-	uint64_t now = now_ns();
+	uint64_t now = zt_mono_ns();
 	struct zt_relay_fwd f;
 
 	switch (zt_relay_msg_type(msg, len)) {
@@ -429,7 +420,7 @@ static void input(struct zt_relay_client *rc, uint8_t *msg, size_t len)
 
 static void tcp_close(struct zt_relay_client *rc)
 {
-	uint64_t now = now_ns();
+	uint64_t now = zt_mono_ns();
 
 	if (rc->fd >= 0) {
 		zt_loop_del(rc->loop, rc->fd);
@@ -445,7 +436,7 @@ static void tcp_close(struct zt_relay_client *rc)
 	if (rc->backoff_s > TCP_BACKOFF_MAX_S)
 		rc->backoff_s = TCP_BACKOFF_MAX_S;
 	rc->st = RC_BACKOFF;
-	arm(rc, now + (uint64_t)rc->backoff_s * NSEC);
+	arm(rc, now + (uint64_t)rc->backoff_s * ZT_NS_PER_S);
 }
 
 static void on_tcp(struct zt_loop *loop, int fd, uint32_t events, void *arg)
@@ -469,7 +460,7 @@ static void on_tcp(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 		}
 		rc->st = RC_HELLO;
 		rc->want_out = true;	/* EPOLLOUT is on: tcp_flush turns it off */
-		reregister(rc, now_ns());
+		reregister(rc, zt_mono_ns());
 		if (rc->fd < 0)
 			return;
 		if (tcp_flush(rc)) {
@@ -496,7 +487,7 @@ static void on_tcp(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 			return;
 		rc->inlen += (size_t)n;
 		while (rc->inlen - off >= 2) {
-			size_t flen = (size_t)rc->in[off] << 8 | rc->in[off + 1];
+			size_t flen = zt_get_be16(rc->in + off);
 
 			if (flen < ZT_RELAY_HDR_LEN) {
 				tcp_close(rc);
@@ -543,7 +534,7 @@ retry:
 
 static void start(struct zt_relay_client *rc)
 {
-	uint64_t now = now_ns();
+	uint64_t now = zt_mono_ns();
 
 	rc->stats.relay = rc->relay;
 	if (rc->tcp) {
@@ -578,7 +569,7 @@ static void on_resolved(void *arg, int status, int timeouts, struct ares_addrinf
 	if (!rc->relaylen) {
 		/* Try again in a while: the name may appear. */
 		rc->st = RC_RESOLVING;
-		arm(rc, now_ns() + 5 * NSEC);
+		arm(rc, zt_mono_ns() + 5 * ZT_NS_PER_S);
 		return;
 	}
 	start(rc);
@@ -658,12 +649,6 @@ int zt_relay_client_open(struct zt_loop *loop, const struct zt_relay_client_cfg 
 	rc->ctx = ctx;
 	memcpy(rc->priv, cfg->private_key, ZT_RELAY_KEYLEN);
 	X25519_public_from_private(rc->pub, rc->priv);
-	rc->name = strdup(cfg->relay);
-	if (!rc->name) {
-		ret = -ENOMEM;
-		snprintf(err, errlen, "relay: out of memory");
-		goto fail;
-	}
 	if (split_host_port(cfg->relay, rc->host, sizeof(rc->host), rc->port, sizeof(rc->port))) {
 		ret = -EINVAL;
 		snprintf(err, errlen, "relay '%s': expected HOST:PORT or [IPv6]:PORT", cfg->relay);
@@ -717,7 +702,6 @@ void zt_relay_client_close(struct zt_relay_client *rc)
 	}
 	free(rc->out);
 	free(rc->accept);
-	free(rc->name);
 	zt_relay_mac_key_destroy(&rc->k);
 	OPENSSL_cleanse(rc->priv, sizeof(rc->priv));
 	free(rc);
@@ -741,7 +725,7 @@ int zt_relay_client_set_accept(struct zt_relay_client *rc, const uint8_t (*keys)
 	rc->naccept = n;
 	/* Registered or on the way: the relay must learn the new list now. */
 	if (rc->st == RC_REGISTERED || rc->st == RC_REGISTER)
-		reregister(rc, now_ns());
+		reregister(rc, zt_mono_ns());
 	return 0;
 }
 
@@ -800,9 +784,4 @@ void zt_relay_client_stats(const struct zt_relay_client *rc, struct zt_relay_cli
 {
 	*st = rc->stats;
 	st->registered = rc->registered;
-}
-
-const char *zt_relay_client_name(const struct zt_relay_client *rc)
-{
-	return rc->name;
 }

@@ -86,6 +86,5 @@ bool zt_relay_client_owns(const struct zt_relay_client *rc, const struct sockadd
 void zt_relay_client_input(struct zt_relay_client *rc, uint8_t *datagram, size_t len);
 
 void zt_relay_client_stats(const struct zt_relay_client *rc, struct zt_relay_client_stats *st);
-const char *zt_relay_client_name(const struct zt_relay_client *rc);	/* the "host:port" given */
 
 #endif

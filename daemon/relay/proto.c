@@ -11,33 +11,10 @@
 #include <openssl/mem.h>
 #include <openssl/rand.h>
 
+#include "lib/bytes.h"
 #include "relay/proto.h"
 
 #define MAC_INFO	"ztgate relay v1"
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v & 0xff;
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v & 0xff;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 static bool all_zero(const uint8_t *p, size_t n)
 {
@@ -73,7 +50,7 @@ int zt_relay_msg_type(const uint8_t *msg, size_t len)
 
 		if (len < ZT_RELAY_REGISTER_LEN(0))
 			return -EBADMSG;
-		n = get16(msg + 52);
+		n = zt_get_be16(msg + 52);
 		return n <= ZT_RELAY_ACCEPT_MAX && len == ZT_RELAY_REGISTER_LEN(n) ? msg[0] : -EBADMSG;
 	}
 	case ZT_RELAY_REGISTERED:
@@ -205,7 +182,7 @@ ssize_t zt_relay_register_encode(const uint8_t key[ZT_RELAY_KEYLEN],
 	header_put(out, ZT_RELAY_REGISTER);
 	memcpy(out + 4, key, ZT_RELAY_KEYLEN);
 	memcpy(out + 36, cookie, ZT_RELAY_COOKIE_LEN);
-	put16(out + 52, (uint16_t)n);
+	zt_put_be16(out + 52, (uint16_t)n);
 	if (n)
 		memcpy(out + 54, accept, n * ZT_RELAY_KEYLEN);
 	ret = mac_write(out, len, k);
@@ -218,7 +195,7 @@ static int endpoint_put(uint8_t *p, const struct zt_endpoint *ep)
 	if (ep->family != AF_INET && ep->family != AF_INET6)
 		return -EINVAL;
 	p[0] = ep->family == AF_INET ? 4 : 6;
-	put16(p + 1, ep->port);
+	zt_put_be16(p + 1, ep->port);
 	memcpy(p + 3, ep->addr, 16);
 	return 0;
 }
@@ -236,7 +213,7 @@ static int endpoint_get(const uint8_t *p, struct zt_endpoint *ep)
 	} else {
 		return -EBADMSG;
 	}
-	ep->port = get16(p + 1);
+	ep->port = zt_get_be16(p + 1);
 	memcpy(ep->addr, p + 3, 16);
 	return 0;
 }
@@ -249,11 +226,11 @@ ssize_t zt_relay_registered_encode(const struct zt_relay_registered *m,
 	if (outlen < ZT_RELAY_REGISTERED_LEN)
 		return -ENOSPC;
 	header_put(out, ZT_RELAY_REGISTERED);
-	put32(out + 4, m->index);
+	zt_put_be32(out + 4, m->index);
 	ret = endpoint_put(out + 8, &m->observed);
 	if (ret)
 		return ret;
-	put16(out + 27, m->lifetime_s);
+	zt_put_be16(out + 27, m->lifetime_s);
 	ret = mac_write(out, ZT_RELAY_REGISTERED_LEN, k);
 	return ret ? ret : ZT_RELAY_REGISTERED_LEN;
 }
@@ -290,7 +267,7 @@ ssize_t zt_relay_error_encode(uint16_t code, uint8_t *out, size_t outlen)
 	if (outlen < ZT_RELAY_ERROR_LEN)
 		return -ENOSPC;
 	header_put(out, ZT_RELAY_ERROR);
-	put16(out + 4, code);
+	zt_put_be16(out + 4, code);
 	out[6] = out[7] = 0;
 	return ZT_RELAY_ERROR_LEN;
 }
@@ -323,7 +300,7 @@ int zt_relay_register_parse(const uint8_t *msg, size_t len, struct zt_relay_regi
 	if (len < ZT_RELAY_REGISTER_LEN(0) || len > ZT_RELAY_REGISTER_LEN(ZT_RELAY_ACCEPT_MAX) ||
 	    !header_ok(msg, len, ZT_RELAY_REGISTER))
 		return -EBADMSG;
-	n = get16(msg + 52);
+	n = zt_get_be16(msg + 52);
 	if (n > ZT_RELAY_ACCEPT_MAX || len != ZT_RELAY_REGISTER_LEN(n))
 		return -EBADMSG;
 	memcpy(m->key, msg + 4, ZT_RELAY_KEYLEN);
@@ -339,8 +316,8 @@ int zt_relay_registered_parse(const uint8_t *msg, size_t len, struct zt_relay_re
 		return -EBADMSG;
 	if (endpoint_get(msg + 8, &m->observed))
 		return -EBADMSG;
-	m->index = get32(msg + 4);
-	m->lifetime_s = get16(msg + 27);
+	m->index = zt_get_be32(msg + 4);
+	m->lifetime_s = zt_get_be16(msg + 27);
 	return 0;
 }
 
@@ -367,7 +344,7 @@ int zt_relay_error_parse(const uint8_t *msg, size_t len, uint16_t *code)
 {
 	if (len != ZT_RELAY_ERROR_LEN || !header_ok(msg, len, ZT_RELAY_ERROR) || msg[6] || msg[7])
 		return -EBADMSG;
-	*code = get16(msg + 4);
+	*code = zt_get_be16(msg + 4);
 	return 0;
 }
 
@@ -436,7 +413,7 @@ static int cookie_with(const uint8_t secret[32], const struct sockaddr *src,
 		memcpy(addrport, ep.addr, 16);
 		n = 16;
 	}
-	put16(addrport + n, ep.port);
+	zt_put_be16(addrport + n, ep.port);
 	n += 2;
 	parts[0] = addrport;
 	lens[0] = n;

@@ -34,6 +34,8 @@
 #include <openssl/siphash.h>
 
 #include "lib/addr.h"
+#include "lib/clock.h"
+#include "lib/udp_batch.h"
 #include "lib/log.h"
 #include "relay/proto.h"
 #include "relay/server.h"
@@ -42,7 +44,7 @@
 
 #define RELAY_BATCH		32		/* datagrams per recvmmsg / sendmmsg */
 #define RELAY_OUT_MAX		(2 * RELAY_BATCH)
-#define RELAY_RX_BUF		65536
+#define RELAY_REPLY_MAX		128		/* our own replies, copied into the batch */
 #define RELAY_HASH_BITS		14
 #define RELAY_SRC_SLOTS		8192		/* per-source buckets (hashed, shared on collision) */
 #define RELAY_MAX_PEERS		65536
@@ -155,27 +157,11 @@ struct zt_relay_server {
 
 	struct src_slot *src;		/* RELAY_SRC_SLOTS */
 
-	/* UDP batches. */
-	uint8_t (*rx)[RELAY_RX_BUF];
-	struct mmsghdr rx_msg[RELAY_BATCH];
-	struct iovec rx_iov[RELAY_BATCH];
-	struct sockaddr_storage rx_addr[RELAY_BATCH];
-	struct mmsghdr out_msg[RELAY_OUT_MAX];
-	struct iovec out_iov[RELAY_OUT_MAX];
-	struct sockaddr_storage out_addr[RELAY_OUT_MAX];
-	uint8_t out_small[RELAY_OUT_MAX][128];	/* our own replies */
-	unsigned int nout;
+	/* UDP batches (lib/udp_batch.h): forwarded datagrams go out of rx by reference. */
+	struct zt_udp_batch *ub;
 
 	struct relay_stats st;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NSEC + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- tables ---- */
 
@@ -272,41 +258,20 @@ static struct src_slot *src_slot(struct zt_relay_server *r, const struct sockadd
 
 /* ---- output ---- */
 
+/* Full socket buffer or an unreachable destination: that datagram is lost, the rest go. */
 static void udp_flush(struct zt_relay_server *r)
 {
-	unsigned int done = 0;
-
-	while (done < r->nout) {
-		int n = sendmmsg(r->udp_fd, r->out_msg + done, r->nout - done, MSG_DONTWAIT);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			/* Full socket buffer or an unreachable destination: this one is lost. */
-			r->st.dropped_send_failed++;
-			done++;
-			continue;
-		}
-		done += (unsigned int)n;
-	}
-	r->nout = 0;
+	r->st.dropped_send_failed += zt_udp_batch_flush(r->ub);
 }
 
 /* Queue DATA (kept by reference until the flush) to ADDR. */
 static void udp_queue(struct zt_relay_server *r, const struct sockaddr_storage *addr, socklen_t addrlen,
 		      uint8_t *data, size_t len)
 {
-	unsigned int i;
-
-	if (r->nout == RELAY_OUT_MAX)
+	if (zt_udp_batch_full(r->ub))
 		udp_flush(r);
-	i = r->nout++;
-	memcpy(&r->out_addr[i], addr, addrlen);
-	r->out_iov[i] = (struct iovec){ .iov_base = data, .iov_len = len };
-	r->out_msg[i] = (struct mmsghdr){ .msg_hdr = {
-		.msg_name = &r->out_addr[i], .msg_namelen = addrlen,
-		.msg_iov = &r->out_iov[i], .msg_iovlen = 1,
-	} };
+	if (zt_udp_batch_queue(r->ub, data, len, (const struct sockaddr *)addr, addrlen))
+		r->st.dropped_send_failed++;
 }
 
 static void conn_close(struct zt_relay_server *r, struct tcp_conn *c);
@@ -365,10 +330,10 @@ static void reply(struct zt_relay_server *r, const struct origin *o, const uint8
 			r->st.dropped_tcp_full++;
 		return;
 	}
-	if (r->nout == RELAY_OUT_MAX)
+	if (zt_udp_batch_full(r->ub))
 		udp_flush(r);
-	memcpy(r->out_small[r->nout], msg, len);
-	udp_queue(r, o->addr, o->addrlen, r->out_small[r->nout], len);
+	if (zt_udp_batch_queue_copy(r->ub, msg, len, (const struct sockaddr *)o->addr, o->addrlen))
+		r->st.dropped_send_failed++;
 }
 
 /*
@@ -733,33 +698,26 @@ static void on_udp(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 	int rounds = 8;		/* then let the other fds have a turn */
 
 	(void)loop;
+	(void)fd;
 	(void)events;
 	while (rounds--) {
+		struct zt_udp_rx_pos pos = { 0 };
+		struct zt_udp_dgram d;
 		uint64_t now;
 		int n;
 
-		for (int i = 0; i < RELAY_BATCH; i++) {
-			r->rx_iov[i] = (struct iovec){ .iov_base = r->rx[i], .iov_len = RELAY_RX_BUF };
-			r->rx_msg[i] = (struct mmsghdr){ .msg_hdr = {
-				.msg_name = &r->rx_addr[i], .msg_namelen = sizeof(r->rx_addr[i]),
-				.msg_iov = &r->rx_iov[i], .msg_iovlen = 1,
-			} };
-		}
-		n = recvmmsg(fd, r->rx_msg, RELAY_BATCH, MSG_DONTWAIT, NULL);
+		n = zt_udp_batch_recv(r->ub);
 		if (n <= 0)
 			break;
-		now = now_ns();
-		for (int i = 0; i < n; i++) {
-			struct origin o = {
-				.addr = &r->rx_addr[i],
-				.addrlen = r->rx_msg[i].msg_hdr.msg_namelen,
-			};
+		now = zt_mono_ns();
+		while (zt_udp_batch_next(r->ub, &pos, &d)) {
+			struct origin o = { .addr = d.from, .addrlen = d.fromlen };
 
-			if (r->rx_msg[i].msg_hdr.msg_flags & MSG_TRUNC) {
+			if (d.truncated) {
 				r->st.dropped_malformed++;
 				continue;
 			}
-			on_message(r, &o, r->rx[i], r->rx_msg[i].msg_len, now);
+			on_message(r, &o, d.data, d.len, now);
 		}
 		/* Forwarded datagrams point into rx: out before the next recvmmsg. */
 		udp_flush(r);
@@ -823,7 +781,7 @@ static void on_conn(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct tcp_conn *c = arg;
 	struct zt_relay_server *r = c->r;
-	uint64_t now = now_ns();
+	uint64_t now = zt_mono_ns();
 
 	(void)loop;
 	(void)fd;
@@ -878,7 +836,7 @@ static void on_tcp_listen(struct zt_loop *loop, int fd, uint32_t events, void *a
 		c->r = r;
 		c->addr = ss;
 		c->addrlen = sl;
-		c->last_rx_ns = now_ns();
+		c->last_rx_ns = zt_mono_ns();
 		if (zt_loop_add(loop, cfd, EPOLLIN, on_conn, c)) {
 			close(cfd);
 			free(c);
@@ -899,7 +857,7 @@ static void on_tcp_listen(struct zt_loop *loop, int fd, uint32_t events, void *a
 static void on_timer(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct zt_relay_server *r = arg;
-	uint64_t ticks, now = now_ns();
+	uint64_t ticks, now = zt_mono_ns();
 	struct tcp_conn *c, *cn;
 
 	(void)loop;
@@ -932,7 +890,7 @@ void zt_relay_server_stats_json(const struct zt_relay_server *r, json_object *o)
 {
 	json_object *t = json_object_new_object(), *drop = json_object_new_object();
 	json_object *peers = json_object_new_array();
-	uint64_t now = now_ns();
+	uint64_t now = zt_mono_ns();
 
 #define PUT(obj, name, v) json_object_object_add(obj, name, json_object_new_int64((int64_t)(v)))
 	PUT(t, "stun_answered", r->st.stun_answered);
@@ -1053,8 +1011,7 @@ int zt_relay_server_open(const struct zt_relay_server_cfg *cfg, struct zt_relay_
 		return -EIO;
 	}
 	r->src = calloc(RELAY_SRC_SLOTS, sizeof(*r->src));
-	r->rx = malloc(RELAY_BATCH * sizeof(*r->rx));
-	if (!r->src || !r->rx) {
+	if (!r->src) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -1062,6 +1019,13 @@ int zt_relay_server_open(const struct zt_relay_server_cfg *cfg, struct zt_relay_
 	if (ret < 0)
 		return ret;
 	r->udp_fd = ret;
+	ret = zt_udp_batch_new(&(struct zt_udp_batch_cfg){ .fd = r->udp_fd,
+			       .rx_msgs = RELAY_BATCH, .rx_size = ZT_UDP_DGRAM_MAX,
+			       .tx_msgs = RELAY_OUT_MAX, .tx_size = RELAY_REPLY_MAX }, &r->ub);
+	if (ret) {
+		snprintf(err, errlen, "UDP batch: %s", strerror(-ret));
+		return ret;
+	}
 	ret = zt_loop_add(r->loop, r->udp_fd, EPOLLIN, on_udp, r);
 	if (ret)
 		goto loop_err;
@@ -1108,7 +1072,7 @@ void zt_relay_server_close(struct zt_relay_server *r)
 	close_fd(r, r->tcp_fd);
 	close_fd(r, r->udp_fd);
 	free(r->src);
-	free(r->rx);
+	zt_udp_batch_free(r->ub);
 	zt_relay_cookie_secret_destroy(&r->cookie);
 	OPENSSL_cleanse(r->priv, sizeof(r->priv));
 	free(r);

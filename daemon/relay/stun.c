@@ -1,33 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* STUN Binding messages (stun.h): the relay answers them; peers and `ztgate netcheck` ask. */
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <openssl/hmac.h>
 #include <zlib.h>
 
+#include "lib/bytes.h"
 #include "relay/stun.h"
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
 
 static size_t pad4(size_t n)
 {
@@ -44,9 +24,9 @@ bool zt_stun_looks_like(const uint8_t *msg, size_t len)
 {
 	if (len < ZT_STUN_HEADER_LEN || (msg[0] & 0xc0))
 		return false;
-	if (get32(msg + 4) != ZT_STUN_MAGIC)
+	if (zt_get_be32(msg + 4) != ZT_STUN_MAGIC)
 		return false;
-	return (get16(msg + 2) & 3) == 0 && (size_t)get16(msg + 2) + ZT_STUN_HEADER_LEN == len;
+	return (zt_get_be16(msg + 2) & 3) == 0 && (size_t)zt_get_be16(msg + 2) + ZT_STUN_HEADER_LEN == len;
 }
 
 /*
@@ -68,7 +48,7 @@ static int read_addr(const uint8_t *v, size_t len, bool xor, const uint8_t *hdr,
 		return -EBADMSG;
 	}
 	/* The reserved first byte is ignored, as the RFC asks. */
-	a->port = get16(v + 2);
+	a->port = zt_get_be16(v + 2);
 	if (xor)
 		a->port ^= (uint16_t)(ZT_STUN_MAGIC >> 16);
 	switch (v[1]) {
@@ -176,7 +156,7 @@ static int read_attr(uint16_t type, const uint8_t *v, size_t len, const uint8_t 
 		}
 		if (!m->has_priority) {
 			m->has_priority = true;
-			m->priority = get32(v);
+			m->priority = zt_get_be32(v);
 		}
 		return 0;
 	case ZT_STUN_A_USE_CANDIDATE:
@@ -193,7 +173,7 @@ static int read_attr(uint16_t type, const uint8_t *v, size_t len, const uint8_t 
 			return -EBADMSG;
 		}
 		if (!m->has_ice_controlled && !m->has_ice_controlling)
-			m->tie_breaker = (uint64_t)get32(v) << 32 | get32(v + 4);
+			m->tie_breaker = (uint64_t)zt_get_be32(v) << 32 | zt_get_be32(v + 4);
 		if (type == ZT_STUN_A_ICE_CONTROLLED)
 			m->has_ice_controlled = true;
 		else
@@ -225,12 +205,12 @@ int zt_stun_parse(const uint8_t *msg, size_t len, struct zt_stun_msg *m)
 		m->why = "top bits of the type set: not STUN";
 		return -EBADMSG;
 	}
-	if (get32(msg + 4) != ZT_STUN_MAGIC) {
+	if (zt_get_be32(msg + 4) != ZT_STUN_MAGIC) {
 		/* RFC 3489 messages have no cookie; we do not speak that. */
 		m->why = "wrong magic cookie";
 		return -EBADMSG;
 	}
-	m->length = get16(msg + 2);
+	m->length = zt_get_be16(msg + 2);
 	if (m->length % 4) {
 		m->why = "length not a multiple of 4";
 		return -EBADMSG;
@@ -239,7 +219,7 @@ int zt_stun_parse(const uint8_t *msg, size_t len, struct zt_stun_msg *m)
 		m->why = "length field does not match the message";
 		return -EBADMSG;
 	}
-	m->type = get16(msg);
+	m->type = zt_get_be16(msg);
 	m->cls = m->type & ZT_STUN_CLASS_MASK;
 	m->method = (uint16_t)((m->type & 0x000f) | (m->type & 0x00e0) >> 1 |
 			       (m->type & 0x3e00) >> 2);
@@ -250,8 +230,8 @@ int zt_stun_parse(const uint8_t *msg, size_t len, struct zt_stun_msg *m)
 		const uint8_t *v;
 
 		/* len - off is a multiple of 4, so a whole header is there. */
-		type = get16(msg + off);
-		alen = get16(msg + off + 2);
+		type = zt_get_be16(msg + off);
+		alen = zt_get_be16(msg + off + 2);
 		if (alen > len - off - 4) {
 			m->why = "attribute runs past the end of the message";
 			return -EBADMSG;
@@ -267,7 +247,7 @@ int zt_stun_parse(const uint8_t *msg, size_t len, struct zt_stun_msg *m)
 				m->why = "FINGERPRINT not 4 bytes";
 				return -EBADMSG;
 			}
-			if (get32(v) != fingerprint(msg, off)) {
+			if (zt_get_be32(v) != fingerprint(msg, off)) {
 				m->why = "FINGERPRINT does not match";
 				return -EBADMSG;
 			}
@@ -335,7 +315,7 @@ int zt_stun_check_integrity(const uint8_t *msg, size_t len, const struct zt_stun
 		return -EINVAL;
 	/* The length as if MESSAGE-INTEGRITY were the last attribute. */
 	memcpy(hdr, msg, sizeof(hdr));
-	put16(hdr + 2, (uint16_t)(off + 4 + ZT_STUN_HMAC_LEN - ZT_STUN_HEADER_LEN));
+	zt_put_be16(hdr + 2, (uint16_t)(off + 4 + ZT_STUN_HMAC_LEN - ZT_STUN_HEADER_LEN));
 	iov[0].iov_base = hdr;
 	iov[0].iov_len = sizeof(hdr);
 	iov[1].iov_base = (void *)(msg + ZT_STUN_HEADER_LEN);
@@ -368,9 +348,9 @@ int zt_stun_init(struct zt_stun_builder *b, uint8_t *buf, size_t cap, uint16_t t
 		return fail(b, -EINVAL);
 	if (b->cap < ZT_STUN_HEADER_LEN)
 		return fail(b, -ENOSPC);
-	put16(buf, type);
-	put16(buf + 2, 0);
-	put32(buf + 4, ZT_STUN_MAGIC);
+	zt_put_be16(buf, type);
+	zt_put_be16(buf + 2, 0);
+	zt_put_be32(buf + 4, ZT_STUN_MAGIC);
 	memcpy(buf + 8, tid, ZT_STUN_TID_LEN);
 	b->len = ZT_STUN_HEADER_LEN;
 	return 0;
@@ -392,11 +372,11 @@ static uint8_t *reserve(struct zt_stun_builder *b, uint16_t type, size_t len)
 		return NULL;
 	}
 	p = b->buf + b->len;
-	put16(p, type);
-	put16(p + 2, (uint16_t)len);
+	zt_put_be16(p, type);
+	zt_put_be16(p + 2, (uint16_t)len);
 	memset(p + 4 + len, b->pad, pad4(len) - len);
 	b->len += 4 + pad4(len);
-	put16(b->buf + 2, (uint16_t)(b->len - ZT_STUN_HEADER_LEN));
+	zt_put_be16(b->buf + 2, (uint16_t)(b->len - ZT_STUN_HEADER_LEN));
 	return p + 4;
 }
 
@@ -426,7 +406,7 @@ int zt_stun_add_addr(struct zt_stun_builder *b, uint16_t type, const struct zt_s
 	if (type != ZT_STUN_A_MAPPED_ADDRESS && !xor)
 		return fail(b, -EINVAL);
 	v[0] = 0;
-	put16(v + 2, (uint16_t)(a->port ^ (xor ? ZT_STUN_MAGIC >> 16 : 0)));
+	zt_put_be16(v + 2, (uint16_t)(a->port ^ (xor ? ZT_STUN_MAGIC >> 16 : 0)));
 	if (a->family == AF_INET) {
 		v[1] = 0x01;
 		n = 4;
@@ -467,7 +447,7 @@ int zt_stun_add_unknown(struct zt_stun_builder *b, const uint16_t *types, size_t
 	if (n > ZT_STUN_UNKNOWN_MAX)
 		return fail(b, -EINVAL);
 	for (i = 0; i < n; i++)
-		put16(v + 2 * i, types[i]);
+		zt_put_be16(v + 2 * i, types[i]);
 	return zt_stun_add_attr(b, ZT_STUN_A_UNKNOWN_ATTRIBUTES, v, 2 * n);
 }
 
@@ -500,7 +480,7 @@ int zt_stun_add_fingerprint(struct zt_stun_builder *b)
 	if (!v)
 		return b->err;
 	/* The length now counts FINGERPRINT itself, as the CRC must cover. */
-	put32(v, fingerprint(b->buf, (size_t)(v - 4 - b->buf)));
+	zt_put_be32(v, fingerprint(b->buf, (size_t)(v - 4 - b->buf)));
 	b->sealed = true;
 	return 0;
 }

@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/*
+ * X25519 keys in base64 and private key files (keys.h): the CLI's keygen and
+ * pubkey, every role's --key, the keys shown in stats and events.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Noise_IK_25519_ChaChaPoly_SHA256 on BoringSSL (noise.h): the handshake and
+ * transport crypto that the tunnel engine (session.c, send.c, recv.c) runs.
+ */
 #include <errno.h>
 #include <string.h>
 
@@ -9,6 +13,7 @@
 #include <openssl/mem.h>
 #include <openssl/sha.h>
 
+#include "lib/bytes.h"
 #include "tunnel/noise.h"
 
 #define NONCE_LEN	12
@@ -21,8 +26,7 @@
 static void nonce_bytes(uint8_t out[NONCE_LEN], uint64_t n)
 {
 	memset(out, 0, 4);
-	for (int i = 0; i < 8; i++)
-		out[4 + i] = (uint8_t)(n >> (8 * i));
+	zt_put_le64(out + 4, n);
 }
 
 /* MixHash (spec 5.2): h = SHA-256(h || data). */

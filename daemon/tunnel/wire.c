@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The tunnel's UDP messages (wire.h): encoded and parsed, mac1/mac2, cookies
+ * and TAI64N timestamps, for the tunnel engine (session.c, send.c, recv.c).
+ */
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -11,34 +15,13 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include "lib/bytes.h"
 #include "tunnel/wire.h"
 
 _Static_assert(ZT_TW_INITIATION_LEN == 148, "docs/TUNNEL.md: initiation is 148 bytes");
 _Static_assert(ZT_TW_RESPONSE_LEN == 92, "docs/TUNNEL.md: response is 92 bytes");
 _Static_assert(ZT_TW_COOKIE_REPLY_LEN == 64, "docs/TUNNEL.md: cookie reply is 64 bytes");
 _Static_assert(ZT_TW_TRANSPORT_MIN_LEN == 32, "docs/TUNNEL.md: transport is 32 + n bytes");
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
-}
 
 static void put_header(uint8_t *p, enum zt_tw_type type)
 {
@@ -74,7 +57,7 @@ ssize_t zt_tw_initiation_encode(const struct zt_tw_initiation *m, uint8_t *out, 
 	if (outlen < ZT_TW_INITIATION_LEN)
 		return -ENOSPC;
 	put_header(p, ZT_TW_INITIATION);
-	put_le32(p + 4, m->sender);
+	zt_put_le32(p + 4, m->sender);
 	p += 8;
 	memcpy(p, m->noise, sizeof(m->noise));
 	p += sizeof(m->noise);
@@ -89,7 +72,7 @@ int zt_tw_initiation_parse(const uint8_t *msg, size_t len, struct zt_tw_initiati
 
 	if (zt_tw_type(msg, len) != ZT_TW_INITIATION)
 		return -EBADMSG;
-	m->sender = get_le32(p + 4);
+	m->sender = zt_get_le32(p + 4);
 	p += 8;
 	memcpy(m->noise, p, sizeof(m->noise));
 	p += sizeof(m->noise);
@@ -105,8 +88,8 @@ ssize_t zt_tw_response_encode(const struct zt_tw_response *m, uint8_t *out, size
 	if (outlen < ZT_TW_RESPONSE_LEN)
 		return -ENOSPC;
 	put_header(p, ZT_TW_RESPONSE);
-	put_le32(p + 4, m->sender);
-	put_le32(p + 8, m->receiver);
+	zt_put_le32(p + 4, m->sender);
+	zt_put_le32(p + 8, m->receiver);
 	p += 12;
 	memcpy(p, m->noise, sizeof(m->noise));
 	p += sizeof(m->noise);
@@ -121,8 +104,8 @@ int zt_tw_response_parse(const uint8_t *msg, size_t len, struct zt_tw_response *
 
 	if (zt_tw_type(msg, len) != ZT_TW_RESPONSE)
 		return -EBADMSG;
-	m->sender = get_le32(p + 4);
-	m->receiver = get_le32(p + 8);
+	m->sender = zt_get_le32(p + 4);
+	m->receiver = zt_get_le32(p + 8);
 	p += 12;
 	memcpy(m->noise, p, sizeof(m->noise));
 	p += sizeof(m->noise);
@@ -136,7 +119,7 @@ ssize_t zt_tw_cookie_reply_encode(const struct zt_tw_cookie_reply *m, uint8_t *o
 	if (outlen < ZT_TW_COOKIE_REPLY_LEN)
 		return -ENOSPC;
 	put_header(out, ZT_TW_COOKIE_REPLY);
-	put_le32(out + 4, m->receiver);
+	zt_put_le32(out + 4, m->receiver);
 	memcpy(out + 8, m->nonce, sizeof(m->nonce));
 	memcpy(out + 8 + sizeof(m->nonce), m->sealed, sizeof(m->sealed));
 	return ZT_TW_COOKIE_REPLY_LEN;
@@ -146,7 +129,7 @@ int zt_tw_cookie_reply_parse(const uint8_t *msg, size_t len, struct zt_tw_cookie
 {
 	if (zt_tw_type(msg, len) != ZT_TW_COOKIE_REPLY)
 		return -EBADMSG;
-	m->receiver = get_le32(msg + 4);
+	m->receiver = zt_get_le32(msg + 4);
 	memcpy(m->nonce, msg + 8, sizeof(m->nonce));
 	memcpy(m->sealed, msg + 8 + sizeof(m->nonce), sizeof(m->sealed));
 	return 0;
@@ -158,8 +141,8 @@ ssize_t zt_tw_transport_header_encode(uint32_t receiver, uint64_t counter, uint8
 	if (outlen < ZT_TW_TRANSPORT_HEADER_LEN)
 		return -ENOSPC;
 	put_header(out, ZT_TW_TRANSPORT);
-	put_le32(out + 4, receiver);
-	put_le64(out + 8, counter);
+	zt_put_le32(out + 4, receiver);
+	zt_put_le64(out + 8, counter);
 	return ZT_TW_TRANSPORT_HEADER_LEN;
 }
 
@@ -167,8 +150,8 @@ int zt_tw_transport_parse(const uint8_t *msg, size_t len, struct zt_tw_transport
 {
 	if (zt_tw_type(msg, len) != ZT_TW_TRANSPORT)
 		return -EBADMSG;
-	m->receiver = get_le32(msg + 4);
-	m->counter = get_le64(msg + 8);
+	m->receiver = zt_get_le32(msg + 4);
+	m->counter = zt_get_le64(msg + 8);
 	m->sealed = msg + ZT_TW_TRANSPORT_HEADER_LEN;
 	m->sealed_len = len - ZT_TW_TRANSPORT_HEADER_LEN;
 	return 0;
@@ -361,10 +344,8 @@ void zt_tw_tai64n(uint64_t unix_sec, uint32_t nsec, uint8_t out[ZT_TW_TAI64N_LEN
 {
 	uint64_t label = 0x400000000000000aull + unix_sec;
 
-	for (int i = 0; i < 8; i++)
-		out[i] = (uint8_t)(label >> (56 - 8 * i));
-	for (int i = 0; i < 4; i++)
-		out[8 + i] = (uint8_t)(nsec >> (24 - 8 * i));
+	zt_put_be64(out, label);
+	zt_put_be32(out + 8, nsec);
 }
 
 void zt_tw_tai64n_now(uint8_t out[ZT_TW_TAI64N_LEN])

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "lib/addr.h"
+#include "lib/clock.h"
 #include "tunnel/keys.h"
 #include "lib/loop.h"
 #include "relay/client.h"
@@ -49,14 +50,6 @@ struct tool {
 	bool registered;
 	unsigned long echoed;
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static int udp_send(void *ctx, const uint8_t *d, size_t len, const struct sockaddr_storage *dst)
 {
@@ -162,8 +155,8 @@ static int raw(const char *relay, const uint8_t to[32], unsigned long count, uns
 	zt_relay_fwd_encode(ZT_RELAY_SEND, to, payload, size - ZT_RELAY_FWD_HDR_LEN, msg, sizeof(msg));
 	for (unsigned long i = 0; i < count; i++)
 		sendto(fd, msg, size, 0, (struct sockaddr *)&ss, sl);
-	quiet_until = now_ms() + 2000;
-	while (now_ms() < quiet_until) {
+	quiet_until = zt_mono_ms() + 2000;
+	while (zt_mono_ms() < quiet_until) {
 		struct timeval tv = { 0, 200000 };
 		ssize_t n;
 
@@ -174,7 +167,7 @@ static int raw(const char *relay, const uint8_t to[32], unsigned long count, uns
 		replies++;
 		if ((unsigned long)n > max_reply)
 			max_reply = (unsigned long)n;
-		quiet_until = now_ms() + 2000;
+		quiet_until = zt_mono_ms() + 2000;
 	}
 	printf("replies %lu max_reply %lu\n", replies, max_reply);
 	close(fd);
@@ -269,11 +262,11 @@ int main(int argc, char **argv)
 			zt_loop_run_once(t.loop, -1);
 	}
 	{
-		uint64_t deadline = now_ms() + 10000;
+		uint64_t deadline = zt_mono_ms() + 10000;
 		struct zt_relay_client_stats st;
 		unsigned long sent = 0;
 
-		while (!t.registered && now_ms() < deadline)
+		while (!t.registered && zt_mono_ms() < deadline)
 			zt_loop_run_once(t.loop, 100);
 		if (!t.registered) {
 			fprintf(stderr, "relay_tool: not registered within 10 s\n");
@@ -288,8 +281,8 @@ int main(int argc, char **argv)
 				sent++;
 			zt_loop_run_once(t.loop, 10);
 		}
-		deadline = now_ms() + timeout_s * 1000;
-		while (t.echoed < sent && now_ms() < deadline)
+		deadline = zt_mono_ms() + timeout_s * 1000;
+		while (t.echoed < sent && zt_mono_ms() < deadline)
 			zt_loop_run_once(t.loop, 100);
 		zt_relay_client_stats(t.rc, &st);
 		printf("sent %lu echoed %lu errors %llu rtt_us %llu\n", sent, t.echoed,

@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "lib/bytes.h"
 #include "dns/cache.h"
 #include "dns/codec.h"
 
@@ -168,17 +169,12 @@ static void answer(const struct ask *a, uint16_t extra_flags, unsigned int answe
 		add_opt(m, 1232, a->dnssec_ok, 0);
 }
 
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 /* The TTL of answer record I in a reply built by answer() for A. */
 static uint32_t answer_ttl(const struct ask *a, const uint8_t *msg, unsigned int i)
 {
 	size_t qlen = strlen(a->name) + 2 + 4;
 
-	return get32(msg + ZT_DNS_HEADER_LEN + qlen + i * 16 + 6);
+	return zt_get_be32(msg + ZT_DNS_HEADER_LEN + qlen + i * 16 + 6);
 }
 
 static struct zt_dns_cache *new_cache(unsigned int n)
@@ -400,7 +396,7 @@ static void test_negative_and_caps(void **state)
 	assert_int_equal(out[3] & ZT_DNS_F_RCODE, ZT_DNS_RCODE_NXDOMAIN);
 	/* The SOA's own TTL ages too. */
 	soa_ttl_off = ZT_DNS_HEADER_LEN + strlen(nx.name) + 2 + 4 + 6;
-	assert_int_equal(get32(out + soa_ttl_off), 600 - 59);
+	assert_int_equal(zt_get_be32(out + soa_ttl_off), 600 - 59);
 	assert_int_equal(lookup(c, &nx, 60000, out), -ENOENT);
 
 	/* NODATA: min(SOA TTL 30, MINIMUM 3600) = 30 s. */

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "lib/addr.h"
+#include "lib/bytes.h"
 #include "dns/codec.h"
 
 /* A message under construction, the way a client would write it. */
@@ -98,16 +99,6 @@ static void query(struct msg *m, uint16_t id, const char *name, uint16_t qtype, 
 		add_opt(m, 4096, 0, true, NULL, 0);
 }
 
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)rd16(p) << 16 | rd16(p + 2);
-}
-
 static struct msg m;
 static struct zt_dns_query q;
 static uint8_t out[4096];
@@ -124,11 +115,11 @@ static void expect_formerr(const char *why_part)
 	/* Whatever was wrong, the reply carries the ID and is well formed. */
 	n = zt_dns_build_error(&q, ZT_DNS_RCODE_FORMERR, out, sizeof(out));
 	assert_true(n >= ZT_DNS_HEADER_LEN);
-	assert_int_equal(rd16(out), rd16(m.b));
-	assert_int_equal(rd16(out + 2) & ZT_DNS_F_RCODE, ZT_DNS_RCODE_FORMERR);
-	assert_true(rd16(out + 2) & ZT_DNS_F_QR);
-	assert_int_equal(rd16(out + 4), q.has_question ? 1 : 0);
-	assert_int_equal(rd16(out + 6), 0);
+	assert_int_equal(zt_get_be16(out), zt_get_be16(m.b));
+	assert_int_equal(zt_get_be16(out + 2) & ZT_DNS_F_RCODE, ZT_DNS_RCODE_FORMERR);
+	assert_true(zt_get_be16(out + 2) & ZT_DNS_F_QR);
+	assert_int_equal(zt_get_be16(out + 4), q.has_question ? 1 : 0);
+	assert_int_equal(zt_get_be16(out + 6), 0);
 	assert_int_equal(zt_dns_parse_query(out, (size_t)n, &reply), -EBADMSG);	/* a response */
 }
 
@@ -175,19 +166,19 @@ static void test_build_a_roundtrip(void **state)
 	n = zt_dns_build_a(&q, a, 15, out, sizeof(out));
 	assert_true(n > 0 && n <= ZT_DNS_UDP_PLAIN_MAX);
 
-	assert_int_equal(rd16(out), 0x1234);
-	assert_int_equal(rd16(out + 2), ZT_DNS_F_QR | ZT_DNS_F_AA | ZT_DNS_F_RD | ZT_DNS_F_RA);
-	assert_int_equal(rd16(out + 4), 1);
-	assert_int_equal(rd16(out + 6), 1);
-	assert_int_equal(rd16(out + 8), 0);
-	assert_int_equal(rd16(out + 10), 0);
+	assert_int_equal(zt_get_be16(out), 0x1234);
+	assert_int_equal(zt_get_be16(out + 2), ZT_DNS_F_QR | ZT_DNS_F_AA | ZT_DNS_F_RD | ZT_DNS_F_RA);
+	assert_int_equal(zt_get_be16(out + 4), 1);
+	assert_int_equal(zt_get_be16(out + 6), 1);
+	assert_int_equal(zt_get_be16(out + 8), 0);
+	assert_int_equal(zt_get_be16(out + 10), 0);
 	assert_memory_equal(out + 12, m.b + 12, 14 + 4);	/* the question, as asked */
 	off = 12 + 14 + 4;
-	assert_int_equal(rd16(out + off), 0xc00c);
-	assert_int_equal(rd16(out + off + 2), ZT_DNS_T_A);
-	assert_int_equal(rd16(out + off + 4), ZT_DNS_CLASS_IN);
-	assert_int_equal(rd32(out + off + 6), 15);
-	assert_int_equal(rd16(out + off + 10), 4);
+	assert_int_equal(zt_get_be16(out + off), 0xc00c);
+	assert_int_equal(zt_get_be16(out + off + 2), ZT_DNS_T_A);
+	assert_int_equal(zt_get_be16(out + off + 4), ZT_DNS_CLASS_IN);
+	assert_int_equal(zt_get_be32(out + off + 6), 15);
+	assert_int_equal(zt_get_be16(out + off + 10), 4);
 	assert_memory_equal(out + off + 12, &a, 4);
 	assert_int_equal((size_t)n, off + 16);
 
@@ -211,9 +202,9 @@ static void test_build_a_roundtrip(void **state)
 	add16(&m, ZT_DNS_CLASS_IN);
 	assert_int_equal(zt_dns_parse_query(m.b, m.len, &q), 0);
 	n = zt_dns_build_a(&q, a, 0, out, sizeof(out));
-	assert_int_equal(rd16(out + 2), ZT_DNS_F_QR | ZT_DNS_F_AA | ZT_DNS_F_RA);
+	assert_int_equal(zt_get_be16(out + 2), ZT_DNS_F_QR | ZT_DNS_F_AA | ZT_DNS_F_RA);
 	assert_int_equal(zt_dns_set_id(out, (size_t)n, 0xabcd), 0);
-	assert_int_equal(rd16(out), 0xabcd);
+	assert_int_equal(zt_get_be16(out), 0xabcd);
 	assert_int_equal(zt_dns_set_id(out, 11, 1), -EBADMSG);
 }
 
@@ -234,16 +225,16 @@ static void test_edns(void **state)
 	/* NODATA for AAAA, with the OPT record echoed. */
 	n = zt_dns_build_nodata(&q, out, sizeof(out));
 	assert_true(n > 0);
-	assert_int_equal(rd16(out + 2) & ZT_DNS_F_RCODE, ZT_DNS_RCODE_NOERROR);
-	assert_int_equal(rd16(out + 6), 0);
-	assert_int_equal(rd16(out + 10), 1);
+	assert_int_equal(zt_get_be16(out + 2) & ZT_DNS_F_RCODE, ZT_DNS_RCODE_NOERROR);
+	assert_int_equal(zt_get_be16(out + 6), 0);
+	assert_int_equal(zt_get_be16(out + 10), 1);
 	opt = 12 + 14 + 4;
 	assert_int_equal((size_t)n, opt + 11);
 	assert_int_equal(out[opt], 0);
-	assert_int_equal(rd16(out + opt + 1), ZT_DNS_T_OPT);
-	assert_int_equal(rd16(out + opt + 3), ZT_DNS_EDNS_UDP_SIZE);
-	assert_int_equal(rd32(out + opt + 5), 0x8000);		/* DO echoed */
-	assert_int_equal(rd16(out + opt + 9), 0);
+	assert_int_equal(zt_get_be16(out + opt + 1), ZT_DNS_T_OPT);
+	assert_int_equal(zt_get_be16(out + opt + 3), ZT_DNS_EDNS_UDP_SIZE);
+	assert_int_equal(zt_get_be32(out + opt + 5), 0x8000);		/* DO echoed */
+	assert_int_equal(zt_get_be16(out + opt + 9), 0);
 
 	/* Without DO, a tiny UDP size counts as 512; options are fine. */
 	header(&m, 9, 0, 1, 0, 0, 1);
@@ -256,7 +247,7 @@ static void test_edns(void **state)
 	assert_false(q.edns_do);
 	assert_int_equal(q.edns_udp_size, 512);
 	n = zt_dns_build_nodata(&q, out, sizeof(out));
-	assert_int_equal(rd32(out + opt + 5), 0);
+	assert_int_equal(zt_get_be32(out + opt + 5), 0);
 
 	/* EDNS version 1: BADVERS, whose upper bits ride in the OPT TTL. */
 	header(&m, 10, 0, 1, 0, 0, 1);
@@ -267,8 +258,8 @@ static void test_edns(void **state)
 	assert_int_equal(zt_dns_parse_query(m.b, m.len, &q), ZT_DNS_RCODE_BADVERS);
 	n = zt_dns_build_error(&q, ZT_DNS_RCODE_BADVERS, out, sizeof(out));
 	assert_true(n > 0);
-	assert_int_equal(rd16(out + 2) & ZT_DNS_F_RCODE, 0);
-	assert_int_equal(rd32(out + opt + 5), 1u << 24);
+	assert_int_equal(zt_get_be16(out + 2) & ZT_DNS_F_RCODE, 0);
+	assert_int_equal(zt_get_be32(out + opt + 5), 1u << 24);
 
 	/* Extended RCODEs need an OPT record to carry them. */
 	query(&m, 11, "a", ZT_DNS_T_A, false);
@@ -279,9 +270,9 @@ static void test_edns(void **state)
 	query(&m, 12, "up.example", ZT_DNS_T_A, true);
 	assert_int_equal(zt_dns_parse_query(m.b, m.len, &q), 0);
 	n = zt_dns_build_error(&q, ZT_DNS_RCODE_SERVFAIL, out, sizeof(out));
-	assert_int_equal(rd16(out + 2), ZT_DNS_F_QR | ZT_DNS_F_RD | ZT_DNS_F_RA | 2);
-	assert_int_equal(rd16(out + 4), 1);
-	assert_int_equal(rd16(out + 10), 1);
+	assert_int_equal(zt_get_be16(out + 2), ZT_DNS_F_QR | ZT_DNS_F_RD | ZT_DNS_F_RA | 2);
+	assert_int_equal(zt_get_be16(out + 4), 1);
+	assert_int_equal(zt_get_be16(out + 10), 1);
 }
 
 static void test_edns_malformed(void **state)
@@ -375,7 +366,7 @@ static void test_malformed_queries(void **state)
 	m.b[2] |= 2 << 3;		/* STATUS */
 	assert_int_equal(zt_dns_parse_query(m.b, m.len, &q), ZT_DNS_RCODE_NOTIMP);
 	n = zt_dns_build_error(&q, ZT_DNS_RCODE_NOTIMP, out, sizeof(out));
-	assert_int_equal(rd16(out + 2) & (ZT_DNS_F_RCODE | ZT_DNS_F_OPCODE), (2 << 11) | 4);
+	assert_int_equal(zt_get_be16(out + 2) & (ZT_DNS_F_RCODE | ZT_DNS_F_OPCODE), (2 << 11) | 4);
 	assert_true(n == ZT_DNS_HEADER_LEN);
 
 	/* Label lengths: 64 is a reserved label type; 63 past the end. */
@@ -465,7 +456,7 @@ static void test_malformed_queries(void **state)
 	expect_formerr("trailing");
 	assert_true(q.has_question);
 	assert_string_equal(q.name, "a.int");
-	assert_int_equal(rd16(out + 4), 1);
+	assert_int_equal(zt_get_be16(out + 4), 1);
 
 	/* Oversize: a well-formed query padded past ZT_DNS_QUERY_MAX. */
 	{

@@ -29,17 +29,10 @@
 #include <cmocka.h>
 
 #include "lib/loop.h"
+#include "lib/clock.h"
 #include "dns/name_cache.h"
 
 #define DNSMASQ "/usr/sbin/dnsmasq"
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static struct in_addr ip(const char *text)
 {
@@ -132,8 +125,8 @@ static pid_t dnsmasq_start(uint16_t port, const char *nas_addr, unsigned int ttl
 		      "--local=/home.int/", ttl_arg, (char *)NULL);
 		_exit(127);
 	}
-	deadline = now_ms() + 5000;
-	while (now_ms() < deadline) {
+	deadline = zt_mono_ms() + 5000;
+	while (zt_mono_ms() < deadline) {
 		if (!query_a(port, "nas.home.int", &got) && got.s_addr == want.s_addr)
 			return pid;
 		if (waitpid(pid, NULL, WNOHANG) == pid)
@@ -190,7 +183,7 @@ static void on_resolved(void *ctx, const char *name, int status, const struct in
 	memcpy(r->addrs, addrs, n * sizeof(*addrs));
 	r->n = n;
 	r->ttl = ttl;
-	r->at_ms = now_ms();
+	r->at_ms = zt_mono_ms();
 	zt_loop_stop(fx->loop);
 }
 
@@ -365,7 +358,7 @@ static void test_reresolves_on_expiry(void **state)
 
 	/* Within the TTL the cache keeps the old answer (and this use keeps it alive). */
 	assert_int_equal(zt_name_cache_lookup(fx->cache, "nas.home.int", a, 4, &n), 0);
-	if (now_ms() - t0 >= ttl * 1000)
+	if (zt_mono_ms() - t0 >= ttl * 1000)
 		fail_msg("restarting dnsmasq took longer than the TTL; the check is void");
 	assert_true(a[0].s_addr == ip("10.10.0.5").s_addr);
 
@@ -393,8 +386,8 @@ static void test_unused_entry_dropped(void **state)
 	assert_int_equal(zt_name_cache_lookup(fx->cache, "nas.home.int", a, 1, &n), -EINPROGRESS);
 	assert_int_equal(wait_result(fx, 3000)->status, 0);
 	assert_int_equal(zt_name_cache_count(fx->cache), 1);
-	deadline = now_ms() + 3000;
-	while (zt_name_cache_count(fx->cache) && now_ms() < deadline)
+	deadline = zt_mono_ms() + 3000;
+	while (zt_name_cache_count(fx->cache) && zt_mono_ms() < deadline)
 		assert_false(run_for(fx, 50));	/* and no re-resolution is reported */
 	assert_int_equal(zt_name_cache_count(fx->cache), 0);
 	assert_int_equal(fx->nresults, 1);
@@ -449,7 +442,7 @@ static void test_timeout(void **state)
 	assert_int_equal(bind(fx->silent_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	cfg.servers = servers(fx->port);
 	cache_open(fx, &cfg);
-	t0 = now_ms();
+	t0 = zt_mono_ms();
 	assert_int_equal(zt_name_cache_lookup(fx->cache, "nas.home.int", a, 1, &n), -EINPROGRESS);
 	r = wait_result(fx, 5000);
 	assert_int_equal(r->status, -ETIMEDOUT);
@@ -470,7 +463,7 @@ static void test_no_server(void **state)
 
 	cfg.servers = servers(fx->port);
 	cache_open(fx, &cfg);
-	t0 = now_ms();
+	t0 = zt_mono_ms();
 	assert_int_equal(zt_name_cache_lookup(fx->cache, "nas.home.int", a, 1, &n), -EINPROGRESS);
 	r = wait_result(fx, 5000);
 	assert_true(r->status == -ECONNREFUSED || r->status == -ETIMEDOUT);

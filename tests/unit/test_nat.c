@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Unit tests: the connector's NAT (daemon/nat.c). Every rewritten packet's
- * checksums are recomputed from scratch here, by this file's own plain
- * RFC 1071 sum, and compared with what the incremental update left. Every
- * packet is handed over in a heap buffer of exactly its length, so ASan
- * catches a read or write one byte out.
+ * Unit tests: the connector's NAT (daemon/netdev/nat.c). Every rewritten
+ * packet's checksums are recomputed from scratch here, by the plain RFC 1071
+ * sum of tests/unit/ref_csum.h, and compared with what the incremental
+ * update left. Every packet is handed over in a heap buffer of exactly its
+ * length, so ASan catches a read or write one byte out.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,7 +19,9 @@
 
 #include <cmocka.h>
 
+#include "lib/bytes.h"
 #include "netdev/nat.h"
+#include "tests/unit/ref_csum.h"
 
 #define CLIENT	"100.64.0.2"
 #define FAKE	"100.96.0.7"
@@ -34,31 +36,11 @@ static struct in_addr ip(const char *text)
 	return a;
 }
 
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
 /* ---- the reference: checksums from scratch ---- */
-
-static uint32_t ref_add(uint32_t sum, const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		sum += i & 1 ? p[i] : (uint32_t)p[i] << 8;
-	return sum;
-}
 
 static uint16_t ref_finish(uint32_t sum)
 {
-	while (sum > 0xffff)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
+	return (uint16_t)~ref_fold(sum);
 }
 
 /* Checksum of N bytes at P with the 2-byte field at CSUM_OFF taken as 0. */
@@ -81,7 +63,7 @@ static uint32_t pseudo(const uint8_t *ipb, uint8_t proto, size_t l4len)
 	memcpy(ph, ipb + 12, 8);
 	ph[8] = 0;
 	ph[9] = proto;
-	wr16(ph + 10, (uint16_t)l4len);
+	zt_put_be16(ph + 10, (uint16_t)l4len);
 	return ref_add(0, ph, sizeof(ph));
 }
 
@@ -93,7 +75,7 @@ static size_t ihl(const uint8_t *p)
 /* The IP header checksum is right. */
 static void check_ip_csum(const uint8_t *p)
 {
-	assert_int_equal(rd16(p + 10), ref_csum(p, ihl(p), 10, 0));
+	assert_int_equal(zt_get_be16(p + 10), ref_csum(p, ihl(p), 10, 0));
 }
 
 /*
@@ -102,24 +84,24 @@ static void check_ip_csum(const uint8_t *p)
  */
 static void check_l4_csum(const uint8_t *p, bool udp_zero)
 {
-	size_t h = ihl(p), l4len = rd16(p + 2) - h;
+	size_t h = ihl(p), l4len = zt_get_be16(p + 2) - h;
 	const uint8_t *l4 = p + h;
 	uint16_t want;
 
 	switch (p[9]) {
 	case IPPROTO_TCP:
-		assert_int_equal(rd16(l4 + 16), ref_csum(l4, l4len, 16, pseudo(p, 6, l4len)));
+		assert_int_equal(zt_get_be16(l4 + 16), ref_csum(l4, l4len, 16, pseudo(p, 6, l4len)));
 		break;
 	case IPPROTO_UDP:
 		if (udp_zero) {
-			assert_int_equal(rd16(l4 + 6), 0);
+			assert_int_equal(zt_get_be16(l4 + 6), 0);
 			break;
 		}
 		want = ref_csum(l4, l4len, 6, pseudo(p, 17, l4len));
-		assert_int_equal(rd16(l4 + 6), want ? want : 0xffff);
+		assert_int_equal(zt_get_be16(l4 + 6), want ? want : 0xffff);
 		break;
 	case IPPROTO_ICMP:
-		assert_int_equal(rd16(l4 + 2), ref_csum(l4, l4len, 2, 0));
+		assert_int_equal(zt_get_be16(l4 + 2), ref_csum(l4, l4len, 2, 0));
 		break;
 	default:
 		fail_msg("protocol %u", p[9]);
@@ -129,21 +111,21 @@ static void check_l4_csum(const uint8_t *p, bool udp_zero)
 /* Give the whole packet correct checksums, from scratch. */
 static void fill_csums(uint8_t *p)
 {
-	size_t h = ihl(p), l4len = rd16(p + 2) - h;
+	size_t h = ihl(p), l4len = zt_get_be16(p + 2) - h;
 	uint8_t *l4 = p + h;
 	uint16_t c;
 
-	wr16(p + 10, ref_csum(p, h, 10, 0));
+	zt_put_be16(p + 10, ref_csum(p, h, 10, 0));
 	switch (p[9]) {
 	case IPPROTO_TCP:
-		wr16(l4 + 16, ref_csum(l4, l4len, 16, pseudo(p, 6, l4len)));
+		zt_put_be16(l4 + 16, ref_csum(l4, l4len, 16, pseudo(p, 6, l4len)));
 		break;
 	case IPPROTO_UDP:
 		c = ref_csum(l4, l4len, 6, pseudo(p, 17, l4len));
-		wr16(l4 + 6, c ? c : 0xffff);
+		zt_put_be16(l4 + 6, c ? c : 0xffff);
 		break;
 	case IPPROTO_ICMP:
-		wr16(l4 + 2, ref_csum(l4, l4len, 2, 0));
+		zt_put_be16(l4 + 2, ref_csum(l4, l4len, 2, 0));
 		break;
 	}
 }
@@ -163,9 +145,9 @@ static uint8_t *build(unsigned int ihl_words, uint8_t proto, const char *src, co
 	struct in_addr s = ip(src), d = ip(dst);
 
 	p[0] = (uint8_t)(0x40 | ihl_words);
-	wr16(p + 2, (uint16_t)(h + l4len));
-	wr16(p + 4, 0x1234);
-	wr16(p + 6, frag);
+	zt_put_be16(p + 2, (uint16_t)(h + l4len));
+	zt_put_be16(p + 4, 0x1234);
+	zt_put_be16(p + 6, frag);
 	p[8] = 64;
 	p[9] = proto;
 	memcpy(p + 12, &s, 4);
@@ -185,13 +167,13 @@ static size_t tcp_seg(uint8_t *out, uint16_t sport, uint16_t dport, uint8_t flag
 
 	assert_true(h % 4 == 0);
 	memset(out, 0, h + payload);
-	wr16(out, sport);
-	wr16(out + 2, dport);
+	zt_put_be16(out, sport);
+	zt_put_be16(out + 2, dport);
 	out[4] = 0xde;
 	out[7] = 0x01;				/* sequence number */
 	out[12] = (uint8_t)((h / 4) << 4);
 	out[13] = flags;
-	wr16(out + 14, 64240);
+	zt_put_be16(out + 14, 64240);
 	if (optlen)
 		memcpy(out + 20, opts, optlen);
 	for (size_t i = 0; i < payload; i++)
@@ -202,9 +184,9 @@ static size_t tcp_seg(uint8_t *out, uint16_t sport, uint16_t dport, uint8_t flag
 static size_t udp_dgram(uint8_t *out, uint16_t sport, uint16_t dport, size_t payload)
 {
 	memset(out, 0, 8 + payload);
-	wr16(out, sport);
-	wr16(out + 2, dport);
-	wr16(out + 4, (uint16_t)(8 + payload));
+	zt_put_be16(out, sport);
+	zt_put_be16(out + 2, dport);
+	zt_put_be16(out + 4, (uint16_t)(8 + payload));
 	for (size_t i = 0; i < payload; i++)
 		out[8 + i] = (uint8_t)(i * 13 + 1);
 	return 8 + payload;
@@ -214,8 +196,8 @@ static size_t icmp_echo(uint8_t *out, uint8_t type, uint16_t id, size_t payload)
 {
 	memset(out, 0, 8 + payload);
 	out[0] = type;
-	wr16(out + 4, id);
-	wr16(out + 6, 1);
+	zt_put_be16(out + 4, id);
+	zt_put_be16(out + 6, 1);
 	for (size_t i = 0; i < payload; i++)
 		out[8 + i] = (uint8_t)i;
 	return 8 + payload;
@@ -300,7 +282,7 @@ static void test_udp_zero_checksum_stays_zero(void **state)
 
 	(void)state;
 	fill_csums(p);
-	wr16(p + 20 + 6, 0);		/* the sender computed none */
+	zt_put_be16(p + 20 + 6, 0);		/* the sender computed none */
 	assert_int_equal(zt_nat_rewrite_dst(p, len, ip(REAL)), 0);
 	check_ip_csum(p);
 	check_l4_csum(p, true);
@@ -321,20 +303,20 @@ static void test_udp_computed_zero_is_all_ones(void **state)
 
 	(void)state;
 	/* Choose the last payload word so that, addressed to REAL, the sum is all ones. */
-	wr16(l4 + dlen - 2, 0);
+	zt_put_be16(l4 + dlen - 2, 0);
 	sum = ref_add(pseudo(p, 17, dlen), l4, dlen);
 	while (sum > 0xffff)
 		sum = (sum & 0xffff) + (sum >> 16);
-	wr16(l4 + dlen - 2, (uint16_t)~sum);
+	zt_put_be16(l4 + dlen - 2, (uint16_t)~sum);
 	assert_int_equal(ref_csum(l4, dlen, 6, pseudo(p, 17, dlen)), 0);
 
 	/* Sent to FAKE it has an ordinary checksum; the rewrite to REAL makes it 0. */
 	fake = ip(FAKE);
 	memcpy(p + 16, &fake, 4);
 	fill_csums(p);
-	assert_int_not_equal(rd16(l4 + 6), 0xffff);
+	assert_int_not_equal(zt_get_be16(l4 + 6), 0xffff);
 	assert_int_equal(zt_nat_rewrite_dst(p, len, ip(REAL)), 0);
-	assert_int_equal(rd16(l4 + 6), 0xffff);
+	assert_int_equal(zt_get_be16(l4 + 6), 0xffff);
 	check_ip_csum(p);
 	check_l4_csum(p, false);
 	free(p);
@@ -351,11 +333,11 @@ static void test_icmp_echo(void **state)
 
 	(void)state;
 	fill_csums(p);
-	icmp_csum = rd16(p + 22);
+	icmp_csum = zt_get_be16(p + 22);
 	assert_int_equal(zt_nat_rewrite_dst(p, len, ip(REAL)), 0);
 	check_ip_csum(p);
 	check_l4_csum(p, false);
-	assert_int_equal(rd16(p + 22), icmp_csum);	/* no pseudo-header: unchanged */
+	assert_int_equal(zt_get_be16(p + 22), icmp_csum);	/* no pseudo-header: unchanged */
 	assert_int_equal(zt_pkt_parse(p, len, &pi), 0);
 	assert_int_equal(pi.t.proto, IPPROTO_ICMP);
 	assert_int_equal(pi.icmp_type, 8);
@@ -479,7 +461,7 @@ static void test_icmp_error_tcp_quote_with_checksum(void **state)
 	fill_csums(p);
 	assert_int_equal(zt_nat_rewrite_src(p, len, ip(FAKE)), 0);
 	quote = p + 28;
-	assert_int_equal(rd16(quote + 20 + 16), rd16(want + 20 + 16));
+	assert_int_equal(zt_get_be16(quote + 20 + 16), zt_get_be16(want + 20 + 16));
 	check_ip_csum(p);
 	check_l4_csum(p, false);
 	check_ip_csum(quote);
@@ -538,7 +520,7 @@ static void test_fragments(void **state)
 	memcpy(first + 20 + 6, whole + 20 + 6, 2);
 	assert_int_equal(zt_nat_rewrite_dst(first, flen, ip(REAL)), 0);
 	check_ip_csum(first);
-	assert_int_equal(rd16(first + 26), rd16(want + 26));
+	assert_int_equal(zt_get_be16(first + 26), zt_get_be16(want + 26));
 	assert_int_equal(zt_pkt_parse(first, flen, &pi), 0);
 	assert_true(pi.fragment);
 	assert_true(pi.has_l4);
@@ -581,7 +563,7 @@ static void test_mss_clamp(void **state)
 	p = build(5, IPPROTO_TCP, CLIENT, REAL, seg, slen, 0, &len);
 	fill_csums(p);
 	assert_int_equal(zt_tcp_clamp_mss(p, len, 1380), 1);
-	assert_int_equal(rd16(p + 42), 1380);
+	assert_int_equal(zt_get_be16(p + 42), 1380);
 	check_l4_csum(p, false);
 	check_ip_csum(p);
 	assert_int_equal(zt_tcp_clamp_mss(p, len, 1380), 0);	/* already there */
@@ -591,7 +573,7 @@ static void test_mss_clamp(void **state)
 	p = build(7, IPPROTO_TCP, REAL, CLIENT, seg, slen, 0, &len);
 	fill_csums(p);
 	assert_int_equal(zt_tcp_clamp_mss(p, len, 1380), 1);
-	assert_int_equal(rd16(p + 28 + 23), 1380);
+	assert_int_equal(zt_get_be16(p + 28 + 23), 1380);
 	check_l4_csum(p, false);
 	free(p);
 
@@ -599,7 +581,7 @@ static void test_mss_clamp(void **state)
 	p = build(5, IPPROTO_TCP, CLIENT, REAL, seg, slen, 0, &len);
 	fill_csums(p);
 	assert_int_equal(zt_tcp_clamp_mss(p, len, 1380), 0);
-	assert_int_equal(rd16(p + 42), 1024);
+	assert_int_equal(zt_get_be16(p + 42), 1024);
 	free(p);
 
 	/* Not a SYN: options are not looked at. */
@@ -607,7 +589,7 @@ static void test_mss_clamp(void **state)
 	p = build(5, IPPROTO_TCP, CLIENT, REAL, seg, slen, 0, &len);
 	fill_csums(p);
 	assert_int_equal(zt_tcp_clamp_mss(p, len, 1380), 0);
-	assert_int_equal(rd16(p + 42), 1460);
+	assert_int_equal(zt_get_be16(p + 42), 1460);
 	free(p);
 
 	/* UDP: nothing to do. */
@@ -658,11 +640,11 @@ static void test_malformed(void **state)
 	p[0] = 0x65;				/* IPv6 nibble */
 	expect_refused(p, len);
 	p[0] = 0x45;
-	wr16(p + 2, 19);			/* total length below the header */
+	zt_put_be16(p + 2, 19);			/* total length below the header */
 	expect_refused(p, len);
-	wr16(p + 2, 30);			/* a first fragment with half a TCP header */
+	zt_put_be16(p + 2, 30);			/* a first fragment with half a TCP header */
 	expect_refused(p, len);
-	wr16(p + 2, (uint16_t)len);
+	zt_put_be16(p + 2, (uint16_t)len);
 	free(p);
 
 	/* UDP with 7 bytes of header, ICMP with 6. */
@@ -794,7 +776,7 @@ static void test_many_random_packets(void **state)
 		p = build(ihl_words, proto, src, dst, l4, l4len, 0, &len);
 		fill_csums(p);
 		if (udp_zero)
-			wr16(p + ihl_words * 4 + 6, 0);
+			zt_put_be16(p + ihl_words * 4 + 6, 0);
 		assert_int_equal(zt_nat_rewrite_dst(p, len, rnd_addr()), 0);
 		check_ip_csum(p);
 		check_l4_csum(p, udp_zero);
@@ -821,7 +803,7 @@ static void test_random_garbage(void **state)
 		if (len) {
 			p[0] = (uint8_t)(0x40 | (5 + rnd() % 3));
 			if (len >= 4 && rnd() % 2)
-				wr16(p + 2, (uint16_t)(len - rnd() % 4));
+				zt_put_be16(p + 2, (uint16_t)(len - rnd() % 4));
 			if (len >= 10)
 				p[9] = (uint8_t[]){ 1, 6, 17 }[rnd() % 3];
 			if (len >= 8 && rnd() % 2)

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Unit tests: TUN offloads (daemon/offload.c). Every checksum is checked
- * against this file's own byte-at-a-time RFC 1071 sum; segments are
- * compared field by field with what the super-packet said; a coalesced run
- * is cut again and must give back the very packets it was made of.
+ * Unit tests: TUN offloads (daemon/netdev/offload.c) and lib/csum.c. Every
+ * checksum is checked against the byte-at-a-time RFC 1071 sum of
+ * tests/unit/ref_csum.h; segments are compared field by field with what
+ * the super-packet said; a coalesced run is cut again and must give back
+ * the very packets it was made of.
  */
 #include <arpa/inet.h>
 #include <endian.h>
@@ -19,45 +20,12 @@
 
 #include <cmocka.h>
 
+#include "lib/bytes.h"
+#include "lib/csum.h"
 #include "netdev/offload.h"
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)rd16(p) << 16 | rd16(p + 2);
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-	wr16(p, (uint16_t)(v >> 16));
-	wr16(p + 2, (uint16_t)v);
-}
+#include "tests/unit/ref_csum.h"
 
 /* ---- the reference: checksums from scratch ---- */
-
-static uint32_t ref_add(uint32_t sum, const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		sum += i & 1 ? p[i] : (uint32_t)p[i] << 8;
-	return sum;
-}
-
-static uint16_t ref_fold(uint32_t sum)
-{
-	while (sum > 0xffff)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
-}
 
 /* The TCP/UDP pseudo-header sum of IP packet PKT for L4LEN bytes of PROTO. */
 static uint32_t ref_pseudo(const uint8_t *pkt, uint8_t proto, size_t l4len)
@@ -95,20 +63,20 @@ static size_t tcp4_hdr(uint8_t *p, size_t optlen, size_t paylen, uint16_t id, ui
 	memset(p, 0, 20 + thl);
 	p[0] = 0x45;
 	p[1] = 0x02;			/* ECT(0) */
-	wr16(p + 2, (uint16_t)(20 + thl + paylen));
-	wr16(p + 4, id);
+	zt_put_be16(p + 2, (uint16_t)(20 + thl + paylen));
+	zt_put_be16(p + 4, id);
 	p[6] = 0x40;			/* DF */
 	p[8] = 64;
 	p[9] = IPPROTO_TCP;
 	inet_pton(AF_INET, "100.64.0.2", p + 12);
 	inet_pton(AF_INET, "10.10.0.5", p + 16);
-	wr16(p + 20, 43210);
-	wr16(p + 22, 5201);
-	wr32(p + 24, seq);
-	wr32(p + 28, 0xa0b0c0d0);	/* ack */
+	zt_put_be16(p + 20, 43210);
+	zt_put_be16(p + 22, 5201);
+	zt_put_be32(p + 24, seq);
+	zt_put_be32(p + 28, 0xa0b0c0d0);	/* ack */
 	p[32] = (uint8_t)(thl / 4) << 4;
 	p[33] = flags;
-	wr16(p + 34, 502);		/* window */
+	zt_put_be16(p + 34, 502);		/* window */
 	for (size_t i = 0; i < optlen; i++)
 		p[40 + i] = i < 2 ? (uint8_t[]){ 1, 1 }[i] : (uint8_t)(8 + i);	/* NOP NOP, TS-ish */
 	return 20 + thl;
@@ -117,10 +85,10 @@ static size_t tcp4_hdr(uint8_t *p, size_t optlen, size_t paylen, uint16_t id, ui
 /* Fill in both checksums of a complete TCP/IPv4 packet. */
 static void tcp4_finish(uint8_t *p, size_t len)
 {
-	wr16(p + 10, 0);
-	wr16(p + 10, (uint16_t)~ref_fold(ref_add(0, p, 20)));
-	wr16(p + 36, 0);
-	wr16(p + 36, (uint16_t)~ref_fold(ref_add(ref_pseudo(p, IPPROTO_TCP, len - 20), p + 20,
+	zt_put_be16(p + 10, 0);
+	zt_put_be16(p + 10, (uint16_t)~ref_fold(ref_add(0, p, 20)));
+	zt_put_be16(p + 36, 0);
+	zt_put_be16(p + 36, (uint16_t)~ref_fold(ref_add(ref_pseudo(p, IPPROTO_TCP, len - 20), p + 20,
 						  len - 20)));
 }
 
@@ -187,8 +155,8 @@ static size_t tso4(uint8_t *buf, size_t optlen, size_t paylen, uint16_t gso, uin
 	size_t hl = tcp4_hdr(p, optlen, paylen, 0xfffe, seq, flags), len = hl + paylen;
 
 	fill(p + hl, paylen, 1);
-	wr16(p + 10, (uint16_t)~ref_fold(ref_add(0, p, 20)));
-	wr16(p + 36, ref_fold(ref_pseudo(p, IPPROTO_TCP, len - 20)));
+	zt_put_be16(p + 10, (uint16_t)~ref_fold(ref_add(0, p, 20)));
+	zt_put_be16(p + 36, ref_fold(ref_pseudo(p, IPPROTO_TCP, len - 20)));
 	vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
 	vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
 	vh.hdr_len = htole16((uint16_t)hl);
@@ -219,10 +187,10 @@ static void test_split_tcp4(void **state)
 		uint8_t want = 0x10 | (i == 3 ? 0x08 | 0x01 : 0) | (i == 0 ? 0x80 : 0);
 
 		assert_int_equal(c.len[i], hl + seglen);
-		assert_int_equal(rd16(s + 2), hl + seglen);
-		assert_int_equal(rd16(s + 4), (uint16_t)(0xfffe + i));	/* ids go on, wrapping */
+		assert_int_equal(zt_get_be16(s + 2), hl + seglen);
+		assert_int_equal(zt_get_be16(s + 4), (uint16_t)(0xfffe + i));	/* ids go on, wrapping */
 		assert_true(ip4_csum_ok(s));
-		assert_int_equal(rd32(s + 24), (uint32_t)(seq0 + i * gso));
+		assert_int_equal(zt_get_be32(s + 24), (uint32_t)(seq0 + i * gso));
 		assert_int_equal(s[33], want);
 		assert_true(l4_csum_ok(s, c.len[i], 20, IPPROTO_TCP));
 		/* Everything else as the super-packet had it. */
@@ -247,18 +215,18 @@ static void test_split_tcp6(void **state)
 	(void)state;
 	memset(p, 0, hl);
 	p[0] = 0x60;
-	wr16(p + 4, (uint16_t)(20 + paylen));
+	zt_put_be16(p + 4, (uint16_t)(20 + paylen));
 	p[6] = IPPROTO_TCP;
 	p[7] = 64;
 	inet_pton(AF_INET6, "fd00::2", p + 8);
 	inet_pton(AF_INET6, "fd00:1::5", p + 24);
-	wr16(p + 40, 40000);
-	wr16(p + 42, 80);
-	wr32(p + 44, 1000);
+	zt_put_be16(p + 40, 40000);
+	zt_put_be16(p + 42, 80);
+	zt_put_be32(p + 44, 1000);
 	p[52] = 5 << 4;
 	p[53] = 0x18;	/* ACK PSH */
 	fill(p + hl, paylen, 2);
-	wr16(p + 56, ref_fold(ref_pseudo(p, IPPROTO_TCP, 20 + paylen)));
+	zt_put_be16(p + 56, ref_fold(ref_pseudo(p, IPPROTO_TCP, 20 + paylen)));
 	vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
 	vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV6;
 	vh.gso_size = htole16(gso);
@@ -271,8 +239,8 @@ static void test_split_tcp6(void **state)
 		size_t seglen = i ? paylen - gso : gso;
 
 		assert_int_equal(c.len[i], hl + seglen);
-		assert_int_equal(rd16(c.pkt[i] + 4), 20 + seglen);
-		assert_int_equal(rd32(c.pkt[i] + 44), 1000 + i * gso);
+		assert_int_equal(zt_get_be16(c.pkt[i] + 4), 20 + seglen);
+		assert_int_equal(zt_get_be32(c.pkt[i] + 44), 1000 + i * gso);
 		assert_int_equal(c.pkt[i][53], i ? 0x18 : 0x10);
 		assert_true(l4_csum_ok(c.pkt[i], c.len[i], 40, IPPROTO_TCP));
 		assert_memory_equal(c.pkt[i] + hl, p + hl + i * gso, seglen);
@@ -292,17 +260,17 @@ static void test_split_completes_checksum(void **state)
 	(void)state;
 	memset(p, 0, 28);
 	p[0] = 0x45;
-	wr16(p + 2, len);
+	zt_put_be16(p + 2, len);
 	p[8] = 64;
 	p[9] = IPPROTO_UDP;
 	inet_pton(AF_INET, "100.64.0.2", p + 12);
 	inet_pton(AF_INET, "10.10.0.5", p + 16);
-	wr16(p + 10, (uint16_t)~ref_fold(ref_add(0, p, 20)));
-	wr16(p + 20, 5353);
-	wr16(p + 22, 7);
-	wr16(p + 24, len - 20);
+	zt_put_be16(p + 10, (uint16_t)~ref_fold(ref_add(0, p, 20)));
+	zt_put_be16(p + 20, 5353);
+	zt_put_be16(p + 22, 7);
+	zt_put_be16(p + 24, len - 20);
 	fill(p + 28, len - 28, 9);
-	wr16(p + 26, ref_fold(ref_pseudo(p, IPPROTO_UDP, len - 20)));
+	zt_put_be16(p + 26, ref_fold(ref_pseudo(p, IPPROTO_UDP, len - 20)));
 	vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
 	vh.csum_start = htole16(20);
 	vh.csum_offset = htole16(6);
@@ -421,7 +389,7 @@ static void test_coalesce_round_trip(void **state)
 	assert_int_equal(le16toh(vh.csum_start), 20);
 	assert_int_equal(le16toh(vh.csum_offset), 16);
 	assert_true(ip4_csum_ok(hdr));
-	assert_int_equal(rd16(hdr + 2), 52 + 4 * 1368 + 700);
+	assert_int_equal(zt_get_be16(hdr + 2), 52 + 4 * 1368 + 700);
 	assert_int_equal(hdr[33], 0x18);	/* the last one's PSH */
 
 	/* What the kernel would get: vnet header, our header, the payloads. */
@@ -471,7 +439,7 @@ static void test_coalesce_stops(void **state)
 
 	/* A gap in the sequence. */
 	make_run(&r, 4, 1000, 1000);
-	wr32(r.pkt[2] + 24, rd32(r.pkt[2] + 24) + 1);
+	zt_put_be32(r.pkt[2] + 24, zt_get_be32(r.pkt[2] + 24) + 1);
 	tcp4_finish(r.pkt[2], r.iov[2].iov_len);
 	assert_int_equal(zt_offload_coalesce(r.iov, r.n, &vh, hdr, &hl), 2);
 	run_free(&r);
@@ -480,9 +448,9 @@ static void test_coalesce_stops(void **state)
 	for (int k = 0; k < 4; k++) {
 		make_run(&r, 4, 1000, 1000);
 		if (k == 0)
-			wr16(r.pkt[1] + 20, 1);
+			zt_put_be16(r.pkt[1] + 20, 1);
 		else if (k == 1)
-			wr32(r.pkt[1] + 28, 5);
+			zt_put_be32(r.pkt[1] + 28, 5);
 		else if (k == 2)
 			r.pkt[1][33] |= 0x02;
 		else
@@ -500,7 +468,7 @@ static void test_coalesce_stops(void **state)
 	free(r.pkt[1]);
 	{
 		uint8_t tmp[2000];
-		size_t h = tcp4_hdr(tmp, 12, 500, 8, rd32(r.pkt[0] + 24) + 1000, 0x10);
+		size_t h = tcp4_hdr(tmp, 12, 500, 8, zt_get_be32(r.pkt[0] + 24) + 1000, 0x10);
 
 		fill(tmp + h, 500, 1);
 		tcp4_finish(tmp, h + 500);
@@ -513,7 +481,7 @@ static void test_coalesce_stops(void **state)
 	/* No more than 64 KB: 1380-byte segments stop at 47. */
 	make_run(&r, 60, 1380, 1380);
 	assert_int_equal(zt_offload_coalesce(r.iov, r.n, &vh, hdr, &hl), 47);
-	assert_true(rd16(hdr + 2) <= 65535);
+	assert_true(zt_get_be16(hdr + 2) <= 65535);
 	run_free(&r);
 }
 

@@ -40,6 +40,7 @@
 #include <cmocka.h>
 
 #include "lib/loop.h"
+#include "lib/clock.h"
 #include "tunnel/noise.h"
 #include "path/paths.h"
 #include "tunnel/tunnel.h"
@@ -85,14 +86,6 @@ static struct node *g_nodes[MAX_NODES];
 static int g_nnodes;
 static struct fake_relay *g_relay;
 static struct nat *g_nat;
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static int udp_socket(uint16_t *port)
 {
@@ -281,12 +274,12 @@ static void pump_once(int wait_ms)
 }
 
 #define WAIT_FOR(cond, ms) ({						\
-	uint64_t _deadline = now_ms() + (ms);				\
+	uint64_t _deadline = zt_mono_ms() + (ms);				\
 	bool _ok;							\
 	for (;;) {							\
 		if ((_ok = (cond)))					\
 			break;						\
-		if (now_ms() >= _deadline)				\
+		if (zt_mono_ms() >= _deadline)				\
 			break;						\
 		pump_once(5);						\
 	}								\
@@ -295,9 +288,9 @@ static void pump_once(int wait_ms)
 
 static void settle(int ms)
 {
-	uint64_t deadline = now_ms() + (uint64_t)ms;
+	uint64_t deadline = zt_mono_ms() + (uint64_t)ms;
 
-	while (now_ms() < deadline)
+	while (zt_mono_ms() < deadline)
 		pump_once(5);
 }
 
@@ -532,18 +525,18 @@ static void test_relayed_then_direct(void **state)
 
 /* Send one packet A -> B every 50 ms while waiting for COND. */
 #define WAIT_SENDING(a, pab, seq, cond, ms) ({				\
-	uint64_t _deadline = now_ms() + (ms), _next = 0;		\
+	uint64_t _deadline = zt_mono_ms() + (ms), _next = 0;		\
 	uint8_t _buf[100];						\
 	bool _ok;							\
 	for (;;) {							\
 		if ((_ok = (cond)))					\
 			break;						\
-		if (now_ms() >= _deadline)				\
+		if (zt_mono_ms() >= _deadline)				\
 			break;						\
-		if (now_ms() >= _next) {				\
+		if (zt_mono_ms() >= _next) {				\
 			zt_tunnel_send((a)->t, (pab), _buf,		\
 				       packet(_buf, (seq)++, sizeof(_buf))); \
-			_next = now_ms() + 50;				\
+			_next = zt_mono_ms() + 50;				\
 		}							\
 		pump_once(5);						\
 	}								\
@@ -592,10 +585,10 @@ static void test_fallback_and_upgrade_again(void **state)
 
 	/* Dark. */
 	g_nat->drop = true;
-	dark_at = now_ms();
+	dark_at = zt_mono_ms();
 	assert_true(WAIT_SENDING(a, pab, seq, path_of(a, pab).path == ZT_PATH_RELAYED_UDP &&
 				 path_of(b, pba).path == ZT_PATH_RELAYED_UDP, 8000));
-	fell_ms = now_ms() - dark_at;
+	fell_ms = zt_mono_ms() - dark_at;
 	assert_true(fell_ms <= 6000 + 300);	/* 6 s after the last direct packet, at most */
 	assert_int_equal(path_of(a, pab).fallbacks, 1);
 	assert_int_equal(path_of(b, pba).fallbacks, 1);

@@ -35,6 +35,7 @@
 #include <cmocka.h>
 
 #include "lib/loop.h"
+#include "lib/clock.h"
 #include "tunnel/noise.h"
 #include "tunnel/tunnel.h"
 #include "tunnel/wire.h"
@@ -73,14 +74,6 @@ struct relay {
 static struct node *g_nodes[MAX_NODES];
 static int g_nnodes;
 static struct relay *g_relay;
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* ---- relay ---- */
 
@@ -203,12 +196,12 @@ static void pump_once(int wait_ms)
 
 /* Run every loop until COND holds or MS pass; the value of COND at the end. */
 #define WAIT_FOR(cond, ms) ({						\
-	uint64_t _deadline = now_ms() + (ms);				\
+	uint64_t _deadline = zt_mono_ms() + (ms);				\
 	bool _ok;							\
 	for (;;) {							\
 		if ((_ok = (cond)))					\
 			break;						\
-		if (now_ms() >= _deadline)				\
+		if (zt_mono_ms() >= _deadline)				\
 			break;						\
 		pump_once(5);						\
 	}								\
@@ -218,19 +211,19 @@ static void pump_once(int wait_ms)
 /* Run every loop for MS, for checks that something does NOT happen. */
 static void settle(int ms)
 {
-	uint64_t deadline = now_ms() + (uint64_t)ms;
+	uint64_t deadline = zt_mono_ms() + (uint64_t)ms;
 
-	while (now_ms() < deadline)
+	while (zt_mono_ms() < deadline)
 		pump_once(5);
 }
 
 /* Run only NODE's loop for MS (the others are "frozen"; their sockets fill). */
 static void run_only(struct node *node, int ms)
 {
-	uint64_t deadline = now_ms() + (uint64_t)ms;
+	uint64_t deadline = zt_mono_ms() + (uint64_t)ms;
 	struct pollfd pfd = { .fd = zt_loop_fd(node->loop), .events = POLLIN };
 
-	while (now_ms() < deadline) {
+	while (zt_mono_ms() < deadline) {
 		poll(&pfd, 1, 5);
 		while (zt_loop_run_once(node->loop, 0) > 0)
 			;
@@ -660,10 +653,10 @@ static void test_rekey_no_loss(void **state)
 	b->echo = true;
 	pair(a, b, false, &pab, &pba);
 
-	start = now_ms();
+	start = zt_mono_ms();
 	while (sent < total) {
 		/* About one packet per 2 ms: 1.2 s, six rekey periods. */
-		while (sent < total && sent < (now_ms() - start) / 2 + 1) {
+		while (sent < total && sent < (zt_mono_ms() - start) / 2 + 1) {
 			assert_int_equal(zt_tunnel_send(a->t, pab, buf, packet(buf, sent, sizeof(buf))), 0);
 			sent++;
 		}
