@@ -960,7 +960,15 @@ while True:
 zt_nat_seen() {
 	local ns=$1 sport=$2 ip=$3 port=$4 proto=${5:-udp}
 	if [[ $proto == udp ]]; then
-		echo ping | ip netns exec "$ns" timeout 5 socat -T2 - "UDP4:$ip:$port,sourceport=$sport,reuseaddr" 2>/dev/null || true
+		# One datagram each way: one lost (a neighbour not yet resolved drops
+		# from its queue under load) is asked again, three times at most.
+		local try seen=
+		for try in 1 2 3; do
+			seen=$(echo ping | ip netns exec "$ns" timeout 5 socat -T1 - \
+				"UDP4:$ip:$port,sourceport=$sport,reuseaddr" 2>/dev/null || true)
+			[[ -n $seen ]] && break
+		done
+		echo "$seen"
 	else
 		ip netns exec "$ns" timeout 5 socat -T2 - "TCP4:$ip:$port,sourceport=$sport,reuseaddr" </dev/null 2>/dev/null || true
 	fi
