@@ -28,7 +28,7 @@ INCLUDES    := -I. -Idaemon -Iinclude -I$(BUILD) -isystem $(BORINGSSL_INC)
 CFLAGS_COMMON := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -g -MMD -MP $(INCLUDES)
 CFLAGS      ?= -O2
 SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-LDLIBS      := -lbpf -lxdp -ljson-c -lelf -lz -lcares -lnftables -lsystemd $(CRYPTO_LIBS)
+LDLIBS      := -lbpf -lxdp -ljson-c -lelf -lz -lcares -lnftables -lsystemd -lmicrohttpd $(CRYPTO_LIBS)
 
 BPF_CFLAGS  := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux -Ibpf -Iinclude \
 	-Wall -Wno-unused-function -Werror -MMD -MP
@@ -72,7 +72,7 @@ deps:
 		make gcc clang llvm libbpf-dev libxdp-dev xdp-tools bpftool \
 		libelf-dev zlib1g-dev pkg-config libc-ares-dev \
 		android-libboringssl-dev libcmocka-dev libjson-c-dev libnftables-dev \
-		libclang-rt-14-dev libsystemd-dev iproute2 nmap ncat nftables netsniff-ng \
+		libclang-rt-14-dev libsystemd-dev libmicrohttpd-dev prometheus iproute2 nmap ncat nftables netsniff-ng \
 		iperf3 hping3 dnsutils dnsmasq-base dnsperf jq curl tcpdump socat procps util-linux \
 		iputils-ping python3 wireguard-go wireguard-tools conntrack coturn
 

@@ -289,3 +289,23 @@ int cmd_teardown(struct cli *c, const struct cli_args *a)
 	json_object_put(resp);
 	return 0;
 }
+
+int cmd_health(struct cli *c, const struct cli_args *a)
+{
+	json_object *resp = cli_call(c, cli_request("health")), *v, *checks;
+	bool healthy;
+
+	(void)a;
+	if (!resp)
+		return CLI_EXIT_FAIL;
+	healthy = json_object_object_get_ex(resp, "healthy", &v) && json_object_get_boolean(v);
+	if (!cli_printed_as_json(c, resp)) {
+		printf("%s: %s\n", get_str_or(resp, "role", "?"), healthy ? "healthy" : "UNHEALTHY");
+		if (json_object_object_get_ex(resp, "checks", &checks)) {
+			json_object_object_foreach(checks, name, val)
+				printf("  %-10s %s\n", name, json_object_get_string(val));
+		}
+	}
+	json_object_put(resp);
+	return healthy ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+}

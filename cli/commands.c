@@ -221,10 +221,20 @@ const struct cli_cmd cli_cmds[] = {
 	{
 		.words = "status",
 		.usage = "",
-		.summary = "client, connector: each peer's path, endpoint, RTT",
-		.details = "path: direct, relayed-udp or relayed-tcp; also the last handshake,\n"
-			   "bytes each way, and each relay and what it sees of us",
+		.summary = "what runs: role, version, paths, policy; each peer's path (tunnel roles)",
+		.details = "role, version, pin dir, socket, state dir; for roles with a policy its\n"
+			   "fingerprint and active generation, the enforcer's hooks; for the client\n"
+			   "and connector each peer's path (direct, relayed-udp or relayed-tcp),\n"
+			   "endpoint, RTT, last handshake, bytes each way, and each relay",
 		.run = cmd_status,
+	},
+	{
+		.words = "health",
+		.usage = "",
+		.summary = "is the daemon healthy (exit 0) or not (exit 1): the checks of /healthz",
+		.details = "control socket, data plane, and the role's own parts (TUN, DNS, tunnel,\n"
+			   "relay sockets); for scripts and probes",
+		.run = cmd_health,
 	},
 	{
 		.words = "events",

@@ -35,6 +35,7 @@ int cmd_pubkey(struct cli *c, const struct cli_args *a);
 /* cmd_observe.c: what the daemon sees, and stopping it */
 int cmd_stats(struct cli *c, const struct cli_args *a);
 int cmd_status(struct cli *c, const struct cli_args *a);
+int cmd_health(struct cli *c, const struct cli_args *a);
 int cmd_events(struct cli *c, const struct cli_args *a);
 int cmd_maps(struct cli *c, const struct cli_args *a);
 int cmd_dns(struct cli *c, const struct cli_args *a);

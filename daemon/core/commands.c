@@ -11,6 +11,7 @@
 
 #include "core/control.h"
 #include "core/daemon.h"
+#include "core/health.h"
 #include "core/role.h"
 
 /* The live policy's fingerprint: the first 16 hex digits of SHA-256 of its document. */
@@ -78,6 +79,21 @@ static json_object *cmd_maps(struct zt_daemon *d, const struct zt_ctl_req *r)
 	return o;
 }
 
+/* `ztgate health`: the same checks as /healthz; the reply is ok, "healthy" says. */
+static json_object *cmd_health(struct zt_daemon *d, const struct zt_ctl_req *r)
+{
+	json_object *o = zt_ctl_ok(), *h = zt_health_json(d), *v;
+
+	(void)r;
+	json_object_object_get_ex(h, "ok", &v);
+	json_object_object_add(o, "healthy", json_object_get(v));
+	json_object_object_foreach(h, key, val)
+		if (strcmp(key, "ok"))
+			json_object_object_add(o, key, json_object_get(val));
+	json_object_put(h);
+	return o;
+}
+
 static json_object *cmd_events(struct zt_daemon *d, const struct zt_ctl_req *r)
 {
 	(void)d;
@@ -97,6 +113,7 @@ static json_object *cmd_teardown(struct zt_daemon *d, const struct zt_ctl_req *r
 const struct zt_ctl_cmd zt_core_commands[] = {
 	{ "status", cmd_status, 0, false },
 	{ "maps", cmd_maps, ZT_ROLE_POLICY, false },
+	{ "health", cmd_health, 0, false },
 	{ "events", cmd_events, 0, false },
 	{ "teardown", cmd_teardown, 0, true },
 	{ 0 },

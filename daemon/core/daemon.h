@@ -32,6 +32,7 @@ struct zt_tunables {
 			      .event_rate = ZT_DEF_EVENT_RATE, .event_burst = ZT_DEF_EVENT_BURST }
 
 struct zt_control;
+struct zt_metrics;
 struct zt_role_ops;
 
 /*
@@ -46,6 +47,8 @@ struct zt_daemon {
 	const char *socket_path;
 	const char *socket_group;	/* --socket-group: may connect and read; NULL: root only */
 	const char *pin_dir;
+	const char *metrics_addr;	/* --metrics ADDR:PORT, or NULL */
+	struct zt_metrics *metrics;
 
 	struct zt_loop *loop;
 	struct zt_control *control;
@@ -67,6 +70,13 @@ struct zt_daemon {
  */
 int zt_daemon_apply_policy(struct zt_daemon *d, struct zt_policy *next, char *err,
 			   size_t errlen);
+
+/*
+ * What `ztgate stats` shows: per-resource counters and totals, and the
+ * role's own (tunnel, DNS, relay...). A reply object ("ok": true); the
+ * caller owns it. core/metrics.c renders the same for Prometheus.
+ */
+json_object *zt_daemon_stats(struct zt_daemon *d);
 
 /*
  * Append an audit record (stdout and STATE_DIR/audit.jsonl); PEER_FD, when

@@ -20,6 +20,7 @@
 
 #include "core/control.h"
 #include "core/daemon.h"
+#include "core/metrics.h"
 #include "core/role.h"
 #include "lib/log.h"
 #include "lib/paths.h"
@@ -31,7 +32,7 @@
 /* Options every role takes; their values are below 0x100 to stay clear of the roles'. */
 enum {
 	OPT_STATE_DIR = 1, OPT_SOCKET, OPT_PIN_DIR, OPT_TEARDOWN, OPT_HELP, OPT_VERSION,
-	OPT_LOG_LEVEL, OPT_SOCKET_GROUP,
+	OPT_LOG_LEVEL, OPT_SOCKET_GROUP, OPT_METRICS,
 };
 
 static const struct option common_options[] = {
@@ -40,6 +41,7 @@ static const struct option common_options[] = {
 	{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
 	{ "pin-dir", required_argument, NULL, OPT_PIN_DIR },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "metrics", required_argument, NULL, OPT_METRICS },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 };
@@ -76,6 +78,7 @@ static int parse_options(struct zt_daemon *d, int argc, char **argv, bool *teard
 		case OPT_SOCKET: d->socket_path = optarg; break;
 		case OPT_PIN_DIR: d->pin_dir = optarg; break;
 		case OPT_SOCKET_GROUP: d->socket_group = optarg; break;
+		case OPT_METRICS: d->metrics_addr = optarg; break;
 		case OPT_TEARDOWN: *teardown_now = true; break;
 		case OPT_LOG_LEVEL:
 			if (zt_log_set_level(optarg)) {
@@ -88,7 +91,8 @@ static int parse_options(struct zt_daemon *d, int argc, char **argv, bool *teard
 		case OPT_HELP:
 			d->ops->usage(stdout);
 			fprintf(stdout, "every role: [--state-dir DIR] [--socket PATH] [--socket-group GROUP]\n"
-				"            [--pin-dir DIR] [--log-level debug|info|warning|error] [--version]\n");
+				"            [--pin-dir DIR] [--log-level debug|info|warning|error]\n"
+				"            [--metrics ADDR:PORT] [--version]\n");
 			return 1;
 		case OPT_VERSION:
 			printf("ztgated %s\n", zt_version());
@@ -334,6 +338,8 @@ static int start(struct zt_daemon *d, char *err, size_t errlen)
 		ret = watch(d, err, errlen);
 	if (!ret)
 		ret = zt_control_open(d, d->socket_group, err, errlen);
+	if (!ret && d->metrics_addr)
+		ret = zt_metrics_open(d, d->metrics_addr, &d->metrics, err, errlen);
 	return ret;
 }
 
@@ -366,6 +372,8 @@ static void fatal(const char *msg)
 /* Close everything; programs stay attached unless d->teardown. */
 static void close_all(struct zt_daemon *d)
 {
+	zt_metrics_close(d->metrics);
+	d->metrics = NULL;
 	if (d->ops->stop)
 		d->ops->stop(d);
 	zt_control_close(d);

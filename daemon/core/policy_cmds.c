@@ -155,10 +155,15 @@ static json_object *cmd_resource_ls(struct zt_daemon *d, const struct zt_ctl_req
 	return cmd_resource_list(d, false);
 }
 
+json_object *zt_daemon_stats(struct zt_daemon *d)
+{
+	return cmd_resource_list(d, true);
+}
+
 static json_object *cmd_stats(struct zt_daemon *d, const struct zt_ctl_req *r)
 {
 	(void)r;
-	return cmd_resource_list(d, true);
+	return zt_daemon_stats(d);
 }
 
 static json_object *cmd_resource_show(struct zt_daemon *d, const struct zt_ctl_req *r)

@@ -14,6 +14,7 @@
 #define ZT_CORE_ROLE_H
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -81,6 +82,8 @@ struct zt_role_ops {
 	void (*stats)(struct zt_daemon *d, json_object *o);
 	/* Fill the `status` reply: "peers" and "relays" (tunnel roles). */
 	void (*status)(struct zt_daemon *d, json_object *o);
+	/* Add the role's checks to CHECKS (NAME: "ok" or why not); false if one failed. */
+	bool (*health)(struct zt_daemon *d, json_object *checks);
 	/* Sees each data-plane event before it is logged and broadcast. */
 	void (*event)(struct zt_daemon *d, const struct zt_event *raw, json_object *ev);
 	/* The role's own control commands, ended by { 0 }. */

@@ -575,6 +575,16 @@ static void stop(struct zt_daemon *d)
 	cl->pool = NULL;
 }
 
+/* /healthz and `ztgate health`: the TUN and the DNS server are up. */
+static bool health(struct zt_daemon *d, json_object *checks)
+{
+	struct client *cl = d->role;
+
+	json_object_object_add(checks, "tun", json_object_new_string(cl->tun ? "ok" : "down"));
+	json_object_object_add(checks, "dns", json_object_new_string(cl->dns ? "ok" : "down"));
+	return cl->tun && cl->dns;
+}
+
 /* Defaults, before the options. */
 static void init(struct zt_daemon *d)
 {
@@ -610,5 +620,6 @@ const struct zt_role_ops zt_role_client = {
 	.policy_applied = on_policy_applied,
 	.stats = on_stats,
 	.status = on_status,
+	.health = health,
 	.commands = commands,
 };

@@ -434,6 +434,16 @@ static void stop(struct zt_daemon *d)
 	OPENSSL_cleanse(c->fcfg.tunnel.private_key, sizeof(c->fcfg.tunnel.private_key));
 }
 
+/* /healthz and `ztgate health`: the TUN and the tunnel are up. */
+static bool health(struct zt_daemon *d, json_object *checks)
+{
+	struct connector *c = d->role;
+
+	json_object_object_add(checks, "tun", json_object_new_string(c->tun ? "ok" : "down"));
+	json_object_object_add(checks, "tunnel", json_object_new_string(c->fwd ? "ok" : "down"));
+	return c->tun && c->fwd;
+}
+
 const struct zt_role_ops zt_role_connector = {
 	.name = "connector",
 	.summary = "ends device tunnels in the private network, enforces grants, forwards, logs connections",
@@ -452,5 +462,6 @@ const struct zt_role_ops zt_role_connector = {
 	.policy_applied = on_policy_applied,
 	.stats = on_stats,
 	.status = on_status,
+	.health = health,
 	.event = on_event,
 };

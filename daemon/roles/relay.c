@@ -221,6 +221,15 @@ static void stop(struct zt_daemon *d)
 	OPENSSL_cleanse(rr->cfg.private_key, sizeof(rr->cfg.private_key));
 }
 
+/* /healthz and `ztgate health`: the relay's sockets are up. */
+static bool health(struct zt_daemon *d, json_object *checks)
+{
+	struct relay_role *rr = d->role;
+
+	json_object_object_add(checks, "relay", json_object_new_string(rr->server ? "ok" : "down"));
+	return rr->server != NULL;
+}
+
 const struct zt_role_ops zt_role_relay = {
 	.name = "relay",
 	.summary = "STUN and a meeting point that forwards sealed tunnel datagrams between peers that accept each other",
@@ -235,4 +244,5 @@ const struct zt_role_ops zt_role_relay = {
 	.ready = ready,
 	.stop = stop,
 	.stats = on_stats,
+	.health = health,
 };
