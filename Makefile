@@ -61,7 +61,7 @@ UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/san/%,$(UNIT_SRCS))
 BPFT_SRCS   := $(wildcard tests/bpf/test_*.c)
 BPFT_BINS   := $(patsubst tests/bpf/%.c,$(BUILD)/san/%,$(BPFT_SRCS))
 
-.PHONY: all deps test test-layout test-unit test-bpf test-integration test-fuzz bench demo \
+.PHONY: all deb deps test test-layout test-unit test-bpf test-integration test-fuzz bench demo \
 	install clean vmlinux san
 
 all: $(BUILD)/ztgated $(BUILD)/ztgate $(BPF_OBJS)
@@ -72,7 +72,7 @@ deps:
 		make gcc clang llvm libbpf-dev libxdp-dev xdp-tools bpftool \
 		libelf-dev zlib1g-dev pkg-config libc-ares-dev \
 		android-libboringssl-dev libcmocka-dev libjson-c-dev libnftables-dev \
-		libclang-rt-14-dev libsystemd-dev libmicrohttpd-dev prometheus iproute2 nmap ncat nftables netsniff-ng \
+		libclang-rt-14-dev libsystemd-dev libmicrohttpd-dev prometheus scdoc dpkg-dev systemd iproute2 nmap ncat nftables netsniff-ng \
 		iperf3 hping3 dnsutils dnsmasq-base dnsperf jq curl tcpdump socat procps util-linux \
 		iputils-ping python3 wireguard-go wireguard-tools conntrack coturn
 
@@ -196,6 +196,10 @@ bench: all $(BUILD)/bench_classify
 demo: all
 	bash demo/demo.sh
 
+# The Debian package (deploy/debian/build-deb.sh): build/ztgate_VERSION_ARCH.deb.
+deb: all
+	bash deploy/debian/build-deb.sh $(VERSION) $(BUILD)
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BUILD)/ztgated $(DESTDIR)$(PREFIX)/sbin/ztgated
@@ -211,4 +215,4 @@ $(BUILD)/bench_classify: $(OBJ)/bench/bench_classify.o $(call obj,$(MODULE_SRCS)
 # Objects stay between runs (the dependency files name them).
 .SECONDARY:
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' -type f 2>/dev/null)

@@ -40,10 +40,29 @@ static int nft_run(const char *script, char *err, size_t errlen)
 	return ret;
 }
 
+/* Already VALUE: nothing to write (a daemon without the right to write finds it set). */
+static bool sysctl_is(const char *path, const char *value)
+{
+	char buf[32];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return !strcmp(buf, value);
+}
+
 static int write_sysctl(const char *path, const char *value, char *err, size_t errlen)
 {
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	int ret = 0;
+	int fd, ret = 0;
+
+	if (sysctl_is(path, value))
+		return 0;
+	fd = open(path, O_WRONLY | O_CLOEXEC);
 
 	if (fd < 0 || write(fd, value, strlen(value)) < 0) {
 		ret = -errno;
