@@ -25,6 +25,7 @@
 #include "lib/log.h"
 #include "lib/paths.h"
 #include "lib/version.h"
+#include "path/relays.h"
 #include "policy/store.h"
 
 #define MAX_OPTIONS 64
@@ -128,6 +129,16 @@ int zt_opt_uint(const char *opt, const char *arg, unsigned long long min, unsign
 		fprintf(stderr, "ztgated: invalid --%s '%s': expected %llu-%llu\n", opt, arg, min, max);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+int zt_opt_relay(struct zt_path_relay_spec *specs, size_t *n, const char *arg, bool tcp)
+{
+	if (*n == ZT_PATHS_RELAYS_MAX) {
+		fprintf(stderr, "ztgated: at most %d relays\n", ZT_PATHS_RELAYS_MAX);
+		return -EINVAL;
+	}
+	specs[(*n)++] = (struct zt_path_relay_spec){ .relay = arg, .tcp = tcp };
 	return 0;
 }
 

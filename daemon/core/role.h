@@ -97,6 +97,13 @@ struct zt_role_ops {
 int zt_opt_uint(const char *opt, const char *arg, unsigned long long min, unsigned long long max,
 		unsigned long long *out);
 
+/*
+ * --relay HOST:PORT / --relay-tcp HOST:PORT (TCP): append to SPECS (*N of
+ * ZT_PATHS_RELAYS_MAX); past the limit, one line on stderr and -EINVAL.
+ */
+struct zt_path_relay_spec;
+int zt_opt_relay(struct zt_path_relay_spec *specs, size_t *n, const char *arg, bool tcp);
+
 /* Run ROLE with ARGV (argv[0] is the role's name); the process's exit code. */
 int zt_daemon_main(const struct zt_role_ops *role, int argc, char **argv);
 

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -221,4 +222,27 @@ int zt_tc_detach_ours(const struct zt_tc_slot *slot)
 	opts.priority = slot->priority;
 	ret = bpf_tc_detach(&hook, &opts);
 	return ret == -ENOENT ? 0 : ret;
+}
+
+int zt_percpu_sum_u64(int map_fd, const void *key, __u64 *sum, size_t nfields)
+{
+	int ncpu = libbpf_num_possible_cpus(), ret = 0;
+	__u64 *vals;
+
+	memset(sum, 0, nfields * sizeof(*sum));
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	vals = calloc((size_t)ncpu * nfields, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(map_fd, key, vals)) {
+		ret = -errno;
+		goto out;
+	}
+	for (int cpu = 0; cpu < ncpu; cpu++)
+		for (size_t f = 0; f < nfields; f++)
+			sum[f] += vals[(size_t)cpu * nfields + f];
+out:
+	free(vals);
+	return ret;
 }

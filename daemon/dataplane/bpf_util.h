@@ -96,4 +96,10 @@ int zt_tc_attach_ours(const struct zt_tc_slot *slot, int prog_fd, const char *wh
  */
 int zt_tc_detach_ours(const struct zt_tc_slot *slot);
 
+/*
+ * Sum the per-CPU value at KEY of MAP_FD, a struct of NFIELDS __u64
+ * counters, over every possible CPU into SUM (NFIELDS long). 0 or -errno.
+ */
+int zt_percpu_sum_u64(int map_fd, const void *key, __u64 *sum, size_t nfields);
+
 #endif /* ZT_DATAPLANE_BPF_UTIL_H */

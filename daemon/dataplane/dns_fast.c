@@ -225,31 +225,13 @@ out:
 
 int zt_dns_fast_read_stats(const struct zt_dns_fast *f, struct zt_dns_fast_stats *sum)
 {
-	struct zt_dns_fast_stats *per_cpu;
-	int ncpu, i, ret = 0;
 	__u32 zero = 0;
 
+	_Static_assert(sizeof(*sum) % sizeof(__u64) == 0, "zt_dns_fast_stats: __u64 fields only");
 	if (!f || !f->skel || !sum)
 		return -EINVAL;
-	memset(sum, 0, sizeof(*sum));
-	ncpu = libbpf_num_possible_cpus();
-	if (ncpu < 0)
-		return ncpu;
-	per_cpu = calloc((size_t)ncpu, sizeof(*per_cpu));
-	if (!per_cpu)
-		return -ENOMEM;
-	if (bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.zt_dns_fast_stats), &zero, per_cpu)) {
-		ret = -errno;
-		goto out;
-	}
-	for (i = 0; i < ncpu; i++) {
-		sum->answered += per_cpu[i].answered;
-		sum->missed += per_cpu[i].missed;
-		sum->passed += per_cpu[i].passed;
-	}
-out:
-	free(per_cpu);
-	return ret;
+	return zt_percpu_sum_u64(bpf_map__fd(f->skel->maps.zt_dns_fast_stats), &zero, (__u64 *)sum,
+				 sizeof(*sum) / sizeof(__u64));
 }
 
 /* The fast path's tc filter slot on IFINDEX's egress, ours by the config map CFG_ID (0: any). */

@@ -11,6 +11,7 @@
 #include <bpf/libbpf.h>
 #include <linux/membarrier.h>
 
+#include "dataplane/bpf_util.h"
 #include "policy/compile.h"
 
 /* Where the generation byte sits in each generation-keyed map's key. */
@@ -394,29 +395,9 @@ int zt_compile_apply(const int *fds, const struct zt_policy *p, char *err, size_
 
 int zt_counters_read(const int *fds, uint32_t id, struct zt_counters *sum)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	struct zt_counters *vals;
-	int i, ret = 0;
-
-	memset(sum, 0, sizeof(*sum));
-	if (ncpu <= 0)
-		return ncpu ? ncpu : -EINVAL;
-	vals = calloc((size_t)ncpu, sizeof(*vals));
-	if (!vals)
-		return -ENOMEM;
-	if (bpf_map_lookup_elem(fds[ZT_MAP_COUNTERS], &id, vals)) {
-		ret = -errno;
-		goto out;
-	}
-	for (i = 0; i < ncpu; i++) {
-		sum->allowed_packets += vals[i].allowed_packets;
-		sum->allowed_bytes += vals[i].allowed_bytes;
-		sum->denied_packets += vals[i].denied_packets;
-		sum->denied_bytes += vals[i].denied_bytes;
-	}
-out:
-	free(vals);
-	return ret;
+	_Static_assert(sizeof(*sum) % sizeof(__u64) == 0, "zt_counters: __u64 fields only");
+	return zt_percpu_sum_u64(fds[ZT_MAP_COUNTERS], &id, (__u64 *)sum,
+				 sizeof(*sum) / sizeof(__u64));
 }
 
 int zt_counters_reset(const int *fds, uint32_t id)

@@ -133,13 +133,7 @@ static int option(struct zt_daemon *d, int c, const char *optarg)
 	case 'k': o->key_file = optarg; return 0;
 	case 'R':
 	case 'P':
-		if (o->nrelays == ZT_PATHS_RELAYS_MAX) {
-			fprintf(stderr, "ztgated: at most %d relays\n", ZT_PATHS_RELAYS_MAX);
-			return -EINVAL;
-		}
-		o->relays[o->nrelays++] = (struct zt_path_relay_spec){ .relay = optarg,
-								       .tcp = c == 'P' };
-		return 0;
+		return zt_opt_relay(o->relays, &o->nrelays, optarg, c == 'P');
 	case 'F':
 		if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
 			fprintf(stderr, "ztgated: invalid --dns-fast-path '%s': expected on or off\n",

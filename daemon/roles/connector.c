@@ -20,7 +20,7 @@
 #include "core/control.h"
 #include "core/daemon.h"
 #include "core/role.h"
-#include "dataplane/uplink.h"
+#include "dataplane/uplink_guard.h"
 #include "forward/connector.h"
 #include "lib/log.h"
 #include "netdev/nat_rules.h"
@@ -60,9 +60,7 @@ struct connector {
 	struct zt_tun *tun;
 	bool destroy_tun, rules;
 	struct zt_connector_fwd *fwd;
-	struct zt_uplink *uplink;	/* the XDP guard on --uplink; NULL without */
-	const char *uplink_ifname;
-	char uplink_pins[512];
+	struct zt_uplink_guard *guard;	/* the XDP guard on --uplink; NULL without */
 };
 
 static void usage(FILE *f)
@@ -118,17 +116,7 @@ static void on_stats(struct zt_daemon *d, json_object *o)
 	struct connector *c = d->role;
 
 	zt_connector_fwd_stats_json(c->fwd, o);
-	if (c->uplink) {
-		struct zt_uplink_stats us = { 0 };
-		json_object *u = json_object_new_object();
-
-		zt_uplink_read_stats(c->uplink, &us);
-		json_object_object_add(u, "iface", json_object_new_string(c->uplink_ifname));
-#define PUT(f) json_object_object_add(u, #f, json_object_new_int64((int64_t)us.f))
-		PUT(passed); PUT(dropped_malformed); PUT(dropped_ratelimited); PUT(initiations_seen);
-#undef PUT
-		json_object_object_add(o, "uplink", u);
-	}
+	zt_uplink_guard_stats_json(c->guard, o);
 }
 
 /* Connection logs go to the log stream and to every `ztgate events` follower. */
@@ -152,44 +140,14 @@ static int bind_live(void *arg, const struct zt_exact_binding *b)
 static int uplink_open(struct zt_daemon *d, char *err, size_t errlen)
 {
 	struct connector *c = d->role;
-	const struct connector_opts *o = &c->o;
-	struct zt_uplink_info info;
-	int ret;
+	const struct zt_uplink_guard_cfg cfg = {
+		.pin_dir = d->pin_dir, .ifname = c->o.uplink,
+		.port = (uint16_t)zt_connector_fwd_port(c->fwd),
+		.rate = c->o.handshake_rate, .burst = c->o.handshake_burst,
+		.relays = c->o.udp_relays, .nrelays = c->o.nudp_relays,
+	};
 
-	snprintf(c->uplink_pins, sizeof(c->uplink_pins), "%s/uplink", d->pin_dir);
-	ret = zt_uplink_open(c->uplink_pins, &c->uplink, err, errlen);
-	if (ret)
-		return ret;
-	ret = zt_uplink_set_config(c->uplink, (uint16_t)zt_connector_fwd_port(c->fwd),
-				   o->handshake_rate, o->handshake_burst);
-	if (!ret)
-		ret = zt_uplink_set_relays(c->uplink, o->udp_relays, o->nudp_relays);
-	if (ret) {
-		snprintf(err, errlen, "uplink guard config: %s", strerror(-ret));
-		return ret;
-	}
-	ret = zt_uplink_attach(c->uplink, o->uplink, &info, err, errlen);
-	if (ret)
-		return ret;
-	c->uplink_ifname = o->uplink;
-	zt_log("info", "uplink guard on %s (%s mode), port %d", o->uplink,
-	       info.native ? "native" : "generic", zt_connector_fwd_port(c->fwd));
-	return 0;
-}
-
-/* The guard protects our socket: it goes with the daemon. */
-static void uplink_close(struct connector *c)
-{
-	char err[256];
-
-	if (!c->uplink)
-		return;
-	if (c->uplink_ifname && zt_uplink_detach(c->uplink, c->uplink_ifname, err, sizeof(err)))
-		zt_log("error", "uplink guard: %s", err);
-	zt_uplink_close(c->uplink);
-	c->uplink = NULL;
-	if (zt_uplink_teardown(c->uplink_pins, err, sizeof(err)))
-		zt_log("error", "uplink guard: %s", err);
+	return zt_uplink_guard_start(&cfg, &c->guard, err, errlen);
 }
 
 static const struct option options[] = {
@@ -221,13 +179,7 @@ static int option(struct zt_daemon *d, int c, const char *optarg)
 	case 'U': o->uplink = optarg; return 0;
 	case 'Y':
 	case 'P':
-		if (o->nrelays == ZT_PATHS_RELAYS_MAX) {
-			fprintf(stderr, "ztgated: at most %d relays\n", ZT_PATHS_RELAYS_MAX);
-			return -EINVAL;
-		}
-		o->relays[o->nrelays++] = (struct zt_path_relay_spec){ .relay = optarg,
-								       .tcp = c == 'P' };
-		return 0;
+		return zt_opt_relay(o->relays, &o->nrelays, optarg, c == 'P');
 	case 'R':
 	case 'B':
 		if (zt_opt_uint(c == 'R' ? "handshake-rate" : "handshake-burst", optarg, 1, 1000000,
@@ -421,7 +373,8 @@ static void stop(struct zt_daemon *d)
 {
 	struct connector *c = d->role;
 
-	uplink_close(c);
+	zt_uplink_guard_stop(c->guard);	/* it protects our socket: it goes with us */
+	c->guard = NULL;
 	zt_connector_fwd_close(c->fwd);	/* logs the end of every open flow */
 	c->fwd = NULL;
 	if (c->rules)

@@ -15,7 +15,7 @@
 
 #include "core/daemon.h"
 #include "core/role.h"
-#include "dataplane/uplink.h"
+#include "dataplane/uplink_guard.h"
 #include "lib/log.h"
 #include "relay/server.h"
 #include "roles/roles.h"
@@ -27,9 +27,7 @@ struct relay_role {
 	const char *key_file;
 	const char *uplink;		/* --uplink IFACE, or NULL */
 	struct zt_relay_server *server;
-	struct zt_uplink *guard;
-	const char *guard_ifname;	/* set once attached */
-	char guard_pins[4096];
+	struct zt_uplink_guard *guard;	/* --uplink's XDP guard, or NULL */
 };
 
 static void usage(FILE *f)
@@ -126,40 +124,12 @@ static int configure(struct zt_daemon *d, char *err, size_t errlen)
 static int guard_open(struct zt_daemon *d, char *err, size_t errlen)
 {
 	struct relay_role *rr = d->role;
-	uint16_t port = zt_relay_server_udp_port(rr->server);
-	struct zt_uplink_info info;
-	int ret;
+	const struct zt_uplink_guard_cfg cfg = {
+		.pin_dir = d->pin_dir, .ifname = rr->uplink, .relay_mode = true,
+		.port = zt_relay_server_udp_port(rr->server),
+	};
 
-	snprintf(rr->guard_pins, sizeof(rr->guard_pins), "%s/uplink", d->pin_dir);
-	ret = zt_uplink_open(rr->guard_pins, &rr->guard, err, errlen);
-	if (ret)
-		return ret;
-	ret = zt_uplink_set_relay_config(rr->guard, port, 0, 0);
-	if (ret) {
-		snprintf(err, errlen, "uplink guard config: %s", strerror(-ret));
-		return ret;
-	}
-	ret = zt_uplink_attach(rr->guard, rr->uplink, &info, err, errlen);
-	if (ret)
-		return ret;
-	rr->guard_ifname = rr->uplink;
-	zt_log("info", "uplink guard on %s (%s mode, relay), port %u", rr->uplink,
-	       info.native ? "native" : "generic", port);
-	return 0;
-}
-
-static void guard_close(struct relay_role *rr)
-{
-	char err[256];
-
-	if (!rr->guard)
-		return;
-	if (rr->guard_ifname && zt_uplink_detach(rr->guard, rr->guard_ifname, err, sizeof(err)))
-		zt_log("error", "uplink guard: %s", err);
-	zt_uplink_close(rr->guard);
-	rr->guard = NULL;
-	if (zt_uplink_teardown(rr->guard_pins, err, sizeof(err)))
-		zt_log("error", "uplink guard: %s", err);
+	return zt_uplink_guard_start(&cfg, &rr->guard, err, errlen);
 }
 
 static int start(struct zt_daemon *d, char *err, size_t errlen)
@@ -196,26 +166,17 @@ static void ready(struct zt_daemon *d, json_object *ready)
 static void on_stats(struct zt_daemon *d, json_object *o)
 {
 	struct relay_role *rr = d->role;
-	struct zt_uplink_stats us = { 0 };
-	json_object *u;
 
 	zt_relay_server_stats_json(rr->server, o);
-	if (!rr->guard)
-		return;
-	zt_uplink_read_stats(rr->guard, &us);
-	u = json_object_new_object();
-	json_object_object_add(u, "iface", json_object_new_string(rr->guard_ifname));
-#define PUT(f) json_object_object_add(u, #f, json_object_new_int64((int64_t)us.f))
-	PUT(passed); PUT(dropped_malformed); PUT(dropped_ratelimited); PUT(initiations_seen);
-#undef PUT
-	json_object_object_add(o, "uplink", u);
+	zt_uplink_guard_stats_json(rr->guard, o);
 }
 
 static void stop(struct zt_daemon *d)
 {
 	struct relay_role *rr = d->role;
 
-	guard_close(rr);
+	zt_uplink_guard_stop(rr->guard);
+	rr->guard = NULL;
 	zt_relay_server_close(rr->server);
 	rr->server = NULL;
 	OPENSSL_cleanse(rr->cfg.private_key, sizeof(rr->cfg.private_key));
