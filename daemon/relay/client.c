@@ -384,6 +384,17 @@ static void on_error(struct zt_relay_client *rc, const uint8_t *msg, size_t len,
 	}
 }
 
+static int key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, ZT_RELAY_KEYLEN);
+}
+
+/* KEY is on our accept list (kept sorted). */
+static bool accepted(const struct zt_relay_client *rc, const uint8_t key[ZT_RELAY_KEYLEN])
+{
+	return rc->naccept && bsearch(key, rc->accept, rc->naccept, ZT_RELAY_KEYLEN, key_cmp);
+}
+
 static void input(struct zt_relay_client *rc, uint8_t *msg, size_t len)
 {
 	uint64_t now = zt_mono_ns();
@@ -399,6 +410,15 @@ static void input(struct zt_relay_client *rc, uint8_t *msg, size_t len)
 	case ZT_RELAY_RECV:
 		if (!rc->registered || zt_relay_fwd_parse(ZT_RELAY_RECV, msg, len, &f))
 			break;
+		/*
+		 * The relay forwards only from keys we accept: any other is a
+		 * spoofer's (or a lying relay's), dropped before the tunnel
+		 * spends anything on it (issue 10 A1).
+		 */
+		if (!accepted(rc, f.key)) {
+			rc->stats.rx_not_accepted++;
+			break;
+		}
 		rc->stats.rx_packets++;
 		rc->stats.rx_bytes += f.len;
 		if (rc->ops.recv) {
@@ -719,6 +739,7 @@ int zt_relay_client_set_accept(struct zt_relay_client *rc, const uint8_t (*keys)
 		if (!copy)
 			return -ENOMEM;
 		memcpy(copy, keys, n * ZT_RELAY_KEYLEN);
+		qsort(copy, n, ZT_RELAY_KEYLEN, key_cmp);
 	}
 	free(rc->accept);
 	rc->accept = copy;
