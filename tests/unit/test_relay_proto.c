@@ -342,6 +342,18 @@ static void test_cookie(void **state)
 	assert_false(zt_relay_cookie_ok(&s, t0, (struct sockaddr *)&b, peer_pub, c1));
 	assert_false(zt_relay_cookie_ok(&s, t0, (struct sockaddr *)&c, peer_pub, c1));
 	assert_false(zt_relay_cookie_ok(&s, t0, (struct sockaddr *)&a, other_key, c1));
+	/* Bound to the transport (issue 10 B3): a UDP cookie registers no TCP connection. */
+	assert_true(zt_relay_cookie_ok_on(&s, t0, (struct sockaddr *)&a, false, peer_pub, c1));
+	assert_false(zt_relay_cookie_ok_on(&s, t0, (struct sockaddr *)&a, true, peer_pub, c1));
+	{
+		uint8_t ct[ZT_RELAY_COOKIE_LEN];
+
+		assert_int_equal(zt_relay_cookie_make_on(&s, t0, (struct sockaddr *)&a, true, peer_pub,
+							 ct), 0);
+		assert_memory_not_equal(ct, c1, sizeof(ct));
+		assert_true(zt_relay_cookie_ok_on(&s, t0, (struct sockaddr *)&a, true, peer_pub, ct));
+		assert_false(zt_relay_cookie_ok(&s, t0, (struct sockaddr *)&a, peer_pub, ct));
+	}
 	c1[0] ^= 1;
 	assert_false(zt_relay_cookie_ok(&s, t0, (struct sockaddr *)&a, peer_pub, c1));
 	c1[0] ^= 1;
