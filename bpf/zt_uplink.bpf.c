@@ -82,22 +82,32 @@ struct uplink_pkt {
 	bool fragmented;	/* first fragment of a datagram that continues */
 };
 
+/* parse(): a chain of extension headers too long to walk (issue 10 A8). */
+#define PARSE_TOO_LONG	(-1)
+
 /*
  * IPv6: the extension headers to UDP, through a first fragment's header.
  * 1 found, 0 not a (parsable) UDP first fragment: a later fragment, a
- * header that cannot be read, another protocol, or a chain of more than
- * ZT_MAX_EXTHDR headers (no tunnel sender's; its port is unknown).
+ * header that cannot be read, another protocol. PARSE_TOO_LONG: more than
+ * ZT_MAX_EXTHDR extension headers, behind which the port (and so whether
+ * the guard should judge it) cannot be known: such packets are dropped and
+ * counted (dropped_exthdr), never passed unexamined (no real sender of
+ * ours builds such a chain, and RFC 9098 notes they are widely dropped).
  */
 static __always_inline int parse_ip6(struct xdp_md *ctx, __u32 l3off, struct uplink_pkt *p)
 {
 	struct zt_ip6_chain c = { .off = l3off + sizeof(struct zt_ip6) };
 	struct zt_ip6 ip6;
+	int w;
 
 	if (zt_parse_ip6(ctx, true, l3off, &ip6) <= 0)
 		return 0;
 	__builtin_memcpy(p->src.addr, ip6.saddr, 16);
 	c.nh = ip6.nexthdr;
-	if (zt_walk_ip6_ext(ctx, true, true, &c) != ZT_WALK_L4 || c.nh != ZT_IPPROTO_UDP)
+	w = zt_walk_ip6_ext(ctx, true, true, &c);
+	if (w == ZT_WALK_TOO_LONG)
+		return PARSE_TOO_LONG;
+	if (w != ZT_WALK_L4 || c.nh != ZT_IPPROTO_UDP)
 		return 0;
 	p->fragmented = c.more_fragments;
 	p->udp_off = c.off;
@@ -124,7 +134,7 @@ static __always_inline int parse_ip4(struct xdp_md *ctx, __u32 l3off, struct upl
 	return 1;
 }
 
-/* The link header (Ethernet, up to two VLAN tags) then IP. 1 if a UDP header was located. */
+/* The link header (Ethernet, up to two VLAN tags) then IP. 1 if a UDP header was located, or PARSE_TOO_LONG. */
 static __always_inline int parse(struct xdp_md *ctx, struct uplink_pkt *p)
 {
 	__u32 l3off;
@@ -416,11 +426,19 @@ int zt_uplink(struct xdp_md *ctx)
 	struct zt_udp uh;
 	__u32 zero = 0;
 	__u8 type;
+	int r;
 
 	cfg = bpf_map_lookup_elem(&zt_uplink_cfg, &zero);
 	if (!cfg || !cfg->port)
 		return XDP_PASS;
-	if (!parse(ctx, &p))
+	r = parse(ctx, &p);
+	if (r == PARSE_TOO_LONG) {
+		st = bpf_map_lookup_elem(&zt_uplink_stats, &zero);
+		if (st)
+			st->dropped_exthdr++;
+		return XDP_DROP;
+	}
+	if (r <= 0)
 		return XDP_PASS;
 	if (bpf_xdp_load_bytes(ctx, p.udp_off, &uh, sizeof(uh)) ||
 	    bpf_ntohs(uh.dport) != cfg->port)

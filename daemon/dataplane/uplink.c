@@ -193,6 +193,7 @@ int zt_uplink_read_stats(const struct zt_uplink *u, struct zt_uplink_stats *sum)
 		sum->dropped_malformed += per_cpu[i].dropped_malformed;
 		sum->dropped_ratelimited += per_cpu[i].dropped_ratelimited;
 		sum->initiations_seen += per_cpu[i].initiations_seen;
+		sum->dropped_exthdr += per_cpu[i].dropped_exthdr;
 	}
 out:
 	free(per_cpu);

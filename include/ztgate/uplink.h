@@ -84,6 +84,7 @@ struct zt_uplink_stats {
 	__u64 dropped_malformed;	/* to the port, wrong size / unknown type / fragmented handshake */
 	__u64 dropped_ratelimited;	/* well-formed initiations over their source's budget */
 	__u64 initiations_seen;		/* well-formed initiations, direct or in a relay's recv (relay mode: hellos) */
+	__u64 dropped_exthdr;		/* IPv6 with more extension headers than the parser walks: any port */
 };
 
 #endif /* ZT_UPLINK_H */

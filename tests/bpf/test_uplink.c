@@ -18,6 +18,7 @@
 #include <linux/if_link.h>
 #include <net/if.h>
 
+#include "bpf/lib/wire.h"	/* ZT_MAX_EXTHDR */
 #include "lib/clock.h"
 #include "zt_testlib.h"
 #include "dataplane/uplink.h"
@@ -658,6 +659,56 @@ static void test_relayed_initiations_limited(void **st)
 	assert_int_equal(zt_uplink_set_relays(U, NULL, 0), 0);
 }
 
+/*
+ * Issue 10 A8: an IPv6 packet with more extension headers than the parser
+ * walks (ZT_MAX_EXTHDR) hides its port; it is dropped and counted in
+ * dropped_exthdr, not passed unexamined. One header fewer is walked and
+ * judged as usual.
+ */
+static void test_ip6_exthdr_chain(void **st)
+{
+	uint8_t chain[8 * (ZT_MAX_EXTHDR + 1)];
+	struct zt_uplink_stats before, now;
+	struct pspec s;
+	int n;
+
+	(void)st;
+	assert_int_equal(zt_uplink_set_config(U, PORT, 1000000, 1000000), 0);
+	for (n = ZT_MAX_EXTHDR; n <= ZT_MAX_EXTHDR + 1; n++) {
+		/* N destination options headers (8 bytes of PadN each), the last before UDP. */
+		for (int i = 0; i < n; i++) {
+			uint8_t *h = chain + 8 * i;
+
+			h[0] = i == n - 1 ? 17 : 60;
+			h[1] = 0;
+			h[2] = 1;
+			h[3] = 4;
+			memset(h + 4, 0, 4);
+		}
+		before = stats();
+		s = tun_msg(SRC6, DST6, ZT_MSG_INITIATION, 148);
+		s.ext = chain;
+		s.extlen = 8 * n;
+		s.ext_first = 60;
+		if (n == ZT_MAX_EXTHDR) {
+			assert_int_equal(run(s), XDP_PASS);
+			assert_stats_delta(&before, 1, 0, 0, 1);
+		} else {
+			assert_int_equal(run(s), XDP_DROP);
+			/* Whatever it carries and wherever it goes: its port cannot be known. */
+			s = tun_msg(SRC6, DST6, ZT_MSG_TRANSPORT, 64);
+			s.ext = chain;
+			s.extlen = 8 * n;
+			s.ext_first = 60;
+			s.dport = 443;
+			assert_int_equal(run(s), XDP_DROP);
+			assert_stats_delta(&before, 0, 0, 0, 0);
+			now = stats();
+			assert_int_equal(now.dropped_exthdr - before.dropped_exthdr, 2);
+		}
+	}
+}
+
 static void sh(const char *cmd)
 {
 	if (system(cmd))
@@ -827,6 +878,7 @@ int main(void)
 		cmocka_unit_test(test_relay_mode),
 		cmocka_unit_test(test_tunnel_mode_relay_sources),
 		cmocka_unit_test(test_relayed_initiations_limited),
+		cmocka_unit_test(test_ip6_exthdr_chain),
 		cmocka_unit_test(test_attach),
 		cmocka_unit_test(test_teardown_detaches),
 	};
