@@ -51,7 +51,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, ZT_UPLINK_RELAYS_MAX);
 	__type(key, struct zt_uplink_relay_key);
-	__type(value, __u8);
+	__type(value, struct zt_uplink_rl_val);	/* the relay's bucket for relayed initiations */
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } zt_uplink_relays SEC(".maps");
 
@@ -82,22 +82,32 @@ struct uplink_pkt {
 	bool fragmented;	/* first fragment of a datagram that continues */
 };
 
+/* parse(): a chain of extension headers too long to walk (issue 10 A8). */
+#define PARSE_TOO_LONG	(-1)
+
 /*
  * IPv6: the extension headers to UDP, through a first fragment's header.
  * 1 found, 0 not a (parsable) UDP first fragment: a later fragment, a
- * header that cannot be read, another protocol, or a chain of more than
- * ZT_MAX_EXTHDR headers (no tunnel sender's; its port is unknown).
+ * header that cannot be read, another protocol. PARSE_TOO_LONG: more than
+ * ZT_MAX_EXTHDR extension headers, behind which the port (and so whether
+ * the guard should judge it) cannot be known: such packets are dropped and
+ * counted (dropped_exthdr), never passed unexamined (no real sender of
+ * ours builds such a chain, and RFC 9098 notes they are widely dropped).
  */
 static __always_inline int parse_ip6(struct xdp_md *ctx, __u32 l3off, struct uplink_pkt *p)
 {
 	struct zt_ip6_chain c = { .off = l3off + sizeof(struct zt_ip6) };
 	struct zt_ip6 ip6;
+	int w;
 
 	if (zt_parse_ip6(ctx, true, l3off, &ip6) <= 0)
 		return 0;
 	__builtin_memcpy(p->src.addr, ip6.saddr, 16);
 	c.nh = ip6.nexthdr;
-	if (zt_walk_ip6_ext(ctx, true, true, &c) != ZT_WALK_L4 || c.nh != ZT_IPPROTO_UDP)
+	w = zt_walk_ip6_ext(ctx, true, true, &c);
+	if (w == ZT_WALK_TOO_LONG)
+		return PARSE_TOO_LONG;
+	if (w != ZT_WALK_L4 || c.nh != ZT_IPPROTO_UDP)
 		return 0;
 	p->fragmented = c.more_fragments;
 	p->udp_off = c.off;
@@ -124,7 +134,7 @@ static __always_inline int parse_ip4(struct xdp_md *ctx, __u32 l3off, struct upl
 	return 1;
 }
 
-/* The link header (Ethernet, up to two VLAN tags) then IP. 1 if a UDP header was located. */
+/* The link header (Ethernet, up to two VLAN tags) then IP. 1 if a UDP header was located, or PARSE_TOO_LONG. */
 static __always_inline int parse(struct xdp_md *ctx, struct uplink_pkt *p)
 {
 	__u32 l3off;
@@ -141,34 +151,16 @@ static __always_inline int parse(struct xdp_md *ctx, struct uplink_pkt *p)
 }
 
 /*
- * One initiation from SRC against its bucket (GCRA, see ztgate/uplink.h).
- * Entries are shared by every CPU: the timestamp moves by compare-and-swap
- * so two CPUs cannot both spend the last token. A source the map cannot
- * hold is admitted: userspace's cookie mechanism still protects the DH.
+ * One initiation against bucket V (GCRA, see ztgate/uplink.h) of RATE per
+ * second, depth BURST. Entries are shared by every CPU: the timestamp moves
+ * by compare-and-swap so two CPUs cannot both spend the last token.
  */
-static __always_inline bool initiation_admitted(const struct zt_uplink_cfg *cfg,
-						const struct zt_uplink_rl_key *src)
+static __always_inline bool gcra_admit(struct zt_uplink_rl_val *v, __u64 rate, __u64 burst)
 {
-	struct zt_uplink_rl_val *v, fresh = {};
-	__u64 rate = cfg->init_rate, burst = cfg->init_burst, cost, window, now;
+	__u64 cost = NSEC_PER_SEC / rate, window = burst * cost;	/* <= 2^32 * 1e9 */
+	__u64 now = bpf_ktime_get_ns();
 	int i;
 
-	if (!rate)
-		rate = ZT_UPLINK_DEF_RATE;
-	if (!burst)
-		burst = cfg->init_rate ? rate : ZT_UPLINK_DEF_BURST;
-	cost = NSEC_PER_SEC / rate;
-	window = burst * cost;	/* <= 2^32 * 1e9: no overflow */
-
-	v = bpf_map_lookup_elem(&zt_uplink_rl, src);
-	if (!v) {
-		/* Another CPU may insert first (NOEXIST fails): either way, look again. */
-		bpf_map_update_elem(&zt_uplink_rl, src, &fresh, BPF_NOEXIST);
-		v = bpf_map_lookup_elem(&zt_uplink_rl, src);
-		if (!v)
-			return true;
-	}
-	now = bpf_ktime_get_ns();
 	for (i = 0; i < CAS_TRIES; i++) {
 		__u64 tat = *(volatile __u64 *)&v->tat_ns;
 		__u64 next = (tat > now ? tat : now) + cost;
@@ -183,6 +175,31 @@ static __always_inline bool initiation_admitted(const struct zt_uplink_cfg *cfg,
 	/* Over budget, or lost the race CAS_TRIES times: a flood from this source. */
 	__sync_fetch_and_add(&v->dropped, 1);
 	return false;
+}
+
+/*
+ * One initiation from SRC against its bucket. A source the map cannot
+ * hold is admitted: userspace's cookie mechanism still protects the DH.
+ */
+static __always_inline bool initiation_admitted(const struct zt_uplink_cfg *cfg,
+						const struct zt_uplink_rl_key *src)
+{
+	struct zt_uplink_rl_val *v, fresh = {};
+	__u64 rate = cfg->init_rate, burst = cfg->init_burst;
+
+	if (!rate)
+		rate = ZT_UPLINK_DEF_RATE;
+	if (!burst)
+		burst = cfg->init_rate ? rate : ZT_UPLINK_DEF_BURST;
+	v = bpf_map_lookup_elem(&zt_uplink_rl, src);
+	if (!v) {
+		/* Another CPU may insert first (NOEXIST fails): either way, look again. */
+		bpf_map_update_elem(&zt_uplink_rl, src, &fresh, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&zt_uplink_rl, src);
+		if (!v)
+			return true;
+	}
+	return gcra_admit(v, rate, burst);
 }
 
 /*
@@ -216,32 +233,69 @@ static __always_inline int initiation(const struct zt_uplink_cfg *cfg, struct zt
 }
 
 /*
- * From one of the relays this peer registers with? A spoofed source gets
- * past here, then meets the same userspace checks (MACs, registration
- * state) as it did before there was a guard.
+ * From one of the relays this peer registers with? Its bucket, or NULL. A
+ * spoofed source gets past here, then meets the same userspace checks
+ * (MACs, registration state, the tunnel's cookies) as it did before there
+ * was a guard.
  */
-static __always_inline bool from_relay(const struct uplink_pkt *p, const struct zt_udp *uh)
+static __always_inline struct zt_uplink_rl_val *from_relay(const struct uplink_pkt *p,
+							   const struct zt_udp *uh)
 {
 	struct zt_uplink_relay_key k = {};
 
 	__builtin_memcpy(k.addr, p->src.addr, sizeof(k.addr));
 	k.port = bpf_ntohs(uh->sport);
-	return bpf_map_lookup_elem(&zt_uplink_relays, &k) != NULL;
+	return bpf_map_lookup_elem(&zt_uplink_relays, &k);
+}
+
+/*
+ * A relay's datagram: its own messages pass (userspace checks them), but a
+ * recv carrying a tunnel initiation spends the relay's bucket, as a direct
+ * one spends its source's: a relay's address is no licence for unlimited
+ * DH work (issue 10 A1). Such a recv is 36 + 148 bytes and never
+ * fragmented by a real relay.
+ */
+static __always_inline int relay_datagram(struct xdp_md *ctx, struct zt_uplink_stats *st,
+					  const struct uplink_pkt *p, const struct zt_udp *uh,
+					  __u8 type, struct zt_uplink_rl_val *rv)
+{
+	__u32 plen;
+	__u8 inner;
+
+	if (type != ZT_RELAY_MSG_RECV ||
+	    bpf_xdp_load_bytes(ctx, p->udp_off + sizeof(*uh) + ZT_RELAY_MSG_FWD_HDR_LEN, &inner, 1) ||
+	    inner != ZT_MSG_INITIATION)
+		goto pass;
+	if (p->fragmented || udp_payload_len(ctx, p, uh, &plen) ||
+	    plen != ZT_RELAY_MSG_FWD_HDR_LEN + ZT_MSG_INITIATION_LEN) {
+		st->dropped_malformed++;
+		return XDP_DROP;
+	}
+	st->initiations_seen++;
+	if (!gcra_admit(rv, ZT_UPLINK_RELAY_RATE, ZT_UPLINK_RELAY_BURST)) {
+		st->dropped_ratelimited++;
+		return XDP_DROP;
+	}
+pass:
+	st->passed++;
+	return XDP_PASS;
 }
 
 /*
  * A tunnel's port (docs/TUNNEL.md): the four message types with their
  * sizes; initiations, the one message that makes the responder do DH
- * work, spend the source's bucket. The relays' own datagrams pass.
+ * work, spend the source's bucket. The relays' own datagrams pass, but
+ * the initiations they carry spend the relay's bucket.
  */
 static __always_inline int tunnel_port(struct xdp_md *ctx, const struct zt_uplink_cfg *cfg,
 				       struct zt_uplink_stats *st, const struct uplink_pkt *p,
 				       const struct zt_udp *uh, __u8 type)
 {
+	struct zt_uplink_rl_val *rv = from_relay(p, uh);
 	__u32 plen;
 
-	if (from_relay(p, uh))
-		goto pass;	/* the relay's own checks (MACs, sizes) happen in userspace */
+	if (rv)
+		return relay_datagram(ctx, st, p, uh, type, rv);
 	if (p->fragmented) {
 		/* The UDP length covers fragments not seen here: nothing to check but the type. */
 		if (type != ZT_MSG_TRANSPORT)
@@ -372,11 +426,19 @@ int zt_uplink(struct xdp_md *ctx)
 	struct zt_udp uh;
 	__u32 zero = 0;
 	__u8 type;
+	int r;
 
 	cfg = bpf_map_lookup_elem(&zt_uplink_cfg, &zero);
 	if (!cfg || !cfg->port)
 		return XDP_PASS;
-	if (!parse(ctx, &p))
+	r = parse(ctx, &p);
+	if (r == PARSE_TOO_LONG) {
+		st = bpf_map_lookup_elem(&zt_uplink_stats, &zero);
+		if (st)
+			st->dropped_exthdr++;
+		return XDP_DROP;
+	}
+	if (r <= 0)
 		return XDP_PASS;
 	if (bpf_xdp_load_bytes(ctx, p.udp_off, &uh, sizeof(uh)) ||
 	    bpf_ntohs(uh.dport) != cfg->port)

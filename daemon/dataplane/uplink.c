@@ -113,6 +113,11 @@ int zt_uplink_rl_fd(const struct zt_uplink *u)
 	return u && u->skel ? bpf_map__fd(u->skel->maps.zt_uplink_rl) : -EINVAL;
 }
 
+int zt_uplink_relays_fd(const struct zt_uplink *u)
+{
+	return u && u->skel ? bpf_map__fd(u->skel->maps.zt_uplink_relays) : -EINVAL;
+}
+
 static int set_config(struct zt_uplink *u, uint16_t mode, uint16_t port, uint32_t rate,
 		      uint32_t burst)
 {
@@ -136,7 +141,7 @@ int zt_uplink_set_config(struct zt_uplink *u, uint16_t port, uint32_t rate, uint
 int zt_uplink_set_relays(struct zt_uplink *u, const struct zt_endpoint *relays, size_t n)
 {
 	struct zt_uplink_relay_key key;
-	__u8 one = 1;
+	struct zt_uplink_rl_val fresh = { 0 };	/* the relay's bucket, full */
 	size_t i;
 	int fd, ret;
 
@@ -153,7 +158,7 @@ int zt_uplink_set_relays(struct zt_uplink *u, const struct zt_endpoint *relays, 
 		memset(&key, 0, sizeof(key));
 		memcpy(key.addr, relays[i].addr, sizeof(key.addr));
 		key.port = relays[i].port;
-		if (bpf_map_update_elem(fd, &key, &one, BPF_ANY))
+		if (bpf_map_update_elem(fd, &key, &fresh, BPF_ANY))
 			return -errno;
 	}
 	return 0;
@@ -188,6 +193,7 @@ int zt_uplink_read_stats(const struct zt_uplink *u, struct zt_uplink_stats *sum)
 		sum->dropped_malformed += per_cpu[i].dropped_malformed;
 		sum->dropped_ratelimited += per_cpu[i].dropped_ratelimited;
 		sum->initiations_seen += per_cpu[i].initiations_seen;
+		sum->dropped_exthdr += per_cpu[i].dropped_exthdr;
 	}
 out:
 	free(per_cpu);

@@ -98,6 +98,8 @@ int zt_uplink_read_stats(const struct zt_uplink *u, struct zt_uplink_stats *sum)
 /* fds for tests and tools (BPF_PROG_RUN, bucket inspection); valid until close. */
 int zt_uplink_prog_fd(const struct zt_uplink *u);
 int zt_uplink_rl_fd(const struct zt_uplink *u);
+/* The relays map (zt_uplink_relays: a relay's bucket for relayed initiations), for tests. */
+int zt_uplink_relays_fd(const struct zt_uplink *u);
 
 /* Free userspace state; the guard stays attached, the maps stay pinned. */
 void zt_uplink_close(struct zt_uplink *u);

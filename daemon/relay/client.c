@@ -83,6 +83,8 @@ struct zt_relay_client {
 
 	uint8_t relay_key[ZT_RELAY_KEYLEN];
 	bool have_k;
+	bool key_pinned;		/* a registration was MACed with it: no challenge replaces it */
+	uint64_t rereg_ns;		/* last re-registration an error 4 started */
 	struct zt_relay_mac_key k;
 	uint8_t cookie[ZT_RELAY_COOKIE_LEN];
 	uint64_t cookie_ns;
@@ -200,7 +202,9 @@ static void send_hello(struct zt_relay_client *rc, uint64_t now)
 	zt_relay_hello_encode(rc->pub, msg, sizeof(msg));
 	xmit(rc, msg, sizeof(msg));
 	rc->st = RC_HELLO;
-	arm(rc, now + rc->hello_wait_ns);
+	/* Re-registering while registered: the lifetime's end is a deadline too. */
+	arm(rc, rc->registered && rc->expires_ns < now + rc->hello_wait_ns ? rc->expires_ns
+									     : now + rc->hello_wait_ns);
 	rc->hello_wait_ns = rc->hello_wait_ns * 2 > HELLO_MAX_NS ? HELLO_MAX_NS : rc->hello_wait_ns * 2;
 }
 
@@ -257,6 +261,25 @@ static void reregister(struct zt_relay_client *rc, uint64_t now)
 static void tcp_connect(struct zt_relay_client *rc, uint64_t now);
 static void resolve(struct zt_relay_client *rc);
 
+/*
+ * Re-registering while still registered (after an error 4): past the
+ * registration's lifetime it is lost, and the relay's key may change
+ * (a new relay behind the address). True if so; hello goes on.
+ */
+static bool registration_expired(struct zt_relay_client *rc, uint64_t now)
+{
+	if (!rc->registered || now < rc->expires_ns)
+		return false;
+	set_unregistered(rc, true);
+	rc->key_pinned = false;
+	if (rc->tcp) {
+		tcp_close(rc);
+		return true;
+	}
+	start_hello(rc, now);
+	return true;
+}
+
 static void on_timer(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct zt_relay_client *rc = arg;
@@ -279,9 +302,13 @@ static void on_timer(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 		tcp_close(rc);
 		break;
 	case RC_HELLO:
+		if (registration_expired(rc, now))
+			break;
 		send_hello(rc, now);
 		break;
 	case RC_REGISTER:
+		if (registration_expired(rc, now))
+			break;
 		if (++rc->tries > REGISTER_TRIES) {
 			start_hello(rc, now);
 			break;
@@ -292,6 +319,7 @@ static void on_timer(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 		if (now >= rc->expires_ns) {
 			/* Not a word from the relay for a whole lifetime. */
 			set_unregistered(rc, true);
+			rc->key_pinned = false;
 			if (rc->tcp)
 				tcp_close(rc);
 			else
@@ -313,6 +341,16 @@ static void on_challenge(struct zt_relay_client *rc, const uint8_t *msg, size_t 
 		return;
 	if (zt_relay_challenge_parse(msg, len, &ch))
 		return;
+	/*
+	 * Challenges carry no MAC: anyone who spoofs the relay's address can
+	 * send one. Once a registration proved the relay's key (its registered
+	 * was MACed with it), a challenge naming another key is a spoofer's
+	 * (issue 10 A5); the pin lasts until the registration expires.
+	 */
+	if (rc->key_pinned && memcmp(ch.relay_key, rc->relay_key, ZT_RELAY_KEYLEN)) {
+		rc->stats.rx_spoofed++;
+		return;
+	}
 	if (!rc->have_k || memcmp(ch.relay_key, rc->relay_key, ZT_RELAY_KEYLEN)) {
 		if (zt_relay_mac_key(rc->priv, ch.relay_key, &rc->k))
 			return;		/* a low-order "key": not a relay we can talk to */
@@ -351,6 +389,7 @@ static void on_registered(struct zt_relay_client *rc, const uint8_t *msg, size_t
 	rc->stats.observed = observed;
 	rc->st = RC_REGISTERED;
 	rc->registered = true;
+	rc->key_pinned = true;
 	rc->stats.registered = true;
 	rc->backoff_s = 0;
 	rc->hello_wait_ns = HELLO_FIRST_NS;
@@ -360,6 +399,16 @@ static void on_registered(struct zt_relay_client *rc, const uint8_t *msg, size_t
 		rc->ops.registered(rc->ctx, rc, &rc->stats.observed);
 }
 
+/*
+ * Errors are 8 unauthenticated bytes: anyone who spoofs the relay's
+ * address can send them. Error 4 (not registered: the relay restarted, or
+ * our mapping moved) therefore never drops a registration by itself (issue
+ * 10 A5): it starts a re-registration from hello (our cookie is stale in
+ * both true cases) at most once a second, while the registration stays
+ * usable; only a MACed registered ends it (renewed), or its lifetime
+ * running out with no word from the relay (lost). A spoofed error costs a
+ * hello round trip, a true one still gets us registered again at once.
+ */
 static void on_error(struct zt_relay_client *rc, const uint8_t *msg, size_t len, uint64_t now)
 {
 	uint16_t code;
@@ -367,21 +416,25 @@ static void on_error(struct zt_relay_client *rc, const uint8_t *msg, size_t len,
 	if (zt_relay_error_parse(msg, len, &code))
 		return;
 	rc->stats.errors++;
-	if (code == ZT_RELAY_E_NOT_REGISTERED && rc->st == RC_REGISTERED) {
-		/*
-		 * The relay forgot us (restarted, or our mapping moved): register
-		 * again, from hello. Our cookie is stale in both cases (it is bound
-		 * to the relay's secret and our source address), and the state must
-		 * leave RC_REGISTERED: otherwise the timer sends keepalives, each
-		 * answered with this error, each answer re-sends the stale
-		 * register, and the loop lasts until the lifetime runs out (40 s
-		 * measured after a relay restart).
-		 */
-		set_unregistered(rc, true);
-		if (rc->closing)
-			return;
-		start_hello(rc, now);
-	}
+	if (code != ZT_RELAY_E_NOT_REGISTERED || rc->st != RC_REGISTERED || rc->closing)
+		return;
+	if (rc->rereg_ns && now - rc->rereg_ns < ZT_NS_PER_S)
+		return;
+	rc->rereg_ns = now;
+	rc->probe_sent_ns = 0;
+	rc->keepalive_outstanding = false;
+	start_hello(rc, now);
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, ZT_RELAY_KEYLEN);
+}
+
+/* KEY is on our accept list (kept sorted). */
+static bool accepted(const struct zt_relay_client *rc, const uint8_t key[ZT_RELAY_KEYLEN])
+{
+	return rc->naccept && bsearch(key, rc->accept, rc->naccept, ZT_RELAY_KEYLEN, key_cmp);
 }
 
 static void input(struct zt_relay_client *rc, uint8_t *msg, size_t len)
@@ -399,6 +452,15 @@ static void input(struct zt_relay_client *rc, uint8_t *msg, size_t len)
 	case ZT_RELAY_RECV:
 		if (!rc->registered || zt_relay_fwd_parse(ZT_RELAY_RECV, msg, len, &f))
 			break;
+		/*
+		 * The relay forwards only from keys we accept: any other is a
+		 * spoofer's (or a lying relay's), dropped before the tunnel
+		 * spends anything on it (issue 10 A1).
+		 */
+		if (!accepted(rc, f.key)) {
+			rc->stats.rx_not_accepted++;
+			break;
+		}
 		rc->stats.rx_packets++;
 		rc->stats.rx_bytes += f.len;
 		if (rc->ops.recv) {
@@ -719,6 +781,7 @@ int zt_relay_client_set_accept(struct zt_relay_client *rc, const uint8_t (*keys)
 		if (!copy)
 			return -ENOMEM;
 		memcpy(copy, keys, n * ZT_RELAY_KEYLEN);
+		qsort(copy, n, ZT_RELAY_KEYLEN, key_cmp);
 	}
 	free(rc->accept);
 	rc->accept = copy;

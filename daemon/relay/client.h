@@ -62,6 +62,8 @@ struct zt_relay_client_stats {
 	uint64_t tx_packets, tx_bytes;		/* datagrams sent through the relay */
 	uint64_t rx_packets, rx_bytes;
 	uint64_t errors;			/* error messages from the relay */
+	uint64_t rx_not_accepted;		/* recv from a key not on our accept list: dropped */
+	uint64_t rx_spoofed;			/* challenges naming another key than the pinned relay's */
 };
 
 int zt_relay_client_open(struct zt_loop *loop, const struct zt_relay_client_cfg *cfg,

@@ -396,22 +396,24 @@ static void rotate(struct zt_relay_cookie_secret *s, uint64_t now_ns, bool *ok)
 	s->valid = true;
 }
 
-static int cookie_with(const uint8_t secret[32], const struct sockaddr *src,
+static int cookie_with(const uint8_t secret[32], const struct sockaddr *src, bool tcp,
 		       const uint8_t key[ZT_RELAY_KEYLEN], uint8_t cookie[ZT_RELAY_COOKIE_LEN])
 {
 	struct zt_endpoint ep;
-	uint8_t addrport[18];
+	uint8_t addrport[1 + 18];
 	const uint8_t *parts[2];
 	size_t lens[2], n;
 
 	if (zt_relay_endpoint_from_sockaddr(src, &ep))
 		return -EAFNOSUPPORT;
+	/* The transport first: a UDP cookie is no TCP one for the same address and port. */
+	addrport[0] = tcp ? 'T' : 'U';
 	if (ep.family == AF_INET) {
-		memcpy(addrport, ep.addr + 12, 4);
-		n = 4;
+		memcpy(addrport + 1, ep.addr + 12, 4);
+		n = 1 + 4;
 	} else {
-		memcpy(addrport, ep.addr, 16);
-		n = 16;
+		memcpy(addrport + 1, ep.addr, 16);
+		n = 1 + 16;
 	}
 	zt_put_be16(addrport + n, ep.port);
 	n += 2;
@@ -422,9 +424,9 @@ static int cookie_with(const uint8_t secret[32], const struct sockaddr *src,
 	return mac16(secret, 32, parts, lens, 2, cookie) ? 0 : -EIO;
 }
 
-int zt_relay_cookie_make(struct zt_relay_cookie_secret *s, uint64_t now_ns,
-			 const struct sockaddr *src, const uint8_t key[ZT_RELAY_KEYLEN],
-			 uint8_t cookie[ZT_RELAY_COOKIE_LEN])
+int zt_relay_cookie_make_on(struct zt_relay_cookie_secret *s, uint64_t now_ns,
+			    const struct sockaddr *src, bool tcp, const uint8_t key[ZT_RELAY_KEYLEN],
+			    uint8_t cookie[ZT_RELAY_COOKIE_LEN])
 {
 	bool ok;
 
@@ -433,12 +435,12 @@ int zt_relay_cookie_make(struct zt_relay_cookie_secret *s, uint64_t now_ns,
 	rotate(s, now_ns, &ok);
 	if (!ok)
 		return -EIO;
-	return cookie_with(s->cur, src, key, cookie);
+	return cookie_with(s->cur, src, tcp, key, cookie);
 }
 
-bool zt_relay_cookie_ok(struct zt_relay_cookie_secret *s, uint64_t now_ns,
-			const struct sockaddr *src, const uint8_t key[ZT_RELAY_KEYLEN],
-			const uint8_t cookie[ZT_RELAY_COOKIE_LEN])
+bool zt_relay_cookie_ok_on(struct zt_relay_cookie_secret *s, uint64_t now_ns,
+			   const struct sockaddr *src, bool tcp, const uint8_t key[ZT_RELAY_KEYLEN],
+			   const uint8_t cookie[ZT_RELAY_COOKIE_LEN])
 {
 	uint8_t want[ZT_RELAY_COOKIE_LEN];
 	bool ok;
@@ -446,13 +448,27 @@ bool zt_relay_cookie_ok(struct zt_relay_cookie_secret *s, uint64_t now_ns,
 	rotate(s, now_ns, &ok);
 	if (!ok)
 		return false;
-	if (!cookie_with(s->cur, src, key, want) &&
+	if (!cookie_with(s->cur, src, tcp, key, want) &&
 	    !CRYPTO_memcmp(want, cookie, ZT_RELAY_COOKIE_LEN))
 		return true;
-	if (s->has_prev && !cookie_with(s->prev, src, key, want) &&
+	if (s->has_prev && !cookie_with(s->prev, src, tcp, key, want) &&
 	    !CRYPTO_memcmp(want, cookie, ZT_RELAY_COOKIE_LEN))
 		return true;
 	return false;
+}
+
+int zt_relay_cookie_make(struct zt_relay_cookie_secret *s, uint64_t now_ns,
+			 const struct sockaddr *src, const uint8_t key[ZT_RELAY_KEYLEN],
+			 uint8_t cookie[ZT_RELAY_COOKIE_LEN])
+{
+	return zt_relay_cookie_make_on(s, now_ns, src, false, key, cookie);
+}
+
+bool zt_relay_cookie_ok(struct zt_relay_cookie_secret *s, uint64_t now_ns,
+			const struct sockaddr *src, const uint8_t key[ZT_RELAY_KEYLEN],
+			const uint8_t cookie[ZT_RELAY_COOKIE_LEN])
+{
+	return zt_relay_cookie_ok_on(s, now_ns, src, false, key, cookie);
 }
 
 void zt_relay_cookie_secret_destroy(struct zt_relay_cookie_secret *s)

@@ -186,7 +186,7 @@ int zt_relay_error_parse(const uint8_t *msg, size_t len, uint16_t *code);
 
 /*
  * The relay's stateless cookie: the first 16 bytes of HMAC-SHA256(secret,
- * source IP bytes || source port big-endian || peer key); an IPv4-mapped
+ * transport 'U'/'T' || source IP bytes || source port big-endian || peer key); an IPv4-mapped
  * source counts as the IPv4 one. The secret is replaced by a fresh random
  * one every ZT_RELAY_COOKIE_ROTATE_NS and the one before it is still
  * accepted, so a cookie lives between 120 and 240 s. Zero it to start.
@@ -197,7 +197,21 @@ struct zt_relay_cookie_secret {
 	bool valid, has_prev;
 };
 
-/* -EAFNOSUPPORT for a source not IPv4/IPv6, -EIO without randomness. */
+/*
+ * The cookie is bound to the transport too (issue 10 B3): HMAC over 'U' or
+ * 'T' first, so a cookie a UDP source got never registers a TCP connection
+ * from the same address and port, nor the other way round. TCP: whether
+ * SRC is a TCP connection's peer. -EAFNOSUPPORT for a source not
+ * IPv4/IPv6, -EIO without randomness.
+ */
+int zt_relay_cookie_make_on(struct zt_relay_cookie_secret *s, uint64_t now_ns,
+			    const struct sockaddr *src, bool tcp, const uint8_t key[ZT_RELAY_KEYLEN],
+			    uint8_t cookie[ZT_RELAY_COOKIE_LEN]);
+/* Was COOKIE made for SRC over that transport and KEY under the current or the previous secret? */
+bool zt_relay_cookie_ok_on(struct zt_relay_cookie_secret *s, uint64_t now_ns,
+			   const struct sockaddr *src, bool tcp, const uint8_t key[ZT_RELAY_KEYLEN],
+			   const uint8_t cookie[ZT_RELAY_COOKIE_LEN]);
+/* The UDP ones (tcp false). */
 int zt_relay_cookie_make(struct zt_relay_cookie_secret *s, uint64_t now_ns,
 			 const struct sockaddr *src, const uint8_t key[ZT_RELAY_KEYLEN],
 			 uint8_t cookie[ZT_RELAY_COOKIE_LEN]);

@@ -427,7 +427,8 @@ static void on_hello(struct zt_relay_server *r, const struct origin *o, const ui
 		return;
 	}
 	memcpy(ch.relay_key, r->pub, sizeof(ch.relay_key));
-	if (zt_relay_cookie_make(&r->cookie, now, (const struct sockaddr *)o->addr, key, ch.cookie))
+	if (zt_relay_cookie_make_on(&r->cookie, now, (const struct sockaddr *)o->addr, o->conn != NULL,
+				    key, ch.cookie))
 		return;
 	zt_relay_challenge_encode(&ch, out, sizeof(out));
 	reply(r, o, out, sizeof(out));
@@ -463,7 +464,8 @@ static void on_register(struct zt_relay_server *r, const struct origin *o, const
 		r->st.dropped_src_limited++;
 		return;
 	}
-	if (!zt_relay_cookie_ok(&r->cookie, now, (const struct sockaddr *)o->addr, m.key, m.cookie)) {
+	if (!zt_relay_cookie_ok_on(&r->cookie, now, (const struct sockaddr *)o->addr, o->conn != NULL,
+				   m.key, m.cookie)) {
 		r->st.dropped_bad_cookie++;
 		return;
 	}

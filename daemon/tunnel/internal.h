@@ -33,6 +33,22 @@
 /* An initiator stops using a cookie a little before the responder's secret rotates. */
 #define COOKIE_LATENCY_NS	(5 * ZT_NS_PER_S)
 #define UNDER_LOAD_AFTER_NS	ZT_NS_PER_S
+/*
+ * wireguard-go's limits on initiations: under load, a source with a valid
+ * mac2 gets RL_RATE per second with a burst of RL_BURST (its ratelimiter),
+ * and any one peer's initiations are consumed at most every
+ * INITIATION_MIN_GAP_NS (HandshakeInitationRate: 50 per second).
+ */
+#define RL_SLOTS		4096	/* per-source buckets: fixed, keyed-hashed, 2-way */
+#define RL_RATE			20
+#define RL_BURST		5
+#define INITIATION_MIN_GAP_NS	(ZT_NS_PER_S / 50)
+
+/* One source's bucket (GCRA: the theoretical arrival time of the next initiation). */
+struct rl_slot {
+	uint64_t tag;			/* keyed hash of the source; 0: free */
+	uint64_t tat_ns;
+};
 
 /* A local index: what a response, transport or cookie reply is addressed to. */
 struct index_entry {
@@ -86,6 +102,7 @@ struct zt_tunnel_peer {
 
 	/* The newest TAI64N accepted from it (as responder). */
 	uint8_t last_tai64n[ZT_TW_TAI64N_LEN];
+	uint64_t last_init_consumed_ns;	/* its last initiation we answered */
 
 	struct keypair *prev, *cur, *next;
 
@@ -119,6 +136,8 @@ struct zt_tunnel {
 	uint8_t mac1_key[32];		/* checks mac1 of what we receive */
 	uint8_t cookie_key[32];		/* seals our cookie replies */
 	struct zt_tw_cookie_secret cookie_secret;
+	struct rl_slot rl[RL_SLOTS];	/* under load: mac2-valid initiations per source */
+	uint64_t rl_key[2];		/* SipHash key of the buckets' tags */
 
 	uint64_t rekey_after_time_ns, reject_after_time_ns, rekey_attempt_time_ns;
 	uint64_t rekey_timeout_ns, keepalive_timeout_ns, persistent_keepalive_ns;
@@ -137,6 +156,7 @@ struct zt_tunnel {
 	/* The datagram being handled: how it came, and the peer it authenticated. */
 	enum zt_tunnel_rx_path rx_path;
 	struct sockaddr_storage rx_from;
+	uint8_t rx_src_key[ZT_NOISE_KEY_LEN];	/* RX_RELAYED: the key the relay named */
 	struct zt_tunnel_peer *rx_peer;
 
 	uint64_t timer_armed_ns;	/* 0: disarmed */

@@ -188,11 +188,15 @@ void zt_tunnel_input_relayed(struct zt_tunnel *t, const uint8_t src_key[ZT_NOISE
 	struct sockaddr_storage saved_src = t->rx_from, none = { .ss_family = AF_UNSPEC };
 	struct zt_tunnel_peer *saved_peer = t->rx_peer;
 
-	(void)src_key;	/* the datagram names its peer itself, authenticated */
+	uint8_t saved_key[ZT_NOISE_KEY_LEN];
+
+	/* The datagram names its peer itself, authenticated; SRC_KEY scopes cookies and limits. */
+	memcpy(saved_key, t->rx_src_key, sizeof(saved_key));
 	tunnel_event_begin(t);
 	t->stats.rx_relayed++;
 	t->rx_path = ZT_TUNNEL_RX_RELAYED;
 	t->rx_from = none;
+	memcpy(t->rx_src_key, src_key, ZT_NOISE_KEY_LEN);
 	if (!dispatch(t, msg, len, &none, zt_mono_ns()))
 		t->stats.rx_malformed++;
 	/*
@@ -207,6 +211,7 @@ void zt_tunnel_input_relayed(struct zt_tunnel *t, const uint8_t src_key[ZT_NOISE
 	t->rx_path = saved_path;
 	t->rx_from = saved_src;
 	t->rx_peer = saved_peer;
+	memcpy(t->rx_src_key, saved_key, sizeof(saved_key));
 	tunnel_event_end(t);
 }
 

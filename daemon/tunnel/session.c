@@ -8,11 +8,13 @@
  * under load. Called by recv.c (dispatch), send.c and timers.c (initiate).
  */
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/mem.h>
 #include <openssl/rand.h>
+#include <openssl/siphash.h>
 
 #include "tunnel/internal.h"
 
@@ -261,29 +263,95 @@ static bool under_load(struct zt_tunnel *t, uint64_t now)
 }
 
 /*
- * Under load, a direct initiation goes on only with a mac2 made from the
- * cookie of its source address; without one it gets a cookie reply
- * instead (no DH spent on it). False if M ends here.
+ * The source an initiation is limited and cookied by: its address (IP
+ * only for the bucket, as wireguard-go; IP and port for the cookie), or,
+ * relayed, the key the relay named (tagged, so never an address's bytes).
+ */
+static size_t source_bytes(const struct zt_tunnel *t, const struct sockaddr_storage *src,
+			   uint8_t out[1 + ZT_NOISE_KEY_LEN])
+{
+	if (t->rx_path == ZT_TUNNEL_RX_RELAYED) {
+		out[0] = 0xff;
+		memcpy(out + 1, t->rx_src_key, ZT_NOISE_KEY_LEN);
+		return 1 + ZT_NOISE_KEY_LEN;
+	}
+	if (src->ss_family == AF_INET) {
+		memcpy(out, &((const struct sockaddr_in *)src)->sin_addr, 4);
+		return 4;
+	}
+	memcpy(out, &((const struct sockaddr_in6 *)src)->sin6_addr, 16);
+	return 16;
+}
+
+/*
+ * One mac2-valid initiation from SRC against its bucket. The table is
+ * fixed (RL_SLOTS, two slots per tag): a source it cannot hold takes the
+ * slot that refills soonest, with a full bucket. Only sources that proved
+ * their address (mac2) get here, so spoofed ones cannot churn it.
+ */
+static bool source_admitted(struct zt_tunnel *t, const struct sockaddr_storage *src, uint64_t now)
+{
+	uint8_t b[1 + ZT_NOISE_KEY_LEN];
+	size_t n = source_bytes(t, src, b);
+	uint64_t tag = SIPHASH_24(t->rl_key, b, n) | 1, cost = ZT_NS_PER_S / RL_RATE, next;
+	struct rl_slot *a = &t->rl[tag % RL_SLOTS], *c = &t->rl[(tag % RL_SLOTS) ^ 1], *e;
+
+	if (a->tag == tag)
+		e = a;
+	else if (c->tag == tag)
+		e = c;
+	else {
+		e = a->tat_ns <= c->tat_ns ? a : c;
+		e->tag = tag;
+		e->tat_ns = now;
+	}
+	next = (e->tat_ns > now ? e->tat_ns : now) + cost;
+	if (next - now > RL_BURST * cost)
+		return false;
+	e->tat_ns = next;
+	return true;
+}
+
+/*
+ * Under load, an initiation goes on only with a mac2 made from the cookie
+ * of its source (an address, or the key a relay named it by) and within
+ * that source's budget; without a mac2 it gets a cookie reply instead (no
+ * DH spent on it), sent where it came from: the address, or through the
+ * relay to the key it named. False if M ends here.
  */
 static bool cookie_passes(struct zt_tunnel *t, const uint8_t *msg, size_t len,
 			  const struct zt_tw_initiation *m, const struct sockaddr_storage *src,
 			  uint64_t now)
 {
+	bool relayed = t->rx_path == ZT_TUNNEL_RX_RELAYED;
 	uint8_t cookie[ZT_TW_COOKIE_LEN], *buf;
 	bool ok;
 
-	if (t->rx_path == ZT_TUNNEL_RX_RELAYED || !under_load(t, now))
+	if (!under_load(t, now))
 		return true;
-	if (zt_tw_cookie_make(&t->cookie_secret, now, (const struct sockaddr *)src, cookie))
+	if (relayed ? zt_tw_cookie_make_relayed(&t->cookie_secret, now, t->rx_src_key, cookie)
+		    : zt_tw_cookie_make(&t->cookie_secret, now, (const struct sockaddr *)src, cookie))
 		return false;
 	ok = zt_tw_mac2_ok(msg, len, cookie);
 	if (ok) {
 		t->stats.mac2_accepted++;
+		if (!source_admitted(t, src, now)) {
+			t->stats.rx_ratelimited++;
+			ok = false;
+		}
 	} else {
 		buf = tunnel_tx_reserve(t, ZT_TW_COOKIE_REPLY_LEN);
 		if (!zt_tw_cookie_reply_seal(t->cookie_key, m->sender, cookie, m->mac1, buf,
 					     ZT_TW_COOKIE_REPLY_LEN)) {
-			tunnel_tx_commit(t, src, buf, ZT_TW_COOKIE_REPLY_LEN);
+			if (relayed) {
+				/* rx_peer: what the engine sends to it now goes through the relay. */
+				t->rx_peer = zt_tunnel_peer_by_key(t, t->rx_src_key);
+				if (t->rx_peer)
+					tunnel_peer_commit(t->rx_peer, buf, ZT_TW_COOKIE_REPLY_LEN);
+				t->rx_peer = NULL;
+			} else {
+				tunnel_tx_commit(t, src, buf, ZT_TW_COOKIE_REPLY_LEN);
+			}
 			t->stats.cookie_replies_sent++;
 		}
 	}
@@ -306,7 +374,14 @@ void tunnel_consume_initiation(struct zt_tunnel *t, uint8_t *msg, size_t len,
 		t->stats.rx_bad_mac1++;
 		return;
 	}
-	if (zt_tw_initiation_parse(msg, len, &m) || !cookie_passes(t, msg, len, &m, src, now))
+	if (zt_tw_initiation_parse(msg, len, &m))
+		return;
+	/* Relayed: from a peer of ours, or the relay would not have forwarded it. */
+	if (t->rx_path == ZT_TUNNEL_RX_RELAYED && !zt_tunnel_peer_by_key(t, t->rx_src_key)) {
+		t->stats.rx_unknown_key++;
+		return;
+	}
+	if (!cookie_passes(t, msg, len, &m, src, now))
 		return;
 
 	t->stats.handshake_dh++;
@@ -324,8 +399,19 @@ void tunnel_consume_initiation(struct zt_tunnel *t, uint8_t *msg, size_t len,
 		t->stats.rx_unknown_key++;	/* silence: no reply tells it we exist */
 		goto out;
 	}
+	/* The relay (or whoever spoofs it) named another sender: its cookie and budget were not P's. */
+	if (t->rx_path == ZT_TUNNEL_RX_RELAYED &&
+	    CRYPTO_memcmp(rs, t->rx_src_key, ZT_NOISE_KEY_LEN)) {
+		t->stats.rx_relayed_mismatch++;
+		goto out;
+	}
 	if (!zt_tw_tai64n_after(ts, p->last_tai64n)) {
 		t->stats.rx_initiation_replay++;
+		goto out;
+	}
+	/* wireguard-go's flood check: no peer makes us answer more than 50 per second. */
+	if (p->last_init_consumed_ns && now - p->last_init_consumed_ns < INITIATION_MIN_GAP_NS) {
+		t->stats.rx_initiation_flood++;
 		goto out;
 	}
 	if (zt_noise_write_message(&hs, NULL, 0, r.noise, sizeof(r.noise)) !=
@@ -336,6 +422,7 @@ void tunnel_consume_initiation(struct zt_tunnel *t, uint8_t *msg, size_t len,
 		goto out;
 	/* Authenticated: only now does it count as the newest, and its source as the endpoint. */
 	memcpy(p->last_tai64n, ts, sizeof(ts));
+	p->last_init_consumed_ns = now;
 	tunnel_authenticated_from(p, src, now);
 	tunnel_timers_any_authenticated_packet_received(p);
 	tunnel_timers_any_authenticated_packet_traversal(p, now);

@@ -25,6 +25,8 @@ json_object *zt_tunnel_stats_json(const struct zt_tunnel *t)
 	PUT(o, &st, cookie_replies_sent); PUT(o, &st, mac2_accepted);
 	PUT(o, &st, tx_gso_sends); PUT(o, &st, rx_gro_messages);
 	PUT(o, &st, rx_other); PUT(o, &st, rx_relayed); PUT(o, &st, tx_relayed);
+	PUT(o, &st, rx_ratelimited); PUT(o, &st, rx_initiation_flood);
+	PUT(o, &st, rx_relayed_mismatch);
 	return o;
 }
 

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <openssl/mem.h>
+#include <openssl/rand.h>
 
 #include "tunnel/internal.h"
 
@@ -206,6 +207,11 @@ int zt_tunnel_open(struct zt_loop *loop, const struct zt_tunnel_cfg *cfg,
 		t->ops = *ops;
 	t->ctx = ctx;
 	configure(t, cfg);
+	if (!RAND_bytes((uint8_t *)t->rl_key, sizeof(t->rl_key))) {
+		snprintf(err, errlen, "no randomness");
+		ret = -EIO;
+		goto fail;
+	}
 	ret = open_socket(t, &cfg->listen, err, errlen);
 	if (ret)
 		goto fail;

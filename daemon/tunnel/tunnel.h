@@ -146,6 +146,9 @@ struct zt_tunnel_stats {
 	uint64_t rx_other;		/* relay or STUN datagrams handed to ops.other */
 	uint64_t rx_relayed;		/* datagrams fed by zt_tunnel_input_relayed() */
 	uint64_t tx_relayed;		/* datagrams handed to ops.relay_send (accepted) */
+	uint64_t rx_ratelimited;	/* under load, mac2-valid initiations over their source's budget */
+	uint64_t rx_initiation_flood;	/* initiations from a peer less than 20 ms after its last */
+	uint64_t rx_relayed_mismatch;	/* relayed initiations whose key is not the one the relay named */
 };
 
 struct zt_tunnel_peer_stats {
@@ -262,12 +265,17 @@ void zt_tunnel_input(struct zt_tunnel *t, uint8_t *msg, size_t len, const struct
 /*
  * Handle MSG, a tunnel datagram that came through a relay (the relay says
  * from the peer with key SRC_KEY, which nothing here trusts: the datagram
- * authenticates itself). Processed like any, except that it never moves a
- * peer's direct endpoint (roaming is for direct datagrams only), is not
- * answered with a cookie reply (a cookie binds an address; the relay rate-
- * limits), and what the engine sends to that peer while handling it
- * (handshake response, keepalive, queued packets, and sends from the
- * callbacks) goes back through ops.relay_send.
+ * authenticates itself, and anyone who can spoof the relay's address can
+ * feed this). Processed like any, except that it never moves a peer's
+ * direct endpoint (roaming is for direct datagrams only), and what the
+ * engine sends to that peer while handling it (handshake response,
+ * keepalive, queued packets, and sends from the callbacks) goes back
+ * through ops.relay_send. Initiations get the same defences as direct ones
+ * (docs/TUNNEL.md "Handshake floods"): SRC_KEY must be a peer's, under load
+ * they need a mac2 from the cookie bound to SRC_KEY (the cookie reply goes
+ * back through the relay to SRC_KEY), mac2-valid ones are rate-limited per
+ * SRC_KEY, the key the handshake proves must be SRC_KEY, and every peer's
+ * initiations are limited to 50 per second.
  */
 void zt_tunnel_input_relayed(struct zt_tunnel *t, const uint8_t src_key[ZT_NOISE_KEY_LEN],
 			     uint8_t *msg, size_t len);

@@ -237,6 +237,9 @@ bool zt_tw_mac2_ok(const uint8_t *msg, size_t len, const uint8_t cookie[ZT_TW_CO
 	return !CRYPTO_memcmp(mac, msg + len - ZT_TW_MAC_LEN, ZT_TW_MAC_LEN);
 }
 
+static int cookie_of(struct zt_tw_cookie_secret *s, uint64_t now_ns, const uint8_t *buf, size_t n,
+		     uint8_t cookie[ZT_TW_COOKIE_LEN]);
+
 int zt_tw_cookie_make(struct zt_tw_cookie_secret *s, uint64_t now_ns,
 		      const struct sockaddr *src, uint8_t cookie[ZT_TW_COOKIE_LEN])
 {
@@ -267,6 +270,26 @@ int zt_tw_cookie_make(struct zt_tw_cookie_secret *s, uint64_t now_ns,
 	} else {
 		return -EAFNOSUPPORT;
 	}
+	return cookie_of(s, now_ns, buf, n, cookie);
+}
+
+/*
+ * A relayed sender has no address of its own: its cookie binds the key the
+ * relay named it by (a tag byte first: 33 bytes, never an address's 6 or 18).
+ */
+int zt_tw_cookie_make_relayed(struct zt_tw_cookie_secret *s, uint64_t now_ns,
+			      const uint8_t src_key[32], uint8_t cookie[ZT_TW_COOKIE_LEN])
+{
+	uint8_t buf[1 + 32];
+
+	buf[0] = 0xff;
+	memcpy(buf + 1, src_key, 32);
+	return cookie_of(s, now_ns, buf, sizeof(buf), cookie);
+}
+
+static int cookie_of(struct zt_tw_cookie_secret *s, uint64_t now_ns, const uint8_t *buf, size_t n,
+		     uint8_t cookie[ZT_TW_COOKIE_LEN])
+{
 	if (!s->valid || now_ns - s->born_ns >= ZT_TW_COOKIE_SECRET_MAX_AGE_NS) {
 		if (!RAND_bytes(s->secret, sizeof(s->secret)))
 			return -EIO;

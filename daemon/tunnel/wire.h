@@ -170,6 +170,15 @@ struct zt_tw_cookie_secret {
 int zt_tw_cookie_make(struct zt_tw_cookie_secret *s, uint64_t now_ns,
 		      const struct sockaddr *src, uint8_t cookie[ZT_TW_COOKIE_LEN]);
 
+/*
+ * The cookie for a sender that came through a relay, which names it by
+ * SRC_KEY: HMAC-SHA256(secret, 0xff || SRC_KEY)[0:16]. It reaches only the
+ * holder of that registration (the relay forwards it there), as an
+ * address's cookie reaches only that address.
+ */
+int zt_tw_cookie_make_relayed(struct zt_tw_cookie_secret *s, uint64_t now_ns,
+			      const uint8_t src_key[32], uint8_t cookie[ZT_TW_COOKIE_LEN]);
+
 /* Wipe the secret. */
 void zt_tw_cookie_secret_destroy(struct zt_tw_cookie_secret *s);
 

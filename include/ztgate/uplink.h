@@ -47,6 +47,14 @@ struct zt_uplink_rl_key {
  * (address IPv6 or IPv4-mapped, port host order) is in zt_uplink_relays.
  */
 #define ZT_UPLINK_RELAYS_MAX	16
+/*
+ * A relay's recv messages that carry a tunnel initiation (issue 10 A1) spend
+ * that relay's own bucket (the value in zt_uplink_relays, same GCRA form
+ * as zt_uplink_rl's), with a budget for every peer behind it: anyone can
+ * spoof a relay's address, so its datagrams are not passed unlimited.
+ */
+#define ZT_UPLINK_RELAY_RATE	500	/* relayed initiations per second per relay */
+#define ZT_UPLINK_RELAY_BURST	1000
 
 struct zt_uplink_relay_key {
 	__u8 addr[16];
@@ -55,7 +63,8 @@ struct zt_uplink_relay_key {
 };
 
 /*
- * LRU_HASH "zt_uplink_rl" value: one source's token bucket, kept in its
+ * LRU_HASH "zt_uplink_rl" value, and HASH "zt_uplink_relays" value (a
+ * relay's relayed initiations): one source's token bucket, kept in its
  * GCRA form (one timestamp instead of {tokens, last refill}) so that CPUs
  * sharing an entry update it with one compare-and-swap, no lock. A token
  * costs 1e9 / rate ns; the bucket is full when tat_ns <= now and empty when
@@ -74,7 +83,8 @@ struct zt_uplink_stats {
 	__u64 passed;			/* datagrams to the port passed to the stack */
 	__u64 dropped_malformed;	/* to the port, wrong size / unknown type / fragmented handshake */
 	__u64 dropped_ratelimited;	/* well-formed initiations over their source's budget */
-	__u64 initiations_seen;		/* well-formed initiations (relay mode: hellos) */
+	__u64 initiations_seen;		/* well-formed initiations, direct or in a relay's recv (relay mode: hellos) */
+	__u64 dropped_exthdr;		/* IPv6 with more extension headers than the parser walks: any port */
 };
 
 #endif /* ZT_UPLINK_H */

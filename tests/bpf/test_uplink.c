@@ -18,6 +18,7 @@
 #include <linux/if_link.h>
 #include <net/if.h>
 
+#include "bpf/lib/wire.h"	/* ZT_MAX_EXTHDR */
 #include "lib/clock.h"
 #include "zt_testlib.h"
 #include "dataplane/uplink.h"
@@ -586,6 +587,128 @@ static void test_tunnel_mode_relay_sources(void **st)
 	assert_int_equal(zt_uplink_set_relays(U, NULL, 0), 0);
 }
 
+/* A relay's recv (from RELAY:3478) carrying a tunnel message of type INNER, PLEN bytes in all. */
+static struct pspec relay_recv(const char *relay, const char *dst, uint8_t inner, int plen)
+{
+	static uint8_t d[ZT_RELAY_MSG_FWD_HDR_LEN + 1];
+
+	memset(d, 0, sizeof(d));
+	d[0] = ZT_RELAY_MSG_RECV;
+	d[ZT_RELAY_MSG_FWD_HDR_LEN] = inner;
+	return (struct pspec){ .src = relay, .dst = dst, .proto = 17, .sport = 3478,
+			       .dport = PORT, .payload = plen, .data = d, .datalen = sizeof(d) };
+}
+
+/*
+ * Issue 10 A1: a relay's address is no licence for unlimited DH work. The
+ * initiations a relay's recv carries spend that relay's bucket
+ * (ZT_UPLINK_RELAY_RATE/BURST, higher than a source's); everything else
+ * from it still passes, and other relays and direct sources keep theirs.
+ */
+static void test_relayed_initiations_limited(void **st)
+{
+	const int init_len = ZT_RELAY_MSG_FWD_HDR_LEN + ZT_MSG_INITIATION_LEN, n = ZT_UPLINK_RELAY_BURST + 100;
+	struct zt_endpoint relays[2];
+	struct zt_uplink_stats before;
+	struct zt_uplink_rl_val v;
+	struct zt_uplink_relay_key k = { 0 };
+	uint64_t t0, elapsed;
+	char err[128];
+	int i, passed = 0;
+
+	(void)st;
+	assert_int_equal(zt_uplink_set_config(U, PORT, 0, 0), 0);
+	clear_buckets();
+	assert_int_equal(zt_endpoint_parse("198.51.100.7:3478", &relays[0], err, sizeof(err)), 0);
+	assert_int_equal(zt_endpoint_parse("[2001:db8:1::7]:3478", &relays[1], err, sizeof(err)), 0);
+	assert_int_equal(zt_uplink_set_relays(U, relays, 2), 0);
+
+	before = stats();
+	t0 = zt_mono_ns();
+	for (i = 0; i < n; i++)
+		passed += run(relay_recv(SRC4, DST4, ZT_MSG_INITIATION, init_len)) == XDP_PASS;
+	elapsed = zt_mono_ns() - t0;
+	/* The burst, plus what refilled meanwhile: never the whole flood. */
+	assert_true(passed >= ZT_UPLINK_RELAY_BURST);
+	assert_true((uint64_t)passed <= ZT_UPLINK_RELAY_BURST + 1 +
+		    elapsed * ZT_UPLINK_RELAY_RATE / 1000000000ULL);
+	assert_true(passed < n);
+	assert_stats_delta(&before, (uint64_t)passed, 0, (uint64_t)(n - passed), (uint64_t)n);
+	/* The bucket as bpftool shows it: the value of the relay's entry. */
+	memcpy(k.addr, relays[0].addr, sizeof(k.addr));
+	k.port = relays[0].port;
+	assert_int_equal(bpf_map_lookup_elem(zt_uplink_relays_fd(U), &k, &v), 0);
+	assert_int_equal(v.admitted, (uint64_t)passed);
+	assert_int_equal(v.dropped, (uint64_t)(n - passed));
+
+	/* The drained relay still delivers everything else; others keep their budgets. */
+	before = stats();
+	assert_int_equal(run(relay_recv(SRC4, DST4, ZT_MSG_TRANSPORT, ZT_RELAY_MSG_FWD_HDR_LEN + 64)),
+			 XDP_PASS);
+	assert_int_equal(run(relay_recv(SRC4, DST4, ZT_MSG_RESPONSE, ZT_RELAY_MSG_FWD_HDR_LEN + 92)),
+			 XDP_PASS);
+	assert_int_equal(run(relay_recv(SRC6, DST6, ZT_MSG_INITIATION, init_len)), XDP_PASS);
+	assert_int_equal(run(tun_msg(DST4, SRC4, ZT_MSG_INITIATION, 148)), XDP_PASS);
+	/* A relayed initiation of the wrong size: malformed, costs nothing. */
+	assert_int_equal(run(relay_recv(SRC6, DST6, ZT_MSG_INITIATION, init_len + 1)), XDP_DROP);
+	assert_stats_delta(&before, 4, 1, 0, 2);
+
+	/* Stating the relays again gives them full buckets. */
+	assert_int_equal(zt_uplink_set_relays(U, relays, 2), 0);
+	assert_int_equal(run(relay_recv(SRC4, DST4, ZT_MSG_INITIATION, init_len)), XDP_PASS);
+	assert_int_equal(zt_uplink_set_relays(U, NULL, 0), 0);
+}
+
+/*
+ * Issue 10 A8: an IPv6 packet with more extension headers than the parser
+ * walks (ZT_MAX_EXTHDR) hides its port; it is dropped and counted in
+ * dropped_exthdr, not passed unexamined. One header fewer is walked and
+ * judged as usual.
+ */
+static void test_ip6_exthdr_chain(void **st)
+{
+	uint8_t chain[8 * (ZT_MAX_EXTHDR + 1)];
+	struct zt_uplink_stats before, now;
+	struct pspec s;
+	int n;
+
+	(void)st;
+	assert_int_equal(zt_uplink_set_config(U, PORT, 1000000, 1000000), 0);
+	for (n = ZT_MAX_EXTHDR; n <= ZT_MAX_EXTHDR + 1; n++) {
+		/* N destination options headers (8 bytes of PadN each), the last before UDP. */
+		for (int i = 0; i < n; i++) {
+			uint8_t *h = chain + 8 * i;
+
+			h[0] = i == n - 1 ? 17 : 60;
+			h[1] = 0;
+			h[2] = 1;
+			h[3] = 4;
+			memset(h + 4, 0, 4);
+		}
+		before = stats();
+		s = tun_msg(SRC6, DST6, ZT_MSG_INITIATION, 148);
+		s.ext = chain;
+		s.extlen = 8 * n;
+		s.ext_first = 60;
+		if (n == ZT_MAX_EXTHDR) {
+			assert_int_equal(run(s), XDP_PASS);
+			assert_stats_delta(&before, 1, 0, 0, 1);
+		} else {
+			assert_int_equal(run(s), XDP_DROP);
+			/* Whatever it carries and wherever it goes: its port cannot be known. */
+			s = tun_msg(SRC6, DST6, ZT_MSG_TRANSPORT, 64);
+			s.ext = chain;
+			s.extlen = 8 * n;
+			s.ext_first = 60;
+			s.dport = 443;
+			assert_int_equal(run(s), XDP_DROP);
+			assert_stats_delta(&before, 0, 0, 0, 0);
+			now = stats();
+			assert_int_equal(now.dropped_exthdr - before.dropped_exthdr, 2);
+		}
+	}
+}
+
 static void sh(const char *cmd)
 {
 	if (system(cmd))
@@ -754,6 +877,8 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_relay_mode),
 		cmocka_unit_test(test_tunnel_mode_relay_sources),
+		cmocka_unit_test(test_relayed_initiations_limited),
+		cmocka_unit_test(test_ip6_exthdr_chain),
 		cmocka_unit_test(test_attach),
 		cmocka_unit_test(test_teardown_detaches),
 	};

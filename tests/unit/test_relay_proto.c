@@ -4,7 +4,9 @@
  * Sizes, encode/parse round trips, every truncated, oversized, mis-padded
  * or wrongly typed message refused, the mac (both sides derive the same
  * key; one flipped bit or another key fails), the cookie bound to the
- * source address, port and key, and its rotation.
+ * source address, port and key, and its rotation. Then the peer's client
+ * (relay/client.c) against a relay played here, with spoofed control
+ * messages (issue 10 A5).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -23,6 +25,8 @@
 #include <openssl/hmac.h>
 #include <openssl/digest.h>
 
+#include "lib/loop.h"
+#include "relay/client.h"
 #include "relay/proto.h"
 
 #define SEC 1000000000ull
@@ -338,6 +342,18 @@ static void test_cookie(void **state)
 	assert_false(zt_relay_cookie_ok(&s, t0, (struct sockaddr *)&b, peer_pub, c1));
 	assert_false(zt_relay_cookie_ok(&s, t0, (struct sockaddr *)&c, peer_pub, c1));
 	assert_false(zt_relay_cookie_ok(&s, t0, (struct sockaddr *)&a, other_key, c1));
+	/* Bound to the transport (issue 10 B3): a UDP cookie registers no TCP connection. */
+	assert_true(zt_relay_cookie_ok_on(&s, t0, (struct sockaddr *)&a, false, peer_pub, c1));
+	assert_false(zt_relay_cookie_ok_on(&s, t0, (struct sockaddr *)&a, true, peer_pub, c1));
+	{
+		uint8_t ct[ZT_RELAY_COOKIE_LEN];
+
+		assert_int_equal(zt_relay_cookie_make_on(&s, t0, (struct sockaddr *)&a, true, peer_pub,
+							 ct), 0);
+		assert_memory_not_equal(ct, c1, sizeof(ct));
+		assert_true(zt_relay_cookie_ok_on(&s, t0, (struct sockaddr *)&a, true, peer_pub, ct));
+		assert_false(zt_relay_cookie_ok(&s, t0, (struct sockaddr *)&a, peer_pub, ct));
+	}
 	c1[0] ^= 1;
 	assert_false(zt_relay_cookie_ok(&s, t0, (struct sockaddr *)&a, peer_pub, c1));
 	c1[0] ^= 1;
@@ -358,6 +374,134 @@ static void test_cookie(void **state)
 	zt_relay_cookie_secret_destroy(&s);
 }
 
+/* ---- the client against spoofed control messages ---- */
+
+/* What the client sent to the relay: the last message of each type. */
+static uint8_t sent[0x20][2048];
+static size_t sent_len[0x20];
+static unsigned int sent_count[0x20];
+
+static int capture_send(void *ctx, const uint8_t *dg, size_t len, const struct sockaddr_storage *dst)
+{
+	(void)ctx;
+	(void)dst;
+	if (len >= 1 && dg[0] < 0x20 && len <= sizeof(sent[0])) {
+		memcpy(sent[dg[0]], dg, len);
+		sent_len[dg[0]] = len;
+		sent_count[dg[0]]++;
+	}
+	return 0;
+}
+
+/* The relay's challenge naming RELAY_KEY, fed to RC. */
+static void feed_challenge(struct zt_relay_client *rc, const uint8_t key[32], uint8_t cookie_seed)
+{
+	struct zt_relay_challenge ch;
+	uint8_t msg[ZT_RELAY_CHALLENGE_LEN];
+
+	memcpy(ch.relay_key, key, 32);
+	fill(ch.cookie, sizeof(ch.cookie), cookie_seed);
+	assert_int_equal(zt_relay_challenge_encode(&ch, msg, sizeof(msg)), sizeof(msg));
+	zt_relay_client_input(rc, msg, sizeof(msg));
+}
+
+static void feed_registered(struct zt_relay_client *rc, const struct zt_relay_mac_key *k)
+{
+	struct zt_relay_registered m = { .index = 7, .lifetime_s = 60 };
+	uint8_t msg[ZT_RELAY_REGISTERED_LEN];
+
+	m.observed.family = AF_INET;
+	m.observed.port = 40000;
+	m.observed.addr[10] = m.observed.addr[11] = 0xff;
+	m.observed.addr[12] = 198;
+	m.observed.addr[13] = 18;
+	m.observed.addr[15] = 2;
+	assert_int_equal(zt_relay_registered_encode(&m, k, msg, sizeof(msg)), sizeof(msg));
+	zt_relay_client_input(rc, msg, sizeof(msg));
+}
+
+static bool client_registered(struct zt_relay_client *rc)
+{
+	struct zt_relay_client_stats st;
+
+	zt_relay_client_stats(rc, &st);
+	return st.registered;
+}
+
+/*
+ * Issue 10 A5: an 8-byte error 4 from the relay's address (spoofable) does
+ * not deregister the peer, only starts a re-registration, and a challenge
+ * naming another key never replaces the relay's key once a MACed
+ * registration pinned it: the register that follows is MACed for the real
+ * relay, which registers it again; the peer stayed registered throughout.
+ */
+static void test_client_spoofed_control(void **state)
+{
+	struct zt_relay_client_cfg cfg = { .relay = "198.18.0.1:3478", .udp_send = capture_send };
+	struct zt_relay_mac_key k, kx;
+	struct zt_relay_client_stats st;
+	struct zt_relay_client *rc;
+	struct zt_loop *loop;
+	uint8_t x_pub[32], x_priv[32], err8[ZT_RELAY_ERROR_LEN], accept[1][32];
+	unsigned int registers;
+	char errbuf[128];
+
+	(void)state;
+	memset(sent_count, 0, sizeof(sent_count));
+	X25519_keypair(x_pub, x_priv);
+	memcpy(cfg.private_key, peer_priv, 32);
+	assert_int_equal(zt_loop_new(&loop), 0);
+	assert_int_equal(zt_relay_client_open(loop, &cfg, NULL, NULL, &rc, errbuf, sizeof(errbuf)), 0);
+	fill(accept[0], 32, 3);
+	assert_int_equal(zt_relay_client_set_accept(rc, (const uint8_t (*)[32])accept, 1), 0);
+	assert_int_equal(sent_count[ZT_RELAY_HELLO], 1);
+	assert_int_equal(zt_relay_mac_key(relay_priv, peer_pub, &k), 0);
+	assert_int_equal(zt_relay_mac_key(x_priv, peer_pub, &kx), 0);
+
+	/* Registered with the real relay: its key is pinned. */
+	feed_challenge(rc, relay_pub, 1);
+	assert_int_equal(sent_count[ZT_RELAY_REGISTER], 1);
+	assert_true(zt_relay_mac_ok(sent[ZT_RELAY_REGISTER], sent_len[ZT_RELAY_REGISTER], &k));
+	feed_registered(rc, &k);
+	assert_true(client_registered(rc));
+
+	/* A spoofed error 4: still registered; a hello goes out to check. */
+	assert_int_equal(zt_relay_error_encode(ZT_RELAY_E_NOT_REGISTERED, err8, sizeof(err8)),
+			 sizeof(err8));
+	zt_relay_client_input(rc, err8, sizeof(err8));
+	assert_true(client_registered(rc));
+	assert_int_equal(sent_count[ZT_RELAY_HELLO], 2);
+	/* More of them within a second start nothing more. */
+	for (int i = 0; i < 50; i++)
+		zt_relay_client_input(rc, err8, sizeof(err8));
+	assert_int_equal(sent_count[ZT_RELAY_HELLO], 2);
+	assert_true(client_registered(rc));
+
+	/* A spoofed challenge with another key: ignored, no register MACed for it. */
+	registers = sent_count[ZT_RELAY_REGISTER];
+	feed_challenge(rc, x_pub, 2);
+	assert_int_equal(sent_count[ZT_RELAY_REGISTER], registers);
+	zt_relay_client_stats(rc, &st);
+	assert_int_equal(st.rx_spoofed, 1);
+	assert_true(client_registered(rc));
+
+	/* The real relay's challenge: register MACed for it, registered again. */
+	feed_challenge(rc, relay_pub, 3);
+	assert_int_equal(sent_count[ZT_RELAY_REGISTER], registers + 1);
+	assert_true(zt_relay_mac_ok(sent[ZT_RELAY_REGISTER], sent_len[ZT_RELAY_REGISTER], &k));
+	assert_false(zt_relay_mac_ok(sent[ZT_RELAY_REGISTER], sent_len[ZT_RELAY_REGISTER], &kx));
+	feed_registered(rc, &k);
+	assert_true(client_registered(rc));
+	/* A registered MACed with the spoofer's key changes nothing either. */
+	feed_registered(rc, &kx);
+	assert_true(client_registered(rc));
+
+	zt_relay_client_close(rc);
+	zt_loop_free(loop);
+	zt_relay_mac_key_destroy(&k);
+	zt_relay_mac_key_destroy(&kx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -371,6 +515,7 @@ int main(void)
 		cmocka_unit_test(test_fwd),
 		cmocka_unit_test(test_types),
 		cmocka_unit_test(test_cookie),
+		cmocka_unit_test(test_client_spoofed_control),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -75,6 +75,24 @@ static struct node *g_nodes[MAX_NODES];
 static int g_nnodes;
 static struct relay *g_relay;
 
+/*
+ * A relay service in this process (ops.relay_send): datagrams wait in a
+ * queue and are handed to the destination's zt_tunnel_input_relayed() by
+ * pump_once, named by their sender's key, or by LIE_KEY when set (a hostile
+ * relay, or someone spoofing it). HOLD keeps them queued.
+ */
+#define RQ_MAX	512
+struct rq_item {
+	struct node *to;
+	uint8_t from[32];
+	uint8_t buf[2048];
+	size_t len;
+};
+static struct rq_item g_rq[RQ_MAX];
+static int g_rqn;
+static bool g_rq_hold;
+static const uint8_t *g_rq_lie_key;
+
 /* ---- relay ---- */
 
 static int udp_socket(uint16_t *port)
@@ -173,6 +191,40 @@ static void relay_replay(struct relay *r, int type)
 			 (ssize_t)r->captured_len[type]);
 }
 
+/* ---- the in-process relay service ---- */
+
+static void rq_deliver(void)
+{
+	static struct rq_item it;
+
+	while (g_rqn > 0 && !g_rq_hold) {
+		it = g_rq[0];
+		memmove(g_rq, g_rq + 1, (size_t)(g_rqn - 1) * sizeof(g_rq[0]));
+		g_rqn--;
+		zt_tunnel_input_relayed(it.to->t, g_rq_lie_key ? g_rq_lie_key : it.from, it.buf,
+					it.len);
+	}
+}
+
+static int on_relay_send(void *ctx, struct zt_tunnel_peer *p, const uint8_t *dg, size_t len)
+{
+	struct node *from = ctx;
+
+	for (int i = 0; i < g_nnodes; i++) {
+		if (memcmp(g_nodes[i]->pub, zt_tunnel_peer_key(p), 32))
+			continue;
+		if (g_rqn == RQ_MAX || len > sizeof(g_rq[0].buf))
+			return -ENOBUFS;
+		g_rq[g_rqn].to = g_nodes[i];
+		memcpy(g_rq[g_rqn].from, from->pub, 32);
+		memcpy(g_rq[g_rqn].buf, dg, len);
+		g_rq[g_rqn].len = len;
+		g_rqn++;
+		return 0;
+	}
+	return -ENETUNREACH;
+}
+
 /* ---- driving the loops ---- */
 
 static void pump_once(int wait_ms)
@@ -192,6 +244,7 @@ static void pump_once(int wait_ms)
 			;
 	if (g_relay)
 		relay_pump(g_relay);
+	rq_deliver();
 }
 
 /* Run every loop until COND holds or MS pass; the value of COND at the end. */
@@ -257,7 +310,8 @@ static void on_session_up(void *ctx, struct zt_tunnel_peer *p)
 	n->sessions_up++;
 }
 
-static const struct zt_tunnel_ops ops = { .recv = on_recv, .session_up = on_session_up };
+static const struct zt_tunnel_ops ops = { .recv = on_recv, .session_up = on_session_up,
+					   .relay_send = on_relay_send };
 
 /* Test timers: short, so that rekeys and retries happen within a test. */
 static struct zt_tunnel_cfg fast_cfg(void)
@@ -316,6 +370,9 @@ static int teardown(void **state)
 	g_nnodes = 0;
 	relay_free(g_relay);
 	g_relay = NULL;
+	g_rqn = 0;
+	g_rq_hold = false;
+	g_rq_lie_key = NULL;
 	return 0;
 }
 
@@ -631,6 +688,124 @@ static void test_cookie_under_load(void **state)
 	assert_int_equal(sb.cookie_replies_sent, 3);
 	assert_int_equal(sb.mac2_accepted, 1);
 	assert_int_equal(pstats(b, pba).handshakes, 1);
+}
+
+/* Junk initiations with a valid mac1, fed as if a relay said they came from the peer FROM. */
+static void flood_relayed(struct node *to, const uint8_t from[32], int count)
+{
+	uint8_t key[32], msg[ZT_TW_INITIATION_LEN];
+	struct zt_tw_initiation m = { .sender = 1 };
+
+	zt_tw_mac1_key(to->pub, key);
+	for (int i = 0; i < count; i++) {
+		memset(m.noise, i + 1, sizeof(m.noise));
+		assert_int_equal(zt_tw_initiation_encode(&m, msg, sizeof(msg)), sizeof(msg));
+		assert_int_equal(zt_tw_mac1_write(msg, sizeof(msg), key), 0);
+		zt_tunnel_input_relayed(to->t, from, msg, sizeof(msg));
+	}
+}
+
+/*
+ * Issue 10 A1: initiations that come "from the relay" (anyone who spoofs its
+ * address) get the under-load cookie too, its reply going back through the
+ * relay to the key the relay named; the legitimate peer still connects and
+ * the responder's DH work stays bounded.
+ */
+static void test_relayed_cookie_under_load(void **state)
+{
+	struct zt_tunnel_cfg cfg = fast_cfg();
+	struct node *a, *b;
+	struct zt_tunnel_peer *pab, *pba;
+	struct zt_tunnel_stats sb;
+	uint8_t buf[100], stranger[32], spriv[32];
+
+	(void)state;
+	a = node_open("client", &cfg);
+	cfg.under_load_initiations_per_s = 1;
+	b = node_open("connector", &cfg);
+	assert_int_equal(zt_tunnel_peer_add(a->t, b->pub, NULL, NULL, &pab), 0);
+	assert_int_equal(zt_tunnel_peer_add(b->t, a->pub, NULL, NULL, &pba), 0);
+	zt_tunnel_peer_set_relayed(pab, true);
+
+	/* A flood naming A: one DH before the load shows, then cookie replies only. */
+	flood_relayed(b, a->pub, 200);
+	sb = tstats(b);
+	assert_int_equal(sb.handshake_dh, 1);
+	assert_int_equal(sb.cookie_replies_sent, 199);
+	assert_int_equal(sb.tx_relayed, 199);	/* to A, through the relay: none answered the spoofer */
+	/* A flood naming a key that is no peer of ours costs nothing at all. */
+	zt_noise_keypair(stranger, spriv);
+	flood_relayed(b, stranger, 200);
+	assert_int_equal(tstats(b).handshake_dh, 1);
+	assert_int_equal(tstats(b).rx_unknown_key, 200);
+	assert_int_equal(tstats(b).tx_relayed, 199);
+	/* A gets the spoofer's cookie replies and opens none (not sealed with its mac1). */
+	settle(50);
+	assert_int_equal(pstats(a, pab).cookie_replies_received, 0);
+
+	/* Still under load (the flood goes on): A's cookie reply, then its mac2 gets through. */
+	flood_relayed(b, a->pub, 5);
+	assert_int_equal(zt_tunnel_send(a->t, pab, buf, packet(buf, 1, sizeof(buf))), 0);
+	assert_true(WAIT_FOR(b->nrecv == 1, 3000));
+	sb = tstats(b);
+	assert_int_equal(pstats(a, pab).cookie_replies_received, 1);
+	assert_true(sb.mac2_accepted >= 1);
+	assert_int_equal(sb.handshake_dh, 2);	/* the one before the load, and A's */
+	assert_int_equal(pstats(b, pba).handshakes, 1);
+	assert_int_equal(sb.rx_relayed_mismatch, 0);
+}
+
+/*
+ * The key a relayed initiation proves must be the one the relay named (its
+ * cookie and budget were that key's), and a peer's initiations are answered
+ * at most every 20 ms (wireguard-go's 50 per second).
+ */
+static void test_relayed_initiation_checks(void **state)
+{
+	struct zt_tunnel_cfg cfg = fast_cfg();
+	struct node *a, *b, *c;
+	struct zt_tunnel_peer *pab, *pba, *pcb, *pbc;
+	uint8_t buf[100];
+
+	(void)state;
+	a = node_open("client", &cfg);
+	b = node_open("connector", &cfg);
+	c = node_open("other", &cfg);
+	assert_int_equal(zt_tunnel_peer_add(a->t, b->pub, NULL, NULL, &pab), 0);
+	assert_int_equal(zt_tunnel_peer_add(b->t, a->pub, NULL, NULL, &pba), 0);
+	assert_int_equal(zt_tunnel_peer_add(c->t, b->pub, NULL, NULL, &pcb), 0);
+	assert_int_equal(zt_tunnel_peer_add(b->t, c->pub, NULL, NULL, &pbc), 0);
+	zt_tunnel_peer_set_relayed(pab, true);
+	zt_tunnel_peer_set_relayed(pcb, true);
+
+	/* C's real initiation, said to be A's: one DH, then dropped, no session. */
+	g_rq_lie_key = a->pub;
+	assert_int_equal(zt_tunnel_send(c->t, pcb, buf, packet(buf, 1, sizeof(buf))), 0);
+	assert_true(WAIT_FOR(tstats(b).rx_relayed_mismatch >= 1, 2000));
+	assert_int_equal(pstats(b, pba).handshakes, 0);
+	assert_int_equal(pstats(b, pbc).handshakes, 0);
+	assert_int_equal(tstats(b).rx_initiation_flood, 0);
+	g_rq_lie_key = NULL;
+	zt_tunnel_peer_remove(c->t, pcb);
+
+	/* Two fresh initiations from A 18 ms apart, delivered together: the second is a flood. */
+	g_rq_hold = true;
+	g_rqn = 0;
+	assert_int_equal(zt_tunnel_send(a->t, pab, buf, packet(buf, 2, sizeof(buf))), 0);
+	assert_int_equal(g_rqn, 1);
+	usleep(18000);
+	zt_tunnel_retry_handshakes(a->t);
+	if (g_rqn != 2) {
+		usleep(20000);
+		zt_tunnel_retry_handshakes(a->t);
+	}
+	assert_int_equal(g_rqn, 2);
+	g_rq_hold = false;
+	rq_deliver();
+	assert_int_equal(tstats(b).rx_initiation_flood, 1);
+	assert_int_equal(pstats(b, pba).handshakes, 1);
+	/* The session from the first one carries the data. */
+	assert_true(WAIT_FOR(b->nrecv >= 1, 3000));
 }
 
 /* A stream both ways through several rekeys: every packet arrives, in order. */
@@ -1008,6 +1183,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_replayed_transport_dropped, teardown),
 		cmocka_unit_test_teardown(test_replayed_initiation_dropped, teardown),
 		cmocka_unit_test_teardown(test_cookie_under_load, teardown),
+		cmocka_unit_test_teardown(test_relayed_cookie_under_load, teardown),
+		cmocka_unit_test_teardown(test_relayed_initiation_checks, teardown),
 		cmocka_unit_test_teardown(test_rekey_no_loss, teardown),
 		cmocka_unit_test_teardown(test_rekey_after_messages, teardown),
 		cmocka_unit_test_teardown(test_reject_after_time, teardown),
