@@ -171,33 +171,13 @@ int zt_uplink_set_relay_config(struct zt_uplink *u, uint16_t port, uint32_t rate
 
 int zt_uplink_read_stats(const struct zt_uplink *u, struct zt_uplink_stats *sum)
 {
-	struct zt_uplink_stats *per_cpu;
-	int ncpu, i, ret = 0;
 	__u32 zero = 0;
 
+	_Static_assert(sizeof(*sum) % sizeof(__u64) == 0, "zt_uplink_stats: __u64 fields only");
 	if (!u || !u->skel || !sum)
 		return -EINVAL;
-	memset(sum, 0, sizeof(*sum));
-	ncpu = libbpf_num_possible_cpus();
-	if (ncpu < 0)
-		return ncpu;
-	per_cpu = calloc((size_t)ncpu, sizeof(*per_cpu));
-	if (!per_cpu)
-		return -ENOMEM;
-	if (bpf_map_lookup_elem(bpf_map__fd(u->skel->maps.zt_uplink_stats), &zero, per_cpu)) {
-		ret = -errno;
-		goto out;
-	}
-	for (i = 0; i < ncpu; i++) {
-		sum->passed += per_cpu[i].passed;
-		sum->dropped_malformed += per_cpu[i].dropped_malformed;
-		sum->dropped_ratelimited += per_cpu[i].dropped_ratelimited;
-		sum->initiations_seen += per_cpu[i].initiations_seen;
-		sum->dropped_exthdr += per_cpu[i].dropped_exthdr;
-	}
-out:
-	free(per_cpu);
-	return ret;
+	return zt_percpu_sum_u64(bpf_map__fd(u->skel->maps.zt_uplink_stats), &zero, (__u64 *)sum,
+				 sizeof(*sum) / sizeof(__u64));
 }
 
 /* What is attached to an interface, and whose it is. */

@@ -85,6 +85,7 @@ void zt_uplink_guard_stats_json(const struct zt_uplink_guard *g, json_object *o)
 	json_object_object_add(u, "iface", json_object_new_string(g->ifname));
 #define PUT(f) json_object_object_add(u, #f, json_object_new_int64((int64_t)us.f))
 	PUT(passed); PUT(dropped_malformed); PUT(dropped_ratelimited); PUT(initiations_seen);
+	PUT(dropped_exthdr);
 #undef PUT
 	json_object_object_add(o, "uplink", u);
 }

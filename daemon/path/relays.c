@@ -215,6 +215,9 @@ json_object *zt_path_relays_json(const struct zt_path_relays *rs)
 		json_object_object_add(o, "tx_bytes", json_object_new_int64((int64_t)st.tx_bytes));
 		json_object_object_add(o, "rx_packets", json_object_new_int64((int64_t)st.rx_packets));
 		json_object_object_add(o, "rx_bytes", json_object_new_int64((int64_t)st.rx_bytes));
+		json_object_object_add(o, "rx_not_accepted",
+				       json_object_new_int64((int64_t)st.rx_not_accepted));
+		json_object_object_add(o, "rx_spoofed", json_object_new_int64((int64_t)st.rx_spoofed));
 		json_object_array_add(arr, o);
 	}
 	return arr;
