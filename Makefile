@@ -169,6 +169,7 @@ FUZZ_tunnel  := daemon/tunnel/tunnel.c daemon/tunnel/session.c daemon/tunnel/tim
 	lib/loop.c lib/udp_batch.c
 FUZZ_relay   := daemon/relay/proto.c lib/addr.c
 FUZZ_offload := daemon/netdev/offload.c lib/csum.c
+FUZZ_control := $(FUZZ_policy) daemon/policy/edit.c
 
 $(FUZZ_OBJ)/%.o: %.c | $(BPF_SKELS)
 	@mkdir -p $(@D)
