@@ -169,6 +169,8 @@ FUZZ_tunnel  := daemon/tunnel/tunnel.c daemon/tunnel/session.c daemon/tunnel/tim
 	lib/loop.c lib/udp_batch.c
 FUZZ_relay   := daemon/relay/proto.c lib/addr.c
 FUZZ_offload := daemon/netdev/offload.c lib/csum.c
+FUZZ_relay_server := daemon/relay/server.c daemon/relay/proto.c daemon/relay/stun.c \
+	daemon/tunnel/keys.c daemon/tunnel/noise.c lib/addr.c lib/udp_batch.c lib/loop.c lib/log.c
 FUZZ_control := $(FUZZ_policy) daemon/policy/edit.c
 
 $(FUZZ_OBJ)/%.o: %.c | $(BPF_SKELS)
