@@ -171,6 +171,8 @@ FUZZ_relay   := daemon/relay/proto.c lib/addr.c
 FUZZ_offload := daemon/netdev/offload.c lib/csum.c
 FUZZ_relay_server := daemon/relay/server.c daemon/relay/proto.c daemon/relay/stun.c \
 	daemon/tunnel/keys.c daemon/tunnel/noise.c lib/addr.c lib/udp_batch.c lib/loop.c lib/log.c
+FUZZ_relay_client := daemon/relay/client.c daemon/relay/proto.c daemon/tunnel/noise.c \
+	lib/addr.c lib/ares_loop.c lib/loop.c lib/log.c
 FUZZ_control := $(FUZZ_policy) daemon/policy/edit.c
 
 $(FUZZ_OBJ)/%.o: %.c | $(BPF_SKELS)
@@ -181,7 +183,7 @@ fuzz_objs = $(addprefix $(FUZZ_OBJ)/,$(patsubst %.c,%.o,$(FUZZ_$(1))))
 
 .SECONDEXPANSION:
 $(BUILD)/fuzz/fuzz_%: $(FUZZ_OBJ)/tests/fuzz/fuzz_%.o $$(call fuzz_objs,$$*) | $(BUILD)/fuzz
-	$(CLANG) -fsanitize=fuzzer,address,undefined $^ -o $@ -ljson-c -lz $(CRYPTO_LIBS)
+	$(CLANG) -fsanitize=fuzzer,address,undefined $^ -o $@ -ljson-c -lz -lcares $(CRYPTO_LIBS)
 
 test-fuzz: $(FUZZ_BINS)
 	@set -e; for n in $(FUZZ_NAMES); do \
