@@ -150,9 +150,10 @@ test-bpf: $(BPFT_BINS)
 
 # libFuzzer targets, one per parser of outside bytes: tests/fuzz/fuzz_NAME.c
 # with its seeds in tests/fuzz/corpus-NAME/, linked with the modules it
-# exercises (FUZZ_NAME). A short run on every `make test`, longer by hand
-# (make test-fuzz FUZZ_SECONDS=600).
-FUZZ_SECONDS ?= 20
+# exercises (FUZZ_NAME). A short run on every `make test` (10 s each: ten
+# targets, the same 100 s in all as five at 20 s), longer by hand with
+# `make fuzz-long` below.
+FUZZ_SECONDS ?= 10
 FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS    := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_NAMES))
 FUZZ_OBJ     := $(BUILD)/fuzz/obj
@@ -173,6 +174,7 @@ FUZZ_relay_server := daemon/relay/server.c daemon/relay/proto.c daemon/relay/stu
 	daemon/tunnel/keys.c daemon/tunnel/noise.c lib/addr.c lib/udp_batch.c lib/loop.c lib/log.c
 FUZZ_relay_client := daemon/relay/client.c daemon/relay/proto.c daemon/tunnel/noise.c \
 	lib/addr.c lib/ares_loop.c lib/loop.c lib/log.c
+FUZZ_paths   := daemon/path/paths.c $(FUZZ_tunnel) daemon/tunnel/keys.c daemon/tunnel/status.c lib/addr.c lib/log.c
 FUZZ_control := $(FUZZ_policy) daemon/policy/edit.c
 
 $(FUZZ_OBJ)/%.o: %.c | $(BPF_SKELS)
