@@ -61,7 +61,7 @@ UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/san/%,$(UNIT_SRCS))
 BPFT_SRCS   := $(wildcard tests/bpf/test_*.c)
 BPFT_BINS   := $(patsubst tests/bpf/%.c,$(BUILD)/san/%,$(BPFT_SRCS))
 
-.PHONY: all deb deps test test-layout test-unit test-bpf test-integration test-fuzz bench demo \
+.PHONY: all deb deps test test-layout test-unit test-bpf test-integration test-fuzz fuzz-long bench demo \
 	install clean vmlinux san
 
 all: $(BUILD)/ztgated $(BUILD)/ztgate $(BPF_OBJS)
@@ -150,9 +150,10 @@ test-bpf: $(BPFT_BINS)
 
 # libFuzzer targets, one per parser of outside bytes: tests/fuzz/fuzz_NAME.c
 # with its seeds in tests/fuzz/corpus-NAME/, linked with the modules it
-# exercises (FUZZ_NAME). A short run on every `make test`, longer by hand
-# (make test-fuzz FUZZ_SECONDS=600).
-FUZZ_SECONDS ?= 20
+# exercises (FUZZ_NAME). A short run on every `make test` (10 s each: ten
+# targets, the same 100 s in all as five at 20 s), longer by hand with
+# `make fuzz-long` below.
+FUZZ_SECONDS ?= 10
 FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS    := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_NAMES))
 FUZZ_OBJ     := $(BUILD)/fuzz/obj
@@ -168,6 +169,13 @@ FUZZ_tunnel  := daemon/tunnel/tunnel.c daemon/tunnel/session.c daemon/tunnel/tim
 	daemon/tunnel/send.c daemon/tunnel/recv.c daemon/tunnel/wire.c daemon/tunnel/noise.c \
 	lib/loop.c lib/udp_batch.c
 FUZZ_relay   := daemon/relay/proto.c lib/addr.c
+FUZZ_offload := daemon/netdev/offload.c lib/csum.c
+FUZZ_relay_server := daemon/relay/server.c daemon/relay/proto.c daemon/relay/stun.c \
+	daemon/tunnel/keys.c daemon/tunnel/noise.c lib/addr.c lib/udp_batch.c lib/loop.c lib/log.c
+FUZZ_relay_client := daemon/relay/client.c daemon/relay/proto.c daemon/tunnel/noise.c \
+	lib/addr.c lib/ares_loop.c lib/loop.c lib/log.c
+FUZZ_paths   := daemon/path/paths.c $(FUZZ_tunnel) daemon/tunnel/keys.c daemon/tunnel/status.c lib/addr.c lib/log.c
+FUZZ_control := $(FUZZ_policy) daemon/policy/edit.c
 
 $(FUZZ_OBJ)/%.o: %.c | $(BPF_SKELS)
 	@mkdir -p $(@D)
@@ -177,7 +185,7 @@ fuzz_objs = $(addprefix $(FUZZ_OBJ)/,$(patsubst %.c,%.o,$(FUZZ_$(1))))
 
 .SECONDEXPANSION:
 $(BUILD)/fuzz/fuzz_%: $(FUZZ_OBJ)/tests/fuzz/fuzz_%.o $$(call fuzz_objs,$$*) | $(BUILD)/fuzz
-	$(CLANG) -fsanitize=fuzzer,address,undefined $^ -o $@ -ljson-c -lz $(CRYPTO_LIBS)
+	$(CLANG) -fsanitize=fuzzer,address,undefined $^ -o $@ -ljson-c -lz -lcares $(CRYPTO_LIBS)
 
 test-fuzz: $(FUZZ_BINS)
 	@set -e; for n in $(FUZZ_NAMES); do \
@@ -186,6 +194,26 @@ test-fuzz: $(FUZZ_BINS)
 			> "$$log" 2>&1; then echo "fuzz_$$n: $$(tail -n 1 "$$log")"; rm -rf "$$d" "$$log"; \
 		else cat "$$log"; rm -rf "$$d" "$$log"; echo "fuzz_$$n: FAILED"; exit 1; fi; \
 	done
+
+# The long runs, by hand (not part of `make test`): each target in turn for
+# FUZZ_LONG_SECONDS, one at a time, growing its own corpus in
+# build/fuzz/long/NAME (kept between runs; the seeds stay as committed), a
+# crash's input in build/fuzz/artifacts/. One line per target: executions,
+# exec/s, coverage (edges) and features, corpus size, clean or CRASH; the
+# logs in build/fuzz/long/NAME.log. Fails at the end if any target crashed.
+FUZZ_LONG_SECONDS ?= 300
+fuzz-long: $(FUZZ_BINS)
+	@mkdir -p $(BUILD)/fuzz/artifacts; bad=0; for n in $(FUZZ_NAMES); do \
+		d=$(BUILD)/fuzz/long/$$n; log=$$d.log; mkdir -p "$$d"; \
+		if $(BUILD)/fuzz/fuzz_$$n -max_total_time=$(FUZZ_LONG_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=$(BUILD)/fuzz/artifacts/$$n- "$$d" tests/fuzz/corpus-$$n \
+			> "$$log" 2>&1; then res=clean; else res="CRASH (see $$log)"; bad=1; fi; \
+		execs=$$(sed -n 's/^stat::number_of_executed_units: *//p' "$$log"); \
+		rate=$$(sed -n 's/^stat::average_exec_per_sec: *//p' "$$log"); \
+		cov=$$(grep -o 'cov: [0-9]* ft: [0-9]* corp: [0-9]*' "$$log" | tail -n 1); \
+		printf '%-16s execs=%-11s exec/s=%-8s %-36s %s\n' fuzz_$$n "$${execs:-?}" \
+			"$${rate:-?}" "$${cov:-cov: ?}" "$$res"; \
+	done; exit $$bad
 
 test-integration: all san
 	bash tests/integration/run.sh

@@ -964,7 +964,7 @@ zt_nat_seen() {
 		# from its queue under load) is asked again, three times at most.
 		local try seen=
 		for try in 1 2 3; do
-			seen=$(echo ping | ip netns exec "$ns" timeout 5 socat -T1 - \
+			seen=$(echo ping | ip netns exec "$ns" timeout 5 socat -T3 - \
 				"UDP4:$ip:$port,sourceport=$sport,reuseaddr" 2>/dev/null || true)
 			[[ -n $seen ]] && break
 		done
