@@ -98,15 +98,16 @@ void flow_log_dns_error(struct zt_connector_fwd *c, struct device *dev, const st
 			       zt_flows_now_ms());
 }
 
-void flow_log_denied_name(struct zt_connector_fwd *c, struct device *dev, struct in_addr fake,
+/* A bind refused: DST is the fake IP (not granted) or the address refused. */
+void flow_log_denied_name(struct zt_connector_fwd *c, struct device *dev, struct in_addr dst,
 				 const char *name, const struct zt_resource_def *res)
 {
-	struct zt_flow_key k = { .device_id = dev->id, .src = dev->addr, .dst = fake };
+	struct zt_flow_key k = { .device_id = dev->id, .src = dev->addr, .dst = dst };
 	struct sockaddr_storage ep;
 	struct zt_flow_meta m;
 
 	(void)name;
-	flow_meta(c, dev, fake, &m, &ep);
+	flow_meta(c, dev, dst, &m, &ep);
 	m.resource = res ? res->name : NULL;
 	zt_flows_log_denied(c->flows, &k, &m, 0, zt_flows_now_ms());
 }
