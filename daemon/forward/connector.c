@@ -41,8 +41,15 @@ static void deliver(struct zt_connector_fwd *c, struct device *dev, uint8_t *pkt
 {
 	struct zt_pkt_info info;
 
-	if (zt_pkt_parse(pkt, len, &info) == 0)
-		flow_packet(c, dev, &info, true);
+	/*
+	 * A flow the table cannot take (the device's quota, or the table full)
+	 * is not forwarded: its replies would find no flow and be dropped, and
+	 * it would go unlogged.
+	 */
+	if (zt_pkt_parse(pkt, len, &info) == 0 && flow_packet(c, dev, &info, true) == -ENOSPC) {
+		c->st.untracked_drops++;
+		return;
+	}
 	zt_tun_queue(c->tun, pkt, len);
 }
 
@@ -332,10 +339,15 @@ static void on_tun_packet(const uint8_t *cpkt, size_t len, void *ctx)
 		c->st.no_device++;
 		return;
 	}
-	/* Counted as the resource sent it, before its source turns into the fake IP. */
-	if (zt_pkt_parse(pkt, len, &info))
+	/*
+	 * Only replies to a flow the device opened go in: the private network
+	 * cannot push packets into a device. Counted as the resource sent
+	 * it, before its source turns into the fake IP.
+	 */
+	if (zt_pkt_parse(pkt, len, &info) || flow_packet(c, dev, &info, false) < 0) {
+		c->st.unsolicited++;
 		return;
-	flow_packet(c, dev, &info, false);
+	}
 	b = binding_by_real(dev, info.icmp_error ? info.inner.dst : src);
 	if (b && zt_nat_rewrite_src(pkt, len, b->fake))
 		return;
@@ -385,7 +397,7 @@ void zt_connector_fwd_stats_json(const struct zt_connector_fwd *c, json_object *
 	t = json_object_new_object();
 #define PUT(f) json_object_object_add(t, #f, json_object_new_int64((int64_t)c->st.f))
 	PUT(from_devices); PUT(spoofed); PUT(not_ipv4); PUT(unbound); PUT(bind_pending_drops);
-	PUT(to_devices); PUT(no_device); PUT(binds); PUT(bind_errors); PUT(malformed_control);
+	PUT(to_devices); PUT(no_device); PUT(unsolicited); PUT(untracked_drops); PUT(binds); PUT(bind_errors); PUT(malformed_control);
 	PUT(bind_refused);
 #undef PUT
 	json_object_object_add(o, "connector", t);

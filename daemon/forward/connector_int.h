@@ -61,6 +61,8 @@ struct connector_stats {
 	uint64_t bind_pending_drops;	/* queue full while a name resolved */
 	uint64_t to_devices;
 	uint64_t no_device;		/* a reply for an address no device has */
+	uint64_t unsolicited;		/* from the private network, in no flow the device opened */
+	uint64_t untracked_drops;	/* a device's new flow the flow table could not take */
 	uint64_t binds;
 	uint64_t bind_errors;
 	uint64_t malformed_control;
@@ -99,8 +101,8 @@ void device_free_binds(struct device *dev);
 void devices_free(struct zt_connector_fwd *c);
 
 /* conn_log.c */
-void flow_packet(struct zt_connector_fwd *c, struct device *dev, const struct zt_pkt_info *info,
-		 bool to_resource);
+int flow_packet(struct zt_connector_fwd *c, struct device *dev, const struct zt_pkt_info *info,
+		bool to_resource);
 void flow_log_dns_error(struct zt_connector_fwd *c, struct device *dev, const struct binding *b,
 			int status);
 void flow_log_denied_name(struct zt_connector_fwd *c, struct device *dev, struct in_addr dst,

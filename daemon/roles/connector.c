@@ -61,7 +61,7 @@ struct connector {
 	char dns_csv[512];
 	struct zt_prefix device_range;
 	struct zt_tun *tun;
-	bool destroy_tun, rules;
+	bool destroy_tun, rules, forward_set;
 	struct zt_connector_fwd *fwd;
 	struct zt_uplink *uplink;	/* the XDP guard on --uplink; NULL without */
 	const char *uplink_ifname;
@@ -398,7 +398,8 @@ static int tun_up(struct zt_daemon *d, char *err, size_t errlen)
 	if (!ret)
 		ret = zt_tun_set_routes(c->tun, &c->device_range, 1, err, errlen);
 	if (!ret)
-		ret = zt_nat_rules_install(zt_tun_name(c->tun), &c->device_range, err, errlen);
+		ret = zt_nat_rules_install(zt_tun_name(c->tun), &c->device_range, &c->forward_set,
+					   err, errlen);
 	c->rules = !ret;
 	return ret;
 }
@@ -459,8 +460,9 @@ static void stop(struct zt_daemon *d)
 	zt_connector_fwd_close(c->fwd);	/* logs the end of every open flow */
 	c->fwd = NULL;
 	if (c->rules)
-		zt_nat_rules_remove();
+		zt_nat_rules_remove(c->forward_set);
 	c->rules = false;
+	c->forward_set = false;
 	if (c->tun && d->loop)
 		zt_loop_del(d->loop, zt_tun_fd(c->tun));
 	zt_tun_close(c->tun, c->destroy_tun);

@@ -18,6 +18,9 @@
 #     nothing on vault, phone keeps vault), must refuse metadata/own/denied
 #     addresses (DENIED logged with the address), and a name that moves takes
 #     its old address out of the maps (laptop cannot reach 10.10.0.5 any more).
+# A3: a private host sending unsolicited UDP / TCP SYN to a device's tunnel
+#     address: nothing reaches the device (capture on the client's TUN), the
+#     connector counts it as unsolicited.
 set -euo pipefail
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/../lib.sh"
@@ -137,7 +140,33 @@ if on_cli curl -sS --max-time 3 "http://$ZT_TUN_NAS_IP/" >/dev/null 2>&1; then
 fi
 log "ok: web.corp.int moved to 10.10.0.6; 10.10.0.5 no longer reachable for laptop"
 
-section "6. the connector stops cleanly"
+section "6. A3: the private network pushing packets into a device"
+# Dropped either by the kernel (the nftables forward chain: no connection a
+# device opened) or, past it, by the connector (no flow in its table).
+dropped() {
+	local k u
+	k=$(ip netns exec "$N" nft list counter ip ztgate unsolicited 2>/dev/null | grep -o 'packets [0-9]*' | cut -d' ' -f2)
+	u=$(zt_cli conn --json stats | jq '.connector.unsolicited // 0')
+	echo $(( ${k:-0} + u ))
+}
+dropped_above() { (( $(dropped) > $1 )); }
+d0=$(dropped)
+zt_capture_start push "$C" ztg0 "src net 10.10.0.0/24 and (udp port 9999 or tcp port 9998)"
+for i in 1 2 3; do
+	printf 'push %s\n' "$i" | ip netns exec "$P" socat -T1 - "UDP4:$LAPTOP:9999,bind=$ZT_TUN_NAS_IP" || true
+	ip netns exec "$P" socat -T1 - "TCP4:$LAPTOP:9998,bind=$ZT_TUN_NAS_IP,connect-timeout=1" </dev/null >/dev/null 2>&1 || true
+done
+wait_until 10 dropped_above "$d0" || fail "no unsolicited packet counted as dropped ($(dropped))"
+sleep 1
+zt_capture_stop push
+got=$(zt_capture_count push "")
+(( got == 0 )) || fail "$got unsolicited packets from the private network reached laptop's TUN"
+log "ok: unsolicited UDP and SYN from 10.10.0.5 to $LAPTOP dropped ($(dropped) counted)"
+# The device's own flows still get their replies.
+page=$(on_cli curl -sS --max-time 5 http://web.corp.int/) || fail "laptop lost web.corp.int"
+log "ok: replies to laptop's own flows still arrive"
+
+section "7. the connector stops cleanly"
 zt_daemon_stop_tag laptop
 zt_daemon_stop_tag phone
 zt_daemon_stop_tag conn
