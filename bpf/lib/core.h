@@ -183,6 +183,31 @@ static __always_inline __u32 zt_lookup_dst(__u8 gen, const struct zt_pkt *p)
 	return ref ? ref->resource_id : 0;
 }
 
+/*
+ * Connector mode: the name resource the source device bound the destination
+ * through (zt_dev_binds), 0 if none. Only that device's packets see it.
+ */
+static __always_inline __u32 zt_lookup_bound(__u8 gen, const struct zt_pkt *p)
+{
+	struct zt_device_val *dev;
+	struct zt_res_ref *ref;
+	struct zt_bind_key bk;
+	struct zt_addr_key k;
+
+	__builtin_memset(&k, 0, sizeof(k));
+	k.gen = gen;
+	__builtin_memcpy(k.addr, p->src, 16);
+	dev = bpf_map_lookup_elem(&zt_devices, &k);
+	if (!dev)
+		return 0;
+	__builtin_memset(&bk, 0, sizeof(bk));
+	bk.device_id = dev->device_id;
+	bk.gen = gen;
+	__builtin_memcpy(bk.addr, p->dst, 16);
+	ref = bpf_map_lookup_elem(&zt_dev_binds, &bk);
+	return ref ? ref->resource_id : 0;
+}
+
 /* Does the source device hold a grant for RID? (connector mode) */
 static __always_inline bool zt_device_granted(__u8 gen, __u32 rid, const struct zt_pkt *p)
 {
@@ -447,7 +472,11 @@ static __always_inline int zt_classify(void *ctx, const bool is_xdp, const bool 
 	if (zt_pkt_ip(ctx, is_xdp, ver, &p, &reason) < 0)
 		return zt_verdict_pass(is_xdp);
 
-	rid = zt_lookup_dst(gen, &p);
+	rid = 0;
+	if (cfg->flags & ZT_CFG_CHECK_DEVICE)
+		rid = zt_lookup_bound(gen, &p);
+	if (!rid)
+		rid = zt_lookup_dst(gen, &p);
 	if (!rid) {
 		if (!(cfg->flags & ZT_CFG_DEFAULT_DENY))
 			return zt_verdict_pass(is_xdp);

@@ -77,6 +77,15 @@ struct {
 } zt_grants SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ZT_MAX_DEV_BINDS);
+	__type(key, struct zt_bind_key);
+	__type(value, struct zt_res_ref);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} zt_dev_binds SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, ZT_MAX_RESOURCES);
 	__type(key, __u32);

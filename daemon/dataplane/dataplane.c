@@ -64,6 +64,7 @@ static const char *const map_names[ZT_MAP__COUNT] = {
 	[ZT_MAP_PORTS] = "zt_ports",
 	[ZT_MAP_DEVICES] = "zt_devices",
 	[ZT_MAP_GRANTS] = "zt_grants",
+	[ZT_MAP_DEV_BINDS] = "zt_dev_binds",
 	[ZT_MAP_COUNTERS] = "zt_counters",
 	[ZT_MAP_SCAN] = "zt_scan",
 	[ZT_MAP_EVBUDGET] = "zt_evbudget",

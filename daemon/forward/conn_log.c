@@ -59,8 +59,10 @@ static void flow_meta(struct zt_connector_fwd *c, struct device *dev, struct in_
 /*
  * Account a packet (parsed in INFO) to its flow. TO_RESOURCE: as it goes
  * into the TUN (after DNAT); else as the resource sent it (before un-DNAT).
+ * zt_flows_packet()'s result: -ENOENT for a packet from the private network
+ * that belongs to no flow the device opened, -ENOSPC for a flow not tracked.
  */
-void flow_packet(struct zt_connector_fwd *c, struct device *dev, const struct zt_pkt_info *info,
+int flow_packet(struct zt_connector_fwd *c, struct device *dev, const struct zt_pkt_info *info,
 			bool to_resource)
 {
 	struct zt_flow_key k = { .device_id = dev->id };
@@ -80,8 +82,9 @@ void flow_packet(struct zt_connector_fwd *c, struct device *dev, const struct zt
 	/* Read only when a flow starts (a device's packet): not per packet of a running one. */
 	if (to_resource && !zt_flows_open(c->flows, &k))
 		flow_meta(c, dev, k.dst, &m, &ep);
-	zt_flows_packet(c->flows, &k, &m, to_resource ? ZT_FLOW_TO_RESOURCE : ZT_FLOW_FROM_RESOURCE,
-			info->ip_len, flags, zt_flows_now_ms());
+	return zt_flows_packet(c->flows, &k, &m,
+			       to_resource ? ZT_FLOW_TO_RESOURCE : ZT_FLOW_FROM_RESOURCE,
+			       info->ip_len, flags, zt_flows_now_ms());
 }
 
 void flow_log_dns_error(struct zt_connector_fwd *c, struct device *dev, const struct binding *b,
@@ -98,15 +101,16 @@ void flow_log_dns_error(struct zt_connector_fwd *c, struct device *dev, const st
 			       zt_flows_now_ms());
 }
 
-void flow_log_denied_name(struct zt_connector_fwd *c, struct device *dev, struct in_addr fake,
+/* A bind refused: DST is the fake IP (not granted) or the address refused. */
+void flow_log_denied_name(struct zt_connector_fwd *c, struct device *dev, struct in_addr dst,
 				 const char *name, const struct zt_resource_def *res)
 {
-	struct zt_flow_key k = { .device_id = dev->id, .src = dev->addr, .dst = fake };
+	struct zt_flow_key k = { .device_id = dev->id, .src = dev->addr, .dst = dst };
 	struct sockaddr_storage ep;
 	struct zt_flow_meta m;
 
 	(void)name;
-	flow_meta(c, dev, fake, &m, &ep);
+	flow_meta(c, dev, dst, &m, &ep);
 	m.resource = res ? res->name : NULL;
 	zt_flows_log_denied(c->flows, &k, &m, 0, zt_flows_now_ms());
 }

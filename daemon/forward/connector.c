@@ -19,6 +19,7 @@
 #include "dns/name_cache.h"
 #include "forward/connector_int.h"
 #include "lib/addr.h"
+#include "lib/log.h"
 #include "netdev/tun.h"
 #include "path/paths.h"
 #include "path/relays.h"
@@ -40,8 +41,15 @@ static void deliver(struct zt_connector_fwd *c, struct device *dev, uint8_t *pkt
 {
 	struct zt_pkt_info info;
 
-	if (zt_pkt_parse(pkt, len, &info) == 0)
-		flow_packet(c, dev, &info, true);
+	/*
+	 * A flow the table cannot take (the device's quota, or the table full)
+	 * is not forwarded: its replies would find no flow and be dropped, and
+	 * it would go unlogged.
+	 */
+	if (zt_pkt_parse(pkt, len, &info) == 0 && flow_packet(c, dev, &info, true) == -ENOSPC) {
+		c->st.untracked_drops++;
+		return;
+	}
 	zt_tun_queue(c->tun, pkt, len);
 }
 
@@ -55,10 +63,17 @@ static void on_tunnel_flush(void *ctx)
 
 static void binding_resolved(struct zt_connector_fwd *c, struct device *dev, struct binding *b)
 {
-	struct zt_exact_binding eb = { .resource_id = b->resource_id };
+	struct zt_exact_binding eb = { .resource_id = b->resource_id, .device_id = dev->id };
 
 	zt_addr_from_v4(eb.addr, b->real.s_addr);
-	c->cfg.bind_live(c->cfg.bind_arg, &eb);
+	if (c->cfg.bind_live(c->cfg.bind_arg, &eb)) {
+		/* Not in the maps: its packets would be denied; say so now. */
+		b->state = BIND_DNS_ERROR;
+		c->st.bind_errors++;
+		binding_drop_queue(b);
+		send_bind_ack(c, dev, b->fake, ZT_BIND_DNS_ERROR);
+		return;
+	}
 	send_bind_ack(c, dev, b->fake, ZT_BIND_OK);
 	for (unsigned int i = 0; i < b->nqueued; i++)
 		if (zt_nat_rewrite_dst(b->queue[i], b->queue_len[i], b->real) == 0)
@@ -124,6 +139,7 @@ static void handle_bind(struct zt_connector_fwd *c, struct device *dev, const ui
 		b->fake = fake;
 	}
 	binding_drop_queue(b);
+	binding_unlive(c, dev, b);	/* a fake IP rebound: its old address goes */
 	snprintf(b->name, sizeof(b->name), "%s", name);
 	b->resource_id = res->id;
 	b->state = BIND_PENDING;
@@ -137,6 +153,46 @@ malformed:
 	c->st.malformed_control++;
 }
 
+/*
+ * The first of ADDRS that B may be bound to (binding_refusal()), or NULL
+ * with *WHY and *REFUSED saying what the first address was refused for.
+ */
+static const struct in_addr *pick_address(struct zt_connector_fwd *c, struct device *dev,
+					  struct binding *b, const struct in_addr *addrs,
+					  size_t naddrs, const char **why, struct in_addr *refused)
+{
+	for (size_t i = 0; i < naddrs; i++) {
+		const char *r = binding_refusal(c, c->policy, dev, b->resource_id, b, addrs[i]);
+
+		if (!r)
+			return &addrs[i];
+		if (i == 0) {
+			*why = r;
+			*refused = addrs[i];
+		}
+	}
+	return NULL;
+}
+
+/*
+ * A name bound somewhere stays in use: the cache resolves it again when
+ * its TTL runs out (and we move the bindings), instead of dropping it and
+ * leaving the bindings on an address the name may have left.
+ */
+static void keep_resolving(struct zt_connector_fwd *c, const char *name)
+{
+	struct in_addr addrs[ZT_NAME_CACHE_MAX_ADDRS];
+	size_t n;
+
+	for (size_t i = 0; i < c->ndevices; i++)
+		for (size_t j = 0; j < c->devices[i].nbinds; j++)
+			if (c->devices[i].binds[j].state == BIND_OK &&
+			    !strcmp(c->devices[i].binds[j].name, name)) {
+				zt_name_cache_lookup(c->names, name, addrs, ZT_NAME_CACHE_MAX_ADDRS, &n);
+				return;
+			}
+}
+
 /* The name cache answered NAME: every binding waiting for it moves on. */
 static void name_result(struct zt_connector_fwd *c, const char *name, int status,
 			const struct in_addr *addrs, size_t naddrs)
@@ -146,13 +202,16 @@ static void name_result(struct zt_connector_fwd *c, const char *name, int status
 
 		for (size_t j = 0; j < dev->nbinds; j++) {
 			struct binding *b = &dev->binds[j];
+			bool was_pending = b->state == BIND_PENDING;
+			const struct in_addr *pick;
+			struct in_addr refused;
+			const char *why = NULL;
 
 			if (strcmp(b->name, name) || (b->state != BIND_PENDING && b->state != BIND_OK))
 				continue;
 			/* A failed re-resolution that still serves the old addresses changes nothing. */
 			if (!naddrs) {
-				bool was_pending = b->state == BIND_PENDING;
-
+				binding_unlive(c, dev, b);	/* the name is gone: so is its address */
 				b->state = BIND_DNS_ERROR;
 				binding_drop_queue(b);
 				c->st.bind_errors++;
@@ -162,14 +221,41 @@ static void name_result(struct zt_connector_fwd *c, const char *name, int status
 				}
 				continue;
 			}
+			/* The address in use, if still among the answers, stays. */
+			if (b->state == BIND_OK) {
+				bool kept = false;
+
+				for (size_t k = 0; k < naddrs && !kept; k++)
+					kept = addrs[k].s_addr == b->real.s_addr;
+				if (kept && !binding_refusal(c, c->policy, dev, b->resource_id, b, b->real))
+					continue;
+			}
+			pick = pick_address(c, dev, b, addrs, naddrs, &why, &refused);
 			/* A re-resolution that moved the name moves the binding with it. */
-			if (b->state == BIND_OK && b->real.s_addr == addrs[0].s_addr)
+			binding_unlive(c, dev, b);
+			if (!pick) {
+				const struct zt_resource_def *res = zt_policy_find_id(c->policy,
+										      b->resource_id);
+				char ip[INET_ADDRSTRLEN];
+
+				b->state = BIND_DENIED;
+				binding_drop_queue(b);
+				c->st.bind_errors++;
+				c->st.bind_refused++;
+				inet_ntop(AF_INET, &refused, ip, sizeof(ip));
+				zt_log("warning", "connector: device %s: %s resolved to %s: refused (%s)",
+				       dev->name, name, ip, why);
+				flow_log_denied_name(c, dev, refused, name, res);
+				if (was_pending)
+					send_bind_ack(c, dev, b->fake, ZT_BIND_DENIED);
 				continue;
-			b->real = addrs[0];
+			}
+			b->real = *pick;
 			b->state = BIND_OK;
 			binding_resolved(c, dev, b);
 		}
 	}
+	keep_resolving(c, name);
 }
 
 static void on_name_resolved(void *ctx, const char *name, int status, const struct in_addr *addrs,
@@ -253,10 +339,15 @@ static void on_tun_packet(const uint8_t *cpkt, size_t len, void *ctx)
 		c->st.no_device++;
 		return;
 	}
-	/* Counted as the resource sent it, before its source turns into the fake IP. */
-	if (zt_pkt_parse(pkt, len, &info))
+	/*
+	 * Only replies to a flow the device opened go in: the private network
+	 * cannot push packets into a device. Counted as the resource sent
+	 * it, before its source turns into the fake IP.
+	 */
+	if (zt_pkt_parse(pkt, len, &info) || flow_packet(c, dev, &info, false) < 0) {
+		c->st.unsolicited++;
 		return;
-	flow_packet(c, dev, &info, false);
+	}
 	b = binding_by_real(dev, info.icmp_error ? info.inner.dst : src);
 	if (b && zt_nat_rewrite_src(pkt, len, b->fake))
 		return;
@@ -306,7 +397,8 @@ void zt_connector_fwd_stats_json(const struct zt_connector_fwd *c, json_object *
 	t = json_object_new_object();
 #define PUT(f) json_object_object_add(t, #f, json_object_new_int64((int64_t)c->st.f))
 	PUT(from_devices); PUT(spoofed); PUT(not_ipv4); PUT(unbound); PUT(bind_pending_drops);
-	PUT(to_devices); PUT(no_device); PUT(binds); PUT(bind_errors); PUT(malformed_control);
+	PUT(to_devices); PUT(no_device); PUT(unsolicited); PUT(untracked_drops); PUT(binds); PUT(bind_errors); PUT(malformed_control);
+	PUT(bind_refused);
 #undef PUT
 	json_object_object_add(o, "connector", t);
 	json_object_object_add(o, "tunnel", zt_tunnel_stats_json(c->tunnel));

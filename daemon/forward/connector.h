@@ -17,6 +17,7 @@
 
 #include <json-c/json.h>
 
+#include "lib/addr.h"
 #include "lib/loop.h"
 #include "path/relays.h"
 #include "policy/compile.h"
@@ -36,9 +37,23 @@ struct zt_connector_fwd_cfg {
 	const struct zt_path_relay_spec *relays;	/* --relay, --relay-tcp */
 	size_t nrelays;
 	const char *dns_servers;	/* c-ares csv, or NULL: resolv.conf */
-	/* A name resolved for a device: into the live maps before its packets go in. */
+	/*
+	 * A name resolved for a device: into the live maps (for that device's
+	 * packets only: b->device_id) before its packets go in; unbind_live
+	 * takes it out again when the name moves, fails or is rebound.
+	 */
 	int (*bind_live)(void *arg, const struct zt_exact_binding *b);
+	int (*unbind_live)(void *arg, const struct zt_exact_binding *b);
 	void *bind_arg;
+	/*
+	 * What a resolved name may never be bound to, beside link-local,
+	 * loopback, multicast, reserved, the connector's own addresses and
+	 * other resources' addresses: the device range, the clients' fake
+	 * range (ZT_FAKEIP_DEFAULT_RANGE) and the operator's --deny-address.
+	 */
+	struct zt_prefix device_range;
+	const struct zt_prefix *deny;
+	size_t ndeny;
 	/* Each connection log line (taken by neither side: the callee refs what it keeps). */
 	void (*log)(void *arg, json_object *line);
 	void *log_arg;

@@ -61,9 +61,12 @@ struct connector_stats {
 	uint64_t bind_pending_drops;	/* queue full while a name resolved */
 	uint64_t to_devices;
 	uint64_t no_device;		/* a reply for an address no device has */
+	uint64_t unsolicited;		/* from the private network, in no flow the device opened */
+	uint64_t untracked_drops;	/* a device's new flow the flow table could not take */
 	uint64_t binds;
 	uint64_t bind_errors;
 	uint64_t malformed_control;
+	uint64_t bind_refused;		/* a name resolved only to addresses it may not have */
 };
 
 struct zt_connector_fwd {
@@ -88,15 +91,21 @@ struct device *device_by_addr(struct zt_connector_fwd *c, struct in_addr a);
 struct binding *binding_by_fake(struct device *dev, struct in_addr fake);
 struct binding *binding_by_real(struct device *dev, struct in_addr real);
 void binding_drop_queue(struct binding *b);
+/* Why REAL may not be bound for DEV through resource RES_ID; NULL: it may. */
+const char *binding_refusal(struct zt_connector_fwd *c, const struct zt_policy *p,
+			    const struct device *dev, uint32_t res_id, const struct binding *self,
+			    struct in_addr real);
+/* B (BIND_OK) leaves the live maps, unless another binding of DEV still needs its address. */
+void binding_unlive(struct zt_connector_fwd *c, struct device *dev, struct binding *b);
 void device_free_binds(struct device *dev);
 void devices_free(struct zt_connector_fwd *c);
 
 /* conn_log.c */
-void flow_packet(struct zt_connector_fwd *c, struct device *dev, const struct zt_pkt_info *info,
-		 bool to_resource);
+int flow_packet(struct zt_connector_fwd *c, struct device *dev, const struct zt_pkt_info *info,
+		bool to_resource);
 void flow_log_dns_error(struct zt_connector_fwd *c, struct device *dev, const struct binding *b,
 			int status);
-void flow_log_denied_name(struct zt_connector_fwd *c, struct device *dev, struct in_addr fake,
+void flow_log_denied_name(struct zt_connector_fwd *c, struct device *dev, struct in_addr dst,
 			  const char *name, const struct zt_resource_def *res);
 int flows_open(struct zt_connector_fwd *c, char *err, size_t errlen);
 void flows_close(struct zt_connector_fwd *c);

@@ -5,12 +5,15 @@
  * carried over), the relays' accept lists, and the names each device bound
  * to its fake IPs (the run-time bindings every compile carries).
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "forward/connector_int.h"
+#include "dns/fakeip.h"
 #include "lib/addr.h"
 #include "path/paths.h"
 #include "path/relays.h"
@@ -38,6 +41,89 @@ struct binding *binding_by_real(struct device *dev, struct in_addr real)
 		if (dev->binds[i].state == BIND_OK && dev->binds[i].real.s_addr == real.s_addr)
 			return &dev->binds[i];
 	return NULL;
+}
+
+static bool in_v4(uint32_t s_addr, const char *net, unsigned int len)
+{
+	struct in_addr n;
+
+	inet_pton(AF_INET, net, &n);
+	return ((ntohl(s_addr) ^ ntohl(n.s_addr)) >> (32 - len)) == 0;
+}
+
+static bool is_own_address(struct in_addr a)
+{
+	struct ifaddrs *ifa, *i;
+	bool own = false;
+
+	if (getifaddrs(&ifa))
+		return true;	/* cannot tell: fail closed */
+	for (i = ifa; i && !own; i = i->ifa_next)
+		own = i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
+		      ((const struct sockaddr_in *)(const void *)i->ifa_addr)->sin_addr.s_addr ==
+		      a.s_addr;
+	freeifaddrs(ifa);
+	return own;
+}
+
+/*
+ * A name's address is bound only if it is something a resource in the
+ * private network may be: never the connector itself, its loopback or
+ * link-local neighbours (169.254.169.254 and the like), multicast or
+ * broadcast, the devices' or fake ranges, an address the operator denied,
+ * or an address the policy gives another resource (an exact match would
+ * otherwise relabel it for this device). SELF: the binding being (re)set.
+ */
+const char *binding_refusal(struct zt_connector_fwd *c, const struct zt_policy *p,
+			    const struct device *dev, uint32_t res_id, const struct binding *self,
+			    struct in_addr real)
+{
+	static struct zt_prefix fake;
+	char why[64];
+	const struct zt_resource_def *other;
+	uint8_t a[16];
+
+	if (in_v4(real.s_addr, "0.0.0.0", 8) || in_v4(real.s_addr, "127.0.0.0", 8) ||
+	    in_v4(real.s_addr, "169.254.0.0", 16) || in_v4(real.s_addr, "224.0.0.0", 4) ||
+	    in_v4(real.s_addr, "240.0.0.0", 4))
+		return "loopback, link-local, multicast or reserved address";
+	zt_addr_from_v4(a, real.s_addr);
+	if (!fake.family)
+		zt_prefix_parse(ZT_FAKEIP_DEFAULT_RANGE, &fake, why, sizeof(why));
+	if ((c->cfg.device_range.family && zt_prefix_contains(&c->cfg.device_range, a)) ||
+	    (fake.family && zt_prefix_contains(&fake, a)))
+		return "an address of the device or fake range";
+	for (size_t i = 0; i < c->cfg.ndeny; i++)
+		if (zt_prefix_contains(&c->cfg.deny[i], a))
+			return "an address denied by --deny-address";
+	other = zt_policy_match_addr(p, a);
+	if (other && other->id != res_id)
+		return "another resource's address";
+	for (size_t i = 0; i < dev->nbinds; i++) {
+		const struct binding *o = &dev->binds[i];
+
+		if (o != self && o->state == BIND_OK && o->real.s_addr == real.s_addr &&
+		    o->resource_id != res_id)
+			return "bound by this device to another resource";
+	}
+	if (is_own_address(real))
+		return "the connector's own address";
+	return NULL;
+}
+
+void binding_unlive(struct zt_connector_fwd *c, struct device *dev, struct binding *b)
+{
+	struct zt_exact_binding eb = { .resource_id = b->resource_id, .device_id = dev->id };
+
+	if (b->state != BIND_OK)
+		return;
+	for (size_t i = 0; i < dev->nbinds; i++)
+		if (&dev->binds[i] != b && dev->binds[i].state == BIND_OK &&
+		    dev->binds[i].real.s_addr == b->real.s_addr)
+			return;
+	zt_addr_from_v4(eb.addr, b->real.s_addr);
+	if (c->cfg.unbind_live)
+		c->cfg.unbind_live(c->cfg.bind_arg, &eb);
 }
 
 void binding_drop_queue(struct binding *b)
@@ -110,10 +196,24 @@ int zt_connector_fwd_sync(struct zt_connector_fwd *c, char *err, size_t errlen)
 			if (!od->peer || memcmp(od->pubkey, nd->pubkey, 32) ||
 			    od->addr.s_addr != nd->addr.s_addr)
 				continue;
-			/* Same key, same address: the session and the bindings carry over. */
+			/*
+			 * Same key, same address: the session and the bindings carry
+			 * over; those the policy no longer allows stop (the maps
+			 * compiled for it left them out: zt_connector_fwd_bindings).
+			 */
 			nd->peer = od->peer;
 			nd->binds = od->binds;
 			nd->nbinds = od->nbinds;
+			for (size_t k = 0; k < nd->nbinds; k++) {
+				struct binding *b = &nd->binds[k];
+				const struct zt_resource_def *res = zt_policy_match_name(p, b->name);
+
+				if (b->state != BIND_OK)
+					continue;
+				if (nd->id != od->id || !res || res->id != b->resource_id ||
+				    binding_refusal(c, p, nd, res->id, b, b->real))
+					b->state = BIND_DENIED;
+			}
 			od->peer = NULL;
 			od->binds = NULL;
 			od->nbinds = 0;
@@ -150,7 +250,21 @@ int zt_connector_fwd_sync(struct zt_connector_fwd *c, char *err, size_t errlen)
 	return sync_accept(c, err, errlen);
 }
 
-/* The resolved names in use: compiled as exact addresses of their resources. */
+/* Is DEV (same id, same address) still a device of P? */
+static bool device_in(const struct zt_policy *p, const struct device *dev)
+{
+	for (size_t i = 0; i < p->ndevices; i++)
+		if (p->devices[i].id == dev->id &&
+		    !memcmp(p->devices[i].address.addr + 12, &dev->addr.s_addr, 4))
+			return true;
+	return false;
+}
+
+/*
+ * The resolved names in use, each for its own device only (zt_dev_binds):
+ * only those NEXT still allows (the device and the name's resource still
+ * there, the address still no other resource's).
+ */
 int zt_connector_fwd_bindings(const struct zt_connector_fwd *c, const struct zt_policy *next,
 			      struct zt_exact_binding **out, size_t *n)
 {
@@ -160,6 +274,8 @@ int zt_connector_fwd_bindings(const struct zt_connector_fwd *c, const struct zt_
 	for (size_t i = 0; i < c->ndevices; i++) {
 		const struct device *dev = &c->devices[i];
 
+		if (!device_in(next, dev))
+			continue;
 		for (size_t j = 0; j < dev->nbinds; j++) {
 			const struct binding *b = &dev->binds[j];
 			const struct zt_resource_def *res;
@@ -167,8 +283,14 @@ int zt_connector_fwd_bindings(const struct zt_connector_fwd *c, const struct zt_
 			if (b->state != BIND_OK)
 				continue;
 			res = zt_policy_match_name(next, b->name);
-			if (!res)
-				continue;	/* the name is no resource any more */
+			/*
+			 * A revoked grant keeps the binding: the classifier checks
+			 * the grant and denies (and counts) its packets against the
+			 * resource, so an open connection is cut visibly.
+			 */
+			if (!res || binding_refusal((struct zt_connector_fwd *)c, next, dev, res->id, b,
+						    b->real))
+				continue;	/* the name is no resource any more, or not this one */
 			if (cnt == cap) {
 				struct zt_exact_binding *nv;
 
@@ -180,7 +302,7 @@ int zt_connector_fwd_bindings(const struct zt_connector_fwd *c, const struct zt_
 				}
 				v = nv;
 			}
-			v[cnt].resource_id = res->id;
+			v[cnt] = (struct zt_exact_binding){ .resource_id = res->id, .device_id = dev->id };
 			zt_addr_from_v4(v[cnt].addr, b->real.s_addr);
 			cnt++;
 		}

@@ -27,6 +27,7 @@ static const struct gen_keyed_map gen_keyed_maps[] = {
 	{ ZT_MAP_PORTS, sizeof(struct zt_port_key), offsetof(struct zt_port_key, gen) },
 	{ ZT_MAP_DEVICES, sizeof(struct zt_addr_key), offsetof(struct zt_addr_key, gen) },
 	{ ZT_MAP_GRANTS, sizeof(struct zt_grant_key), offsetof(struct zt_grant_key, gen) },
+	{ ZT_MAP_DEV_BINDS, sizeof(struct zt_bind_key), offsetof(struct zt_bind_key, gen) },
 };
 
 /*
@@ -261,14 +262,26 @@ static int write_identities(const int *fds, const struct zt_policy *p, uint32_t 
 	return 0;
 }
 
+/* A device's binding goes to zt_dev_binds (its packets only), any other to zt_res_exact. */
 static int write_binding(const int *fds, const struct zt_exact_binding *b, uint32_t gen)
 {
-	struct zt_addr_key key = { .gen = (__u8)gen };
 	struct zt_res_ref ref = { .resource_id = b->resource_id };
 
-	memcpy(key.addr, b->addr, 16);
-	if (bpf_map_update_elem(fds[ZT_MAP_RES_EXACT], &key, &ref, BPF_ANY))
-		return -errno;
+	if (b->device_id) {
+		struct zt_bind_key key = { .device_id = b->device_id, .gen = (__u8)gen };
+
+		if (fds[ZT_MAP_DEV_BINDS] < 0)
+			return -EBADF;
+		memcpy(key.addr, b->addr, 16);
+		if (bpf_map_update_elem(fds[ZT_MAP_DEV_BINDS], &key, &ref, BPF_ANY))
+			return -errno;
+	} else {
+		struct zt_addr_key key = { .gen = (__u8)gen };
+
+		memcpy(key.addr, b->addr, 16);
+		if (bpf_map_update_elem(fds[ZT_MAP_RES_EXACT], &key, &ref, BPF_ANY))
+			return -errno;
+	}
 	return 0;
 }
 
@@ -281,6 +294,24 @@ int zt_compile_bind_live(const int *fds, const struct zt_exact_binding *b)
 	if (ret)
 		return ret;
 	return write_binding(fds, b, cfg.active_gen);
+}
+
+int zt_compile_unbind_live(const int *fds, const struct zt_exact_binding *b)
+{
+	struct zt_bind_key key = { .device_id = b->device_id };
+	struct zt_config cfg;
+	int ret;
+
+	if (!b->device_id || fds[ZT_MAP_DEV_BINDS] < 0)
+		return -EINVAL;	/* shared entries go with the next compile */
+	ret = zt_config_read(fds, &cfg);
+	if (ret)
+		return ret;
+	key.gen = (__u8)cfg.active_gen;
+	memcpy(key.addr, b->addr, 16);
+	if (bpf_map_delete_elem(fds[ZT_MAP_DEV_BINDS], &key) && errno != ENOENT)
+		return -errno;
+	return 0;
 }
 
 int zt_compile_prepare(const int *fds, const struct zt_policy *p, uint32_t *new_gen,

@@ -44,6 +44,12 @@ int zt_compile_prepare(const int *fds, const struct zt_policy *p, uint32_t *new_
 struct zt_exact_binding {
 	uint8_t addr[16];	/* IPv6 or IPv4-mapped */
 	uint32_t resource_id;
+	/*
+	 * 0: the address is the resource's for every packet (zt_res_exact: a
+	 * client's or enforcer's fake IPs). A device id (connector): only for
+	 * that device's packets (zt_dev_binds), never another device's.
+	 */
+	uint32_t device_id;
 };
 
 /* zt_compile_prepare, plus BINDS written into the new generation. */
@@ -56,6 +62,8 @@ int zt_compile_prepare_with(const int *fds, const struct zt_policy *p,
  * so it is atomic for packets by itself; no generation flip is needed.
  */
 int zt_compile_bind_live(const int *fds, const struct zt_exact_binding *b);
+/* Remove a device's binding (device_id != 0) from the live generation; absent is fine. */
+int zt_compile_unbind_live(const int *fds, const struct zt_exact_binding *b);
 int zt_compile_commit(const int *fds, uint32_t new_gen, char *err, size_t errlen);
 void zt_compile_abort(const int *fds, uint32_t new_gen);
 

@@ -32,6 +32,7 @@
 #define ZT_CONNECTOR_DEFAULT_DEVICES	"100.64.0.0/12"
 /* ZT_TUNNEL_MTU: ztgate/defaults.h (via core/daemon.h) */
 #define MAX_DNS				8
+#define MAX_DENY			64
 
 struct connector_opts {
 	const char *listen;
@@ -44,6 +45,8 @@ struct connector_opts {
 	uint32_t handshake_burst;
 	const char *dns[MAX_DNS];
 	unsigned int ndns;
+	struct zt_prefix deny[MAX_DENY];	/* --deny-address: never bound to a name */
+	size_t ndeny;
 	struct zt_path_relay_spec relays[ZT_PATHS_RELAYS_MAX];
 	size_t nrelays;
 	struct zt_endpoint udp_relays[ZT_PATHS_RELAYS_MAX];	/* --relay as addresses, for --uplink */
@@ -58,7 +61,7 @@ struct connector {
 	char dns_csv[512];
 	struct zt_prefix device_range;
 	struct zt_tun *tun;
-	bool destroy_tun, rules;
+	bool destroy_tun, rules, forward_set;
 	struct zt_connector_fwd *fwd;
 	struct zt_uplink_guard *guard;	/* the XDP guard on --uplink; NULL without */
 };
@@ -67,7 +70,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: ztgated connector --listen ADDR:PORT --key FILE [--tun NAME] [--dns ADDR]...\n"
-		"                         [--name NAME] [--device-range CIDR]\n"
+		"                         [--name NAME] [--device-range CIDR] [--deny-address CIDR]...\n"
 		"                         [--uplink IFACE [--handshake-rate N] [--handshake-burst N]]\n"
 		"                         [--relay HOST:PORT]... [--relay-tcp HOST:PORT]...\n"
 		"                         [--state-dir DIR] [--socket PATH] [--pin-dir DIR]\n"
@@ -75,7 +78,10 @@ static void usage(FILE *f)
 		"--uplink: an XDP guard on that interface drops malformed tunnel datagrams and\n"
 		"limits handshake initiations per source (default 20/s, burst 40); with it,\n"
 		"UDP relays must be given as IP:PORT (the guard admits them by address)\n"
-		"--relay: devices reach us through it until a direct path is found (TUN MTU %d)\n",
+		"--relay: devices reach us through it until a direct path is found (TUN MTU %d)\n"
+		"--deny-address: a name a device binds is never translated to an address in CIDR\n"
+		"(beside loopback, link-local, multicast, our own addresses, the device and fake\n"
+		"ranges and other resources' addresses, always refused)\n",
 		ZT_CONNECTOR_DEFAULT_TUN, ZT_CONNECTOR_DEFAULT_DEVICES, ZT_RELAYED_TUNNEL_MTU);
 }
 
@@ -133,6 +139,13 @@ static int bind_live(void *arg, const struct zt_exact_binding *b)
 	return zt_compile_bind_live(d->fds, b);
 }
 
+static int unbind_live(void *arg, const struct zt_exact_binding *b)
+{
+	struct zt_daemon *d = arg;
+
+	return zt_compile_unbind_live(d->fds, b);
+}
+
 /*
  * The XDP guard in front of the tunnel's port: malformed datagrams and
  * initiation floods never reach the socket (docs/TUNNEL.md).
@@ -162,6 +175,7 @@ static const struct option options[] = {
 	{ "handshake-burst", required_argument, NULL, 'B' },
 	{ "relay", required_argument, NULL, 'Y' },
 	{ "relay-tcp", required_argument, NULL, 'P' },
+	{ "deny-address", required_argument, NULL, 'D' },
 	{ 0 },
 };
 
@@ -177,6 +191,22 @@ static int option(struct zt_daemon *d, int c, const char *optarg)
 	case 'n': o->name = optarg; return 0;
 	case 'r': o->device_range = optarg; return 0;
 	case 'U': o->uplink = optarg; return 0;
+	case 'D': {
+		char why[128];
+
+		if (o->ndeny == MAX_DENY) {
+			fprintf(stderr, "ztgated: at most %d --deny-address\n", MAX_DENY);
+			return -EINVAL;
+		}
+		if (zt_prefix_parse(optarg, &o->deny[o->ndeny], why, sizeof(why)) ||
+		    o->deny[o->ndeny].family != AF_INET) {
+			fprintf(stderr, "ztgated: invalid --deny-address '%s': %s\n", optarg,
+				o->deny[o->ndeny].family == AF_INET ? why : "expected an IPv4 CIDR");
+			return -EINVAL;
+		}
+		o->ndeny++;
+		return 0;
+	}
 	case 'Y':
 	case 'P':
 		return zt_opt_relay(o->relays, &o->nrelays, optarg, c == 'P');
@@ -320,7 +350,8 @@ static int tun_up(struct zt_daemon *d, char *err, size_t errlen)
 	if (!ret)
 		ret = zt_tun_set_routes(c->tun, &c->device_range, 1, err, errlen);
 	if (!ret)
-		ret = zt_nat_rules_install(zt_tun_name(c->tun), &c->device_range, err, errlen);
+		ret = zt_nat_rules_install(zt_tun_name(c->tun), &c->device_range, &c->forward_set,
+					   err, errlen);
 	c->rules = !ret;
 	return ret;
 }
@@ -342,7 +373,11 @@ static int start(struct zt_daemon *d, char *err, size_t errlen)
 	f->nrelays = c->o.nrelays;
 	f->dns_servers = c->dns_csv[0] ? c->dns_csv : NULL;
 	f->bind_live = bind_live;
+	f->unbind_live = unbind_live;
 	f->bind_arg = d;
+	f->device_range = c->device_range;
+	f->deny = c->o.deny;
+	f->ndeny = c->o.ndeny;
 	f->log = log_line;
 	f->log_arg = d;
 	ret = zt_connector_fwd_open(f, &c->fwd, err, errlen);
@@ -378,8 +413,9 @@ static void stop(struct zt_daemon *d)
 	zt_connector_fwd_close(c->fwd);	/* logs the end of every open flow */
 	c->fwd = NULL;
 	if (c->rules)
-		zt_nat_rules_remove();
+		zt_nat_rules_remove(c->forward_set);
 	c->rules = false;
+	c->forward_set = false;
 	if (c->tun && d->loop)
 		zt_loop_del(d->loop, zt_tun_fd(c->tun));
 	zt_tun_close(c->tun, c->destroy_tun);

@@ -30,6 +30,7 @@
 #define ZT_MAX_PORT_RULES	(2 * 524288)	/* expanded port entries, both generations */
 #define ZT_MAX_DEVICES		(2 * 65536)	/* connector: device tunnel addresses */
 #define ZT_MAX_GRANTS		(2 * 262144)	/* connector: (device, resource) grants */
+#define ZT_MAX_DEV_BINDS	(2 * 262144)	/* connector: names a device bound, both generations */
 #define ZT_SCAN_TRACK		65536		/* LRU entries for the scan detector */
 #define ZT_EVENTS_RINGBUF	(256 * 1024)
 
@@ -143,6 +144,20 @@ struct zt_grant_key {
 	__u32 resource_id;
 	__u8 gen;
 	__u8 pad[3];
+};
+
+/*
+ * Connector side (ZT_CFG_CHECK_DEVICE): HASH "zt_dev_binds" (value struct
+ * zt_res_ref) maps (device id, real address) to the name resource that
+ * device bound the address through. Looked up before zt_res_exact, and only
+ * for that device's packets: one device's binding never changes how another
+ * device's packets, or any other address, are classified.
+ */
+struct zt_bind_key {
+	__u32 device_id;
+	__u8 gen;
+	__u8 pad[3];
+	__u8 addr[16];			/* IPv4-mapped */
 };
 
 struct zt_grant_val {

@@ -18,6 +18,9 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <arpa/inet.h>
+
+#include "lib/addr.h"
 #include "policy/compile.h"
 
 static zt_map_fds fds;
@@ -49,6 +52,8 @@ static int setup(void **state)
 				     sizeof(struct zt_device_val), ZT_MAX_DEVICES, true);
 	fds[ZT_MAP_GRANTS] = create(BPF_MAP_TYPE_HASH, sizeof(struct zt_grant_key),
 				    sizeof(struct zt_grant_val), ZT_MAX_GRANTS, true);
+	fds[ZT_MAP_DEV_BINDS] = create(BPF_MAP_TYPE_HASH, sizeof(struct zt_bind_key),
+				       sizeof(struct zt_res_ref), 1024, true);
 	fds[ZT_MAP_COUNTERS] = create(BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct zt_counters),
 				      ZT_MAX_RESOURCES, false);
 	fds[ZT_MAP_SCAN] = fds[ZT_MAP_EVBUDGET] = fds[ZT_MAP_EVENTS] = -1;
@@ -166,6 +171,45 @@ static void test_apply_and_flip(void **state)
 	zt_policy_free(&p);
 }
 
+/*
+ * A device's binding (issue 10, A2) goes to zt_dev_binds under its device
+ * id, never to the shared exact map; every compile carries it; unbinding
+ * removes it from the live generation.
+ */
+static void test_device_binding(void **state)
+{
+	struct zt_exact_binding b = { .resource_id = 7, .device_id = 3 };
+	struct zt_policy p;
+	struct zt_bind_key k = { .device_id = 3 };
+	struct zt_res_ref ref;
+	uint32_t gen;
+
+	(void)state;
+	zt_policy_init(&p);
+	add(&p, "web", "198.18.0.2", "80", NULL, false, NULL);
+	assert_int_equal(zt_compile_apply(fds, &p, err, sizeof(err)), 0);
+	zt_addr_from_v4(b.addr, htonl(0x0a0a0007));
+	assert_int_equal(zt_compile_bind_live(fds, &b), 0);
+	k.gen = (__u8)active_gen();
+	memcpy(k.addr, b.addr, 16);
+	assert_int_equal(bpf_map_lookup_elem(fds[ZT_MAP_DEV_BINDS], &k, &ref), 0);
+	assert_int_equal(ref.resource_id, 7);
+	assert_int_equal(COUNT_EXACT(active_gen()), 1);	/* only web: nothing shared */
+
+	assert_int_equal(zt_compile_prepare_with(fds, &p, &b, 1, &gen, err, sizeof(err)), 0);
+	assert_int_equal(zt_compile_commit(fds, gen, err, sizeof(err)), 0);
+	k.gen = (__u8)gen;
+	assert_int_equal(bpf_map_lookup_elem(fds[ZT_MAP_DEV_BINDS], &k, &ref), 0);
+	k.gen = (__u8)!gen;
+	assert_int_not_equal(bpf_map_lookup_elem(fds[ZT_MAP_DEV_BINDS], &k, &ref), 0);
+
+	assert_int_equal(zt_compile_unbind_live(fds, &b), 0);
+	k.gen = (__u8)gen;
+	assert_int_not_equal(bpf_map_lookup_elem(fds[ZT_MAP_DEV_BINDS], &k, &ref), 0);
+	assert_int_equal(zt_compile_unbind_live(fds, &b), 0);	/* absent is fine */
+	zt_policy_free(&p);
+}
+
 static void test_abort_and_stale(void **state)
 {
 	struct zt_policy p;
@@ -236,6 +280,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_apply_and_flip),
 		cmocka_unit_test(test_abort_and_stale),
+		cmocka_unit_test(test_device_binding),
 		cmocka_unit_test(test_counters),
 		cmocka_unit_test(test_tunables_keep_generation),
 	};
