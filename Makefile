@@ -62,7 +62,7 @@ BPFT_SRCS   := $(wildcard tests/bpf/test_*.c)
 BPFT_BINS   := $(patsubst tests/bpf/%.c,$(BUILD)/san/%,$(BPFT_SRCS))
 
 .PHONY: all deps test test-layout test-unit test-bpf test-integration test-fuzz bench demo \
-	install clean vmlinux san
+	install clean vmlinux san image
 
 all: $(BUILD)/ztgated $(BUILD)/ztgate $(BPF_OBJS)
 
@@ -74,7 +74,12 @@ deps:
 		android-libboringssl-dev libcmocka-dev libjson-c-dev libnftables-dev \
 		libclang-rt-14-dev libsystemd-dev libmicrohttpd-dev prometheus iproute2 nmap ncat nftables netsniff-ng \
 		iperf3 hping3 dnsutils dnsmasq-base dnsperf jq curl tcpdump socat procps util-linux \
-		iputils-ping python3 wireguard-go wireguard-tools conntrack coturn
+		iputils-ping python3 wireguard-go wireguard-tools conntrack coturn \
+		buildah podman runc nodejs
+	# npm: Debian's package, unless the nodejs installed already carries it
+	# (NodeSource's does, and conflicts with Debian's npm).
+	command -v npm >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends npm
 
 # vmlinux.h is checked in; regenerate it on a kernel with BTF.
 vmlinux:
@@ -203,6 +208,17 @@ install: all
 
 clean:
 	rm -rf $(BUILD)
+
+# The container image (deploy/container/): FROM scratch, the binaries and
+# exactly the libraries ldd finds for them; no registry is asked. Tagged
+# ztgate:VERSION and ztgate:latest in the local containers storage (podman's).
+IMAGE       ?= ztgate
+IMAGE_CTX   := $(BUILD)/image
+image: $(BUILD)/ztgated $(BUILD)/ztgate
+	bash deploy/container/rootfs.sh $(IMAGE_CTX)/rootfs $(BUILD)/ztgated $(BUILD)/ztgate
+	buildah build --quiet --layers=false --pull=never --format oci \
+		--build-arg VERSION=$(VERSION) -f deploy/container/Containerfile \
+		-t $(IMAGE):$(VERSION) -t $(IMAGE):latest $(IMAGE_CTX)
 
 # Per-packet cost of the classifier vs. number of resources (BPF_PROG_RUN, XDP).
 $(BUILD)/bench_classify: $(OBJ)/bench/bench_classify.o $(call obj,$(MODULE_SRCS)) $(BPF_OBJS)
