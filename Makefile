@@ -62,7 +62,7 @@ BPFT_SRCS   := $(wildcard tests/bpf/test_*.c)
 BPFT_BINS   := $(patsubst tests/bpf/%.c,$(BUILD)/san/%,$(BPFT_SRCS))
 
 .PHONY: all deps test test-layout test-unit test-bpf test-integration test-fuzz bench demo \
-	install clean vmlinux san image
+	install clean vmlinux san image k8s-validate
 
 all: $(BUILD)/ztgated $(BUILD)/ztgate $(BPF_OBJS)
 
@@ -219,6 +219,11 @@ image: $(BUILD)/ztgated $(BUILD)/ztgate
 	buildah build --quiet --layers=false --pull=never --format oci \
 		--build-arg VERSION=$(VERSION) -f deploy/container/Containerfile \
 		-t $(IMAGE):$(VERSION) -t $(IMAGE):latest $(IMAGE_CTX)
+
+# Every manifest of deploy/kubernetes/ against the Kubernetes schemas, offline
+# (tests/k8s/: npm's @kubernetes-models/validate, pinned by its lockfile).
+k8s-validate:
+	bash tests/k8s/validate.sh deploy/kubernetes
 
 # Per-packet cost of the classifier vs. number of resources (BPF_PROG_RUN, XDP).
 $(BUILD)/bench_classify: $(OBJ)/bench/bench_classify.o $(call obj,$(MODULE_SRCS)) $(BPF_OBJS)
