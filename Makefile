@@ -216,9 +216,12 @@ IMAGE       ?= ztgate
 IMAGE_CTX   := $(BUILD)/image
 image: $(BUILD)/ztgated $(BUILD)/ztgate
 	bash deploy/container/rootfs.sh $(IMAGE_CTX)/rootfs $(BUILD)/ztgated $(BUILD)/ztgate
-	buildah build --quiet --layers=false --pull=never --format oci \
+	@old=$$(podman image inspect -f '{{.Id}}' $(IMAGE):latest 2>/dev/null || true); \
+	set -ex; buildah build --quiet --layers=false --pull=never --format oci \
 		--build-arg VERSION=$(VERSION) -f deploy/container/Containerfile \
-		-t $(IMAGE):$(VERSION) -t $(IMAGE):latest $(IMAGE_CTX)
+		-t $(IMAGE):$(VERSION) -t $(IMAGE):latest $(IMAGE_CTX); \
+	if [ -n "$$old" ] && [ "$$(podman image inspect -f '{{len .RepoTags}}' $$old 2>/dev/null)" = 0 ]; then \
+		podman rmi $$old >/dev/null; fi	# the image this build replaced, left untagged
 
 # Every manifest of deploy/kubernetes/ against the Kubernetes schemas, offline
 # (tests/k8s/: npm's @kubernetes-models/validate, pinned by its lockfile).
