@@ -62,7 +62,7 @@ BPFT_SRCS   := $(wildcard tests/bpf/test_*.c)
 BPFT_BINS   := $(patsubst tests/bpf/%.c,$(BUILD)/san/%,$(BPFT_SRCS))
 
 .PHONY: all deb deps test test-layout test-unit test-bpf test-integration test-fuzz fuzz-long bench demo \
-	install clean vmlinux san
+	install clean vmlinux san image k8s-validate
 
 all: $(BUILD)/ztgated $(BUILD)/ztgate $(BPF_OBJS)
 
@@ -74,7 +74,12 @@ deps:
 		android-libboringssl-dev libcmocka-dev libjson-c-dev libnftables-dev \
 		libclang-rt-14-dev libsystemd-dev libmicrohttpd-dev prometheus scdoc dpkg-dev systemd iproute2 nmap ncat nftables netsniff-ng \
 		iperf3 hping3 dnsutils dnsmasq-base dnsperf jq curl tcpdump socat procps util-linux \
-		iputils-ping python3 wireguard-go wireguard-tools conntrack coturn
+		iputils-ping python3 wireguard-go wireguard-tools conntrack coturn \
+		buildah podman runc nodejs
+	# npm: Debian's package, unless the nodejs installed already carries it
+	# (NodeSource's does, and conflicts with Debian's npm).
+	command -v npm >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends npm
 
 # vmlinux.h is checked in; regenerate it on a kernel with BTF.
 vmlinux:
@@ -235,6 +240,25 @@ install: all
 
 clean:
 	rm -rf $(BUILD)
+
+# The container image (deploy/container/): FROM scratch, the binaries and
+# exactly the libraries ldd finds for them; no registry is asked. Tagged
+# ztgate:VERSION and ztgate:latest in the local containers storage (podman's).
+IMAGE       ?= ztgate
+IMAGE_CTX   := $(BUILD)/image
+image: $(BUILD)/ztgated $(BUILD)/ztgate
+	bash deploy/container/rootfs.sh $(IMAGE_CTX)/rootfs $(BUILD)/ztgated $(BUILD)/ztgate
+	@old=$$(podman image inspect -f '{{.Id}}' $(IMAGE):latest 2>/dev/null || true); \
+	set -ex; buildah build --quiet --layers=false --pull=never --format oci \
+		--build-arg VERSION=$(VERSION) -f deploy/container/Containerfile \
+		-t $(IMAGE):$(VERSION) -t $(IMAGE):latest $(IMAGE_CTX); \
+	if [ -n "$$old" ] && [ "$$(podman image inspect -f '{{len .RepoTags}}' $$old 2>/dev/null)" = 0 ]; then \
+		podman rmi $$old >/dev/null; fi	# the image this build replaced, left untagged
+
+# Every manifest of deploy/kubernetes/ against the Kubernetes schemas, offline
+# (tests/k8s/: npm's @kubernetes-models/validate, pinned by its lockfile).
+k8s-validate:
+	bash tests/k8s/validate.sh deploy/kubernetes
 
 # Per-packet cost of the classifier vs. number of resources (BPF_PROG_RUN, XDP).
 $(BUILD)/bench_classify: $(OBJ)/bench/bench_classify.o $(call obj,$(MODULE_SRCS)) $(BPF_OBJS)
