@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,16 @@
 #define UDP_ROUNDS		2	/* batches per wakeup, then the loop's other fds */
 #define TCP_MSG_MAX		65535
 #define REPLY_MAX		65535
+/*
+ * New fake-IP names per second, and the burst: a web page can make the
+ * browser ask for endless names under a wildcard resource, each a pool
+ * entry, an exact-map entry and a journal write. At this rate, with the
+ * pool's 120 s minimum idle time, a flood holds at most ~6000 names and
+ * the cap (ZT_FAKEIP_DEFAULT_MAX_NAMES) always finds an idle one to reclaim.
+ */
+#define NEW_NAMES_PER_S		50
+#define NEW_NAMES_BURST		500
+#define LOCAL_ADDRS_MAX		64	/* this namespace's IPv4 addresses remembered */
 
 struct tcp_conn {
 	struct zt_dns_server *s;
@@ -70,8 +81,16 @@ struct zt_dns_server {
 	unsigned int pending;
 	struct udp_batch *ub;
 	struct zt_dns_cache *cache;	/* NULL: --dns-cache 0 */
+	/* New names allowed now (a token bucket, NEW_NAMES_PER_S). */
+	double new_tokens;
+	uint64_t new_tokens_ms;
+	/* This namespace's IPv4 addresses (network order), re-read on a miss at most once a second. */
+	uint32_t local_addrs[LOCAL_ADDRS_MAX];
+	unsigned int nlocal;
+	uint64_t local_read_ms;
 	/* counters */
 	uint64_t q_local, q_forwarded, q_cached, q_dropped, q_formerr, q_servfail, q_stripped;
+	uint64_t q_refused_remote, q_limited;
 	uint64_t fast_puts, fast_flushes;
 };
 
@@ -366,6 +385,21 @@ static void fast_learn(struct zt_dns_server *s, const struct zt_dns_query *q, bo
 
 /* ---- answering ---- */
 
+/* May one more name get a fake IP now? Takes a token if so. */
+static bool take_new_name(struct zt_dns_server *s)
+{
+	uint64_t now = zt_mono_ms();
+
+	s->new_tokens += (double)(now - s->new_tokens_ms) * NEW_NAMES_PER_S / 1000.0;
+	if (s->new_tokens > NEW_NAMES_BURST)
+		s->new_tokens = NEW_NAMES_BURST;
+	s->new_tokens_ms = now;
+	if (s->new_tokens < 1.0)
+		return false;
+	s->new_tokens -= 1.0;
+	return true;
+}
+
 /*
  * A resource name's A record: the pool's address, known to the data plane
  * and saved before the answer leaves.
@@ -376,6 +410,7 @@ static ssize_t answer_resource(struct zt_dns_server *s, const struct zt_dns_quer
 	struct zt_exact_binding b = { .resource_id = res->id };
 	struct in_addr addr;
 	char err[256];
+	bool fresh;
 	int ret;
 
 	if (q->qtype != ZT_DNS_T_A || q->qclass != ZT_DNS_CLASS_IN)
@@ -385,6 +420,10 @@ static ssize_t answer_resource(struct zt_dns_server *s, const struct zt_dns_quer
 	if (s->cfg.fast && zt_fakeip_count(s->pool) >= zt_fakeip_capacity(s->pool) &&
 	    zt_fakeip_lookup_name(s->pool, q->name, &addr, NULL))
 		fast_fold(s);
+	if (zt_fakeip_lookup_name(s->pool, q->name, NULL, NULL) && !take_new_name(s)) {
+		s->q_limited++;
+		goto servfail;		/* a flood of new names: SERVFAIL, tried again later */
+	}
 	ret = zt_fakeip_assign(s->pool, q->name, now_s(), &addr);
 	if (ret < 0) {
 		zt_log("warning", "dns: no fake IP for %s: %s", q->name, strerror(-ret));
@@ -395,6 +434,7 @@ static ssize_t answer_resource(struct zt_dns_server *s, const struct zt_dns_quer
 	 * all of them, against the policy it compiles. Only a new or reclaimed
 	 * address has to be written now, before the answer leaves.
 	 */
+	fresh = ret != ZT_FAKEIP_EXISTING;
 	/* The name that lost this address may still be answered in BPF. */
 	if (ret == ZT_FAKEIP_RECLAIMED)
 		fast_flush(s);
@@ -405,9 +445,9 @@ static ssize_t answer_resource(struct zt_dns_server *s, const struct zt_dns_quer
 		       strerror(-ret));
 		goto servfail;
 	}
-	if (zt_fakeip_dirty(s->pool)) {
-		/* A new mapping is durable before anyone can cache it. */
-		ret = zt_fakeip_save(s->pool, s->cfg.state_dir, err, sizeof(err));
+	if (fresh) {
+		/* A new mapping is durable before anyone can cache it: one journal line. */
+		ret = zt_fakeip_persist(s->pool, s->cfg.state_dir, q->name, err, sizeof(err));
 		if (ret)
 			zt_log("error", "dns: saving fake IPs: %s", err);
 	}
@@ -456,6 +496,55 @@ static void handle_query(struct zt_dns_server *s, const uint8_t *msg, size_t len
 	forward(s, &q, msg, len, to);
 }
 
+/* ---- who may ask ---- */
+
+static void read_local_addrs(struct zt_dns_server *s)
+{
+	struct ifaddrs *ifa, *i;
+
+	s->local_read_ms = zt_mono_ms();
+	if (getifaddrs(&ifa))
+		return;
+	s->nlocal = 0;
+	for (i = ifa; i && s->nlocal < LOCAL_ADDRS_MAX; i = i->ifa_next)
+		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET)
+			s->local_addrs[s->nlocal++] =
+				((const struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr;
+	freeifaddrs(ifa);
+}
+
+/*
+ * Only this host (this network namespace) may use the server: its address
+ * sits on ztg0, and with Linux's weak host model anyone on the LAN who
+ * routes to it could otherwise use it as an open forwarder and fill the
+ * pool. A query from a process here carries a local source address
+ * (127.0.0.0/8, or one of ours: the kernel picks the destination itself);
+ * one from elsewhere cannot, since the kernel drops packets arriving with
+ * a local source as martians (accept_local is 0 by default).
+ */
+static bool peer_is_local(struct zt_dns_server *s, const struct sockaddr *sa, socklen_t len)
+{
+	uint32_t a;
+	unsigned int i;
+
+	if (sa->sa_family != AF_INET || len < (socklen_t)sizeof(struct sockaddr_in))
+		return false;
+	a = ((const struct sockaddr_in *)sa)->sin_addr.s_addr;
+	if ((ntohl(a) >> 24) == 127 || a == s->cfg.listen.sin_addr.s_addr)
+		return true;
+	for (i = 0; i < s->nlocal; i++)
+		if (s->local_addrs[i] == a)
+			return true;
+	/* A new address here, maybe: look again, but not for every stranger's packet. */
+	if (zt_mono_ms() - s->local_read_ms < 1000)
+		return false;
+	read_local_addrs(s);
+	for (i = 0; i < s->nlocal; i++)
+		if (s->local_addrs[i] == a)
+			return true;
+	return false;
+}
+
 /* ---- UDP ---- */
 
 /*
@@ -482,6 +571,11 @@ static void on_udp(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 		while (zt_udp_batch_next(s->ub->io, &pos, &d)) {
 			struct reply_to to = { .peer = (struct sockaddr *)d.from,
 					       .peerlen = d.fromlen, .batch = true };
+
+			if (!peer_is_local(s, to.peer, to.peerlen)) {
+				s->q_refused_remote++;	/* not even an error: no amplifier */
+				continue;
+			}
 
 			/* A truncated one fills the buffer: the parser sees it is oversize. */
 			handle_query(s, d.data, d.len, &to);
@@ -537,13 +631,20 @@ static void on_conn(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 static void on_accept(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct zt_dns_server *s = arg;
+	struct sockaddr_storage peer;
+	socklen_t peerlen = sizeof(peer);
 	struct tcp_conn *c, **pc;
 	int cfd;
 
 	(void)events;
-	cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	cfd = accept4(fd, (struct sockaddr *)&peer, &peerlen, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (cfd < 0)
 		return;
+	if (!peer_is_local(s, (struct sockaddr *)&peer, peerlen)) {
+		s->q_refused_remote++;
+		close(cfd);
+		return;
+	}
 	if (s->nconns >= MAX_TCP_CONNS) {
 		/* Full: the oldest connection (the list's tail) makes room. */
 		for (pc = &s->conns; (*pc)->next; pc = &(*pc)->next)
@@ -612,6 +713,9 @@ int zt_dns_server_open(struct zt_fakeip *pool, const struct zt_dns_server_cfg *c
 	snprintf(s->upstreams, sizeof(s->upstreams), "%s", cfg->upstreams ? cfg->upstreams : "");
 	s->cfg.upstreams = s->upstreams;
 	s->udp_fd = s->tcp_fd = -1;
+	s->new_tokens = NEW_NAMES_BURST;
+	s->new_tokens_ms = zt_mono_ms();
+	read_local_addrs(s);
 	s->ub = calloc(1, sizeof(*s->ub));
 	if (!s->ub) {
 		free(s);
@@ -869,6 +973,7 @@ json_object *zt_dns_resolve_json(struct zt_dns_server *s, const char *name, char
 void zt_dns_server_stats(const struct zt_dns_server *s, json_object *o)
 {
 	json_object *d = json_object_new_object();
+	uint64_t saves, appends;
 
 	json_object_object_add(d, "local", json_object_new_int64((int64_t)s->q_local));
 	json_object_object_add(d, "forwarded", json_object_new_int64((int64_t)s->q_forwarded));
@@ -878,6 +983,11 @@ void zt_dns_server_stats(const struct zt_dns_server *s, json_object *o)
 	json_object_object_add(d, "dropped", json_object_new_int64((int64_t)s->q_dropped));
 	json_object_object_add(d, "stripped", json_object_new_int64((int64_t)s->q_stripped));
 	json_object_object_add(d, "pending", json_object_new_int64((int64_t)s->pending));
+	json_object_object_add(d, "refused_remote", json_object_new_int64((int64_t)s->q_refused_remote));
+	json_object_object_add(d, "limited", json_object_new_int64((int64_t)s->q_limited));
+	zt_fakeip_file_stats(s->pool, &saves, &appends);
+	json_object_object_add(d, "pool_saves", json_object_new_int64((int64_t)saves));
+	json_object_object_add(d, "pool_journaled", json_object_new_int64((int64_t)appends));
 	json_object_object_add(d, "mappings", json_object_new_int64((int64_t)zt_fakeip_count(s->pool)));
 	if (s->cfg.fast) {
 		struct zt_dns_fast_stats fs;

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# attacks_client: the client's DNS server under attack, as tests.
+#
+# Topology (namespaces unique to the run):
+#   cli  c0  198.18.0.1/24   runs `ztgated client` (TUN ztg0, DNS 100.95.0.251:53)
+#        c1  198.18.1.1/24   its LAN side
+#   up   u0  198.18.0.53/24  dnsmasq, the upstream: www.example.test -> 198.18.7.7,
+#                            rebind.example.test -> 198.18.5.5 (inside an IP resource)
+#   lan  l0  198.18.1.2/24   another host on the LAN, routing 100.95.0.251 to the client
+# Policy: home  *.home.int     tcp 22
+#         net   198.18.5.0/24  tcp 443
+set -euo pipefail
+# shellcheck source=tests/lib.sh
+source "$(dirname "$0")/../lib.sh"
+
+zt_require_root
+zt_require dig dnsmasq jq nsenter python3 socat
+zt_require_bins
+
+DNS=100.95.0.251
+UPSTREAM=198.18.0.53
+
+section "topology"
+zt_pair cli c0 up u0
+zt_netns_add lan
+C=$(zt_ns cli)
+U=$(zt_ns up)
+L=$(zt_ns lan)
+zt_veth "$C" c1 "$L" l0
+zt_addr "$C" c0 198.18.0.1/24
+zt_addr "$U" u0 $UPSTREAM/24
+zt_addr "$C" c1 198.18.1.1/24
+zt_addr "$L" l0 198.18.1.2/24
+wait_until 5 zt_link_up "$L" l0 || fail "lan/l0 not up"
+ip -n "$L" route add $DNS/32 via 198.18.1.1
+
+zt_bg dnsmasq "$U" dnsmasq --no-daemon --no-resolv --no-hosts --conf-file=/dev/null \
+	--user=root --pid-file= --listen-address=$UPSTREAM --bind-interfaces \
+	--local=/example.test/ --address=/www.example.test/198.18.7.7 \
+	--address=/rebind.example.test/198.18.5.5 --address=/lan.example.test/198.18.9.9
+wait_until 5 zt_udp_bound "$U" 53 || fail "dnsmasq did not come up: $(cat "$ZT_TMP/dnsmasq.err")"
+
+section "client daemon"
+export ZT_DAEMON_ROLE=client
+zt_daemon_setup "$C" client
+zt_daemon_start --upstream $UPSTREAM
+ztc resource add home --address '*.home.int' --tcp 22 >/dev/null
+ztc resource add net --address 198.18.5.0/24 --tcp 443 >/dev/null
+
+qdig() { ip netns exec "$C" dig +time=2 +tries=1 @$DNS "$@"; }
+ldig() { ip netns exec "$L" dig +time=2 +tries=1 @$DNS "$@"; }
+dstat() { ztc --json stats | jq ".dns.$1"; }
+status_of() { sed -n 's/.*status: \([A-Z]*\),.*/\1/p'; }
+answers_of() { sed -n 's/.*ANSWER: \([0-9]*\),.*/\1/p'; }
+
+[[ $(qdig +short www.example.test A) == 198.18.7.7 ]] || fail "local query not forwarded"
+[[ -n $(qdig +short a.home.int A) ]] || fail "local query for a resource name not answered"
+
+section "A6: only this host may ask (no open forwarder for the LAN)"
+# The LAN host reaches the client's DNS address: the path is there...
+ip netns exec "$L" socat -u - "UDP-SENDTO:$DNS:53" <<<"probe" || fail "no route from the LAN"
+refused0=$(dstat refused_remote)
+out=$(ldig www.example.test A || true)
+grep -q '198.18.7.7' <<<"$out" && fail "LAN host got a forwarded answer: $out"
+out=$(ldig lanname.home.int A || true)
+grep -q 'ANSWER SECTION' <<<"$out" && fail "LAN host got a fake IP: $out"
+out=$(ldig +tcp www.example.test A || true)
+grep -q '198.18.7.7' <<<"$out" && fail "LAN host got an answer over TCP: $out"
+(( $(dstat refused_remote) >= refused0 + 3 )) || fail "refusals not counted: $(ztc --json stats | jq -c .dns)"
+ztc dns | grep -q lanname.home.int && fail "a LAN query made a mapping"
+[[ $(qdig +short www.example.test A) == 198.18.7.7 ]] || fail "local queries no longer answered"
+log "ok: queries from the LAN get nothing over UDP or TCP, local ones are answered"
+
+section "A6: 10,000 new wildcard names"
+flood() {
+	ip netns exec "$C" python3 - "$1" "$2" <<'PY'
+import socket, sys, time, random
+n, tag = int(sys.argv[1]), sys.argv[2]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+s.settimeout(0.5)
+def q(i):
+    name = f"{tag}{i}.home.int"
+    b = bytes([i >> 8 & 255, i & 255, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0])
+    b += b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\0\0\1\0\1"
+    return b
+got = {0: 0, 2: 0}
+sent = 0
+t0 = time.time()
+while sent < n:
+    for _ in range(100):
+        if sent < n:
+            s.sendto(q(sent), ("100.95.0.251", 53)); sent += 1
+    while True:
+        try:
+            r = s.recv(4096)
+        except (socket.timeout, BlockingIOError):
+            break
+        got[r[3] & 15] = got.get(r[3] & 15, 0) + 1
+        if sum(got.values()) >= sent:
+            break
+print(got.get(0, 0), got.get(2, 0), f"{time.time() - t0:.1f}")
+PY
+}
+mappings0=$(dstat mappings)
+saves0=$(dstat pool_saves)
+read -r ok servfail secs < <(flood 10000 f)
+log "flood: $ok answered, $servfail SERVFAIL in ${secs}s; $(ztc --json stats | jq -c '.dns | {mappings, limited, pool_saves, pool_journaled}')"
+(( ok + servfail >= 9000 )) || fail "the server stopped answering under the flood ($ok + $servfail of 10000)"
+(( ${secs%.*} < 60 )) || fail "10,000 queries took ${secs}s"
+added=$(( $(dstat mappings) - mappings0 ))
+(( added <= 500 + 50 * (${secs%.*} + 2) )) || fail "the flood added $added names: not rate-limited"
+(( $(dstat limited) > 0 )) || fail "nothing was limited"
+(( $(dstat pool_saves) - saves0 <= 1 )) || fail "whole-pool saves during the flood: $(dstat pool_saves)"
+size=$(du -sk "$DAEMON_STATE" | awk '{print $1}')
+(( size < 2048 )) || fail "state dir grew to ${size} KiB"
+[[ -n $(qdig +short a.home.int A) ]] || fail "a known name not answered after the flood"
+log "ok: $added names added, whole-pool saves: $(( $(dstat pool_saves) - saves0 )), state ${size} KiB"
+zt_daemon_stop TERM
+t0=$(date +%s%N)
+zt_daemon_start --upstream $UPSTREAM
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+(( ms < 10000 )) || fail "start-up took ${ms} ms"
+[[ $(dstat mappings) -ge $added ]] || fail "mappings lost over the restart"
+log "ok: restart with $(dstat mappings) mappings in ${ms} ms"
+
+zt_pid_alive "$DAEMON_PID" || fail "daemon died"
+zt_daemon_stop TERM
+log "attacks_client: all passed"
