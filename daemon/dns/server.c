@@ -81,6 +81,13 @@ struct zt_dns_server {
 	unsigned int pending;
 	struct udp_batch *ub;
 	struct zt_dns_cache *cache;	/* NULL: --dns-cache 0 */
+	/*
+	 * The rebinding guard's prefixes: the fake range, then every IP/CIDR
+	 * resource of the policy (rebuilt when it changes). A forwarded name's
+	 * answer pointing into any of them is stripped.
+	 */
+	struct zt_prefix *guard;
+	size_t nguard;
 	/* New names allowed now (a token bucket, NEW_NAMES_PER_S). */
 	double new_tokens;
 	uint64_t new_tokens_ms;
@@ -278,12 +285,18 @@ static void on_upstream_answer(void *arg, int status, int timeouts, unsigned cha
 		reply(s, &to, out, len);
 		goto out;
 	}
-	/* Rebinding guard: an outside name must never lead into the fake range. */
-	r = zt_dns_answer_in_prefix(abuf, (size_t)alen, &s->cfg.fake_range);
+	/*
+	 * Rebinding guard: an outside name must never lead into the fake range,
+	 * nor into an IP resource (a page from evil.example answering with a
+	 * resource's address would reach it as its own origin). Names meant
+	 * to reach resources are resources themselves, answered above.
+	 */
+	r = zt_dns_answer_in_prefixes(abuf, (size_t)alen, s->guard, s->nguard);
 	if (r != 0) {
 		s->q_stripped++;
 		zt_log("warning", "dns: answer for %s %s; stripped", f->q.name,
-		       r > 0 ? "points into the fake range" : "does not parse");
+		       r < 0 ? "does not parse" : r == 1 ? "points into the fake range"
+		       : "points into an IP resource");
 		len = zt_dns_build_nodata(&f->q, out, sizeof(out));
 		reply(s, &to, out, len);
 		goto out;
@@ -358,10 +371,37 @@ static void fast_flush(struct zt_dns_server *s)
 	s->fast_flushes++;
 }
 
+/* The fake range and every IP resource's prefix; kept as it was on ENOMEM. */
+static int build_guard(struct zt_dns_server *s)
+{
+	const struct zt_policy *p = s->cfg.policy;
+	struct zt_prefix *g;
+	size_t n = 1;
+	unsigned int i;
+
+	g = calloc(1 + (p ? p->count : 0), sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	g[0] = s->cfg.fake_range;
+	for (i = 0; p && i < p->count; i++)
+		if (!p->res[i].name_pattern[0])
+			g[n++] = p->res[i].prefix;
+	free(s->guard);
+	s->guard = g;
+	s->nguard = n;
+	return 0;
+}
+
 void zt_dns_server_policy_changed(struct zt_dns_server *s)
 {
-	if (s)
-		fast_flush(s);
+	if (!s)
+		return;
+	fast_flush(s);
+	if (build_guard(s))
+		zt_log("error", "dns: rebinding guard not updated: %s", strerror(ENOMEM));
+	/* Answers cached before may point into a resource added now. */
+	if (s->cache)
+		zt_dns_cache_flush(s->cache);
 }
 
 /*
@@ -740,6 +780,11 @@ int zt_dns_server_open(struct zt_fakeip *pool, const struct zt_dns_server_cfg *c
 	ret = zt_ares_loop_open(cfg->loop, &acfg, &s->al, err, errlen);
 	if (ret)
 		goto fail;
+	ret = build_guard(s);
+	if (ret) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	if (cfg->cache_entries) {
 		ret = zt_dns_cache_new(&s->cache, cfg->cache_entries);
 		if (ret) {
@@ -826,6 +871,7 @@ void zt_dns_server_close(struct zt_dns_server *s)
 	if (s->pool && zt_fakeip_save(s->pool, s->cfg.state_dir, err, sizeof(err)))
 		zt_log("error", "dns: saving fake IPs: %s", err);
 	zt_dns_cache_free(s->cache);
+	free(s->guard);
 	zt_udp_batch_free(s->ub->io);
 	free(s->ub);
 	free(s);
@@ -943,7 +989,7 @@ json_object *zt_dns_resolve_json(struct zt_dns_server *s, const char *name, char
 		json_object_object_add(o, "upstreams", json_object_new_string(s->upstreams));
 		json_object_object_add(o, "why", json_object_new_string(
 			"not a resource name: forwarded to the upstreams; answers pointing into "
-			"the fake range are stripped"));
+			"the fake range or an IP resource are stripped"));
 		return o;
 	}
 	json_object_object_add(o, "answer", json_object_new_string("resource"));

@@ -124,6 +124,19 @@ ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 [[ $(dstat mappings) -ge $added ]] || fail "mappings lost over the restart"
 log "ok: restart with $(dstat mappings) mappings in ${ms} ms"
 
+section "B2: DNS rebinding into an IP resource"
+out=$(qdig rebind.example.test A)
+[[ $(status_of <<<"$out") == NOERROR && $(answers_of <<<"$out") == 0 ]] ||
+	fail "answer pointing into IP resource 198.18.5.0/24 not stripped: $out"
+[[ $(qdig +short lan.example.test A) == 198.18.9.9 ]] || fail "an ordinary answer was stripped"
+log "ok: a forwarded name answering 198.18.5.5 (resource net) is stripped, others pass"
+# A resource added later: what was cached before must not outlive it.
+[[ $(qdig +nocookie +short lan.example.test A) == 198.18.9.9 ]] || fail "lan.example.test"
+ztc resource add lan9 --address 198.18.9.0/24 --tcp 80 >/dev/null
+out=$(qdig +nocookie lan.example.test A)
+[[ $(answers_of <<<"$out") == 0 ]] || fail "cached answer into a new IP resource still served: $out"
+log "ok: the cache forgets answers when IP resources change"
+
 zt_pid_alive "$DAEMON_PID" || fail "daemon died"
 zt_daemon_stop TERM
 log "attacks_client: all passed"
