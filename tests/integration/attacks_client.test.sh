@@ -137,6 +137,38 @@ out=$(qdig +nocookie lan.example.test A)
 [[ $(answers_of <<<"$out") == 0 ]] || fail "cached answer into a new IP resource still served: $out"
 log "ok: the cache forgets answers when IP resources change"
 
-zt_pid_alive "$DAEMON_PID" || fail "daemon died"
+section "A11: state files"
+victim=$ZT_TMP/victim
+echo precious >"$victim"
+rm -f "$DAEMON_STATE/audit.jsonl"
+ln -s "$victim" "$DAEMON_STATE/audit.jsonl"
+ztc resource add a11 --address a11.zt.test --tcp 80 >/dev/null
+[[ $(cat "$victim") == precious ]] || fail "audit line written through a planted symlink"
+grep -q 'audit: cannot open' "$DAEMON_OUT" "$DAEMON_ERR" || fail "no warning about the audit symlink"
+rm -f "$DAEMON_STATE/audit.jsonl"
+ztc resource rm a11 >/dev/null
+[[ -f $DAEMON_STATE/audit.jsonl && ! -L $DAEMON_STATE/audit.jsonl ]] || fail "audit.jsonl not recreated"
+[[ $(stat -c %a "$DAEMON_STATE/audit.jsonl") == 600 ]] || fail "audit.jsonl not 0600"
+log "ok: audit.jsonl is not followed through a symlink, and is 0600"
+zt_daemon_stop TERM
+# refused_start: the daemon must exit at start, saying why.
+refused_start() {
+	local pid
+	nsenter --net="/run/netns/$C" -- "$ZTGATED" client --state-dir "$DAEMON_STATE" \
+		--socket "$ZT_TMP/a11.sock" --pin-dir "$DAEMON_PIN-a11" --upstream $UPSTREAM \
+		>"$ZT_TMP/a11.out" 2>&1 </dev/null &
+	pid=$!
+	ZT_PIDS+=("$pid")
+	wait_until 10 zt_pid_dead "$pid" || fail "the daemon ran with $1"
+	grep -q 'refusing a policy file' "$ZT_TMP/a11.out" || fail "$1: $(tail -n 3 "$ZT_TMP/a11.out")"
+}
+chown 65534 "$DAEMON_STATE/policy.json"
+refused_start "a policy file owned by uid 65534"
+chown 0 "$DAEMON_STATE/policy.json"
+chmod 0666 "$DAEMON_STATE/policy.json"
+refused_start "a world-writable policy file"
+chmod 0600 "$DAEMON_STATE/policy.json"
+log "ok: a policy file owned by another uid, or writable by others, is refused"
+zt_daemon_start --upstream $UPSTREAM
 zt_daemon_stop TERM
 log "attacks_client: all passed"
