@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -66,6 +67,9 @@ struct fwd {
 	uint64_t conn_id;		/* 0: UDP */
 	struct sockaddr_storage peer;
 	socklen_t peerlen;
+	/* The question as sent upstream (random case, DNS 0x20); 0: as the client's. */
+	uint8_t sent_qname[ZT_DNS_NAME_WIRE_MAX];
+	size_t sent_len;
 };
 
 struct zt_dns_server {
@@ -97,7 +101,10 @@ struct zt_dns_server {
 	uint64_t local_read_ms;
 	/* counters */
 	uint64_t q_local, q_forwarded, q_cached, q_dropped, q_formerr, q_servfail, q_stripped;
-	uint64_t q_refused_remote, q_limited;
+	uint64_t q_refused_remote, q_limited, q_spoofed;
+	/* Random bytes for upstream IDs and 0x20, refilled by getrandom(). */
+	uint8_t rnd[4096];
+	size_t rnd_left;
 	uint64_t fast_puts, fast_flushes;
 };
 
@@ -204,6 +211,61 @@ static void reply(struct zt_dns_server *s, const struct reply_to *to, const uint
 
 /* ---- forwarding (c-ares) ---- */
 
+static uint8_t rnd_byte(struct zt_dns_server *s)
+{
+	if (!s->rnd_left) {
+		ssize_t n = getrandom(s->rnd, sizeof(s->rnd), GRND_NONBLOCK);
+
+		/* No entropy yet (early boot): weaker, still varying. */
+		if (n != (ssize_t)sizeof(s->rnd)) {
+			uint64_t x = zt_mono_ns() ^ (uint64_t)(uintptr_t)s;
+			size_t i;
+
+			for (i = 0; i < sizeof(s->rnd); i++) {
+				x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+				s->rnd[i] = (uint8_t)(x >> 56);
+			}
+		}
+		s->rnd_left = sizeof(s->rnd);
+	}
+	return s->rnd[--s->rnd_left];
+}
+
+/* A random upstream ID, and the question's letters in random case (DNS 0x20). */
+static void randomise_query(struct zt_dns_server *s, struct fwd *f, uint8_t *msg, size_t len)
+{
+	const struct zt_dns_query *q = &f->q;
+	size_t i, end = ZT_DNS_HEADER_LEN + q->qname_len;
+	uint8_t bits = 0;
+	unsigned int nbits = 0;
+
+	msg[0] = rnd_byte(s);
+	msg[1] = rnd_byte(s);
+	/* Only a question in plain wire form at its usual place (a query's always is). */
+	if (!q->has_question || len < end || memcmp(msg + ZT_DNS_HEADER_LEN, q->qname, q->qname_len))
+		return;
+	for (i = ZT_DNS_HEADER_LEN; i < end && msg[i];) {
+		size_t j, label = msg[i];
+
+		for (j = i + 1; j <= i + label && j < end; j++) {
+			uint8_t c = msg[j] | 0x20;
+
+			if (c < 'a' || c > 'z')
+				continue;
+			if (!nbits) {
+				bits = rnd_byte(s);
+				nbits = 8;
+			}
+			msg[j] = (bits & 1) ? (uint8_t)(c - 0x20) : c;
+			bits >>= 1;
+			nbits--;
+		}
+		i += label + 1;
+	}
+	memcpy(f->sent_qname, msg + ZT_DNS_HEADER_LEN, q->qname_len);
+	f->sent_len = q->qname_len;
+}
+
 /*
  * Around each pass of c-ares over its sockets: the forwarded answers of
  * that pass leave with one sendmmsg.
@@ -286,6 +348,21 @@ static void on_upstream_answer(void *arg, int status, int timeouts, unsigned cha
 		goto out;
 	}
 	/*
+	 * DNS 0x20: c-ares compares questions ignoring case; an answer that
+	 * does not echo the case we sent is a forgery (or an upstream that
+	 * rewrites case, which we cannot tell apart): never cached, SERVFAIL.
+	 */
+	if (f->sent_len && ((size_t)alen < ZT_DNS_HEADER_LEN + f->sent_len ||
+			    memcmp(abuf + ZT_DNS_HEADER_LEN, f->sent_qname, f->sent_len))) {
+		s->q_spoofed++;
+		zt_log("warning", "dns: answer for %s does not echo the question's case; dropped",
+		       f->q.name);
+		s->q_servfail++;
+		len = zt_dns_build_error(&f->q, ZT_DNS_RCODE_SERVFAIL, out, sizeof(out));
+		reply(s, &to, out, len);
+		goto out;
+	}
+	/*
 	 * Rebinding guard: an outside name must never lead into the fake range,
 	 * nor into an IP resource (a page from evil.example answering with a
 	 * resource's address would reach it as its own origin). Names meant
@@ -301,11 +378,14 @@ static void on_upstream_answer(void *arg, int status, int timeouts, unsigned cha
 		reply(s, &to, out, len);
 		goto out;
 	}
+	memcpy(out, abuf, (size_t)alen);
+	/* Back to the client's ID and spelling (c-ares matched ours, case aside). */
+	zt_dns_set_id(out, (size_t)alen, f->q.id);
+	if (f->sent_len)
+		memcpy(out + ZT_DNS_HEADER_LEN, f->q.qname, f->q.qname_len);
 	/* Only what passed the guard is stored; the cache refuses the rest itself. */
 	if (s->cache)
-		zt_dns_cache_put(s->cache, &f->q, abuf, (size_t)alen, zt_mono_ms());
-	memcpy(out, abuf, (size_t)alen);
-	zt_dns_set_id(out, (size_t)alen, f->q.id);
+		zt_dns_cache_put(s->cache, &f->q, out, (size_t)alen, zt_mono_ms());
 	reply_answer(s, &f->q, &to, out, (size_t)alen, sizeof(out));
 out:
 	free(f);
@@ -315,10 +395,10 @@ out:
 static void forward(struct zt_dns_server *s, const struct zt_dns_query *q, const uint8_t *raw,
 		    size_t rawlen, const struct reply_to *to)
 {
-	uint8_t out[ZT_DNS_UDP_PLAIN_MAX];
+	uint8_t out[ZT_DNS_UDP_PLAIN_MAX], sent[ZT_DNS_QUERY_MAX];
 	struct fwd *f;
 
-	if (!s->al || !s->upstreams[0] || s->pending >= MAX_PENDING ||
+	if (rawlen > sizeof(sent) || !s->al || !s->upstreams[0] || s->pending >= MAX_PENDING ||
 	    !(f = calloc(1, sizeof(*f)))) {
 		s->q_servfail++;
 		reply(s, to, out, zt_dns_build_error(q, ZT_DNS_RCODE_SERVFAIL, out, sizeof(out)));
@@ -334,8 +414,18 @@ static void forward(struct zt_dns_server *s, const struct zt_dns_query *q, const
 	}
 	s->pending++;
 	s->q_forwarded++;
-	/* The raw query goes as it came (EDNS0, flags); c-ares picks its own ID. */
-	ares_send(zt_ares_loop_channel(s->al), raw, (int)rawlen, on_upstream_answer, f);
+	/*
+	 * The query goes as it came (EDNS0, flags), but c-ares 1.18's
+	 * ares_send() keeps the ID it is given and sends every query from one
+	 * socket (one source port) while any is pending: the client's ID
+	 * would be all an off-path attacker had to guess. So a random ID, and
+	 * the name's letters in random case (DNS 0x20), which the answer must
+	 * echo exactly (on_upstream_answer).
+	 */
+	memcpy(sent, raw, rawlen);
+	randomise_query(s, f, sent, rawlen);
+	/* c-ares copies it. */
+	ares_send(zt_ares_loop_channel(s->al), sent, (int)rawlen, on_upstream_answer, f);
 	zt_ares_loop_queued(s->al);
 }
 
@@ -1031,6 +1121,7 @@ void zt_dns_server_stats(const struct zt_dns_server *s, json_object *o)
 	json_object_object_add(d, "pending", json_object_new_int64((int64_t)s->pending));
 	json_object_object_add(d, "refused_remote", json_object_new_int64((int64_t)s->q_refused_remote));
 	json_object_object_add(d, "limited", json_object_new_int64((int64_t)s->q_limited));
+	json_object_object_add(d, "case_mismatch", json_object_new_int64((int64_t)s->q_spoofed));
 	zt_fakeip_file_stats(s->pool, &saves, &appends);
 	json_object_object_add(d, "pool_saves", json_object_new_int64((int64_t)saves));
 	json_object_object_add(d, "pool_journaled", json_object_new_int64((int64_t)appends));

@@ -171,4 +171,42 @@ chmod 0600 "$DAEMON_STATE/policy.json"
 log "ok: a policy file owned by another uid, or writable by others, is refused"
 zt_daemon_start --upstream $UPSTREAM
 zt_daemon_stop TERM
+
+section "B1: off-path cache poisoning of forwarded answers"
+# A worst-case off-path attacker at the upstream's address: it knows the
+# client's upstream port (c-ares 1.18 keeps one socket, one port, while
+# queries are pending) but not the query's ID or the case of its name. For
+# each query it sprays all 65,536 IDs with a forged A 198.18.6.6 (TTL 1 h)
+# for the name in lower case, and never sends the real answer.
+EVIL=198.18.0.54
+zt_addr "$U" u0 $EVIL/24
+cat >"$ZT_TMP/spoofer.py" <<'PY'
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 53))
+while True:
+    q, peer = s.recvfrom(4096)
+    end = 12
+    while q[end]:
+        end += q[end] + 1
+    qname = q[12:end + 1]
+    print(f"query id={q[0] << 8 | q[1]} port={peer[1]} name={qname!r}", flush=True)
+    question = qname.lower() + b"\0\1\0\1"
+    rr = b"\xc0\x0c\0\1\0\1" + struct.pack(">IH", 3600, 4) + bytes([198, 18, 6, 6])
+    for i in range(65536):
+        s.sendto(struct.pack(">HHHHHH", i, 0x8180, 1, 1, 0, 0) + question + rr, peer)
+PY
+zt_bg spoofer "$U" python3 -u "$ZT_TMP/spoofer.py" "$EVIL"
+wait_until 5 zt_udp_bound "$U" 53 || fail "spoofer not up"
+zt_daemon_start --upstream $EVIL
+out=$(ip netns exec "$C" dig +time=6 +tries=1 +nocookie @$DNS poison.example.test A || true)
+log "spoofer saw: $(head -n 1 "$ZT_TMP/spoofer.out")"
+grep -q '198.18.6.6' <<<"$out" && fail "forged answer accepted: $out"
+out=$(ip netns exec "$C" dig +time=6 +tries=1 +nocookie @$DNS poison.example.test A || true)
+grep -q '198.18.6.6' <<<"$out" && fail "forged answer served (cached): $out"
+(( $(dstat case_mismatch) >= 1 )) || fail "forgeries not seen: $(ztc --json stats | jq -c .dns)"
+grep -q "name=b'\\x06poison" "$ZT_TMP/spoofer.out" &&
+	fail "the name went upstream in the client's case (no 0x20): $(cat "$ZT_TMP/spoofer.out")"
+log "ok: forged answers with every ID but the wrong case are refused (SERVFAIL), never cached"
+zt_daemon_stop TERM
 log "attacks_client: all passed"
