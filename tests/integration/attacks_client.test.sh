@@ -124,6 +124,34 @@ ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 [[ $(dstat mappings) -ge $added ]] || fail "mappings lost over the restart"
 log "ok: restart with $(dstat mappings) mappings in ${ms} ms"
 
+section "hostile messages over UDP and TCP (oversize, compression loops)"
+ip netns exec "$C" python3 - "$ZT_ROOT/tests/fuzz/corpus-dns/query-loop" <<'PY' || fail "hostile sender failed"
+import socket, struct, sys
+loop = open(sys.argv[1], "rb").read()
+# A name whose pointer points at itself, and one running forward into a pointer.
+hdr = bytes([0, 7, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0])
+self_ptr = hdr + b"\xc0\x0c\0\1\0\1"
+fwd_ptr = hdr + b"\x01a\xc0\x12\0\1\0\1\xc0\x0c"
+big = hdr + b"\x3f" + b"a" * 63 + b"\0" * 65000
+msgs = [loop, self_ptr, fwd_ptr, big[:65507], b"\0" * 12, b"\xff" * 4096]
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.settimeout(0.3)
+for m in msgs:
+    u.sendto(m, ("100.95.0.251", 53))
+for m in msgs + [big]:
+    t = socket.create_connection(("100.95.0.251", 53), timeout=2)
+    try:
+        t.sendall(struct.pack(">H", min(len(m), 65535)) + m[:65535])
+        t.recv(4096)
+    except OSError:
+        pass
+    t.close()
+PY
+[[ -n $(qdig +short a.home.int A) ]] || fail "UDP not answering after hostile messages"
+[[ -n $(qdig +short +tcp a.home.int A) ]] || fail "TCP not answering after hostile messages"
+zt_pid_alive "$DAEMON_PID" || fail "daemon died on hostile messages"
+log "ok: compression loops and oversize messages over UDP and TCP: dropped or FORMERR, still answering"
+
 section "B2: DNS rebinding into an IP resource"
 out=$(qdig rebind.example.test A)
 [[ $(status_of <<<"$out") == NOERROR && $(answers_of <<<"$out") == 0 ]] ||
