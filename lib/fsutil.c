@@ -46,7 +46,18 @@ int zt_atomic_begin(struct zt_atomic_file *af, const char *dir, const char *name
 		snprintf(err, errlen, "%s: %s", dir, strerror(-ret));
 		return ret;
 	}
-	fd = open(af->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/*
+	 * A new file of our own, never one (or a symlink) found there: a stale
+	 * temp file from a crash goes first (unlink removes a symlink itself,
+	 * not its target), then O_EXCL | O_NOFOLLOW refuses whatever appears
+	 * in between instead of writing through it.
+	 */
+	if (unlink(af->tmp) && errno != ENOENT) {
+		ret = -errno;
+		snprintf(err, errlen, "saving %s: %s: %s", af->path, af->tmp, strerror(-ret));
+		return ret;
+	}
+	fd = open(af->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd >= 0) {
 		af->f = fdopen(fd, "w");
 		if (!af->f)
@@ -54,8 +65,9 @@ int zt_atomic_begin(struct zt_atomic_file *af, const char *dir, const char *name
 	}
 	if (!af->f) {
 		ret = -errno;
-		snprintf(err, errlen, "saving %s: %s", af->path, strerror(errno));
-		unlink(af->tmp);
+		snprintf(err, errlen, "saving %s: %s", af->path, strerror(-ret));
+		if (ret != -EEXIST)
+			unlink(af->tmp);
 		return ret;
 	}
 	return 0;

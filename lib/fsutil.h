@@ -19,7 +19,9 @@ int zt_mkdir_p(const char *path, unsigned int mode);
 
 /*
  * Atomic replacement of DIR/NAME: begin (makes DIR, mode 0700, if needed;
- * the temp file is DIR/.NAME.tmp, mode 0600), write to af.f, then commit
+ * the temp file is DIR/.NAME.tmp, mode 0600, created anew with O_EXCL and
+ * O_NOFOLLOW: whatever was planted there is never written through), write
+ * to af.f, then commit
  * or abort. Each returns 0 or -errno with ERR set; a failed commit has
  * aborted (the temp file is gone, the old file untouched).
  */

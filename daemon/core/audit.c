@@ -5,10 +5,12 @@
  * kernel's credentials of the connection.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/daemon.h"
 #include "lib/log.h"
@@ -20,6 +22,7 @@ void zt_audit(struct zt_daemon *d, int peer_fd, const char *action, json_object 
 	socklen_t len = sizeof(cred);
 	char path[4096];
 	FILE *f;
+	int fd;
 
 	json_object_object_add(o, "event", json_object_new_string("audit"));
 	json_object_object_add(o, "action", json_object_new_string(action));
@@ -33,7 +36,11 @@ void zt_audit(struct zt_daemon *d, int peer_fd, const char *action, json_object 
 
 	/* Durable copy first, then the log stream (zt_emit takes o). */
 	snprintf(path, sizeof(path), "%s/audit.jsonl", d->state_dir);
-	f = fopen(path, "ae");
+	/* Never through a symlink planted in the state dir; private to root. */
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	f = fd >= 0 ? fdopen(fd, "a") : NULL;
+	if (!f && fd >= 0)
+		close(fd);
 	if (f) {
 		struct timespec ts;
 		char tbuf[48];

@@ -43,7 +43,7 @@
 #define ZT_DNS_CACHE_DEFAULT_ENTRIES	1024
 #define ZT_DNS_CACHE_MAX_ENTRIES	1000000
 #define ZT_DNS_CACHE_MSG_MAX		4096	/* larger answers are not stored */
-#define ZT_DNS_CACHE_MAX_TTL		3600	/* seconds, positive answers */
+#define ZT_DNS_CACHE_MAX_TTL		600	/* seconds, positive answers: bounds a poisoned entry too */
 #define ZT_DNS_CACHE_MAX_NEGATIVE_TTL	300	/* seconds, NXDOMAIN and NODATA */
 
 struct zt_dns_cache;

@@ -475,9 +475,15 @@ static bool prefix_contains(const struct zt_prefix *p, const uint8_t addr[16])
 
 int zt_dns_answer_in_prefix(const uint8_t *msg, size_t len, const struct zt_prefix *prefix)
 {
+	return zt_dns_answer_in_prefixes(msg, len, prefix, 1);	/* 1 on a hit: index 0 */
+}
+
+int zt_dns_answer_in_prefixes(const uint8_t *msg, size_t len, const struct zt_prefix *prefixes,
+			      size_t n)
+{
 	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 	unsigned int qdcount, ancount, i;
-	size_t off = ZT_DNS_HEADER_LEN;
+	size_t off = ZT_DNS_HEADER_LEN, j;
 	const char *why;
 	uint8_t addr[16];
 
@@ -504,8 +510,9 @@ int zt_dns_answer_in_prefix(const uint8_t *msg, size_t len, const struct zt_pref
 		} else {
 			continue;
 		}
-		if (prefix_contains(prefix, addr))
-			return 1;
+		for (j = 0; j < n; j++)
+			if (prefix_contains(&prefixes[j], addr))
+				return (int)j + 1;
 	}
 	return 0;
 }

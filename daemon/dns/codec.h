@@ -115,6 +115,9 @@ ssize_t zt_dns_build_error(const struct zt_dns_query *q, unsigned int rcode,
  * the message does not parse (treat it as unsafe).
  */
 int zt_dns_answer_in_prefix(const uint8_t *msg, size_t len, const struct zt_prefix *prefix);
+/* The same over N prefixes: 1 + the index of the first one hit, 0, -EBADMSG. */
+int zt_dns_answer_in_prefixes(const uint8_t *msg, size_t len, const struct zt_prefix *prefixes,
+			      size_t n);
 
 /*
  * What a cache must know of an upstream response: zt_dns_response_scan().

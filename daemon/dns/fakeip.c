@@ -23,6 +23,10 @@
 
 #define FAKEIP_FILE_VERSION	1
 #define TABLE_MIN_CAP		64
+#define JOURNAL_MIN_LINES	4096
+
+static int journal_reset(struct zt_fakeip *fp, const char *state_dir, char *err,
+			 size_t errlen);
 
 /*
  * One address in the range: held by a name, or reserved (name NULL, not
@@ -68,7 +72,12 @@ struct zt_fakeip {
 	struct entry *oldest;
 	size_t mapped;
 	size_t reserved;
+	size_t max_names;		/* mappings at most: past it, reclaim */
 	bool dirty;
+	/* The journal (fakeip.h): new mappings appended, until compacted. */
+	int jfd;			/* -1: not open yet */
+	size_t jlines;			/* lines in it since the last full save */
+	uint64_t saves, appends;	/* counters */
 };
 
 static uint64_t mix64(uint64_t x)
@@ -283,6 +292,8 @@ int zt_fakeip_new(struct zt_fakeip **out, const struct zt_prefix *range,
 	fp->size = 1ULL << (32 - range->len);
 	fp->next_fresh = 1;	/* the first address is never handed out */
 	fp->min_idle = min_idle;
+	fp->max_names = ZT_FAKEIP_DEFAULT_MAX_NAMES;
+	fp->jfd = -1;
 	/* Without entropy the pool still works, only less hardened. */
 	if (getrandom(&fp->seed, sizeof(fp->seed), GRND_NONBLOCK) != sizeof(fp->seed))
 		fp->seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
@@ -304,7 +315,14 @@ void zt_fakeip_free(struct zt_fakeip *fp)
 	}
 	free(fp->by_addr.slot);
 	free(fp->by_name.slot);
+	if (fp->jfd >= 0)
+		close(fp->jfd);
 	free(fp);
+}
+
+void zt_fakeip_set_max_names(struct zt_fakeip *fp, size_t max_names)
+{
+	fp->max_names = max_names ? max_names : 1;
 }
 
 int zt_fakeip_reserve(struct zt_fakeip *fp, struct in_addr addr)
@@ -368,7 +386,7 @@ int zt_fakeip_assign(struct zt_fakeip *fp, const char *name, int64_t now,
 		goto out;
 
 	/* Loaded mappings and reservations sit anywhere: step over them. */
-	while (fp->next_fresh < fp->size) {
+	while (fp->mapped < fp->max_names && fp->next_fresh < fp->size) {
 		uint32_t a = fp->base + (uint32_t)fp->next_fresh++;
 
 		if (find_addr(fp, a))
@@ -386,7 +404,7 @@ int zt_fakeip_assign(struct zt_fakeip *fp, const char *name, int64_t now,
 		return ZT_FAKEIP_FRESH;
 	}
 
-	/* Exhausted: the least recently used name gives up its address, if
+	/* Exhausted (or at the cap): the least recently used name gives up its address, if
 	 * it has been idle long enough for flows and cached answers to end. */
 	e = fp->oldest;
 	if (!e || !idle_long_enough(e->last_use, now, fp->min_idle)) {
@@ -470,7 +488,15 @@ size_t zt_fakeip_count(const struct zt_fakeip *fp)
 
 size_t zt_fakeip_capacity(const struct zt_fakeip *fp)
 {
-	return (size_t)(fp->size - 1 - fp->reserved);
+	size_t addrs = (size_t)(fp->size - 1 - fp->reserved);
+
+	return addrs < fp->max_names ? addrs : fp->max_names;
+}
+
+void zt_fakeip_file_stats(const struct zt_fakeip *fp, uint64_t *saves, uint64_t *appends)
+{
+	*saves = fp->saves;
+	*appends = fp->appends;
 }
 
 bool zt_fakeip_dirty(const struct zt_fakeip *fp)
@@ -561,9 +587,161 @@ int zt_fakeip_save(struct zt_fakeip *fp, const char *state_dir, char *err, size_
 	}
 	fputs("\n  ]\n}\n", af.f);
 	ret = zt_atomic_commit(&af, err, errlen);
+	if (ret)
+		return ret;
+	fp->dirty = false;
+	fp->saves++;
+	/* Everything the journal said is in the file now: empty it. */
+	return journal_reset(fp, state_dir, err, errlen);
+}
+
+/*
+ * The journal: one JSON line per new or reclaimed mapping, appended and
+ * fdatasync'd before its answer leaves, so a new name costs one small
+ * write instead of rewriting the whole file. A full save empties it; so
+ * does a save once it holds half as many lines as the pool has names (at
+ * least JOURNAL_MIN_LINES), which keeps the work per new name constant.
+ */
+static int journal_path(const char *state_dir, char *path)
+{
+	if (snprintf(path, PATH_MAX, "%s/%s", state_dir, ZT_FAKEIP_JOURNAL) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static int journal_open(struct zt_fakeip *fp, const char *state_dir, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	int ret;
+
+	if (fp->jfd >= 0)
+		return 0;
+	ret = journal_path(state_dir, path);
 	if (!ret)
-		fp->dirty = false;
+		ret = zt_mkdir_p(state_dir, 0700);
+	if (!ret) {
+		/* Never through a planted symlink; private like the pool file. */
+		fp->jfd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fp->jfd < 0)
+			ret = -errno;
+	}
+	if (ret)
+		snprintf(err, errlen, "%s/%s: %s", state_dir, ZT_FAKEIP_JOURNAL, strerror(-ret));
 	return ret;
+}
+
+static int journal_reset(struct zt_fakeip *fp, const char *state_dir, char *err, size_t errlen)
+{
+	int ret = journal_open(fp, state_dir, err, errlen);
+
+	if (ret)
+		return ret;
+	if (ftruncate(fp->jfd, 0) || fdatasync(fp->jfd)) {
+		ret = -errno;
+		snprintf(err, errlen, "emptying %s: %s", ZT_FAKEIP_JOURNAL, strerror(-ret));
+		return ret;
+	}
+	fp->jlines = 0;
+	return 0;
+}
+
+int zt_fakeip_persist(struct zt_fakeip *fp, const char *state_dir, const char *name,
+		      char *err, size_t errlen)
+{
+	struct entry *e = name_ok(name) ? find_name(fp, name, hash_name(fp, name)) : NULL;
+	const char *text;
+	json_object *o;
+	size_t len, off = 0;
+	char *line;
+	int ret;
+
+	if (!e)
+		return -ENOENT;
+	if (fp->jlines >= JOURNAL_MIN_LINES && fp->jlines >= fp->mapped / 2)
+		return zt_fakeip_save(fp, state_dir, err, errlen);
+	ret = journal_open(fp, state_dir, err, errlen);
+	if (ret)
+		return ret;
+	o = entry_to_json(e);
+	if (!o)
+		return -ENOMEM;
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+					      JSON_C_TO_STRING_NOSLASHESCAPE);
+	len = strlen(text);
+	line = malloc(len + 1);
+	if (!line) {
+		json_object_put(o);
+		return -ENOMEM;
+	}
+	memcpy(line, text, len);
+	line[len++] = '\n';
+	json_object_put(o);
+	/* One write of the whole line: O_APPEND keeps lines whole. */
+	while (off < len) {
+		ssize_t w = write(fp->jfd, line + off, len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	free(line);
+	if (off < len || fdatasync(fp->jfd)) {
+		ret = errno ? -errno : -EIO;
+		snprintf(err, errlen, "appending to %s: %s", ZT_FAKEIP_JOURNAL, strerror(-ret));
+		return ret;
+	}
+	fp->jlines++;
+	fp->appends++;
+	return 0;
+}
+
+/* Forget mapping E (loading a journal that moved its name or address). */
+static void drop_entry(struct zt_fakeip *fp, struct entry *e)
+{
+	table_del(fp, BY_NAME, e);
+	table_del(fp, BY_ADDR, e);
+	lru_unlink(fp, e);
+	free(e->name);
+	free(e);
+	fp->mapped--;
+}
+
+/* Add a loaded mapping NAME -> A, newest or oldest in the LRU order. 0 or -ENOMEM. */
+static int add_loaded(struct zt_fakeip *fp, const char *name, uint32_t a, int64_t last,
+		      int64_t now, bool newest)
+{
+	struct entry *e = NULL;
+	int ret;
+
+	ret = table_reserve(fp, BY_NAME, fp->by_name.used + 1);
+	if (!ret)
+		ret = table_reserve(fp, BY_ADDR, fp->by_addr.used + 1);
+	if (!ret) {
+		e = calloc(1, sizeof(*e));
+		if (e)
+			e->name = strdup(name);
+		if (!e || !e->name)
+			ret = -ENOMEM;
+	}
+	if (ret) {
+		if (e)
+			free(e->name);
+		free(e);
+		return ret;
+	}
+	e->addr = a;
+	e->name_hash = hash_name(fp, name);
+	e->last_use = last > now ? now : last;
+	table_put(fp, &fp->by_name, BY_NAME, e);
+	table_put(fp, &fp->by_addr, BY_ADDR, e);
+	if (newest)
+		lru_push_newest(fp, e);
+	else
+		lru_push_oldest(fp, e);	/* the file lists the most recent first */
+	fp->mapped++;
+	return 0;
 }
 
 /* Add one mapping read from the file. 1 added, 0 dropped, -errno. */
@@ -612,32 +790,100 @@ static int load_one(struct zt_fakeip *fp, json_object *m, size_t idx, int64_t no
 		return -EINVAL;
 	}
 
-	ret = table_reserve(fp, BY_NAME, fp->by_name.used + 1);
-	if (!ret)
-		ret = table_reserve(fp, BY_ADDR, fp->by_addr.used + 1);
-	if (!ret) {
-		e = calloc(1, sizeof(*e));
-		if (e)
-			e->name = strdup(name);
-		if (!e || !e->name)
-			ret = -ENOMEM;
-	}
-	if (ret) {
-		if (e)
-			free(e->name);
-		free(e);
+	if (fp->mapped >= fp->max_names)
+		return 0;			/* the cap: the oldest ones go */
+	ret = add_loaded(fp, name, a, last, now, false);
+	if (ret < 0) {
 		snprintf(err, errlen, "mapping %zu: %s", idx, strerror(-ret));
 		return ret;
 	}
-	e->addr = a;
-	e->name_hash = hash_name(fp, name);
-	e->last_use = last > now ? now : last;
-	table_put(fp, &fp->by_name, BY_NAME, e);
-	table_put(fp, &fp->by_addr, BY_ADDR, e);
-	/* The file lists the most recent first. */
-	lru_push_oldest(fp, e);
-	fp->mapped++;
 	return 1;
+}
+
+/* A journal line: NAME holds ADDR from now on, whoever held either before. */
+static int journal_apply(struct zt_fakeip *fp, json_object *m, int64_t now)
+{
+	json_object *jname, *jaddr, *jlast;
+	const char *name;
+	struct in_addr in;
+	struct entry *e;
+	uint32_t a;
+	int ret;
+
+	if (!json_object_is_type(m, json_type_object) ||
+	    !json_object_object_get_ex(m, "name", &jname) ||
+	    !json_object_is_type(jname, json_type_string) ||
+	    !json_object_object_get_ex(m, "address", &jaddr) ||
+	    !json_object_is_type(jaddr, json_type_string) ||
+	    !json_object_object_get_ex(m, "last_use", &jlast) ||
+	    !json_object_is_type(jlast, json_type_int))
+		return -EINVAL;
+	name = json_object_get_string(jname);
+	if (!name_ok(name) || strlen(name) != (size_t)json_object_get_string_len(jname) ||
+	    inet_pton(AF_INET, json_object_get_string(jaddr), &in) != 1)
+		return -EINVAL;
+	a = ntohl(in.s_addr);
+	if (!in_range(fp, a) || a == fp->base)
+		return 0;
+	e = find_addr(fp, a);
+	if (e && !e->name)
+		return 0;			/* reserved since */
+	if (e)
+		drop_entry(fp, e);
+	e = find_name(fp, name, hash_name(fp, name));
+	if (e)
+		drop_entry(fp, e);
+	ret = add_loaded(fp, name, a, json_object_get_int64(jlast), now, true);
+	while (!ret && fp->mapped > fp->max_names)
+		drop_entry(fp, fp->oldest);
+	return ret;
+}
+
+/*
+ * Replay STATE_DIR/fakeip.journal over what the file held. A torn last
+ * line (a crash mid-append: its answer never left) is skipped, as is any
+ * other line that does not parse. 0 or -errno with ERR set.
+ */
+static int journal_replay(struct zt_fakeip *fp, const char *state_dir, int64_t now,
+			  char *err, size_t errlen)
+{
+	char path[PATH_MAX], *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	FILE *f;
+	int fd, ret = journal_path(state_dir, path);
+
+	if (ret)
+		return ret;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		return 0;
+	if (fd < 0 || !(f = fdopen(fd, "r"))) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return ret;
+	}
+	while ((n = getline(&line, &cap, f)) > 0) {
+		json_object *m = json_tokener_parse(line);
+
+		ret = m ? journal_apply(fp, m, now) : -EINVAL;
+		json_object_put(m);
+		if (ret == -ENOMEM)
+			break;
+		ret = 0;
+		fp->jlines++;
+		fp->dirty = true;	/* the next save folds the journal in */
+	}
+	free(line);
+	fclose(f);
+	if (ret == -ENOMEM) {
+		snprintf(err, errlen, "%s: %s", path, strerror(ENOMEM));
+		clear_mappings(fp);
+		return ret;
+	}
+	return 0;
 }
 
 int zt_fakeip_load(struct zt_fakeip *fp, const char *state_dir, int64_t now,
@@ -646,7 +892,7 @@ int zt_fakeip_load(struct zt_fakeip *fp, const char *state_dir, int64_t now,
 	char path[PATH_MAX], msg[256];
 	json_object *obj, *v, *maps;
 	size_t i, n, loaded = 0;
-	int ret;
+	int fd, ret;
 
 	if (fp->mapped) {
 		snprintf(err, errlen, "fake IP pool: load into a pool already in use");
@@ -657,9 +903,19 @@ int zt_fakeip_load(struct zt_fakeip *fp, const char *state_dir, int64_t now,
 		snprintf(err, errlen, "%s: %s", state_dir, strerror(-ret));
 		return ret;
 	}
-	if (access(path, F_OK) && errno == ENOENT)
-		return 0;
-	obj = json_object_from_file(path);
+	/* Never through a planted symlink. */
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		ret = journal_replay(fp, state_dir, now, err, errlen);
+		return ret < 0 ? ret : (int)(fp->mapped > INT_MAX ? INT_MAX : fp->mapped);
+	}
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return ret;
+	}
+	obj = json_object_from_fd(fd);
+	close(fd);
 	if (!obj) {
 		const char *why = json_util_get_last_err();
 		size_t n;
@@ -697,7 +953,12 @@ int zt_fakeip_load(struct zt_fakeip *fp, const char *state_dir, int64_t now,
 	}
 	/* Dropped mappings make the file stale: the next lazy save rewrites it. */
 	fp->dirty = loaded != n;
-	ret = loaded > INT_MAX ? INT_MAX : (int)loaded;
+	json_object_put(obj);
+	ret = journal_replay(fp, state_dir, now, err, errlen);
+	if (ret < 0)
+		return ret;
+	loaded = fp->mapped;
+	return loaded > INT_MAX ? INT_MAX : (int)loaded;
 out:
 	json_object_put(obj);
 	return ret;

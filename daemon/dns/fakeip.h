@@ -30,6 +30,14 @@
 #define ZT_FAKEIP_DEFAULT_MIN_IDLE	120	/* seconds */
 #define ZT_FAKEIP_NAME_MAX		1024	/* = ZT_DNS_NAME_TEXT_MAX, NUL included */
 #define ZT_FAKEIP_FILE			"fakeip.json"
+#define ZT_FAKEIP_JOURNAL		"fakeip.journal"
+/*
+ * Names held at most, whatever the range: each is an exact-map entry
+ * (ZT_MAX_EXACT holds two generations of 262144), and a wildcard resource
+ * lets anyone who can make this host resolve names ask for new ones.
+ * Past the cap the least recently used idle name is reclaimed.
+ */
+#define ZT_FAKEIP_DEFAULT_MAX_NAMES	65536
 
 struct zt_fakeip;
 
@@ -84,7 +92,12 @@ typedef int (*zt_fakeip_visit_fn)(const char *name, struct in_addr addr, int64_t
 int zt_fakeip_foreach(const struct zt_fakeip *fp, zt_fakeip_visit_fn fn, void *ctx);
 
 size_t zt_fakeip_count(const struct zt_fakeip *fp);	/* names holding an address */
-size_t zt_fakeip_capacity(const struct zt_fakeip *fp);	/* addresses it may hand out */
+/* Addresses it may hand out: the range's, at most the cap on names. */
+size_t zt_fakeip_capacity(const struct zt_fakeip *fp);
+/* Change the cap on names (ZT_FAKEIP_DEFAULT_MAX_NAMES); 0 counts as 1. */
+void zt_fakeip_set_max_names(struct zt_fakeip *fp, size_t max_names);
+/* Full saves and journal appends so far. */
+void zt_fakeip_file_stats(const struct zt_fakeip *fp, uint64_t *saves, uint64_t *appends);
 
 /*
  * Whether names or addresses changed since the last save or load, so saves
@@ -95,16 +108,31 @@ size_t zt_fakeip_capacity(const struct zt_fakeip *fp);	/* addresses it may hand 
 bool zt_fakeip_dirty(const struct zt_fakeip *fp);
 
 /*
- * Save to STATE_DIR/fakeip.json, replaced atomically like the policy file.
- * Memory stays bounded whatever the number of mappings. 0 or -errno.
+ * Save to STATE_DIR/fakeip.json, replaced atomically like the policy file,
+ * then empty the journal. Memory stays bounded whatever the number of
+ * mappings. 0 or -errno.
  */
 int zt_fakeip_save(struct zt_fakeip *fp, const char *state_dir, char *err, size_t errlen);
+
+/*
+ * Make NAME's mapping durable (after zt_fakeip_assign() gave it a fresh or
+ * reclaimed address, before the answer leaves): one JSON line appended to
+ * STATE_DIR/fakeip.journal and fdatasync'd, O(1) whatever the pool's size.
+ * Once the journal holds half as many lines as the pool has names (4096
+ * at least) this is a full save instead, which empties it: O(1) amortised.
+ * 0, -ENOENT (no such mapping), or -errno with ERR set.
+ */
+int zt_fakeip_persist(struct zt_fakeip *fp, const char *state_dir, const char *name,
+		      char *err, size_t errlen);
 
 /*
  * Load STATE_DIR/fakeip.json into an empty pool (-EBUSY otherwise); a
  * missing file loads nothing. Mappings outside the current range or on a
  * reserved address are dropped (the range is configurable); last-use times
- * in the future are clamped to NOW. Returns the number of mappings loaded,
+ * in the future are clamped to NOW. Then the journal is replayed over it
+ * (lines that do not parse, like a torn last one, are skipped). Past the
+ * cap on names the least recently used are dropped. Neither file is
+ * followed if it is a symlink. Returns the number of mappings loaded,
  * or -errno with ERR set and the pool left empty.
  */
 int zt_fakeip_load(struct zt_fakeip *fp, const char *state_dir, int64_t now,

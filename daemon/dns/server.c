@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,6 +29,16 @@
 #define UDP_ROUNDS		2	/* batches per wakeup, then the loop's other fds */
 #define TCP_MSG_MAX		65535
 #define REPLY_MAX		65535
+/*
+ * New fake-IP names per second, and the burst: a web page can make the
+ * browser ask for endless names under a wildcard resource, each a pool
+ * entry, an exact-map entry and a journal write. At this rate, with the
+ * pool's 120 s minimum idle time, a flood holds at most ~6000 names and
+ * the cap (ZT_FAKEIP_DEFAULT_MAX_NAMES) always finds an idle one to reclaim.
+ */
+#define NEW_NAMES_PER_S		50
+#define NEW_NAMES_BURST		500
+#define LOCAL_ADDRS_MAX		64	/* this namespace's IPv4 addresses remembered */
 
 struct tcp_conn {
 	struct zt_dns_server *s;
@@ -55,6 +67,9 @@ struct fwd {
 	uint64_t conn_id;		/* 0: UDP */
 	struct sockaddr_storage peer;
 	socklen_t peerlen;
+	/* The question as sent upstream (random case, DNS 0x20); 0: as the client's. */
+	uint8_t sent_qname[ZT_DNS_NAME_WIRE_MAX];
+	size_t sent_len;
 };
 
 struct zt_dns_server {
@@ -70,8 +85,26 @@ struct zt_dns_server {
 	unsigned int pending;
 	struct udp_batch *ub;
 	struct zt_dns_cache *cache;	/* NULL: --dns-cache 0 */
+	/*
+	 * The rebinding guard's prefixes: the fake range, then every IP/CIDR
+	 * resource of the policy (rebuilt when it changes). A forwarded name's
+	 * answer pointing into any of them is stripped.
+	 */
+	struct zt_prefix *guard;
+	size_t nguard;
+	/* New names allowed now (a token bucket, NEW_NAMES_PER_S). */
+	double new_tokens;
+	uint64_t new_tokens_ms;
+	/* This namespace's IPv4 addresses (network order), re-read on a miss at most once a second. */
+	uint32_t local_addrs[LOCAL_ADDRS_MAX];
+	unsigned int nlocal;
+	uint64_t local_read_ms;
 	/* counters */
 	uint64_t q_local, q_forwarded, q_cached, q_dropped, q_formerr, q_servfail, q_stripped;
+	uint64_t q_refused_remote, q_limited, q_spoofed;
+	/* Random bytes for upstream IDs and 0x20, refilled by getrandom(). */
+	uint8_t rnd[4096];
+	size_t rnd_left;
 	uint64_t fast_puts, fast_flushes;
 };
 
@@ -178,6 +211,61 @@ static void reply(struct zt_dns_server *s, const struct reply_to *to, const uint
 
 /* ---- forwarding (c-ares) ---- */
 
+static uint8_t rnd_byte(struct zt_dns_server *s)
+{
+	if (!s->rnd_left) {
+		ssize_t n = getrandom(s->rnd, sizeof(s->rnd), GRND_NONBLOCK);
+
+		/* No entropy yet (early boot): weaker, still varying. */
+		if (n != (ssize_t)sizeof(s->rnd)) {
+			uint64_t x = zt_mono_ns() ^ (uint64_t)(uintptr_t)s;
+			size_t i;
+
+			for (i = 0; i < sizeof(s->rnd); i++) {
+				x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+				s->rnd[i] = (uint8_t)(x >> 56);
+			}
+		}
+		s->rnd_left = sizeof(s->rnd);
+	}
+	return s->rnd[--s->rnd_left];
+}
+
+/* A random upstream ID, and the question's letters in random case (DNS 0x20). */
+static void randomise_query(struct zt_dns_server *s, struct fwd *f, uint8_t *msg, size_t len)
+{
+	const struct zt_dns_query *q = &f->q;
+	size_t i, end = ZT_DNS_HEADER_LEN + q->qname_len;
+	uint8_t bits = 0;
+	unsigned int nbits = 0;
+
+	msg[0] = rnd_byte(s);
+	msg[1] = rnd_byte(s);
+	/* Only a question in plain wire form at its usual place (a query's always is). */
+	if (!q->has_question || len < end || memcmp(msg + ZT_DNS_HEADER_LEN, q->qname, q->qname_len))
+		return;
+	for (i = ZT_DNS_HEADER_LEN; i < end && msg[i];) {
+		size_t j, label = msg[i];
+
+		for (j = i + 1; j <= i + label && j < end; j++) {
+			uint8_t c = msg[j] | 0x20;
+
+			if (c < 'a' || c > 'z')
+				continue;
+			if (!nbits) {
+				bits = rnd_byte(s);
+				nbits = 8;
+			}
+			msg[j] = (bits & 1) ? (uint8_t)(c - 0x20) : c;
+			bits >>= 1;
+			nbits--;
+		}
+		i += label + 1;
+	}
+	memcpy(f->sent_qname, msg + ZT_DNS_HEADER_LEN, q->qname_len);
+	f->sent_len = q->qname_len;
+}
+
 /*
  * Around each pass of c-ares over its sockets: the forwarded answers of
  * that pass leave with one sendmmsg.
@@ -259,21 +347,45 @@ static void on_upstream_answer(void *arg, int status, int timeouts, unsigned cha
 		reply(s, &to, out, len);
 		goto out;
 	}
-	/* Rebinding guard: an outside name must never lead into the fake range. */
-	r = zt_dns_answer_in_prefix(abuf, (size_t)alen, &s->cfg.fake_range);
+	/*
+	 * DNS 0x20: c-ares compares questions ignoring case; an answer that
+	 * does not echo the case we sent is a forgery (or an upstream that
+	 * rewrites case, which we cannot tell apart): never cached, SERVFAIL.
+	 */
+	if (f->sent_len && ((size_t)alen < ZT_DNS_HEADER_LEN + f->sent_len ||
+			    memcmp(abuf + ZT_DNS_HEADER_LEN, f->sent_qname, f->sent_len))) {
+		s->q_spoofed++;
+		zt_log("warning", "dns: answer for %s does not echo the question's case; dropped",
+		       f->q.name);
+		s->q_servfail++;
+		len = zt_dns_build_error(&f->q, ZT_DNS_RCODE_SERVFAIL, out, sizeof(out));
+		reply(s, &to, out, len);
+		goto out;
+	}
+	/*
+	 * Rebinding guard: an outside name must never lead into the fake range,
+	 * nor into an IP resource (a page from evil.example answering with a
+	 * resource's address would reach it as its own origin). Names meant
+	 * to reach resources are resources themselves, answered above.
+	 */
+	r = zt_dns_answer_in_prefixes(abuf, (size_t)alen, s->guard, s->nguard);
 	if (r != 0) {
 		s->q_stripped++;
 		zt_log("warning", "dns: answer for %s %s; stripped", f->q.name,
-		       r > 0 ? "points into the fake range" : "does not parse");
+		       r < 0 ? "does not parse" : r == 1 ? "points into the fake range"
+		       : "points into an IP resource");
 		len = zt_dns_build_nodata(&f->q, out, sizeof(out));
 		reply(s, &to, out, len);
 		goto out;
 	}
+	memcpy(out, abuf, (size_t)alen);
+	/* Back to the client's ID and spelling (c-ares matched ours, case aside). */
+	zt_dns_set_id(out, (size_t)alen, f->q.id);
+	if (f->sent_len)
+		memcpy(out + ZT_DNS_HEADER_LEN, f->q.qname, f->q.qname_len);
 	/* Only what passed the guard is stored; the cache refuses the rest itself. */
 	if (s->cache)
-		zt_dns_cache_put(s->cache, &f->q, abuf, (size_t)alen, zt_mono_ms());
-	memcpy(out, abuf, (size_t)alen);
-	zt_dns_set_id(out, (size_t)alen, f->q.id);
+		zt_dns_cache_put(s->cache, &f->q, out, (size_t)alen, zt_mono_ms());
 	reply_answer(s, &f->q, &to, out, (size_t)alen, sizeof(out));
 out:
 	free(f);
@@ -283,10 +395,10 @@ out:
 static void forward(struct zt_dns_server *s, const struct zt_dns_query *q, const uint8_t *raw,
 		    size_t rawlen, const struct reply_to *to)
 {
-	uint8_t out[ZT_DNS_UDP_PLAIN_MAX];
+	uint8_t out[ZT_DNS_UDP_PLAIN_MAX], sent[ZT_DNS_QUERY_MAX];
 	struct fwd *f;
 
-	if (!s->al || !s->upstreams[0] || s->pending >= MAX_PENDING ||
+	if (rawlen > sizeof(sent) || !s->al || !s->upstreams[0] || s->pending >= MAX_PENDING ||
 	    !(f = calloc(1, sizeof(*f)))) {
 		s->q_servfail++;
 		reply(s, to, out, zt_dns_build_error(q, ZT_DNS_RCODE_SERVFAIL, out, sizeof(out)));
@@ -302,8 +414,18 @@ static void forward(struct zt_dns_server *s, const struct zt_dns_query *q, const
 	}
 	s->pending++;
 	s->q_forwarded++;
-	/* The raw query goes as it came (EDNS0, flags); c-ares picks its own ID. */
-	ares_send(zt_ares_loop_channel(s->al), raw, (int)rawlen, on_upstream_answer, f);
+	/*
+	 * The query goes as it came (EDNS0, flags), but c-ares 1.18's
+	 * ares_send() keeps the ID it is given and sends every query from one
+	 * socket (one source port) while any is pending: the client's ID
+	 * would be all an off-path attacker had to guess. So a random ID, and
+	 * the name's letters in random case (DNS 0x20), which the answer must
+	 * echo exactly (on_upstream_answer).
+	 */
+	memcpy(sent, raw, rawlen);
+	randomise_query(s, f, sent, rawlen);
+	/* c-ares copies it. */
+	ares_send(zt_ares_loop_channel(s->al), sent, (int)rawlen, on_upstream_answer, f);
 	zt_ares_loop_queued(s->al);
 }
 
@@ -339,10 +461,37 @@ static void fast_flush(struct zt_dns_server *s)
 	s->fast_flushes++;
 }
 
+/* The fake range and every IP resource's prefix; kept as it was on ENOMEM. */
+static int build_guard(struct zt_dns_server *s)
+{
+	const struct zt_policy *p = s->cfg.policy;
+	struct zt_prefix *g;
+	size_t n = 1;
+	unsigned int i;
+
+	g = calloc(1 + (p ? p->count : 0), sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	g[0] = s->cfg.fake_range;
+	for (i = 0; p && i < p->count; i++)
+		if (!p->res[i].name_pattern[0])
+			g[n++] = p->res[i].prefix;
+	free(s->guard);
+	s->guard = g;
+	s->nguard = n;
+	return 0;
+}
+
 void zt_dns_server_policy_changed(struct zt_dns_server *s)
 {
-	if (s)
-		fast_flush(s);
+	if (!s)
+		return;
+	fast_flush(s);
+	if (build_guard(s))
+		zt_log("error", "dns: rebinding guard not updated: %s", strerror(ENOMEM));
+	/* Answers cached before may point into a resource added now. */
+	if (s->cache)
+		zt_dns_cache_flush(s->cache);
 }
 
 /*
@@ -366,6 +515,21 @@ static void fast_learn(struct zt_dns_server *s, const struct zt_dns_query *q, bo
 
 /* ---- answering ---- */
 
+/* May one more name get a fake IP now? Takes a token if so. */
+static bool take_new_name(struct zt_dns_server *s)
+{
+	uint64_t now = zt_mono_ms();
+
+	s->new_tokens += (double)(now - s->new_tokens_ms) * NEW_NAMES_PER_S / 1000.0;
+	if (s->new_tokens > NEW_NAMES_BURST)
+		s->new_tokens = NEW_NAMES_BURST;
+	s->new_tokens_ms = now;
+	if (s->new_tokens < 1.0)
+		return false;
+	s->new_tokens -= 1.0;
+	return true;
+}
+
 /*
  * A resource name's A record: the pool's address, known to the data plane
  * and saved before the answer leaves.
@@ -376,6 +540,7 @@ static ssize_t answer_resource(struct zt_dns_server *s, const struct zt_dns_quer
 	struct zt_exact_binding b = { .resource_id = res->id };
 	struct in_addr addr;
 	char err[256];
+	bool fresh;
 	int ret;
 
 	if (q->qtype != ZT_DNS_T_A || q->qclass != ZT_DNS_CLASS_IN)
@@ -385,6 +550,10 @@ static ssize_t answer_resource(struct zt_dns_server *s, const struct zt_dns_quer
 	if (s->cfg.fast && zt_fakeip_count(s->pool) >= zt_fakeip_capacity(s->pool) &&
 	    zt_fakeip_lookup_name(s->pool, q->name, &addr, NULL))
 		fast_fold(s);
+	if (zt_fakeip_lookup_name(s->pool, q->name, NULL, NULL) && !take_new_name(s)) {
+		s->q_limited++;
+		goto servfail;		/* a flood of new names: SERVFAIL, tried again later */
+	}
 	ret = zt_fakeip_assign(s->pool, q->name, now_s(), &addr);
 	if (ret < 0) {
 		zt_log("warning", "dns: no fake IP for %s: %s", q->name, strerror(-ret));
@@ -395,6 +564,7 @@ static ssize_t answer_resource(struct zt_dns_server *s, const struct zt_dns_quer
 	 * all of them, against the policy it compiles. Only a new or reclaimed
 	 * address has to be written now, before the answer leaves.
 	 */
+	fresh = ret != ZT_FAKEIP_EXISTING;
 	/* The name that lost this address may still be answered in BPF. */
 	if (ret == ZT_FAKEIP_RECLAIMED)
 		fast_flush(s);
@@ -405,9 +575,9 @@ static ssize_t answer_resource(struct zt_dns_server *s, const struct zt_dns_quer
 		       strerror(-ret));
 		goto servfail;
 	}
-	if (zt_fakeip_dirty(s->pool)) {
-		/* A new mapping is durable before anyone can cache it. */
-		ret = zt_fakeip_save(s->pool, s->cfg.state_dir, err, sizeof(err));
+	if (fresh) {
+		/* A new mapping is durable before anyone can cache it: one journal line. */
+		ret = zt_fakeip_persist(s->pool, s->cfg.state_dir, q->name, err, sizeof(err));
 		if (ret)
 			zt_log("error", "dns: saving fake IPs: %s", err);
 	}
@@ -456,6 +626,55 @@ static void handle_query(struct zt_dns_server *s, const uint8_t *msg, size_t len
 	forward(s, &q, msg, len, to);
 }
 
+/* ---- who may ask ---- */
+
+static void read_local_addrs(struct zt_dns_server *s)
+{
+	struct ifaddrs *ifa, *i;
+
+	s->local_read_ms = zt_mono_ms();
+	if (getifaddrs(&ifa))
+		return;
+	s->nlocal = 0;
+	for (i = ifa; i && s->nlocal < LOCAL_ADDRS_MAX; i = i->ifa_next)
+		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET)
+			s->local_addrs[s->nlocal++] =
+				((const struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr;
+	freeifaddrs(ifa);
+}
+
+/*
+ * Only this host (this network namespace) may use the server: its address
+ * sits on ztg0, and with Linux's weak host model anyone on the LAN who
+ * routes to it could otherwise use it as an open forwarder and fill the
+ * pool. A query from a process here carries a local source address
+ * (127.0.0.0/8, or one of ours: the kernel picks the destination itself);
+ * one from elsewhere cannot, since the kernel drops packets arriving with
+ * a local source as martians (accept_local is 0 by default).
+ */
+static bool peer_is_local(struct zt_dns_server *s, const struct sockaddr *sa, socklen_t len)
+{
+	uint32_t a;
+	unsigned int i;
+
+	if (sa->sa_family != AF_INET || len < (socklen_t)sizeof(struct sockaddr_in))
+		return false;
+	a = ((const struct sockaddr_in *)sa)->sin_addr.s_addr;
+	if ((ntohl(a) >> 24) == 127 || a == s->cfg.listen.sin_addr.s_addr)
+		return true;
+	for (i = 0; i < s->nlocal; i++)
+		if (s->local_addrs[i] == a)
+			return true;
+	/* A new address here, maybe: look again, but not for every stranger's packet. */
+	if (zt_mono_ms() - s->local_read_ms < 1000)
+		return false;
+	read_local_addrs(s);
+	for (i = 0; i < s->nlocal; i++)
+		if (s->local_addrs[i] == a)
+			return true;
+	return false;
+}
+
 /* ---- UDP ---- */
 
 /*
@@ -482,6 +701,11 @@ static void on_udp(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 		while (zt_udp_batch_next(s->ub->io, &pos, &d)) {
 			struct reply_to to = { .peer = (struct sockaddr *)d.from,
 					       .peerlen = d.fromlen, .batch = true };
+
+			if (!peer_is_local(s, to.peer, to.peerlen)) {
+				s->q_refused_remote++;	/* not even an error: no amplifier */
+				continue;
+			}
 
 			/* A truncated one fills the buffer: the parser sees it is oversize. */
 			handle_query(s, d.data, d.len, &to);
@@ -537,13 +761,20 @@ static void on_conn(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 static void on_accept(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct zt_dns_server *s = arg;
+	struct sockaddr_storage peer;
+	socklen_t peerlen = sizeof(peer);
 	struct tcp_conn *c, **pc;
 	int cfd;
 
 	(void)events;
-	cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	cfd = accept4(fd, (struct sockaddr *)&peer, &peerlen, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (cfd < 0)
 		return;
+	if (!peer_is_local(s, (struct sockaddr *)&peer, peerlen)) {
+		s->q_refused_remote++;
+		close(cfd);
+		return;
+	}
 	if (s->nconns >= MAX_TCP_CONNS) {
 		/* Full: the oldest connection (the list's tail) makes room. */
 		for (pc = &s->conns; (*pc)->next; pc = &(*pc)->next)
@@ -612,6 +843,9 @@ int zt_dns_server_open(struct zt_fakeip *pool, const struct zt_dns_server_cfg *c
 	snprintf(s->upstreams, sizeof(s->upstreams), "%s", cfg->upstreams ? cfg->upstreams : "");
 	s->cfg.upstreams = s->upstreams;
 	s->udp_fd = s->tcp_fd = -1;
+	s->new_tokens = NEW_NAMES_BURST;
+	s->new_tokens_ms = zt_mono_ms();
+	read_local_addrs(s);
 	s->ub = calloc(1, sizeof(*s->ub));
 	if (!s->ub) {
 		free(s);
@@ -636,6 +870,11 @@ int zt_dns_server_open(struct zt_fakeip *pool, const struct zt_dns_server_cfg *c
 	ret = zt_ares_loop_open(cfg->loop, &acfg, &s->al, err, errlen);
 	if (ret)
 		goto fail;
+	ret = build_guard(s);
+	if (ret) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	if (cfg->cache_entries) {
 		ret = zt_dns_cache_new(&s->cache, cfg->cache_entries);
 		if (ret) {
@@ -722,6 +961,7 @@ void zt_dns_server_close(struct zt_dns_server *s)
 	if (s->pool && zt_fakeip_save(s->pool, s->cfg.state_dir, err, sizeof(err)))
 		zt_log("error", "dns: saving fake IPs: %s", err);
 	zt_dns_cache_free(s->cache);
+	free(s->guard);
 	zt_udp_batch_free(s->ub->io);
 	free(s->ub);
 	free(s);
@@ -839,7 +1079,7 @@ json_object *zt_dns_resolve_json(struct zt_dns_server *s, const char *name, char
 		json_object_object_add(o, "upstreams", json_object_new_string(s->upstreams));
 		json_object_object_add(o, "why", json_object_new_string(
 			"not a resource name: forwarded to the upstreams; answers pointing into "
-			"the fake range are stripped"));
+			"the fake range or an IP resource are stripped"));
 		return o;
 	}
 	json_object_object_add(o, "answer", json_object_new_string("resource"));
@@ -869,6 +1109,7 @@ json_object *zt_dns_resolve_json(struct zt_dns_server *s, const char *name, char
 void zt_dns_server_stats(const struct zt_dns_server *s, json_object *o)
 {
 	json_object *d = json_object_new_object();
+	uint64_t saves, appends;
 
 	json_object_object_add(d, "local", json_object_new_int64((int64_t)s->q_local));
 	json_object_object_add(d, "forwarded", json_object_new_int64((int64_t)s->q_forwarded));
@@ -878,6 +1119,12 @@ void zt_dns_server_stats(const struct zt_dns_server *s, json_object *o)
 	json_object_object_add(d, "dropped", json_object_new_int64((int64_t)s->q_dropped));
 	json_object_object_add(d, "stripped", json_object_new_int64((int64_t)s->q_stripped));
 	json_object_object_add(d, "pending", json_object_new_int64((int64_t)s->pending));
+	json_object_object_add(d, "refused_remote", json_object_new_int64((int64_t)s->q_refused_remote));
+	json_object_object_add(d, "limited", json_object_new_int64((int64_t)s->q_limited));
+	json_object_object_add(d, "case_mismatch", json_object_new_int64((int64_t)s->q_spoofed));
+	zt_fakeip_file_stats(s->pool, &saves, &appends);
+	json_object_object_add(d, "pool_saves", json_object_new_int64((int64_t)saves));
+	json_object_object_add(d, "pool_journaled", json_object_new_int64((int64_t)appends));
 	json_object_object_add(d, "mappings", json_object_new_int64((int64_t)zt_fakeip_count(s->pool)));
 	if (s->cfg.fast) {
 		struct zt_dns_fast_stats fs;

@@ -109,6 +109,13 @@ int zt_key_load_private(const char *path, uint8_t priv[ZT_KEY_LEN], char *err, s
 		ret = -EINVAL;
 		goto out;
 	}
+	/* Only root or we may have written it: another user could swap our identity. */
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		snprintf(err, errlen, "key file %s is owned by uid %u, not root or %u: chown it",
+			 path, (unsigned int)st.st_uid, (unsigned int)geteuid());
+		ret = -EACCES;
+		goto out;
+	}
 	if (st.st_mode & 077) {
 		snprintf(err, errlen,
 			 "key file %s is accessible by group or others (mode %04o): chmod 600 it",

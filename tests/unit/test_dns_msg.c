@@ -572,6 +572,26 @@ static void test_rebinding_guard(void **state)
 	add_rr(&m, ZT_DNS_T_AAAA, a6, 16);
 	assert_int_equal(zt_dns_answer_in_prefix(m.b, m.len, &fake), 0);
 	assert_int_equal(zt_dns_answer_in_prefix(m.b, m.len, &v6), 1);
+	/* B2: several prefixes (fake range, IP resources): the first one hit, 1-based. */
+	{
+		struct zt_prefix g[3] = { fake };
+
+		assert_int_equal(zt_prefix_parse("198.18.5.0/24", &g[1], err, sizeof(err)), 0);
+		g[2] = v6;
+		assert_int_equal(zt_dns_answer_in_prefixes(m.b, m.len, g, 3), 3);
+		assert_int_equal(zt_dns_answer_in_prefixes(m.b, m.len, g, 2), 0);
+		upstream(&m, 2);
+		inet_pton(AF_INET, "93.184.216.34", a);
+		add_rr(&m, ZT_DNS_T_A, a, 4);
+		inet_pton(AF_INET, "198.18.5.5", a);
+		add_rr(&m, ZT_DNS_T_A, a, 4);
+		assert_int_equal(zt_dns_answer_in_prefixes(m.b, m.len, g, 3), 2);
+		assert_int_equal(zt_dns_answer_in_prefixes(m.b, m.len, g, 1), 0);
+		assert_int_equal(zt_dns_answer_in_prefixes(m.b, m.len, g, 0), 0);
+		upstream(&m, 1);
+		inet_pton(AF_INET6, "fd12::1", a6);
+		add_rr(&m, ZT_DNS_T_AAAA, a6, 16);
+	}
 
 	/* Malformed: record cut short, count larger than the records. */
 	upstream(&m, 1);

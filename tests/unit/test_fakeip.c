@@ -106,6 +106,9 @@ static void test_new_rejects_bad_ranges(void **state)
 		assert_non_null(strstr(err, "fake IP range"));
 	}
 	fp = pool(ZT_FAKEIP_DEFAULT_RANGE, ZT_FAKEIP_DEFAULT_MIN_IDLE);
+	/* A /12 holds a million addresses; the cap on names is what bounds the maps. */
+	assert_int_equal(zt_fakeip_capacity(fp), ZT_FAKEIP_DEFAULT_MAX_NAMES);
+	zt_fakeip_set_max_names(fp, 1u << 21);
 	assert_int_equal(zt_fakeip_capacity(fp), (1u << 20) - 1);
 	zt_fakeip_free(fp);
 	zt_fakeip_free(NULL);
@@ -431,6 +434,156 @@ static void test_persistence(void **state)
 	assert_int_equal(system(path), 0);
 }
 
+static int count_lines(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	int c, n = 0;
+
+	if (!f)
+		return -1;
+	while ((c = fgetc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
+/*
+ * A6: a wildcard resource lets anyone making this host resolve names ask
+ * for new ones. The pool holds at most its cap (the least recently used
+ * idle name is reclaimed past it) and each new name costs one journal line,
+ * not a rewrite of the whole file; the journal replays at load.
+ */
+static void test_cap_and_journal(void **state)
+{
+	/* tmpfs when there is one: 10000 fdatasyncs on a disk take seconds. */
+	char dir[] = "/dev/shm/zt-fakeip-XXXXXX", path[700];
+	struct zt_fakeip *fp, *fp2;
+	struct in_addr a, b;
+	uint64_t saves, appends;
+	FILE *f;
+	int i;
+
+	(void)state;
+	if (access("/dev/shm", W_OK))
+		memcpy(dir, "/tmp/zt-fakeip-XXXXXX", sizeof("/tmp/zt-fakeip-XXXXXX"));
+	assert_non_null(mkdtemp(dir));
+	fp = pool("100.96.0.0/16", 0);
+	zt_fakeip_set_max_names(fp, 100);
+	for (i = 0; i < 300; i++) {
+		assert_true(zt_fakeip_assign(fp, name_of(i), 1000 + i, &a) >= 0);
+		assert_int_equal(zt_fakeip_persist(fp, dir, name_of(i), err, sizeof(err)), 0);
+	}
+	assert_int_equal(zt_fakeip_count(fp), 100);
+	assert_int_equal(zt_fakeip_persist(fp, dir, name_of(0), err, sizeof(err)), -ENOENT);
+	zt_fakeip_file_stats(fp, &saves, &appends);
+	assert_int_equal(saves, 0);
+	assert_int_equal(appends, 300);
+	snprintf(path, sizeof(path), "%s/%s", dir, ZT_FAKEIP_JOURNAL);
+	assert_int_equal(count_lines(path), 300);
+	snprintf(path, sizeof(path), "%s/%s", dir, ZT_FAKEIP_FILE);
+	assert_int_equal(access(path, F_OK), -1);	/* no whole-file save yet */
+
+	/* A crash mid-append leaves a torn line: skipped, the rest replays. */
+	snprintf(path, sizeof(path), "%s/%s", dir, ZT_FAKEIP_JOURNAL);
+	f = fopen(path, "a");
+	assert_non_null(f);
+	fputs("{\"name\": \"torn.home.int\", \"addr", f);
+	fclose(f);
+	fp2 = pool("100.96.0.0/16", 0);
+	zt_fakeip_set_max_names(fp2, 100);
+	assert_int_equal(zt_fakeip_load(fp2, dir, 5000, err, sizeof(err)), 100);
+	for (i = 200; i < 300; i++) {
+		assert_int_equal(zt_fakeip_lookup_name(fp, name_of(i), &a, NULL), 0);
+		assert_int_equal(zt_fakeip_lookup_name(fp2, name_of(i), &b, NULL), 0);
+		assert_int_equal(a.s_addr, b.s_addr);
+	}
+	assert_int_equal(zt_fakeip_lookup_name(fp2, name_of(0), NULL, NULL), -ENOENT);
+	assert_int_equal(zt_fakeip_lookup_name(fp2, "torn.home.int", NULL, NULL), -ENOENT);
+	assert_true(zt_fakeip_dirty(fp2));
+	/* A full save folds the journal in and empties it. */
+	assert_int_equal(zt_fakeip_save(fp2, dir, err, sizeof(err)), 0);
+	assert_int_equal(count_lines(path), 0);
+	zt_fakeip_free(fp2);
+	fp2 = pool("100.96.0.0/16", 0);
+	assert_int_equal(zt_fakeip_load(fp2, dir, 5000, err, sizeof(err)), 100);
+	zt_fakeip_free(fp2);
+	zt_fakeip_free(fp);
+
+	/* Many names: one whole-file save per pool's worth of new names. */
+	fp = pool("100.96.0.0/12", 0);
+	for (i = 0; i < 10000; i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "n%d.home.int", i);
+		assert_true(zt_fakeip_assign(fp, name, 1000, &a) >= 0);
+		assert_int_equal(zt_fakeip_persist(fp, dir, name, err, sizeof(err)), 0);
+	}
+	zt_fakeip_file_stats(fp, &saves, &appends);
+	assert_int_equal(saves, 2);		/* at 4097 and 8194 names */
+	assert_int_equal(saves + appends, 10000);
+	fp2 = pool("100.96.0.0/12", 0);
+	assert_int_equal(zt_fakeip_load(fp2, dir, 5000, err, sizeof(err)), 10000);
+	assert_int_equal(zt_fakeip_lookup_name(fp2, "n9999.home.int", &b, NULL), 0);
+	assert_int_equal(zt_fakeip_lookup_name(fp, "n9999.home.int", &a, NULL), 0);
+	assert_int_equal(a.s_addr, b.s_addr);
+	zt_fakeip_free(fp2);
+	zt_fakeip_free(fp);
+	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+	assert_int_equal(system(path), 0);
+}
+
+/* A11: symlinks planted in the state directory are not followed. */
+static void test_symlinks_refused(void **state)
+{
+	char dir[] = "/tmp/zt-fakeip-XXXXXX", path[700], victim[700], buf[16];
+	struct zt_fakeip *fp;
+	struct in_addr a;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	f = fopen(victim, "w");
+	assert_non_null(f);
+	fputs("precious", f);
+	fclose(f);
+
+	fp = pool("100.96.0.0/24", 0);
+	assert_true(zt_fakeip_assign(fp, "a.home.int", 10, &a) >= 0);
+	/* At the temp path: replaced by a file of our own, the victim untouched. */
+	snprintf(path, sizeof(path), "%s/.%s.tmp", dir, ZT_FAKEIP_FILE);
+	assert_int_equal(symlink(victim, path), 0);
+	assert_int_equal(zt_fakeip_save(fp, dir, err, sizeof(err)), 0);
+	f = fopen(victim, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	assert_string_equal(buf, "precious");
+	/* At the journal: refused. */
+	zt_fakeip_free(fp);
+	fp = pool("100.96.0.0/24", 0);
+	snprintf(path, sizeof(path), "%s/%s", dir, ZT_FAKEIP_JOURNAL);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(symlink(victim, path), 0);
+	assert_true(zt_fakeip_assign(fp, "b.home.int", 10, &a) >= 0);
+	assert_int_equal(zt_fakeip_persist(fp, dir, "b.home.int", err, sizeof(err)), -ELOOP);
+	/* At the pool file: not loaded through it. */
+	assert_int_equal(unlink(path), 0);
+	snprintf(path, sizeof(path), "%s/%s", dir, ZT_FAKEIP_FILE);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(symlink(victim, path), 0);
+	zt_fakeip_free(fp);
+	fp = pool("100.96.0.0/24", 0);
+	assert_int_equal(zt_fakeip_load(fp, dir, 10, err, sizeof(err)), -ELOOP);
+	zt_fakeip_free(fp);
+	f = fopen(victim, "r");
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	assert_string_equal(buf, "precious");
+	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+	assert_int_equal(system(path), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -440,6 +593,8 @@ int main(void)
 		cmocka_unit_test(test_never_two_names),
 		cmocka_unit_test(test_many_names),
 		cmocka_unit_test(test_persistence),
+		cmocka_unit_test(test_cap_and_journal),
+		cmocka_unit_test(test_symlinks_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -122,6 +122,14 @@ static void test_key_files(void **state)
 	assert_int_equal(zt_key_load_private(path, priv, err, sizeof(err)), -EACCES);
 	assert_int_equal(chmod(path, 0400), 0);
 	assert_int_equal(zt_key_load_private(path, priv, err, sizeof(err)), 0);
+	/* A11: owned by another user (who could swap our identity): refused. */
+	if (geteuid() == 0) {
+		assert_int_equal(chown(path, 65534, 65534), 0);
+		assert_int_equal(zt_key_load_private(path, priv, err, sizeof(err)), -EACCES);
+		assert_non_null(strstr(err, "owned by uid 65534"));
+		assert_int_equal(chown(path, 0, 0), 0);
+		assert_int_equal(zt_key_load_private(path, priv, err, sizeof(err)), 0);
+	}
 	unlink(path);
 
 	/* Without the final newline, as some editors save it: fine. Anything more: not. */
