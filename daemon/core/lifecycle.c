@@ -201,6 +201,15 @@ static int check_adoption(struct zt_daemon *d, char *err, size_t errlen)
 	 */
 	if (zt_config_read(d->fds, &cfg) || !zt_compile_has_addresses(d->fds, cfg.active_gen))
 		return 0;
+	/*
+	 * Unless they enforce nothing any more: a cleanly stopped instance's
+	 * pins, its devices gone (a client's TUN). Those are reused.
+	 */
+	if (zt_dp_attachments(d->dp) == 0) {
+		zt_log("warning", "%s holds a policy that is attached nowhere (a stopped instance's "
+		       "pins): reusing it for %s", d->pin_dir, d->state_dir);
+		return 0;
+	}
 	snprintf(err, errlen,
 		 "%s enforces a policy but %s has no policy.json: refusing to replace it with "
 		 "an empty one (right --state-dir? or tear down first)", d->pin_dir, d->state_dir);

@@ -205,6 +205,17 @@ int zt_tc_attach_ours(const struct zt_tc_slot *slot, int prog_fd, const char *wh
 	return 0;
 }
 
+int zt_tc_slot_owner(const struct zt_tc_slot *slot)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook);
+
+	if (!slot || !slot->name_prefix)
+		return -EINVAL;
+	hook.ifindex = slot->ifindex;
+	hook.attach_point = slot->point;
+	return zt_tc_owner(&hook, slot->handle, slot->priority, slot->name_prefix, slot->map_id, NULL);
+}
+
 int zt_tc_detach_ours(const struct zt_tc_slot *slot)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook);

@@ -89,6 +89,9 @@ int zt_tc_owner(struct bpf_tc_hook *hook, __u32 handle, __u32 priority, const ch
 int zt_tc_attach_ours(const struct zt_tc_slot *slot, int prog_fd, const char *what, char *err,
 		      size_t errlen);
 
+/* zt_tc_owner for SLOT: one of ZT_TC_* or -errno. */
+int zt_tc_slot_owner(const struct zt_tc_slot *slot);
+
 /*
  * Remove our filter from SLOT: only if the slot holds ours (by
  * SLOT->map_id, any of ours when 0). Nothing there, or someone else's

@@ -408,6 +408,30 @@ out:
 	return ret == -ENOENT ? 0 : ret;
 }
 
+int zt_dp_attachments(const struct zt_dataplane *dp)
+{
+	struct if_nameindex *ifs, *i;
+	int n = 0;
+
+	if (!dp)
+		return -EINVAL;
+	ifs = if_nameindex();
+	if (!ifs)
+		return -errno;
+	libbpf_set_print(zt_libbpf_silent);
+	for (i = ifs; i->if_index; i++) {
+		struct zt_tc_slot in = tc_slot(i->if_name, (int)i->if_index, false, dp->config_id);
+		struct zt_tc_slot out = tc_slot(i->if_name, (int)i->if_index, true, dp->config_id);
+
+		n += zt_tc_slot_owner(&in) == ZT_TC_OURS;
+		n += zt_tc_slot_owner(&out) == ZT_TC_OURS;
+		n += xdp_attached((int)i->if_index, dp->config_id) == 1;
+	}
+	if_freenameindex(ifs);
+	libbpf_set_print(zt_libbpf_quiet);
+	return n;
+}
+
 int zt_dp_detach_all(const char *pin_dir)
 {
 	struct if_nameindex *ifs, *i;

@@ -76,6 +76,13 @@ int zt_dp_map_fd(const struct zt_dataplane *dp, enum zt_map_id id);
 
 const char *zt_dp_pin_dir(const struct zt_dataplane *dp);
 
+/*
+ * How many hooks in this network namespace run this instance's programs
+ * (tc ingress/egress filters and XDP): 0 for pins a cleanly stopped
+ * instance left behind. -errno on error.
+ */
+int zt_dp_attachments(const struct zt_dataplane *dp);
+
 /* Free userspace state; programs stay attached, maps stay pinned. */
 void zt_dp_close(struct zt_dataplane *dp);
 

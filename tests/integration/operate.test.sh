@@ -78,6 +78,28 @@ jq -e 'select(.event == "log" and .level == "error") | .msg | test("nosuchif0")'
 log "ok: $(cat "$ZT_TMP/fatal.stderr")"
 zt_daemon_teardown
 
+section "pins that enforce are protected; pins attached nowhere are reused"
+zt_daemon_setup "$H" stale
+ip -n "$H" link add s0 type veth peer name s1
+zt_daemon_start --tc-egress s0
+ztc resource add web --address 198.18.9.9 --tcp 80 >/dev/null
+zt_daemon_stop TERM
+# Still attached to s0: a daemon with an empty state dir must not replace it.
+mkdir -p "$ZT_TMP/empty-state"
+rc=0
+nsenter --net="/run/netns/$H" -- "$ZTGATED" enforce --state-dir "$ZT_TMP/empty-state" \
+	--socket "$ZT_TMP/x.sock" --pin-dir "$DAEMON_PIN" >"$ZT_TMP/adopt.out" 2>"$ZT_TMP/adopt.err" </dev/null || rc=$?
+(( rc == 1 )) && grep -q "refusing to replace it" "$ZT_TMP/adopt.err" ||
+	fail "pins still enforcing were not protected (exit $rc): $(cat "$ZT_TMP/adopt.err")"
+# The device goes (as a stopped client's TUN does): the pins enforce nothing now.
+ip -n "$H" link del s0
+DAEMON_STATE=$ZT_TMP/empty-state
+zt_daemon_start
+grep -q "attached nowhere" "$DAEMON_OUT" || fail "reused pins without saying so"
+zt_daemon_stop TERM
+zt_daemon_teardown
+log "ok: enforcing pins protected; pins attached nowhere reported and reused"
+
 section "relay: no policy data plane"
 zt_keygen "$ZT_TMP/relay.key" >/dev/null
 zt_daemon_as relay "$H" relay --listen 127.0.0.1:3478 --key "$ZT_TMP/relay.key"
