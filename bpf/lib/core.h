@@ -15,7 +15,10 @@
  * does not depend on how many resources or rules exist.
  *
  * Fail closed: anything to a resource that cannot be classified
- * (truncated, bad header, fragment, unknown protocol) is denied.
+ * (truncated, bad header, unknown protocol) is denied. Fragments: the
+ * first (it has the ports) is classified, and its verdict, if allowed,
+ * kept in zt_frag for the later ones; a later fragment of no allowed first
+ * fragment (denied, never seen, or arriving before it) is denied.
  * Packets whose destination cannot even be read are passed: they cannot be
  * matched to a resource and the stack discards them anyway.
  *
@@ -33,6 +36,28 @@
 #include "lib/parse.h"
 #include "lib/reply.h"
 #include "ztgate/defaults.h"	/* ZT_DEF_*: what a zero field of zt_config means */
+
+/*
+ * Where an IPv4 packet sits in its datagram: a first fragment (offset 0,
+ * MF) carries the ports and is classified like a whole datagram; a later
+ * one (offset > 0) follows its first fragment's verdict (zt_frag_follow).
+ * A TCP fragment at offset 1 (8 bytes) could rewrite the flags of a first
+ * fragment already let through (RFC 1858 3.2, the tiny fragment attack):
+ * denied outright.
+ */
+static __always_inline void zt_pkt_ip4_frag(const struct zt_ip4 *ip, struct zt_pkt *p,
+					    __u8 *reason)
+{
+	__u16 fo = bpf_ntohs(ip->frag_off);
+
+	if (!(fo & (ZT_IP4_MF | ZT_IP4_OFFSET)))
+		return;
+	p->frag = fo & ZT_IP4_OFFSET ? ZT_FRAG_LATER : ZT_FRAG_FIRST;
+	p->frag_id = bpf_ntohs(ip->id);
+	p->frag_proto = ip->proto;
+	if ((fo & ZT_IP4_OFFSET) == 1 && ip->proto == ZT_IPPROTO_TCP)
+		*reason = ZT_REASON_FRAGMENT;
+}
 
 /*
  * Fixed IP header (VER from zt_parse_link) into P: addresses always (or -1
@@ -66,9 +91,7 @@ static __always_inline int zt_pkt_ip(void *ctx, const bool is_xdp, int ver, stru
 		p->l3end = p->l3off + tot;
 		if (p->l3end > p->len)
 			p->l3end = p->len;
-		/* MF set or a non-zero offset: the ports may not be here. */
-		if (bpf_ntohs(ip.frag_off) & (ZT_IP4_MF | ZT_IP4_OFFSET))
-			*reason = ZT_REASON_FRAGMENT;
+		zt_pkt_ip4_frag(&ip, p, reason);
 		return 0;
 	} else {
 		struct zt_ip6 ip6;
@@ -97,21 +120,55 @@ static __always_inline int zt_pkt_ip(void *ctx, const bool is_xdp, int ver, stru
 }
 
 /*
+ * The extension-header walk through fragments, as global functions: the
+ * verifier checks each once, on its own, and its caller goes on with one
+ * state whatever the walk found (inlined, every combination of headers,
+ * fragment and routing flags multiplied the states of all that follows,
+ * and the tc object came close to the verifier's instruction limit).
+ */
+__noinline int zt_walk_ip6_xdp(struct xdp_md *ctx, struct zt_ip6_chain *c)
+{
+	if (!c)
+		return ZT_WALK_TRUNCATED;
+	return zt_walk_ip6_ext(ctx, true, true, c);
+}
+
+__noinline int zt_walk_ip6_skb(struct __sk_buff *ctx, struct zt_ip6_chain *c)
+{
+	if (!c)
+		return ZT_WALK_TRUNCATED;
+	return zt_walk_ip6_ext(ctx, false, true, c);
+}
+
+/*
  * IPv6 extension headers of a resource-bound packet, up to its L4 header;
- * returns a deny reason or 0. Any fragment (its ports may be elsewhere)
- * is denied, and so is a chain too long or too short to read to its end.
+ * returns a deny reason or 0. Walks through a Fragment header: a first
+ * fragment (offset 0, M) is classified by its ports like a whole datagram
+ * (RFC 8200 4.5: it carries the whole header chain), a later one follows
+ * its first fragment (zt_frag_follow), an atomic fragment (offset 0, no M)
+ * is a whole datagram. A chain too long or too short to read to its end is
+ * denied.
  */
 static __always_inline __u8 zt_pkt_ip6_ext(void *ctx, const bool is_xdp, struct zt_pkt *p)
 {
 	struct zt_ip6_chain c = { .off = p->l4off, .nh = p->l4proto };
+	int w = is_xdp ? zt_walk_ip6_xdp(ctx, &c) : zt_walk_ip6_skb(ctx, &c);
 
-	switch (zt_walk_ip6_ext(ctx, is_xdp, false, &c)) {
+	if (c.fragment) {
+		p->frag_id = c.frag_id;
+		p->frag_proto = c.frag_nh;
+	}
+	switch (w) {
 	case ZT_WALK_L4:
 		p->l4proto = c.nh;
 		p->l4off = c.off;
+		if (c.more_fragments)
+			p->frag = ZT_FRAG_FIRST;
 		return 0;
-	case ZT_WALK_FRAGMENT:
-		return ZT_REASON_FRAGMENT;
+	case ZT_WALK_LATER_FRAGMENT:
+		p->l4proto = c.frag_nh;
+		p->frag = ZT_FRAG_LATER;
+		return 0;
 	default:
 		return ZT_REASON_MALFORMED;
 	}
@@ -252,6 +309,60 @@ static __always_inline __u8 zt_check_l4(__u8 gen, __u32 rid, const struct zt_res
 	pk.proto = p->l4proto;
 	pk.gen = gen;
 	return bpf_map_lookup_elem(&zt_ports, &pk) ? 0 : ZT_REASON_PORT;
+}
+
+/* The zt_frag key of P's datagram. */
+static __always_inline void zt_frag_key_of(const struct zt_pkt *p, struct zt_frag_key *k)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	__builtin_memcpy(k->src, p->src, 16);
+	__builtin_memcpy(k->dst, p->dst, 16);
+	k->id = p->frag_id;
+	k->proto = p->frag_proto;
+}
+
+/*
+ * A later fragment: passes (0) only if its datagram's first fragment was
+ * allowed to the same resource under the generation still active, less
+ * than ZT_FRAG_TIMEOUT_MS ago. First fragment denied, never seen, or not
+ * seen yet (out of order): ZT_REASON_FRAGMENT.
+ */
+static __always_inline __u8 zt_frag_follow(__u8 gen, __u32 rid, const struct zt_pkt *p)
+{
+	struct zt_frag_val *v;
+	struct zt_frag_key k;
+
+	zt_frag_key_of(p, &k);
+	v = bpf_map_lookup_elem(&zt_frag, &k);
+	if (!v || v->gen != gen || v->resource_id != rid ||
+	    bpf_ktime_get_coarse_ns() - v->first_ns > ZT_FRAG_TIMEOUT_MS * 1000000ULL)
+		return ZT_REASON_FRAGMENT;
+	return 0;
+}
+
+/*
+ * A first fragment's verdict: allowed, its datagram is remembered for the
+ * later fragments; denied, a remembered datagram of the same key (an id
+ * reused) is forgotten, so its later fragments are denied too. A denied
+ * first fragment only costs a lookup (no LRU update).
+ */
+static __always_inline void zt_frag_first(__u8 gen, __u32 rid, const struct zt_pkt *p,
+					  bool allowed)
+{
+	struct zt_frag_key k;
+
+	zt_frag_key_of(p, &k);
+	if (allowed) {
+		struct zt_frag_val v;
+
+		__builtin_memset(&v, 0, sizeof(v));
+		v.first_ns = bpf_ktime_get_coarse_ns();
+		v.resource_id = rid;
+		v.gen = gen;
+		bpf_map_update_elem(&zt_frag, &k, &v, BPF_ANY);
+	} else if (bpf_map_lookup_elem(&zt_frag, &k)) {
+		bpf_map_delete_elem(&zt_frag, &k);
+	}
 }
 
 static __always_inline void zt_count(__u32 rid, bool allowed, __u32 bytes)
@@ -419,6 +530,76 @@ static __always_inline void zt_scan_track(const struct zt_config *cfg, struct zt
 }
 
 /*
+ * A packet to resource RID (0: none, connector default deny) is denied for
+ * REASON: counted, fed to the scan detector if its ports are known,
+ * reported under the event budget, and dropped or, in reject mode, answered.
+ */
+static __always_inline int zt_deny(void *ctx, const bool is_xdp, const bool l3,
+				   const bool egress, const __u8 hook,
+				   const struct zt_config *cfg, const struct zt_resource *res,
+				   struct zt_pkt *p, __u32 rid, __u8 reason)
+{
+	__u8 action = ZT_ACT_DROP;
+	struct zt_evbudget *b;
+	__u32 zero = 0, ifindex;
+
+	zt_count(rid, false, p->len);
+	ifindex = zt_ifindex(ctx, is_xdp);
+	b = bpf_map_lookup_elem(&zt_evbudget, &zero);
+	if (!b)
+		return zt_verdict_drop(is_xdp);
+	if (rid && p->has_ports)
+		zt_scan_track(cfg, b, p, rid, hook, ifindex);
+
+	/*
+	 * Reject only what has a meaningful answer: a TCP segment that is
+	 * not itself a reset, or a UDP datagram, whose headers we parsed.
+	 * Malformed packets, later fragments, ICMP and other protocols are
+	 * dropped even in reject mode (answering garbage helps nobody, and
+	 * an ICMP error about an ICMP message is forbidden by RFC 1122).
+	 * Nor is anything sent to or from a group address answered, and
+	 * the answers are rate-limited: the reply budget, when empty, turns
+	 * a reject into a drop (a spoofed flood is not reflected 1:1).
+	 */
+	if (res && res->deny_mode == ZT_DENY_REJECT && p->has_ports &&
+	    !(p->l4proto == ZT_IPPROTO_TCP && (p->tcp_flags & ZT_TCP_RST)) &&
+	    zt_may_reply(p) && zt_reply_budget(cfg, b))
+		action = ZT_ACT_REJECT;
+
+	if (zt_event_budget(cfg, b))
+		zt_emit(p, ZT_EV_DENY, rid, reason, action, hook, ifindex, 0, 0);
+
+	if (action == ZT_ACT_REJECT)
+		return zt_reject(ctx, is_xdp, l3, egress, p);
+	return zt_verdict_drop(is_xdp);
+}
+
+/*
+ * Policy for a packet to resource RID (RES) of generation GEN: a deny
+ * reason, or 0 to let it through. A later fragment follows its first
+ * fragment; a first fragment is classified by its ports and its verdict
+ * recorded for the rest of its datagram.
+ */
+static __always_inline __u8 zt_decide(void *ctx, const bool is_xdp, const struct zt_config *cfg,
+				      __u8 gen, __u32 rid, const struct zt_resource *res,
+				      struct zt_pkt *p, __u8 reason)
+{
+	if (!reason && p->v6)
+		reason = zt_pkt_ip6_ext(ctx, is_xdp, p);
+	if (p->frag == ZT_FRAG_LATER)
+		return reason ?: zt_frag_follow(gen, rid, p);
+	if (!reason)
+		reason = zt_pkt_l4(ctx, is_xdp, p);
+	if (!reason && (cfg->flags & ZT_CFG_CHECK_DEVICE) && !zt_device_granted(gen, rid, p))
+		reason = ZT_REASON_DEVICE;
+	if (!reason)
+		reason = zt_check_l4(gen, rid, res, p);
+	if (p->frag == ZT_FRAG_FIRST)
+		zt_frag_first(gen, rid, p, !reason);
+	return reason;
+}
+
+/*
  * The whole decision for one packet. is_xdp, l3, egress and hook are
  * compile-time constants at each entry point.
  */
@@ -427,10 +608,9 @@ static __always_inline int zt_classify(void *ctx, const bool is_xdp, const bool 
 {
 	const struct zt_resource *res;
 	const struct zt_config *cfg;
-	struct zt_evbudget *b;
 	struct zt_pkt p;
-	__u32 zero = 0, rid, idx, ifindex;
-	__u8 gen, reason = 0, action = ZT_ACT_DROP;
+	__u32 zero = 0, rid, idx;
+	__u8 gen, reason = 0;
 	int ver;
 
 	cfg = bpf_map_lookup_elem(&zt_config, &zero);
@@ -455,12 +635,8 @@ static __always_inline int zt_classify(void *ctx, const bool is_xdp, const bool 
 		 * The connector forwards only to resources: anything else a
 		 * device sends is dropped and reported (resource id 0).
 		 */
-		zt_count(0, false, p.len);
-		b = bpf_map_lookup_elem(&zt_evbudget, &zero);
-		if (b && zt_event_budget(cfg, b))
-			zt_emit(&p, ZT_EV_DENY, 0, ZT_REASON_NO_RESOURCE, ZT_ACT_DROP, hook,
-				zt_ifindex(ctx, is_xdp), 0, 0);
-		return zt_verdict_drop(is_xdp);
+		return zt_deny(ctx, is_xdp, l3, egress, hook, cfg, NULL, &p, 0,
+			       ZT_REASON_NO_RESOURCE);
 	}
 	/* A reference to an id out of range is a broken policy: fail closed. */
 	if (rid >= ZT_MAX_RESOURCES)
@@ -470,49 +646,12 @@ static __always_inline int zt_classify(void *ctx, const bool is_xdp, const bool 
 	if (!res || !(res->flags & ZT_RES_PRESENT))
 		return zt_verdict_drop(is_xdp);
 
-	if (!reason && p.v6)
-		reason = zt_pkt_ip6_ext(ctx, is_xdp, &p);
-	if (!reason)
-		reason = zt_pkt_l4(ctx, is_xdp, &p);
-	if (!reason && (cfg->flags & ZT_CFG_CHECK_DEVICE) && !zt_device_granted(gen, rid, &p))
-		reason = ZT_REASON_DEVICE;
-	if (!reason)
-		reason = zt_check_l4(gen, rid, res, &p);
-
+	reason = zt_decide(ctx, is_xdp, cfg, gen, rid, res, &p, reason);
 	if (!reason) {
 		zt_count(rid, true, p.len);
 		return zt_verdict_pass(is_xdp);
 	}
-
-	zt_count(rid, false, p.len);
-	ifindex = zt_ifindex(ctx, is_xdp);
-	b = bpf_map_lookup_elem(&zt_evbudget, &zero);
-	if (!b)
-		return zt_verdict_drop(is_xdp);
-	if (p.has_ports)
-		zt_scan_track(cfg, b, &p, rid, hook, ifindex);
-
-	/*
-	 * Reject only what has a meaningful answer: a TCP segment that is
-	 * not itself a reset, or a UDP datagram, whose headers we parsed.
-	 * Malformed packets, fragments, ICMP and other protocols are
-	 * dropped even in reject mode (answering garbage helps nobody, and
-	 * an ICMP error about an ICMP message is forbidden by RFC 1122).
-	 * Nor is anything sent to or from a group address answered, and
-	 * the answers are rate-limited: the reply budget, when empty, turns
-	 * a reject into a drop (a spoofed flood is not reflected 1:1).
-	 */
-	if (res->deny_mode == ZT_DENY_REJECT && p.has_ports &&
-	    !(p.l4proto == ZT_IPPROTO_TCP && (p.tcp_flags & ZT_TCP_RST)) &&
-	    zt_may_reply(&p) && zt_reply_budget(cfg, b))
-		action = ZT_ACT_REJECT;
-
-	if (zt_event_budget(cfg, b))
-		zt_emit(&p, ZT_EV_DENY, rid, reason, action, hook, ifindex, 0, 0);
-
-	if (action == ZT_ACT_REJECT)
-		return zt_reject(ctx, is_xdp, l3, egress, &p);
-	return zt_verdict_drop(is_xdp);
+	return zt_deny(ctx, is_xdp, l3, egress, hook, cfg, res, &p, rid, reason);
 }
 
 #endif /* ZT_CORE_H */

@@ -35,6 +35,7 @@ enum zt_map_id {
 	ZT_MAP_SCAN,
 	ZT_MAP_EVBUDGET,
 	ZT_MAP_EVENTS,
+	ZT_MAP_FRAG,
 	ZT_MAP__COUNT,
 };
 

@@ -31,6 +31,8 @@
 #define ZT_MAX_DEVICES		(2 * 65536)	/* connector: device tunnel addresses */
 #define ZT_MAX_GRANTS		(2 * 262144)	/* connector: (device, resource) grants */
 #define ZT_SCAN_TRACK		65536		/* LRU entries for the scan detector */
+#define ZT_FRAG_TRACK		16384		/* LRU entries for fragmented datagrams */
+#define ZT_FRAG_TIMEOUT_MS	30000		/* a first fragment's verdict holds this long */
 #define ZT_EVENTS_RINGBUF	(256 * 1024)
 
 #define ZT_NGEN			2
@@ -61,7 +63,7 @@
 #define ZT_REASON_PORT		1	/* TCP/UDP port not allowed */
 #define ZT_REASON_PROTO		2	/* protocol not allowed (e.g. ICMP off, GRE) */
 #define ZT_REASON_MALFORMED	3	/* could not be classified (truncated, bad header) */
-#define ZT_REASON_FRAGMENT	4	/* non-first fragment / fragment, ports unknown */
+#define ZT_REASON_FRAGMENT	4	/* later fragment of no allowed first fragment (or tiny) */
 #define ZT_REASON_DEVICE	5	/* connector: device has no grant */
 #define ZT_REASON_NO_RESOURCE	6	/* connector: destination is no resource */
 
@@ -169,6 +171,28 @@ struct zt_scan_val {
 	__u32 distinct;			/* distinct denied ports seen in this window */
 	__u32 reported;			/* scan event already raised for this window */
 	__u64 seen[16];			/* 1024-bit set of port hashes (port & 1023) */
+};
+
+/*
+ * LRU_HASH "zt_frag": fragmented datagrams to a resource whose first
+ * fragment (the one with the ports) was allowed. Later fragments pass only
+ * if their datagram is here, under the same generation and resource, and
+ * younger than ZT_FRAG_TIMEOUT_MS; anything else (first fragment denied,
+ * never seen, or not seen yet: out of order) is denied.
+ */
+struct zt_frag_key {
+	__u8 src[16];			/* IPv6 or IPv4-mapped */
+	__u8 dst[16];
+	__u32 id;			/* IPv4 identification (16 bits) or IPv6 Fragment id */
+	__u8 proto;			/* IPv4 protocol; IPv6: the Fragment header's next header */
+	__u8 pad[3];
+};
+
+struct zt_frag_val {
+	__u64 first_ns;			/* bpf_ktime_get_coarse_ns() of the first fragment */
+	__u32 resource_id;
+	__u8 gen;			/* the generation that allowed it */
+	__u8 pad[3];
 };
 
 /*

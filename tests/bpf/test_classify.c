@@ -360,12 +360,15 @@ static void test_malformed(void **st)
 	expect_all(s, DROP);
 	s.truncate = 0;
 	expect_all(s, PASS);
-	/* Fragments: MF set, and a non-first fragment. */
+	/* Fragments (more in test_fragments): a denied first one, its later one. */
 	s = ok;
+	s.dport = 23;
+	s.ip_id = 4141;
 	s.frag = 0x2000;
 	expect_all(s, DROP);
 	s.frag = 0x0010;
 	expect_all(s, DROP);
+	s = ok;
 	s.frag = 0x4000;	/* DF alone is fine */
 	expect_all(s, PASS);
 
@@ -379,9 +382,9 @@ static void test_malformed(void **st)
 	expect_all(s, PASS);
 	s.dport = 80;
 	expect_all(s, DROP);
-	/* Fragment header. */
+	/* Fragment header: a later fragment (offset 8) of no first one. */
 	memset(ext, 0, sizeof(ext));
-	ext[0] = 6;
+	ext[0] = 6; ext[3] = 0x08; ext[7] = 41;
 	s.dport = 22; s.extlen = 8; s.ext_first = 44;
 	expect_all(s, DROP);
 	/* Seven destination-options headers: more than we walk. */
@@ -403,6 +406,120 @@ static void test_malformed(void **st)
 	s = (struct pspec){ .src = "fd00::9", .dst = "fd00:4::5", .proto = 6, .sport = 1000,
 			    .dport = 22, .tcp_flags = 2, .truncate = 1 };
 	expect_all(s, DROP);
+}
+
+/* ---- fragments ---- */
+
+/* An IPv6 Fragment header: next header NH, offset OFF8 (8-byte units), M, ID. */
+static void frag6(uint8_t *ext, uint8_t nh, uint16_t off8, bool more, uint32_t id)
+{
+	memset(ext, 0, 8);
+	ext[0] = nh;
+	ext[2] = (uint8_t)(off8 >> 5);
+	ext[3] = (uint8_t)((off8 << 3) | (more ? 1 : 0));
+	ext[4] = (uint8_t)(id >> 24); ext[5] = (uint8_t)(id >> 16);
+	ext[6] = (uint8_t)(id >> 8); ext[7] = (uint8_t)id;
+}
+
+static void test_fragments_v4(void **st)
+{
+	(void)st;
+	set_cfg(0, 0);
+	assert_int_equal(zt_add_exact(&E, 0, "10.0.12.5", 121), 0);
+	assert_int_equal(zt_set_res(&E, 0, 121, 0, ZT_DENY_REJECT), 0);
+	assert_int_equal(zt_add_ports(&E, 0, 121, ZT_PROTO_UDP, 53, 53), 0);
+	assert_int_equal(zt_add_ports(&E, 0, 121, ZT_PROTO_TCP, 22, 22), 0);
+
+	struct pspec f = { .src = "10.9.0.12", .dst = "10.0.12.5", .proto = 17, .sport = 5353,
+			   .dport = 53, .payload = 900, .ip_id = 100 };
+	struct pspec s;
+
+	/* An allowed datagram: first fragment, a middle one, the last one. */
+	s = f; s.frag = 0x2000; expect_all(s, PASS);
+	s = f; s.frag = 0x2000 | 127; expect_all(s, PASS);
+	s = f; s.frag = 254; expect_all(s, PASS);
+	/* Same id from another source, or to another protocol: not its datagram. */
+	s = f; s.frag = 127; s.src = "10.9.0.13"; expect_all(s, DROP);
+	s = f; s.frag = 127; s.proto = 6; expect_all(s, DROP);
+	/* A denied datagram (port 54): first dropped (not answered: reject mode
+	 * answers it with an ICMP unreachable), the rest dropped. */
+	s = f; s.ip_id = 101; s.dport = 54; s.frag = 0x2000;
+	assert_int_equal(run_hook(H_XDP, s), XDP_TX);
+	assert_int_equal(run_hook(H_TCI, s), 7);
+	s.frag = 0x2000 | 127; expect_all(s, DROP);
+	s.frag = 254; expect_all(s, DROP);
+	/* Out of order: a later fragment before its first is dropped. */
+	s = f; s.ip_id = 102; s.frag = 127; expect_all(s, DROP);
+	s.frag = 0x2000; expect_all(s, PASS);
+	s.frag = 127; expect_all(s, PASS);
+	/* An id reused for a denied datagram: the old verdict is forgotten. */
+	s = f; s.dport = 54; s.frag = 0x2000;
+	assert_int_equal(run_hook(H_XDP, s), XDP_TX);
+	s.frag = 127; expect_all(s, DROP);
+	/* TCP: an allowed first fragment; offset 1 (RFC 1858) is dropped anyway. */
+	s = (struct pspec){ .src = "10.9.0.12", .dst = "10.0.12.5", .proto = 6, .sport = 999,
+			    .dport = 22, .tcp_flags = 2, .payload = 100, .ip_id = 103,
+			    .frag = 0x2000 };
+	expect_all(s, PASS);
+	s.frag = 0x2000 | 1; expect_all(s, DROP);
+	s.frag = 3; expect_all(s, PASS);
+	/*
+	 * A generation flip (the same resource recompiled): the rest of a
+	 * datagram allowed under the old policy is dropped (fail closed).
+	 */
+	assert_int_equal(zt_add_exact(&E, 1, "10.0.12.5", 121), 0);
+	assert_int_equal(zt_set_res(&E, 1, 121, 0, ZT_DENY_REJECT), 0);
+	assert_int_equal(zt_add_ports(&E, 1, 121, ZT_PROTO_UDP, 53, 53), 0);
+	s = f; s.ip_id = 104; s.frag = 0x2000; expect_all(s, PASS);
+	set_cfg(1, 0);
+	s.frag = 127; expect_all(s, DROP);
+	set_cfg(0, 0);
+	/* Fragments of traffic to no resource pass untouched. */
+	s = f; s.dst = "192.0.2.1"; s.ip_id = 105; s.frag = 127; expect_all(s, PASS);
+}
+
+static void test_fragments_v6(void **st)
+{
+	uint8_t ext[16];
+
+	(void)st;
+	set_cfg(0, 0);
+	assert_int_equal(zt_add_exact(&E, 0, "fd00:12::5", 122), 0);
+	assert_int_equal(zt_set_res(&E, 0, 122, 0, ZT_DENY_DROP), 0);
+	assert_int_equal(zt_add_ports(&E, 0, 122, ZT_PROTO_UDP, 53, 53), 0);
+
+	struct pspec f = { .src = "fd00::12", .dst = "fd00:12::5", .proto = 17, .sport = 5353,
+			   .dport = 53, .payload = 900, .ext = ext, .extlen = 8,
+			   .ext_first = 44 };
+	struct pspec s = f;
+
+	/* Allowed: first (offset 0, M), middle, last; ids are 32 bits. */
+	frag6(ext, 17, 0, true, 0x01020304); expect_all(s, PASS);
+	frag6(ext, 17, 126, true, 0x01020304); expect_all(s, PASS);
+	frag6(ext, 17, 252, false, 0x01020304); expect_all(s, PASS);
+	/* An id differing only in its high bits is another datagram. */
+	frag6(ext, 17, 126, true, 0x11020304); expect_all(s, DROP);
+	/* Denied port: first and later dropped. */
+	s.dport = 54;
+	frag6(ext, 17, 0, true, 0x0a0b0c0d); expect_all(s, DROP);
+	frag6(ext, 17, 126, false, 0x0a0b0c0d); expect_all(s, DROP);
+	/* Orphan later fragment, then its first, then it again. */
+	s = f;
+	frag6(ext, 17, 126, false, 77); expect_all(s, DROP);
+	frag6(ext, 17, 0, true, 77); expect_all(s, PASS);
+	frag6(ext, 17, 126, false, 77); expect_all(s, PASS);
+	/* Atomic fragment (offset 0, no M): a whole datagram, by its port. */
+	frag6(ext, 17, 0, false, 78); expect_all(s, PASS);
+	s.dport = 54; expect_all(s, DROP);
+	/* Destination options before the Fragment header are walked. */
+	s = f;
+	memset(ext, 0, sizeof(ext));
+	ext[0] = 44;
+	frag6(ext + 8, 17, 0, true, 79);
+	s.extlen = 16; s.ext_first = 60;
+	expect_all(s, PASS);
+	frag6(ext + 8, 17, 126, false, 79);
+	expect_all(s, PASS);
 }
 
 /* ---- replies ---- */
@@ -611,7 +728,7 @@ static void test_events(void **st)
 	struct pspec u = { .src = "fd00::7", .dst = "fd00:7::5", .proto = 17, .sport = 999,
 			   .dport = 514 };
 	assert_int_equal(run_hook(H_TCE, u), 7);
-	t.frag = 0x2000;
+	t.frag = 0x0010;	/* a later fragment of no first one */
 	assert_int_equal(run_hook(H_TC3I, t), 2);
 	struct pspec i6 = { .src = "fd00::7", .dst = "fd00:7::5", .proto = 58, .icmp_type = 1,
 			    .icmp_code = 3 };
@@ -1187,6 +1304,8 @@ int main(void)
 		cmocka_unit_test(test_cidr_lpm),
 		cmocka_unit_test(test_generation_flip),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_fragments_v4),
+		cmocka_unit_test(test_fragments_v6),
 		cmocka_unit_test(test_reject_replies),
 		cmocka_unit_test(test_counters),
 		cmocka_unit_test(test_events),
