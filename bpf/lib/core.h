@@ -429,38 +429,43 @@ static __always_inline bool zt_bucket_take(__u64 *last_ns, __u64 *tokens_milli, 
 }
 
 /* Deny events. */
-static __always_inline bool zt_event_budget(const struct zt_config *cfg, struct zt_evbudget *b)
+static __always_inline bool zt_event_budget(const struct zt_config *cfg, struct zt_evbudget *b,
+					    __u64 now)
 {
 	return zt_bucket_take(&b->last_ns, &b->tokens_milli, &b->suppressed, cfg->event_rate,
-			      cfg->event_burst, ZT_DEF_EVENT_RATE, ZT_DEF_EVENT_BURST,
-			      bpf_ktime_get_ns());
+			      cfg->event_burst, ZT_DEF_EVENT_RATE, ZT_DEF_EVENT_BURST, now);
 }
 
 /* Reject replies (RFC 4443 2.4(f): ICMPv6 errors must be rate-limited). */
-static __always_inline bool zt_reply_budget(const struct zt_config *cfg, struct zt_evbudget *b)
+static __always_inline bool zt_reply_budget(const struct zt_config *cfg, struct zt_evbudget *b,
+					    __u64 now)
 {
 	return zt_bucket_take(&b->reply_last_ns, &b->reply_tokens_milli, &b->replies_suppressed,
 			      cfg->reply_rate, cfg->reply_burst, ZT_DEF_REPLY_RATE,
-			      ZT_DEF_REPLY_BURST, bpf_ktime_get_ns());
+			      ZT_DEF_REPLY_BURST, now);
 }
 
 /* Scan events: spoofed sources must not fill the ring buffer with them. */
-static __always_inline bool zt_scan_budget(const struct zt_config *cfg, struct zt_evbudget *b)
+static __always_inline bool zt_scan_budget(const struct zt_config *cfg, struct zt_evbudget *b,
+					   __u64 now)
 {
 	return zt_bucket_take(&b->scan_last_ns, &b->scan_tokens_milli, &b->scan_suppressed,
 			      cfg->scan_event_rate, cfg->scan_event_burst, ZT_DEF_SCAN_EV_RATE,
-			      ZT_DEF_SCAN_EV_BURST, bpf_ktime_get_ns());
+			      ZT_DEF_SCAN_EV_BURST, now);
 }
 
-static __always_inline void zt_emit(const struct zt_pkt *p, __u32 type, __u32 rid, __u8 reason,
-				    __u8 action, __u8 hook, __u32 ifindex, __u32 distinct,
-				    __u32 window_ms)
+/* One event into the ring; a full ring is counted in B->ring_lost. */
+static __always_inline void zt_emit(struct zt_evbudget *b, const struct zt_pkt *p, __u32 type,
+				    __u32 rid, __u8 reason, __u8 action, __u8 hook, __u32 ifindex,
+				    __u32 distinct, __u32 window_ms)
 {
 	struct zt_event *e;
 
 	e = bpf_ringbuf_reserve(&zt_events, sizeof(*e), 0);
-	if (!e)
+	if (!e) {
+		b->ring_lost++;
 		return;
+	}
 	e->ts_ns = bpf_ktime_get_ns();
 	e->type = type;
 	e->resource_id = rid;
@@ -479,23 +484,53 @@ static __always_inline void zt_emit(const struct zt_pkt *p, __u32 type, __u32 ri
 }
 
 /*
+ * The scan detector's per-CPU memo (zt_evbudget): true if this CPU already
+ * counted P's (source, resource, port) in the current window, so the
+ * shared entry need not be touched. A miss changes nothing: the full
+ * comparison means a collision can only cost a lookup, never hide a port.
+ */
+static __always_inline bool zt_scan_memo_hit(const struct zt_evbudget *b, const struct zt_pkt *p,
+					     __u32 rid, __u64 now)
+{
+	__u64 src[2];
+
+	__builtin_memcpy(src, p->src, 16);
+	return now < b->scan_seen_until_ns && b->scan_seen_rid == rid &&
+	       b->scan_seen_port == p->dport && b->scan_seen_src[0] == src[0] &&
+	       b->scan_seen_src[1] == src[1];
+}
+
+static __always_inline void zt_scan_memo_set(struct zt_evbudget *b, const struct zt_pkt *p,
+					     __u32 rid, __u64 until)
+{
+	__builtin_memcpy(b->scan_seen_src, p->src, 16);
+	b->scan_seen_rid = rid;
+	b->scan_seen_port = p->dport;
+	b->scan_seen_until_ns = until;
+}
+
+/*
  * Scan detector: distinct denied destination ports per (source, resource)
  * in a window; crossing the threshold raises one event per window, outside
  * the deny-event rate limit (a scan is exactly what floods it) but under
  * its own, smaller one: spoofed sources are free, and each would otherwise
  * be worth an event. A scan the budget suppresses counts as reported.
+ * A port this CPU just counted (the memo) costs no shared-map work: a
+ * flood of one denied flow touches the LRU entry once per window per CPU.
  */
 static __always_inline void zt_scan_track(const struct zt_config *cfg, struct zt_evbudget *b,
 					  const struct zt_pkt *p, __u32 rid, __u8 hook,
-					  __u32 ifindex)
+					  __u32 ifindex, __u64 now)
 {
-	__u64 window_ms = cfg->scan_window_ms ?: ZT_DEF_SCAN_WINDOW_MS;
+	__u64 window_ns = (__u64)(cfg->scan_window_ms ?: ZT_DEF_SCAN_WINDOW_MS) * 1000000ULL;
 	__u32 threshold = cfg->scan_threshold ?: ZT_DEF_SCAN_THRESHOLD;
-	__u64 now = bpf_ktime_get_ns(), bit;
 	struct zt_scan_val *v;
 	struct zt_scan_key k;
+	__u64 bit;
 	__u32 word;
 
+	if (zt_scan_memo_hit(b, p, rid, now))
+		return;
 	__builtin_memset(&k, 0, sizeof(k));
 	__builtin_memcpy(k.src, p->src, 16);
 	k.resource_id = rid;
@@ -510,7 +545,7 @@ static __always_inline void zt_scan_track(const struct zt_config *cfg, struct zt
 		if (!v)
 			return;
 	}
-	if (now - v->window_start_ns > window_ms * 1000000ULL) {
+	if (now - v->window_start_ns > window_ns) {
 		v->window_start_ns = now;
 		v->distinct = 0;
 		v->reported = 0;
@@ -522,10 +557,12 @@ static __always_inline void zt_scan_track(const struct zt_config *cfg, struct zt
 		v->seen[word] |= bit;
 		v->distinct++;
 	}
+	zt_scan_memo_set(b, p, rid, v->window_start_ns + window_ns);
 	if (v->distinct > threshold && !v->reported) {
 		v->reported = 1;
-		if (zt_scan_budget(cfg, b))
-			zt_emit(p, ZT_EV_SCAN, rid, 0, 0, hook, ifindex, v->distinct, window_ms);
+		if (zt_scan_budget(cfg, b, now))
+			zt_emit(b, p, ZT_EV_SCAN, rid, 0, 0, hook, ifindex, v->distinct,
+				window_ns / 1000000);
 	}
 }
 
@@ -542,14 +579,17 @@ static __always_inline int zt_deny(void *ctx, const bool is_xdp, const bool l3,
 	__u8 action = ZT_ACT_DROP;
 	struct zt_evbudget *b;
 	__u32 zero = 0, ifindex;
+	__u64 now;
 
 	zt_count(rid, false, p->len);
 	ifindex = zt_ifindex(ctx, is_xdp);
 	b = bpf_map_lookup_elem(&zt_evbudget, &zero);
 	if (!b)
 		return zt_verdict_drop(is_xdp);
+	/* One clock read, the coarse one: no clocksource access on a flood. */
+	now = bpf_ktime_get_coarse_ns();
 	if (rid && p->has_ports)
-		zt_scan_track(cfg, b, p, rid, hook, ifindex);
+		zt_scan_track(cfg, b, p, rid, hook, ifindex, now);
 
 	/*
 	 * Reject only what has a meaningful answer: a TCP segment that is
@@ -563,11 +603,11 @@ static __always_inline int zt_deny(void *ctx, const bool is_xdp, const bool l3,
 	 */
 	if (res && res->deny_mode == ZT_DENY_REJECT && p->has_ports &&
 	    !(p->l4proto == ZT_IPPROTO_TCP && (p->tcp_flags & ZT_TCP_RST)) &&
-	    zt_may_reply(p) && zt_reply_budget(cfg, b))
+	    zt_may_reply(p) && zt_reply_budget(cfg, b, now))
 		action = ZT_ACT_REJECT;
 
-	if (zt_event_budget(cfg, b))
-		zt_emit(p, ZT_EV_DENY, rid, reason, action, hook, ifindex, 0, 0);
+	if (zt_event_budget(cfg, b, now))
+		zt_emit(b, p, ZT_EV_DENY, rid, reason, action, hook, ifindex, 0, 0);
 
 	if (action == ZT_ACT_REJECT)
 		return zt_reject(ctx, is_xdp, l3, egress, p);

@@ -196,8 +196,10 @@ struct zt_frag_val {
 };
 
 /*
- * PERCPU_ARRAY "zt_evbudget", key 0: token buckets for deny events, reject
- * replies and scan events, each {last refill, tokens * 1000, suppressed}.
+ * PERCPU_ARRAY "zt_evbudget", key 0: the deny path's per-CPU state: token
+ * buckets for deny events, reject replies and scan events, each {last
+ * refill, tokens * 1000, suppressed} (times: bpf_ktime_get_coarse_ns), the
+ * events lost to a full ring, and the scan detector's memo.
  */
 struct zt_evbudget {
 	__u64 last_ns;
@@ -209,6 +211,17 @@ struct zt_evbudget {
 	__u64 scan_last_ns;
 	__u64 scan_tokens_milli;
 	__u64 scan_suppressed;		/* scan events dropped by the rate limit */
+	__u64 ring_lost;		/* events not written: the ring buffer was full */
+	/*
+	 * The scan detector's per-CPU memo: the last denied (source,
+	 * resource, port) this CPU counted, until the end of its window. A
+	 * flood of one denied flow is then no shared-LRU work per packet.
+	 */
+	__u64 scan_seen_src[2];
+	__u64 scan_seen_until_ns;
+	__u32 scan_seen_rid;
+	__u16 scan_seen_port;
+	__u16 pad;
 };
 
 /* RINGBUF "zt_events" records. */

@@ -111,6 +111,10 @@ round "xdp v6" $RES6
 # 4000 bytes over a 1500 MTU: 3 fragments each, all of the denied ones dropped.
 wait_until 5 denied_at_least 6 || fail "xdp: denied fragments not counted: $(ztc --json stats)"
 log "ok: xdp: the denied datagrams' fragments were counted as denied"
+ztc --json stats | jq -e '.events | (.lost >= 0) and (.suppressed >= 0) and (.scan_suppressed >= 0) and (.replies_suppressed >= 0)' >/dev/null ||
+	fail "stats: no events counters: $(ztc --json stats)"
+ztc stats | grep -q '^events: [0-9]* lost' || fail "ztgate stats prints no events line"
+log "ok: stats reports lost and rate-limited events"
 zt_daemon_stop TERM
 zt_daemon_teardown || fail "teardown (run 1)"
 
