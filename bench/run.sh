@@ -236,9 +236,11 @@ R_ALLOW=$(ratio "${RATE[xdp_allow]}" "${RATE[nofilter]}")
 echo "XDP drop / best nftables ($best_nft): ${R_DROP}x   (target >= 3x)"
 echo "XDP drop / no filter:                 $(ratio "${RATE[xdp_deny]}" "${RATE[nofilter]}")x"
 echo "XDP allowed / no filter:              ${R_ALLOW}x  (target >= 0.90)"
-echo "ztgate XDP drop / bare native XDP_DROP: $(ratio "${RATE[xdp_deny]}" "${RXRATE[floor_native]}")x  (how much of the veth XDP ceiling ztgate keeps)"
+R_FLOOR_DROP=$(ratio "${RATE[xdp_deny]}" "${RXRATE[floor_native]}")
+R_FLOOR_PASS=$(ratio "${RATE[xdp_allow]}" "${RATE[floor_pass]}")
+echo "ztgate XDP drop / bare native XDP_DROP: ${R_FLOOR_DROP}x  (target >= 0.90; how much of the veth XDP ceiling ztgate keeps)"
 echo "bare native XDP_DROP / best nftables:   $(ratio "${RXRATE[floor_native]}" "${RATE[$best_nft]}")x  (the most any XDP program could show here)"
-echo "ztgate XDP allowed / bare XDP_PASS:     $(ratio "${RATE[xdp_allow]}" "${RATE[floor_pass]}")x  (ztgate's own cost on the allowed path)"
+echo "ztgate XDP allowed / bare XDP_PASS:     ${R_FLOOR_PASS}x  (target >= 0.95; ztgate's own cost on the allowed path)"
 awk -v r="$R_DROP" 'BEGIN { exit !(r >= 3) }' ||
 	echo "NOTE: XDP drop below 3x nftables here. On veth with a PF_PACKET generator every packet
       is an skb built by the sender; native XDP on veth must turn it back into an xdp_buff
@@ -246,6 +248,8 @@ awk -v r="$R_DROP" 'BEGIN { exit !(r >= 3) }' ||
       ingress (see 'bare native XDP_DROP / best nftables'). The 3x needs a NIC driver with
       native XDP, where the drop happens before any skb exists."
 awk -v r="$R_ALLOW" 'BEGIN { exit !(r >= 0.9) }' || echo "NOTE: the XDP allowed path costs more than 10% against no filter"
+awk -v r="$R_FLOOR_DROP" 'BEGIN { exit !(r >= 0.9) }' || echo "NOTE: the XDP deny path is below 0.9x the bare XDP_DROP floor of this run"
+awk -v r="$R_FLOOR_PASS" 'BEGIN { exit !(r >= 0.95) }' || echo "NOTE: the XDP allowed path is below 0.95x the bare XDP_PASS floor of this run"
 
 # ---------------------------------------------------------------------------
 # (c) DNS: a script of its own (own namespaces, own cleanup), same binaries.

@@ -68,6 +68,11 @@ int cmd_stats(struct cli *c, const struct cli_args *a)
 	printf("%-20s %14lld %14lld %14lld %14lld\n", "(total)", get_int(t, "allowed_packets"),
 	       get_int(t, "allowed_bytes"), get_int(t, "denied_packets"),
 	       get_int(t, "denied_bytes"));
+	if (json_object_object_get_ex(resp, "events", &t))
+		printf("events: %lld lost (ring buffer full), %lld deny events and %lld scan events "
+		       "rate-limited, %lld reject replies suppressed\n", get_int(t, "lost"),
+		       get_int(t, "suppressed"), get_int(t, "scan_suppressed"),
+		       get_int(t, "replies_suppressed"));
 	print_relay_stats(resp);
 	json_object_put(resp);
 	return 0;

@@ -15,7 +15,10 @@
  * does not depend on how many resources or rules exist.
  *
  * Fail closed: anything to a resource that cannot be classified
- * (truncated, bad header, fragment, unknown protocol) is denied.
+ * (truncated, bad header, unknown protocol) is denied. Fragments: the
+ * first (it has the ports) is classified, and its verdict, if allowed,
+ * kept in zt_frag for the later ones; a later fragment of no allowed first
+ * fragment (denied, never seen, or arriving before it) is denied.
  * Packets whose destination cannot even be read are passed: they cannot be
  * matched to a resource and the stack discards them anyway.
  *
@@ -33,6 +36,28 @@
 #include "lib/parse.h"
 #include "lib/reply.h"
 #include "ztgate/defaults.h"	/* ZT_DEF_*: what a zero field of zt_config means */
+
+/*
+ * Where an IPv4 packet sits in its datagram: a first fragment (offset 0,
+ * MF) carries the ports and is classified like a whole datagram; a later
+ * one (offset > 0) follows its first fragment's verdict (zt_frag_follow).
+ * A TCP fragment at offset 1 (8 bytes) could rewrite the flags of a first
+ * fragment already let through (RFC 1858 3.2, the tiny fragment attack):
+ * denied outright.
+ */
+static __always_inline void zt_pkt_ip4_frag(const struct zt_ip4 *ip, struct zt_pkt *p,
+					    __u8 *reason)
+{
+	__u16 fo = bpf_ntohs(ip->frag_off);
+
+	if (!(fo & (ZT_IP4_MF | ZT_IP4_OFFSET)))
+		return;
+	p->frag = fo & ZT_IP4_OFFSET ? ZT_FRAG_LATER : ZT_FRAG_FIRST;
+	p->frag_id = bpf_ntohs(ip->id);
+	p->frag_proto = ip->proto;
+	if ((fo & ZT_IP4_OFFSET) == 1 && ip->proto == ZT_IPPROTO_TCP)
+		*reason = ZT_REASON_FRAGMENT;
+}
 
 /*
  * Fixed IP header (VER from zt_parse_link) into P: addresses always (or -1
@@ -66,9 +91,7 @@ static __always_inline int zt_pkt_ip(void *ctx, const bool is_xdp, int ver, stru
 		p->l3end = p->l3off + tot;
 		if (p->l3end > p->len)
 			p->l3end = p->len;
-		/* MF set or a non-zero offset: the ports may not be here. */
-		if (bpf_ntohs(ip.frag_off) & (ZT_IP4_MF | ZT_IP4_OFFSET))
-			*reason = ZT_REASON_FRAGMENT;
+		zt_pkt_ip4_frag(&ip, p, reason);
 		return 0;
 	} else {
 		struct zt_ip6 ip6;
@@ -97,21 +120,55 @@ static __always_inline int zt_pkt_ip(void *ctx, const bool is_xdp, int ver, stru
 }
 
 /*
+ * The extension-header walk through fragments, as global functions: the
+ * verifier checks each once, on its own, and its caller goes on with one
+ * state whatever the walk found (inlined, every combination of headers,
+ * fragment and routing flags multiplied the states of all that follows,
+ * and the tc object came close to the verifier's instruction limit).
+ */
+__noinline int zt_walk_ip6_xdp(struct xdp_md *ctx, struct zt_ip6_chain *c)
+{
+	if (!c)
+		return ZT_WALK_TRUNCATED;
+	return zt_walk_ip6_ext(ctx, true, true, c);
+}
+
+__noinline int zt_walk_ip6_skb(struct __sk_buff *ctx, struct zt_ip6_chain *c)
+{
+	if (!c)
+		return ZT_WALK_TRUNCATED;
+	return zt_walk_ip6_ext(ctx, false, true, c);
+}
+
+/*
  * IPv6 extension headers of a resource-bound packet, up to its L4 header;
- * returns a deny reason or 0. Any fragment (its ports may be elsewhere)
- * is denied, and so is a chain too long or too short to read to its end.
+ * returns a deny reason or 0. Walks through a Fragment header: a first
+ * fragment (offset 0, M) is classified by its ports like a whole datagram
+ * (RFC 8200 4.5: it carries the whole header chain), a later one follows
+ * its first fragment (zt_frag_follow), an atomic fragment (offset 0, no M)
+ * is a whole datagram. A chain too long or too short to read to its end is
+ * denied.
  */
 static __always_inline __u8 zt_pkt_ip6_ext(void *ctx, const bool is_xdp, struct zt_pkt *p)
 {
 	struct zt_ip6_chain c = { .off = p->l4off, .nh = p->l4proto };
+	int w = is_xdp ? zt_walk_ip6_xdp(ctx, &c) : zt_walk_ip6_skb(ctx, &c);
 
-	switch (zt_walk_ip6_ext(ctx, is_xdp, false, &c)) {
+	if (c.fragment) {
+		p->frag_id = c.frag_id;
+		p->frag_proto = c.frag_nh;
+	}
+	switch (w) {
 	case ZT_WALK_L4:
 		p->l4proto = c.nh;
 		p->l4off = c.off;
+		if (c.more_fragments)
+			p->frag = ZT_FRAG_FIRST;
 		return 0;
-	case ZT_WALK_FRAGMENT:
-		return ZT_REASON_FRAGMENT;
+	case ZT_WALK_LATER_FRAGMENT:
+		p->l4proto = c.frag_nh;
+		p->frag = ZT_FRAG_LATER;
+		return 0;
 	default:
 		return ZT_REASON_MALFORMED;
 	}
@@ -279,6 +336,60 @@ static __always_inline __u8 zt_check_l4(__u8 gen, __u32 rid, const struct zt_res
 	return bpf_map_lookup_elem(&zt_ports, &pk) ? 0 : ZT_REASON_PORT;
 }
 
+/* The zt_frag key of P's datagram. */
+static __always_inline void zt_frag_key_of(const struct zt_pkt *p, struct zt_frag_key *k)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	__builtin_memcpy(k->src, p->src, 16);
+	__builtin_memcpy(k->dst, p->dst, 16);
+	k->id = p->frag_id;
+	k->proto = p->frag_proto;
+}
+
+/*
+ * A later fragment: passes (0) only if its datagram's first fragment was
+ * allowed to the same resource under the generation still active, less
+ * than ZT_FRAG_TIMEOUT_MS ago. First fragment denied, never seen, or not
+ * seen yet (out of order): ZT_REASON_FRAGMENT.
+ */
+static __always_inline __u8 zt_frag_follow(__u8 gen, __u32 rid, const struct zt_pkt *p)
+{
+	struct zt_frag_val *v;
+	struct zt_frag_key k;
+
+	zt_frag_key_of(p, &k);
+	v = bpf_map_lookup_elem(&zt_frag, &k);
+	if (!v || v->gen != gen || v->resource_id != rid ||
+	    bpf_ktime_get_coarse_ns() - v->first_ns > ZT_FRAG_TIMEOUT_MS * 1000000ULL)
+		return ZT_REASON_FRAGMENT;
+	return 0;
+}
+
+/*
+ * A first fragment's verdict: allowed, its datagram is remembered for the
+ * later fragments; denied, a remembered datagram of the same key (an id
+ * reused) is forgotten, so its later fragments are denied too. A denied
+ * first fragment only costs a lookup (no LRU update).
+ */
+static __always_inline void zt_frag_first(__u8 gen, __u32 rid, const struct zt_pkt *p,
+					  bool allowed)
+{
+	struct zt_frag_key k;
+
+	zt_frag_key_of(p, &k);
+	if (allowed) {
+		struct zt_frag_val v;
+
+		__builtin_memset(&v, 0, sizeof(v));
+		v.first_ns = bpf_ktime_get_coarse_ns();
+		v.resource_id = rid;
+		v.gen = gen;
+		bpf_map_update_elem(&zt_frag, &k, &v, BPF_ANY);
+	} else if (bpf_map_lookup_elem(&zt_frag, &k)) {
+		bpf_map_delete_elem(&zt_frag, &k);
+	}
+}
+
 static __always_inline void zt_count(__u32 rid, bool allowed, __u32 bytes)
 {
 	struct zt_counters *c = bpf_map_lookup_elem(&zt_counters, &rid);
@@ -343,38 +454,43 @@ static __always_inline bool zt_bucket_take(__u64 *last_ns, __u64 *tokens_milli, 
 }
 
 /* Deny events. */
-static __always_inline bool zt_event_budget(const struct zt_config *cfg, struct zt_evbudget *b)
+static __always_inline bool zt_event_budget(const struct zt_config *cfg, struct zt_evbudget *b,
+					    __u64 now)
 {
 	return zt_bucket_take(&b->last_ns, &b->tokens_milli, &b->suppressed, cfg->event_rate,
-			      cfg->event_burst, ZT_DEF_EVENT_RATE, ZT_DEF_EVENT_BURST,
-			      bpf_ktime_get_ns());
+			      cfg->event_burst, ZT_DEF_EVENT_RATE, ZT_DEF_EVENT_BURST, now);
 }
 
 /* Reject replies (RFC 4443 2.4(f): ICMPv6 errors must be rate-limited). */
-static __always_inline bool zt_reply_budget(const struct zt_config *cfg, struct zt_evbudget *b)
+static __always_inline bool zt_reply_budget(const struct zt_config *cfg, struct zt_evbudget *b,
+					    __u64 now)
 {
 	return zt_bucket_take(&b->reply_last_ns, &b->reply_tokens_milli, &b->replies_suppressed,
 			      cfg->reply_rate, cfg->reply_burst, ZT_DEF_REPLY_RATE,
-			      ZT_DEF_REPLY_BURST, bpf_ktime_get_ns());
+			      ZT_DEF_REPLY_BURST, now);
 }
 
 /* Scan events: spoofed sources must not fill the ring buffer with them. */
-static __always_inline bool zt_scan_budget(const struct zt_config *cfg, struct zt_evbudget *b)
+static __always_inline bool zt_scan_budget(const struct zt_config *cfg, struct zt_evbudget *b,
+					   __u64 now)
 {
 	return zt_bucket_take(&b->scan_last_ns, &b->scan_tokens_milli, &b->scan_suppressed,
 			      cfg->scan_event_rate, cfg->scan_event_burst, ZT_DEF_SCAN_EV_RATE,
-			      ZT_DEF_SCAN_EV_BURST, bpf_ktime_get_ns());
+			      ZT_DEF_SCAN_EV_BURST, now);
 }
 
-static __always_inline void zt_emit(const struct zt_pkt *p, __u32 type, __u32 rid, __u8 reason,
-				    __u8 action, __u8 hook, __u32 ifindex, __u32 distinct,
-				    __u32 window_ms)
+/* One event into the ring; a full ring is counted in B->ring_lost. */
+static __always_inline void zt_emit(struct zt_evbudget *b, const struct zt_pkt *p, __u32 type,
+				    __u32 rid, __u8 reason, __u8 action, __u8 hook, __u32 ifindex,
+				    __u32 distinct, __u32 window_ms)
 {
 	struct zt_event *e;
 
 	e = bpf_ringbuf_reserve(&zt_events, sizeof(*e), 0);
-	if (!e)
+	if (!e) {
+		b->ring_lost++;
 		return;
+	}
 	e->ts_ns = bpf_ktime_get_ns();
 	e->type = type;
 	e->resource_id = rid;
@@ -393,23 +509,53 @@ static __always_inline void zt_emit(const struct zt_pkt *p, __u32 type, __u32 ri
 }
 
 /*
+ * The scan detector's per-CPU memo (zt_evbudget): true if this CPU already
+ * counted P's (source, resource, port) in the current window, so the
+ * shared entry need not be touched. A miss changes nothing: the full
+ * comparison means a collision can only cost a lookup, never hide a port.
+ */
+static __always_inline bool zt_scan_memo_hit(const struct zt_evbudget *b, const struct zt_pkt *p,
+					     __u32 rid, __u64 now)
+{
+	__u64 src[2];
+
+	__builtin_memcpy(src, p->src, 16);
+	return now < b->scan_seen_until_ns && b->scan_seen_rid == rid &&
+	       b->scan_seen_port == p->dport && b->scan_seen_src[0] == src[0] &&
+	       b->scan_seen_src[1] == src[1];
+}
+
+static __always_inline void zt_scan_memo_set(struct zt_evbudget *b, const struct zt_pkt *p,
+					     __u32 rid, __u64 until)
+{
+	__builtin_memcpy(b->scan_seen_src, p->src, 16);
+	b->scan_seen_rid = rid;
+	b->scan_seen_port = p->dport;
+	b->scan_seen_until_ns = until;
+}
+
+/*
  * Scan detector: distinct denied destination ports per (source, resource)
  * in a window; crossing the threshold raises one event per window, outside
  * the deny-event rate limit (a scan is exactly what floods it) but under
  * its own, smaller one: spoofed sources are free, and each would otherwise
  * be worth an event. A scan the budget suppresses counts as reported.
+ * A port this CPU just counted (the memo) costs no shared-map work: a
+ * flood of one denied flow touches the LRU entry once per window per CPU.
  */
 static __always_inline void zt_scan_track(const struct zt_config *cfg, struct zt_evbudget *b,
 					  const struct zt_pkt *p, __u32 rid, __u8 hook,
-					  __u32 ifindex)
+					  __u32 ifindex, __u64 now)
 {
-	__u64 window_ms = cfg->scan_window_ms ?: ZT_DEF_SCAN_WINDOW_MS;
+	__u64 window_ns = (__u64)(cfg->scan_window_ms ?: ZT_DEF_SCAN_WINDOW_MS) * 1000000ULL;
 	__u32 threshold = cfg->scan_threshold ?: ZT_DEF_SCAN_THRESHOLD;
-	__u64 now = bpf_ktime_get_ns(), bit;
 	struct zt_scan_val *v;
 	struct zt_scan_key k;
+	__u64 bit;
 	__u32 word;
 
+	if (zt_scan_memo_hit(b, p, rid, now))
+		return;
 	__builtin_memset(&k, 0, sizeof(k));
 	__builtin_memcpy(k.src, p->src, 16);
 	k.resource_id = rid;
@@ -424,7 +570,7 @@ static __always_inline void zt_scan_track(const struct zt_config *cfg, struct zt
 		if (!v)
 			return;
 	}
-	if (now - v->window_start_ns > window_ms * 1000000ULL) {
+	if (now - v->window_start_ns > window_ns) {
 		v->window_start_ns = now;
 		v->distinct = 0;
 		v->reported = 0;
@@ -436,11 +582,86 @@ static __always_inline void zt_scan_track(const struct zt_config *cfg, struct zt
 		v->seen[word] |= bit;
 		v->distinct++;
 	}
+	zt_scan_memo_set(b, p, rid, v->window_start_ns + window_ns);
 	if (v->distinct > threshold && !v->reported) {
 		v->reported = 1;
-		if (zt_scan_budget(cfg, b))
-			zt_emit(p, ZT_EV_SCAN, rid, 0, 0, hook, ifindex, v->distinct, window_ms);
+		if (zt_scan_budget(cfg, b, now))
+			zt_emit(b, p, ZT_EV_SCAN, rid, 0, 0, hook, ifindex, v->distinct,
+				window_ns / 1000000);
 	}
+}
+
+/*
+ * A packet to resource RID (0: none, connector default deny) is denied for
+ * REASON: counted, fed to the scan detector if its ports are known,
+ * reported under the event budget, and dropped or, in reject mode, answered.
+ */
+static __always_inline int zt_deny(void *ctx, const bool is_xdp, const bool l3,
+				   const bool egress, const __u8 hook,
+				   const struct zt_config *cfg, const struct zt_resource *res,
+				   struct zt_pkt *p, __u32 rid, __u8 reason)
+{
+	__u8 action = ZT_ACT_DROP;
+	struct zt_evbudget *b;
+	__u32 zero = 0, ifindex;
+	__u64 now;
+
+	zt_count(rid, false, p->len);
+	ifindex = zt_ifindex(ctx, is_xdp);
+	b = bpf_map_lookup_elem(&zt_evbudget, &zero);
+	if (!b)
+		return zt_verdict_drop(is_xdp);
+	/* One clock read, the coarse one: no clocksource access on a flood. */
+	now = bpf_ktime_get_coarse_ns();
+	if (rid && p->has_ports)
+		zt_scan_track(cfg, b, p, rid, hook, ifindex, now);
+
+	/*
+	 * Reject only what has a meaningful answer: a TCP segment that is
+	 * not itself a reset, or a UDP datagram, whose headers we parsed.
+	 * Malformed packets, later fragments, ICMP and other protocols are
+	 * dropped even in reject mode (answering garbage helps nobody, and
+	 * an ICMP error about an ICMP message is forbidden by RFC 1122).
+	 * Nor is anything sent to or from a group address answered, and
+	 * the answers are rate-limited: the reply budget, when empty, turns
+	 * a reject into a drop (a spoofed flood is not reflected 1:1).
+	 */
+	if (res && res->deny_mode == ZT_DENY_REJECT && p->has_ports &&
+	    !(p->l4proto == ZT_IPPROTO_TCP && (p->tcp_flags & ZT_TCP_RST)) &&
+	    zt_may_reply(p) && zt_reply_budget(cfg, b, now))
+		action = ZT_ACT_REJECT;
+
+	if (zt_event_budget(cfg, b, now))
+		zt_emit(b, p, ZT_EV_DENY, rid, reason, action, hook, ifindex, 0, 0);
+
+	if (action == ZT_ACT_REJECT)
+		return zt_reject(ctx, is_xdp, l3, egress, p);
+	return zt_verdict_drop(is_xdp);
+}
+
+/*
+ * Policy for a packet to resource RID (RES) of generation GEN: a deny
+ * reason, or 0 to let it through. A later fragment follows its first
+ * fragment; a first fragment is classified by its ports and its verdict
+ * recorded for the rest of its datagram.
+ */
+static __always_inline __u8 zt_decide(void *ctx, const bool is_xdp, const struct zt_config *cfg,
+				      __u8 gen, __u32 rid, const struct zt_resource *res,
+				      struct zt_pkt *p, __u8 reason)
+{
+	if (!reason && p->v6)
+		reason = zt_pkt_ip6_ext(ctx, is_xdp, p);
+	if (p->frag == ZT_FRAG_LATER)
+		return reason ?: zt_frag_follow(gen, rid, p);
+	if (!reason)
+		reason = zt_pkt_l4(ctx, is_xdp, p);
+	if (!reason && (cfg->flags & ZT_CFG_CHECK_DEVICE) && !zt_device_granted(gen, rid, p))
+		reason = ZT_REASON_DEVICE;
+	if (!reason)
+		reason = zt_check_l4(gen, rid, res, p);
+	if (p->frag == ZT_FRAG_FIRST)
+		zt_frag_first(gen, rid, p, !reason);
+	return reason;
 }
 
 /*
@@ -452,10 +673,9 @@ static __always_inline int zt_classify(void *ctx, const bool is_xdp, const bool 
 {
 	const struct zt_resource *res;
 	const struct zt_config *cfg;
-	struct zt_evbudget *b;
 	struct zt_pkt p;
-	__u32 zero = 0, rid, idx, ifindex;
-	__u8 gen, reason = 0, action = ZT_ACT_DROP;
+	__u32 zero = 0, rid, idx;
+	__u8 gen, reason = 0;
 	int ver;
 
 	cfg = bpf_map_lookup_elem(&zt_config, &zero);
@@ -484,12 +704,8 @@ static __always_inline int zt_classify(void *ctx, const bool is_xdp, const bool 
 		 * The connector forwards only to resources: anything else a
 		 * device sends is dropped and reported (resource id 0).
 		 */
-		zt_count(0, false, p.len);
-		b = bpf_map_lookup_elem(&zt_evbudget, &zero);
-		if (b && zt_event_budget(cfg, b))
-			zt_emit(&p, ZT_EV_DENY, 0, ZT_REASON_NO_RESOURCE, ZT_ACT_DROP, hook,
-				zt_ifindex(ctx, is_xdp), 0, 0);
-		return zt_verdict_drop(is_xdp);
+		return zt_deny(ctx, is_xdp, l3, egress, hook, cfg, NULL, &p, 0,
+			       ZT_REASON_NO_RESOURCE);
 	}
 	/* A reference to an id out of range is a broken policy: fail closed. */
 	if (rid >= ZT_MAX_RESOURCES)
@@ -499,49 +715,12 @@ static __always_inline int zt_classify(void *ctx, const bool is_xdp, const bool 
 	if (!res || !(res->flags & ZT_RES_PRESENT))
 		return zt_verdict_drop(is_xdp);
 
-	if (!reason && p.v6)
-		reason = zt_pkt_ip6_ext(ctx, is_xdp, &p);
-	if (!reason)
-		reason = zt_pkt_l4(ctx, is_xdp, &p);
-	if (!reason && (cfg->flags & ZT_CFG_CHECK_DEVICE) && !zt_device_granted(gen, rid, &p))
-		reason = ZT_REASON_DEVICE;
-	if (!reason)
-		reason = zt_check_l4(gen, rid, res, &p);
-
+	reason = zt_decide(ctx, is_xdp, cfg, gen, rid, res, &p, reason);
 	if (!reason) {
 		zt_count(rid, true, p.len);
 		return zt_verdict_pass(is_xdp);
 	}
-
-	zt_count(rid, false, p.len);
-	ifindex = zt_ifindex(ctx, is_xdp);
-	b = bpf_map_lookup_elem(&zt_evbudget, &zero);
-	if (!b)
-		return zt_verdict_drop(is_xdp);
-	if (p.has_ports)
-		zt_scan_track(cfg, b, &p, rid, hook, ifindex);
-
-	/*
-	 * Reject only what has a meaningful answer: a TCP segment that is
-	 * not itself a reset, or a UDP datagram, whose headers we parsed.
-	 * Malformed packets, fragments, ICMP and other protocols are
-	 * dropped even in reject mode (answering garbage helps nobody, and
-	 * an ICMP error about an ICMP message is forbidden by RFC 1122).
-	 * Nor is anything sent to or from a group address answered, and
-	 * the answers are rate-limited: the reply budget, when empty, turns
-	 * a reject into a drop (a spoofed flood is not reflected 1:1).
-	 */
-	if (res->deny_mode == ZT_DENY_REJECT && p.has_ports &&
-	    !(p.l4proto == ZT_IPPROTO_TCP && (p.tcp_flags & ZT_TCP_RST)) &&
-	    zt_may_reply(&p) && zt_reply_budget(cfg, b))
-		action = ZT_ACT_REJECT;
-
-	if (zt_event_budget(cfg, b))
-		zt_emit(&p, ZT_EV_DENY, rid, reason, action, hook, ifindex, 0, 0);
-
-	if (action == ZT_ACT_REJECT)
-		return zt_reject(ctx, is_xdp, l3, egress, &p);
-	return zt_verdict_drop(is_xdp);
+	return zt_deny(ctx, is_xdp, l3, egress, hook, cfg, res, &p, rid, reason);
 }
 
 #endif /* ZT_CORE_H */

@@ -102,6 +102,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } zt_scan SEC(".maps");
 
+/* Fragmented datagrams whose first fragment was allowed (LRU: prealloc). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, ZT_FRAG_TRACK);
+	__type(key, struct zt_frag_key);
+	__type(value, struct zt_frag_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} zt_frag SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);

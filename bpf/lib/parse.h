@@ -104,6 +104,10 @@ struct zt_ip6_chain {
 	__u32 off;		/* in: just past the fixed header; out: where the walk stopped */
 	__u8 nh;		/* in: the fixed header's next header; out: the header at off */
 	__u8 more_fragments;	/* out, through_frag: a first fragment, more to come */
+	__u8 fragment;		/* out: a fragment header was read (through_frag) */
+	__u8 frag_nh;		/* out, fragment: its next header */
+	__u8 srcroute;		/* out: a routing header with segments left > 0 was walked */
+	__u32 frag_id;		/* out, fragment: its identification (host order) */
 };
 
 /* Where zt_walk_ip6_ext() stopped. */
@@ -128,7 +132,10 @@ enum zt_ip6_walk {
  *
  * C->off and C->nh are updated when the walk stops on a header (L4,
  * FRAGMENT, TOO_LONG); when it stops on an error (TRUNCATED,
- * LATER_FRAGMENT) they are left as they were.
+ * LATER_FRAGMENT) they are left as they were. Through a fragment header,
+ * C->fragment, frag_nh and frag_id say which datagram the packet belongs
+ * to (set for LATER_FRAGMENT too); a routing header with segments left
+ * sets C->srcroute (the fixed header's destination is not the last one).
  *
  * The loop is unrolled: six short iterations cost the verifier less as
  * straight code than as a loop it re-walks per state (the uplink guard
@@ -156,6 +163,8 @@ static __always_inline enum zt_ip6_walk zt_walk_ip6_ext(void *ctx, const bool is
 		case ZT_IPPROTO_AH:
 			if (zt_load(ctx, is_xdp, off, &ext, sizeof(ext)))
 				return ZT_WALK_TRUNCATED;
+			if (nh == ZT_IPPROTO_ROUTING && ext.segs_left)
+				c->srcroute = 1;
 			if (nh == ZT_IPPROTO_AH)
 				off += ((__u32)ext.len + 2) * 4;
 			else
@@ -171,6 +180,10 @@ static __always_inline enum zt_ip6_walk zt_walk_ip6_ext(void *ctx, const bool is
 			if (zt_load(ctx, is_xdp, off, frag, sizeof(frag)))
 				return ZT_WALK_TRUNCATED;
 			fo = (__u16)frag[2] << 8 | frag[3];
+			c->fragment = 1;
+			c->frag_nh = frag[0];
+			c->frag_id = (__u32)frag[4] << 24 | (__u32)frag[5] << 16 |
+				     (__u32)frag[6] << 8 | frag[7];
 			if (fo & 0xfff8)
 				return ZT_WALK_LATER_FRAGMENT;
 			/* M clear at offset 0 is an atomic fragment: a whole datagram. */

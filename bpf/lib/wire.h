@@ -62,6 +62,8 @@ struct zt_ip6 {
 struct zt_ip6_ext {
 	__u8 nexthdr;
 	__u8 len;
+	__u8 type;		/* routing header: routing type */
+	__u8 segs_left;		/* routing header: segments left */
 };
 
 struct zt_tcp {
@@ -125,6 +127,14 @@ struct zt_pkt {
 	__u8 tcp_flags;
 	__u8 has_ports;		/* TCP/UDP header parsed */
 	__u8 l2_group;		/* link-layer destination is broadcast/multicast */
+	__u8 frag;		/* ZT_FRAG_*: where this packet sits in a datagram */
+	__u8 frag_proto;	/* zt_frag_key.proto */
+	__u8 srcroute;		/* IPv4 LSRR/SSRR, IPv6 routing header with segments left */
+	__u32 frag_id;		/* zt_frag_key.id */
 };
+
+#define ZT_FRAG_NONE	0	/* a whole datagram */
+#define ZT_FRAG_FIRST	1	/* offset 0, more fragments follow: the ports are here */
+#define ZT_FRAG_LATER	2	/* a non-zero offset: no L4 header */
 
 #endif /* ZT_WIRE_H */

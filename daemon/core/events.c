@@ -1,4 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Denied-flow and scan events: drained from the zt_events ring buffer and
+ * turned into JSON; events the ring had no room for (zt_evbudget.ring_lost)
+ * are watched and a warning logged when their number grows.
+ */
 #include <errno.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -10,12 +15,16 @@
 #include "lib/addr.h"
 #include "core/events.h"
 #include "lib/log.h"
+#include "policy/compile.h"
 
 struct zt_events {
 	struct ring_buffer *rb;
 	const struct zt_policy *policy;
 	zt_event_sink sink;
 	void *arg;
+	int evbudget_fd;		/* -1: lost events not watched */
+	__u64 lost_seen;		/* ring_lost at the last check */
+	struct timespec lost_checked;	/* CLOCK_MONOTONIC of the last check */
 };
 
 static const char *proto_name(__u8 proto)
@@ -131,6 +140,7 @@ int zt_events_open(int ringbuf_fd, const struct zt_policy *policy, zt_event_sink
 	ev->policy = policy;
 	ev->sink = sink;
 	ev->arg = arg;
+	ev->evbudget_fd = -1;
 	ev->rb = ring_buffer__new(ringbuf_fd, handle_event, ev, NULL);
 	if (!ev->rb) {
 		int ret = -errno;
@@ -147,9 +157,42 @@ int zt_events_fd(const struct zt_events *ev)
 	return ring_buffer__epoll_fd(ev->rb);
 }
 
+void zt_events_watch_lost(struct zt_events *ev, int evbudget_fd)
+{
+	struct zt_evbudget b;
+
+	ev->evbudget_fd = evbudget_fd;
+	if (evbudget_fd >= 0 && !zt_evbudget_read(evbudget_fd, &b))
+		ev->lost_seen = b.ring_lost;
+	clock_gettime(CLOCK_MONOTONIC, &ev->lost_checked);
+}
+
+/* At most once a second: a warning if events were lost since the last look. */
+static void check_lost(struct zt_events *ev)
+{
+	struct zt_evbudget b;
+	struct timespec now;
+
+	if (ev->evbudget_fd < 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec - ev->lost_checked.tv_sec < 1)
+		return;
+	ev->lost_checked = now;
+	if (zt_evbudget_read(ev->evbudget_fd, &b) || b.ring_lost <= ev->lost_seen)
+		return;
+	zt_log("warn", "events: %llu lost because the ring buffer was full (%llu since start); "
+	       "the daemon is not draining it fast enough",
+	       (unsigned long long)(b.ring_lost - ev->lost_seen), (unsigned long long)b.ring_lost);
+	ev->lost_seen = b.ring_lost;
+}
+
 int zt_events_poll(struct zt_events *ev)
 {
-	return ring_buffer__consume(ev->rb);
+	int ret = ring_buffer__consume(ev->rb);
+
+	check_lost(ev);
+	return ret;
 }
 
 void zt_events_close(struct zt_events *ev)

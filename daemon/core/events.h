@@ -27,6 +27,12 @@ struct zt_events;
 int zt_events_open(int ringbuf_fd, const struct zt_policy *policy, zt_event_sink sink,
 		   void *arg, struct zt_events **out);
 int zt_events_fd(const struct zt_events *ev);
+/*
+ * Watch zt_evbudget (EVBUDGET_FD, the pinned map) for events lost to a full
+ * ring: zt_events_poll() then logs a warning, at most once a second, when
+ * their count has grown.
+ */
+void zt_events_watch_lost(struct zt_events *ev, int evbudget_fd);
 /* Drain what is ready. Returns events handled or -errno. */
 int zt_events_poll(struct zt_events *ev);
 void zt_events_close(struct zt_events *ev);

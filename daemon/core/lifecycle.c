@@ -297,8 +297,10 @@ static int watch(struct zt_daemon *d, char *err, size_t errlen)
 	if (d->dp) {
 		ret = zt_events_open(d->fds[ZT_MAP_EVENTS], &d->policy, event_sink, d,
 				     &d->events);
-		if (!ret)
+		if (!ret) {
+			zt_events_watch_lost(d->events, d->fds[ZT_MAP_EVBUDGET]);
 			ret = zt_loop_add(d->loop, zt_events_fd(d->events), EPOLLIN, on_events, d);
+		}
 		if (ret) {
 			snprintf(err, errlen, "event ring buffer: %s", strerror(-ret));
 			return ret;

@@ -36,6 +36,26 @@ static struct zt_counters read_counters(struct zt_daemon *d, uint32_t id)
 	return c;
 }
 
+/*
+ * What never reached the event stream: events lost to a full ring buffer,
+ * and deny events, reject replies and scan events the rate limits held back.
+ */
+static json_object *events_counters(struct zt_daemon *d)
+{
+	json_object *o = json_object_new_object();
+	struct zt_evbudget b;
+
+	if (zt_evbudget_read(d->fds[ZT_MAP_EVBUDGET], &b))
+		memset(&b, 0, sizeof(b));
+	json_object_object_add(o, "lost", json_object_new_int64((int64_t)b.ring_lost));
+	json_object_object_add(o, "suppressed", json_object_new_int64((int64_t)b.suppressed));
+	json_object_object_add(o, "scan_suppressed",
+			       json_object_new_int64((int64_t)b.scan_suppressed));
+	json_object_object_add(o, "replies_suppressed",
+			       json_object_new_int64((int64_t)b.replies_suppressed));
+	return o;
+}
+
 static json_object *cmd_resource_add(struct zt_daemon *d, const struct zt_ctl_req *r)
 {
 	struct zt_resource_def def;
@@ -143,6 +163,7 @@ static json_object *cmd_resource_list(struct zt_daemon *d, bool with_counters)
 	json_object_object_add(o, "resources", arr);
 	if (with_counters) {
 		json_object_object_add(o, "total", add_counters(json_object_new_object(), &total));
+		json_object_object_add(o, "events", events_counters(d));
 		if (d->ops->stats)
 			d->ops->stats(d, o);
 	}

@@ -69,6 +69,7 @@ static const char *const map_names[ZT_MAP__COUNT] = {
 	[ZT_MAP_SCAN] = "zt_scan",
 	[ZT_MAP_EVBUDGET] = "zt_evbudget",
 	[ZT_MAP_EVENTS] = "zt_events",
+	[ZT_MAP_FRAG] = "zt_frag",
 };
 
 const char *zt_map_name(enum zt_map_id id)

@@ -36,6 +36,7 @@ enum zt_map_id {
 	ZT_MAP_SCAN,
 	ZT_MAP_EVBUDGET,
 	ZT_MAP_EVENTS,
+	ZT_MAP_FRAG,
 	ZT_MAP__COUNT,
 };
 

@@ -447,3 +447,31 @@ int zt_counters_reset(const int *fds, uint32_t id)
 	free(vals);
 	return ret;
 }
+
+int zt_evbudget_read(int evbudget_fd, struct zt_evbudget *sum)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct zt_evbudget *vals;
+	uint32_t zero = 0;
+	int i, ret = 0;
+
+	memset(sum, 0, sizeof(*sum));
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	vals = calloc((size_t)ncpu, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(evbudget_fd, &zero, vals)) {
+		ret = -errno;
+		goto out;
+	}
+	for (i = 0; i < ncpu; i++) {
+		sum->suppressed += vals[i].suppressed;
+		sum->replies_suppressed += vals[i].replies_suppressed;
+		sum->scan_suppressed += vals[i].scan_suppressed;
+		sum->ring_lost += vals[i].ring_lost;
+	}
+out:
+	free(vals);
+	return ret;
+}

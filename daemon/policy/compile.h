@@ -89,4 +89,11 @@ int zt_config_set_flags(const int *fds, uint32_t flags);
 int zt_counters_read(const int *fds, uint32_t id, struct zt_counters *sum);
 int zt_counters_reset(const int *fds, uint32_t id);
 
+/*
+ * zt_evbudget summed over CPUs: what the rate limits suppressed (deny
+ * events, reject replies, scan events) and the events lost to a full ring.
+ * Only those four fields of *SUM are filled. 0 or -errno.
+ */
+int zt_evbudget_read(int evbudget_fd, struct zt_evbudget *sum);
+
 #endif

@@ -32,6 +32,8 @@
 #define ZT_MAX_GRANTS		(2 * 262144)	/* connector: (device, resource) grants */
 #define ZT_MAX_DEV_BINDS	(2 * 262144)	/* connector: names a device bound, both generations */
 #define ZT_SCAN_TRACK		65536		/* LRU entries for the scan detector */
+#define ZT_FRAG_TRACK		16384		/* LRU entries for fragmented datagrams */
+#define ZT_FRAG_TIMEOUT_MS	30000		/* a first fragment's verdict holds this long */
 #define ZT_EVENTS_RINGBUF	(256 * 1024)
 
 #define ZT_NGEN			2
@@ -62,7 +64,7 @@
 #define ZT_REASON_PORT		1	/* TCP/UDP port not allowed */
 #define ZT_REASON_PROTO		2	/* protocol not allowed (e.g. ICMP off, GRE) */
 #define ZT_REASON_MALFORMED	3	/* could not be classified (truncated, bad header) */
-#define ZT_REASON_FRAGMENT	4	/* non-first fragment / fragment, ports unknown */
+#define ZT_REASON_FRAGMENT	4	/* later fragment of no allowed first fragment (or tiny) */
 #define ZT_REASON_DEVICE	5	/* connector: device has no grant */
 #define ZT_REASON_NO_RESOURCE	6	/* connector: destination is no resource */
 
@@ -187,8 +189,32 @@ struct zt_scan_val {
 };
 
 /*
- * PERCPU_ARRAY "zt_evbudget", key 0: token buckets for deny events, reject
- * replies and scan events, each {last refill, tokens * 1000, suppressed}.
+ * LRU_HASH "zt_frag": fragmented datagrams to a resource whose first
+ * fragment (the one with the ports) was allowed. Later fragments pass only
+ * if their datagram is here, under the same generation and resource, and
+ * younger than ZT_FRAG_TIMEOUT_MS; anything else (first fragment denied,
+ * never seen, or not seen yet: out of order) is denied.
+ */
+struct zt_frag_key {
+	__u8 src[16];			/* IPv6 or IPv4-mapped */
+	__u8 dst[16];
+	__u32 id;			/* IPv4 identification (16 bits) or IPv6 Fragment id */
+	__u8 proto;			/* IPv4 protocol; IPv6: the Fragment header's next header */
+	__u8 pad[3];
+};
+
+struct zt_frag_val {
+	__u64 first_ns;			/* bpf_ktime_get_coarse_ns() of the first fragment */
+	__u32 resource_id;
+	__u8 gen;			/* the generation that allowed it */
+	__u8 pad[3];
+};
+
+/*
+ * PERCPU_ARRAY "zt_evbudget", key 0: the deny path's per-CPU state: token
+ * buckets for deny events, reject replies and scan events, each {last
+ * refill, tokens * 1000, suppressed} (times: bpf_ktime_get_coarse_ns), the
+ * events lost to a full ring, and the scan detector's memo.
  */
 struct zt_evbudget {
 	__u64 last_ns;
@@ -200,6 +226,17 @@ struct zt_evbudget {
 	__u64 scan_last_ns;
 	__u64 scan_tokens_milli;
 	__u64 scan_suppressed;		/* scan events dropped by the rate limit */
+	__u64 ring_lost;		/* events not written: the ring buffer was full */
+	/*
+	 * The scan detector's per-CPU memo: the last denied (source,
+	 * resource, port) this CPU counted, until the end of its window. A
+	 * flood of one denied flow is then no shared-LRU work per packet.
+	 */
+	__u64 scan_seen_src[2];
+	__u64 scan_seen_until_ns;
+	__u32 scan_seen_rid;
+	__u16 scan_seen_port;
+	__u16 pad;
 };
 
 /* RINGBUF "zt_events" records. */

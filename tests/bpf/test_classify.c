@@ -360,12 +360,15 @@ static void test_malformed(void **st)
 	expect_all(s, DROP);
 	s.truncate = 0;
 	expect_all(s, PASS);
-	/* Fragments: MF set, and a non-first fragment. */
+	/* Fragments (more in test_fragments): a denied first one, its later one. */
 	s = ok;
+	s.dport = 23;
+	s.ip_id = 4141;
 	s.frag = 0x2000;
 	expect_all(s, DROP);
 	s.frag = 0x0010;
 	expect_all(s, DROP);
+	s = ok;
 	s.frag = 0x4000;	/* DF alone is fine */
 	expect_all(s, PASS);
 
@@ -379,9 +382,9 @@ static void test_malformed(void **st)
 	expect_all(s, PASS);
 	s.dport = 80;
 	expect_all(s, DROP);
-	/* Fragment header. */
+	/* Fragment header: a later fragment (offset 8) of no first one. */
 	memset(ext, 0, sizeof(ext));
-	ext[0] = 6;
+	ext[0] = 6; ext[3] = 0x08; ext[7] = 41;
 	s.dport = 22; s.extlen = 8; s.ext_first = 44;
 	expect_all(s, DROP);
 	/* Seven destination-options headers: more than we walk. */
@@ -403,6 +406,120 @@ static void test_malformed(void **st)
 	s = (struct pspec){ .src = "fd00::9", .dst = "fd00:4::5", .proto = 6, .sport = 1000,
 			    .dport = 22, .tcp_flags = 2, .truncate = 1 };
 	expect_all(s, DROP);
+}
+
+/* ---- fragments ---- */
+
+/* An IPv6 Fragment header: next header NH, offset OFF8 (8-byte units), M, ID. */
+static void frag6(uint8_t *ext, uint8_t nh, uint16_t off8, bool more, uint32_t id)
+{
+	memset(ext, 0, 8);
+	ext[0] = nh;
+	ext[2] = (uint8_t)(off8 >> 5);
+	ext[3] = (uint8_t)((off8 << 3) | (more ? 1 : 0));
+	ext[4] = (uint8_t)(id >> 24); ext[5] = (uint8_t)(id >> 16);
+	ext[6] = (uint8_t)(id >> 8); ext[7] = (uint8_t)id;
+}
+
+static void test_fragments_v4(void **st)
+{
+	(void)st;
+	set_cfg(0, 0);
+	assert_int_equal(zt_add_exact(&E, 0, "10.0.12.5", 121), 0);
+	assert_int_equal(zt_set_res(&E, 0, 121, 0, ZT_DENY_REJECT), 0);
+	assert_int_equal(zt_add_ports(&E, 0, 121, ZT_PROTO_UDP, 53, 53), 0);
+	assert_int_equal(zt_add_ports(&E, 0, 121, ZT_PROTO_TCP, 22, 22), 0);
+
+	struct pspec f = { .src = "10.9.0.12", .dst = "10.0.12.5", .proto = 17, .sport = 5353,
+			   .dport = 53, .payload = 900, .ip_id = 100 };
+	struct pspec s;
+
+	/* An allowed datagram: first fragment, a middle one, the last one. */
+	s = f; s.frag = 0x2000; expect_all(s, PASS);
+	s = f; s.frag = 0x2000 | 127; expect_all(s, PASS);
+	s = f; s.frag = 254; expect_all(s, PASS);
+	/* Same id from another source, or to another protocol: not its datagram. */
+	s = f; s.frag = 127; s.src = "10.9.0.13"; expect_all(s, DROP);
+	s = f; s.frag = 127; s.proto = 6; expect_all(s, DROP);
+	/* A denied datagram (port 54): first dropped (not answered: reject mode
+	 * answers it with an ICMP unreachable), the rest dropped. */
+	s = f; s.ip_id = 101; s.dport = 54; s.frag = 0x2000;
+	assert_int_equal(run_hook(H_XDP, s), XDP_TX);
+	assert_int_equal(run_hook(H_TCI, s), 7);
+	s.frag = 0x2000 | 127; expect_all(s, DROP);
+	s.frag = 254; expect_all(s, DROP);
+	/* Out of order: a later fragment before its first is dropped. */
+	s = f; s.ip_id = 102; s.frag = 127; expect_all(s, DROP);
+	s.frag = 0x2000; expect_all(s, PASS);
+	s.frag = 127; expect_all(s, PASS);
+	/* An id reused for a denied datagram: the old verdict is forgotten. */
+	s = f; s.dport = 54; s.frag = 0x2000;
+	assert_int_equal(run_hook(H_XDP, s), XDP_TX);
+	s.frag = 127; expect_all(s, DROP);
+	/* TCP: an allowed first fragment; offset 1 (RFC 1858) is dropped anyway. */
+	s = (struct pspec){ .src = "10.9.0.12", .dst = "10.0.12.5", .proto = 6, .sport = 999,
+			    .dport = 22, .tcp_flags = 2, .payload = 100, .ip_id = 103,
+			    .frag = 0x2000 };
+	expect_all(s, PASS);
+	s.frag = 0x2000 | 1; expect_all(s, DROP);
+	s.frag = 3; expect_all(s, PASS);
+	/*
+	 * A generation flip (the same resource recompiled): the rest of a
+	 * datagram allowed under the old policy is dropped (fail closed).
+	 */
+	assert_int_equal(zt_add_exact(&E, 1, "10.0.12.5", 121), 0);
+	assert_int_equal(zt_set_res(&E, 1, 121, 0, ZT_DENY_REJECT), 0);
+	assert_int_equal(zt_add_ports(&E, 1, 121, ZT_PROTO_UDP, 53, 53), 0);
+	s = f; s.ip_id = 104; s.frag = 0x2000; expect_all(s, PASS);
+	set_cfg(1, 0);
+	s.frag = 127; expect_all(s, DROP);
+	set_cfg(0, 0);
+	/* Fragments of traffic to no resource pass untouched. */
+	s = f; s.dst = "192.0.2.1"; s.ip_id = 105; s.frag = 127; expect_all(s, PASS);
+}
+
+static void test_fragments_v6(void **st)
+{
+	uint8_t ext[16];
+
+	(void)st;
+	set_cfg(0, 0);
+	assert_int_equal(zt_add_exact(&E, 0, "fd00:12::5", 122), 0);
+	assert_int_equal(zt_set_res(&E, 0, 122, 0, ZT_DENY_DROP), 0);
+	assert_int_equal(zt_add_ports(&E, 0, 122, ZT_PROTO_UDP, 53, 53), 0);
+
+	struct pspec f = { .src = "fd00::12", .dst = "fd00:12::5", .proto = 17, .sport = 5353,
+			   .dport = 53, .payload = 900, .ext = ext, .extlen = 8,
+			   .ext_first = 44 };
+	struct pspec s = f;
+
+	/* Allowed: first (offset 0, M), middle, last; ids are 32 bits. */
+	frag6(ext, 17, 0, true, 0x01020304); expect_all(s, PASS);
+	frag6(ext, 17, 126, true, 0x01020304); expect_all(s, PASS);
+	frag6(ext, 17, 252, false, 0x01020304); expect_all(s, PASS);
+	/* An id differing only in its high bits is another datagram. */
+	frag6(ext, 17, 126, true, 0x11020304); expect_all(s, DROP);
+	/* Denied port: first and later dropped. */
+	s.dport = 54;
+	frag6(ext, 17, 0, true, 0x0a0b0c0d); expect_all(s, DROP);
+	frag6(ext, 17, 126, false, 0x0a0b0c0d); expect_all(s, DROP);
+	/* Orphan later fragment, then its first, then it again. */
+	s = f;
+	frag6(ext, 17, 126, false, 77); expect_all(s, DROP);
+	frag6(ext, 17, 0, true, 77); expect_all(s, PASS);
+	frag6(ext, 17, 126, false, 77); expect_all(s, PASS);
+	/* Atomic fragment (offset 0, no M): a whole datagram, by its port. */
+	frag6(ext, 17, 0, false, 78); expect_all(s, PASS);
+	s.dport = 54; expect_all(s, DROP);
+	/* Destination options before the Fragment header are walked. */
+	s = f;
+	memset(ext, 0, sizeof(ext));
+	ext[0] = 44;
+	frag6(ext + 8, 17, 0, true, 79);
+	s.extlen = 16; s.ext_first = 60;
+	expect_all(s, PASS);
+	frag6(ext + 8, 17, 126, false, 79);
+	expect_all(s, PASS);
 }
 
 /* ---- replies ---- */
@@ -611,7 +728,7 @@ static void test_events(void **st)
 	struct pspec u = { .src = "fd00::7", .dst = "fd00:7::5", .proto = 17, .sport = 999,
 			   .dport = 514 };
 	assert_int_equal(run_hook(H_TCE, u), 7);
-	t.frag = 0x2000;
+	t.frag = 0x0010;	/* a later fragment of no first one */
 	assert_int_equal(run_hook(H_TC3I, t), 2);
 	struct pspec i6 = { .src = "fd00::7", .dst = "fd00:7::5", .proto = 58, .icmp_type = 1,
 			    .icmp_code = 3 };
@@ -680,6 +797,7 @@ static struct zt_evbudget budget(void)
 		sum.suppressed += v[i].suppressed;
 		sum.replies_suppressed += v[i].replies_suppressed;
 		sum.scan_suppressed += v[i].scan_suppressed;
+		sum.ring_lost += v[i].ring_lost;
 	}
 	free(v);
 	return sum;
@@ -730,6 +848,8 @@ static void test_scan(void **st)
 	assert_int_equal(zt_add_exact(&E, 0, "10.0.9.5", 91), 0);
 	assert_int_equal(zt_set_res(&E, 0, 91, 0, ZT_DENY_REJECT), 0);
 	assert_int_equal(zt_add_ports(&E, 0, 91, ZT_PROTO_TCP, 22, 22), 0);
+	/* Full buckets: the clock is coarse (a tick), the last test emptied them. */
+	reset_budget();
 	drain();
 	struct pspec t = { .src = "10.9.0.9", .dst = "10.0.9.5", .proto = 6, .sport = 1,
 			   .tcp_flags = 2 };
@@ -780,6 +900,75 @@ static void test_scan(void **st)
 	for (i = 0, scans = 0; i < nev; i++)
 		scans += evs[i].type == ZT_EV_SCAN;
 	assert_int_equal(scans, 1);
+	set_cfg(0, 0);
+}
+
+/*
+ * The scan detector's per-CPU memo: a flood of one denied flow does no
+ * shared-map work per packet. Shown by deleting the flow's zt_scan entry:
+ * the same flow again does not bring it back, another port does.
+ */
+static void test_scan_memo(void **st)
+{
+	struct zt_config c = { .scan_threshold = 1000, .scan_window_ms = 60000,
+			       .event_rate = 1, .event_burst = 1 };
+	struct zt_scan_key k;
+	struct zt_scan_val v;
+
+	(void)st;
+	assert_int_equal(zt_set_config(&E, &c), 0);
+	assert_int_equal(zt_add_exact(&E, 0, "10.0.13.5", 131), 0);
+	assert_int_equal(zt_set_res(&E, 0, 131, 0, ZT_DENY_DROP), 0);
+	reset_budget();
+	struct pspec t = { .src = "10.9.0.13", .dst = "10.0.13.5", .proto = 6, .sport = 1,
+			   .dport = 1000, .tcp_flags = 2 };
+	inlen = build_pkt(inb, &t);
+	assert_int_equal(run_prog(E.xdp_fd, inb, inlen, NULL, NULL, 1000, NULL), XDP_DROP);
+	memset(&k, 0, sizeof(k));
+	zt_addr("10.9.0.13", k.src);
+	k.resource_id = 131;
+	assert_int_equal(bpf_map_lookup_elem(E.fd[ZT_MAP_SCAN], &k, &v), 0);
+	assert_int_equal(v.distinct, 1);
+	assert_int_equal(bpf_map_delete_elem(E.fd[ZT_MAP_SCAN], &k), 0);
+	assert_int_equal(run_prog(E.xdp_fd, inb, inlen, NULL, NULL, 1000, NULL), XDP_DROP);
+	assert_int_equal(run_hook(H_TCI, t), 2);
+	assert_int_not_equal(bpf_map_lookup_elem(E.fd[ZT_MAP_SCAN], &k, &v), 0);
+	t.dport = 1001;
+	assert_int_equal(run_hook(H_XDP, t), XDP_DROP);
+	assert_int_equal(bpf_map_lookup_elem(E.fd[ZT_MAP_SCAN], &k, &v), 0);
+	assert_int_equal(v.distinct, 1);
+	drain();
+	set_cfg(0, 0);
+}
+
+/* Events the ring had no room for are counted (ring_lost), per CPU. */
+static void test_ring_lost(void **st)
+{
+	struct zt_config c = { .scan_threshold = 1000000, .event_rate = 1000000,
+			       .event_burst = 1000000 };
+	size_t cap = ZT_EVENTS_RINGBUF / (sizeof(struct zt_event) + 8);
+	struct zt_evbudget b;
+
+	(void)st;
+	assert_int_equal(zt_set_config(&E, &c), 0);
+	assert_int_equal(zt_add_exact(&E, 0, "10.0.14.5", 141), 0);
+	assert_int_equal(zt_set_res(&E, 0, 141, 0, ZT_DENY_DROP), 0);
+	reset_budget();
+	drain();
+	struct pspec t = { .src = "10.9.0.14", .dst = "10.0.14.5", .proto = 17, .sport = 1,
+			   .dport = 9 };
+	inlen = build_pkt(inb, &t);
+	/* Nothing drains the ring meanwhile: it fills, the rest are lost. */
+	assert_int_equal(run_prog(E.xdp_fd, inb, inlen, NULL, NULL, 5000, NULL), XDP_DROP);
+	b = budget();
+	assert_int_equal(b.suppressed, 0);
+	assert_true(b.ring_lost >= 5000 - cap && b.ring_lost < 5000);
+	collect();
+	assert_int_equal((uint64_t)nev + b.ring_lost, 5000);
+	/* Drained, there is room again: nothing more is lost. */
+	assert_int_equal(run_hook(H_XDP, t), XDP_DROP);
+	assert_int_equal(budget().ring_lost, b.ring_lost);
+	drain();
 	set_cfg(0, 0);
 }
 
@@ -1187,11 +1376,15 @@ int main(void)
 		cmocka_unit_test(test_cidr_lpm),
 		cmocka_unit_test(test_generation_flip),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_fragments_v4),
+		cmocka_unit_test(test_fragments_v6),
 		cmocka_unit_test(test_reject_replies),
 		cmocka_unit_test(test_counters),
 		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_rate_limit),
 		cmocka_unit_test(test_scan),
+		cmocka_unit_test(test_scan_memo),
+		cmocka_unit_test(test_ring_lost),
 		cmocka_unit_test(test_reply_budget),
 		cmocka_unit_test(test_no_reply_group),
 		cmocka_unit_test(test_scan_budget),

@@ -196,6 +196,7 @@ struct pspec {
 	int payload;			/* L4 payload bytes */
 	int ip4_opts;			/* bytes of IPv4 options (multiple of 4) */
 	uint16_t frag;			/* IPv4 frag_off field, host order */
+	uint16_t ip_id;			/* IPv4 identification */
 	const uint8_t *ext;		/* IPv6 extension headers, already chained */
 	int extlen;
 	uint8_t ext_first;		/* next header of the fixed IPv6 header */
@@ -249,6 +250,8 @@ static inline size_t build_pkt(uint8_t *b, const struct pspec *s)
 		l3[0] = 0x40 | (uint8_t)(iphl / 4);
 		l3[2] = (uint8_t)((iphl + l4len) >> 8);
 		l3[3] = (uint8_t)(iphl + l4len);
+		l3[4] = s->ip_id >> 8;
+		l3[5] = s->ip_id & 0xff;
 		l3[6] = s->frag >> 8;
 		l3[7] = s->frag & 0xff;
 		l3[8] = 64;

@@ -56,7 +56,7 @@ static int setup(void **state)
 				       sizeof(struct zt_res_ref), 1024, true);
 	fds[ZT_MAP_COUNTERS] = create(BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct zt_counters),
 				      ZT_MAX_RESOURCES, false);
-	fds[ZT_MAP_SCAN] = fds[ZT_MAP_EVBUDGET] = fds[ZT_MAP_EVENTS] = -1;
+	fds[ZT_MAP_SCAN] = fds[ZT_MAP_EVBUDGET] = fds[ZT_MAP_EVENTS] = fds[ZT_MAP_FRAG] = -1;
 	return 0;
 }
 
