@@ -126,7 +126,7 @@ static const uint8_t text_byte[256] = {
 	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 };
 
-/* Presentation form of a validated wire name: see dns_msg.h. */
+/* Presentation form of a validated wire name: see dns/codec.h. */
 static void name_to_text(const uint8_t *wire, char *text, size_t textlen)
 {
 	size_t i = 0, o = 0;

@@ -65,7 +65,7 @@ int zt_fakeip_reserve(struct zt_fakeip *fp, struct in_addr addr);
 
 /*
  * NAME's address, assigned now if it has none, and marked used at NOW.
- * NAME must be normalised (dns_msg.h) by the caller. Returns a
+ * NAME must be normalised (dns/codec.h) by the caller. Returns a
  * zt_fakeip_assigned value, -ENOSPC when every address is taken and none
  * has been idle for MIN_IDLE seconds, -EINVAL for an empty or overlong
  * name, -ENOMEM.

@@ -18,7 +18,7 @@
  * - A failure is remembered for NEGATIVE_TTL (default: TTL_MIN): lookups in
  *   that time return the error without asking the DNS again.
  *
- * Names are taken as given (normalise them first, dns_msg.h) and looked
+ * Names are taken as given (normalise them first, dns/codec.h) and looked
  * up as they are: no search domains. Memory is bounded by MAX_NAMES.
  * Times are CLOCK_MONOTONIC; the cache's timerfd and c-ares' sockets are on
  * the loop. Nothing blocks.

@@ -5,7 +5,7 @@
  * the pool, and the data plane learns each address before the answer
  * leaves; every other name is forwarded untouched to the upstreams with
  * c-ares, driven from the daemon's epoll loop (its sockets and a timerfd),
- * and the answers are cached (dns_cache.h) unless cfg.cache_entries is 0.
+ * and the answers are cached (dns/cache.h) unless cfg.cache_entries is 0.
  * Resource names are matched before the cache, so a name that becomes a
  * resource is answered with its fake IP at once.
  */
@@ -34,7 +34,7 @@ struct zt_dns_server_cfg {
 	struct zt_prefix fake_range;	/* upstream answers pointing in here are stripped */
 	uint32_t ttl;			/* of fake-IP answers */
 	const char *upstreams;		/* "ip:port,[ip6]:port" (c-ares csv); may be "" */
-	unsigned int cache_entries;	/* forwarded answers cached (dns_cache.h); 0: none */
+	unsigned int cache_entries;	/* forwarded answers cached (dns/cache.h); 0: none */
 	/*
 	 * The BPF fast path (dns_fast.h), owned by the caller, or NULL. The
 	 * server puts a name there once it answered a UDP A query for it that

@@ -16,7 +16,7 @@
  *            both NATs). The first probe-ack that arrives directly moves
  *            the peer to DIRECT, on the address it came from.
  *
- * Probes are sealed transport payloads like any (tunnel_ctrl.h), so only
+ * Probes are sealed transport payloads like any (tunnel/ctrl.h), so only
  * the real peer can answer them, and an answer proves the path works both
  * ways. A peer that answers a session over the relay is RELAYED, over its
  * endpoint DIRECT: whoever started decides, and the other side follows.

@@ -10,7 +10,7 @@
  * zt_tunnel_peer_set_relayed, zt_tunnel_send_to, zt_tunnel_rx_path ...).
  * It knows relays only through struct zt_paths_relay, a few function
  * pointers, so it does not depend on the relay protocol's implementation
- * (daemon/path_relays.c plugs zt_relay_client in; tests plug a fake).
+ * (daemon/path/relays.c plugs zt_relay_client in; tests plug a fake).
  *
  * The owner of the tunnel (client or connector) routes to it:
  *   ops.recv        -> zt_paths_recv() first (it takes control messages 0x03-0x05)

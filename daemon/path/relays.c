@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* --relay and --relay-tcp of a tunnel peer (path_relays.h). */
+/* --relay and --relay-tcp of a tunnel peer (path/relays.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

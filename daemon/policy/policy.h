@@ -46,7 +46,7 @@ struct zt_resource_def {
 	/*
 	 * The address: an IP/CIDR (prefix), or, when name_pattern[0] is set, a
 	 * DNS name ("nas.home.int") or wildcard ("*.home.int": every name below
-	 * home.int), normalised as dns_msg.h does. A name resource has no
+	 * home.int), normalised as dns/codec.h does. A name resource has no
 	 * address of its own; the DNS server hands out fake IPs for it.
 	 */
 	struct zt_prefix prefix;

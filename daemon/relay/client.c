@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * A peer's side of one relay (relay_client.h, docs/RELAY.md).
+ * A peer's side of one relay (relay/client.h, docs/RELAY.md).
  *
  * States: resolving the relay's name (c-ares, only for a name), connecting
  * (TCP), hello sent (waiting for the challenge), register sent (waiting for

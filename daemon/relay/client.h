@@ -12,7 +12,7 @@
  * reconnecting with backoff.
  *
  * This header is the contract between the relay's implementation and the
- * peers' path logic (daemon/paths.c). Single-threaded, on the loop.
+ * peers' path logic (daemon/path/paths.c). Single-threaded, on the loop.
  */
 #ifndef ZT_RELAY_CLIENT_H
 #define ZT_RELAY_CLIENT_H

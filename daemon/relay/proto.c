@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* The relay's messages, its cookie and its mac (relay_proto.h, docs/RELAY.md). */
+/* The relay's messages, its cookie and its mac (relay/proto.h, docs/RELAY.md). */
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>

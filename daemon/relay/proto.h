@@ -3,7 +3,7 @@
  * The relay's messages (docs/RELAY.md): encode and parse each of them, the
  * relay's stateless registration cookie, and the registration mac. No
  * sockets and no state beyond the cookie secret: the relay (relay.c) and
- * the peers' side (relay_client.c) string these together.
+ * the peers' side (relay/client.c) string these together.
  *
  * Every datagram comes from outside. zt_relay_msg_type() accepts a message
  * only when its header is exact (a known type 0x10-0x17, three zero bytes)

@@ -3,7 +3,7 @@
  * Control messages inside the tunnel (docs/TUNNEL.md): a transport payload
  * whose first byte is below ZT_CTRL_MAX (an IP packet starts with 0x4_ or
  * 0x6_). Built and parsed with the offsets below by the client
- * (roles/client_tunnel.c: bind, bind-ack), the connector (roles/connector.c)
+ * (roles/forward/client.c: bind, bind-ack), the connector (roles/connector.c)
  * and the path manager (path/paths.c: candidates, probes; docs/RELAY.md):
  *   bind       0x01, fake IPv4 (4 bytes, network order), name length (1), name
  *   bind-ack   0x02, fake IPv4 (4 bytes), status (1): ZT_BIND_*

@@ -6,7 +6,7 @@
  * timerfd, the batch I/O) and close, peers added, found, moved and
  * removed, endpoint addresses, events (cork and deferred frees), counters.
  * The rest, by concern: session.c, timers.c, send.c, recv.c (internal.h).
- * Callers: roles/client_tunnel.c, roles/connector.c, path/paths.c.
+ * Callers: roles/forward/client.c, roles/connector.c, path/paths.c.
  */
 #include <errno.h>
 #include <netinet/in.h>

@@ -3,7 +3,7 @@
  * The tunnel engine: everything between "an IP packet for peer P" and UDP
  * datagrams, as docs/TUNNEL.md lays it out (WireGuard's protocol with
  * Noise_IK_25519_ChaChaPoly_SHA256 from noise.h, messages from
- * tunnel_wire.h).
+ * tunnel/wire.h).
  *
  * One UDP socket and one timerfd per tunnel, both on the caller's zt_loop;
  * nothing blocks. Peers are added by static public key; only they can

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The client's DNS fast path (bpf/zt_dns.bpf.c through daemon/dns_fast.c):
+ * The client's DNS fast path (bpf/zt_dns.bpf.c through daemon/dataplane/dns_fast.c):
  * the real object loaded into a private pin directory and fed crafted
  * Ethernet/IPv4/UDP queries with BPF_PROG_RUN. A hit must come back as the
- * very bytes the daemon's codec (dns_msg.c) builds for the same query, in
+ * very bytes the daemon's codec (dns/codec.c) builds for the same query, in
  * a datagram with swapped addresses and ports and valid checksums; every
  * other shape must pass unchanged.
  */

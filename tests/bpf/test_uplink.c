@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The connector's uplink guard (bpf/zt_uplink.bpf.c through daemon/uplink.c):
+ * The connector's uplink guard (bpf/zt_uplink.bpf.c through daemon/dataplane/uplink.c):
  * the real object loaded into a private pin directory, fed crafted
  * Ethernet/IPv4/IPv6/UDP frames with BPF_PROG_RUN; then attached for real
  * to veth interfaces in a network namespace of its own (the whole test

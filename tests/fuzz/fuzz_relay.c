@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * libFuzzer target for the relay's messages (daemon/relay_proto.c): the
+ * libFuzzer target for the relay's messages (daemon/relay/proto.c): the
  * input is a datagram arriving at the relay's port or at a peer from a
  * relay.
  *

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# relay: `ztgated relay` (daemon/relay.c) with real peers in namespaces.
+# relay: `ztgated relay` (daemon/relay/server.c) with real peers in namespaces.
 #
 # Topology (namespaces unique to the run): the relay's namespace routes
 # between one /24 per peer; every peer's default route points at it.
@@ -13,7 +13,7 @@
 #
 # Checked: (a) coturn's turnutils_stunclient reads the client's own address
 # and port as the mapped address; (b) two peers registered with
-# tests/tools/relay_tool (daemon/relay_client.c) exchange datagrams through
+# tests/tools/relay_tool (daemon/relay/client.c) exchange datagrams through
 # the relay over UDP, over TCP, and UDP<->TCP; (c) a peer the other does not
 # accept gets nothing forwarded, and an unregistered source sending `send`
 # messages gets nothing forwarded and no reply larger than its request

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # uplink_xdp: the connector's uplink guard (bpf/zt_uplink.bpf.c via
-# daemon/uplink.c) on a real veth, with real sockets on both sides.
+# daemon/dataplane/uplink.c) on a real veth, with real sockets on both sides.
 #
 # Topology (namespaces unique to the run):
 #   snd  s0  198.18.7.1/24 198.18.7.3/24  fd00:7e::1/64 fd00:7e::3/64
@@ -62,7 +62,7 @@ stat() {
 		jq -e "[.[0].formatted.values[].value.$1] | add"
 }
 stat_is() { [[ $(stat "$1") == "$2" ]]; }
-# The tool's own reading (daemon/uplink.c's summing) must agree with bpftool's.
+# The tool's own reading (daemon/dataplane/uplink.c's summing) must agree with bpftool's.
 tool_stat() { tool_r stats "$PIN" | jq -e ".$1"; }
 
 xdp_on_r0() { ip -n "$R" -d link show dev r0 | grep -E 'prog/xdp id' >/dev/null; }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * relay_tool: a peer of the relay for the integration test, built on
- * daemon/relay_client.c (registration, keepalives, send/recv) over a real
+ * daemon/relay/client.c (registration, keepalives, send/recv) over a real
  * UDP socket or the client's own TCP connection.
  *
  *   relay_tool echo RELAY KEYFILE [--tcp] [--accept PUB]...

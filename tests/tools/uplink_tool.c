@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * uplink_tool: drives daemon/uplink.c from the integration test, and sends
+ * uplink_tool: drives daemon/dataplane/uplink.c from the integration test, and sends
  * and receives tunnel-shaped UDP datagrams through real sockets.
  *
  *   uplink_tool attach PIN_DIR IFNAME PORT RATE BURST

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Unit tests: the connector's flow table (daemon/flows.c). Time is passed
+ * Unit tests: the connector's flow table (daemon/netdev/flows.c). Time is passed
  * in, so every line's time and duration is checked exactly.
  */
 #include <arpa/inet.h>

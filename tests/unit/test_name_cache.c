@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Unit tests: the connector's name cache (daemon/name_cache.c) against a
+ * Unit tests: the connector's name cache (daemon/dns/name_cache.c) against a
  * real dnsmasq on 127.0.0.1 (a free port picked per run), driven by the
  * daemon's own epoll loop. Every wait is on a condition with a deadline.
  */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Unit tests: paths between tunnel peers (daemon/paths.c) over the tunnel
+ * Unit tests: paths between tunnel peers (daemon/path/paths.c) over the tunnel
  * engine's path hooks, with real UDP sockets on loopback in a network
  * namespace of this process's own (as test_tunnel.c).
  *
@@ -173,7 +173,7 @@ static void relay_pump(struct fake_relay *r)
 	}
 }
 
-/* The adapter paths.c sees (what daemon/path_relays.c does for zt_relay_client). */
+/* The adapter paths.c sees (what daemon/path/relays.c does for zt_relay_client). */
 static int fr_send(void *rc, const uint8_t key[32], const uint8_t *dg, size_t len)
 {
 	struct node *n = rc;

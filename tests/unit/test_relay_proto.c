@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Unit tests: the relay's messages (docs/RELAY.md, daemon/relay_proto.h).
+ * Unit tests: the relay's messages (docs/RELAY.md, daemon/relay/proto.h).
  * Sizes, encode/parse round trips, every truncated, oversized, mis-padded
  * or wrongly typed message refused, the mac (both sides derive the same
  * key; one flipped bit or another key fails), the cookie bound to the
