@@ -992,8 +992,9 @@ static int collect_binding(const char *name, struct in_addr addr, int64_t last_u
 		bc->b = b;
 		bc->cap = cap;
 	}
+	/* Whole: a binding's device_id must be 0 (the shared map: every packet's). */
+	bc->b[bc->n] = (struct zt_exact_binding){ .resource_id = res->id };
 	mapped(addr, bc->b[bc->n].addr);
-	bc->b[bc->n].resource_id = res->id;
 	bc->n++;
 	return 0;
 }
