@@ -47,6 +47,11 @@ static const struct option keygen_opts[] = {
 	{ 0 }
 };
 
+static const struct option bugreport_opts[] = {
+	{ "out", required_argument, NULL, CLI_OPT_LONG },
+	{ 0 }
+};
+
 static const struct option netcheck_opts[] = {
 	{ "relay", required_argument, NULL, CLI_OPT_LONG },
 	{ 0 }
@@ -268,6 +273,17 @@ const struct cli_cmd cli_cmds[] = {
 		.usage = "",
 		.summary = "detach every program, remove pins, stop the daemon",
 		.run = cmd_teardown,
+	},
+	{
+		.words = "bugreport",
+		.usage = "[--out FILE]",
+		.summary = "one archive for a bug report: status, health, stats, maps, versions; no secrets",
+		.details = "versions, kernel features, the daemon's status, health, stats, policy\n"
+			   "document (public keys only), bpftool dumps of every pinned map, attached\n"
+			   "programs, links and routes, the unit's recent log; default FILE:\n"
+			   "ztgate-bugreport-DATE.tar.gz in the current directory",
+		.opts = bugreport_opts,
+		.run = cmd_bugreport,
 	},
 	/* The network (netcheck.c), no daemon needed */
 	{

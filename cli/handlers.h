@@ -36,6 +36,7 @@ int cmd_pubkey(struct cli *c, const struct cli_args *a);
 int cmd_stats(struct cli *c, const struct cli_args *a);
 int cmd_status(struct cli *c, const struct cli_args *a);
 int cmd_health(struct cli *c, const struct cli_args *a);
+int cmd_bugreport(struct cli *c, const struct cli_args *a);
 int cmd_events(struct cli *c, const struct cli_args *a);
 int cmd_maps(struct cli *c, const struct cli_args *a);
 int cmd_dns(struct cli *c, const struct cli_args *a);

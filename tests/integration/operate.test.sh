@@ -47,6 +47,13 @@ grep -q "^enforce ${v#ztgated }, pin dir " <<<"$out" || fail "status: no role an
 grep -q "^attached: tc-egress lo$" <<<"$out" || fail "status: attached hooks: $out"
 grep -Eq "^policy [0-9a-f]{16}: 1 resources, generation [01] active$" <<<"$out" || fail "status: policy: $out"
 log "ok: ztgate status on the enforcer: $(zt_oneline <<<"$out")"
+(cd "$ZT_TMP" && ztc bugreport --out "$ZT_TMP/bug.tar.gz" >/dev/null) || fail "ztgate bugreport failed"
+list=$(tar -tzf "$ZT_TMP/bug.tar.gz")
+for f in versions.txt status.json health.json stats.json policy.json maps.json map-zt_config.txt bpf-net.txt; do
+	grep -qx "./$f" <<<"$list" || fail "bugreport lacks $f: $(zt_oneline <<<"$list")"
+done
+tar -xzOf "$ZT_TMP/bug.tar.gz" ./map-zt_config.txt | grep -q active_gen || fail "bugreport: no map dump"
+log "ok: ztgate bugreport: $(grep -c . <<<"$list") files"
 
 section "socket group: read, not change"
 [[ $(stat -c '%a %g' "$DAEMON_SOCK") == "660 $nogroup" ]] ||
