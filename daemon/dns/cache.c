@@ -9,6 +9,7 @@
 
 #include "lib/bytes.h"
 #include "dns/cache.h"
+#include "lib/lru.h"
 
 /* Every record is at least 11 bytes (root owner, type, class, TTL, length). */
 #define MAX_TTL_FIELDS		(ZT_DNS_CACHE_MSG_MAX / 11 + 1)
@@ -23,8 +24,7 @@
 /* One cached answer, in one allocation: the struct, TTL offsets, answer bytes. */
 struct entry {
 	struct entry *chain;		/* next in its hash bucket */
-	struct entry *newer;		/* LRU list */
-	struct entry *older;
+	struct zt_lru_node lru;
 	uint64_t hash;
 	uint64_t stored_ms;
 	uint64_t expires_ms;
@@ -50,8 +50,7 @@ struct zt_dns_cache {
 	 * bucket.
 	 */
 	uint64_t seed;
-	struct entry *newest;
-	struct entry *oldest;
+	struct zt_lru lru;		/* every entry, newest used first */
 	struct zt_dns_cache_stats st;
 };
 
@@ -122,28 +121,9 @@ static struct entry **find_slot(struct zt_dns_cache *c, const struct key *k)
 	return NULL;
 }
 
-static void lru_unlink(struct zt_dns_cache *c, struct entry *e)
+static struct entry *oldest(const struct zt_dns_cache *c)
 {
-	if (e->newer)
-		e->newer->older = e->older;
-	else
-		c->newest = e->older;
-	if (e->older)
-		e->older->newer = e->newer;
-	else
-		c->oldest = e->newer;
-	e->newer = e->older = NULL;
-}
-
-static void lru_push(struct zt_dns_cache *c, struct entry *e)
-{
-	e->newer = NULL;
-	e->older = c->newest;
-	if (c->newest)
-		c->newest->newer = e;
-	c->newest = e;
-	if (!c->oldest)
-		c->oldest = e;
+	return ZT_LRU_ENTRY(c->lru.oldest, struct entry, lru);
 }
 
 /* Unlink the entry *PE points at from its bucket and the LRU list, and free it. */
@@ -152,7 +132,7 @@ static void remove_at(struct zt_dns_cache *c, struct entry **pe)
 	struct entry *e = *pe;
 
 	*pe = e->chain;
-	lru_unlink(c, e);
+	zt_lru_unlink(&c->lru, &e->lru);
 	free(e);
 	c->count--;
 }
@@ -194,8 +174,8 @@ int zt_dns_cache_new(struct zt_dns_cache **out, unsigned int max_entries)
 
 void zt_dns_cache_flush(struct zt_dns_cache *c)
 {
-	while (c->oldest)
-		remove_entry(c, c->oldest);
+	while (c->lru.oldest)
+		remove_entry(c, oldest(c));
 }
 
 void zt_dns_cache_free(struct zt_dns_cache *c)
@@ -258,7 +238,7 @@ int zt_dns_cache_put(struct zt_dns_cache *c, const struct zt_dns_query *q,
 	if (pe)
 		remove_at(c, pe);
 	else if (c->count == c->max) {
-		remove_entry(c, c->oldest);
+		remove_entry(c, oldest(c));
 		c->st.evicted++;
 	}
 	e = malloc(sizeof(*e) + info.nttl * sizeof(uint16_t) + len);
@@ -283,7 +263,7 @@ int zt_dns_cache_put(struct zt_dns_cache *c, const struct zt_dns_query *q,
 	pe = &c->bucket[k.hash & c->mask];
 	e->chain = *pe;
 	*pe = e;
-	lru_push(c, e);
+	zt_lru_push_newest(&c->lru, &e->lru);
 	c->count++;
 	c->st.stored++;
 	return 0;
@@ -327,8 +307,8 @@ ssize_t zt_dns_cache_get(struct zt_dns_cache *c, const struct zt_dns_query *q,
 			ttl = 0;	/* RFC 2181 8, as counted when stored */
 		zt_put_be32(out + e->ttl_off[i], ttl > age ? ttl - age : 0);
 	}
-	lru_unlink(c, e);
-	lru_push(c, e);
+	zt_lru_unlink(&c->lru, &e->lru);
+	zt_lru_push_newest(&c->lru, &e->lru);
 	c->st.hits++;
 	return (ssize_t)e->len;
 }

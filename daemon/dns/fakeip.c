@@ -19,6 +19,7 @@
 #include <json-c/json.h>
 
 #include "dns/fakeip.h"
+#include "lib/lru.h"
 #include "lib/fsutil.h"
 
 #define FAKEIP_FILE_VERSION	1
@@ -33,8 +34,7 @@ static int journal_reset(struct zt_fakeip *fp, const char *state_dir, char *err,
  * on the LRU list, never handed out).
  */
 struct entry {
-	struct entry *newer;
-	struct entry *older;
+	struct zt_lru_node lru;		/* mapped entries only */
 	char *name;
 	uint64_t name_hash;
 	uint32_t addr;			/* host byte order */
@@ -68,8 +68,7 @@ struct zt_fakeip {
 	uint64_t seed;
 	struct table by_name;		/* mapped entries */
 	struct table by_addr;		/* mapped and reserved entries */
-	struct entry *newest;		/* LRU list of mapped entries */
-	struct entry *oldest;
+	struct zt_lru lru;		/* mapped entries, newest used first */
 	size_t mapped;
 	size_t reserved;
 	size_t max_names;		/* mappings at most: past it, reclaim */
@@ -203,39 +202,9 @@ static struct entry *find_addr(const struct zt_fakeip *fp, uint32_t addr)
 	return NULL;
 }
 
-static void lru_unlink(struct zt_fakeip *fp, struct entry *e)
+static struct entry *lru_entry(const struct zt_lru_node *n)
 {
-	if (e->newer)
-		e->newer->older = e->older;
-	else
-		fp->newest = e->older;
-	if (e->older)
-		e->older->newer = e->newer;
-	else
-		fp->oldest = e->newer;
-	e->newer = e->older = NULL;
-}
-
-static void lru_push_newest(struct zt_fakeip *fp, struct entry *e)
-{
-	e->newer = NULL;
-	e->older = fp->newest;
-	if (fp->newest)
-		fp->newest->newer = e;
-	else
-		fp->oldest = e;
-	fp->newest = e;
-}
-
-static void lru_push_oldest(struct zt_fakeip *fp, struct entry *e)
-{
-	e->older = NULL;
-	e->newer = fp->oldest;
-	if (fp->oldest)
-		fp->oldest->older = e;
-	else
-		fp->newest = e;
-	fp->oldest = e;
+	return ZT_LRU_ENTRY(n, struct entry, lru);
 }
 
 static void mark_used(struct zt_fakeip *fp, struct entry *e, int64_t now)
@@ -243,8 +212,8 @@ static void mark_used(struct zt_fakeip *fp, struct entry *e, int64_t now)
 	/* Never move a last use backwards: a late report must not age a name. */
 	if (now > e->last_use)
 		e->last_use = now;
-	lru_unlink(fp, e);
-	lru_push_newest(fp, e);
+	zt_lru_unlink(&fp->lru, &e->lru);
+	zt_lru_push_newest(&fp->lru, &e->lru);
 }
 
 /* Written without signed overflow whatever the two times are. */
@@ -397,7 +366,7 @@ int zt_fakeip_assign(struct zt_fakeip *fp, const char *name, int64_t now,
 		fresh->last_use = now;
 		table_put(fp, &fp->by_name, BY_NAME, fresh);
 		table_put(fp, &fp->by_addr, BY_ADDR, fresh);
-		lru_push_newest(fp, fresh);
+		zt_lru_push_newest(&fp->lru, &fresh->lru);
 		fp->mapped++;
 		fp->dirty = true;
 		*addr = to_in_addr(fresh->addr);
@@ -406,7 +375,7 @@ int zt_fakeip_assign(struct zt_fakeip *fp, const char *name, int64_t now,
 
 	/* Exhausted (or at the cap): the least recently used name gives up its address, if
 	 * it has been idle long enough for flows and cached answers to end. */
-	e = fp->oldest;
+	e = lru_entry(fp->lru.oldest);
 	if (!e || !idle_long_enough(e->last_use, now, fp->min_idle)) {
 		ret = -ENOSPC;
 		goto out;
@@ -418,8 +387,8 @@ int zt_fakeip_assign(struct zt_fakeip *fp, const char *name, int64_t now,
 	e->last_use = now;
 	dup = NULL;
 	table_put(fp, &fp->by_name, BY_NAME, e);
-	lru_unlink(fp, e);
-	lru_push_newest(fp, e);
+	zt_lru_unlink(&fp->lru, &e->lru);
+	zt_lru_push_newest(&fp->lru, &e->lru);
 	fp->dirty = true;
 	*addr = to_in_addr(e->addr);
 	ret = ZT_FAKEIP_RECLAIMED;
@@ -473,7 +442,7 @@ int zt_fakeip_foreach(const struct zt_fakeip *fp, zt_fakeip_visit_fn fn, void *c
 	const struct entry *e;
 	int ret;
 
-	for (e = fp->newest; e; e = e->older) {
+	for (e = lru_entry(fp->lru.newest); e; e = lru_entry(e->lru.older)) {
 		ret = fn(e->name, to_in_addr(e->addr), e->last_use, ctx);
 		if (ret)
 			return ret;
@@ -509,8 +478,8 @@ static void clear_mappings(struct zt_fakeip *fp)
 {
 	struct entry *e, *older;
 
-	for (e = fp->newest; e; e = older) {
-		older = e->older;
+	for (e = lru_entry(fp->lru.newest); e; e = older) {
+		older = lru_entry(e->lru.older);
 		table_del(fp, BY_ADDR, e);
 		free(e->name);
 		free(e);
@@ -518,7 +487,7 @@ static void clear_mappings(struct zt_fakeip *fp)
 	if (fp->by_name.cap)
 		memset(fp->by_name.slot, 0, fp->by_name.cap * sizeof(*fp->by_name.slot));
 	fp->by_name.used = 0;
-	fp->newest = fp->oldest = NULL;
+	fp->lru = (struct zt_lru){ 0 };
 	fp->mapped = 0;
 	fp->next_fresh = 1;
 }
@@ -572,7 +541,7 @@ int zt_fakeip_save(struct zt_fakeip *fp, const char *state_dir, char *err, size_
 	zt_prefix_format(&fp->range, range, sizeof(range));
 	fprintf(af.f, "{\n  \"version\": %d,\n  \"range\": \"%s\",\n  \"mappings\": [",
 		FAKEIP_FILE_VERSION, range);
-	for (e = fp->newest; e; e = e->older) {
+	for (e = lru_entry(fp->lru.newest); e; e = lru_entry(e->lru.older)) {
 		json_object *o = entry_to_json(e);
 
 		if (!o) {
@@ -580,7 +549,7 @@ int zt_fakeip_save(struct zt_fakeip *fp, const char *state_dir, char *err, size_
 			zt_atomic_abort(&af);
 			return -ENOMEM;
 		}
-		fputs(e == fp->newest ? "\n    " : ",\n    ", af.f);
+		fputs(&e->lru == fp->lru.newest ? "\n    " : ",\n    ", af.f);
 		fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_SPACED |
 						      JSON_C_TO_STRING_NOSLASHESCAPE), af.f);
 		json_object_put(o);
@@ -702,7 +671,7 @@ static void drop_entry(struct zt_fakeip *fp, struct entry *e)
 {
 	table_del(fp, BY_NAME, e);
 	table_del(fp, BY_ADDR, e);
-	lru_unlink(fp, e);
+	zt_lru_unlink(&fp->lru, &e->lru);
 	free(e->name);
 	free(e);
 	fp->mapped--;
@@ -737,9 +706,9 @@ static int add_loaded(struct zt_fakeip *fp, const char *name, uint32_t a, int64_
 	table_put(fp, &fp->by_name, BY_NAME, e);
 	table_put(fp, &fp->by_addr, BY_ADDR, e);
 	if (newest)
-		lru_push_newest(fp, e);
+		zt_lru_push_newest(&fp->lru, &e->lru);
 	else
-		lru_push_oldest(fp, e);	/* the file lists the most recent first */
+		zt_lru_push_oldest(&fp->lru, &e->lru);	/* the file lists the most recent first */
 	fp->mapped++;
 	return 0;
 }
@@ -835,7 +804,7 @@ static int journal_apply(struct zt_fakeip *fp, json_object *m, int64_t now)
 		drop_entry(fp, e);
 	ret = add_loaded(fp, name, a, json_object_get_int64(jlast), now, true);
 	while (!ret && fp->mapped > fp->max_names)
-		drop_entry(fp, fp->oldest);
+		drop_entry(fp, lru_entry(fp->lru.oldest));
 	return ret;
 }
 
