@@ -45,6 +45,7 @@ struct connector_opts {
 	uint32_t handshake_rate;
 	uint32_t handshake_burst;
 	uint32_t device_flows;		/* --device-flows: flow table entries per device */
+	uint32_t device_binds;		/* --device-binds: names bound per device */
 	const char *dns[MAX_DNS];
 	unsigned int ndns;
 	struct zt_prefix deny[MAX_DENY];	/* --deny-address: never bound to a name */
@@ -75,7 +76,7 @@ static void usage(FILE *f)
 		"                         [--name NAME] [--device-range CIDR] [--deny-address CIDR]...\n"
 		"                         [--uplink IFACE [--handshake-rate N] [--handshake-burst N]]\n"
 		"                         [--relay HOST:PORT]... [--relay-tcp HOST:PORT]...\n"
-		"                         [--device-flows N]\n"
+		"                         [--device-flows N] [--device-binds N]\n"
 		"                         [--state-dir DIR] [--socket PATH] [--pin-dir DIR]\n"
 		"defaults: --tun %s --device-range %s; --dns: the nameservers of /etc/resolv.conf\n"
 		"--uplink: an XDP guard on that interface drops malformed tunnel datagrams and\n"
@@ -86,7 +87,8 @@ static void usage(FILE *f)
 		"(beside loopback, link-local, multicast, our own addresses, the device and fake\n"
 		"ranges and other resources' addresses, always refused)\n"
 		"--device-flows: connections one device may have in the flow table (default %d);\n"
-		"past it, its new connections are dropped (untracked_drops)\n",
+		"past it, its new connections are dropped (untracked_drops)\n"
+		"--device-binds: names one device may bind at once (default 256, at most 4096)\n",
 		ZT_CONNECTOR_DEFAULT_TUN, ZT_CONNECTOR_DEFAULT_DEVICES, ZT_RELAYED_TUNNEL_MTU,
 		ZT_FLOWS_DEFAULT_PER_DEVICE);
 }
@@ -183,6 +185,7 @@ static const struct option options[] = {
 	{ "relay-tcp", required_argument, NULL, 'P' },
 	{ "deny-address", required_argument, NULL, 'D' },
 	{ "device-flows", required_argument, NULL, 'F' },
+	{ "device-binds", required_argument, NULL, 'N' },
 	{ 0 },
 };
 
@@ -231,6 +234,11 @@ static int option(struct zt_daemon *d, int c, const char *optarg)
 		if (zt_opt_uint("device-flows", optarg, 1, ZT_FLOWS_DEFAULT_MAX, &v))
 			return -EINVAL;
 		o->device_flows = (uint32_t)v;
+		return 0;
+	case 'N':
+		if (zt_opt_uint("device-binds", optarg, 1, 4096, &v))
+			return -EINVAL;
+		o->device_binds = (uint32_t)v;
 		return 0;
 	case 'd':
 		if (o->ndns == MAX_DNS) {
@@ -391,6 +399,7 @@ static int start(struct zt_daemon *d, char *err, size_t errlen)
 	f->deny = c->o.deny;
 	f->ndeny = c->o.ndeny;
 	f->device_flows = c->o.device_flows;
+	f->device_binds = c->o.device_binds;
 	f->log = log_line;
 	f->log_arg = d;
 	ret = zt_connector_fwd_open(f, &c->fwd, err, errlen);
