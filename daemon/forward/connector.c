@@ -428,6 +428,8 @@ void zt_connector_fwd_stats_json(const struct zt_connector_fwd *c, json_object *
 	PUT(bind_refused); PUT(bind_queue_bytes_drops);
 #undef PUT
 	json_object_object_add(o, "connector", t);
+	if (c->flows)
+		zt_flows_stats(c->flows, o);	/* "flows": active, device_full, ... */
 	json_object_object_add(o, "tunnel", zt_tunnel_stats_json(c->tunnel));
 	devs = json_object_new_array();
 	for (size_t i = 0; i < c->ndevices; i++)
