@@ -45,6 +45,7 @@ struct entry {
 	uint32_t ttl;			/* of the last answer, clamped */
 	uint64_t expires_ns;		/* E_VALID, E_FAILED */
 	uint64_t last_used_ns;
+	uint32_t owner;			/* charged to (zt_name_cache_lookup_as()); 0 nobody */
 	char name[NAME_MAX_LEN + 1];
 };
 
@@ -55,6 +56,7 @@ struct zt_name_cache {
 	void *ctx;
 	uint32_t ttl_min, ttl_max, negative_ttl;
 	unsigned int max_names;
+	unsigned int max_per_owner;
 	uint64_t hash_key[2];
 	struct entry *buckets[NBUCKETS];
 	struct entry *all;
@@ -369,6 +371,8 @@ int zt_name_cache_open(struct zt_loop *loop, const struct zt_name_cache_cfg *cfg
 		c->ttl_max = c->ttl_min;
 	c->negative_ttl = cfg->negative_ttl_s ? cfg->negative_ttl_s : c->ttl_min;
 	c->max_names = cfg->max_names ? cfg->max_names : ZT_NAME_CACHE_DEFAULT_MAX_NAMES;
+	c->max_per_owner = cfg->max_per_owner ? cfg->max_per_owner
+					      : ZT_NAME_CACHE_DEFAULT_PER_OWNER;
 	RAND_bytes((uint8_t *)c->hash_key, sizeof(c->hash_key));
 	c->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (c->timer_fd < 0) {
@@ -410,14 +414,28 @@ void zt_name_cache_close(struct zt_name_cache *c)
 	free(c);
 }
 
-/* Room for one more: the least recently used entry no query holds goes. */
-static int make_room(struct zt_name_cache *c)
+/*
+ * Room for one more of OWNER's: past its share, its own least recently
+ * used entry no query holds goes; in a full cache, anyone's.
+ */
+static int make_room(struct zt_name_cache *c, uint32_t owner)
 {
-	struct entry *e, *victim = NULL;
+	struct entry *e, *victim = NULL, *own = NULL;
+	size_t owned = 0;
 
-	for (e = c->all; e; e = e->next)
+	for (e = c->all; e; e = e->next) {
+		if (owner && e->owner == owner) {
+			owned++;
+			if (!e->in_flight && (!own || e->last_used_ns < own->last_used_ns))
+				own = e;
+		}
 		if (!e->in_flight && (!victim || e->last_used_ns < victim->last_used_ns))
 			victim = e;
+	}
+	if (owner && owned >= c->max_per_owner)
+		victim = own;
+	else if (c->count < c->max_names)
+		return 0;
 	if (!victim)
 		return -ENOSPC;
 	entry_free(c, victim);
@@ -436,6 +454,21 @@ static int serve(const struct entry *e, struct in_addr *addrs, size_t max, size_
 int zt_name_cache_lookup(struct zt_name_cache *c, const char *name, struct in_addr *addrs,
 			 size_t max, size_t *n)
 {
+	return zt_name_cache_lookup_as(c, 0, name, addrs, max, n);
+}
+
+size_t zt_name_cache_owned(const struct zt_name_cache *c, uint32_t owner)
+{
+	size_t k = 0;
+
+	for (const struct entry *e = c->all; e; e = e->next)
+		k += owner && e->owner == owner;
+	return k;
+}
+
+int zt_name_cache_lookup_as(struct zt_name_cache *c, uint32_t owner, const char *name,
+			    struct in_addr *addrs, size_t max, size_t *n)
+{
 	size_t len = strlen(name), b;
 	uint64_t now = zt_mono_ns();
 	struct entry *e;
@@ -445,7 +478,7 @@ int zt_name_cache_lookup(struct zt_name_cache *c, const char *name, struct in_ad
 		return -EINVAL;
 	e = find(c, name);
 	if (!e) {
-		if (c->count >= c->max_names && make_room(c))
+		if ((owner || c->count >= c->max_names) && make_room(c, owner))
 			return -ENOSPC;
 		e = calloc(1, sizeof(*e));
 		if (!e)
@@ -463,6 +496,8 @@ int zt_name_cache_lookup(struct zt_name_cache *c, const char *name, struct in_ad
 		c->count++;
 	}
 	e->last_used_ns = now;
+	if (owner)
+		e->owner = owner;
 	switch (e->state) {
 	case E_VALID:
 		/* Past its TTL before the timer ran: serve it, and refresh. */

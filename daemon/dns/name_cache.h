@@ -36,6 +36,7 @@
 #define ZT_NAME_CACHE_DEFAULT_TTL_MIN	5	/* seconds */
 #define ZT_NAME_CACHE_DEFAULT_TTL_MAX	3600
 #define ZT_NAME_CACHE_DEFAULT_MAX_NAMES	4096
+#define ZT_NAME_CACHE_DEFAULT_PER_OWNER	256
 
 struct zt_name_cache_cfg {
 	const char *servers;		/* "ip:port,..." (c-ares csv); NULL: /etc/resolv.conf */
@@ -45,6 +46,7 @@ struct zt_name_cache_cfg {
 	int timeout_ms;			/* per try; 0: 2000 */
 	int tries;			/* 0: 2 */
 	unsigned int max_names;		/* 0: ZT_NAME_CACHE_DEFAULT_MAX_NAMES */
+	unsigned int max_per_owner;	/* 0: ZT_NAME_CACHE_DEFAULT_PER_OWNER */
 };
 
 struct zt_name_cache_ops {
@@ -85,6 +87,18 @@ void zt_name_cache_close(struct zt_name_cache *c);
  */
 int zt_name_cache_lookup(struct zt_name_cache *c, const char *name, struct in_addr *addrs,
 			 size_t max, size_t *n);
+/*
+ * The same, on behalf of OWNER (a device; 0: nobody, as
+ * zt_name_cache_lookup()). An entry is charged to the last owner that
+ * looked it up, and one owner holds at most MAX_PER_OWNER entries: a new
+ * name past that evicts the owner's own least recently used entry (never
+ * another owner's), or, when all of them are being resolved, is refused
+ * with -ENOSPC. One device cannot take the slots every device shares.
+ */
+int zt_name_cache_lookup_as(struct zt_name_cache *c, uint32_t owner, const char *name,
+			    struct in_addr *addrs, size_t max, size_t *n);
+/* Entries charged to OWNER. */
+size_t zt_name_cache_owned(const struct zt_name_cache *c, uint32_t owner);
 
 /* A failure's name for the DNS_ERROR log: "NXDOMAIN", "NODATA", "SERVFAIL", "timeout", ... */
 const char *zt_name_cache_strerror(int status);

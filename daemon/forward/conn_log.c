@@ -57,6 +57,39 @@ static void flow_meta(struct zt_connector_fwd *c, struct device *dev, struct in_
 }
 
 /*
+ * The classifier's verdict on a device's new flow, as user space can tell
+ * it: the resource the destination belongs to (the device's binding, or an
+ * IP resource), granted to the device, with the port allowed. Only a hint:
+ * a flow expected to be denied holds its table entry briefly (probation),
+ * unless the resource answers.
+ */
+static bool expect_denied(struct zt_connector_fwd *c, struct device *dev, const struct zt_flow_key *k)
+{
+	const struct zt_resource_def *r = NULL;
+	uint8_t a[16];
+
+	for (size_t i = 0; i < dev->nbinds && !r; i++)
+		if (dev->binds[i].state == BIND_OK && dev->binds[i].real.s_addr == k->dst.s_addr)
+			r = zt_policy_find_id(c->policy, dev->binds[i].resource_id);
+	if (!r) {
+		zt_addr_from_v4(a, k->dst.s_addr);
+		r = zt_policy_match_addr(c->policy, a);
+	}
+	if (!r || !zt_policy_granted(c->policy, dev->id, r->id))
+		return true;
+	switch (k->proto) {
+	case IPPROTO_TCP:
+		return !zt_ports_contains(&r->tcp, k->dport);
+	case IPPROTO_UDP:
+		return !zt_ports_contains(&r->udp, k->dport);
+	case IPPROTO_ICMP:
+		return !r->icmp;
+	default:
+		return true;
+	}
+}
+
+/*
  * Account a packet (parsed in INFO) to its flow. TO_RESOURCE: as it goes
  * into the TUN (after DNAT); else as the resource sent it (before un-DNAT).
  * zt_flows_packet()'s result: -ENOENT for a packet from the private network
@@ -80,8 +113,11 @@ int flow_packet(struct zt_connector_fwd *c, struct device *dev, const struct zt_
 	}
 	flags = info->icmp_error ? ZT_FLOW_ICMP_ERROR : info->tcp_flags;
 	/* Read only when a flow starts (a device's packet): not per packet of a running one. */
-	if (to_resource && !zt_flows_open(c->flows, &k))
+	if (to_resource && !zt_flows_open(c->flows, &k)) {
 		flow_meta(c, dev, k.dst, &m, &ep);
+		if (expect_denied(c, dev, &k))
+			flags |= ZT_FLOW_PROBATION;
+	}
 	return zt_flows_packet(c->flows, &k, &m,
 			       to_resource ? ZT_FLOW_TO_RESOURCE : ZT_FLOW_FROM_RESOURCE,
 			       info->ip_len, flags, zt_flows_now_ms());
@@ -152,7 +188,8 @@ static void on_flow_timer(struct zt_loop *loop, int fd, uint32_t events, void *a
 /* Expire flows once a second: connection ends are logged within a second of their timeout. */
 int flows_open(struct zt_connector_fwd *c, char *err, size_t errlen)
 {
-	const struct zt_flows_cfg cfg = { .connector = c->name };
+	const struct zt_flows_cfg cfg = { .connector = c->name,
+					  .max_per_device = c->cfg.device_flows };
 	const struct itimerspec its = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
 	int ret;
 

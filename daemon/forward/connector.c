@@ -70,7 +70,7 @@ static void binding_resolved(struct zt_connector_fwd *c, struct device *dev, str
 		/* Not in the maps: its packets would be denied; say so now. */
 		b->state = BIND_DNS_ERROR;
 		c->st.bind_errors++;
-		binding_drop_queue(b);
+		binding_drop_queue(dev, b);
 		send_bind_ack(c, dev, b->fake, ZT_BIND_DNS_ERROR);
 		return;
 	}
@@ -79,7 +79,7 @@ static void binding_resolved(struct zt_connector_fwd *c, struct device *dev, str
 		if (zt_nat_rewrite_dst(b->queue[i], b->queue_len[i], b->real) == 0)
 			deliver(c, dev, b->queue[i], b->queue_len[i]);
 	zt_tun_flush(c->tun);	/* before the buffers go */
-	binding_drop_queue(b);
+	binding_drop_queue(dev, b);
 }
 
 static void name_result(struct zt_connector_fwd *c, const char *name, int status,
@@ -125,7 +125,7 @@ static void handle_bind(struct zt_connector_fwd *c, struct device *dev, const ui
 		return;
 	}
 	if (!b) {
-		if (dev->nbinds == MAX_BINDS_PER_DEVICE) {
+		if (dev->nbinds >= c->max_binds) {
 			c->st.bind_errors++;
 			send_bind_ack(c, dev, fake, ZT_BIND_DENIED);
 			return;
@@ -138,15 +138,24 @@ static void handle_bind(struct zt_connector_fwd *c, struct device *dev, const ui
 		memset(b, 0, sizeof(*b));
 		b->fake = fake;
 	}
-	binding_drop_queue(b);
+	binding_drop_queue(dev, b);
 	binding_unlive(c, dev, b);	/* a fake IP rebound: its old address goes */
 	snprintf(b->name, sizeof(b->name), "%s", name);
 	b->resource_id = res->id;
 	b->state = BIND_PENDING;
 	c->st.binds++;
-	ret = zt_name_cache_lookup(c->names, name, addrs, 8, &naddrs);
+	/* Charged to the device: it cannot take the name cache's slots from the others. */
+	ret = zt_name_cache_lookup_as(c->names, dev->id, name, addrs, 8, &naddrs);
 	if (ret == -EINPROGRESS)
 		return;		/* name_resolved() finishes it */
+	if (ret == -ENOSPC) {
+		/* This device's share of the cache is busy: its bind fails, nobody else's. */
+		b->state = BIND_DNS_ERROR;
+		c->st.bind_errors++;
+		flow_log_dns_error(c, dev, b, ret);
+		send_bind_ack(c, dev, fake, ZT_BIND_DNS_ERROR);
+		return;
+	}
 	name_result(c, name, ret, addrs, naddrs);
 	return;
 malformed:
@@ -213,7 +222,7 @@ static void name_result(struct zt_connector_fwd *c, const char *name, int status
 			if (!naddrs) {
 				binding_unlive(c, dev, b);	/* the name is gone: so is its address */
 				b->state = BIND_DNS_ERROR;
-				binding_drop_queue(b);
+				binding_drop_queue(dev, b);
 				c->st.bind_errors++;
 				if (was_pending) {
 					flow_log_dns_error(c, dev, b, status);
@@ -239,7 +248,7 @@ static void name_result(struct zt_connector_fwd *c, const char *name, int status
 				char ip[INET_ADDRSTRLEN];
 
 				b->state = BIND_DENIED;
-				binding_drop_queue(b);
+				binding_drop_queue(dev, b);
 				c->st.bind_errors++;
 				c->st.bind_refused++;
 				inet_ntop(AF_INET, &refused, ip, sizeof(ip));
@@ -263,6 +272,32 @@ static void on_name_resolved(void *ctx, const char *name, int status, const stru
 {
 	(void)ttl;
 	name_result(ctx, name, status, addrs, n);
+}
+
+/*
+ * A packet to a name still resolving waits in its binding's queue, within
+ * bounds: BIND_QUEUE packets per binding, DEVICE_QUEUE_BYTES per device,
+ * TOTAL_QUEUE_BYTES in all. Past them it is dropped (and counted).
+ */
+static void hold(struct zt_connector_fwd *c, struct device *dev, struct binding *b,
+		 const uint8_t *pkt, size_t len)
+{
+	if (b->nqueued == BIND_QUEUE) {
+		c->st.bind_pending_drops++;
+		return;
+	}
+	if (dev->queued_bytes + len > DEVICE_QUEUE_BYTES ||
+	    c->queued_bytes + len > TOTAL_QUEUE_BYTES) {
+		c->st.bind_queue_bytes_drops++;
+		return;
+	}
+	b->queue[b->nqueued] = malloc(len);
+	if (!b->queue[b->nqueued])
+		return;
+	memcpy(b->queue[b->nqueued], pkt, len);
+	b->queue_len[b->nqueued++] = len;
+	dev->queued_bytes += len;
+	c->queued_bytes += len;
 }
 
 static void on_tunnel_recv(void *ctx, struct zt_tunnel_peer *peer, uint8_t *pkt, size_t len)
@@ -296,15 +331,7 @@ static void on_tunnel_recv(void *ctx, struct zt_tunnel_peer *peer, uint8_t *pkt,
 	b = binding_by_fake(dev, dst);
 	if (b) {
 		if (b->state == BIND_PENDING) {
-			if (b->nqueued == BIND_QUEUE) {
-				c->st.bind_pending_drops++;
-				return;
-			}
-			b->queue[b->nqueued] = malloc(len);
-			if (!b->queue[b->nqueued])
-				return;
-			memcpy(b->queue[b->nqueued], pkt, len);
-			b->queue_len[b->nqueued++] = len;
+			hold(c, dev, b, pkt, len);
 			return;
 		}
 		if (b->state != BIND_OK) {
@@ -398,9 +425,11 @@ void zt_connector_fwd_stats_json(const struct zt_connector_fwd *c, json_object *
 #define PUT(f) json_object_object_add(t, #f, json_object_new_int64((int64_t)c->st.f))
 	PUT(from_devices); PUT(spoofed); PUT(not_ipv4); PUT(unbound); PUT(bind_pending_drops);
 	PUT(to_devices); PUT(no_device); PUT(unsolicited); PUT(untracked_drops); PUT(binds); PUT(bind_errors); PUT(malformed_control);
-	PUT(bind_refused);
+	PUT(bind_refused); PUT(bind_queue_bytes_drops);
 #undef PUT
 	json_object_object_add(o, "connector", t);
+	if (c->flows)
+		zt_flows_stats(c->flows, o);	/* "flows": active, device_full, ... */
 	json_object_object_add(o, "tunnel", zt_tunnel_stats_json(c->tunnel));
 	devs = json_object_new_array();
 	for (size_t i = 0; i < c->ndevices; i++)
@@ -441,6 +470,9 @@ int zt_connector_fwd_open(const struct zt_connector_fwd_cfg *cfg, struct zt_conn
 	c->name = cfg->name;
 	c->tun = cfg->tun;
 	c->flow_timer_fd = -1;
+	c->max_binds = cfg->device_binds ? cfg->device_binds : DEFAULT_BINDS_PER_DEVICE;
+	if (c->max_binds > MAX_BINDS_PER_DEVICE)
+		c->max_binds = MAX_BINDS_PER_DEVICE;
 	*out = c;
 	ret = zt_tunnel_open(c->loop, &cfg->tunnel, &tops, c, &c->tunnel, err, errlen);
 	if (!ret)

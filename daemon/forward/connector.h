@@ -54,6 +54,9 @@ struct zt_connector_fwd_cfg {
 	struct zt_prefix device_range;
 	const struct zt_prefix *deny;
 	size_t ndeny;
+	/* Per device: flow table entries (0: ZT_FLOWS_DEFAULT_PER_DEVICE) and names bound (0: 256). */
+	uint32_t device_flows;
+	uint32_t device_binds;
 	/* Each connection log line (taken by neither side: the callee refs what it keeps). */
 	void (*log)(void *arg, json_object *line);
 	void *log_arg;

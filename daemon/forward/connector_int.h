@@ -16,7 +16,11 @@
 #include "netdev/nat.h"
 
 #define BIND_QUEUE			4	/* packets held while a name resolves */
-#define MAX_BINDS_PER_DEVICE		4096
+#define DEFAULT_BINDS_PER_DEVICE	256	/* --device-binds */
+#define MAX_BINDS_PER_DEVICE		4096	/* --device-binds at most */
+/* Bytes of packets held while names resolve: per device, and for every device together. */
+#define DEVICE_QUEUE_BYTES		(64 * 1024)
+#define TOTAL_QUEUE_BYTES		(4 * 1024 * 1024)
 
 enum bind_state {
 	BIND_PENDING,		/* the name is being resolved */
@@ -51,6 +55,7 @@ struct device {
 	 */
 	struct binding *binds;
 	size_t nbinds;
+	size_t queued_bytes;		/* held in its bindings' queues */
 };
 
 struct connector_stats {
@@ -59,6 +64,7 @@ struct connector_stats {
 	uint64_t not_ipv4;
 	uint64_t unbound;		/* to a fake IP nobody bound */
 	uint64_t bind_pending_drops;	/* queue full while a name resolved */
+	uint64_t bind_queue_bytes_drops;	/* the device's or everyone's queued bytes at their cap */
 	uint64_t to_devices;
 	uint64_t no_device;		/* a reply for an address no device has */
 	uint64_t unsolicited;		/* from the private network, in no flow the device opened */
@@ -83,6 +89,8 @@ struct zt_connector_fwd {
 	struct device *devices;
 	size_t ndevices;
 	struct connector_stats st;
+	size_t queued_bytes;		/* every device's queues */
+	uint32_t max_binds;		/* per device */
 	int flow_timer_fd;
 };
 
@@ -90,7 +98,8 @@ struct zt_connector_fwd {
 struct device *device_by_addr(struct zt_connector_fwd *c, struct in_addr a);
 struct binding *binding_by_fake(struct device *dev, struct in_addr fake);
 struct binding *binding_by_real(struct device *dev, struct in_addr real);
-void binding_drop_queue(struct binding *b);
+/* Free B's queued packets (DEV's), and their bytes from the device's and the total count. */
+void binding_drop_queue(struct device *dev, struct binding *b);
 /* Why REAL may not be bound for DEV through resource RES_ID; NULL: it may. */
 const char *binding_refusal(struct zt_connector_fwd *c, const struct zt_policy *p,
 			    const struct device *dev, uint32_t res_id, const struct binding *self,

@@ -126,17 +126,20 @@ void binding_unlive(struct zt_connector_fwd *c, struct device *dev, struct bindi
 		c->cfg.unbind_live(c->cfg.bind_arg, &eb);
 }
 
-void binding_drop_queue(struct binding *b)
+void binding_drop_queue(struct device *dev, struct binding *b)
 {
-	for (unsigned int i = 0; i < b->nqueued; i++)
+	for (unsigned int i = 0; i < b->nqueued; i++) {
 		free(b->queue[i]);
+		dev->queued_bytes -= b->queue_len[i];
+		dev->c->queued_bytes -= b->queue_len[i];
+	}
 	b->nqueued = 0;
 }
 
 void device_free_binds(struct device *dev)
 {
 	for (size_t i = 0; i < dev->nbinds; i++)
-		binding_drop_queue(&dev->binds[i]);
+		binding_drop_queue(dev, &dev->binds[i]);
 	free(dev->binds);
 	dev->binds = NULL;
 	dev->nbinds = 0;
@@ -204,6 +207,7 @@ int zt_connector_fwd_sync(struct zt_connector_fwd *c, char *err, size_t errlen)
 			nd->peer = od->peer;
 			nd->binds = od->binds;
 			nd->nbinds = od->nbinds;
+			nd->queued_bytes = od->queued_bytes;
 			for (size_t k = 0; k < nd->nbinds; k++) {
 				struct binding *b = &nd->binds[k];
 				const struct zt_resource_def *res = zt_policy_match_name(p, b->name);
@@ -217,6 +221,7 @@ int zt_connector_fwd_sync(struct zt_connector_fwd *c, char *err, size_t errlen)
 			od->peer = NULL;
 			od->binds = NULL;
 			od->nbinds = 0;
+			od->queued_bytes = 0;
 			break;
 		}
 	}

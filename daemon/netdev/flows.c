@@ -34,6 +34,7 @@ enum flow_class {
 	CLS_TCP,
 	CLS_IDLE,		/* UDP, ICMP, anything else */
 	CLS_LINGER,
+	CLS_PROBATION,		/* expected to be denied: short, until an answer */
 	NCLASSES,
 };
 
@@ -57,9 +58,19 @@ struct flow_list {
 	struct flow *head, *tail;
 };
 
+/* How many entries one device holds: a chained table, an entry per device with flows. */
+#define DEV_BUCKETS	256
+
+struct dev_count {
+	uint32_t device_id;
+	uint32_t n;
+	struct dev_count *next;
+};
+
 struct zt_flows {
 	char connector[ZT_NAME_MAX];
 	uint32_t max_flows;
+	uint32_t max_per_device;
 	uint64_t timeout_ms[NCLASSES];
 	zt_flow_sink sink;
 	void *arg;
@@ -69,8 +80,9 @@ struct zt_flows {
 	struct flow_list lists[NCLASSES];
 	size_t nflows;				/* every entry, lingering ones included */
 	size_t nlinger;
+	struct dev_count *devs[DEV_BUCKETS];
 	/* counters */
-	uint64_t started, ended, table_full, untracked;
+	uint64_t started, ended, table_full, device_full, probation, untracked;
 };
 
 enum status {
@@ -154,6 +166,44 @@ static struct flow *find(const struct zt_flows *t, const struct zt_flow_key *k)
 	return NULL;
 }
 
+static struct dev_count **dev_slot(struct zt_flows *t, uint32_t device_id)
+{
+	struct dev_count **pd = &t->devs[(device_id * 2654435761u) >> 24];
+
+	while (*pd && (*pd)->device_id != device_id)
+		pd = &(*pd)->next;
+	return pd;
+}
+
+static uint32_t dev_held(const struct zt_flows *t, uint32_t device_id)
+{
+	struct dev_count **pd = dev_slot((struct zt_flows *)t, device_id);
+
+	return *pd ? (*pd)->n : 0;
+}
+
+/* One more (DELTA 1) or one fewer (-1) entry for DEVICE_ID. Returns -ENOMEM or 0. */
+static int dev_charge(struct zt_flows *t, uint32_t device_id, int delta)
+{
+	struct dev_count **pd = dev_slot(t, device_id), *d = *pd;
+
+	if (!d) {
+		if (delta < 0)
+			return 0;
+		d = calloc(1, sizeof(*d));
+		if (!d)
+			return -ENOMEM;
+		d->device_id = device_id;
+		*pd = d;
+	}
+	d->n = (uint32_t)((int64_t)d->n + delta);
+	if (!d->n) {
+		*pd = d->next;
+		free(d);
+	}
+	return 0;
+}
+
 static void destroy(struct zt_flows *t, struct flow *f)
 {
 	struct flow **pf;
@@ -168,6 +218,7 @@ static void destroy(struct zt_flows *t, struct flow *f)
 		t->nlinger--;
 	list_del(t, f);
 	t->nflows--;
+	dev_charge(t, f->key.device_id, -1);
 	free(f);
 }
 
@@ -321,6 +372,9 @@ int zt_flows_new(const struct zt_flows_cfg *cfg, zt_flow_sink sink, void *arg,
 	t->timeout_ms[CLS_TCP] = cfg->tcp_idle_ms ? cfg->tcp_idle_ms : ZT_FLOWS_DEFAULT_TCP_IDLE_MS;
 	t->timeout_ms[CLS_IDLE] = cfg->idle_ms ? cfg->idle_ms : ZT_FLOWS_DEFAULT_IDLE_MS;
 	t->timeout_ms[CLS_LINGER] = cfg->linger_ms ? cfg->linger_ms : ZT_FLOWS_DEFAULT_LINGER_MS;
+	t->timeout_ms[CLS_PROBATION] = cfg->probation_ms ? cfg->probation_ms
+							 : ZT_FLOWS_DEFAULT_PROBATION_MS;
+	t->max_per_device = cfg->max_per_device ? cfg->max_per_device : ZT_FLOWS_DEFAULT_PER_DEVICE;
 	t->sink = sink;
 	t->arg = arg;
 	RAND_bytes((uint8_t *)t->hash_key, sizeof(t->hash_key));
@@ -339,10 +393,16 @@ int zt_flows_new(const struct zt_flows_cfg *cfg, zt_flow_sink sink, void *arg,
 void zt_flows_free(struct zt_flows *t)
 {
 	struct flow *f, *next;
+	struct dev_count *d, *dn;
 	int c;
 
 	if (!t)
 		return;
+	for (c = 0; c < DEV_BUCKETS; c++)
+		for (d = t->devs[c]; d; d = dn) {
+			dn = d->next;
+			free(d);
+		}
 	for (c = 0; c < NCLASSES; c++) {
 		for (f = t->lists[c].head; f; f = next) {
 			next = f->next;
@@ -353,6 +413,14 @@ void zt_flows_free(struct zt_flows *t)
 	free(t);
 }
 
+/* The class a flow's state and protocol give it (out of probation). */
+static enum flow_class class_of(const struct flow *f)
+{
+	if (f->key.proto != IPPROTO_TCP)
+		return CLS_IDLE;
+	return f->state == ST_SYN_SENT ? CLS_TCP_SYN : CLS_TCP;
+}
+
 static struct flow *flow_start(struct zt_flows *t, const struct zt_flow_key *key,
 			       const struct zt_flow_meta *meta, unsigned int flags,
 			       uint64_t now_ms)
@@ -360,6 +428,11 @@ static struct flow *flow_start(struct zt_flows *t, const struct zt_flow_key *key
 	struct flow *f;
 	size_t b;
 
+	/* One device's flows cannot take the room every other device shares. */
+	if (dev_held(t, key->device_id) >= t->max_per_device) {
+		t->device_full++;
+		return NULL;
+	}
 	if (t->nflows >= t->max_flows) {
 		/* An ended flow only absorbs stragglers: a new one needs the room more. */
 		if (!t->lists[CLS_LINGER].head)
@@ -367,21 +440,25 @@ static struct flow *flow_start(struct zt_flows *t, const struct zt_flow_key *key
 		destroy(t, t->lists[CLS_LINGER].head);
 	}
 	f = calloc(1, sizeof(*f));
-	if (!f)
+	if (!f || dev_charge(t, key->device_id, 1)) {
+		free(f);
 		return NULL;
+	}
 	f->key = *key;
 	f->start_ms = f->last_ms = now_ms;
 	snprintf(f->device, sizeof(f->device), "%s", meta && meta->device ? meta->device : "");
 	snprintf(f->resource, sizeof(f->resource), "%s",
 		 meta && meta->resource ? meta->resource : "");
 	format_endpoint(meta ? meta->client_endpoint : NULL, f->endpoint, sizeof(f->endpoint));
-	if (key->proto == IPPROTO_TCP && (flags & ZT_TCP_SYN) && !(flags & ZT_TCP_ACK)) {
+	if (key->proto == IPPROTO_TCP && (flags & ZT_TCP_SYN) && !(flags & ZT_TCP_ACK))
 		f->state = ST_SYN_SENT;
-		list_append(t, f, CLS_TCP_SYN);
+	else
+		f->state = ST_OPEN;	/* TCP picked up mid-stream (after a restart, say) */
+	if (flags & ZT_FLOW_PROBATION) {
+		t->probation++;
+		list_append(t, f, CLS_PROBATION);
 	} else {
-		/* TCP picked up mid-stream (after a restart, say) counts as open. */
-		f->state = ST_OPEN;
-		list_append(t, f, key->proto == IPPROTO_TCP ? CLS_TCP : CLS_IDLE);
+		list_append(t, f, class_of(f));
 	}
 	b = bucket_of(t, key);
 	f->hnext = t->buckets[b];
@@ -437,9 +514,12 @@ int zt_flows_packet(struct zt_flows *t, const struct zt_flow_key *key,
 			t->untracked++;
 			return -ENOENT;
 		}
+		uint64_t device_full = t->device_full;
+
 		f = flow_start(t, key, meta, flags, now_ms);
 		if (!f) {
-			t->table_full++;
+			if (t->device_full == device_full)
+				t->table_full++;
 			return -ENOSPC;
 		}
 		started = true;
@@ -452,6 +532,12 @@ int zt_flows_packet(struct zt_flows *t, const struct zt_flow_key *key,
 			f->error_seen = true;
 		else
 			f->replied = true;
+	}
+	/* An answer: the classifier let it through after all; it times out as usual. */
+	if (f->cls == CLS_PROBATION && dir == ZT_FLOW_FROM_RESOURCE &&
+	    !(flags & (ZT_FLOW_ICMP_ERROR | ZT_TCP_RST))) {
+		list_del(t, f);
+		list_append(t, f, class_of(f));
 	}
 	if (started)
 		emit_flow(t, f, false, STATUS_NORMAL, now_ms);
@@ -566,6 +652,11 @@ size_t zt_flows_count(const struct zt_flows *t)
 	return t->nflows - t->nlinger;
 }
 
+size_t zt_flows_device_count(const struct zt_flows *t, uint32_t device_id)
+{
+	return dev_held(t, device_id);
+}
+
 void zt_flows_stats(const struct zt_flows *t, json_object *o)
 {
 	json_object *s = json_object_new_object();
@@ -574,6 +665,8 @@ void zt_flows_stats(const struct zt_flows *t, json_object *o)
 	json_object_object_add(s, "started", json_object_new_int64((int64_t)t->started));
 	json_object_object_add(s, "ended", json_object_new_int64((int64_t)t->ended));
 	json_object_object_add(s, "table_full", json_object_new_int64((int64_t)t->table_full));
+	json_object_object_add(s, "device_full", json_object_new_int64((int64_t)t->device_full));
+	json_object_object_add(s, "probation", json_object_new_int64((int64_t)t->probation));
 	json_object_object_add(s, "untracked", json_object_new_int64((int64_t)t->untracked));
 	json_object_object_add(o, "flows", s);
 }

@@ -35,11 +35,13 @@
  * "connection_end" lines with that status, duration 0 and no start line
  * before them.
  *
- * Bounded: at most MAX_FLOWS flows (default 65536). When the table is
- * full, a lingering (ended) flow is reclaimed; failing that the new flow
- * is not tracked: zt_flows_packet() returns -ENOSPC and the "table_full"
- * counter goes up. Tracking never decides forwarding: the caller forwards
- * the packet in every case.
+ * Bounded: at most MAX_FLOWS flows (default 65536), and at most
+ * MAX_PER_DEVICE (default 4096) of them one device's, so that one device
+ * cannot take the others' room. When the table is full, a lingering
+ * (ended) flow is reclaimed; failing that, or when the device holds its
+ * quota, the new flow is not tracked: zt_flows_packet() returns -ENOSPC
+ * and the "table_full" (or "device_full") counter goes up. The caller
+ * decides what an untracked flow means (the connector drops it).
  *
  * Time is the caller's: NOW is milliseconds of CLOCK_REALTIME
  * (zt_flows_now_ms()), passed to every call, so tests are deterministic.
@@ -62,9 +64,17 @@
 #define ZT_FLOWS_DEFAULT_TCP_SYN_MS	(30 * 1000)
 #define ZT_FLOWS_DEFAULT_IDLE_MS	(30 * 1000)
 #define ZT_FLOWS_DEFAULT_LINGER_MS	(10 * 1000)
+#define ZT_FLOWS_DEFAULT_PER_DEVICE	4096
+#define ZT_FLOWS_DEFAULT_PROBATION_MS	(3 * 1000)
 
 /* In zt_flows_packet()'s FLAGS, beside the TCP flags (nat.h's ZT_TCP_*). */
 #define ZT_FLOW_ICMP_ERROR	0x100	/* an ICMP error about this flow (FROM_RESOURCE) */
+/*
+ * A new flow the caller expects the classifier to deny (no grant, port not
+ * allowed): it holds its entry only PROBATION_MS (3 s) unless an answer
+ * from the resource proves otherwise, then it times out as usual.
+ */
+#define ZT_FLOW_PROBATION	0x200
 
 enum zt_flow_dir {
 	ZT_FLOW_TO_RESOURCE = 0,
@@ -94,6 +104,9 @@ struct zt_flows_cfg {
 	uint32_t tcp_syn_ms;
 	uint32_t idle_ms;
 	uint32_t linger_ms;
+	uint32_t probation_ms;
+	/* Entries one device may hold (lingering ones included); 0: ZT_FLOWS_DEFAULT_PER_DEVICE */
+	uint32_t max_per_device;
 };
 
 /* Called with each line; the callee does not take ownership. */
@@ -154,9 +167,11 @@ void zt_flows_log_dns_error(struct zt_flows *t, const struct zt_flow_key *key,
 
 /* Open flows (lingering ones not counted). */
 size_t zt_flows_count(const struct zt_flows *t);
+/* Entries DEVICE_ID holds (lingering ones counted: they count against its quota). */
+size_t zt_flows_device_count(const struct zt_flows *t, uint32_t device_id);
 /*
  * Counters for `ztgate stats`: adds "flows": {"active", "started",
- * "ended", "table_full", "untracked"} to O.
+ * "ended", "table_full", "device_full", "probation", "untracked"} to O.
  */
 void zt_flows_stats(const struct zt_flows *t, json_object *o);
 

@@ -23,6 +23,7 @@
 #include "dataplane/uplink_guard.h"
 #include "forward/connector.h"
 #include "lib/log.h"
+#include "netdev/flows.h"
 #include "netdev/nat_rules.h"
 #include "netdev/tun.h"
 #include "roles/roles.h"
@@ -43,6 +44,8 @@ struct connector_opts {
 	const char *uplink;
 	uint32_t handshake_rate;
 	uint32_t handshake_burst;
+	uint32_t device_flows;		/* --device-flows: flow table entries per device */
+	uint32_t device_binds;		/* --device-binds: names bound per device */
 	const char *dns[MAX_DNS];
 	unsigned int ndns;
 	struct zt_prefix deny[MAX_DENY];	/* --deny-address: never bound to a name */
@@ -73,6 +76,7 @@ static void usage(FILE *f)
 		"                         [--name NAME] [--device-range CIDR] [--deny-address CIDR]...\n"
 		"                         [--uplink IFACE [--handshake-rate N] [--handshake-burst N]]\n"
 		"                         [--relay HOST:PORT]... [--relay-tcp HOST:PORT]...\n"
+		"                         [--device-flows N] [--device-binds N]\n"
 		"                         [--state-dir DIR] [--socket PATH] [--pin-dir DIR]\n"
 		"defaults: --tun %s --device-range %s; --dns: the nameservers of /etc/resolv.conf\n"
 		"--uplink: an XDP guard on that interface drops malformed tunnel datagrams and\n"
@@ -81,8 +85,12 @@ static void usage(FILE *f)
 		"--relay: devices reach us through it until a direct path is found (TUN MTU %d)\n"
 		"--deny-address: a name a device binds is never translated to an address in CIDR\n"
 		"(beside loopback, link-local, multicast, our own addresses, the device and fake\n"
-		"ranges and other resources' addresses, always refused)\n",
-		ZT_CONNECTOR_DEFAULT_TUN, ZT_CONNECTOR_DEFAULT_DEVICES, ZT_RELAYED_TUNNEL_MTU);
+		"ranges and other resources' addresses, always refused)\n"
+		"--device-flows: connections one device may have in the flow table (default %d);\n"
+		"past it, its new connections are dropped (untracked_drops)\n"
+		"--device-binds: names one device may bind at once (default 256, at most 4096)\n",
+		ZT_CONNECTOR_DEFAULT_TUN, ZT_CONNECTOR_DEFAULT_DEVICES, ZT_RELAYED_TUNNEL_MTU,
+		ZT_FLOWS_DEFAULT_PER_DEVICE);
 }
 
 static int on_policy_applied(struct zt_daemon *d, char *err, size_t errlen)
@@ -176,6 +184,8 @@ static const struct option options[] = {
 	{ "relay", required_argument, NULL, 'Y' },
 	{ "relay-tcp", required_argument, NULL, 'P' },
 	{ "deny-address", required_argument, NULL, 'D' },
+	{ "device-flows", required_argument, NULL, 'F' },
+	{ "device-binds", required_argument, NULL, 'N' },
 	{ 0 },
 };
 
@@ -219,6 +229,16 @@ static int option(struct zt_daemon *d, int c, const char *optarg)
 			o->handshake_rate = (uint32_t)v;
 		else
 			o->handshake_burst = (uint32_t)v;
+		return 0;
+	case 'F':
+		if (zt_opt_uint("device-flows", optarg, 1, ZT_FLOWS_DEFAULT_MAX, &v))
+			return -EINVAL;
+		o->device_flows = (uint32_t)v;
+		return 0;
+	case 'N':
+		if (zt_opt_uint("device-binds", optarg, 1, 4096, &v))
+			return -EINVAL;
+		o->device_binds = (uint32_t)v;
 		return 0;
 	case 'd':
 		if (o->ndns == MAX_DNS) {
@@ -378,6 +398,8 @@ static int start(struct zt_daemon *d, char *err, size_t errlen)
 	f->device_range = c->device_range;
 	f->deny = c->o.deny;
 	f->ndeny = c->o.ndeny;
+	f->device_flows = c->o.device_flows;
+	f->device_binds = c->o.device_binds;
 	f->log = log_line;
 	f->log_arg = d;
 	ret = zt_connector_fwd_open(f, &c->fwd, err, errlen);

@@ -21,6 +21,9 @@
 # A3: a private host sending unsolicited UDP / TCP SYN to a device's tunnel
 #     address: nothing reaches the device (capture on the client's TUN), the
 #     connector counts it as unsolicited.
+# A7: phone opens 300 connections to vault at once (--device-flows 64): past
+#     its quota they are dropped (device_full), laptop keeps working, and phone
+#     gets its room back as its flows end.
 set -euo pipefail
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/../lib.sh"
@@ -75,7 +78,7 @@ CONN_PUB=$(zt_keygen "$ZT_TMP/conn.key")
 LAPTOP_PUB=$(zt_keygen "$ZT_TMP/laptop.key")
 PHONE_PUB=$(zt_keygen "$ZT_TMP/phone.key")
 zt_daemon_as conn "$N" connector --listen "$ENDPOINT" --key "$ZT_TMP/conn.key" --dns $CORP_DNS \
-	--deny-address 10.10.0.9/32
+	--deny-address 10.10.0.9/32 --device-flows 64
 zc conn device add laptop --pubkey "$LAPTOP_PUB" --address $LAPTOP
 zc conn device add phone --pubkey "$PHONE_PUB" --address $PHONE
 zc conn resource add corp --address '*.corp.int' --tcp 80,443
@@ -166,7 +169,33 @@ log "ok: unsolicited UDP and SYN from 10.10.0.5 to $LAPTOP dropped ($(dropped) c
 page=$(on_cli curl -sS --max-time 5 http://web.corp.int/) || fail "laptop lost web.corp.int"
 log "ok: replies to laptop's own flows still arrive"
 
-section "7. the connector stops cleanly"
+section "7. A7: one device flooding the flow table"
+full0=$(stat_of .flows.device_full)
+on_phone python3 - "$ZT_TUN_VAULT_IP" <<'PY'
+import socket, sys, time
+socks = []
+for _ in range(300):
+    s = socket.socket()
+    s.setblocking(False)
+    try:
+        s.connect((sys.argv[1], 80))
+    except BlockingIOError:
+        pass
+    socks.append(s)
+time.sleep(1)
+for s in socks:
+    s.close()
+PY
+device_full_grew() { (( $(stat_of .flows.device_full) > full0 )); }
+wait_until 10 device_full_grew || fail "phone's flood never hit its flow quota (device_full $(stat_of .flows.device_full))"
+(( $(stat_of .flows.active) <= 64 + 16 )) || fail "flows.active $(stat_of .flows.active) after phone's flood"
+page=$(on_cli curl -sS --max-time 5 http://web.corp.int/) || fail "laptop lost web.corp.int during phone's flood"
+log "ok: phone held to its quota (device_full $(stat_of .flows.device_full)), laptop unaffected"
+phone_back() { [[ $(on_phone curl -sS --max-time 2 "http://$ZT_TUN_VAULT_IP/" 2>/dev/null) == "$ZT_TUN_PAGE" ]]; }
+wait_until 40 phone_back || fail "phone never got its flow quota back"
+log "ok: phone reaches vault again once its flows ended"
+
+section "8. the connector stops cleanly"
 zt_daemon_stop_tag laptop
 zt_daemon_stop_tag phone
 zt_daemon_stop_tag conn

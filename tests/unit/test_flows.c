@@ -515,6 +515,73 @@ static void test_many_flows(void **state)
 	fixture_free(fx);
 }
 
+/* A7: one device at its quota cannot take the room another device needs. */
+static void test_device_quota(void **state)
+{
+	struct zt_flows_cfg cfg = { .connector = "c1", .max_flows = 8, .max_per_device = 3 };
+	struct fixture *fx = fixture_new(&cfg);
+	json_object *stats = json_object_new_object(), *s;
+	struct zt_flow_key k;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		k = key(IPPROTO_UDP, (uint16_t)(2000 + i), 53);
+		assert_int_equal(pkt(fx, &k, TO, 50, 0, T0), 1);
+	}
+	/* The noisy device is at its quota: its new flows are refused... */
+	for (i = 3; i < 20; i++) {
+		k = key(IPPROTO_UDP, (uint16_t)(2000 + i), 53);
+		assert_int_equal(pkt(fx, &k, TO, 50, 0, T0 + 1), -ENOSPC);
+	}
+	assert_int_equal(zt_flows_device_count(fx->t, 7), 3);
+	/* ...its running flows still count... */
+	k = key(IPPROTO_UDP, 2000, 53);
+	assert_int_equal(pkt(fx, &k, TO, 50, 0, T0 + 2), 0);
+	/* ...and every other device still gets the table's room. */
+	for (i = 0; i < 5; i++) {
+		k = key(IPPROTO_UDP, 3000, 53);
+		k.device_id = (uint32_t)(8 + i);
+		assert_int_equal(pkt(fx, &k, TO, 50, 0, T0 + 3), 1);
+	}
+	zt_flows_stats(fx->t, stats);
+	assert_true(json_object_object_get_ex(stats, "flows", &s));
+	expect_int(s, "device_full", 17);
+	expect_int(s, "table_full", 0);
+	json_object_put(stats);
+	/* Its quota comes back as its flows end. */
+	assert_int_equal(zt_flows_expire(fx->t, T0 + 1 + 30000), 2);
+	assert_int_equal(zt_flows_device_count(fx->t, 7), 1);
+	k = key(IPPROTO_UDP, 2100, 53);
+	assert_int_equal(pkt(fx, &k, TO, 50, 0, T0 + 30002), 1);
+	fixture_free(fx);
+}
+
+/* A7: flows expected to be denied hold their entry only briefly, unless answered. */
+static void test_probation(void **state)
+{
+	struct zt_flows_cfg cfg = { .connector = "c1", .probation_ms = 2000 };
+	struct fixture *fx = fixture_new(&cfg);
+	struct zt_flow_key u = key(IPPROTO_UDP, 4000, 53), t = key(IPPROTO_TCP, 4001, 22);
+	struct zt_flow_key a = key(IPPROTO_UDP, 4002, 53);
+
+	(void)state;
+	assert_int_equal(pkt(fx, &u, TO, 50, ZT_FLOW_PROBATION, T0), 1);
+	assert_int_equal(pkt(fx, &t, TO, 60, ZT_TCP_SYN | ZT_FLOW_PROBATION, T0), 1);
+	assert_int_equal(pkt(fx, &a, TO, 50, ZT_FLOW_PROBATION, T0), 1);
+	/* An answer proves the classifier let it through: the usual idle timeout. */
+	assert_int_equal(pkt(fx, &a, FROM, 80, 0, T0 + 100), 0);
+	assert_int_equal(zt_flows_next_deadline(fx->t), T0 + 2000);
+	assert_int_equal(zt_flows_expire(fx->t, T0 + 2000), 2);
+	assert_int_equal(zt_flows_count(fx->t), 1);
+	assert_int_equal(zt_flows_device_count(fx->t, 7), 1);
+	expect_str(line(fx, 3), "event", "connection_end");
+	assert_int_equal(zt_flows_expire(fx->t, T0 + 100 + 29999), 0);
+	assert_int_equal(zt_flows_expire(fx->t, T0 + 100 + 30000), 1);
+	assert_int_equal(zt_flows_device_count(fx->t, 7), 0);
+	fixture_free(fx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -532,6 +599,8 @@ int main(void)
 		cmocka_unit_test(test_denied_and_dns_error_records),
 		cmocka_unit_test(test_endpoints),
 		cmocka_unit_test(test_many_flows),
+		cmocka_unit_test(test_device_quota),
+		cmocka_unit_test(test_probation),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -529,6 +529,47 @@ static void test_close_in_flight(void **state)
 	assert_int_equal(fx->nresults, 0);
 }
 
+/* A13: one device (owner) holds at most its share of the slots, never another's. */
+static void test_owner_share(void **state)
+{
+	struct fixture *fx = *state;
+	struct zt_name_cache_cfg cfg = { .ttl_min_s = 1, .negative_ttl_s = 30, .max_names = 4,
+					 .max_per_owner = 2 };
+	const char *names[] = { "c.home.int", "d.home.int", "e.home.int", "f.home.int" };
+	struct in_addr a[1];
+	size_t n;
+
+	fx->dnsmasq = dnsmasq_start(fx->port, "10.10.0.5", 30);
+	cfg.servers = servers(fx->port);
+	cache_open(fx, &cfg);
+	assert_int_equal(zt_name_cache_lookup_as(fx->cache, 1, "a.home.int", a, 1, &n),
+			 -EINPROGRESS);
+	assert_int_equal(zt_name_cache_lookup_as(fx->cache, 1, "b.home.int", a, 1, &n),
+			 -EINPROGRESS);
+	/* Both its slots are being resolved: a third name waits its turn. */
+	assert_int_equal(zt_name_cache_lookup_as(fx->cache, 1, "c.home.int", a, 1, &n), -ENOSPC);
+	wait_result(fx, 3000);
+	if (fx->nresults < 2)
+		wait_result(fx, 3000);
+	assert_int_equal(zt_name_cache_lookup_as(fx->cache, 2, "nas.home.int", a, 1, &n),
+			 -EINPROGRESS);
+	assert_int_equal(wait_result(fx, 3000)->status, 0);
+	/* Owner 1 churns through names: it evicts only its own. */
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(zt_name_cache_lookup_as(fx->cache, 1, names[i], a, 1, &n),
+				 -EINPROGRESS);
+		assert_int_equal(wait_result(fx, 3000)->status, -ENOENT);
+		assert_true(zt_name_cache_owned(fx->cache, 1) <= 2);
+	}
+	assert_int_equal(zt_name_cache_owned(fx->cache, 1), 2);
+	assert_int_equal(zt_name_cache_owned(fx->cache, 2), 1);
+	assert_int_equal(zt_name_cache_count(fx->cache), 3);
+	/* Owner 2's name is still served from the cache. */
+	assert_int_equal(zt_name_cache_lookup_as(fx->cache, 2, "nas.home.int", a, 1, &n), 0);
+	assert_int_equal(n, 1);
+	assert_true(a[0].s_addr == ip("10.10.0.5").s_addr);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -542,6 +583,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_empty_server_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_in_flight, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_owner_share, setup, teardown),
 	};
 
 	if (access(DNSMASQ, X_OK)) {
