@@ -9,6 +9,9 @@
  *              address (16): IPv6 or IPv4-mapped)
  *   probe      0x04, id (8, opaque)
  *   probe-ack  0x05, the probe's id (8)
+ *   primed     0x06, flags (1): ZT_PRIMED_ASK. "My NAT is open toward your
+ *              candidates (or I have none): probe me"; ASK: "and tell me
+ *              when yours is" (docs/RELAY.md "Opening our own NAT first")
  */
 #ifndef ZT_TUNNEL_CTRL_H
 #define ZT_TUNNEL_CTRL_H
@@ -18,6 +21,7 @@
 #define ZT_CTRL_CANDIDATES	0x03
 #define ZT_CTRL_PROBE		0x04
 #define ZT_CTRL_PROBE_ACK	0x05
+#define ZT_CTRL_PRIMED		0x06
 #define ZT_CTRL_MAX		0x40	/* first bytes below this are control */
 
 #define ZT_BIND_OK		0
@@ -30,5 +34,7 @@
 #define ZT_CANDIDATE_LEN	19
 #define ZT_CANDIDATES_HDR_LEN	2
 #define ZT_PROBE_LEN		9
+#define ZT_PRIMED_LEN		2
+#define ZT_PRIMED_ASK		0x01
 
 #endif
