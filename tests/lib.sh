@@ -1039,8 +1039,17 @@ while True:
             c, src = t.accept()
             c.sendall(("%s:%d\n" % src).encode()); c.close()
 ' "$ip" "$port"
-	wait_until 5 zt_udp_bound "$ns" "$port" || fail "whoami: UDP $ip:$port did not come up"
-	wait_until 5 zt_tcp_listening "$ns" "$port" || fail "whoami: TCP $ip:$port did not come up"
+	# On IP:PORT itself: another whoami on the same port (the second relay's
+	# address) must not pass for this one (it did: port unreachable, once in 3).
+	wait_until 5 zt_bound_at "$ns" udp "$ip:$port" || fail "whoami: UDP $ip:$port did not come up"
+	wait_until 5 zt_bound_at "$ns" tcp "$ip:$port" || fail "whoami: TCP $ip:$port did not come up"
+}
+# zt_bound_at NS udp|tcp IP:PORT: a socket in NS bound to exactly IP:PORT
+# (listening, for TCP).
+zt_bound_at() {
+	local flags=-Hlun
+	[[ $2 == tcp ]] && flags=-Hltn
+	ip netns exec "$1" ss $flags | awk -v a="$3" '$4 == a { ok = 1 } END { exit !ok }'
 }
 
 # zt_nat_seen NS SRCPORT IP PORT [udp|tcp]: from NS, source port SRCPORT, ask
