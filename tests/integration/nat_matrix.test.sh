@@ -100,6 +100,7 @@ row_start() {
 	zt_nat_flush a
 	zt_nat_flush b
 	ROW_LOG_FROM=$(( $(wc -l <"$(zt_daemon_out conn)") + 1 ))
+	ROW_CLIENT_LOG_FROM=$(( $(wc -l <"$(zt_daemon_out "$tag")") + 1 ))
 	start_conn
 	(( $# )) || set -- --relay "$R1"
 	start_client "$tag" "$@"
@@ -124,7 +125,7 @@ direct_row() {
 	f1=$(fwd)
 	(( ${got%% *} >= 38 )) || { ROW_WHY="direct, yet only '$got' of 40 pings"; return 1; }
 	(( f1 == f0 )) || { ROW_WHY="direct, yet the relay forwarded during 2 s of ping: $f0 -> $f1"; return 1; }
-	ROW_NOTE="client -> $(zt_nat_peer "$tag" office | jq -r .endpoint), connector -> $(zt_nat_peer conn "$tag" | jq -r .endpoint); relay idle ($f0) over $got pings"
+	ROW_NOTE="client -> $(zt_nat_peer "$tag" office | jq -r '"\(.endpoint) (upgrades \(.upgrades), fallbacks \(.fallbacks))"'), connector -> $(zt_nat_peer conn "$tag" | jq -r '"\(.endpoint) (upgrades \(.upgrades), fallbacks \(.fallbacks))"'); relay idle ($f0) over $got pings"
 }
 
 # relayed_row TAG PATH HOLD: PATH on the client (relayed-* on the connector),
@@ -232,9 +233,9 @@ hairpin_row() {
 	}
 	ep_c=$(zt_nat_peer laptop2 office | jq -r .endpoint)
 	ep_n=$(zt_nat_peer conn laptop2 | jq -r .endpoint)
-	ROW_NOTE="on the LAN: client -> $ep_c, connector -> $ep_n; ${ROW_NOTE#*; }"
+	ROW_NOTE="on the LAN: client -> $ep_c, connector -> $ep_n; ${ROW_NOTE##*; }"
 	log "how they got there (the daemons' path log):"
-	grep -h '"path to' "$(zt_daemon_out laptop2)" | tail -n 2 | jq -r '"    client:    " + .msg'
+	tail -n "+$ROW_CLIENT_LOG_FROM" "$(zt_daemon_out laptop2)" | grep -h '"path to' | jq -r '"    client:    " + .msg'
 	tail -n "+$ROW_LOG_FROM" "$(zt_daemon_out conn)" | grep -h '"path to' | jq -r '"    connector: " + .msg'
 	zt_nat_set_hairpin b off
 }
