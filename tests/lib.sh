@@ -742,12 +742,21 @@ zt_pcap_replay() { ip netns exec "$1" python3 "$ZT_ROOT/tests/pcap_replay.py" "$
 #          p0 10.10.0.1/24                             on (a connector routes)
 #   priv   n0 10.10.0.5/24 (nas), 10.10.0.7/24 (vault) the resource host; no route
 #                                                      beyond its subnet
+# A router's `lan` is a bridge (port lan0 to its host; zt_nat_add_lan_host
+# adds more hosts on the same subnet: lanN), so that two hosts can sit behind
+# one NAT (hairpinning). Bridged traffic skips the router's nftables
+# (bridge-nf-call-iptables 0 in its namespace), as on any home router.
 #
 # Each router: one table `ip zt_nat` in ITS namespace (nothing on the host),
 # the firewall of any home router: masquerade out of wan; forward lan -> wan,
 # and wan -> lan only for established/related flows; the router itself
 # accepts nothing new from wan (so an unsolicited datagram leaves no
 # conntrack entry behind to steal a mapping, and gets no ICMP back).
+# zt_nat_set_input_firewall R off (or zt_nat_topology --no-input-firewall)
+# removes that input filter: a lab router, a cloud VM doing SNAT, a k8s node
+# SNATing pods. Then a datagram from outside to the router's own address is
+# delivered to the router itself, and conntrack confirms an entry for it
+# (issue 10): a mapping can be stolen that way.
 # Modes (zt_nat_set_mode; --client-nat for A, --conn-nat for B):
 #   eim             `masquerade`: Linux keeps the source port when free, so one
 #                   inside endpoint has one public mapping for every destination
@@ -775,11 +784,12 @@ ZT_NAT_CONN_IP=192.168.2.2
 ZT_NAT_CONN_PORT=51820		# the connector's --listen port (on $ZT_NAT_CONN_IP)
 
 zt_nat_topology() {
-	local client_nat=eim conn_nat=eim n
+	local client_nat=eim conn_nat=eim input_fw=on n
 	while (( $# )); do
 		case $1 in
 		--client-nat) client_nat=$2; shift 2 ;;
 		--conn-nat) conn_nat=$2; shift 2 ;;
+		--no-input-firewall) input_fw=off; shift ;;
 		*) fail "zt_nat_topology: unknown argument '$1'" ;;
 		esac
 	done
@@ -795,8 +805,12 @@ zt_nat_topology() {
 	zt_veth "$ZT_NS_RELAY" r0 "$ZT_NS_INET" i0
 	zt_veth "$ZT_NS_RTA" wan "$ZT_NS_INET" ia
 	zt_veth "$ZT_NS_RTB" wan "$ZT_NS_INET" ib
-	zt_veth "$ZT_NS_CLI" c0 "$ZT_NS_RTA" lan
-	zt_veth "$ZT_NS_CONN" u0 "$ZT_NS_RTB" lan
+	zt_nat_lan_bridge "$ZT_NS_RTA"
+	zt_nat_lan_bridge "$ZT_NS_RTB"
+	zt_veth "$ZT_NS_CLI" c0 "$ZT_NS_RTA" lan0
+	zt_veth "$ZT_NS_CONN" u0 "$ZT_NS_RTB" lan0
+	ip -n "$ZT_NS_RTA" link set lan0 master lan
+	ip -n "$ZT_NS_RTB" link set lan0 master lan
 	zt_veth "$ZT_NS_CONN" p0 "$ZT_NS_PRIV" n0
 	zt_addr "$ZT_NS_RELAY" r0 $ZT_NAT_RELAY_IP/24 $ZT_NAT_RELAY2_IP/24
 	zt_addr "$ZT_NS_INET" i0 $ZT_TUN_GW_IP/24
@@ -826,9 +840,40 @@ zt_nat_topology() {
 	done
 	zt_nat_router_init a
 	zt_nat_router_init b
+	zt_nat_set_input_firewall a $input_fw
+	zt_nat_set_input_firewall b $input_fw
 	zt_nat_set_mode a "$client_nat"
 	zt_nat_set_mode b "$conn_nat"
-	log "nat topology: cli $ZT_NAT_CLI_IP -> router A $ZT_NAT_A_WAN ($client_nat) -> inet (relays $ZT_NAT_RELAY_IP, $ZT_NAT_RELAY2_IP) <- router B $ZT_NAT_B_WAN ($conn_nat) <- conn $ZT_NAT_CONN_IP | 10.10.0.1 -> nas $ZT_TUN_NAS_IP"
+	log "nat topology: cli $ZT_NAT_CLI_IP -> router A $ZT_NAT_A_WAN ($client_nat) -> inet (relays $ZT_NAT_RELAY_IP, $ZT_NAT_RELAY2_IP) <- router B $ZT_NAT_B_WAN ($conn_nat) <- conn $ZT_NAT_CONN_IP | 10.10.0.1 -> nas $ZT_TUN_NAS_IP; input firewall $input_fw"
+}
+
+# zt_nat_lan_bridge NS: the router's `lan`, a bridge whose traffic between
+# ports is not filtered by the router's nftables (see zt_nat_topology).
+zt_nat_lan_bridge() {
+	ip -n "$1" link add lan type bridge || fail "bridge lan in $1"
+	ip -n "$1" link set lan up
+	# br_netfilter (when the host has it) would pass bridged frames through
+	# the router's ip hooks; per namespace, so this is the router's own.
+	if ip netns exec "$1" test -e /proc/sys/net/bridge/bridge-nf-call-iptables; then
+		ip netns exec "$1" sysctl -qw net.bridge.bridge-nf-call-iptables=0
+	fi
+}
+
+# zt_nat_add_lan_host NAME a|b N: another host behind router a|b, on the
+# same subnet as its first one: namespace zt_ns NAME, c0 192.168.{1|2}.N/24
+# (N in 3..99) on the router's bridge (port lanN), default via the router.
+# Its address is 192.168.{1|2}.N.
+zt_nat_add_lan_host() {
+	local name=$1 router=$2 n=$3 ns rns net
+	rns=$(zt_nat_router_ns "$router")
+	net=192.168.$([[ $router == a ]] && echo 1 || echo 2)
+	zt_netns_add "$name"
+	ns=$(zt_ns "$name")
+	zt_veth "$ns" c0 "$rns" "lan$n"
+	ip -n "$rns" link set "lan$n" master lan
+	zt_addr "$ns" c0 "$net.$n/24"
+	wait_until 5 zt_link_up "$ns" c0 || fail "$name/c0 not up"
+	ip -n "$ns" route add default via "$net.1"
 }
 
 zt_nat_router_ns() {	# zt_nat_router_ns a|b: the router's namespace
@@ -846,9 +891,16 @@ zt_nat_router_init() {
 	ns=$(zt_nat_router_ns "$1")
 	ip netns exec "$ns" nft -f - <<NFT || fail "nft ruleset on router $1"
 table ip zt_nat {
+	chain prerouting {
+		type nat hook prerouting priority dstnat; policy accept;
+		jump hairpin_dnat
+	}
+	chain hairpin_dnat {
+	}
 	chain postrouting {
 		type nat hook postrouting priority srcnat; policy accept;
 		oifname "wan" jump wan_nat
+		iifname "lan" oifname "lan" ct status dnat masquerade
 	}
 	chain wan_nat {
 	}
@@ -857,16 +909,53 @@ table ip zt_nat {
 		jump udp_policy
 		ct state established,related accept
 		iifname "lan" oifname "wan" accept
+		iifname "lan" oifname "lan" ct status dnat accept
 	}
 	chain udp_policy {
 	}
 	chain input {
 		type filter hook input priority filter; policy accept;
-		iifname "wan" ct state established,related accept
-		iifname "wan" drop
+		jump input_policy
+	}
+	chain input_policy {
 	}
 }
 NFT
+}
+
+# zt_nat_set_input_firewall a|b on|off: on (the default): the router itself
+# accepts from wan only established/related traffic; off: everything (no
+# input filter at all). Flushes the router's conntrack table.
+zt_nat_set_input_firewall() {
+	local router=$1 ns rules=
+	ns=$(zt_nat_router_ns "$router")
+	case $2 in
+	on) rules='add rule ip zt_nat input_policy iifname "wan" ct state established,related accept
+add rule ip zt_nat input_policy iifname "wan" drop' ;;
+	off) ;;
+	*) fail "zt_nat_set_input_firewall: on or off, not '$2'" ;;
+	esac
+	ip netns exec "$ns" nft -f - <<NFT || fail "nft: router $router input firewall $2"
+flush chain ip zt_nat input_policy
+$rules
+NFT
+	zt_nat_flush "$router"
+}
+
+# zt_nat_set_hairpin a|b off | PORT HOST: NAT loopback for hosts behind the
+# router: a UDP datagram from its LAN to its public address, port PORT, goes
+# to HOST:PORT (masqueraded, so HOST answers through the router). Only from
+# the LAN: nothing is forwarded from the internet. Flushes conntrack.
+zt_nat_set_hairpin() {
+	local router=$1 ns wan rule=
+	ns=$(zt_nat_router_ns "$router")
+	wan=$([[ $router == a ]] && echo $ZT_NAT_A_WAN || echo $ZT_NAT_B_WAN)
+	[[ $2 == off ]] || rule="add rule ip zt_nat hairpin_dnat iifname \"lan\" ip daddr $wan udp dport $2 dnat to $3"
+	ip netns exec "$ns" nft -f - <<NFT || fail "nft: router $router hairpin $*"
+flush chain ip zt_nat hairpin_dnat
+$rule
+NFT
+	zt_nat_flush "$router"
 }
 
 # zt_nat_set_mode a|b MODE: switch the router to MODE (eim, random,
@@ -950,8 +1039,17 @@ while True:
             c, src = t.accept()
             c.sendall(("%s:%d\n" % src).encode()); c.close()
 ' "$ip" "$port"
-	wait_until 5 zt_udp_bound "$ns" "$port" || fail "whoami: UDP $ip:$port did not come up"
-	wait_until 5 zt_tcp_listening "$ns" "$port" || fail "whoami: TCP $ip:$port did not come up"
+	# On IP:PORT itself: another whoami on the same port (the second relay's
+	# address) must not pass for this one (it did: port unreachable, once in 3).
+	wait_until 5 zt_bound_at "$ns" udp "$ip:$port" || fail "whoami: UDP $ip:$port did not come up"
+	wait_until 5 zt_bound_at "$ns" tcp "$ip:$port" || fail "whoami: TCP $ip:$port did not come up"
+}
+# zt_bound_at NS udp|tcp IP:PORT: a socket in NS bound to exactly IP:PORT
+# (listening, for TCP).
+zt_bound_at() {
+	local flags=-Hlun
+	[[ $2 == tcp ]] && flags=-Hltn
+	ip netns exec "$1" ss $flags | awk -v a="$3" '$4 == a { ok = 1 } END { exit !ok }'
 }
 
 # zt_nat_seen NS SRCPORT IP PORT [udp|tcp]: from NS, source port SRCPORT, ask

@@ -10,11 +10,28 @@
  *            to RELAYED.
  *   RELAYED  the tunnel sends through ops.relay_send. Our candidates go
  *            to the peer when the session comes up over the relay and
- *            every upgrade_retry_ms; the peer's candidates are probed at
- *            once and every probe_interval_ms for probe_duration_ms (both
- *            sides do so at the same time: the simultaneous open punches
- *            both NATs). The first probe-ack that arrives directly moves
- *            the peer to DIRECT, on the address it came from.
+ *            every upgrade_retry_ms. When the peer's arrive, we first open
+ *            our own NAT toward them with probes of low TTL (prime_ttl:
+ *            they die on the way, before the peer's NAT), then say so with
+ *            PRIMED (through the relay, so after our NAT has the mapping).
+ *            Probes of full TTL go only once both sides have primed: the
+ *            peer's PRIMED came (or, from a peer that has never sent one,
+ *            probe_interval_ms passed). Then every probe_interval_ms for
+ *            probe_duration_ms, from both sides. The first probe-ack that
+ *            arrives directly moves the peer to DIRECT, on the address it
+ *            came from.
+ *
+ * Why prime (issue 10): a probe that reaches the peer's NAT before the
+ * peer's own probe has left finds no mapping there. A NAT that drops it is
+ * harmless; one that takes it for itself (a router with no input filter)
+ * confirms a conntrack entry whose reply tuple is the very mapping its own
+ * peer's probe then needs, so that probe leaves from another port, and every
+ * later probe refreshes the stolen entry. A primed NAT has the mapping
+ * before anything from the peer can arrive.
+ *
+ * Direct on a NAT path (the hairpin through our router, out and back), a
+ * candidate of the peer's own on one of our subnets is probed for
+ * probe_duration_ms more and preferred when it answers: the LAN path.
  *
  * Probes are sealed transport payloads like any (tunnel/ctrl.h), so only
  * the real peer can answer them, and an answer proves the path works both
@@ -70,6 +87,10 @@ struct path_peer {
 	uint64_t candidates_at;		/* send ours then; 0: off */
 	uint64_t candidates_sent_ns;
 	uint64_t burst_until_ns, burst_next_ns;	/* probing the peer's candidates */
+	uint64_t primed_ns;		/* we last opened our NAT toward their candidates; 0: never */
+	uint64_t peer_primed_ns;	/* their last PRIMED; 0: never */
+	uint64_t burst_at_ns;		/* primed, waiting for theirs: probe then at the latest; 0: not waiting */
+	bool peer_primes;		/* they have sent PRIMED: wait for it, however long */
 
 	struct sockaddr_storage cands[ZT_PATHS_CANDIDATES_MAX];
 	unsigned int ncands;
@@ -88,6 +109,7 @@ struct zt_paths {
 	uint64_t direct_probe_ns, fallback_ns, upgrade_retry_ns, probe_interval_ns,
 		 probe_duration_ns;
 	bool no_local_addresses, include_loopback;
+	int prime_ttl;			/* 0: no priming */
 
 	struct zt_paths_relay relays[ZT_PATHS_RELAYS_MAX];
 	struct sockaddr_storage observed[ZT_PATHS_RELAYS_MAX];
@@ -162,6 +184,7 @@ static void enter_direct(struct zt_paths *ps, struct path_peer *pp, struct zt_tu
 	pp->next_probe_ns = now + ps->direct_probe_ns;
 	pp->candidates_at = 0;
 	pp->burst_until_ns = pp->burst_next_ns = 0;
+	pp->burst_at_ns = 0;
 }
 
 /* Through the relays, if there are any; else the tunnel keeps doing what it can. */
@@ -230,7 +253,7 @@ static uint64_t peer_deadline(const struct zt_paths *ps, const struct path_peer 
 		if (ps->nrelays)
 			d = min_nz(pp->next_probe_ns, last_direct(pp, p) + ps->fallback_ns);
 	} else {
-		d = pp->candidates_at;
+		d = min_nz(pp->candidates_at, pp->burst_at_ns);
 		if (pp->burst_until_ns)
 			d = min_nz(d, pp->burst_next_ns);
 	}
@@ -264,9 +287,12 @@ static bool session_up(const struct zt_tunnel_peer *p)
 	return tstats(p).session_up;
 }
 
-/* Send a probe to EP, or along the peer's path when EP is NULL (the relayed RTT). */
-static void send_probe(struct zt_paths *ps, struct path_peer *pp, struct zt_tunnel_peer *p,
-		       const struct sockaddr_storage *ep, uint64_t now)
+/*
+ * Send a probe to EP, or along the peer's path when EP is NULL (the relayed
+ * RTT); with TTL (> 0) as its IP TTL (a priming probe), else the default.
+ */
+static void send_probe_ttl(struct zt_paths *ps, struct path_peer *pp, struct zt_tunnel_peer *p,
+			   const struct sockaddr_storage *ep, int ttl, uint64_t now)
 {
 	uint8_t msg[ZT_PROBE_LEN];
 	struct probe_sent *slot = &pp->probes[pp->probe_slot];
@@ -277,7 +303,7 @@ static void send_probe(struct zt_paths *ps, struct path_peer *pp, struct zt_tunn
 			return;
 	msg[ZT_CTRL_OFF_TYPE] = ZT_CTRL_PROBE;
 	memcpy(msg + ZT_PROBE_OFF_ID, &id, ZT_PROBE_ID_LEN);
-	if ((ep ? zt_tunnel_send_to(ps->t, p, msg, sizeof(msg), ep) :
+	if ((ep ? zt_tunnel_send_to_ttl(ps->t, p, msg, sizeof(msg), ep, ttl) :
 		  zt_tunnel_send(ps->t, p, msg, sizeof(msg))) != 0)
 		return;
 	slot->id = id;
@@ -286,6 +312,12 @@ static void send_probe(struct zt_paths *ps, struct path_peer *pp, struct zt_tunn
 }
 
 _Static_assert(ZT_PROBE_ID_LEN == sizeof(uint64_t), "a probe's id is kept as a uint64_t");
+
+static void send_probe(struct zt_paths *ps, struct path_peer *pp, struct zt_tunnel_peer *p,
+		       const struct sockaddr_storage *ep, uint64_t now)
+{
+	send_probe_ttl(ps, pp, p, ep, 0, now);
+}
 
 static void put_candidate(uint8_t *c, const struct sockaddr_storage *ss)
 {
@@ -386,6 +418,141 @@ static unsigned int our_candidates(struct zt_paths *ps, struct sockaddr_storage 
 	return n;
 }
 
+/* Is EP's address A's (MASK NULL), or in A's subnet of MASK? The family is EP's, checked by the caller. */
+static bool addr_in(const struct sockaddr_storage *ep, const struct sockaddr *a,
+		    const struct sockaddr *mask)
+{
+	const uint8_t *x, *y, *m = NULL;
+	size_t n;
+
+	if (ep->ss_family == AF_INET) {
+		x = (const uint8_t *)&((const struct sockaddr_in *)(const void *)ep)->sin_addr;
+		y = (const uint8_t *)&((const struct sockaddr_in *)(const void *)a)->sin_addr;
+		if (mask)
+			m = (const uint8_t *)&((const struct sockaddr_in *)(const void *)mask)->sin_addr;
+		n = 4;
+	} else {
+		x = (const uint8_t *)&((const struct sockaddr_in6 *)(const void *)ep)->sin6_addr;
+		y = (const uint8_t *)&((const struct sockaddr_in6 *)(const void *)a)->sin6_addr;
+		if (mask)
+			m = (const uint8_t *)&((const struct sockaddr_in6 *)(const void *)mask)->sin6_addr;
+		n = 16;
+	}
+	for (size_t k = 0; k < n; k++) {
+		uint8_t mk = m ? m[k] : 0xff;
+
+		if ((x[k] & mk) != (y[k] & mk))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Is EP's address one of ours (SUBNET false), or on one of our subnets
+ * (SUBNET true: the peer is on our link, no router between us)? Loopback
+ * counts only with include_loopback, as for candidates.
+ */
+static bool ours(const struct zt_paths *ps, const struct sockaddr_storage *ep, bool subnet)
+{
+	struct ifaddrs *ifa, *i;
+	bool found = false;
+
+	if ((ep->ss_family != AF_INET && ep->ss_family != AF_INET6) || getifaddrs(&ifa))
+		return false;
+	for (i = ifa; i && !found; i = i->ifa_next) {
+		if (!i->ifa_addr || !(i->ifa_flags & IFF_UP) || i->ifa_addr->sa_family != ep->ss_family)
+			continue;
+		if ((i->ifa_flags & IFF_LOOPBACK) && !ps->include_loopback)
+			continue;
+		if (subnet && !i->ifa_netmask)
+			continue;
+		found = addr_in(ep, i->ifa_addr, subnet ? i->ifa_netmask : NULL);
+	}
+	freeifaddrs(ifa);
+	return found;
+}
+
+static uint16_t ep_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)(const void *)ss)->sin_port);
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)(const void *)ss)->sin6_port);
+	return 0;
+}
+
+/*
+ * No NAT between us and the internet: every relay saw us at one of our own
+ * addresses and our port. Unknown (no relay saw us yet) counts as a NAT.
+ */
+static bool no_nat(const struct zt_paths *ps)
+{
+	int port = zt_tunnel_local_port(ps->t);
+	bool seen = false;
+
+	for (int r = 0; r < ps->nrelays; r++) {
+		const struct sockaddr_storage *o = &ps->observed[r];
+
+		if (o->ss_family == AF_UNSPEC)
+			continue;
+		if (ep_port(o) != port || !ours(ps, o, false))
+			return false;
+		seen = true;
+	}
+	return seen;
+}
+
+static bool recent(uint64_t at, uint64_t now, uint64_t within)
+{
+	return at && now - at < within;
+}
+
+/*
+ * Open our NAT toward each of the peer's candidates: a probe of TTL
+ * prime_ttl that creates our NAT's mapping and dies before the peer's NAT
+ * (one that reaches the peer, on our LAN, is answered as any probe).
+ * Nothing to open without a NAT, and from a public address a TTL of 2 could
+ * reach a NAT one router away: then nothing is sent.
+ */
+static void prime(struct zt_paths *ps, struct path_peer *pp, struct zt_tunnel_peer *p,
+		  uint64_t now)
+{
+	if (!no_nat(ps))
+		for (unsigned int i = 0; i < pp->ncands; i++)
+			send_probe_ttl(ps, pp, p, &pp->cands[i], ps->prime_ttl, now);
+	pp->primed_ns = now;
+}
+
+/* PRIMED along the peer's path (the relay while relayed): after the priming probes, always. */
+static void send_primed(struct zt_paths *ps, struct zt_tunnel_peer *p, bool ask)
+{
+	uint8_t msg[ZT_PRIMED_LEN] = { ZT_CTRL_PRIMED, ask ? ZT_PRIMED_ASK : 0 };
+
+	zt_tunnel_send(ps->t, p, msg, sizeof(msg));
+}
+
+/* Is EP a candidate of the peer's own on one of our subnets (the LAN path)? */
+static bool lan_candidate(const struct zt_paths *ps, const struct path_peer *pp,
+			  const struct sockaddr_storage *ep)
+{
+	bool listed = false;
+
+	for (unsigned int i = 0; i < pp->ncands && !listed; i++)
+		listed = same_ep(&pp->cands[i], ep);
+	return listed && ours(ps, ep, true);
+}
+
+/* Direct on CUR, not the LAN path: probe the peer's LAN candidates (their acks move us there). */
+static void probe_lan(struct zt_paths *ps, struct path_peer *pp, struct zt_tunnel_peer *p,
+		      const struct sockaddr_storage *cur, uint64_t now)
+{
+	if (lan_candidate(ps, pp, cur))
+		return;
+	for (unsigned int i = 0; i < pp->ncands; i++)
+		if (!same_ep(&pp->cands[i], cur) && ours(ps, &pp->cands[i], true))
+			send_probe(ps, pp, p, &pp->cands[i], now);
+}
+
 /* Our candidates to the peer along its path, and a probe after them to time that path. */
 static void send_candidates(struct zt_paths *ps, struct path_peer *pp, struct zt_tunnel_peer *p,
 			    uint64_t now)
@@ -416,6 +583,19 @@ static void probe_candidates(struct zt_paths *ps, struct path_peer *pp, struct z
 		pp->burst_until_ns = pp->burst_next_ns = 0;
 }
 
+/* Probe the peer's candidates now and every probe_interval for probe_duration. */
+static void start_burst(struct zt_paths *ps, struct path_peer *pp, struct zt_tunnel_peer *p,
+			uint64_t now)
+{
+	pp->burst_at_ns = 0;
+	if (pp->burst_until_ns) {	/* already probing: for longer */
+		pp->burst_until_ns = now + ps->probe_duration_ns;
+		return;
+	}
+	pp->burst_until_ns = now + ps->probe_duration_ns;
+	probe_candidates(ps, pp, p, now);
+}
+
 static void on_candidates(struct zt_paths *ps, struct path_peer *pp, struct zt_tunnel_peer *p,
 			  const uint8_t *msg, size_t len, uint64_t now)
 {
@@ -435,11 +615,52 @@ static void on_candidates(struct zt_paths *ps, struct path_peer *pp, struct zt_t
 	}
 	if (pp->state != ST_RELAYED || !ps->nrelays)
 		return;
-	/* Theirs arrived: probe now, and make sure they have ours to probe us at the same time. */
+	/* Theirs arrived: make sure they have ours, to open their NAT toward us and probe us. */
 	if (!pp->candidates_sent_ns || now - pp->candidates_sent_ns >= ps->probe_duration_ns)
 		send_candidates(ps, pp, p, now);
-	pp->burst_until_ns = now + ps->probe_duration_ns;
-	probe_candidates(ps, pp, p, now);
+	if (!ps->prime_ttl) {
+		start_burst(ps, pp, p, now);
+		return;
+	}
+	/* Open our NAT toward theirs, say so, and probe once they have done the same. */
+	prime(ps, pp, p, now);
+	send_primed(ps, p, true);
+	if (recent(pp->peer_primed_ns, now, ps->probe_duration_ns))
+		start_burst(ps, pp, p, now);
+	else if (!pp->burst_until_ns && !pp->peer_primes)
+		pp->burst_at_ns = now + ps->probe_interval_ns;	/* a peer that may never say PRIMED */
+}
+
+/*
+ * PRIMED: the peer's NAT is open toward our candidates. Probe theirs if
+ * ours is open toward them too; if they ask, open it (again, if it is not
+ * fresh) and tell them.
+ */
+static void on_primed(struct zt_paths *ps, struct path_peer *pp, struct zt_tunnel_peer *p,
+		      const uint8_t *msg, size_t len, uint64_t now)
+{
+	bool ask;
+
+	if (len != ZT_PRIMED_LEN)
+		return;
+	ask = msg[1] & ZT_PRIMED_ASK;
+	pp->peer_primes = true;
+	pp->peer_primed_ns = now;
+	if (pp->state == ST_DIRECT || !ps->nrelays || !ps->prime_ttl) {
+		/* We send to them already, or probe without priming: nothing of ours to wait for. */
+		if (ask)
+			send_primed(ps, p, false);
+		return;
+	}
+	if (!pp->ncands)
+		return;		/* we prime, and ask, when their candidates come */
+	if (ask) {
+		if (!recent(pp->primed_ns, now, ps->probe_interval_ns))
+			prime(ps, pp, p, now);
+		send_primed(ps, p, false);
+	}
+	if (recent(pp->primed_ns, now, ps->probe_duration_ns))
+		start_burst(ps, pp, p, now);
 }
 
 static void on_probe(struct zt_paths *ps, struct path_peer *pp, struct zt_tunnel_peer *p,
@@ -479,11 +700,21 @@ static void on_probe_ack(struct zt_paths *ps, struct path_peer *pp, struct zt_tu
 		return;		/* not ours, or answered already */
 	slot->id = 0;
 	if (how == ZT_TUNNEL_RX_DIRECT) {
+		struct sockaddr_storage cur = tstats(p).endpoint;
+
 		if (pp->state != ST_DIRECT) {
 			enter_direct(ps, pp, p, src, now);
 			pp->upgrades++;
 			format_ep(src, ep, sizeof(ep));
 			zt_log("info", "path to %s: direct via %s", key_short(pp->key, key), ep);
+			probe_lan(ps, pp, p, src, now);
+		} else if (!same_ep(src, &cur)) {
+			/* Another of the probes answered: only the LAN path is worth moving to. */
+			if (!lan_candidate(ps, pp, src) || lan_candidate(ps, pp, &cur))
+				return;
+			zt_tunnel_peer_set_endpoint(p, src);
+			format_ep(src, ep, sizeof(ep));
+			zt_log("info", "path to %s: direct via %s (the LAN)", key_short(pp->key, key), ep);
 		}
 		pp->rtt_us = (now - slot->sent_ns) / 1000;
 	} else if (pp->state == ST_RELAYED) {
@@ -509,8 +740,11 @@ static void peer_due(struct zt_paths *ps, struct path_peer *pp, struct zt_tunnel
 		if (now >= pp->next_probe_ns) {
 			struct zt_tunnel_peer_stats st = tstats(p);
 
-			if (st.session_up && st.endpoint.ss_family != AF_UNSPEC)
+			if (st.session_up && st.endpoint.ss_family != AF_UNSPEC) {
 				send_probe(ps, pp, p, &st.endpoint, now);
+				if (now - pp->direct_since_ns < ps->probe_duration_ns)
+					probe_lan(ps, pp, p, &st.endpoint, now);
+			}
 			pp->next_probe_ns = now + ps->direct_probe_ns;
 		}
 		return;
@@ -520,6 +754,8 @@ static void peer_due(struct zt_paths *ps, struct path_peer *pp, struct zt_tunnel
 			send_candidates(ps, pp, p, now);
 		pp->candidates_at = now + ps->upgrade_retry_ns;
 	}
+	if (pp->burst_at_ns && now >= pp->burst_at_ns)
+		start_burst(ps, pp, p, now);	/* no PRIMED from a peer that never sent one */
 	if (pp->burst_until_ns && now >= pp->burst_next_ns)
 		probe_candidates(ps, pp, p, now);
 }
@@ -569,6 +805,10 @@ int zt_paths_open(struct zt_loop *loop, struct zt_tunnel *t, const struct zt_pat
 
 	if (!cfg)
 		cfg = &none;
+	if (cfg->prime_ttl > 255) {
+		snprintf(err, errlen, "prime TTL %d: at most 255", cfg->prime_ttl);
+		return -EINVAL;
+	}
 	ps = calloc(1, sizeof(*ps));
 	if (!ps) {
 		snprintf(err, errlen, "out of memory");
@@ -583,6 +823,7 @@ int zt_paths_open(struct zt_loop *loop, struct zt_tunnel *t, const struct zt_pat
 	ps->probe_duration_ns = ms_or(cfg->probe_duration_ms, ZT_PATHS_PROBE_DURATION_MS);
 	ps->no_local_addresses = cfg->no_local_addresses;
 	ps->include_loopback = cfg->include_loopback;
+	ps->prime_ttl = cfg->prime_ttl < 0 ? 0 : cfg->prime_ttl ? cfg->prime_ttl : ZT_PATHS_PRIME_TTL;
 	for (int i = 0; i < ZT_PATHS_RELAYS_MAX; i++)
 		ps->observed[i].ss_family = AF_UNSPEC;
 	ps->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -669,7 +910,7 @@ bool zt_paths_recv(struct zt_paths *ps, struct zt_tunnel_peer *p, const uint8_t 
 	uint64_t now;
 
 	if (!len || payload[ZT_CTRL_OFF_TYPE] < ZT_CTRL_CANDIDATES ||
-	    payload[ZT_CTRL_OFF_TYPE] > ZT_CTRL_PROBE_ACK)
+	    payload[ZT_CTRL_OFF_TYPE] > ZT_CTRL_PRIMED)
 		return false;
 	now = zt_mono_ns();
 	pp = peer_get(ps, p, now);
@@ -687,6 +928,9 @@ bool zt_paths_recv(struct zt_paths *ps, struct zt_tunnel_peer *p, const uint8_t 
 	case ZT_CTRL_PROBE_ACK:
 		if (len == ZT_PROBE_LEN)
 			on_probe_ack(ps, pp, p, payload, how, &src, now);
+		break;
+	case ZT_CTRL_PRIMED:
+		on_primed(ps, pp, p, payload, len, now);
 		break;
 	}
 	rearm(ps);

@@ -13,7 +13,7 @@
  * (daemon/path/relays.c plugs zt_relay_client in; tests plug a fake).
  *
  * The owner of the tunnel (client or connector) routes to it:
- *   ops.recv        -> zt_paths_recv() first (it takes control messages 0x03-0x05)
+ *   ops.recv        -> zt_paths_recv() first (it takes control messages 0x03-0x06)
  *   ops.session_up  -> zt_paths_session_up()
  *   ops.other       -> zt_paths_other()
  *   ops.relay_send  -> zt_paths_relay_send()
@@ -43,6 +43,13 @@
 #define ZT_PATHS_UPGRADE_RETRY_MS	30000	/* candidates again while relayed */
 #define ZT_PATHS_PROBE_INTERVAL_MS	2000	/* probes to candidates: every ... */
 #define ZT_PATHS_PROBE_DURATION_MS	10000	/* ... for this long after candidates arrive */
+/*
+ * The TTL of the probes that open our own NAT toward the peer's candidates
+ * before any probe of full TTL goes (docs/RELAY.md "Opening our own NAT
+ * first"): 2 crosses our first hop (the NAT of a home, a cloud subnet, a k8s
+ * node) and dies at the next router, before it can reach the peer's NAT.
+ */
+#define ZT_PATHS_PRIME_TTL		2
 
 #define ZT_PATHS_CANDIDATES_MAX		16	/* per message and per peer */
 #define ZT_PATHS_RELAYS_MAX		8
@@ -77,6 +84,12 @@ struct zt_paths_cfg {
 	 */
 	bool no_local_addresses;
 	bool include_loopback;
+	/*
+	 * TTL of the priming probes: 0 means ZT_PATHS_PRIME_TTL; -1 turns
+	 * priming and its PRIMED handshake off (candidates are probed at once,
+	 * as before issue 10).
+	 */
+	int prime_ttl;
 };
 
 enum zt_path_kind {

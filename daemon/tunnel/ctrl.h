@@ -11,6 +11,9 @@
  *              address (16): IPv6 or IPv4-mapped)
  *   probe      0x04, id (8, opaque)
  *   probe-ack  0x05, the probe's id (8)
+ *   primed     0x06, flags (1): ZT_PRIMED_ASK. "My NAT is open toward your
+ *              candidates (or I have none): probe me"; ASK: "and tell me
+ *              when yours is" (docs/RELAY.md "Opening our own NAT first")
  */
 #ifndef ZT_TUNNEL_CTRL_H
 #define ZT_TUNNEL_CTRL_H
@@ -20,6 +23,7 @@
 #define ZT_CTRL_CANDIDATES	0x03
 #define ZT_CTRL_PROBE		0x04
 #define ZT_CTRL_PROBE_ACK	0x05
+#define ZT_CTRL_PRIMED		0x06
 #define ZT_CTRL_MAX		0x40	/* first bytes below this are control */
 
 #define ZT_CTRL_OFF_TYPE	0	/* every message: its type */
@@ -49,6 +53,8 @@
 #define ZT_PROBE_OFF_ID		1
 #define ZT_PROBE_ID_LEN		8
 #define ZT_PROBE_LEN		9
+#define ZT_PRIMED_LEN		2
+#define ZT_PRIMED_ASK		0x01
 
 _Static_assert(ZT_BIND_HDR_LEN == ZT_BIND_OFF_NAME_LEN + 1, "bind: the name follows its length");
 _Static_assert(ZT_BIND_ACK_LEN == ZT_BIND_ACK_OFF_STATUS + 1, "bind-ack: ends with its status");

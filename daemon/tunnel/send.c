@@ -7,6 +7,9 @@
  * zt_tunnel_send, zt_tunnel_send_to, zt_tunnel_sendto_raw, cork/uncork.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -206,14 +209,47 @@ int zt_tunnel_send(struct zt_tunnel *t, struct zt_tunnel_peer *p, const uint8_t 
 	return 0;
 }
 
-int zt_tunnel_send_to(struct zt_tunnel *t, struct zt_tunnel_peer *p, const uint8_t *payload,
-		      size_t len, const struct sockaddr_storage *endpoint)
+/*
+ * One datagram now, with TTL (IPv4, and IPv4-mapped on a v6 socket) or hop
+ * limit (IPv6) for this send only: an IP_TTL / IPV6_HOPLIMIT cmsg, so the
+ * socket's own TTL, and so every other datagram, stays as it is.
+ */
+static void send_with_ttl(struct zt_tunnel *t, const struct sockaddr_storage *ep,
+			  const uint8_t *buf, size_t len, int ttl)
+{
+	union {
+		struct cmsghdr align;
+		uint8_t buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct sockaddr_storage to;
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr m = { .msg_name = &to, .msg_iov = &iov, .msg_iovlen = 1,
+			    .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
+	struct cmsghdr *cm;
+	bool v6;
+
+	memset(&ctl, 0, sizeof(ctl));
+	m.msg_namelen = tunnel_addr_for_socket(t, ep, &to);
+	v6 = ep->ss_family == AF_INET6;	/* normalized: an IPv4-mapped one is AF_INET */
+	cm = CMSG_FIRSTHDR(&m);
+	cm->cmsg_level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
+	cm->cmsg_type = v6 ? IPV6_HOPLIMIT : IP_TTL;
+	cm->cmsg_len = CMSG_LEN(sizeof(ttl));
+	memcpy(CMSG_DATA(cm), &ttl, sizeof(ttl));
+	if (sendmsg(t->fd, &m, MSG_DONTWAIT) < 0)
+		t->stats.tx_errors++;
+	else
+		t->stats.tx_datagrams++;
+}
+
+int zt_tunnel_send_to_ttl(struct zt_tunnel *t, struct zt_tunnel_peer *p, const uint8_t *payload,
+			  size_t len, const struct sockaddr_storage *endpoint, int ttl)
 {
 	struct sockaddr_storage ep, to;
 	struct keypair *kp;
 	uint8_t *buf;
 
-	if (!p || p->removed || !payload || !endpoint)
+	if (!p || p->removed || !payload || !endpoint || ttl < 0 || ttl > 255)
 		return -EINVAL;
 	if (!len || len > ZT_TUNNEL_PAYLOAD_MAX)
 		return -EMSGSIZE;
@@ -224,13 +260,25 @@ int zt_tunnel_send_to(struct zt_tunnel *t, struct zt_tunnel_peer *p, const uint8
 	kp = p->cur;
 	if (!can_send(t, kp, zt_mono_ns()))
 		return -ENOTCONN;
+	/* In order: what the batch holds leaves before this one. */
+	if (ttl)
+		tunnel_tx_flush(t);
 	buf = seal_transport(t, kp, payload, len);
 	if (!buf)
 		return -EIO;
-	tunnel_tx_commit(t, &ep, buf, ZT_TW_TRANSPORT_LEN(len));
+	if (ttl)
+		send_with_ttl(t, &ep, buf, ZT_TW_TRANSPORT_LEN(len), ttl);	/* slot not queued */
+	else
+		tunnel_tx_commit(t, &ep, buf, ZT_TW_TRANSPORT_LEN(len));
 	p->st.tx_packets++;
 	p->st.tx_bytes += len;
 	return 0;
+}
+
+int zt_tunnel_send_to(struct zt_tunnel *t, struct zt_tunnel_peer *p, const uint8_t *payload,
+		      size_t len, const struct sockaddr_storage *endpoint)
+{
+	return zt_tunnel_send_to_ttl(t, p, payload, len, endpoint, 0);
 }
 
 int zt_tunnel_sendto_raw(struct zt_tunnel *t, const uint8_t *buf, size_t len,

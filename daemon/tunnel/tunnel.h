@@ -306,4 +306,14 @@ int zt_tunnel_sendto_raw(struct zt_tunnel *t, const uint8_t *buf, size_t len,
 int zt_tunnel_send_to(struct zt_tunnel *t, struct zt_tunnel_peer *p, const uint8_t *payload,
 		      size_t len, const struct sockaddr_storage *endpoint);
 
+/*
+ * zt_tunnel_send_to, leaving with IP TTL (IPv6 hop limit) TTL, 1..255, for
+ * this datagram only (0: the socket's default, as zt_tunnel_send_to): a
+ * probe meant to die on the way (docs/RELAY.md "Opening our own NAT
+ * first"). It leaves at once, after whatever the send batch held; the
+ * batch and the socket's settings are not changed.
+ */
+int zt_tunnel_send_to_ttl(struct zt_tunnel *t, struct zt_tunnel_peer *p, const uint8_t *payload,
+			  size_t len, const struct sockaddr_storage *endpoint, int ttl);
+
 #endif

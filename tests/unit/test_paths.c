@@ -17,6 +17,16 @@
  * the front (nothing before that: a NAT's filtering). Candidates then are
  * the nat's two addresses, given as the relay-observed endpoints.
  *
+ * "Routers" model issue 10: two Linux NATs with no input firewall, one in
+ * front of each node, and a router of the internet between them. A node
+ * reaches the far node through its own router's socket (its candidate for
+ * the far node); a datagram from the node with TTL <= 2 opens the router's
+ * mapping and dies in the internet; one that arrives from the far router
+ * goes to the node if the router has a mapping, and otherwise is taken by
+ * the router itself, which steals the mapping for good: the node's later
+ * datagrams leave from another port that the far router never lets in. With
+ * `firewall` set, a router drops such a datagram instead (nothing stolen).
+ *
  * Everything waits on a condition with a deadline (WAIT_FOR).
  */
 #include <errno.h>
@@ -64,6 +74,8 @@ struct node {
 	enum zt_tunnel_rx_path last_rx_path;
 	unsigned int rx_direct, rx_relayed;
 	bool echo;
+	bool drop_primed;		/* a peer from before PRIMED: it never sees one */
+	unsigned int primed_dropped;
 };
 
 struct fake_relay {
@@ -71,6 +83,18 @@ struct fake_relay {
 	uint16_t port;
 	bool drop;
 	unsigned int forwarded;		/* datagrams delivered as recv */
+};
+
+struct router {
+	int fd;				/* its node sends here to reach the far node */
+	uint16_t port;
+	uint16_t host_port;		/* its node's tunnel port */
+	struct router *far;
+	bool firewall;
+	bool mapped, stolen;
+	unsigned int died;		/* low-TTL datagrams that opened the mapping and died */
+	unsigned int taken;		/* datagrams from afar taken by the router itself */
+	unsigned int delivered;
 };
 
 struct nat {
@@ -86,6 +110,7 @@ static struct node *g_nodes[MAX_NODES];
 static int g_nnodes;
 static struct fake_relay *g_relay;
 static struct nat *g_nat;
+static struct router *g_routers[2];
 
 static int udp_socket(uint16_t *port)
 {
@@ -248,11 +273,79 @@ static void nat_pump(struct nat *nt)
 	}
 }
 
+/* ---- the routers ---- */
+
+static struct router *router_new(uint16_t host_port, bool firewall)
+{
+	struct router *r = calloc(1, sizeof(*r));
+	int one = 1;
+
+	assert_non_null(r);
+	r->fd = udp_socket(&r->port);
+	assert_int_equal(setsockopt(r->fd, IPPROTO_IP, IP_RECVTTL, &one, sizeof(one)), 0);
+	r->host_port = host_port;
+	r->firewall = firewall;
+	return r;
+}
+
+/* From the far router; FROM_MAPPING: from the endpoint our node wrote to. */
+static void router_from_far(struct router *r, const uint8_t *buf, size_t n, bool from_mapping)
+{
+	struct sockaddr_in to = loopback(r->host_port);
+
+	if (r->mapped && from_mapping) {
+		sendto(r->fd, buf, n, 0, (struct sockaddr *)&to, sizeof(to));
+		r->delivered++;
+	} else if (!r->mapped && !r->firewall) {
+		r->stolen = true;	/* conntrack confirmed an entry with our mapping's tuple */
+		r->taken++;
+	}
+}
+
+static void router_pump(struct router *r)
+{
+	uint8_t buf[65536];
+	union {
+		struct cmsghdr align;
+		uint8_t b[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct sockaddr_in from;
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct msghdr m;
+	ssize_t n;
+
+	for (;;) {
+		struct cmsghdr *cm;
+		int ttl = 64;
+
+		m = (struct msghdr){ .msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov,
+				     .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b) };
+		n = recvmsg(r->fd, &m, 0);
+		if (n < 0)
+			break;
+		if (ntohs(from.sin_port) != r->host_port)
+			continue;
+		for (cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm))
+			if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_TTL)
+				memcpy(&ttl, CMSG_DATA(cm), sizeof(ttl));
+		if (r->stolen) {	/* out from another port: a stranger to the far router */
+			router_from_far(r->far, buf, (size_t)n, false);
+			continue;
+		}
+		r->mapped = true;
+		if (ttl <= 2) {		/* through us, then dead at the internet's router */
+			r->died++;
+			continue;
+		}
+		router_from_far(r->far, buf, (size_t)n, true);
+	}
+}
+
 /* ---- driving ---- */
 
 static void pump_once(int wait_ms)
 {
-	struct pollfd pfd[MAX_NODES + 3];
+	struct pollfd pfd[MAX_NODES + 5];
 	int n = 0;
 
 	for (int i = 0; i < g_nnodes; i++)
@@ -263,6 +356,9 @@ static void pump_once(int wait_ms)
 		pfd[n++] = (struct pollfd){ .fd = g_nat->front, .events = POLLIN };
 		pfd[n++] = (struct pollfd){ .fd = g_nat->back, .events = POLLIN };
 	}
+	for (int i = 0; i < 2; i++)
+		if (g_routers[i])
+			pfd[n++] = (struct pollfd){ .fd = g_routers[i]->fd, .events = POLLIN };
 	poll(pfd, (nfds_t)n, wait_ms);
 	for (int i = 0; i < g_nnodes; i++)
 		while (zt_loop_run_once(g_nodes[i]->loop, 0) > 0)
@@ -271,6 +367,9 @@ static void pump_once(int wait_ms)
 		relay_pump(g_relay);
 	if (g_nat)
 		nat_pump(g_nat);
+	for (int i = 0; i < 2; i++)
+		if (g_routers[i])
+			router_pump(g_routers[i]);
 }
 
 #define WAIT_FOR(cond, ms) ({						\
@@ -300,6 +399,10 @@ static void on_recv(void *ctx, struct zt_tunnel_peer *p, uint8_t *payload, size_
 {
 	struct node *n = ctx;
 
+	if (n->drop_primed && len && payload[0] == ZT_CTRL_PRIMED) {
+		n->primed_dropped++;	/* an older peer counts it as malformed */
+		return;
+	}
 	if (n->path_logic && zt_paths_recv(n->ps, p, payload, len))
 		return;
 	n->last_rx_path = zt_tunnel_rx_path(n->t, NULL);
@@ -410,6 +513,13 @@ static int teardown(void **state)
 		close(g_nat->back);
 		free(g_nat);
 		g_nat = NULL;
+	}
+	for (int i = 0; i < 2; i++) {
+		if (g_routers[i]) {
+			close(g_routers[i]->fd);
+			free(g_routers[i]);
+			g_routers[i] = NULL;
+		}
 	}
 	return 0;
 }
@@ -674,6 +784,131 @@ static void test_relayed_never_moves_endpoint(void **state)
 	}
 }
 
+/*
+ * A and B each behind a router (see the top): A reaches B through its
+ * router RA, B reaches A through RB; what each relay saw of a node is its
+ * router's port as the far node sees it (RB for A, RA for B).
+ */
+static void routers_open(struct node *a, struct node *b, bool firewall)
+{
+	struct sockaddr_storage a_seen, b_seen;
+
+	g_routers[0] = router_new(a->port, firewall);
+	g_routers[1] = router_new(b->port, firewall);
+	g_routers[0]->far = g_routers[1];
+	g_routers[1]->far = g_routers[0];
+	a_seen = ss_loopback(g_routers[1]->port);
+	b_seen = ss_loopback(g_routers[0]->port);
+	zt_paths_set_observed(a->ps, 0, &a_seen);
+	zt_paths_set_observed(b->ps, 0, &b_seen);
+}
+
+static struct zt_paths_cfg router_paths(int prime_ttl)
+{
+	struct zt_paths_cfg pcfg = fast_paths();
+
+	pcfg.no_local_addresses = true;		/* only what the "relay" saw: the routers */
+	pcfg.include_loopback = false;
+	pcfg.prime_ttl = prime_ttl;
+	return pcfg;
+}
+
+/*
+ * Issue 10: both routers take unsolicited datagrams for themselves. Each
+ * side opens its own router with TTL-2 probes and says PRIMED through the
+ * relay before any probe of full TTL: nothing is stolen, both go direct, and
+ * data then flows direct with the relay idle.
+ */
+static void test_primed_through_routers_without_firewall(void **state)
+{
+	struct zt_paths_cfg pcfg = router_paths(0);
+	struct node *a, *b;
+	struct zt_tunnel_peer *pab, *pba;
+	unsigned int forwarded;
+	uint32_t seq = 1;
+
+	(void)state;
+	relay_open();
+	a = node_open("client", &pcfg, true);
+	b = node_open("connector", &pcfg, true);
+	routers_open(a, b, false);
+	pair_relayed(a, b, &pab, &pba);
+	assert_true(WAIT_SENDING(a, pab, seq, path_of(a, pab).path == ZT_PATH_DIRECT &&
+				 path_of(b, pba).path == ZT_PATH_DIRECT, 3000));
+	{
+		struct zt_path_status sa = path_of(a, pab), sb = path_of(b, pba);
+
+		assert_int_equal(ss_port(&sa.endpoint), g_routers[0]->port);
+		assert_int_equal(ss_port(&sb.endpoint), g_routers[1]->port);
+	}
+	/* Each router was opened by a probe that died, and nothing was taken. */
+	assert_true(g_routers[0]->died >= 1 && g_routers[1]->died >= 1);
+	assert_int_equal(g_routers[0]->taken + g_routers[1]->taken, 0);
+	assert_false(g_routers[0]->stolen || g_routers[1]->stolen);
+	settle(200);
+	forwarded = g_relay->forwarded;
+	b->echo = true;
+	assert_true(WAIT_SENDING(a, pab, seq, a->rx_direct >= 20, 3000));
+	assert_int_equal(g_relay->forwarded, forwarded);
+	assert_int_equal(path_of(a, pab).fallbacks + path_of(b, pba).fallbacks, 0);
+}
+
+/*
+ * The control: the same routers, priming off (probes of full TTL as soon as
+ * candidates arrive, as before issue 10). The first probe reaches a router
+ * whose node has not sent yet: taken, the mapping stolen, never direct
+ * (however many retries: every probe refreshes what was stolen).
+ */
+static void test_unprimed_probes_lose_the_mapping(void **state)
+{
+	struct zt_paths_cfg pcfg = router_paths(-1);
+	struct node *a, *b;
+	struct zt_tunnel_peer *pab, *pba;
+	uint32_t seq = 1;
+
+	(void)state;
+	relay_open();
+	a = node_open("client", &pcfg, true);
+	b = node_open("connector", &pcfg, true);
+	routers_open(a, b, false);
+	pair_relayed(a, b, &pab, &pba);
+	/* Two upgrade retries' worth (1.5 s each here). */
+	assert_false(WAIT_SENDING(a, pab, seq, path_of(a, pab).path == ZT_PATH_DIRECT ||
+				  path_of(b, pba).path == ZT_PATH_DIRECT, 3500));
+	assert_true(g_routers[0]->stolen || g_routers[1]->stolen);
+	assert_true(g_routers[0]->taken + g_routers[1]->taken >= 1);
+	assert_int_equal(g_routers[0]->died + g_routers[1]->died, 0);
+	assert_int_equal(path_of(a, pab).path, ZT_PATH_RELAYED_UDP);
+	assert_true(b->rx_relayed > 0);		/* traffic went on through the relay */
+}
+
+/*
+ * A peer from before PRIMED (it drops them, and never sends one) behind a
+ * router with a firewall: the new side primes, waits probe_interval for a
+ * PRIMED that does not come, and probes anyway; the old side probes at
+ * once. Direct, as before.
+ */
+static void test_peer_without_primed(void **state)
+{
+	struct zt_paths_cfg pcfg = router_paths(0), old = router_paths(-1);
+	struct node *a, *b;
+	struct zt_tunnel_peer *pab, *pba;
+	uint32_t seq = 1;
+
+	(void)state;
+	relay_open();
+	a = node_open("client", &pcfg, true);
+	b = node_open("old connector", &old, true);
+	b->drop_primed = true;
+	routers_open(a, b, true);
+	pair_relayed(a, b, &pab, &pba);
+	assert_true(WAIT_SENDING(a, pab, seq, path_of(a, pab).path == ZT_PATH_DIRECT &&
+				 path_of(b, pba).path == ZT_PATH_DIRECT, 3000));
+	assert_true(b->primed_dropped >= 1);
+	assert_true(g_routers[0]->died >= 1);		/* A still opened its router first */
+	assert_int_equal(g_routers[0]->taken + g_routers[1]->taken, 0);
+}
+
 /* A relay message or STUN on the tunnel socket reaches ops.other; junk stays malformed. */
 static void test_other_datagrams(void **state)
 {
@@ -724,6 +959,9 @@ int main(void)
 		cmocka_unit_test_teardown(test_relayed_never_moves_endpoint, teardown),
 		cmocka_unit_test_teardown(test_relayed_then_direct, teardown),
 		cmocka_unit_test_teardown(test_fallback_and_upgrade_again, teardown),
+		cmocka_unit_test_teardown(test_primed_through_routers_without_firewall, teardown),
+		cmocka_unit_test_teardown(test_unprimed_probes_lose_the_mapping, teardown),
+		cmocka_unit_test_teardown(test_peer_without_primed, teardown),
 	};
 
 	private_netns();
