@@ -10,7 +10,11 @@
  * State: the registered peers, found by key and (UDP) by source endpoint;
  * the TCP connections; a fixed table of per-source token buckets for the
  * messages that anyone may send (STUN, hello, register, and the errors we
- * answer with). Nothing grows with unauthenticated traffic.
+ * answer with), one entry per source address. Nothing grows with
+ * unauthenticated traffic, and everything is capped (issue 10 A4): peers,
+ * accept-list keys (per peer and in all), a registration's age, TCP
+ * connections (per source, unregistered, in all) and their buffers, which
+ * are allocated as frames need them.
  *
  * The relay reads no tunnel datagram: they are sealed end to end.
  */
@@ -46,12 +50,17 @@
 #define RELAY_OUT_MAX		(2 * RELAY_BATCH)
 #define RELAY_REPLY_MAX		128		/* our own replies, copied into the batch */
 #define RELAY_HASH_BITS		14
-#define RELAY_SRC_SLOTS		8192		/* per-source buckets (hashed, shared on collision) */
-#define RELAY_MAX_PEERS		65536
+#define RELAY_SRC_SETS		4096		/* per-source entries: sets of ... */
+#define RELAY_SRC_WAYS		8		/* ... this many, each one address */
+#define RELAY_MAX_PEERS		16384
 #define RELAY_MAX_CONNS		4096
+#define RELAY_MAX_UNREG_CONNS	1024		/* not registered: the oldest makes room */
+#define RELAY_TCP_PER_SOURCE	8		/* connections from one address */
 #define RELAY_TCP_OUT_MAX	(256 * 1024)	/* queued bytes per connection */
-#define RELAY_TCP_IDLE_S	75		/* no frame for this long: closed */
-#define RELAY_TCP_UNREG_IDLE_S	10		/* ... and this long before registering */
+#define RELAY_TCP_OUT_MIN	1024		/* the output buffer's first size */
+#define RELAY_TCP_OUT_KEEP	16384		/* kept when empty; a bigger one is freed */
+#define RELAY_TCP_OUT_TOTAL	(64u << 20)	/* output buffers of all connections */
+#define RELAY_TCP_IN_MIN	512		/* the input buffer's size until a frame needs more */
 #define NSEC			1000000000ull
 
 /* A token bucket; RATE per second, depth BURST. */
@@ -76,8 +85,18 @@ static bool bucket_take(struct bucket *b, double rate, double burst, double cost
 	return true;
 }
 
-/* Per source address (any port): what anyone may make us do. */
+/*
+ * Per source address (any port): what anyone may make us do, and its TCP
+ * connections. A set-associative table keyed by SipHash of the address:
+ * an entry holds one address, so two sources never share buckets; a new
+ * address takes a free way or the least recently used one without TCP
+ * connections (its buckets start full again, as after two idle seconds).
+ */
 struct src_slot {
+	uint8_t addr[16];
+	bool used;
+	uint16_t tcp_conns;
+	uint64_t last_ns;
 	struct bucket stun, hs, err;
 };
 
@@ -108,12 +127,13 @@ struct tcp_conn {
 	int fd;
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
-	uint8_t in[2 + ZT_RELAY_MSG_MAX];
-	size_t inlen;
+	uint8_t *in;				/* allocated as frames need it */
+	size_t inlen, incap;
 	uint8_t *out;
-	size_t outlen, outoff;
+	size_t outlen, outoff, outcap;
 	bool want_out;
-	uint64_t last_rx_ns;
+	uint64_t last_rx_ns, accepted_ns;	/* last_rx: the last valid frame */
+	struct src_slot *src;			/* holds this connection's count */
 	struct relay_peer *peer;
 	struct zt_relay_server *r;
 	struct tcp_conn *prev, *next;
@@ -127,7 +147,8 @@ struct relay_stats {
 	uint64_t dropped_rate_limited, dropped_malformed, dropped_bad_cookie, dropped_bad_mac;
 	uint64_t dropped_src_limited, dropped_tcp_full, dropped_send_failed, dropped_peer_limit;
 	uint64_t errors_sent;
-	uint64_t tcp_accepted, tcp_closed, tcp_refused;
+	uint64_t tcp_accepted, tcp_closed, tcp_refused, tcp_source_limited, tcp_unreg_evicted;
+	uint64_t max_age_expired;
 };
 
 /* A message's origin: a UDP source, or a TCP connection. */
@@ -149,13 +170,13 @@ struct zt_relay_server {
 
 	struct relay_peer *by_key[1u << RELAY_HASH_BITS];
 	struct relay_peer *by_ep[1u << RELAY_HASH_BITS];
-	size_t npeers;
+	size_t npeers, naccept;		/* naccept: keys on all accept lists */
 	uint32_t next_index;
 
 	struct tcp_conn *conns;
-	size_t nconns;
+	size_t nconns, out_bytes;	/* out_bytes: all output buffers' sizes */
 
-	struct src_slot *src;		/* RELAY_SRC_SLOTS */
+	struct src_slot *src;		/* RELAY_SRC_SETS x RELAY_SRC_WAYS */
 
 	/* UDP batches (lib/udp_batch.h): forwarded datagrams go out of rx by reference. */
 	struct zt_udp_batch *ub;
@@ -233,6 +254,7 @@ static void peer_free(struct zt_relay_server *r, struct relay_peer *p)
 		}
 	zt_relay_mac_key_destroy(&p->k);
 	free(p->accept);
+	r->naccept -= p->naccept;
 	free(p);
 	r->npeers--;
 }
@@ -247,13 +269,36 @@ static bool accepts(const struct relay_peer *p, const uint8_t key[ZT_RELAY_KEYLE
 	return p->naccept && bsearch(key, p->accept, p->naccept, ZT_RELAY_KEYLEN, key_cmp);
 }
 
-static struct src_slot *src_slot(struct zt_relay_server *r, const struct sockaddr *sa)
+/* SA's own entry (made if new, at NOW); NULL if its set is all held by TCP connections. */
+static struct src_slot *src_slot(struct zt_relay_server *r, const struct sockaddr *sa, uint64_t now)
 {
+	struct src_slot *set, *victim = NULL;
 	struct zt_endpoint ep;
 
 	if (zt_relay_endpoint_from_sockaddr(sa, &ep))
 		return NULL;
-	return &r->src[SIPHASH_24(r->hash_key, ep.addr, 16) % RELAY_SRC_SLOTS];
+	set = &r->src[(SIPHASH_24(r->hash_key, ep.addr, 16) % RELAY_SRC_SETS) * RELAY_SRC_WAYS];
+	for (int i = 0; i < RELAY_SRC_WAYS; i++) {
+		struct src_slot *e = &set[i];
+
+		if (e->used && !memcmp(e->addr, ep.addr, 16)) {
+			e->last_ns = now;
+			return e;
+		}
+		if (!e->used) {
+			if (!victim || victim->used)
+				victim = e;
+		} else if (!e->tcp_conns && (!victim || (victim->used && e->last_ns < victim->last_ns))) {
+			victim = e;
+		}
+	}
+	if (!victim)
+		return NULL;
+	memset(victim, 0, sizeof(*victim));
+	memcpy(victim->addr, ep.addr, 16);
+	victim->used = true;
+	victim->last_ns = now;
+	return victim;
 }
 
 /* ---- output ---- */
@@ -291,8 +336,15 @@ static int conn_try_write(struct zt_relay_server *r, struct tcp_conn *c)
 		}
 		c->outoff += (size_t)n;
 	}
-	if (c->outoff == c->outlen)
+	if (c->outoff == c->outlen) {
 		c->outoff = c->outlen = 0;
+		if (c->outcap > RELAY_TCP_OUT_KEEP) {
+			r->out_bytes -= c->outcap;
+			free(c->out);
+			c->out = NULL;
+			c->outcap = 0;
+		}
+	}
 	if ((c->outlen > 0) != c->want_out) {
 		c->want_out = c->outlen > 0;
 		zt_loop_mod(r->loop, c->fd, EPOLLIN | (c->want_out ? EPOLLOUT : 0));
@@ -303,18 +355,31 @@ static int conn_try_write(struct zt_relay_server *r, struct tcp_conn *c)
 /* Append one frame; false if the connection's queue is full (the frame is dropped). */
 static bool conn_queue(struct tcp_conn *c, const uint8_t *msg, size_t len)
 {
-	if (!c->out) {
-		c->out = malloc(RELAY_TCP_OUT_MAX);
-		if (!c->out)
-			return false;
-	}
-	if (c->outoff && c->outlen + 2 + len > RELAY_TCP_OUT_MAX) {
+	if (c->outoff && c->outlen + 2 + len > c->outcap) {
 		memmove(c->out, c->out + c->outoff, c->outlen - c->outoff);
 		c->outlen -= c->outoff;
 		c->outoff = 0;
 	}
 	if (c->outlen + 2 + len > RELAY_TCP_OUT_MAX)
 		return false;
+	if (c->outlen + 2 + len > c->outcap) {
+		/* Grown as the queue needs it, up to RELAY_TCP_OUT_MAX. */
+		size_t cap = c->outcap ? c->outcap : RELAY_TCP_OUT_MIN;
+		uint8_t *nb;
+
+		while (cap < c->outlen + 2 + len)
+			cap *= 2;
+		if (cap > RELAY_TCP_OUT_MAX)
+			cap = RELAY_TCP_OUT_MAX;
+		if (c->r->out_bytes - c->outcap + cap > RELAY_TCP_OUT_TOTAL)
+			return false;
+		nb = realloc(c->out, cap);
+		if (!nb)
+			return false;
+		c->r->out_bytes = c->r->out_bytes - c->outcap + cap;
+		c->out = nb;
+		c->outcap = cap;
+	}
 	c->out[c->outlen] = (uint8_t)(len >> 8);
 	c->out[c->outlen + 1] = (uint8_t)len;
 	memcpy(c->out + c->outlen + 2, msg, len);
@@ -349,7 +414,7 @@ static void reply_error(struct zt_relay_server *r, const struct origin *o, size_
 
 	if (req_len < ZT_RELAY_ERROR_MIN_REQUEST)
 		return;
-	s = src_slot(r, (const struct sockaddr *)o->addr);
+	s = src_slot(r, (const struct sockaddr *)o->addr, now);
 	if (!s || !bucket_take(&s->err, 5, 10, 1, now))
 		return;
 	zt_relay_error_encode(code, buf, sizeof(buf));
@@ -376,7 +441,7 @@ static void on_stun(struct zt_relay_server *r, const struct origin *o, const uin
 		r->st.dropped_malformed++;
 		return;
 	}
-	s = src_slot(r, (const struct sockaddr *)o->addr);
+	s = src_slot(r, (const struct sockaddr *)o->addr, now);
 	if (!s || !bucket_take(&s->stun, r->o.src_stun_rate, 2 * r->o.src_stun_rate, 1, now)) {
 		r->st.stun_dropped++;
 		return;
@@ -412,7 +477,8 @@ static bool origin_endpoint(const struct origin *o, struct zt_endpoint *ep)
 	return !zt_relay_endpoint_from_sockaddr((const struct sockaddr *)o->addr, ep);
 }
 
-static void on_hello(struct zt_relay_server *r, const struct origin *o, const uint8_t *msg, size_t len,
+/* Each handler below: true if the message was valid and did its work (a TCP connection's sign of life). */
+static bool on_hello(struct zt_relay_server *r, const struct origin *o, const uint8_t *msg, size_t len,
 		     struct src_slot *s, uint64_t now)
 {
 	struct zt_relay_challenge ch;
@@ -420,24 +486,32 @@ static void on_hello(struct zt_relay_server *r, const struct origin *o, const ui
 
 	if (zt_relay_hello_parse(msg, len, key)) {
 		r->st.dropped_malformed++;
-		return;
+		return false;
 	}
 	if (!bucket_take(&s->hs, r->o.src_hs_rate, 2 * r->o.src_hs_rate, 1, now)) {
 		r->st.dropped_src_limited++;
-		return;
+		return false;
 	}
 	memcpy(ch.relay_key, r->pub, sizeof(ch.relay_key));
 	if (zt_relay_cookie_make_on(&r->cookie, now, (const struct sockaddr *)o->addr, o->conn != NULL,
 				    key, ch.cookie))
-		return;
+		return false;
 	zt_relay_challenge_encode(&ch, out, sizeof(out));
 	reply(r, o, out, sizeof(out));
 	r->st.challenges++;
+	return true;
 }
 
-static void send_registered(struct zt_relay_server *r, const struct origin *o, struct relay_peer *p)
+static void send_registered(struct zt_relay_server *r, const struct origin *o, struct relay_peer *p,
+			    uint64_t now)
 {
 	struct zt_relay_registered m = { .index = p->index, .lifetime_s = r->o.lifetime_s };
+
+	/* Never more than is left of the registration's maximum age. */
+	if (p->expires_ns > now && (p->expires_ns - now) / NSEC < m.lifetime_s)
+		m.lifetime_s = (uint16_t)((p->expires_ns - now) / NSEC);
+	if (!m.lifetime_s)
+		m.lifetime_s = 1;
 	uint8_t out[ZT_RELAY_REGISTERED_LEN];
 
 	if (!origin_endpoint(o, &m.observed))
@@ -447,72 +521,33 @@ static void send_registered(struct zt_relay_server *r, const struct origin *o, s
 	reply(r, o, out, sizeof(out));
 }
 
-static void on_register(struct zt_relay_server *r, const struct origin *o, const uint8_t *msg, size_t len,
-			struct src_slot *s, uint64_t now)
+/* A new peer with KEY and mac key K in the key table; NULL at the peer limit. */
+static struct relay_peer *peer_new(struct zt_relay_server *r, const uint8_t key[ZT_RELAY_KEYLEN],
+				   const struct zt_relay_mac_key *k)
 {
-	struct zt_relay_register m;
-	struct zt_relay_mac_key k;
 	struct relay_peer *p;
-	uint8_t (*accept)[ZT_RELAY_KEYLEN] = NULL;
-	bool fresh = false;
+	size_t h;
 
-	if (zt_relay_register_parse(msg, len, &m)) {
-		r->st.dropped_malformed++;
-		return;
+	if (r->npeers >= RELAY_MAX_PEERS) {
+		r->st.dropped_peer_limit++;
+		return NULL;
 	}
-	if (!bucket_take(&s->hs, r->o.src_hs_rate, 2 * r->o.src_hs_rate, 1, now)) {
-		r->st.dropped_src_limited++;
-		return;
-	}
-	if (!zt_relay_cookie_ok_on(&r->cookie, now, (const struct sockaddr *)o->addr, o->conn != NULL,
-				   m.key, m.cookie)) {
-		r->st.dropped_bad_cookie++;
-		return;
-	}
-	p = peer_by_key(r, m.key);
-	if (p) {
-		k = p->k;
-	} else if (zt_relay_mac_key(r->priv, m.key, &k)) {
-		r->st.dropped_bad_mac++;
-		return;
-	}
-	if (!zt_relay_mac_ok(msg, len, &k)) {
-		r->st.dropped_bad_mac++;
-		goto out;
-	}
-	if (m.n) {
-		accept = malloc((size_t)m.n * ZT_RELAY_KEYLEN);
-		if (!accept)
-			goto out;
-		memcpy(accept, m.accept, (size_t)m.n * ZT_RELAY_KEYLEN);
-		qsort(accept, m.n, ZT_RELAY_KEYLEN, key_cmp);
-	}
-	if (!p) {
-		size_t h;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	memcpy(p->key, key, ZT_RELAY_KEYLEN);
+	p->k = *k;
+	p->index = ++r->next_index;
+	h = hash_bytes(r, p->key, ZT_RELAY_KEYLEN);
+	p->next_key = r->by_key[h];
+	r->by_key[h] = p;
+	r->npeers++;
+	return p;
+}
 
-		if (r->npeers >= RELAY_MAX_PEERS) {
-			r->st.dropped_peer_limit++;
-			free(accept);
-			goto out;
-		}
-		p = calloc(1, sizeof(*p));
-		if (!p) {
-			free(accept);
-			goto out;
-		}
-		memcpy(p->key, m.key, ZT_RELAY_KEYLEN);
-		p->k = k;
-		p->index = ++r->next_index;
-		h = hash_bytes(r, p->key, ZT_RELAY_KEYLEN);
-		p->next_key = r->by_key[h];
-		r->by_key[h] = p;
-		r->npeers++;
-		fresh = true;
-	}
-	free(p->accept);
-	p->accept = accept;
-	p->naccept = m.n;
-	/* The newest registration's transport wins. */
+/* P registered from O: the newest registration's transport wins. */
+static void peer_bind_origin(struct zt_relay_server *r, struct relay_peer *p, const struct origin *o)
+{
 	peer_detach_transport(r, p);
 	if (o->conn) {
 		if (o->conn->peer && o->conn->peer != p)
@@ -537,8 +572,89 @@ static void on_register(struct zt_relay_server *r, const struct origin *o, const
 	}
 	memcpy(&p->addr, o->addr, o->addrlen);
 	p->addrlen = o->addrlen;
+}
+
+/*
+ * The accept list of a register (N keys at KEYS), sorted, for a peer that
+ * holds OLD keys now; NULL with *ERR set past the caps (issue 10 A4: per
+ * peer and in all, so accept lists cost at most total_accept_max x 32 bytes).
+ */
+static uint8_t (*accept_copy(struct zt_relay_server *r, const uint8_t *keys, size_t n,
+			     size_t old, bool *err))[ZT_RELAY_KEYLEN]
+{
+	uint8_t (*accept)[ZT_RELAY_KEYLEN];
+
+	*err = true;
+	if (n > r->o.peer_accept_max || r->naccept - old + n > r->o.total_accept_max) {
+		r->st.dropped_peer_limit++;
+		return NULL;
+	}
+	*err = false;
+	if (!n)
+		return NULL;
+	accept = malloc(n * ZT_RELAY_KEYLEN);
+	if (!accept) {
+		*err = true;
+		return NULL;
+	}
+	memcpy(accept, keys, n * ZT_RELAY_KEYLEN);
+	qsort(accept, n, ZT_RELAY_KEYLEN, key_cmp);
+	return accept;
+}
+
+static bool on_register(struct zt_relay_server *r, const struct origin *o, const uint8_t *msg, size_t len,
+			struct src_slot *s, uint64_t now)
+{
+	struct zt_relay_register m;
+	struct zt_relay_mac_key k;
+	struct relay_peer *p;
+	uint8_t (*accept)[ZT_RELAY_KEYLEN];
+	bool fresh = false, err, ok = false;
+
+	if (zt_relay_register_parse(msg, len, &m)) {
+		r->st.dropped_malformed++;
+		return false;
+	}
+	if (!bucket_take(&s->hs, r->o.src_hs_rate, 2 * r->o.src_hs_rate, 1, now)) {
+		r->st.dropped_src_limited++;
+		return false;
+	}
+	if (!zt_relay_cookie_ok_on(&r->cookie, now, (const struct sockaddr *)o->addr, o->conn != NULL,
+				   m.key, m.cookie)) {
+		r->st.dropped_bad_cookie++;
+		return false;
+	}
+	p = peer_by_key(r, m.key);
+	if (p) {
+		k = p->k;
+	} else if (zt_relay_mac_key(r->priv, m.key, &k)) {
+		r->st.dropped_bad_mac++;
+		return false;
+	}
+	if (!zt_relay_mac_ok(msg, len, &k)) {
+		r->st.dropped_bad_mac++;
+		goto out;
+	}
+	accept = accept_copy(r, m.accept, m.n, p ? p->naccept : 0, &err);
+	if (err)
+		goto out;
+	if (!p) {
+		p = peer_new(r, m.key, &k);
+		if (!p) {
+			free(accept);
+			goto out;
+		}
+		fresh = true;
+	}
+	free(p->accept);
+	r->naccept = r->naccept - p->naccept + m.n;
+	p->accept = accept;
+	p->naccept = m.n;
+	peer_bind_origin(r, p, o);
+	/* A register (a fresh cookie, a MAC) starts the maximum age again; a keepalive does not. */
 	p->registered_ns = now;
-	p->expires_ns = now + (uint64_t)r->o.lifetime_s * NSEC;
+	p->expires_ns = now + (uint64_t)(r->o.lifetime_s < r->o.max_age_s ? r->o.lifetime_s
+									: r->o.max_age_s) * NSEC;
 	r->st.registrations++;
 	if (fresh) {
 		char b64[ZT_KEY_B64_LEN + 1], ep[64];
@@ -548,9 +664,11 @@ static void on_register(struct zt_relay_server *r, const struct origin *o, const
 		zt_log("info", "relay: peer %s registered from %s%s (%u accepted)", b64, ep,
 		       o->conn ? " over TCP" : "", m.n);
 	}
-	send_registered(r, o, p);
+	send_registered(r, o, p, now);
+	ok = true;
 out:
 	OPENSSL_cleanse(&k, sizeof(k));
+	return ok;
 }
 
 /* The registration MSG's source holds, or NULL. */
@@ -565,34 +683,50 @@ static struct relay_peer *peer_of_origin(struct zt_relay_server *r, const struct
 	return peer_by_ep(r, &ep);
 }
 
-static void on_keepalive(struct zt_relay_server *r, const struct origin *o, const uint8_t *msg,
+/*
+ * A keepalive extends a registration by a lifetime, but never past its
+ * maximum age (registered_ns + max_age_s): keepalives are replayable, so a
+ * registration must be made again with a fresh cookie and MAC that often.
+ * Within the last lifetime of it, a keepalive is answered with error 4,
+ * which has the peer register again (hello, register) while this
+ * registration still holds: no gap when the peer is alive.
+ */
+static bool on_keepalive(struct zt_relay_server *r, const struct origin *o, const uint8_t *msg,
 			 size_t len, uint64_t now)
 {
 	uint8_t key[ZT_RELAY_KEYLEN];
 	struct relay_peer *p;
+	uint64_t end;
 
 	if (zt_relay_keepalive_parse(msg, len, key)) {
 		r->st.dropped_malformed++;
-		return;
+		return false;
 	}
 	p = peer_of_origin(r, o);
 	/* Only from where it registered: a keepalive is replayable, a register is not. */
 	if (!p || memcmp(p->key, key, ZT_RELAY_KEYLEN)) {
 		r->st.dropped_not_registered++;
 		reply_error(r, o, len, ZT_RELAY_E_NOT_REGISTERED, now);
-		return;
+		return false;
 	}
 	if (!zt_relay_mac_ok(msg, len, &p->k)) {
 		r->st.dropped_bad_mac++;
-		return;
+		return false;
+	}
+	end = p->registered_ns + (uint64_t)r->o.max_age_s * NSEC;
+	r->st.keepalives++;
+	if (now + (uint64_t)r->o.lifetime_s * NSEC >= end) {
+		p->expires_ns = end;
+		reply_error(r, o, len, ZT_RELAY_E_NOT_REGISTERED, now);
+		return true;
 	}
 	p->expires_ns = now + (uint64_t)r->o.lifetime_s * NSEC;
-	r->st.keepalives++;
-	send_registered(r, o, p);
+	send_registered(r, o, p, now);
+	return true;
 }
 
 /* MSG is a send (LEN bytes, writable): rewrite it in place as a recv and deliver it. */
-static void on_send(struct zt_relay_server *r, const struct origin *o, uint8_t *msg, size_t len,
+static bool on_send(struct zt_relay_server *r, const struct origin *o, uint8_t *msg, size_t len,
 		    uint64_t now)
 {
 	struct relay_peer *a, *b;
@@ -600,38 +734,38 @@ static void on_send(struct zt_relay_server *r, const struct origin *o, uint8_t *
 
 	if (zt_relay_fwd_parse(ZT_RELAY_SEND, msg, len, &m)) {
 		r->st.dropped_malformed++;
-		return;
+		return false;
 	}
 	a = peer_of_origin(r, o);
 	if (!a) {
 		r->st.dropped_not_registered++;
 		reply_error(r, o, len, ZT_RELAY_E_NOT_REGISTERED, now);
-		return;
+		return false;
 	}
 	b = peer_by_key(r, m.key);
 	if (!b || (!b->conn && !b->in_ep_table)) {
 		r->st.dropped_unknown_peer++;
 		reply_error(r, o, len, ZT_RELAY_E_UNKNOWN_PEER, now);
-		return;
+		return true;
 	}
 	if (!accepts(b, a->key) || !accepts(a, b->key)) {
 		r->st.dropped_not_accepted++;
 		reply_error(r, o, len, ZT_RELAY_E_NOT_ACCEPTED, now);
-		return;
+		return true;
 	}
 	if (!bucket_take(&a->pkts, r->o.peer_pps, r->o.peer_pps, 1, now) ||
 	    !bucket_take(&a->bytes, r->o.peer_bps, r->o.peer_bps, (double)len, now)) {
 		r->st.dropped_rate_limited++;
 		a->dropped_rate_limited++;
 		reply_error(r, o, len, ZT_RELAY_E_RATE_LIMITED, now);
-		return;
+		return true;
 	}
 	msg[0] = ZT_RELAY_RECV;
 	memcpy(msg + 4, a->key, ZT_RELAY_KEYLEN);
 	if (b->conn) {
 		if (!conn_queue(b->conn, msg, len)) {
 			r->st.dropped_tcp_full++;
-			return;
+			return true;
 		}
 		/* A failed write shows up as EPOLLERR on B's connection, closed there. */
 		conn_try_write(r, b->conn);
@@ -640,7 +774,7 @@ static void on_send(struct zt_relay_server *r, const struct origin *o, uint8_t *
 		if (sendto(r->udp_fd, msg, len, MSG_DONTWAIT, (struct sockaddr *)&b->addr,
 			   b->addrlen) < 0) {
 			r->st.dropped_send_failed++;
-			return;
+			return true;
 		}
 	} else {
 		udp_queue(r, &b->addr, b->addrlen, msg, len);
@@ -651,9 +785,11 @@ static void on_send(struct zt_relay_server *r, const struct origin *o, uint8_t *
 	b->rx_bytes += len - ZT_RELAY_FWD_HDR_LEN;
 	r->st.forwarded_packets++;
 	r->st.forwarded_bytes += len - ZT_RELAY_FWD_HDR_LEN;
+	return true;
 }
 
-static void on_message(struct zt_relay_server *r, const struct origin *o, uint8_t *msg, size_t len,
+/* True if MSG was a valid message that did its work (refreshes a TCP connection). */
+static bool on_message(struct zt_relay_server *r, const struct origin *o, uint8_t *msg, size_t len,
 		       uint64_t now)
 {
 	struct src_slot *s;
@@ -661,34 +797,30 @@ static void on_message(struct zt_relay_server *r, const struct origin *o, uint8_
 
 	if (!o->conn && zt_stun_looks_like(msg, len)) {
 		on_stun(r, o, msg, len, now);
-		return;
+		return false;
 	}
 	type = zt_relay_msg_type(msg, len);
 	if (type < 0) {
 		r->st.dropped_malformed++;
-		return;
+		return false;
 	}
-	s = src_slot(r, (const struct sockaddr *)o->addr);
+	s = src_slot(r, (const struct sockaddr *)o->addr, now);
 	if (!s) {
-		r->st.dropped_malformed++;
-		return;
+		r->st.dropped_src_limited++;
+		return false;
 	}
 	switch (type) {
 	case ZT_RELAY_HELLO:
-		on_hello(r, o, msg, len, s, now);
-		break;
+		return on_hello(r, o, msg, len, s, now);
 	case ZT_RELAY_REGISTER:
-		on_register(r, o, msg, len, s, now);
-		break;
+		return on_register(r, o, msg, len, s, now);
 	case ZT_RELAY_KEEPALIVE:
-		on_keepalive(r, o, msg, len, now);
-		break;
+		return on_keepalive(r, o, msg, len, now);
 	case ZT_RELAY_SEND:
-		on_send(r, o, msg, len, now);
-		break;
+		return on_send(r, o, msg, len, now);
 	default:	/* relay -> peer messages have no business here */
 		r->st.dropped_malformed++;
-		break;
+		return false;
 	}
 }
 
@@ -742,35 +874,58 @@ static void conn_close(struct zt_relay_server *r, struct tcp_conn *c)
 		r->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	if (c->src)
+		c->src->tcp_conns--;
+	r->out_bytes -= c->outcap;
+	free(c->in);
 	free(c->out);
 	free(c);
 	r->nconns--;
 	r->st.tcp_closed++;
 }
 
-/* Cut the frames out of C's input buffer; false when C was closed. */
+/*
+ * Cut the frames out of C's input buffer; false when C was closed. Only a
+ * valid message counts as a sign of life (last_rx): junk keeps nothing open.
+ * The buffer then grows to what the next frame needs, or shrinks when empty.
+ */
 static bool conn_frames(struct zt_relay_server *r, struct tcp_conn *c, uint64_t now)
 {
-	size_t off = 0;
+	size_t off = 0, need = RELAY_TCP_IN_MIN;
 
 	while (c->inlen - off >= 2) {
 		size_t flen = (size_t)c->in[off] << 8 | c->in[off + 1];
 		struct origin o = { .addr = &c->addr, .addrlen = c->addrlen, .conn = c };
 
-		if (!flen || flen < ZT_RELAY_HDR_LEN) {
+		/* Before registering, no valid frame is longer than a register. */
+		if (!flen || flen < ZT_RELAY_HDR_LEN ||
+		    (!c->peer && flen > ZT_RELAY_REGISTER_LEN(r->o.peer_accept_max))) {
 			r->st.dropped_malformed++;
 			conn_close(r, c);
 			return false;
 		}
-		if (c->inlen - off - 2 < flen)
+		if (c->inlen - off - 2 < flen) {
+			if (2 + flen > need)
+				need = 2 + flen;
 			break;
-		c->last_rx_ns = now;
-		on_message(r, &o, c->in + off + 2, flen, now);
+		}
+		if (on_message(r, &o, c->in + off + 2, flen, now))
+			c->last_rx_ns = now;
 		off += 2 + flen;
 	}
 	if (off) {
 		memmove(c->in, c->in + off, c->inlen - off);
 		c->inlen -= off;
+	}
+	if (need != c->incap && (need > c->incap || !c->inlen)) {
+		uint8_t *nb = realloc(c->in, need);
+
+		if (!nb) {
+			conn_close(r, c);
+			return false;
+		}
+		c->in = nb;
+		c->incap = need;
 	}
 	if (conn_try_write(r, c)) {
 		conn_close(r, c);
@@ -799,8 +954,16 @@ static void on_conn(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 	}
 	if (!(events & EPOLLIN))
 		return;
+	if (!c->in) {
+		c->in = malloc(RELAY_TCP_IN_MIN);
+		if (!c->in) {
+			conn_close(r, c);
+			return;
+		}
+		c->incap = RELAY_TCP_IN_MIN;
+	}
 	for (int rounds = 0; rounds < 4; rounds++) {
-		ssize_t n = recv(c->fd, c->in + c->inlen, sizeof(c->in) - c->inlen, MSG_DONTWAIT);
+		ssize_t n = recv(c->fd, c->in + c->inlen, c->incap - c->inlen, MSG_DONTWAIT);
 
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 			conn_close(r, c);
@@ -814,6 +977,40 @@ static void on_conn(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 	}
 }
 
+/*
+ * Room for one more connection: at most RELAY_TCP_PER_SOURCE from one
+ * address, at most RELAY_MAX_UNREG_CONNS not registered (the oldest of them
+ * is closed to make room, so idle connections cannot keep new peers out),
+ * at most RELAY_MAX_CONNS in all. The source's entry, or NULL (refused).
+ */
+static struct src_slot *conn_admit(struct zt_relay_server *r, const struct sockaddr *sa, uint64_t now)
+{
+	struct src_slot *s = src_slot(r, sa, now);
+	struct tcp_conn *c, *oldest = NULL;
+	size_t unreg = 0;
+
+	if (!s || s->tcp_conns >= RELAY_TCP_PER_SOURCE) {
+		r->st.tcp_source_limited++;
+		return NULL;
+	}
+	if (r->nconns >= RELAY_MAX_UNREG_CONNS) {
+		for (c = r->conns; c; c = c->next) {
+			if (c->peer)
+				continue;
+			unreg++;
+			if (!oldest || c->accepted_ns <= oldest->accepted_ns)
+				oldest = c;
+		}
+		if (unreg >= RELAY_MAX_UNREG_CONNS) {
+			r->st.tcp_unreg_evicted++;
+			conn_close(r, oldest);
+		}
+	}
+	if (r->nconns >= RELAY_MAX_CONNS)
+		return NULL;
+	return s;
+}
+
 static void on_tcp_listen(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct zt_relay_server *r = arg;
@@ -822,15 +1019,20 @@ static void on_tcp_listen(struct zt_loop *loop, int fd, uint32_t events, void *a
 	for (int i = 0; i < 64; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
-		struct tcp_conn *c;
+		struct tcp_conn *c = NULL;
+		struct src_slot *s;
 		int cfd = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		int one = 1;
+		uint64_t now = zt_mono_ns();
 
 		if (cfd < 0)
 			return;
-		if (r->nconns >= RELAY_MAX_CONNS || !(c = calloc(1, sizeof(*c)))) {
+		s = conn_admit(r, (struct sockaddr *)&ss, now);
+		if (!s || !(c = calloc(1, sizeof(*c))) ||
+		    zt_loop_add(loop, cfd, EPOLLIN, on_conn, c)) {
 			r->st.tcp_refused++;
 			close(cfd);
+			free(c);
 			continue;
 		}
 		setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -838,13 +1040,9 @@ static void on_tcp_listen(struct zt_loop *loop, int fd, uint32_t events, void *a
 		c->r = r;
 		c->addr = ss;
 		c->addrlen = sl;
-		c->last_rx_ns = zt_mono_ns();
-		if (zt_loop_add(loop, cfd, EPOLLIN, on_conn, c)) {
-			close(cfd);
-			free(c);
-			r->st.tcp_refused++;
-			continue;
-		}
+		c->last_rx_ns = c->accepted_ns = now;
+		c->src = s;
+		s->tcp_conns++;
 		c->next = r->conns;
 		if (r->conns)
 			r->conns->prev = c;
@@ -873,12 +1071,14 @@ static void on_timer(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 			pn = p->next_key;
 			if (p->expires_ns <= now) {
 				r->st.expired++;
+				if (now >= p->registered_ns + (uint64_t)r->o.max_age_s * NSEC)
+					r->st.max_age_expired++;
 				peer_free(r, p);
 			}
 		}
 	}
 	for (c = r->conns; c; c = cn) {
-		uint64_t idle = (c->peer ? RELAY_TCP_IDLE_S : RELAY_TCP_UNREG_IDLE_S) * NSEC;
+		uint64_t idle = (uint64_t)(c->peer ? r->o.tcp_idle_s : r->o.tcp_unreg_idle_s) * NSEC;
 
 		cn = c->next;
 		if (now - c->last_rx_ns > idle)
@@ -907,6 +1107,11 @@ void zt_relay_server_stats_json(const struct zt_relay_server *r, json_object *o)
 	PUT(t, "errors_sent", r->st.errors_sent);
 	PUT(t, "tcp_connections", r->nconns);
 	PUT(t, "tcp_accepted", r->st.tcp_accepted);
+	PUT(t, "tcp_refused", r->st.tcp_refused);
+	PUT(t, "tcp_source_limited", r->st.tcp_source_limited);
+	PUT(t, "tcp_unreg_evicted", r->st.tcp_unreg_evicted);
+	PUT(t, "accept_keys", r->naccept);
+	PUT(t, "max_age_expired", r->st.max_age_expired);
 	PUT(drop, "not_registered", r->st.dropped_not_registered);
 	PUT(drop, "unknown_peer", r->st.dropped_unknown_peer);
 	PUT(drop, "not_accepted", r->st.dropped_not_accepted);
@@ -1012,7 +1217,17 @@ int zt_relay_server_open(const struct zt_relay_server_cfg *cfg, struct zt_relay_
 		snprintf(err, errlen, "no randomness");
 		return -EIO;
 	}
-	r->src = calloc(RELAY_SRC_SLOTS, sizeof(*r->src));
+	if (!r->o.max_age_s)
+		r->o.max_age_s = ZT_RELAY_DEFAULT_MAX_AGE_S;
+	if (!r->o.peer_accept_max)
+		r->o.peer_accept_max = ZT_RELAY_DEFAULT_PEER_ACCEPT;
+	if (!r->o.total_accept_max)
+		r->o.total_accept_max = ZT_RELAY_DEFAULT_TOTAL_ACCEPT;
+	if (!r->o.tcp_idle_s)
+		r->o.tcp_idle_s = ZT_RELAY_DEFAULT_TCP_IDLE_S;
+	if (!r->o.tcp_unreg_idle_s)
+		r->o.tcp_unreg_idle_s = ZT_RELAY_DEFAULT_TCP_UNREG_S;
+	r->src = calloc((size_t)RELAY_SRC_SETS * RELAY_SRC_WAYS, sizeof(*r->src));
 	if (!r->src) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;

@@ -17,6 +17,11 @@
 
 #define ZT_RELAY_DEFAULT_LISTEN		"0.0.0.0:3478"
 #define ZT_RELAY_DEFAULT_LIFETIME_S	60
+#define ZT_RELAY_DEFAULT_MAX_AGE_S	600	/* then a fresh register (cookie) is needed */
+#define ZT_RELAY_DEFAULT_PEER_ACCEPT	256	/* keys on one peer's accept list */
+#define ZT_RELAY_DEFAULT_TOTAL_ACCEPT	131072	/* keys on all accept lists (4 MiB) */
+#define ZT_RELAY_DEFAULT_TCP_IDLE_S	75
+#define ZT_RELAY_DEFAULT_TCP_UNREG_S	10
 
 struct zt_relay_server;
 
@@ -28,6 +33,10 @@ struct zt_relay_server_cfg {
 	double peer_pps, peer_bps;		/* per registered peer */
 	double src_stun_rate, src_hs_rate;	/* per source address */
 	uint16_t lifetime_s;			/* of a registration */
+	/* 0: the defaults above (issue 10 A4; tests make them small). */
+	uint32_t max_age_s;			/* since the last register */
+	uint32_t peer_accept_max, total_accept_max;
+	uint32_t tcp_idle_s, tcp_unreg_idle_s;
 };
 
 /* Bind the sockets and start; 0 or -errno with ERR set (*OUT to close either way). */
