@@ -25,10 +25,13 @@ LAYERS = {
     "dataplane": 2,     # daemon/dataplane/: BPF loaders
     "relay": 3,         # daemon/relay/: relay server, client, STUN (keys from tunnel/)
     "policy": 3,        # daemon/policy/: model, document, store, compiler
+    "controlplane": 3,  # daemon/controlplane/: node <-> controller protocol, tokens
     "dns": 4,           # daemon/dns/: codec, cache, server, fake IPs, resolvers
     "netdev": 4,        # daemon/netdev/: TUN, offloads, NAT, flows
     "path": 4,          # daemon/path/: NAT traversal over the tunnel and relays
     "forward": 5,       # daemon/forward/: client and connector packet paths
+    "controller": 5,    # daemon/controller/: model, storage, views, enrollment, audit
+    "agent": 5,         # daemon/agent/: a node's session with its controller
     "core": 6,          # daemon/core/: lifecycle, control socket, events
     "roles": 7,         # daemon/roles/: options and role operations
     "daemon": 8,        # daemon/main.c
