@@ -24,11 +24,11 @@ CRYPTO_LIBS   := -L$(BORINGSSL_LIB) -Wl,-rpath,$(BORINGSSL_LIB) -lcrypto
 
 # Includes name their layer: "lib/log.h", "tunnel/noise.h" (daemon/),
 # "ztgate/maps.h" (include/, shared with BPF), skeletons from $(BUILD).
-INCLUDES    := -I. -Idaemon -Iinclude -I$(BUILD) -isystem $(BORINGSSL_INC)
+INCLUDES    := -I. -Idaemon -Iinclude -I$(BUILD) -isystem $(BORINGSSL_INC) -isystem /usr/include/postgresql
 CFLAGS_COMMON := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -g -MMD -MP $(INCLUDES)
 CFLAGS      ?= -O2
 SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-LDLIBS      := -lbpf -lxdp -ljson-c -lelf -lz -lcares -lnftables -lsystemd -lmicrohttpd $(CRYPTO_LIBS)
+LDLIBS      := -lbpf -lxdp -ljson-c -lelf -lz -lcares -lnftables -lsystemd -lmicrohttpd -lsqlite3 -lpq $(CRYPTO_LIBS)
 
 BPF_CFLAGS  := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux -Ibpf -Iinclude \
 	-Wall -Wno-unused-function -Werror -MMD -MP
@@ -75,6 +75,7 @@ deps:
 		libclang-rt-14-dev libsystemd-dev libmicrohttpd-dev prometheus scdoc dpkg-dev systemd iproute2 nmap ncat nftables netsniff-ng \
 		iperf3 hping3 dnsutils dnsmasq-base dnsperf jq curl tcpdump socat procps util-linux \
 		iputils-ping python3 wireguard-go wireguard-tools conntrack coturn \
+		libsqlite3-dev sqlite3 libpq-dev postgresql-15 \
 		buildah podman runc nodejs
 	# npm: Debian's package, unless the nodejs installed already carries it
 	# (NodeSource's does, and conflicts with Debian's npm).

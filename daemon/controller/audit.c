@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The controller's audit trail, hash-chained (model.h): every record holds
+ * the SHA-256 of the previous record's canonical bytes (prev_hash) and its
+ * own (hash), so an edited record breaks its own hash and a deleted one
+ * breaks the sequence and the next record's prev_hash; meta.audit_head
+ * (written in the same transaction) names the last seq, so a deleted tail
+ * shows too. Canonical bytes: the JSON array
+ *   [seq, time, actor, action, kind, name, before, after, prev_hash]
+ * with before/after as the stored JSON text (or null), printed plain.
+ * Called by commit.c (records in a write's transaction), devices.c and
+ * nodes.c (events), the controller role (`admin audit [--verify]`).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/sha.h>
+
+#include "controller/db.h"
+#include "controller/internal.h"
+#include "controller/model.h"
+
+#define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
+
+static json_object *str_or_null(const char *s)
+{
+	return s ? json_object_new_string(s) : NULL;
+}
+
+/* The record's hash from its fields (all text as stored; NULLs as null). */
+static void record_hash(const char *const f[9], char out[65])
+{
+	json_object *arr = json_object_new_array();
+	uint8_t md[SHA256_DIGEST_LENGTH];
+	const char *text;
+
+	json_object_array_add(arr, json_object_new_int64(strtoll(f[0], NULL, 10)));
+	json_object_array_add(arr, json_object_new_int64(strtoll(f[1], NULL, 10)));
+	for (int i = 2; i < 9; i++)
+		json_object_array_add(arr, str_or_null(f[i]));
+	text = json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN |
+						   JSON_C_TO_STRING_NOSLASHESCAPE);
+	SHA256((const uint8_t *)text, strlen(text), md);
+	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	json_object_put(arr);
+}
+
+static const char *plain(json_object *o)
+{
+	return o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+						     JSON_C_TO_STRING_NOSLASHESCAPE) : NULL;
+}
+
+int zt_audit_append(struct zt_model *m, uint64_t prev_seq, const char *prev_hash,
+		    const char *actor, const char *action, const char *kind, const char *name,
+		    json_object *before, json_object *after, uint64_t *seq, char hash[65],
+		    char *err, size_t errlen)
+{
+	char s[24], t[24], h[65], prev[65];
+	const char *f[10];
+
+	snprintf(prev, sizeof(prev), "%s", prev_hash);
+	snprintf(s, sizeof(s), "%" PRIu64, prev_seq + 1);
+	snprintf(t, sizeof(t), "%" PRId64, m->now());
+	f[0] = s, f[1] = t, f[2] = actor, f[3] = action, f[4] = kind, f[5] = name;
+	f[6] = plain(before);
+	f[7] = plain(after);
+	f[8] = prev;
+	record_hash(f, h);
+	f[9] = h;
+	if (zt_db_exec(m->db, "INSERT INTO audit (seq, time, actor, action, kind, name, before_json,"
+		       " after_json, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,"
+		       " $10)", 10, f, err, errlen))
+		return -EIO;
+	*seq = prev_seq + 1;
+	memcpy(hash, h, 65);
+	return 0;
+}
+
+int zt_audit_load_head(struct zt_model *m, char *err, size_t errlen)
+{
+	struct zt_db_rows *r;
+	int ret = zt_db_query(m->db, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", 0,
+			      NULL, &r, err, errlen);
+
+	if (ret)
+		return ret;
+	m->audit_seq = r->nrows ? strtoull(zt_db_cell(r, 0, 0), NULL, 10) : 0;
+	snprintf(m->audit_hash, sizeof(m->audit_hash), "%s", r->nrows ? zt_db_cell(r, 0, 1) : ZERO_HASH);
+	zt_db_rows_free(r);
+	return 0;
+}
+
+#define AUDIT_COLS "seq, time, actor, action, kind, name, before_json, after_json, prev_hash, hash"
+
+json_object *zt_audit_list(struct zt_model *m, int64_t since_time, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "seq", "time", "actor", "action", "kind", "name",
+					    "before", "after" };
+	char since[24];
+	const char *p[] = { since };
+	struct zt_db_rows *r;
+	json_object *arr;
+
+	snprintf(since, sizeof(since), "%" PRId64, since_time);
+	if (zt_db_query(m->db, "SELECT " AUDIT_COLS " FROM audit WHERE time >= $1 ORDER BY seq", 1,
+			p, &r, err, errlen))
+		return NULL;
+	arr = json_object_new_array();
+	for (size_t i = 0; i < r->nrows; i++) {
+		json_object *o = json_object_new_object();
+
+		for (size_t c = 0; c < 8; c++) {
+			const char *v = zt_db_cell(r, i, c);
+			json_object *j = !v ? NULL : c < 2 ? json_object_new_int64(strtoll(v, NULL, 10))
+					   : c >= 6 ? json_tokener_parse(v) : json_object_new_string(v);
+
+			json_object_object_add(o, keys[c], j);
+		}
+		json_object_array_add(arr, o);
+	}
+	zt_db_rows_free(r);
+	return arr;
+}
+
+/* Row I against the chain so far (EXPECT_SEQ, PREV); ERR says what is wrong. */
+static bool row_holds(const struct zt_db_rows *r, size_t i, uint64_t expect_seq, const char *prev,
+		      char *err, size_t errlen)
+{
+	const char *f[9];
+	char h[65];
+	uint64_t seq = strtoull(zt_db_cell(r, i, 0), NULL, 10);
+
+	for (int c = 0; c < 9; c++)
+		f[c] = zt_db_cell(r, i, (size_t)c);
+	if (seq != expect_seq) {
+		snprintf(err, errlen, "record %" PRIu64 " is missing (deleted)", expect_seq);
+		return false;
+	}
+	if (strcmp(f[8], prev)) {
+		snprintf(err, errlen, "record %" PRIu64 " does not follow the one before it", seq);
+		return false;
+	}
+	record_hash(f, h);
+	if (strcmp(h, zt_db_cell(r, i, 9))) {
+		snprintf(err, errlen, "record %" PRIu64 " was changed after it was written", seq);
+		return false;
+	}
+	return true;
+}
+
+int zt_audit_verify(struct zt_model *m, uint64_t *count, uint64_t *bad_seq, char *err,
+		    size_t errlen)
+{
+	struct zt_db_rows *r = NULL, *head = NULL;
+	char prev[65] = ZERO_HASH;
+	uint64_t expect = 1, last;
+	int ret;
+
+	*count = 0;
+	*bad_seq = 0;
+	ret = zt_db_query(m->db, "SELECT " AUDIT_COLS " FROM audit ORDER BY seq", 0, NULL, &r, err,
+			  errlen);
+	if (!ret)
+		ret = zt_db_query(m->db, "SELECT value FROM meta WHERE key = 'audit_head'", 0, NULL,
+				  &head, err, errlen);
+	if (ret)
+		goto out;
+	for (size_t i = 0; i < r->nrows; i++, expect++) {
+		if (!row_holds(r, i, expect, prev, err, errlen)) {
+			*bad_seq = expect;
+			ret = -EBADMSG;
+			goto out;
+		}
+		snprintf(prev, sizeof(prev), "%s", zt_db_cell(r, i, 9));
+		(*count)++;
+	}
+	last = zt_db_cell(head, 0, 0) ? strtoull(zt_db_cell(head, 0, 0), NULL, 10) : 0;
+	if (last != expect - 1) {
+		snprintf(err, errlen, "records %" PRIu64 "..%" PRIu64 " are missing (deleted)", expect,
+			 last);
+		*bad_seq = expect;
+		ret = -EBADMSG;
+	}
+out:
+	zt_db_rows_free(r);
+	zt_db_rows_free(head);
+	return ret;
+}
+
+void zt_model_audit_event(struct zt_model *m, const char *actor, const char *action,
+			  const char *kind, const char *name, json_object *detail)
+{
+	struct zt_mtx tx;
+	char err[160];
+
+	zt_mtx_init(&tx, actor);
+	tx.no_rev = true;
+	zt_mtx_audit(&tx, action, kind, name, NULL, detail);
+	zt_model_commit(m, &tx, err, sizeof(err));
+	zt_mtx_free(&tx);
+}

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Between the controller's model files only (model.c, commit.c, kinds.c,
+ * netobjs.c, devices.c, tokens.c, view.c, audit.c, nodes.c): object
+ * storage in memory, request argument helpers, the walks the views and the
+ * affected-node sets share.
+ */
+#ifndef ZT_CONTROLLER_INTERNAL_H
+#define ZT_CONTROLLER_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+#include "controller/model.h"
+
+/* Insert O (taken) into its kind's array. 0 or -ENOMEM. */
+int zt_model_insert(struct zt_model *m, struct zt_mobj *o);
+void zt_mobj_free(struct zt_mobj *o);
+
+/* ARGS's string KEY, or NULL when absent or not a string. */
+const char *zt_arg_str(json_object *args, const char *key);
+/* ARGS's flag KEY: -1 absent, else 0 or 1. */
+int zt_arg_flag(json_object *args, const char *key);
+/* ARGS's KEY as an array of strings (a string alone makes one); NULL when absent. */
+json_object *zt_arg_strs(json_object *args, const char *key);
+
+/* "GROUP:RESOURCE", the name of an access rule. */
+void zt_access_name(const char *group, const char *resource, char *out, size_t len);
+
+/* ---- building bodies (kinds.c, netobjs.c) ---- */
+
+/* A copy of OLD's body (or {}), for the request's fields to go over. */
+json_object *zt_body_start(const struct zt_mobj *old);
+/* Letters, digits, '-', '_', '.'; 1..ZT_NAME_MAX-1 (the policy's names). */
+int zt_check_name(const char *what, const char *name, char *err, size_t errlen);
+int zt_build_connector(struct zt_model *m, const char *name, const struct zt_mobj *old,
+		       json_object *args, json_object **out, char *err, size_t errlen);
+int zt_build_resource(struct zt_model *m, const char *name, const struct zt_mobj *old,
+		      json_object *args, json_object **out, char *err, size_t errlen);
+int zt_build_access(struct zt_model *m, const char *name, const struct zt_mobj *old,
+		    json_object *args, json_object **out, char *err, size_t errlen);
+int zt_build_device(struct zt_model *m, const char *name, const struct zt_mobj *old,
+		    json_object *args, json_object **out, char *err, size_t errlen);
+
+/* ---- walks (view.c) ---- */
+
+/* Is principal P (a user or service account object) enabled and in GROUP? */
+bool zt_principal_in(const struct zt_mobj *p, const char *group);
+/* The owner (user or service account) of device D, or NULL. */
+struct zt_mobj *zt_device_owner(const struct zt_model *m, const struct zt_mobj *d);
+
+/* A set of node idents under construction. */
+struct zt_idents {
+	struct zt_node_ident *v;
+	size_t n, cap;
+	bool all;
+};
+int zt_idents_add(struct zt_idents *s, enum zt_node_kind kind, const struct zt_mobj *o);
+
+#endif

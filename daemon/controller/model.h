@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The controller's model: users, groups, service accounts, remote networks,
+ * connectors, resources, security policies, access rules and devices, held
+ * in memory and stored in the database (db.h). Every object has a stable
+ * id, a unique name within its kind, created/updated times and the actor
+ * who last changed it; its kind's fields are a normalised JSON body.
+ *
+ * Writes: an admin command builds the new objects, validated against the
+ * in-memory model (one-line errors), then zt_model_commit writes them in ONE
+ * transaction (object rows, the revision bump, the change log, the audit
+ * records); only after the commit is memory updated. A database error fails
+ * the command and changes nothing.
+ *
+ * Runtime data (a node's endpoint, connected, applied revision) is kept
+ * apart, in memory only: it never bumps the revision nor writes the model.
+ *
+ * Files: model.c (load, lookup, commit), kinds.c (users, groups, service
+ * accounts, networks, policies), netobjs.c (connectors, resources, access),
+ * devices.c (enrollment's devices, tunnel addresses), tokens.c, view.c,
+ * audit.c, nodes.c (the node server's operations).
+ * Callers: daemon/roles/controller*.c, tests/unit/test_controller_*.c.
+ */
+#ifndef ZT_CONTROLLER_MODEL_H
+#define ZT_CONTROLLER_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "controller/node_server.h"
+#include "tunnel/keys.h"
+
+struct zt_db;
+
+enum zt_kind {
+	ZT_K_USER,
+	ZT_K_GROUP,
+	ZT_K_SA,		/* service account */
+	ZT_K_NETWORK,
+	ZT_K_CONNECTOR,
+	ZT_K_RESOURCE,
+	ZT_K_POLICY,		/* security policy */
+	ZT_K_ACCESS,		/* group -> resource; name "GROUP:RESOURCE" */
+	ZT_K_DEVICE,
+	ZT_K__COUNT,
+};
+
+struct zt_mobj {
+	uint64_t id;
+	enum zt_kind kind;
+	char *name;
+	json_object *body;
+	int64_t created, updated;	/* Unix seconds */
+	char *actor;
+};
+
+/* A node's runtime data, never stored. */
+struct zt_mruntime {
+	enum zt_node_kind kind;
+	uint64_t id;
+	bool connected;
+	char endpoint[64];		/* a connector's tunnel endpoint, "" unknown */
+	uint64_t applied_rev;
+	int64_t since;
+};
+
+struct zt_model {
+	struct zt_db *db;
+	uint64_t rev;			/* bumped by every committed write */
+	uint64_t next_id;
+	struct zt_mobj **objs[ZT_K__COUNT];
+	size_t n[ZT_K__COUNT], cap[ZT_K__COUNT];
+	uint64_t audit_seq;		/* the last record's */
+	char audit_hash[65];		/* its hash ("0"*64 before the first) */
+	uint8_t controller_pub[ZT_KEY_LEN];
+	char **relays;			/* "HOST:PORT" every view carries */
+	size_t nrelays;
+	struct zt_mruntime *rt;
+	size_t nrt, rtcap;
+	int64_t (*now)(void);		/* the clock (tests replace it) */
+	/*
+	 * Called after every commit for each node whose view it may change
+	 * (IDENT NULL: every node), and when a connector's endpoint moves. The
+	 * controller role passes them to zt_node_server_changed.
+	 */
+	void (*changed)(void *arg, const struct zt_node_ident *ident);
+	void *changed_arg;
+};
+
+/* The kind named NAME ("user", "service-account", ...) or -1. */
+int zt_kind_from_name(const char *name);
+const char *zt_kind_name(enum zt_kind k);
+
+/*
+ * Open the database URL (db.h: NULL for STATE_DIR/controller.db), migrate
+ * it, load everything. 0 or -errno with ERR set.
+ */
+int zt_model_open(struct zt_model **out, const char *url, const char *state_dir,
+		  const uint8_t controller_pub[ZT_KEY_LEN], char *err, size_t errlen);
+void zt_model_close(struct zt_model *m);
+/* Add a relay every view names. 0 or -ENOMEM. */
+int zt_model_add_relay(struct zt_model *m, const char *hostport);
+
+struct zt_mobj *zt_model_find(const struct zt_model *m, enum zt_kind k, const char *name);
+struct zt_mobj *zt_model_find_id(const struct zt_model *m, enum zt_kind k, uint64_t id);
+/* The object as the admin API shows it: {"id","kind","name",...body,"created","updated","actor"}. */
+json_object *zt_mobj_to_json(const struct zt_mobj *o);
+
+/* ---- body fields ---- */
+const char *zt_mobj_str(const struct zt_mobj *o, const char *key);	/* "" when absent */
+bool zt_mobj_bool(const struct zt_mobj *o, const char *key);
+/* Does O's string array KEY hold VALUE? */
+bool zt_mobj_has(const struct zt_mobj *o, const char *key, const char *value);
+
+/* ---- writes ---- */
+
+enum zt_mop { ZT_OP_ADD = 1, ZT_OP_SET, ZT_OP_RM };
+
+struct zt_mchange {
+	enum zt_mop op;
+	struct zt_mobj *obj;	/* ADD/SET: the new object (owned by the tx); RM: the model's */
+	struct zt_mobj *old;	/* SET: the model's current object */
+};
+
+/* An extra audit record of the transaction (token created, token used...). */
+struct zt_maudit {
+	const char *action;
+	const char *kind, *name;
+	json_object *before, *after;	/* owned by the tx */
+};
+
+/* Extra SQL run inside the transaction (tokens). */
+typedef int (*zt_mtx_sql_fn)(struct zt_model *m, void *arg, char *err, size_t errlen);
+
+struct zt_mtx {
+	const char *actor;
+	struct zt_mchange *ch;
+	size_t n, cap;
+	struct zt_maudit audit[4];
+	size_t naudit;
+	zt_mtx_sql_fn sql;
+	void *sql_arg;
+	bool no_rev;		/* audit only: runtime events (connect, token refused) */
+	/* Filled by a commit: the nodes whose views it may change (all: every node). */
+	struct zt_node_ident *affected;
+	size_t naffected;
+	bool affected_all;
+};
+
+void zt_mtx_init(struct zt_mtx *tx, const char *actor);
+/* Free what the tx still owns (after a commit or a failure). */
+void zt_mtx_free(struct zt_mtx *tx);
+/* A new object of kind K named NAME with BODY (taken) for an ADD. NULL on ENOMEM. */
+struct zt_mobj *zt_mobj_new(struct zt_model *m, enum zt_kind k, const char *name,
+			    json_object *body);
+/* A copy of OLD (id, created kept) with BODY (taken), for a SET. NULL on ENOMEM. */
+struct zt_mobj *zt_mobj_edit(struct zt_model *m, const struct zt_mobj *old, json_object *body);
+int zt_mtx_add(struct zt_mtx *tx, enum zt_mop op, struct zt_mobj *obj, struct zt_mobj *old);
+/* Record an extra audit line (BEFORE/AFTER taken, may be NULL). */
+void zt_mtx_audit(struct zt_mtx *tx, const char *action, const char *kind, const char *name,
+		  json_object *before, json_object *after);
+/*
+ * Write TX in one transaction and, once committed, apply it to memory. 0 or
+ * -errno with ERR set (nothing changed, in the database or in memory).
+ */
+int zt_model_commit(struct zt_model *m, struct zt_mtx *tx, char *err, size_t errlen);
+
+/* ---- admin operations (the kinds' rules: kinds.c, netobjs.c) ---- */
+
+/*
+ * Add NAME of kind K from ARGS (the admin request's fields). The new
+ * object's JSON in *OUT (the caller puts it). 0 or -errno with ERR set:
+ * -EINVAL bad input, -EEXIST duplicate, -ENOENT unknown reference.
+ */
+int zt_model_add(struct zt_model *m, enum zt_kind k, const char *name, json_object *args,
+		 const char *actor, json_object **out, char *err, size_t errlen);
+/* Change NAME's fields given in ARGS; the rest stays. */
+int zt_model_set(struct zt_model *m, enum zt_kind k, const char *name, json_object *args,
+		 const char *actor, json_object **out, char *err, size_t errlen);
+/* Remove NAME: refused (-EBUSY) while others use it; a user's devices go with it. */
+int zt_model_rm(struct zt_model *m, enum zt_kind k, const char *name, const char *actor,
+		char *err, size_t errlen);
+/* Add MEMBER (an email: a user; else a service account) to GROUP, or take it out. */
+int zt_model_member(struct zt_model *m, const char *group, const char *member, bool add,
+		    const char *actor, char *err, size_t errlen);
+/* Every object of K as an array. */
+json_object *zt_model_list(const struct zt_model *m, enum zt_kind k);
+/* {"rev", "users": [...], "groups": [...], ...}: the whole model. */
+json_object *zt_model_export(const struct zt_model *m);
+
+/* Builders and rules of each kind (kinds.c, netobjs.c; model.c dispatches). */
+struct zt_kind_rules {
+	/*
+	 * The normalised body of NAME from ARGS over OLD's body (NULL for an
+	 * add). 0 or -errno with ERR set.
+	 */
+	int (*build)(struct zt_model *m, const char *name, const struct zt_mobj *old,
+		     json_object *args, json_object **body, char *err, size_t errlen);
+	/* 0, or -EBUSY with ERR naming what still uses O. */
+	int (*in_use)(const struct zt_model *m, const struct zt_mobj *o, char *err, size_t errlen);
+};
+extern const struct zt_kind_rules zt_kind_rules[ZT_K__COUNT];
+
+/* ---- tokens (tokens.c) ---- */
+
+#define ZT_TOKEN_DEFAULT_TTL_S	(24 * 3600)
+
+/*
+ * A one-time enrollment token for connector NAME (KIND ZT_K_CONNECTOR), or
+ * for a new device of user/service account NAME: its text into TEXT
+ * (ZT_TOKEN_TEXT_LEN + 1), valid TTL_S seconds. 0 or -errno with ERR set.
+ */
+int zt_model_token(struct zt_model *m, enum zt_kind kind, const char *name, int64_t ttl_s,
+		   const char *actor, char *text, size_t textlen, int64_t *expires,
+		   char *err, size_t errlen);
+/* "24h", "30m", "3600" (seconds), "7d" as seconds; -EINVAL. */
+int zt_parse_duration(const char *s, int64_t *out);
+
+/* ---- enrollment and nodes (devices.c, nodes.c) ---- */
+
+/* The node server's operations, CTX a struct zt_model. */
+extern const struct zt_node_server_ops zt_model_node_ops;
+int zt_model_enroll(struct zt_model *m, const char *token_hash, const uint8_t pub[ZT_KEY_LEN],
+		    json_object *hello, struct zt_node_ident *ident, char *err, size_t errlen);
+int zt_model_lookup_key(const struct zt_model *m, const uint8_t pub[ZT_KEY_LEN],
+			struct zt_node_ident *ident);
+/* The next free tunnel address in 100.64.0.0/12 as text. -ENOSPC when full. */
+int zt_model_next_address(const struct zt_model *m, char *out, size_t len);
+struct zt_mruntime *zt_model_runtime(struct zt_model *m, enum zt_node_kind kind, uint64_t id,
+				     bool create);
+
+/* ---- views (view.c) ---- */
+
+/* The view of node IDENT (node_server.h), NULL if it no longer exists. */
+json_object *zt_model_view(struct zt_model *m, const struct zt_node_ident *ident, uint64_t *rev);
+/*
+ * The nodes whose view a change of object O (of kind K; its old body in
+ * OLD_BODY when edited/removed, may be NULL) may touch: *OUT malloc'd
+ * idents, *N of them. Returns 1 when every node may be touched (*OUT NULL),
+ * 0, or -ENOMEM.
+ */
+int zt_model_affected(const struct zt_model *m, const struct zt_mobj *o, json_object *old_body,
+		      struct zt_node_ident **out, size_t *n);
+/* Fill TX's affected set (its changes joined); called by the commit. 0 or -ENOMEM. */
+int zt_model_tx_affected(const struct zt_model *m, struct zt_mtx *tx);
+
+/* ---- audit (audit.c) ---- */
+
+/*
+ * Append one record inside the open transaction: its seq and hash into
+ * *SEQ/HASH from PREV_SEQ/PREV_HASH. 0 or -errno.
+ */
+int zt_audit_append(struct zt_model *m, uint64_t prev_seq, const char *prev_hash,
+		    const char *actor, const char *action, const char *kind, const char *name,
+		    json_object *before, json_object *after, uint64_t *seq, char hash[65],
+		    char *err, size_t errlen);
+/* Records with seq > SINCE_SEQ (time >= SINCE_TIME) as an array; NULL with ERR on error. */
+json_object *zt_audit_list(struct zt_model *m, int64_t since_time, char *err, size_t errlen);
+/*
+ * Walk the chain: 0 when whole; -EBADMSG with *BAD_SEQ the first record
+ * that does not hold (edited, or a gap where one was deleted) and ERR
+ * saying how. *COUNT the records checked.
+ */
+int zt_audit_verify(struct zt_model *m, uint64_t *count, uint64_t *bad_seq, char *err,
+		    size_t errlen);
+/* Load the chain's head (seq, hash) at open. */
+int zt_audit_load_head(struct zt_model *m, char *err, size_t errlen);
+/* A runtime event's record in its own transaction (connect, token refused). */
+void zt_model_audit_event(struct zt_model *m, const char *actor, const char *action,
+			  const char *kind, const char *name, json_object *detail);
+
+#endif
