@@ -12,6 +12,7 @@ static const struct zt_role_ops *const roles[] = {
 	&zt_role_client,
 	&zt_role_connector,
 	&zt_role_relay,
+	&zt_role_controller,
 };
 
 #define NROLES (sizeof(roles) / sizeof(roles[0]))

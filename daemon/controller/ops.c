@@ -64,16 +64,11 @@ void zt_access_name(const char *group, const char *resource, char *out, size_t l
 static int commit_one(struct zt_model *m, struct zt_mtx *tx, json_object **out, char *err,
 		      size_t errlen)
 {
-	struct zt_mobj *o = tx->ch[0].obj;
-	json_object *j = out ? zt_mobj_to_json(o) : NULL;
+	struct zt_mobj *o = tx->ch[0].obj;	/* the model's once committed */
 	int ret = zt_model_commit(m, tx, err, errlen);
 
-	if (out && !ret) {
-		json_object_object_add(j, "actor", json_object_new_string(tx->actor));
-		*out = j;
-	} else {
-		json_object_put(j);
-	}
+	if (out && !ret)
+		*out = zt_mobj_to_json(o);
 	return ret;
 }
 

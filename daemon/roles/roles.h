@@ -9,5 +9,6 @@ extern const struct zt_role_ops zt_role_enforce;
 extern const struct zt_role_ops zt_role_client;
 extern const struct zt_role_ops zt_role_connector;
 extern const struct zt_role_ops zt_role_relay;
+extern const struct zt_role_ops zt_role_controller;
 
 #endif

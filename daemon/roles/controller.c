@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * `ztgated controller`: the control plane. It holds the model
+ * (controller/model.h) in its database, serves nodes on --listen (the node
+ * server, controller/node_server.h) and admins on the control socket (the
+ * admin commands, roles/controller_cmds.c). Like the relay it enforces no
+ * policy: no store, no data plane. Options and role operations.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/mem.h>
+
+#include "controller/model.h"
+#include "controller/node_server.h"
+#include "core/daemon.h"
+#include "core/role.h"
+#include "lib/fsutil.h"
+#include "roles/controller.h"
+#include "roles/roles.h"
+#include "tunnel/keys.h"
+#include "tunnel/noise.h"
+
+#define ZT_CONTROLLER_DEFAULT_LISTEN	"0.0.0.0:7450"
+#define ZT_CONTROLLER_RELAYS_MAX	8
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: ztgated controller --listen ADDR:PORT --key FILE [--db URL]\n"
+		"                          [--relay HOST:PORT]... [--state-dir DIR] [--socket PATH]\n"
+		"Holds users, groups, networks, connectors, resources, access rules and\n"
+		"devices; nodes enroll with tokens on --listen (TCP) and receive their view;\n"
+		"admins use `ztgate admin ...` on the control socket.\n"
+		"--db: sqlite:PATH, a PATH, or postgresql://... (default STATE_DIR/controller.db)\n"
+		"--relay: a relay every node's view names (repeatable)\n"
+		"defaults: --listen %s\n", ZT_CONTROLLER_DEFAULT_LISTEN);
+}
+
+static const struct option options[] = {
+	{ "listen", required_argument, NULL, 'l' },
+	{ "key", required_argument, NULL, 'k' },
+	{ "db", required_argument, NULL, 'D' },
+	{ "relay", required_argument, NULL, 'R' },
+	{ 0 },
+};
+
+static int option(struct zt_daemon *d, int c, const char *arg)
+{
+	struct controller_role *cr = d->role;
+
+	switch (c) {
+	case 'l': cr->listen = arg; return 0;
+	case 'k': cr->key_file = arg; return 0;
+	case 'D': cr->db_url = arg; return 0;
+	case 'R':
+		if (cr->nrelays == ZT_CONTROLLER_RELAYS_MAX) {
+			fprintf(stderr, "ztgated: at most %d --relay\n", ZT_CONTROLLER_RELAYS_MAX);
+			return -EINVAL;
+		}
+		cr->relays[cr->nrelays++] = arg;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+static void init(struct zt_daemon *d)
+{
+	struct controller_role *cr = d->role;
+
+	cr->listen = ZT_CONTROLLER_DEFAULT_LISTEN;
+}
+
+static int configure(struct zt_daemon *d, char *err, size_t errlen)
+{
+	struct controller_role *cr = d->role;
+	int ret;
+
+	if (!cr->key_file) {
+		snprintf(err, errlen, "controller needs --key FILE (and --listen ADDR:PORT, default %s)",
+			 ZT_CONTROLLER_DEFAULT_LISTEN);
+		return -EINVAL;
+	}
+	ret = zt_endpoint_parse(cr->listen, &cr->listen_ep, err, errlen);
+	if (ret)
+		return ret;
+	ret = zt_key_load_private(cr->key_file, cr->priv, err, errlen);
+	if (!ret)
+		zt_noise_public_key(cr->pub, cr->priv);
+	return ret;
+}
+
+/* The state dir and the model, before the loop. */
+static int prepare(struct zt_daemon *d, char *err, size_t errlen)
+{
+	struct controller_role *cr = d->role;
+	int ret = zt_mkdir_p(d->state_dir, 0700);
+
+	if (ret) {
+		snprintf(err, errlen, "%s: %s", d->state_dir, strerror(-ret));
+		return ret;
+	}
+	ret = zt_model_open(&cr->model, cr->db_url, d->state_dir, cr->pub, err, errlen);
+	for (size_t i = 0; !ret && i < cr->nrelays; i++)
+		if (zt_model_add_relay(cr->model, cr->relays[i]))
+			ret = -ENOMEM;
+	return ret;
+}
+
+/* The model's word that IDENT's view (NULL: every view) may have changed. */
+static void on_changed(void *arg, const struct zt_node_ident *ident)
+{
+	struct controller_role *cr = arg;
+
+	if (cr->server)
+		zt_node_server_changed(cr->server, ident);
+}
+
+static int start(struct zt_daemon *d, char *err, size_t errlen)
+{
+	struct controller_role *cr = d->role;
+	struct zt_node_server_cfg cfg = {
+		.loop = d->loop, .listen = cr->listen_ep, .ops = &zt_model_node_ops,
+		.ctx = cr->model,
+	};
+	int ret;
+
+	memcpy(cfg.static_priv, cr->priv, sizeof(cfg.static_priv));
+	cr->model->changed = on_changed;
+	cr->model->changed_arg = cr;
+	ret = zt_node_server_open(&cr->server, &cfg, err, errlen);
+	OPENSSL_cleanse(cfg.static_priv, sizeof(cfg.static_priv));
+	return ret;
+}
+
+static void ready(struct zt_daemon *d, json_object *ready)
+{
+	struct controller_role *cr = d->role;
+	char b64[ZT_KEY_B64_LEN + 1];
+
+	zt_key_to_base64(cr->pub, b64);
+	json_object_object_add(ready, "listen", json_object_new_string(cr->listen));
+	json_object_object_add(ready, "pubkey", json_object_new_string(b64));
+	json_object_object_add(ready, "db", json_object_new_string(zt_controller_db_url(cr)));
+	json_object_object_add(ready, "rev", json_object_new_int64((int64_t)cr->model->rev));
+}
+
+static void stop(struct zt_daemon *d)
+{
+	struct controller_role *cr = d->role;
+
+	zt_node_server_close(cr->server);
+	cr->server = NULL;
+	zt_model_close(cr->model);
+	cr->model = NULL;
+	OPENSSL_cleanse(cr->priv, sizeof(cr->priv));
+}
+
+static void status(struct zt_daemon *d, json_object *o)
+{
+	struct controller_role *cr = d->role;
+
+	json_object_object_add(o, "rev", json_object_new_int64((int64_t)cr->model->rev));
+	json_object_object_add(o, "nodes", zt_node_server_status(cr->server));
+}
+
+static bool health(struct zt_daemon *d, json_object *checks)
+{
+	struct controller_role *cr = d->role;
+
+	json_object_object_add(checks, "controller", json_object_new_string(cr->server ? "ok" : "down"));
+	return cr->server != NULL;
+}
+
+const struct zt_role_ops zt_role_controller = {
+	.name = "controller",
+	.summary = "the control plane: the model, node enrollment and views, the admin API",
+	.needs = 0,
+	.state_size = sizeof(struct controller_role),
+	.options = options,
+	.usage = usage,
+	.init = init,
+	.option = option,
+	.configure = configure,
+	.prepare = prepare,
+	.start = start,
+	.ready = ready,
+	.stop = stop,
+	.status = status,
+	.health = health,
+	.commands = zt_controller_commands,
+};

@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The controller's admin commands on the control socket (`ztgate admin
+ * ...`): one table, "admin.KIND.VERB" for every kind the model has (add,
+ * list, show, set, rm), tokens, group membership, status, the audit trail
+ * and the export. Each handler reads the request, calls the model (which
+ * validates, commits and audits) and answers; the actor is the peer's uid
+ * from SO_PEERCRED. Called by core/control.c through zt_role_ops.commands.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "controller/db.h"
+#include "controller/model.h"
+#include "controller/node_server.h"
+#include "controlplane/token.h"
+#include "core/control.h"
+#include "core/daemon.h"
+#include "roles/controller.h"
+
+const char *zt_controller_db_url(const struct controller_role *cr)
+{
+	return cr->model->db->url;
+}
+
+static struct zt_model *model_of(struct zt_daemon *d)
+{
+	return ((struct controller_role *)d->role)->model;
+}
+
+/* Who asked: "uid:N" from the kernel's credentials of the connection. */
+static void actor_of(const struct zt_ctl_req *r, char *out, size_t len)
+{
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+
+	if (r->peer_fd >= 0 && !getsockopt(r->peer_fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen))
+		snprintf(out, len, "uid:%u", (unsigned int)cred.uid);
+	else
+		snprintf(out, len, "local");
+}
+
+/* The kind of "admin.KIND.VERB". */
+static int kind_of(const struct zt_ctl_req *r)
+{
+	const char *cmd = zt_ctl_str(r, "cmd") + strlen("admin.");
+	char kind[32];
+
+	snprintf(kind, sizeof(kind), "%.*s", (int)strcspn(cmd, "."), cmd);
+	return zt_kind_from_name(kind);
+}
+
+static json_object *reply_object(const char *key, json_object *val)
+{
+	json_object *o = zt_ctl_ok();
+
+	json_object_object_add(o, key, val);
+	return o;
+}
+
+static json_object *cmd_add(struct zt_daemon *d, const struct zt_ctl_req *r)
+{
+	json_object *obj = NULL;
+	char err[256], actor[32];
+
+	actor_of(r, actor, sizeof(actor));
+	if (zt_model_add(model_of(d), (enum zt_kind)kind_of(r), zt_ctl_str(r, "name"), r->args,
+			 actor, &obj, err, sizeof(err)))
+		return zt_ctl_error(err);
+	return reply_object("object", obj);
+}
+
+static json_object *cmd_set(struct zt_daemon *d, const struct zt_ctl_req *r)
+{
+	json_object *obj = NULL;
+	char err[256], actor[32];
+
+	actor_of(r, actor, sizeof(actor));
+	if (zt_model_set(model_of(d), (enum zt_kind)kind_of(r), zt_ctl_str(r, "name"), r->args,
+			 actor, &obj, err, sizeof(err)))
+		return zt_ctl_error(err);
+	return reply_object("object", obj);
+}
+
+/* NAME, or for an access rule "GROUP:RESOURCE" from --group/--resource. */
+static const char *name_of(const struct zt_ctl_req *r, char *buf, size_t len)
+{
+	if (kind_of(r) != ZT_K_ACCESS || zt_ctl_str(r, "name"))
+		return zt_ctl_str(r, "name");
+	snprintf(buf, len, "%s:%s", zt_ctl_str(r, "group") ?: "", zt_ctl_str(r, "resource") ?: "");
+	return buf;
+}
+
+static json_object *cmd_rm(struct zt_daemon *d, const struct zt_ctl_req *r)
+{
+	char err[256], actor[32], buf[160];
+	const char *name = name_of(r, buf, sizeof(buf));
+
+	actor_of(r, actor, sizeof(actor));
+	if (zt_model_rm(model_of(d), (enum zt_kind)kind_of(r), name, actor, err, sizeof(err)))
+		return zt_ctl_error(err);
+	return reply_object("removed", json_object_new_string(name));
+}
+
+static json_object *cmd_list(struct zt_daemon *d, const struct zt_ctl_req *r)
+{
+	return reply_object("items", zt_model_list(model_of(d), (enum zt_kind)kind_of(r)));
+}
+
+static json_object *cmd_show(struct zt_daemon *d, const struct zt_ctl_req *r)
+{
+	char err[256], buf[160];
+	const char *name = name_of(r, buf, sizeof(buf));
+	const struct zt_mobj *o = zt_model_find(model_of(d), (enum zt_kind)kind_of(r), name);
+
+	if (!o) {
+		snprintf(err, sizeof(err), "no %s '%s'", zt_kind_name((enum zt_kind)kind_of(r)),
+			 name ? name : "");
+		return zt_ctl_error(err);
+	}
+	return reply_object("object", zt_mobj_to_json(o));
+}
+
+/* A token for KIND NAME into REPLY: {"token", "expires", "for", "name"}. */
+static int add_token(struct zt_daemon *d, const struct zt_ctl_req *r, enum zt_kind kind,
+		     const char *name, json_object *reply, char *err, size_t errlen)
+{
+	const char *exp = zt_ctl_str(r, "expires");
+	int64_t ttl = ZT_TOKEN_DEFAULT_TTL_S, expires;
+	char text[ZT_TOKEN_TEXT_LEN + 1], actor[32];
+	int ret;
+
+	if (exp && zt_parse_duration(exp, &ttl)) {
+		snprintf(err, errlen, "invalid --expires '%s': e.g. 24h, 30m, 7d", exp);
+		return -EINVAL;
+	}
+	actor_of(r, actor, sizeof(actor));
+	ret = zt_model_token(model_of(d), kind, name, ttl, actor, text, sizeof(text), &expires,
+			     err, errlen);
+	if (ret)
+		return ret;
+	json_object_object_add(reply, "for", json_object_new_string(zt_kind_name(kind)));
+	json_object_object_add(reply, "name", json_object_new_string(name));
+	json_object_object_add(reply, "expires", json_object_new_int64(expires));
+	json_object_object_add(reply, "token", json_object_new_string(text));
+	return 0;
+}
+
+/* `admin connector add NAME --network NET [--expires D]`: the connector and its token. */
+static json_object *cmd_connector_add(struct zt_daemon *d, const struct zt_ctl_req *r)
+{
+	json_object *reply = cmd_add(d, r), *ok;
+	char err[256];
+
+	if (!json_object_object_get_ex(reply, "ok", &ok) || !json_object_get_boolean(ok))
+		return reply;
+	if (add_token(d, r, ZT_K_CONNECTOR, zt_ctl_str(r, "name"), reply, err, sizeof(err))) {
+		json_object_put(reply);
+		return zt_ctl_error(err);
+	}
+	return reply;
+}
+
+static json_object *cmd_connector_token(struct zt_daemon *d, const struct zt_ctl_req *r)
+{
+	json_object *reply = zt_ctl_ok();
+	char err[256];
+
+	if (add_token(d, r, ZT_K_CONNECTOR, zt_ctl_str(r, "name"), reply, err, sizeof(err))) {
+		json_object_put(reply);
+		return zt_ctl_error(err);
+	}
+	return reply;
+}
+
+/* `admin device token --user EMAIL | --service-account NAME`. */
+static json_object *cmd_device_token(struct zt_daemon *d, const struct zt_ctl_req *r)
+{
+	const char *user = zt_ctl_str(r, "user"), *sa = zt_ctl_str(r, "service_account");
+	json_object *reply;
+	char err[256];
+
+	if (!user == !sa)
+		return zt_ctl_error("give one of --user EMAIL or --service-account NAME");
+	reply = zt_ctl_ok();
+	if (add_token(d, r, user ? ZT_K_USER : ZT_K_SA, user ? user : sa, reply, err, sizeof(err))) {
+		json_object_put(reply);
+		return zt_ctl_error(err);
+	}
+	return reply;
+}
+
+static json_object *member(struct zt_daemon *d, const struct zt_ctl_req *r, bool add)
+{
+	char err[256], actor[32];
+	const char *who = zt_ctl_str(r, "member");
+
+	actor_of(r, actor, sizeof(actor));
+	if (zt_model_member(model_of(d), zt_ctl_str(r, "name"), who, add, actor, err, sizeof(err)))
+		return zt_ctl_error(err);
+	return zt_ctl_ok();
+}
+
+static json_object *cmd_add_member(struct zt_daemon *d, const struct zt_ctl_req *r)
+{
+	return member(d, r, true);
+}
+
+static json_object *cmd_rm_member(struct zt_daemon *d, const struct zt_ctl_req *r)
+{
+	return member(d, r, false);
+}
+
+/* One node (connector or device) toward `admin status`: enrolled, connected, up to date. */
+static void count_node(struct zt_model *m, enum zt_node_kind kind, const struct zt_mobj *o,
+		       int64_t *n, int64_t *connected, int64_t *applied)
+{
+	const struct zt_mruntime *rt = zt_model_runtime(m, kind, o->id, false);
+
+	if (!*zt_mobj_str(o, "pubkey"))
+		return;
+	(*n)++;
+	*connected += rt && rt->connected;
+	*applied += rt && rt->applied_rev >= m->rev;
+}
+
+/* `admin status`: "rev N applied on X of Y nodes", and the node server's view. */
+static json_object *cmd_status(struct zt_daemon *d, const struct zt_ctl_req *r)
+{
+	struct controller_role *cr = d->role;
+	struct zt_model *m = cr->model;
+	int64_t n = 0, connected = 0, applied = 0;
+	json_object *o = zt_ctl_ok(), *counts = json_object_new_object();
+
+	(void)r;
+	for (size_t i = 0; i < m->n[ZT_K_CONNECTOR]; i++)
+		count_node(m, ZT_NODE_CONNECTOR, m->objs[ZT_K_CONNECTOR][i], &n, &connected, &applied);
+	for (size_t i = 0; i < m->n[ZT_K_DEVICE]; i++)
+		count_node(m, ZT_NODE_DEVICE, m->objs[ZT_K_DEVICE][i], &n, &connected, &applied);
+	for (int k = 0; k < ZT_K__COUNT; k++)
+		json_object_object_add(counts, zt_kind_name((enum zt_kind)k),
+				       json_object_new_int64((int64_t)m->n[k]));
+	json_object_object_add(o, "rev", json_object_new_int64((int64_t)m->rev));
+	json_object_object_add(o, "nodes", json_object_new_int64(n));
+	json_object_object_add(o, "connected", json_object_new_int64(connected));
+	json_object_object_add(o, "applied", json_object_new_int64(applied));
+	json_object_object_add(o, "objects", counts);
+	json_object_object_add(o, "db", json_object_new_string(zt_controller_db_url(cr)));
+	json_object_object_add(o, "server", zt_node_server_status(cr->server));
+	return o;
+}
+
+/* `admin audit [--since UNIX]`. */
+static json_object *cmd_audit(struct zt_daemon *d, const struct zt_ctl_req *r)
+{
+	const char *since = zt_ctl_str(r, "since");
+	json_object *arr;
+	char err[256];
+
+	arr = zt_audit_list(model_of(d), since ? strtoll(since, NULL, 10) : 0, err, sizeof(err));
+	return arr ? reply_object("records", arr) : zt_ctl_error(err);
+}
+
+/* `admin audit --verify`: the chain whole, or the first record that does not hold. */
+static json_object *cmd_audit_verify(struct zt_daemon *d, const struct zt_ctl_req *r)
+{
+	uint64_t count, bad;
+	char err[256], msg[320];
+
+	(void)r;
+	if (zt_audit_verify(model_of(d), &count, &bad, err, sizeof(err))) {
+		if (!bad)
+			return zt_ctl_error(err);
+		snprintf(msg, sizeof(msg), "audit chain broken at record %" PRIu64 ": %s", bad, err);
+		return zt_ctl_error(msg);
+	}
+	return reply_object("records", json_object_new_int64((int64_t)count));
+}
+
+static json_object *cmd_export(struct zt_daemon *d, const struct zt_ctl_req *r)
+{
+	(void)r;
+	return reply_object("model", zt_model_export(model_of(d)));
+}
+
+/* The verbs every kind has; reads change nothing, the rest change state. */
+#define KIND_CMDS(kind) \
+	{ .name = "admin." kind ".add", .run = cmd_add, .changes = true }, \
+	{ .name = "admin." kind ".set", .run = cmd_set, .changes = true }, \
+	{ .name = "admin." kind ".rm", .run = cmd_rm, .changes = true }, \
+	{ .name = "admin." kind ".list", .run = cmd_list }, \
+	{ .name = "admin." kind ".show", .run = cmd_show }
+
+const struct zt_ctl_cmd zt_controller_commands[] = {
+	KIND_CMDS("user"),
+	KIND_CMDS("group"),
+	KIND_CMDS("service-account"),
+	KIND_CMDS("network"),
+	KIND_CMDS("resource"),
+	KIND_CMDS("policy"),
+	{ .name = "admin.connector.add", .run = cmd_connector_add, .changes = true },
+	{ .name = "admin.connector.set", .run = cmd_set, .changes = true },
+	{ .name = "admin.connector.rm", .run = cmd_rm, .changes = true },
+	{ .name = "admin.connector.list", .run = cmd_list },
+	{ .name = "admin.connector.show", .run = cmd_show },
+	{ .name = "admin.connector.token", .run = cmd_connector_token, .changes = true },
+	{ .name = "admin.access.add", .run = cmd_add, .changes = true },
+	{ .name = "admin.access.set", .run = cmd_set, .changes = true },
+	{ .name = "admin.access.rm", .run = cmd_rm, .changes = true },
+	{ .name = "admin.access.list", .run = cmd_list },
+	{ .name = "admin.device.list", .run = cmd_list },
+	{ .name = "admin.device.show", .run = cmd_show },
+	{ .name = "admin.device.rm", .run = cmd_rm, .changes = true },
+	{ .name = "admin.device.token", .run = cmd_device_token, .changes = true },
+	{ .name = "admin.group.add-member", .run = cmd_add_member, .changes = true },
+	{ .name = "admin.group.rm-member", .run = cmd_rm_member, .changes = true },
+	{ .name = "admin.status", .run = cmd_status },
+	{ .name = "admin.audit", .run = cmd_audit },
+	{ .name = "admin.audit.verify", .run = cmd_audit_verify },
+	{ .name = "admin.export", .run = cmd_export },
+	{ 0 },
+};
