@@ -15,7 +15,7 @@
 /* The val of every option with no short form: it is found by its long index. */
 #define CLI_OPT_LONG	0x100
 
-#define CLI_MAX_WORDS	2	/* "resource add" */
+#define CLI_MAX_WORDS	3	/* "resource add", "admin network add" */
 #define CLI_MAX_POS	2	/* "grant DEVICE RESOURCE" */
 #define CLI_MAX_GIVEN	64	/* options on one command line */
 
@@ -48,8 +48,13 @@ struct cli_args {
 	int ngiven;
 };
 
-/* Every command, ended by an entry without words. */
+/* Every command, ended by an entry without words: the node's, and the controller's admin ones. */
 extern const struct cli_cmd cli_cmds[];
+extern const struct cli_cmd cli_admin_cmds[];	/* cmd_admin_table.c */
+
+/* The first command of all the tables, and the one after CMD (NULL after the last). */
+const struct cli_cmd *cli_cmd_first(void);
+const struct cli_cmd *cli_cmd_next(const struct cli_cmd *cmd);
 
 /* The global options: --socket PATH, --role ROLE, --json, --version, --help (-h). */
 extern const struct option cli_global_opts[];

@@ -341,12 +341,36 @@ static void print_entry(FILE *f, const struct cli_cmd *cmd)
 	fprintf(f, "%*s%s\n", SUMMARY_COL - col, "", cmd->summary);
 }
 
+/* The command tables, in the order help lists them. */
+static const struct cli_cmd *const tables[] = { cli_cmds, cli_admin_cmds };
+
+const struct cli_cmd *cli_cmd_first(void)
+{
+	return cli_cmds;
+}
+
+const struct cli_cmd *cli_cmd_next(const struct cli_cmd *cmd)
+{
+	if (cmd[1].words)
+		return cmd + 1;
+	/* CMD ends a table: the next table's first, if there is one. */
+	for (size_t t = 0; t + 1 < sizeof(tables) / sizeof(tables[0]); t++) {
+		const struct cli_cmd *last = tables[t];
+
+		while (last[1].words)
+			last++;
+		if (last == cmd)
+			return tables[t + 1]->words ? tables[t + 1] : NULL;
+	}
+	return NULL;
+}
+
 void cli_usage(FILE *f)
 {
 	fprintf(f, "usage: ztgate [--socket PATH | --role ROLE] [--json] COMMAND [ARGS]\n"
 		   "       ztgate COMMAND --help      that command's usage\n"
 		   "commands:\n");
-	for (const struct cli_cmd *cmd = cli_cmds; cmd->words; cmd++)
+	for (const struct cli_cmd *cmd = cli_cmd_first(); cmd; cmd = cli_cmd_next(cmd))
 		print_entry(f, cmd);
 	fprintf(f, "global options, before or after the command:\n"
 		   "  --socket PATH  the daemon's socket (default: $ZTGATE_SOCKET, else the one\n"
@@ -397,13 +421,13 @@ bool cli_usage_of(FILE *f, char *const *words, int n)
 	char group[64];
 	int found = 0;
 
-	for (cmd = cli_cmds; cmd->words; cmd++) {
+	for (cmd = cli_cmd_first(); cmd; cmd = cli_cmd_next(cmd)) {
 		if (cli_cmd_words_match(cmd, words, n, false)) {
 			cli_cmd_help(f, cmd);
 			return true;
 		}
 	}
-	for (cmd = cli_cmds; cmd->words; cmd++) {
+	for (cmd = cli_cmd_first(); cmd; cmd = cli_cmd_next(cmd)) {
 		if (!spec_match(cmd->words, words, n, true))
 			continue;
 		if (!found++)
@@ -433,10 +457,10 @@ int cli_group_fail(char *const *words, int n, const char *next)
 	size_t len;
 
 	join_words(group, sizeof(group), words, n);
-	for (cmd = cli_cmds; cmd->words; cmd++)
+	for (cmd = cli_cmd_first(); cmd; cmd = cli_cmd_next(cmd))
 		count += nth_word(cmd->words, n, &len) && spec_match(cmd->words, words, n, true);
 	/* "add, list, show or rm" */
-	for (cmd = cli_cmds; cmd->words; cmd++) {
+	for (cmd = cli_cmd_first(); cmd; cmd = cli_cmd_next(cmd)) {
 		const char *w = nth_word(cmd->words, n, &len);
 
 		if (!w || !spec_match(cmd->words, words, n, true))

@@ -30,7 +30,7 @@ static bool continues(struct words *w, char *word)
 	if (w->n == CLI_MAX_WORDS)
 		return false;
 	w->w[w->n] = word;
-	for (const struct cli_cmd *cmd = cli_cmds; cmd->words; cmd++)
+	for (const struct cli_cmd *cmd = cli_cmd_first(); cmd; cmd = cli_cmd_next(cmd))
 		if (cli_cmd_words_match(cmd, w->w, w->n + 1, true))
 			return true;
 	return false;
@@ -101,10 +101,10 @@ static int dispatch(struct cli *c, int argc, char **argv, struct words *w)
 		bool extra;
 		int ret;
 
-		for (cmd = cli_cmds; cmd->words; cmd++)
+		for (cmd = cli_cmd_first(); cmd; cmd = cli_cmd_next(cmd))
 			if (cli_cmd_words_match(cmd, w->w, k, false))
 				break;
-		if (!cmd->words)
+		if (!cmd)
 			continue;
 		ret = cli_cmd_parse(c, cmd, argc - w->at[k - 1], argv + w->at[k - 1], &a, err,
 				    sizeof(err), &extra);

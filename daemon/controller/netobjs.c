@@ -101,7 +101,9 @@ int zt_build_resource(struct zt_model *m, const char *name, const struct zt_mobj
 	const char *alias = zt_arg_str(args, "alias");
 	int ret = take_network(m, args, body, err, errlen);
 
-	if (icmp < 0)
+	if (zt_arg_flag(args, "no_icmp") == 1)
+		icmp = 0;
+	else if (icmp < 0)
 		icmp = json_object_object_get_ex(body, "icmp", &icmp_old) &&
 		       json_object_get_boolean(icmp_old);
 	if (!ret && !field(args, body, "address")) {

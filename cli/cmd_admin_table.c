@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The controller's admin commands (`ztgate admin ...`): one table, read by
+ * the CLI's dispatch and help like the node commands' (commands.c). Every
+ * entry runs through cmd_admin.c, which makes the request "admin.KIND.VERB"
+ * from the words and the options and prints the reply.
+ */
+#include <stddef.h>
+
+#include "cli/command.h"
+#include "cli/handlers.h"
+
+#define OPT(name, arg) { name, arg, NULL, CLI_OPT_LONG }
+
+static const struct option describe_opts[] = { OPT("description", required_argument), { 0 } };
+static const struct option user_opts[] = {
+	OPT("group", required_argument), OPT("display-name", required_argument),
+	OPT("role", required_argument), OPT("disable", no_argument), OPT("enable", no_argument),
+	{ 0 }
+};
+static const struct option sa_opts[] = {
+	OPT("group", required_argument), OPT("disable", no_argument), OPT("enable", no_argument),
+	{ 0 }
+};
+static const struct option connector_opts[] = {
+	OPT("network", required_argument), OPT("expires", required_argument), { 0 }
+};
+static const struct option expires_opts[] = { OPT("expires", required_argument), { 0 } };
+static const struct option resource_opts[] = {
+	OPT("network", required_argument), OPT("address", required_argument),
+	OPT("tcp", required_argument), OPT("udp", required_argument), OPT("icmp", no_argument),
+	OPT("no-icmp", no_argument), OPT("deny-mode", required_argument),
+	OPT("alias", required_argument), { 0 }
+};
+static const struct option policy_opts[] = {
+	OPT("session-lifetime", required_argument), OPT("hours", required_argument), { 0 }
+};
+static const struct option access_opts[] = {
+	OPT("group", required_argument), OPT("resource", required_argument),
+	OPT("policy", required_argument), { 0 }
+};
+static const struct option token_opts[] = {
+	OPT("user", required_argument), OPT("service-account", required_argument),
+	OPT("expires", required_argument), { 0 }
+};
+static const struct option audit_opts[] = {
+	OPT("verify", no_argument), OPT("since", required_argument), { 0 }
+};
+
+/* list, show and rm of KIND, whose objects are named by WHAT. */
+#define READ_RM(kind, what) \
+	{ .words = "admin " kind " list", .alias = "admin " kind " ls", .usage = "", \
+	  .summary = "every " kind, .run = cmd_admin }, \
+	{ .words = "admin " kind " show", .usage = what, .summary = "one " kind ", all its fields", \
+	  .pos = { what }, .min_pos = 1, .run = cmd_admin }, \
+	{ .words = "admin " kind " rm", .alias = "admin " kind " remove", .usage = what, \
+	  .summary = "remove a " kind, .pos = { what }, .min_pos = 1, .run = cmd_admin }
+
+/* add and set of KIND with OPTS. */
+#define ADD_SET(kind, what, optv, usage_opts, ...) \
+	{ .words = "admin " kind " add", .usage = what " " usage_opts, .summary = "add a " kind, \
+	  .opts = optv, .pos = { what }, .min_pos = 1, .required = { __VA_ARGS__ }, \
+	  .repeatable = "group", .run = cmd_admin }, \
+	{ .words = "admin " kind " set", .usage = what " " usage_opts, \
+	  .summary = "change a " kind "'s fields (those given)", .opts = optv, .pos = { what }, \
+	  .min_pos = 1, .repeatable = "group", .run = cmd_admin }
+
+const struct cli_cmd cli_admin_cmds[] = {
+	ADD_SET("network", "NAME", describe_opts, "[--description TEXT]"),
+	READ_RM("network", "NAME"),
+	{
+		.words = "admin connector add",
+		.usage = "NAME --network NET [--expires 24h]",
+		.summary = "add a connector; prints its one-time enrollment token (last line)",
+		.details = "ztgated connector --controller HOST:PORT --token TOKEN enrolls it\n"
+			   "--expires: how long the token works (default 24h; 30m, 7d, seconds)",
+		.opts = connector_opts, .pos = { "NAME" }, .min_pos = 1,
+		.required = { "network" }, .run = cmd_admin,
+	},
+	{
+		.words = "admin connector set", .usage = "NAME --network NET",
+		.summary = "move a connector to another network", .opts = connector_opts,
+		.pos = { "NAME" }, .min_pos = 1, .run = cmd_admin,
+	},
+	{
+		.words = "admin connector token", .usage = "NAME [--expires 24h]",
+		.summary = "a new one-time enrollment token for a connector (last line)",
+		.opts = expires_opts, .pos = { "NAME" }, .min_pos = 1, .run = cmd_admin,
+	},
+	READ_RM("connector", "NAME"),
+	ADD_SET("resource", "NAME", resource_opts,
+		"--network NET --address ADDR [--tcp LIST] [--udp LIST]\n"
+		"[--icmp|--no-icmp] [--deny-mode drop|reject] [--alias NAME]",
+		"network", "address"),
+	READ_RM("resource", "NAME"),
+	ADD_SET("group", "NAME", describe_opts, "[--description TEXT]"),
+	READ_RM("group", "NAME"),
+	{
+		.words = "admin group add-member", .usage = "GROUP EMAIL|SERVICE-ACCOUNT",
+		.summary = "put a user (an email) or a service account in a group",
+		.pos = { "GROUP", "MEMBER" }, .min_pos = 2, .run = cmd_admin,
+	},
+	{
+		.words = "admin group rm-member", .usage = "GROUP EMAIL|SERVICE-ACCOUNT",
+		.summary = "take a user or a service account out of a group",
+		.pos = { "GROUP", "MEMBER" }, .min_pos = 2, .run = cmd_admin,
+	},
+	ADD_SET("user", "EMAIL", user_opts,
+		"[--group G]... [--display-name NAME] [--role admin|member]\n[--disable|--enable]" ),
+	READ_RM("user", "EMAIL"),
+	ADD_SET("service-account", "NAME", sa_opts, "[--group G]... [--disable|--enable]"),
+	READ_RM("service-account", "NAME"),
+	ADD_SET("policy", "NAME", policy_opts, "[--session-lifetime 8h] [--hours HH:MM-HH:MM]" ),
+	READ_RM("policy", "NAME"),
+	{
+		.words = "admin access add", .usage = "--group G --resource R [--policy P]",
+		.summary = "let group G reach resource R (under security policy P)",
+		.opts = access_opts, .required = { "group", "resource" }, .run = cmd_admin,
+	},
+	{
+		.words = "admin access set", .usage = "--group G --resource R --policy P",
+		.summary = "change an access rule's security policy", .opts = access_opts,
+		.required = { "group", "resource" }, .run = cmd_admin,
+	},
+	{
+		.words = "admin access rm", .alias = "admin access remove",
+		.usage = "--group G --resource R", .summary = "take group G's access to R away",
+		.opts = access_opts, .required = { "group", "resource" }, .run = cmd_admin,
+	},
+	{
+		.words = "admin access list", .alias = "admin access ls", .usage = "",
+		.summary = "every access rule", .run = cmd_admin,
+	},
+	{
+		.words = "admin device token",
+		.usage = "--user EMAIL | --service-account NAME [--expires 24h]",
+		.summary = "a one-time token that enrolls a new device (last line)",
+		.details = "ztgated client --controller HOST:PORT --token TOKEN enrolls it",
+		.opts = token_opts, .run = cmd_admin,
+	},
+	{
+		.words = "admin device list", .alias = "admin device ls", .usage = "",
+		.summary = "every enrolled device", .run = cmd_admin,
+	},
+	{
+		.words = "admin device show", .usage = "NAME", .summary = "one device",
+		.pos = { "NAME" }, .min_pos = 1, .run = cmd_admin,
+	},
+	{
+		.words = "admin device rm", .alias = "admin device remove", .usage = "NAME",
+		.summary = "revoke a device", .pos = { "NAME" }, .min_pos = 1, .run = cmd_admin,
+	},
+	{
+		.words = "admin status", .usage = "",
+		.summary = "the model's revision and how many nodes applied it", .run = cmd_admin,
+	},
+	{
+		.words = "admin audit", .usage = "[--verify] [--since UNIX-TIME]",
+		.summary = "the audit trail; --verify checks its hash chain",
+		.opts = audit_opts, .run = cmd_admin,
+	},
+	{
+		.words = "admin export", .usage = "", .summary = "the whole model as one JSON document",
+		.run = cmd_admin,
+	},
+	{ 0 }
+};
