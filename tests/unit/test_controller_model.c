@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Unit tests of the controller's model (daemon/controller/): validation with
+ * one-line errors, nothing changed by a refused or failed write (a database
+ * error included), state across a reopen, removal rules, tokens (expired,
+ * reused, unknown refused), schema migration from v1, SQL placeholders.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "controller/schema.h"
+#include "ctl_helpers.h"
+
+/* office network, eng group, nas resource, alice in eng, eng -> nas. */
+static void base(struct zt_model *m)
+{
+	ctl_add(m, ZT_K_NETWORK, "office", NULL);
+	ctl_add(m, ZT_K_GROUP, "eng", NULL);
+	ctl_add(m, ZT_K_RESOURCE, "nas", "{\"network\":\"office\",\"address\":\"nas.home.int\","
+		"\"tcp\":\"80\",\"icmp\":true}");
+	ctl_add(m, ZT_K_USER, "alice@example.com", "{\"group\":[\"eng\"]}");
+	ctl_add(m, ZT_K_ACCESS, NULL, "{\"group\":\"eng\",\"resource\":\"nas\"}");
+}
+
+static void test_validation(void **state)
+{
+	struct zt_model *m = *state;
+
+	base(m);
+	ctl_add_fails(m, ZT_K_USER, "bob@example.com", "{\"group\":[\"nope\"]}", -ENOENT,
+		      "unknown group 'nope'");
+	ctl_add_fails(m, ZT_K_USER, "alice@example.com", NULL, -EEXIST, "already exists");
+	ctl_add_fails(m, ZT_K_USER, "not-an-email", NULL, -EINVAL, "invalid email");
+	ctl_add_fails(m, ZT_K_RESOURCE, "x", "{\"network\":\"nowhere\",\"address\":\"1.2.3.4\"}",
+		      -ENOENT, "unknown network 'nowhere'");
+	ctl_add_fails(m, ZT_K_RESOURCE, "x", "{\"network\":\"office\",\"address\":\"1.2.3.4\","
+		      "\"tcp\":\"99999\"}", -EINVAL, "99999");
+	ctl_add_fails(m, ZT_K_RESOURCE, "x", "{\"network\":\"office\",\"address\":\"nas.home.int\"}",
+		      -EEXIST, "already resource 'nas'");
+	ctl_add_fails(m, ZT_K_RESOURCE, "bad name", "{\"network\":\"office\",\"address\":\"1.2.3.4\"}",
+		      -EINVAL, "invalid");
+	ctl_add_fails(m, ZT_K_ACCESS, NULL, "{\"group\":\"eng\",\"resource\":\"nope\"}", -ENOENT,
+		      "unknown resource 'nope'");
+	ctl_add_fails(m, ZT_K_ACCESS, NULL, "{\"group\":\"eng\",\"resource\":\"nas\"}", -EEXIST,
+		      "already exists");
+	ctl_add_fails(m, ZT_K_CONNECTOR, "gw", "{}", -EINVAL, "--network");
+	ctl_add_fails(m, ZT_K_DEVICE, "d", "{}", -EINVAL, "enrollment");
+	ctl_add_fails(m, ZT_K_POLICY, "p", "{\"session_lifetime\":\"soon\"}", -EINVAL,
+		      "session lifetime");
+	/* In use: refused with the reason; an access rule first, then the resource goes. */
+	assert_int_equal(zt_model_rm(m, ZT_K_RESOURCE, "nas", "uid:0", ctl_err, sizeof(ctl_err)),
+			 -EBUSY);
+	assert_non_null(strstr(ctl_err, "access rule"));
+	assert_int_equal(zt_model_rm(m, ZT_K_NETWORK, "office", "uid:0", ctl_err, sizeof(ctl_err)),
+			 -EBUSY);
+	assert_int_equal(zt_model_rm(m, ZT_K_ACCESS, "eng:nas", "uid:0", ctl_err, sizeof(ctl_err)), 0);
+	assert_int_equal(zt_model_rm(m, ZT_K_RESOURCE, "nas", "uid:0", ctl_err, sizeof(ctl_err)), 0);
+}
+
+static void test_set_and_members(void **state)
+{
+	struct zt_model *m = *state;
+	json_object *a, *out = NULL;
+
+	base(m);
+	ctl_add(m, ZT_K_GROUP, "ops", NULL);
+	a = ctl_args("{\"tcp\":\"80,443\"}");
+	assert_int_equal(zt_model_set(m, ZT_K_RESOURCE, "nas", a, "uid:7", &out, ctl_err,
+				      sizeof(ctl_err)), 0);
+	json_object_put(a);
+	json_object_put(out);
+	assert_string_equal(zt_mobj_str(zt_model_find(m, ZT_K_RESOURCE, "nas"), "tcp"), "80,443");
+	assert_true(zt_mobj_bool(zt_model_find(m, ZT_K_RESOURCE, "nas"), "icmp"));
+	assert_string_equal(zt_model_find(m, ZT_K_RESOURCE, "nas")->actor, "uid:7");
+	assert_int_equal(zt_model_member(m, "ops", "alice@example.com", true, "uid:0", ctl_err,
+					 sizeof(ctl_err)), 0);
+	assert_true(zt_mobj_has(zt_model_find(m, ZT_K_USER, "alice@example.com"), "groups", "ops"));
+	assert_int_equal(zt_model_member(m, "ops", "alice@example.com", true, "uid:0", ctl_err,
+					 sizeof(ctl_err)), -EEXIST);
+	assert_int_equal(zt_model_member(m, "nope", "alice@example.com", true, "uid:0", ctl_err,
+					 sizeof(ctl_err)), -ENOENT);
+	assert_int_equal(zt_model_rm(m, ZT_K_GROUP, "ops", "uid:0", ctl_err, sizeof(ctl_err)), -EBUSY);
+	assert_int_equal(zt_model_member(m, "ops", "alice@example.com", false, "uid:0", ctl_err,
+					 sizeof(ctl_err)), 0);
+	assert_int_equal(zt_model_rm(m, ZT_K_GROUP, "ops", "uid:0", ctl_err, sizeof(ctl_err)), 0);
+}
+
+/* Reopened from the file: the same objects, ids, revision. */
+static void test_reopen(void **state)
+{
+	struct zt_model *m = *state;
+	uint64_t rev, id;
+
+	base(m);
+	rev = m->rev;
+	id = zt_model_find(m, ZT_K_RESOURCE, "nas")->id;
+	zt_model_close(m);
+	*state = m = ctl_open();
+	assert_int_equal(m->rev, rev);
+	assert_int_equal(zt_model_find(m, ZT_K_RESOURCE, "nas")->id, id);
+	assert_string_equal(zt_mobj_str(zt_model_find(m, ZT_K_RESOURCE, "nas"), "network"), "office");
+	assert_true(zt_mobj_has(zt_model_find(m, ZT_K_USER, "alice@example.com"), "groups", "eng"));
+	/* New ids never reuse old ones. */
+	ctl_add(m, ZT_K_GROUP, "ops", NULL);
+	assert_true(zt_model_find(m, ZT_K_GROUP, "ops")->id > id);
+}
+
+/* A database error (an audit insert that fails) fails the write and changes nothing. */
+static void test_db_error_changes_nothing(void **state)
+{
+	struct zt_model *m = *state;
+	json_object *a = ctl_args(NULL), *out = NULL;
+	uint64_t rev;
+
+	base(m);
+	rev = m->rev;
+	assert_int_equal(zt_db_script(m->db, "CREATE TRIGGER boom BEFORE INSERT ON audit BEGIN"
+				      " SELECT RAISE(ABORT, 'disk on fire'); END", ctl_err,
+				      sizeof(ctl_err)), 0);
+	assert_int_equal(zt_model_add(m, ZT_K_GROUP, "ops", a, "uid:0", &out, ctl_err,
+				      sizeof(ctl_err)), -EIO);
+	assert_non_null(strstr(ctl_err, "disk on fire"));
+	assert_null(zt_model_find(m, ZT_K_GROUP, "ops"));
+	assert_int_equal(m->rev, rev);
+	assert_int_equal(zt_model_rm(m, ZT_K_ACCESS, "eng:nas", "uid:0", ctl_err, sizeof(ctl_err)),
+			 -EIO);
+	assert_non_null(zt_model_find(m, ZT_K_ACCESS, "eng:nas"));
+	json_object_put(a);
+	zt_model_close(m);
+	*state = m = ctl_open();
+	assert_null(zt_model_find(m, ZT_K_GROUP, "ops"));
+	assert_non_null(zt_model_find(m, ZT_K_ACCESS, "eng:nas"));
+	assert_int_equal(m->rev, rev);
+}
+
+static void test_tokens(void **state)
+{
+	struct zt_model *m = *state;
+	char hash[ZT_TOKEN_HASH_HEX_LEN + 1], hash2[ZT_TOKEN_HASH_HEX_LEN + 1];
+	struct zt_node_ident id, id2;
+	uint8_t pub[ZT_KEY_LEN] = { 9, 0x55 };
+
+	base(m);
+	ctl_add(m, ZT_K_CONNECTOR, "gw", "{\"network\":\"office\"}");
+	assert_int_equal(ctl_token(m, ZT_K_USER, "nobody@example.com", 3600, hash), -ENOENT);
+	/* A device token: works once. */
+	assert_int_equal(ctl_token(m, ZT_K_USER, "alice@example.com", 3600, hash), 0);
+	assert_int_equal(ctl_enroll(m, hash, 9, "laptop", &id), 0);
+	assert_int_equal(id.kind, ZT_NODE_DEVICE);
+	assert_string_equal(id.name, "alice-laptop");
+	assert_string_equal(zt_mobj_str(zt_model_find_id(m, ZT_K_DEVICE, id.id), "address"),
+			    "100.64.0.2");
+	assert_int_equal(ctl_enroll(m, hash, 10, "other", &id2), -EACCES);
+	assert_non_null(strstr(ctl_err, "already used"));
+	/* The key alone finds it from now on. */
+	assert_int_equal(zt_model_lookup_key(m, pub, &id2), 0);
+	assert_int_equal(id2.id, id.id);
+	/* Expired. */
+	assert_int_equal(ctl_token(m, ZT_K_CONNECTOR, "gw", 60, hash2), 0);
+	ctl_time += 61;
+	assert_int_equal(ctl_enroll(m, hash2, 11, "gw", &id2), -EACCES);
+	assert_non_null(strstr(ctl_err, "expired"));
+	/* Unknown. */
+	memset(hash2, 'a', ZT_TOKEN_HASH_HEX_LEN);
+	assert_int_equal(ctl_enroll(m, hash2, 11, "gw", &id2), -EACCES);
+	assert_non_null(strstr(ctl_err, "unknown"));
+	/* A connector token binds the connector's key; a second device gets the next address. */
+	assert_int_equal(ctl_token(m, ZT_K_CONNECTOR, "gw", 60, hash2), 0);
+	assert_int_equal(ctl_enroll(m, hash2, 12, "gw", &id2), 0);
+	assert_int_equal(id2.kind, ZT_NODE_CONNECTOR);
+	assert_string_not_equal(zt_mobj_str(zt_model_find(m, ZT_K_CONNECTOR, "gw"), "pubkey"), "");
+	assert_int_equal(ctl_token(m, ZT_K_USER, "alice@example.com", 3600, hash), 0);
+	assert_int_equal(ctl_enroll(m, hash, 13, "laptop", &id2), 0);
+	assert_string_equal(id2.name, "alice-laptop-2");
+	assert_string_equal(zt_mobj_str(zt_model_find_id(m, ZT_K_DEVICE, id2.id), "address"),
+			    "100.64.0.3");
+	/* Removing the user revokes its devices: the key is unknown again. */
+	assert_int_equal(zt_model_rm(m, ZT_K_USER, "alice@example.com", "uid:0", ctl_err,
+				     sizeof(ctl_err)), 0);
+	assert_int_equal(zt_model_lookup_key(m, pub, &id2), -ENOENT);
+	assert_int_equal(m->n[ZT_K_DEVICE], 0);
+}
+
+/* Tokens refused and used are in the audit trail. */
+static void test_token_audit(void **state)
+{
+	struct zt_model *m = *state;
+	char hash[ZT_TOKEN_HASH_HEX_LEN + 1];
+	struct zt_node_ident id;
+	json_object *recs;
+	const char *text;
+
+	base(m);
+	assert_int_equal(ctl_token(m, ZT_K_USER, "alice@example.com", 3600, hash), 0);
+	assert_int_equal(ctl_enroll(m, hash, 9, "laptop", &id), 0);
+	assert_int_equal(ctl_enroll(m, hash, 10, "laptop", &id), -EACCES);
+	recs = zt_audit_list(m, 0, ctl_err, sizeof(ctl_err));
+	assert_non_null(recs);
+	text = json_object_to_json_string(recs);
+	assert_non_null(strstr(text, "token.create"));
+	assert_non_null(strstr(text, "token.used"));
+	assert_non_null(strstr(text, "token.refused"));
+	json_object_put(recs);
+}
+
+static void test_migration(void **state)
+{
+	struct zt_model *m = *state;
+	struct zt_db *db;
+	char path[128], v1[128];
+	int version;
+
+	(void)m;
+	snprintf(v1, sizeof(v1), "%s/v1.db", ctl_dir);
+	assert_int_equal(zt_db_open(v1, NULL, &db, ctl_err, sizeof(ctl_err)), 0);
+	assert_int_equal(zt_schema_migrate(db, 1, ctl_err, sizeof(ctl_err)), 0);
+	assert_int_equal(zt_schema_version(db, &version, ctl_err, sizeof(ctl_err)), 0);
+	assert_int_equal(version, 1);
+	assert_int_equal(zt_db_script(db, "INSERT INTO objects VALUES (5, 'group', 'old', '{}', 1, 1,"
+				      " 'uid:0'); UPDATE meta SET value = '3' WHERE key = 'rev'",
+				      ctl_err, sizeof(ctl_err)), 0);
+	zt_db_close(db);
+	/* Opening the model migrates it to the current version and keeps the data. */
+	ctl_path(path, sizeof(path));
+	snprintf(path, sizeof(path), "%s", v1);
+	assert_int_equal(zt_model_open(&m, path, NULL, ctl_pub, ctl_err, sizeof(ctl_err)), 0);
+	assert_non_null(zt_model_find(m, ZT_K_GROUP, "old"));
+	assert_int_equal(m->rev, 3);
+	assert_int_equal(zt_schema_version(m->db, &version, ctl_err, sizeof(ctl_err)), 0);
+	assert_int_equal(version, ZT_SCHEMA_VERSION);
+	m->now = ctl_now;
+	ctl_add(m, ZT_K_GROUP, "new", NULL);	/* v2's audit table is there */
+	assert_true(zt_model_find(m, ZT_K_GROUP, "new")->id > 5);
+	zt_model_close(m);
+	/* A database newer than this build is refused. */
+	assert_int_equal(zt_db_open(v1, NULL, &db, ctl_err, sizeof(ctl_err)), 0);
+	assert_int_equal(zt_db_script(db, "INSERT INTO schema_version VALUES (99)", ctl_err,
+				      sizeof(ctl_err)), 0);
+	zt_db_close(db);
+	assert_int_equal(zt_model_open(&m, v1, NULL, ctl_pub, ctl_err, sizeof(ctl_err)), -EPROTO);
+	assert_non_null(strstr(ctl_err, "newer"));
+}
+
+static void test_placeholders(void **state)
+{
+	char *q = zt_db_sql_qmarks("SELECT '$1', $2 FROM t WHERE a = $10 AND b = \"$3\"");
+
+	(void)state;
+	assert_string_equal(q, "SELECT '$1', ?2 FROM t WHERE a = ?10 AND b = \"$3\"");
+	free(q);
+	assert_int_equal(zt_parse_duration("24h", &ctl_time), 0);
+	assert_int_equal(ctl_time, 86400);
+	assert_int_equal(zt_parse_duration("soon", &ctl_time), -EINVAL);
+	ctl_time = 1800000000;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_validation, ctl_setup, ctl_teardown),
+		cmocka_unit_test_setup_teardown(test_set_and_members, ctl_setup, ctl_teardown),
+		cmocka_unit_test_setup_teardown(test_reopen, ctl_setup, ctl_teardown),
+		cmocka_unit_test_setup_teardown(test_db_error_changes_nothing, ctl_setup, ctl_teardown),
+		cmocka_unit_test_setup_teardown(test_tokens, ctl_setup, ctl_teardown),
+		cmocka_unit_test_setup_teardown(test_token_audit, ctl_setup, ctl_teardown),
+		cmocka_unit_test_setup_teardown(test_migration, ctl_setup, ctl_teardown),
+		cmocka_unit_test_setup_teardown(test_placeholders, ctl_setup, ctl_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Unit tests of the controller's views (daemon/controller/view.c,
+ * affected.c): which node sees what (a client of a user in group A learns
+ * nothing of group B's resources; a connector sees only its network), every
+ * view a valid policy document, and which nodes a change touches.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "ctl_helpers.h"
+#include "policy/policy.h"
+
+struct nodes {
+	struct zt_node_ident gw_office, gw_lab, alice, bob, ci;
+};
+
+static struct nodes n;
+
+/* What the model said changed since the last reset. */
+static struct zt_node_ident changed[64];
+static size_t nchanged;
+static bool changed_all;
+
+static void on_changed(void *arg, const struct zt_node_ident *ident)
+{
+	(void)arg;
+	if (!ident)
+		changed_all = true;
+	else if (nchanged < 64)
+		changed[nchanged++] = *ident;
+}
+
+static bool was_changed(const struct zt_node_ident *id)
+{
+	for (size_t i = 0; i < nchanged; i++)
+		if (changed[i].kind == id->kind && changed[i].id == id->id)
+			return true;
+	return false;
+}
+
+static void enroll(struct zt_model *m, enum zt_kind k, const char *name, uint8_t key,
+		   const char *host, struct zt_node_ident *id)
+{
+	char hash[ZT_TOKEN_HASH_HEX_LEN + 1];
+
+	assert_int_equal(ctl_token(m, k, name, 3600, hash), 0);
+	if (ctl_enroll(m, hash, key, host, id))
+		fail_msg("enroll %s: %s", name, ctl_err);
+}
+
+/* Two networks, two groups, three principals, every node enrolled. */
+static void world(struct zt_model *m)
+{
+	ctl_add(m, ZT_K_NETWORK, "office", NULL);
+	ctl_add(m, ZT_K_NETWORK, "lab", NULL);
+	ctl_add(m, ZT_K_CONNECTOR, "gw-office", "{\"network\":\"office\"}");
+	ctl_add(m, ZT_K_CONNECTOR, "gw-lab", "{\"network\":\"lab\"}");
+	ctl_add(m, ZT_K_RESOURCE, "nas", "{\"network\":\"office\",\"address\":\"nas.home.int\","
+		"\"tcp\":\"80\",\"icmp\":true}");
+	ctl_add(m, ZT_K_RESOURCE, "wiki", "{\"network\":\"office\",\"address\":\"10.1.0.5\","
+		"\"tcp\":\"443\"}");
+	ctl_add(m, ZT_K_RESOURCE, "labdb", "{\"network\":\"lab\",\"address\":\"10.2.0.0/24\","
+		"\"tcp\":\"5432\",\"deny_mode\":\"reject\"}");
+	ctl_add(m, ZT_K_GROUP, "eng", NULL);
+	ctl_add(m, ZT_K_GROUP, "ops", NULL);
+	ctl_add(m, ZT_K_USER, "alice@example.com", "{\"group\":[\"eng\"]}");
+	ctl_add(m, ZT_K_USER, "bob@example.com", "{\"group\":\"ops\"}");
+	ctl_add(m, ZT_K_SA, "ci", "{\"group\":[\"eng\"]}");
+	ctl_add(m, ZT_K_ACCESS, NULL, "{\"group\":\"eng\",\"resource\":\"nas\"}");
+	ctl_add(m, ZT_K_ACCESS, NULL, "{\"group\":\"ops\",\"resource\":\"wiki\"}");
+	ctl_add(m, ZT_K_ACCESS, NULL, "{\"group\":\"ops\",\"resource\":\"labdb\"}");
+	enroll(m, ZT_K_CONNECTOR, "gw-office", 1, "gw1", &n.gw_office);
+	enroll(m, ZT_K_CONNECTOR, "gw-lab", 2, "gw2", &n.gw_lab);
+	enroll(m, ZT_K_USER, "alice@example.com", 3, "laptop", &n.alice);
+	enroll(m, ZT_K_USER, "bob@example.com", 4, "pc", &n.bob);
+	enroll(m, ZT_K_SA, "ci", 5, "runner", &n.ci);
+	m->changed = on_changed;
+	nchanged = 0;
+	changed_all = false;
+}
+
+/* ID's view as text, checked to be a policy document `ztgate apply` takes. */
+static char *view_text(struct zt_model *m, const struct zt_node_ident *id)
+{
+	json_object *v = zt_model_view(m, id, &(uint64_t){ 0 }), *doc;
+	struct zt_policy p;
+	char *text;
+
+	assert_non_null(v);
+	assert_true(json_object_object_get_ex(v, "policy", &doc));
+	if (zt_policy_from_json(&p, doc, ctl_err, sizeof(ctl_err)))
+		fail_msg("%s's view is not a policy: %s\n%s", id->name, ctl_err,
+			 json_object_to_json_string(doc));
+	zt_policy_free(&p);
+	text = strdup(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
+						       JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(v);
+	return text;
+}
+
+static void has(const char *text, const char *part, bool want)
+{
+	if (!!strstr(text, part) != want)
+		fail_msg("view %s '%s': %s", want ? "lacks" : "has", part, text);
+}
+
+static void test_client_views(void **state)
+{
+	struct zt_model *m = *state;
+	char *a, *b, *c;
+
+	world(m);
+	a = view_text(m, &n.alice);
+	has(a, "\"name\":\"nas\"", true);
+	has(a, "\"connector\":\"gw-office\"", true);
+	has(a, "\"address\":\"100.64.0.2\"", true);	/* self: the first device */
+	has(a, "wiki", false);
+	has(a, "labdb", false);
+	has(a, "gw-lab", false);
+	has(a, "bob", false);
+	has(a, "10.1.0.5", false);
+	b = view_text(m, &n.bob);
+	has(b, "\"name\":\"wiki\"", true);
+	has(b, "\"name\":\"labdb\"", true);
+	has(b, "gw-lab", true);
+	has(b, "nas", false);
+	has(b, "alice", false);
+	c = view_text(m, &n.ci);
+	has(c, "\"name\":\"nas\"", true);
+	has(c, "wiki", false);
+	free(a);
+	free(b);
+	free(c);
+}
+
+static void test_connector_views(void **state)
+{
+	struct zt_model *m = *state;
+	char *o, *l;
+
+	world(m);
+	o = view_text(m, &n.gw_office);
+	has(o, "\"name\":\"nas\"", true);
+	has(o, "\"name\":\"wiki\"", true);
+	has(o, "labdb", false);
+	has(o, "{\"device\":\"alice-laptop\",\"resource\":\"nas\"}", true);
+	has(o, "{\"device\":\"ci-runner\",\"resource\":\"nas\"}", true);
+	has(o, "{\"device\":\"bob-pc\",\"resource\":\"wiki\"}", true);
+	has(o, "{\"device\":\"bob-pc\",\"resource\":\"nas\"}", false);
+	l = view_text(m, &n.gw_lab);
+	has(l, "labdb", true);
+	has(l, "nas", false);
+	has(l, "alice", false);
+	has(l, "{\"device\":\"bob-pc\",\"resource\":\"labdb\"}", true);
+	free(o);
+	free(l);
+}
+
+/* Only the nodes a change touches are told. */
+static void test_affected(void **state)
+{
+	struct zt_model *m = *state;
+	json_object *a = ctl_args("{\"group\":\"ops\",\"resource\":\"nas\"}"), *out = NULL;
+	char *v;
+
+	world(m);
+	assert_int_equal(zt_model_add(m, ZT_K_ACCESS, NULL, a, "uid:0", &out, ctl_err,
+				      sizeof(ctl_err)), 0);
+	json_object_put(a);
+	json_object_put(out);
+	assert_false(changed_all);
+	assert_true(was_changed(&n.gw_office));
+	assert_true(was_changed(&n.bob));
+	assert_false(was_changed(&n.alice));
+	assert_false(was_changed(&n.gw_lab));
+	assert_false(was_changed(&n.ci));
+	/* alice leaves eng: her device and the office connector. */
+	nchanged = 0;
+	assert_int_equal(zt_model_member(m, "eng", "alice@example.com", false, "uid:0", ctl_err,
+					 sizeof(ctl_err)), 0);
+	assert_true(was_changed(&n.alice));
+	assert_true(was_changed(&n.gw_office));
+	assert_false(was_changed(&n.bob));
+	assert_false(was_changed(&n.gw_lab));
+	v = view_text(m, &n.alice);
+	has(v, "nas", false);
+	free(v);
+}
+
+/* A connector's endpoint reaches the clients that list it, as runtime data only. */
+static void test_endpoint_and_revocation(void **state)
+{
+	struct zt_model *m = *state;
+	json_object *body = json_object_new_object(), *args;
+	uint64_t rev;
+	char *a;
+
+	world(m);
+	rev = m->rev;
+	json_object_object_add(body, "endpoint", json_object_new_string("192.0.2.1:51820"));
+	zt_model_node_ops.report(m, &n.gw_office, "endpoint", body);
+	json_object_put(body);
+	assert_int_equal(m->rev, rev);
+	assert_true(was_changed(&n.alice));
+	assert_true(was_changed(&n.bob));
+	assert_false(was_changed(&n.gw_lab));
+	a = view_text(m, &n.alice);
+	has(a, "\"endpoint\":\"192.0.2.1:51820\"", true);
+	free(a);
+	/* A disabled user's device has no view: the node server closes it. */
+	args = ctl_args("{\"disable\":true}");
+	assert_int_equal(zt_model_set(m, ZT_K_USER, "alice@example.com", args, "uid:0", &body,
+				      ctl_err, sizeof(ctl_err)), 0);
+	json_object_put(args);
+	json_object_put(body);
+	assert_null(zt_model_view(m, &n.alice, &rev));
+	a = view_text(m, &n.gw_office);
+	has(a, "alice", false);
+	free(a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_client_views, ctl_setup, ctl_teardown),
+		cmocka_unit_test_setup_teardown(test_connector_views, ctl_setup, ctl_teardown),
+		cmocka_unit_test_setup_teardown(test_affected, ctl_setup, ctl_teardown),
+		cmocka_unit_test_setup_teardown(test_endpoint_and_revocation, ctl_setup, ctl_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
