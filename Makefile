@@ -61,7 +61,7 @@ UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/san/%,$(UNIT_SRCS))
 BPFT_SRCS   := $(wildcard tests/bpf/test_*.c)
 BPFT_BINS   := $(patsubst tests/bpf/%.c,$(BUILD)/san/%,$(BPFT_SRCS))
 
-.PHONY: all deb deps test test-layout test-unit test-bpf test-integration test-fuzz fuzz-long bench demo \
+.PHONY: all deb deps test test-layout test-unit test-pg test-bpf test-integration test-fuzz fuzz-long bench demo \
 	install clean vmlinux san image k8s-validate
 
 all: $(BUILD)/ztgated $(BUILD)/ztgate $(BPF_OBJS)
@@ -141,7 +141,7 @@ $(BUILD)/san/test_%: $(SAN_OBJ)/tests/bpf/test_%.o $(SAN_MODULES) $(BPF_OBJS)
 $(BUILD)/san/%_tool: $(SAN_OBJ)/tests/tools/%_tool.o $(SAN_MODULES)
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(LDLIBS)
 
-test: test-layout test-unit test-bpf test-fuzz test-integration
+test: test-layout test-unit test-pg test-bpf test-fuzz test-integration
 
 # The tree's shape (tests/lint/layout.py): layers, include cycles, function
 # length, header comments, shared constants defined once.
@@ -150,6 +150,11 @@ test-layout:
 
 test-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+# The controller's unit tests again on a throwaway PostgreSQL 15 (tests/pg.sh).
+CTL_UNIT_BINS := $(filter $(BUILD)/san/test_controller_%,$(UNIT_BINS))
+test-pg: $(CTL_UNIT_BINS)
+	bash tests/pg.sh $(CTL_UNIT_BINS)
 
 test-bpf: $(BPFT_BINS)
 	@set -e; for t in $(BPFT_BINS); do echo "== $$t"; $$t; done

@@ -32,12 +32,20 @@ static __attribute__((unused)) void ctl_path(char *out, size_t len)
 	snprintf(out, len, "%s/controller.db", ctl_dir);
 }
 
+/* tests/pg.sh sets it: the same tests on PostgreSQL. */
+static const char *ctl_pg(void)
+{
+	return getenv("ZT_TEST_PG_URL");
+}
+
 static __attribute__((unused)) struct zt_model *ctl_open(void)
 {
 	struct zt_model *m = NULL;
-	char path[128];
+	char path[512];
 
 	ctl_path(path, sizeof(path));
+	if (ctl_pg())
+		snprintf(path, sizeof(path), "%s", ctl_pg());
 	if (zt_model_open(&m, path, NULL, ctl_pub, ctl_err, sizeof(ctl_err)))
 		fail_msg("open: %s", ctl_err);
 	m->now = ctl_now;
@@ -50,6 +58,15 @@ static __attribute__((unused)) int ctl_setup(void **state)
 	snprintf(ctl_dir, sizeof(ctl_dir), "/tmp/zt-ctl-XXXXXX");
 	if (!mkdtemp(ctl_dir))
 		return -1;
+	if (ctl_pg()) {	/* an empty database for each test */
+		struct zt_db *db;
+
+		if (zt_db_open(ctl_pg(), NULL, &db, ctl_err, sizeof(ctl_err)) ||
+		    zt_db_script(db, "DROP SCHEMA public CASCADE; CREATE SCHEMA public", ctl_err,
+				 sizeof(ctl_err)))
+			fail_msg("postgresql: %s", ctl_err);
+		zt_db_close(db);
+	}
 	*state = ctl_open();
 	return 0;
 }
