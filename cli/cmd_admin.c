@@ -225,3 +225,31 @@ int cmd_admin(struct cli *c, const struct cli_args *a)
 	}
 	return CLI_EXIT_OK;
 }
+
+/* `admin apply -f FILE [--dry-run]`: the changes on stdout, how it went on stderr. */
+int cmd_admin_apply(struct cli *c, const struct cli_args *a)
+{
+	bool dry_run = cli_arg(a, "dry-run") != NULL;
+	json_object *doc = cli_read_document(cli_arg(a, "file")), *req, *resp, *changes;
+	size_t n;
+
+	if (!doc)
+		return CLI_EXIT_FAIL;
+	req = cli_request("admin.apply");
+	json_object_object_add(req, "model", doc);
+	json_object_object_add(req, "dry_run", json_object_new_boolean(dry_run));
+	resp = cli_call(c, req);
+	if (!resp)
+		return CLI_EXIT_FAIL;
+	if (cli_printed_as_json(c, resp))
+		return CLI_EXIT_OK;
+	changes = json_object_object_get(resp, "changes");
+	n = json_object_array_length(changes);
+	for (size_t i = 0; i < n; i++)
+		puts(json_object_get_string(json_object_array_get_idx(changes, i)));
+	fflush(stdout);
+	fprintf(stderr, "ztgate: %s %zu change%s%s\n", dry_run ? "dry run:" : "applied", n,
+		n == 1 ? "" : "s", dry_run ? ", nothing applied" : "");
+	json_object_put(resp);
+	return CLI_EXIT_OK;
+}

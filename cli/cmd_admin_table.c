@@ -43,6 +43,9 @@ static const struct option token_opts[] = {
 	OPT("user", required_argument), OPT("service-account", required_argument),
 	OPT("expires", required_argument), { 0 }
 };
+static const struct option apply_opts[] = {
+	{ "file", required_argument, NULL, 'f' }, OPT("dry-run", no_argument), { 0 }
+};
 static const struct option audit_opts[] = {
 	OPT("verify", no_argument), OPT("since", required_argument), { 0 }
 };
@@ -162,6 +165,16 @@ const struct cli_cmd cli_admin_cmds[] = {
 	{
 		.words = "admin export", .usage = "", .summary = "the whole model as one JSON document",
 		.run = cmd_admin,
+	},
+	{
+		.words = "admin apply", .usage = "-f FILE [--dry-run]",
+		.summary = "make the model what FILE says (admin export's form), atomically",
+		.details = "FILE ('-': stdin) is validated whole, its \"tests\" ([{\"user\": EMAIL,\n"
+			   "  \"allow\": [RESOURCE...], \"deny\": [...]}]) must pass, then every change\n"
+			   "  is committed at once; prints one line per change (+ added, ~ changed,\n"
+			   "  - removed). Devices stay unless their owner goes.\n"
+			   "--dry-run: print the changes, apply nothing",
+		.opts = apply_opts, .required = { "file" }, .run = cmd_admin_apply,
 	},
 	{ 0 }
 };

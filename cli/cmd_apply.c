@@ -16,8 +16,7 @@
 #include "cli/output.h"
 #include "cli/request.h"
 
-/* The whole of FILE ("-": stdin) as one JSON object; NULL after reporting. */
-static json_object *read_document(const char *path)
+json_object *cli_read_document(const char *path)
 {
 	FILE *f = strcmp(path, "-") ? fopen(path, "re") : stdin;
 	const char *name = strcmp(path, "-") ? path : "stdin";
@@ -78,7 +77,7 @@ static json_object *read_document(const char *path)
 		goto out;
 	}
 	if (!json_object_is_type(doc, json_type_object)) {
-		cli_fail("%s: the policy document must be a JSON object", name);
+		cli_fail("%s: the document must be a JSON object", name);
 		json_object_put(doc);
 		doc = NULL;
 	}
@@ -97,7 +96,7 @@ int cmd_apply(struct cli *c, const struct cli_args *a)
 	json_object *req, *resp, *changes, *doc;
 	size_t i, n;
 
-	doc = read_document(cli_arg(a, "file"));
+	doc = cli_read_document(cli_arg(a, "file"));
 	if (!doc)
 		return 1;
 	req = cli_request("policy.apply");

@@ -45,6 +45,7 @@ int cmd_teardown(struct cli *c, const struct cli_args *a);
 
 /* cmd_admin.c: the controller's admin commands, every one of them */
 int cmd_admin(struct cli *c, const struct cli_args *a);
+int cmd_admin_apply(struct cli *c, const struct cli_args *a);
 
 /* netcheck.c: the network's UDP, locally */
 int cmd_netcheck(struct cli *c, const struct cli_args *a);

@@ -21,4 +21,7 @@ void cli_request_add(json_object *req, const char *key, const char *value);
  */
 json_object *cli_call(struct cli *c, json_object *req);
 
+/* The whole of FILE ("-": stdin) as one JSON object; NULL after reporting (cmd_apply.c). */
+json_object *cli_read_document(const char *path);
+
 #endif

@@ -48,6 +48,8 @@ int zt_build_device(struct zt_model *m, const char *name, const struct zt_mobj *
 
 /* Is principal P (a user or service account object) enabled and in GROUP? */
 bool zt_principal_in(const struct zt_mobj *p, const char *group);
+/* Does principal P reach resource RES through some access rule? */
+bool zt_principal_reaches(const struct zt_model *m, const struct zt_mobj *p, const char *res);
 /* The owner (user or service account) of device D, or NULL. */
 struct zt_mobj *zt_device_owner(const struct zt_model *m, const struct zt_mobj *d);
 

@@ -184,7 +184,7 @@ static int build_policy(struct zt_model *m, const char *name, const struct zt_mo
 	(void)m;
 	if (ret)
 		return ret;
-	if (life && (zt_parse_duration(life, &secs) || secs < 60)) {
+	if (life && strcmp(life, "0") && (zt_parse_duration(life, &secs) || secs < 60)) {
 		snprintf(err, errlen, "invalid session lifetime '%s': e.g. 8h, 30m, 7d (at least 1m)",
 			 life);
 		return -EINVAL;

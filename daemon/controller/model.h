@@ -186,6 +186,14 @@ int zt_model_rm(struct zt_model *m, enum zt_kind k, const char *name, const char
 /* Add MEMBER (an email: a user; else a service account) to GROUP, or take it out. */
 int zt_model_member(struct zt_model *m, const char *group, const char *member, bool add,
 		    const char *actor, char *err, size_t errlen);
+/*
+ * Make the model what DOC (zt_model_export's form, plus optional "tests")
+ * says, validated whole, in one transaction; with DRY_RUN only list what
+ * would change. *CHANGES: ["+ user bob", "~ resource nas", "- group ops"].
+ * 0 or -errno with ERR naming the entry ("resource[2]: unknown network").
+ */
+int zt_model_apply(struct zt_model *m, json_object *doc, bool dry_run, const char *actor,
+		   json_object **changes, char *err, size_t errlen);
 /* Every object of K as an array. */
 json_object *zt_model_list(const struct zt_model *m, enum zt_kind k);
 /* {"rev", "users": [...], "groups": [...], ...}: the whole model. */

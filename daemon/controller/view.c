@@ -29,8 +29,7 @@ bool zt_principal_in(const struct zt_mobj *p, const char *group)
 	return p && !zt_mobj_bool(p, "disabled") && zt_mobj_has(p, "groups", group);
 }
 
-/* Does principal P reach resource R through some access rule? */
-static bool reaches(const struct zt_model *m, const struct zt_mobj *p, const char *res)
+bool zt_principal_reaches(const struct zt_model *m, const struct zt_mobj *p, const char *res)
 {
 	for (size_t i = 0; i < m->n[ZT_K_ACCESS]; i++) {
 		const struct zt_mobj *a = m->objs[ZT_K_ACCESS][i];
@@ -93,7 +92,7 @@ static json_object *device_policy(struct zt_model *m, const struct zt_mobj *p)
 		const struct zt_mobj *r = m->objs[ZT_K_RESOURCE][i], *c;
 		size_t k;
 
-		if (!reaches(m, p, r->name))
+		if (!zt_principal_reaches(m, p, r->name))
 			continue;
 		c = network_connector(m, zt_mobj_str(r, "network"));
 		json_object_array_add(res, resource_entry(r, c ? c->name : NULL));
@@ -132,7 +131,7 @@ static json_object *connector_policy(const struct zt_model *m, const char *net)
 			const struct zt_mobj *r = m->objs[ZT_K_RESOURCE][k];
 			json_object *g;
 
-			if (strcmp(zt_mobj_str(r, "network"), net) || !reaches(m, p, r->name))
+			if (strcmp(zt_mobj_str(r, "network"), net) || !zt_principal_reaches(m, p, r->name))
 				continue;
 			g = json_object_new_object();
 			json_object_object_add(g, "device", json_object_new_string(d->name));

@@ -287,6 +287,23 @@ static json_object *cmd_export(struct zt_daemon *d, const struct zt_ctl_req *r)
 	return reply_object("model", zt_model_export(model_of(d)));
 }
 
+/* `admin apply -f FILE [--dry-run]`: {"model": document, "dry_run"}. */
+static json_object *cmd_apply(struct zt_daemon *d, const struct zt_ctl_req *r)
+{
+	json_object *doc, *dry, *changes, *o;
+	char err[256], actor[32];
+
+	if (!json_object_object_get_ex(r->args, "model", &doc))
+		return zt_ctl_error("no \"model\" document");
+	actor_of(r, actor, sizeof(actor));
+	if (zt_model_apply(model_of(d), doc, json_object_object_get_ex(r->args, "dry_run", &dry) &&
+			   json_object_get_boolean(dry), actor, &changes, err, sizeof(err)))
+		return zt_ctl_error(err);
+	o = reply_object("changes", changes);
+	json_object_object_add(o, "rev", json_object_new_int64((int64_t)model_of(d)->rev));
+	return o;
+}
+
 /* The verbs every kind has; reads change nothing, the rest change state. */
 #define KIND_CMDS(kind) \
 	{ .name = "admin." kind ".add", .run = cmd_add, .changes = true }, \
@@ -322,5 +339,6 @@ const struct zt_ctl_cmd zt_controller_commands[] = {
 	{ .name = "admin.audit", .run = cmd_audit },
 	{ .name = "admin.audit.verify", .run = cmd_audit_verify },
 	{ .name = "admin.export", .run = cmd_export },
+	{ .name = "admin.apply", .run = cmd_apply, .changes = true },
 	{ 0 },
 };

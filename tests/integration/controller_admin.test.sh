@@ -117,6 +117,23 @@ ztc admin audit --verify | grep -qE '^audit chain ok: [0-9]+ records$' || fail "
 [[ $(ztc --json admin audit | jq '[.records[] | select(.action == "delete")] | length') -ge 1 ]] ||
 	fail "the access rm is not in the audit trail"
 
+section "export / apply"
+ztc admin export >"$ZT_TMP/model.json"
+ztc admin apply -f "$ZT_TMP/model.json" 2>&1 | grep -q 'applied 0 changes' || fail "export -> apply changed something"
+jq '.group += [{"name": "qa"}] | .resource[0].tcp = "80,443" |
+    .tests = [{"user": "alice@example.com", "allow": ["nas"], "deny": ["web"]}]' \
+	"$ZT_TMP/model.json" >"$ZT_TMP/model2.json"
+ztc admin apply -f "$ZT_TMP/model2.json" --dry-run >"$ZT_TMP/out" 2>&1
+grep -qx '+ group qa' "$ZT_TMP/out" || fail "dry run: $(cat "$ZT_TMP/out")"
+[[ -z $(ztc admin group list | grep '^qa ') ]] || fail "dry run applied"
+jq '.tests = [{"user": "alice@example.com", "deny": ["nas"]}]' "$ZT_TMP/model2.json" >"$ZT_TMP/model3.json"
+expect_fail "apply: a failing test" "alice@example.com would reach nas" admin apply -f "$ZT_TMP/model3.json"
+jq '.resource[0].network = "nowhere"' "$ZT_TMP/model2.json" >"$ZT_TMP/model4.json"
+expect_fail "apply: a bad entry" "resource[0]: unknown network 'nowhere'" admin apply -f "$ZT_TMP/model4.json"
+ztc admin apply -f "$ZT_TMP/model2.json" >"$ZT_TMP/out" 2>&1
+grep -qx '~ resource nas' "$ZT_TMP/out" || fail "apply: $(cat "$ZT_TMP/out")"
+ztc admin group list | grep -q '^qa ' || fail "apply did not add group qa"
+
 section "killed, restarted: the state is kept"
 before=$(ztc admin export | jq -S .)
 zt_daemon_stop KILL

@@ -252,6 +252,48 @@ static void test_migration(void **state)
 	assert_non_null(strstr(ctl_err, "newer"));
 }
 
+/* export -> apply is no change; a whole document applies at once or not at all. */
+static void test_apply(void **state)
+{
+	struct zt_model *m = *state;
+	char hash[ZT_TOKEN_HASH_HEX_LEN + 1];
+	struct zt_node_ident id;
+	json_object *doc, *changes = NULL, *users;
+	uint64_t rev;
+
+	base(m);
+	assert_int_equal(ctl_token(m, ZT_K_USER, "alice@example.com", 3600, hash), 0);
+	assert_int_equal(ctl_enroll(m, hash, 9, "laptop", &id), 0);
+	doc = zt_model_export(m);
+	rev = m->rev;
+	assert_int_equal(zt_model_apply(m, doc, false, "uid:0", &changes, ctl_err, sizeof(ctl_err)), 0);
+	assert_int_equal(json_object_array_length(changes), 0);
+	assert_int_equal(m->rev, rev);
+	json_object_put(changes);
+	/* A failing test in the document: refused, nothing changed. */
+	json_object_object_add(doc, "tests", ctl_args("[{\"user\":\"alice@example.com\","
+						       "\"deny\":[\"nas\"]}]"));
+	assert_int_equal(zt_model_apply(m, doc, false, "uid:0", &changes, ctl_err, sizeof(ctl_err)),
+			 -EINVAL);
+	assert_non_null(strstr(ctl_err, "would reach nas"));
+	assert_int_equal(m->rev, rev);
+	/* Without alice: her device goes with her, in one revision. */
+	json_object_object_del(doc, "tests");
+	users = json_object_new_array();
+	json_object_object_add(doc, "user", users);
+	json_object_object_add(doc, "access", json_object_new_array());
+	assert_int_equal(zt_model_apply(m, doc, true, "uid:0", &changes, ctl_err, sizeof(ctl_err)), 0);
+	assert_int_equal(json_object_array_length(changes), 3);
+	assert_int_equal(m->rev, rev);
+	json_object_put(changes);
+	assert_int_equal(zt_model_apply(m, doc, false, "uid:0", &changes, ctl_err, sizeof(ctl_err)), 0);
+	assert_int_equal(m->rev, rev + 1);
+	assert_null(zt_model_find(m, ZT_K_USER, "alice@example.com"));
+	assert_int_equal(m->n[ZT_K_DEVICE], 0);
+	json_object_put(changes);
+	json_object_put(doc);
+}
+
 static void test_placeholders(void **state)
 {
 	char *q = zt_db_sql_qmarks("SELECT '$1', $2 FROM t WHERE a = $10 AND b = \"$3\"");
@@ -275,6 +317,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tokens, ctl_setup, ctl_teardown),
 		cmocka_unit_test_setup_teardown(test_token_audit, ctl_setup, ctl_teardown),
 		cmocka_unit_test_setup_teardown(test_migration, ctl_setup, ctl_teardown),
+		cmocka_unit_test_setup_teardown(test_apply, ctl_setup, ctl_teardown),
 		cmocka_unit_test_setup_teardown(test_placeholders, ctl_setup, ctl_teardown),
 	};
 
