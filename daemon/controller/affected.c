@@ -42,27 +42,39 @@ int zt_idents_add(struct zt_idents *s, enum zt_node_kind kind, const struct zt_m
 
 static int connectors_of(const struct zt_model *m, struct zt_idents *s, const char *net)
 {
+	size_t n;
+	struct zt_mobj *const *c = zt_index_related(m, "cn", net, &n);
 	int ret = 0;
 
-	for (size_t i = 0; i < m->n[ZT_K_CONNECTOR] && !ret; i++)
-		if (!strcmp(zt_mobj_str(m->objs[ZT_K_CONNECTOR][i], "network"), net))
-			ret = zt_idents_add(s, ZT_NODE_CONNECTOR, m->objs[ZT_K_CONNECTOR][i]);
+	for (size_t i = 0; i < n && !ret; i++)
+		ret = zt_idents_add(s, ZT_NODE_CONNECTOR, c[i]);
 	return ret;
 }
 
-/* Devices whose principal is in GROUP (NULL: owned by principal OWNER). */
-static int devices_of(const struct zt_model *m, struct zt_idents *s, const char *group,
-		      const struct zt_mobj *owner)
+/* Devices owned by principal P (a user or a service account). */
+static int devices_of_owner(const struct zt_model *m, struct zt_idents *s, const struct zt_mobj *p)
 {
+	char owner[256];
+	size_t n;
+	struct zt_mobj *const *d;
 	int ret = 0;
 
-	for (size_t i = 0; i < m->n[ZT_K_DEVICE] && !ret; i++) {
-		const struct zt_mobj *d = m->objs[ZT_K_DEVICE][i], *p = zt_device_owner(m, d);
+	snprintf(owner, sizeof(owner), "%s:%s", zt_kind_name(p->kind), p->name);
+	d = zt_index_related(m, "do", owner, &n);
+	for (size_t i = 0; i < n && !ret; i++)
+		ret = zt_idents_add(s, ZT_NODE_DEVICE, d[i]);
+	return ret;
+}
 
-		if (group ? zt_mobj_has(p, "groups", group)
-			  : p && p->kind == owner->kind && !strcmp(p->name, owner->name))
-			ret = zt_idents_add(s, ZT_NODE_DEVICE, d);
-	}
+/* Devices whose principal is in GROUP. */
+static int devices_of_group(const struct zt_model *m, struct zt_idents *s, const char *group)
+{
+	size_t n;
+	struct zt_mobj *const *p = zt_index_related(m, "m", group, &n);
+	int ret = 0;
+
+	for (size_t i = 0; i < n && !ret; i++)
+		ret = devices_of_owner(m, s, p[i]);
 	return ret;
 }
 
@@ -76,28 +88,18 @@ static int network_of_resource(const struct zt_model *m, struct zt_idents *s, co
 /* The connectors of the networks principal P's groups reach. */
 static int reach_of(const struct zt_model *m, struct zt_idents *s, const struct zt_mobj *p)
 {
+	json_object *groups;
 	int ret = 0;
 
-	for (size_t i = 0; i < m->n[ZT_K_ACCESS] && !ret; i++) {
-		const struct zt_mobj *a = m->objs[ZT_K_ACCESS][i];
+	if (!json_object_object_get_ex(p->body, "groups", &groups))
+		return 0;
+	for (size_t g = 0; g < json_object_array_length(groups) && !ret; g++) {
+		size_t n;
+		struct zt_mobj *const *acc = zt_index_related(m, "ag", json_object_get_string(
+						json_object_array_get_idx(groups, g)), &n);
 
-		if (zt_mobj_has(p, "groups", zt_mobj_str(a, "group")))
-			ret = network_of_resource(m, s, zt_mobj_str(a, "resource"));
-	}
-	return ret;
-}
-
-/* Devices that reach some resource of network NET (they list its connectors). */
-static int clients_of_network(const struct zt_model *m, struct zt_idents *s, const char *net)
-{
-	int ret = 0;
-
-	for (size_t i = 0; i < m->n[ZT_K_ACCESS] && !ret; i++) {
-		const struct zt_mobj *a = m->objs[ZT_K_ACCESS][i];
-		const struct zt_mobj *r = zt_model_find(m, ZT_K_RESOURCE, zt_mobj_str(a, "resource"));
-
-		if (r && !strcmp(zt_mobj_str(r, "network"), net))
-			ret = devices_of(m, s, zt_mobj_str(a, "group"), NULL);
+		for (size_t i = 0; i < n && !ret; i++)
+			ret = network_of_resource(m, s, zt_mobj_str(acc[i], "resource"));
 	}
 	return ret;
 }
@@ -105,11 +107,24 @@ static int clients_of_network(const struct zt_model *m, struct zt_idents *s, con
 /* The devices of the groups with access to resource RES. */
 static int clients_of_resource(const struct zt_model *m, struct zt_idents *s, const char *res)
 {
+	size_t n;
+	struct zt_mobj *const *acc = zt_index_related(m, "ar", res, &n);
 	int ret = 0;
 
-	for (size_t i = 0; i < m->n[ZT_K_ACCESS] && !ret; i++)
-		if (!strcmp(zt_mobj_str(m->objs[ZT_K_ACCESS][i], "resource"), res))
-			ret = devices_of(m, s, zt_mobj_str(m->objs[ZT_K_ACCESS][i], "group"), NULL);
+	for (size_t i = 0; i < n && !ret; i++)
+		ret = devices_of_group(m, s, zt_mobj_str(acc[i], "group"));
+	return ret;
+}
+
+/* Devices that reach some resource of network NET (they list its connectors). */
+static int clients_of_network(const struct zt_model *m, struct zt_idents *s, const char *net)
+{
+	size_t n;
+	struct zt_mobj *const *r = zt_index_related(m, "rn", net, &n);
+	int ret = 0;
+
+	for (size_t i = 0; i < n && !ret; i++)
+		ret = clients_of_resource(m, s, r[i]->name);
 	return ret;
 }
 
@@ -121,7 +136,7 @@ static int affected(const struct zt_model *m, const struct zt_mobj *o, struct zt
 	switch (o->kind) {
 	case ZT_K_USER:
 	case ZT_K_SA:
-		ret = devices_of(m, s, NULL, o);
+		ret = devices_of_owner(m, s, o);
 		return ret ? ret : reach_of(m, s, o);
 	case ZT_K_CONNECTOR:
 		ret = *zt_mobj_str(o, "pubkey") ? zt_idents_add(s, ZT_NODE_CONNECTOR, o) : 0;
@@ -131,7 +146,7 @@ static int affected(const struct zt_model *m, const struct zt_mobj *o, struct zt
 		return ret ? ret : clients_of_resource(m, s, o->name);
 	case ZT_K_ACCESS:
 		ret = network_of_resource(m, s, zt_mobj_str(o, "resource"));
-		return ret ? ret : devices_of(m, s, zt_mobj_str(o, "group"), NULL);
+		return ret ? ret : devices_of_group(m, s, zt_mobj_str(o, "group"));
 	case ZT_K_DEVICE: {
 		const struct zt_mobj *p = zt_device_owner(m, o);
 

@@ -203,6 +203,7 @@ static void remove_obj(struct zt_model *m, struct zt_mobj *o)
 {
 	enum zt_kind k = o->kind;
 
+	zt_index_remove(m, o);
 	for (size_t i = 0; i < m->n[k]; i++) {
 		if (m->objs[k][i] == o) {
 			memmove(&m->objs[k][i], &m->objs[k][i + 1], (m->n[k] - i - 1) * sizeof(o));
@@ -227,6 +228,8 @@ static void apply_tx(struct zt_model *m, struct zt_mtx *tx)
 			for (size_t j = 0; j < m->n[k]; j++)
 				if (m->objs[k][j] == c->old)
 					m->objs[k][j] = c->obj;
+			zt_index_remove(m, c->old);
+			zt_index_insert(m, c->obj);	/* ENOMEM: lookups miss it until restart */
 			zt_mobj_free(c->old);
 		} else {
 			zt_model_insert(m, c->obj);

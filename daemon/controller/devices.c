@@ -60,17 +60,14 @@ int zt_model_next_address(const struct zt_model *m, char *out, size_t len)
 /* The connector or device whose "pubkey" is B64, or NULL. */
 static struct zt_mobj *find_key(const struct zt_model *m, const char *b64, enum zt_kind *kind)
 {
-	static const enum zt_kind kinds[] = { ZT_K_CONNECTOR, ZT_K_DEVICE };
+	char key[64];
+	struct zt_mobj *o;
 
-	for (size_t k = 0; k < 2; k++) {
-		for (size_t i = 0; i < m->n[kinds[k]]; i++) {
-			if (!strcmp(zt_mobj_str(m->objs[kinds[k]][i], "pubkey"), b64)) {
-				*kind = kinds[k];
-				return m->objs[kinds[k]][i];
-			}
-		}
-	}
-	return NULL;
+	snprintf(key, sizeof(key), "k:%s", b64);
+	o = zt_index_one(m, key);
+	if (o)
+		*kind = o->kind;
+	return o;
 }
 
 static void fill_ident(struct zt_node_ident *ident, enum zt_kind k, const struct zt_mobj *o)

@@ -29,6 +29,20 @@ json_object *zt_arg_strs(json_object *args, const char *key);
 /* "GROUP:RESOURCE", the name of an access rule. */
 void zt_access_name(const char *group, const char *resource, char *out, size_t len);
 
+/* ---- indexes (index.c) ---- */
+
+/* Index O under its name, id and relations / take it out again. */
+int zt_index_insert(struct zt_model *m, struct zt_mobj *o);
+void zt_index_remove(struct zt_model *m, struct zt_mobj *o);
+/* The objects under KEY (see index.c), *N of them; NULL when none. */
+struct zt_mobj *const *zt_index_get(const struct zt_model *m, const char *key, size_t *n);
+/* The objects related to NAME by PREFIX ("m", "ag", "ar", "cn", "rn", "do"). */
+struct zt_mobj *const *zt_index_related(const struct zt_model *m, const char *prefix,
+				       const char *name, size_t *n);
+/* The first object under KEY, or NULL. */
+struct zt_mobj *zt_index_one(const struct zt_model *m, const char *key);
+void zt_index_free(struct zt_index *ix);
+
 /* ---- building bodies (kinds.c, netobjs.c) ---- */
 
 /* A copy of OLD's body (or {}), for the request's fields to go over. */

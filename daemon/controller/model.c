@@ -49,18 +49,20 @@ static int64_t real_now(void)
 
 struct zt_mobj *zt_model_find(const struct zt_model *m, enum zt_kind k, const char *name)
 {
-	for (size_t i = 0; name && i < m->n[k]; i++)
-		if (!strcmp(m->objs[k][i]->name, name))
-			return m->objs[k][i];
-	return NULL;
+	char key[320];
+
+	if (!name)
+		return NULL;
+	snprintf(key, sizeof(key), "n%d:%s", k, name);
+	return zt_index_one(m, key);
 }
 
 struct zt_mobj *zt_model_find_id(const struct zt_model *m, enum zt_kind k, uint64_t id)
 {
-	for (size_t i = 0; i < m->n[k]; i++)
-		if (m->objs[k][i]->id == id)
-			return m->objs[k][i];
-	return NULL;
+	char key[64];
+
+	snprintf(key, sizeof(key), "i%d:%" PRIu64, k, id);
+	return zt_index_one(m, key);
 }
 
 const char *zt_mobj_str(const struct zt_mobj *o, const char *key)
@@ -180,6 +182,8 @@ int zt_model_insert(struct zt_model *m, struct zt_mobj *o)
 		m->objs[k] = a;
 		m->cap[k] = cap;
 	}
+	if (zt_index_insert(m, o))
+		return -ENOMEM;
 	m->objs[k][m->n[k]++] = o;
 	if (o->id >= m->next_id)
 		m->next_id = o->id + 1;
@@ -291,6 +295,7 @@ void zt_model_close(struct zt_model *m)
 		free(m->relays[i]);
 	free(m->relays);
 	free(m->rt);
+	zt_index_free(m->ix);
 	zt_db_close(m->db);
 	free(m);
 }

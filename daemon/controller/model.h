@@ -34,6 +34,7 @@
 #include "tunnel/keys.h"
 
 struct zt_db;
+struct zt_index;
 
 enum zt_kind {
 	ZT_K_USER,
@@ -73,6 +74,7 @@ struct zt_model {
 	uint64_t next_id;
 	struct zt_mobj **objs[ZT_K__COUNT];
 	size_t n[ZT_K__COUNT], cap[ZT_K__COUNT];
+	struct zt_index *ix;		/* names, ids, relations (index.c) */
 	uint64_t audit_seq;		/* the last record's */
 	char audit_hash[65];		/* its hash ("0"*64 before the first) */
 	uint8_t controller_pub[ZT_KEY_LEN];

@@ -10,6 +10,7 @@
  * affected set of a committed transaction).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,14 +32,58 @@ bool zt_principal_in(const struct zt_mobj *p, const char *group)
 
 bool zt_principal_reaches(const struct zt_model *m, const struct zt_mobj *p, const char *res)
 {
-	for (size_t i = 0; i < m->n[ZT_K_ACCESS]; i++) {
-		const struct zt_mobj *a = m->objs[ZT_K_ACCESS][i];
+	char key[320];
+	size_t n;
+	struct zt_mobj *const *acc;
 
-		if (!strcmp(zt_mobj_str(a, "resource"), res) &&
-		    zt_principal_in(p, zt_mobj_str(a, "group")))
+	snprintf(key, sizeof(key), "ar:%s", res);
+	acc = zt_index_get(m, key, &n);
+	for (size_t i = 0; i < n; i++)
+		if (zt_principal_in(p, zt_mobj_str(acc[i], "group")))
 			return true;
-	}
 	return false;
+}
+
+/* A growing list of objects, sorted by id and made unique before use. */
+struct objs {
+	const struct zt_mobj **v;
+	size_t n, cap;
+};
+
+static int objs_add(struct objs *l, const struct zt_mobj *o)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		const struct zt_mobj **v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = o;
+	return 0;
+}
+
+static int by_id(const void *a, const void *b)
+{
+	uint64_t x = (*(const struct zt_mobj *const *)a)->id;
+	uint64_t y = (*(const struct zt_mobj *const *)b)->id;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Sorted by id, each once: a view's order depends on the model only. */
+static void objs_settle(struct objs *l)
+{
+	size_t k = 0;
+
+	if (l->n)
+		qsort(l->v, l->n, sizeof(*l->v), by_id);
+	for (size_t i = 0; i < l->n; i++)
+		if (!k || l->v[k - 1] != l->v[i])
+			l->v[k++] = l->v[i];
+	l->n = k;
 }
 
 /* The policy document's resource entry of R (CONNECTOR: the client's way to it). */
@@ -59,13 +104,14 @@ static json_object *resource_entry(const struct zt_mobj *r, const char *connecto
 /* The first enrolled connector of network NET, or NULL. */
 static const struct zt_mobj *network_connector(const struct zt_model *m, const char *net)
 {
-	for (size_t i = 0; i < m->n[ZT_K_CONNECTOR]; i++) {
-		const struct zt_mobj *c = m->objs[ZT_K_CONNECTOR][i];
+	size_t n;
+	struct zt_mobj *const *c = zt_index_related(m, "cn", net, &n);
+	const struct zt_mobj *best = NULL;
 
-		if (!strcmp(zt_mobj_str(c, "network"), net) && *zt_mobj_str(c, "pubkey"))
-			return c;
-	}
-	return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (*zt_mobj_str(c[i], "pubkey") && (!best || c[i]->id < best->id))
+			best = c[i];
+	return best;
 }
 
 static json_object *new_doc(json_object **res, json_object **dev, json_object **con,
@@ -81,73 +127,174 @@ static json_object *new_doc(json_object **res, json_object **dev, json_object **
 	return doc;
 }
 
-/* A client's policy: the resources device D's principal P reaches, their connectors. */
+/* The resources principal P's groups reach, into L. */
+static int reached(const struct zt_model *m, const struct zt_mobj *p, struct objs *l)
+{
+	json_object *groups;
+	int ret = 0;
+
+	if (!json_object_object_get_ex(p->body, "groups", &groups) || zt_mobj_bool(p, "disabled"))
+		return 0;
+	for (size_t g = 0; !ret && g < json_object_array_length(groups); g++) {
+		size_t n;
+		struct zt_mobj *const *acc = zt_index_related(m, "ag", json_object_get_string(
+						     json_object_array_get_idx(groups, g)), &n);
+
+		for (size_t i = 0; !ret && i < n; i++) {
+			const struct zt_mobj *r = zt_model_find(m, ZT_K_RESOURCE,
+								zt_mobj_str(acc[i], "resource"));
+
+			ret = r ? objs_add(l, r) : 0;
+		}
+	}
+	objs_settle(l);
+	return ret;
+}
+
+static json_object *connector_entry(struct zt_model *m, const struct zt_mobj *c)
+{
+	const struct zt_mruntime *rt = zt_model_runtime(m, ZT_NODE_CONNECTOR, c->id, false);
+	json_object *j = json_object_new_object();
+
+	json_object_object_add(j, "name", json_object_new_string(c->name));
+	json_object_object_add(j, "pubkey", json_object_new_string(zt_mobj_str(c, "pubkey")));
+	if (rt && rt->endpoint[0])
+		json_object_object_add(j, "endpoint", json_object_new_string(rt->endpoint));
+	return j;
+}
+
+/* A client's policy: the resources its principal P reaches, their connectors. */
 static json_object *device_policy(struct zt_model *m, const struct zt_mobj *p)
 {
 	json_object *res, *dev, *con, *grants, *doc = new_doc(&res, &dev, &con, &grants);
-	const struct zt_mobj **used = calloc(m->n[ZT_K_CONNECTOR] + 1, sizeof(*used));
-	size_t nused = 0;
+	struct objs rs = { 0 }, cs = { 0 };
 
-	for (size_t i = 0; used && i < m->n[ZT_K_RESOURCE]; i++) {
-		const struct zt_mobj *r = m->objs[ZT_K_RESOURCE][i], *c;
-		size_t k;
+	if (reached(m, p, &rs))
+		goto fail;
+	for (size_t i = 0; i < rs.n; i++) {
+		const struct zt_mobj *c = network_connector(m, zt_mobj_str(rs.v[i], "network"));
 
-		if (!zt_principal_reaches(m, p, r->name))
-			continue;
-		c = network_connector(m, zt_mobj_str(r, "network"));
-		json_object_array_add(res, resource_entry(r, c ? c->name : NULL));
-		for (k = 0; c && k < nused && used[k] != c; k++)
-			;
-		if (c && k == nused)
-			used[nused++] = c;
+		json_object_array_add(res, resource_entry(rs.v[i], c ? c->name : NULL));
+		if (c && objs_add(&cs, c))
+			goto fail;
 	}
-	for (size_t k = 0; k < nused; k++) {
-		const struct zt_mruntime *rt = zt_model_runtime(m, ZT_NODE_CONNECTOR, used[k]->id, false);
-		json_object *j = json_object_new_object();
-
-		json_object_object_add(j, "name", json_object_new_string(used[k]->name));
-		json_object_object_add(j, "pubkey", json_object_new_string(zt_mobj_str(used[k], "pubkey")));
-		if (rt && rt->endpoint[0])
-			json_object_object_add(j, "endpoint", json_object_new_string(rt->endpoint));
-		json_object_array_add(con, j);
-	}
-	free(used);
+	objs_settle(&cs);
+	for (size_t k = 0; k < cs.n; k++)
+		json_object_array_add(con, connector_entry(m, cs.v[k]));
+	free(rs.v);
+	free(cs.v);
 	return doc;
+fail:
+	free(rs.v);
+	free(cs.v);
+	json_object_put(doc);
+	return NULL;
+}
+
+/* A grant: device D may reach resource R (sorted by device, then resource). */
+struct grant {
+	const struct zt_mobj *d, *r;
+};
+
+static int grant_cmp(const void *a, const void *b)
+{
+	const struct grant *x = a, *y = b;
+
+	if (x->d->id != y->d->id)
+		return x->d->id < y->d->id ? -1 : 1;
+	return x->r->id < y->r->id ? -1 : x->r->id > y->r->id;
+}
+
+/* The grants on network NET's resources RS: their groups' members' devices. */
+static int collect_grants(const struct zt_model *m, const struct objs *rs, struct grant **out,
+			  size_t *nout)
+{
+	struct grant *g = NULL;
+	size_t n = 0, cap = 0;
+
+	for (size_t i = 0; i < rs->n; i++) {
+		size_t na, np, nd;
+		struct zt_mobj *const *acc = zt_index_related(m, "ar", rs->v[i]->name, &na);
+
+		for (size_t a = 0; a < na; a++) {
+			struct zt_mobj *const *ps = zt_index_related(m, "m", zt_mobj_str(acc[a], "group"), &np);
+
+			for (size_t p = 0; p < np; p++) {
+				char owner[256];
+				struct zt_mobj *const *ds;
+
+				if (zt_mobj_bool(ps[p], "disabled"))
+					continue;
+				snprintf(owner, sizeof(owner), "%s:%s", zt_kind_name(ps[p]->kind), ps[p]->name);
+				ds = zt_index_related(m, "do", owner, &nd);
+				for (size_t d = 0; d < nd; d++) {
+					if (n == cap) {
+						struct grant *ng = realloc(g, (cap = cap ? cap * 2 : 64) * sizeof(*g));
+
+						if (!ng) {
+							free(g);
+							return -ENOMEM;
+						}
+						g = ng;
+					}
+					g[n++] = (struct grant){ ds[d], rs->v[i] };
+				}
+			}
+		}
+	}
+	if (n)
+		qsort(g, n, sizeof(*g), grant_cmp);
+	*out = g;
+	*nout = n;
+	return 0;
+}
+
+static json_object *device_entry(const struct zt_mobj *d)
+{
+	json_object *j = json_object_new_object();
+
+	json_object_object_add(j, "name", json_object_new_string(d->name));
+	json_object_object_add(j, "pubkey", json_object_new_string(zt_mobj_str(d, "pubkey")));
+	json_object_object_add(j, "address", json_object_new_string(zt_mobj_str(d, "address")));
+	return j;
 }
 
 /* A connector's policy: network NET's resources, the devices granted any, the grants. */
 static json_object *connector_policy(const struct zt_model *m, const char *net)
 {
 	json_object *res, *dev, *con, *grants, *doc = new_doc(&res, &dev, &con, &grants);
+	struct objs rs = { 0 };
+	struct grant *g = NULL;
+	size_t n = 0, nr;
+	struct zt_mobj *const *r = zt_index_related(m, "rn", net, &nr);
 
-	for (size_t i = 0; i < m->n[ZT_K_RESOURCE]; i++)
-		if (!strcmp(zt_mobj_str(m->objs[ZT_K_RESOURCE][i], "network"), net))
-			json_object_array_add(res, resource_entry(m->objs[ZT_K_RESOURCE][i], NULL));
-	for (size_t i = 0; i < m->n[ZT_K_DEVICE]; i++) {
-		const struct zt_mobj *d = m->objs[ZT_K_DEVICE][i], *p = zt_device_owner(m, d);
-		size_t before = json_object_array_length(grants);
+	for (size_t i = 0; i < nr; i++)
+		if (objs_add(&rs, r[i]))
+			goto fail;
+	objs_settle(&rs);
+	for (size_t i = 0; i < rs.n; i++)
+		json_object_array_add(res, resource_entry(rs.v[i], NULL));
+	if (collect_grants(m, &rs, &g, &n))
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		json_object *j;
 
-		for (size_t k = 0; p && k < m->n[ZT_K_RESOURCE]; k++) {
-			const struct zt_mobj *r = m->objs[ZT_K_RESOURCE][k];
-			json_object *g;
-
-			if (strcmp(zt_mobj_str(r, "network"), net) || !zt_principal_reaches(m, p, r->name))
-				continue;
-			g = json_object_new_object();
-			json_object_object_add(g, "device", json_object_new_string(d->name));
-			json_object_object_add(g, "resource", json_object_new_string(r->name));
-			json_object_array_add(grants, g);
-		}
-		if (json_object_array_length(grants) > before) {
-			json_object *j = json_object_new_object();
-
-			json_object_object_add(j, "name", json_object_new_string(d->name));
-			json_object_object_add(j, "pubkey", json_object_new_string(zt_mobj_str(d, "pubkey")));
-			json_object_object_add(j, "address", json_object_new_string(zt_mobj_str(d, "address")));
-			json_object_array_add(dev, j);
-		}
+		if (i && g[i].d == g[i - 1].d && g[i].r == g[i - 1].r)
+			continue;	/* reached through two groups */
+		if (!i || g[i].d != g[i - 1].d)
+			json_object_array_add(dev, device_entry(g[i].d));
+		j = json_object_new_object();
+		json_object_object_add(j, "device", json_object_new_string(g[i].d->name));
+		json_object_object_add(j, "resource", json_object_new_string(g[i].r->name));
+		json_object_array_add(grants, j);
 	}
+	free(rs.v);
+	free(g);
 	return doc;
+fail:
+	free(rs.v);
+	json_object_put(doc);
+	return NULL;
 }
 
 json_object *zt_model_view(struct zt_model *m, const struct zt_node_ident *ident, uint64_t *rev)
@@ -155,13 +302,15 @@ json_object *zt_model_view(struct zt_model *m, const struct zt_node_ident *ident
 	bool conn = ident->kind == ZT_NODE_CONNECTOR;
 	const struct zt_mobj *o = zt_model_find_id(m, conn ? ZT_K_CONNECTOR : ZT_K_DEVICE, ident->id);
 	const struct zt_mobj *p = conn || !o ? NULL : zt_device_owner(m, o);
-	json_object *view, *self, *relays;
+	json_object *view, *self, *relays, *policy;
 
 	if (!o || (!conn && (!p || zt_mobj_bool(p, "disabled"))))
 		return NULL;
+	policy = conn ? connector_policy(m, zt_mobj_str(o, "network")) : device_policy(m, p);
+	if (!policy)
+		return NULL;
 	view = json_object_new_object();
-	json_object_object_add(view, "policy", conn ? connector_policy(m, zt_mobj_str(o, "network"))
-						    : device_policy(m, p));
+	json_object_object_add(view, "policy", policy);
 	self = json_object_new_object();
 	json_object_object_add(self, "kind", json_object_new_string(conn ? "connector" : "device"));
 	json_object_object_add(self, "id", json_object_new_int64((int64_t)o->id));
