@@ -24,37 +24,23 @@
 #define TUNNEL_FIRST	(TUNNEL_BASE + 2)
 #define TUNNEL_END	(TUNNEL_BASE + (1u << 20) - 1)	/* the broadcast-like last one excluded */
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 int zt_model_next_address(const struct zt_model *m, char *out, size_t len)
 {
-	size_t n = 0, nd = m->n[ZT_K_DEVICE];
-	uint32_t *used = calloc(nd + 1, sizeof(*used)), cand = TUNNEL_FIRST;
+	uint32_t span = TUNNEL_END - TUNNEL_FIRST;
+	char key[32];
 	struct in_addr a;
 
-	if (!used)
-		return -ENOMEM;
-	for (size_t i = 0; i < nd; i++)
-		if (inet_pton(AF_INET, zt_mobj_str(m->objs[ZT_K_DEVICE][i], "address"), &a) == 1)
-			used[n++] = ntohl(a.s_addr);
-	qsort(used, n, sizeof(*used), cmp_u32);
-	for (size_t i = 0; i < n; i++) {
-		if (used[i] > cand)
-			break;
-		if (used[i] == cand)
-			cand++;
+	/* From just after the last one given, wrapping once: O(1) while there is room. */
+	for (uint32_t i = 0; i < span; i++) {
+		uint32_t cand = TUNNEL_FIRST + (m->addr_hint + i) % span;
+
+		a.s_addr = htonl(cand);
+		inet_ntop(AF_INET, &a, out, (socklen_t)len);
+		snprintf(key, sizeof(key), "a:%s", out);
+		if (!zt_index_one(m, key))
+			return 0;
 	}
-	free(used);
-	if (cand >= TUNNEL_END)
-		return -ENOSPC;
-	a.s_addr = htonl(cand);
-	inet_ntop(AF_INET, &a, out, (socklen_t)len);
-	return 0;
+	return -ENOSPC;
 }
 
 /* The connector or device whose "pubkey" is B64, or NULL. */
@@ -147,6 +133,7 @@ static int new_device(struct zt_model *m, struct zt_mtx *tx, const struct zt_mob
 		return -ENOSPC;
 	}
 	device_name(m, owner, host, name, sizeof(name));
+	m->addr_hint = (uint32_t)(ntohl(inet_addr(addr)) - TUNNEL_FIRST + 1);
 	json_object_object_add(body, "owner_kind", json_object_new_string(zt_kind_name(owner->kind)));
 	json_object_object_add(body, "owner", json_object_new_string(owner->name));
 	json_object_object_add(body, "pubkey", json_object_new_string(b64));

@@ -10,6 +10,7 @@
  *   cn:NET, rn:NET    connectors, resources of a network
  *   do:KIND:OWNER     devices of a user or service account
  *   k:PUBKEY          the connector or device with that key (base64)
+ *   a:ADDRESS         the device with that tunnel address
  * Called by model.c/commit.c (insert, remove) and view.c/affected.c (walks).
  */
 #include <errno.h>
@@ -188,6 +189,8 @@ static int keys(struct zt_index *ix, struct zt_mobj *o,
 	case ZT_K_DEVICE:
 		snprintf(key, sizeof(key), "do:%s:%s", zt_mobj_str(o, "owner_kind"),
 			 zt_mobj_str(o, "owner"));
+		ret = ret ? ret : f(ix, key, o);
+		snprintf(key, sizeof(key), "a:%s", zt_mobj_str(o, "address"));
 		ret = ret ? ret : f(ix, key, o);
 		break;
 	default:

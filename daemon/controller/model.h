@@ -72,6 +72,7 @@ struct zt_model {
 	struct zt_db *db;
 	uint64_t rev;			/* bumped by every committed write */
 	uint64_t next_id;
+	uint32_t addr_hint;		/* where the next tunnel address is looked for */
 	struct zt_mobj **objs[ZT_K__COUNT];
 	size_t n[ZT_K__COUNT], cap[ZT_K__COUNT];
 	struct zt_index *ix;		/* names, ids, relations (index.c) */
