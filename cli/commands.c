@@ -449,21 +449,39 @@ static const char *nth_word(const char *spec, int n, size_t *len)
 	return *len ? spec : NULL;
 }
 
+/* Does a command before UPTO, starting with WORDS[0..N), have W (LEN bytes) as word N? */
+static bool listed_before(const struct cli_cmd *upto, char *const *words, int n, const char *w,
+			  size_t len)
+{
+	for (const struct cli_cmd *cmd = cli_cmd_first(); cmd && cmd != upto; cmd = cli_cmd_next(cmd)) {
+		size_t l;
+		const char *x = nth_word(cmd->words, n, &l);
+
+		if (x && l == len && !strncmp(x, w, len) && spec_match(cmd->words, words, n, true))
+			return true;
+	}
+	return false;
+}
+
 int cli_group_fail(char *const *words, int n, const char *next)
 {
-	char group[64], expected[256] = "";
+	char group[64], expected[512] = "";
 	int count = 0, i = 0;
 	const struct cli_cmd *cmd;
 	size_t len;
 
 	join_words(group, sizeof(group), words, n);
-	for (cmd = cli_cmd_first(); cmd; cmd = cli_cmd_next(cmd))
-		count += nth_word(cmd->words, n, &len) && spec_match(cmd->words, words, n, true);
+	for (cmd = cli_cmd_first(); cmd; cmd = cli_cmd_next(cmd)) {
+		const char *w = nth_word(cmd->words, n, &len);
+
+		count += w && spec_match(cmd->words, words, n, true) &&
+			 !listed_before(cmd, words, n, w, len);
+	}
 	/* "add, list, show or rm" */
 	for (cmd = cli_cmd_first(); cmd; cmd = cli_cmd_next(cmd)) {
 		const char *w = nth_word(cmd->words, n, &len);
 
-		if (!w || !spec_match(cmd->words, words, n, true))
+		if (!w || !spec_match(cmd->words, words, n, true) || listed_before(cmd, words, n, w, len))
 			continue;
 		snprintf(expected + strlen(expected), sizeof(expected) - strlen(expected), "%s%.*s",
 			 !i ? "" : i == count - 1 ? " or " : ", ", (int)len, w);
