@@ -276,8 +276,10 @@ int zt_model_commit(struct zt_model *m, struct zt_mtx *tx, char *err, size_t err
 		if (tx->ch[i].op != ZT_OP_RM) {
 			free(o->actor);
 			o->actor = strdup(tx->actor);
-			if (!o->actor)
+			if (!o->actor) {
+				snprintf(err, errlen, "out of memory");
 				return -ENOMEM;
+			}
 		}
 	}
 	ret = reserve(m, tx);
