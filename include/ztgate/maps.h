@@ -67,6 +67,7 @@
 #define ZT_REASON_FRAGMENT	4	/* later fragment of no allowed first fragment (or tiny) */
 #define ZT_REASON_DEVICE	5	/* connector: device has no grant */
 #define ZT_REASON_NO_RESOURCE	6	/* connector: destination is no resource */
+#define ZT_REASON_SRCROUTE	7	/* IPv4 LSRR/SSRR or IPv6 routing header: any destination */
 
 /* zt_event.action */
 #define ZT_ACT_DROP		0
