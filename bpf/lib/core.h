@@ -609,10 +609,9 @@ static __always_inline void zt_scan_track(const struct zt_config *cfg, struct zt
 {
 	__u64 window_ns = (__u64)(cfg->scan_window_ms ?: ZT_DEF_SCAN_WINDOW_MS) * 1000000ULL;
 	__u32 threshold = cfg->scan_threshold ?: ZT_DEF_SCAN_THRESHOLD;
+	__u64 mul = cfg->scan_key_mul ?: ZT_SCAN_KEY_MUL_DEFAULT, slot;
 	struct zt_scan_val *v;
 	struct zt_scan_key k;
-	__u64 bit;
-	__u32 word;
 
 	if (zt_scan_memo_hit(b, p, rid, now))
 		return;
@@ -625,21 +624,32 @@ static __always_inline void zt_scan_track(const struct zt_config *cfg, struct zt
 
 		__builtin_memset(&nv, 0, sizeof(nv));
 		nv.window_start_ns = now;
+		nv.key = mul;
 		bpf_map_update_elem(&zt_scan, &k, &nv, BPF_NOEXIST);
 		v = bpf_map_lookup_elem(&zt_scan, &k);
 		if (!v)
 			return;
 	}
-	if (now - v->window_start_ns > window_ns) {
+	/*
+	 * A set filled under another key (the daemon restarted) would count
+	 * each port again under its new bit: start the window afresh.
+	 */
+	if (now - v->window_start_ns > window_ns || v->key != mul) {
 		v->window_start_ns = now;
 		v->distinct = 0;
 		v->reported = 0;
+		v->key = mul;
 		__builtin_memset(v->seen, 0, sizeof(v->seen));
 	}
-	word = (p->dport >> 6) & 15;
-	bit = 1ULL << (p->dport & 63);
-	if (!(v->seen[word] & bit)) {
-		v->seen[word] |= bit;
+	/*
+	 * The port's bit: keyed multiply-add-shift (zt_config.scan_key_*), so
+	 * that ports chosen to collide (p, p + 1024, ... under port & 1023)
+	 * are no better than any others: two ports share a bit with
+	 * probability 2^-ZT_SCAN_SET_BITS over the key.
+	 */
+	slot = (mul * p->dport + cfg->scan_key_add) >> (64 - ZT_SCAN_SET_BITS);
+	if (!(v->seen[slot >> 6] & (1ULL << (slot & 63)))) {
+		v->seen[slot >> 6] |= 1ULL << (slot & 63);
 		v->distinct++;
 	}
 	zt_scan_memo_set(b, p, rid, v->window_start_ns + window_ns);

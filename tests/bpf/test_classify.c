@@ -12,6 +12,7 @@
  * skb->protocol).
  */
 #include <sched.h>
+#include <sys/random.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +23,7 @@
 #include "policy/compile.h"
 #include "policy/policy.h"
 #include "zt_testlib.h"
+#include "ztgate/defaults.h"
 
 static struct zt_env E;
 
@@ -1120,6 +1122,112 @@ static void test_scan_memo(void **st)
 	set_cfg(0, 0);
 }
 
+/* Scan events among the events collected. */
+static int scan_events(void)
+{
+	int i, n = 0;
+
+	for (i = 0; i < nev; i++)
+		n += evs[i].type == ZT_EV_SCAN;
+	return n;
+}
+
+/* zt_config as zt_dp_open() left it, before any test rewrote it. */
+static struct zt_config start_cfg;
+
+/*
+ * The scan detector's set is indexed by a keyed hash (A9): ports a scanner
+ * picks to share bits under port & 1023 (p, p + 1024, p + 2048, ...) are
+ * as distinct as any. Under the default threshold, from one source. The
+ * daemon's key is random at every start, and a set filled under an older
+ * key starts afresh instead of counting its ports twice.
+ */
+static void test_scan_keyed(void **st)
+{
+	struct zt_config c = { .scan_window_ms = 60000, .event_rate = 1000000,
+			       .event_burst = 1000000, .scan_key_mul = 0x6a09e667f3bcc909ULL,
+			       .scan_key_add = 0xbb67ae8584caa73bULL };
+	struct pspec t = { .src = "10.9.0.15", .dst = "10.0.15.5", .proto = 6, .sport = 1,
+			   .tcp_flags = 2 };
+	struct zt_dataplane *dp2;
+	struct zt_config c2;
+	char dir2[128];
+	__u32 zero = 0;
+	int i, k;
+
+	(void)st;
+	/* zt_dp_open() wrote a key, and another start writes another. */
+	assert_true(start_cfg.scan_key_mul || start_cfg.scan_key_add);
+	snprintf(dir2, sizeof(dir2), "/sys/fs/bpf/ztgate/key-%d", (int)getpid());
+	assert_int_equal(zt_dp_open(dir2, &dp2), 0);
+	assert_int_equal(bpf_map_lookup_elem(zt_dp_map_fd(dp2, ZT_MAP_CONFIG), &zero, &c2), 0);
+	zt_dp_close(dp2);
+	assert_int_equal(zt_dp_teardown(dir2), 0);
+	assert_true(c2.scan_key_mul != start_cfg.scan_key_mul ||
+		    c2.scan_key_add != start_cfg.scan_key_add);
+
+	assert_int_equal(zt_add_exact(&E, 0, "10.0.15.5", 151), 0);
+	assert_int_equal(zt_set_res(&E, 0, 151, 0, ZT_DENY_DROP), 0);
+	assert_int_equal(zt_set_config(&E, &c), 0);
+	reset_budget();
+	drain();
+	/* Default threshold (10): 14 ports 1024 apart are a scan. */
+	for (i = 0; i < ZT_DEF_SCAN_THRESHOLD + 4; i++) {
+		t.dport = (uint16_t)(7 + 1024 * i);
+		assert_int_equal(run_hook(i & 1 ? H_XDP : H_TCI, t), i & 1 ? XDP_DROP : 2);
+	}
+	collect();
+	assert_int_equal(scan_events(), 1);
+	/* So are 14 distinct low ports, from another source. */
+	t.src = "10.9.0.16";
+	for (i = 0; i < ZT_DEF_SCAN_THRESHOLD + 4; i++) {
+		t.dport = (uint16_t)(1 + i);
+		assert_int_equal(run_hook(H_XDP, t), XDP_DROP);
+	}
+	collect();
+	assert_int_equal(scan_events(), 1);
+	/* Whatever the key: eight random ones, 16 ports 1024 apart each. */
+	for (k = 0; k < 8; k++) {
+		char src[32];
+
+		assert_int_equal(getrandom(&c.scan_key_mul, sizeof(c.scan_key_mul), 0), 8);
+		assert_int_equal(getrandom(&c.scan_key_add, sizeof(c.scan_key_add), 0), 8);
+		assert_int_equal(zt_set_config(&E, &c), 0);
+		snprintf(src, sizeof(src), "10.9.1.%d", k + 1);
+		t.src = src;
+		for (i = 0; i < 16; i++) {
+			t.dport = (uint16_t)(1000 + 1024 * i);
+			run_hook(H_XDP, t);
+		}
+		collect();
+		assert_int_equal(scan_events(), 1);
+	}
+	/*
+	 * A new key (a restart) while a window is open: the same 8 ports
+	 * again are not 16 distinct ones; 8 new ones then are a scan.
+	 */
+	t.src = "10.9.0.17";
+	for (i = 0; i < 8; i++) {
+		t.dport = (uint16_t)(2000 + i);
+		run_hook(H_XDP, t);
+	}
+	c.scan_key_mul ^= 0x5555555555555555ULL;
+	assert_int_equal(zt_set_config(&E, &c), 0);
+	for (i = 0; i < 8; i++) {
+		t.dport = (uint16_t)(2000 + i);
+		run_hook(H_TCI, t);
+	}
+	collect();
+	assert_int_equal(scan_events(), 0);
+	for (i = 0; i < 8; i++) {
+		t.dport = (uint16_t)(3000 + i);
+		run_hook(H_TCI, t);
+	}
+	collect();
+	assert_int_equal(scan_events(), 1);
+	set_cfg(0, 0);
+}
+
 /* Events the ring had no room for are counted (ring_lost), per CPU. */
 static void test_ring_lost(void **st)
 {
@@ -1519,6 +1627,10 @@ static int setup(void **st)
 		zt_env_close(&E);
 		return -1;
 	}
+	if (bpf_map_lookup_elem(E.fd[ZT_MAP_CONFIG], &(__u32){ 0 }, &start_cfg)) {
+		zt_env_close(&E);
+		return -1;
+	}
 	rb = ring_buffer__new(E.fd[ZT_MAP_EVENTS], on_event, NULL, NULL);
 	if (!rb) {
 		zt_env_close(&E);
@@ -1565,6 +1677,7 @@ int main(void)
 		cmocka_unit_test(test_rate_limit),
 		cmocka_unit_test(test_scan),
 		cmocka_unit_test(test_scan_memo),
+		cmocka_unit_test(test_scan_keyed),
 		cmocka_unit_test(test_ring_lost),
 		cmocka_unit_test(test_reply_budget),
 		cmocka_unit_test(test_no_reply_group),
