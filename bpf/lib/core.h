@@ -673,18 +673,17 @@ static __always_inline int zt_deny(void *ctx, const bool is_xdp, const bool l3,
 {
 	__u8 action = ZT_ACT_DROP;
 	struct zt_evbudget *b;
-	__u32 zero = 0, ifindex;
+	__u32 zero = 0;
 	__u64 now;
 
 	zt_count(rid, false, p->len);
-	ifindex = zt_ifindex(ctx, is_xdp);
 	b = bpf_map_lookup_elem(&zt_evbudget, &zero);
 	if (!b)
 		return zt_verdict_drop(is_xdp);
 	/* One clock read, the coarse one: no clocksource access on a flood. */
 	now = bpf_ktime_get_coarse_ns();
 	if (rid && p->has_ports)
-		zt_scan_track(cfg, b, p, rid, hook, ifindex, now);
+		zt_scan_track(cfg, b, p, rid, hook, zt_ifindex(ctx, is_xdp), now);
 
 	/*
 	 * Reject only what has a meaningful answer: a TCP segment that is
@@ -702,7 +701,7 @@ static __always_inline int zt_deny(void *ctx, const bool is_xdp, const bool l3,
 		action = ZT_ACT_REJECT;
 
 	if (zt_event_budget(cfg, b, now))
-		zt_emit(b, p, ZT_EV_DENY, rid, reason, action, hook, ifindex, 0, 0);
+		zt_emit(b, p, ZT_EV_DENY, rid, reason, action, hook, zt_ifindex(ctx, is_xdp), 0, 0);
 
 	if (action == ZT_ACT_REJECT)
 		return zt_reject(ctx, is_xdp, l3, egress, p);
