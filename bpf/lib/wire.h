@@ -26,6 +26,13 @@
 #define ZT_MAX_L2LEN	(14 + 4 * ZT_MAX_VLAN)
 #define ZT_MAX_EXTHDR	6	/* IPv6 extension headers walked before giving up */
 
+/* IPv4 options (RFC 791): at most 40 bytes (IHL 15), type then length. */
+#define ZT_IP4_MAX_OPTLEN	40
+#define ZT_IPOPT_EOL		0	/* end of options list: the rest is padding */
+#define ZT_IPOPT_NOP		1	/* one byte, no length */
+#define ZT_IPOPT_LSRR		131	/* loose source and record route */
+#define ZT_IPOPT_SSRR		137	/* strict source and record route */
+
 struct zt_eth {
 	__u8 dst[6];
 	__u8 src[6];

@@ -47,6 +47,7 @@ static const char *reason_name(__u8 reason)
 	case ZT_REASON_FRAGMENT: return "fragment";
 	case ZT_REASON_DEVICE: return "device";
 	case ZT_REASON_NO_RESOURCE: return "no_resource";
+	case ZT_REASON_SRCROUTE: return "source_route";
 	default: return "unknown";
 	}
 }

@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/mount.h>
+#include <sys/random.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
@@ -40,6 +41,7 @@
 #include "dataplane/pins.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
+#include "ztgate/maps.h"
 #include "zt_tc.skel.h"
 #include "zt_xdp.skel.h"
 
@@ -121,6 +123,31 @@ static int ensure_bpffs(void)
 	return 0;
 }
 
+/*
+ * A new secret key for the scan detector's port hash (zt_config.scan_key_*,
+ * ztgate/maps.h) at every start: without it a scanner could pick ports that
+ * share bits and stay under the threshold. Read-modify-write: the rest of
+ * zt_config (generation, flags, tunables) stays as the pins hold it. BPF
+ * starts a source's window afresh when its set was filled under another
+ * key, so a restart costs at most the windows then open, never a false scan.
+ */
+static int scan_rekey(int cfg_fd)
+{
+	struct zt_config cfg;
+	__u64 key[2];
+	__u32 zero = 0;
+
+	if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key))
+		return errno ? -errno : -EIO;
+	if (bpf_map_lookup_elem(cfg_fd, &zero, &cfg))
+		return -errno;
+	cfg.scan_key_mul = key[0];
+	cfg.scan_key_add = key[1];
+	if (bpf_map_update_elem(cfg_fd, &zero, &cfg, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
 int zt_dp_open(const char *pin_dir, struct zt_dataplane **out)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oopts);
@@ -170,6 +197,9 @@ int zt_dp_open(const char *pin_dir, struct zt_dataplane **out)
 	if (ret)
 		goto out;
 	ret = zt_map_id(bpf_map__fd(dp->tc->maps.zt_config), &dp->config_id);
+	if (ret)
+		goto out;
+	ret = scan_rekey(bpf_map__fd(dp->tc->maps.zt_config));
 	if (ret)
 		goto out;
 	*out = dp;

@@ -48,7 +48,8 @@ struct zt_dataplane;
 /*
  * Mount bpffs at /sys/fs/bpf if none is mounted there, create pin_dir, load
  * the programs, reusing maps already pinned in pin_dir (so their contents
- * survive a restart) and pinning the ones that are not. Returns 0 or -errno.
+ * survive a restart) and pinning the ones that are not; then give the scan
+ * detector a new random key (zt_config.scan_key_*). Returns 0 or -errno.
  */
 int zt_dp_open(const char *pin_dir, struct zt_dataplane **out);
 

@@ -17,6 +17,12 @@
 #define ZT_DEF_SCAN_THRESHOLD	10
 /* ... from one source to one resource within this window is a scan. */
 #define ZT_DEF_SCAN_WINDOW_MS	5000
+/*
+ * The scan detector's hash multiplier while zt_config holds no key (a map
+ * the daemon never wrote): 2^64 / golden ratio, which spreads ports well
+ * but is no secret. The daemon always writes a random one.
+ */
+#define ZT_SCAN_KEY_MUL_DEFAULT	0x9e3779b97f4a7c15ULL
 /* Deny events: per second and bucket depth, per CPU (--event-rate, --event-burst). */
 #define ZT_DEF_EVENT_RATE	100
 #define ZT_DEF_EVENT_BURST	200

@@ -67,6 +67,7 @@
 #define ZT_REASON_FRAGMENT	4	/* later fragment of no allowed first fragment (or tiny) */
 #define ZT_REASON_DEVICE	5	/* connector: device has no grant */
 #define ZT_REASON_NO_RESOURCE	6	/* connector: destination is no resource */
+#define ZT_REASON_SRCROUTE	7	/* IPv4 LSRR/SSRR or IPv6 routing header: any destination */
 
 /* zt_event.action */
 #define ZT_ACT_DROP		0
@@ -85,6 +86,16 @@ struct zt_config {
 	__u32 reply_burst;		/* reply token bucket depth, per CPU */
 	__u32 scan_event_rate;		/* scan events per second, per CPU */
 	__u32 scan_event_burst;		/* scan event token bucket depth, per CPU */
+	/*
+	 * The scan detector's secret key: a port's bit in the per-source set
+	 * is (scan_key_mul * port + scan_key_add) >> (64 - ZT_SCAN_SET_BITS),
+	 * multiply-add-shift, a strongly universal family: without the key, a
+	 * scanner cannot pick ports that share bits. Random, written by the
+	 * daemon at every start (zt_dp_open); a zero multiplier (never
+	 * written) means ZT_SCAN_KEY_MUL_DEFAULT.
+	 */
+	__u64 scan_key_mul;
+	__u64 scan_key_add;
 };
 
 /* Address key: HASH "zt_res_exact" (value struct zt_res_ref). */
@@ -181,11 +192,14 @@ struct zt_scan_key {
 	__u32 resource_id;
 };
 
+#define ZT_SCAN_SET_BITS	10	/* the set of denied ports: 2^10 bits, keyed hash */
+
 struct zt_scan_val {
 	__u64 window_start_ns;
 	__u32 distinct;			/* distinct denied ports seen in this window */
 	__u32 reported;			/* scan event already raised for this window */
-	__u64 seen[16];			/* 1024-bit set of port hashes (port & 1023) */
+	__u64 key;			/* zt_config.scan_key_mul the set was filled under */
+	__u64 seen[(1 << ZT_SCAN_SET_BITS) / 64];	/* bits of the ports' keyed hashes */
 };
 
 /*

@@ -12,6 +12,7 @@
  * skb->protocol).
  */
 #include <sched.h>
+#include <sys/random.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +23,7 @@
 #include "policy/compile.h"
 #include "policy/policy.h"
 #include "zt_testlib.h"
+#include "ztgate/defaults.h"
 
 static struct zt_env E;
 
@@ -522,6 +524,185 @@ static void test_fragments_v6(void **st)
 	expect_all(s, PASS);
 }
 
+/* ---- source routes (A10) ---- */
+
+/* The deny events of the last packets: all SRCROUTE drops of resource RID. */
+static void expect_srcroute_events(uint32_t rid, int want)
+{
+	int i;
+
+	collect();
+	assert_int_equal(nev, want);
+	for (i = 0; i < nev; i++) {
+		assert_int_equal(evs[i].type, ZT_EV_DENY);
+		assert_int_equal(evs[i].reason, ZT_REASON_SRCROUTE);
+		assert_int_equal(evs[i].action, ZT_ACT_DROP);
+		assert_int_equal(evs[i].resource_id, rid);
+	}
+}
+
+/*
+ * IPv4 LSRR/SSRR (IP_OPTIONS, open to unprivileged sockets) make the
+ * header's destination a mere next hop: denied whatever it is, never
+ * answered (reject mode here). Other options pass; options the kernel
+ * would refuse are denied to a resource (fail closed).
+ */
+static void test_srcroute_v4(void **st)
+{
+	/* LSRR, 7 bytes (pointer 4, one address), one NOP. */
+	static const uint8_t lsrr[8] = { 131, 7, 4, 10, 0, 14, 5, 1 };
+	static const uint8_t ssrr[8] = { 137, 7, 4, 10, 0, 14, 5, 1 };
+	/* NOP, record route (3 bytes), LSRR, NOP: the route is not first. */
+	static const uint8_t later[12] = { 1, 7, 3, 4, 131, 7, 4, 10, 0, 14, 5, 1 };
+	/* Record route with room for one address; timestamp (8 bytes). */
+	static const uint8_t rr[8] = { 7, 7, 4, 0, 0, 0, 0, 0 };
+	static const uint8_t ts[8] = { 68, 8, 5, 0, 0, 0, 0, 0 };
+	/* End of options, then bytes the kernel never reads. */
+	static const uint8_t eol[4] = { 0, 131, 3, 4 };
+	/* Length 0; length past the options; a type with no room for its length. */
+	static const uint8_t len0[4] = { 7, 0, 0, 0 };
+	static const uint8_t past[4] = { 7, 8, 4, 0 };
+	static const uint8_t nolen[4] = { 1, 1, 1, 7 };
+	struct pspec ok = { .src = "10.9.0.14", .dst = "10.0.14.5", .proto = 6, .sport = 1000,
+			    .dport = 22, .tcp_flags = 2 };
+	struct zt_counters c0, c1;
+	struct pspec s;
+
+	(void)st;
+	set_cfg(0, 0);
+	assert_int_equal(zt_add_exact(&E, 0, "10.0.14.5", 141), 0);
+	assert_int_equal(zt_set_res(&E, 0, 141, 0, ZT_DENY_REJECT), 0);
+	assert_int_equal(zt_add_ports(&E, 0, 141, ZT_PROTO_TCP, 22, 22), 0);
+	assert_int_equal(zt_add_ports(&E, 0, 141, ZT_PROTO_UDP, 53, 53), 0);
+	drain();
+
+	/* Without options, to the allowed port: passes. */
+	expect_all(ok, PASS);
+	/* LSRR and SSRR to the allowed port: dropped, counted, reported. */
+	c0 = counters(141);
+	s = ok; s.ip4_opts = 8; s.opts = lsrr; expect_all(s, DROP);
+	s.opts = ssrr; expect_all(s, DROP);
+	s.ip4_opts = 12; s.opts = later; expect_all(s, DROP);
+	s.proto = 17; s.dport = 53; expect_all(s, DROP);
+	c1 = counters(141);
+	assert_int_equal(c1.denied_packets - c0.denied_packets, 4 * H__N);
+	assert_int_equal(c1.allowed_packets, c0.allowed_packets);
+	expect_srcroute_events(141, 4 * H__N);
+	/* A later fragment carries them too (copied options). */
+	s = ok; s.ip4_opts = 8; s.opts = lsrr; s.ip_id = 1414; s.frag = 100;
+	expect_all(s, DROP);
+	expect_srcroute_events(141, H__N);
+	/* To no resource: the first hop is anything, so the route is denied all the same. */
+	s = ok; s.dst = "192.0.2.14"; s.ip4_opts = 8; s.opts = lsrr;
+	expect_all(s, DROP);
+	expect_srcroute_events(0, H__N);
+	s.opts = NULL;
+	expect_all(s, PASS);
+
+	/* Harmless options: NOPs, record route, timestamp, junk after End of Options. */
+	s = ok; s.ip4_opts = 4; expect_all(s, PASS);
+	s.ip4_opts = 40; expect_all(s, PASS);
+	s.ip4_opts = 8; s.opts = rr; expect_all(s, PASS);
+	s.opts = ts; expect_all(s, PASS);
+	s.ip4_opts = 4; s.opts = eol; expect_all(s, PASS);
+	s.dport = 23;
+	expect_all(s, REPLY);
+	drain();
+
+	/* Options the kernel would refuse: denied to a resource (malformed). */
+	s = ok; s.ip4_opts = 4;
+	s.opts = len0; expect_all(s, DROP);
+	s.opts = past; expect_all(s, DROP);
+	s.opts = nolen; expect_all(s, DROP);
+	collect();
+	assert_int_equal(nev, 3 * H__N);
+	assert_int_equal(evs[0].reason, ZT_REASON_MALFORMED);
+	/* To no resource they pass: the stack drops them itself. */
+	s.dst = "192.0.2.14";
+	expect_all(s, PASS);
+	drain();
+}
+
+/* An IPv6 routing header of TYPE with SEGS segments left, one address, then NH. */
+static void rthdr6(uint8_t *ext, uint8_t nh, uint8_t type, uint8_t segs)
+{
+	memset(ext, 0, 24);
+	ext[0] = nh;
+	ext[1] = 2;		/* (2 + 1) * 8 = 24 bytes */
+	ext[2] = type;
+	ext[3] = segs;
+	if (type == 4)
+		ext[4] = 0;	/* SRH: last entry */
+	ext[8] = 0xfd;
+	ext[23] = 5;
+}
+
+/*
+ * IPv6 routing headers with segments left (type 0, 2: Mobile IPv6, 4:
+ * SRv6, which an unprivileged socket may set) are denied whatever the
+ * destination; with none left (the route already walked) they pass.
+ */
+static void test_srcroute_v6(void **st)
+{
+	static const uint8_t types[] = { 0, 2, 4 };
+	uint8_t ext[64];
+	struct pspec s;
+	size_t t;
+	int i;
+
+	(void)st;
+	set_cfg(0, 0);
+	assert_int_equal(zt_add_exact(&E, 0, "fd00:14::5", 142), 0);
+	assert_int_equal(zt_set_res(&E, 0, 142, 0, ZT_DENY_REJECT), 0);
+	assert_int_equal(zt_add_ports(&E, 0, 142, ZT_PROTO_TCP, 22, 22), 0);
+	drain();
+
+	s = (struct pspec){ .src = "fd00::14", .dst = "fd00:14::5", .proto = 6, .sport = 1000,
+			    .dport = 22, .tcp_flags = 2, .ext = ext, .extlen = 24,
+			    .ext_first = 43 };
+	for (t = 0; t < sizeof(types); t++) {
+		s.dst = "fd00:14::5";
+		rthdr6(ext, 6, types[t], 1);
+		expect_all(s, DROP);
+		expect_srcroute_events(142, H__N);
+		rthdr6(ext, 6, types[t], 0);
+		expect_all(s, PASS);
+		/* To no resource: the same. */
+		s.dst = "fd00:99::1";
+		rthdr6(ext, 6, types[t], 3);
+		expect_all(s, DROP);
+		expect_srcroute_events(0, H__N);
+		rthdr6(ext, 6, types[t], 0);
+		expect_all(s, PASS);
+	}
+	/* Behind a hop-by-hop header, and in front of a later fragment. */
+	s.dst = "fd00:14::5";
+	memset(ext, 0, sizeof(ext));
+	ext[0] = 43;
+	rthdr6(ext + 8, 6, 4, 1);
+	s.extlen = 32; s.ext_first = 0;
+	expect_all(s, DROP);
+	rthdr6(ext, 44, 4, 1);
+	frag6(ext + 24, 6, 126, false, 1414);
+	s.ext_first = 43;
+	expect_all(s, DROP);
+	expect_srcroute_events(142, 2 * H__N);
+	/*
+	 * A chain longer than the walk (seven destination options) could
+	 * hide one: denied to any destination. Six are walked, and pass.
+	 */
+	memset(ext, 0, sizeof(ext));
+	for (i = 0; i < 7; i++)
+		ext[i * 8] = i < 6 ? 60 : 6;
+	s.dst = "fd00:99::1"; s.extlen = 56; s.ext_first = 60;
+	expect_all(s, DROP);
+	expect_srcroute_events(0, H__N);
+	ext[5 * 8] = 6;
+	s.extlen = 48;
+	expect_all(s, PASS);
+	drain();
+}
+
 /* ---- replies ---- */
 
 static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3]; }
@@ -941,6 +1122,112 @@ static void test_scan_memo(void **st)
 	set_cfg(0, 0);
 }
 
+/* Scan events among the events collected. */
+static int scan_events(void)
+{
+	int i, n = 0;
+
+	for (i = 0; i < nev; i++)
+		n += evs[i].type == ZT_EV_SCAN;
+	return n;
+}
+
+/* zt_config as zt_dp_open() left it, before any test rewrote it. */
+static struct zt_config start_cfg;
+
+/*
+ * The scan detector's set is indexed by a keyed hash (A9): ports a scanner
+ * picks to share bits under port & 1023 (p, p + 1024, p + 2048, ...) are
+ * as distinct as any. Under the default threshold, from one source. The
+ * daemon's key is random at every start, and a set filled under an older
+ * key starts afresh instead of counting its ports twice.
+ */
+static void test_scan_keyed(void **st)
+{
+	struct zt_config c = { .scan_window_ms = 60000, .event_rate = 1000000,
+			       .event_burst = 1000000, .scan_key_mul = 0x6a09e667f3bcc909ULL,
+			       .scan_key_add = 0xbb67ae8584caa73bULL };
+	struct pspec t = { .src = "10.9.0.15", .dst = "10.0.15.5", .proto = 6, .sport = 1,
+			   .tcp_flags = 2 };
+	struct zt_dataplane *dp2;
+	struct zt_config c2;
+	char dir2[128];
+	__u32 zero = 0;
+	int i, k;
+
+	(void)st;
+	/* zt_dp_open() wrote a key, and another start writes another. */
+	assert_true(start_cfg.scan_key_mul || start_cfg.scan_key_add);
+	snprintf(dir2, sizeof(dir2), "/sys/fs/bpf/ztgate/key-%d", (int)getpid());
+	assert_int_equal(zt_dp_open(dir2, &dp2), 0);
+	assert_int_equal(bpf_map_lookup_elem(zt_dp_map_fd(dp2, ZT_MAP_CONFIG), &zero, &c2), 0);
+	zt_dp_close(dp2);
+	assert_int_equal(zt_dp_teardown(dir2), 0);
+	assert_true(c2.scan_key_mul != start_cfg.scan_key_mul ||
+		    c2.scan_key_add != start_cfg.scan_key_add);
+
+	assert_int_equal(zt_add_exact(&E, 0, "10.0.15.5", 151), 0);
+	assert_int_equal(zt_set_res(&E, 0, 151, 0, ZT_DENY_DROP), 0);
+	assert_int_equal(zt_set_config(&E, &c), 0);
+	reset_budget();
+	drain();
+	/* Default threshold (10): 14 ports 1024 apart are a scan. */
+	for (i = 0; i < ZT_DEF_SCAN_THRESHOLD + 4; i++) {
+		t.dport = (uint16_t)(7 + 1024 * i);
+		assert_int_equal(run_hook(i & 1 ? H_XDP : H_TCI, t), i & 1 ? XDP_DROP : 2);
+	}
+	collect();
+	assert_int_equal(scan_events(), 1);
+	/* So are 14 distinct low ports, from another source. */
+	t.src = "10.9.0.16";
+	for (i = 0; i < ZT_DEF_SCAN_THRESHOLD + 4; i++) {
+		t.dport = (uint16_t)(1 + i);
+		assert_int_equal(run_hook(H_XDP, t), XDP_DROP);
+	}
+	collect();
+	assert_int_equal(scan_events(), 1);
+	/* Whatever the key: eight random ones, 16 ports 1024 apart each. */
+	for (k = 0; k < 8; k++) {
+		char src[32];
+
+		assert_int_equal(getrandom(&c.scan_key_mul, sizeof(c.scan_key_mul), 0), 8);
+		assert_int_equal(getrandom(&c.scan_key_add, sizeof(c.scan_key_add), 0), 8);
+		assert_int_equal(zt_set_config(&E, &c), 0);
+		snprintf(src, sizeof(src), "10.9.1.%d", k + 1);
+		t.src = src;
+		for (i = 0; i < 16; i++) {
+			t.dport = (uint16_t)(1000 + 1024 * i);
+			run_hook(H_XDP, t);
+		}
+		collect();
+		assert_int_equal(scan_events(), 1);
+	}
+	/*
+	 * A new key (a restart) while a window is open: the same 8 ports
+	 * again are not 16 distinct ones; 8 new ones then are a scan.
+	 */
+	t.src = "10.9.0.17";
+	for (i = 0; i < 8; i++) {
+		t.dport = (uint16_t)(2000 + i);
+		run_hook(H_XDP, t);
+	}
+	c.scan_key_mul ^= 0x5555555555555555ULL;
+	assert_int_equal(zt_set_config(&E, &c), 0);
+	for (i = 0; i < 8; i++) {
+		t.dport = (uint16_t)(2000 + i);
+		run_hook(H_TCI, t);
+	}
+	collect();
+	assert_int_equal(scan_events(), 0);
+	for (i = 0; i < 8; i++) {
+		t.dport = (uint16_t)(3000 + i);
+		run_hook(H_TCI, t);
+	}
+	collect();
+	assert_int_equal(scan_events(), 1);
+	set_cfg(0, 0);
+}
+
 /* Events the ring had no room for are counted (ring_lost), per CPU. */
 static void test_ring_lost(void **st)
 {
@@ -1340,6 +1627,10 @@ static int setup(void **st)
 		zt_env_close(&E);
 		return -1;
 	}
+	if (bpf_map_lookup_elem(E.fd[ZT_MAP_CONFIG], &(__u32){ 0 }, &start_cfg)) {
+		zt_env_close(&E);
+		return -1;
+	}
 	rb = ring_buffer__new(E.fd[ZT_MAP_EVENTS], on_event, NULL, NULL);
 	if (!rb) {
 		zt_env_close(&E);
@@ -1378,12 +1669,15 @@ int main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_fragments_v4),
 		cmocka_unit_test(test_fragments_v6),
+		cmocka_unit_test(test_srcroute_v4),
+		cmocka_unit_test(test_srcroute_v6),
 		cmocka_unit_test(test_reject_replies),
 		cmocka_unit_test(test_counters),
 		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_rate_limit),
 		cmocka_unit_test(test_scan),
 		cmocka_unit_test(test_scan_memo),
+		cmocka_unit_test(test_scan_keyed),
 		cmocka_unit_test(test_ring_lost),
 		cmocka_unit_test(test_reply_budget),
 		cmocka_unit_test(test_no_reply_group),

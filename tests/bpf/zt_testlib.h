@@ -195,6 +195,7 @@ struct pspec {
 	uint8_t icmp_type, icmp_code;
 	int payload;			/* L4 payload bytes */
 	int ip4_opts;			/* bytes of IPv4 options (multiple of 4) */
+	const uint8_t *opts;		/* their bytes (NOPs if NULL) */
 	uint16_t frag;			/* IPv4 frag_off field, host order */
 	uint16_t ip_id;			/* IPv4 identification */
 	const uint8_t *ext;		/* IPv6 extension headers, already chained */
@@ -259,6 +260,8 @@ static inline size_t build_pkt(uint8_t *b, const struct pspec *s)
 		memcpy(l3 + 12, src + 12, 4);
 		memcpy(l3 + 16, dst + 12, 4);
 		memset(l3 + 20, 1, s->ip4_opts);	/* NOPs */
+		if (s->opts)
+			memcpy(l3 + 20, s->opts, (size_t)s->ip4_opts);
 		{
 			uint16_t c = rfc1071(l3, iphl, 0);
 
