@@ -185,7 +185,7 @@ FUZZ_relay_server := daemon/relay/server.c daemon/relay/proto.c daemon/relay/stu
 	daemon/tunnel/keys.c daemon/tunnel/noise.c lib/addr.c lib/udp_batch.c lib/loop.c lib/log.c
 FUZZ_relay_client := daemon/relay/client.c daemon/relay/proto.c daemon/tunnel/noise.c \
 	lib/addr.c lib/ares_loop.c lib/loop.c lib/log.c
-FUZZ_paths   := daemon/path/paths.c $(FUZZ_tunnel) daemon/tunnel/keys.c daemon/tunnel/status.c lib/addr.c lib/log.c
+FUZZ_paths   := daemon/path/paths.c daemon/path/cand.c $(FUZZ_tunnel) daemon/tunnel/keys.c daemon/tunnel/status.c lib/addr.c lib/log.c
 FUZZ_control := $(FUZZ_policy) daemon/policy/edit.c
 
 $(FUZZ_OBJ)/%.o: %.c | $(BPF_SKELS)

@@ -142,6 +142,35 @@ int zt_opt_relay(struct zt_path_relay_spec *specs, size_t *n, const char *arg, b
 	return 0;
 }
 
+int zt_opt_advertise(struct zt_paths_advertise *adv, const char *arg)
+{
+	char why[128];
+
+	if (!strcmp(arg, "none")) {
+		adv->none = true;
+		return 0;
+	}
+	if (adv->n == ZT_CAND_ADVERTISE_MAX) {
+		fprintf(stderr, "ztgated: at most %d --advertise\n", ZT_CAND_ADVERTISE_MAX);
+		return -EINVAL;
+	}
+	if (zt_cand_parse_advertise(arg, &adv->addr[adv->n], why, sizeof(why))) {
+		fprintf(stderr, "ztgated: invalid --advertise '%s': %s\n", arg, why);
+		return -EINVAL;
+	}
+	adv->n++;
+	return 0;
+}
+
+int zt_opt_advertise_check(const struct zt_paths_advertise *adv, char *err, size_t errlen)
+{
+	if (adv->none && adv->n) {
+		snprintf(err, errlen, "--advertise none: no other --advertise with it");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int teardown(const char *pin_dir)
 {
 	int ret = zt_dp_teardown(pin_dir);

@@ -104,6 +104,17 @@ int zt_opt_uint(const char *opt, const char *arg, unsigned long long min, unsign
 struct zt_path_relay_spec;
 int zt_opt_relay(struct zt_path_relay_spec *specs, size_t *n, const char *arg, bool tcp);
 
+/*
+ * --advertise ADDR (client and connector): "none", IP, IP:PORT or
+ * [IPv6]:PORT appended to ADV; a bad one or one too many: one line on
+ * stderr and -EINVAL ("none" mixed with addresses is configure's to refuse:
+ * zt_opt_advertise_check).
+ */
+struct zt_paths_advertise;
+int zt_opt_advertise(struct zt_paths_advertise *adv, const char *arg);
+/* "none" and addresses together: -EINVAL with ERR. */
+int zt_opt_advertise_check(const struct zt_paths_advertise *adv, char *err, size_t errlen);
+
 /* Run ROLE with ARGV (argv[0] is the role's name); the process's exit code. */
 int zt_daemon_main(const struct zt_role_ops *role, int argc, char **argv);
 

@@ -57,6 +57,7 @@ struct zt_client_tunnel {
 	struct zt_fakeip *pool;
 	struct zt_prefix fake_range;
 	struct in_addr address;		/* ours inside the tunnel */
+	struct zt_prefix own[2];	/* the fake range and our address: never a path to a connector */
 	struct zt_tunnel *tunnel;
 	struct zt_paths *paths;		/* direct or relayed, per connector */
 	struct zt_path_relays *relays;	/* --relay, --relay-tcp */
@@ -384,8 +385,17 @@ int zt_client_tunnel_open(const struct zt_client_tunnel_cfg *ccfg, struct zt_cli
 	cfg.listen.ss_family = AF_INET;	/* any address, any port: we only dial out */
 	ret = zt_tunnel_open(ct->loop, &cfg, &ops, ct, &ct->tunnel, err, errlen);
 	OPENSSL_cleanse(cfg.private_key, sizeof(cfg.private_key));
-	if (!ret)
-		ret = zt_paths_open(ct->loop, ct->tunnel, NULL, &ct->paths, err, errlen);
+	if (!ret) {
+		const struct zt_paths_cfg pcfg = {
+			.advertise = ccfg->advertise, .tun_name = ct->tun ? zt_tun_name(ct->tun) : NULL,
+			.deny = ct->own, .ndeny = 2,
+		};
+
+		ct->own[0] = ct->fake_range;
+		ct->own[1] = (struct zt_prefix){ .family = AF_INET, .len = 32 };
+		zt_addr_from_v4(ct->own[1].addr, ct->address.s_addr);
+		ret = zt_paths_open(ct->loop, ct->tunnel, &pcfg, &ct->paths, err, errlen);
+	}
 	if (!ret)
 		ret = zt_path_relays_open(ct->loop, ct->tunnel, ct->paths, ccfg->private_key,
 					  ccfg->relays, ccfg->nrelays, &ct->relays, err, errlen);

@@ -45,6 +45,7 @@ struct zt_client_tunnel_cfg {
 	 */
 	const struct zt_path_relay_spec *relays;
 	size_t nrelays;
+	const struct zt_paths_advertise *advertise;	/* --advertise; NULL: the interfaces' */
 };
 
 /*

@@ -475,8 +475,19 @@ int zt_connector_fwd_open(const struct zt_connector_fwd_cfg *cfg, struct zt_conn
 		c->max_binds = MAX_BINDS_PER_DEVICE;
 	*out = c;
 	ret = zt_tunnel_open(c->loop, &cfg->tunnel, &tops, c, &c->tunnel, err, errlen);
-	if (!ret)
-		ret = zt_paths_open(c->loop, c->tunnel, NULL, &c->paths, err, errlen);
+	if (!ret) {
+		/*
+		 * Our other links lead into the private network: only the
+		 * uplink's addresses are advertised and only its LAN's private
+		 * candidates probed (path/cand.h); never the device range.
+		 */
+		const struct zt_paths_cfg pcfg = {
+			.uplink_only = true, .advertise = cfg->advertise,
+			.tun_name = c->tun ? zt_tun_name(c->tun) : NULL, .deny = &c->cfg.device_range, .ndeny = 1,
+		};
+
+		ret = zt_paths_open(c->loop, c->tunnel, &pcfg, &c->paths, err, errlen);
+	}
 	if (!ret)
 		ret = zt_path_relays_open(c->loop, c->tunnel, c->paths, cfg->tunnel.private_key,
 					  cfg->relays, cfg->nrelays, &c->relays, err, errlen);

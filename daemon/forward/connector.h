@@ -36,6 +36,7 @@ struct zt_connector_fwd_cfg {
 	struct zt_tunnel_cfg tunnel;	/* listen address and private key */
 	const struct zt_path_relay_spec *relays;	/* --relay, --relay-tcp */
 	size_t nrelays;
+	const struct zt_paths_advertise *advertise;	/* --advertise; NULL: the uplink's addresses */
 	const char *dns_servers;	/* c-ares csv, or NULL: resolv.conf */
 	/*
 	 * A name resolved for a device: into the live maps (for that device's

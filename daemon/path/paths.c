@@ -92,8 +92,12 @@ struct path_peer {
 	uint64_t burst_at_ns;		/* primed, waiting for theirs: probe then at the latest; 0: not waiting */
 	bool peer_primes;		/* they have sent PRIMED: wait for it, however long */
 
-	struct sockaddr_storage cands[ZT_PATHS_CANDIDATES_MAX];
+	struct sockaddr_storage cands[ZT_PATHS_CANDIDATES_ACCEPT];	/* passed the filter */
 	unsigned int ncands;
+	struct sockaddr_storage refused[ZT_PATHS_CANDIDATES_MAX];	/* of the last message */
+	uint8_t refused_why[ZT_PATHS_CANDIDATES_MAX];			/* enum zt_cand_why */
+	unsigned int nrefused;
+	uint64_t refused_total;
 	struct probe_sent probes[PROBES_KEPT];
 	unsigned int probe_slot;
 	uint64_t rtt_us;
@@ -110,6 +114,12 @@ struct zt_paths {
 		 probe_duration_ns;
 	bool no_local_addresses, include_loopback;
 	int prime_ttl;			/* 0: no priming */
+	/* What our candidates are and which of the peers' we take (path/cand.h). */
+	bool uplink_only, accept_loopback;
+	char tun_name[IF_NAMESIZE];	/* "": no TUN */
+	const struct zt_prefix *deny;
+	size_t ndeny;
+	struct zt_paths_advertise advertise;
 
 	struct zt_paths_relay relays[ZT_PATHS_RELAYS_MAX];
 	struct sockaddr_storage observed[ZT_PATHS_RELAYS_MAX];
@@ -337,21 +347,20 @@ static void put_candidate(uint8_t *c, const struct sockaddr_storage *ss)
 	}
 }
 
+/* A candidate as sent: -EINVAL if its family and address disagree (port 0 and the rest: the filter's). */
 static int get_candidate(const uint8_t *c, struct sockaddr_storage *ss)
 {
 	uint16_t port;
 
 	memset(ss, 0, sizeof(*ss));
 	memcpy(&port, c + ZT_CANDIDATE_OFF_PORT, 2);
-	if (!port)
-		return -EINVAL;
 	if (c[ZT_CANDIDATE_OFF_FAMILY] == 4 && zt_addr_is_v4(c + ZT_CANDIDATE_OFF_ADDR)) {
 		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
 
 		sin->sin_family = AF_INET;
 		sin->sin_port = port;
 		memcpy(&sin->sin_addr, c + ZT_CANDIDATE_ADDR_V4, 4);
-		return sin->sin_addr.s_addr ? 0 : -EINVAL;
+		return 0;
 	}
 	if (c[ZT_CANDIDATE_OFF_FAMILY] == 6 && !zt_addr_is_v4(c + ZT_CANDIDATE_OFF_ADDR)) {
 		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
@@ -359,62 +368,73 @@ static int get_candidate(const uint8_t *c, struct sockaddr_storage *ss)
 		sin6->sin6_family = AF_INET6;
 		sin6->sin6_port = port;
 		memcpy(&sin6->sin6_addr, c + ZT_CANDIDATE_OFF_ADDR, 16);
-		return IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr) ? -EINVAL : 0;
+		return 0;
 	}
 	return -EINVAL;
 }
 
-/* Add SS to LIST (N of them) unless there already or full. */
-static void add_unique(struct sockaddr_storage *list, unsigned int *n,
+/* Add SS to LIST (N of them, at most MAX) unless there already; false if LIST is full. */
+static bool add_unique(struct sockaddr_storage *list, unsigned int *n, unsigned int max,
 		       const struct sockaddr_storage *ss)
 {
 	for (unsigned int i = 0; i < *n; i++)
 		if (same_ep(&list[i], ss))
-			return;
-	if (*n < ZT_PATHS_CANDIDATES_MAX)
-		list[(*n)++] = *ss;
+			return true;
+	if (*n >= max)
+		return false;
+	list[(*n)++] = *ss;
+	return true;
 }
 
-/* Ours: what relays observed first (the likeliest to work across NATs), then local addresses. */
+/* Our interfaces as the candidate filter and our_candidates() see them. */
+static int read_view(const struct zt_paths *ps, struct zt_cand_view *v)
+{
+	const struct zt_cand_cfg cfg = {
+		.tun_name = ps->tun_name[0] ? ps->tun_name : NULL,
+		.uplink_only = ps->uplink_only,
+		.deny = ps->deny, .ndeny = ps->ndeny,
+		.advertise = ps->advertise.addr, .nadvertise = ps->advertise.n,
+		.advertise_none = ps->advertise.none,
+		.include_loopback = ps->include_loopback,
+	};
+	int ret = zt_cand_view_read(&cfg, v);
+
+	v->allow_loopback = ps->accept_loopback;
+	return ret;
+}
+
+/*
+ * Ours: what relays observed first (the likeliest to work across NATs), then
+ * the --advertise list or, without one, our plausible uplinks' addresses
+ * (path/cand.h: a connector's private side and TUN are nobody's business).
+ */
 static unsigned int our_candidates(struct zt_paths *ps, struct sockaddr_storage *list)
 {
-	struct ifaddrs *ifa, *i;
+	struct sockaddr_storage local[ZT_PATHS_CANDIDATES_MAX];
+	struct zt_cand_view v;
 	unsigned int n = 0;
+	size_t nlocal;
 	int port = zt_tunnel_local_port(ps->t);
 
 	for (int r = 0; r < ps->nrelays; r++)
 		if (ps->observed[r].ss_family != AF_UNSPEC)
-			add_unique(list, &n, &ps->observed[r]);
-	if (ps->no_local_addresses || port <= 0 || getifaddrs(&ifa))
+			add_unique(list, &n, ZT_PATHS_CANDIDATES_MAX, &ps->observed[r]);
+	if (ps->no_local_addresses || port <= 0 || ps->advertise.none)
 		return n;
-	for (i = ifa; i; i = i->ifa_next) {
-		struct sockaddr_storage ss = { 0 };
+	for (size_t i = 0; i < ps->advertise.n; i++) {
+		struct sockaddr_storage ss = ps->advertise.addr[i];
+		uint16_t *p = ss.ss_family == AF_INET ? &((struct sockaddr_in *)&ss)->sin_port :
+			      &((struct sockaddr_in6 *)&ss)->sin6_port;
 
-		if (!i->ifa_addr || !(i->ifa_flags & IFF_UP))
-			continue;
-		if ((i->ifa_flags & IFF_LOOPBACK) && !ps->include_loopback)
-			continue;
-		if (i->ifa_addr->sa_family == AF_INET) {
-			struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-
-			memcpy(sin, i->ifa_addr, sizeof(*sin));
-			sin->sin_port = htons((uint16_t)port);
-		} else if (i->ifa_addr->sa_family == AF_INET6) {
-			struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-
-			memcpy(sin6, i->ifa_addr, sizeof(*sin6));
-			/* A link-local address needs a scope the peer cannot know. */
-			if (IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr))
-				continue;
-			sin6->sin6_port = htons((uint16_t)port);
-			sin6->sin6_scope_id = 0;
-			sin6->sin6_flowinfo = 0;
-		} else {
-			continue;
-		}
-		add_unique(list, &n, &ss);
+		if (!*p)
+			*p = htons((uint16_t)port);
+		add_unique(list, &n, ZT_PATHS_CANDIDATES_MAX, &ss);
 	}
-	freeifaddrs(ifa);
+	if (ps->advertise.n || read_view(ps, &v))
+		return n;
+	nlocal = zt_cand_local_list(&v, ps->include_loopback, port, local, ZT_PATHS_CANDIDATES_MAX);
+	for (size_t i = 0; i < nlocal; i++)
+		add_unique(list, &n, ZT_PATHS_CANDIDATES_MAX, &local[i]);
 	return n;
 }
 
@@ -596,6 +616,52 @@ static void start_burst(struct zt_paths *ps, struct path_peer *pp, struct zt_tun
 	probe_candidates(ps, pp, p, now);
 }
 
+static void refuse(struct path_peer *pp, const struct sockaddr_storage *ss, enum zt_cand_why why)
+{
+	pp->refused_total++;
+	if (pp->nrefused < ZT_PATHS_CANDIDATES_MAX) {
+		pp->refused[pp->nrefused] = *ss;
+		pp->refused_why[pp->nrefused++] = (uint8_t)why;
+	}
+}
+
+/*
+ * The peer's N candidates at C replace those we had: each one that passes
+ * path/cand.h's filter, up to ZT_PATHS_CANDIDATES_ACCEPT (issue 10 A12: a
+ * peer names where we send probes, so it may name only where it can be).
+ * Refusals are kept for status and logged when their number changes.
+ */
+static void take_candidates(struct zt_paths *ps, struct path_peer *pp, const uint8_t *c,
+			    unsigned int n)
+{
+	unsigned int before = pp->nrefused;
+	char ep[64], key[ZT_KEY_B64_LEN + 1];
+	struct zt_cand_view v;
+	bool view = !read_view(ps, &v);
+
+	pp->ncands = 0;
+	pp->nrefused = 0;
+	for (unsigned int i = 0; i < n; i++, c += ZT_CANDIDATE_LEN) {
+		struct sockaddr_storage ss;
+		enum zt_cand_why why = ZT_CAND_PORT;
+
+		/* Without our addresses nothing can be checked: none taken (fail closed). */
+		if (!get_candidate(c, &ss))
+			why = view ? zt_cand_check(&v, &ss) : ZT_CAND_UNCHECKED;
+		if (why == ZT_CAND_OK &&
+		    !add_unique(pp->cands, &pp->ncands, ZT_PATHS_CANDIDATES_ACCEPT, &ss))
+			why = ZT_CAND_OVER_CAP;
+		if (why != ZT_CAND_OK)
+			refuse(pp, &ss, why);
+	}
+	if (pp->nrefused && pp->nrefused != before) {
+		format_ep(&pp->refused[0], ep, sizeof(ep));
+		zt_log("info", "path to %s: %u of %u candidates refused (%s: %s)",
+		       key_short(pp->key, key), pp->nrefused, n, ep,
+		       zt_cand_why_name(pp->refused_why[0]));
+	}
+}
+
 static void on_candidates(struct zt_paths *ps, struct path_peer *pp, struct zt_tunnel_peer *p,
 			  const uint8_t *msg, size_t len, uint64_t now)
 {
@@ -606,13 +672,7 @@ static void on_candidates(struct zt_paths *ps, struct path_peer *pp, struct zt_t
 	n = msg[ZT_CANDIDATES_OFF_COUNT];
 	if (n > ZT_PATHS_CANDIDATES_MAX || len != ZT_CANDIDATES_HDR_LEN + n * ZT_CANDIDATE_LEN)
 		return;
-	pp->ncands = 0;
-	for (unsigned int i = 0; i < n; i++) {
-		struct sockaddr_storage ss;
-
-		if (!get_candidate(msg + ZT_CANDIDATES_HDR_LEN + i * ZT_CANDIDATE_LEN, &ss))
-			add_unique(pp->cands, &pp->ncands, &ss);
-	}
+	take_candidates(ps, pp, msg + ZT_CANDIDATES_HDR_LEN, n);
 	if (pp->state != ST_RELAYED || !ps->nrelays)
 		return;
 	/* Theirs arrived: make sure they have ours, to open their NAT toward us and probe us. */
@@ -622,8 +682,13 @@ static void on_candidates(struct zt_paths *ps, struct path_peer *pp, struct zt_t
 		start_burst(ps, pp, p, now);
 		return;
 	}
-	/* Open our NAT toward theirs, say so, and probe once they have done the same. */
-	prime(ps, pp, p, now);
+	/*
+	 * Open our NAT toward theirs, say so, and probe once they have done
+	 * the same. At most once a probe interval: a peer that floods
+	 * candidates messages gets no more probes than the burst sends.
+	 */
+	if (!recent(pp->primed_ns, now, ps->probe_interval_ns))
+		prime(ps, pp, p, now);
 	send_primed(ps, p, true);
 	if (recent(pp->peer_primed_ns, now, ps->probe_duration_ns))
 		start_burst(ps, pp, p, now);
@@ -823,6 +888,14 @@ int zt_paths_open(struct zt_loop *loop, struct zt_tunnel *t, const struct zt_pat
 	ps->probe_duration_ns = ms_or(cfg->probe_duration_ms, ZT_PATHS_PROBE_DURATION_MS);
 	ps->no_local_addresses = cfg->no_local_addresses;
 	ps->include_loopback = cfg->include_loopback;
+	ps->uplink_only = cfg->uplink_only;
+	ps->accept_loopback = cfg->accept_loopback;
+	if (cfg->tun_name)
+		snprintf(ps->tun_name, sizeof(ps->tun_name), "%s", cfg->tun_name);
+	ps->deny = cfg->deny;
+	ps->ndeny = cfg->ndeny;
+	if (cfg->advertise)
+		ps->advertise = *cfg->advertise;
 	ps->prime_ttl = cfg->prime_ttl < 0 ? 0 : cfg->prime_ttl ? cfg->prime_ttl : ZT_PATHS_PRIME_TTL;
 	for (int i = 0; i < ZT_PATHS_RELAYS_MAX; i++)
 		ps->observed[i].ss_family = AF_UNSPEC;
@@ -1038,6 +1111,7 @@ int zt_paths_status(struct zt_paths *ps, const struct zt_tunnel_peer *p, struct 
 	st->upgrades = pp->upgrades;
 	st->fallbacks = pp->fallbacks;
 	st->candidates = pp->ncands;
+	st->candidates_refused = (unsigned int)pp->refused_total;
 	st->rtt_us = pp->rtt_us;
 	if (pp->state == ST_DIRECT) {
 		if (ts.endpoint.ss_family != AF_UNSPEC) {
@@ -1053,6 +1127,34 @@ int zt_paths_status(struct zt_paths *ps, const struct zt_tunnel_peer *p, struct 
 		st->relay = ps->relays[r].name;
 	}
 	return 0;
+}
+
+/*
+ * The peer's candidates as last received: "candidates" (taken, probed) and
+ * "candidates_refused" ([{"candidate", "why"}] of the last message), and
+ * "candidates_refused_total" since it was tracked.
+ */
+static void candidates_json(const struct path_peer *pp, json_object *o)
+{
+	json_object *taken = json_object_new_array(), *refused = json_object_new_array();
+	char buf[64];
+
+	for (unsigned int i = 0; pp && i < pp->ncands; i++) {
+		format_ep(&pp->cands[i], buf, sizeof(buf));
+		json_object_array_add(taken, json_object_new_string(buf));
+	}
+	for (unsigned int i = 0; pp && i < pp->nrefused; i++) {
+		json_object *r = json_object_new_object();
+
+		format_ep(&pp->refused[i], buf, sizeof(buf));
+		json_object_object_add(r, "candidate", json_object_new_string(buf));
+		json_object_object_add(r, "why", json_object_new_string(zt_cand_why_name(pp->refused_why[i])));
+		json_object_array_add(refused, r);
+	}
+	json_object_object_add(o, "candidates", taken);
+	json_object_object_add(o, "candidates_refused", refused);
+	json_object_object_add(o, "candidates_refused_total",
+			       json_object_new_int64(pp ? (int64_t)pp->refused_total : 0));
 }
 
 json_object *zt_paths_status_json(struct zt_paths *ps, const char *name,
@@ -1095,5 +1197,7 @@ json_object *zt_paths_status_json(struct zt_paths *ps, const char *name,
 	json_object_object_add(o, "tx_bytes", json_object_new_int64((int64_t)st.tx_bytes));
 	json_object_object_add(o, "upgrades", json_object_new_int64((int64_t)st.upgrades));
 	json_object_object_add(o, "fallbacks", json_object_new_int64((int64_t)st.fallbacks));
+	if (ps && p)
+		candidates_json(peer_find(ps, zt_tunnel_peer_key(p)), o);
 	return o;
 }

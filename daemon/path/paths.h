@@ -35,6 +35,7 @@
 #include <json-c/json.h>
 
 #include "lib/loop.h"
+#include "path/cand.h"
 #include "tunnel/tunnel.h"
 
 /* docs/RELAY.md's timers; a zero in the config means these. */
@@ -51,10 +52,27 @@
  */
 #define ZT_PATHS_PRIME_TTL		2
 
-#define ZT_PATHS_CANDIDATES_MAX		16	/* per message and per peer */
+#define ZT_PATHS_CANDIDATES_MAX		16	/* per message */
+/*
+ * A peer's candidates we keep and probe (those the filter passed, in the
+ * order sent: the relay-observed ones first). A peer has one or two public
+ * endpoints and a few LAN addresses; more only multiply our probes.
+ */
+#define ZT_PATHS_CANDIDATES_ACCEPT	8
 #define ZT_PATHS_RELAYS_MAX		8
 
 struct zt_paths;
+
+/*
+ * --advertise (client and connector): the local candidates to send instead
+ * of the interfaces' (each with the tunnel's port when its own is 0), or
+ * none at all (only what relays observed).
+ */
+struct zt_paths_advertise {
+	struct sockaddr_storage addr[ZT_CAND_ADVERTISE_MAX];
+	size_t n;
+	bool none;
+};
 
 /* One relay as seen from here (an adapter around zt_relay_client, or a test's fake). */
 struct zt_paths_relay {
@@ -77,13 +95,27 @@ struct zt_paths_cfg {
 	uint32_t probe_interval_ms;
 	uint32_t probe_duration_ms;
 	/*
-	 * Candidates: the tunnel's port on every local interface address
-	 * (getifaddrs; loopback and link-local skipped unless
-	 * include_loopback) plus the endpoints relays observed. Tests set
-	 * no_local_addresses and give their own with zt_paths_set_observed().
+	 * Our candidates: the endpoints relays observed, then the tunnel's
+	 * port on our plausible uplink addresses (path/cand.h: never loopback,
+	 * link-local, the TUN's or ztgate's ranges; with uplink_only, only
+	 * those of links holding a default route), or instead the advertise
+	 * list. Tests set no_local_addresses and give their own with
+	 * zt_paths_set_observed(); include_loopback advertises lo's too.
 	 */
 	bool no_local_addresses;
 	bool include_loopback;
+	bool uplink_only;		/* the connector: its other links lead into the private network */
+	const struct zt_paths_advertise *advertise;	/* --advertise; NULL or n == 0: the interfaces' */
+	/*
+	 * The peer's candidates pass path/cand.h's filter (issue 10 A12) with
+	 * these: TUN_NAME (our TUN: neither advertised nor our LAN) and DENY
+	 * (the role's ranges beside 100.64.0.0/10; kept by pointer). Tests on
+	 * one host set accept_loopback: loopback candidates pass.
+	 */
+	const char *tun_name;
+	const struct zt_prefix *deny;
+	size_t ndeny;
+	bool accept_loopback;
 	/*
 	 * TTL of the priming probes: 0 means ZT_PATHS_PRIME_TTL; -1 turns
 	 * priming and its PRIMED handshake off (candidates are probed at once,
@@ -107,7 +139,8 @@ struct zt_path_status {
 	uint64_t last_handshake_ns;		/* CLOCK_REALTIME; 0: never */
 	uint64_t rx_bytes, tx_bytes;		/* payload bytes, as the tunnel counts them */
 	uint64_t upgrades, fallbacks;		/* relayed -> direct, direct -> relayed */
-	unsigned int candidates;		/* the peer's, as last received */
+	unsigned int candidates;		/* the peer's we took, as last received */
+	unsigned int candidates_refused;	/* the peer's the filter refused, in all */
 };
 
 /* Open on LOOP for tunnel T (not owned). 0 with *OUT, or -errno with ERR. */

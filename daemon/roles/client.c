@@ -51,6 +51,7 @@ struct client_opts {
 	const char *key_file;
 	struct zt_path_relay_spec relays[ZT_PATHS_RELAYS_MAX];	/* --relay, --relay-tcp */
 	size_t nrelays;
+	struct zt_paths_advertise advertise;	/* --advertise */
 	bool dns_fast_path;	/* answer known resource names in BPF on lo */
 };
 
@@ -89,7 +90,7 @@ static void usage(FILE *f)
 		"                      [--fake-range CIDR] [--dns-ttl S] [--dns-cache N]\n"
 		"                      [--resolv-conf PATH] [--address TUNNEL-ADDR --key FILE]\n"
 		"                      [--relay HOST:PORT]... [--relay-tcp HOST:PORT]...\n"
-		"                      [--dns-fast-path=on|off]\n"
+		"                      [--advertise ADDR[:PORT]|none]... [--dns-fast-path=on|off]\n"
 		"                      [--state-dir DIR] [--socket PATH] [--pin-dir DIR]\n"
 		"defaults: --tun %s --dns %s --fake-range %s --dns-ttl %d --dns-cache %d\n"
 		"(answers of forwarded names cached; 0: no cache);\n"
@@ -97,10 +98,13 @@ static void usage(FILE *f)
 		"are answered in BPF on this namespace's lo, without the daemon;\n"
 		"upstreams: the nameservers of --resolv-conf (/etc/resolv.conf) at start;\n"
 		"--relay: connectors are reached through it until a direct path is found\n"
-		"(tunnel MTU %d instead of %d)\n",
+		"(tunnel MTU %d instead of %d)\n"
+		"--advertise: the local addresses offered to connectors as direct paths, instead\n"
+		"of every interface's (never loopback, link-local, the TUN's or 100.64.0.0/10);\n"
+		"none: only the public address the relays see (at most %d)\n",
 		ZT_CLIENT_DEFAULT_TUN, ZT_CLIENT_DEFAULT_DNS, ZT_FAKEIP_DEFAULT_RANGE,
 		ZT_DNS_DEFAULT_TTL, ZT_DNS_CACHE_DEFAULT_ENTRIES, ZT_RELAYED_TUNNEL_MTU,
-		ZT_TUNNEL_MTU);
+		ZT_TUNNEL_MTU, ZT_CAND_ADVERTISE_MAX);
 }
 
 static const struct option options[] = {
@@ -116,6 +120,7 @@ static const struct option options[] = {
 	{ "relay", required_argument, NULL, 'R' },
 	{ "relay-tcp", required_argument, NULL, 'P' },
 	{ "dns-fast-path", required_argument, NULL, 'F' },
+	{ "advertise", required_argument, NULL, 'A' },
 	{ 0 },
 };
 
@@ -134,6 +139,8 @@ static int option(struct zt_daemon *d, int c, const char *optarg)
 	case 'R':
 	case 'P':
 		return zt_opt_relay(o->relays, &o->nrelays, optarg, c == 'P');
+	case 'A':
+		return zt_opt_advertise(&o->advertise, optarg);
 	case 'F':
 		if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
 			fprintf(stderr, "ztgated: invalid --dns-fast-path '%s': expected on or off\n",
@@ -336,6 +343,12 @@ static int configure(struct zt_daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "--relay needs the tunnel (--address and --key)");
 		return -EINVAL;
 	}
+	if ((o->advertise.n || o->advertise.none) && !o->key_file) {
+		snprintf(err, errlen, "--advertise needs the tunnel (--address and --key)");
+		return -EINVAL;
+	}
+	if (zt_opt_advertise_check(&o->advertise, err, errlen))
+		return -EINVAL;
 	if (zt_endpoint_parse(o->dns, &dns_ep, err, errlen) || dns_ep.family != AF_INET) {
 		snprintf(err, errlen, "invalid --dns '%s': expected IPv4:PORT", o->dns);
 		return -EINVAL;
@@ -488,6 +501,7 @@ static int start(struct zt_daemon *d, char *err, size_t errlen)
 			.loop = d->loop, .policy = &d->policy, .tun = cl->tun, .pool = cl->pool,
 			.fake_range = cl->fake_range, .address = cl->address,
 			.relays = cl->o.relays, .nrelays = cl->o.nrelays,
+			.advertise = &cl->o.advertise,
 		};
 
 		memcpy(tcfg.private_key, cl->key, sizeof(tcfg.private_key));

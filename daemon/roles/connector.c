@@ -54,6 +54,7 @@ struct connector_opts {
 	size_t nrelays;
 	struct zt_endpoint udp_relays[ZT_PATHS_RELAYS_MAX];	/* --relay as addresses, for --uplink */
 	size_t nudp_relays;
+	struct zt_paths_advertise advertise;	/* --advertise */
 };
 
 /* The connector role's state (zt_daemon.role). */
@@ -76,6 +77,7 @@ static void usage(FILE *f)
 		"                         [--name NAME] [--device-range CIDR] [--deny-address CIDR]...\n"
 		"                         [--uplink IFACE [--handshake-rate N] [--handshake-burst N]]\n"
 		"                         [--relay HOST:PORT]... [--relay-tcp HOST:PORT]...\n"
+		"                         [--advertise ADDR[:PORT]|none]...\n"
 		"                         [--device-flows N] [--device-binds N]\n"
 		"                         [--state-dir DIR] [--socket PATH] [--pin-dir DIR]\n"
 		"defaults: --tun %s --device-range %s; --dns: the nameservers of /etc/resolv.conf\n"
@@ -83,6 +85,9 @@ static void usage(FILE *f)
 		"limits handshake initiations per source (default 20/s, burst 40); with it,\n"
 		"UDP relays must be given as IP:PORT (the guard admits them by address)\n"
 		"--relay: devices reach us through it until a direct path is found (TUN MTU %d)\n"
+		"--advertise: the addresses offered to devices as direct paths (IP: the tunnel's\n"
+		"port), instead of those of the interfaces holding a default route (the\n"
+		"uplink); none: only the public address the relays see (at most %d)\n"
 		"--deny-address: a name a device binds is never translated to an address in CIDR\n"
 		"(beside loopback, link-local, multicast, our own addresses, the device and fake\n"
 		"ranges and other resources' addresses, always refused)\n"
@@ -90,7 +95,7 @@ static void usage(FILE *f)
 		"past it, its new connections are dropped (untracked_drops)\n"
 		"--device-binds: names one device may bind at once (default 256, at most 4096)\n",
 		ZT_CONNECTOR_DEFAULT_TUN, ZT_CONNECTOR_DEFAULT_DEVICES, ZT_RELAYED_TUNNEL_MTU,
-		ZT_FLOWS_DEFAULT_PER_DEVICE);
+		ZT_CAND_ADVERTISE_MAX, ZT_FLOWS_DEFAULT_PER_DEVICE);
 }
 
 static int on_policy_applied(struct zt_daemon *d, char *err, size_t errlen)
@@ -186,6 +191,7 @@ static const struct option options[] = {
 	{ "deny-address", required_argument, NULL, 'D' },
 	{ "device-flows", required_argument, NULL, 'F' },
 	{ "device-binds", required_argument, NULL, 'N' },
+	{ "advertise", required_argument, NULL, 'A' },
 	{ 0 },
 };
 
@@ -220,6 +226,8 @@ static int option(struct zt_daemon *d, int c, const char *optarg)
 	case 'Y':
 	case 'P':
 		return zt_opt_relay(o->relays, &o->nrelays, optarg, c == 'P');
+	case 'A':
+		return zt_opt_advertise(&o->advertise, optarg);
 	case 'R':
 	case 'B':
 		if (zt_opt_uint(c == 'R' ? "handshake-rate" : "handshake-burst", optarg, 1, 1000000,
@@ -318,6 +326,8 @@ static int configure(struct zt_daemon *d, char *err, size_t errlen)
 	}
 	if (o->uplink && (ret = uplink_relays(o, err, errlen)))
 		return ret;
+	if ((ret = zt_opt_advertise_check(&o->advertise, err, errlen)))
+		return ret;
 	if (!o->listen || !o->key_file) {
 		snprintf(err, errlen, "connector needs --listen ADDR:PORT and --key FILE");
 		return -EINVAL;
@@ -391,6 +401,7 @@ static int start(struct zt_daemon *d, char *err, size_t errlen)
 	f->tun = c->tun;
 	f->relays = c->o.relays;
 	f->nrelays = c->o.nrelays;
+	f->advertise = &c->o.advertise;
 	f->dns_servers = c->dns_csv[0] ? c->dns_csv : NULL;
 	f->bind_live = bind_live;
 	f->unbind_live = unbind_live;

@@ -36,12 +36,16 @@ static void usage(FILE *f)
 		"usage: ztgated relay --listen ADDR:PORT --key FILE [--tcp-listen ADDR:PORT]\n"
 		"                     [--uplink IFACE] [--peer-pps N] [--peer-bps N]\n"
 		"                     [--source-stun-rate N] [--source-hello-rate N] [--lifetime S]\n"
+		"                     [--max-accept N]\n"
 		"                     [--state-dir DIR] [--socket PATH] [--pin-dir DIR]\n"
 		"UDP --listen answers STUN Binding and relays between registered peers that\n"
 		"accept each other; --tcp-listen carries the same over TCP.\n"
 		"defaults: --listen %s, per peer 20000 packets/s and 100000000 bytes/s,\n"
-		"per source address 20 STUN and 10 hello/register per second, lifetime %d s\n",
-		ZT_RELAY_DEFAULT_LISTEN, ZT_RELAY_DEFAULT_LIFETIME_S);
+		"per source address 20 STUN and 10 hello/register per second, lifetime %d s\n"
+		"--max-accept: keys one peer may accept (a connector: its devices; default %d,\n"
+		"at most %d); a register with more is refused\n",
+		ZT_RELAY_DEFAULT_LISTEN, ZT_RELAY_DEFAULT_LIFETIME_S, ZT_RELAY_DEFAULT_PEER_ACCEPT,
+		ZT_RELAY_ACCEPT_MAX);
 }
 
 /* --OPT as a rate in [MIN, MAX]. */
@@ -66,6 +70,7 @@ static const struct option options[] = {
 	{ "source-stun-rate", required_argument, NULL, 'R' },
 	{ "source-hello-rate", required_argument, NULL, 'H' },
 	{ "lifetime", required_argument, NULL, 'L' },
+	{ "max-accept", required_argument, NULL, 'A' },
 	{ 0 },
 };
 
@@ -88,6 +93,12 @@ static int option(struct zt_daemon *d, int c, const char *arg)
 		if (zt_opt_uint("lifetime", arg, 30, 3600, &v))
 			return -EINVAL;
 		o->lifetime_s = (uint16_t)v;
+		return 0;
+	case 'A':
+		/* More than a register can carry could never be used. */
+		if (zt_opt_uint("max-accept", arg, 1, ZT_RELAY_ACCEPT_MAX, &v))
+			return -EINVAL;
+		o->peer_accept_max = (uint32_t)v;
 		return 0;
 	default:
 		return -EINVAL;

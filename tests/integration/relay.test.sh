@@ -18,7 +18,9 @@
 # accept gets nothing forwarded, and an unregistered source sending `send`
 # messages gets nothing forwarded and no reply larger than its request
 # (captured with tcpdump on the sender); (d) `ztgate netcheck --relay`
-# prints the endpoint the relay saw; the relay's counters say the same.
+# prints the endpoint the relay saw; the relay's counters say the same;
+# (e) `--max-accept N` (bad values: exit 2, one line) refuses a register
+# whose accept list is longer.
 set -euo pipefail
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/../lib.sh"
@@ -156,6 +158,27 @@ grep -q 'UDP: yes' <<<"$human" || fail "netcheck's table: $human"
 # Nothing listens on 3480: that relay is reported unreachable, not hung on.
 out=$(ip netns exec "$PN" timeout 20 "$ZTGATE" netcheck --relay 198.18.43.1:3480 --json || true)
 jq -e '.udp == false' <<<"$out" >/dev/null || fail "netcheck with no relay answering: $out"
+
+section "(e) --max-accept: the accept-list cap is the operator's"
+set +e
+out=$("$ZTGATED" relay --max-accept 0 --key "$ZT_TMP/relay.key" 2>&1)
+rc=$?
+set -e
+(( rc == 2 )) && [[ $(wc -l <<<"$out") == 1 && $out == *"--max-accept '0'"* ]] ||
+	fail "--max-accept 0: exit $rc, want 2 and one line: $out"
+zt_daemon_as relay3 "$RL" relay --listen 0.0.0.0:3481 --key "$ZT_TMP/relay.key" --max-accept 1
+wait_until 5 zt_udp_bound "$RL" 3481 || fail "relay3 not bound on UDP 3481"
+# Two keys on the accept list: past the cap, refused without an answer.
+if out=$(ip netns exec "$PB" "$TOOL" ping 198.18.42.1:3481 "$ZT_TMP/b.key" --to "$KEY_a" \
+	--accept "$KEY_a" --accept "$KEY_c" --count 1 --timeout 3 2>&1); then
+	fail "registered with 2 accepted keys past --max-accept 1: $out"
+fi
+(( $(zt_cli relay3 --json stats | jq -r .relay.dropped.peer_limit) >= 1 )) ||
+	fail "relay3 did not count the refusal: $(zt_cli relay3 --json stats | jq -c .relay.dropped)"
+out=$(ip netns exec "$PB" "$TOOL" ping 198.18.42.1:3481 "$ZT_TMP/b.key" --to "$KEY_a" \
+	--accept "$KEY_a" --count 1 --timeout 5 2>&1) || fail "one accepted key: not registered: $out"
+zt_daemon_stop_tag relay3
+log "ok: --max-accept 1: 2 keys refused (peer_limit), 1 key registered"
 
 section "XDP guard: junk from pn never reaches the relay's socket"
 malformed_before=$(rstat .relay.dropped.malformed)

@@ -27,6 +27,10 @@
  * datagrams leave from another port that the far router never lets in. With
  * `firewall` set, a router drops such a datagram instead (nothing stolen).
  *
+ * The candidate filter (daemon/path/cand.c, issue 10 A12) is tested on a
+ * view of interfaces built by hand, and through the engine: a peer's
+ * candidates message of refused classes, none of them probed.
+ *
  * Everything waits on a condition with a deadline (WAIT_FOR).
  */
 #include <errno.h>
@@ -52,7 +56,10 @@
 #include "lib/loop.h"
 #include "lib/clock.h"
 #include "tunnel/noise.h"
+#include "lib/addr.h"
+#include "path/cand.h"
 #include "path/paths.h"
+#include "tunnel/status.h"
 #include "tunnel/tunnel.h"
 #include "tunnel/ctrl.h"
 
@@ -455,6 +462,7 @@ static struct zt_paths_cfg fast_paths(void)
 		.probe_interval_ms = 200,
 		.probe_duration_ms = 1000,
 		.include_loopback = true,
+		.accept_loopback = true,	/* every node and nat is on 127.0.0.1 here */
 	};
 }
 
@@ -663,6 +671,7 @@ static void test_fallback_and_upgrade_again(void **state)
 	struct zt_paths_cfg pcfg = {
 		.upgrade_retry_ms = 1500, .probe_interval_ms = 200, .probe_duration_ms = 1000,
 		.no_local_addresses = true,	/* defaults: probe 5 s, fallback 6 s */
+		.accept_loopback = true,
 	};
 	struct sockaddr_storage front, back;
 	struct node *a, *b;
@@ -909,6 +918,268 @@ static void test_peer_without_primed(void **state)
 	assert_int_equal(g_routers[0]->taken + g_routers[1]->taken, 0);
 }
 
+/* ---- the candidate filter (issue 10 A12, path/cand.h) ---- */
+
+static struct sockaddr_storage ep_of(const char *ip, uint16_t port)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+	if (inet_pton(AF_INET, ip, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+	} else {
+		assert_int_equal(inet_pton(AF_INET6, ip, &sin6->sin6_addr), 1);
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+	}
+	return ss;
+}
+
+static void view_add(struct zt_cand_view *v, const char *cidr, bool lan, bool loopback, bool tun)
+{
+	struct zt_cand_local *l = &v->a[v->n++];
+	char text[64], *slash, why[128];
+	struct zt_prefix host;
+
+	snprintf(text, sizeof(text), "%s", cidr);
+	slash = strchr(text, '/');
+	*slash = '\0';
+	assert_int_equal(zt_prefix_parse(text, &host, why, sizeof(why)), 0);
+	l->net = host;
+	l->net.len = (uint8_t)atoi(slash + 1);
+	l->lan = lan;
+	l->loopback = loopback;
+	l->tun = tun;
+}
+
+/*
+ * A connector as the filter sees it: lo; the uplink eth0 (default route:
+ * lan) 192.168.2.2/24 and a ULA and a global /64; the private side p0
+ * 10.10.0.1/24 and a ULA (not lan); the TUN with a device-range address;
+ * an operator range of its own (deny).
+ */
+static void connector_view(struct zt_cand_view *v, const struct zt_prefix *deny)
+{
+	memset(v, 0, sizeof(*v));
+	view_add(v, "127.0.0.1/8", false, true, false);
+	view_add(v, "::1/128", false, true, false);
+	view_add(v, "192.168.2.2/24", true, false, false);
+	view_add(v, "fd00:2::2/64", true, false, false);
+	view_add(v, "2001:db8:1::2/64", true, false, false);
+	view_add(v, "10.10.0.1/24", false, false, false);
+	view_add(v, "fd00:10::1/64", false, false, false);
+	view_add(v, "198.51.100.1/24", false, false, false);	/* a public range on the private side */
+	view_add(v, "100.64.0.1/32", false, false, true);
+	v->deny = deny;
+	v->ndeny = 1;
+}
+
+static void expect(const struct zt_cand_view *v, const char *ip, uint16_t port, enum zt_cand_why want)
+{
+	struct sockaddr_storage ss = ep_of(ip, port);
+	enum zt_cand_why got = zt_cand_check(v, &ss);
+
+	if (got != want)
+		fail_msg("%s port %u: %s, want %s", ip, port, zt_cand_why_name(got),
+			 zt_cand_why_name(want));
+}
+
+/* Each refused class; private passes on the uplink's LAN only; public passes. */
+static void test_candidate_filter(void **state)
+{
+	struct zt_prefix deny;
+	struct zt_cand_view v;
+	char why[128];
+
+	(void)state;
+	assert_int_equal(zt_prefix_parse("198.18.200.0/24", &deny, why, sizeof(why)), 0);
+	connector_view(&v, &deny);
+	expect(&v, "203.0.113.7", 0, ZT_CAND_PORT);
+	expect(&v, "0.0.0.0", 51820, ZT_CAND_UNSPECIFIED);
+	expect(&v, "0.1.2.3", 51820, ZT_CAND_UNSPECIFIED);
+	expect(&v, "127.0.0.1", 51820, ZT_CAND_LOOPBACK);
+	expect(&v, "127.0.0.53", 53, ZT_CAND_LOOPBACK);
+	expect(&v, "224.0.0.251", 5353, ZT_CAND_MULTICAST);
+	expect(&v, "239.255.255.250", 1900, ZT_CAND_MULTICAST);
+	expect(&v, "255.255.255.255", 51820, ZT_CAND_BROADCAST);
+	expect(&v, "192.168.2.255", 51820, ZT_CAND_BROADCAST);	/* our LAN's broadcast */
+	expect(&v, "192.168.2.0", 51820, ZT_CAND_BROADCAST);
+	expect(&v, "169.254.169.254", 80, ZT_CAND_LINK_LOCAL);	/* cloud metadata */
+	expect(&v, "240.0.0.1", 51820, ZT_CAND_RESERVED);
+	expect(&v, "100.64.0.7", 51820, ZT_CAND_ZTGATE);		/* a device */
+	expect(&v, "100.96.0.9", 51820, ZT_CAND_ZTGATE);		/* a fake IP */
+	expect(&v, "100.95.0.251", 53, ZT_CAND_ZTGATE);		/* the client's DNS */
+	expect(&v, "100.127.255.254", 53, ZT_CAND_ZTGATE);
+	expect(&v, "198.18.200.9", 51820, ZT_CAND_ZTGATE);		/* the role's own range */
+	expect(&v, "192.168.2.2", 22, ZT_CAND_OURS);
+	expect(&v, "10.10.0.1", 53, ZT_CAND_OURS);
+	expect(&v, "10.10.0.5", 7, ZT_CAND_PRIVATE_SIDE);		/* a host of the private network */
+	expect(&v, "198.51.100.20", 161, ZT_CAND_PRIVATE_SIDE);	/* public, but on the private side */
+	expect(&v, "10.99.0.1", 7, ZT_CAND_NOT_LAN);		/* routed: behind us or nowhere */
+	expect(&v, "172.16.5.5", 51820, ZT_CAND_NOT_LAN);
+	expect(&v, "192.168.1.2", 51820, ZT_CAND_NOT_LAN);		/* another LAN: the peer's own */
+	expect(&v, "192.168.2.3", 51820, ZT_CAND_OK);		/* a peer on our LAN: the hairpin case */
+	expect(&v, "203.0.113.7", 4500, ZT_CAND_OK);
+	expect(&v, "100.63.255.255", 4500, ZT_CAND_OK);		/* just below 100.64.0.0/10 */
+	expect(&v, "100.128.0.1", 4500, ZT_CAND_OK);		/* just above */
+	expect(&v, "::", 51820, ZT_CAND_UNSPECIFIED);
+	expect(&v, "::1", 51820, ZT_CAND_LOOPBACK);
+	expect(&v, "ff02::1", 51820, ZT_CAND_MULTICAST);
+	expect(&v, "fe80::1", 51820, ZT_CAND_LINK_LOCAL);
+	expect(&v, "fec0::1", 51820, ZT_CAND_RESERVED);
+	expect(&v, "2001:db8:1::2", 51820, ZT_CAND_OURS);
+	expect(&v, "fd00:10::5", 7, ZT_CAND_PRIVATE_SIDE);
+	expect(&v, "fd99::1", 51820, ZT_CAND_NOT_LAN);
+	expect(&v, "fd00:2::3", 51820, ZT_CAND_OK);
+	expect(&v, "2001:db8:5::1", 51820, ZT_CAND_OK);
+	/* Tests on one host: loopback passes, but nothing else does that did not. */
+	v.allow_loopback = true;
+	expect(&v, "127.0.0.1", 51820, ZT_CAND_OK);
+	expect(&v, "10.10.0.5", 7, ZT_CAND_PRIVATE_SIDE);
+}
+
+/* What our candidates are: the lan links' addresses, never the TUN's, loopback, link-local or ours. */
+static void test_candidate_advertised(void **state)
+{
+	struct sockaddr_storage out[16], adv;
+	struct zt_cand_view v;
+	char buf[64], why[128];
+	size_t n;
+
+	(void)state;
+	connector_view(&v, NULL);
+	v.ndeny = 0;
+	view_add(&v, "169.254.0.1/16", true, false, false);
+	view_add(&v, "100.64.0.9/12", true, false, false);	/* an overlay's address on an uplink */
+	n = zt_cand_local_list(&v, false, 51820, out, 16);
+	assert_int_equal(n, 3);
+	zt_sockaddr_format(&out[0], buf, sizeof(buf));
+	assert_string_equal(buf, "192.168.2.2:51820");
+	zt_sockaddr_format(&out[1], buf, sizeof(buf));
+	assert_string_equal(buf, "[fd00:2::2]:51820");
+	zt_sockaddr_format(&out[2], buf, sizeof(buf));
+	assert_string_equal(buf, "[2001:db8:1::2]:51820");
+	/* --advertise: what no peer would probe is refused at once. */
+	assert_int_equal(zt_cand_parse_advertise("203.0.113.5:4500", &adv, why, sizeof(why)), 0);
+	assert_int_equal(ss_port(&adv), 4500);
+	assert_int_equal(zt_cand_parse_advertise("192.168.2.2", &adv, why, sizeof(why)), 0);
+	assert_int_equal(ss_port(&adv), 0);
+	assert_int_equal(zt_cand_parse_advertise("[2001:db8::1]:7", &adv, why, sizeof(why)), 0);
+	assert_int_equal(zt_cand_parse_advertise("2001:db8::1", &adv, why, sizeof(why)), 0);
+	assert_int_equal(zt_cand_parse_advertise("127.0.0.1", &adv, why, sizeof(why)), -EINVAL);
+	assert_int_equal(zt_cand_parse_advertise("224.0.0.1:9", &adv, why, sizeof(why)), -EINVAL);
+	assert_int_equal(zt_cand_parse_advertise("100.64.0.2", &adv, why, sizeof(why)), -EINVAL);
+	assert_int_equal(zt_cand_parse_advertise("fe80::1", &adv, why, sizeof(why)), -EINVAL);
+	assert_int_equal(zt_cand_parse_advertise("1.2.3.4:0", &adv, why, sizeof(why)), -EINVAL);
+	assert_int_equal(zt_cand_parse_advertise("host:51820", &adv, why, sizeof(why)), -EINVAL);
+}
+
+static size_t put_cand(uint8_t *msg, size_t n, const struct sockaddr_storage *ss)
+{
+	uint8_t *c = msg + ZT_CANDIDATES_HDR_LEN + n * ZT_CANDIDATE_LEN;
+
+	memset(c, 0, ZT_CANDIDATE_LEN);
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)ss;
+
+		c[ZT_CANDIDATE_OFF_FAMILY] = 4;
+		memcpy(c + ZT_CANDIDATE_OFF_PORT, &sin->sin_port, 2);
+		c[ZT_CANDIDATE_OFF_ADDR + 10] = c[ZT_CANDIDATE_OFF_ADDR + 11] = 0xff;
+		memcpy(c + ZT_CANDIDATE_ADDR_V4, &sin->sin_addr, 4);
+	}
+	return n + 1;
+}
+
+static unsigned int drain(int fd)
+{
+	uint8_t buf[2048];
+	unsigned int n = 0;
+
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) >= 0)
+		n++;
+	return n;
+}
+
+/*
+ * A peer's candidates message through the engine: the refused ones are
+ * neither kept nor probed, at most ZT_PATHS_CANDIDATES_ACCEPT are taken,
+ * and status says which were refused and why.
+ */
+static void test_candidates_refused_not_probed(void **state)
+{
+	struct zt_paths_cfg pa = fast_paths(), pb = fast_paths();
+	static const char *const bad[] = { "0.0.0.0", "224.0.0.1", "10.99.0.1", "169.254.169.254",
+					   "100.64.0.9" };
+	uint8_t msg[ZT_CANDIDATES_HDR_LEN + 16 * ZT_CANDIDATE_LEN], buf[100];
+	int sink[10];
+	unsigned int got[10] = { 0 };
+	uint16_t sport[10];
+	struct node *a, *b;
+	struct zt_tunnel_peer *pab, *pba;
+	struct sockaddr_storage ss;
+	json_object *st, *refused;
+	size_t n = 0;
+
+	(void)state;
+	pa.upgrade_retry_ms = 60000;		/* A sends only what the test writes */
+	pa.no_local_addresses = true;
+	relay_open();
+	a = node_open("device", &pa, false);
+	b = node_open("connector", &pb, true);
+	pair_relayed(a, b, &pab, &pba);
+	assert_int_equal(zt_tunnel_send(a->t, pab, buf, packet(buf, 1, sizeof(buf))), 0);
+	assert_true(WAIT_FOR(b->nrecv == 1, 2000));
+	for (int i = 0; i < 10; i++) {
+		sink[i] = udp_socket(&sport[i]);
+		ss = ss_loopback(sport[i]);
+		n = put_cand(msg, n, &ss);
+		if (i < 5) {
+			ss = ep_of(bad[i], 7);
+			n = put_cand(msg, n, &ss);
+		}
+	}
+	ss = ss_loopback(0);		/* port 0 */
+	n = put_cand(msg, n, &ss);
+	msg[ZT_CTRL_OFF_TYPE] = ZT_CTRL_CANDIDATES;
+	msg[ZT_CANDIDATES_OFF_COUNT] = (uint8_t)n;
+	assert_int_equal(n, 16);
+	assert_int_equal(zt_tunnel_send(a->t, pab, msg, ZT_CANDIDATES_HDR_LEN + n * ZT_CANDIDATE_LEN), 0);
+	assert_true(WAIT_FOR(path_of(b, pba).candidates_refused == 8, 2000));
+	assert_int_equal(path_of(b, pba).candidates, ZT_PATHS_CANDIDATES_ACCEPT);
+	st = zt_paths_status_json(b->ps, "device", pba);
+	assert_int_equal(json_object_array_length(json_object_object_get(st, "candidates")), 8);
+	refused = json_object_object_get(st, "candidates_refused");
+	assert_int_equal(json_object_array_length(refused), 8);
+	{
+		static const char *const want[] = { "unspecified", "multicast", "private-not-on-lan",
+						     "link-local", "ztgate-range", "over-cap", "over-cap",
+						     "port" };
+
+		for (size_t i = 0; i < 8; i++)
+			assert_string_equal(json_object_get_string(json_object_object_get(
+				json_object_array_get_idx(refused, i), "why")), want[i]);
+	}
+	json_object_put(st);
+	/* The eight taken are probed (primed, then probed); the two over the cap never. */
+	assert_true(WAIT_FOR(({
+		bool all = true;
+
+		for (int i = 0; i < 10; i++)
+			got[i] += drain(sink[i]);
+		for (int i = 0; i < 8; i++)
+			all = all && got[i] > 0;
+		all;
+	}), 3000));
+	settle(500);
+	for (int i = 0; i < 10; i++)
+		got[i] += drain(sink[i]);
+	assert_int_equal(got[8] + got[9], 0);
+	for (int i = 0; i < 10; i++)
+		close(sink[i]);
+}
+
 /* A relay message or STUN on the tunnel socket reaches ops.other; junk stays malformed. */
 static void test_other_datagrams(void **state)
 {
@@ -955,6 +1226,9 @@ static void private_netns(void)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_candidate_filter),
+		cmocka_unit_test(test_candidate_advertised),
+		cmocka_unit_test_teardown(test_candidates_refused_not_probed, teardown),
 		cmocka_unit_test_teardown(test_other_datagrams, teardown),
 		cmocka_unit_test_teardown(test_relayed_never_moves_endpoint, teardown),
 		cmocka_unit_test_teardown(test_relayed_then_direct, teardown),
