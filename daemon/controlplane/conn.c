@@ -529,6 +529,11 @@ int zt_cp_conn_fd(const struct zt_cp_conn *c)
 	return c->fd;
 }
 
+uint64_t zt_cp_conn_last_rx(const struct zt_cp_conn *c)
+{
+	return c->last_rx_ms;
+}
+
 void zt_cp_conn_free(struct zt_cp_conn *c)
 {
 	if (!c)

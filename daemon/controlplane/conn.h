@@ -125,6 +125,8 @@ bool zt_cp_conn_established(const struct zt_cp_conn *c);
 /* The peer's static key: known once message 1 was read (responder) or from the start. */
 const uint8_t *zt_cp_conn_remote(const struct zt_cp_conn *c);
 int zt_cp_conn_fd(const struct zt_cp_conn *c);
+/* When the peer was last heard from (monotonic ms). */
+uint64_t zt_cp_conn_last_rx(const struct zt_cp_conn *c);
 
 /*
  * Deadlines at NOW_MS (monotonic): the handshake's, keepalives, the dead
