@@ -119,7 +119,8 @@ $(BUILD)/ztgate: $(call obj,$(CLI_SRCS) $(CLI_DEPS)) | $(BUILD)
 
 # Sanitizer builds: the daemon and CLI the integration tests run, and tests.
 # The modules are compiled once for all of them.
-san: $(BUILD)/san/ztgated $(BUILD)/san/ztgate $(BUILD)/san/uplink_tool $(BUILD)/san/relay_tool
+san: $(BUILD)/san/ztgated $(BUILD)/san/ztgate $(BUILD)/san/uplink_tool $(BUILD)/san/relay_tool \
+	$(BUILD)/san/ctlstub_tool
 
 SAN_MODULES := $(call sanobj,$(MODULE_SRCS))
 
