@@ -39,9 +39,11 @@
 #define NODE_UNAUTH_PER_SOURCE	8
 #define NODE_CONNS_MAX		32768
 #define NODE_TICK_MS		1000
+#define NODE_HASH		4096		/* authenticated nodes by (kind, id) */
 
 struct node {
 	struct node *next, *prev;
+	struct node *hnext;		/* in its by_id bucket, once authenticated */
 	struct zt_node_server *s;
 	struct zt_cp_conn *c;
 	bool authed, dirty;
@@ -62,8 +64,16 @@ struct zt_node_server {
 	bool coalesce_armed;
 	struct zt_endpoint bound;
 	struct node *nodes;
+	struct node *by_id[NODE_HASH];
 	unsigned int count, unauth;
 };
+
+static struct node **bucket(struct zt_node_server *s, const struct zt_node_ident *id)
+{
+	uint64_t h = (id->id * 0x9e3779b97f4a7c15ull) ^ (uint64_t)id->kind;
+
+	return &s->by_id[(h >> 32) % NODE_HASH];
+}
 
 static const char *kind_name(enum zt_node_kind k)
 {
@@ -79,8 +89,16 @@ static void node_unlink(struct zt_node_server *s, struct node *n)
 	if (n->next)
 		n->next->prev = n->prev;
 	s->count--;
-	if (!n->authed)
+	if (!n->authed) {
 		s->unauth--;
+		return;
+	}
+	for (struct node **pn = bucket(s, &n->ident); *pn; pn = &(*pn)->hnext) {
+		if (*pn == n) {
+			*pn = n->hnext;
+			break;
+		}
+	}
 }
 
 /* Forget N (its connection closed or to be closed now: FREE_CONN). */
@@ -105,8 +123,8 @@ static void node_drop(struct node *n, const char *reason, bool free_conn)
 
 static struct node *find(struct zt_node_server *s, const struct zt_node_ident *id)
 {
-	for (struct node *n = s->nodes; n; n = n->next)
-		if (n->authed && n->ident.kind == id->kind && n->ident.id == id->id)
+	for (struct node *n = *bucket(s, id); n; n = n->hnext)
+		if (n->ident.kind == id->kind && n->ident.id == id->id)
 			return n;
 	return NULL;
 }
@@ -235,6 +253,8 @@ static json_object *on_hello(void *ctx, struct zt_cp_conn *c, const uint8_t pub[
 		node_drop(old, "replaced by a new connection", true);
 	n->authed = true;
 	s->unauth--;
+	n->hnext = *bucket(s, &n->ident);
+	*bucket(s, &n->ident) = n;
 	n->since_ns = zt_real_ns();
 	n->dirty = true;
 	arm_coalesce(s);

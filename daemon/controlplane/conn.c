@@ -21,7 +21,12 @@
 #include "lib/loop.h"
 
 #define READS_PER_EVENT	16
-#define OUT_KEEP	(256u * 1024)	/* an idle connection's output buffer is freed above this */
+/*
+ * Buffers above this are freed once used (an idle connection's output, a
+ * delivered message, a frame read): thousands of idle connections on a
+ * controller hold a few kilobytes each, whatever they once carried.
+ */
+#define BUF_KEEP	(16u * 1024)
 
 enum state { ST_HANDSHAKE, ST_ESTABLISHED };
 
@@ -119,7 +124,7 @@ static int flush(struct zt_cp_conn *c)
 		c->out_off += (size_t)w;
 	}
 	c->out_off = c->out_len = 0;
-	if (c->out_cap > OUT_KEEP) {
+	if (c->out_cap > BUF_KEEP) {
 		free(c->out);
 		c->out = NULL;
 		c->out_cap = 0;
@@ -289,7 +294,7 @@ out:
 	json_object_put(m);
 	json_tokener_free(tok);
 	c->msg_len = 0;
-	if (c->msg_cap > OUT_KEEP) {
+	if (c->msg_cap > BUF_KEEP) {
 		free(c->msg);
 		c->msg = NULL;
 		c->msg_cap = 0;
@@ -413,6 +418,11 @@ static void on_readable(struct zt_cp_conn *c)
 		}
 		read_frame(c, c->in + 2, c->in_len - 2);
 		c->in_len = 0;
+		if (c->in_cap > BUF_KEEP) {
+			free(c->in);
+			c->in = NULL;
+			c->in_cap = 0;
+		}
 	}
 }
 
