@@ -246,6 +246,23 @@ static json_object *make_hello(struct zt_agent *a)
 	return h;
 }
 
+/*
+ * json-c frees without wiping: the token secret's string and the hello's
+ * serialized text (json-c's buffer) are wiped here before the put.
+ */
+static void wipe_hello(json_object *h)
+{
+	json_object *v;
+	char *p;
+
+	if (!json_object_object_get_ex(h, "token_secret", &v))
+		return;
+	p = (char *)json_object_to_json_string_ext(h, JSON_C_TO_STRING_PLAIN);
+	OPENSSL_cleanse(p, strlen(p));
+	p = (char *)json_object_get_string(v);
+	OPENSSL_cleanse(p, strlen(p));
+}
+
 static void on_connect(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct zt_agent *a = arg;
@@ -273,6 +290,7 @@ static void on_connect(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 	a->established = false;
 	ret = zt_cp_conn_open(&cfg, &a->c);
 	OPENSSL_cleanse(cfg.static_priv, sizeof(cfg.static_priv));
+	wipe_hello(cfg.hello);
 	json_object_put(cfg.hello);
 	if (ret) {
 		a->c = NULL;

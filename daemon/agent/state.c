@@ -7,11 +7,13 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "agent/agent.h"
 #include "controlplane/msg.h"
+#include "lib/addr.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
 
@@ -167,6 +169,27 @@ static int settle_pin(const char *state_dir, const char *controller, const char 
 	return zt_agent_pin_save(state_dir, controller, id->controller_pub, false, err, errlen);
 }
 
+/* HOST:PORT: an IP literal with its port, or a name and a port 1-65535. */
+static int check_controller(const char *controller, char *err, size_t errlen)
+{
+	const char *colon = strrchr(controller, ':');
+	struct zt_endpoint ep;
+	char why[128], *end;
+	unsigned long port;
+
+	if (!zt_endpoint_parse(controller, &ep, why, sizeof(why)))
+		return 0;
+	if (colon && colon != controller && !strchr(controller, ' ')) {
+		errno = 0;
+		port = strtoul(colon + 1, &end, 10);
+		if (!errno && end != colon + 1 && !*end && port >= 1 && port <= 65535 &&
+		    !memchr(controller, ':', (size_t)(colon - controller)))
+			return 0;
+	}
+	return zt_errf(err, errlen, -EINVAL, "invalid --controller '%s': expected HOST:PORT",
+		       controller);
+}
+
 int zt_agent_prepare(const char *state_dir, const char *key_file, const char *controller,
 		     const char *token_text, struct zt_agent_identity *id, char *err,
 		     size_t errlen)
@@ -176,10 +199,10 @@ int zt_agent_prepare(const char *state_dir, const char *key_file, const char *co
 	int ret;
 
 	memset(id, 0, sizeof(*id));
-	ret = zt_mkdir_p(state_dir, 0700);
-	if (ret)
-		return zt_errf(err, errlen, ret, "%s: %s", state_dir, strerror(-ret));
-	ret = settle_pin(state_dir, controller, token_text, id, err, errlen);
+	/* Nothing is written before the arguments are known good. */
+	ret = check_controller(controller, err, errlen);
+	if (!ret)
+		ret = settle_pin(state_dir, controller, token_text, id, err, errlen);
 	if (ret)
 		goto out;
 	if (key_file)
@@ -191,6 +214,11 @@ int zt_agent_prepare(const char *state_dir, const char *key_file, const char *co
 	if (!id->has_token) {
 		ret = zt_errf(err, errlen, -ENOENT, "%s: %s (the node's key is made at enrollment)",
 			      id->key_file, strerror(ENOENT));
+		goto out;
+	}
+	ret = zt_mkdir_p(state_dir, 0700);
+	if (ret) {
+		zt_errf(err, errlen, ret, "%s: %s", state_dir, strerror(-ret));
 		goto out;
 	}
 	ret = zt_key_generate_file(id->key_file, pub, err, errlen);

@@ -235,6 +235,21 @@ static void test_prepare(void **state)
 	assert_false(id.has_token);
 	assert_true(id.enrolled);
 	assert_memory_not_equal(id.controller_pub, pub, 32);
+	/* Bad arguments: one line, nothing written. */
+	snprintf(path, sizeof(path), "%s/new", dir);
+	assert_int_equal(zt_agent_prepare(path, NULL, "ctl.example.com", text, &id, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "invalid --controller 'ctl.example.com': expected HOST:PORT");
+	assert_int_equal(zt_agent_prepare(path, NULL, "ctl.example.com:0", text, &id, err,
+					  sizeof(err)), -EINVAL);
+	assert_int_equal(zt_agent_prepare(path, NULL, "ctl.example.com:7443", "ztgt1_short", &id,
+					  err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "invalid --token: token is truncated or corrupted");
+	assert_int_equal(stat(path, &st), -1);
+	assert_int_equal(zt_agent_prepare(path, NULL, "ctl.example.com:7443", text, &id, err,
+					  sizeof(err)), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
 	/* --key FILE that does not exist, without a token: refused. */
 	snprintf(path, sizeof(path), "%s/nokey", d);
 	assert_int_equal(zt_agent_prepare(d, path, down, NULL, &id, err, sizeof(err)), -ENOENT);

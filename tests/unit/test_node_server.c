@@ -6,7 +6,8 @@
  * alone, views coalesced and sent only when their hash moved, the latest
  * view (never a queue) to a node that does not read, refusal without a
  * byte (bad token, wrong controller key), per-source limits on
- * unauthenticated connections, disconnect and status.
+ * unauthenticated connections and their handshake deadline, disconnect
+ * and status.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,6 +28,7 @@
 
 #include "agent/agent.h"
 #include "controller/node_server.h"
+#include "controlplane/conn.h"
 #include "controlplane/msg.h"
 #include "controlplane/token.h"
 #include "lib/clock.h"
@@ -426,12 +428,25 @@ static void test_unauth_limit(void **state)
 		struct timeval tv = { .tv_usec = 1000 };
 
 		setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		if (recv(fds[i], buf, sizeof(buf), 0) == 0)
+		if (recv(fds[i], buf, sizeof(buf), 0) == 0) {
 			n++;	/* closed by the server without a byte */
-		close(fds[i]);
+			close(fds[i]);
+			fds[i] = -1;
+		}
 	}
 	assert_int_equal(n, 2);
-	run(50, NULL);
+	/* The others had ZT_CP_HANDSHAKE_MS to send message 1: closed after it, without a byte. */
+	run(ZT_CP_HANDSHAKE_MS + 1500, NULL);
+	st = zt_node_server_status(srv);
+	assert_true(json_object_object_get_ex(st, "handshaking", &v));
+	assert_int_equal(json_object_get_int(v), 0);
+	json_object_put(st);
+	for (int i = 0; i < 10; i++) {
+		if (fds[i] < 0)
+			continue;
+		assert_int_equal(recv(fds[i], buf, sizeof(buf), 0), 0);
+		close(fds[i]);
+	}
 }
 
 static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
