@@ -61,9 +61,10 @@ struct zt_node_server {
 	void *ctx;
 	uint8_t priv[ZT_KEY_LEN];
 	int listen_fd, tick_fd, coalesce_fd;
-	bool coalesce_armed;
+	bool coalesce_armed, accept_paused;
 	struct zt_endpoint bound;
-	struct node *nodes;
+	struct node *nodes;		/* authenticated */
+	struct node *pending;		/* still in their handshake */
 	struct node *by_id[NODE_HASH];
 	unsigned int count, unauth;
 };
@@ -80,14 +81,36 @@ static const char *kind_name(enum zt_node_kind k)
 	return k == ZT_NODE_CONNECTOR ? "connector" : "device";
 }
 
-static void node_unlink(struct zt_node_server *s, struct node *n)
+static struct node **list_of(struct zt_node_server *s, const struct node *n)
+{
+	return n->authed ? &s->nodes : &s->pending;
+}
+
+static void list_add(struct zt_node_server *s, struct node *n)
+{
+	struct node **h = list_of(s, n);
+
+	n->prev = NULL;
+	n->next = *h;
+	if (*h)
+		(*h)->prev = n;
+	*h = n;
+}
+
+static void list_del(struct zt_node_server *s, struct node *n)
 {
 	if (n->prev)
 		n->prev->next = n->next;
 	else
-		s->nodes = n->next;
+		*list_of(s, n) = n->next;
 	if (n->next)
 		n->next->prev = n->prev;
+	n->next = n->prev = NULL;
+}
+
+static void node_unlink(struct zt_node_server *s, struct node *n)
+{
+	list_del(s, n);
 	s->count--;
 	if (!n->authed) {
 		s->unauth--;
@@ -251,7 +274,9 @@ static json_object *on_hello(void *ctx, struct zt_cp_conn *c, const uint8_t pub[
 	old = find(s, &n->ident);
 	if (old)	/* the same node again (it restarted): the new connection wins */
 		node_drop(old, "replaced by a new connection", true);
+	list_del(s, n);
 	n->authed = true;
+	list_add(s, n);
 	s->unauth--;
 	n->hnext = *bucket(s, &n->ident);
 	*bucket(s, &n->ident) = n;
@@ -345,8 +370,8 @@ static unsigned int unauth_from(const struct zt_node_server *s, const struct zt_
 {
 	unsigned int k = 0;
 
-	for (const struct node *n = s->nodes; n; n = n->next)
-		if (!n->authed && !memcmp(n->peer.addr, peer->addr, sizeof(peer->addr)))
+	for (const struct node *n = s->pending; n; n = n->next)
+		if (!memcmp(n->peer.addr, peer->addr, sizeof(peer->addr)))
 			k++;
 	return k;
 }
@@ -402,10 +427,7 @@ static void accept_one(struct zt_node_server *s, int fd, const struct sockaddr_s
 		return;
 	}
 	OPENSSL_cleanse(cfg.static_priv, sizeof(cfg.static_priv));
-	n->next = s->nodes;
-	if (s->nodes)
-		s->nodes->prev = n;
-	s->nodes = n;
+	list_add(s, n);
 	s->count++;
 	s->unauth++;
 }
@@ -421,6 +443,15 @@ static void on_listen(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 		socklen_t sl = sizeof(ss);
 		int cfd = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
+		if (cfd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+				errno == ENOMEM)) {
+			/* Out of descriptors: stop accepting until the next tick (no busy loop). */
+			zt_log("warning", "node port: accept: %s; pausing for a second",
+			       strerror(errno));
+			s->accept_paused = true;
+			zt_loop_mod(s->loop, fd, 0);
+			return;
+		}
 		if (cfd < 0)
 			return;	/* EAGAIN, or a connection gone before we took it */
 		accept_one(s, cfd, &ss);
@@ -437,6 +468,12 @@ static void on_tick(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 	(void)events;
 	if (read(fd, &exp, sizeof(exp)) != sizeof(exp))
 		return;
+	if (s->accept_paused && !zt_loop_mod(s->loop, s->listen_fd, EPOLLIN))
+		s->accept_paused = false;
+	for (n = s->pending; n; n = next) {
+		next = n->next;
+		zt_cp_conn_tick(n->c, now);	/* may drop N */
+	}
 	for (n = s->nodes; n; n = next) {
 		next = n->next;
 		zt_cp_conn_tick(n->c, now);	/* may drop N */
@@ -456,8 +493,7 @@ static void on_coalesce(struct zt_loop *loop, int fd, uint32_t events, void *arg
 	s->coalesce_armed = false;
 	for (n = s->nodes; n; n = next) {
 		next = n->next;
-		if (n->authed)
-			push_view(n, false);	/* may drop N */
+		push_view(n, false);	/* may drop N */
 	}
 }
 
@@ -472,7 +508,7 @@ void zt_node_server_changed(struct zt_node_server *s, const struct zt_node_ident
 		n->dirty = true;
 	} else {
 		for (n = s->nodes; n; n = n->next)
-			n->dirty = n->authed;
+			n->dirty = true;
 	}
 	arm_coalesce(s);
 }
@@ -496,8 +532,6 @@ json_object *zt_node_server_status(const struct zt_node_server *s)
 	for (const struct node *n = s->nodes; n; n = n->next) {
 		json_object *e;
 
-		if (!n->authed)
-			continue;
 		connected++;
 		e = json_object_new_object();
 		json_object_object_add(e, "kind", json_object_new_string(kind_name(n->ident.kind)));
@@ -588,6 +622,8 @@ void zt_node_server_close(struct zt_node_server *s)
 {
 	if (!s)
 		return;
+	while (s->pending)
+		node_drop(s->pending, "controller stopping", true);
 	while (s->nodes)
 		node_drop(s->nodes, "controller stopping", true);
 	if (s->listen_fd >= 0) {
