@@ -115,6 +115,22 @@ json_object *zt_managed_status(const struct zt_daemon *d)
 	return zt_agent_status(d->managed->agent);
 }
 
+void zt_managed_stats(const struct zt_daemon *d, json_object *o)
+{
+	json_object *st = zt_managed_status(d), *c, *v;
+	static const char *const numbers[] = { "rev_applied", "reconnects", "connections_dropped" };
+
+	if (!st)
+		return;
+	c = json_object_new_object();
+	json_object_object_add(c, "connected", json_object_new_int(zt_agent_connected(d->managed->agent)));
+	for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++)
+		if (json_object_object_get_ex(st, numbers[i], &v))
+			json_object_object_add(c, numbers[i], json_object_get(v));
+	json_object_object_add(o, "controller", c);
+	json_object_put(st);
+}
+
 void zt_managed_close(struct zt_daemon *d)
 {
 	struct zt_managed *m = d->managed;

@@ -34,6 +34,12 @@ void zt_managed_close(struct zt_daemon *d);
 void zt_managed_set_endpoint(struct zt_daemon *d, const char *endpoint);
 void zt_managed_report_connection(struct zt_daemon *d, json_object *line);
 
+/*
+ * Add "controller": {"connected" (0/1), "rev_applied", "reconnects",
+ * "connections_dropped"} to the stats reply O (and so to /metrics).
+ */
+void zt_managed_stats(const struct zt_daemon *d, json_object *o);
+
 /* The session as `ztgate status` shows it (zt_agent_status), or NULL when not managed. */
 json_object *zt_managed_status(const struct zt_daemon *d);
 

@@ -14,6 +14,7 @@
 
 #include "core/control.h"
 #include "core/daemon.h"
+#include "core/managed.h"
 #include "core/role.h"
 #include "lib/log.h"
 
@@ -167,6 +168,7 @@ static json_object *cmd_resource_list(struct zt_daemon *d, bool with_counters)
 		json_object_object_add(o, "events", events_counters(d));
 		if (d->ops->stats)
 			d->ops->stats(d, o);
+		zt_managed_stats(d, o);
 	}
 	return o;
 }

@@ -101,6 +101,8 @@ zt_cli conn --json export >"$ZT_TMP/exp.json" || fail "export refused on a manag
 if zt_cli conn apply "$ZT_TMP/exp.json" >/dev/null 2>&1; then fail "apply succeeded on a managed node"; fi
 [[ $(ctl_status conn | jq -r '.connected') == true && $(ctl_status conn | jq -r '.rev_applied') == 2 ]] ||
 	fail "status: $(ctl_status conn)"
+[[ $(zt_cli conn --json stats | jq -c '.controller') == '{"connected":1,"rev_applied":2,"reconnects":0,"connections_dropped":0}' ]] ||
+	fail "stats: $(zt_cli conn --json stats | jq -c '.controller')"
 zt_cli laptop status | grep -q "^controller $CTL: connected, as device 'node2', rev 2 applied" ||
 	fail "ztgate status: $(zt_cli laptop status)"
 log "ok: edits refused with one line, export and status work: $(zt_cli laptop status | grep '^controller')"
