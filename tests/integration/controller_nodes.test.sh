@@ -11,7 +11,8 @@
 #      pushed; curl http://nas.home.int/ through the tunnel
 #   2. the connector reported its endpoint and the curl's connection lines
 #   3. local policy edits refused with one line; read-only commands work;
-#      `ztgate status` shows the session
+#      `ztgate status` and stats show the session; then a new tunnel address
+#      from the controller restarts the client's tunnel from it
 #   4. a restart reconnects with the key alone (a --token given again ignored)
 #   5. controller gone: the client restarted with it down still reaches nas
 #      from its persisted view (fail static)
@@ -107,6 +108,21 @@ zt_cli laptop status | grep -q "^controller $CTL: connected, as device 'node2', 
 	fail "ztgate status: $(zt_cli laptop status)"
 log "ok: edits refused with one line, export and status work: $(zt_cli laptop status | grep '^controller')"
 
+section "3b. a new tunnel address from the controller"
+DEV_ADDR2=100.64.0.3
+view 1 "$(jq -n --argjson nas "$NAS" --arg k "$DEV_PUB" --arg a $DEV_ADDR2 \
+	'{version: 1, resources: [$nas], devices: [{name: "laptop", pubkey: $k, address: $a}],
+	  connectors: [], grants: [{device: "laptop", resource: "nas"}]}')" '{"kind":"connector","name":"office-gw"}'
+jq --arg a $DEV_ADDR2 '.self.address = $a' "$ZT_TMP/view-2.json" >"$ZT_TMP/v2" && mv "$ZT_TMP/v2" "$ZT_TMP/view-2.json"
+kill -HUP "$STUB_PID"
+wait_until 10 has_report applied '.id == 1 and .body.rev == 3' || fail "connector: rev 3 not applied"
+wait_until 10 has_report applied '.id == 2 and .body.rev == 3' || fail "client: rev 3 not applied"
+page=$(ip netns exec "$C" curl -sS --max-time 10 http://nas.home.int/) || fail "curl from the new address failed"
+[[ $page == "$ZT_TUN_PAGE" ]] || fail "curl: got '$page'"
+wait_until 30 has_report connection ".id == 1 and .body.event == \"connection_end\" and (.body.client_endpoint // \"\" | length > 0)" ||
+	fail "no connection line after the address change"
+log "ok: the client moved to $DEV_ADDR2 (rev 3) and reaches nas"
+
 section "4. restart: the key alone (the token is not needed again)"
 zt_daemon_stop_tag conn
 zt_daemon_as conn "$N" connector --controller "$CTL" --token "$T1" --listen "$ENDPOINT" --dns $ZT_TUN_NAS_IP
@@ -127,7 +143,7 @@ wait_until 20 bash -c "[[ \$(\"$ZTGATE\" --socket '$ZT_TMP/laptop.sock' --json s
 	fail "the client still thinks it is connected"
 zt_daemon_stop_tag laptop
 zt_daemon_as laptop "$C" client --controller "$CTL" --upstream $ZT_TUN_GW_IP
-grep -q "persisted view rev 2 applied" "$(zt_daemon_out laptop)" || fail "the persisted view was not applied at start"
+grep -q "persisted view rev 3 applied" "$(zt_daemon_out laptop)" || fail "the persisted view was not applied at start"
 page=$(ip netns exec "$C" curl -sS --max-time 10 http://nas.home.int/) || fail "curl with the controller down failed"
 [[ $page == "$ZT_TUN_PAGE" ]] || fail "curl: got '$page'"
 log "ok: with the controller down, the restarted client enforces its last view and reaches nas"
