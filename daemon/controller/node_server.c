@@ -65,6 +65,7 @@ struct zt_node_server {
 	struct zt_endpoint bound;
 	struct node *nodes;		/* authenticated */
 	struct node *pending;		/* still in their handshake */
+	struct node *in_cb;		/* whose connection's callback runs now */
 	struct node *by_id[NODE_HASH];
 	unsigned int count, unauth;
 };
@@ -254,15 +255,17 @@ static int identify(struct node *n, const uint8_t pub[ZT_KEY_LEN], json_object *
 	return ret;
 }
 
-static json_object *on_hello(void *ctx, struct zt_cp_conn *c, const uint8_t pub[ZT_KEY_LEN],
-			     json_object *hello)
+/*
+ * Message 1 opened: identify the node, replace an older connection of it,
+ * report it, and answer with the accept (NULL: refused, nothing sent).
+ */
+static json_object *admit(struct node *n, const uint8_t pub[ZT_KEY_LEN], json_object *hello)
 {
-	struct node *n = ctx, *old;
 	struct zt_node_server *s = n->s;
 	json_object *plain = NULL, *have, *body, *accept;
+	struct node *old;
 	const char *h;
 
-	(void)c;
 	/* What the model and the logs see: the hello without its secret. */
 	if (json_object_deep_copy(hello, &plain, NULL))
 		return NULL;
@@ -309,6 +312,19 @@ static json_object *on_hello(void *ctx, struct zt_cp_conn *c, const uint8_t pub[
 	return accept;
 }
 
+static json_object *on_hello(void *ctx, struct zt_cp_conn *c, const uint8_t pub[ZT_KEY_LEN],
+			     json_object *h)
+{
+	struct node *n = ctx;
+	json_object *accept;
+
+	(void)c;
+	n->s->in_cb = n;
+	accept = admit(n, pub, h);
+	n->s->in_cb = NULL;
+	return accept;
+}
+
 /* A runtime report: WHAT with BODY (borrowed). */
 static void report(struct node *n, const char *what, json_object *body)
 {
@@ -323,6 +339,7 @@ static void on_message(void *ctx, struct zt_cp_conn *c, json_object *m)
 	uint64_t rev;
 
 	(void)c;
+	n->s->in_cb = n;
 	if (!strcmp(type, "applied") && !zt_cp_msg_u64(m, "rev", &rev)) {
 		n->applied_rev = rev;
 		body = json_object_new_object();
@@ -345,12 +362,17 @@ static void on_message(void *ctx, struct zt_cp_conn *c, json_object *m)
 	} else {
 		zt_log("debug", "node '%s': message '%s' ignored", n->ident.name, type);
 	}
+	n->s->in_cb = NULL;
 }
 
 static void on_drained(void *ctx, struct zt_cp_conn *c)
 {
+	struct node *n = ctx;
+
 	(void)c;
-	push_view(ctx, true);
+	n->s->in_cb = n;
+	push_view(n, true);
+	n->s->in_cb = NULL;
 }
 
 static void on_closed(void *ctx, struct zt_cp_conn *c, const char *reason)
@@ -517,7 +539,10 @@ void zt_node_server_disconnect(struct zt_node_server *s, const struct zt_node_id
 {
 	struct node *n = find(s, ident);
 
-	if (n)
+	/* From the model's report() about this very node: closed once its callback returns. */
+	if (n && n == s->in_cb)
+		zt_cp_conn_shutdown(n->c, "disconnected by the controller");
+	else if (n)
 		node_drop(n, "disconnected by the controller", true);
 }
 

@@ -46,6 +46,7 @@ static struct {
 	int enrolls, lookups, views, connects, disconnects, applied, endpoints, connections;
 	uint64_t applied_rev;
 	json_object *last_hello;
+	bool drop_on_applied;		/* the model disconnects the node from its report */
 } m;
 
 static struct zt_loop *loop, *node_loop;
@@ -119,6 +120,8 @@ static void f_report(void *ctx, const struct zt_node_ident *ident, const char *w
 
 		assert_true(json_object_object_get_ex(body, "rev", &v));
 		m.applied_rev = (uint64_t)json_object_get_int64(v);
+		if (m.drop_on_applied)
+			zt_node_server_disconnect(srv, ident);
 	} else if (!strcmp(what, "endpoint")) {
 		m.endpoints++;
 	} else if (!strcmp(what, "connection")) {
@@ -303,6 +306,18 @@ static void test_enroll_views_restart(void **state)
 	/* The controller drops the node: it comes back by itself. */
 	zt_node_server_disconnect(srv, &ident);
 	run(100, NULL);
+	assert_false(zt_agent_connected(a));
+	zt_agent_tick(a, zt_mono_ms() + 60000);
+	for (int i = 0; i < 100 && !zt_agent_connected(a); i++)
+		run(10, NULL);
+	assert_true(zt_agent_connected(a));
+	/* The model disconnects the node from inside its own report: safe, and it comes back. */
+	m.drop_on_applied = true;
+	set_view(7, "r7", 7);
+	zt_node_server_changed(srv, &ident);
+	run(200, NULL);
+	m.drop_on_applied = false;
+	assert_int_equal(m.applied_rev, 7);
 	assert_false(zt_agent_connected(a));
 	zt_agent_tick(a, zt_mono_ms() + 60000);
 	for (int i = 0; i < 100 && !zt_agent_connected(a); i++)
