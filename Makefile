@@ -120,7 +120,8 @@ $(BUILD)/ztgate: $(call obj,$(CLI_SRCS) $(CLI_DEPS)) | $(BUILD)
 
 # Sanitizer builds: the daemon and CLI the integration tests run, and tests.
 # The modules are compiled once for all of them.
-san: $(BUILD)/san/ztgated $(BUILD)/san/ztgate $(BUILD)/san/uplink_tool $(BUILD)/san/relay_tool
+san: $(BUILD)/san/ztgated $(BUILD)/san/ztgate $(BUILD)/san/uplink_tool $(BUILD)/san/relay_tool \
+	$(BUILD)/san/ctlstub_tool
 
 SAN_MODULES := $(call sanobj,$(MODULE_SRCS))
 
@@ -187,6 +188,9 @@ FUZZ_relay_client := daemon/relay/client.c daemon/relay/proto.c daemon/tunnel/no
 	lib/addr.c lib/ares_loop.c lib/loop.c lib/log.c
 FUZZ_paths   := daemon/path/paths.c daemon/path/cand.c $(FUZZ_tunnel) daemon/tunnel/keys.c daemon/tunnel/status.c lib/addr.c lib/log.c
 FUZZ_control := $(FUZZ_policy) daemon/policy/edit.c
+FUZZ_cp_conn := daemon/controller/node_server.c daemon/controlplane/conn.c \
+	daemon/controlplane/msg.c daemon/controlplane/token.c daemon/tunnel/noise.c \
+	daemon/tunnel/keys.c lib/addr.c lib/loop.c lib/log.c
 
 $(FUZZ_OBJ)/%.o: %.c | $(BPF_SKELS)
 	@mkdir -p $(@D)

@@ -149,6 +149,20 @@ int cmd_maps(struct cli *c, const struct cli_args *a)
 }
 
 /* Each tunnel peer's path: direct or through which relay, RTT, last handshake, bytes. */
+/* A controller-managed node's session: state, who we are, the revision applied. */
+static void print_controller(json_object *c)
+{
+	json_object *node, *v;
+
+	printf("controller %s: %s", get_str_or(c, "controller", "?"), get_str_or(c, "state", "?"));
+	if (json_object_object_get_ex(c, "node", &node))
+		printf(", as %s '%s'", get_str_or(node, "kind", "?"), get_str_or(node, "name", "?"));
+	printf(", rev %lld applied, last contact %s\n", get_int(c, "rev_applied"),
+	       get_str_or(c, "last_contact", "never"));
+	if (json_object_object_get_ex(c, "last_error", &v) && !get_int(c, "connected"))
+		printf("controller: %s\n", json_object_get_string(v));
+}
+
 /* What runs: role, version, paths, generation and policy fingerprint, hooks. */
 static void print_status_head(json_object *resp)
 {
@@ -160,6 +174,8 @@ static void print_status_head(json_object *resp)
 	if (json_object_object_get_ex(resp, "policy_hash", &v))
 		printf("policy %s: %lld resources, generation %lld active\n", json_object_get_string(v),
 		       get_int(resp, "resources"), get_int(resp, "generation"));
+	if (json_object_object_get_ex(resp, "controller", &v))
+		print_controller(v);
 	if (json_object_object_get_ex(resp, "attached", &hooks)) {
 		size_t n = json_object_array_length(hooks);
 

@@ -12,6 +12,7 @@
 #include "core/control.h"
 #include "core/daemon.h"
 #include "core/health.h"
+#include "core/managed.h"
 #include "core/role.h"
 
 /* The live policy's fingerprint: the first 16 hex digits of SHA-256 of its document. */
@@ -49,6 +50,12 @@ static json_object *cmd_status(struct zt_daemon *d, const struct zt_ctl_req *r)
 		json_object_object_add(o, "resources", json_object_new_int((int)d->policy.count));
 		if (!zt_config_read(d->fds, &cfg))
 			json_object_object_add(o, "generation", json_object_new_int((int)cfg.active_gen));
+	}
+	if (d->controller) {
+		json_object *m = zt_managed_status(d);
+
+		if (m)
+			json_object_object_add(o, "controller", m);
 	}
 	if (d->ops->status)
 		d->ops->status(d, o);

@@ -133,6 +133,10 @@ static json_object *handle_request(struct zt_daemon *d, struct zt_ctl_client *c,
 		snprintf(err, sizeof(err), "'%.64s': the %s role holds no policy", name,
 			 d->ops->name);
 		resp = zt_ctl_error(err);
+	} else if (cmd->changes && (cmd->needs & ZT_ROLE_POLICY) && d->controller) {
+		snprintf(err, sizeof(err), "this node is managed by its controller (%.64s): change "
+			 "the policy there", d->controller);
+		resp = zt_ctl_error(err);
 	} else if (cmd->changes && !peer_may_change(c->fd)) {
 		snprintf(err, sizeof(err), "'%.64s' changes state: only root may ask (the socket's "
 			 "group may read)", name);

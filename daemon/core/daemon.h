@@ -32,6 +32,7 @@ struct zt_tunables {
 			      .event_rate = ZT_DEF_EVENT_RATE, .event_burst = ZT_DEF_EVENT_BURST }
 
 struct zt_control;
+struct zt_managed;
 struct zt_metrics;
 struct zt_role_ops;
 
@@ -61,6 +62,11 @@ struct zt_daemon {
 	struct zt_policy policy;	/* what the maps hold; swapped whole on change */
 	struct zt_events *events;
 	struct zt_tunables tunables;	/* written into zt_config at start */
+
+	/* ZT_ROLE_MANAGED, with --controller: the node's agent (core/managed.c). */
+	const char *controller;		/* --controller HOST:PORT, or NULL: managed locally */
+	const char *token;		/* --token TOKEN (first start) */
+	struct zt_managed *managed;
 };
 
 /*
@@ -70,6 +76,15 @@ struct zt_daemon {
  */
 int zt_daemon_apply_policy(struct zt_daemon *d, struct zt_policy *next, char *err,
 			   size_t errlen);
+
+/*
+ * Make the policy document DOC live (validated whole, counters of new ids
+ * reset, then zt_daemon_apply_policy) and audit it as ACTION; nothing is
+ * compiled when DOC equals the live policy. 0 or -errno with ERR
+ * (core/policy_cmds.c).
+ */
+int zt_daemon_apply_document(struct zt_daemon *d, json_object *doc, const char *action,
+			     char *err, size_t errlen);
 
 /*
  * What `ztgate stats` shows: per-resource counters and totals, and the

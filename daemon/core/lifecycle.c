@@ -20,6 +20,7 @@
 
 #include "core/control.h"
 #include "core/daemon.h"
+#include "core/managed.h"
 #include "core/metrics.h"
 #include "core/role.h"
 #include "lib/log.h"
@@ -33,7 +34,7 @@
 /* Options every role takes; their values are below 0x100 to stay clear of the roles'. */
 enum {
 	OPT_STATE_DIR = 1, OPT_SOCKET, OPT_PIN_DIR, OPT_TEARDOWN, OPT_HELP, OPT_VERSION,
-	OPT_LOG_LEVEL, OPT_SOCKET_GROUP, OPT_METRICS,
+	OPT_LOG_LEVEL, OPT_SOCKET_GROUP, OPT_METRICS, OPT_CONTROLLER, OPT_TOKEN,
 };
 
 static const struct option common_options[] = {
@@ -50,6 +51,12 @@ static const struct option common_options[] = {
 /* --teardown: only where there is a data plane to tear down. */
 static const struct option teardown_option = { "teardown", no_argument, NULL, OPT_TEARDOWN };
 
+/* Roles a controller may manage (ZT_ROLE_MANAGED). */
+static const struct option managed_options[] = {
+	{ "controller", required_argument, NULL, OPT_CONTROLLER },
+	{ "token", required_argument, NULL, OPT_TOKEN },
+};
+
 static size_t merge_options(const struct zt_role_ops *ops, struct option *out)
 {
 	size_t n = 0, i;
@@ -58,6 +65,10 @@ static size_t merge_options(const struct zt_role_ops *ops, struct option *out)
 		out[n++] = common_options[i];
 	if (ops->needs & ZT_ROLE_POLICY)
 		out[n++] = teardown_option;
+	if (ops->needs & ZT_ROLE_MANAGED) {
+		out[n++] = managed_options[0];
+		out[n++] = managed_options[1];
+	}
 	for (i = 0; ops->options && ops->options[i].name && n < MAX_OPTIONS - 1; i++)
 		out[n++] = ops->options[i];
 	out[n] = (struct option){ 0 };
@@ -80,6 +91,8 @@ static int parse_options(struct zt_daemon *d, int argc, char **argv, bool *teard
 		case OPT_PIN_DIR: d->pin_dir = optarg; break;
 		case OPT_SOCKET_GROUP: d->socket_group = optarg; break;
 		case OPT_METRICS: d->metrics_addr = optarg; break;
+		case OPT_CONTROLLER: d->controller = optarg; break;
+		case OPT_TOKEN: d->token = optarg; break;
 		case OPT_TEARDOWN: *teardown_now = true; break;
 		case OPT_LOG_LEVEL:
 			if (zt_log_set_level(optarg)) {
@@ -94,6 +107,10 @@ static int parse_options(struct zt_daemon *d, int argc, char **argv, bool *teard
 			fprintf(stdout, "every role: [--state-dir DIR] [--socket PATH] [--socket-group GROUP]\n"
 				"            [--pin-dir DIR] [--log-level debug|info|warning|error]\n"
 				"            [--metrics ADDR:PORT] [--version]\n");
+			if (d->ops->needs & ZT_ROLE_MANAGED)
+				fprintf(stdout, "managed by a controller: --controller HOST:PORT "
+					"[--token TOKEN] (the token at the first start only;\n"
+					"the node's key is made in the state dir unless --key is given)\n");
 			return 1;
 		case OPT_VERSION:
 			printf("ztgated %s\n", zt_version());
@@ -385,6 +402,9 @@ static int start(struct zt_daemon *d, char *err, size_t errlen)
 			return ret;
 	}
 	ret = ops->start(d, err, errlen);
+	/* The persisted view is enforced before the controller is asked (fail static). */
+	if (!ret && d->managed)
+		ret = zt_managed_open(d, err, errlen);
 	if (!ret)
 		ret = watch(d, err, errlen);
 	if (!ret)
@@ -408,6 +428,8 @@ static void emit_ready(struct zt_daemon *d)
 	json_object_object_add(ready, "state_dir", json_object_new_string(d->state_dir));
 	if (d->ops->needs & ZT_ROLE_POLICY)
 		json_object_object_add(ready, "resources", json_object_new_int((int)d->policy.count));
+	if (d->controller)
+		json_object_object_add(ready, "controller", json_object_new_string(d->controller));
 	zt_emit(ready);
 	/* Under systemd (Type=notify): the data plane is attached, the socket answers. */
 	sd_notifyf(0, "READY=1\nSTATUS=%s role ready", d->ops->name);
@@ -425,6 +447,7 @@ static void close_all(struct zt_daemon *d)
 {
 	zt_metrics_close(d->metrics);
 	d->metrics = NULL;
+	zt_managed_close(d);	/* no view applied from here on */
 	if (d->ops->stop)
 		d->ops->stop(d);
 	zt_control_close(d);
@@ -477,6 +500,11 @@ int zt_daemon_main(const struct zt_role_ops *ops, int argc, char **argv)
 	if (teardown_now) {
 		free(d.role);
 		return teardown(d.pin_dir) ? 1 : 0;
+	}
+	if (d.token && !d.controller) {
+		fatal("--token needs --controller HOST:PORT");
+		ret = 2;
+		goto out;
 	}
 	if (ops->configure && ops->configure(&d, err, sizeof(err))) {
 		fatal(err);

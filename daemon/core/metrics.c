@@ -144,6 +144,7 @@ static bool is_gauge(const char *name)
 		"registered_peers", "tcp_connections", "entries", "routes", "fake_ips", "accepts",
 		"index", "expires_in_s", "capacity", "size", "pending", "peers", "sessions",
 		"active", "in_use", "open_flows", "flows", "generation", "resources", "devices",
+		"connected", "rev_applied",
 	};
 
 	for (size_t i = 0; i < sizeof(gauges) / sizeof(gauges[0]); i++)

@@ -14,7 +14,9 @@
 
 #include "core/control.h"
 #include "core/daemon.h"
+#include "core/managed.h"
 #include "core/role.h"
+#include "lib/log.h"
 
 /* Add C's four fields to O; returns O. */
 static json_object *add_counters(json_object *o, const struct zt_counters *c)
@@ -166,6 +168,7 @@ static json_object *cmd_resource_list(struct zt_daemon *d, bool with_counters)
 		json_object_object_add(o, "events", events_counters(d));
 		if (d->ops->stats)
 			d->ops->stats(d, o);
+		zt_managed_stats(d, o);
 	}
 	return o;
 }
@@ -512,6 +515,37 @@ static json_object *cmd_policy_apply(struct zt_daemon *d, const struct zt_ctl_re
 	detail = json_object_new_object();
 	json_object_object_add(detail, "changes", json_object_get(changes));
 	return change_policy(d, r, &next, "policy.apply", detail, o);
+}
+
+int zt_daemon_apply_document(struct zt_daemon *d, json_object *doc, const char *action,
+			     char *err, size_t errlen)
+{
+	json_object *changes, *detail;
+	struct zt_policy next;
+	int ret;
+
+	ret = zt_policy_from_doc(&next, doc, &d->policy, err, errlen);
+	if (ret)
+		return ret;
+	changes = zt_policy_diff(&d->policy, &next);
+	if (!changes) {
+		ret = zt_errf(err, errlen, -ENOMEM, "out of memory");
+		goto out;
+	}
+	if (json_object_array_length(changes) == 0)
+		goto out;	/* the live policy already */
+	ret = reset_new_counters(d, &next, err, errlen);
+	if (!ret)
+		ret = zt_daemon_apply_policy(d, &next, err, errlen);
+	if (!ret) {
+		detail = json_object_new_object();
+		json_object_object_add(detail, "changes", json_object_get(changes));
+		zt_audit(d, -1, action, detail);
+	}
+out:
+	json_object_put(changes);
+	zt_policy_free(&next);
+	return ret;
 }
 
 static json_object *cmd_policy_export(struct zt_daemon *d, const struct zt_ctl_req *r)

@@ -35,6 +35,12 @@ enum zt_role_needs {
 	 * control socket. Without it (the relay) none of these is loaded.
 	 */
 	ZT_ROLE_POLICY = 1u << 0,
+	/*
+	 * May be managed by a controller (needs ZT_ROLE_POLICY): the core adds
+	 * --controller HOST:PORT and --token TOKEN, runs the node's agent
+	 * (core/managed.c) and refuses local policy edits while it does.
+	 */
+	ZT_ROLE_MANAGED = 1u << 1,
 };
 
 struct zt_role_ops {
@@ -78,6 +84,12 @@ struct zt_role_ops {
 			struct zt_exact_binding **out, size_t *n);
 	/* The new policy is live (the client's routes follow it). */
 	int (*policy_applied)(struct zt_daemon *d, char *err, size_t errlen);
+	/*
+	 * A controller-managed node: a view's "self" object ({"kind", "id",
+	 * "name", "address"?}) after its policy went live (the client takes
+	 * its tunnel address from it). 0, or -errno with ERR.
+	 */
+	int (*view_self)(struct zt_daemon *d, json_object *self, char *err, size_t errlen);
 	/* Add role-specific fields to the `stats` reply. */
 	void (*stats)(struct zt_daemon *d, json_object *o);
 	/* Fill the `status` reply: "peers" and "relays" (tunnel roles). */

@@ -21,6 +21,7 @@
 #include "forward/client.h"
 #include "core/control.h"
 #include "core/daemon.h"
+#include "core/managed.h"
 #include "core/role.h"
 #include "roles/roles.h"
 #include "dns/cache.h"
@@ -62,6 +63,8 @@ struct client {
 	struct zt_prefix dns_addr;	/* the DNS address, on the TUN */
 	struct zt_prefix tunnel_addr;	/* our tunnel address, on the TUN (with --key) */
 	struct in_addr address;
+	bool has_address;	/* --address, or the controller's view (self.address) */
+	bool has_key;		/* --key, or the node's key under --controller */
 	uint8_t key[ZT_KEY_LEN];
 	char upstreams[1024];
 	bool destroy_tun;
@@ -86,7 +89,8 @@ struct client {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: ztgated client [--tun NAME] [--dns ADDR:PORT] [--upstream ADDR[:PORT]]...\n"
+		"usage: ztgated client [--controller HOST:PORT [--token TOKEN] [--key FILE]]\n"
+		"                      [--tun NAME] [--dns ADDR:PORT] [--upstream ADDR[:PORT]]...\n"
 		"                      [--fake-range CIDR] [--dns-ttl S] [--dns-cache N]\n"
 		"                      [--resolv-conf PATH] [--address TUNNEL-ADDR --key FILE]\n"
 		"                      [--relay HOST:PORT]... [--relay-tcp HOST:PORT]...\n"
@@ -101,7 +105,9 @@ static void usage(FILE *f)
 		"(tunnel MTU %d instead of %d)\n"
 		"--advertise: the local addresses offered to connectors as direct paths, instead\n"
 		"of every interface's (never loopback, link-local, the TUN's or 100.64.0.0/10);\n"
-		"none: only the public address the relays see (at most %d)\n",
+		"none: only the public address the relays see (at most %d)\n"
+		"--controller: the tunnel address and the policy come from the controller's view\n"
+		"(the tunnel starts with the first view, or the one persisted in the state dir)\n",
 		ZT_CLIENT_DEFAULT_TUN, ZT_CLIENT_DEFAULT_DNS, ZT_FAKEIP_DEFAULT_RANGE,
 		ZT_DNS_DEFAULT_TTL, ZT_DNS_CACHE_DEFAULT_ENTRIES, ZT_RELAYED_TUNNEL_MTU,
 		ZT_TUNNEL_MTU, ZT_CAND_ADVERTISE_MAX);
@@ -335,11 +341,15 @@ static int configure(struct zt_daemon *d, char *err, size_t errlen)
 	struct sockaddr_storage ss;
 	unsigned int u;
 
-	if (!o->address != !o->key_file) {
+	if (d->controller && o->address) {
+		snprintf(err, errlen, "--address comes from the controller with --controller");
+		return -EINVAL;
+	}
+	if (!d->controller && !o->address != !o->key_file) {
 		snprintf(err, errlen, "--address and --key go together (the tunnel needs both)");
 		return -EINVAL;
 	}
-	if (o->nrelays && !o->key_file) {
+	if (o->nrelays && !o->key_file && !d->controller) {
 		snprintf(err, errlen, "--relay needs the tunnel (--address and --key)");
 		return -EINVAL;
 	}
@@ -378,15 +388,22 @@ static int configure(struct zt_daemon *d, char *err, size_t errlen)
 		zt_dns_upstreams_from_resolv(o->resolv_conf, &dcfg->listen, cl->upstreams,
 					     sizeof(cl->upstreams));
 	cl->tunnel_addr = (struct zt_prefix){ .family = AF_INET, .len = 32 };
-	if (o->key_file) {
+	if (o->address) {
 		if (inet_pton(AF_INET, o->address, &cl->address) != 1) {
 			snprintf(err, errlen, "invalid --address '%s': expected an IPv4 address",
 				 o->address);
 			return -EINVAL;
 		}
-		if (zt_key_load_private(o->key_file, cl->key, err, errlen))
-			return -EINVAL;
 		zt_addr_from_v4(cl->tunnel_addr.addr, cl->address.s_addr);
+		cl->has_address = true;
+	}
+	if (d->controller && zt_managed_prepare(d, o->key_file, err, errlen))
+		return -EINVAL;
+	if (o->key_file || d->controller) {
+		if (zt_key_load_private(d->controller ? zt_managed_key_file(d) : o->key_file, cl->key,
+					err, errlen))
+			return -EINVAL;
+		cl->has_key = true;
 	}
 	cl->dns_addr = (struct zt_prefix){ .family = AF_INET, .len = 32 };
 	cl->dns_addr.addr[10] = cl->dns_addr.addr[11] = 0xff;
@@ -439,12 +456,12 @@ static int tun_up(struct zt_daemon *d, char *err, size_t errlen)
 		return ret;
 	}
 	ret = zt_tun_add_addr(cl->tun, &cl->dns_addr, err, errlen);
-	if (!ret && o->key_file) {
-		/* Sockets talking through the tunnel speak from our tunnel address. */
+	if (!ret && cl->has_key)
 		ret = zt_tun_set_mtu(cl->tun, o->nrelays ? ZT_RELAYED_TUNNEL_MTU : ZT_TUNNEL_MTU,
 				     err, errlen);
-		if (!ret)
-			ret = zt_tun_add_addr(cl->tun, &cl->tunnel_addr, err, errlen);
+	if (!ret && cl->has_address) {
+		/* Sockets talking through the tunnel speak from our tunnel address. */
+		ret = zt_tun_add_addr(cl->tun, &cl->tunnel_addr, err, errlen);
 		zt_tun_set_route_src(cl->tun, &cl->address);
 	}
 	if (!ret)
@@ -488,6 +505,67 @@ static int dns_up(struct zt_daemon *d, char *err, size_t errlen)
 	return ret;
 }
 
+/* The tunnel to the connectors, from our tunnel address. */
+static int tunnel_up(struct zt_daemon *d, char *err, size_t errlen)
+{
+	struct client *cl = d->role;
+	struct zt_client_tunnel_cfg tcfg = {
+		.loop = d->loop, .policy = &d->policy, .tun = cl->tun, .pool = cl->pool,
+		.fake_range = cl->fake_range, .address = cl->address,
+		.relays = cl->o.relays, .nrelays = cl->o.nrelays,
+		.advertise = &cl->o.advertise,
+	};
+	int ret;
+
+	memcpy(tcfg.private_key, cl->key, sizeof(tcfg.private_key));
+	ret = zt_client_tunnel_open(&tcfg, &cl->tunnel, err, errlen);
+	OPENSSL_cleanse(tcfg.private_key, sizeof(tcfg.private_key));
+	return ret;
+}
+
+/*
+ * A controller's view: our tunnel address is self.address. The tunnel
+ * starts with the first address, and starts again from a new one (the old
+ * address stays on the TUN until the client restarts).
+ */
+static int view_self(struct zt_daemon *d, json_object *self, char *err, size_t errlen)
+{
+	struct client *cl = d->role;
+	struct in_addr addr;
+	json_object *v;
+	int ret;
+
+	if (!json_object_object_get_ex(self, "address", &v))
+		return 0;	/* no address yet: the tunnel waits */
+	if (!json_object_is_type(v, json_type_string) ||
+	    inet_pton(AF_INET, json_object_get_string(v), &addr) != 1)
+		return zt_errf(err, errlen, -EINVAL, "the view's self.address is not an IPv4 address");
+	if (cl->tunnel && addr.s_addr == cl->address.s_addr)
+		return 0;
+	if (cl->tunnel) {
+		zt_log("info", "tunnel address %s from the controller (was %s): restarting the tunnel",
+		       json_object_get_string(v), inet_ntoa(cl->address));
+		zt_client_tunnel_close(cl->tunnel);
+		cl->tunnel = NULL;
+	}
+	cl->address = addr;
+	cl->has_address = true;
+	zt_addr_from_v4(cl->tunnel_addr.addr, addr.s_addr);
+	ret = zt_tun_add_addr(cl->tun, &cl->tunnel_addr, err, errlen);
+	if (ret == -EEXIST)
+		ret = 0;
+	if (ret)
+		return ret;
+	/* Routes carry their source when added: the existing ones go and come back with it. */
+	zt_tun_set_route_src(cl->tun, &cl->address);
+	ret = zt_tun_set_routes(cl->tun, NULL, 0, err, errlen);
+	if (!ret)
+		ret = sync_routes(d, err, errlen);
+	if (!ret)
+		ret = tunnel_up(d, err, errlen);
+	return ret;
+}
+
 static int start(struct zt_daemon *d, char *err, size_t errlen)
 {
 	struct client *cl = d->role;
@@ -496,18 +574,9 @@ static int start(struct zt_daemon *d, char *err, size_t errlen)
 	ret = tun_up(d, err, errlen);
 	if (!ret)
 		ret = dns_up(d, err, errlen);
-	if (!ret && cl->o.key_file) {
-		struct zt_client_tunnel_cfg tcfg = {
-			.loop = d->loop, .policy = &d->policy, .tun = cl->tun, .pool = cl->pool,
-			.fake_range = cl->fake_range, .address = cl->address,
-			.relays = cl->o.relays, .nrelays = cl->o.nrelays,
-			.advertise = &cl->o.advertise,
-		};
-
-		memcpy(tcfg.private_key, cl->key, sizeof(tcfg.private_key));
-		ret = zt_client_tunnel_open(&tcfg, &cl->tunnel, err, errlen);
-		OPENSSL_cleanse(tcfg.private_key, sizeof(tcfg.private_key));
-	}
+	/* Under --controller, the tunnel waits for its address (view_self). */
+	if (!ret && cl->has_key && cl->has_address)
+		ret = tunnel_up(d, err, errlen);
 	if (!ret && zt_resolver_available()) {
 		ret = zt_resolver_apply(zt_tun_name(cl->tun), cl->dns_ip, &d->policy, err, errlen);
 		cl->resolved = !ret;
@@ -551,7 +620,9 @@ static void ready(struct zt_daemon *d, json_object *ready)
 	json_object_object_add(ready, "upstreams", json_object_new_string(cl->upstreams));
 	json_object_object_add(ready, "fake_range", json_object_new_string(o->fake_range));
 	json_object_object_add(ready, "fake_ips", json_object_new_int64((int64_t)zt_fakeip_count(cl->pool)));
-	json_object_object_add(ready, "tunnel", json_object_new_string(o->key_file ? o->address : "off"));
+	json_object_object_add(ready, "tunnel", json_object_new_string(
+			       cl->has_address && cl->has_key ? inet_ntoa(cl->address) :
+			       d->controller ? "waiting for the controller's view" : "off"));
 	json_object_object_add(ready, "dns_fast_path", json_object_new_string(
 			       cl->dns_fast ? ZT_CLIENT_LOOPBACK : "off"));
 }
@@ -612,7 +683,7 @@ static void init(struct zt_daemon *d)
 const struct zt_role_ops zt_role_client = {
 	.name = "client",
 	.summary = "fake-IP DNS, the TUN and its routes, enforcement of egress, tunnels to connectors",
-	.needs = ZT_ROLE_POLICY,
+	.needs = ZT_ROLE_POLICY | ZT_ROLE_MANAGED,
 	.state_size = sizeof(struct client),
 	.options = options,
 	.usage = usage,
@@ -626,6 +697,7 @@ const struct zt_role_ops zt_role_client = {
 	.reload = reload,
 	.bindings = client_bindings,
 	.policy_applied = on_policy_applied,
+	.view_self = view_self,
 	.stats = on_stats,
 	.status = on_status,
 	.health = health,

@@ -19,6 +19,7 @@
 
 #include "core/control.h"
 #include "core/daemon.h"
+#include "core/managed.h"
 #include "core/role.h"
 #include "dataplane/uplink_guard.h"
 #include "forward/connector.h"
@@ -74,6 +75,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: ztgated connector --listen ADDR:PORT --key FILE [--tun NAME] [--dns ADDR]...\n"
+		"       ztgated connector --controller HOST:PORT [--token TOKEN] --listen ADDR:PORT ...\n"
 		"                         [--name NAME] [--device-range CIDR] [--deny-address CIDR]...\n"
 		"                         [--uplink IFACE [--handshake-rate N] [--handshake-burst N]]\n"
 		"                         [--relay HOST:PORT]... [--relay-tcp HOST:PORT]...\n"
@@ -93,7 +95,9 @@ static void usage(FILE *f)
 		"ranges and other resources' addresses, always refused)\n"
 		"--device-flows: connections one device may have in the flow table (default %d);\n"
 		"past it, its new connections are dropped (untracked_drops)\n"
-		"--device-binds: names one device may bind at once (default 256, at most 4096)\n",
+		"--device-binds: names one device may bind at once (default 256, at most 4096)\n"
+		"--controller: devices and grants come from the controller's view; the key is\n"
+		"made in the state dir at the first start (--token) unless --key is given\n",
 		ZT_CONNECTOR_DEFAULT_TUN, ZT_CONNECTOR_DEFAULT_DEVICES, ZT_RELAYED_TUNNEL_MTU,
 		ZT_CAND_ADVERTISE_MAX, ZT_FLOWS_DEFAULT_PER_DEVICE);
 }
@@ -138,10 +142,14 @@ static void on_stats(struct zt_daemon *d, json_object *o)
 	zt_uplink_guard_stats_json(c->guard, o);
 }
 
-/* Connection logs go to the log stream and to every `ztgate events` follower. */
+/*
+ * Connection logs go to the log stream, to every `ztgate events` follower
+ * and, on a controller-managed connector, to the controller.
+ */
 static void log_line(void *arg, json_object *line)
 {
 	zt_control_broadcast(arg, line);
+	zt_managed_report_connection(arg, line);
 	zt_emit(json_object_get(line));
 }
 
@@ -328,8 +336,9 @@ static int configure(struct zt_daemon *d, char *err, size_t errlen)
 		return ret;
 	if ((ret = zt_opt_advertise_check(&o->advertise, err, errlen)))
 		return ret;
-	if (!o->listen || !o->key_file) {
-		snprintf(err, errlen, "connector needs --listen ADDR:PORT and --key FILE");
+	if (!o->listen || (!o->key_file && !d->controller)) {
+		snprintf(err, errlen, "connector needs --listen ADDR:PORT and --key FILE "
+			 "(or --controller HOST:PORT)");
 		return -EINVAL;
 	}
 	if (zt_endpoint_parse(o->listen, &listen, why, sizeof(why))) {
@@ -351,7 +360,10 @@ static int configure(struct zt_daemon *d, char *err, size_t errlen)
 		c->host[sizeof(c->host) - 1] = '\0';
 		o->name = c->host;
 	}
-	ret = zt_key_load_private(o->key_file, c->fcfg.tunnel.private_key, err, errlen);
+	if (d->controller && (ret = zt_managed_prepare(d, o->key_file, err, errlen)))
+		return ret;
+	ret = zt_key_load_private(d->controller ? zt_managed_key_file(d) : o->key_file,
+				  c->fcfg.tunnel.private_key, err, errlen);
 	if (ret)
 		return ret;
 	zt_endpoint_to_sockaddr(&listen, &c->fcfg.tunnel.listen);
@@ -386,6 +398,24 @@ static int tun_up(struct zt_daemon *d, char *err, size_t errlen)
 	return ret;
 }
 
+/*
+ * Our tunnel endpoint for the controller: --listen with the port bound (an
+ * unspecified address stays so: the controller then uses the address it
+ * sees us connect from).
+ */
+static void report_endpoint(struct zt_daemon *d)
+{
+	struct connector *c = d->role;
+	struct zt_endpoint ep;
+	char why[128], buf[64];
+
+	if (zt_endpoint_parse(c->o.listen, &ep, why, sizeof(why)))
+		return;
+	ep.port = (uint16_t)zt_connector_fwd_port(c->fwd);
+	zt_endpoint_format(&ep, buf, sizeof(buf));
+	zt_managed_set_endpoint(d, buf);
+}
+
 static int start(struct zt_daemon *d, char *err, size_t errlen)
 {
 	struct connector *c = d->role;
@@ -416,6 +446,8 @@ static int start(struct zt_daemon *d, char *err, size_t errlen)
 	ret = zt_connector_fwd_open(f, &c->fwd, err, errlen);
 	if (!ret && c->o.uplink)
 		ret = uplink_open(d, err, errlen);
+	if (!ret && d->controller)
+		report_endpoint(d);
 	return ret;
 }
 
@@ -469,7 +501,7 @@ static bool health(struct zt_daemon *d, json_object *checks)
 const struct zt_role_ops zt_role_connector = {
 	.name = "connector",
 	.summary = "ends device tunnels in the private network, enforces grants, forwards, logs connections",
-	.needs = ZT_ROLE_POLICY,
+	.needs = ZT_ROLE_POLICY | ZT_ROLE_MANAGED,
 	.dp_flags = ZT_CFG_CHECK_DEVICE | ZT_CFG_DEFAULT_DENY,
 	.state_size = sizeof(struct connector),
 	.options = options,

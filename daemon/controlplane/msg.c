@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* The node <-> controller messages (msg.h): builders, field readers, the view hash. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/sha.h>
+
+#include "controlplane/msg.h"
+
+void zt_cp_view_hash(json_object *view, char out[ZT_CP_HASH_HEX_LEN + 1])
+{
+	const char *text = json_object_to_json_string_ext(view, JSON_C_TO_STRING_PLAIN);
+	uint8_t md[SHA256_DIGEST_LENGTH];
+
+	SHA256((const uint8_t *)text, strlen(text), md);
+	for (size_t i = 0; i < sizeof(md); i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static json_object *typed(const char *type, uint64_t rev, const char *hash)
+{
+	json_object *m = json_object_new_object();
+
+	json_object_object_add(m, "type", json_object_new_string(type));
+	json_object_object_add(m, "rev", json_object_new_int64((int64_t)rev));
+	if (hash)
+		json_object_object_add(m, "hash", json_object_new_string(hash));
+	return m;
+}
+
+json_object *zt_cp_msg_view(uint64_t rev, const char *hash, json_object *view)
+{
+	json_object *m = typed("view", rev, hash);
+
+	json_object_object_add(m, "view", view);
+	return m;
+}
+
+json_object *zt_cp_msg_applied(uint64_t rev, const char *hash)
+{
+	return typed("applied", rev, hash);
+}
+
+const char *zt_cp_msg_str(json_object *msg, const char *field)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(msg, field, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+const char *zt_cp_msg_type(json_object *msg)
+{
+	return zt_cp_msg_str(msg, "type");
+}
+
+int zt_cp_msg_u64(json_object *msg, const char *field, uint64_t *out)
+{
+	json_object *v;
+	int64_t n;
+
+	if (!json_object_object_get_ex(msg, field, &v) || !json_object_is_type(v, json_type_int))
+		return -EINVAL;
+	n = json_object_get_int64(v);
+	if (n < 0)
+		return -EINVAL;
+	*out = (uint64_t)n;
+	return 0;
+}

@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * A controller-managed node (managed.h): the agent opened with the core's
+ * policy path as its apply callback. A view is {"policy", "self",
+ * "relays"}: its policy goes live through zt_daemon_apply_document (the
+ * same compile, save and flip as `ztgate apply`), then the role sees its
+ * "self" (view_self). Called by lifecycle.c, commands.c and the roles.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/mem.h>
+
+#include "agent/agent.h"
+#include "core/daemon.h"
+#include "core/managed.h"
+#include "core/role.h"
+#include "lib/log.h"
+
+struct zt_managed {
+	struct zt_agent_identity id;
+	struct zt_agent *agent;
+	char endpoint[64];
+};
+
+int zt_managed_prepare(struct zt_daemon *d, const char *key_file, char *err, size_t errlen)
+{
+	struct zt_managed *m;
+	int ret;
+
+	if (d->managed)
+		return 0;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return zt_errf(err, errlen, -ENOMEM, "out of memory");
+	ret = zt_agent_prepare(d->state_dir, key_file, d->controller, d->token, &m->id, err, errlen);
+	if (ret) {
+		free(m);
+		return ret;
+	}
+	d->managed = m;
+	return 0;
+}
+
+const char *zt_managed_key_file(const struct zt_daemon *d)
+{
+	return d->managed ? d->managed->id.key_file : NULL;
+}
+
+/* The agent's apply: the view's policy through the one atomic path, then the role's self. */
+static int apply_view(void *arg, json_object *view, uint64_t rev, char *err, size_t errlen)
+{
+	struct zt_daemon *d = arg;
+	json_object *policy, *self;
+	char action[64];
+	int ret;
+
+	if (!json_object_object_get_ex(view, "policy", &policy) ||
+	    !json_object_is_type(policy, json_type_object))
+		return zt_errf(err, errlen, -EINVAL, "the view has no \"policy\" document");
+	snprintf(action, sizeof(action), "controller.view rev %llu", (unsigned long long)rev);
+	ret = zt_daemon_apply_document(d, policy, action, err, errlen);
+	if (ret)
+		return ret;
+	if (d->ops->view_self && json_object_object_get_ex(view, "self", &self) &&
+	    json_object_is_type(self, json_type_object))
+		ret = d->ops->view_self(d, self, err, errlen);
+	return ret;
+}
+
+int zt_managed_open(struct zt_daemon *d, char *err, size_t errlen)
+{
+	struct zt_managed *m = d->managed;
+	struct zt_agent_cfg cfg = {
+		.loop = d->loop, .state_dir = d->state_dir, .controller = d->controller,
+		.role = d->ops->name, .id = &m->id, .apply = apply_view, .arg = d,
+	};
+	int ret;
+
+	ret = zt_key_load_private(m->id.key_file, cfg.private_key, err, errlen);
+	if (!ret)
+		ret = zt_agent_open(&cfg, &m->agent, err, errlen);
+	OPENSSL_cleanse(cfg.private_key, sizeof(cfg.private_key));
+	zt_token_wipe(&m->id.token);	/* the agent has its copy */
+	if (ret)
+		return ret;
+	if (m->endpoint[0])
+		zt_agent_set_endpoint(m->agent, m->endpoint);
+	return zt_agent_start(m->agent, err, errlen);
+}
+
+void zt_managed_set_endpoint(struct zt_daemon *d, const char *endpoint)
+{
+	struct zt_managed *m = d->managed;
+
+	if (!m)
+		return;
+	snprintf(m->endpoint, sizeof(m->endpoint), "%s", endpoint);
+	if (m->agent)
+		zt_agent_set_endpoint(m->agent, endpoint);
+}
+
+void zt_managed_report_connection(struct zt_daemon *d, json_object *line)
+{
+	if (d->managed && d->managed->agent)
+		zt_agent_report_connection(d->managed->agent, line);
+}
+
+json_object *zt_managed_status(const struct zt_daemon *d)
+{
+	if (!d->managed || !d->managed->agent)
+		return NULL;
+	return zt_agent_status(d->managed->agent);
+}
+
+void zt_managed_stats(const struct zt_daemon *d, json_object *o)
+{
+	json_object *st = zt_managed_status(d), *c, *v;
+	static const char *const numbers[] = { "rev_applied", "reconnects", "connections_dropped" };
+
+	if (!st)
+		return;
+	c = json_object_new_object();
+	json_object_object_add(c, "connected", json_object_new_int(zt_agent_connected(d->managed->agent)));
+	for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++)
+		if (json_object_object_get_ex(st, numbers[i], &v))
+			json_object_object_add(c, numbers[i], json_object_get(v));
+	json_object_object_add(o, "controller", c);
+	json_object_put(st);
+}
+
+void zt_managed_close(struct zt_daemon *d)
+{
+	struct zt_managed *m = d->managed;
+
+	if (!m)
+		return;
+	zt_agent_close(m->agent);
+	zt_token_wipe(&m->id.token);
+	free(m);
+	d->managed = NULL;
+}
