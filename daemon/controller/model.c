@@ -167,6 +167,26 @@ struct zt_mruntime *zt_model_runtime(struct zt_model *m, enum zt_node_kind kind,
 	return rt;
 }
 
+void zt_model_want_current(struct zt_model *m, const struct zt_node_ident *ident)
+{
+	struct zt_mruntime *rt;
+
+	if (!ident) {
+		m->all_wanted_rev = m->rev;
+		return;
+	}
+	rt = zt_model_runtime(m, ident->kind, ident->id, true);
+	if (rt)
+		rt->wanted_rev = m->rev;
+}
+
+bool zt_model_node_current(const struct zt_model *m, const struct zt_mruntime *rt)
+{
+	uint64_t want = rt->wanted_rev > m->all_wanted_rev ? rt->wanted_rev : m->all_wanted_rev;
+
+	return rt->applied_rev >= want;
+}
+
 /* ---- loading ---- */
 
 int zt_model_insert(struct zt_model *m, struct zt_mobj *o)

@@ -65,12 +65,14 @@ struct zt_mruntime {
 	bool connected;
 	char endpoint[64];		/* a connector's tunnel endpoint, "" unknown */
 	uint64_t applied_rev;
+	uint64_t wanted_rev;		/* the revision of the last change that concerned its view */
 	int64_t since;
 };
 
 struct zt_model {
 	struct zt_db *db;
 	uint64_t rev;			/* bumped by every committed write */
+	uint64_t all_wanted_rev;	/* the last change that concerned every view */
 	uint64_t next_id;
 	uint32_t addr_hint;		/* where the next tunnel address is looked for */
 	struct zt_mobj **objs[ZT_K__COUNT];
@@ -242,6 +244,13 @@ int zt_model_lookup_key(const struct zt_model *m, const uint8_t pub[ZT_KEY_LEN],
 int zt_model_next_address(const struct zt_model *m, char *out, size_t len);
 struct zt_mruntime *zt_model_runtime(struct zt_model *m, enum zt_node_kind kind, uint64_t id,
 				     bool create);
+/*
+ * The current revision concerns IDENT's view (NULL: every view): the node is
+ * up to date again once it applied a view of this revision or later.
+ */
+void zt_model_want_current(struct zt_model *m, const struct zt_node_ident *ident);
+/* IDENT applied (or holds, unchanged) its view of the wanted revision. */
+bool zt_model_node_current(const struct zt_model *m, const struct zt_mruntime *rt);
 
 /* ---- views (view.c) ---- */
 

@@ -153,6 +153,17 @@ static struct node *find(struct zt_node_server *s, const struct zt_node_ident *i
 	return NULL;
 }
 
+/* N holds its view unchanged at revision REV: up to date there, nothing sent. */
+static void view_current(struct node *n, uint64_t rev)
+{
+	json_object *body = json_object_new_object();
+
+	n->sent_rev = n->applied_rev = rev;
+	json_object_object_add(body, "rev", json_object_new_int64((int64_t)rev));
+	n->s->ops->report(n->s->ctx, &n->ident, "applied", body);
+	json_object_put(body);
+}
+
 /*
  * Send N its view if it moved and N's output is empty (otherwise ops->drained
  * comes back here: the latest view then, never a queue). IN_CB: called from
@@ -180,6 +191,8 @@ static void push_view(struct node *n, bool in_cb)
 	zt_cp_view_hash(view, hash);
 	if (!strcmp(hash, n->sent_hash)) {
 		json_object_put(view);
+		if (n->applied_rev == n->sent_rev && rev > n->applied_rev)
+			view_current(n, rev);
 		return;
 	}
 	msg = zt_cp_msg_view(rev, hash, view);

@@ -116,6 +116,7 @@ static void on_changed(void *arg, const struct zt_node_ident *ident)
 {
 	struct controller_role *cr = arg;
 
+	zt_model_want_current(cr->model, ident);
 	if (cr->server)
 		zt_node_server_changed(cr->server, ident);
 }

@@ -225,7 +225,7 @@ static void count_node(struct zt_model *m, enum zt_node_kind kind, const struct 
 		return;
 	(*n)++;
 	*connected += rt && rt->connected;
-	*applied += rt && rt->applied_rev >= m->rev;
+	*applied += rt && rt->connected && zt_model_node_current(m, rt);
 }
 
 /* `admin status`: "rev N applied on X of Y nodes", and the node server's view. */
