@@ -22,10 +22,8 @@
  * for A at most ZT_PATHS_CANDIDATES_MAX, the status always readable.
  *
  * Not reached here: bind (0x01) and bind-ack (0x02), read by
- * daemon/forward/connector.c (handle_bind) and forward/client.c (the ack)
- * inside the forwarding modules (a TUN, the DNS side, devices): their
- * parsers are length checks on fixed offsets (ctrl.h) and have no entry
- * point short of a whole forwarder.
+ * daemon/forward/connector.c and forward/client.c through
+ * forward/bind_msg.c, which tests/fuzz/fuzz_bind.c fuzzes.
  */
 #include <arpa/inet.h>
 #include <errno.h>
