@@ -181,6 +181,7 @@ FUZZ_tunnel  := daemon/tunnel/tunnel.c daemon/tunnel/session.c daemon/tunnel/tim
 	daemon/tunnel/send.c daemon/tunnel/recv.c daemon/tunnel/wire.c daemon/tunnel/noise.c \
 	lib/loop.c lib/udp_batch.c
 FUZZ_relay   := daemon/relay/proto.c lib/addr.c
+FUZZ_bind    := daemon/forward/bind_msg.c lib/dns_name.c
 FUZZ_offload := daemon/netdev/offload.c lib/csum.c
 FUZZ_relay_server := daemon/relay/server.c daemon/relay/proto.c daemon/relay/stun.c \
 	daemon/tunnel/keys.c daemon/tunnel/noise.c lib/addr.c lib/udp_batch.c lib/loop.c lib/log.c

@@ -21,6 +21,7 @@
 #include <openssl/mem.h>
 
 #include "lib/clock.h"
+#include "forward/bind_msg.h"
 #include "forward/client.h"
 #include "dns/codec.h"
 #include "tunnel/keys.h"
@@ -141,10 +142,8 @@ static void ensure_bound(struct zt_client_tunnel *ct, struct ct_peer *cp, struct
 		return;
 	if (b->sent_ns && now - b->sent_ns < BIND_RESEND_NS)
 		return;
-	msg[ZT_CTRL_OFF_TYPE] = ZT_CTRL_BIND;
-	memcpy(msg + ZT_BIND_OFF_FAKE, &fake.s_addr, 4);
-	msg[ZT_BIND_OFF_NAME_LEN] = (uint8_t)nlen;
-	memcpy(msg + ZT_BIND_HDR_LEN, name, nlen);
+	if (!zt_bind_encode(fake, name, msg, sizeof(msg)))
+		return;
 	b->sent_ns = now;
 	ct->st.binds_sent++;
 	zt_tunnel_send(ct->tunnel, cp->peer, msg, ZT_BIND_HDR_LEN + nlen);
@@ -176,19 +175,20 @@ void zt_client_tunnel_packet(struct zt_client_tunnel *ct, const uint8_t *pkt, si
 static void handle_ack(struct zt_client_tunnel *ct, struct ct_peer *cp, const uint8_t *msg,
 		       size_t len)
 {
+	struct zt_bind_ack_msg ack;
 	struct sent_bind *b;
 	struct in_addr fake;
 	char text[INET_ADDRSTRLEN];
 
-	if (len != ZT_BIND_ACK_LEN) {
+	if (zt_bind_ack_parse(msg, len, &ack)) {
 		ct->st.malformed_control++;
 		return;
 	}
-	memcpy(&fake.s_addr, msg + ZT_BIND_OFF_FAKE, 4);
+	fake = ack.fake;
 	b = bind_slot(cp, fake);
 	if (!b)
 		return;
-	b->status = msg[ZT_BIND_ACK_OFF_STATUS];
+	b->status = ack.status;
 	if (b->status != ZT_BIND_OK) {
 		const char *name = zt_fakeip_lookup_addr(ct->pool, fake, NULL);
 

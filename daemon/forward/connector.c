@@ -17,6 +17,7 @@
 
 #include "dns/codec.h"
 #include "dns/name_cache.h"
+#include "forward/bind_msg.h"
 #include "forward/connector_int.h"
 #include "lib/addr.h"
 #include "lib/log.h"
@@ -29,10 +30,9 @@
 static void send_bind_ack(struct zt_connector_fwd *c, struct device *dev, struct in_addr fake,
 			  uint8_t status)
 {
-	uint8_t msg[ZT_BIND_ACK_LEN] = { [ZT_CTRL_OFF_TYPE] = ZT_CTRL_BIND_ACK };
+	uint8_t msg[ZT_BIND_ACK_LEN];
 
-	memcpy(msg + ZT_BIND_OFF_FAKE, &fake.s_addr, 4);
-	msg[ZT_BIND_ACK_OFF_STATUS] = status;
+	zt_bind_ack_encode(fake, status, msg);
 	zt_tunnel_send(c->tunnel, dev->peer, msg, sizeof(msg));
 }
 
@@ -94,23 +94,16 @@ static void handle_bind(struct zt_connector_fwd *c, struct device *dev, const ui
 {
 	const struct zt_resource_def *res;
 	struct in_addr fake, addrs[8];
-	char name[ZT_PATTERN_MAX], norm[ZT_PATTERN_MAX];
+	struct zt_bind_msg bm;
+	const char *name = bm.name;
 	struct binding *b;
-	size_t nlen, naddrs = 0;
+	size_t naddrs = 0;
 	int ret;
 
-	if (len < ZT_BIND_HDR_LEN)
+	/* Malformed, a name not in normal form, a wildcard: refused (bind_msg.c). */
+	if (zt_bind_parse(msg, len, &bm))
 		goto malformed;
-	memcpy(&fake.s_addr, msg + ZT_BIND_OFF_FAKE, 4);
-	nlen = msg[ZT_BIND_OFF_NAME_LEN];
-	if (nlen == 0 || len != ZT_BIND_HDR_LEN + nlen || nlen >= sizeof(name))
-		goto malformed;
-	memcpy(name, msg + ZT_BIND_HDR_LEN, nlen);
-	name[nlen] = '\0';
-	/* The client sends names normalised; anything else is refused. */
-	if (name[0] == '*' || zt_dns_name_normalize(name, norm, sizeof(norm), NULL, 0) ||
-	    strcmp(name, norm))
-		goto malformed;
+	fake = bm.fake;
 
 	res = zt_policy_match_name(c->policy, name);
 	if (!res || !zt_policy_granted(c->policy, dev->id, res->id)) {

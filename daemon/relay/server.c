@@ -52,6 +52,7 @@
 #define RELAY_HASH_BITS		14
 #define RELAY_SRC_SETS		4096		/* per-source entries: sets of ... */
 #define RELAY_SRC_WAYS		8		/* ... this many, each one address */
+#define RELAY_SRC_TOUCHED	64		/* sets zt_relay_server_reset clears one by one */
 #define RELAY_MAX_PEERS		16384
 #define RELAY_MAX_CONNS		4096
 #define RELAY_MAX_UNREG_CONNS	1024		/* not registered: the oldest makes room */
@@ -177,6 +178,13 @@ struct zt_relay_server {
 	size_t nconns, out_bytes;	/* out_bytes: all output buffers' sizes */
 
 	struct src_slot *src;		/* RELAY_SRC_SETS x RELAY_SRC_WAYS */
+	/*
+	 * The sets that took a new source since the last zt_relay_server_reset,
+	 * so that it clears those instead of the whole 2.6 MB table; past
+	 * RELAY_SRC_TOUCHED it clears everything.
+	 */
+	uint16_t src_touched[RELAY_SRC_TOUCHED];
+	unsigned int nsrc_touched;
 
 	/* UDP batches (lib/udp_batch.h): forwarded datagrams go out of rx by reference. */
 	struct zt_udp_batch *ub;
@@ -274,10 +282,12 @@ static struct src_slot *src_slot(struct zt_relay_server *r, const struct sockadd
 {
 	struct src_slot *set, *victim = NULL;
 	struct zt_endpoint ep;
+	size_t si;
 
 	if (zt_relay_endpoint_from_sockaddr(sa, &ep))
 		return NULL;
-	set = &r->src[(SIPHASH_24(r->hash_key, ep.addr, 16) % RELAY_SRC_SETS) * RELAY_SRC_WAYS];
+	si = SIPHASH_24(r->hash_key, ep.addr, 16) % RELAY_SRC_SETS;
+	set = &r->src[si * RELAY_SRC_WAYS];
 	for (int i = 0; i < RELAY_SRC_WAYS; i++) {
 		struct src_slot *e = &set[i];
 
@@ -294,6 +304,9 @@ static struct src_slot *src_slot(struct zt_relay_server *r, const struct sockadd
 	}
 	if (!victim)
 		return NULL;
+	if (r->nsrc_touched < RELAY_SRC_TOUCHED)
+		r->src_touched[r->nsrc_touched] = (uint16_t)si;
+	r->nsrc_touched += r->nsrc_touched <= RELAY_SRC_TOUCHED;	/* saturates past the list */
 	memset(victim, 0, sizeof(*victim));
 	memcpy(victim->addr, ep.addr, 16);
 	victim->used = true;
@@ -1293,6 +1306,29 @@ void zt_relay_server_close(struct zt_relay_server *r)
 	zt_relay_cookie_secret_destroy(&r->cookie);
 	OPENSSL_cleanse(r->priv, sizeof(r->priv));
 	free(r);
+}
+
+void zt_relay_server_reset(struct zt_relay_server *r)
+{
+	while (r->conns)
+		conn_close(r, r->conns);
+	for (size_t h = 0; r->npeers && h < (1u << RELAY_HASH_BITS); h++)
+		while (r->by_key[h])
+			peer_free(r, r->by_key[h]);
+	if (r->nsrc_touched > RELAY_SRC_TOUCHED)
+		memset(r->src, 0, (size_t)RELAY_SRC_SETS * RELAY_SRC_WAYS * sizeof(*r->src));
+	else
+		for (unsigned int i = 0; i < r->nsrc_touched; i++)
+			memset(&r->src[(size_t)r->src_touched[i] * RELAY_SRC_WAYS], 0,
+			       RELAY_SRC_WAYS * sizeof(*r->src));
+	r->nsrc_touched = 0;
+	r->next_index = 0;
+	memset(&r->st, 0, sizeof(r->st));
+}
+
+size_t zt_relay_server_npeers(const struct zt_relay_server *r)
+{
+	return r->npeers;
 }
 
 uint16_t zt_relay_server_udp_port(const struct zt_relay_server *r)

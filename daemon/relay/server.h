@@ -43,6 +43,15 @@ struct zt_relay_server_cfg {
 int zt_relay_server_open(const struct zt_relay_server_cfg *cfg, struct zt_relay_server **out,
 			 char *err, size_t errlen);
 void zt_relay_server_close(struct zt_relay_server *r);
+/*
+ * Forget every registration, TCP connection, per-source bucket and
+ * counter, as if just opened; the sockets, keys and cookie secret stay.
+ * For tests and fuzzing (tests/fuzz/fuzz_relay_server.c): a fresh server
+ * per input without opening one, which costs a thousand times more.
+ */
+void zt_relay_server_reset(struct zt_relay_server *r);
+/* Registered peers now ("registered_peers" in the stats). */
+size_t zt_relay_server_npeers(const struct zt_relay_server *r);
 uint16_t zt_relay_server_udp_port(const struct zt_relay_server *r);
 uint16_t zt_relay_server_tcp_port(const struct zt_relay_server *r);
 void zt_relay_server_public_key(const struct zt_relay_server *r, uint8_t pub[ZT_RELAY_KEYLEN]);

@@ -22,10 +22,8 @@
  * for A at most ZT_PATHS_CANDIDATES_MAX, the status always readable.
  *
  * Not reached here: bind (0x01) and bind-ack (0x02), read by
- * daemon/forward/connector.c (handle_bind) and forward/client.c (the ack)
- * inside the forwarding modules (a TUN, the DNS side, devices): their
- * parsers are length checks on fixed offsets (ctrl.h) and have no entry
- * point short of a whole forwarder.
+ * daemon/forward/connector.c and forward/client.c through
+ * forward/bind_msg.c, which tests/fuzz/fuzz_bind.c fuzzes.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/log.h"
 #include "lib/loop.h"
 #include "path/paths.h"
 #include "tunnel/ctrl.h"
@@ -62,7 +61,9 @@ static struct zt_tunnel *ta, *tb;
 static struct zt_tunnel_peer *a_to_b, *b_to_a;
 static struct zt_paths *ps;
 static uint8_t pub_a[32], pub_b[32];
-static struct queue to_a, to_b;
+/* What each side sent, not yet delivered; the spares take the next round's (swapped, not copied). */
+static struct queue queues[4];
+static struct queue *to_a = &queues[0], *to_b = &queues[1], *spare_a = &queues[2], *spare_b = &queues[3];
 static uint8_t last_probe[ZT_PROBE_LEN];
 
 static void enqueue(struct queue *q, const uint8_t *d, size_t len)
@@ -76,7 +77,7 @@ static void enqueue(struct queue *q, const uint8_t *d, size_t len)
 static int a_relay_send(void *ctx, struct zt_tunnel_peer *p, const uint8_t *d, size_t len)
 {
 	(void)ctx, (void)p;
-	enqueue(&to_b, d, len);
+	enqueue(to_b, d, len);
 	return 0;
 }
 
@@ -112,7 +113,7 @@ static int fake_relay_send(void *rc, const uint8_t key[ZT_NOISE_KEY_LEN], const 
 	(void)rc;
 	if (memcmp(key, pub_a, 32))
 		return -ENOTCONN;
-	enqueue(&to_a, d, len);
+	enqueue(to_a, d, len);
 	return 0;
 }
 
@@ -129,25 +130,28 @@ static void src_of(int i, struct sockaddr_storage *ss)
 /* Deliver what is queued, both ways, until quiet (bounded). HOW: 0 relayed, else direct source. */
 static void deliver(int how)
 {
-	for (int round = 0; round < 8 && (to_a.n || to_b.n); round++) {
-		struct queue qa = to_a, qb = to_b;
+	for (int round = 0; round < 8 && (to_a->n || to_b->n); round++) {
+		struct queue *qa = to_a, *qb = to_b;
 
-		to_a.n = to_b.n = 0;
-		for (unsigned int i = 0; i < qb.n; i++) {
+		/* This round's go out of QA/QB; what they make queues in the spares. */
+		to_a = spare_a, to_b = spare_b;
+		spare_a = qa, spare_b = qb;
+		to_a->n = to_b->n = 0;
+		for (unsigned int i = 0; i < qb->n; i++) {
 			if (how) {
 				struct sockaddr_storage ss;
 
 				src_of(how, &ss);
-				zt_tunnel_input(tb, qb.buf[i], qb.len[i], (struct sockaddr *)&ss,
+				zt_tunnel_input(tb, qb->buf[i], qb->len[i], (struct sockaddr *)&ss,
 						sizeof(struct sockaddr_in));
 			} else {
-				zt_paths_relayed_input(ps, 0, pub_a, qb.buf[i], qb.len[i]);
+				zt_paths_relayed_input(ps, 0, pub_a, qb->buf[i], qb->len[i]);
 			}
 		}
-		for (unsigned int i = 0; i < qa.n; i++)
-			zt_tunnel_input_relayed(ta, pub_b, qa.buf[i], qa.len[i]);
+		for (unsigned int i = 0; i < qa->n; i++)
+			zt_tunnel_input_relayed(ta, pub_b, qa->buf[i], qa->len[i]);
 	}
-	to_a.n = to_b.n = 0;
+	to_a->n = to_b->n = 0;
 }
 
 static void setup(void)
@@ -162,6 +166,7 @@ static void setup(void)
 	char err[256];
 	uint8_t one = 1;
 
+	zt_log_set_level("error");	/* a line per upgrade or fallback would cost more than the input */
 	check(zt_loop_new(&loop) == 0);
 	memset(ca.private_key, 0x41, 32);
 	memset(cb.private_key, 0x42, 32);

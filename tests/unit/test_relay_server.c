@@ -255,6 +255,55 @@ static void test_source_buckets(void **state)
 	srv_stop();
 }
 
+/* Every source's first hello answered, its second refused (burst 1); N sources from BASE. */
+static void hello_round(uint32_t base, int n, int64_t limited)
+{
+	uint8_t hello[ZT_RELAY_HELLO_LEN];
+
+	for (int k = 0; k < 2; k++)
+		for (int i = 0; i < n; i++) {
+			struct cl c;
+
+			cl_open(&c, false, base + (uint32_t)i);
+			zt_relay_hello_encode(c.pub, hello, sizeof(hello));
+			cl_send(&c, hello, sizeof(hello));
+			cl_close(&c);
+		}
+	pump();
+	assert_int_equal(stat("challenges"), n);
+	assert_int_equal(stat("source_limited"), limited);
+}
+
+/* zt_relay_server_reset: registrations, buckets (few sources, and past the list) and counters go. */
+static void test_reset(void **state)
+{
+	struct zt_relay_server_cfg cfg = { 0 };
+	struct cl c;
+
+	(void)state;
+	srv_start(&cfg);
+	assert_int_equal(cl_open(&c, false, 0x020001u), 0);
+	assert_true(cl_register(&c, NULL, 0));
+	assert_int_equal(zt_relay_server_npeers(srv), 1);
+	zt_relay_server_reset(srv);
+	assert_int_equal(zt_relay_server_npeers(srv), 0);
+	assert_int_equal(stat("registrations"), 0);
+	assert_true(cl_register(&c, NULL, 0));	/* as to a fresh server */
+	assert_int_equal(zt_relay_server_npeers(srv), 1);
+	cl_close(&c);
+	srv_stop();
+
+	cfg = (struct zt_relay_server_cfg){ .src_hs_rate = 0.5 };	/* burst 1 */
+	srv_start(&cfg);
+	for (int n = 3; n <= 300; n += 297) {	/* the touched sets one by one; then the whole table */
+		hello_round(0x030000u, n, n);
+		zt_relay_server_reset(srv);
+		hello_round(0x030000u, n, n);	/* full buckets again, counters from zero */
+		zt_relay_server_reset(srv);
+	}
+	srv_stop();
+}
+
 /* Accept lists: capped per peer and in all; refused past either (the peer limit). */
 static void test_accept_caps(void **state)
 {
@@ -444,6 +493,7 @@ int main(void)
 		cmocka_unit_test(test_max_age),
 		cmocka_unit_test(test_tcp_junk_idle),
 		cmocka_unit_test(test_tcp_lockout),
+		cmocka_unit_test(test_reset),
 	};
 
 	zt_log_set_level("warning");
