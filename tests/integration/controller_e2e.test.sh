@@ -103,14 +103,11 @@ wait_until 20 all_applied 4 || fail "not every node applied its view: $(adm stat
 log "ok: $(adm status | head -n 1)"
 
 # A token works once: a second node presenting the service account's token is refused.
-zt_netns_add reuse
-R=$(zt_ns reuse)
-out=$(nsenter --net="/run/netns/$R" -- "$ZTGATED" client --controller "$CTL" --token "$CI_TOKEN" \
-	--state-dir "$ZT_TMP/state-reuse" --socket "$ZT_TMP/reuse.sock" --pin-dir "$ZT_PIN_BASE/reuse" \
-	--tun ztg9 2>&1 >/dev/null & pid=$!; ZT_PIDS+=("$pid"); echo $pid) || true
-wait_until 10 bash -c "adm() { \"$ZTGATE\" --socket '$ZT_TMP/ctl.sock' admin \"\$@\"; }; adm --json audit | jq -e '.records | map(select(.action == \"token.refused\")) | length > 0' >/dev/null" ||
-	fail "a reused token was not refused in the audit trail: $(adm audit | tail -n 5)"
-kill "$out" 2>/dev/null || true
+zt_tunnel_add_client reuse 6
+zt_bg reuse "$(zt_ns reuse)" "$ZTGATED" client --controller "$CTL" --token "$CI_TOKEN" \
+	--state-dir "$ZT_TMP/state-reuse" --socket "$ZT_TMP/reuse.sock" --pin-dir "$ZT_PIN_BASE/reuse"
+refused() { adm --json audit | jq -e '.records | map(select(.action == "token.refused")) | length > 0' >/dev/null; }
+wait_until 10 refused || fail "a reused token was not refused in the audit trail: $(adm audit | tail -n 5)"
 log "ok: a reused token is refused and audited"
 
 section "4. each client reaches exactly what its groups grant, and learns nothing else"
