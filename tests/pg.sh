@@ -52,7 +52,8 @@ if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
 	tests=("$@")
 	(( ${#tests[@]} )) || tests=("$root"/build/san/test_controller_model
 				     "$root"/build/san/test_controller_view
-				     "$root"/build/san/test_controller_audit)
+				     "$root"/build/san/test_controller_audit
+				     "$root"/build/san/test_controller_ha)
 	for t in "${tests[@]}"; do
 		echo "== $t (PostgreSQL)"
 		"$t"
