@@ -20,6 +20,7 @@
 #include "controlplane/token.h"
 #include "core/control.h"
 #include "core/daemon.h"
+#include "lib/log.h"
 #include "roles/controller.h"
 
 const char *zt_controller_db_url(const struct controller_role *cr)
@@ -329,6 +330,8 @@ static json_object *retried(struct zt_daemon *d, const struct zt_ctl_req *r, cmd
 		res = fn(d, r);
 		if (!m->conflict)
 			break;
+		zt_log("info", "controller: %s met another controller's write; caught up, trying again",
+		       zt_ctl_str(r, "cmd"));
 	}
 	return res;
 }

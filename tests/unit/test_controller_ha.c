@@ -9,7 +9,8 @@
  * change log into memory and names the nodes it touches; a pruned log or
  * a replaced database (another timeline) reloads the whole model;
  * enrollment retries by itself; connector endpoints are shared through the
- * runtime table (PostgreSQL).
+ * runtime table (PostgreSQL); a URL asking for TLS or GSS encryption is
+ * refused (libpq's OpenSSL beside BoringSSL).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -194,6 +195,28 @@ static void test_runtime_shared(void **state)
 	assert_int_equal(b->rev, a->rev);	/* runtime data moves no revision */
 }
 
+/* TLS and GSS encryption through libpq: refused with one line; disable is fine. */
+static void test_tls_refused(void **state)
+{
+	static const char *const bad[] = { "postgresql:///z?sslmode=require",
+					   "postgresql://db.example.com/z?sslmode=verify-full",
+					   "postgresql:///z?sslmode=prefer", "postgresql:///z?gssencmode=prefer" };
+	struct zt_db *db = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(zt_db_pg_check_url(bad[i], ctl_err, sizeof(ctl_err)), -EPROTONOSUPPORT);
+		assert_non_null(strstr(ctl_err, "refused"));
+		assert_non_null(strstr(ctl_err, "Unix socket"));
+		assert_null(strchr(ctl_err, '\n'));
+	}
+	assert_int_equal(zt_db_open(bad[0], NULL, &db, ctl_err, sizeof(ctl_err)), -EPROTONOSUPPORT);
+	assert_null(db);
+	assert_int_equal(zt_db_pg_check_url("postgresql:///z?host=/tmp&sslmode=disable", ctl_err,
+					    sizeof(ctl_err)), 0);
+	assert_int_equal(zt_db_pg_check_url("postgresql:///z?host=/tmp", ctl_err, sizeof(ctl_err)), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -201,6 +224,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_replay_affects, setup2, teardown2),
 		cmocka_unit_test_setup_teardown(test_reload, setup2, teardown2),
 		cmocka_unit_test_setup_teardown(test_runtime_shared, setup2, teardown2),
+		cmocka_unit_test(test_tls_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
