@@ -10,8 +10,11 @@
 #                    connect as)
 #   zt_pg_stop       pg_ctl stop (immediate) and remove DIR
 # Run as a script, it starts a server, runs the controller's unit tests
-# against it (ZT_TEST_PG_URL), and stops it:
+# against it (ZT_TEST_PG_URL; test_controller_ha opens two models on it), and
+# stops it:
 #   bash tests/pg.sh [build/san/test_controller_model ...]
+# Sourced by tests/integration/controller_admin.test.sh (one controller) and
+# controller_ha.test.sh (two controllers, both active, on one server).
 set -euo pipefail
 
 ZT_PG_BIN=${ZT_PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -52,7 +55,8 @@ if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
 	tests=("$@")
 	(( ${#tests[@]} )) || tests=("$root"/build/san/test_controller_model
 				     "$root"/build/san/test_controller_view
-				     "$root"/build/san/test_controller_audit)
+				     "$root"/build/san/test_controller_audit
+				     "$root"/build/san/test_controller_ha)
 	for t in "${tests[@]}"; do
 		echo "== $t (PostgreSQL)"
 		"$t"

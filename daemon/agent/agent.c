@@ -3,7 +3,9 @@
  * A node's session with its controller (agent.h): connect (non-blocking),
  * the initiator's handshake with the pinned key, enrollment once, views
  * applied, persisted and acknowledged, reports sent, reconnects with
- * backoff. Opened by core/managed.c for controller-managed roles.
+ * backoff; with several controllers ("A:P,B:P", all sharing one key and
+ * one database) each failure moves on to the next one. Opened by
+ * core/managed.c for controller-managed roles.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -44,6 +46,8 @@ struct zt_agent {
 	struct zt_cp_conn *c;
 	uint64_t next_try_ms, connect_deadline_ms;
 	unsigned int attempt;
+	unsigned int which;		/* the controller of the list tried (modulo its length) */
+	char current[256];		/* that controller's HOST:PORT */
 	bool established;		/* the current connection got past the handshake */
 
 	char node_kind[16], node_name[128];
@@ -79,8 +83,22 @@ static void backoff(struct zt_agent *a, const char *why)
 	a->state = AG_BACKOFF;
 	a->next_try_ms = zt_mono_ms() + d;
 	snprintf(a->last_error, sizeof(a->last_error), "%s", why);
+	a->which++;	/* several controllers: the next one */
 	zt_log(a->attempt == 1 ? "warning" : "debug", "controller %s: %s; retrying in %.1f s",
-	       a->cfg.controller, why, (double)d / 1000);
+	       a->current, why, (double)d / 1000);
+}
+
+/* The controller of the comma-separated list to try now into A->current. */
+static void pick_controller(struct zt_agent *a)
+{
+	const char *p = a->cfg.controller;
+	unsigned int n = 1, i;
+
+	for (const char *q = p; *q; q++)
+		n += *q == ',';
+	for (i = a->which % n; i; i--)
+		p = strchr(p, ',') + 1;
+	snprintf(a->current, sizeof(a->current), "%.*s", (int)strcspn(p, ","), p);
 }
 
 static void send_msg(struct zt_agent *a, json_object *m)
@@ -123,13 +141,13 @@ static void on_view(struct zt_agent *a, json_object *m)
 
 	if (zt_cp_msg_u64(m, "rev", &rev) || !claimed || !json_object_object_get_ex(m, "view", &view) ||
 	    !json_object_is_type(view, json_type_object)) {
-		zt_log("error", "controller %s: malformed view message ignored", a->cfg.controller);
+		zt_log("error", "controller %s: malformed view message ignored", a->current);
 		return;
 	}
 	zt_cp_view_hash(view, hash);
 	if (strcmp(hash, claimed)) {
 		zt_log("error", "controller %s: view rev %llu does not match its hash: ignored",
-		       a->cfg.controller, (unsigned long long)rev);
+		       a->current, (unsigned long long)rev);
 		send_error(a, rev, "view does not match its hash");
 		return;
 	}
@@ -137,7 +155,7 @@ static void on_view(struct zt_agent *a, json_object *m)
 		ret = a->cfg.apply(a->cfg.arg, view, rev, err, sizeof(err));
 		if (ret) {
 			zt_log("error", "controller %s: view rev %llu not applied (the last one stays): %s",
-			       a->cfg.controller, (unsigned long long)rev, err);
+			       a->current, (unsigned long long)rev, err);
 			snprintf(a->last_error, sizeof(a->last_error), "view rev %llu: %s",
 				 (unsigned long long)rev, err);
 			send_error(a, rev, err);
@@ -146,7 +164,7 @@ static void on_view(struct zt_agent *a, json_object *m)
 		if (zt_agent_view_save(a->cfg.state_dir, view, rev, hash, err, sizeof(err)))
 			zt_log("error", "view rev %llu applied but not saved: %s",
 			       (unsigned long long)rev, err);
-		zt_log("info", "controller %s: view rev %llu applied", a->cfg.controller,
+		zt_log("info", "controller %s: view rev %llu applied", a->current,
 		       (unsigned long long)rev);
 	}
 	a->rev = rev;
@@ -180,7 +198,7 @@ static void on_established(void *ctx, struct zt_cp_conn *c, json_object *accept)
 		zt_log("info", "enrolled with controller %s as %s '%s' (id %llu)", a->cfg.controller,
 		       a->node_kind, a->node_name, (unsigned long long)a->node_id);
 	} else {
-		zt_log("info", "controller %s: connected as %s '%s'", a->cfg.controller, a->node_kind,
+		zt_log("info", "controller %s: connected as %s '%s'", a->current, a->node_kind,
 		       a->node_name);
 	}
 	send_endpoint(a);
@@ -196,7 +214,7 @@ static void on_message(void *ctx, struct zt_cp_conn *c, json_object *m)
 	if (!strcmp(type, "view"))
 		on_view(a, m);
 	else
-		zt_log("debug", "controller %s: message '%s' ignored", a->cfg.controller, type);
+		zt_log("debug", "controller %s: message '%s' ignored", a->current, type);
 }
 
 static void on_closed(void *ctx, struct zt_cp_conn *c, const char *reason)
@@ -331,9 +349,10 @@ static void try_connect(struct zt_agent *a)
 	char why[160];
 	int fd, ret;
 
-	ret = resolve(a->cfg.controller, &ss, &sl);
+	pick_controller(a);
+	ret = resolve(a->current, &ss, &sl);
 	if (ret) {
-		snprintf(why, sizeof(why), "cannot resolve %s", a->cfg.controller);
+		snprintf(why, sizeof(why), "cannot resolve %.128s", a->current);
 		backoff(a, why);
 		return;
 	}

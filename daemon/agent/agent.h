@@ -71,7 +71,7 @@ int zt_agent_prepare(const char *state_dir, const char *key_file, const char *co
 struct zt_agent_cfg {
 	struct zt_loop *loop;
 	const char *state_dir;
-	const char *controller;		/* HOST:PORT */
+	const char *controller;		/* HOST:PORT, or several: "HOST:PORT,HOST:PORT" */
 	const char *role;		/* the hello's "role": "client" or "connector" */
 	const struct zt_agent_identity *id;
 	uint8_t private_key[ZT_KEY_LEN];

@@ -170,7 +170,7 @@ static int settle_pin(const char *state_dir, const char *controller, const char 
 }
 
 /* HOST:PORT: an IP literal with its port, or a name and a port 1-65535. */
-static int check_controller(const char *controller, char *err, size_t errlen)
+static int check_one(const char *controller, char *err, size_t errlen)
 {
 	const char *colon = strrchr(controller, ':');
 	struct zt_endpoint ep;
@@ -188,6 +188,21 @@ static int check_controller(const char *controller, char *err, size_t errlen)
 	}
 	return zt_errf(err, errlen, -EINVAL, "invalid --controller '%s': expected HOST:PORT",
 		       controller);
+}
+
+/* One HOST:PORT, or several joined by ',' (repeated --controller). */
+static int check_controller(const char *list, char *err, size_t errlen)
+{
+	char one[256];
+	int ret = 0;
+
+	for (const char *p = list; !ret; p += strcspn(p, ",") + 1) {
+		snprintf(one, sizeof(one), "%.*s", (int)strcspn(p, ","), p);
+		ret = check_one(one, err, errlen);
+		if (!p[strcspn(p, ",")])
+			break;
+	}
+	return ret;
 }
 
 int zt_agent_prepare(const char *state_dir, const char *key_file, const char *controller,

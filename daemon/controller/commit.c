@@ -3,9 +3,14 @@
  * Writing the model (model.h): transactions built by the admin operations
  * and by enrollment, committed in ONE database transaction (object rows,
  * the revision, the change log, the audit records, extra SQL) and applied
- * to memory only once committed; and the generic add, set, rm and group
- * membership operations over the kinds' rules. Called by the controller
- * role's admin commands and by devices.c/tokens.c.
+ * to memory only once committed. The transaction first locks the revision
+ * row: on a database shared by several controllers, writers take turns,
+ * new objects take their ids from meta.next_id, the audit chain goes on
+ * from the head read under that lock, and a write built on a model older
+ * than the database's revision is refused with -EAGAIN (the caller catches
+ * up, zt_model_sync, and builds it again). The apply to memory is shared
+ * with the catch-up (sync.c). Called by the controller role's admin
+ * commands, ops.c, apply.c, devices.c, tokens.c, audit.c.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -163,13 +168,83 @@ static int log_change(struct zt_model *m, struct zt_mtx *tx, const struct zt_mch
 	return ret;
 }
 
-/* Everything of TX inside the open transaction; the new head in SEQ/HASH. */
-static int write_tx(struct zt_model *m, struct zt_mtx *tx, uint64_t *seq, char hash[65],
-		    char *err, size_t errlen)
+/* The database's state under the revision row's lock. */
+struct head {
+	uint64_t rev, next_id;
+	char timeline[ZT_TIMELINE_LEN + 1];
+};
+
+/* Lock the revision row; read the revision, the next id, the timeline and the audit head. */
+static int lock_head(struct zt_model *m, struct head *h, char *err, size_t errlen)
 {
-	uint64_t rev = m->rev + (tx->no_rev ? 0 : 1);
-	char v[24];
-	const char *p[] = { v };
+	struct zt_db_rows *r = NULL;
+	int ret;
+
+	ret = zt_db_query(m->db, m->db->shared ? "SELECT value FROM meta WHERE key = 'rev' FOR UPDATE"
+			  : "SELECT value FROM meta WHERE key = 'rev'", 0, NULL, &r, err, errlen);
+	if (ret)
+		goto out;
+	h->rev = zt_db_cell(r, 0, 0) ? strtoull(zt_db_cell(r, 0, 0), NULL, 10) : 0;
+	zt_db_rows_free(r);
+	ret = zt_db_query(m->db, "SELECT key, value FROM meta WHERE key IN ('next_id', 'timeline')",
+			  0, NULL, &r, err, errlen);
+	if (ret)
+		goto out;
+	h->next_id = m->next_id;
+	h->timeline[0] = '\0';
+	for (size_t i = 0; i < r->nrows; i++) {
+		if (!strcmp(zt_db_cell(r, i, 0), "next_id"))
+			h->next_id = strtoull(zt_db_cell(r, i, 1), NULL, 10);
+		else
+			snprintf(h->timeline, sizeof(h->timeline), "%s", zt_db_cell(r, i, 1));
+	}
+	ret = zt_audit_load_head(m, err, errlen);
+out:
+	zt_db_rows_free(r);
+	return ret;
+}
+
+/* New objects take their ids from the database's counter, in order. */
+static void number_adds(struct zt_mtx *tx, struct head *h)
+{
+	for (size_t i = 0; i < tx->n; i++)
+		if (tx->ch[i].op == ZT_OP_ADD)
+			tx->ch[i].obj->id = h->next_id++;
+}
+
+/* The counters after TX: revision, next id, audit head; and the NOTIFY. */
+static int write_counters(struct zt_model *m, struct zt_mtx *tx, const struct head *h,
+			  uint64_t rev, uint64_t seq, char *err, size_t errlen)
+{
+	char v[24], n[24], s[24];
+	const char *p[] = { v }, *pn[] = { n }, *ps[] = { s };
+	int ret = 0;
+
+	snprintf(v, sizeof(v), "%" PRIu64, rev);
+	snprintf(n, sizeof(n), "%" PRIu64, h->next_id);
+	snprintf(s, sizeof(s), "%" PRIu64, seq);
+	if (!tx->no_rev) {
+		ret = zt_db_exec(m->db, "UPDATE meta SET value = $1 WHERE key = 'rev'", 1, p, err,
+				 errlen);
+		if (!ret)
+			ret = zt_db_exec(m->db, "UPDATE meta SET value = $1 WHERE key = 'next_id'", 1,
+					 pn, err, errlen);
+		/* Delivered at commit, to every controller LISTENing (ours too). */
+		if (!ret && m->db->shared)
+			ret = zt_db_exec(m->db, "SELECT pg_notify('" ZT_CHANNEL_REV "', $1)", 1, p, err,
+					 errlen);
+	}
+	if (!ret)
+		ret = zt_db_exec(m->db, "UPDATE meta SET value = $1 WHERE key = 'audit_head'", 1, ps,
+				 err, errlen);
+	return ret;
+}
+
+/* Everything of TX inside the open transaction; the new head in SEQ/HASH. */
+static int write_tx(struct zt_model *m, struct zt_mtx *tx, const struct head *h, uint64_t *seq,
+		    char hash[65], char *err, size_t errlen)
+{
+	uint64_t rev = h->rev + (tx->no_rev ? 0 : 1);
 	int ret = 0;
 
 	for (size_t i = 0; i < tx->n && !ret; i++) {
@@ -185,16 +260,8 @@ static int write_tx(struct zt_model *m, struct zt_mtx *tx, uint64_t *seq, char h
 	}
 	if (!ret && tx->sql)
 		ret = tx->sql(m, tx->sql_arg, err, errlen);
-	if (!ret && !tx->no_rev) {
-		snprintf(v, sizeof(v), "%" PRIu64, rev);
-		ret = zt_db_exec(m->db, "UPDATE meta SET value = $1 WHERE key = 'rev'", 1, p, err,
-				 errlen);
-	}
-	if (!ret) {
-		snprintf(v, sizeof(v), "%" PRIu64, *seq);
-		ret = zt_db_exec(m->db, "UPDATE meta SET value = $1 WHERE key = 'audit_head'", 1, p,
-				 err, errlen);
-	}
+	if (!ret)
+		ret = write_counters(m, tx, h, rev, *seq, err, errlen);
 	return ret;
 }
 
@@ -241,7 +308,7 @@ static void apply_tx(struct zt_model *m, struct zt_mtx *tx)
 }
 
 /* Room in every array TX adds to, before anything is written. */
-static int reserve(struct zt_model *m, const struct zt_mtx *tx)
+int zt_model_reserve(struct zt_model *m, const struct zt_mtx *tx)
 {
 	size_t add[ZT_K__COUNT] = { 0 };
 
@@ -264,9 +331,42 @@ static int reserve(struct zt_model *m, const struct zt_mtx *tx)
 	return 0;
 }
 
+void zt_model_apply_changes(struct zt_model *m, struct zt_mtx *tx)
+{
+	/* Old and new relations are both still visible: before memory moves. */
+	if (zt_model_tx_affected(m, tx))
+		tx->affected_all = true;
+	apply_tx(m, tx);
+	if (m->changed && tx->affected_all)
+		m->changed(m->changed_arg, NULL);
+	for (size_t i = 0; m->changed && !tx->affected_all && i < tx->naffected; i++)
+		m->changed(m->changed_arg, &tx->affected[i]);
+}
+
+/* Lock, check that TX was built on the database's revision, write it. */
+static int locked_write(struct zt_model *m, struct zt_mtx *tx, struct head *h, uint64_t *seq,
+			char hash[65], char *err, size_t errlen)
+{
+	int ret = lock_head(m, h, err, errlen);
+
+	if (ret)
+		return ret;
+	if (!tx->no_rev && (h->rev != m->rev || strcmp(h->timeline, m->timeline))) {
+		m->conflict = true;
+		snprintf(err, errlen, "another controller changed the model at the same time"
+			 " (rev %" PRIu64 ", this one had %" PRIu64 "): try again", h->rev, m->rev);
+		return -EAGAIN;
+	}
+	number_adds(tx, h);
+	*seq = m->audit_seq;
+	memcpy(hash, m->audit_hash, 65);
+	return write_tx(m, tx, h, seq, hash, err, errlen);
+}
+
 int zt_model_commit(struct zt_model *m, struct zt_mtx *tx, char *err, size_t errlen)
 {
-	uint64_t seq = m->audit_seq;
+	struct head h;
+	uint64_t seq;
 	char hash[65];
 	int ret;
 
@@ -282,16 +382,15 @@ int zt_model_commit(struct zt_model *m, struct zt_mtx *tx, char *err, size_t err
 			}
 		}
 	}
-	ret = reserve(m, tx);
+	ret = zt_model_reserve(m, tx);
 	if (ret) {
 		snprintf(err, errlen, "out of memory");
 		return ret;
 	}
-	memcpy(hash, m->audit_hash, sizeof(hash));
 	ret = zt_db_begin(m->db, err, errlen);
 	if (ret)
 		return ret;
-	ret = write_tx(m, tx, &seq, hash, err, errlen);
+	ret = locked_write(m, tx, &h, &seq, hash, err, errlen);
 	if (ret) {
 		zt_db_rollback(m->db);
 		return ret;
@@ -299,16 +398,11 @@ int zt_model_commit(struct zt_model *m, struct zt_mtx *tx, char *err, size_t err
 	ret = zt_db_commit(m->db, err, errlen);
 	if (ret)
 		return ret;
-	m->rev += tx->no_rev ? 0 : 1;
+	if (!tx->no_rev)	/* an audit-only write does not catch up: sync does */
+		m->rev = h.rev + 1;
+	m->next_id = h.next_id;
 	m->audit_seq = seq;
 	memcpy(m->audit_hash, hash, sizeof(hash));
-	/* Old and new relations are both still visible: before memory moves. */
-	if (zt_model_tx_affected(m, tx))
-		tx->affected_all = true;
-	apply_tx(m, tx);
-	if (m->changed && tx->affected_all)
-		m->changed(m->changed_arg, NULL);
-	for (size_t i = 0; m->changed && !tx->affected_all && i < tx->naffected; i++)
-		m->changed(m->changed_arg, &tx->affected[i]);
+	zt_model_apply_changes(m, tx);
 	return 0;
 }

@@ -51,6 +51,15 @@ int zt_db_begin(struct zt_db *db, char *err, size_t errlen)
 	return ret;
 }
 
+int zt_db_begin_snapshot(struct zt_db *db, char *err, size_t errlen)
+{
+	const char *sql = db->shared ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN";
+	int ret = db->ops->exec(db, sql, 0, NULL, err, errlen);
+
+	db->in_tx = !ret;
+	return ret;
+}
+
 int zt_db_commit(struct zt_db *db, char *err, size_t errlen)
 {
 	int ret = db->ops->exec(db, "COMMIT", 0, NULL, err, errlen);
@@ -86,6 +95,29 @@ int zt_db_query(struct zt_db *db, const char *sql, int nparams, const char *cons
 int zt_db_script(struct zt_db *db, const char *sql, char *err, size_t errlen)
 {
 	return db->ops->script(db, sql, err, errlen);
+}
+
+int zt_db_listen(struct zt_db *db, const char *const *channels, size_t n, char *err,
+		 size_t errlen)
+{
+	if (!db->ops->listen) {
+		snprintf(err, errlen, "%s: one controller per database, nothing to listen to",
+			 db->ops->name);
+		return -EOPNOTSUPP;
+	}
+	return db->ops->listen(db, channels, n, err, errlen);
+}
+
+int zt_db_notifications(struct zt_db *db, void (*fn)(void *arg, const char *channel,
+						     const char *payload), void *arg)
+{
+	return db->ops->notifications ? db->ops->notifications(db, fn, arg) : -EOPNOTSUPP;
+}
+
+void zt_db_unlisten(struct zt_db *db)
+{
+	if (db && db->ops->unlisten)
+		db->ops->unlisten(db);
 }
 
 const char *zt_db_cell(const struct zt_db_rows *r, size_t row, size_t col)

@@ -36,12 +36,24 @@ struct zt_db_ops {
 	/* Several statements separated by ';', no parameters (the schema). */
 	int (*script)(struct zt_db *db, const char *sql, char *err, size_t errlen);
 	void (*close)(struct zt_db *db);
+	/* Several controllers (PostgreSQL): LISTEN, notifications; NULL elsewhere. */
+	int (*listen)(struct zt_db *db, const char *const *channels, size_t n, char *err,
+		      size_t errlen);
+	int (*notifications)(struct zt_db *db, void (*fn)(void *arg, const char *channel,
+							  const char *payload), void *arg);
+	void (*unlisten)(struct zt_db *db);
 };
 
 struct zt_db {
 	const struct zt_db_ops *ops;
 	char url[512];		/* as opened, for messages (a password never kept) */
 	int in_tx;		/* a transaction is open */
+	/*
+	 * Several controllers may share this database (PostgreSQL): writers
+	 * lock the revision row (SELECT ... FOR UPDATE), commits NOTIFY, and
+	 * runtime data goes to the runtime table. SQLite: one controller.
+	 */
+	int shared;
 };
 
 /*
@@ -54,6 +66,8 @@ int zt_db_open(const char *url, const char *state_dir, struct zt_db **out, char 
 void zt_db_close(struct zt_db *db);
 
 int zt_db_begin(struct zt_db *db, char *err, size_t errlen);
+/* A read-only transaction that sees one snapshot (REPEATABLE READ on PostgreSQL). */
+int zt_db_begin_snapshot(struct zt_db *db, char *err, size_t errlen);
 int zt_db_commit(struct zt_db *db, char *err, size_t errlen);
 /* Undo the open transaction (no-op without one). */
 void zt_db_rollback(struct zt_db *db);
@@ -64,6 +78,22 @@ int zt_db_query(struct zt_db *db, const char *sql, int nparams, const char *cons
 		struct zt_db_rows **out, char *err, size_t errlen);
 int zt_db_script(struct zt_db *db, const char *sql, char *err, size_t errlen);
 
+/*
+ * A second connection LISTENing on CHANNELS (shared databases only; again:
+ * a new connection). Its socket fd (watch it for reads), or -errno
+ * (-EOPNOTSUPP: SQLite).
+ */
+int zt_db_listen(struct zt_db *db, const char *const *channels, size_t n, char *err,
+		 size_t errlen);
+/*
+ * Read what arrived on the listening connection and call FN for each
+ * notification. 0, or -EIO once that connection is lost (listen again).
+ */
+int zt_db_notifications(struct zt_db *db, void (*fn)(void *arg, const char *channel,
+						     const char *payload), void *arg);
+/* Close the listening connection (no-op without one). */
+void zt_db_unlisten(struct zt_db *db);
+
 /* Cell (ROW, COL) or NULL. */
 const char *zt_db_cell(const struct zt_db_rows *r, size_t row, size_t col);
 void zt_db_rows_free(struct zt_db_rows *r);
@@ -73,6 +103,12 @@ struct zt_db_rows *zt_db_rows_new(size_t nrows, size_t ncols);
 /* Backends (db_sqlite.c, db_pg.c). */
 int zt_db_sqlite_open(const char *path, struct zt_db **out, char *err, size_t errlen);
 int zt_db_pg_open(const char *conninfo, struct zt_db **out, char *err, size_t errlen);
+/*
+ * Why URL may not be used (it asks for TLS or GSS encryption, which the
+ * daemon refuses while libpq's OpenSSL sits beside BoringSSL): 0, or
+ * -EPROTONOSUPPORT with one line in ERR.
+ */
+int zt_db_pg_check_url(const char *conninfo, char *err, size_t errlen);
 
 /*
  * SQL with $N placeholders rewritten as ?N outside quotes (SQLite). A new

@@ -197,12 +197,13 @@ static int refuse(struct zt_model *m, const char *hash, const char *why)
 	return -EACCES;
 }
 
-int zt_model_enroll(struct zt_model *m, const char *token_hash, const uint8_t pub[ZT_KEY_LEN],
-		    json_object *hello, struct zt_node_ident *ident, char *err, size_t errlen)
+/* One attempt; -EAGAIN when another controller wrote first. */
+static int enroll_once(struct zt_model *m, const char *token_hash, const uint8_t pub[ZT_KEY_LEN],
+		       json_object *hello, struct zt_node_ident *ident, char *err, size_t errlen)
 {
 	struct used_token used = { .hash = token_hash };
 	char b64[ZT_KEY_B64_LEN + 1];
-	struct zt_mobj *target;
+	struct zt_mobj *target, *o;
 	enum zt_kind kind, k;
 	struct zt_mtx tx;
 	int ret;
@@ -225,11 +226,30 @@ int zt_model_enroll(struct zt_model *m, const char *token_hash, const uint8_t pu
 	ret = kind == ZT_K_CONNECTOR ? bind_connector(m, &tx, target, b64)
 				     : new_device(m, &tx, target, b64, hello, err, errlen);
 	if (!ret) {
+		o = tx.ch[0].obj;	/* the model's once committed; its id is given then */
 		zt_mtx_audit(&tx, "token.used", zt_kind_name(kind), target->name, NULL,
-			     json_object_new_string(tx.ch[0].obj->name));
-		fill_ident(ident, kind == ZT_K_CONNECTOR ? ZT_K_CONNECTOR : ZT_K_DEVICE, tx.ch[0].obj);
+			     json_object_new_string(o->name));
 		ret = zt_model_commit(m, &tx, err, errlen);
+		if (!ret)
+			fill_ident(ident, kind == ZT_K_CONNECTOR ? ZT_K_CONNECTOR : ZT_K_DEVICE, o);
 	}
 	zt_mtx_free(&tx);
+	return ret;
+}
+
+int zt_model_enroll(struct zt_model *m, const char *token_hash, const uint8_t pub[ZT_KEY_LEN],
+		    json_object *hello, struct zt_node_ident *ident, char *err, size_t errlen)
+{
+	int ret = -EAGAIN;
+
+	/*
+	 * The token may come from another controller (catch up first), and
+	 * another controller may write first (catch up and enroll again).
+	 */
+	for (int i = 0; i < ZT_WRITE_TRIES && ret == -EAGAIN; i++) {
+		if (zt_model_sync(m, err, errlen))
+			return -EIO;
+		ret = enroll_once(m, token_hash, pub, hello, ident, err, errlen);
+	}
 	return ret;
 }

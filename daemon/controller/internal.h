@@ -15,9 +15,23 @@
 
 #include "controller/model.h"
 
+struct zt_db_rows;
+
 /* Insert O (taken) into its kind's array. 0 or -ENOMEM. */
 int zt_model_insert(struct zt_model *m, struct zt_mobj *o);
 void zt_mobj_free(struct zt_mobj *o);
+
+/* Load revision, objects, timeline and audit head into an empty M. */
+int zt_model_load(struct zt_model *m, char *err, size_t errlen);
+/* One objects row (id, kind, name, body, created, updated, actor); NULL if unreadable. */
+struct zt_mobj *zt_mobj_from_row(const struct zt_db_rows *r, size_t i);
+/* Room for TX's new objects (before its commit). 0 or -ENOMEM. */
+int zt_model_reserve(struct zt_model *m, const struct zt_mtx *tx);
+/*
+ * Committed TX into memory (room reserved), its affected nodes told
+ * (changed()): the local commit and the catch-up (sync.c) share it.
+ */
+void zt_model_apply_changes(struct zt_model *m, struct zt_mtx *tx);
 
 /* ARGS's string KEY, or NULL when absent or not a string. */
 const char *zt_arg_str(json_object *args, const char *key);

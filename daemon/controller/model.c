@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The model in memory (model.h): kinds by name, opening (database,
- * migrations, loading every object, the revision, the audit chain's head),
+ * migrations, the database's timeline, loading every object, the revision,
+ * the audit chain's head),
  * lookups, object JSON, relays, runtime records and the export. Writes are
  * in commit.c. Called by the controller role and the other files here.
  */
@@ -11,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <openssl/rand.h>
 
 #include "controller/db.h"
 #include "controller/internal.h"
@@ -221,7 +224,7 @@ void zt_mobj_free(struct zt_mobj *o)
 }
 
 /* One objects row (id, kind, name, body, created, updated, actor) as an object. */
-static struct zt_mobj *row_to_obj(const struct zt_db_rows *r, size_t i)
+struct zt_mobj *zt_mobj_from_row(const struct zt_db_rows *r, size_t i)
 {
 	int kind = zt_kind_from_name(zt_db_cell(r, i, 1));
 	struct zt_mobj *o;
@@ -245,22 +248,61 @@ static struct zt_mobj *row_to_obj(const struct zt_db_rows *r, size_t i)
 	return o;
 }
 
-static int load(struct zt_model *m, char *err, size_t errlen)
+/* The counters of meta: rev, next_id, timeline. */
+static int load_meta(struct zt_model *m, char *err, size_t errlen)
 {
 	struct zt_db_rows *r;
 	int ret;
 
-	ret = zt_db_query(m->db, "SELECT value FROM meta WHERE key = 'rev'", 0, NULL, &r, err, errlen);
+	ret = zt_db_query(m->db, "SELECT key, value FROM meta WHERE key IN ('rev', 'next_id',"
+			  " 'timeline')", 0, NULL, &r, err, errlen);
 	if (ret)
 		return ret;
-	m->rev = zt_db_cell(r, 0, 0) ? strtoull(zt_db_cell(r, 0, 0), NULL, 10) : 0;
+	for (size_t i = 0; i < r->nrows; i++) {
+		const char *k = zt_db_cell(r, i, 0), *v = zt_db_cell(r, i, 1);
+
+		if (!strcmp(k, "rev"))
+			m->rev = strtoull(v, NULL, 10);
+		else if (!strcmp(k, "next_id"))
+			m->next_id = strtoull(v, NULL, 10);
+		else
+			snprintf(m->timeline, sizeof(m->timeline), "%s", v);
+	}
 	zt_db_rows_free(r);
+	return 0;
+}
+
+/* A random timeline for a database that has none yet (the first start). */
+static int ensure_timeline(struct zt_model *m, char *err, size_t errlen)
+{
+	uint8_t rnd[ZT_TIMELINE_LEN / 2];
+	char hex[ZT_TIMELINE_LEN + 1];
+	const char *p[] = { hex };
+
+	if (!RAND_bytes(rnd, sizeof(rnd))) {
+		snprintf(err, errlen, "no randomness for the database's timeline");
+		return -EIO;
+	}
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+	return zt_db_exec(m->db, "INSERT INTO meta (key, value) VALUES ('timeline', $1)"
+			  " ON CONFLICT (key) DO NOTHING", 1, p, err, errlen);
+}
+
+int zt_model_load(struct zt_model *m, char *err, size_t errlen)
+{
+	struct zt_db_rows *r;
+	int ret;
+
+	ret = load_meta(m, err, errlen);
+	if (ret)
+		return ret;
 	ret = zt_db_query(m->db, "SELECT id, kind, name, body, created, updated, actor FROM objects"
 			  " ORDER BY id", 0, NULL, &r, err, errlen);
 	if (ret)
 		return ret;
 	for (size_t i = 0; i < r->nrows && !ret; i++) {
-		struct zt_mobj *o = row_to_obj(r, i);
+		struct zt_mobj *o = zt_mobj_from_row(r, i);
 
 		if (!o) {
 			snprintf(err, errlen, "database: object %s (%s) cannot be read",
@@ -293,7 +335,9 @@ int zt_model_open(struct zt_model **out, const char *url, const char *state_dir,
 	if (!ret)
 		ret = zt_schema_migrate(m->db, 0, err, errlen);
 	if (!ret)
-		ret = load(m, err, errlen);
+		ret = ensure_timeline(m, err, errlen);
+	if (!ret)
+		ret = zt_model_load(m, err, errlen);
 	if (ret) {
 		zt_model_close(m);
 		return ret;

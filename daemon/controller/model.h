@@ -36,6 +36,12 @@
 struct zt_db;
 struct zt_index;
 
+/* A database's identity (meta.timeline): another one means a replaced database. */
+#define ZT_TIMELINE_LEN		32
+/* NOTIFY channels on a shared database: a new revision; a node's runtime data. */
+#define ZT_CHANNEL_REV		"ztgate_rev"
+#define ZT_CHANNEL_RUNTIME	"ztgate_runtime"
+
 enum zt_kind {
 	ZT_K_USER,
 	ZT_K_GROUP,
@@ -78,6 +84,8 @@ struct zt_model {
 	struct zt_mobj **objs[ZT_K__COUNT];
 	size_t n[ZT_K__COUNT], cap[ZT_K__COUNT];
 	struct zt_index *ix;		/* names, ids, relations (index.c) */
+	char timeline[ZT_TIMELINE_LEN + 1];	/* the database's, as loaded */
+	bool conflict;			/* the last commit was refused: the model moved (-EAGAIN) */
 	uint64_t audit_seq;		/* the last record's */
 	char audit_hash[65];		/* its hash ("0"*64 before the first) */
 	uint8_t controller_pub[ZT_KEY_LEN];
@@ -170,8 +178,33 @@ void zt_mtx_audit(struct zt_mtx *tx, const char *action, const char *kind, const
 /*
  * Write TX in one transaction and, once committed, apply it to memory. 0 or
  * -errno with ERR set (nothing changed, in the database or in memory).
+ * -EAGAIN (and m->conflict set): another controller wrote first and TX was
+ * built on an older model: zt_model_sync, then build it again.
  */
 int zt_model_commit(struct zt_model *m, struct zt_mtx *tx, char *err, size_t errlen);
+/* How many times a write is built again after -EAGAIN before it fails. */
+#define ZT_WRITE_TRIES		8
+
+/* ---- several controllers on one database (sync.c) ---- */
+
+/*
+ * Catch up with the database: replay the change log from m->rev to the
+ * database's revision into memory (as a local commit would, changed()
+ * called for the affected nodes), or reload the whole model when the log
+ * no longer reaches back to m->rev or the database was replaced (another
+ * timeline; changed(NULL)). 0 or -errno with ERR set (memory unchanged).
+ */
+int zt_model_sync(struct zt_model *m, char *err, size_t errlen);
+/*
+ * Connector ID's tunnel endpoint is EP: the devices that list it are told
+ * (changed()). PUBLISH: a report from the connector itself, written to the
+ * runtime table and NOTIFYed on a shared database (no revision, no audit).
+ */
+void zt_model_set_endpoint(struct zt_model *m, uint64_t id, const char *ep, bool publish);
+/* Every shared endpoint from the runtime table (at start, after a reconnect). */
+int zt_model_runtime_load(struct zt_model *m, char *err, size_t errlen);
+/* A ZT_CHANNEL_RUNTIME notification's payload: "connector ID ENDPOINT". */
+void zt_model_runtime_notified(struct zt_model *m, const char *payload);
 
 /* ---- admin operations (the kinds' rules: kinds.c, netobjs.c) ---- */
 

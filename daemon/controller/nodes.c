@@ -3,16 +3,21 @@
  * The node server's operations on the model (node_server.h): enroll with a
  * token, look a node up by its key, compile its view, take its runtime
  * reports (connected, endpoint, applied revision: memory only, never the
- * database, except the connect/disconnect audit records). The controller
+ * model, except the connect/disconnect audit records; on a shared database a
+ * connector's endpoint also goes to the runtime table, for the other
+ * controllers' clients). The controller
  * role passes zt_model_node_ops with the model as context to
  * zt_node_server_open.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "controller/db.h"
 #include "controller/internal.h"
 #include "controller/model.h"
+#include "lib/log.h"
 
 static int op_enroll(void *ctx, const char *token_hash, const uint8_t pub[ZT_KEY_LEN],
 		     json_object *hello, struct zt_node_ident *ident, char *err, size_t errlen)
@@ -38,18 +43,40 @@ static const char *str_field(json_object *body, const char *key)
 	       ? json_object_get_string(v) : NULL;
 }
 
-/* A connector's endpoint moved: the devices that list it must learn. */
-static void endpoint_moved(struct zt_model *m, const struct zt_node_ident *ident,
-			   struct zt_mruntime *rt, const char *ep)
+/* Write connector ID's endpoint to the runtime table and tell the other controllers. */
+static void publish_endpoint(struct zt_model *m, uint64_t id, const char *ep)
 {
-	struct zt_mobj *c = zt_model_find_id(m, ZT_K_CONNECTOR, ident->id);
+	char sid[24], now[24], payload[96], err[160];
+	const char *p[] = { sid, ep, now }, *pn[] = { payload };
+
+	snprintf(sid, sizeof(sid), "%" PRIu64, id);
+	snprintf(now, sizeof(now), "%" PRId64, m->now());
+	snprintf(payload, sizeof(payload), "connector %" PRIu64 " %s", id, ep);
+	if (zt_db_exec(m->db, "INSERT INTO runtime (kind, id, endpoint, updated) VALUES"
+		       " ('connector', $1, $2, $3) ON CONFLICT (kind, id) DO UPDATE SET"
+		       " endpoint = excluded.endpoint, updated = excluded.updated", 3, p, err,
+		       sizeof(err)) ||
+	    zt_db_exec(m->db, "SELECT pg_notify('" ZT_CHANNEL_RUNTIME "', $1)", 1, pn, err,
+		       sizeof(err)))
+		zt_log("warn", "controller: connector %" PRIu64 "'s endpoint not shared: %s", id, err);
+}
+
+void zt_model_set_endpoint(struct zt_model *m, uint64_t id, const char *ep, bool publish)
+{
+	struct zt_mruntime *rt = zt_model_runtime(m, ZT_NODE_CONNECTOR, id, true);
+	struct zt_mobj *c = zt_model_find_id(m, ZT_K_CONNECTOR, id);
 	struct zt_node_ident *ids = NULL;
 	size_t n = 0;
 	int all;
 
-	if (!ep || !strcmp(rt->endpoint, ep) || ident->kind != ZT_NODE_CONNECTOR || !c)
+	if (!rt || !ep || !strcmp(rt->endpoint, ep))
 		return;
 	snprintf(rt->endpoint, sizeof(rt->endpoint), "%s", ep);
+	if (publish && m->db->shared)
+		publish_endpoint(m, id, ep);
+	if (!c)
+		return;
+	/* The devices that list it must learn. */
 	all = zt_model_affected(m, c, NULL, &ids, &n);
 	for (size_t i = 0; m->changed && i < n; i++)
 		if (ids[i].kind == ZT_NODE_DEVICE)
@@ -76,8 +103,8 @@ static void op_report(void *ctx, const struct zt_node_ident *ident, const char *
 				     kind, ident->name, body ? json_object_get(body) : NULL);
 	} else if (!strcmp(what, "applied") && json_object_object_get_ex(body, "rev", &v)) {
 		rt->applied_rev = (uint64_t)json_object_get_int64(v);
-	} else if (!strcmp(what, "endpoint")) {
-		endpoint_moved(m, ident, rt, str_field(body, "endpoint"));
+	} else if (!strcmp(what, "endpoint") && ident->kind == ZT_NODE_CONNECTOR) {
+		zt_model_set_endpoint(m, ident->id, str_field(body, "endpoint"), true);
 	}
 }
 

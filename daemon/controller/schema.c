@@ -5,6 +5,11 @@
  *   v1: meta (the revision counter), objects (every model object: one
  *       generic table, see docs/CONTROLLER.md), changes (the change log).
  *   v2: tokens (enrollment tokens, hashes only), audit (the hash chain).
+ *   v3: several controllers on one database: meta next_id (ids come from
+ *       the database, under the revision row's lock), meta changes_pruned
+ *       (the change log holds every revision after it), runtime (nodes'
+ *       runtime data shared between controllers: connector endpoints).
+ *       meta timeline is written by model.c (random, at the first start).
  * Called by controller/model.c at start.
  */
 #include <errno.h>
@@ -31,6 +36,12 @@ static const char *const migrations[] = {
 	" action TEXT NOT NULL, kind TEXT, name TEXT, before_json TEXT, after_json TEXT,"
 	" prev_hash TEXT NOT NULL, hash TEXT NOT NULL);"
 	"INSERT INTO meta (key, value) VALUES ('audit_head', '0');",
+	/* v3 */
+	"INSERT INTO meta (key, value) SELECT 'next_id', CAST(COALESCE(MAX(id), 0) + 1 AS TEXT)"
+	" FROM (SELECT id FROM objects UNION ALL SELECT id FROM changes) AS ids;"
+	"INSERT INTO meta (key, value) VALUES ('changes_pruned', '0');"
+	"CREATE TABLE runtime (kind TEXT NOT NULL, id BIGINT NOT NULL, endpoint TEXT NOT NULL,"
+	" updated BIGINT NOT NULL, PRIMARY KEY (kind, id));",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -57,6 +57,30 @@ static const struct option managed_options[] = {
 	{ "token", required_argument, NULL, OPT_TOKEN },
 };
 
+/*
+ * --controller again: several controllers of one database (they share a
+ * key), joined "A,B" for the agent, which moves to the next on a failure.
+ */
+static int add_controller(struct zt_daemon *d, const char *arg)
+{
+	static char list[1024];
+	size_t len = strlen(list);
+
+	if (!d->controller) {
+		d->controller = arg;
+		return 0;
+	}
+	if (!len)
+		len = (size_t)snprintf(list, sizeof(list), "%s", d->controller);
+	if (len + 1 + strlen(arg) >= sizeof(list)) {
+		fprintf(stderr, "ztgated: too many --controller\n");
+		return -EINVAL;
+	}
+	snprintf(list + len, sizeof(list) - len, ",%s", arg);
+	d->controller = list;
+	return 0;
+}
+
 static size_t merge_options(const struct zt_role_ops *ops, struct option *out)
 {
 	size_t n = 0, i;
@@ -91,7 +115,10 @@ static int parse_options(struct zt_daemon *d, int argc, char **argv, bool *teard
 		case OPT_PIN_DIR: d->pin_dir = optarg; break;
 		case OPT_SOCKET_GROUP: d->socket_group = optarg; break;
 		case OPT_METRICS: d->metrics_addr = optarg; break;
-		case OPT_CONTROLLER: d->controller = optarg; break;
+		case OPT_CONTROLLER:
+			if (add_controller(d, optarg))
+				return -EINVAL;
+			break;
 		case OPT_TOKEN: d->token = optarg; break;
 		case OPT_TEARDOWN: *teardown_now = true; break;
 		case OPT_LOG_LEVEL:

@@ -35,7 +35,8 @@ static void usage(FILE *f)
 		"Holds users, groups, networks, connectors, resources, access rules and\n"
 		"devices; nodes enroll with tokens on --listen (TCP) and receive their view;\n"
 		"admins use `ztgate admin ...` on the control socket.\n"
-		"--db: sqlite:PATH, a PATH, or postgresql://... (default STATE_DIR/controller.db)\n"
+		"--db: sqlite:PATH, a PATH, or postgresql://... (default STATE_DIR/controller.db);\n"
+		"      several controllers may share one PostgreSQL database, all active\n"
 		"--relay: a relay every node's view names (repeatable)\n"
 		"defaults: --listen %s\n", ZT_CONTROLLER_DEFAULT_LISTEN);
 }
@@ -135,6 +136,8 @@ static int start(struct zt_daemon *d, char *err, size_t errlen)
 	cr->model->changed_arg = cr;
 	ret = zt_node_server_open(&cr->server, &cfg, err, errlen);
 	OPENSSL_cleanse(cfg.static_priv, sizeof(cfg.static_priv));
+	if (!ret)
+		ret = zt_controller_sync_start(cr, d->loop, err, errlen);
 	return ret;
 }
 
@@ -154,6 +157,7 @@ static void stop(struct zt_daemon *d)
 {
 	struct controller_role *cr = d->role;
 
+	zt_controller_sync_stop(cr);
 	zt_node_server_close(cr->server);
 	cr->server = NULL;
 	zt_model_close(cr->model);

@@ -14,6 +14,7 @@
 #include "lib/addr.h"
 #include "tunnel/keys.h"
 
+struct zt_loop;
 struct zt_model;
 struct zt_node_server;
 
@@ -27,10 +28,23 @@ struct controller_role {
 	uint8_t priv[ZT_KEY_LEN], pub[ZT_KEY_LEN];
 	struct zt_model *model;
 	struct zt_node_server *server;
+	/* A shared database (controller_sync.c): its LISTEN connection and a 1 s tick. */
+	struct zt_loop *loop;
+	int listen_fd, tick_fd;
+	unsigned int ticks;
 };
 
 /* The database as opened (no credentials). */
 const char *zt_controller_db_url(const struct controller_role *cr);
+
+/*
+ * On a database shared with other controllers: LISTEN for their changes and
+ * runtime data, catch up on each, on reconnecting, and every few seconds
+ * (controller_sync.c). No-op on SQLite. 0 or -errno with ERR set.
+ */
+int zt_controller_sync_start(struct controller_role *cr, struct zt_loop *loop, char *err,
+			     size_t errlen);
+void zt_controller_sync_stop(struct controller_role *cr);
 
 /* The admin commands (controller_cmds.c). */
 extern const struct zt_ctl_cmd zt_controller_commands[];

@@ -20,6 +20,7 @@
 #include "controlplane/token.h"
 #include "core/control.h"
 #include "core/daemon.h"
+#include "lib/log.h"
 #include "roles/controller.h"
 
 const char *zt_controller_db_url(const struct controller_role *cr)
@@ -304,11 +305,57 @@ static json_object *cmd_apply(struct zt_daemon *d, const struct zt_ctl_req *r)
 	return o;
 }
 
+typedef json_object *(*cmd_fn)(struct zt_daemon *d, const struct zt_ctl_req *r);
+
+/*
+ * A write on a shared database: catch up first, and when another controller
+ * committed between that and our commit (m->conflict), catch up and build
+ * it again; after ZT_WRITE_TRIES the command fails with the commit's line.
+ */
+static json_object *retried(struct zt_daemon *d, const struct zt_ctl_req *r, cmd_fn fn)
+{
+	struct zt_model *m = model_of(d);
+	json_object *res = NULL;
+	char err[256];
+
+	if (!m->db->shared)
+		return fn(d, r);
+	for (int i = 0; i < ZT_WRITE_TRIES; i++) {
+		if (zt_model_sync(m, err, sizeof(err))) {
+			json_object_put(res);
+			return zt_ctl_error(err);
+		}
+		m->conflict = false;
+		json_object_put(res);
+		res = fn(d, r);
+		if (!m->conflict)
+			break;
+		zt_log("info", "controller: %s met another controller's write; caught up, trying again",
+		       zt_ctl_str(r, "cmd"));
+	}
+	return res;
+}
+
+#define RETRIED(fn) \
+	static json_object *fn##_w(struct zt_daemon *d, const struct zt_ctl_req *r) \
+	{ \
+		return retried(d, r, fn); \
+	}
+RETRIED(cmd_add)
+RETRIED(cmd_set)
+RETRIED(cmd_rm)
+RETRIED(cmd_connector_add)
+RETRIED(cmd_connector_token)
+RETRIED(cmd_device_token)
+RETRIED(cmd_add_member)
+RETRIED(cmd_rm_member)
+RETRIED(cmd_apply)
+
 /* The verbs every kind has; reads change nothing, the rest change state. */
 #define KIND_CMDS(kind) \
-	{ .name = "admin." kind ".add", .run = cmd_add, .changes = true }, \
-	{ .name = "admin." kind ".set", .run = cmd_set, .changes = true }, \
-	{ .name = "admin." kind ".rm", .run = cmd_rm, .changes = true }, \
+	{ .name = "admin." kind ".add", .run = cmd_add_w, .changes = true }, \
+	{ .name = "admin." kind ".set", .run = cmd_set_w, .changes = true }, \
+	{ .name = "admin." kind ".rm", .run = cmd_rm_w, .changes = true }, \
 	{ .name = "admin." kind ".list", .run = cmd_list }, \
 	{ .name = "admin." kind ".show", .run = cmd_show }
 
@@ -319,26 +366,26 @@ const struct zt_ctl_cmd zt_controller_commands[] = {
 	KIND_CMDS("network"),
 	KIND_CMDS("resource"),
 	KIND_CMDS("policy"),
-	{ .name = "admin.connector.add", .run = cmd_connector_add, .changes = true },
-	{ .name = "admin.connector.set", .run = cmd_set, .changes = true },
-	{ .name = "admin.connector.rm", .run = cmd_rm, .changes = true },
+	{ .name = "admin.connector.add", .run = cmd_connector_add_w, .changes = true },
+	{ .name = "admin.connector.set", .run = cmd_set_w, .changes = true },
+	{ .name = "admin.connector.rm", .run = cmd_rm_w, .changes = true },
 	{ .name = "admin.connector.list", .run = cmd_list },
 	{ .name = "admin.connector.show", .run = cmd_show },
-	{ .name = "admin.connector.token", .run = cmd_connector_token, .changes = true },
-	{ .name = "admin.access.add", .run = cmd_add, .changes = true },
-	{ .name = "admin.access.set", .run = cmd_set, .changes = true },
-	{ .name = "admin.access.rm", .run = cmd_rm, .changes = true },
+	{ .name = "admin.connector.token", .run = cmd_connector_token_w, .changes = true },
+	{ .name = "admin.access.add", .run = cmd_add_w, .changes = true },
+	{ .name = "admin.access.set", .run = cmd_set_w, .changes = true },
+	{ .name = "admin.access.rm", .run = cmd_rm_w, .changes = true },
 	{ .name = "admin.access.list", .run = cmd_list },
 	{ .name = "admin.device.list", .run = cmd_list },
 	{ .name = "admin.device.show", .run = cmd_show },
-	{ .name = "admin.device.rm", .run = cmd_rm, .changes = true },
-	{ .name = "admin.device.token", .run = cmd_device_token, .changes = true },
-	{ .name = "admin.group.add-member", .run = cmd_add_member, .changes = true },
-	{ .name = "admin.group.rm-member", .run = cmd_rm_member, .changes = true },
+	{ .name = "admin.device.rm", .run = cmd_rm_w, .changes = true },
+	{ .name = "admin.device.token", .run = cmd_device_token_w, .changes = true },
+	{ .name = "admin.group.add-member", .run = cmd_add_member_w, .changes = true },
+	{ .name = "admin.group.rm-member", .run = cmd_rm_member_w, .changes = true },
 	{ .name = "admin.status", .run = cmd_status },
 	{ .name = "admin.audit", .run = cmd_audit },
 	{ .name = "admin.audit.verify", .run = cmd_audit_verify },
 	{ .name = "admin.export", .run = cmd_export },
-	{ .name = "admin.apply", .run = cmd_apply, .changes = true },
+	{ .name = "admin.apply", .run = cmd_apply_w, .changes = true },
 	{ 0 },
 };
