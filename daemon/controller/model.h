@@ -64,6 +64,7 @@ struct zt_mruntime {
 	uint64_t id;
 	bool connected;
 	char endpoint[64];		/* a connector's tunnel endpoint, "" unknown */
+	char seen[64];			/* the address its connection came from ("IP:PORT") */
 	uint64_t applied_rev;
 	uint64_t wanted_rev;		/* the revision of the last change that concerned its view */
 	int64_t since;

@@ -7,12 +7,14 @@
  * role passes zt_model_node_ops with the model as context to
  * zt_node_server_open.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "controller/internal.h"
 #include "controller/model.h"
+#include "lib/addr.h"
 
 static int op_enroll(void *ctx, const char *token_hash, const uint8_t pub[ZT_KEY_LEN],
 		     json_object *hello, struct zt_node_ident *ident, char *err, size_t errlen)
@@ -38,16 +40,41 @@ static const char *str_field(json_object *body, const char *key)
 	       ? json_object_get_string(v) : NULL;
 }
 
+/*
+ * REPORTED as the clients should use it into OUT: a connector listening on
+ * any address (0.0.0.0:PORT, [::]:PORT) is reached at the address its
+ * connection to us came from (SEEN), with its own port. -EINVAL: not IP:PORT.
+ */
+static int endpoint_resolve(const char *reported, const char *seen, char *out, size_t len)
+{
+	struct zt_endpoint ep, from;
+	char why[128];
+	bool any = true;
+
+	if (zt_endpoint_parse(reported, &ep, why, sizeof(why)))
+		return -EINVAL;
+	for (int i = zt_addr_is_v4(ep.addr) ? 12 : 0; i < 16; i++)
+		any = any && !ep.addr[i];
+	if (any && seen[0] && !zt_endpoint_parse(seen, &from, why, sizeof(why))) {
+		memcpy(ep.addr, from.addr, sizeof(ep.addr));
+		ep.family = from.family;
+	}
+	zt_endpoint_format(&ep, out, len);
+	return 0;
+}
+
 /* A connector's endpoint moved: the devices that list it must learn. */
 static void endpoint_moved(struct zt_model *m, const struct zt_node_ident *ident,
-			   struct zt_mruntime *rt, const char *ep)
+			   struct zt_mruntime *rt, const char *reported)
 {
 	struct zt_mobj *c = zt_model_find_id(m, ZT_K_CONNECTOR, ident->id);
 	struct zt_node_ident *ids = NULL;
+	char ep[64];
 	size_t n = 0;
 	int all;
 
-	if (!ep || !strcmp(rt->endpoint, ep) || ident->kind != ZT_NODE_CONNECTOR || !c)
+	if (!reported || ident->kind != ZT_NODE_CONNECTOR || !c ||
+	    endpoint_resolve(reported, rt->seen, ep, sizeof(ep)) || !strcmp(rt->endpoint, ep))
 		return;
 	snprintf(rt->endpoint, sizeof(rt->endpoint), "%s", ep);
 	all = zt_model_affected(m, c, NULL, &ids, &n);
@@ -72,6 +99,8 @@ static void op_report(void *ctx, const struct zt_node_ident *ident, const char *
 	if (!strcmp(what, "connect") || !strcmp(what, "disconnect")) {
 		rt->connected = !strcmp(what, "connect");
 		rt->since = m->now();
+		if (rt->connected && str_field(body, "endpoint"))
+			snprintf(rt->seen, sizeof(rt->seen), "%s", str_field(body, "endpoint"));
 		zt_model_audit_event(m, "node", rt->connected ? "node.connect" : "node.disconnect",
 				     kind, ident->name, body ? json_object_get(body) : NULL);
 	} else if (!strcmp(what, "applied") && json_object_object_get_ex(body, "rev", &v)) {

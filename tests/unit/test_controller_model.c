@@ -174,8 +174,18 @@ static void test_tokens(void **state)
 	memset(hash2, 'a', ZT_TOKEN_HASH_HEX_LEN);
 	assert_int_equal(ctl_enroll(m, hash2, 11, "gw", &id2), -EACCES);
 	assert_non_null(strstr(ctl_err, "unknown"));
-	/* A connector token binds the connector's key; a second device gets the next address. */
+	/* A connector token used by a client, a device token by a connector: refused, kept. */
 	assert_int_equal(ctl_token(m, ZT_K_CONNECTOR, "gw", 60, hash2), 0);
+	ctl_role = "client";
+	assert_int_equal(ctl_enroll(m, hash2, 12, "gw", &id2), -EACCES);
+	assert_non_null(strstr(ctl_err, "token is for a connector"));
+	assert_int_equal(ctl_token(m, ZT_K_USER, "alice@example.com", 3600, hash), 0);
+	ctl_role = "connector";
+	assert_int_equal(ctl_enroll(m, hash, 12, "laptop", &id2), -EACCES);
+	assert_non_null(strstr(ctl_err, "token is for a user"));
+	ctl_role = NULL;
+	assert_string_equal(zt_mobj_str(zt_model_find(m, ZT_K_CONNECTOR, "gw"), "pubkey"), "");
+	/* A connector token binds the connector's key; a second device gets the next address. */
 	assert_int_equal(ctl_enroll(m, hash2, 12, "gw", &id2), 0);
 	assert_int_equal(id2.kind, ZT_NODE_CONNECTOR);
 	assert_string_not_equal(zt_mobj_str(zt_model_find(m, ZT_K_CONNECTOR, "gw"), "pubkey"), "");
