@@ -110,7 +110,14 @@ static void op_report(void *ctx, const struct zt_node_ident *ident, const char *
 	}
 }
 
+static int op_admin_auth(void *ctx, const char *key_hash, char *name, size_t namelen,
+			 bool *read_only, char *err, size_t errlen)
+{
+	return zt_model_apikey_check(ctx, key_hash, name, namelen, read_only, err, errlen);
+}
+
 const struct zt_node_server_ops zt_model_node_ops = {
+	.admin_auth = op_admin_auth,
 	.enroll = op_enroll,
 	.lookup = op_lookup,
 	.view = op_view,

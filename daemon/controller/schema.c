@@ -5,6 +5,7 @@
  *   v1: meta (the revision counter), objects (every model object: one
  *       generic table, see docs/CONTROLLER.md), changes (the change log).
  *   v2: tokens (enrollment tokens, hashes only), audit (the hash chain).
+ *   v3: api_keys (admin API keys, hashes only; expires 0: never).
  * Called by controller/model.c at start.
  */
 #include <errno.h>
@@ -31,6 +32,10 @@ static const char *const migrations[] = {
 	" action TEXT NOT NULL, kind TEXT, name TEXT, before_json TEXT, after_json TEXT,"
 	" prev_hash TEXT NOT NULL, hash TEXT NOT NULL);"
 	"INSERT INTO meta (key, value) VALUES ('audit_head', '0');",
+	/* v3 */
+	"CREATE TABLE api_keys (name TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE,"
+	" role TEXT NOT NULL, created BIGINT NOT NULL, expires BIGINT NOT NULL,"
+	" actor TEXT NOT NULL);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

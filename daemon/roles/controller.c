@@ -126,7 +126,7 @@ static int start(struct zt_daemon *d, char *err, size_t errlen)
 	struct controller_role *cr = d->role;
 	struct zt_node_server_cfg cfg = {
 		.loop = d->loop, .listen = cr->listen_ep, .ops = &zt_model_node_ops,
-		.ctx = cr->model,
+		.ctx = cr->model, .admin = zt_controller_remote_admin, .admin_arg = d,
 	};
 	int ret;
 

@@ -7,6 +7,7 @@
 #ifndef ZT_ROLES_CONTROLLER_H
 #define ZT_ROLES_CONTROLLER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,5 +35,14 @@ const char *zt_controller_db_url(const struct controller_role *cr);
 
 /* The admin commands (controller_cmds.c). */
 extern const struct zt_ctl_cmd zt_controller_commands[];
+
+/*
+ * A remote admin's request REQ (borrowed) with the API key KEY_NAME: run
+ * through the same table as the control socket, with actor
+ * "api-key:KEY_NAME"; a read-only key may run only the commands that change
+ * nothing. The reply (a new reference). Wired to the node server (cfg.admin).
+ */
+json_object *zt_controller_remote_admin(void *arg, const char *key_name, bool read_only,
+					json_object *req);
 
 #endif
