@@ -64,6 +64,8 @@ struct zt_node_server {
 	json_object *(*admin)(void *arg, const char *key_name, bool read_only, json_object *req);
 	void *admin_arg;
 	uint8_t priv[ZT_KEY_LEN];
+	uint8_t view_priv[ZT_VIEWSIG_PRIV_LEN];
+	char view_pub[ZT_VIEWSIG_PUB_B64_LEN + 1];
 	int listen_fd, tick_fd, coalesce_fd;
 	bool coalesce_armed, accept_paused;
 	struct zt_endpoint bound;
@@ -181,7 +183,7 @@ static void view_current(struct node *n, uint64_t rev)
 static void push_view(struct node *n, bool in_cb)
 {
 	struct zt_node_server *s = n->s;
-	char hash[ZT_CP_HASH_HEX_LEN + 1];
+	char hash[ZT_CP_HASH_HEX_LEN + 1], sig[ZT_VIEWSIG_B64_LEN + 1];
 	json_object *view, *msg;
 	uint64_t rev = 0;
 	int ret;
@@ -204,7 +206,9 @@ static void push_view(struct node *n, bool in_cb)
 			view_current(n, rev);
 		return;
 	}
+	zt_viewsig_sign(s->view_priv, rev, view, sig);
 	msg = zt_cp_msg_view(rev, hash, view);
+	json_object_object_add(msg, "sig", json_object_new_string(sig));
 	ret = zt_cp_conn_send(n->c, msg);
 	json_object_put(msg);
 	if (ret == -ENOBUFS) {
@@ -390,6 +394,7 @@ static json_object *admit(struct node *n, const uint8_t pub[ZT_KEY_LEN], json_ob
 	json_object_object_add(accept, "kind", json_object_new_string(kind_name(n->ident.kind)));
 	json_object_object_add(accept, "id", json_object_new_int64((int64_t)n->ident.id));
 	json_object_object_add(accept, "name", json_object_new_string(n->ident.name));
+	json_object_object_add(accept, "view_key", json_object_new_string(s->view_pub));
 	return accept;
 }
 
@@ -739,6 +744,14 @@ int zt_node_server_open(struct zt_node_server **out, const struct zt_node_server
 	s->admin_arg = cfg->admin_arg;
 	s->listen_fd = s->tick_fd = s->coalesce_fd = -1;
 	memcpy(s->priv, cfg->static_priv, ZT_KEY_LEN);
+	memcpy(s->view_priv, cfg->view_priv, sizeof(s->view_priv));
+	if (!memcmp(s->view_priv, (uint8_t[ZT_VIEWSIG_PRIV_LEN]){ 0 }, sizeof(s->view_priv))) {
+		uint8_t pub[ZT_VIEWSIG_PUB_LEN];
+
+		zt_viewsig_keypair(pub, s->view_priv);
+	}
+	/* BoringSSL's private key is seed || public key. */
+	zt_viewsig_pub_to_base64(s->view_priv + 32, s->view_pub);
 	ret = listen_on(s, cfg, err, errlen);
 	if (!ret)
 		ret = timers(s, err, errlen);
@@ -775,5 +788,6 @@ void zt_node_server_close(struct zt_node_server *s)
 		close(s->coalesce_fd);
 	}
 	OPENSSL_cleanse(s->priv, sizeof(s->priv));
+	OPENSSL_cleanse(s->view_priv, sizeof(s->view_priv));
 	free(s);
 }

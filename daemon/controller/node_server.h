@@ -36,6 +36,7 @@
 
 #include <json-c/json.h>
 
+#include "controlplane/viewsig.h"
 #include "lib/addr.h"
 #include "tunnel/keys.h"
 
@@ -99,6 +100,12 @@ struct zt_node_server_cfg {
 	struct zt_loop *loop;
 	struct zt_endpoint listen;		/* TCP ADDR:PORT */
 	uint8_t static_priv[ZT_KEY_LEN];	/* the controller's key (--key) */
+	/*
+	 * The views' signing key (controlplane/viewsig.h): every view sent
+	 * carries its signature, the accept its public key. All zero: a key
+	 * made for this run (tests, stubs).
+	 */
+	uint8_t view_priv[ZT_VIEWSIG_PRIV_LEN];
 	const struct zt_node_server_ops *ops;
 	void *ctx;
 	/*

@@ -71,7 +71,8 @@ static void relays_persisted(struct zt_managed *m, const char *state_dir)
 	char hash[65], err[256];
 	uint64_t rev;
 
-	if (zt_agent_view_load(state_dir, &view, &rev, hash, err, sizeof(err)))
+	if (zt_agent_view_load(state_dir, m->id.has_view_key ? m->id.view_key : NULL, &view,
+			       &rev, hash, err, sizeof(err)))
 		return;
 	relays_take(m, view, false);
 	json_object_put(view);

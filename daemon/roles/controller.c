@@ -16,6 +16,7 @@
 
 #include "controller/model.h"
 #include "controller/node_server.h"
+#include "controlplane/viewsig.h"
 #include "core/daemon.h"
 #include "core/role.h"
 #include "lib/fsutil.h"
@@ -37,6 +38,7 @@ static void usage(FILE *f)
 		"admins use `ztgate admin ...` on the control socket.\n"
 		"--db: sqlite:PATH, a PATH, or postgresql://... (default STATE_DIR/controller.db)\n"
 		"--relay: a relay every node's view names (repeatable)\n"
+		"views are signed with STATE_DIR/view-signing.key (Ed25519, made at the first start)\n"
 		"defaults: --listen %s\n", ZT_CONTROLLER_DEFAULT_LISTEN);
 }
 
@@ -99,11 +101,16 @@ static int prepare(struct zt_daemon *d, char *err, size_t errlen)
 {
 	struct controller_role *cr = d->role;
 	int ret = zt_mkdir_p(d->state_dir, 0700);
+	char path[4096];
 
 	if (ret) {
 		snprintf(err, errlen, "%s: %s", d->state_dir, strerror(-ret));
 		return ret;
 	}
+	snprintf(path, sizeof(path), "%s/%s", d->state_dir, ZT_VIEWSIG_KEY_FILE);
+	ret = zt_viewsig_key_file(path, cr->view_pub, cr->view_priv, err, errlen);
+	if (ret)
+		return ret;
 	ret = zt_model_open(&cr->model, cr->db_url, d->state_dir, cr->pub, err, errlen);
 	for (size_t i = 0; !ret && i < cr->nrelays; i++)
 		if (zt_model_add_relay(cr->model, cr->relays[i]))
@@ -131,21 +138,25 @@ static int start(struct zt_daemon *d, char *err, size_t errlen)
 	int ret;
 
 	memcpy(cfg.static_priv, cr->priv, sizeof(cfg.static_priv));
+	memcpy(cfg.view_priv, cr->view_priv, sizeof(cfg.view_priv));
 	cr->model->changed = on_changed;
 	cr->model->changed_arg = cr;
 	ret = zt_node_server_open(&cr->server, &cfg, err, errlen);
 	OPENSSL_cleanse(cfg.static_priv, sizeof(cfg.static_priv));
+	OPENSSL_cleanse(cfg.view_priv, sizeof(cfg.view_priv));
 	return ret;
 }
 
 static void ready(struct zt_daemon *d, json_object *ready)
 {
 	struct controller_role *cr = d->role;
-	char b64[ZT_KEY_B64_LEN + 1];
+	char b64[ZT_KEY_B64_LEN + 1], vk[ZT_VIEWSIG_PUB_B64_LEN + 1];
 
 	zt_key_to_base64(cr->pub, b64);
 	json_object_object_add(ready, "listen", json_object_new_string(cr->listen));
 	json_object_object_add(ready, "pubkey", json_object_new_string(b64));
+	zt_viewsig_pub_to_base64(cr->view_pub, vk);
+	json_object_object_add(ready, "view_key", json_object_new_string(vk));
 	json_object_object_add(ready, "db", json_object_new_string(zt_controller_db_url(cr)));
 	json_object_object_add(ready, "rev", json_object_new_int64((int64_t)cr->model->rev));
 }
@@ -159,6 +170,7 @@ static void stop(struct zt_daemon *d)
 	zt_model_close(cr->model);
 	cr->model = NULL;
 	OPENSSL_cleanse(cr->priv, sizeof(cr->priv));
+	OPENSSL_cleanse(cr->view_priv, sizeof(cr->view_priv));
 }
 
 static void status(struct zt_daemon *d, json_object *o)

@@ -26,6 +26,7 @@ struct controller_role {
 	const char *relays[8];		/* --relay HOST:PORT */
 	size_t nrelays;
 	uint8_t priv[ZT_KEY_LEN], pub[ZT_KEY_LEN];
+	uint8_t view_priv[64], view_pub[32];	/* STATE_DIR/view-signing.key (Ed25519) */
 	struct zt_model *model;
 	struct zt_node_server *server;
 };
