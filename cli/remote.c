@@ -106,7 +106,7 @@ static int dial(const char *hostport, char *why, size_t len)
 	int fd = -1, one = 1;
 
 	if (!colon || colon == hostport || (size_t)(colon - hostport) >= sizeof(host)) {
-		snprintf(why, len, "invalid --controller '%s': expected HOST:PORT", hostport);
+		snprintf(why, len, "invalid --controller '%.64s': expected HOST:PORT", hostport);
 		return -1;
 	}
 	snprintf(host, sizeof(host), "%.*s", (int)(colon - hostport), hostport);
@@ -115,13 +115,13 @@ static int dial(const char *hostport, char *why, size_t len)
 		host[strlen(host) - 1] = '\0';
 	}
 	if (getaddrinfo(host, colon + 1, &hints, &res) || !res) {
-		snprintf(why, len, "controller %s: cannot resolve '%s'", hostport, host);
+		snprintf(why, len, "controller %.64s: cannot resolve '%.64s'", hostport, host);
 		return -1;
 	}
 	for (ai = res; ai && fd < 0; ai = ai->ai_next) {
 		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen)) {
-			snprintf(why, len, "cannot reach the controller at %s: %s", hostport,
+			snprintf(why, len, "cannot reach the controller at %.64s: %s", hostport,
 				 strerror(errno));
 			close(fd);
 			fd = -1;
