@@ -156,9 +156,9 @@ wait_until 10 grep -q "before-$ZT_ID" "$ZT_TMP/tcp8080.log" || fail "the open se
 t0=$(date +%s%N)
 admin_ok group rm-member eng alice@example.com >/dev/null
 # The connector's data plane: alice's grant to nas is gone.
-grants_alice() { zt_cli conn --json export | jq '[.grants[]? | select(.resource == "nas")] | length'; }
-wait_until 5 bash -c "(( \$(\"$ZTGATE\" --socket '$ZT_TMP/conn.sock' --json export | jq '[.grants[]? | select(.resource == \"nas\")] | length') == 1 ))" ||
-	fail "alice's grant is still at the connector: $(zt_cli conn --json export | jq -c .grants)"
+grants_alice() { zt_cli conn --json export | jq '[.policy.grants[]? | select(.resource == "nas")] | length'; }
+wait_until 5 bash -c "(( \$(\"$ZTGATE\" --socket '$ZT_TMP/conn.sock' --json export | jq '[.policy.grants[]? | select(.resource == \"nas\")] | length') == 1 ))" ||
+	fail "alice's grant is still at the connector: $(zt_cli conn --json export | jq -c .policy.grants)"
 t1=$(date +%s%N)
 ms=$(( (t1 - t0) / 1000000 ))
 (( ms <= 1000 )) || fail "revocation took $ms ms to reach the connector's policy (want <= 1000)"
