@@ -327,6 +327,7 @@ if [[ -n ${ZT_DEMO_NAT_ONLY:-} ]]; then
 fi
 
 demo_controller
+ZT_DAEMON_ROLE=enforce	# the story's daemons were controller-managed; the enforcer's now
 
 section "8. topology"
 zt_pair laptop eth0 office eth0
