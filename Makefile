@@ -45,8 +45,10 @@ DAEMON_SRCS := $(wildcard daemon/*/*.c)
 MAIN_SRC    := daemon/main.c
 CLI_SRCS    := $(wildcard cli/*.c)
 # keygen/pubkey run without a daemon (BoringSSL's X25519 and base64);
-# netcheck speaks STUN from its own socket.
-CLI_DEPS    := lib/json_io.c lib/addr.c lib/version.c daemon/tunnel/keys.c daemon/tunnel/noise.c \
+# netcheck speaks STUN from its own socket; remote `admin` speaks the node protocol
+# (controlplane/conn.c over lib/loop.c).
+CLI_DEPS    := lib/json_io.c lib/addr.c lib/version.c lib/loop.c daemon/tunnel/keys.c daemon/tunnel/noise.c \
+	daemon/controlplane/conn.c daemon/controlplane/msg.c daemon/controlplane/token.c \
 	daemon/relay/stun.c
 CLI_LDLIBS  := -ljson-c -lz $(CRYPTO_LIBS)
 

@@ -22,6 +22,9 @@ const struct option cli_global_opts[] = {
 	{ "role", required_argument, NULL, CLI_OPT_LONG },
 	{ "json", no_argument, NULL, CLI_OPT_LONG },
 	{ "version", no_argument, NULL, CLI_OPT_LONG },
+	{ "controller", required_argument, NULL, CLI_OPT_LONG },
+	{ "controller-key", required_argument, NULL, CLI_OPT_LONG },
+	{ "api-key", required_argument, NULL, CLI_OPT_LONG },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 }
 };
@@ -46,6 +49,12 @@ int cli_global_opt(struct cli *c, const struct option *o, const char *arg)
 		c->socket_path = c->socket_buf;
 	} else if (!strcmp(o->name, "json")) {
 		c->json = true;
+	} else if (!strcmp(o->name, "controller")) {
+		c->controller = arg;
+	} else if (!strcmp(o->name, "controller-key")) {
+		c->controller_key = arg;
+	} else if (!strcmp(o->name, "api-key")) {
+		c->api_key = arg;
 	} else if (!strcmp(o->name, "version")) {
 		printf("ztgate %s\n", zt_version());
 		return 2;

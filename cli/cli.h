@@ -25,6 +25,13 @@ struct cli {
 	bool json;			/* --json: replies printed as they came */
 	int fd;				/* the connection of this run's request, or -1 */
 	struct zt_line_buf buf;		/* its reply lines */
+	/*
+	 * Remote admin (cli/remote.c): `admin` requests go to this controller's
+	 * node port over Noise IK instead of the socket. --controller HOST:PORT,
+	 * --api-key KEY, --controller-key PUBKEY, or $ZTGATE_CONTROLLER,
+	 * $ZTGATE_API_KEY, $ZTGATE_CONTROLLER_KEY.
+	 */
+	const char *controller, *api_key, *controller_key;
 };
 
 /* "ztgate: MESSAGE" on stderr; returns CLI_EXIT_FAIL. */

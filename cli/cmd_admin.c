@@ -45,6 +45,8 @@ static const struct {
 		      { "ID", "id" } } },
 	{ "device", { { "NAME", "name" }, { "OWNER", "owner" }, { "ADDRESS", "address" },
 		      { "PUBKEY", "pubkey" }, { "ID", "id" } } },
+	{ "api-key", { { "NAME", "name" }, { "ROLE", "role" }, { "EXPIRES", "expires" },
+		       { "CREATED", "created" }, { "ACTOR", "actor" } } },
 	{ "audit", { { "SEQ", "seq" }, { "TIME", "time" }, { "ACTOR", "actor" },
 		     { "ACTION", "action" }, { "KIND", "kind" }, { "NAME", "name" } } },
 };
@@ -59,7 +61,9 @@ static const char *cell(json_object *o, const char *key, char *buf, size_t len)
 		return "-";
 	if (json_object_is_type(v, json_type_boolean))
 		return json_object_get_boolean(v) ? "yes" : "no";
-	if (!strcmp(key, "time")) {
+	if (json_object_is_type(v, json_type_null))
+		return "-";
+	if (!strcmp(key, "time") || !strcmp(key, "expires")) {
 		time_t t = (time_t)json_object_get_int64(v);
 		struct tm tm;
 
@@ -131,6 +135,17 @@ static void print_token(json_object *resp)
 	       get_str(resp, "name"), when, get_str(resp, "token"));
 }
 
+static void print_api_key(json_object *resp, const char *key)
+{
+	json_object *o = json_object_object_get(resp, "object");
+	char when[64], buf[32];
+
+	snprintf(when, sizeof(when), "valid until %s",
+		 get_int(o, "expires") ? cell(o, "expires", buf, sizeof(buf)) : "removed");
+	printf("API key %s (%s), %s; shown once, keep it now:\n%s\n", get_str(o, "name"),
+	       get_str(o, "role"), when, key);
+}
+
 static void print_object(json_object *o)
 {
 	char buf[512];
@@ -162,6 +177,8 @@ static void print_reply(const struct cli_args *a, json_object *resp)
 	else if (!strcmp(kind, "export") && json_object_object_get_ex(resp, "model", &v))
 		puts(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PRETTY |
 						       JSON_C_TO_STRING_NOSLASHESCAPE));
+	else if (json_object_object_get_ex(resp, "key", &v))
+		print_api_key(resp, json_object_get_string(v));
 	else if (!strcmp(verb, "show") && json_object_object_get_ex(resp, "object", &v))
 		print_object(v);
 	else if (json_object_object_get_ex(resp, "object", &v))

@@ -46,6 +46,9 @@ static const struct option token_opts[] = {
 static const struct option apply_opts[] = {
 	{ "file", required_argument, NULL, 'f' }, OPT("dry-run", no_argument), { 0 }
 };
+static const struct option apikey_opts[] = {
+	OPT("role", required_argument), OPT("expires", required_argument), { 0 }
+};
 static const struct option audit_opts[] = {
 	OPT("verify", no_argument), OPT("since", required_argument), { 0 }
 };
@@ -153,6 +156,17 @@ const struct cli_cmd cli_admin_cmds[] = {
 		.words = "admin device rm", .alias = "admin device remove", .usage = "NAME",
 		.summary = "revoke a device", .pos = { "NAME" }, .min_pos = 1, .run = cmd_admin,
 	},
+	{
+		.words = "admin api-key add", .usage = "NAME --role read-only|read-write [--expires 30d]",
+		.summary = "an API key for remote admin; printed once (last line), stored as a hash",
+		.details = "ztgate admin --controller HOST:PORT --api-key KEY ... uses it over the\n"
+			   "  controller's node port; read-only keys run list, show, status, audit\n"
+			   "  and export only\n"
+			   "--expires: how long it works (default: until removed; 30d, 24h, 30m)",
+		.opts = apikey_opts, .pos = { "NAME" }, .min_pos = 1, .required = { "role" },
+		.run = cmd_admin,
+	},
+	READ_RM("api-key", "NAME"),
 	{
 		.words = "admin status", .usage = "",
 		.summary = "the model's revision and how many nodes applied it", .run = cmd_admin,

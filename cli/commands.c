@@ -377,7 +377,13 @@ void cli_usage(FILE *f)
 		   "                 daemon answering in %s)\n"
 		   "  --role ROLE    the socket of that role's daemon (%s/ROLE.sock)\n"
 		   "  --json         print replies as JSON, for scripts\n"
-		   "  --version      this CLI's version\n", ZT_RUN_DIR, ZT_RUN_DIR);
+		   "  --version      this CLI's version\n"
+		   "remote admin (`ztgate admin ...` only), over the controller's node port:\n"
+		   "  --controller HOST:PORT    the controller ($ZTGATE_CONTROLLER)\n"
+		   "  --api-key KEY             an API key, ztak1_... ($ZTGATE_API_KEY)\n"
+		   "  --controller-key PUBKEY   the controller's public key, checked against\n"
+		   "                            the one in the API key ($ZTGATE_CONTROLLER_KEY)\n",
+		   ZT_RUN_DIR, ZT_RUN_DIR);
 }
 
 void cli_cmd_help(FILE *f, const struct cli_cmd *cmd)

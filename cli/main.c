@@ -131,6 +131,9 @@ int main(int argc, char **argv)
 	int ret;
 
 	c.socket_path = getenv("ZTGATE_SOCKET");	/* NULL: found in ZT_RUN_DIR (request.c) */
+	c.controller = getenv("ZTGATE_CONTROLLER");	/* remote admin (remote.c) */
+	c.api_key = getenv("ZTGATE_API_KEY");
+	c.controller_key = getenv("ZTGATE_CONTROLLER_KEY");
 	ret = take_words(&c, argc, argv, &w);
 	if (ret < 0)
 		ret = dispatch(&c, argc, argv, &w);

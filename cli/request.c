@@ -87,9 +87,10 @@ static int cli_connect(struct cli *c)
 	return 0;
 }
 
-json_object *cli_call(struct cli *c, json_object *req)
+/* The reply line of the local socket: the reply object, or NULL after reporting. */
+static json_object *local_call(struct cli *c, json_object *req)
 {
-	json_object *resp = NULL, *ok, *err, *ver;
+	json_object *resp;
 	char *line;
 	int ret;
 
@@ -109,10 +110,23 @@ json_object *cli_call(struct cli *c, json_object *req)
 		return NULL;
 	}
 	resp = zt_json_parse_object(line);
-	if (!resp) {
+	if (!resp)
 		cli_fail("malformed reply from ztgated");
+	return resp;
+}
+
+json_object *cli_call(struct cli *c, json_object *req)
+{
+	json_object *resp, *ok, *err, *ver;
+	const char *cmd = json_object_get_string(json_object_object_get(req, "cmd"));
+
+	/* Admin requests go to a remote controller when one is named. */
+	if (c->controller && cmd && !strncmp(cmd, "admin.", 6))
+		resp = cli_remote_call(c, req);
+	else
+		resp = local_call(c, req);
+	if (!resp)
 		return NULL;
-	}
 	/* Another build may read or answer differently: say so, once, and go on. */
 	if (json_object_object_get_ex(resp, "version", &ver) &&
 	    strcmp(json_object_get_string(ver), zt_version()))

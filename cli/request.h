@@ -21,6 +21,13 @@ void cli_request_add(json_object *req, const char *key, const char *value);
  */
 json_object *cli_call(struct cli *c, json_object *req);
 
+/*
+ * REQ (taken) to the controller C->controller over its node port (Noise
+ * IK, an "admin" hello with C->api_key): the reply object, or NULL after
+ * reporting (refused: a wrong, expired or removed key, another controller).
+ */
+json_object *cli_remote_call(struct cli *c, json_object *req);
+
 /* The whole of FILE ("-": stdin) as one JSON object; NULL after reporting (cmd_apply.c). */
 json_object *cli_read_document(const char *path);
 

@@ -1,20 +1,28 @@
 #!/usr/bin/env bash
-# demo/demo.sh (`make demo`): ztgate in two network namespaces, end to end.
+# demo/demo.sh (`make demo`): ztgate in network namespaces, end to end.
 #
+# Sections 1-7 (demo_controller) are the story as an organisation runs it,
+# and it starts from the admin CLI: a controller; `ztgate admin` makes the
+# network, connector, resource, group, user and access rule and prints
+# one-time tokens; a connector in a private network and alice's laptop
+# enroll with them; the laptop reaches nas.home.int through the tunnel (a
+# denied port refused on the laptop, the connector's connection log); an
+# `admin access rm` cuts it off at once; a read-only API key reads the model
+# over the network; `admin audit --verify`.
+#
+# Then, under the hood, each piece on its own:
 #   laptop (198.18.0.1)  ==veth==  office: web 198.18.0.2, db 198.18.0.3
-#
-# The daemon enforces at the laptop's egress (tc). The office runs real
-# services: HTTP on 80 and 8080 (socat), an SSH-like banner on 22, TLS-ish
-# 443, Postgres-ish 5432. Policy:
+# Sections 8-17: the standalone enforcer at the laptop's egress (tc) against
+# real services (HTTP on 80 and 8080 (socat), an SSH-like banner on 22,
+# TLS-ish 443, Postgres-ish 5432) with a local policy:
 #   web  198.18.0.2  tcp 80,443  icmp  reject   (refused at once, "closed")
 #   db   198.18.0.3  tcp 5432          drop     (silence, "filtered")
-# Then nmap, curl and ping show what a user sees, followed by the deny and scan
-# events, `ztgate stats` and `ztgate maps`. Then the laptop runs the client
-# role instead (sections 11-14): fake-IP DNS for nas.home.int and *.home.int,
-# other names forwarded to a dnsmasq in the office, enforcement on the TUN
-# ztg0. Sections 15-19 (demo_tunnel) take nas.home.int through the encrypted
-# tunnel to a connector in a private network. Sections 20-24 (demo_nat) reach it
-# through two NATs and a relay, the path going from relayed to direct. Everything is cleaned up on exit.
+# nmap, curl and ping show what a user sees, then the deny and scan events,
+# `ztgate stats` and `ztgate maps`. Sections 18-21: the client role's fake-IP
+# DNS for nas.home.int and *.home.int (other names forwarded to a dnsmasq in
+# the office), enforcement on the TUN ztg0. Sections 22-26 (demo_nat) reach a
+# connector through two NATs and a relay, the path going from relayed to
+# direct. Everything is cleaned up on exit.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,26 +54,38 @@ on_laptop() { ip netns exec "$L" "$@"; }
 ztgate() { "$ZTGATE" --socket "$DAEMON_SOCK" "$@"; }
 
 # ---------------------------------------------------------------------------
-# The tunnel (issue 4), sections 15-19: a client reaching nas.home.int through
-# a connector in the private network (Noise IK over UDP), a denied port refused
-# on the client, and the connector's connection log.
-# ZT_DEMO_TUNNEL_ONLY=1 bash demo/demo.sh runs only this part.
+# The story, sections 1-7: everything starts from the admin CLI. A controller
+# holds who may reach what; `ztgate admin` makes a remote network, its
+# connector, a resource, a group, a user and the access rule, and prints
+# one-time tokens; a connector in the private network and alice's laptop
+# enroll with them and get their views; the laptop reaches nas.home.int
+# through the tunnel (a denied port refused on the laptop, the connector's
+# connection log); removing the access rule cuts the laptop off at once;
+# an API key reads the model remotely; the audit trail verifies.
+# ZT_DEMO_CONTROLLER_ONLY=1 bash demo/demo.sh runs only this part.
 #
-#   laptop 198.18.0.2 -- internet (router) -- connector 198.19.0.2 | 10.10.0.1 -- nas 10.10.0.5
-#   (tests/lib.sh zt_tunnel_topology: the private network has no route to or from
-#   anything but the connector; its dnsmasq alone knows nas.home.int)
-demo_tunnel() {
-	local page t0 ms nas why CONN_PUB DEV_PUB
+#   controller 198.18.5.2:7443 -- internet (router) -- laptop 198.18.0.2
+#                                        |
+#   connector 198.19.0.2 | 10.10.0.1 -- nas 10.10.0.5   (tests/lib.sh zt_tunnel_topology:
+#   the private network has no route to or from anything but the connector)
+demo_controller() {
+	local page t0 ms nas why CTL=198.18.5.2:7443 CONN_TOKEN ALICE_TOKEN KEY
 	zt_require ncat ping python3
-	# at WHERE ARGS...: `ztgate ARGS` against WHERE's daemon (tags below), shown.
+	# adm ARGS...: `ztgate admin ARGS` on the controller's socket, shown.
+	adm() {
+		printf '\nadmin$ ztgate admin %s\n' "$*"
+		zt_cli ctl admin "$@" 2>&1 | sed 's/^/    /'
+		return "${PIPESTATUS[0]}"
+	}
+	# at TAG ARGS...: `ztgate ARGS` against a node's daemon, shown.
 	at() {
 		local where=$1
 		shift
-		printf '\n%s$ ztgate %s\n' "$([[ $where == tunnel-conn ]] && echo connector || echo laptop)" "$*"
+		printf '\n%s$ ztgate %s\n' "$([[ $where == conn ]] && echo connector || echo laptop)" "$*"
 		zt_cli "$where" "$@" 2>&1 | sed 's/^/    /'
 		return "${PIPESTATUS[0]}"
 	}
-	# on NS-VAR ARGS...: a command inside the laptop (C) or the connector (N), shown.
+	# on NS ARGS...: a command inside the laptop (C) or the connector (N), shown.
 	on() {
 		local ns=$1 who=laptop
 		shift
@@ -74,43 +94,67 @@ demo_tunnel() {
 		ip netns exec "$ns" "$@" 2>&1 | sed 's/^/    /'
 		return "${PIPESTATUS[0]}"
 	}
+	token_of() { tail -n 1 | tr -d '[:space:]'; }
+	# adm_token VAR ARGS...: as adm; the token (or key) on the output's last line into VAR.
+	adm_token() {
+		local var=$1 out
+		shift
+		printf '\nadmin$ ztgate admin %s\n' "$*"
+		out=$(zt_cli ctl admin "$@") || fail "ztgate admin $*"
+		sed 's/^/    /' <<<"$out"
+		printf -v "$var" '%s' "$(token_of <<<"$out")"
+	}
+	curl_nas() { ip netns exec "$ZT_NS_CLI" curl -sS --max-time 2 http://nas.home.int/ 2>/dev/null | grep -qx "$ZT_TUN_PAGE"; }
 
-	section "15. the tunnel: laptop, internet, connector, private network"
+	section "1. a controller, a laptop, a connector in a private network"
 	if why=$(zt_tunnel_why_unavailable); then
 		fail "the tunnel is not in this build: $why"
 	fi
 	# shellcheck disable=SC2119 # no --routed: only the tunnel reaches nas
 	zt_tunnel_topology
+	zt_tunnel_add_client ctl 5
 	zt_tunnel_services
 	zt_tunnel_assert_isolated
 	zt_tunnel_client_resolver "$ZT_NS_CLI"
 	say "nas (10.10.0.5) serves http on 80, an echo on 8080 and 7/udp, banners on 22 and 443;"
 	say "the private network's dnsmasq is the only resolver that knows nas.home.int."
-	say "Without a tunnel the laptop cannot reach it:"
+	say "Without ztgate the laptop cannot reach it:"
 	if on "$ZT_NS_CLI" curl -sS --max-time 3 http://$ZT_TUN_NAS_IP/; then fail "nas reachable without the tunnel"; fi
+	zt_keygen "$ZT_TMP/ctl.key" >/dev/null
+	zt_daemon_as ctl "$(zt_ns ctl)" controller --listen "$CTL" --key "$ZT_TMP/ctl.key"
+	say
+	say "controller\$ ztgate keygen --out ctl.key"
+	say "controller\$ ztgated controller --listen $CTL --key ctl.key   (SQLite in its state dir)"
 
-	section "16. the connector: a key, the device it accepts, its grant"
-	say "\$ ztgate keygen --out connector.key   (prints the public key)"
-	CONN_PUB=$(zt_keygen "$ZT_TMP/connector.key")
-	say "    $CONN_PUB"
-	say "\$ ztgate keygen --out laptop.key"
-	DEV_PUB=$(zt_keygen "$ZT_TMP/laptop.key")
-	say "    $DEV_PUB"
-	zt_daemon_as tunnel-conn "$ZT_NS_CONN" connector --listen $ZT_TUN_CONN_IP:$ZT_TUN_CONN_PORT \
-		--key "$ZT_TMP/connector.key" --dns $ZT_TUN_NAS_IP
-	say "connector\$ ztgated connector --listen $ZT_TUN_CONN_IP:$ZT_TUN_CONN_PORT --key connector.key --dns $ZT_TUN_NAS_IP ..."
-	at tunnel-conn device add laptop --pubkey "$DEV_PUB" --address 100.64.0.2 || fail "device add"
-	at tunnel-conn resource add nas --address nas.home.int --tcp 80,8080 --udp 7 --icmp || fail "resource add (connector)"
-	at tunnel-conn grant laptop nas || fail "grant"
-	say "it opens no TCP port, and on UDP only the tunnel's:"
-	on "$ZT_NS_CONN" ss -Hltnu
+	section "2. who may reach what: the admin CLI"
+	adm network add office || fail "network add"
+	adm_token CONN_TOKEN connector add office-gw --network office
+	[[ $CONN_TOKEN == ztgt1_* ]] || fail "connector add: no token"
+	adm resource add nas --network office --address nas.home.int --tcp 80,8080 --udp 7 --icmp \
+		--deny-mode reject || fail "resource add"
+	adm group add eng || fail "group add"
+	adm user add alice@example.com --group eng --display-name Alice || fail "user add"
+	adm access add --group eng --resource nas || fail "access add"
+	adm_token ALICE_TOKEN device token --user alice@example.com
+	[[ $ALICE_TOKEN == ztgt1_* ]] || fail "device token: no token"
 
-	section "17. the laptop: nas.home.int through the tunnel"
-	zt_daemon_as tunnel-cli "$ZT_NS_CLI" client --address 100.64.0.2 --key "$ZT_TMP/laptop.key" --upstream $ZT_TUN_GW_IP
-	say "laptop\$ ztgated client --address 100.64.0.2 --key laptop.key --upstream $ZT_TUN_GW_IP ..."
-	at tunnel-cli connector add office --pubkey "$CONN_PUB" --endpoint $ZT_TUN_CONN_IP:$ZT_TUN_CONN_PORT || fail "connector add"
-	at tunnel-cli resource add nas --address nas.home.int --tcp 80,8080 --udp 7 --icmp \
-		--deny-mode reject --connector office || fail "resource add (client)"
+	section "3. the connector and alice's laptop enroll with their tokens"
+	zt_daemon_as conn "$ZT_NS_CONN" connector --controller "$CTL" --token "$CONN_TOKEN" \
+		--listen $ZT_TUN_CONN_IP:$ZT_TUN_CONN_PORT --dns $ZT_TUN_NAS_IP
+	say "connector\$ ztgated connector --controller $CTL --token ztgt1_... --listen $ZT_TUN_CONN_IP:$ZT_TUN_CONN_PORT --dns $ZT_TUN_NAS_IP"
+	zt_daemon_as alice "$ZT_NS_CLI" client --controller "$CTL" --token "$ALICE_TOKEN" --upstream $ZT_TUN_GW_IP
+	say "laptop\$ ztgated client --controller $CTL --token ztgt1_... --upstream $ZT_TUN_GW_IP"
+	all_applied() { [[ $(zt_cli ctl --json admin status | jq -r '"\(.applied)/\(.nodes)"') == 2/2 ]]; }
+	wait_until 30 all_applied || fail "the nodes did not apply their views: $(zt_cli ctl admin status)"
+	adm status
+	adm device list
+	say "each node keeps its key, the controller's pinned keys and its signed view in its state dir;"
+	say "no local policy command was run on either node. A local edit is refused:"
+	if at alice resource add x --address 10.1.2.3 --tcp 80; then fail "a managed node took a local edit"; fi
+	at alice resource list
+
+	section "4. the laptop reaches nas.home.int through the tunnel"
+	wait_until 30 curl_nas || fail "the laptop cannot fetch http://nas.home.int/"
 	on "$ZT_NS_CLI" dig @100.95.0.251 +noall +answer nas.home.int A
 	nas=$(ip netns exec "$ZT_NS_CLI" dig +short +time=2 +tries=1 @100.95.0.251 nas.home.int A)
 	say "a fake IP ($nas) on the laptop; the connector resolves the real one in the private network"
@@ -120,37 +164,67 @@ demo_tunnel() {
 	say "    $page"
 	[[ $page == "$ZT_TUN_PAGE" ]] || fail "curl got '$page'"
 	on "$ZT_NS_CLI" ping -n -c 3 -i 0.2 nas.home.int || fail "ping through the tunnel"
-
-	section "18. a denied port is refused on the laptop"
+	say
 	say "port 22 is not in the resource (reject mode): refused at once, nothing enters the tunnel"
 	t0=$(date +%s%N)
 	if on "$ZT_NS_CLI" ncat -z -w 5 -v nas.home.int 22; then fail "nas:22 should have been refused"; fi
 	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 	say "    -> refused after $ms ms"
 	(( ms < 2500 )) || fail "nas:22 was not refused locally"
-	wait_until 5 grep -q '"event":"deny".*"dport":22' "$(zt_daemon_out tunnel-cli)" || fail "no deny event on the laptop"
+	wait_until 5 grep -q '"event":"deny".*"dport":22' "$(zt_daemon_out alice)" || fail "no deny event on the laptop"
 	say "the laptop's deny event:"
-	grep -m 1 '"event":"deny".*"dport":22' "$(zt_daemon_out tunnel-cli)" | sed 's/^/    /'
+	grep -m 1 '"event":"deny".*"dport":22' "$(zt_daemon_out alice)" | sed 's/^/    /'
 
-	section "19. the connector's connection log"
+	section "5. the connector's connection log"
 	say "one line when a flow starts, one when it ends (the curl's, the ping's):"
-	wait_until 30 grep -q '"event":"connection_end"' "$(zt_daemon_out tunnel-conn)" ||
+	wait_until 30 grep -q '"event":"connection_end"' "$(zt_daemon_out conn)" ||
 		fail "no connection_end line from the connector"
 	jq -cR 'fromjson? | select(.event? == "connection_start" or .event? == "connection_end")' \
-		"$(zt_daemon_out tunnel-conn)" | head -n 6 | sed 's/^/    /'
-	at tunnel-conn stats
-	zt_daemon_stop_tag tunnel-cli
-	zt_daemon_stop_tag tunnel-conn
+		"$(zt_daemon_out conn)" | head -n 4 | sed 's/^/    /'
+
+	section "6. access revoked from the admin CLI: cut at once"
+	t0=$(date +%s%N)
+	adm access rm --group eng --resource nas || fail "access rm"
+	wait_until 5 bash -c "! ip netns exec '$ZT_NS_CLI' curl -sS --max-time 1 http://nas.home.int/ >/dev/null 2>&1" ||
+		fail "the laptop still reaches nas after access rm"
+	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+	say "    -> the laptop lost nas.home.int $ms ms after the command"
+	if on "$ZT_NS_CLI" curl -sS --max-time 2 http://nas.home.int/; then fail "curl after access rm"; fi
+	at alice resource list
+	adm access add --group eng --resource nas || fail "access add again"
+	wait_until 10 curl_nas || fail "access given back, but the laptop cannot fetch the page"
+	say "given back: the laptop reaches nas again"
+
+	section "7. API keys, remote admin, and the audit trail"
+	adm_token KEY api-key add auditor --role read-only --expires 30d
+	[[ $KEY == ztak1_* ]] || fail "api-key add: no key"
+	say "from the laptop's network, over the controller's node port (Noise IK, no HTTP):"
+	# remote ARGS...: `ztgate admin --controller CTL --api-key KEY ARGS` on the laptop, shown.
+	remote() {
+		printf '\nlaptop$ ztgate admin --controller %s --api-key ztak1_... %s\n' "$CTL" "$*"
+		ip netns exec "$ZT_NS_CLI" "$ZTGATE" admin --controller "$CTL" --api-key "$KEY" "$@" 2>&1 |
+			sed 's/^/    /'
+		return "${PIPESTATUS[0]}"
+	}
+	remote user list || fail "remote admin with a read-only key"
+	if remote group add intruders; then fail "a read-only API key changed the model"; fi
+	printf '\nadmin$ ztgate admin audit | tail -n 8\n'
+	zt_cli ctl admin audit | tail -n 8 | sed 's/^/    /'
+	adm audit --verify || fail "audit --verify"
+	zt_daemon_stop_tag alice
+	zt_daemon_stop_tag conn
+	zt_daemon_stop_tag ctl
 	say
-	say "tunnel demo done"
+	say "controller story done"
 }
-if [[ -n ${ZT_DEMO_TUNNEL_ONLY:-} ]]; then
-	demo_tunnel
+if [[ -n ${ZT_DEMO_CONTROLLER_ONLY:-} ]]; then
+	demo_controller
 	exit 0
 fi
 
+
 # ---------------------------------------------------------------------------
-# NAT traversal (issue 5), sections 20-24: the laptop and the connector each
+# NAT traversal (issue 5), sections 22-26: the laptop and the connector each
 # behind a home router doing masquerade, no port open anywhere; a relay on the
 # internet. The laptop knows the connector by its key only. The session comes
 # up through the relay and moves to a direct path once the peers have punched
@@ -179,7 +253,7 @@ demo_nat() {
 		return "${PIPESTATUS[0]}"
 	}
 
-	section "20. two NATs: laptop and connector each behind a home router"
+	section "22. two NATs: laptop and connector each behind a home router"
 	if why=$(zt_nat_why_unavailable); then
 		fail "NAT traversal is not in this build: $why"
 	fi
@@ -190,7 +264,7 @@ demo_nat() {
 	say "routers A and B masquerade (nftables, in their own namespaces) and forward nothing in:"
 	on "$ZT_NS_RTA" nft list chain ip zt_nat forward
 
-	section "21. the relay, and the connector reaching it from behind router B"
+	section "23. the relay, and the connector reaching it from behind router B"
 	conn_pub=$(zt_keygen "$ZT_TMP/nat-conn.key")
 	dev_pub=$(zt_keygen "$ZT_TMP/nat-laptop.key")
 	zt_nat_relay_start relay $ZT_NAT_RELAY_IP
@@ -203,7 +277,7 @@ demo_nat() {
 	at nat-conn resource add nas --address nas.home.int --tcp 80,8080 --udp 7 --icmp || fail "resource add (connector)"
 	at nat-conn grant laptop nas || fail "grant"
 
-	section "22. the laptop: the connector by its key alone, first through the relay"
+	section "24. the laptop: the connector by its key alone, first through the relay"
 	say "router A first lets UDP out only to the relay (a strict firewall): no direct path yet"
 	zt_nat_drop_udp --except-relay
 	on "$ZT_NS_RTA" nft list chain ip zt_nat udp_policy
@@ -223,7 +297,7 @@ demo_nat() {
 	wait_until 10 zt_nat_path_is nat-cli office relayed-udp || fail "path: '$(zt_nat_path nat-cli office)', want relayed-udp"
 	at nat-cli status
 
-	section "23. router A opens up: the peers punch through both NATs"
+	section "25. router A opens up: the peers punch through both NATs"
 	zt_nat_set_mode a eim
 	say "router A: masquerade only (its conntrack table flushed). The peers retry the upgrade"
 	say "every 30 s: candidates through the relay, then probes sent directly at the same time"
@@ -237,7 +311,7 @@ demo_nat() {
 	at nat-conn status
 	on "$ZT_NS_CLI" ping -n -c 3 -i 0.2 nas.home.int || fail "ping over the direct path"
 
-	section "24. the relay is not needed any more"
+	section "26. the relay is not needed any more"
 	zt_nat_kill_relay relay
 	say "relay killed (SIGKILL); the direct path carries on:"
 	on "$ZT_NS_CLI" curl -sS --max-time 5 http://nas.home.int/ || fail "curl after the relay died"
@@ -252,7 +326,10 @@ if [[ -n ${ZT_DEMO_NAT_ONLY:-} ]]; then
 	exit 0
 fi
 
-section "1. topology"
+demo_controller
+ZT_DAEMON_ROLE=enforce	# the story's daemons were controller-managed; the enforcer's now
+
+section "8. topology"
 zt_pair laptop eth0 office eth0
 L=$(zt_ns laptop)
 O=$(zt_ns office)
@@ -280,10 +357,10 @@ for p in 22 80 443 5432 8080; do
 done
 say "office services listening (every address): 22 ssh, 80 http, 443 tls, 5432 postgres, 8080 http"
 
-section "2. before ztgate: the whole office is reachable"
+section "9. before ztgate: the whole office is reachable"
 shown on_laptop nmap -Pn -n -sS -p 22,80,443,5432,8080 $WEB $DB | grep -E 'report|open|closed|filtered' || true
 
-section "3. start the enforcer on the laptop (tc egress on eth0)"
+section "10. start the enforcer on the laptop (tc egress on eth0)"
 zt_daemon_setup "$L" demo
 zt_daemon_start --tc-egress eth0
 say "ztgated enforce --tc-egress eth0 --state-dir ... --socket ... --pin-dir $DAEMON_PIN"
@@ -291,18 +368,18 @@ say "daemon said: $(grep '"event":"ready"' "$DAEMON_OUT" | tail -n 1)"
 "$ZTGATE" --socket "$DAEMON_SOCK" events >"$ZT_TMP/events.txt" 2>&1 </dev/null &
 ZT_PIDS+=("$!")
 
-section "4. policy"
+section "11. policy"
 shown ztgate resource add web --address $WEB --tcp 80,443 --icmp --deny-mode reject
 shown ztgate resource add db --address $DB --tcp 5432 --deny-mode drop
 shown ztgate resource list
 
-section "5. nmap from the laptop"
+section "12. nmap from the laptop"
 say "web (reject): 80 and 443 open; 22 and 8080 are refused by ztgate on the laptop: 'closed'"
 shown on_laptop nmap -Pn -n --reason -sS -p 22,80,443,5432,8080 $WEB
 say "db (drop): 5432 open; everything else gets no answer at all: 'filtered'"
 shown on_laptop nmap -Pn -n --reason -sS -T4 --max-retries 1 -p 22,80,443,5432,8080 $DB
 
-section "6. curl and ping"
+section "13. curl and ping"
 say "allowed: http://$WEB/"
 shown on_laptop curl -sS --max-time 5 "http://$WEB/"
 say "rejected: http://$WEB:8080/ fails at once (a RST made on the laptop; the office never sees it)"
@@ -319,11 +396,11 @@ shown on_laptop nmap -sn -n -PE --disable-arp-ping --reason $WEB | grep -E 'Host
 shown on_laptop nmap -sn -n -PE --disable-arp-ping --max-retries 1 --reason $DB | grep -E 'Host|down' || true
 if zt_icmp_echo "$L" $DB; then fail "echo to db should fail (no icmp)"; fi
 
-section "7. a port scan raises a scan event"
+section "14. a port scan raises a scan event"
 shown on_laptop nmap -Pn -n -sS -p 1-1024 $WEB | grep -E 'report|open|Not shown' || true
 wait_until 10 grep -q '"event":"scan"' "$DAEMON_OUT" || fail "no scan event from the daemon"
 
-section "8. events (ztgate events, as followed during the demo)"
+section "15. events (ztgate events, as followed during the demo)"
 wait_until 5 grep -q SCAN "$ZT_TMP/events.txt" || true
 say "first deny events:"
 grep -m 8 -v SCAN "$ZT_TMP/events.txt" | sed 's/^/    /'
@@ -333,7 +410,7 @@ say "the same, as JSON lines on the daemon's stdout (one of each):"
 grep -m 1 '"event":"deny"' "$DAEMON_OUT" | sed 's/^/    /'
 grep -m 1 '"event":"scan"' "$DAEMON_OUT" | sed 's/^/    /'
 
-section "9. stats and maps"
+section "16. stats and maps"
 shown ztgate stats
 shown ztgate resource show web
 shown ztgate maps
@@ -344,7 +421,7 @@ if [[ -n $cmd ]]; then
 	{ shown $cmd || true; } | head -n 20	# (a pipe head closes early: no pipefail exit)
 fi
 
-section "10. fail closed, then teardown"
+section "17. fail closed, then teardown"
 zt_daemon_stop TERM
 say "daemon stopped; the policy still holds (pinned programs):"
 if shown on_laptop curl -sS --max-time 3 "http://$WEB:8080/"; then fail "web:8080 open with the daemon stopped"; fi
@@ -363,7 +440,7 @@ shown on_laptop curl -sS --max-time 3 "http://$WEB:8080/" || fail "web:8080 stil
 DNS=100.95.0.251
 UPSTREAM=198.18.0.53
 
-section "11. the client: fake-IP DNS and the TUN ztg0"
+section "18. the client: fake-IP DNS and the TUN ztg0"
 zt_addr "$O" eth0 $UPSTREAM/24
 zt_bg dnsmasq "$O" dnsmasq --no-daemon --no-resolv --no-hosts --conf-file=/dev/null \
 	--user=root --pid-file= --listen-address=$UPSTREAM --bind-interfaces \
@@ -384,7 +461,7 @@ ZT_PIDS+=("$!")
 shown on_laptop ip -br addr show dev ztg0
 shown on_laptop ip route show dev ztg0
 
-section "12. name resources"
+section "19. name resources"
 shown ztgate resource add nas --address nas.home.int --tcp 80,443 --udp 8001 --icmp --deny-mode reject
 shown ztgate resource add home --address '*.home.int' --tcp 22
 qdig() { on_laptop dig +time=2 +tries=1 "@$DNS" "$@"; }
@@ -405,13 +482,13 @@ shown ztgate dns
 shown ztgate resolve nas.home.int
 shown ztgate resolve www.example.test
 
-section "13. the enforcer on ztg0"
+section "20. the enforcer on ztg0"
 shown on_laptop tc filter show dev ztg0 egress
 allowed() { ztgate --json stats | jq '[.resources[] | select(.name == "nas") | .allowed_packets] | add // 0'; }
 allowed_above() { (( $(allowed) > $1 )); }
 before=$(allowed)
 say "allowed: http://nas.home.int/ (port 80). The packets leave through ztg0 and the daemon"
-say "reads and counts them; this laptop has no connector yet (sections 15 on add one), so"
+say "reads and counts them; this laptop has no connector (sections 1-7 had one), so"
 say "nothing answers and curl gives up after 2 s:"
 shown on_laptop curl -sS --max-time 2 http://nas.home.int/ || true
 wait_until 5 allowed_above "$before" || fail "traffic to $NAS:80 not counted as allowed"
@@ -430,7 +507,7 @@ wait_until 3 grep -q 8080 "$ZT_TMP/client-events.txt" || true
 grep -m 1 8080 "$ZT_TMP/client-events.txt" | sed 's/^/    /' || true
 grep -m 1 '"event":"deny".*"dport":8080' "$DAEMON_OUT" | sed 's/^/    /'
 
-section "14. client shutdown"
+section "21. client shutdown"
 zt_daemon_stop TERM
 say "ztgated client stopped: ztg0 and its routes are gone"
 shown on_laptop ip -br link
@@ -444,6 +521,5 @@ fi
 [[ ! -e $DAEMON_PIN ]] || fail "pin dir $DAEMON_PIN still present"
 say "$DAEMON_PIN is gone"
 say
-demo_tunnel
 demo_nat
 say "demo done: cleaning up namespaces and pins"

@@ -134,7 +134,7 @@ static void send_endpoint(struct zt_agent *a)
 static void on_view(struct zt_agent *a, json_object *m)
 {
 	char hash[ZT_CP_HASH_HEX_LEN + 1], err[512] = "";
-	const char *claimed = zt_cp_msg_str(m, "hash");
+	const char *claimed = zt_cp_msg_str(m, "hash"), *sig = zt_cp_msg_str(m, "sig");
 	json_object *view;
 	uint64_t rev;
 	int ret;
@@ -151,6 +151,15 @@ static void on_view(struct zt_agent *a, json_object *m)
 		send_error(a, rev, "view does not match its hash");
 		return;
 	}
+	if (!a->id.has_view_key || !zt_viewsig_verify(a->id.view_key, rev, view, sig)) {
+		zt_log("error", "controller %s: view rev %llu is not signed by the controller's view "
+		       "key: refused (the last view stays)", a->cfg.controller,
+		       (unsigned long long)rev);
+		snprintf(a->last_error, sizeof(a->last_error), "view rev %llu: bad signature",
+			 (unsigned long long)rev);
+		send_error(a, rev, "view signature does not verify");
+		return;
+	}
 	if (strcmp(hash, a->hash)) {
 		ret = a->cfg.apply(a->cfg.arg, view, rev, err, sizeof(err));
 		if (ret) {
@@ -161,7 +170,7 @@ static void on_view(struct zt_agent *a, json_object *m)
 			send_error(a, rev, err);
 			return;
 		}
-		if (zt_agent_view_save(a->cfg.state_dir, view, rev, hash, err, sizeof(err)))
+		if (zt_agent_view_save(a->cfg.state_dir, view, rev, hash, sig, err, sizeof(err)))
 			zt_log("error", "view rev %llu applied but not saved: %s",
 			       (unsigned long long)rev, err);
 		zt_log("info", "controller %s: view rev %llu applied", a->current,
@@ -170,6 +179,36 @@ static void on_view(struct zt_agent *a, json_object *m)
 	a->rev = rev;
 	memcpy(a->hash, hash, sizeof(hash));
 	send_msg(a, zt_cp_msg_applied(rev, hash));
+}
+
+/*
+ * The accept's view signing key: pinned at enrollment (or, for a node
+ * enrolled before views were signed, at its first session: the accept came
+ * over the session with the pinned controller key). Another key later is
+ * refused: views keep being checked against the pinned one.
+ */
+static void pin_view_key(struct zt_agent *a, json_object *accept)
+{
+	uint8_t key[ZT_VIEWSIG_PUB_LEN];
+	char err[256];
+
+	if (zt_viewsig_pub_from_base64(zt_cp_msg_str(accept, "view_key"), key)) {
+		zt_log("error", "controller %s sends no view signing key: its views will be refused",
+		       a->cfg.controller);
+		return;
+	}
+	if (a->id.has_view_key) {
+		if (memcmp(key, a->id.view_key, sizeof(key)))
+			zt_log("error", "controller %s: its view signing key is not the pinned one: "
+			       "views refused (remove \"view_key\" from %s/%s to pin the new one)",
+			       a->cfg.controller, a->cfg.state_dir, ZT_AGENT_PIN_FILE);
+		return;
+	}
+	memcpy(a->id.view_key, key, sizeof(key));
+	a->id.has_view_key = true;
+	if (zt_agent_pin_save(a->cfg.state_dir, a->cfg.controller, a->id.controller_pub,
+			      a->id.view_key, true, err, sizeof(err)))
+		zt_log("error", "view signing key pinned, but: %s", err);
 }
 
 static void on_established(void *ctx, struct zt_cp_conn *c, json_object *accept)
@@ -192,8 +231,8 @@ static void on_established(void *ctx, struct zt_cp_conn *c, json_object *accept)
 		a->id.enrolled = true;
 		zt_token_wipe(&a->id.token);
 		a->id.has_token = false;
-		if (zt_agent_pin_save(a->cfg.state_dir, a->cfg.controller, a->id.controller_pub, true,
-				      err, sizeof(err)))
+		if (zt_agent_pin_save(a->cfg.state_dir, a->cfg.controller, a->id.controller_pub, NULL,
+				      true, err, sizeof(err)))
 			zt_log("error", "enrolled, but: %s", err);
 		zt_log("info", "enrolled with controller %s as %s '%s' (id %llu)", a->cfg.controller,
 		       a->node_kind, a->node_name, (unsigned long long)a->node_id);
@@ -201,6 +240,7 @@ static void on_established(void *ctx, struct zt_cp_conn *c, json_object *accept)
 		zt_log("info", "controller %s: connected as %s '%s'", a->current, a->node_kind,
 		       a->node_name);
 	}
+	pin_view_key(a, accept);
 	send_endpoint(a);
 }
 
@@ -450,9 +490,19 @@ int zt_agent_start(struct zt_agent *a, char *err, size_t errlen)
 	uint64_t rev = 0;
 	int ret;
 
-	ret = zt_agent_view_load(a->cfg.state_dir, &view, &rev, hash, err, errlen);
+	(void)err;
+	(void)errlen;
+	ret = zt_agent_view_load(a->cfg.state_dir, a->id.has_view_key ? a->id.view_key : NULL,
+				 &view, &rev, hash, why, sizeof(why));
+	/*
+	 * A view.json that does not hold (tampered, torn, not signed by the
+	 * pinned key) is refused with one line: the node goes on with the
+	 * policy in force (its store's policy.json) until the controller sends
+	 * a view.
+	 */
 	if (ret && ret != -ENOENT)
-		return ret;
+		zt_log("error", "%s: refused; keeping the policy in force until the controller "
+		       "sends a view", why);
 	if (!ret) {
 		/* Fail static: the last view, whether or not the controller answers. */
 		if (a->cfg.apply(a->cfg.arg, view, rev, why, sizeof(why))) {

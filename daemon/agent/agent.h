@@ -7,19 +7,21 @@
  * State, all in the node's state dir:
  *   node.key         the node's private key (mode 0600), made at the first
  *                    start with --token when there is none (or --key FILE)
- *   controller.json  {"controller", "public_key", "enrolled"}: the
- *                    controller's key pinned from the token; "enrolled"
+ *   controller.json  {"controller", "public_key", "enrolled", "view_key"}:
+ *                    the controller's key pinned from the token; "enrolled"
  *                    once the controller accepted the token, from when
  *                    on the key alone authenticates (a --token given again
- *                    is ignored, with a note in the log)
- *   view.json        {"rev", "hash", "view"}: the last view applied,
- *                    replaced atomically
+ *                    is ignored, with a note in the log); "view_key" the
+ *                    controller's Ed25519 view signing key (viewsig.h),
+ *                    pinned from the accept at enrollment
+ *   view.json        {"rev", "hash", "sig", "view"}: the last view applied,
+ *                    replaced atomically, with the controller's signature
  * At start the persisted view is applied before the controller is asked
  * (and whether or not it answers): the node keeps enforcing its last view
  * while the controller is unreachable. The session reconnects with
  * exponential backoff and jitter (1 s doubling to about 30 s).
  *
- * Each view received: its hash checked, applied through cfg->apply (which
+ * Each view received: its hash and signature checked, applied through cfg->apply (which
  * the core wires to its one atomic policy path), persisted, then
  * acknowledged with "applied". Nothing here knows the daemon: the core
  * (core/managed.c) hands in the callbacks.
@@ -38,6 +40,7 @@
 #include <json-c/json.h>
 
 #include "controlplane/token.h"
+#include "controlplane/viewsig.h"
 #include "tunnel/keys.h"
 
 struct zt_loop;
@@ -53,6 +56,8 @@ struct zt_agent_identity {
 	char key_file[PATH_MAX];	/* the node's private key */
 	uint8_t controller_pub[ZT_KEY_LEN];	/* pinned */
 	bool enrolled;
+	bool has_view_key;		/* VIEW_KEY pinned (controller.json "view_key") */
+	uint8_t view_key[ZT_VIEWSIG_PUB_LEN];
 	bool has_token;			/* enroll with TOKEN's secret */
 	struct zt_token token;
 };
@@ -90,8 +95,10 @@ int zt_agent_open(const struct zt_agent_cfg *cfg, struct zt_agent **out, char *e
 
 /*
  * Apply the persisted view if there is one (fail static: a failure is
- * logged, the stored policy keeps enforcing), then connect. 0 or -errno
- * (ERR set) only for a view.json that cannot be read.
+ * logged, the stored policy keeps enforcing), then connect. A view.json
+ * that does not hold (its hash, or its signature under the pinned view
+ * key) is refused with one line in the log and not applied: the node goes
+ * on with the policy in force until the controller sends a view. 0.
  */
 int zt_agent_start(struct zt_agent *a, char *err, size_t errlen);
 
@@ -115,12 +122,20 @@ uint64_t zt_agent_rev(const struct zt_agent *a);
 void zt_agent_close(struct zt_agent *a);
 
 /* state.c: the files above. */
-/* The persisted view: 0 and *OUT (a new reference) and *REV, -ENOENT, or -errno with ERR. */
-int zt_agent_view_load(const char *state_dir, json_object **view, uint64_t *rev,
-		       char hash[65], char *err, size_t errlen);
+/*
+ * The persisted view, its hash and its signature checked against VIEW_KEY
+ * (NULL: none pinned, refused): 0 and *VIEW (a new reference) and *REV,
+ * -ENOENT, or -errno with ERR ("... does not match its hash", "... is not
+ * signed by the controller's view key").
+ */
+int zt_agent_view_load(const char *state_dir, const uint8_t *view_key, json_object **view,
+		       uint64_t *rev, char hash[65], char *err, size_t errlen);
+/* VIEW at REV with its HASH and SIG (base64) into view.json, atomically. */
 int zt_agent_view_save(const char *state_dir, json_object *view, uint64_t rev,
-		       const char *hash, char *err, size_t errlen);
+		       const char *hash, const char *sig, char *err, size_t errlen);
+/* controller.json; VIEW_KEY NULL: none pinned yet. */
 int zt_agent_pin_save(const char *state_dir, const char *controller,
-		      const uint8_t pub[ZT_KEY_LEN], bool enrolled, char *err, size_t errlen);
+		      const uint8_t pub[ZT_KEY_LEN], const uint8_t *view_key, bool enrolled,
+		      char *err, size_t errlen);
 
 #endif

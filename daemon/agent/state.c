@@ -55,21 +55,22 @@ static int read_json(const char *dir, const char *name, json_object **out, char 
 }
 
 int zt_agent_view_save(const char *state_dir, json_object *view, uint64_t rev,
-		       const char *hash, char *err, size_t errlen)
+		       const char *hash, const char *sig, char *err, size_t errlen)
 {
 	json_object *o = json_object_new_object();
 	int ret;
 
 	json_object_object_add(o, "rev", json_object_new_int64((int64_t)rev));
 	json_object_object_add(o, "hash", json_object_new_string(hash));
+	json_object_object_add(o, "sig", json_object_new_string(sig ? sig : ""));
 	json_object_object_add(o, "view", json_object_get(view));
 	ret = write_json(state_dir, ZT_AGENT_VIEW_FILE, o, err, errlen);
 	json_object_put(o);
 	return ret;
 }
 
-int zt_agent_view_load(const char *state_dir, json_object **view, uint64_t *rev,
-		       char hash[65], char *err, size_t errlen)
+int zt_agent_view_load(const char *state_dir, const uint8_t *view_key, json_object **view,
+		       uint64_t *rev, char hash[65], char *err, size_t errlen)
 {
 	char computed[ZT_CP_HASH_HEX_LEN + 1];
 	json_object *o = NULL, *v;
@@ -92,6 +93,11 @@ int zt_agent_view_load(const char *state_dir, json_object **view, uint64_t *rev,
 			      state_dir, ZT_AGENT_VIEW_FILE);
 		goto out;
 	}
+	if (!view_key || !zt_viewsig_verify(view_key, *rev, v, zt_cp_msg_str(o, "sig"))) {
+		ret = zt_errf(err, errlen, -EBADMSG, "%s/%s: the view is not signed by the "
+			      "controller's view key", state_dir, ZT_AGENT_VIEW_FILE);
+		goto out;
+	}
 	memcpy(hash, computed, sizeof(computed));
 	*view = json_object_get(v);
 out:
@@ -100,16 +106,21 @@ out:
 }
 
 int zt_agent_pin_save(const char *state_dir, const char *controller,
-		      const uint8_t pub[ZT_KEY_LEN], bool enrolled, char *err, size_t errlen)
+		      const uint8_t pub[ZT_KEY_LEN], const uint8_t *view_key, bool enrolled,
+		      char *err, size_t errlen)
 {
 	json_object *o = json_object_new_object();
-	char b64[ZT_KEY_B64_LEN + 1];
+	char b64[ZT_KEY_B64_LEN + 1], vk[ZT_VIEWSIG_PUB_B64_LEN + 1];
 	int ret;
 
 	zt_key_to_base64(pub, b64);
 	json_object_object_add(o, "controller", json_object_new_string(controller));
 	json_object_object_add(o, "public_key", json_object_new_string(b64));
 	json_object_object_add(o, "enrolled", json_object_new_boolean(enrolled));
+	if (view_key) {
+		zt_viewsig_pub_to_base64(view_key, vk);
+		json_object_object_add(o, "view_key", json_object_new_string(vk));
+	}
 	ret = write_json(state_dir, ZT_AGENT_PIN_FILE, o, err, errlen);
 	json_object_put(o);
 	return ret;
@@ -134,6 +145,11 @@ static int pin_load(const char *state_dir, struct zt_agent_identity *id, char *e
 			      state_dir, ZT_AGENT_PIN_FILE);
 	else
 		id->enrolled = json_object_get_boolean(e);
+	k = zt_cp_msg_str(o, "view_key");
+	if (!ret && k && zt_viewsig_pub_from_base64(k, id->view_key))
+		ret = zt_errf(err, errlen, -EINVAL, "%s/%s: \"view_key\" is not an Ed25519 key",
+			      state_dir, ZT_AGENT_PIN_FILE);
+	id->has_view_key = !ret && k;
 	json_object_put(o);
 	return ret;
 }
@@ -166,7 +182,8 @@ static int settle_pin(const char *state_dir, const char *controller, const char 
 	id->has_token = true;
 	id->enrolled = false;
 	memcpy(id->controller_pub, id->token.controller_pub, ZT_KEY_LEN);
-	return zt_agent_pin_save(state_dir, controller, id->controller_pub, false, err, errlen);
+	id->has_view_key = false;	/* pinned again from this enrollment's accept */
+	return zt_agent_pin_save(state_dir, controller, id->controller_pub, NULL, false, err, errlen);
 }
 
 /* HOST:PORT: an IP literal with its port, or a name and a port 1-65535. */

@@ -197,6 +197,25 @@ static int refuse(struct zt_model *m, const char *hash, const char *why)
 	return -EACCES;
 }
 
+/*
+ * The hello's role against the token's kind: a connector token enrolls only
+ * a `ztgated connector`, a user's or service account's only a `ztgated
+ * client`. 0, or -EACCES with ERR.
+ */
+static int role_check(enum zt_kind kind, json_object *hello, char *err, size_t errlen)
+{
+	const char *want = kind == ZT_K_CONNECTOR ? "connector" : "client";
+	json_object *r;
+	const char *role = json_object_object_get_ex(hello, "role", &r) &&
+			   json_object_is_type(r, json_type_string) ? json_object_get_string(r) : "";
+
+	if (!strcmp(role, want))
+		return 0;
+	snprintf(err, errlen, "token is for a %s, the node says it is a '%s'", zt_kind_name(kind),
+		 role);
+	return -EACCES;
+}
+
 /* One attempt; -EAGAIN when another controller wrote first. */
 static int enroll_once(struct zt_model *m, const char *token_hash, const uint8_t pub[ZT_KEY_LEN],
 		       json_object *hello, struct zt_node_ident *ident, char *err, size_t errlen)
@@ -213,6 +232,8 @@ static int enroll_once(struct zt_model *m, const char *token_hash, const uint8_t
 		return refuse(m, token_hash, err);
 	if (ret)
 		return ret;
+	if (role_check(kind, hello, err, errlen))
+		return refuse(m, token_hash, err);
 	zt_key_to_base64(pub, b64);
 	if (find_key(m, b64, &k)) {
 		snprintf(err, errlen, "key already enrolled");

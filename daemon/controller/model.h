@@ -70,6 +70,7 @@ struct zt_mruntime {
 	uint64_t id;
 	bool connected;
 	char endpoint[64];		/* a connector's tunnel endpoint, "" unknown */
+	char seen[64];			/* the address its connection came from ("IP:PORT") */
 	uint64_t applied_rev;
 	uint64_t wanted_rev;		/* the revision of the last change that concerned its view */
 	int64_t since;
@@ -264,6 +265,28 @@ int zt_model_token(struct zt_model *m, enum zt_kind kind, const char *name, int6
 		   char *err, size_t errlen);
 /* "24h", "30m", "3600" (seconds), "7d" as seconds; -EINVAL. */
 int zt_parse_duration(const char *s, int64_t *out);
+
+/* ---- admin API keys (apikeys.c) ---- */
+
+/*
+ * A new API key NAME with ROLE ("read-only" or "read-write"), valid TTL_S
+ * seconds (0: until removed): its text (shown once) into TEXT
+ * (ZT_APIKEY_TEXT_LEN + 1), its record into *OUT. 0 or -errno with ERR.
+ */
+int zt_model_apikey_add(struct zt_model *m, const char *name, const char *role, int64_t ttl_s,
+			const char *actor, char *text, size_t textlen, json_object **out,
+			char *err, size_t errlen);
+/* Every key (NAME NULL) or the one NAME: [{"name","role","created","expires","actor"}]. */
+json_object *zt_model_apikey_list(struct zt_model *m, const char *name, char *err, size_t errlen);
+/* Remove (revoke) NAME: -ENOENT when there is none. */
+int zt_model_apikey_rm(struct zt_model *m, const char *name, const char *actor, char *err,
+		       size_t errlen);
+/*
+ * The key whose secret hashes to HASH: 0 with its NAME and *READ_ONLY, or
+ * -EACCES (unknown, expired: audited "api-key.refused"), -errno with ERR.
+ */
+int zt_model_apikey_check(struct zt_model *m, const char *hash, char *name, size_t namelen,
+			  bool *read_only, char *err, size_t errlen);
 
 /* ---- enrollment and nodes (devices.c, nodes.c) ---- */
 

@@ -47,6 +47,8 @@ struct node {
 	struct zt_node_server *s;
 	struct zt_cp_conn *c;
 	bool authed, dirty;
+	bool admin, read_only;		/* a remote admin's session (an API key), no node */
+	char admin_name[64];		/* its key's name */
 	struct zt_node_ident ident;
 	struct zt_endpoint peer;
 	char peer_text[64];
@@ -59,7 +61,11 @@ struct zt_node_server {
 	struct zt_loop *loop;
 	const struct zt_node_server_ops *ops;
 	void *ctx;
+	json_object *(*admin)(void *arg, const char *key_name, bool read_only, json_object *req);
+	void *admin_arg;
 	uint8_t priv[ZT_KEY_LEN];
+	uint8_t view_priv[ZT_VIEWSIG_PRIV_LEN];
+	char view_pub[ZT_VIEWSIG_PUB_B64_LEN + 1];
 	int listen_fd, tick_fd, coalesce_fd;
 	bool coalesce_armed, accept_paused;
 	struct zt_endpoint bound;
@@ -117,6 +123,8 @@ static void node_unlink(struct zt_node_server *s, struct node *n)
 		s->unauth--;
 		return;
 	}
+	if (n->admin)
+		return;
 	for (struct node **pn = bucket(s, &n->ident); *pn; pn = &(*pn)->hnext) {
 		if (*pn == n) {
 			*pn = n->hnext;
@@ -131,7 +139,10 @@ static void node_drop(struct node *n, const char *reason, bool free_conn)
 	struct zt_node_server *s = n->s;
 
 	node_unlink(s, n);
-	if (n->authed) {
+	if (n->authed && n->admin) {
+		zt_log("info", "admin session of API key '%s' from %s closed: %s", n->admin_name,
+		       n->peer_text, reason);
+	} else if (n->authed) {
 		json_object *body = json_object_new_object();
 
 		json_object_object_add(body, "reason", json_object_new_string(reason));
@@ -172,12 +183,12 @@ static void view_current(struct node *n, uint64_t rev)
 static void push_view(struct node *n, bool in_cb)
 {
 	struct zt_node_server *s = n->s;
-	char hash[ZT_CP_HASH_HEX_LEN + 1];
+	char hash[ZT_CP_HASH_HEX_LEN + 1], sig[ZT_VIEWSIG_B64_LEN + 1];
 	json_object *view, *msg;
 	uint64_t rev = 0;
 	int ret;
 
-	if (!n->dirty || !zt_cp_conn_established(n->c) || zt_cp_conn_pending(n->c))
+	if (n->admin || !n->dirty || !zt_cp_conn_established(n->c) || zt_cp_conn_pending(n->c))
 		return;
 	view = s->ops->view(s->ctx, &n->ident, &rev);
 	if (!view) {
@@ -195,7 +206,9 @@ static void push_view(struct node *n, bool in_cb)
 			view_current(n, rev);
 		return;
 	}
+	zt_viewsig_sign(s->view_priv, rev, view, sig);
 	msg = zt_cp_msg_view(rev, hash, view);
+	json_object_object_add(msg, "sig", json_object_new_string(sig));
 	ret = zt_cp_conn_send(n->c, msg);
 	json_object_put(msg);
 	if (ret == -ENOBUFS) {
@@ -219,16 +232,17 @@ static void arm_coalesce(struct zt_node_server *s)
 		s->coalesce_armed = true;
 }
 
-/* The token secret of HELLO (base64 of 32 bytes) into SECRET: 1, 0 (none), -EINVAL. */
-static int hello_secret(json_object *hello, uint8_t secret[ZT_TOKEN_SECRET_LEN])
+/* HELLO's FIELD (base64 of a 32-byte secret) into SECRET: 1, 0 (none), -EINVAL. */
+static int hello_secret(json_object *hello, const char *field,
+			uint8_t secret[ZT_TOKEN_SECRET_LEN])
 {
-	const char *b64 = zt_cp_msg_str(hello, "token_secret");
+	const char *b64 = zt_cp_msg_str(hello, field);
 	uint8_t raw[ZT_TOKEN_SECRET_LEN + 3];
 	size_t len = 0;
 	int ret = -EINVAL;
 
 	if (!b64)
-		return json_object_object_get_ex(hello, "token_secret", NULL) ? -EINVAL : 0;
+		return json_object_object_get_ex(hello, field, NULL) ? -EINVAL : 0;
 	if (EVP_DecodeBase64(raw, &len, sizeof(raw), (const uint8_t *)b64, strlen(b64)) &&
 	    len == ZT_TOKEN_SECRET_LEN) {
 		memcpy(secret, raw, ZT_TOKEN_SECRET_LEN);
@@ -238,6 +252,32 @@ static int hello_secret(json_object *hello, uint8_t secret[ZT_TOKEN_SECRET_LEN])
 	return ret;
 }
 
+/* A remote admin: its API key, checked by the model. 0 or -errno. */
+static int identify_admin(struct node *n, json_object *hello)
+{
+	struct zt_node_server *s = n->s;
+	uint8_t secret[ZT_TOKEN_SECRET_LEN];
+	char hash[ZT_TOKEN_HASH_HEX_LEN + 1], err[256] = "";
+	int ret = s->admin && s->ops->admin_auth ? hello_secret(hello, "api_key", secret) : -EPERM;
+
+	if (ret <= 0) {
+		zt_log("warning", "admin session from %s: %s: refused", n->peer_text,
+		       ret == -EPERM ? "remote admin is off" : "no or malformed API key");
+		return -EACCES;
+	}
+	zt_token_secret_hash(secret, hash);
+	OPENSSL_cleanse(secret, sizeof(secret));
+	ret = s->ops->admin_auth(s->ctx, hash, n->admin_name, sizeof(n->admin_name), &n->read_only,
+				 err, sizeof(err));
+	if (ret) {
+		zt_log("warning", "admin session from %s refused: %s", n->peer_text,
+		       err[0] ? err : strerror(-ret));
+		return ret;
+	}
+	n->admin = true;
+	return 0;
+}
+
 /* Who PUB is: enrolled now with the hello's token, or known by its key. 0 or -errno. */
 static int identify(struct node *n, const uint8_t pub[ZT_KEY_LEN], json_object *hello,
 		    json_object *plain)
@@ -245,7 +285,12 @@ static int identify(struct node *n, const uint8_t pub[ZT_KEY_LEN], json_object *
 	struct zt_node_server *s = n->s;
 	uint8_t secret[ZT_TOKEN_SECRET_LEN];
 	char hash[ZT_TOKEN_HASH_HEX_LEN + 1], err[256] = "", b64[ZT_KEY_B64_LEN + 1];
-	int has = hello_secret(hello, secret), ret;
+	const char *role = zt_cp_msg_str(hello, "role");
+	int has, ret;
+
+	if (role && !strcmp(role, "admin"))
+		return identify_admin(n, hello);
+	has = hello_secret(hello, "token_secret", secret);
 
 	zt_key_to_base64(pub, b64);
 	if (has < 0) {
@@ -268,6 +313,28 @@ static int identify(struct node *n, const uint8_t pub[ZT_KEY_LEN], json_object *
 	return ret;
 }
 
+/* An admin session admitted: authenticated, but no node (no view, no report). */
+static json_object *admit_admin(struct node *n)
+{
+	struct zt_node_server *s = n->s;
+	json_object *accept;
+
+	list_del(s, n);
+	n->authed = true;
+	list_add(s, n);
+	s->unauth--;
+	n->since_ns = zt_real_ns();
+	zt_log("info", "admin session of API key '%s' (%s) from %s", n->admin_name,
+	       n->read_only ? "read-only" : "read-write", n->peer_text);
+	accept = json_object_new_object();
+	json_object_object_add(accept, "type", json_object_new_string("accept"));
+	json_object_object_add(accept, "kind", json_object_new_string("admin"));
+	json_object_object_add(accept, "name", json_object_new_string(n->admin_name));
+	json_object_object_add(accept, "role", json_object_new_string(n->read_only ? "read-only"
+											 : "read-write"));
+	return accept;
+}
+
 /*
  * Message 1 opened: identify the node, replace an older connection of it,
  * report it, and answer with the accept (NULL: refused, nothing sent).
@@ -283,9 +350,14 @@ static json_object *admit(struct node *n, const uint8_t pub[ZT_KEY_LEN], json_ob
 	if (json_object_deep_copy(hello, &plain, NULL))
 		return NULL;
 	json_object_object_del(plain, "token_secret");
+	json_object_object_del(plain, "api_key");
 	if (identify(n, pub, hello, plain)) {
 		json_object_put(plain);
 		return NULL;
+	}
+	if (n->admin) {
+		json_object_put(plain);
+		return admit_admin(n);
 	}
 	old = find(s, &n->ident);
 	if (old)	/* the same node again (it restarted): the new connection wins */
@@ -322,6 +394,7 @@ static json_object *admit(struct node *n, const uint8_t pub[ZT_KEY_LEN], json_ob
 	json_object_object_add(accept, "kind", json_object_new_string(kind_name(n->ident.kind)));
 	json_object_object_add(accept, "id", json_object_new_int64((int64_t)n->ident.id));
 	json_object_object_add(accept, "name", json_object_new_string(n->ident.name));
+	json_object_object_add(accept, "view_key", json_object_new_string(s->view_pub));
 	return accept;
 }
 
@@ -344,6 +417,27 @@ static void report(struct node *n, const char *what, json_object *body)
 	n->s->ops->report(n->s->ctx, &n->ident, what, body);
 }
 
+/* A remote admin's request: answered in one message, as the control socket would. */
+static void on_admin(struct node *n, json_object *m)
+{
+	json_object *req, *reply, *msg;
+	int ret;
+
+	if (strcmp(zt_cp_msg_type(m), "admin") || !json_object_object_get_ex(m, "request", &req) ||
+	    !json_object_is_type(req, json_type_object)) {
+		zt_cp_conn_shutdown(n->c, "not an admin request");
+		return;
+	}
+	reply = n->s->admin(n->s->admin_arg, n->admin_name, n->read_only, req);
+	msg = json_object_new_object();
+	json_object_object_add(msg, "type", json_object_new_string("admin_reply"));
+	json_object_object_add(msg, "reply", reply);
+	ret = zt_cp_conn_send(n->c, msg);
+	json_object_put(msg);
+	if (ret)
+		zt_cp_conn_shutdown(n->c, "admin reply not sent");
+}
+
 static void on_message(void *ctx, struct zt_cp_conn *c, json_object *m)
 {
 	struct node *n = ctx;
@@ -353,7 +447,9 @@ static void on_message(void *ctx, struct zt_cp_conn *c, json_object *m)
 
 	(void)c;
 	n->s->in_cb = n;
-	if (!strcmp(type, "applied") && !zt_cp_msg_u64(m, "rev", &rev)) {
+	if (n->admin)
+		on_admin(n, m);
+	else if (!strcmp(type, "applied") && !zt_cp_msg_u64(m, "rev", &rev)) {
 		n->applied_rev = rev;
 		body = json_object_new_object();
 		json_object_object_add(body, "rev", json_object_new_int64((int64_t)rev));
@@ -543,7 +639,7 @@ void zt_node_server_changed(struct zt_node_server *s, const struct zt_node_ident
 		n->dirty = true;
 	} else {
 		for (n = s->nodes; n; n = n->next)
-			n->dirty = true;
+			n->dirty = !n->admin;
 	}
 	arm_coalesce(s);
 }
@@ -562,7 +658,7 @@ void zt_node_server_disconnect(struct zt_node_server *s, const struct zt_node_id
 json_object *zt_node_server_status(const struct zt_node_server *s)
 {
 	json_object *o = json_object_new_object(), *arr = json_object_new_array();
-	unsigned int connected = 0;
+	unsigned int connected = 0, admins = 0;
 	char buf[64];
 
 	zt_endpoint_format(&s->bound, buf, sizeof(buf));
@@ -570,6 +666,10 @@ json_object *zt_node_server_status(const struct zt_node_server *s)
 	for (const struct node *n = s->nodes; n; n = n->next) {
 		json_object *e;
 
+		if (n->admin) {
+			admins++;
+			continue;
+		}
 		connected++;
 		e = json_object_new_object();
 		json_object_object_add(e, "kind", json_object_new_string(kind_name(n->ident.kind)));
@@ -584,6 +684,7 @@ json_object *zt_node_server_status(const struct zt_node_server *s)
 	}
 	json_object_object_add(o, "connected", json_object_new_int((int)connected));
 	json_object_object_add(o, "handshaking", json_object_new_int((int)s->unauth));
+	json_object_object_add(o, "admin_sessions", json_object_new_int((int)admins));
 	json_object_object_add(o, "nodes", arr);
 	return o;
 }
@@ -639,8 +740,18 @@ int zt_node_server_open(struct zt_node_server **out, const struct zt_node_server
 	s->loop = cfg->loop;
 	s->ops = cfg->ops;
 	s->ctx = cfg->ctx;
+	s->admin = cfg->admin;
+	s->admin_arg = cfg->admin_arg;
 	s->listen_fd = s->tick_fd = s->coalesce_fd = -1;
 	memcpy(s->priv, cfg->static_priv, ZT_KEY_LEN);
+	memcpy(s->view_priv, cfg->view_priv, sizeof(s->view_priv));
+	if (!memcmp(s->view_priv, (uint8_t[ZT_VIEWSIG_PRIV_LEN]){ 0 }, sizeof(s->view_priv))) {
+		uint8_t pub[ZT_VIEWSIG_PUB_LEN];
+
+		zt_viewsig_keypair(pub, s->view_priv);
+	}
+	/* BoringSSL's private key is seed || public key. */
+	zt_viewsig_pub_to_base64(s->view_priv + 32, s->view_pub);
 	ret = listen_on(s, cfg, err, errlen);
 	if (!ret)
 		ret = timers(s, err, errlen);
@@ -677,5 +788,6 @@ void zt_node_server_close(struct zt_node_server *s)
 		close(s->coalesce_fd);
 	}
 	OPENSSL_cleanse(s->priv, sizeof(s->priv));
+	OPENSSL_cleanse(s->view_priv, sizeof(s->view_priv));
 	free(s);
 }

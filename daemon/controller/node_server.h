@@ -18,6 +18,13 @@
  * so a burst of admin writes costs one view per affected node, and a node
  * that is slow to read gets the latest view, never a queue of stale ones.
  *
+ * Remote admins: a hello with "role": "admin" carries an API key's secret
+ * ("api_key", base64) instead of a token; ops->admin_auth checks it (a
+ * wrong, expired or removed key: closed without a byte, like an unknown
+ * node). The session then takes {"type": "admin", "request": {...}} (the
+ * local control socket's request) and answers {"type": "admin_reply",
+ * "reply": {...}} through cfg->admin; it has no view and is no node.
+ *
  * Callers: daemon/roles/controller.c (open, changed, status, close).
  */
 #ifndef ZT_CONTROLLER_NODE_SERVER_H
@@ -29,6 +36,7 @@
 
 #include <json-c/json.h>
 
+#include "controlplane/viewsig.h"
 #include "lib/addr.h"
 #include "tunnel/keys.h"
 
@@ -79,14 +87,35 @@ struct zt_node_server_ops {
 	 */
 	void (*report)(void *ctx, const struct zt_node_ident *ident, const char *what,
 		       json_object *body);
+	/*
+	 * A remote admin's API key: KEY_HASH (zt_token_secret_hash() of the
+	 * secret it sent). 0 with the key's NAME and *READ_ONLY, or -EACCES
+	 * with ERR (refused and audited by the model), -errno.
+	 */
+	int (*admin_auth)(void *ctx, const char *key_hash, char *name, size_t namelen,
+			  bool *read_only, char *err, size_t errlen);
 };
 
 struct zt_node_server_cfg {
 	struct zt_loop *loop;
 	struct zt_endpoint listen;		/* TCP ADDR:PORT */
 	uint8_t static_priv[ZT_KEY_LEN];	/* the controller's key (--key) */
+	/*
+	 * The views' signing key (controlplane/viewsig.h): every view sent
+	 * carries its signature, the accept its public key. All zero: a key
+	 * made for this run (tests, stubs).
+	 */
+	uint8_t view_priv[ZT_VIEWSIG_PRIV_LEN];
 	const struct zt_node_server_ops *ops;
 	void *ctx;
+	/*
+	 * One admin request (borrowed) of the API key KEY_NAME: the reply
+	 * object (a new reference), as the control socket would answer it.
+	 * NULL: remote admin refused (no "admin" hello is admitted).
+	 */
+	json_object *(*admin)(void *arg, const char *key_name, bool read_only,
+			      json_object *request);
+	void *admin_arg;
 };
 
 /* Listen and serve. 0 or -errno with ERR set. */

@@ -9,6 +9,7 @@
  * role passes zt_model_node_ops with the model as context to
  * zt_node_server_open.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "controller/db.h"
 #include "controller/internal.h"
 #include "controller/model.h"
+#include "lib/addr.h"
 #include "lib/log.h"
 
 static int op_enroll(void *ctx, const char *token_hash, const uint8_t pub[ZT_KEY_LEN],
@@ -41,6 +43,29 @@ static const char *str_field(json_object *body, const char *key)
 
 	return json_object_object_get_ex(body, key, &v) && json_object_is_type(v, json_type_string)
 	       ? json_object_get_string(v) : NULL;
+}
+
+/*
+ * REPORTED as the clients should use it into OUT: a connector listening on
+ * any address (0.0.0.0:PORT, [::]:PORT) is reached at the address its
+ * connection to us came from (SEEN), with its own port. -EINVAL: not IP:PORT.
+ */
+static int endpoint_resolve(const char *reported, const char *seen, char *out, size_t len)
+{
+	struct zt_endpoint ep, from;
+	char why[128];
+	bool any = true;
+
+	if (zt_endpoint_parse(reported, &ep, why, sizeof(why)))
+		return -EINVAL;
+	for (int i = zt_addr_is_v4(ep.addr) ? 12 : 0; i < 16; i++)
+		any = any && !ep.addr[i];
+	if (any && seen[0] && !zt_endpoint_parse(seen, &from, why, sizeof(why))) {
+		memcpy(ep.addr, from.addr, sizeof(ep.addr));
+		ep.family = from.family;
+	}
+	zt_endpoint_format(&ep, out, len);
+	return 0;
 }
 
 /* Write connector ID's endpoint to the runtime table and tell the other controllers. */
@@ -99,16 +124,29 @@ static void op_report(void *ctx, const struct zt_node_ident *ident, const char *
 	if (!strcmp(what, "connect") || !strcmp(what, "disconnect")) {
 		rt->connected = !strcmp(what, "connect");
 		rt->since = m->now();
+		if (rt->connected && str_field(body, "endpoint"))
+			snprintf(rt->seen, sizeof(rt->seen), "%s", str_field(body, "endpoint"));
 		zt_model_audit_event(m, "node", rt->connected ? "node.connect" : "node.disconnect",
 				     kind, ident->name, body ? json_object_get(body) : NULL);
 	} else if (!strcmp(what, "applied") && json_object_object_get_ex(body, "rev", &v)) {
 		rt->applied_rev = (uint64_t)json_object_get_int64(v);
 	} else if (!strcmp(what, "endpoint") && ident->kind == ZT_NODE_CONNECTOR) {
-		zt_model_set_endpoint(m, ident->id, str_field(body, "endpoint"), true);
+		const char *reported = str_field(body, "endpoint");
+		char ep[64];
+
+		if (reported && !endpoint_resolve(reported, rt->seen, ep, sizeof(ep)))
+			zt_model_set_endpoint(m, ident->id, ep, true);
 	}
 }
 
+static int op_admin_auth(void *ctx, const char *key_hash, char *name, size_t namelen,
+			 bool *read_only, char *err, size_t errlen)
+{
+	return zt_model_apikey_check(ctx, key_hash, name, namelen, read_only, err, errlen);
+}
+
 const struct zt_node_server_ops zt_model_node_ops = {
+	.admin_auth = op_admin_auth,
 	.enroll = op_enroll,
 	.lookup = op_lookup,
 	.view = op_view,

@@ -10,6 +10,7 @@
  *       (the change log holds every revision after it), runtime (nodes'
  *       runtime data shared between controllers: connector endpoints).
  *       meta timeline is written by model.c (random, at the first start).
+ *   v4: api_keys (admin API keys, hashes only; expires 0: never).
  * Called by controller/model.c at start.
  */
 #include <errno.h>
@@ -42,6 +43,10 @@ static const char *const migrations[] = {
 	"INSERT INTO meta (key, value) VALUES ('changes_pruned', '0');"
 	"CREATE TABLE runtime (kind TEXT NOT NULL, id BIGINT NOT NULL, endpoint TEXT NOT NULL,"
 	" updated BIGINT NOT NULL, PRIMARY KEY (kind, id));",
+	/* v4 */
+	"CREATE TABLE api_keys (name TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE,"
+	" role TEXT NOT NULL, created BIGINT NOT NULL, expires BIGINT NOT NULL,"
+	" actor TEXT NOT NULL);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -50,6 +50,20 @@ int zt_token_decode(const char *text, struct zt_token *t, char *err, size_t errl
 void zt_token_secret_hash(const uint8_t secret[ZT_TOKEN_SECRET_LEN],
 			  char out[ZT_TOKEN_HASH_HEX_LEN + 1]);
 
+/*
+ * API keys (`ztgate admin api-key add`) share the form with another
+ * prefix: "ztak1_" + base64url(controller public key || 32-byte secret).
+ * The admin CLI takes the controller's key from it (so --controller-key
+ * is optional) and sends the secret in Noise message 1 of an "admin"
+ * hello; the controller stores only zt_token_secret_hash() of it.
+ */
+#define ZT_APIKEY_PREFIX	"ztak1_"
+#define ZT_APIKEY_TEXT_LEN	(sizeof(ZT_APIKEY_PREFIX) - 1 + 86)
+
+void zt_apikey_encode(const struct zt_token *t, char out[ZT_APIKEY_TEXT_LEN + 1]);
+/* As zt_token_decode: "not a ztgate API key (expected ztak1_...)", "API key is truncated or corrupted". */
+int zt_apikey_decode(const char *text, struct zt_token *t, char *err, size_t errlen);
+
 /* Wipe T's secret. */
 void zt_token_wipe(struct zt_token *t);
 

@@ -23,6 +23,7 @@ struct zt_ctl_req {
 	json_object *args;		/* the request object ("cmd" and its arguments) */
 	int peer_fd;			/* for zt_audit: whose credentials acted */
 	struct zt_ctl_client *client;
+	const char *actor;		/* set when not a local peer: "api-key:NAME" (NULL: peer_fd's uid) */
 };
 
 struct zt_ctl_cmd {

@@ -4,7 +4,8 @@
  * policy path as its apply callback. A view is {"policy", "self",
  * "relays"}: its policy goes live through zt_daemon_apply_document (the
  * same compile, save and flip as `ztgate apply`), then the role sees its
- * "self" (view_self). Called by lifecycle.c, commands.c and the roles.
+ * "self" (view_self); its "relays" join the role's --relay when the role
+ * opens its relays (zt_managed_relays_merge). Called by lifecycle.c, commands.c and the roles.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,11 +20,84 @@
 #include "core/role.h"
 #include "lib/log.h"
 
+#define MANAGED_RELAYS_MAX	8
+
 struct zt_managed {
 	struct zt_agent_identity id;
 	struct zt_agent *agent;
 	char endpoint[64];
+	char *relays[MANAGED_RELAYS_MAX];	/* the view's, as the relays in use took them */
+	size_t nrelays;
+	bool relays_taken;			/* a role opened its relays with them */
 };
+
+/*
+ * The view's "relays" (strings) into M, or with COMPARE_ONLY only compared.
+ * Returns whether they were M's already.
+ */
+static bool relays_take(struct zt_managed *m, json_object *view, bool compare_only)
+{
+	json_object *arr;
+	size_t n = 0;
+	bool same;
+
+	if (!json_object_object_get_ex(view, "relays", &arr) ||
+	    !json_object_is_type(arr, json_type_array))
+		arr = NULL;
+	n = arr ? json_object_array_length(arr) : 0;
+	n = n > MANAGED_RELAYS_MAX ? MANAGED_RELAYS_MAX : n;
+	same = n == m->nrelays;
+	for (size_t i = 0; same && i < n; i++)
+		same = !strcmp(json_object_get_string(json_object_array_get_idx(arr, i)), m->relays[i]);
+	if (same || compare_only)
+		return same;
+	for (size_t i = 0; i < m->nrelays; i++)
+		free(m->relays[i]);
+	m->nrelays = 0;
+	for (size_t i = 0; i < n; i++) {
+		json_object *v = json_object_array_get_idx(arr, i);
+
+		if (json_object_is_type(v, json_type_string) &&
+		    (m->relays[m->nrelays] = strdup(json_object_get_string(v))))
+			m->nrelays++;
+	}
+	return false;
+}
+
+/* The relays of the view persisted last time (fail static: the relays too). */
+static void relays_persisted(struct zt_managed *m, const char *state_dir)
+{
+	json_object *view = NULL;
+	char hash[65], err[256];
+	uint64_t rev;
+
+	if (zt_agent_view_load(state_dir, m->id.has_view_key ? m->id.view_key : NULL, &view,
+			       &rev, hash, err, sizeof(err)))
+		return;
+	relays_take(m, view, false);
+	json_object_put(view);
+}
+
+size_t zt_managed_relays_merge(struct zt_daemon *d, struct zt_path_relay_spec *specs, size_t *n)
+{
+	struct zt_managed *m = d->managed;
+	size_t added = 0;
+
+	if (!m)
+		return 0;
+	m->relays_taken = true;
+	for (size_t i = 0; i < m->nrelays && *n < ZT_PATHS_RELAYS_MAX; i++) {
+		bool have = false;
+
+		for (size_t k = 0; k < *n && !have; k++)
+			have = !strcmp(specs[k].relay, m->relays[i]);
+		if (have)
+			continue;
+		specs[(*n)++] = (struct zt_path_relay_spec){ .relay = m->relays[i] };
+		added++;
+	}
+	return added;
+}
 
 int zt_managed_prepare(struct zt_daemon *d, const char *key_file, char *err, size_t errlen)
 {
@@ -41,6 +115,7 @@ int zt_managed_prepare(struct zt_daemon *d, const char *key_file, char *err, siz
 		return ret;
 	}
 	d->managed = m;
+	relays_persisted(m, d->state_dir);
 	return 0;
 }
 
@@ -64,6 +139,12 @@ static int apply_view(void *arg, json_object *view, uint64_t rev, char *err, siz
 	ret = zt_daemon_apply_document(d, policy, action, err, errlen);
 	if (ret)
 		return ret;
+	/* Relays: taken until a role opened them; after that a change waits for a restart. */
+	if (!d->managed->relays_taken)
+		relays_take(d->managed, view, false);
+	else if (!relays_take(d->managed, view, true))
+		zt_log("warning", "the controller's relays changed (view rev %llu): they take "
+		       "effect when ztgated restarts", (unsigned long long)rev);
 	if (d->ops->view_self && json_object_object_get_ex(view, "self", &self) &&
 	    json_object_is_type(self, json_type_object))
 		ret = d->ops->view_self(d, self, err, errlen);
@@ -139,6 +220,8 @@ void zt_managed_close(struct zt_daemon *d)
 		return;
 	zt_agent_close(m->agent);
 	zt_token_wipe(&m->id.token);
+	for (size_t i = 0; i < m->nrelays; i++)
+		free(m->relays[i]);
 	free(m);
 	d->managed = NULL;
 }

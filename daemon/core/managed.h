@@ -16,6 +16,8 @@
 
 #include <json-c/json.h>
 
+#include "path/relays.h"
+
 struct zt_daemon;
 
 /*
@@ -25,6 +27,17 @@ struct zt_daemon;
 int zt_managed_prepare(struct zt_daemon *d, const char *key_file, char *err, size_t errlen);
 /* The node's private key file, once prepared. */
 const char *zt_managed_key_file(const struct zt_daemon *d);
+
+/*
+ * The relays the controller's view names (its "relays": ["HOST:PORT"...]),
+ * appended to SPECS (*N of them, at most ZT_PATHS_RELAYS_MAX) after the
+ * node's own --relay, those already there skipped: the persisted view's
+ * at configure, or, for a client whose tunnel waits for its first view,
+ * that view's. Called when the role opens its relays; from then on a
+ * change of the view's relays is logged and takes effect at the next
+ * start (docs/CONTROLLER.md). Returns how many were added.
+ */
+size_t zt_managed_relays_merge(struct zt_daemon *d, struct zt_path_relay_spec *specs, size_t *n);
 
 /* Open the agent: the persisted view applied, the session started. 0 or -errno with ERR. */
 int zt_managed_open(struct zt_daemon *d, char *err, size_t errlen);

@@ -517,6 +517,12 @@ static int tunnel_up(struct zt_daemon *d, char *err, size_t errlen)
 	};
 	int ret;
 
+	/* The controller's relays join --relay (a relayed tunnel needs the smaller MTU). */
+	if (zt_managed_relays_merge(d, cl->o.relays, &cl->o.nrelays) &&
+	    (ret = zt_tun_set_mtu(cl->tun, ZT_RELAYED_TUNNEL_MTU, err, errlen)))
+		return ret;
+	tcfg.relays = cl->o.relays;
+	tcfg.nrelays = cl->o.nrelays;
 	memcpy(tcfg.private_key, cl->key, sizeof(tcfg.private_key));
 	ret = zt_client_tunnel_open(&tcfg, &cl->tunnel, err, errlen);
 	OPENSSL_cleanse(tcfg.private_key, sizeof(tcfg.private_key));

@@ -362,6 +362,12 @@ static int configure(struct zt_daemon *d, char *err, size_t errlen)
 	}
 	if (d->controller && (ret = zt_managed_prepare(d, o->key_file, err, errlen)))
 		return ret;
+	/* The controller's relays (the persisted view's) join --relay. */
+	if (d->controller && zt_managed_relays_merge(d, o->relays, &o->nrelays) && o->uplink) {
+		o->nudp_relays = 0;
+		if ((ret = uplink_relays(o, err, errlen)))
+			return ret;
+	}
 	ret = zt_key_load_private(d->controller ? zt_managed_key_file(d) : o->key_file,
 				  c->fcfg.tunnel.private_key, err, errlen);
 	if (ret)

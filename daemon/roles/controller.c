@@ -16,6 +16,7 @@
 
 #include "controller/model.h"
 #include "controller/node_server.h"
+#include "controlplane/viewsig.h"
 #include "core/daemon.h"
 #include "core/role.h"
 #include "lib/fsutil.h"
@@ -38,6 +39,7 @@ static void usage(FILE *f)
 		"--db: sqlite:PATH, a PATH, or postgresql://... (default STATE_DIR/controller.db);\n"
 		"      several controllers may share one PostgreSQL database, all active\n"
 		"--relay: a relay every node's view names (repeatable)\n"
+		"views are signed with an Ed25519 key derived from --key\n"
 		"defaults: --listen %s\n", ZT_CONTROLLER_DEFAULT_LISTEN);
 }
 
@@ -105,6 +107,11 @@ static int prepare(struct zt_daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", d->state_dir, strerror(-ret));
 		return ret;
 	}
+	ret = zt_viewsig_key_derive(cr->priv, cr->view_pub, cr->view_priv);
+	if (ret) {
+		snprintf(err, errlen, "cannot derive the view signing key");
+		return ret;
+	}
 	ret = zt_model_open(&cr->model, cr->db_url, d->state_dir, cr->pub, err, errlen);
 	for (size_t i = 0; !ret && i < cr->nrelays; i++)
 		if (zt_model_add_relay(cr->model, cr->relays[i]))
@@ -127,15 +134,17 @@ static int start(struct zt_daemon *d, char *err, size_t errlen)
 	struct controller_role *cr = d->role;
 	struct zt_node_server_cfg cfg = {
 		.loop = d->loop, .listen = cr->listen_ep, .ops = &zt_model_node_ops,
-		.ctx = cr->model,
+		.ctx = cr->model, .admin = zt_controller_remote_admin, .admin_arg = d,
 	};
 	int ret;
 
 	memcpy(cfg.static_priv, cr->priv, sizeof(cfg.static_priv));
+	memcpy(cfg.view_priv, cr->view_priv, sizeof(cfg.view_priv));
 	cr->model->changed = on_changed;
 	cr->model->changed_arg = cr;
 	ret = zt_node_server_open(&cr->server, &cfg, err, errlen);
 	OPENSSL_cleanse(cfg.static_priv, sizeof(cfg.static_priv));
+	OPENSSL_cleanse(cfg.view_priv, sizeof(cfg.view_priv));
 	if (!ret)
 		ret = zt_controller_sync_start(cr, d->loop, err, errlen);
 	return ret;
@@ -144,11 +153,13 @@ static int start(struct zt_daemon *d, char *err, size_t errlen)
 static void ready(struct zt_daemon *d, json_object *ready)
 {
 	struct controller_role *cr = d->role;
-	char b64[ZT_KEY_B64_LEN + 1];
+	char b64[ZT_KEY_B64_LEN + 1], vk[ZT_VIEWSIG_PUB_B64_LEN + 1];
 
 	zt_key_to_base64(cr->pub, b64);
 	json_object_object_add(ready, "listen", json_object_new_string(cr->listen));
 	json_object_object_add(ready, "pubkey", json_object_new_string(b64));
+	zt_viewsig_pub_to_base64(cr->view_pub, vk);
+	json_object_object_add(ready, "view_key", json_object_new_string(vk));
 	json_object_object_add(ready, "db", json_object_new_string(zt_controller_db_url(cr)));
 	json_object_object_add(ready, "rev", json_object_new_int64((int64_t)cr->model->rev));
 }
@@ -163,6 +174,7 @@ static void stop(struct zt_daemon *d)
 	zt_model_close(cr->model);
 	cr->model = NULL;
 	OPENSSL_cleanse(cr->priv, sizeof(cr->priv));
+	OPENSSL_cleanse(cr->view_priv, sizeof(cr->view_priv));
 }
 
 static void status(struct zt_daemon *d, json_object *o)

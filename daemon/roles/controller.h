@@ -7,6 +7,7 @@
 #ifndef ZT_ROLES_CONTROLLER_H
 #define ZT_ROLES_CONTROLLER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,7 @@ struct controller_role {
 	const char *relays[8];		/* --relay HOST:PORT */
 	size_t nrelays;
 	uint8_t priv[ZT_KEY_LEN], pub[ZT_KEY_LEN];
+	uint8_t view_priv[64], view_pub[32];	/* STATE_DIR/view-signing.key (Ed25519) */
 	struct zt_model *model;
 	struct zt_node_server *server;
 	/* A shared database (controller_sync.c): its LISTEN connection and a 1 s tick. */
@@ -48,5 +50,14 @@ void zt_controller_sync_stop(struct controller_role *cr);
 
 /* The admin commands (controller_cmds.c). */
 extern const struct zt_ctl_cmd zt_controller_commands[];
+
+/*
+ * A remote admin's request REQ (borrowed) with the API key KEY_NAME: run
+ * through the same table as the control socket, with actor
+ * "api-key:KEY_NAME"; a read-only key may run only the commands that change
+ * nothing. The reply (a new reference). Wired to the node server (cfg.admin).
+ */
+json_object *zt_controller_remote_admin(void *arg, const char *key_name, bool read_only,
+					json_object *req);
 
 #endif

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <openssl/mem.h>
+
 #include "controller/db.h"
 #include "controller/model.h"
 #include "controller/node_server.h"
@@ -21,6 +23,7 @@
 #include "core/control.h"
 #include "core/daemon.h"
 #include "lib/log.h"
+#include "lib/version.h"
 #include "roles/controller.h"
 
 const char *zt_controller_db_url(const struct controller_role *cr)
@@ -33,13 +36,15 @@ static struct zt_model *model_of(struct zt_daemon *d)
 	return ((struct controller_role *)d->role)->model;
 }
 
-/* Who asked: "uid:N" from the kernel's credentials of the connection. */
+/* Who asked: "api-key:NAME" remotely, or "uid:N" from the kernel's credentials. */
 static void actor_of(const struct zt_ctl_req *r, char *out, size_t len)
 {
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
 
-	if (r->peer_fd >= 0 && !getsockopt(r->peer_fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen))
+	if (r->actor)
+		snprintf(out, len, "%s", r->actor);
+	else if (r->peer_fd >= 0 && !getsockopt(r->peer_fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen))
 		snprintf(out, len, "uid:%u", (unsigned int)cred.uid);
 	else
 		snprintf(out, len, "local");
@@ -66,7 +71,7 @@ static json_object *reply_object(const char *key, json_object *val)
 static json_object *cmd_add(struct zt_daemon *d, const struct zt_ctl_req *r)
 {
 	json_object *obj = NULL;
-	char err[256], actor[32];
+	char err[256], actor[96];
 
 	actor_of(r, actor, sizeof(actor));
 	if (zt_model_add(model_of(d), (enum zt_kind)kind_of(r), zt_ctl_str(r, "name"), r->args,
@@ -78,7 +83,7 @@ static json_object *cmd_add(struct zt_daemon *d, const struct zt_ctl_req *r)
 static json_object *cmd_set(struct zt_daemon *d, const struct zt_ctl_req *r)
 {
 	json_object *obj = NULL;
-	char err[256], actor[32];
+	char err[256], actor[96];
 
 	actor_of(r, actor, sizeof(actor));
 	if (zt_model_set(model_of(d), (enum zt_kind)kind_of(r), zt_ctl_str(r, "name"), r->args,
@@ -98,7 +103,7 @@ static const char *name_of(const struct zt_ctl_req *r, char *buf, size_t len)
 
 static json_object *cmd_rm(struct zt_daemon *d, const struct zt_ctl_req *r)
 {
-	char err[256], actor[32], buf[160];
+	char err[256], actor[96], buf[160];
 	const char *name = name_of(r, buf, sizeof(buf));
 
 	actor_of(r, actor, sizeof(actor));
@@ -132,7 +137,7 @@ static int add_token(struct zt_daemon *d, const struct zt_ctl_req *r, enum zt_ki
 {
 	const char *exp = zt_ctl_str(r, "expires");
 	int64_t ttl = ZT_TOKEN_DEFAULT_TTL_S, expires;
-	char text[ZT_TOKEN_TEXT_LEN + 1], actor[32];
+	char text[ZT_TOKEN_TEXT_LEN + 1], actor[96];
 	int ret;
 
 	if (exp && zt_parse_duration(exp, &ttl)) {
@@ -197,7 +202,7 @@ static json_object *cmd_device_token(struct zt_daemon *d, const struct zt_ctl_re
 
 static json_object *member(struct zt_daemon *d, const struct zt_ctl_req *r, bool add)
 {
-	char err[256], actor[32];
+	char err[256], actor[96];
 	const char *who = zt_ctl_str(r, "member");
 
 	actor_of(r, actor, sizeof(actor));
@@ -292,7 +297,7 @@ static json_object *cmd_export(struct zt_daemon *d, const struct zt_ctl_req *r)
 static json_object *cmd_apply(struct zt_daemon *d, const struct zt_ctl_req *r)
 {
 	json_object *doc, *dry, *changes, *o;
-	char err[256], actor[32];
+	char err[256], actor[96];
 
 	if (!json_object_object_get_ex(r->args, "model", &doc))
 		return zt_ctl_error("no \"model\" document");
@@ -350,6 +355,67 @@ RETRIED(cmd_device_token)
 RETRIED(cmd_add_member)
 RETRIED(cmd_rm_member)
 RETRIED(cmd_apply)
+/* `admin api-key add NAME --role read-only|read-write [--expires D]`: the key, once. */
+static json_object *cmd_apikey_add(struct zt_daemon *d, const struct zt_ctl_req *r)
+{
+	const char *exp = zt_ctl_str(r, "expires");
+	char text[ZT_APIKEY_TEXT_LEN + 1], err[256], actor[96];
+	json_object *obj = NULL, *o;
+	int64_t ttl = 0;
+
+	if (exp && zt_parse_duration(exp, &ttl)) {
+		snprintf(err, sizeof(err), "invalid --expires '%s': e.g. 30d, 24h, 30m", exp);
+		return zt_ctl_error(err);
+	}
+	actor_of(r, actor, sizeof(actor));
+	if (zt_model_apikey_add(model_of(d), zt_ctl_str(r, "name"), zt_ctl_str(r, "role"), ttl,
+				actor, text, sizeof(text), &obj, err, sizeof(err)))
+		return zt_ctl_error(err);
+	o = reply_object("object", obj);
+	json_object_object_add(o, "key", json_object_new_string(text));
+	OPENSSL_cleanse(text, sizeof(text));
+	return o;
+}
+
+static json_object *cmd_apikey_list(struct zt_daemon *d, const struct zt_ctl_req *r)
+{
+	json_object *arr;
+	char err[256];
+
+	(void)r;
+	arr = zt_model_apikey_list(model_of(d), NULL, err, sizeof(err));
+	return arr ? reply_object("items", arr) : zt_ctl_error(err);
+}
+
+static json_object *cmd_apikey_show(struct zt_daemon *d, const struct zt_ctl_req *r)
+{
+	const char *name = zt_ctl_str(r, "name");
+	json_object *arr, *o;
+	char err[256];
+
+	arr = zt_model_apikey_list(model_of(d), name ? name : "", err, sizeof(err));
+	if (!arr)
+		return zt_ctl_error(err);
+	if (!json_object_array_length(arr)) {
+		json_object_put(arr);
+		snprintf(err, sizeof(err), "no API key '%s'", name ? name : "");
+		return zt_ctl_error(err);
+	}
+	o = reply_object("object", json_object_get(json_object_array_get_idx(arr, 0)));
+	json_object_put(arr);
+	return o;
+}
+
+static json_object *cmd_apikey_rm(struct zt_daemon *d, const struct zt_ctl_req *r)
+{
+	char err[256], actor[96];
+	const char *name = zt_ctl_str(r, "name");
+
+	actor_of(r, actor, sizeof(actor));
+	if (zt_model_apikey_rm(model_of(d), name, actor, err, sizeof(err)))
+		return zt_ctl_error(err);
+	return reply_object("removed", json_object_new_string(name));
+}
 
 /* The verbs every kind has; reads change nothing, the rest change state. */
 #define KIND_CMDS(kind) \
@@ -387,5 +453,40 @@ const struct zt_ctl_cmd zt_controller_commands[] = {
 	{ .name = "admin.audit.verify", .run = cmd_audit_verify },
 	{ .name = "admin.export", .run = cmd_export },
 	{ .name = "admin.apply", .run = cmd_apply_w, .changes = true },
+	{ .name = "admin.api-key.add", .run = cmd_apikey_add, .changes = true },
+	{ .name = "admin.api-key.list", .run = cmd_apikey_list },
+	{ .name = "admin.api-key.show", .run = cmd_apikey_show },
+	{ .name = "admin.api-key.rm", .run = cmd_apikey_rm, .changes = true },
 	{ 0 },
 };
+
+json_object *zt_controller_remote_admin(void *arg, const char *key_name, bool read_only,
+					json_object *req)
+{
+	struct zt_daemon *d = arg;
+	char actor[96], msg[256];
+	struct zt_ctl_req r = { .args = req, .peer_fd = -1, .actor = actor };
+	const struct zt_ctl_cmd *cmd = zt_controller_commands;
+	const char *name = zt_ctl_str(&r, "cmd");
+	json_object *reply;
+
+	snprintf(actor, sizeof(actor), "api-key:%s", key_name);
+	while (name && cmd->name && strcmp(cmd->name, name))
+		cmd++;
+	if (!name || !cmd->name) {
+		snprintf(msg, sizeof(msg), "unknown admin command '%.64s'", name ? name : "");
+		reply = zt_ctl_error(msg);
+	} else if (cmd->changes && read_only) {
+		zt_model_audit_event(model_of(d), actor, "api-key.denied", "command", name, NULL);
+		snprintf(msg, sizeof(msg), "API key '%s' is read-only: '%s' changes the model",
+			 key_name, name + strlen("admin."));
+		reply = zt_ctl_error(msg);
+	} else {
+		/* Writes are audited by the model with this actor; reads here. */
+		if (!cmd->changes)
+			zt_model_audit_event(model_of(d), actor, "api.read", "command", name, NULL);
+		reply = cmd->run(d, &r);
+	}
+	json_object_object_add(reply, "version", json_object_new_string(zt_version()));
+	return reply;
+}

@@ -6,7 +6,9 @@
 # account), lists as tables and --json, bad input of every kind (one line
 # on stderr, exit non-zero, nothing changed), the audit trail and its
 # --verify, a controller killed with SIGKILL that restarts with its state,
-# and a tampered audit record found by --verify; then the same controller
+# and a tampered audit record found by --verify; API keys and remote admin
+# over the node port (read-only refused a write, read-write works, the
+# actor api-key:NAME, expired and removed keys refused); then the same controller
 # on a throwaway PostgreSQL 15 (tests/pg.sh): --db postgresql://..., the
 # state kept across a SIGKILL.
 #
@@ -133,6 +135,65 @@ expect_fail "apply: a bad entry" "resource[0]: unknown network 'nowhere'" admin 
 ztc admin apply -f "$ZT_TMP/model2.json" >"$ZT_TMP/out" 2>&1
 grep -qx '~ resource nas' "$ZT_TMP/out" || fail "apply: $(cat "$ZT_TMP/out")"
 ztc admin group list | grep -q '^qa ' || fail "apply did not add group qa"
+
+section "remote admin with API keys"
+# The CLI in the controller's namespace, on its node port: no socket involved.
+rctl() { nsenter --net="/run/netns/$(zt_ns ctl)" -- "$ZTGATE" admin --controller 127.0.0.1:7450 "$@"; }
+# remote_refused WHAT PATTERN ARGS...: exit non-zero, one line on stderr holding PATTERN.
+remote_refused() {
+	local what=$1 pattern=$2 rc=0
+	shift 2
+	rctl "$@" >"$ZT_TMP/out" 2>"$ZT_TMP/err" || rc=$?
+	(( rc != 0 )) || fail "$what: succeeded: $(cat "$ZT_TMP/out")"
+	[[ $(wc -l <"$ZT_TMP/err") -eq 1 ]] || fail "$what: stderr not one line: $(cat "$ZT_TMP/err")"
+	grep -qF -- "$pattern" "$ZT_TMP/err" || fail "$what: '$(cat "$ZT_TMP/err")' lacks '$pattern'"
+	log "ok: refused: $what ($(cat "$ZT_TMP/err"))"
+}
+out=$(ztc admin api-key add auditor --role read-only)
+echo "$out"
+ro=$(tail -n 1 <<<"$out")
+[[ $ro =~ ^ztak1_[A-Za-z0-9_-]{86}$ ]] || fail "api-key add: no key on the last line"
+rw=$(ztc admin api-key add ci --role read-write --expires 30d | tail -n 1)
+ztc admin api-key list | tee "$ZT_TMP/keys"
+grep -qE '^auditor +read-only +- ' "$ZT_TMP/keys" || fail "api-key list (auditor)"
+grep -qE '^ci +read-write +[0-9T:-]+Z ' "$ZT_TMP/keys" || fail "api-key list (ci)"
+[[ $(ztc --json admin api-key show ci | jq -r '.object | has("hash")') == false ]] || fail "show has the hash"
+cat "$DAEMON_STATE"/controller.db* | grep -qaF "${rw:6:40}" && fail "the key's text is in the database"
+expect_fail "api key: bad role" "--role read-only or --role read-write" admin api-key add x --role admin
+expect_fail "api key: duplicate" "API key 'ci' exists" admin api-key add ci --role read-only
+pub=$(grep -o '"pubkey":"[^"]*"' "$DAEMON_OUT" | tail -n 1 | cut -d'"' -f4)
+rctl --controller-key "$pub" --api-key "$ro" network list | grep -q '^office ' ||
+	fail "read-only: network list"
+diff <(ztc admin resource list) <(rctl --api-key "$ro" resource list) ||
+	fail "remote output differs from the local one"
+rctl --api-key "$ro" audit --verify | grep -q '^audit chain ok' || fail "read-only: audit --verify"
+remote_refused "read-only key, a write" "API key 'auditor' is read-only: 'network.add' changes the model" \
+	--api-key "$ro" network add lab
+remote_refused "read-only key, a token" "is read-only" --api-key "$ro" device token --user alice@example.com
+ztc admin network list | grep -q '^lab ' && fail "a read-only key added a network"
+ZTGATE_API_KEY=$rw ZTGATE_CONTROLLER=127.0.0.1:7450 ZTGATE_CONTROLLER_KEY=$pub \
+	nsenter --net="/run/netns/$(zt_ns ctl)" -- "$ZTGATE" admin network add lab |
+	grep -q '^added network lab' || fail "read-write key (environment): network add"
+rctl --api-key "$rw" --json network show lab | jq -e '.object.actor == "api-key:ci"' >/dev/null ||
+	fail "the remote write's actor"
+ztc --json admin audit >"$ZT_TMP/audit.json"
+jq -e 'any(.records[]; .actor == "api-key:ci" and .action == "create" and .name == "lab")' \
+	"$ZT_TMP/audit.json" >/dev/null || fail "remote create not audited as api-key:ci"
+jq -e 'any(.records[]; .actor == "api-key:auditor" and .action == "api-key.denied")' \
+	"$ZT_TMP/audit.json" >/dev/null || fail "refused write not audited"
+jq -e 'any(.records[]; .actor == "api-key:auditor" and .action == "api.read")' \
+	"$ZT_TMP/audit.json" >/dev/null || fail "remote read not audited"
+remote_refused "another controller's key pinned" "another controller" \
+	--controller-key "$("$ZTGATE" keygen --out "$ZT_TMP/other.key" | tail -n 1)" --api-key "$ro" network list
+brief=$(ztc admin api-key add brief --role read-write --expires 1s | tail -n 1)
+sleep 2
+remote_refused "expired key" "refused the session" --api-key "$brief" network list
+ztc admin api-key rm ci | grep -q '^removed api-key ci' || fail "api-key rm"
+remote_refused "removed key" "refused the session" --api-key "$rw" network list
+remote_refused "no key" "needs --api-key" network list
+ztc --json admin audit | jq -e '[.records[] | select(.action == "api-key.refused")] | length >= 2' \
+	>/dev/null || fail "refused keys not audited"
+ztc admin audit --verify >/dev/null || fail "the chain broke with remote admin"
 
 section "killed, restarted: the state is kept"
 before=$(ztc admin export | jq -S .)

@@ -13,9 +13,10 @@
 #   3. local policy edits refused with one line; read-only commands work;
 #      `ztgate status` and stats show the session; then a new tunnel address
 #      from the controller restarts the client's tunnel from it
-#   4. a restart reconnects with the key alone (a --token given again ignored)
+#   4. a restart reconnects with the key alone (a --token given again ignored);
+#      a view naming a relay: the running client notes it takes effect at restart
 #   5. controller gone: the client restarted with it down still reaches nas
-#      from its persisted view (fail static)
+#      from its persisted view (fail static), and uses the view's relay
 set -euo pipefail
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/../lib.sh"
@@ -137,16 +138,30 @@ t0=$SECONDS
 wait_until 60 curl_nas || fail "curl after the connector's restart failed"
 log "ok: reconnected by key; --token ignored with a note; curl works ($((SECONDS - t0)) s after the restart)"
 
+section "4b. the view's relays join the node's own"
+"$ZTGATE" keygen --out "$ZT_TMP/relay.key" >/dev/null
+RELAY=$ZT_TUN_GW_IP:3478
+zt_daemon_as relay "$ZT_NS_INET" relay --listen "$RELAY" --key "$ZT_TMP/relay.key"
+jq --arg r "$RELAY" '.relays = [$r]' "$ZT_TMP/view-2.json" >"$ZT_TMP/v2" && mv "$ZT_TMP/v2" "$ZT_TMP/view-2.json"
+kill -HUP "$STUB_PID"
+wait_until 10 has_report applied '.id == 2 and .body.rev == 4' || fail "client: rev 4 not applied"
+wait_until 5 grep -q "the controller's relays changed (view rev 4)" "$(zt_daemon_out laptop)" ||
+	fail "no note that the view's new relays wait for a restart"
+log "ok: a running client notes that the view's relays take effect at its next start"
+
 section "5. fail static: controller down, client restarted"
 kill "$STUB_PID"
 wait_until 20 bash -c "[[ \$(\"$ZTGATE\" --socket '$ZT_TMP/laptop.sock' --json status | jq -r .controller.connected) == false ]]" ||
 	fail "the client still thinks it is connected"
 zt_daemon_stop_tag laptop
 zt_daemon_as laptop "$C" client --controller "$CTL" --upstream $ZT_TUN_GW_IP
-grep -q "persisted view rev 3 applied" "$(zt_daemon_out laptop)" || fail "the persisted view was not applied at start"
-page=$(ip netns exec "$C" curl -sS --max-time 10 http://nas.home.int/) || fail "curl with the controller down failed"
-[[ $page == "$ZT_TUN_PAGE" ]] || fail "curl: got '$page'"
+grep -q "persisted view rev 4 applied" "$(zt_daemon_out laptop)" || fail "the persisted view was not applied at start"
+wait_until 30 curl_nas || fail "curl with the controller down failed"
 log "ok: with the controller down, the restarted client enforces its last view and reaches nas"
+relay_up() { zt_cli laptop --json status | jq -e --arg r "$RELAY" 'any(.relays[]; .relay == $r and .registered)' >/dev/null; }
+wait_until 10 relay_up || fail "the persisted view's relay is not in use: $(zt_cli laptop --json status | jq -c .relays)"
+log "ok: the restarted client uses the view's relay $RELAY (registered), with no --relay of its own"
 zt_daemon_stop_tag laptop
 zt_daemon_stop_tag conn
+zt_daemon_stop_tag relay
 log "controller_nodes: all passed"

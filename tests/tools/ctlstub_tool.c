@@ -163,7 +163,8 @@ int main(int argc, char **argv)
 	struct zt_node_server_cfg cfg = { .ops = &ops };
 	const char *listen = NULL, *key = NULL;
 	struct zt_loop *loop;
-	char err[512];
+	char err[512], vkey[4096];
+	uint8_t vpub[ZT_VIEWSIG_PUB_LEN];
 	sigset_t mask;
 	int c, sfd;
 
@@ -181,8 +182,10 @@ int main(int argc, char **argv)
 			"[--tokens N]\n");
 		return 2;
 	}
+	snprintf(vkey, sizeof(vkey), "%s.view", key);	/* its view signing key, kept across runs */
 	if (zt_endpoint_parse(listen, &cfg.listen, err, sizeof(err)) ||
-	    zt_key_load_private(key, cfg.static_priv, err, sizeof(err))) {
+	    zt_key_load_private(key, cfg.static_priv, err, sizeof(err)) ||
+	    zt_viewsig_key_file(vkey, vpub, cfg.view_priv, err, sizeof(err))) {
 		fprintf(stderr, "ctlstub_tool: %s\n", err);
 		return 2;
 	}

@@ -19,6 +19,7 @@
 static char ctl_dir[64];
 static char ctl_err[512];
 static int64_t ctl_time = 1800000000;
+static const char *ctl_role;	/* the hello's role in ctl_enroll; NULL: the token's */
 
 static __attribute__((unused)) int64_t ctl_now(void)
 {
@@ -142,8 +143,17 @@ static __attribute__((unused)) int ctl_enroll(struct zt_model *m, const char *ha
 {
 	uint8_t pub[ZT_KEY_LEN] = { keybyte, 0x55 };
 	json_object *hello = json_object_new_object();
+	const char *p[] = { hash };
+	struct zt_db_rows *r = NULL;
 	int ret;
 
+	/* The role the token's kind wants (devices.c checks it), unless the test set one. */
+	if (!zt_db_query(m->db, "SELECT kind FROM tokens WHERE hash = $1", 1, p, &r, ctl_err,
+			 sizeof(ctl_err)) && r->nrows)
+		json_object_object_add(hello, "role", json_object_new_string(
+			ctl_role ? ctl_role : !strcmp(zt_db_cell(r, 0, 0), "connector") ? "connector"
+										: "client"));
+	zt_db_rows_free(r);
 	json_object_object_add(hello, "hostname", json_object_new_string(host));
 	ret = zt_model_enroll(m, hash, pub, hello, ident, ctl_err, sizeof(ctl_err));
 	json_object_put(hello);

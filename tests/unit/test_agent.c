@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Unit tests: the node's agent (agent/agent.h) without a controller.
- * Persistence (view.json written atomically, checked against its hash on
- * load), fail static (a persisted view is applied at start while the
+ * Persistence (view.json written atomically, checked against its hash and
+ * the controller's view signature on load: a tampered view or another
+ * key's signature is refused, and a node starting on a tampered view.json
+ * applies nothing and keeps running), fail static (a persisted view is applied at start while the
  * controller is down, and a failed apply leaves the state as it was),
  * the state dir's files (key made once with mode 0600, the pin), and
  * reconnect backoff bounded by about 30 s.
@@ -34,6 +36,7 @@
 static struct zt_loop *loop;
 static char dir[64];
 static char down[32];	/* a controller address where nobody listens */
+static uint8_t vk_pub[ZT_VIEWSIG_PUB_LEN], vk_priv[ZT_VIEWSIG_PRIV_LEN];	/* the "controller's" */
 static struct {
 	int applies;
 	uint64_t rev;
@@ -74,7 +77,7 @@ static void enrolled_dir(const char *d)
 	char err[256], key[256];
 
 	zt_noise_keypair(pub, priv);
-	assert_int_equal(zt_agent_pin_save(d, down, pub, true, err, sizeof(err)), 0);
+	assert_int_equal(zt_agent_pin_save(d, down, pub, vk_pub, true, err, sizeof(err)), 0);
 	snprintf(key, sizeof(key), "%s/node.key", d);
 	assert_int_equal(zt_key_generate_file(key, pub, err, sizeof(err)), 0);
 }
@@ -96,6 +99,16 @@ static struct zt_agent *open_agent(const char *d)
 	return a;
 }
 
+/* VIEW at REV saved into D with its hash and the test controller's signature. */
+static void save_signed(const char *d, json_object *v, uint64_t rev)
+{
+	char h[65], sig[ZT_VIEWSIG_B64_LEN + 1], err[256];
+
+	zt_cp_view_hash(v, h);
+	zt_viewsig_sign(vk_priv, rev, v, sig);
+	assert_int_equal(zt_agent_view_save(d, v, rev, h, sig, err, sizeof(err)), 0);
+}
+
 static void test_persist_round_trip(void **state)
 {
 	json_object *v = a_view("laptop"), *back = NULL;
@@ -105,9 +118,9 @@ static void test_persist_round_trip(void **state)
 
 	(void)state;
 	zt_cp_view_hash(v, h);
-	assert_int_equal(zt_agent_view_load(dir, &back, &rev, h2, err, sizeof(err)), -ENOENT);
-	assert_int_equal(zt_agent_view_save(dir, v, 12, h, err, sizeof(err)), 0);
-	assert_int_equal(zt_agent_view_load(dir, &back, &rev, h2, err, sizeof(err)), 0);
+	assert_int_equal(zt_agent_view_load(dir, vk_pub, &back, &rev, h2, err, sizeof(err)), -ENOENT);
+	save_signed(dir, v, 12);
+	assert_int_equal(zt_agent_view_load(dir, vk_pub, &back, &rev, h2, err, sizeof(err)), 0);
 	assert_int_equal(rev, 12);
 	assert_string_equal(h, h2);
 	assert_true(json_object_equal(v, back));
@@ -116,8 +129,8 @@ static void test_persist_round_trip(void **state)
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	/* A view that does not match its hash (edited by hand, torn) is refused. */
-	assert_int_equal(zt_agent_view_save(dir, v, 13, "00", err, sizeof(err)), 0);
-	assert_int_equal(zt_agent_view_load(dir, &back, &rev, h2, err, sizeof(err)), -EINVAL);
+	assert_int_equal(zt_agent_view_save(dir, v, 13, "00", "", err, sizeof(err)), 0);
+	assert_int_equal(zt_agent_view_load(dir, vk_pub, &back, &rev, h2, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "does not match its hash"));
 	/* Not JSON. */
 	{
@@ -126,8 +139,68 @@ static void test_persist_round_trip(void **state)
 		fputs("{\"rev\":", f);
 		fclose(f);
 	}
-	assert_int_equal(zt_agent_view_load(dir, &back, &rev, h2, err, sizeof(err)), -EINVAL);
+	assert_int_equal(zt_agent_view_load(dir, vk_pub, &back, &rev, h2, err, sizeof(err)), -EINVAL);
 	unlink(path);
+	json_object_put(v);
+}
+
+/* Signatures: a tampered view (hash made to match) or another key's signature is refused. */
+static void test_signature(void **state)
+{
+	json_object *v = a_view("laptop"), *back = NULL, *self;
+	char h[65], h2[65], sig[ZT_VIEWSIG_B64_LEN + 1], err[256];
+	uint8_t other_pub[ZT_VIEWSIG_PUB_LEN], other_priv[ZT_VIEWSIG_PRIV_LEN];
+	uint64_t rev;
+
+	(void)state;
+	zt_viewsig_sign(vk_priv, 7, v, sig);
+	assert_true(zt_viewsig_verify(vk_pub, 7, v, sig));
+	assert_false(zt_viewsig_verify(vk_pub, 8, v, sig));	/* the revision is signed too */
+	assert_false(zt_viewsig_verify(vk_pub, 7, v, NULL));
+	assert_false(zt_viewsig_verify(vk_pub, 7, v, "AAAA"));
+	/* Tampered: self.address changed, the hash recomputed, the old signature kept. */
+	json_object_object_get_ex(v, "self", &self);
+	json_object_object_add(self, "address", json_object_new_string("100.64.0.66"));
+	zt_cp_view_hash(v, h);
+	assert_false(zt_viewsig_verify(vk_pub, 7, v, sig));
+	assert_int_equal(zt_agent_view_save(dir, v, 7, h, sig, err, sizeof(err)), 0);
+	assert_int_equal(zt_agent_view_load(dir, vk_pub, &back, &rev, h2, err, sizeof(err)),
+			 -EBADMSG);
+	assert_non_null(strstr(err, "not signed by the controller's view key"));
+	assert_null(strchr(err, '\n'));
+	/* Signed by another key: refused; no key pinned: refused. */
+	zt_viewsig_keypair(other_pub, other_priv);
+	zt_viewsig_sign(other_priv, 7, v, sig);
+	assert_int_equal(zt_agent_view_save(dir, v, 7, h, sig, err, sizeof(err)), 0);
+	assert_int_equal(zt_agent_view_load(dir, vk_pub, &back, &rev, h2, err, sizeof(err)),
+			 -EBADMSG);
+	assert_int_equal(zt_agent_view_load(dir, NULL, &back, &rev, h2, err, sizeof(err)), -EBADMSG);
+	assert_int_equal(zt_agent_view_load(dir, other_pub, &back, &rev, h2, err, sizeof(err)), 0);
+	json_object_put(back);
+	json_object_put(v);
+}
+
+/* A node starting on a tampered view.json applies nothing and keeps going. */
+static void test_tampered_at_start(void **state)
+{
+	json_object *v = a_view("laptop"), *self;
+	char d[128], h[65], sig[ZT_VIEWSIG_B64_LEN + 1], err[256];
+	struct zt_agent *a;
+
+	(void)state;
+	snprintf(d, sizeof(d), "%s/tampered", dir);
+	enrolled_dir(d);
+	zt_viewsig_sign(vk_priv, 5, v, sig);
+	json_object_object_get_ex(v, "self", &self);
+	json_object_object_add(self, "address", json_object_new_string("100.64.0.66"));
+	zt_cp_view_hash(v, h);
+	assert_int_equal(zt_agent_view_save(d, v, 5, h, sig, err, sizeof(err)), 0);
+	memset(&node, 0, sizeof(node));
+	a = open_agent(d);
+	assert_int_equal(zt_agent_start(a, err, sizeof(err)), 0);
+	assert_int_equal(node.applies, 0);
+	assert_int_equal(zt_agent_rev(a), 0);
+	zt_agent_close(a);
 	json_object_put(v);
 }
 
@@ -142,7 +215,7 @@ static void test_fail_static(void **state)
 	snprintf(d, sizeof(d), "%s/fs", dir);
 	enrolled_dir(d);
 	zt_cp_view_hash(v, h);
-	assert_int_equal(zt_agent_view_save(d, v, 41, h, err, sizeof(err)), 0);
+	save_signed(d, v, 41);
 	memset(&node, 0, sizeof(node));
 	a = open_agent(d);
 	assert_int_equal(zt_agent_start(a, err, sizeof(err)), 0);
@@ -227,7 +300,7 @@ static void test_prepare(void **state)
 	assert_int_equal(zt_agent_prepare(d, NULL, down, NULL, &id, err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "enrollment not finished: start again with --token TOKEN");
 	/* Once enrolled, a token is ignored and the pin stays. */
-	assert_int_equal(zt_agent_pin_save(d, down, pub, true, err, sizeof(err)), 0);
+	assert_int_equal(zt_agent_pin_save(d, down, pub, NULL, true, err, sizeof(err)), 0);
 	zt_noise_keypair(pub, priv);
 	assert_int_equal(zt_token_new(&t, pub), 0);
 	zt_token_encode(&t, text);
@@ -278,6 +351,7 @@ static int setup(void **state)
 	snprintf(down, sizeof(down), "127.0.0.1:%u", ntohs(a.sin_port));
 	snprintf(dir, sizeof(dir), "/tmp/zt-test-agent.XXXXXX");
 	assert_non_null(mkdtemp(dir));
+	zt_viewsig_keypair(vk_pub, vk_priv);
 	return zt_loop_new(&loop);
 }
 
@@ -294,6 +368,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_persist_round_trip),
 		cmocka_unit_test(test_fail_static),
+		cmocka_unit_test(test_signature),
+		cmocka_unit_test(test_tampered_at_start),
 		cmocka_unit_test(test_prepare),
 	};
 

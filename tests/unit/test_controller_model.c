@@ -174,8 +174,18 @@ static void test_tokens(void **state)
 	memset(hash2, 'a', ZT_TOKEN_HASH_HEX_LEN);
 	assert_int_equal(ctl_enroll(m, hash2, 11, "gw", &id2), -EACCES);
 	assert_non_null(strstr(ctl_err, "unknown"));
-	/* A connector token binds the connector's key; a second device gets the next address. */
+	/* A connector token used by a client, a device token by a connector: refused, kept. */
 	assert_int_equal(ctl_token(m, ZT_K_CONNECTOR, "gw", 60, hash2), 0);
+	ctl_role = "client";
+	assert_int_equal(ctl_enroll(m, hash2, 12, "gw", &id2), -EACCES);
+	assert_non_null(strstr(ctl_err, "token is for a connector"));
+	assert_int_equal(ctl_token(m, ZT_K_USER, "alice@example.com", 3600, hash), 0);
+	ctl_role = "connector";
+	assert_int_equal(ctl_enroll(m, hash, 12, "laptop", &id2), -EACCES);
+	assert_non_null(strstr(ctl_err, "token is for a user"));
+	ctl_role = NULL;
+	assert_string_equal(zt_mobj_str(zt_model_find(m, ZT_K_CONNECTOR, "gw"), "pubkey"), "");
+	/* A connector token binds the connector's key; a second device gets the next address. */
 	assert_int_equal(ctl_enroll(m, hash2, 12, "gw", &id2), 0);
 	assert_int_equal(id2.kind, ZT_NODE_CONNECTOR);
 	assert_string_not_equal(zt_mobj_str(zt_model_find(m, ZT_K_CONNECTOR, "gw"), "pubkey"), "");
@@ -252,6 +262,73 @@ static void test_migration(void **state)
 	assert_non_null(strstr(ctl_err, "newer"));
 }
 
+/* API keys: stored as hashes, roles, expiry, removal, every step audited. */
+static void test_api_keys(void **state)
+{
+	struct zt_model *m = *state;
+	char text[ZT_APIKEY_TEXT_LEN + 1], hash[ZT_TOKEN_HASH_HEX_LEN + 1], name[64], *all;
+	json_object *obj = NULL, *list, *audit;
+	struct zt_token t;
+	bool ro = false;
+	uint64_t rev = m->rev;
+
+	assert_int_equal(zt_model_apikey_add(m, "ci", "admin", 0, "uid:0", text, sizeof(text), &obj,
+					     ctl_err, sizeof(ctl_err)), -EINVAL);
+	assert_non_null(strstr(ctl_err, "--role read-only or --role read-write"));
+	assert_int_equal(zt_model_apikey_add(m, "c i", "read-only", 0, "uid:0", text, sizeof(text),
+					     &obj, ctl_err, sizeof(ctl_err)), -EINVAL);
+	assert_int_equal(zt_model_apikey_add(m, "ci", "read-write", 3600, "uid:0", text, sizeof(text),
+					     &obj, ctl_err, sizeof(ctl_err)), 0);
+	assert_string_equal(json_object_get_string(json_object_object_get(obj, "role")), "read-write");
+	assert_false(json_object_object_get_ex(obj, "hash", NULL));
+	json_object_put(obj);
+	assert_int_equal(zt_model_apikey_add(m, "ci", "read-only", 0, "uid:0", text, sizeof(text),
+					     &obj, ctl_err, sizeof(ctl_err)), -EEXIST);
+	assert_int_equal(m->rev, rev);	/* keys are no model objects: no revision, no views */
+	/* The key's secret checks; the database holds only its hash. */
+	assert_int_equal(zt_apikey_decode(text, &t, ctl_err, sizeof(ctl_err)), 0);
+	assert_memory_equal(t.controller_pub, ctl_pub, ZT_KEY_LEN);
+	zt_token_secret_hash(t.secret, hash);
+	assert_int_equal(zt_model_apikey_check(m, hash, name, sizeof(name), &ro, ctl_err,
+					       sizeof(ctl_err)), 0);
+	assert_string_equal(name, "ci");
+	assert_false(ro);
+	list = zt_model_apikey_list(m, NULL, ctl_err, sizeof(ctl_err));
+	all = strdup(json_object_to_json_string(list));
+	assert_null(strstr(all, hash));
+	free(all);
+	json_object_put(list);
+	/* A wrong key, an expired one, a removed one: refused. */
+	hash[0] = hash[0] == 'a' ? 'b' : 'a';
+	assert_int_equal(zt_model_apikey_check(m, hash, name, sizeof(name), &ro, ctl_err,
+					       sizeof(ctl_err)), -EACCES);
+	zt_token_secret_hash(t.secret, hash);
+	ctl_time += 3601;
+	assert_int_equal(zt_model_apikey_check(m, hash, name, sizeof(name), &ro, ctl_err,
+					       sizeof(ctl_err)), -EACCES);
+	assert_non_null(strstr(ctl_err, "expired"));
+	assert_int_equal(zt_model_apikey_add(m, "ro", "read-only", 0, "uid:0", text, sizeof(text),
+					     &obj, ctl_err, sizeof(ctl_err)), 0);
+	json_object_put(obj);
+	assert_int_equal(zt_apikey_decode(text, &t, ctl_err, sizeof(ctl_err)), 0);
+	zt_token_secret_hash(t.secret, hash);
+	assert_int_equal(zt_model_apikey_check(m, hash, name, sizeof(name), &ro, ctl_err,
+					       sizeof(ctl_err)), 0);
+	assert_true(ro);
+	assert_int_equal(zt_model_apikey_rm(m, "ro", "uid:0", ctl_err, sizeof(ctl_err)), 0);
+	assert_int_equal(zt_model_apikey_rm(m, "ro", "uid:0", ctl_err, sizeof(ctl_err)), -ENOENT);
+	assert_int_equal(zt_model_apikey_check(m, hash, name, sizeof(name), &ro, ctl_err,
+					       sizeof(ctl_err)), -EACCES);
+	zt_token_wipe(&t);
+	audit = zt_audit_list(m, 0, ctl_err, sizeof(ctl_err));
+	all = strdup(json_object_to_json_string(audit));
+	assert_non_null(strstr(all, "api-key.create"));
+	assert_non_null(strstr(all, "api-key.delete"));
+	assert_non_null(strstr(all, "api-key.refused"));
+	free(all);
+	json_object_put(audit);
+}
+
 /* export -> apply is no change; a whole document applies at once or not at all. */
 static void test_apply(void **state)
 {
@@ -316,6 +393,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_db_error_changes_nothing, ctl_setup, ctl_teardown),
 		cmocka_unit_test_setup_teardown(test_tokens, ctl_setup, ctl_teardown),
 		cmocka_unit_test_setup_teardown(test_token_audit, ctl_setup, ctl_teardown),
+		cmocka_unit_test_setup_teardown(test_api_keys, ctl_setup, ctl_teardown),
 		cmocka_unit_test_setup_teardown(test_migration, ctl_setup, ctl_teardown),
 		cmocka_unit_test_setup_teardown(test_apply, ctl_setup, ctl_teardown),
 		cmocka_unit_test_setup_teardown(test_placeholders, ctl_setup, ctl_teardown),

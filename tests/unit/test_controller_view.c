@@ -213,6 +213,18 @@ static void test_endpoint_and_revocation(void **state)
 	a = view_text(m, &n.alice);
 	has(a, "\"endpoint\":\"192.0.2.1:51820\"", true);
 	free(a);
+	/* Listening on any address: the address its connection came from, its own port. */
+	body = json_object_new_object();
+	json_object_object_add(body, "endpoint", json_object_new_string("198.51.100.7:40000"));
+	zt_model_node_ops.report(m, &n.gw_office, "connect", body);
+	json_object_put(body);
+	body = json_object_new_object();
+	json_object_object_add(body, "endpoint", json_object_new_string("0.0.0.0:51821"));
+	zt_model_node_ops.report(m, &n.gw_office, "endpoint", body);
+	json_object_put(body);
+	a = view_text(m, &n.alice);
+	has(a, "\"endpoint\":\"198.51.100.7:51821\"", true);
+	free(a);
 	/* A disabled user's device has no view: the node server closes it. */
 	args = ctl_args("{\"disable\":true}");
 	assert_int_equal(zt_model_set(m, ZT_K_USER, "alice@example.com", args, "uid:0", &body,

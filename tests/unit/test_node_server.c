@@ -239,11 +239,15 @@ static void test_enroll_views_restart(void **state)
 	assert_int_equal(node.applies, 1);
 	/* Persisted. */
 	{
+		struct zt_agent_identity pid;
 		json_object *pv;
 		uint64_t prev;
 		char h[65], err[128];
 
-		assert_int_equal(zt_agent_view_load(dir, &pv, &prev, h, err, sizeof(err)), 0);
+		/* Signed by the node server's key, which the node pinned from the accept. */
+		assert_int_equal(zt_agent_prepare(dir, NULL, controller, NULL, &pid, err, sizeof(err)), 0);
+		assert_true(pid.has_view_key);
+		assert_int_equal(zt_agent_view_load(dir, pid.view_key, &pv, &prev, h, err, sizeof(err)), 0);
 		assert_int_equal(prev, 1);
 		assert_true(json_object_equal(pv, m.view));
 		json_object_put(pv);

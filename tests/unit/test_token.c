@@ -105,6 +105,28 @@ static void test_fresh_secrets(void **state)
 	assert_string_not_equal(a, b);
 }
 
+/* API keys: the same form under "ztak1_"; neither form passes for the other. */
+static void test_api_keys(void **state)
+{
+	char tok[ZT_TOKEN_TEXT_LEN + 1], key[ZT_APIKEY_TEXT_LEN + 1], err[128];
+	struct zt_token t, u;
+
+	(void)state;
+	make(&t, tok);
+	zt_apikey_encode(&t, key);
+	assert_int_equal(strlen(key), ZT_APIKEY_TEXT_LEN);
+	assert_int_equal(strncmp(key, ZT_APIKEY_PREFIX, strlen(ZT_APIKEY_PREFIX)), 0);
+	assert_int_equal(zt_apikey_decode(key, &u, err, sizeof(err)), 0);
+	assert_memory_equal(t.secret, u.secret, ZT_TOKEN_SECRET_LEN);
+	assert_memory_equal(t.controller_pub, u.controller_pub, ZT_KEY_LEN);
+	assert_int_equal(zt_apikey_decode(tok, &u, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "not a ztgate API key"));
+	assert_int_equal(zt_token_decode(key, &u, err, sizeof(err)), -EINVAL);
+	key[20] = '\0';
+	assert_int_equal(zt_apikey_decode(key, &u, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "API key is truncated or corrupted"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -112,6 +134,7 @@ int main(void)
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_hash),
 		cmocka_unit_test(test_fresh_secrets),
+		cmocka_unit_test(test_api_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

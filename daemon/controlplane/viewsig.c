@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Signed views (viewsig.h): BoringSSL's Ed25519 over the domain, the
+ * revision and the view's plain JSON text; the controller's signing key
+ * file. No crypto of our own.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/base64.h>
+#include <openssl/curve25519.h>
+#include <openssl/digest.h>
+#include <openssl/hkdf.h>
+#include <openssl/mem.h>
+
+#include "controlplane/viewsig.h"
+
+#define VIEWSIG_DOMAIN	"ztgate view 1"
+#define SEED_LEN	32
+#define SEED_B64_LEN	44
+
+void zt_viewsig_keypair(uint8_t pub[ZT_VIEWSIG_PUB_LEN], uint8_t priv[ZT_VIEWSIG_PRIV_LEN])
+{
+	ED25519_keypair(pub, priv);
+}
+
+/* The signed message of VIEW at REV (malloc'd, *LEN bytes), or NULL. */
+static uint8_t *message(uint64_t rev, json_object *view, size_t *len)
+{
+	const char *text = json_object_to_json_string_ext(view, JSON_C_TO_STRING_PLAIN);
+	size_t dlen = sizeof(VIEWSIG_DOMAIN), tlen = strlen(text);
+	uint8_t *m = malloc(dlen + 8 + tlen);
+
+	if (!m)
+		return NULL;
+	memcpy(m, VIEWSIG_DOMAIN, dlen);	/* with its NUL */
+	for (int i = 0; i < 8; i++)
+		m[dlen + i] = (uint8_t)(rev >> (56 - 8 * i));
+	memcpy(m + dlen + 8, text, tlen);
+	*len = dlen + 8 + tlen;
+	return m;
+}
+
+void zt_viewsig_sign(const uint8_t priv[ZT_VIEWSIG_PRIV_LEN], uint64_t rev, json_object *view,
+		     char out[ZT_VIEWSIG_B64_LEN + 1])
+{
+	uint8_t sig[ZT_VIEWSIG_LEN];
+	size_t len = 0;
+	uint8_t *m = message(rev, view, &len);
+
+	out[0] = '\0';
+	if (m && ED25519_sign(sig, m, len, priv))
+		EVP_EncodeBlock((uint8_t *)out, sig, sizeof(sig));
+	free(m);
+}
+
+bool zt_viewsig_verify(const uint8_t pub[ZT_VIEWSIG_PUB_LEN], uint64_t rev, json_object *view,
+		       const char *sig)
+{
+	uint8_t raw[ZT_VIEWSIG_LEN + 3];
+	size_t len = 0, rlen = 0;
+	uint8_t *m;
+	bool ok;
+
+	if (!sig || strlen(sig) != ZT_VIEWSIG_B64_LEN ||
+	    !EVP_DecodeBase64(raw, &rlen, sizeof(raw), (const uint8_t *)sig, strlen(sig)) ||
+	    rlen != ZT_VIEWSIG_LEN)
+		return false;
+	m = message(rev, view, &len);
+	ok = m && ED25519_verify(m, len, raw, pub) == 1;
+	free(m);
+	return ok;
+}
+
+void zt_viewsig_pub_to_base64(const uint8_t pub[ZT_VIEWSIG_PUB_LEN],
+			      char out[ZT_VIEWSIG_PUB_B64_LEN + 1])
+{
+	EVP_EncodeBlock((uint8_t *)out, pub, ZT_VIEWSIG_PUB_LEN);
+}
+
+int zt_viewsig_pub_from_base64(const char *text, uint8_t pub[ZT_VIEWSIG_PUB_LEN])
+{
+	uint8_t raw[ZT_VIEWSIG_PUB_LEN + 3];
+	size_t len = 0;
+
+	if (!text || strlen(text) != ZT_VIEWSIG_PUB_B64_LEN ||
+	    !EVP_DecodeBase64(raw, &len, sizeof(raw), (const uint8_t *)text, strlen(text)) ||
+	    len != ZT_VIEWSIG_PUB_LEN)
+		return -EINVAL;
+	memcpy(pub, raw, ZT_VIEWSIG_PUB_LEN);
+	return 0;
+}
+
+/* A new key into PATH (O_EXCL, 0600): its seed in base64. */
+static int key_create(const char *path, uint8_t pub[ZT_VIEWSIG_PUB_LEN],
+		      uint8_t priv[ZT_VIEWSIG_PRIV_LEN], char *err, size_t errlen)
+{
+	char b64[SEED_B64_LEN + 2];
+	int fd, ret = 0;
+	ssize_t w;
+
+	ED25519_keypair(pub, priv);
+	EVP_EncodeBlock((uint8_t *)b64, priv, SEED_LEN);	/* the seed: priv's first half */
+	strcat(b64, "\n");
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	w = write(fd, b64, strlen(b64));
+	if (w != (ssize_t)strlen(b64) || fsync(fd)) {
+		ret = -EIO;
+		snprintf(err, errlen, "writing %s: %s", path, strerror(w < 0 ? errno : EIO));
+		unlink(path);
+	}
+	close(fd);
+out:
+	OPENSSL_cleanse(b64, sizeof(b64));
+	return ret;
+}
+
+int zt_viewsig_key_file(const char *path, uint8_t pub[ZT_VIEWSIG_PUB_LEN],
+			uint8_t priv[ZT_VIEWSIG_PRIV_LEN], char *err, size_t errlen)
+{
+	char buf[SEED_B64_LEN + 8];
+	uint8_t seed[SEED_LEN + 3];
+	size_t len = 0;
+	ssize_t n;
+	int fd, ret = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		return key_create(path, pub, priv, err, errlen);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(-ret));
+		return ret;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		n--;
+	if (n != SEED_B64_LEN ||
+	    !EVP_DecodeBase64(seed, &len, sizeof(seed), (const uint8_t *)buf, (size_t)n) ||
+	    len != SEED_LEN) {
+		snprintf(err, errlen, "%s: not a view signing key (base64 of 32 bytes)", path);
+		ret = -EINVAL;
+		goto out;
+	}
+	ED25519_keypair_from_seed(pub, priv, seed);
+out:
+	OPENSSL_cleanse(buf, sizeof(buf));
+	OPENSSL_cleanse(seed, sizeof(seed));
+	return ret;
+}
+
+int zt_viewsig_key_derive(const uint8_t static_priv[32], uint8_t pub[ZT_VIEWSIG_PUB_LEN],
+			  uint8_t priv[ZT_VIEWSIG_PRIV_LEN])
+{
+	static const char label[] = "ztgate view signing key v1";
+	uint8_t seed[32];
+
+	if (!HKDF(seed, sizeof(seed), EVP_sha256(), static_priv, 32, NULL, 0,
+		  (const uint8_t *)label, sizeof(label) - 1))
+		return -EIO;
+	ED25519_keypair_from_seed(pub, priv, seed);
+	OPENSSL_cleanse(seed, sizeof(seed));
+	return 0;
+}
