@@ -50,6 +50,8 @@ static const char *const migrations[] = {
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == ZT_SCHEMA_VERSION,
+	       "one migration per schema version");
 
 int zt_schema_version(struct zt_db *db, int *version, char *err, size_t errlen)
 {
