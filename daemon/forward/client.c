@@ -455,3 +455,25 @@ void zt_client_tunnel_status_json(struct zt_client_tunnel *ct, json_object *o)
 	json_object_object_add(o, "peers", peers);
 	json_object_object_add(o, "relays", zt_path_relays_json(ct->relays));
 }
+
+int zt_client_tunnel_ping(struct zt_client_tunnel *ct, const char *name, const char *id,
+			  json_object *o, char *err, size_t errlen)
+{
+	struct ct_peer *cp = peer_by_name(ct, name);
+	const struct zt_resource_def *res = NULL;
+
+	if (!cp) {
+		res = zt_policy_find(ct->policy, name);
+		if (!res) {
+			snprintf(err, errlen, "no connector or resource named '%.64s'", name);
+			return -ENOENT;
+		}
+		if (!res->connector[0] || !(cp = peer_by_name(ct, res->connector))) {
+			snprintf(err, errlen, "resource '%.64s' is served by no connector", name);
+			return -ENOENT;
+		}
+		json_object_object_add(o, "resource", json_object_new_string(res->name));
+	}
+	json_object_object_add(o, "peer", json_object_new_string(cp->name));
+	return zt_paths_ping_json(ct->paths, cp->peer, id, o, err, errlen);
+}

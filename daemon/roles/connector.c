@@ -498,6 +498,31 @@ static bool health(struct zt_daemon *d, json_object *checks)
 	return c->tun && c->fwd;
 }
 
+/* `ztgate ping DEVICE`: one probe to a device, or with "id" its answer. */
+static json_object *cmd_ping(struct zt_daemon *d, const struct zt_ctl_req *r)
+{
+	struct connector *c = d->role;
+	const char *peer = zt_ctl_str(r, "peer");
+	json_object *o;
+	char err[256];
+
+	if (!peer)
+		return zt_ctl_error("ping needs a device name");
+	if (!c->fwd)
+		return zt_ctl_error("the connector's tunnel is not up yet: nothing to ping");
+	o = zt_ctl_ok();
+	if (zt_connector_fwd_ping(c->fwd, peer, zt_ctl_str(r, "id"), o, err, sizeof(err))) {
+		json_object_put(o);
+		return zt_ctl_error(err);
+	}
+	return o;
+}
+
+static const struct zt_ctl_cmd commands[] = {
+	{ "ping", cmd_ping, 0, false },
+	{ 0 },
+};
+
 const struct zt_role_ops zt_role_connector = {
 	.name = "connector",
 	.summary = "ends device tunnels in the private network, enforces grants, forwards, logs connections",
@@ -518,4 +543,5 @@ const struct zt_role_ops zt_role_connector = {
 	.status = on_status,
 	.health = health,
 	.event = on_event,
+	.commands = commands,
 };
