@@ -440,8 +440,12 @@ void zt_client_tunnel_stats_json(struct zt_client_tunnel *ct, json_object *o)
 #undef PUT
 	json_object_object_add(o, "tunnel", t);
 	peers = json_object_new_array();
-	for (size_t i = 0; i < ct->npeers; i++)
-		json_object_array_add(peers, zt_tunnel_peer_json(ct->peers[i].name, ct->peers[i].peer));
+	for (size_t i = 0; i < ct->npeers; i++) {
+		json_object *row = zt_tunnel_peer_json(ct->peers[i].name, ct->peers[i].peer);
+
+		zt_paths_stats_json(ct->paths, ct->peers[i].peer, row);
+		json_object_array_add(peers, row);
+	}
 	json_object_object_add(o, "peers", peers);
 }
 

@@ -1284,6 +1284,21 @@ int zt_paths_ping_json(struct zt_paths *ps, struct zt_tunnel_peer *p, const char
 	return 0;
 }
 
+void zt_paths_stats_json(struct zt_paths *ps, const struct zt_tunnel_peer *p, json_object *row)
+{
+	struct zt_path_status st = { .path = ZT_PATH_NONE };
+
+	if (p && (!ps || zt_paths_status(ps, p, &st))) {
+		memset(&st, 0, sizeof(st));
+		st.path = tstats(p).endpoint.ss_family != AF_UNSPEC ? ZT_PATH_DIRECT : ZT_PATH_NONE;
+	}
+	json_object_object_add(row, "path", json_object_new_string(zt_path_kind_name(st.path)));
+	if (st.rtt_us)
+		json_object_object_add(row, "rtt_ms", json_object_new_double((double)st.rtt_us / 1000.0));
+	json_object_object_add(row, "upgrades", json_object_new_int64((int64_t)st.upgrades));
+	json_object_object_add(row, "fallbacks", json_object_new_int64((int64_t)st.fallbacks));
+}
+
 /*
  * The peer's candidates as last received: "candidates" (taken, probed) and
  * "candidates_refused" ([{"candidate", "why"}] of the last message), and

@@ -187,6 +187,14 @@ void zt_paths_relayed_input(struct zt_paths *ps, int index, const uint8_t src[ZT
 /* P's path for `ztgate status`. -ENOENT if P is not tracked. */
 int zt_paths_status(struct zt_paths *ps, const struct zt_tunnel_peer *p, struct zt_path_status *st);
 /*
+ * `ztgate stats` (and so /metrics): ROW, a peer's counters, gains "path"
+ * (as zt_path_kind_name), "rtt_ms" when measured, "upgrades" and
+ * "fallbacks". PS may be NULL (no path logic: direct when the tunnel has
+ * an endpoint), P too (path "none").
+ */
+void zt_paths_stats_json(struct zt_paths *ps, const struct zt_tunnel_peer *p, json_object *row);
+
+/*
  * `ztgate ping` (docs/RELAY.md): a probe (tunnel/ctrl.h) to P along its
  * current path, as its traffic goes (queued behind a handshake when no
  * session is up). The peer answers it the way it came; the answer is kept
