@@ -52,6 +52,12 @@ static const struct option bugreport_opts[] = {
 	{ 0 }
 };
 
+static const struct option ping_opts[] = {
+	{ "count", required_argument, NULL, 'c' },
+	{ "timeout", required_argument, NULL, CLI_OPT_LONG },
+	{ 0 }
+};
+
 static const struct option netcheck_opts[] = {
 	{ "relay", required_argument, NULL, CLI_OPT_LONG },
 	{ 0 }
@@ -267,6 +273,22 @@ const struct cli_cmd cli_cmds[] = {
 		.pos = { "NAME" },
 		.min_pos = 1,
 		.run = cmd_resolve,
+	},
+	{
+		.words = "ping",
+		.usage = "PEER|RESOURCE [-c N] [--timeout SECONDS]",
+		.summary = "tunnel-level ping: the path each probe took and its RTT",
+		.details = "client: PEER is a connector, or RESOURCE the resource whose connector is\n"
+			   "  pinged; connector: PEER is a device\n"
+			   "a probe goes along the peer's current path (a handshake first if no session\n"
+			   "  is up) and is answered the way it came: printed per probe as direct\n"
+			   "  IP:PORT or relayed via RELAY over udp/tcp, with its round trip; then a\n"
+			   "  summary; exit 1 if no probe was answered\n"
+			   "-c: probes, one a second (default 5); --timeout: per probe (default 2)",
+		.opts = ping_opts,
+		.pos = { "PEER" },
+		.min_pos = 1,
+		.run = cmd_ping,
 	},
 	{
 		.words = "teardown",

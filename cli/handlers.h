@@ -43,6 +43,9 @@ int cmd_dns(struct cli *c, const struct cli_args *a);
 int cmd_resolve(struct cli *c, const struct cli_args *a);
 int cmd_teardown(struct cli *c, const struct cli_args *a);
 
+/* cmd_ping.c: a tunnel-level ping */
+int cmd_ping(struct cli *c, const struct cli_args *a);
+
 /* cmd_admin.c: the controller's admin commands, every one of them */
 int cmd_admin(struct cli *c, const struct cli_args *a);
 int cmd_admin_apply(struct cli *c, const struct cli_args *a);

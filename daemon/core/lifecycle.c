@@ -35,6 +35,7 @@
 enum {
 	OPT_STATE_DIR = 1, OPT_SOCKET, OPT_PIN_DIR, OPT_TEARDOWN, OPT_HELP, OPT_VERSION,
 	OPT_LOG_LEVEL, OPT_SOCKET_GROUP, OPT_METRICS, OPT_CONTROLLER, OPT_TOKEN,
+	OPT_TOKEN_FILE,
 };
 
 static const struct option common_options[] = {
@@ -55,6 +56,7 @@ static const struct option teardown_option = { "teardown", no_argument, NULL, OP
 static const struct option managed_options[] = {
 	{ "controller", required_argument, NULL, OPT_CONTROLLER },
 	{ "token", required_argument, NULL, OPT_TOKEN },
+	{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 };
 
 /*
@@ -90,13 +92,46 @@ static size_t merge_options(const struct zt_role_ops *ops, struct option *out)
 	if (ops->needs & ZT_ROLE_POLICY)
 		out[n++] = teardown_option;
 	if (ops->needs & ZT_ROLE_MANAGED) {
-		out[n++] = managed_options[0];
-		out[n++] = managed_options[1];
+		for (i = 0; i < sizeof(managed_options) / sizeof(managed_options[0]); i++)
+			out[n++] = managed_options[i];
 	}
 	for (i = 0; ops->options && ops->options[i].name && n < MAX_OPTIONS - 1; i++)
 		out[n++] = ops->options[i];
 	out[n] = (struct option){ 0 };
 	return n;
+}
+
+/*
+ * --token-file FILE: the token in FILE (a Kubernetes Secret's file, say:
+ * not in the process's command line). An absent FILE is no token: a node
+ * already enrolled needs none. 0, or -errno after one line on stderr.
+ */
+static int read_token_file(struct zt_daemon *d, const char *path)
+{
+	static char token[512];
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if (d->token) {
+		fprintf(stderr, "ztgated %s: --token and --token-file: give one\n", d->ops->name);
+		return -EINVAL;
+	}
+	if (!f && errno == ENOENT)
+		return 0;
+	if (!f) {
+		int e = errno;
+
+		fprintf(stderr, "ztgated %s: --token-file %s: %s\n", d->ops->name, path, strerror(e));
+		return -e;
+	}
+	n = fread(token, 1, sizeof(token) - 1, f);
+	fclose(f);
+	while (n && (token[n - 1] == '\n' || token[n - 1] == '\r' || token[n - 1] == ' '))
+		n--;
+	token[n] = '\0';
+	if (n)
+		d->token = token;
+	return 0;
 }
 
 /* 0: go on; 1: done (--help, --teardown), exit 0; -EINVAL: usage error, reported. */
@@ -119,7 +154,18 @@ static int parse_options(struct zt_daemon *d, int argc, char **argv, bool *teard
 			if (add_controller(d, optarg))
 				return -EINVAL;
 			break;
-		case OPT_TOKEN: d->token = optarg; break;
+		case OPT_TOKEN:
+			if (d->token) {
+				fprintf(stderr, "ztgated %s: --token given twice, or with --token-file\n",
+					d->ops->name);
+				return -EINVAL;
+			}
+			d->token = optarg;
+			break;
+		case OPT_TOKEN_FILE:
+			if (read_token_file(d, optarg))
+				return -EINVAL;
+			break;
 		case OPT_TEARDOWN: *teardown_now = true; break;
 		case OPT_LOG_LEVEL:
 			if (zt_log_set_level(optarg)) {
@@ -136,7 +182,8 @@ static int parse_options(struct zt_daemon *d, int argc, char **argv, bool *teard
 				"            [--metrics ADDR:PORT] [--version]\n");
 			if (d->ops->needs & ZT_ROLE_MANAGED)
 				fprintf(stdout, "managed by a controller: --controller HOST:PORT "
-					"[--token TOKEN] (the token at the first start only;\n"
+					"[--token TOKEN | --token-file FILE] (the token at the first\n"
+					"start only; an absent FILE is no token;\n"
 					"the node's key is made in the state dir unless --key is given)\n");
 			return 1;
 		case OPT_VERSION:

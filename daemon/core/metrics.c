@@ -9,8 +9,9 @@
  * counter added to stats is a metric without more code: per-resource
  * counters as ztgate_resource_*_total{resource}, every other number as
  * ztgate_<path>[_total] (a counter unless it is known to be a gauge), rows of
- * arrays (peers, relays) labelled by their name; durations in ms become
- * seconds. lifecycle.c opens and closes it.
+ * arrays (relays, the relay's peers) labelled by their name; the tunnel's
+ * peers as ztgate_peer_*{peer} with their path as a state set; durations in
+ * ms become seconds. lifecycle.c opens and closes it.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -144,7 +145,7 @@ static bool is_gauge(const char *name)
 		"registered_peers", "tcp_connections", "entries", "routes", "fake_ips", "accepts",
 		"index", "expires_in_s", "capacity", "size", "pending", "peers", "sessions",
 		"active", "in_use", "open_flows", "flows", "generation", "resources", "devices",
-		"connected", "rev_applied",
+		"connected", "rev_applied", "session_up", "queued",
 	};
 
 	for (size_t i = 0; i < sizeof(gauges) / sizeof(gauges[0]); i++)
@@ -307,6 +308,49 @@ static void put_resources(struct text *t, json_object *arr)
 	}
 }
 
+/* Is ARR the tunnel's peers (client, connector: rows with "name" and "path"), not the relay's? */
+static bool tunnel_peers(json_object *arr)
+{
+	json_object *row = json_object_array_get_idx(arr, 0), *v;
+
+	return json_object_is_type(arr, json_type_array) && row &&
+	       json_object_object_get_ex(row, "name", &v) && json_object_is_type(v, json_type_string) &&
+	       json_object_object_get_ex(row, "path", &v) && json_object_is_type(v, json_type_string);
+}
+
+/*
+ * The tunnel's peers (client: connectors; connector: devices), labelled
+ * peer="NAME": every number of the row as ztgate_peer_* (bytes and packets
+ * each way, handshakes, rtt_seconds, upgrades, fallbacks...), and the path
+ * as a state set, ztgate_peer_path{peer, path} 1 for the one taken and 0
+ * for the others, so `sum by (path)` counts peers per path with no gaps.
+ */
+static void put_peers(struct families *fs, json_object *arr)
+{
+	static const char *const kinds[] = { "direct", "relayed-udp", "relayed-tcp", "none" };
+	size_t n = json_object_array_length(arr);
+
+	for (size_t i = 0; i < n; i++) {
+		json_object *row = json_object_array_get_idx(arr, i), *name, *path;
+		struct text l = { 0 }, *t;
+
+		if (!json_object_object_get_ex(row, "name", &name) ||
+		    !json_object_object_get_ex(row, "path", &path))
+			continue;
+		put_label(&l, "peer", json_object_get_string(name));
+		if (!l.failed) {
+			put_object(fs, "peer_", row, l.buf);
+			t = family(fs, "ztgate_peer_path", true,
+				   "1 for the path the peer takes now (direct, relayed-udp, relayed-tcp, "
+				   "none), 0 for the others");
+			for (size_t k = 0; t && k < sizeof(kinds) / sizeof(kinds[0]); k++)
+				put(t, "ztgate_peer_path{%s,path=\"%s\"} %d\n", l.buf, kinds[k],
+				    !strcmp(kinds[k], json_object_get_string(path)));
+		}
+		free(l.buf);
+	}
+}
+
 static void render_metrics(struct zt_metrics *m, struct text *t)
 {
 	json_object *stats = zt_daemon_stats(m->d), *v;
@@ -324,6 +368,10 @@ static void render_metrics(struct zt_metrics *m, struct text *t)
 	json_object_object_del(stats, "total");	/* a sum of the above: PromQL's job */
 	json_object_object_del(stats, "ok");
 	json_object_object_del(stats, "version");
+	if (json_object_object_get_ex(stats, "peers", &v) && tunnel_peers(v)) {
+		put_peers(&fs, v);
+		json_object_object_del(stats, "peers");
+	}
 	put_object(&fs, "", stats, "");
 	put_families(t, &fs);
 	json_object_put(stats);

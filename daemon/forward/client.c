@@ -440,8 +440,12 @@ void zt_client_tunnel_stats_json(struct zt_client_tunnel *ct, json_object *o)
 #undef PUT
 	json_object_object_add(o, "tunnel", t);
 	peers = json_object_new_array();
-	for (size_t i = 0; i < ct->npeers; i++)
-		json_object_array_add(peers, zt_tunnel_peer_json(ct->peers[i].name, ct->peers[i].peer));
+	for (size_t i = 0; i < ct->npeers; i++) {
+		json_object *row = zt_tunnel_peer_json(ct->peers[i].name, ct->peers[i].peer);
+
+		zt_paths_stats_json(ct->paths, ct->peers[i].peer, row);
+		json_object_array_add(peers, row);
+	}
 	json_object_object_add(o, "peers", peers);
 }
 
@@ -454,4 +458,26 @@ void zt_client_tunnel_status_json(struct zt_client_tunnel *ct, json_object *o)
 								  ct->peers[i].peer));
 	json_object_object_add(o, "peers", peers);
 	json_object_object_add(o, "relays", zt_path_relays_json(ct->relays));
+}
+
+int zt_client_tunnel_ping(struct zt_client_tunnel *ct, const char *name, const char *id,
+			  json_object *o, char *err, size_t errlen)
+{
+	struct ct_peer *cp = peer_by_name(ct, name);
+	const struct zt_resource_def *res = NULL;
+
+	if (!cp) {
+		res = zt_policy_find(ct->policy, name);
+		if (!res) {
+			snprintf(err, errlen, "no connector or resource named '%.64s'", name);
+			return -ENOENT;
+		}
+		if (!res->connector[0] || !(cp = peer_by_name(ct, res->connector))) {
+			snprintf(err, errlen, "resource '%.64s' is served by no connector", name);
+			return -ENOENT;
+		}
+		json_object_object_add(o, "resource", json_object_new_string(res->name));
+	}
+	json_object_object_add(o, "peer", json_object_new_string(cp->name));
+	return zt_paths_ping_json(ct->paths, cp->peer, id, o, err, errlen);
 }

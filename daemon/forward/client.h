@@ -65,5 +65,13 @@ void zt_client_tunnel_cork(struct zt_client_tunnel *ct, bool cork);
 void zt_client_tunnel_stats_json(struct zt_client_tunnel *ct, json_object *o);
 /* `ztgate status`: "peers" (each connector's path) and "relays". */
 void zt_client_tunnel_status_json(struct zt_client_tunnel *ct, json_object *o);
+/*
+ * `ztgate ping NAME`: NAME is a connector, or a resource (its connector is
+ * pinged). One probe sent (ID NULL) or its answer (path.h
+ * zt_paths_ping_json), with "peer" (and "resource") in O. 0 or -errno
+ * with ERR (-ENOENT: no such connector or resource).
+ */
+int zt_client_tunnel_ping(struct zt_client_tunnel *ct, const char *name, const char *id,
+			  json_object *o, char *err, size_t errlen);
 
 #endif

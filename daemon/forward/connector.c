@@ -425,8 +425,12 @@ void zt_connector_fwd_stats_json(const struct zt_connector_fwd *c, json_object *
 		zt_flows_stats(c->flows, o);	/* "flows": active, device_full, ... */
 	json_object_object_add(o, "tunnel", zt_tunnel_stats_json(c->tunnel));
 	devs = json_object_new_array();
-	for (size_t i = 0; i < c->ndevices; i++)
-		json_object_array_add(devs, zt_tunnel_peer_json(c->devices[i].name, c->devices[i].peer));
+	for (size_t i = 0; i < c->ndevices; i++) {
+		json_object *row = zt_tunnel_peer_json(c->devices[i].name, c->devices[i].peer);
+
+		zt_paths_stats_json(c->paths, c->devices[i].peer, row);
+		json_object_array_add(devs, row);
+	}
 	json_object_object_add(o, "peers", devs);
 }
 

@@ -84,5 +84,12 @@ void zt_connector_fwd_public_key(const struct zt_connector_fwd *c, uint8_t pub[3
 /* `ztgate stats` and `ztgate status`. */
 void zt_connector_fwd_stats_json(const struct zt_connector_fwd *c, json_object *o);
 void zt_connector_fwd_status_json(const struct zt_connector_fwd *c, json_object *o);
+/*
+ * `ztgate ping DEVICE`: one probe sent (ID NULL) or its answer
+ * (path/paths.h zt_paths_ping_json), with "peer" in O. 0 or -errno with
+ * ERR (-ENOENT: no such device).
+ */
+int zt_connector_fwd_ping(struct zt_connector_fwd *c, const char *name, const char *id,
+			  json_object *o, char *err, size_t errlen);
 
 #endif

@@ -328,6 +328,19 @@ void zt_connector_fwd_status_json(const struct zt_connector_fwd *c, json_object 
 	json_object_object_add(o, "relays", zt_path_relays_json(c->relays));
 }
 
+int zt_connector_fwd_ping(struct zt_connector_fwd *c, const char *name, const char *id,
+			  json_object *o, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < c->ndevices; i++) {
+		if (strcmp(c->devices[i].name, name))
+			continue;
+		json_object_object_add(o, "peer", json_object_new_string(name));
+		return zt_paths_ping_json(c->paths, c->devices[i].peer, id, o, err, errlen);
+	}
+	snprintf(err, errlen, "no device named '%.64s'", name);
+	return -ENOENT;
+}
+
 /* Every device and its bindings, at close. */
 void devices_free(struct zt_connector_fwd *c)
 {

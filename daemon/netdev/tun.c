@@ -139,6 +139,25 @@ static int link_set_mtu(int ifindex, uint32_t mtu)
 	return ret ? ret : nl_talk(&r);
 }
 
+int zt_tun_set_group(struct zt_tun *t, uint32_t group, char *err, size_t errlen)
+{
+	struct nl_req r = { 0 };
+	struct ifinfomsg *ifi;
+	int ret;
+
+	r.nh.nlmsg_len = NLMSG_LENGTH(sizeof(*ifi));
+	r.nh.nlmsg_type = RTM_NEWLINK;
+	ifi = NLMSG_DATA(&r.nh);
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = t->ifindex;
+	ret = nl_attr(&r, IFLA_GROUP, &group, sizeof(group));
+	if (!ret)
+		ret = nl_talk(&r);
+	if (ret)
+		snprintf(err, errlen, "%s: interface group %u: %s", t->name, group, strerror(-ret));
+	return ret;
+}
+
 int zt_tun_set_mtu(struct zt_tun *t, uint32_t mtu, char *err, size_t errlen)
 {
 	int ret = link_set_mtu(t->ifindex, mtu);

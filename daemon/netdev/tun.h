@@ -42,6 +42,9 @@ const char *zt_tun_name(const struct zt_tun *t);
 /* Give the interface ADDR (its prefix length as given). Already present is fine. */
 int zt_tun_add_addr(struct zt_tun *t, const struct zt_prefix *addr, char *err, size_t errlen);
 
+/* Put the link in interface GROUP (IFLA_GROUP: nftables' iifgroup/oifgroup). 0 or -errno. */
+int zt_tun_set_group(struct zt_tun *t, uint32_t group, char *err, size_t errlen);
+
 /* Set the link's MTU (the tunnel's inner MTU). 0 or -errno. */
 int zt_tun_set_mtu(struct zt_tun *t, uint32_t mtu, char *err, size_t errlen);
 

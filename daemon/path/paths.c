@@ -66,12 +66,24 @@
 
 #define PEER_BUCKETS	256
 #define PROBES_KEPT	32	/* outstanding probes remembered per peer */
+#define PINGS_KEPT	8	/* `ztgate ping` probes remembered per peer, answered or not */
 
 enum state { ST_DIRECT, ST_RELAYED };
 
 struct probe_sent {
 	uint64_t id;		/* 0: free slot */
 	uint64_t sent_ns;
+};
+
+/* A probe of `ztgate ping` (zt_paths_ping): kept until PINGS_KEPT later ones overwrite it. */
+struct ping_sent {
+	uint64_t id;		/* 0: free slot */
+	uint64_t sent_ns;
+	uint64_t rtt_ns;
+	bool answered;
+	bool direct;		/* the answer came directly (from FROM), else through RELAY */
+	int relay;
+	struct sockaddr_storage from;
 };
 
 struct path_peer {
@@ -100,6 +112,8 @@ struct path_peer {
 	uint64_t refused_total;
 	struct probe_sent probes[PROBES_KEPT];
 	unsigned int probe_slot;
+	struct ping_sent pings[PINGS_KEPT];
+	unsigned int ping_slot;
 	uint64_t rtt_us;
 	int relay;			/* the relay it last came or went through; -1: none */
 	uint64_t upgrades, fallbacks;
@@ -749,6 +763,30 @@ static void on_probe(struct zt_paths *ps, struct path_peer *pp, struct zt_tunnel
 		send_probe(ps, pp, p, src, now);
 }
 
+/*
+ * The answer to a `ztgate ping` probe: recorded, nothing else. It came back
+ * the way the probe went (on_probe answers along the path it arrived on), so
+ * it says which path the peer's traffic takes now; the path state is the
+ * path probes' business alone.
+ */
+static void on_pong(struct path_peer *pp, uint64_t id, enum zt_tunnel_rx_path how,
+		    const struct sockaddr_storage *src, uint64_t now)
+{
+	for (unsigned int i = 0; id && i < PINGS_KEPT; i++) {
+		struct ping_sent *ping = &pp->pings[i];
+
+		if (ping->id != id || ping->answered)
+			continue;
+		ping->answered = true;
+		ping->rtt_ns = now - ping->sent_ns;
+		ping->direct = how == ZT_TUNNEL_RX_DIRECT;
+		ping->relay = pp->relay;	/* relayed: the one it came through (relayed_input) */
+		if (ping->direct)
+			ping->from = *src;
+		return;
+	}
+}
+
 static void on_probe_ack(struct zt_paths *ps, struct path_peer *pp, struct zt_tunnel_peer *p,
 			 const uint8_t *msg, enum zt_tunnel_rx_path how,
 			 const struct sockaddr_storage *src, uint64_t now)
@@ -761,8 +799,10 @@ static void on_probe_ack(struct zt_paths *ps, struct path_peer *pp, struct zt_tu
 	for (unsigned int i = 0; i < PROBES_KEPT; i++)
 		if (id && pp->probes[i].id == id)
 			slot = &pp->probes[i];
-	if (!slot)
-		return;		/* not ours, or answered already */
+	if (!slot) {
+		on_pong(pp, id, how, src, now);	/* a ping's, or not ours */
+		return;
+	}
 	slot->id = 0;
 	if (how == ZT_TUNNEL_RX_DIRECT) {
 		struct sockaddr_storage cur = tstats(p).endpoint;
@@ -1127,6 +1167,136 @@ int zt_paths_status(struct zt_paths *ps, const struct zt_tunnel_peer *p, struct 
 		st->relay = ps->relays[r].name;
 	}
 	return 0;
+}
+
+int zt_paths_ping(struct zt_paths *ps, struct zt_tunnel_peer *p, uint64_t *id)
+{
+	struct path_peer *pp = peer_get(ps, p, zt_mono_ns());
+	uint8_t msg[ZT_PROBE_LEN];
+	struct ping_sent *slot;
+	uint64_t v = 0;
+	int ret;
+
+	if (!pp)
+		return -ENOMEM;
+	while (!v)
+		if (!RAND_bytes((uint8_t *)&v, sizeof(v)))
+			return -EIO;
+	msg[ZT_CTRL_OFF_TYPE] = ZT_CTRL_PROBE;
+	memcpy(msg + ZT_PROBE_OFF_ID, &v, ZT_PROBE_ID_LEN);
+	slot = &pp->pings[pp->ping_slot];
+	*slot = (struct ping_sent){ .id = v, .sent_ns = zt_mono_ns(), .relay = -1 };
+	/* Along the peer's path, as its traffic goes: queued behind a handshake if need be. */
+	ret = zt_tunnel_send(ps->t, p, msg, sizeof(msg));
+	if (ret) {
+		slot->id = 0;
+		return ret;
+	}
+	pp->ping_slot = (pp->ping_slot + 1) % PINGS_KEPT;
+	*id = v;
+	rearm(ps);
+	return 0;
+}
+
+int zt_paths_pong(struct zt_paths *ps, const struct zt_tunnel_peer *p, uint64_t id,
+		  struct zt_paths_pong *out)
+{
+	struct path_peer *pp = peer_find(ps, zt_tunnel_peer_key(p));
+
+	memset(out, 0, sizeof(*out));
+	out->path = ZT_PATH_NONE;
+	out->from.ss_family = AF_UNSPEC;
+	for (unsigned int i = 0; pp && id && i < PINGS_KEPT; i++) {
+		const struct ping_sent *ping = &pp->pings[i];
+
+		if (ping->id != id)
+			continue;
+		out->answered = ping->answered;
+		if (!ping->answered)
+			return 0;
+		out->rtt_ns = ping->rtt_ns;
+		if (ping->direct) {
+			out->path = ZT_PATH_DIRECT;
+			out->from = ping->from;
+		} else if (ping->relay >= 0 && ping->relay < ps->nrelays) {
+			out->path = ps->relays[ping->relay].tcp ? ZT_PATH_RELAYED_TCP :
+								  ZT_PATH_RELAYED_UDP;
+			out->relay = ps->relays[ping->relay].name;
+		} else {
+			out->path = ZT_PATH_RELAYED_UDP;	/* relayed, by a relay since removed */
+		}
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* The answer to ping ID (16 hex digits) in O; ERR when it is not one of P's. */
+static int pong_json(struct zt_paths *ps, struct zt_tunnel_peer *p, const char *id,
+		     json_object *o, char *err, size_t errlen)
+{
+	struct zt_paths_pong pong;
+	unsigned long long v;
+	char *end, buf[64];
+
+	errno = 0;
+	v = strtoull(id, &end, 16);
+	if (errno || !*id || *end || strlen(id) != 16 ||
+	    zt_paths_pong(ps, p, (uint64_t)v, &pong)) {
+		snprintf(err, errlen, "ping %.32s: no such probe (forgotten after %d more)", id,
+			 PINGS_KEPT);
+		return -ENOENT;
+	}
+	json_object_object_add(o, "answered", json_object_new_boolean(pong.answered));
+	if (!pong.answered)
+		return 0;
+	json_object_object_add(o, "path", json_object_new_string(zt_path_kind_name(pong.path)));
+	if (pong.path == ZT_PATH_DIRECT) {
+		format_ep(&pong.from, buf, sizeof(buf));
+		json_object_object_add(o, "endpoint", json_object_new_string(buf));
+	} else if (pong.relay) {
+		json_object_object_add(o, "relay", json_object_new_string(pong.relay));
+	}
+	json_object_object_add(o, "rtt_ms", json_object_new_double((double)pong.rtt_ns / 1e6));
+	return 0;
+}
+
+int zt_paths_ping_json(struct zt_paths *ps, struct zt_tunnel_peer *p, const char *id,
+		       json_object *o, char *err, size_t errlen)
+{
+	char buf[24];
+	uint64_t v;
+	int ret;
+
+	if (!ps || !p) {
+		snprintf(err, errlen, "no tunnel to this peer");
+		return -ENOTCONN;
+	}
+	if (id)
+		return pong_json(ps, p, id, o, err, errlen);
+	ret = zt_paths_ping(ps, p, &v);
+	if (ret) {
+		snprintf(err, errlen, "ping: %s", strerror(-ret));
+		return ret;
+	}
+	snprintf(buf, sizeof(buf), "%016llx", (unsigned long long)v);
+	json_object_object_add(o, "id", json_object_new_string(buf));
+	json_object_object_add(o, "session_up", json_object_new_boolean(session_up(p)));
+	return 0;
+}
+
+void zt_paths_stats_json(struct zt_paths *ps, const struct zt_tunnel_peer *p, json_object *row)
+{
+	struct zt_path_status st = { .path = ZT_PATH_NONE };
+
+	if (p && (!ps || zt_paths_status(ps, p, &st))) {
+		memset(&st, 0, sizeof(st));
+		st.path = tstats(p).endpoint.ss_family != AF_UNSPEC ? ZT_PATH_DIRECT : ZT_PATH_NONE;
+	}
+	json_object_object_add(row, "path", json_object_new_string(zt_path_kind_name(st.path)));
+	if (st.rtt_us)
+		json_object_object_add(row, "rtt_ms", json_object_new_double((double)st.rtt_us / 1000.0));
+	json_object_object_add(row, "upgrades", json_object_new_int64((int64_t)st.upgrades));
+	json_object_object_add(row, "fallbacks", json_object_new_int64((int64_t)st.fallbacks));
 }
 
 /*

@@ -186,6 +186,43 @@ void zt_paths_relayed_input(struct zt_paths *ps, int index, const uint8_t src[ZT
 
 /* P's path for `ztgate status`. -ENOENT if P is not tracked. */
 int zt_paths_status(struct zt_paths *ps, const struct zt_tunnel_peer *p, struct zt_path_status *st);
+/*
+ * `ztgate stats` (and so /metrics): ROW, a peer's counters, gains "path"
+ * (as zt_path_kind_name), "rtt_ms" when measured, "upgrades" and
+ * "fallbacks". PS may be NULL (no path logic: direct when the tunnel has
+ * an endpoint), P too (path "none").
+ */
+void zt_paths_stats_json(struct zt_paths *ps, const struct zt_tunnel_peer *p, json_object *row);
+
+/*
+ * `ztgate ping` (docs/RELAY.md): a probe (tunnel/ctrl.h) to P along its
+ * current path, as its traffic goes (queued behind a handshake when no
+ * session is up). The peer answers it the way it came; the answer is kept
+ * for zt_paths_pong() and changes no path. 0 with *ID, or -errno.
+ */
+int zt_paths_ping(struct zt_paths *ps, struct zt_tunnel_peer *p, uint64_t *id);
+
+struct zt_paths_pong {
+	bool answered;
+	enum zt_path_kind path;			/* the way the answer came */
+	struct sockaddr_storage from;		/* direct: the peer's endpoint; else AF_UNSPEC */
+	const char *relay;			/* relayed: the relay's name (may be NULL) */
+	uint64_t rtt_ns;
+};
+
+/* Ping ID's answer, or not yet (answered false). -ENOENT: no such ping (the last 8 are kept). */
+int zt_paths_pong(struct zt_paths *ps, const struct zt_tunnel_peer *p, uint64_t id,
+		  struct zt_paths_pong *out);
+
+/*
+ * The control command `ping` for peer P: without ID, send one and add its
+ * "id" (16 hex digits) and "session_up" to O; with ID, add "answered" and,
+ * when it is, "path", "endpoint" (direct) or "relay", and "rtt_ms".
+ * 0, or -errno with ERR.
+ */
+int zt_paths_ping_json(struct zt_paths *ps, struct zt_tunnel_peer *p, const char *id,
+		       json_object *o, char *err, size_t errlen);
+
 /* "direct", "relayed-udp", "relayed-tcp", "none". */
 const char *zt_path_kind_name(enum zt_path_kind k);
 /*

@@ -325,9 +325,30 @@ static json_object *cmd_dns_resolve(struct zt_daemon *d, const struct zt_ctl_req
 	return o;
 }
 
+/* `ztgate ping NAME`: one probe to a connector (or a resource's), or with "id" its answer. */
+static json_object *cmd_ping(struct zt_daemon *d, const struct zt_ctl_req *r)
+{
+	struct client *cl = d->role;
+	const char *peer = zt_ctl_str(r, "peer");
+	json_object *o;
+	char err[256];
+
+	if (!peer)
+		return zt_ctl_error("ping needs a connector or resource name");
+	if (!cl->tunnel)
+		return zt_ctl_error("this client has no tunnel (no --key or --controller): nothing to ping");
+	o = zt_ctl_ok();
+	if (zt_client_tunnel_ping(cl->tunnel, peer, zt_ctl_str(r, "id"), o, err, sizeof(err))) {
+		json_object_put(o);
+		return zt_ctl_error(err);
+	}
+	return o;
+}
+
 static const struct zt_ctl_cmd commands[] = {
 	{ "dns.list", cmd_dns_list, 0, false },
 	{ "dns.resolve", cmd_dns_resolve, 0, false },
+	{ "ping", cmd_ping, 0, false },
 	{ 0 },
 };
 

@@ -66,7 +66,8 @@ struct connector {
 	char dns_csv[512];
 	struct zt_prefix device_range;
 	struct zt_tun *tun;
-	bool destroy_tun, rules, forward_set;
+	bool destroy_tun, rules;
+	char nft_table[ZT_NFT_TABLE_MAX];	/* ours alone: keyed by the pin dir */
 	struct zt_connector_fwd *fwd;
 	struct zt_uplink_guard *guard;	/* the XDP guard on --uplink; NULL without */
 };
@@ -131,7 +132,10 @@ static void on_event(struct zt_daemon *d, const struct zt_event *e, json_object 
 
 static void on_status(struct zt_daemon *d, json_object *o)
 {
-	zt_connector_fwd_status_json(((struct connector *)d->role)->fwd, o);
+	struct connector *c = d->role;
+
+	json_object_object_add(o, "nft_table", json_object_new_string(c->nft_table));
+	zt_connector_fwd_status_json(c->fwd, o);
 }
 
 static void on_stats(struct zt_daemon *d, json_object *o)
@@ -397,9 +401,13 @@ static int tun_up(struct zt_daemon *d, char *err, size_t errlen)
 			     errlen);
 	if (!ret)
 		ret = zt_tun_set_routes(c->tun, &c->device_range, 1, err, errlen);
+	/* The forward guard of a namespace where ztgate turned forwarding on lets our TUN's group through. */
 	if (!ret)
-		ret = zt_nat_rules_install(zt_tun_name(c->tun), &c->device_range, &c->forward_set,
-					   err, errlen);
+		ret = zt_tun_set_group(c->tun, ZT_NFT_TUN_GROUP, err, errlen);
+	zt_nat_table_name(d->pin_dir, c->nft_table, sizeof(c->nft_table));
+	if (!ret)
+		ret = zt_nat_rules_install(c->nft_table, zt_tun_name(c->tun), &c->device_range, err,
+					   errlen);
 	c->rules = !ret;
 	return ret;
 }
@@ -470,6 +478,7 @@ static void ready(struct zt_daemon *d, json_object *ready)
 	json_object_object_add(ready, "port", json_object_new_int(zt_connector_fwd_port(c->fwd)));
 	json_object_object_add(ready, "pubkey", json_object_new_string(b64));
 	json_object_object_add(ready, "tun", json_object_new_string(zt_tun_name(c->tun)));
+	json_object_object_add(ready, "nft_table", json_object_new_string(c->nft_table));
 	json_object_object_add(ready, "uplink", json_object_new_string(c->o.uplink ? c->o.uplink : "none"));
 	json_object_object_add(ready, "dns", json_object_new_string(c->dns_csv[0] ? c->dns_csv : "resolv.conf"));
 	json_object_object_add(ready, "devices", json_object_new_int((int)d->policy.ndevices));
@@ -484,9 +493,8 @@ static void stop(struct zt_daemon *d)
 	zt_connector_fwd_close(c->fwd);	/* logs the end of every open flow */
 	c->fwd = NULL;
 	if (c->rules)
-		zt_nat_rules_remove(c->forward_set);
+		zt_nat_rules_remove(c->nft_table);
 	c->rules = false;
-	c->forward_set = false;
 	if (c->tun && d->loop)
 		zt_loop_del(d->loop, zt_tun_fd(c->tun));
 	zt_tun_close(c->tun, c->destroy_tun);
@@ -503,6 +511,31 @@ static bool health(struct zt_daemon *d, json_object *checks)
 	json_object_object_add(checks, "tunnel", json_object_new_string(c->fwd ? "ok" : "down"));
 	return c->tun && c->fwd;
 }
+
+/* `ztgate ping DEVICE`: one probe to a device, or with "id" its answer. */
+static json_object *cmd_ping(struct zt_daemon *d, const struct zt_ctl_req *r)
+{
+	struct connector *c = d->role;
+	const char *peer = zt_ctl_str(r, "peer");
+	json_object *o;
+	char err[256];
+
+	if (!peer)
+		return zt_ctl_error("ping needs a device name");
+	if (!c->fwd)
+		return zt_ctl_error("the connector's tunnel is not up yet: nothing to ping");
+	o = zt_ctl_ok();
+	if (zt_connector_fwd_ping(c->fwd, peer, zt_ctl_str(r, "id"), o, err, sizeof(err))) {
+		json_object_put(o);
+		return zt_ctl_error(err);
+	}
+	return o;
+}
+
+static const struct zt_ctl_cmd commands[] = {
+	{ "ping", cmd_ping, 0, false },
+	{ 0 },
+};
 
 const struct zt_role_ops zt_role_connector = {
 	.name = "connector",
@@ -524,4 +557,5 @@ const struct zt_role_ops zt_role_connector = {
 	.status = on_status,
 	.health = health,
 	.event = on_event,
+	.commands = commands,
 };

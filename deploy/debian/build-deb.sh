@@ -1,7 +1,7 @@
 #!/bin/bash
 # deploy/debian/build-deb.sh VERSION OUTDIR (`make deb`): the Debian package
 # ztgate_VERSION_ARCH.deb from the built binaries and deploy/: binaries, the
-# systemd unit per role, default config, man pages, bash completion,
+# systemd unit per role (the controller's drop-in), default config, man pages, bash completion,
 # logrotate for the audit trail. Depends are read off the binaries' shared
 # libraries (dpkg -S), so they follow the build.
 set -euo pipefail
@@ -16,12 +16,15 @@ rm -rf "$stage"
 install -D -m 0755 "$root/build/ztgated" "$stage/usr/sbin/ztgated"
 install -D -m 0755 "$root/build/ztgate" "$stage/usr/bin/ztgate"
 install -D -m 0644 "$root/deploy/systemd/ztgated@.service" "$stage/lib/systemd/system/ztgated@.service"
+install -D -m 0644 "$root/deploy/systemd/ztgated@controller.service.d/controller.conf" \
+	"$stage/lib/systemd/system/ztgated@controller.service.d/controller.conf"
 install -D -m 0755 "$root/deploy/systemd/ztgate-prepare" "$stage/usr/lib/ztgate/ztgate-prepare"
 install -D -m 0644 "$root/deploy/debian/ztgated.default" "$stage/etc/default/ztgated"
 install -D -m 0644 "$root/deploy/debian/ztgate.logrotate" "$stage/etc/logrotate.d/ztgate"
 install -D -m 0644 "$root/deploy/completion/ztgate.bash" \
 	"$stage/usr/share/bash-completion/completions/ztgate"
 install -d -m 0755 "$stage/etc/ztgate"
+install -m 0644 "$root/deploy/debian/controller.conf" "$stage/etc/ztgate/controller.conf"
 for page in ztgated ztgate; do
 	install -d "$stage/usr/share/man/man8"
 	scdoc <"$root/deploy/man/$page.8.scd" | gzip -9n >"$stage/usr/share/man/man8/$page.8.gz"
@@ -45,6 +48,6 @@ sed -e "s/@VERSION@/$deb_version/" -e "s/@ARCH@/$arch/" -e "s/@DEPENDS@/$depends
 	"$root/deploy/debian/control.in" >"$stage/DEBIAN/control"
 install -m 0755 "$root/deploy/debian/postinst" "$root/deploy/debian/prerm" \
 	"$root/deploy/debian/postrm" "$stage/DEBIAN/"
-printf '/etc/default/ztgated\n/etc/logrotate.d/ztgate\n' >"$stage/DEBIAN/conffiles"
+printf '/etc/default/ztgated\n/etc/ztgate/controller.conf\n/etc/logrotate.d/ztgate\n' >"$stage/DEBIAN/conffiles"
 dpkg-deb --root-owner-group -Zxz --build "$stage" "$out/ztgate_${deb_version}_${arch}.deb" >/dev/null
 echo "$out/ztgate_${deb_version}_${arch}.deb"

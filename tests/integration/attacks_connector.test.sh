@@ -148,7 +148,8 @@ section "6. A3: the private network pushing packets into a device"
 # device opened) or, past it, by the connector (no flow in its table).
 dropped() {
 	local k u
-	k=$(ip netns exec "$N" nft list counter ip ztgate unsolicited 2>/dev/null | grep -o 'packets [0-9]*' | cut -d' ' -f2)
+	k=$(ip netns exec "$N" nft list counter ip "$(zt_cli conn --json status | jq -r .nft_table)" unsolicited 2>/dev/null |
+		grep -o 'packets [0-9]*' | cut -d' ' -f2)
 	u=$(zt_cli conn --json stats | jq '.connector.unsolicited // 0')
 	echo $(( ${k:-0} + u ))
 }

@@ -7,7 +7,10 @@
 # text with the per-resource counters, named by convention (_total, labels);
 # (b) GET /healthz answers 200 with every check ok, and `ztgate health` exits
 # 0; (c) Prometheus scrapes the daemon and a PromQL query returns the denied
-# packets the enforcer counted; (d) only GET is served, other paths are 404.
+# packets the enforcer counted; (d) only GET is served, other paths are 404;
+# (e) a client (in the same namespace, scraped by the same Prometheus) and a
+# connector (its own namespace, over a veth): per peer the path as a state set
+# (ztgate_peer_path{peer,path}) and bytes each way, after `ztgate ping`.
 set -euo pipefail
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/../lib.sh"
@@ -17,6 +20,7 @@ zt_require jq nsenter curl prometheus promtool ncat
 zt_require_bins
 
 METRICS=127.0.0.1:9464
+CLIENT_METRICS=127.0.0.1:9466
 PROM=127.0.0.1:9090
 
 section "enforcer with --metrics"
@@ -64,6 +68,9 @@ scrape_configs:
   - job_name: ztgate
     static_configs:
       - targets: ['$METRICS']
+  - job_name: tunnel
+    static_configs:
+      - targets: ['$CLIENT_METRICS']
 EOF
 zt_bg prometheus "$M" prometheus --config.file="$ZT_TMP/prom.yml" \
 	--storage.tsdb.path="$ZT_TMP/prom" --web.listen-address=$PROM
@@ -88,4 +95,47 @@ grep -q 'ztgate_resource_' <<<"$out" && fail "the relay exports resource familie
 lint=$(promtool check metrics <<<"$out" 2>&1) || fail "promtool check metrics (relay): $lint"
 zt_daemon_stop TERM
 log "ok: relay /metrics clean"
+
+section "the tunnel's peers: path and bytes per peer"
+zt_netns_add conn
+N=$(zt_ns conn)
+zt_veth "$M" c0 "$N" u0
+zt_addr "$M" c0 192.0.2.1/24
+zt_addr "$N" u0 192.0.2.2/24
+wait_until 5 zt_link_up "$N" u0 || fail "conn/u0 not up"
+CONN_PUB=$(zt_keygen "$ZT_TMP/conn.key")
+DEV_PUB=$(zt_keygen "$ZT_TMP/laptop.key")
+zt_daemon_as conn "$N" connector --listen 192.0.2.2:51820 --key "$ZT_TMP/conn.key" --dns 127.0.0.1 \
+	--metrics 127.0.0.1:9467
+zt_cli conn device add laptop --pubkey "$DEV_PUB" --address 100.64.0.2 >/dev/null
+zt_daemon_as laptop "$M" client --address 100.64.0.2 --key "$ZT_TMP/laptop.key" --upstream 127.0.0.1 \
+	--metrics $CLIENT_METRICS
+zt_cli laptop connector add office --pubkey "$CONN_PUB" --endpoint 192.0.2.2:51820 >/dev/null
+zt_cli laptop ping office -c 2 >/dev/null || fail "ztgate ping office: $(zt_cli laptop ping office -c 1 2>&1)"
+out=$(ncurl "http://$CLIENT_METRICS/metrics")
+lint=$(promtool check metrics <<<"$out" 2>&1) || fail "promtool check metrics (client): $lint"
+grep -q '^ztgate_peer_path{peer="office",path="direct"} 1$' <<<"$out" &&
+	grep -q '^ztgate_peer_path{peer="office",path="relayed-udp"} 0$' <<<"$out" ||
+	fail "client /metrics: no path state set for office: $(grep peer_path <<<"$out")"
+grep -Eq '^ztgate_peer_tx_bytes_total\{peer="office"\} [1-9]' <<<"$out" ||
+	fail "client /metrics: no bytes sent to office: $(grep peer_tx <<<"$out")"
+cout=$(ip netns exec "$N" curl -sS --max-time 5 http://127.0.0.1:9467/metrics)
+lint=$(promtool check metrics <<<"$cout" 2>&1) || fail "promtool check metrics (connector): $lint"
+grep -q '^ztgate_peer_path{peer="laptop",path="direct"} 1$' <<<"$cout" &&
+	grep -Eq '^ztgate_peer_rx_bytes_total\{peer="laptop"\} [1-9]' <<<"$cout" ||
+	fail "connector /metrics: no path or bytes for laptop: $(grep '^ztgate_peer_' <<<"$cout" | zt_oneline)"
+log "ok: /metrics of client and connector: $(grep -E '^ztgate_peer_(path\{.*direct|tx_bytes)' <<<"$out" | zt_oneline); promtool clean"
+pquery() {
+	ncurl -G "http://$PROM/api/v1/query" --data-urlencode "query=$1" 2>/dev/null |
+		jq -r '.data.result[0].value[1] // empty' 2>/dev/null
+}
+direct_scraped() { [[ $(pquery 'ztgate_peer_path{job="tunnel",peer="office",path="direct"}') == 1 ]]; }
+wait_until 30 direct_scraped || fail "Prometheus: ztgate_peer_path{peer=\"office\",path=\"direct\"} not 1 within 30 s (got '$(pquery 'ztgate_peer_path{job="tunnel",peer="office"}')')"
+n=$(pquery 'count(ztgate_peer_path{job="tunnel"} == 1)')
+[[ $n == 1 ]] || fail "Prometheus: $n paths taken by office at once, want 1"
+tx=$(pquery 'ztgate_peer_tx_bytes_total{job="tunnel",peer="office"}')
+[[ -n $tx ]] && (( tx > 0 )) || fail "Prometheus: ztgate_peer_tx_bytes_total for office: '$tx'"
+log "ok: PromQL ztgate_peer_path{peer=\"office\",path=\"direct\"} = 1, ztgate_peer_tx_bytes_total{peer=\"office\"} = $tx"
+zt_daemon_stop_tag laptop
+zt_daemon_stop_tag conn
 log "metrics: all passed"

@@ -35,6 +35,8 @@
 #      the relay's capture holds no plaintext; netcheck: hard NAT yes
 #   10 UDP dropped at router A: relayed over TCP (client --relay-tcp), curl works;
 #      the relay restarted: the client reconnects and curl works again
+# `ztgate ping` (issue 12) in 5 (direct, both ways, by connector and by
+# resource; an unknown peer), 9 (relayed over UDP) and 10 (relayed over TCP).
 #
 # ASSUMED, as issue 5 does not fix them (change here if the pieces differ):
 # - `ztgate --json status` -> {"peers": [{name, path ("direct" | "relayed-udp" |
@@ -181,6 +183,20 @@ start_client() {	# start_client RELAY-ARGS...
 ping_replies_after() { awk -v t="$2" -F'[][]' '/bytes from/ && $2 + 0 > t { n++ } END { print n + 0 }' "$1"; }
 ping_replies_after_at_least() { (( $(ping_replies_after "$1" "$2") >= $3 )); }
 netcheck() { on_cli "$ZTGATE" --socket "$ZT_TMP/laptop.sock" netcheck --relay "$R1" --relay "$R2" 2>&1; }
+# zt_ping TAG PEER N WANT: `ztgate ping PEER -c N` answers N probes, each on a
+# line holding WANT, each with an RTT of 0.001..1000 ms, and a summary.
+zt_ping() {
+	local out rtts
+	out=$(zt_cli "$1" ping "$2" -c "$3" 2>&1) || fail "ztgate ping $2 ($1) failed: $out"
+	printf '%s\n' "$out" | sed 's/^/    /'
+	(( $(grep -c "^probe [0-9]*: .*$4.*, rtt [0-9.]* ms$" <<<"$out") == $3 )) ||
+		fail "ztgate ping $2 ($1): want $3 probes answered with '$4'"
+	rtts=$(grep -o 'rtt [0-9.]* ms$' <<<"$out" | awk '{ print $2 }')
+	awk '$1 < 0.001 || $1 > 1000 { bad = 1 } END { exit bad }' <<<"$rtts" ||
+		fail "ztgate ping $2 ($1): implausible RTTs: $(zt_oneline <<<"$rtts")"
+	grep -q "^--- .*: $3 probes, $3 answered (0% lost), rtt min/avg/max " <<<"$out" ||
+		fail "ztgate ping $2 ($1): no summary"
+}
 
 section "3. keys, relays, the connector"
 CONN_PUB=$(zt_keygen "$ZT_TMP/conn.key")
@@ -256,6 +272,14 @@ jq -e --arg a "$ZT_NAT_A_WAN:" '(.endpoint | startswith($a)) and (.rx_bytes > 0)
 zt_cli laptop status | grep -qi direct || fail "'ztgate status' on the client does not say direct: $(zt_cli laptop status)"
 log "ok: client status: $cp"
 log "ok: connector status: $np"
+zt_ping laptop office 3 "office: direct $ZT_NAT_B_WAN:"
+zt_ping laptop nas 2 "office: direct $ZT_NAT_B_WAN:"
+zt_ping conn laptop 2 "laptop: direct $ZT_NAT_A_WAN:"
+rc=0
+out=$(zt_cli laptop ping nosuch -c 1 2>&1) || rc=$?
+(( rc == 1 )) && [[ $(wc -l <<<"$out") == 1 && $out == *"no connector or resource named 'nosuch'"* ]] ||
+	fail "ztgate ping nosuch: want one clear line and exit 1, got rc $rc: $out"
+log "ok: ztgate ping: direct from the client (by connector and by resource) and from the connector; unknown peer: '$out'"
 # From now on the relay forwards nothing for the pair while traffic flows.
 f0=$(fwd)
 on_cli ping -n -c 40 -i 0.05 -W 1 "$NAS" >"$ZT_TMP/ping-direct.out" || fail "ping while direct: $(tail -n 3 "$ZT_TMP/ping-direct.out")"
@@ -413,6 +437,8 @@ done
 zt_nat_path_is conn laptop relayed-udp || fail "fully-random NAT: connector path '$(zt_nat_path conn laptop)', want relayed-udp"
 page_ok || fail "fully-random NAT: curl after the upgrade attempts"
 log "ok: 12 s of upgrade attempts: still relayed-udp on both sides, still working; relay forwarded $f0 -> $(fwd)"
+zt_ping laptop office 2 "office: relayed via $R1 over udp"
+log "ok: ztgate ping office: relayed via $R1 over udp"
 zt_capture_stop relay-random
 zt_capture_stop priv-random
 grep -aqF "$MARK" "$ZT_TMP/priv-random.pcap" || fail "control: the marker is not in the capture next to nas"
@@ -441,9 +467,11 @@ wait_until 10 zt_nat_path_is laptop office relayed-tcp || fail "UDP blocked: cli
 zt_capture_stop relay-tcp
 n=$(zt_capture_count relay-tcp "tcp port $ZT_NAT_RELAY_TCP_PORT")
 (( n > 10 )) || fail "the relay saw only $n TCP packets from the client"
-(( $(zt_capture_count relay-tcp udp) == 0 )) || fail "UDP from the client reached the relay with UDP blocked"
+(( $(zt_capture_count relay-tcp "udp and src host $ZT_NAT_A_WAN") == 0 )) || fail "UDP from the client reached the relay with UDP blocked"
 if grep -aqF "$MARK" "$ZT_TMP/relay-tcp.pcap"; then fail "the relay's TCP capture holds the plaintext marker"; fi
 log "ok: relayed-tcp ($(paths)); $n TCP packets at the relay, no UDP, no plaintext"
+zt_ping laptop office 2 "office: relayed via $R1TCP over tcp"
+log "ok: ztgate ping office: relayed via $R1TCP over tcp"
 # The relay restarted under a relayed-tcp session: the client reconnects
 # (relay_client's TCP backoff), the connector registers again over UDP at its
 # next keepalive, and the session carries on through the new relay.

@@ -6,14 +6,18 @@
 #     `dpkg --root` into a fresh tree it holds the binaries, the unit, the
 #     default config, man pages, completion and logrotate, and its Depends name
 #     the libraries the binaries link;
-# (b) `systemd-analyze verify` accepts ztgated@client.service with the
-#     package's files in place (overlaid in a private mount namespace);
+# (b) `systemd-analyze verify` accepts ztgated@client.service and
+#     ztgated@controller.service (with its drop-in) with the package's files
+#     in place (overlaid in a private mount namespace);
 # (c) the unit's ExecStart line, run exactly as the unit would (its %i, its
 #     options) under the unit's capability set (CapabilityBoundingSet and
 #     AmbientCapabilities parsed from the installed unit) as an unprivileged
 #     user, in a namespace of its own: the client comes up, answers a
 #     resource name with a fake IP, `ztgate health` says healthy, SIGHUP keeps
-#     it running, and without one of the capabilities it fails.
+#     it running, and without one of the capabilities it fails;
+# (d) the controller's ExecStart line with /etc/ztgate/controller.conf's
+#     options under its drop-in's set (no capability at all) as an
+#     unprivileged user: it comes up, listens on its node port, is healthy.
 # The pin dir is prepared as ztgate-prepare does (owned by the user), under
 # the run's pin base; /dev/net/tun gets Debian's usual mode 0666 inside a
 # private mount namespace (this machine's is 0600).
@@ -41,7 +45,8 @@ files=$(dpkg --root="$R" -L ztgate)
 for f in /usr/sbin/ztgated /usr/bin/ztgate /lib/systemd/system/ztgated@.service \
 	/usr/lib/ztgate/ztgate-prepare /etc/default/ztgated /etc/logrotate.d/ztgate \
 	/usr/share/man/man8/ztgated.8.gz /usr/share/man/man8/ztgate.8.gz \
-	/usr/share/bash-completion/completions/ztgate; do
+	/usr/share/bash-completion/completions/ztgate /etc/ztgate/controller.conf \
+	/lib/systemd/system/ztgated@controller.service.d/controller.conf; do
 	grep -qx "$f" <<<"$files" || fail "package lacks $f"
 	# conffiles wait as .dpkg-new until configure (not run here)
 	[[ -e $R$f || -e $R$f.dpkg-new ]] || fail "$f listed but not installed"
@@ -51,7 +56,9 @@ deps=$(dpkg-deb -f "$deb" Depends)
 for lib in libbpf1 libxdp1 libjson-c5 libmicrohttpd12 libsystemd0 android-libboringssl; do
 	grep -q "\b$lib\b" <<<"$deps" || fail "Depends lacks $lib: $deps"
 done
-grep -qx /etc/default/ztgated <(dpkg-deb -I "$deb" conffiles) || fail "/etc/default/ztgated is not a conffile"
+for f in /etc/default/ztgated /etc/ztgate/controller.conf; do
+	grep -qx "$f" <(dpkg-deb -I "$deb" conffiles) || fail "$f is not a conffile"
+done
 man -l "$R/usr/share/man/man8/ztgated.8.gz" 2>/dev/null | grep -q "ztgated - the ztgate daemon" ||
 	fail "ztgated(8) does not render"
 "$R/usr/sbin/ztgated" --version | grep -q '^ztgated [0-9]' || fail "packaged ztgated --version"
@@ -65,11 +72,16 @@ out=$(unshare -m --propagation private bash -c '
 	R=$1; for d in /usr/sbin /usr/lib /usr/share/man; do
 		mount -t overlay overlay -o "lowerdir=$R$d:$d" "$d" || exit 99
 	done
-	cp "$R/lib/systemd/system/ztgated@.service" "$2/ztgated@.service"
-	SYSTEMD_LOG_LEVEL=notice systemd-analyze verify "$2/ztgated@client.service" 2>&1' \
+	mkdir -p "$2/units"
+	cp -r "$R/lib/systemd/system/." "$2/units/"
+	SYSTEMD_LOG_LEVEL=notice systemd-analyze verify "$2/units/ztgated@client.service" \
+		"$2/units/ztgated@controller.service" 2>&1' \
 	-- "$R" "$ZT_TMP") || fail "systemd-analyze verify: $out"
 grep -qi 'ztgated@' <<<"$out" && fail "systemd-analyze verify: $out"
-log "ok: systemd-analyze verify ztgated@client.service: clean"
+dropin=$R/lib/systemd/system/ztgated@controller.service.d/controller.conf
+grep -qx 'CapabilityBoundingSet=' "$dropin" && grep -qx 'AmbientCapabilities=' "$dropin" ||
+	fail "the controller's drop-in does not empty the capability sets"
+log "ok: systemd-analyze verify ztgated@client.service, ztgated@controller.service (+ drop-in): clean"
 
 section "the ExecStart line under the unit's capabilities, as an unprivileged user"
 caps_of() { sed -n "s/^$1=//p" "$unit" | tr ' ' '\n' | sed -n 's/^CAP_//p' | tr 'A-Z' 'a-z' | paste -sd, -; }
@@ -140,4 +152,39 @@ wait_until 20 bash -c "! kill -0 $UNIT_PID 2>/dev/null" || fail "still running w
 ready "$ZT_TMP/less.out" && fail "came up without CAP_DAC_READ_SEARCH: the unit's set is larger than needed"
 log "ok: without CAP_DAC_READ_SEARCH it refuses to start: $(grep -m1 ztgated "$ZT_TMP/less.out.err")"
 nsenter --net="/run/netns/$C" -- "$ZTGATED" enforce --teardown --pin-dir "$PIN" >/dev/null 2>&1 || true
+
+section "ztgated@controller: its ExecStart with controller.conf, no capability, as an unprivileged user"
+# ztgate-prepare knows the role (the unit's ExecStartPre would refuse it otherwise).
+grep -q 'controller' <(sed -n '/case \$role in/,/esac/p' "$R/usr/lib/ztgate/ztgate-prepare") ||
+	fail "ztgate-prepare does not accept the controller role"
+conf=$R/etc/ztgate/controller.conf
+[[ -e $conf ]] || conf=$conf.dpkg-new
+# shellcheck disable=SC1090 # the package's config, as EnvironmentFile reads it
+ZTGATED_OPTS=$(. "$conf"; echo "$ZTGATED_OPTS")
+[[ $ZTGATED_OPTS == *"--key /etc/ztgate/controller.key"* && $ZTGATED_OPTS == *"--listen 0.0.0.0:7450"* ]] ||
+	fail "controller.conf: ZTGATED_OPTS='$ZTGATED_OPTS'"
+"$ZTGATE" keygen --out "$ZT_TMP/controller.key" >/dev/null
+chown nobody:nogroup "$ZT_TMP/controller.key"
+CSTATE=$ZT_TMP/cstate
+mkdir -p "$CSTATE" && chown nobody:nogroup "$CSTATE"
+CSOCK=$RUN/controller.sock
+line=${exec_start//%i/controller}
+line=${line//--socket-group ztgate/--socket-group nogroup}
+line=${line//\/usr\/sbin\/ztgated/$R\/usr\/sbin\/ztgated}
+opts=${ZTGATED_OPTS//\/etc\/ztgate\/controller.key/$ZT_TMP\/controller.key}
+line=${line//\$ZTGATED_OPTS/$opts --state-dir $CSTATE --socket $CSOCK}
+# shellcheck disable=SC2086 # the unit's command line, word-split as systemd does
+nsenter --net="/run/netns/$C" -- setpriv --reuid=nobody --regid=nogroup --clear-groups --no-new-privs \
+	--inh-caps=-all --ambient-caps=-all --bounding-set=-all $line >"$ZT_TMP/ctl.out" 2>"$ZT_TMP/ctl.err" </dev/null &
+CTL_PID=$!
+ZT_PIDS+=("$CTL_PID")
+wait_until 20 bash -c "grep -q '\"event\":\"ready\"' '$ZT_TMP/ctl.out' || ! kill -0 $CTL_PID" ||
+	fail "controller not ready in 20 s: $(tail -n 3 "$ZT_TMP/ctl.err")"
+ready "$ZT_TMP/ctl.out" || fail "the controller exited with no capability: $(tail -n 3 "$ZT_TMP/ctl.err")"
+grep -q ':7450 ' <(ip netns exec "$C" ss -Hltn) || fail "the controller does not listen on 7450: $(ip netns exec "$C" ss -Hltn)"
+"$ZTGATE" --socket "$CSOCK" health >/dev/null || fail "ztgate health (controller): unhealthy"
+[[ -e $CSTATE/controller.db ]] || fail "no controller.db in its state dir"
+kill -TERM "$CTL_PID"
+wait_until 10 bash -c "! kill -0 $CTL_PID 2>/dev/null" || fail "the controller did not stop on SIGTERM"
+log "ok: the controller ran as nobody with no capability: listening on 7450, healthy, controller.db made"
 log "package: all passed"

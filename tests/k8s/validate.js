@@ -64,7 +64,9 @@ function policyErrors(obj, configMaps) {
 				if (!known.has(m[1]))
 					errs.push(`container ${c.name}: $(${m[1]}) is neither an env var nor a ConfigMap key`);
 		const mounts = new Set((c.volumeMounts || []).map((m) => m.name));
-		const vols = new Set((spec.volumes || []).map((v) => v.name));
+		// a StatefulSet's volumeClaimTemplates are volumes of its pods too
+		const claims = ((obj.spec && obj.spec.volumeClaimTemplates) || []).map((t) => t.metadata && t.metadata.name);
+		const vols = new Set([...(spec.volumes || []).map((v) => v.name), ...claims]);
 		for (const m of mounts)
 			if (!vols.has(m)) errs.push(`container ${c.name}: volumeMount ${m} has no volume`);
 	}

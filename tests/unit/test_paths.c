@@ -641,6 +641,67 @@ static void test_relayed_then_direct(void **state)
 	assert_int_equal(tstats(a).tx_errors + tstats(b).tx_errors, 0);
 }
 
+static bool pong_in(struct node *n, struct zt_tunnel_peer *p, uint64_t id,
+		    struct zt_paths_pong *pong)
+{
+	return zt_paths_pong(n->ps, p, id, pong) == 0 && pong->answered;
+}
+
+/*
+ * `ztgate ping`: a probe along the peer's path, queued behind the handshake
+ * while no session is up, answered the way it came: relayed (no candidates
+ * here, so the pair stays relayed), through the relay it went, with an RTT;
+ * the answer changes no path. Then direct, from the peer's endpoint.
+ */
+static void test_ping(void **state)
+{
+	struct zt_paths_cfg pcfg = fast_paths();
+	struct zt_tunnel_peer *pab, *pba;
+	struct zt_paths_pong pong;
+	struct node *a, *b;
+	uint64_t id, id2;
+
+	(void)state;
+	pcfg.no_local_addresses = true;	/* no candidates: relayed for good */
+	relay_open();
+	a = node_open("client", &pcfg, true);
+	b = node_open("connector", &pcfg, true);
+	pair_relayed(a, b, &pab, &pba);
+	assert_int_equal(zt_paths_ping(a->ps, pab, &id), 0);
+	assert_int_equal(zt_paths_pong(a->ps, pab, id, &pong), 0);
+	assert_false(pong.answered);
+	assert_true(WAIT_FOR(pong_in(a, pab, id, &pong), 2000));
+	assert_int_equal(pong.path, ZT_PATH_RELAYED_UDP);
+	assert_non_null(pong.relay);
+	assert_string_equal(pong.relay, "fake-relay");
+	assert_int_equal(pong.from.ss_family, AF_UNSPEC);
+	assert_true(pong.rtt_ns > 0);
+	assert_int_equal(path_of(a, pab).path, ZT_PATH_RELAYED_UDP);
+	assert_int_equal(path_of(a, pab).upgrades, 0);
+	/* The other side pings back: its own probe, its own answer. */
+	assert_int_equal(zt_paths_ping(b->ps, pba, &id2), 0);
+	assert_true(WAIT_FOR(pong_in(b, pba, id2, &pong), 2000));
+	assert_int_equal(pong.path, ZT_PATH_RELAYED_UDP);
+	/* Not a ping of ours: unknown. */
+	assert_int_equal(zt_paths_pong(a->ps, pab, id ^ 1, &pong), -ENOENT);
+	assert_int_equal(zt_paths_pong(a->ps, pab, 0, &pong), -ENOENT);
+
+	/* Direct: B's endpoint known to A, the path goes there, so does the ping. */
+	{
+		struct sockaddr_storage ep = ss_loopback(b->port);
+
+		zt_tunnel_peer_set_endpoint(pab, &ep);
+		zt_tunnel_peer_set_relayed(pab, false);
+		zt_paths_track(a->ps, pab);
+	}
+	assert_int_equal(path_of(a, pab).path, ZT_PATH_DIRECT);
+	assert_int_equal(zt_paths_ping(a->ps, pab, &id), 0);
+	assert_true(WAIT_FOR(pong_in(a, pab, id, &pong), 2000));
+	assert_int_equal(pong.path, ZT_PATH_DIRECT);
+	assert_int_equal(ss_port(&pong.from), b->port);
+	assert_null(pong.relay);
+}
+
 /* Send one packet A -> B every 50 ms while waiting for COND. */
 #define WAIT_SENDING(a, pab, seq, cond, ms) ({				\
 	uint64_t _deadline = zt_mono_ms() + (ms), _next = 0;		\
@@ -1236,6 +1297,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_primed_through_routers_without_firewall, teardown),
 		cmocka_unit_test_teardown(test_unprimed_probes_lose_the_mapping, teardown),
 		cmocka_unit_test_teardown(test_peer_without_primed, teardown),
+		cmocka_unit_test_teardown(test_ping, teardown),
 	};
 
 	private_netns();
