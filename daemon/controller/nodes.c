@@ -2,8 +2,9 @@
 /*
  * The node server's operations on the model (node_server.h): enroll with a
  * token, look a node up by its key, compile its view, take its runtime
- * reports (connected, endpoint, applied revision: memory only, never the
- * database, except the connect/disconnect audit records). The controller
+ * reports (connected, endpoint, applied revision, connection log lines:
+ * memory only, never the database, except the connect/disconnect audit
+ * records). The controller
  * role passes zt_model_node_ops with the model as context to
  * zt_node_server_open.
  */
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "controller/connlog.h"
 #include "controller/internal.h"
 #include "controller/model.h"
 
@@ -78,7 +80,17 @@ static void op_report(void *ctx, const struct zt_node_ident *ident, const char *
 		rt->applied_rev = (uint64_t)json_object_get_int64(v);
 	} else if (!strcmp(what, "endpoint")) {
 		endpoint_moved(m, ident, rt, str_field(body, "endpoint"));
+	} else if (!strcmp(what, "connection") && ident->kind == ZT_NODE_CONNECTOR) {
+		if (!m->connlog)
+			m->connlog = zt_connlog_new(0);
+		zt_connlog_push(m->connlog, body);
 	}
+}
+
+static int op_reauth(void *ctx, const struct zt_node_ident *ident, const char *token_hash,
+		     char *err, size_t errlen)
+{
+	return zt_model_reauth(ctx, ident, token_hash, err, errlen);
 }
 
 const struct zt_node_server_ops zt_model_node_ops = {
@@ -86,4 +98,5 @@ const struct zt_node_server_ops zt_model_node_ops = {
 	.lookup = op_lookup,
 	.view = op_view,
 	.report = op_report,
+	.reauth = op_reauth,
 };

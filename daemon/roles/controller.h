@@ -7,6 +7,7 @@
 #ifndef ZT_ROLES_CONTROLLER_H
 #define ZT_ROLES_CONTROLLER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,8 @@ struct controller_role {
 	uint8_t priv[ZT_KEY_LEN], pub[ZT_KEY_LEN];
 	struct zt_model *model;
 	struct zt_node_server *server;
+	int expiry_fd;			/* CLOCK_REALTIME timer: the next session expiry */
+	bool expiry_kicked;		/* armed soon: a change may move the next expiry */
 };
 
 /* The database as opened (no credentials). */
