@@ -323,7 +323,9 @@ static void test_connlog(void **state)
 	assert_int_equal(json_object_array_length(json_object_object_get(o, "lines")), 0);
 	assert_int_equal(json_object_get_int64(json_object_object_get(o, "next")), 0);
 	json_object_put(o);
-	assert_int_equal(zt_connlog_push(r, json_object_new_string("x")), 0);	/* not an object */
+	v = json_object_new_string("x");
+	assert_int_equal(zt_connlog_push(r, v), 0);	/* not an object */
+	json_object_put(v);
 	for (int i = 1; i <= 6; i++) {
 		json_object_object_add(line, "n", json_object_new_int(i));
 		assert_int_equal(zt_connlog_push(r, line), (uint64_t)i);
