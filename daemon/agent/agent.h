@@ -115,7 +115,8 @@ int zt_agent_reauth(struct zt_agent *a, const char *token_text, char *err, size_
 /*
  * {"controller", "controller_key", "enrolled", "connected", "state",
  *  "node"?: {"kind","id","name"}, "rev_applied", "hash_applied",
- *  "last_contact"?, "last_error"?, "reconnects", "connections_dropped"}
+ *  "last_contact"?, "last_error"?, "reconnects", "connections_dropped",
+ *  "reauth"?: the last zt_agent_reauth's "pending", "ok" or "refused: WHY"}
  */
 json_object *zt_agent_status(const struct zt_agent *a);
 bool zt_agent_connected(const struct zt_agent *a);

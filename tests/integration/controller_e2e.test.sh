@@ -14,10 +14,12 @@
 # nothing of the others'; a group change and a revocation reach the
 # connector's data plane within 1 s (measured) and cut an open flow (a user
 # leaving a group, disabled users and service accounts, deleted devices and
-# service account keys); connection lines carry who, device and network; a local
+# service account keys; each time printed in ms); connection lines carry who,
+# device and network, and `admin connections [--follow]` shows them; a local
 # edit on a managed node is refused; with the controller killed, nodes keep
 # working and a restarted node keeps its last view; the controller restarted
-# keeps its state; the audit trail verifies and names every step.
+# keeps its state; the audit trail verifies and names every step; a security
+# policy's session lifetime (10 s) denies at the connector until `ztgate reauth`.
 set -euo pipefail
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/../lib.sh"
