@@ -7,6 +7,7 @@
  * by the verb's printer (a table for lists, a token on its own last line)
  * or, with --json, as it came. The controller validates everything.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -268,5 +269,96 @@ int cmd_admin_apply(struct cli *c, const struct cli_args *a)
 	fprintf(stderr, "ztgate: %s %zu change%s%s\n", dry_run ? "dry run:" : "applied", n,
 		n == 1 ? "" : "s", dry_run ? ", nothing applied" : "");
 	json_object_put(resp);
+	return CLI_EXIT_OK;
+}
+
+/* FIELD of a connection line, or "-". */
+static const char *line_str(json_object *l, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(l, key, &v) && v ? json_object_get_string(v) : "-";
+}
+
+/* One connection line for people: time, event, who, device, where, status, connector. */
+static void print_connection(json_object *l)
+{
+	json_object *v;
+	const char *who = json_object_object_get_ex(l, "user", &v) ? json_object_get_string(v)
+			  : line_str(l, "service_account");
+	char dest[96];
+
+	snprintf(dest, sizeof(dest), "%s %s%s%s", line_str(l, "resolved_ip"), line_str(l, "protocol"),
+		 json_object_object_get_ex(l, "port", &v) && v ? "/" : "",
+		 json_object_object_get_ex(l, "port", &v) && v ? json_object_get_string(v) : "");
+	printf("%-24s %-16s %-24s %-18s %-12s %-24s %-17s %s/%s\n", line_str(l, "time"),
+	       line_str(l, "event"), who, line_str(l, "device"), line_str(l, "resource"), dest,
+	       line_str(l, "status"), line_str(l, "connector"), line_str(l, "remote_network"));
+}
+
+static volatile sig_atomic_t stop_following;
+
+static void on_interrupt(int sig)
+{
+	(void)sig;
+	stop_following = 1;
+}
+
+/* One poll: the lines after *CURSOR printed (a JSON line each with --json), *CURSOR moved. */
+static int connections_poll(struct cli *c, unsigned long long *cursor)
+{
+	json_object *req = cli_request("admin.connections"), *resp, *lines, *v;
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%llu", *cursor);
+	cli_request_add(req, "after", buf);
+	resp = cli_call(c, req);
+	if (!resp)
+		return CLI_EXIT_FAIL;
+	if (json_object_object_get_ex(resp, "lost", &v) && json_object_get_int64(v) > 0)
+		fprintf(stderr, "ztgate: %lld lines dropped from the controller's ring before they "
+			"were read\n", (long long)json_object_get_int64(v));
+	lines = json_object_object_get(resp, "lines");
+	for (size_t i = 0; i < json_object_array_length(lines); i++) {
+		json_object *l = json_object_array_get_idx(lines, i);
+
+		if (c->json)
+			puts(json_object_to_json_string_ext(l, JSON_C_TO_STRING_PLAIN |
+							       JSON_C_TO_STRING_NOSLASHESCAPE));
+		else
+			print_connection(l);
+	}
+	if (json_object_object_get_ex(resp, "next", &v))
+		*cursor = (unsigned long long)json_object_get_int64(v);
+	fflush(stdout);
+	json_object_put(resp);
+	return CLI_EXIT_OK;
+}
+
+/*
+ * `admin connections [--follow]`: the connectors' recent connection lines
+ * (a JSON line each with --json); --follow polls with the cursor every
+ * 250 ms and prints new lines until interrupted.
+ */
+int cmd_admin_connections(struct cli *c, const struct cli_args *a)
+{
+	bool follow = cli_arg(a, "follow") != NULL;
+	const struct timespec tick = { 0, 250 * 1000 * 1000 };
+	unsigned long long cursor = 0;
+	int ret;
+
+	if (!c->json)
+		printf("%-24s %-16s %-24s %-18s %-12s %-24s %-17s %s\n", "TIME", "EVENT", "WHO",
+		       "DEVICE", "RESOURCE", "DESTINATION", "STATUS", "CONNECTOR/NETWORK");
+	if (follow) {
+		signal(SIGINT, on_interrupt);
+		signal(SIGTERM, on_interrupt);
+	}
+	do {
+		ret = connections_poll(c, &cursor);
+		if (ret || !follow)
+			return ret;
+		nanosleep(&tick, NULL);
+	} while (!stop_following);
 	return CLI_EXIT_OK;
 }

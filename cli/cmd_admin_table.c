@@ -49,6 +49,7 @@ static const struct option apply_opts[] = {
 static const struct option apikey_opts[] = {
 	OPT("role", required_argument), OPT("expires", required_argument), { 0 }
 };
+static const struct option connections_opts[] = { OPT("follow", no_argument), { 0 } };
 static const struct option audit_opts[] = {
 	OPT("verify", no_argument), OPT("since", required_argument), { 0 }
 };
@@ -175,6 +176,14 @@ const struct cli_cmd cli_admin_cmds[] = {
 		.words = "admin audit", .usage = "[--verify] [--since UNIX-TIME]",
 		.summary = "the audit trail; --verify checks its hash chain",
 		.opts = audit_opts, .run = cmd_admin,
+	},
+	{
+		.words = "admin connections", .usage = "[--follow]",
+		.summary = "the connectors' recent connection logs, with who, device and network",
+		.details = "The controller keeps the last 4096 lines its connectors sent (memory only).\n"
+			   "--follow: keep printing new lines until interrupted\n"
+			   "--json: one JSON line per connection line, as the connector logged it",
+		.opts = connections_opts, .run = cmd_admin_connections,
 	},
 	{
 		.words = "admin export", .usage = "", .summary = "the whole model as one JSON document",

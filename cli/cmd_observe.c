@@ -6,6 +6,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <json-c/json.h>
 
@@ -329,4 +330,43 @@ int cmd_health(struct cli *c, const struct cli_args *a)
 	}
 	json_object_put(resp);
 	return healthy ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+}
+
+/* The controller session's "reauth" state from `status`, into BUF; "" when none. */
+static int reauth_state(struct cli *c, char *buf, size_t len)
+{
+	json_object *resp = cli_call(c, cli_request("status")), *ctl, *v;
+
+	if (!resp)
+		return CLI_EXIT_FAIL;
+	snprintf(buf, len, "%s", json_object_object_get_ex(resp, "controller", &ctl) &&
+		 json_object_object_get_ex(ctl, "reauth", &v) ? json_object_get_string(v) : "");
+	json_object_put(resp);
+	return CLI_EXIT_OK;
+}
+
+/* `ztgate reauth TOKEN`: sent by the daemon over its controller session; the answer awaited. */
+int cmd_reauth(struct cli *c, const struct cli_args *a)
+{
+	const struct timespec tick = { 0, 100 * 1000 * 1000 };
+	json_object *req = cli_request("reauth"), *resp;
+	char state[320] = "pending";
+
+	cli_request_add(req, "token", a->pos[0]);
+	resp = cli_call(c, req);
+	if (!resp)
+		return CLI_EXIT_FAIL;
+	json_object_put(resp);
+	for (int i = 0; i < 50 && !strcmp(state, "pending"); i++) {
+		nanosleep(&tick, NULL);
+		if (reauth_state(c, state, sizeof(state)))
+			return CLI_EXIT_FAIL;
+	}
+	if (!strcmp(state, "ok")) {
+		printf("re-authenticated: the device's session starts again now\n");
+		return CLI_EXIT_OK;
+	}
+	if (!strcmp(state, "pending"))
+		return cli_fail("no answer from the controller within 5 s");
+	return cli_fail("re-authentication %s", state);
 }

@@ -230,6 +230,16 @@ const struct cli_cmd cli_cmds[] = {
 		.run = cmd_stats,
 	},
 	{
+		.words = "reauth",
+		.usage = "TOKEN",
+		.summary = "re-authenticate this device with its controller (security policy session)",
+		.details = "TOKEN: a new device token of this device's user (ztgate admin device token\n"
+			   "  --user EMAIL); the controller checks it and starts the device's session\n"
+			   "  again. Waits up to 5 s for the controller's answer.",
+		.pos = { "TOKEN" }, .min_pos = 1,
+		.run = cmd_reauth,
+	},
+	{
 		.words = "status",
 		.usage = "",
 		.summary = "what runs: role, version, paths, policy; each peer's path (tunnel roles)",

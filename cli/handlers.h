@@ -35,6 +35,7 @@ int cmd_pubkey(struct cli *c, const struct cli_args *a);
 /* cmd_observe.c: what the daemon sees, and stopping it */
 int cmd_stats(struct cli *c, const struct cli_args *a);
 int cmd_status(struct cli *c, const struct cli_args *a);
+int cmd_reauth(struct cli *c, const struct cli_args *a);
 int cmd_health(struct cli *c, const struct cli_args *a);
 int cmd_bugreport(struct cli *c, const struct cli_args *a);
 int cmd_events(struct cli *c, const struct cli_args *a);
@@ -49,6 +50,7 @@ int cmd_ping(struct cli *c, const struct cli_args *a);
 /* cmd_admin.c: the controller's admin commands, every one of them */
 int cmd_admin(struct cli *c, const struct cli_args *a);
 int cmd_admin_apply(struct cli *c, const struct cli_args *a);
+int cmd_admin_connections(struct cli *c, const struct cli_args *a);
 
 /* netcheck.c: the network's UDP, locally */
 int cmd_netcheck(struct cli *c, const struct cli_args *a);

@@ -58,6 +58,7 @@ struct zt_agent {
 	char last_error[600];
 	char endpoint[64];
 	uint64_t reconnects, dropped;
+	char reauth[300];		/* "", "pending", "ok" or "refused: WHY" */
 };
 
 static const char *state_name(enum agent_state s)
@@ -251,9 +252,19 @@ static void on_message(void *ctx, struct zt_cp_conn *c, json_object *m)
 
 	(void)c;
 	a->last_contact_ns = zt_real_ns();
-	if (!strcmp(type, "view"))
+	if (!strcmp(type, "view")) {
 		on_view(a, m);
-	else
+	} else if (!strcmp(type, "reauth")) {
+		json_object *ok;
+
+		if (json_object_object_get_ex(m, "ok", &ok) && json_object_get_boolean(ok))
+			snprintf(a->reauth, sizeof(a->reauth), "ok");
+		else
+			snprintf(a->reauth, sizeof(a->reauth), "refused: %s",
+				 zt_cp_msg_str(m, "error") ?: "no reason given");
+		zt_log(strcmp(a->reauth, "ok") ? "warning" : "info", "controller %s: re-authentication %s",
+		       a->current, a->reauth);
+	} else
 		zt_log("debug", "controller %s: message '%s' ignored", a->current, type);
 }
 
@@ -588,9 +599,43 @@ json_object *zt_agent_status(const struct zt_agent *a)
 	}
 	if (a->last_error[0])
 		json_object_object_add(o, "last_error", json_object_new_string(a->last_error));
+	if (a->reauth[0])
+		json_object_object_add(o, "reauth", json_object_new_string(a->reauth));
 	json_object_object_add(o, "reconnects", json_object_new_int64((int64_t)a->reconnects));
 	json_object_object_add(o, "connections_dropped", json_object_new_int64((int64_t)a->dropped));
 	return o;
+}
+
+int zt_agent_reauth(struct zt_agent *a, const char *token_text, char *err, size_t errlen)
+{
+	char b64[((ZT_TOKEN_SECRET_LEN + 2) / 3) * 4 + 1];
+	struct zt_token t;
+	json_object *m;
+	int ret = zt_token_decode(token_text, &t, err, errlen);
+
+	if (ret)
+		return ret;
+	if (CRYPTO_memcmp(t.controller_pub, a->id.controller_pub, ZT_KEY_LEN)) {
+		zt_token_wipe(&t);
+		return zt_errf(err, errlen, -EINVAL, "the token is for another controller");
+	}
+	if (!zt_agent_connected(a)) {
+		zt_token_wipe(&t);
+		return zt_errf(err, errlen, -ENOTCONN, "not connected to the controller %s (%s): "
+			       "try again when connected", a->cfg.controller, state_name(a->state));
+	}
+	EVP_EncodeBlock((uint8_t *)b64, t.secret, ZT_TOKEN_SECRET_LEN);
+	zt_token_wipe(&t);
+	m = json_object_new_object();
+	json_object_object_add(m, "type", json_object_new_string("reauth"));
+	json_object_object_add(m, "token_secret", json_object_new_string(b64));
+	OPENSSL_cleanse(b64, sizeof(b64));
+	ret = zt_cp_conn_send(a->c, m);
+	json_object_put(m);
+	if (ret)
+		return zt_errf(err, errlen, ret, "sending to the controller: %s", strerror(-ret));
+	snprintf(a->reauth, sizeof(a->reauth), "pending");
+	return 0;
 }
 
 void zt_agent_close(struct zt_agent *a)

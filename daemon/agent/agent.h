@@ -111,9 +111,19 @@ void zt_agent_set_endpoint(struct zt_agent *a, const char *endpoint);
 void zt_agent_report_connection(struct zt_agent *a, json_object *line);
 
 /*
+ * Re-authenticate (security policy session lifetime) with TOKEN_TEXT, a
+ * device token of this device's user for this controller: sent over the
+ * session; the answer shows in the status's "reauth" ("pending", "ok",
+ * "refused: WHY"). 0, or -errno with one line in ERR (a bad token, another
+ * controller's, not connected).
+ */
+int zt_agent_reauth(struct zt_agent *a, const char *token_text, char *err, size_t errlen);
+
+/*
  * {"controller", "controller_key", "enrolled", "connected", "state",
  *  "node"?: {"kind","id","name"}, "rev_applied", "hash_applied",
- *  "last_contact"?, "last_error"?, "reconnects", "connections_dropped"}
+ *  "last_contact"?, "last_error"?, "reconnects", "connections_dropped",
+ *  "reauth"?: the last zt_agent_reauth's "pending", "ok" or "refused: WHY"}
  */
 json_object *zt_agent_status(const struct zt_agent *a);
 bool zt_agent_connected(const struct zt_agent *a);

@@ -66,6 +66,29 @@ static int devices_of_owner(const struct zt_model *m, struct zt_idents *s, const
 	return ret;
 }
 
+int zt_model_nodes_of(const struct zt_model *m, enum zt_kind k, const char *name,
+		      struct zt_node_ident **out, size_t *n)
+{
+	const struct zt_mobj *o = name ? zt_model_find(m, k, name) : NULL;
+	struct zt_idents s = { 0 };
+	int ret = 0;
+
+	if (o && k == ZT_K_DEVICE)
+		ret = zt_idents_add(&s, ZT_NODE_DEVICE, o);
+	else if (o && k == ZT_K_CONNECTOR)
+		ret = zt_idents_add(&s, ZT_NODE_CONNECTOR, o);
+	else if (o && (k == ZT_K_USER || k == ZT_K_SA))
+		ret = devices_of_owner(m, &s, o);
+	if (ret) {
+		free(s.v);
+		s.v = NULL;
+		s.n = 0;
+	}
+	*out = s.v;
+	*n = s.n;
+	return ret;
+}
+
 /* Devices whose principal is in GROUP. */
 static int devices_of_group(const struct zt_model *m, struct zt_idents *s, const char *group)
 {

@@ -139,6 +139,7 @@ static int new_device(struct zt_model *m, struct zt_mtx *tx, const struct zt_mob
 	json_object_object_add(body, "pubkey", json_object_new_string(b64));
 	json_object_object_add(body, "address", json_object_new_string(addr));
 	json_object_object_add(body, "hostname", json_object_new_string(host));
+	json_object_object_add(body, "session_start", json_object_new_int64(m->now()));
 	d = zt_mobj_new(m, ZT_K_DEVICE, name, body);
 	return d ? zt_mtx_add(tx, ZT_OP_ADD, d, NULL) : -ENOMEM;
 }
@@ -272,5 +273,63 @@ int zt_model_enroll(struct zt_model *m, const char *token_hash, const uint8_t pu
 			return -EIO;
 		ret = enroll_once(m, token_hash, pub, hello, ident, err, errlen);
 	}
+	return ret;
+}
+
+/* Whether token TARGET (of KIND) may re-authenticate device D: its own user's device token. */
+static const char *reauth_refusal(const struct zt_mobj *d, enum zt_kind kind,
+				  const struct zt_mobj *target)
+{
+	if (!d)
+		return "unknown device";
+	if (kind != ZT_K_USER || strcmp(zt_mobj_str(d, "owner_kind"), zt_kind_name(ZT_K_USER)))
+		return "not a device token of a user";
+	if (strcmp(zt_mobj_str(d, "owner"), target->name))
+		return "the token is for another user";
+	return NULL;
+}
+
+int zt_model_reauth(struct zt_model *m, const struct zt_node_ident *ident, const char *token_hash,
+		    char *err, size_t errlen)
+{
+	struct used_token used = { .hash = token_hash };
+	struct zt_mobj *d = ident->kind == ZT_NODE_DEVICE ? zt_model_find_id(m, ZT_K_DEVICE, ident->id)
+							  : NULL;
+	struct zt_mobj *target, *o;
+	const char *why;
+	json_object *body;
+	enum zt_kind kind;
+	struct zt_mtx tx;
+	int ret;
+
+	ret = token_check(m, token_hash, &kind, &target, err, errlen);
+	if (ret == -EACCES)
+		return refuse(m, token_hash, err);
+	if (ret)
+		return ret;
+	why = reauth_refusal(d, kind, target);
+	if (why) {
+		snprintf(err, errlen, "%s", why);
+		return refuse(m, token_hash, err);
+	}
+	body = zt_body_start(d);
+	json_object_object_add(body, "session_start", json_object_new_int64(m->now()));
+	o = zt_mobj_edit(m, d, body);
+	if (!o) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	zt_mtx_init(&tx, "node");
+	used.by = d->name;
+	snprintf(used.now, sizeof(used.now), "%" PRId64, m->now());
+	tx.sql = mark_used;
+	tx.sql_arg = &used;
+	ret = zt_mtx_add(&tx, ZT_OP_SET, o, d);
+	if (!ret) {
+		zt_mtx_audit(&tx, "device.reauth", zt_kind_name(ZT_K_DEVICE), d->name, NULL,
+			     json_object_new_string(target->name));
+		ret = zt_model_commit(m, &tx, err, errlen);
+	}
+	zt_mtx_free(&tx);
 	return ret;
 }

@@ -89,4 +89,9 @@ struct zt_idents {
 };
 int zt_idents_add(struct zt_idents *s, enum zt_node_kind kind, const struct zt_mobj *o);
 
+/* session.c: device D's session start; whether rule ACC's grant to D (of principal P) expired. */
+int64_t zt_device_session_start(const struct zt_mobj *d);
+bool zt_grant_expired(const struct zt_model *m, const struct zt_mobj *acc,
+		      const struct zt_mobj *p, const struct zt_mobj *d);
+
 #endif

@@ -184,8 +184,8 @@ static int build_policy(struct zt_model *m, const char *name, const struct zt_mo
 	(void)m;
 	if (ret)
 		return ret;
-	if (life && strcmp(life, "0") && (zt_parse_duration(life, &secs) || secs < 60)) {
-		snprintf(err, errlen, "invalid session lifetime '%s': e.g. 8h, 30m, 7d (at least 1m)",
+	if (life && strcmp(life, "0") && (zt_parse_duration(life, &secs) || secs < 10)) {
+		snprintf(err, errlen, "invalid session lifetime '%s': e.g. 8h, 30m, 7d (at least 10s)",
 			 life);
 		return -EINVAL;
 	}

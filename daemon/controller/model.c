@@ -16,6 +16,7 @@
 #include <openssl/rand.h>
 
 #include "controller/db.h"
+#include "controller/connlog.h"
 #include "controller/internal.h"
 #include "controller/model.h"
 #include "controller/schema.h"
@@ -358,6 +359,7 @@ void zt_model_close(struct zt_model *m)
 	for (size_t i = 0; i < m->nrelays; i++)
 		free(m->relays[i]);
 	free(m->relays);
+	zt_connlog_free(m->connlog);
 	free(m->rt);
 	zt_index_free(m->ix);
 	zt_db_close(m->db);

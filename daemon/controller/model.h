@@ -95,6 +95,8 @@ struct zt_model {
 	struct zt_mruntime *rt;
 	size_t nrt, rtcap;
 	int64_t (*now)(void);		/* the clock (tests replace it) */
+	struct zt_connlog *connlog;	/* connectors' connection lines (runtime, connlog.h) */
+	int64_t expiry_checked;		/* sessions that expired up to here were acted on */
 	/*
 	 * Called after every commit for each node whose view it may change
 	 * (IDENT NULL: every node), and when a connector's endpoint moves. The
@@ -320,6 +322,28 @@ json_object *zt_model_view(struct zt_model *m, const struct zt_node_ident *ident
  */
 int zt_model_affected(const struct zt_model *m, const struct zt_mobj *o, json_object *old_body,
 		      struct zt_node_ident **out, size_t *n);
+/*
+ * The nodes object K NAME is or owns (a device; a connector; a user's or a
+ * service account's devices), for cutting their sessions when it goes:
+ * *OUT malloc'd (NULL when none), *N of them. 0 or -ENOMEM.
+ */
+int zt_model_nodes_of(const struct zt_model *m, enum zt_kind k, const char *name,
+		      struct zt_node_ident **out, size_t *n);
+/*
+ * Sessions (session.c): the views of the connectors whose grants lost a
+ * device whose session expired since the last call are marked changed;
+ * returns the next expiry (Unix seconds), 0 for none. The role's timer
+ * calls it at that time and after every change.
+ */
+int64_t zt_model_expire(struct zt_model *m);
+/*
+ * Device IDENT re-authenticates with the token of TOKEN_HASH (a device
+ * token of the device's user, unused, unexpired): the token is used, the
+ * device's session starts again now, audited "device.reauth"; a refusal is
+ * audited "token.refused". 0, -EACCES (refused, ERR says why) or -errno.
+ */
+int zt_model_reauth(struct zt_model *m, const struct zt_node_ident *ident, const char *token_hash,
+		    char *err, size_t errlen);
 /* Fill TX's affected set (its changes joined); called by the commit. 0 or -ENOMEM. */
 int zt_model_tx_affected(const struct zt_model *m, struct zt_mtx *tx);
 

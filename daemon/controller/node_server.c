@@ -438,6 +438,31 @@ static void on_admin(struct node *n, json_object *m)
 		zt_cp_conn_shutdown(n->c, "admin reply not sent");
 }
 
+/* {"type": "reauth", "token_secret"}: answered {"type": "reauth", "ok"} or {.., "error"}. */
+static void on_reauth(struct node *n, json_object *m)
+{
+	uint8_t secret[ZT_TOKEN_SECRET_LEN];
+	char hash[ZT_TOKEN_HASH_HEX_LEN + 1], err[256] = "refused";
+	json_object *reply = json_object_new_object();
+	int ret = -EACCES;
+
+	if (hello_secret(m, "token_secret", secret) == 1 && n->s->ops->reauth) {
+		zt_token_secret_hash(secret, hash);
+		ret = n->s->ops->reauth(n->s->ctx, &n->ident, hash, err, sizeof(err));
+	} else if (n->s->ops->reauth) {
+		snprintf(err, sizeof(err), "malformed token secret");
+	}
+	OPENSSL_cleanse(secret, sizeof(secret));
+	zt_log(ret ? "warning" : "info", "node %s '%s': re-authentication %s%s", kind_name(n->ident.kind),
+	       n->ident.name, ret ? "refused: " : "accepted", ret ? err : "");
+	json_object_object_add(reply, "type", json_object_new_string("reauth"));
+	json_object_object_add(reply, "ok", json_object_new_boolean(!ret));
+	if (ret)
+		json_object_object_add(reply, "error", json_object_new_string(err));
+	zt_cp_conn_send(n->c, reply);
+	json_object_put(reply);
+}
+
 static void on_message(void *ctx, struct zt_cp_conn *c, json_object *m)
 {
 	struct node *n = ctx;
@@ -465,6 +490,8 @@ static void on_message(void *ctx, struct zt_cp_conn *c, json_object *m)
 	} else if (!strcmp(type, "connection") && json_object_object_get_ex(m, "line", &line) &&
 		   json_object_is_type(line, json_type_object)) {
 		report(n, "connection", line);
+	} else if (!strcmp(type, "reauth")) {
+		on_reauth(n, m);
 	} else if (!strcmp(type, "error")) {
 		zt_log("error", "node %s '%s' could not apply its view: %s", kind_name(n->ident.kind),
 		       n->ident.name, zt_cp_msg_str(m, "error") ?: "(no reason)");

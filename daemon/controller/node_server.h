@@ -94,6 +94,13 @@ struct zt_node_server_ops {
 	 */
 	int (*admin_auth)(void *ctx, const char *key_hash, char *name, size_t namelen,
 			  bool *read_only, char *err, size_t errlen);
+	/*
+	 * A "reauth" message: node IDENT re-authenticates with the token of
+	 * TOKEN_HASH (security policy session lifetime). 0, or -EACCES with
+	 * ERR (refused: the node is told why), -errno. NULL: refused.
+	 */
+	int (*reauth)(void *ctx, const struct zt_node_ident *ident, const char *token_hash,
+		      char *err, size_t errlen);
 };
 
 struct zt_node_server_cfg {

@@ -2,10 +2,10 @@
 /*
  * The node server's operations on the model (node_server.h): enroll with a
  * token, look a node up by its key, compile its view, take its runtime
- * reports (connected, endpoint, applied revision: memory only, never the
- * model, except the connect/disconnect audit records; on a shared database a
- * connector's endpoint also goes to the runtime table, for the other
- * controllers' clients). The controller
+ * reports (connected, endpoint, applied revision, connection log lines:
+ * memory only, never the model, except the connect/disconnect audit
+ * records; on a shared database a connector's endpoint also goes to the
+ * runtime table, for the other controllers' clients). The controller
  * role passes zt_model_node_ops with the model as context to
  * zt_node_server_open.
  */
@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "controller/db.h"
+#include "controller/connlog.h"
 #include "controller/internal.h"
 #include "controller/model.h"
 #include "lib/addr.h"
@@ -136,6 +137,10 @@ static void op_report(void *ctx, const struct zt_node_ident *ident, const char *
 
 		if (reported && !endpoint_resolve(reported, rt->seen, ep, sizeof(ep)))
 			zt_model_set_endpoint(m, ident->id, ep, true);
+	} else if (!strcmp(what, "connection") && ident->kind == ZT_NODE_CONNECTOR) {
+		if (!m->connlog)
+			m->connlog = zt_connlog_new(0);
+		zt_connlog_push(m->connlog, body);
 	}
 }
 
@@ -145,10 +150,17 @@ static int op_admin_auth(void *ctx, const char *key_hash, char *name, size_t nam
 	return zt_model_apikey_check(ctx, key_hash, name, namelen, read_only, err, errlen);
 }
 
+static int op_reauth(void *ctx, const struct zt_node_ident *ident, const char *token_hash,
+		     char *err, size_t errlen)
+{
+	return zt_model_reauth(ctx, ident, token_hash, err, errlen);
+}
+
 const struct zt_node_server_ops zt_model_node_ops = {
 	.admin_auth = op_admin_auth,
 	.enroll = op_enroll,
 	.lookup = op_lookup,
 	.view = op_view,
 	.report = op_report,
+	.reauth = op_reauth,
 };

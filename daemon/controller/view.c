@@ -191,9 +191,13 @@ fail:
 	return NULL;
 }
 
-/* A grant: device D may reach resource R (sorted by device, then resource). */
+/*
+ * A grant: device D may reach resource R (sorted by device, then resource);
+ * EXPIRED: only through a rule whose policy's session lifetime D outlived.
+ */
 struct grant {
 	const struct zt_mobj *d, *r;
+	bool expired;
 };
 
 static int grant_cmp(const void *a, const void *b)
@@ -237,7 +241,8 @@ static int collect_grants(const struct zt_model *m, const struct objs *rs, struc
 						}
 						g = ng;
 					}
-					g[n++] = (struct grant){ ds[d], rs->v[i] };
+					g[n++] = (struct grant){ ds[d], rs->v[i],
+								 zt_grant_expired(m, acc[a], ps[p], ds[d]) };
 				}
 			}
 		}
@@ -249,13 +254,19 @@ static int collect_grants(const struct zt_model *m, const struct objs *rs, struc
 	return 0;
 }
 
+/* A device for a connector: its key and address, and for the logs its owner and id. */
 static json_object *device_entry(const struct zt_mobj *d)
 {
-	json_object *j = json_object_new_object();
+	json_object *j = json_object_new_object(), *w = json_object_new_object();
+	bool sa = zt_kind_from_name(zt_mobj_str(d, "owner_kind")) == ZT_K_SA;
 
 	json_object_object_add(j, "name", json_object_new_string(d->name));
 	json_object_object_add(j, "pubkey", json_object_new_string(zt_mobj_str(d, "pubkey")));
 	json_object_object_add(j, "address", json_object_new_string(zt_mobj_str(d, "address")));
+	json_object_object_add(w, sa ? "service_account" : "user",
+			       json_object_new_string(zt_mobj_str(d, "owner")));
+	json_object_object_add(j, "owner", w);
+	json_object_object_add(j, "controller_id", json_object_new_int64((int64_t)d->id));
 	return j;
 }
 
@@ -276,13 +287,18 @@ static json_object *connector_policy(const struct zt_model *m, const char *net)
 		json_object_array_add(res, resource_entry(rs.v[i], NULL));
 	if (collect_grants(m, &rs, &g, &n))
 		goto fail;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0, k; i < n; i = k) {
+		bool granted = false;
 		json_object *j;
 
-		if (i && g[i].d == g[i - 1].d && g[i].r == g[i - 1].r)
-			continue;	/* reached through two groups */
+		/* Reached through several rules: granted if one of them holds. */
+		for (k = i; k < n && g[k].d == g[i].d && g[k].r == g[i].r; k++)
+			granted |= !g[k].expired;
+		/* A device whose session expired stays (its tunnel up, its packets denied and counted). */
 		if (!i || g[i].d != g[i - 1].d)
 			json_object_array_add(dev, device_entry(g[i].d));
+		if (!granted)
+			continue;
 		j = json_object_new_object();
 		json_object_object_add(j, "device", json_object_new_string(g[i].d->name));
 		json_object_object_add(j, "resource", json_object_new_string(g[i].r->name));
@@ -317,6 +333,8 @@ json_object *zt_model_view(struct zt_model *m, const struct zt_node_ident *ident
 	json_object_object_add(self, "name", json_object_new_string(o->name));
 	if (!conn)
 		json_object_object_add(self, "address", json_object_new_string(zt_mobj_str(o, "address")));
+	else
+		json_object_object_add(self, "network", json_object_new_string(zt_mobj_str(o, "network")));
 	json_object_object_add(view, "self", self);
 	relays = json_object_new_array();
 	for (size_t i = 0; i < m->nrelays; i++)

@@ -117,11 +117,28 @@ static json_object *cmd_teardown(struct zt_daemon *d, const struct zt_ctl_req *r
 	return zt_ctl_ok();
 }
 
+/* `ztgate reauth TOKEN`: the token goes to the controller over the node's session. */
+static json_object *cmd_reauth(struct zt_daemon *d, const struct zt_ctl_req *r)
+{
+	const char *token = zt_ctl_str(r, "token");
+	char err[300];
+
+	if (!d->controller)
+		return zt_ctl_error("this node is not managed by a controller");
+	if (!token)
+		return zt_ctl_error("reauth needs a token");
+	if (zt_managed_reauth(d, token, err, sizeof(err)))
+		return zt_ctl_error(err);
+	return zt_ctl_ok();
+}
+
 const struct zt_ctl_cmd zt_core_commands[] = {
 	{ "status", cmd_status, 0, false },
 	{ "maps", cmd_maps, ZT_ROLE_POLICY, false },
 	{ "health", cmd_health, 0, false },
 	{ "events", cmd_events, 0, false },
 	{ "teardown", cmd_teardown, 0, true },
+	/* Not a change of the node's own: the token is the proof, checked by the controller. */
+	{ "reauth", cmd_reauth, 0, false },
 	{ 0 },
 };

@@ -189,6 +189,13 @@ void zt_managed_report_connection(struct zt_daemon *d, json_object *line)
 		zt_agent_report_connection(d->managed->agent, line);
 }
 
+int zt_managed_reauth(struct zt_daemon *d, const char *token, char *err, size_t errlen)
+{
+	if (!d->managed || !d->managed->agent)
+		return zt_errf(err, errlen, -ENOTCONN, "this node is not managed by a controller");
+	return zt_agent_reauth(d->managed->agent, token, err, errlen);
+}
+
 json_object *zt_managed_status(const struct zt_daemon *d)
 {
 	if (!d->managed || !d->managed->agent)

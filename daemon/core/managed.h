@@ -53,6 +53,9 @@ void zt_managed_report_connection(struct zt_daemon *d, json_object *line);
  */
 void zt_managed_stats(const struct zt_daemon *d, json_object *o);
 
+/* Re-authenticate with TOKEN (agent.h, zt_agent_reauth). 0 or -errno with ERR. */
+int zt_managed_reauth(struct zt_daemon *d, const char *token, char *err, size_t errlen);
+
 /* The session as `ztgate status` shows it (zt_agent_status), or NULL when not managed. */
 json_object *zt_managed_status(const struct zt_daemon *d);
 

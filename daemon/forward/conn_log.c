@@ -54,6 +54,13 @@ static void flow_meta(struct zt_connector_fwd *c, struct device *dev, struct in_
 	m->device = dev->name;
 	m->client_endpoint = ep->ss_family == AF_UNSPEC ? NULL : (const struct sockaddr *)ep;
 	m->resource = resource_name_of(c, dev, real);
+	m->ident = dev->ident;
+}
+
+void zt_connector_fwd_set_names(struct zt_connector_fwd *c, const char *name, const char *network)
+{
+	if (c->flows)
+		zt_flows_set_names(c->flows, name, network);
 }
 
 /*

@@ -76,6 +76,11 @@ int zt_connector_fwd_sync(struct zt_connector_fwd *c, char *err, size_t errlen);
 /* The resolved names in use, as exact addresses of NEXT's resources (*OUT malloc'd). */
 int zt_connector_fwd_bindings(const struct zt_connector_fwd *c, const struct zt_policy *next,
 			      struct zt_exact_binding **out, size_t *n);
+/*
+ * The connector's name and remote network in connection logs from now on
+ * (a controller's view says them; NAME NULL or "": kept, NETWORK NULL: none).
+ */
+void zt_connector_fwd_set_names(struct zt_connector_fwd *c, const char *name, const char *network);
 /* A deny from the classifier on the TUN: a DENIED record for its device. */
 void zt_connector_fwd_deny(struct zt_connector_fwd *c, const struct zt_event *e);
 /* The tunnel's local UDP port and public key (for the ready line and the uplink guard). */

@@ -15,6 +15,8 @@
 #include "netdev/flows.h"
 #include "netdev/nat.h"
 
+#include <json-c/json.h>
+
 #define BIND_QUEUE			4	/* packets held while a name resolves */
 #define DEFAULT_BINDS_PER_DEVICE	256	/* --device-binds */
 #define MAX_BINDS_PER_DEVICE		4096	/* --device-binds at most */
@@ -47,6 +49,7 @@ struct device {
 	char name[ZT_NAME_MAX];
 	uint8_t pubkey[32];
 	struct in_addr addr;
+	json_object *ident;		/* owner and controller id for the logs (policy), or NULL */
 	struct zt_tunnel_peer *peer;
 	struct zt_connector_fwd *c;
 	/*

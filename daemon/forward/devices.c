@@ -145,6 +145,22 @@ void device_free_binds(struct device *dev)
 	dev->nbinds = 0;
 }
 
+/* The identity fields DEF's flows carry in their lines (nothing for an unmanaged device). */
+static json_object *device_ident(const struct zt_device_def *def)
+{
+	json_object *o;
+
+	if (def->owner_kind == ZT_OWNER_NONE && !def->controller_id)
+		return NULL;
+	o = json_object_new_object();
+	if (def->controller_id)
+		json_object_object_add(o, "device_id", json_object_new_int64((int64_t)def->controller_id));
+	if (def->owner_kind != ZT_OWNER_NONE)
+		json_object_object_add(o, def->owner_kind == ZT_OWNER_USER ? "user" : "service_account",
+				       json_object_new_string(def->owner));
+	return o;
+}
+
 /* The relays forward to us only from our devices. */
 static int sync_accept(struct zt_connector_fwd *c, char *err, size_t errlen)
 {
@@ -192,6 +208,7 @@ int zt_connector_fwd_sync(struct zt_connector_fwd *c, char *err, size_t errlen)
 		snprintf(nd->name, sizeof(nd->name), "%s", def->name);
 		memcpy(nd->pubkey, def->pubkey, sizeof(nd->pubkey));
 		memcpy(&nd->addr.s_addr, def->address.addr + 12, 4);
+		nd->ident = device_ident(def);
 		nd->c = c;
 		for (size_t j = 0; j < c->ndevices; j++) {
 			struct device *od = &c->devices[j];
@@ -228,9 +245,14 @@ int zt_connector_fwd_sync(struct zt_connector_fwd *c, char *err, size_t errlen)
 	for (size_t j = 0; j < c->ndevices; j++) {
 		struct device *od = &c->devices[j];
 
-		if (od->peer)
+		if (od->peer) {
+			/* Gone from the policy: its tunnel is cut, its flows end now. */
 			zt_tunnel_peer_remove(c->tunnel, od->peer);
+			if (c->flows)
+				zt_flows_end_device(c->flows, od->id, zt_flows_now_ms());
+		}
 		device_free_binds(od);
+		json_object_put(od->ident);
 	}
 	free(c->devices);
 	c->devices = next;
@@ -344,8 +366,10 @@ int zt_connector_fwd_ping(struct zt_connector_fwd *c, const char *name, const ch
 /* Every device and its bindings, at close. */
 void devices_free(struct zt_connector_fwd *c)
 {
-	for (size_t i = 0; i < c->ndevices; i++)
+	for (size_t i = 0; i < c->ndevices; i++) {
 		device_free_binds(&c->devices[i]);
+		json_object_put(c->devices[i].ident);
+	}
 	free(c->devices);
 	c->devices = NULL;
 	c->ndevices = 0;

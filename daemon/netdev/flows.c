@@ -52,6 +52,7 @@ struct flow {
 	char device[ZT_NAME_MAX];
 	char resource[ZT_NAME_MAX];
 	char endpoint[ENDPOINT_MAX];		/* "" unknown */
+	json_object *ident;			/* the device's identity fields (a reference) or NULL */
 };
 
 struct flow_list {
@@ -69,6 +70,7 @@ struct dev_count {
 
 struct zt_flows {
 	char connector[ZT_NAME_MAX];
+	char network[ZT_NAME_MAX];		/* "" none: no "remote_network" */
 	uint32_t max_flows;
 	uint32_t max_per_device;
 	uint64_t timeout_ms[NCLASSES];
@@ -90,6 +92,7 @@ enum status {
 	STATUS_CONNECTION_FAILED,
 	STATUS_DNS_ERROR,
 	STATUS_DENIED,
+	STATUS_REVOKED,
 };
 
 static const char *const status_names[] = {
@@ -97,6 +100,7 @@ static const char *const status_names[] = {
 	[STATUS_CONNECTION_FAILED] = "CONNECTION_FAILED",
 	[STATUS_DNS_ERROR] = "DNS_ERROR",
 	[STATUS_DENIED] = "DENIED",
+	[STATUS_REVOKED] = "REVOKED",
 };
 
 uint64_t zt_flows_now_ms(void)
@@ -219,6 +223,7 @@ static void destroy(struct zt_flows *t, struct flow *f)
 	list_del(t, f);
 	t->nflows--;
 	dev_charge(t, f->key.device_id, -1);
+	json_object_put(f->ident);
 	free(f);
 }
 
@@ -266,8 +271,8 @@ static json_object *str_or_null(const char *s)
 
 /* What every line carries, in the documented order. */
 static json_object *line_new(const struct zt_flows *t, const char *event, uint64_t now_ms,
-			     const char *device, const char *endpoint, const char *resource,
-			     const struct zt_flow_key *key, bool with_ip)
+			     const char *device, json_object *ident, const char *endpoint,
+			     const char *resource, const struct zt_flow_key *key, bool with_ip)
 {
 	json_object *o = json_object_new_object();
 	char buf[48], a[INET_ADDRSTRLEN];
@@ -276,6 +281,10 @@ static json_object *line_new(const struct zt_flows *t, const char *event, uint64
 	json_object_object_add(o, "time", json_object_new_string(buf));
 	json_object_object_add(o, "event", json_object_new_string(event));
 	json_object_object_add(o, "device", str_or_null(device));
+	if (ident) {
+		json_object_object_foreach(ident, k, v)
+			json_object_object_add(o, k, json_object_get(v));
+	}
 	json_object_object_add(o, "client_endpoint", str_or_null(endpoint));
 	json_object_object_add(o, "resource", str_or_null(resource));
 	if (key && with_ip) {
@@ -290,6 +299,8 @@ static json_object *line_new(const struct zt_flows *t, const char *event, uint64
 	json_object_object_add(o, "port", key && key->proto != IPPROTO_ICMP
 					  ? json_object_new_int(key->dport) : NULL);
 	json_object_object_add(o, "connector", str_or_null(t->connector));
+	if (t->network[0])
+		json_object_object_add(o, "remote_network", json_object_new_string(t->network));
 	return o;
 }
 
@@ -316,7 +327,7 @@ static void emit_flow(struct zt_flows *t, const struct flow *f, bool end, enum s
 		      uint64_t now_ms)
 {
 	json_object *o = line_new(t, end ? "connection_end" : "connection_start", now_ms,
-				  f->device, f->endpoint, f->resource, &f->key, true);
+				  f->device, f->ident, f->endpoint, f->resource, &f->key, true);
 
 	add_counters(o, f->packets, f->bytes);
 	if (end) {
@@ -390,6 +401,13 @@ int zt_flows_new(const struct zt_flows_cfg *cfg, zt_flow_sink sink, void *arg,
 	return 0;
 }
 
+void zt_flows_set_names(struct zt_flows *t, const char *connector, const char *network)
+{
+	if (connector && connector[0])
+		snprintf(t->connector, sizeof(t->connector), "%s", connector);
+	snprintf(t->network, sizeof(t->network), "%s", network ? network : "");
+}
+
 void zt_flows_free(struct zt_flows *t)
 {
 	struct flow *f, *next;
@@ -406,6 +424,7 @@ void zt_flows_free(struct zt_flows *t)
 	for (c = 0; c < NCLASSES; c++) {
 		for (f = t->lists[c].head; f; f = next) {
 			next = f->next;
+			json_object_put(f->ident);
 			free(f);
 		}
 	}
@@ -450,6 +469,7 @@ static struct flow *flow_start(struct zt_flows *t, const struct zt_flow_key *key
 	snprintf(f->resource, sizeof(f->resource), "%s",
 		 meta && meta->resource ? meta->resource : "");
 	format_endpoint(meta ? meta->client_endpoint : NULL, f->endpoint, sizeof(f->endpoint));
+	f->ident = meta && meta->ident ? json_object_get(meta->ident) : NULL;
 	if (key->proto == IPPROTO_TCP && (flags & ZT_TCP_SYN) && !(flags & ZT_TCP_ACK))
 		f->state = ST_SYN_SENT;
 	else
@@ -611,6 +631,27 @@ unsigned int zt_flows_end_all(struct zt_flows *t, uint64_t now_ms)
 	return n;
 }
 
+unsigned int zt_flows_end_device(struct zt_flows *t, uint32_t device_id, uint64_t now_ms)
+{
+	unsigned int n = 0;
+	struct flow *f, *next;
+
+	for (int c = 0; c < NCLASSES; c++) {
+		for (f = t->lists[c].head; f; f = next) {
+			next = f->next;
+			if (f->key.device_id != device_id)
+				continue;
+			if (c != CLS_LINGER) {
+				emit_flow(t, f, true, STATUS_REVOKED, now_ms);
+				t->ended++;
+				n++;
+			}
+			destroy(t, f);
+		}
+	}
+	return n;
+}
+
 /* ---- one-line records ---- */
 
 static void log_one(struct zt_flows *t, const struct zt_flow_key *key,
@@ -622,8 +663,9 @@ static void log_one(struct zt_flows *t, const struct zt_flow_key *key,
 	json_object *o;
 
 	format_endpoint(meta ? meta->client_endpoint : NULL, endpoint, sizeof(endpoint));
-	o = line_new(t, "connection_end", now_ms, meta ? meta->device : NULL, endpoint,
-		     meta ? meta->resource : NULL, key, st != STATUS_DNS_ERROR);
+	o = line_new(t, "connection_end", now_ms, meta ? meta->device : NULL,
+		     meta ? meta->ident : NULL, endpoint, meta ? meta->resource : NULL, key,
+		     st != STATUS_DNS_ERROR);
 	add_counters(o, packets, nbytes);
 	json_object_object_add(o, "duration_ms", json_object_new_int64(0));
 	json_object_object_add(o, "status", json_object_new_string(status_names[st]));

@@ -19,16 +19,20 @@
  * Status at the end: CONNECTION_FAILED when the flow began with a SYN and
  * the resource answered only with a RST (or an ICMP error), or never
  * answered; or, for UDP/ICMP, when all that came back were ICMP errors;
- * NORMAL otherwise. An ended TCP flow lingers (LINGER, 10 s) so that its
- * last ACK, or a retransmitted FIN, is absorbed instead of starting a new
+ * REVOKED when the device left the policy while the flow was open
+ * (zt_flows_end_device); NORMAL otherwise. An ended TCP flow lingers
+ * (LINGER, 10 s) so that its last ACK, or a retransmitted FIN, is absorbed instead of starting a new
  * flow; a new SYN during the linger starts a new flow at once.
  *
  * Lines (json-c objects handed to the sink; the sink does not take
  * ownership): "time" (RFC 3339 UTC, ms), "event" ("connection_start" or
- * "connection_end"), "device", "client_endpoint" (the tunnel peer's
+ * "connection_end"), "device", then the device's identity fields when the
+ * meta has them (a controller's view: "device_id", "user" or
+ * "service_account"), "client_endpoint" (the tunnel peer's
  * public ip:port, null if unknown), "resource", "resolved_ip" (the real
  * destination), "protocol" ("tcp", "udp", "icmp" or the number),
  * "port" (destination port; null for ICMP), "connector",
+ * "remote_network" (only when known: zt_flows_set_names),
  * "packets_to_resource", "bytes_to_resource", "packets_from_resource",
  * "bytes_from_resource", and in end lines "duration_ms" (first to last
  * packet) and "status". DENIED and DNS_ERROR records are single
@@ -95,6 +99,12 @@ struct zt_flow_meta {
 	const char *device;			/* device name */
 	const struct sockaddr *client_endpoint;	/* AF_INET/AF_INET6; NULL: unknown */
 	const char *resource;			/* resource name; NULL: none matched */
+	/*
+	 * Identity fields copied into every line of the flow (an object, or
+	 * NULL): the flow keeps a reference, so its end line still names the
+	 * device's owner after the device left the policy.
+	 */
+	json_object *ident;
 };
 
 struct zt_flows_cfg {
@@ -117,6 +127,11 @@ struct zt_flows;
 /* A new table. Returns 0 or -ENOMEM / -EINVAL. */
 int zt_flows_new(const struct zt_flows_cfg *cfg, zt_flow_sink sink, void *arg,
 		 struct zt_flows **out);
+/*
+ * The connector's name (CONNECTOR, kept when NULL or "") and its remote
+ * network's (NETWORK; NULL or "": none) for the lines from now on.
+ */
+void zt_flows_set_names(struct zt_flows *t, const char *connector, const char *network);
 /* Free without emitting anything (zt_flows_end_all() first on a clean stop). */
 void zt_flows_free(struct zt_flows *t);
 
@@ -146,6 +161,12 @@ bool zt_flows_open(const struct zt_flows *t, const struct zt_flow_key *key);
 unsigned int zt_flows_expire(struct zt_flows *t, uint64_t now_ms);
 /* When zt_flows_expire() next has work: ms (CLOCK_REALTIME), or UINT64_MAX for never. */
 uint64_t zt_flows_next_deadline(const struct zt_flows *t);
+/*
+ * End DEVICE_ID's open flows now, status REVOKED (the device left the
+ * policy: its tunnel is cut), and drop its lingering ones. Returns how many
+ * ended.
+ */
+unsigned int zt_flows_end_device(struct zt_flows *t, uint32_t device_id, uint64_t now_ms);
 /* End every open flow now, NORMAL (shutdown). Returns how many. */
 unsigned int zt_flows_end_all(struct zt_flows *t, uint64_t now_ms);
 

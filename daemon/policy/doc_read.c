@@ -12,13 +12,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/log.h"
 #include "policy/internal.h"
 
 static const char *const doc_fields[] = { "version", "resources", "devices", "connectors",
 					  "grants", NULL };
 static const char *const resource_fields[] = { "name", "id", "address", "tcp", "udp", "icmp",
 					       "deny_mode", "connector", NULL };
-static const char *const device_fields[] = { "name", "id", "pubkey", "address", NULL };
+static const char *const device_fields[] = { "name", "id", "pubkey", "address", "owner",
+					     "controller_id", NULL };
+static const char *const owner_fields[] = { "user", "service_account", NULL };
 static const char *const connector_fields[] = { "name", "pubkey", "endpoint", NULL };
 static const char *const grant_fields[] = { "device", "resource", NULL };
 
@@ -132,6 +135,46 @@ static int parse_resource(struct zt_policy *p, json_object *o, void *ctx, char *
 	return policy_append_resource(p, &def, err, errlen);
 }
 
+/*
+ * A device's optional "owner" ({"user": EMAIL} or {"service_account":
+ * NAME}) and "controller_id" (1..2^53), as a controller's view gives them.
+ */
+static int parse_owner(json_object *o, struct zt_device_def *def, char *err, size_t errlen)
+{
+	json_object *w, *v;
+	const char *user = NULL, *sa = NULL, *s;
+	int ret = field_get(o, "owner", json_type_object, "an object", &w, err, errlen);
+
+	if (ret > 0) {
+		ret = check_fields(w, owner_fields, err, errlen);
+		if (!ret)
+			ret = field_str(w, "user", &user, err, errlen);
+		if (!ret)
+			ret = field_str(w, "service_account", &sa, err, errlen);
+		if (ret)
+			return ret;
+		if (!user == !sa)
+			return zt_errf(err, errlen, -EINVAL, "'owner' must be {\"user\": EMAIL} or "
+				       "{\"service_account\": NAME}");
+		s = user ? user : sa;
+		if (!*s || strlen(s) >= sizeof(def->owner) || strpbrk(s, "\"\\ \t\r\n"))
+			return zt_errf(err, errlen, -EINVAL, "invalid owner '%.64s'", s);
+		def->owner_kind = user ? ZT_OWNER_USER : ZT_OWNER_SERVICE_ACCOUNT;
+		snprintf(def->owner, sizeof(def->owner), "%s", s);
+	}
+	if (ret < 0)
+		return ret;
+	ret = field_get(o, "controller_id", json_type_int, "an integer", &v, err, errlen);
+	if (ret > 0) {
+		int64_t id = json_object_get_int64(v);
+
+		if (id <= 0 || id > (1ll << 53))
+			return zt_errf(err, errlen, -EINVAL, "invalid controller_id %lld", (long long)id);
+		def->controller_id = (uint64_t)id;
+	}
+	return ret < 0 ? ret : 0;
+}
+
 static int parse_device(struct zt_policy *p, json_object *o, void *ctx, char *err, size_t errlen)
 {
 	static const char *const keys[] = { "name", "pubkey", "address", NULL };
@@ -146,6 +189,8 @@ static int parse_device(struct zt_policy *p, json_object *o, void *ctx, char *er
 		ret = field_id(o, ZT_MAX_DEVICE_ID, &id, err, errlen);
 	if (!ret)
 		ret = zt_device_parse(&def, v[0], v[1], v[2], err, errlen);
+	if (!ret)
+		ret = parse_owner(o, &def, err, errlen);
 	if (ret)
 		return ret;
 	def.id = id;

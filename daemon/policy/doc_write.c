@@ -48,6 +48,15 @@ json_object *zt_device_to_json(const struct zt_device_def *def)
 	json_object_object_add(o, "id", json_object_new_int64(def->id));
 	json_object_object_add(o, "pubkey", json_object_new_string(key));
 	json_object_object_add(o, "address", json_object_new_string(addr));
+	if (def->owner_kind != ZT_OWNER_NONE) {
+		json_object *w = json_object_new_object();
+
+		json_object_object_add(w, def->owner_kind == ZT_OWNER_USER ? "user" : "service_account",
+				       json_object_new_string(def->owner));
+		json_object_object_add(o, "owner", w);
+	}
+	if (def->controller_id)
+		json_object_object_add(o, "controller_id", json_object_new_int64((int64_t)def->controller_id));
 	return o;
 }
 

@@ -60,11 +60,24 @@ struct zt_resource_def {
 };
 
 /* Connector side: a peer that may open a tunnel, and the inner address it must use. */
+/* Whose a device is, as a controller's view says (connection logs only). */
+enum zt_owner_kind {
+	ZT_OWNER_NONE = 0,		/* unmanaged: the document says nothing */
+	ZT_OWNER_USER,			/* "owner": {"user": EMAIL} */
+	ZT_OWNER_SERVICE_ACCOUNT,	/* "owner": {"service_account": NAME} */
+};
+
+#define ZT_OWNER_MAX 256		/* an email address: at most 254 bytes */
+
 struct zt_device_def {
 	uint32_t id;		/* stable while the device exists; keys its grants in the maps */
 	char name[ZT_NAME_MAX];
 	uint8_t pubkey[ZT_KEY_LEN];
 	struct zt_prefix address;	/* its tunnel address: one IPv4 host */
+	/* Optional, from a controller's view: enforced nowhere, logged with its flows. */
+	enum zt_owner_kind owner_kind;
+	char owner[ZT_OWNER_MAX];
+	uint64_t controller_id;	/* the controller's id of the device; 0: none */
 };
 
 /* Client side: where the tunnel to a connector goes, and the key that proves it. */

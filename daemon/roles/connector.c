@@ -502,6 +502,25 @@ static void stop(struct zt_daemon *d)
 	OPENSSL_cleanse(c->fcfg.tunnel.private_key, sizeof(c->fcfg.tunnel.private_key));
 }
 
+/* A controller's view: our name and remote network, for the connection logs. */
+static int view_self(struct zt_daemon *d, json_object *self, char *err, size_t errlen)
+{
+	struct connector *c = d->role;
+	json_object *name, *net;
+
+	(void)err;
+	(void)errlen;
+	if (!c->fwd)
+		return 0;
+	if (!json_object_object_get_ex(self, "name", &name) || !json_object_is_type(name, json_type_string))
+		name = NULL;
+	if (!json_object_object_get_ex(self, "network", &net) || !json_object_is_type(net, json_type_string))
+		net = NULL;
+	zt_connector_fwd_set_names(c->fwd, name ? json_object_get_string(name) : NULL,
+				   net ? json_object_get_string(net) : NULL);
+	return 0;
+}
+
 /* /healthz and `ztgate health`: the TUN and the tunnel are up. */
 static bool health(struct zt_daemon *d, json_object *checks)
 {
@@ -558,4 +577,5 @@ const struct zt_role_ops zt_role_connector = {
 	.health = health,
 	.event = on_event,
 	.commands = commands,
+	.view_self = view_self,
 };

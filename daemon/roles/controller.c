@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include <openssl/mem.h>
 
@@ -20,6 +23,8 @@
 #include "core/daemon.h"
 #include "core/role.h"
 #include "lib/fsutil.h"
+#include "lib/log.h"
+#include "lib/loop.h"
 #include "roles/controller.h"
 #include "roles/roles.h"
 #include "tunnel/keys.h"
@@ -76,6 +81,7 @@ static void init(struct zt_daemon *d)
 	struct controller_role *cr = d->role;
 
 	cr->listen = ZT_CONTROLLER_DEFAULT_LISTEN;
+	cr->expiry_fd = -1;
 }
 
 static int configure(struct zt_daemon *d, char *err, size_t errlen)
@@ -119,6 +125,37 @@ static int prepare(struct zt_daemon *d, char *err, size_t errlen)
 	return ret;
 }
 
+/* The session timer fires at WHEN (Unix seconds; 0: never) or, with SOON, in 10 ms. */
+static void expiry_arm(struct controller_role *cr, int64_t when, bool soon)
+{
+	struct itimerspec its = { 0 };
+
+	if (cr->expiry_fd < 0)
+		return;
+	if (soon) {
+		its.it_value.tv_nsec = 10 * 1000 * 1000;
+		timerfd_settime(cr->expiry_fd, 0, &its, NULL);
+	} else {
+		its.it_value.tv_sec = when;	/* 0: disarmed */
+		timerfd_settime(cr->expiry_fd, TFD_TIMER_ABSTIME, &its, NULL);
+	}
+	cr->expiry_kicked = soon;
+}
+
+/* Sessions expired now: their connectors' views move; the timer goes to the next expiry. */
+static void on_expiry(struct zt_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct controller_role *cr = arg;
+	uint64_t ticks;
+
+	(void)loop;
+	(void)events;
+	if (read(fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		return;
+	cr->expiry_kicked = false;
+	expiry_arm(cr, zt_model_expire(cr->model), false);
+}
+
 /* The model's word that IDENT's view (NULL: every view) may have changed. */
 static void on_changed(void *arg, const struct zt_node_ident *ident)
 {
@@ -127,6 +164,27 @@ static void on_changed(void *arg, const struct zt_node_ident *ident)
 	zt_model_want_current(cr->model, ident);
 	if (cr->server)
 		zt_node_server_changed(cr->server, ident);
+	/* A session, a policy or a membership may have moved: look again once the burst is over. */
+	if (!cr->expiry_kicked)
+		expiry_arm(cr, 0, true);
+}
+
+static int expiry_open(struct zt_daemon *d, char *err, size_t errlen)
+{
+	struct controller_role *cr = d->role;
+	int ret;
+
+	cr->expiry_fd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (cr->expiry_fd < 0)
+		return zt_errf(err, errlen, -errno, "session timer: %s", strerror(errno));
+	ret = zt_loop_add(d->loop, cr->expiry_fd, EPOLLIN, on_expiry, cr);
+	if (ret) {
+		close(cr->expiry_fd);
+		cr->expiry_fd = -1;
+		return zt_errf(err, errlen, ret, "session timer: %s", strerror(-ret));
+	}
+	expiry_arm(cr, 0, true);
+	return 0;
 }
 
 static int start(struct zt_daemon *d, char *err, size_t errlen)
@@ -147,7 +205,7 @@ static int start(struct zt_daemon *d, char *err, size_t errlen)
 	OPENSSL_cleanse(cfg.view_priv, sizeof(cfg.view_priv));
 	if (!ret)
 		ret = zt_controller_sync_start(cr, d->loop, err, errlen);
-	return ret;
+	return ret ? ret : expiry_open(d, err, errlen);
 }
 
 static void ready(struct zt_daemon *d, json_object *ready)
@@ -169,6 +227,11 @@ static void stop(struct zt_daemon *d)
 	struct controller_role *cr = d->role;
 
 	zt_controller_sync_stop(cr);
+	if (cr->expiry_fd >= 0) {
+		zt_loop_del(d->loop, cr->expiry_fd);
+		close(cr->expiry_fd);
+	}
+	cr->expiry_fd = -1;
 	zt_node_server_close(cr->server);
 	cr->server = NULL;
 	zt_model_close(cr->model);

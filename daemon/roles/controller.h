@@ -34,6 +34,8 @@ struct controller_role {
 	struct zt_loop *loop;
 	int listen_fd, tick_fd;
 	unsigned int ticks;
+	int expiry_fd;			/* CLOCK_REALTIME timer: the next session expiry */
+	bool expiry_kicked;		/* armed soon: a change may move the next expiry */
 };
 
 /* The database as opened (no credentials). */

@@ -16,6 +16,7 @@
 
 #include <openssl/mem.h>
 
+#include "controller/connlog.h"
 #include "controller/db.h"
 #include "controller/model.h"
 #include "controller/node_server.h"
@@ -101,14 +102,30 @@ static const char *name_of(const struct zt_ctl_req *r, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * `admin KIND rm NAME`. The nodes that go with the object (a device, a
+ * connector, a user's or service account's devices) lose their controller
+ * session at once, not at the next view push.
+ */
 static json_object *cmd_rm(struct zt_daemon *d, const struct zt_ctl_req *r)
 {
+	struct controller_role *cr = d->role;
 	char err[256], actor[96], buf[160];
 	const char *name = name_of(r, buf, sizeof(buf));
+	enum zt_kind k = (enum zt_kind)kind_of(r);
+	struct zt_node_ident *gone = NULL;
+	size_t ngone = 0;
 
 	actor_of(r, actor, sizeof(actor));
-	if (zt_model_rm(model_of(d), (enum zt_kind)kind_of(r), name, actor, err, sizeof(err)))
+	if (zt_model_nodes_of(model_of(d), k, name, &gone, &ngone))
+		return zt_ctl_error("out of memory");
+	if (zt_model_rm(model_of(d), k, name, actor, err, sizeof(err))) {
+		free(gone);
 		return zt_ctl_error(err);
+	}
+	for (size_t i = 0; cr->server && i < ngone; i++)
+		zt_node_server_disconnect(cr->server, &gone[i]);
+	free(gone);
 	return reply_object("removed", json_object_new_string(name));
 }
 
@@ -287,6 +304,29 @@ static json_object *cmd_audit_verify(struct zt_daemon *d, const struct zt_ctl_re
 	return reply_object("records", json_object_new_int64((int64_t)count));
 }
 
+/* `admin connections [--follow]`: the lines after the cursor "after" (0: the oldest kept). */
+static json_object *cmd_connections(struct zt_daemon *d, const struct zt_ctl_req *r)
+{
+	const char *after = zt_ctl_str(r, "after"), *limit = zt_ctl_str(r, "limit");
+	json_object *o = zt_ctl_ok(), *v;
+	char *end = NULL;
+	unsigned long long a = 0, l = 0;
+
+	if (after && (a = strtoull(after, &end, 10), *end || !*after)) {
+		json_object_put(o);
+		return zt_ctl_error("invalid \"after\": a sequence number");
+	}
+	if (limit && (l = strtoull(limit, &end, 10), *end || !*limit)) {
+		json_object_put(o);
+		return zt_ctl_error("invalid \"limit\": a number of lines");
+	}
+	v = zt_connlog_since(model_of(d)->connlog, a, (size_t)l);
+	json_object_object_foreach(v, key, val)
+		json_object_object_add(o, key, json_object_get(val));
+	json_object_put(v);
+	return o;
+}
+
 static json_object *cmd_export(struct zt_daemon *d, const struct zt_ctl_req *r)
 {
 	(void)r;
@@ -457,6 +497,7 @@ const struct zt_ctl_cmd zt_controller_commands[] = {
 	{ .name = "admin.api-key.list", .run = cmd_apikey_list },
 	{ .name = "admin.api-key.show", .run = cmd_apikey_show },
 	{ .name = "admin.api-key.rm", .run = cmd_apikey_rm, .changes = true },
+	{ .name = "admin.connections", .run = cmd_connections },
 	{ 0 },
 };
 

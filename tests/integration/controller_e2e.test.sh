@@ -12,10 +12,14 @@
 #   priv   10.10.0.5 nas (http 80, ncat 8080), 10.10.0.7 vault (same host)
 # Asserts: each client reaches exactly its granted resources and learns
 # nothing of the others'; a group change and a revocation reach the
-# connector's data plane within 1 s (measured) and cut an open flow; a local
+# connector's data plane within 1 s (measured) and cut an open flow (a user
+# leaving a group, disabled users and service accounts, deleted devices and
+# service account keys; each time printed in ms); connection lines carry who,
+# device and network, and `admin connections [--follow]` shows them; a local
 # edit on a managed node is refused; with the controller killed, nodes keep
 # working and a restarted node keeps its last view; the controller restarted
-# keeps its state; the audit trail verifies and names every step.
+# keeps its state; the audit trail verifies and names every step; a security
+# policy's session lifetime (10 s) denies at the connector until `ztgate reauth`.
 set -euo pipefail
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/../lib.sh"
@@ -143,33 +147,101 @@ err=$(zt_cli alice resource add x --address 10.1.2.3 --tcp 80 2>&1 >/dev/null) |
 grep -q 'managed by its controller' <<<"$err" || fail "local edit refused with '$err'"
 log "ok: $err"
 
-section "6. changes reach the data plane within 1 s; an open flow is cut"
-# An open ncat session from alice to nas:8080, then alice leaves eng.
-NAS_FAKE=$(ip netns exec "$C" dig +short +time=2 +tries=1 @100.95.0.251 nas.home.int A)
-mkfifo "$ZT_TMP/alice.in"
-exec 7<>"$ZT_TMP/alice.in"
-ip netns exec "$C" ncat -4 "$NAS_FAKE" 8080 <&7 >"$ZT_TMP/alice.ncat.out" 2>&1 &
-NCAT_PID=$!
-ZT_PIDS+=("$NCAT_PID")
-echo "before-$ZT_ID" >&7
-wait_until 10 grep -q "before-$ZT_ID" "$ZT_TMP/tcp8080.log" || fail "the open session carried nothing"
-t0=$(date +%s%N)
-admin_ok group rm-member eng alice@example.com >/dev/null
-# The connector's data plane: alice's grant to nas is gone.
-wait_until 5 bash -c "(( \$(\"$ZTGATE\" --socket '$ZT_TMP/conn.sock' --json export | jq '[.policy.grants[]? | select(.resource == \"nas\")] | length') == 1 ))" ||
-	fail "alice's grant is still at the connector: $(zt_cli conn --json export | jq -c .policy.grants)"
-t1=$(date +%s%N)
-ms=$(( (t1 - t0) / 1000000 ))
-(( ms <= 1000 )) || fail "revocation took $ms ms to reach the connector's policy (want <= 1000)"
-echo "after-$ZT_ID" >&7
-! wait_until 3 grep -q "after-$ZT_ID" "$ZT_TMP/tcp8080.log" || fail "the open session still carries data after the revocation"
-exec 7>&-
-log "ok: alice removed from eng: the connector dropped her grant in $ms ms; her open session carries nothing"
+section "6. revocation reaches the connector within 1 s and cuts the open flow"
+# session_open NS TAG: an ncat session from NS to nas:8080 through the tunnel
+# (on fd 7), TAG seen by nas.
+session_open() {
+	local ns=$1 tag=$2 fake
+	fake=$(ip netns exec "$ns" dig +short +time=2 +tries=1 @100.95.0.251 nas.home.int A)
+	rm -f "$ZT_TMP/sess.in"
+	mkfifo "$ZT_TMP/sess.in"
+	exec 7<>"$ZT_TMP/sess.in"
+	ip netns exec "$ns" ncat -4 "$fake" 8080 <&7 >/dev/null 2>&1 &
+	SESS_PID=$!
+	ZT_PIDS+=("$SESS_PID")
+	echo "before-$tag-$ZT_ID" >&7
+	wait_until 10 grep -q "before-$tag-$ZT_ID" "$ZT_TMP/tcp8080.log" || fail "$tag: the open session carried nothing"
+}
+# session_cut TAG: what the session sends after the revocation never reaches nas.
+session_cut() {
+	echo "after-$1-$ZT_ID" >&7 || true
+	! wait_until 3 grep -q "after-$1-$ZT_ID" "$ZT_TMP/tcp8080.log" ||
+		fail "$1: the open session still carries data after the revocation"
+	exec 7>&-
+	kill "$SESS_PID" 2>/dev/null || true
+}
+device_of() { adm --json device list | jq -r --arg o "$1" '[.items[] | select(.owner == $o) | .name] | first // ""'; }
+# revoke_ms DEVICE ADMIN-ARGS...: run the admin command, then poll the
+# connector's live policy until DEVICE is gone from it; prints the milliseconds.
+revoke_ms() {
+	local dev=$1 t0 t1 i
+	shift
+	t0=$(date +%s%N)
+	adm "$@" >/dev/null 2>"$ZT_TMP/adm.err" || fail "ztgate admin $*: $(cat "$ZT_TMP/adm.err")"
+	for ((i = 0; i < 250; i++)); do
+		if zt_cli conn export | jq -e --arg d "$dev" '[.devices[]? | select(.name == $d)] | length == 0' >/dev/null; then
+			t1=$(date +%s%N)
+			echo $(( (t1 - t0) / 1000000 ))
+			return 0
+		fi
+		sleep 0.02
+	done
+	fail "admin $*: $dev is still in the connector's policy after 5 s"
+}
+# revoke CASE NS DEVICE ADMIN-ARGS...: an open session from NS, the admin
+# command, DEVICE gone from the connector within 1 s, the session cut.
+revoke() {
+	local what=$1 ns=$2 dev=$3 ms
+	shift 3
+	session_open "$ns" "$what"
+	ms=$(revoke_ms "$dev" "$@")
+	(( ms <= 1000 )) || fail "$what: took $ms ms to reach the connector (want <= 1000)"
+	session_cut "$what"
+	log "ok: revocation ($what): $dev out of the connector's policy in $ms ms after 'admin $*'; its open session carries nothing"
+}
+ALICE_DEV=$(device_of alice@example.com)
+CI_DEV=$(device_of ci)
+[[ -n $ALICE_DEV && -n $CI_DEV ]] || fail "devices: alice '$ALICE_DEV', ci '$CI_DEV': $(adm device list)"
+
+revoke "user leaves group" "$C" "$ALICE_DEV" group rm-member eng alice@example.com
 ! curl_page "$C" || fail "alice still fetches the page after leaving eng"
-wait_until 10 curl_page "$S" || fail "ci lost nas when alice left eng"
+curl_page "$S" || fail "ci lost nas when alice left eng"
 admin_ok group add-member eng alice@example.com >/dev/null
 wait_until 10 curl_page "$C" || fail "alice back in eng cannot fetch the page"
 log "ok: alice back in eng reaches nas again; ci was never affected"
+
+# The connector's lines name who, which device, which network; the controller has them.
+ended_revoked() {
+	adm --json connections | jq -s -e --arg d "$ALICE_DEV" '[.[] | select(.event == "connection_end"
+		and .device == $d and .user == "alice@example.com" and .status == "REVOKED"
+		and .remote_network == "office" and .connector == "office-gw" and (.device_id | type) == "number")] | length > 0' >/dev/null
+}
+wait_until 5 ended_revoked || fail "no REVOKED connection_end line with alice's identity at the controller: $(adm --json connections | tail -n 3)"
+started_ci() {
+	adm --json connections | jq -s -e '[.[] | select(.event == "connection_start" and .service_account == "ci")] | length > 0' >/dev/null
+}
+wait_until 5 started_ci || fail "no connection_start line of the ci service account: $(adm --json connections | tail -n 3)"
+grep -q '"user":"alice@example.com"' "$(zt_daemon_out conn)" ||
+	fail "the connector's own log lines do not name alice: $(grep connection_ "$(zt_daemon_out conn)" | tail -n 2)"
+adm connections | grep -q "alice@example.com" || fail "admin connections (table) does not show alice: $(adm connections | tail -n 3)"
+timeout 2 "$ZTGATE" --socket "$ZT_TMP/ctl.sock" --json admin connections --follow >"$ZT_TMP/follow.out" 2>&1 &
+FOLLOW_PID=$!
+sleep 0.5
+curl_page "$S" || fail "ci cannot fetch the page"
+wait "$FOLLOW_PID" || true
+jq -e -s '[.[] | select(.service_account == "ci")] | length > 0' "$ZT_TMP/follow.out" >/dev/null ||
+	fail "admin connections --follow printed no line of ci's: $(tail -n 3 "$ZT_TMP/follow.out")"
+log "ok: connection lines carry user/service account, device id, network and connector; admin connections [--follow] shows them"
+
+revoke "user disabled" "$C" "$ALICE_DEV" user set alice@example.com --disable
+wait_until 3 bash -c "! $ZTGATE --socket $ZT_TMP/alice.sock --json status | jq -e .controller.connected >/dev/null" ||
+	fail "alice's controller session is still up after she was disabled"
+admin_ok user set alice@example.com --enable >/dev/null
+revoke "service account disabled" "$S" "$CI_DEV" service-account set ci --disable
+admin_ok service-account set ci --enable >/dev/null
+wait_until 40 curl_page "$C" || fail "alice enabled again cannot fetch the page"
+wait_until 40 curl_page "$S" || fail "ci enabled again cannot fetch the page"
+log "ok: alice and ci enabled again reach nas"
 
 section "7. the controller down: nodes keep working; a node restarted keeps its view"
 zt_daemon_stop_tag ctl KILL
@@ -192,3 +264,67 @@ for a in token.used token.refused; do
 	jq -e --arg a "$a" '.records | map(select(.action == $a)) | length > 0' <<<"$audit" >/dev/null || fail "no $a record"
 done
 log "ok: audit trail verifies; $(jq '.records | length' <<<"$audit") records"
+
+section "9. deleting a device and revoking a service account's key"
+conn_keys() { zt_cli conn export | jq -r '[.devices[]?.pubkey] | join(" ")'; }
+for who in alice ci; do
+	if [[ $who == alice ]]; then ns=$C dev=$ALICE_DEV; else ns=$S dev=$CI_DEV; fi
+	key=$(zt_cli conn export | jq -r --arg d "$dev" '.devices[] | select(.name == $d) | .pubkey')
+	[[ -n $key ]] || fail "$dev has no key at the connector before its removal"
+	wait_until 10 bash -c "$ZTGATE --socket $ZT_TMP/$who.sock --json status | jq -e .controller.connected >/dev/null" ||
+		fail "$who is not connected to the controller"
+	revoke "device rm ($who)" "$ns" "$dev" device rm "$dev"
+	[[ " $(conn_keys) " != *" $key "* ]] || fail "$dev's key is still in the connector's devices"
+	wait_until 2 bash -c "! $ZTGATE --socket $ZT_TMP/$who.sock --json status | jq -e .controller.connected >/dev/null" ||
+		fail "$who's controller session is still up after device rm"
+	! curl_page "$ns" || fail "$who still fetches the page after device rm"
+	log "ok: $dev removed: its key left the connector, its controller session closed"
+done
+adm --json audit | jq -e --arg d "$CI_DEV" '[.records[] | select(.action == "node.disconnect" and .name == $d)] | length > 0' >/dev/null ||
+	fail "no node.disconnect record for $CI_DEV"
+
+section "10. security policy session lifetime: denied at the connector until re-authenticated"
+BOB_DEV=$(device_of bob@example.com)
+admin_refused "session lifetime under 10 s" policy add tooshort --session-lifetime 5s
+admin_ok policy add short --session-lifetime 10s >/dev/null
+admin_ok access add --group ops --resource vault --policy short >/dev/null
+bob_known() { zt_cli conn export | jq -e --arg d "$BOB_DEV" '[.devices[]? | select(.name == $d)] | length > 0' >/dev/null; }
+bob_granted() { zt_cli conn export | jq -e --arg d "$BOB_DEV" '[.grants[]? | select(.device == $d and .resource == "vault")] | length > 0' >/dev/null; }
+denied() { zt_cli conn --json stats | jq --arg r "$1" '[.resources[] | select(.name == $r) | .denied_packets] | add // 0'; }
+# Bob enrolled well over 10 s ago: his device is known at the connector, without the grant.
+wait_until 5 bob_known || fail "bob's device is not at the connector: $(zt_cli conn export | jq -c .devices)"
+! bob_granted || fail "bob's expired session still has the grant to vault"
+d0=$(denied vault)
+! curl_vault "$B" || fail "bob reaches vault with an expired session"
+(( $(denied vault) > d0 )) || fail "the connector counted no denied packet to vault for bob's expired session"
+reauth_ok() {
+	local out
+	out=$(zt_cli bob reauth "$1" 2>&1) || fail "ztgate reauth: $out"
+	REAUTH_NS=$(date +%s%N)
+}
+reauth_ok "$(admin_ok device token --user bob@example.com | token_of)"
+wait_until 2 bob_granted || fail "bob re-authenticated, but the connector has no grant"
+wait_until 10 curl_vault "$B" || fail "bob re-authenticated cannot reach vault"
+log "ok: an expired session is denied at the connector (curl fails, denied packets counted); ztgate reauth restores it"
+used=$(admin_ok device token --user bob@example.com | token_of)
+reauth_ok "$used"
+rc=0; err=$(zt_cli bob reauth "$used" 2>&1) || rc=$?
+(( rc != 0 )) || fail "a used token re-authenticated bob"
+other=$(admin_ok device token --user alice@example.com | token_of)
+rc=0; err2=$(zt_cli bob reauth "$other" 2>&1) || rc=$?
+(( rc != 0 )) || fail "alice's token re-authenticated bob's device"
+log "ok: refused: used token ($err); another user's token ($err2)"
+# The lifetime passes: the controller's timer drops the grant at the connector.
+d0=$(denied vault)
+wait_until 14 bash -c "! $ZTGATE --socket $ZT_TMP/conn.sock export | jq -e --arg d '$BOB_DEV' '[.grants[]? | select(.device == \$d and .resource == \"vault\")] | length > 0' >/dev/null" ||
+	fail "bob's grant is still at the connector 14 s after his re-authentication (lifetime 10 s)"
+ms=$(( ($(date +%s%N) - REAUTH_NS) / 1000000 ))
+(( ms >= 9000 && ms <= 11500 )) || fail "the grant went $ms ms after the re-authentication (lifetime 10 s, want 9000-11500)"
+! curl_vault "$B" || fail "bob reaches vault after his session expired"
+(( $(denied vault) > d0 )) || fail "no denied packets counted after bob's session expired"
+log "ok: session lifetime 10 s: bob's grant left the connector $ms ms after his re-authentication; curl fails, denied packets counted"
+reauth_ok "$(admin_ok device token --user bob@example.com | token_of)"
+wait_until 10 curl_vault "$B" || fail "bob re-authenticated again cannot reach vault"
+adm --json audit | jq -e '[.records[] | select(.action == "device.reauth")] | length >= 3' >/dev/null ||
+	fail "re-authentications are not in the audit trail"
+log "ok: re-authenticated again, bob reaches vault; each re-authentication audited"

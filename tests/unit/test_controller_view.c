@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "controller/connlog.h"
 #include "ctl_helpers.h"
 #include "policy/policy.h"
 
@@ -237,6 +238,130 @@ static void test_endpoint_and_revocation(void **state)
 	free(a);
 }
 
+/* A connector's view names each device's owner and id, and its own network. */
+static void test_identity(void **state)
+{
+	struct zt_model *m = *state;
+	char *o, want[160];
+
+	world(m);
+	o = view_text(m, &n.gw_office);
+	snprintf(want, sizeof(want), "\"owner\":{\"user\":\"alice@example.com\"},\"controller_id\":%llu",
+		 (unsigned long long)n.alice.id);
+	has(o, want, true);
+	has(o, "\"owner\":{\"service_account\":\"ci\"}", true);
+	has(o, "\"self\":{\"kind\":\"connector\"", true);
+	has(o, "\"network\":\"office\"", true);
+	free(o);
+	o = view_text(m, &n.alice);
+	has(o, "owner", false);		/* a client's view has no devices */
+	free(o);
+}
+
+/* Token of user EMAIL, its hash into HASH. */
+static void user_token(struct zt_model *m, const char *email, char hash[ZT_TOKEN_HASH_HEX_LEN + 1])
+{
+	assert_int_equal(ctl_token(m, ZT_K_USER, email, 3600, hash), 0);
+}
+
+/*
+ * Session lifetime: a user's device outliving the policy of its access rule
+ * loses that grant (its device stays, for the deny counters); a service
+ * account's does not; the timer's walk tells the connectors at the expiry;
+ * re-authentication with the user's own token restores it.
+ */
+static void test_session_lifetime(void **state)
+{
+	struct zt_model *m = *state;
+	char hash[ZT_TOKEN_HASH_HEX_LEN + 1];
+	json_object *args, *body;
+	int64_t t0, next;
+	char *o;
+
+	world(m);
+	ctl_add_fails(m, ZT_K_POLICY, "tiny", "{\"session_lifetime\":\"5s\"}", -EINVAL,
+		      "invalid session lifetime '5s': e.g. 8h, 30m, 7d (at least 10s)");
+	ctl_add(m, ZT_K_POLICY, "short", "{\"session_lifetime\":\"60s\"}");
+	args = ctl_args("{\"group\":\"eng\",\"resource\":\"nas\",\"policy\":\"short\"}");
+	assert_int_equal(zt_model_set(m, ZT_K_ACCESS, "eng:nas", args, "uid:0", &body, ctl_err,
+				      sizeof(ctl_err)), 0);
+	json_object_put(args);
+	json_object_put(body);
+	t0 = ctl_time;
+	next = zt_model_expire(m);
+	assert_int_equal(next, t0 + 60);		/* alice enrolled at t0 */
+	nchanged = 0;
+	ctl_time = t0 + 59;
+	assert_int_equal(zt_model_expire(m), t0 + 60);
+	assert_int_equal(nchanged, 0);
+	ctl_time = t0 + 60;
+	assert_int_equal(zt_model_expire(m), 0);	/* nothing left to expire */
+	assert_true(was_changed(&n.gw_office));
+	assert_false(was_changed(&n.gw_lab));
+	o = view_text(m, &n.gw_office);
+	has(o, "{\"device\":\"alice-laptop\",\"resource\":\"nas\"}", false);
+	has(o, "\"name\":\"alice-laptop\"", true);		/* still known: denied, counted */
+	has(o, "{\"device\":\"ci-runner\",\"resource\":\"nas\"}", true);	/* its key re-authenticates */
+	free(o);
+	/* Refused: bob's token for alice's device, a service account's token. */
+	user_token(m, "bob@example.com", hash);
+	assert_int_equal(zt_model_reauth(m, &n.alice, hash, ctl_err, sizeof(ctl_err)), -EACCES);
+	assert_string_equal(ctl_err, "the token is for another user");
+	assert_int_equal(ctl_token(m, ZT_K_SA, "ci", 3600, hash), 0);
+	assert_int_equal(zt_model_reauth(m, &n.ci, hash, ctl_err, sizeof(ctl_err)), -EACCES);
+	/* Alice's own token: the session starts again; used once. */
+	user_token(m, "alice@example.com", hash);
+	ctl_time = t0 + 100;
+	nchanged = 0;
+	assert_int_equal(zt_model_reauth(m, &n.alice, hash, ctl_err, sizeof(ctl_err)), 0);
+	assert_true(was_changed(&n.gw_office));
+	assert_int_equal(zt_model_reauth(m, &n.alice, hash, ctl_err, sizeof(ctl_err)), -EACCES);
+	assert_string_equal(ctl_err, "token already used");
+	o = view_text(m, &n.gw_office);
+	has(o, "{\"device\":\"alice-laptop\",\"resource\":\"nas\"}", true);
+	free(o);
+	assert_int_equal(zt_model_expire(m), t0 + 160);
+	ctl_time = t0;
+}
+
+/* The controller's ring of connection lines: sequence, cursor, bounded, lost lines counted. */
+static void test_connlog(void **state)
+{
+	struct zt_connlog *r = zt_connlog_new(4);
+	json_object *line = json_object_new_object(), *o, *v;
+
+	(void)state;
+	o = zt_connlog_since(r, 0, 0);
+	assert_int_equal(json_object_array_length(json_object_object_get(o, "lines")), 0);
+	assert_int_equal(json_object_get_int64(json_object_object_get(o, "next")), 0);
+	json_object_put(o);
+	v = json_object_new_string("x");
+	assert_int_equal(zt_connlog_push(r, v), 0);	/* not an object */
+	json_object_put(v);
+	for (int i = 1; i <= 6; i++) {
+		json_object_object_add(line, "n", json_object_new_int(i));
+		assert_int_equal(zt_connlog_push(r, line), (uint64_t)i);
+	}
+	json_object_put(line);
+	o = zt_connlog_since(r, 1, 0);		/* 2 was dropped before it was read */
+	v = json_object_object_get(o, "lines");
+	assert_int_equal(json_object_array_length(v), 4);
+	assert_int_equal(json_object_get_int64(json_object_object_get(json_object_array_get_idx(v, 0),
+								       "seq")), 3);
+	assert_int_equal(json_object_get_int64(json_object_object_get(o, "lost")), 1);
+	assert_int_equal(json_object_get_int64(json_object_object_get(o, "next")), 6);
+	json_object_put(o);
+	o = zt_connlog_since(r, 4, 1);
+	assert_int_equal(json_object_array_length(json_object_object_get(o, "lines")), 1);
+	assert_int_equal(json_object_get_int64(json_object_object_get(o, "next")), 5);
+	json_object_put(o);
+	o = zt_connlog_since(r, 6, 0);
+	assert_int_equal(json_object_array_length(json_object_object_get(o, "lines")), 0);
+	assert_int_equal(json_object_get_int64(json_object_object_get(o, "next")), 6);
+	json_object_put(o);
+	zt_connlog_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -244,6 +369,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_connector_views, ctl_setup, ctl_teardown),
 		cmocka_unit_test_setup_teardown(test_affected, ctl_setup, ctl_teardown),
 		cmocka_unit_test_setup_teardown(test_endpoint_and_revocation, ctl_setup, ctl_teardown),
+		cmocka_unit_test_setup_teardown(test_identity, ctl_setup, ctl_teardown),
+		cmocka_unit_test_setup_teardown(test_session_lifetime, ctl_setup, ctl_teardown),
+		cmocka_unit_test(test_connlog),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -317,6 +317,44 @@ static void test_udp_idle_end(void **state)
 	fixture_free(fx);
 }
 
+/*
+ * A controller's device: its identity in every line of its flows, kept by
+ * the flow after the caller dropped it; the device revoked: its open flows
+ * end REVOKED at once, another device's stay.
+ */
+static void test_identity_and_revoked(void **state)
+{
+	struct fixture *fx = fixture_new(NULL);
+	struct zt_flow_key k = key(IPPROTO_TCP, 40000, 8080), other = key(IPPROTO_UDP, 53000, 53);
+	json_object *ident = json_object_new_object(), *o;
+
+	(void)state;
+	json_object_object_add(ident, "device_id", json_object_new_int(12));
+	json_object_object_add(ident, "user", json_object_new_string("ann@example.com"));
+	zt_flows_set_names(fx->t, "office-gw", "office");
+	fx->meta.ident = ident;
+	assert_int_equal(pkt(fx, &k, TO, 60, ZT_TCP_SYN, T0), 1);
+	fx->meta.ident = NULL;
+	json_object_put(ident);		/* the flow holds its own reference */
+	other.device_id = 8;
+	assert_int_equal(pkt(fx, &other, TO, 70, 0, T0 + 5), 1);
+	o = line(fx, 0);
+	expect_str(o, "user", "ann@example.com");
+	expect_int(o, "device_id", 12);
+	expect_str(o, "connector", "office-gw");
+	expect_str(o, "remote_network", "office");
+	expect_absent(line(fx, 1), "user");
+	assert_int_equal(zt_flows_end_device(fx->t, 7, T0 + 100), 1);
+	assert_int_equal(nlines(fx), 3);
+	o = line(fx, 2);
+	expect_str(o, "event", "connection_end");
+	expect_str(o, "status", "REVOKED");
+	expect_str(o, "user", "ann@example.com");
+	assert_int_equal(zt_flows_count(fx->t), 1);
+	assert_int_equal(zt_flows_device_count(fx->t, 7), 0);
+	fixture_free(fx);
+}
+
 /* UDP to a closed port: only ICMP port unreachable comes back. */
 static void test_udp_only_icmp_errors_failed(void **state)
 {
@@ -601,6 +639,7 @@ int main(void)
 		cmocka_unit_test(test_many_flows),
 		cmocka_unit_test(test_device_quota),
 		cmocka_unit_test(test_probation),
+		cmocka_unit_test(test_identity_and_revoked),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -257,6 +257,15 @@ static void test_doc_errors(void **state)
 	doc_bad("{\"devices\":[{\"id\":70000,\"name\":\"a\",\"pubkey\":\"" K0 "\",\"address\":\"100.64.0.2\"}]}",
 		"devices[0]: invalid id 70000");
 	doc_bad("[]", "expected a JSON object");
+	doc_bad("{\"devices\":[{\"name\":\"a\",\"pubkey\":\"" K0 "\",\"address\":\"100.64.0.2\","
+		"\"owner\":{\"user\":\"a@x\",\"service_account\":\"ci\"}}]}",
+		"devices[0]: 'owner' must be {\"user\": EMAIL} or {\"service_account\": NAME}");
+	doc_bad("{\"devices\":[{\"name\":\"a\",\"pubkey\":\"" K0 "\",\"address\":\"100.64.0.2\","
+		"\"owner\":{\"group\":\"eng\"}}]}", "devices[0]: unknown field 'group'");
+	doc_bad("{\"devices\":[{\"name\":\"a\",\"pubkey\":\"" K0 "\",\"address\":\"100.64.0.2\","
+		"\"owner\":{\"user\":\"\"}}]}", "devices[0]: invalid owner ''");
+	doc_bad("{\"devices\":[{\"name\":\"a\",\"pubkey\":\"" K0 "\",\"address\":\"100.64.0.2\","
+		"\"controller_id\":0}]}", "devices[0]: invalid controller_id 0");
 }
 
 /* The text of P's document; caller frees. */
@@ -266,6 +275,41 @@ static char *text_of(const struct zt_policy *p)
 
 	assert_non_null(t);
 	return t;
+}
+
+/* A controller's device: its owner and controller id survive export and apply byte for byte. */
+static void test_doc_owner(void **state)
+{
+	static const char *const doc =
+		"{\"devices\":[{\"name\":\"alice-laptop\",\"pubkey\":\"" K0 "\",\"address\":\"100.64.0.2\","
+		"\"owner\":{\"user\":\"alice@example.com\"},\"controller_id\":12},"
+		"{\"name\":\"ci-runner\",\"pubkey\":\"" K1 "\",\"address\":\"100.64.0.3\","
+		"\"owner\":{\"service_account\":\"ci\"}}]}";
+	struct zt_policy p, q;
+	json_object *o = parse(doc);
+	char *t1, *t2;
+
+	(void)state;
+	assert_int_equal(zt_policy_from_doc(&p, o, NULL, err, sizeof(err)), 0);
+	json_object_put(o);
+	assert_int_equal(p.devices[0].owner_kind, ZT_OWNER_USER);
+	assert_string_equal(p.devices[0].owner, "alice@example.com");
+	assert_int_equal(p.devices[0].controller_id, 12);
+	assert_int_equal(p.devices[1].owner_kind, ZT_OWNER_SERVICE_ACCOUNT);
+	assert_int_equal(p.devices[1].controller_id, 0);
+	t1 = text_of(&p);
+	assert_non_null(strstr(t1, "alice@example.com"));
+	assert_non_null(strstr(t1, "\"service_account\""));
+	assert_non_null(strstr(t1, "\"controller_id\""));
+	o = parse(t1);
+	assert_int_equal(zt_policy_from_doc(&q, o, &p, err, sizeof(err)), 0);
+	json_object_put(o);
+	t2 = text_of(&q);
+	assert_string_equal(t1, t2);
+	free(t1);
+	free(t2);
+	zt_policy_free(&q);
+	zt_policy_free(&p);
 }
 
 static void test_doc_roundtrip(void **state)
@@ -429,6 +473,7 @@ int main(void)
 		cmocka_unit_test(test_cascade),
 		cmocka_unit_test(test_doc_errors),
 		cmocka_unit_test(test_doc_roundtrip),
+		cmocka_unit_test(test_doc_owner),
 		cmocka_unit_test(test_old_file),
 	};
 
