@@ -131,6 +131,21 @@ static void print_token(json_object *resp)
 	       get_str(resp, "name"), when, get_str(resp, "token"));
 }
 
+/* `--count N`: a header, then one token a line. */
+static void print_tokens(json_object *resp, json_object *arr)
+{
+	time_t t = (time_t)get_int(resp, "expires");
+	size_t n = json_object_array_length(arr);
+	char when[32];
+	struct tm tm;
+
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+	printf("%zu one-time enrollment tokens for %s %s, valid until %s:\n", n,
+	       get_str(resp, "for"), get_str(resp, "name"), when);
+	for (size_t i = 0; i < n; i++)
+		puts(json_object_get_string(json_object_array_get_idx(arr, i)));
+}
+
 static void print_object(json_object *o)
 {
 	char buf[512];
@@ -174,6 +189,8 @@ static void print_reply(const struct cli_args *a, json_object *resp)
 		       verb[0] == 'a' ? "to" : "from", a->pos[0]);
 	if (json_object_object_get_ex(resp, "token", &v))
 		print_token(resp);
+	if (json_object_object_get_ex(resp, "tokens", &v))
+		print_tokens(resp, v);
 }
 
 /* The request of A's command: "admin.KIND.VERB", NAME/MEMBER, its options. */
