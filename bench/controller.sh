@@ -178,9 +178,18 @@ run() {
 	log "$label: after the changes: VmRSS $(mem_kb "$DAEMON_PID" VmRSS) kB, VmHWM $(mem_kb "$DAEMON_PID" VmHWM) kB;" \
 		"closed connections: $(grep -c '^closed ' "$LOAD_OUT" || true)"
 	report "$label" "$idle" >>"$ZT_TMP/table"
+	# Every node leaves at once: each disconnection is an audit record.
+	t0=$(now_ns)
 	zt_kill_pid "$load_pid"
+	if wait_until 120 no_nodes; then
+		log "$label: $devices nodes gone at once, recorded in $(( ($(now_ns) - t0) / 1000000 )) ms"
+	else
+		log "$label: nodes still connected 120 s after they left"
+	fi
 	zt_daemon_stop
 }
+
+no_nodes() { (( $(ztc --json admin status | jq .connected) == 0 )); }
 
 ulimit -n "$(ulimit -Hn)"	# the controller and ctlload hold a socket per node
 : >"$ZT_TMP/table"
@@ -188,7 +197,8 @@ section "(f) controller: $DEVICES devices, SQLite"
 run sqlite "$DEVICES"
 if [[ -z ${BENCH_CTL_SKIP_PG:-} ]]; then
 	section "(f) controller: $DEVICES devices, PostgreSQL 15"
-	zt_pg_start "$ZT_TMP/pg"
+	# Its own directory: the server runs as `postgres`, who cannot enter ZT_TMP (0700).
+	zt_pg_start "$(mktemp -d /tmp/ztgate-bench-pg.XXXXXX)"
 	run postgresql "$DEVICES" --db "$ZT_PG_URL"
 	zt_pg_stop
 fi
