@@ -35,7 +35,6 @@ ROUNDS=${BENCH_CTL_ROUNDS:-3}
 PER_USER=${BENCH_CTL_PER_USER:-10}
 NETS=4
 PORT=7450
-HZ=$(getconf CLK_TCK)
 
 zt_require_root
 zt_require jq python3 nsenter timeout
@@ -64,7 +63,6 @@ print(json.dumps(doc))
 EOF
 }
 
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }	# utime+stime, 1/HZ s
 cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{ s += $1 } END { printf "%.0f\n", s }'; }	# on-CPU ns
 mem_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 now_ns() { echo "${EPOCHREALTIME/./}000"; }
@@ -129,8 +127,9 @@ mint() {
 
 # changes: ROUNDS rounds of the four kinds, each with the nodes it should reach.
 changes() {
-	local r g x y u g2 users=$(($1 / PER_USER)) per_group
-	per_group=$(( users / 100 * PER_USER ))
+	local r g x y u g2 users=$(($1 / PER_USER)) per_group upg
+	upg=$(( users / 100 ))	# users per group
+	per_group=$(( upg * PER_USER ))
 	for (( r = 0; r < ROUNDS; r++ )); do
 		g=$(( (r * 37 + 1) % 100 ))
 		x=$(( ((g / 25 + 1) % NETS) * 250 + r ))
