@@ -23,13 +23,19 @@
 #      resource host behind a connector behind another, direct against relayed
 #      over UDP and over TCP (its own namespaces; under ~90 s). Exits non-zero
 #      while this build has no relay (issue 5), after printing what it could.
+#  (f) bench/controller.sh: the controller at 10,000 devices, 1,000 resources,
+#      100 groups (build/ctlload: every node connected over the real node
+#      protocol), propagation of policy changes (p50/p99/max), nodes reached,
+#      CPU and memory per change, on SQLite and PostgreSQL 15, and at 1,000
+#      devices for comparison (its own namespace; about 3 to 5 minutes).
 #  The whole run is bounded: every flood runs under `timeout`, with a packet cap.
 #
 # Environment: BENCH_SECONDS (measurement window per leg, default 5),
 # BENCH_CPUS (trafgen processes, default 1), BENCH_DNS_* (see bench/dns.sh),
 # BENCH_SKIP_DNS=1 to leave (c) out, BENCH_TUNNEL_* (see bench/tunnel.sh),
 # BENCH_SKIP_TUNNEL=1 to leave (d) out, BENCH_RELAY_* (see bench/relay.sh),
-# BENCH_SKIP_RELAY=1 to leave (e) out, ZTGATED/ZTGATE
+# BENCH_SKIP_RELAY=1 to leave (e) out, BENCH_CTL_* (see bench/controller.sh),
+# BENCH_SKIP_CONTROLLER=1 to leave (f) out, ZTGATED/ZTGATE
 # (default: the optimized build/ binaries, not the sanitizer ones).
 set -euo pipefail
 
@@ -265,6 +271,14 @@ fi
 # (e) the relay and NAT traversal: a script of its own as well.
 if [[ -z ${BENCH_SKIP_RELAY:-} ]]; then
 	bash "$ROOT/bench/relay.sh" || BENCH_FAILED+=("bench/relay.sh exited $?")
+fi
+
+# (f) the controller at scale: a script of its own as well.
+if [[ -z ${BENCH_SKIP_CONTROLLER:-} ]]; then
+	if [[ ! -x $ROOT/build/ctlload ]]; then
+		make -C "$ROOT" --no-print-directory build/ctlload >/dev/null 2>&1 || true
+	fi
+	timeout -k 10 600 bash "$ROOT/bench/controller.sh" || BENCH_FAILED+=("bench/controller.sh exited $?")
 fi
 
 if (( ${#BENCH_FAILED[@]} )); then

@@ -141,10 +141,27 @@ static void print_api_key(json_object *resp, const char *key)
 	json_object *o = json_object_object_get(resp, "object");
 	char when[64], buf[32];
 
-	snprintf(when, sizeof(when), "valid until %s",
-		 get_int(o, "expires") ? cell(o, "expires", buf, sizeof(buf)) : "removed");
+	if (get_int(o, "expires"))
+		snprintf(when, sizeof(when), "valid until %s", cell(o, "expires", buf, sizeof(buf)));
+	else
+		snprintf(when, sizeof(when), "no expiry");
 	printf("API key %s (%s), %s; shown once, keep it now:\n%s\n", get_str(o, "name"),
 	       get_str(o, "role"), when, key);
+}
+
+/* `--count N`: a header, then one token a line. */
+static void print_tokens(json_object *resp, json_object *arr)
+{
+	time_t t = (time_t)get_int(resp, "expires");
+	size_t n = json_object_array_length(arr);
+	char when[32];
+	struct tm tm;
+
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+	printf("%zu one-time enrollment tokens for %s %s, valid until %s:\n", n,
+	       get_str(resp, "for"), get_str(resp, "name"), when);
+	for (size_t i = 0; i < n; i++)
+		puts(json_object_get_string(json_object_array_get_idx(arr, i)));
 }
 
 static void print_object(json_object *o)
@@ -192,6 +209,8 @@ static void print_reply(const struct cli_args *a, json_object *resp)
 		       verb[0] == 'a' ? "to" : "from", a->pos[0]);
 	if (json_object_object_get_ex(resp, "token", &v))
 		print_token(resp);
+	if (json_object_object_get_ex(resp, "tokens", &v))
+		print_tokens(resp, v);
 }
 
 /* The request of A's command: "admin.KIND.VERB", NAME/MEMBER, its options. */

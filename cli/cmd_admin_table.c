@@ -41,7 +41,7 @@ static const struct option access_opts[] = {
 };
 static const struct option token_opts[] = {
 	OPT("user", required_argument), OPT("service-account", required_argument),
-	OPT("expires", required_argument), { 0 }
+	OPT("expires", required_argument), OPT("count", required_argument), { 0 }
 };
 static const struct option apply_opts[] = {
 	{ "file", required_argument, NULL, 'f' }, OPT("dry-run", no_argument), { 0 }
@@ -140,8 +140,8 @@ const struct cli_cmd cli_admin_cmds[] = {
 	},
 	{
 		.words = "admin device token",
-		.usage = "--user EMAIL | --service-account NAME [--expires 24h]",
-		.summary = "a one-time token that enrolls a new device (last line)",
+		.usage = "--user EMAIL | --service-account NAME [--expires 24h] [--count N]",
+		.summary = "a one-time token that enrolls a new device (last line; --count: N lines)",
 		.details = "ztgated client --controller HOST:PORT --token TOKEN enrolls it",
 		.opts = token_opts, .run = cmd_admin,
 	},

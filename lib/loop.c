@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -14,13 +15,20 @@ struct zt_watch {
 	int fd;
 	zt_loop_cb cb;
 	void *arg;
-	struct zt_watch *next;
+	struct zt_watch *next_dead;
 };
 
+/*
+ * Watches by fd (fds are small integers): add, del and mod are O(1) at any
+ * number of fds (a controller holds one per node). A deleted watch is freed
+ * after the current batch of events (it may still be in it).
+ */
 struct zt_loop {
 	int epfd;
 	bool stop;
-	struct zt_watch *watches;
+	struct zt_watch **byfd;
+	size_t nbyfd;
+	struct zt_watch *dead;
 };
 
 int zt_loop_new(struct zt_loop **out)
@@ -40,25 +48,72 @@ int zt_loop_new(struct zt_loop **out)
 	return 0;
 }
 
-void zt_loop_free(struct zt_loop *loop)
+static void reap(struct zt_loop *loop)
 {
 	struct zt_watch *w, *next;
 
-	if (!loop)
-		return;
-	for (w = loop->watches; w; w = next) {
-		next = w->next;
+	for (w = loop->dead; w; w = next) {
+		next = w->next_dead;
 		free(w);
 	}
+	loop->dead = NULL;
+}
+
+void zt_loop_free(struct zt_loop *loop)
+{
+	if (!loop)
+		return;
+	for (size_t i = 0; i < loop->nbyfd; i++)
+		free(loop->byfd[i]);
+	reap(loop);
+	free(loop->byfd);
 	close(loop->epfd);
 	free(loop);
 }
 
+static struct zt_watch *lookup(const struct zt_loop *loop, int fd)
+{
+	return fd >= 0 && (size_t)fd < loop->nbyfd ? loop->byfd[fd] : NULL;
+}
+
+/* Retire W (its fd no longer watched): freed after the current batch. */
+static void retire(struct zt_loop *loop, struct zt_watch *w)
+{
+	loop->byfd[w->fd] = NULL;
+	w->cb = NULL;
+	w->fd = -1;
+	w->next_dead = loop->dead;
+	loop->dead = w;
+}
+
+static int grow(struct zt_loop *loop, int fd)
+{
+	size_t n = loop->nbyfd ? loop->nbyfd : 64;
+	struct zt_watch **v;
+
+	while (n <= (size_t)fd)
+		n *= 2;
+	if (n == loop->nbyfd)
+		return 0;
+	v = realloc(loop->byfd, n * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	memset(v + loop->nbyfd, 0, (n - loop->nbyfd) * sizeof(*v));
+	loop->byfd = v;
+	loop->nbyfd = n;
+	return 0;
+}
+
 int zt_loop_add(struct zt_loop *loop, int fd, uint32_t events, zt_loop_cb cb, void *arg)
 {
-	struct zt_watch *w = calloc(1, sizeof(*w));
+	struct zt_watch *w, *old;
 	struct epoll_event ev = { .events = events };
 
+	if (fd < 0)
+		return -EBADF;
+	if (grow(loop, fd))
+		return -ENOMEM;
+	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
 	w->fd = fd;
@@ -71,53 +126,33 @@ int zt_loop_add(struct zt_loop *loop, int fd, uint32_t events, zt_loop_cb cb, vo
 		free(w);
 		return ret;
 	}
-	w->next = loop->watches;
-	loop->watches = w;
+	old = lookup(loop, fd);
+	if (old)	/* the fd was closed without zt_loop_del and reused */
+		retire(loop, old);
+	loop->byfd[fd] = w;
 	return 0;
 }
 
 void zt_loop_del(struct zt_loop *loop, int fd)
 {
-	struct zt_watch **pw, *w;
+	struct zt_watch *w = lookup(loop, fd);
 
-	for (pw = &loop->watches; (w = *pw); pw = &w->next) {
-		if (w->fd != fd)
-			continue;
-		epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
-		/* Mark dead rather than free: it may be in the current batch. */
-		w->cb = NULL;
-		w->fd = -1;
+	if (!w)
 		return;
-	}
+	epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
+	/* Retired rather than freed: it may be in the current batch. */
+	retire(loop, w);
 }
 
 int zt_loop_mod(struct zt_loop *loop, int fd, uint32_t events)
 {
-	struct zt_watch *w;
+	struct zt_watch *w = lookup(loop, fd);
+	struct epoll_event ev = { .events = events };
 
-	for (w = loop->watches; w; w = w->next) {
-		struct epoll_event ev = { .events = events };
-
-		if (w->fd != fd || !w->cb)
-			continue;
-		ev.data.ptr = w;
-		return epoll_ctl(loop->epfd, EPOLL_CTL_MOD, fd, &ev) ? -errno : 0;
-	}
-	return -ENOENT;
-}
-
-static void reap(struct zt_loop *loop)
-{
-	struct zt_watch **pw = &loop->watches, *w;
-
-	while ((w = *pw)) {
-		if (!w->cb) {
-			*pw = w->next;
-			free(w);
-		} else {
-			pw = &w->next;
-		}
-	}
+	if (!w)
+		return -ENOENT;
+	ev.data.ptr = w;
+	return epoll_ctl(loop->epfd, EPOLL_CTL_MOD, fd, &ev) ? -errno : 0;
 }
 
 /* One epoll_wait and the callbacks of what it returned; events handled, or -errno. */

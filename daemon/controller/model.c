@@ -147,14 +147,46 @@ int zt_model_add_relay(struct zt_model *m, const char *hostport)
 	return 0;
 }
 
+static size_t rt_slot(enum zt_node_kind kind, uint64_t id, size_t cap)
+{
+	uint64_t h = (id * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)kind << 61);
+
+	return (size_t)(h ^ (h >> 29)) & (cap - 1);
+}
+
+/* The hash of runtime records (index + 1, 0 empty) rebuilt at CAP slots. */
+static int rt_rehash(struct zt_model *m, size_t cap)
+{
+	size_t *ix = calloc(cap, sizeof(*ix));
+
+	if (!ix)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->nrt; i++) {
+		size_t k = rt_slot(m->rt[i].kind, m->rt[i].id, cap);
+
+		while (ix[k])
+			k = (k + 1) & (cap - 1);
+		ix[k] = i + 1;
+	}
+	free(m->rtix);
+	m->rtix = ix;
+	m->rtixcap = cap;
+	return 0;
+}
+
+/* Runtime records by (kind, id): open addressing, at most half full (O(1)). */
 struct zt_mruntime *zt_model_runtime(struct zt_model *m, enum zt_node_kind kind, uint64_t id,
 				     bool create)
 {
 	struct zt_mruntime *rt;
+	size_t k;
 
-	for (size_t i = 0; i < m->nrt; i++)
-		if (m->rt[i].kind == kind && m->rt[i].id == id)
-			return &m->rt[i];
+	for (k = m->rtixcap ? rt_slot(kind, id, m->rtixcap) : 0; m->rtixcap && m->rtix[k];
+	     k = (k + 1) & (m->rtixcap - 1)) {
+		rt = &m->rt[m->rtix[k] - 1];
+		if (rt->kind == kind && rt->id == id)
+			return rt;
+	}
 	if (!create)
 		return NULL;
 	if (m->nrt == m->rtcap) {
@@ -166,8 +198,13 @@ struct zt_mruntime *zt_model_runtime(struct zt_model *m, enum zt_node_kind kind,
 		m->rt = rt;
 		m->rtcap = cap;
 	}
+	if ((m->nrt + 1) * 2 > m->rtixcap && rt_rehash(m, m->rtixcap ? m->rtixcap * 2 : 64))
+		return NULL;
 	rt = &m->rt[m->nrt++];
 	*rt = (struct zt_mruntime){ .kind = kind, .id = id };
+	for (k = rt_slot(kind, id, m->rtixcap); m->rtix[k]; k = (k + 1) & (m->rtixcap - 1))
+		;
+	m->rtix[k] = m->nrt;
 	return rt;
 }
 
@@ -361,6 +398,8 @@ void zt_model_close(struct zt_model *m)
 	free(m->relays);
 	zt_connlog_free(m->connlog);
 	free(m->rt);
+	free(m->rtix);
+	zt_view_cache_free(m);
 	zt_index_free(m->ix);
 	zt_db_close(m->db);
 	free(m);

@@ -31,6 +31,7 @@
 #include <json-c/json.h>
 
 #include "controller/node_server.h"
+#include "controlplane/token.h"
 #include "tunnel/keys.h"
 
 struct zt_db;
@@ -94,6 +95,9 @@ struct zt_model {
 	size_t nrelays;
 	struct zt_mruntime *rt;
 	size_t nrt, rtcap;
+	size_t *rtix, rtixcap;		/* rt by (kind, id): index + 1, 0 empty */
+	struct zt_grant_cache *gcache;	/* per network: its connector view's grants (view.c) */
+	size_t ngcache;
 	int64_t (*now)(void);		/* the clock (tests replace it) */
 	struct zt_connlog *connlog;	/* connectors' connection lines (runtime, connlog.h) */
 	int64_t expiry_checked;		/* sessions that expired up to here were acted on */
@@ -265,6 +269,14 @@ extern const struct zt_kind_rules zt_kind_rules[ZT_K__COUNT];
 int zt_model_token(struct zt_model *m, enum zt_kind kind, const char *name, int64_t ttl_s,
 		   const char *actor, char *text, size_t textlen, int64_t *expires,
 		   char *err, size_t errlen);
+/*
+ * COUNT (1..ZT_TOKENS_MAX) tokens for the same target in one transaction
+ * (`admin device token --count N`), into TEXTS; one audit record each.
+ */
+#define ZT_TOKENS_MAX	10000
+int zt_model_tokens(struct zt_model *m, enum zt_kind kind, const char *name, int64_t ttl_s,
+		    const char *actor, size_t count, char (*texts)[ZT_TOKEN_TEXT_LEN + 1],
+		    int64_t *expires, char *err, size_t errlen);
 /* "24h", "30m", "3600" (seconds), "7d" as seconds; -EINVAL. */
 int zt_parse_duration(const char *s, int64_t *out);
 
@@ -314,6 +326,8 @@ bool zt_model_node_current(const struct zt_model *m, const struct zt_mruntime *r
 
 /* The view of node IDENT (node_server.h), NULL if it no longer exists. */
 json_object *zt_model_view(struct zt_model *m, const struct zt_node_ident *ident, uint64_t *rev);
+/* Drop what views keep between compiles (zt_model_close does). */
+void zt_view_cache_free(struct zt_model *m);
 /*
  * The nodes whose view a change of object O (of kind K; its old body in
  * OLD_BODY when edited/removed, may be NULL) may touch: *OUT malloc'd

@@ -54,6 +54,7 @@ struct node {
 	char peer_text[64];
 	uint64_t since_ns;		/* realtime, once authenticated */
 	uint64_t sent_rev, applied_rev;
+	uint64_t next_view_ms;		/* monotonic: no view compiled before (push_view) */
 	char sent_hash[ZT_CP_HASH_HEX_LEN + 1];
 };
 
@@ -175,21 +176,66 @@ static void view_current(struct node *n, uint64_t rev)
 	json_object_put(body);
 }
 
+static void arm_coalesce(struct zt_node_server *s)
+{
+	struct itimerspec its = { .it_value.tv_nsec = ZT_NODE_COALESCE_MS * 1000000L };
+
+	if (s->coalesce_armed)
+		return;
+	if (timerfd_settime(s->coalesce_fd, 0, &its, NULL) == 0)
+		s->coalesce_armed = true;
+}
+
+/*
+ * N's view serialized once: hashed, and sent as the message's text when it
+ * moved. 0, or -errno from the connection (-ENOBUFS: try again later).
+ */
+static int send_view(struct node *n, json_object *view, uint64_t rev)
+{
+	const char *text = json_object_to_json_string_ext(view, JSON_C_TO_STRING_PLAIN);
+	char hash[ZT_CP_HASH_HEX_LEN + 1], sig[ZT_VIEWSIG_B64_LEN + 1], *msg;
+	size_t len = strlen(text), mlen;
+	int ret;
+
+	zt_cp_view_hash_text(text, len, hash);
+	if (!strcmp(hash, n->sent_hash)) {
+		if (n->applied_rev == n->sent_rev && rev > n->applied_rev)
+			view_current(n, rev);
+		return 0;
+	}
+	zt_viewsig_sign_text(n->s->view_priv, rev, text, len, sig);
+	msg = zt_cp_msg_view_text(rev, hash, sig, text, len, &mlen);
+	ret = msg ? zt_cp_conn_send_text(n->c, msg, mlen) : -ENOMEM;
+	free(msg);
+	if (!ret) {
+		memcpy(n->sent_hash, hash, sizeof(hash));
+		n->sent_rev = rev;
+	}
+	return ret;
+}
+
 /*
  * Send N its view if it moved and N's output is empty (otherwise ops->drained
- * comes back here: the latest view then, never a queue). IN_CB: called from
- * N's own callback, where the connection may only be shut down.
+ * comes back here: the latest view then, never a queue), and not sooner than
+ * N's last view allows: a view that took T ms to compile and send is not
+ * recompiled before 3 T have passed (a connector's view at 10,000 devices
+ * during an enrollment storm: the storm's changes are taken a few at a time,
+ * and the controller keeps time for the rest). IN_CB: called from N's own
+ * callback, where the connection may only be shut down.
  */
 static void push_view(struct node *n, bool in_cb)
 {
 	struct zt_node_server *s = n->s;
-	char hash[ZT_CP_HASH_HEX_LEN + 1], sig[ZT_VIEWSIG_B64_LEN + 1];
-	json_object *view, *msg;
-	uint64_t rev = 0;
+	uint64_t rev = 0, t0 = zt_mono_ns();
+	json_object *view;
 	int ret;
 
 	if (n->admin || !n->dirty || !zt_cp_conn_established(n->c) || zt_cp_conn_pending(n->c))
 		return;
+	if (t0 / 1000000 < n->next_view_ms) {
+		arm_coalesce(s);	/* look again then */
+		return;
+	}
 	view = s->ops->view(s->ctx, &n->ident, &rev);
 	if (!view) {
 		if (in_cb)
@@ -199,37 +245,15 @@ static void push_view(struct node *n, bool in_cb)
 		return;
 	}
 	n->dirty = false;
-	zt_cp_view_hash(view, hash);
-	if (!strcmp(hash, n->sent_hash)) {
-		json_object_put(view);
-		if (n->applied_rev == n->sent_rev && rev > n->applied_rev)
-			view_current(n, rev);
-		return;
-	}
-	zt_viewsig_sign(s->view_priv, rev, view, sig);
-	msg = zt_cp_msg_view(rev, hash, view);
-	json_object_object_add(msg, "sig", json_object_new_string(sig));
-	ret = zt_cp_conn_send(n->c, msg);
-	json_object_put(msg);
+	ret = send_view(n, view, rev);
+	json_object_put(view);
 	if (ret == -ENOBUFS) {
 		n->dirty = true;
 	} else if (ret) {
 		zt_log("error", "view for %s '%s' (rev %llu): %s", kind_name(n->ident.kind),
 		       n->ident.name, (unsigned long long)rev, strerror(-ret));
-	} else {
-		memcpy(n->sent_hash, hash, sizeof(hash));
-		n->sent_rev = rev;
 	}
-}
-
-static void arm_coalesce(struct zt_node_server *s)
-{
-	struct itimerspec its = { .it_value.tv_nsec = ZT_NODE_COALESCE_MS * 1000000L };
-
-	if (s->coalesce_armed)
-		return;
-	if (timerfd_settime(s->coalesce_fd, 0, &its, NULL) == 0)
-		s->coalesce_armed = true;
+	n->next_view_ms = (zt_mono_ns() + 2 * (zt_mono_ns() - t0)) / 1000000;
 }
 
 /* HELLO's FIELD (base64 of a 32-byte secret) into SECRET: 1, 0 (none), -EINVAL. */

@@ -46,17 +46,27 @@ int zt_parse_duration(const char *s, int64_t *out)
 
 struct token_row {
 	char hash[ZT_TOKEN_HASH_HEX_LEN + 1];
-	const char *kind, *target;
-	char created[24], expires[24];
 };
 
-static int insert_token(struct zt_model *m, void *arg, char *err, size_t errlen)
-{
-	struct token_row *t = arg;
-	const char *p[] = { t->hash, t->kind, t->target, t->created, t->expires };
+struct token_rows {
+	const char *kind, *target;
+	char created[24], expires[24];
+	struct token_row *rows;
+	size_t n;
+};
 
-	return zt_db_exec(m->db, "INSERT INTO tokens (hash, kind, target, created, expires)"
-			  " VALUES ($1, $2, $3, $4, $5)", 5, p, err, errlen);
+static int insert_tokens(struct zt_model *m, void *arg, char *err, size_t errlen)
+{
+	struct token_rows *t = arg;
+	int ret = 0;
+
+	for (size_t i = 0; i < t->n && !ret; i++) {
+		const char *p[] = { t->rows[i].hash, t->kind, t->target, t->created, t->expires };
+
+		ret = zt_db_exec(m->db, "INSERT INTO tokens (hash, kind, target, created, expires)"
+				 " VALUES ($1, $2, $3, $4, $5)", 5, p, err, errlen);
+	}
+	return ret;
 }
 
 /* What a token of KIND may enroll: a connector, a user or a service account that exists. */
@@ -81,44 +91,85 @@ static int check_target(struct zt_model *m, enum zt_kind kind, const char *name,
 	return 0;
 }
 
-int zt_model_token(struct zt_model *m, enum zt_kind kind, const char *name, int64_t ttl_s,
-		   const char *actor, char *text, size_t textlen, int64_t *expires,
-		   char *err, size_t errlen)
+/* One audit record per token: its kind, expiry and hash prefix, never the secret. */
+static void audit_tokens(struct zt_mtx *tx, const struct token_rows *t, enum zt_kind kind,
+			 const char *name, int64_t expires)
 {
-	struct token_row row = { .kind = zt_kind_name(kind), .target = name };
-	json_object *after;
-	struct zt_token t;
+	for (size_t i = 0; i < t->n; i++) {
+		json_object *after = json_object_new_object();
+
+		json_object_object_add(after, "for", json_object_new_string(t->kind));
+		json_object_object_add(after, "expires", json_object_new_int64(expires));
+		/* The first 8 hex digits of the hash name the token in the trail. */
+		json_object_object_add(after, "hash_prefix",
+				       json_object_new_string_len(t->rows[i].hash, 8));
+		zt_mtx_audit(tx, "token.create", zt_kind_name(kind), name, NULL, after);
+	}
+}
+
+int zt_model_tokens(struct zt_model *m, enum zt_kind kind, const char *name, int64_t ttl_s,
+		    const char *actor, size_t count, char (*texts)[ZT_TOKEN_TEXT_LEN + 1],
+		    int64_t *expires, char *err, size_t errlen)
+{
+	struct token_rows rows = { .kind = zt_kind_name(kind), .target = name, .n = count };
+	struct zt_token *t = NULL;
 	struct zt_mtx tx;
 	int ret = check_target(m, kind, name, err, errlen);
 
 	if (ret)
 		return ret;
-	if (textlen < ZT_TOKEN_TEXT_LEN + 1 || ttl_s <= 0) {
+	if (ttl_s <= 0 || !count || count > ZT_TOKENS_MAX) {
 		snprintf(err, errlen, "invalid token request");
 		return -EINVAL;
 	}
-	if (zt_token_new(&t, m->controller_pub)) {
-		snprintf(err, errlen, "no randomness for a token");
-		return -EIO;
+	rows.rows = calloc(count, sizeof(*rows.rows));
+	t = calloc(count, sizeof(*t));
+	if (!rows.rows || !t) {
+		snprintf(err, errlen, "out of memory");
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < count; i++) {
+		if (zt_token_new(&t[i], m->controller_pub)) {
+			snprintf(err, errlen, "no randomness for a token");
+			ret = -EIO;
+			goto out;
+		}
+		zt_token_secret_hash(t[i].secret, rows.rows[i].hash);
 	}
 	*expires = m->now() + ttl_s;
-	zt_token_secret_hash(t.secret, row.hash);
-	snprintf(row.created, sizeof(row.created), "%" PRId64, m->now());
-	snprintf(row.expires, sizeof(row.expires), "%" PRId64, *expires);
-	after = json_object_new_object();
-	json_object_object_add(after, "for", json_object_new_string(row.kind));
-	json_object_object_add(after, "expires", json_object_new_int64(*expires));
-	/* The first 8 hex digits of the hash name the token in the trail, never the secret. */
-	json_object_object_add(after, "hash_prefix", json_object_new_string_len(row.hash, 8));
+	snprintf(rows.created, sizeof(rows.created), "%" PRId64, m->now());
+	snprintf(rows.expires, sizeof(rows.expires), "%" PRId64, *expires);
 	zt_mtx_init(&tx, actor);
 	tx.no_rev = true;
-	tx.sql = insert_token;
-	tx.sql_arg = &row;
-	zt_mtx_audit(&tx, "token.create", zt_kind_name(kind), name, NULL, after);
+	tx.sql = insert_tokens;
+	tx.sql_arg = &rows;
+	audit_tokens(&tx, &rows, kind, name, *expires);
 	ret = zt_model_commit(m, &tx, err, errlen);
 	zt_mtx_free(&tx);
+	for (size_t i = 0; !ret && i < count; i++)
+		zt_token_encode(&t[i], texts[i]);
+out:
+	for (size_t i = 0; t && i < count; i++)
+		zt_token_wipe(&t[i]);
+	free(t);
+	free(rows.rows);
+	return ret;
+}
+
+int zt_model_token(struct zt_model *m, enum zt_kind kind, const char *name, int64_t ttl_s,
+		   const char *actor, char *text, size_t textlen, int64_t *expires,
+		   char *err, size_t errlen)
+{
+	char one[1][ZT_TOKEN_TEXT_LEN + 1];
+	int ret;
+
+	if (textlen < ZT_TOKEN_TEXT_LEN + 1) {
+		snprintf(err, errlen, "invalid token request");
+		return -EINVAL;
+	}
+	ret = zt_model_tokens(m, kind, name, ttl_s, actor, 1, one, expires, err, errlen);
 	if (!ret)
-		zt_token_encode(&t, text);
-	zt_token_wipe(&t);
+		memcpy(text, one[0], ZT_TOKEN_TEXT_LEN + 1);
 	return ret;
 }

@@ -169,13 +169,20 @@ static int queue_sealed(struct zt_cp_conn *c, uint8_t flags, const char *data, s
 int zt_cp_conn_send(struct zt_cp_conn *c, json_object *msg)
 {
 	const char *text;
-	size_t len, nframes, off = 0;
-	int ret;
 
 	if (c->state != ST_ESTABLISHED || c->closing)
 		return -ENOTCONN;
 	text = json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN);
-	len = strlen(text);
+	return zt_cp_conn_send_text(c, text, strlen(text));
+}
+
+int zt_cp_conn_send_text(struct zt_cp_conn *c, const char *text, size_t len)
+{
+	size_t nframes, off = 0;
+	int ret;
+
+	if (c->state != ST_ESTABLISHED || c->closing)
+		return -ENOTCONN;
 	if (len > ZT_CP_MSG_MAX)
 		return -EMSGSIZE;
 	nframes = len ? (len + ZT_CP_FRAME_DATA - 1) / ZT_CP_FRAME_DATA : 1;

@@ -118,6 +118,12 @@ int zt_cp_conn_open(const struct zt_cp_conn_cfg *cfg, struct zt_cp_conn **out);
  * would pass ZT_CP_OUT_MAX: the peer does not read).
  */
 int zt_cp_conn_send(struct zt_cp_conn *c, json_object *msg);
+/*
+ * The same for a message already serialized (TEXT, LEN bytes: one JSON
+ * object with a "type", e.g. zt_cp_msg_view_text's): a large view is
+ * serialized once, for its hash and its message.
+ */
+int zt_cp_conn_send_text(struct zt_cp_conn *c, const char *text, size_t len);
 
 /* Bytes queued and not yet taken by the kernel. */
 size_t zt_cp_conn_pending(const struct zt_cp_conn *c);

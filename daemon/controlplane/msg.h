@@ -29,6 +29,15 @@ void zt_cp_view_hash(json_object *view, char out[ZT_CP_HASH_HEX_LEN + 1]);
 
 /* {"type":"view","rev","hash","view"}: VIEW's reference is taken. */
 json_object *zt_cp_msg_view(uint64_t rev, const char *hash, json_object *view);
+/*
+ * The same message as text around VIEW, the view's own serialization (LEN
+ * bytes, the text its hash is of): malloc'd, *OUT_LEN bytes; NULL: no memory.
+ */
+char *zt_cp_msg_view_text(uint64_t rev, const char *hash, const char *sig, const char *view,
+			  size_t len,
+			  size_t *out_len);
+/* zt_cp_view_hash of a view's text. */
+void zt_cp_view_hash_text(const char *text, size_t len, char out[ZT_CP_HASH_HEX_LEN + 1]);
 /* {"type":"applied","rev","hash"} */
 json_object *zt_cp_msg_applied(uint64_t rev, const char *hash);
 

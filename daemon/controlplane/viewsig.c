@@ -28,11 +28,10 @@ void zt_viewsig_keypair(uint8_t pub[ZT_VIEWSIG_PUB_LEN], uint8_t priv[ZT_VIEWSIG
 	ED25519_keypair(pub, priv);
 }
 
-/* The signed message of VIEW at REV (malloc'd, *LEN bytes), or NULL. */
-static uint8_t *message(uint64_t rev, json_object *view, size_t *len)
+/* The signed message of the view's TEXT (TLEN bytes) at REV (malloc'd, *LEN bytes), or NULL. */
+static uint8_t *message_text(uint64_t rev, const char *text, size_t tlen, size_t *len)
 {
-	const char *text = json_object_to_json_string_ext(view, JSON_C_TO_STRING_PLAIN);
-	size_t dlen = sizeof(VIEWSIG_DOMAIN), tlen = strlen(text);
+	size_t dlen = sizeof(VIEWSIG_DOMAIN);
 	uint8_t *m = malloc(dlen + 8 + tlen);
 
 	if (!m)
@@ -43,6 +42,26 @@ static uint8_t *message(uint64_t rev, json_object *view, size_t *len)
 	memcpy(m + dlen + 8, text, tlen);
 	*len = dlen + 8 + tlen;
 	return m;
+}
+
+static uint8_t *message(uint64_t rev, json_object *view, size_t *len)
+{
+	const char *text = json_object_to_json_string_ext(view, JSON_C_TO_STRING_PLAIN);
+
+	return message_text(rev, text, strlen(text), len);
+}
+
+void zt_viewsig_sign_text(const uint8_t priv[ZT_VIEWSIG_PRIV_LEN], uint64_t rev, const char *text,
+			  size_t len, char out[ZT_VIEWSIG_B64_LEN + 1])
+{
+	uint8_t sig[ZT_VIEWSIG_LEN];
+	size_t mlen = 0;
+	uint8_t *m = message_text(rev, text, len, &mlen);
+
+	out[0] = '\0';
+	if (m && ED25519_sign(sig, m, mlen, priv))
+		EVP_EncodeBlock((uint8_t *)out, sig, sizeof(sig));
+	free(m);
 }
 
 void zt_viewsig_sign(const uint8_t priv[ZT_VIEWSIG_PRIV_LEN], uint64_t rev, json_object *view,

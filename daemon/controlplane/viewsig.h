@@ -55,6 +55,10 @@ int zt_viewsig_key_derive(const uint8_t static_priv[32], uint8_t pub[ZT_VIEWSIG_
 void zt_viewsig_sign(const uint8_t priv[ZT_VIEWSIG_PRIV_LEN], uint64_t rev, json_object *view,
 		     char out[ZT_VIEWSIG_B64_LEN + 1]);
 
+/* The same over the view's plain serialization TEXT (LEN bytes): no second serialization. */
+void zt_viewsig_sign_text(const uint8_t priv[ZT_VIEWSIG_PRIV_LEN], uint64_t rev, const char *text,
+			  size_t len, char out[ZT_VIEWSIG_B64_LEN + 1]);
+
 /* Does SIG (base64, may be NULL) sign VIEW at REV under PUB? */
 bool zt_viewsig_verify(const uint8_t pub[ZT_VIEWSIG_PUB_LEN], uint64_t rev, json_object *view,
 		       const char *sig);

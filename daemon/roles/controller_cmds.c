@@ -200,15 +200,59 @@ static json_object *cmd_connector_token(struct zt_daemon *d, const struct zt_ctl
 	return reply;
 }
 
-/* `admin device token --user EMAIL | --service-account NAME`. */
+/* `admin device token ... --count N`: N tokens in one transaction, {"tokens": [...]}. */
+static json_object *device_tokens(struct zt_daemon *d, const struct zt_ctl_req *r,
+				  enum zt_kind kind, const char *name, const char *count_s)
+{
+	const char *exp = zt_ctl_str(r, "expires");
+	char (*texts)[ZT_TOKEN_TEXT_LEN + 1] = NULL, err[256], actor[32], *end;
+	int64_t ttl = ZT_TOKEN_DEFAULT_TTL_S, expires;
+	unsigned long count = strtoul(count_s, &end, 10);
+	json_object *reply = NULL, *arr;
+
+	if (*end || !count || count > ZT_TOKENS_MAX) {
+		snprintf(err, sizeof(err), "invalid --count '%s': 1 to %d", count_s, ZT_TOKENS_MAX);
+		return zt_ctl_error(err);
+	}
+	if (exp && zt_parse_duration(exp, &ttl)) {
+		snprintf(err, sizeof(err), "invalid --expires '%s': e.g. 24h, 30m, 7d", exp);
+		return zt_ctl_error(err);
+	}
+	texts = calloc(count, sizeof(*texts));
+	if (!texts)
+		return zt_ctl_error("out of memory");
+	actor_of(r, actor, sizeof(actor));
+	if (zt_model_tokens(model_of(d), kind, name, ttl, actor, count, texts, &expires, err,
+			    sizeof(err))) {
+		reply = zt_ctl_error(err);
+		goto out;
+	}
+	reply = zt_ctl_ok();
+	arr = json_object_new_array_ext((int)count);
+	for (unsigned long i = 0; i < count; i++)
+		json_object_array_add(arr, json_object_new_string(texts[i]));
+	json_object_object_add(reply, "for", json_object_new_string(zt_kind_name(kind)));
+	json_object_object_add(reply, "name", json_object_new_string(name));
+	json_object_object_add(reply, "expires", json_object_new_int64(expires));
+	json_object_object_add(reply, "tokens", arr);
+out:
+	OPENSSL_cleanse(texts, count * sizeof(*texts));
+	free(texts);
+	return reply;
+}
+
+/* `admin device token --user EMAIL | --service-account NAME [--count N]`. */
 static json_object *cmd_device_token(struct zt_daemon *d, const struct zt_ctl_req *r)
 {
 	const char *user = zt_ctl_str(r, "user"), *sa = zt_ctl_str(r, "service_account");
+	const char *count = zt_ctl_str(r, "count");
 	json_object *reply;
 	char err[256];
 
 	if (!user == !sa)
 		return zt_ctl_error("give one of --user EMAIL or --service-account NAME");
+	if (count)
+		return device_tokens(d, r, user ? ZT_K_USER : ZT_K_SA, user ? user : sa, count);
 	reply = zt_ctl_ok();
 	if (add_token(d, r, user ? ZT_K_USER : ZT_K_SA, user ? user : sa, reply, err, sizeof(err))) {
 		json_object_put(reply);
