@@ -5,7 +5,7 @@ _ztgate()
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
 	case $prev in
 	--socket|--out|-f|--file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-	--role) COMPREPLY=($(compgen -W "enforce client connector relay" -- "$cur")); return ;;
+	--role) COMPREPLY=($(compgen -W "enforce client connector relay controller" -- "$cur")); return ;;
 	--deny-mode) COMPREPLY=($(compgen -W "drop reject" -- "$cur")); return ;;
 	esac
 	# The command's words typed so far, options and their values left out.
