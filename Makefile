@@ -176,7 +176,7 @@ FUZZ_CFLAGS  := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -g -O1 -MMD -MP $
 
 FUZZ_policy  := lib/json_io.c $(addprefix daemon/policy/,model.c entry.c match.c doc_read.c \
 	doc_check.c doc_write.c diff.c) lib/ports.c lib/addr.c lib/dns_name.c \
-	daemon/tunnel/keys.c daemon/tunnel/noise.c
+	daemon/tunnel/keys.c daemon/tunnel/noise.c lib/log.c
 FUZZ_dns     := daemon/dns/codec.c daemon/dns/cache.c lib/addr.c lib/dns_name.c
 FUZZ_stun    := daemon/relay/stun.c
 FUZZ_tunnel  := daemon/tunnel/tunnel.c daemon/tunnel/session.c daemon/tunnel/timers.c \
