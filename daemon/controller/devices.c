@@ -268,11 +268,16 @@ int zt_model_enroll(struct zt_model *m, const char *token_hash, const uint8_t pu
 	 * The token may come from another controller (catch up first), and
 	 * another controller may write first (catch up and enroll again).
 	 */
+	if (zt_model_write_lock(m, err, errlen))
+		return -EIO;
 	for (int i = 0; i < ZT_WRITE_TRIES && ret == -EAGAIN; i++) {
-		if (zt_model_sync(m, err, errlen))
-			return -EIO;
+		if (zt_model_sync(m, err, errlen)) {
+			ret = -EIO;
+			break;
+		}
 		ret = enroll_once(m, token_hash, pub, hello, ident, err, errlen);
 	}
+	zt_model_write_unlock(m);
 	return ret;
 }
 

@@ -203,6 +203,15 @@ int zt_model_commit(struct zt_model *m, struct zt_mtx *tx, char *err, size_t err
  */
 int zt_model_sync(struct zt_model *m, char *err, size_t errlen);
 /*
+ * Writers on a shared database take turns: zt_model_write_lock waits for
+ * the other controllers' write in progress (a PostgreSQL advisory lock,
+ * released with the session if a controller dies), so catch-up, build and
+ * commit see no write in between and a busy peer cannot starve us with
+ * -EAGAIN. No-op on SQLite (one controller). 0 or -errno with ERR set.
+ */
+int zt_model_write_lock(struct zt_model *m, char *err, size_t errlen);
+void zt_model_write_unlock(struct zt_model *m);
+/*
  * Connector ID's tunnel endpoint is EP: the devices that list it are told
  * (changed()). PUBLISH: a report from the connector itself, written to the
  * runtime table and NOTIFYed on a shared database (no revision, no audit).

@@ -224,3 +224,24 @@ void zt_model_runtime_notified(struct zt_model *m, const char *payload)
 	if (sscanf(payload, "connector %" SCNu64 " %63s", &id, ep) == 2)
 		zt_model_set_endpoint(m, id, ep, false);
 }
+
+/* Any constant, the same in every controller: the advisory lock's key ("ztgw"). */
+#define WRITE_LOCK_KEY "2054453111"
+
+int zt_model_write_lock(struct zt_model *m, char *err, size_t errlen)
+{
+	if (!m->db->shared)
+		return 0;
+	return zt_db_exec(m->db, "SELECT pg_advisory_lock(" WRITE_LOCK_KEY ")", 0, NULL, err,
+			  errlen);
+}
+
+void zt_model_write_unlock(struct zt_model *m)
+{
+	char err[128];
+
+	if (m->db->shared &&
+	    zt_db_exec(m->db, "SELECT pg_advisory_unlock(" WRITE_LOCK_KEY ")", 0, NULL, err,
+		       sizeof(err)))
+		zt_log("warn", "controller: releasing the write lock: %s", err);
+}

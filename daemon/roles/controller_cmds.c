@@ -397,9 +397,11 @@ static json_object *cmd_apply(struct zt_daemon *d, const struct zt_ctl_req *r)
 typedef json_object *(*cmd_fn)(struct zt_daemon *d, const struct zt_ctl_req *r);
 
 /*
- * A write on a shared database: catch up first, and when another controller
- * committed between that and our commit (m->conflict), catch up and build
- * it again; after ZT_WRITE_TRIES the command fails with the commit's line.
+ * A write on a shared database: in turn with the other controllers' writes
+ * (zt_model_write_lock), catch up first, and when a write not taken in turn
+ * (a node's) committed between that and our commit (m->conflict), catch up
+ * and build it again; after ZT_WRITE_TRIES the command fails with the
+ * commit's line.
  */
 static json_object *retried(struct zt_daemon *d, const struct zt_ctl_req *r, cmd_fn fn)
 {
@@ -409,10 +411,13 @@ static json_object *retried(struct zt_daemon *d, const struct zt_ctl_req *r, cmd
 
 	if (!m->db->shared)
 		return fn(d, r);
+	if (zt_model_write_lock(m, err, sizeof(err)))
+		return zt_ctl_error(err);
 	for (int i = 0; i < ZT_WRITE_TRIES; i++) {
 		if (zt_model_sync(m, err, sizeof(err))) {
 			json_object_put(res);
-			return zt_ctl_error(err);
+			res = zt_ctl_error(err);
+			break;
 		}
 		m->conflict = false;
 		json_object_put(res);
@@ -422,6 +427,7 @@ static json_object *retried(struct zt_daemon *d, const struct zt_ctl_req *r, cmd
 		zt_log("info", "controller: %s met another controller's write; caught up, trying again",
 		       zt_ctl_str(r, "cmd"));
 	}
+	zt_model_write_unlock(m);
 	return res;
 }
 
