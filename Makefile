@@ -167,7 +167,7 @@ test-bpf: $(BPFT_BINS)
 # exercises (FUZZ_NAME). A short run on every `make test` (5 s each, keeping
 # `make test` under 15 minutes with the integration suite), longer by hand with
 # `make fuzz-long` below.
-FUZZ_SECONDS ?= 5
+FUZZ_SECONDS ?= 3
 FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS    := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_NAMES))
 FUZZ_OBJ     := $(BUILD)/fuzz/obj

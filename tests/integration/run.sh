@@ -8,7 +8,8 @@
 # daemon's stderr is scanned for reports at the end.
 #
 # ZT_TEST_TIMEOUT (seconds, default 600) bounds each test; ZT_TESTS (a
-# space-separated list of test names) selects a subset.
+# space-separated list of test names) selects a subset; ZT_TEST_JOBS
+# (default 2) is how many run at once (1: one after the other).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,6 +27,7 @@ export ZTGATE=${ZTGATE:-$(pick ztgate)}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:halt_on_error=1:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:abort_on_error=1:print_stacktrace=1}
 timeout_s=${ZT_TEST_TIMEOUT:-600}
+jobs=${ZT_TEST_JOBS:-2}
 
 logdir=$(mktemp -d /tmp/ztgate-integration.XXXXXX)
 export ZT_LOG_DIR=$logdir/daemon-logs
@@ -42,17 +44,29 @@ if [[ -n ${ZT_TESTS:-} ]]; then
 	tests=()
 	for n in $ZT_TESTS; do tests+=("$here/${n%.test.sh}.test.sh"); done
 fi
+# The longest first, so that the lanes end together.
+if [[ -z ${ZT_TESTS:-} ]]; then
+	ordered=()
+	for n in nat_traversal nat_matrix controller_e2e attacks_connector tunnel_e2e enforce_nmap; do
+		[[ -f $here/$n.test.sh ]] && ordered+=("$here/$n.test.sh")
+	done
+	for t in "${tests[@]}"; do
+		[[ " ${ordered[*]} " == *" $t "* ]] || ordered+=("$t")
+	done
+	tests=("${ordered[@]}")
+fi
 if (( ${#tests[@]} == 0 )); then
 	echo "integration: no tests found in $here" >&2
 	echo "integration: 0 passed, 1 failed"
 	exit 1
 fi
 
-for t in "${tests[@]}"; do
+# One test: its exit status and duration in $logdir/NAME.rc.
+run_one() {
+	local t=$1 name out start rc=0
 	name=$(basename "$t" .test.sh)
 	out=$logdir/$name.log
 	start=$(date +%s)
-	rc=0
 	if [[ ! -f $t ]]; then
 		echo "no such test: $t" >"$out"
 		rc=127
@@ -60,7 +74,12 @@ for t in "${tests[@]}"; do
 		# timeout sends TERM (the test's trap cleans up), KILL 30 s later.
 		timeout -k 30 "$timeout_s" bash "$t" >"$out" 2>&1 || rc=$?
 	fi
-	secs=$(( $(date +%s) - start ))
+	echo "$rc $(( $(date +%s) - start ))" >"$logdir/$name.rc"
+}
+
+report() {
+	local name=$1 rc secs
+	read -r rc secs <"$logdir/$name.rc"
 	if (( rc == 0 )); then
 		passed=$((passed + 1))
 		printf 'PASS  %-28s (%ss)\n' "$name" "$secs"
@@ -71,7 +90,30 @@ for t in "${tests[@]}"; do
 		printf 'FAIL  %-28s (%ss, exit %s); last lines:\n' "$name" "$secs" "$rc"
 		tail -n 40 "$out" | sed 's/^/  | /'
 	fi
+}
+
+# Tests run ZT_TEST_JOBS at a time (default 2): each has its own namespaces,
+# pins and temp dirs, and most of a test's time is spent waiting on timers
+# (NAT probes, keepalives, session lifetimes), not on a CPU. Results are
+# printed as tests finish.
+declare -A running=()
+reap_one() {
+	local pid name
+	wait -n "${!running[@]}" 2>/dev/null || true
+	for pid in "${!running[@]}"; do
+		kill -0 "$pid" 2>/dev/null && continue
+		name=${running[$pid]}
+		unset "running[$pid]"
+		out=$logdir/$name.log
+		report "$name"
+	done
+}
+for t in "${tests[@]}"; do
+	while (( ${#running[@]} >= jobs )); do reap_one; done
+	run_one "$t" &
+	running[$!]=$(basename "$t" .test.sh)
 done
+while (( ${#running[@]} > 0 )); do reap_one; done
 
 # Sanitizer reports anywhere in the daemons' stderr are a failure even when
 # the test itself passed (e.g. a leak reported at a clean exit).
