@@ -240,6 +240,30 @@ static int write_counters(struct zt_model *m, struct zt_mtx *tx, const struct he
 	return ret;
 }
 
+/*
+ * The change log past m->keep_changes revisions goes, in the write's own
+ * transaction (under the revision row's lock), and meta.changes_pruned
+ * says up to where: a controller behind it reloads the whole model
+ * (sync.c). Every ZT_PRUNE_EVERY revisions, so a write rarely pays for it.
+ */
+static int prune_changes(struct zt_model *m, uint64_t rev, char *err, size_t errlen)
+{
+	uint64_t keep = m->keep_changes ? m->keep_changes : ZT_CHANGES_KEEP;
+	uint64_t every = keep < ZT_PRUNE_EVERY ? keep : ZT_PRUNE_EVERY;
+	char upto[24];
+	const char *p[] = { upto };
+	int ret;
+
+	if (rev <= keep || rev % every)
+		return 0;
+	snprintf(upto, sizeof(upto), "%" PRIu64, rev - keep);
+	ret = zt_db_exec(m->db, "DELETE FROM changes WHERE rev <= $1", 1, p, err, errlen);
+	if (!ret)
+		ret = zt_db_exec(m->db, "UPDATE meta SET value = $1 WHERE key = 'changes_pruned'", 1,
+				 p, err, errlen);
+	return ret;
+}
+
 /* Everything of TX inside the open transaction; the new head in SEQ/HASH. */
 static int write_tx(struct zt_model *m, struct zt_mtx *tx, const struct head *h, uint64_t *seq,
 		    char hash[65], char *err, size_t errlen)
@@ -260,6 +284,8 @@ static int write_tx(struct zt_model *m, struct zt_mtx *tx, const struct head *h,
 	}
 	if (!ret && tx->sql)
 		ret = tx->sql(m, tx->sql_arg, err, errlen);
+	if (!ret && !tx->no_rev)
+		ret = prune_changes(m, rev, err, errlen);
 	if (!ret)
 		ret = write_counters(m, tx, h, rev, *seq, err, errlen);
 	return ret;

@@ -101,6 +101,7 @@ struct zt_model {
 	int64_t (*now)(void);		/* the clock (tests replace it) */
 	struct zt_connlog *connlog;	/* connectors' connection lines (runtime, connlog.h) */
 	int64_t expiry_checked;		/* sessions that expired up to here were acted on */
+	uint64_t keep_changes;		/* revisions the change log keeps (commit.c prunes) */
 	/*
 	 * Called after every commit for each node whose view it may change
 	 * (IDENT NULL: every node), and when a connector's endpoint moves. The
@@ -189,6 +190,13 @@ void zt_mtx_audit(struct zt_mtx *tx, const char *action, const char *kind, const
  * built on an older model: zt_model_sync, then build it again.
  */
 int zt_model_commit(struct zt_model *m, struct zt_mtx *tx, char *err, size_t errlen);
+/*
+ * The change log keeps the last ZT_CHANGES_KEEP revisions by default
+ * (--keep-changes): a controller further behind reloads the whole model.
+ * Writes prune it every ZT_PRUNE_EVERY revisions (or every keep, if less).
+ */
+#define ZT_CHANGES_KEEP		100000
+#define ZT_PRUNE_EVERY		256
 /* How many times a write is built again after -EAGAIN before it fails. */
 #define ZT_WRITE_TRIES		8
 

@@ -37,15 +37,18 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: ztgated controller --listen ADDR:PORT --key FILE [--db URL]\n"
-		"                          [--relay HOST:PORT]... [--state-dir DIR] [--socket PATH]\n"
+		"                          [--relay HOST:PORT]... [--keep-changes N]\n"
+		"                          [--state-dir DIR] [--socket PATH]\n"
 		"Holds users, groups, networks, connectors, resources, access rules and\n"
 		"devices; nodes enroll with tokens on --listen (TCP) and receive their view;\n"
 		"admins use `ztgate admin ...` on the control socket.\n"
 		"--db: sqlite:PATH, a PATH, or postgresql://... (default STATE_DIR/controller.db);\n"
 		"      several controllers may share one PostgreSQL database, all active\n"
 		"--relay: a relay every node's view names (repeatable)\n"
+		"--keep-changes: revisions the change log keeps (default %d); a controller\n"
+		"      further behind reloads the whole model\n"
 		"views are signed with an Ed25519 key derived from --key\n"
-		"defaults: --listen %s\n", ZT_CONTROLLER_DEFAULT_LISTEN);
+		"defaults: --listen %s\n", ZT_CHANGES_KEEP, ZT_CONTROLLER_DEFAULT_LISTEN);
 }
 
 static const struct option options[] = {
@@ -53,6 +56,7 @@ static const struct option options[] = {
 	{ "key", required_argument, NULL, 'k' },
 	{ "db", required_argument, NULL, 'D' },
 	{ "relay", required_argument, NULL, 'R' },
+	{ "keep-changes", required_argument, NULL, 'K' },
 	{ 0 },
 };
 
@@ -64,6 +68,18 @@ static int option(struct zt_daemon *d, int c, const char *arg)
 	case 'l': cr->listen = arg; return 0;
 	case 'k': cr->key_file = arg; return 0;
 	case 'D': cr->db_url = arg; return 0;
+	case 'K': {
+		char *end;
+		unsigned long long n = strtoull(arg, &end, 10);
+
+		if (!*arg || *end || *arg == '-' || n < 1 || n > 1000000000ULL) {
+			fprintf(stderr, "ztgated: --keep-changes '%s': a number of revisions,"
+				" 1..1000000000\n", arg);
+			return -EINVAL;
+		}
+		cr->keep_changes = n;
+		return 0;
+	}
 	case 'R':
 		if (cr->nrelays == ZT_CONTROLLER_RELAYS_MAX) {
 			fprintf(stderr, "ztgated: at most %d --relay\n", ZT_CONTROLLER_RELAYS_MAX);
@@ -119,6 +135,8 @@ static int prepare(struct zt_daemon *d, char *err, size_t errlen)
 		return ret;
 	}
 	ret = zt_model_open(&cr->model, cr->db_url, d->state_dir, cr->pub, err, errlen);
+	if (!ret)
+		cr->model->keep_changes = cr->keep_changes;
 	for (size_t i = 0; !ret && i < cr->nrelays; i++)
 		if (zt_model_add_relay(cr->model, cr->relays[i]))
 			ret = -ENOMEM;

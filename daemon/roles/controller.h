@@ -23,6 +23,7 @@ struct controller_role {
 	const char *listen;		/* --listen ADDR:PORT */
 	struct zt_endpoint listen_ep;
 	const char *key_file;		/* --key FILE */
+	uint64_t keep_changes;		/* --keep-changes N (0: ZT_CHANGES_KEEP) */
 	const char *db_url;		/* --db URL, or NULL: STATE_DIR/controller.db */
 	const char *relays[8];		/* --relay HOST:PORT */
 	size_t nrelays;

@@ -7,7 +7,8 @@
  * nothing, goes through once caught up, ids come from the database and
  * never clash, the audit chain stays one chain; the catch-up replays the
  * change log into memory and names the nodes it touches; a pruned log or
- * a replaced database (another timeline) reloads the whole model;
+ * a replaced database (another timeline) reloads the whole model; writes
+ * prune the change log to --keep-changes;
  * enrollment retries by itself; connector endpoints are shared through the
  * runtime table (PostgreSQL); a URL asking for TLS or GSS encryption is
  * refused (libpq's OpenSSL beside BoringSSL).
@@ -172,6 +173,58 @@ static void test_reload(void **state)
 	ctl_add(a, ZT_K_GROUP, "three", NULL);
 }
 
+/* One cell of a one-row query, as a number. */
+static uint64_t query_u64(struct zt_model *m, const char *sql)
+{
+	struct zt_db_rows *r;
+	uint64_t v;
+
+	if (zt_db_query(m->db, sql, 0, NULL, &r, ctl_err, sizeof(ctl_err)))
+		fail_msg("%s: %s", sql, ctl_err);
+	v = zt_db_cell(r, 0, 0) ? strtoull(zt_db_cell(r, 0, 0), NULL, 10) : 0;
+	zt_db_rows_free(r);
+	return v;
+}
+
+/*
+ * Writes prune the change log to the last keep_changes revisions and say
+ * so in meta; a controller caught up keeps replaying, one left behind the
+ * pruned point reloads the whole model and misses nothing.
+ */
+static void test_prune(void **state)
+{
+	struct zt_model *a = *state, *b = second;
+	char name[16];
+	uint64_t rev0 = a->rev;
+
+	a->keep_changes = 4;
+	sync_ok(b);
+	for (int i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "p%d", i);
+		ctl_add(a, ZT_K_GROUP, name, NULL);
+	}
+	changed_all = false;
+	sync_ok(b);	/* within the log: replayed */
+	assert_false(changed_all);
+	for (int i = 3; i < 12; i++) {
+		snprintf(name, sizeof(name), "p%d", i);
+		ctl_add(a, ZT_K_GROUP, name, NULL);
+	}
+	assert_int_equal(a->rev, rev0 + 12);
+	/* Pruned at the last multiple of 4: the log starts past it minus 4. */
+	uint64_t pruned = query_u64(a, "SELECT value FROM meta WHERE key = 'changes_pruned'");
+	assert_true(pruned > rev0 && pruned + 4 <= a->rev && pruned + 8 > a->rev);
+	assert_true(query_u64(a, "SELECT MIN(rev) FROM changes") > pruned);
+	assert_true(query_u64(a, "SELECT COUNT(*) FROM changes") <= 8);
+	/* B stopped at rev0 + 3, before the pruned point: the whole model again. */
+	changed_all = false;
+	sync_ok(b);
+	assert_true(changed_all);
+	assert_int_equal(b->rev, a->rev);
+	assert_non_null(zt_model_find(b, ZT_K_GROUP, "p11"));
+	verify_ok(b);
+}
+
 /* A connector's endpoint reported to one controller reaches the other's views. */
 static void test_runtime_shared(void **state)
 {
@@ -223,6 +276,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_two_writers, setup2, teardown2),
 		cmocka_unit_test_setup_teardown(test_replay_affects, setup2, teardown2),
 		cmocka_unit_test_setup_teardown(test_reload, setup2, teardown2),
+		cmocka_unit_test_setup_teardown(test_prune, setup2, teardown2),
 		cmocka_unit_test_setup_teardown(test_runtime_shared, setup2, teardown2),
 		cmocka_unit_test(test_tls_refused),
 	};
