@@ -174,6 +174,20 @@ static void print_object(json_object *o)
 	}
 }
 
+/* `admin status`: the nodes over every controller, and this one's share when there are others. */
+static void print_status(json_object *resp)
+{
+	json_object *others;
+
+	printf("rev %lld applied on %lld of %lld nodes (%lld connected)\n", get_int(resp, "rev"),
+	       get_int(resp, "applied"), get_int(resp, "nodes"), get_int(resp, "connected"));
+	if (json_object_object_get_ex(resp, "other_controllers", &others) &&
+	    json_object_array_length(others) > 0)
+		printf("this controller: %lld connected, %lld up to date; %zu other controller(s)\n",
+		       get_int(resp, "connected_here"), get_int(resp, "applied_here"),
+		       json_object_array_length(others));
+}
+
 /* The reply of A's command, for people. */
 static void print_reply(const struct cli_args *a, json_object *resp)
 {
@@ -190,8 +204,7 @@ static void print_reply(const struct cli_args *a, json_object *resp)
 	else if (!strcmp(kind, "audit"))
 		printf("audit chain ok: %lld records\n", get_int(resp, "records"));
 	else if (!strcmp(kind, "status"))
-		printf("rev %lld applied on %lld of %lld nodes (%lld connected)\n", get_int(resp, "rev"),
-		       get_int(resp, "applied"), get_int(resp, "nodes"), get_int(resp, "connected"));
+		print_status(resp);
 	else if (!strcmp(kind, "export") && json_object_object_get_ex(resp, "model", &v))
 		puts(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PRETTY |
 						       JSON_C_TO_STRING_NOSLASHESCAPE));

@@ -339,6 +339,30 @@ void zt_model_want_current(struct zt_model *m, const struct zt_node_ident *ident
 /* IDENT applied (or holds, unchanged) its view of the wanted revision. */
 bool zt_model_node_current(const struct zt_model *m, const struct zt_mruntime *rt);
 
+/* ---- nodes connected and up to date, over every controller (presence.c) ---- */
+
+struct zt_node_counts {
+	int64_t nodes;		/* enrolled (with a key) */
+	int64_t connected;	/* to this controller */
+	int64_t applied;	/* connected and up to date */
+};
+/* Seconds after which a controller's row counts for nothing (it is gone). */
+#define ZT_PRESENCE_MAX_AGE	10
+/* This controller's nodes. */
+void zt_model_node_counts(struct zt_model *m, struct zt_node_counts *c);
+/* Shared database: this controller's (INSTANCE) counts into the controllers table. */
+int zt_model_presence_publish(struct zt_model *m, const char *instance,
+			      const struct zt_node_counts *c, char *err, size_t errlen);
+/* Its row out (a clean stop). */
+void zt_model_presence_withdraw(struct zt_model *m, const char *instance);
+/*
+ * The other live controllers' rows as a JSON array (NULL and ERR on a
+ * database error); their connected nodes, and their applied ones if they
+ * are at our revision, added to ADD.
+ */
+json_object *zt_model_presence_others(struct zt_model *m, const char *instance,
+				      struct zt_node_counts *add, char *err, size_t errlen);
+
 /* ---- views (view.c) ---- */
 
 /* The view of node IDENT (node_server.h), NULL if it no longer exists. */

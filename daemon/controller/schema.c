@@ -11,6 +11,8 @@
  *       runtime data shared between controllers: connector endpoints).
  *       meta timeline is written by model.c (random, at the first start).
  *   v4: api_keys (admin API keys, hashes only; expires 0: never).
+ *   v5: controllers (each controller on a shared database: its nodes
+ *       connected and up to date, for every controller's `admin status`).
  * Called by controller/model.c at start.
  */
 #include <errno.h>
@@ -47,6 +49,9 @@ static const char *const migrations[] = {
 	"CREATE TABLE api_keys (name TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE,"
 	" role TEXT NOT NULL, created BIGINT NOT NULL, expires BIGINT NOT NULL,"
 	" actor TEXT NOT NULL);",
+	/* v5 */
+	"CREATE TABLE controllers (instance TEXT PRIMARY KEY, rev BIGINT NOT NULL,"
+	" connected BIGINT NOT NULL, applied BIGINT NOT NULL, updated BIGINT NOT NULL);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

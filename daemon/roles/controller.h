@@ -35,6 +35,9 @@ struct controller_role {
 	struct zt_loop *loop;
 	int listen_fd, tick_fd;
 	unsigned int ticks;
+	char instance[33];		/* this controller's row in the controllers table (random) */
+	struct zt_node_counts published;	/* as last written there */
+	unsigned int published_tick;
 	int expiry_fd;			/* CLOCK_REALTIME timer: the next session expiry */
 	bool expiry_kicked;		/* armed soon: a change may move the next expiry */
 };

@@ -282,39 +282,40 @@ static json_object *cmd_rm_member(struct zt_daemon *d, const struct zt_ctl_req *
 	return member(d, r, false);
 }
 
-/* One node (connector or device) toward `admin status`: enrolled, connected, up to date. */
-static void count_node(struct zt_model *m, enum zt_node_kind kind, const struct zt_mobj *o,
-		       int64_t *n, int64_t *connected, int64_t *applied)
-{
-	const struct zt_mruntime *rt = zt_model_runtime(m, kind, o->id, false);
-
-	if (!*zt_mobj_str(o, "pubkey"))
-		return;
-	(*n)++;
-	*connected += rt && rt->connected;
-	*applied += rt && rt->connected && zt_model_node_current(m, rt);
-}
-
-/* `admin status`: "rev N applied on X of Y nodes", and the node server's view. */
+/*
+ * `admin status`: "rev N applied on X of Y nodes" over every controller on
+ * the database (each counts the nodes connected to it: presence.c), and
+ * the node server's view.
+ */
 static json_object *cmd_status(struct zt_daemon *d, const struct zt_ctl_req *r)
 {
 	struct controller_role *cr = d->role;
 	struct zt_model *m = cr->model;
-	int64_t n = 0, connected = 0, applied = 0;
-	json_object *o = zt_ctl_ok(), *counts = json_object_new_object();
+	struct zt_node_counts c, all;
+	json_object *o, *counts, *others = NULL;
+	char err[256];
 
 	(void)r;
-	for (size_t i = 0; i < m->n[ZT_K_CONNECTOR]; i++)
-		count_node(m, ZT_NODE_CONNECTOR, m->objs[ZT_K_CONNECTOR][i], &n, &connected, &applied);
-	for (size_t i = 0; i < m->n[ZT_K_DEVICE]; i++)
-		count_node(m, ZT_NODE_DEVICE, m->objs[ZT_K_DEVICE][i], &n, &connected, &applied);
+	zt_model_node_counts(m, &c);
+	all = c;
+	if (m->db->shared && cr->instance[0]) {
+		others = zt_model_presence_others(m, cr->instance, &all, err, sizeof(err));
+		if (!others)
+			return zt_ctl_error(err);
+	}
+	o = zt_ctl_ok();
+	counts = json_object_new_object();
 	for (int k = 0; k < ZT_K__COUNT; k++)
 		json_object_object_add(counts, zt_kind_name((enum zt_kind)k),
 				       json_object_new_int64((int64_t)m->n[k]));
 	json_object_object_add(o, "rev", json_object_new_int64((int64_t)m->rev));
-	json_object_object_add(o, "nodes", json_object_new_int64(n));
-	json_object_object_add(o, "connected", json_object_new_int64(connected));
-	json_object_object_add(o, "applied", json_object_new_int64(applied));
+	json_object_object_add(o, "nodes", json_object_new_int64(c.nodes));
+	json_object_object_add(o, "connected", json_object_new_int64(all.connected));
+	json_object_object_add(o, "applied", json_object_new_int64(all.applied));
+	json_object_object_add(o, "connected_here", json_object_new_int64(c.connected));
+	json_object_object_add(o, "applied_here", json_object_new_int64(c.applied));
+	if (others)
+		json_object_object_add(o, "other_controllers", others);
 	json_object_object_add(o, "objects", counts);
 	json_object_object_add(o, "db", json_object_new_string(zt_controller_db_url(cr)));
 	json_object_object_add(o, "server", zt_node_server_status(cr->server));

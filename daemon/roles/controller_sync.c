@@ -8,7 +8,10 @@
  * server the affected nodes), a runtime one sets a connector's endpoint. A
  * 1 s tick listens again when that connection was lost (then catches up
  * and reloads the shared endpoints: what was missed meanwhile) and catches
- * up every 5 s whatever happens. Nothing of this runs on SQLite.
+ * up every 5 s whatever happens. The tick also publishes this controller's
+ * node counts (controller/presence.c: when they moved, or every 5 s) so that
+ * every controller's `admin status` counts every node. Nothing of this runs
+ * on SQLite.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,6 +20,8 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <openssl/rand.h>
+
 #include "controller/db.h"
 #include "controller/model.h"
 #include "lib/log.h"
@@ -24,6 +29,7 @@
 #include "roles/controller.h"
 
 #define SYNC_EVERY_TICKS	5
+#define PUBLISH_EVERY_TICKS	5	/* a heartbeat well inside ZT_PRESENCE_MAX_AGE */
 
 static void catch_up(struct controller_role *cr)
 {
@@ -82,6 +88,38 @@ static int listen_again(struct controller_role *cr, char *err, size_t errlen)
 	return 0;
 }
 
+/* A random name for this controller's row in the controllers table. */
+static int new_instance(struct controller_role *cr, char *err, size_t errlen)
+{
+	uint8_t rnd[(sizeof(cr->instance) - 1) / 2];
+
+	if (!RAND_bytes(rnd, sizeof(rnd))) {
+		snprintf(err, errlen, "controller: no randomness for its instance name");
+		return -EIO;
+	}
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(cr->instance + 2 * i, 3, "%02x", rnd[i]);
+	return 0;
+}
+
+/* This controller's node counts into the controllers table, when they moved or as a heartbeat. */
+static void publish(struct controller_role *cr)
+{
+	struct zt_node_counts c;
+	char err[256];
+
+	zt_model_node_counts(cr->model, &c);
+	if (!memcmp(&c, &cr->published, sizeof(c)) &&
+	    cr->ticks - cr->published_tick < PUBLISH_EVERY_TICKS)
+		return;
+	if (zt_model_presence_publish(cr->model, cr->instance, &c, err, sizeof(err))) {
+		zt_log("warn", "controller: cannot publish its node counts: %s", err);
+		return;
+	}
+	cr->published = c;
+	cr->published_tick = cr->ticks;
+}
+
 static void on_tick(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct controller_role *cr = arg;
@@ -99,6 +137,7 @@ static void on_tick(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 	}
 	if (cr->ticks % SYNC_EVERY_TICKS == 0)
 		catch_up(cr);
+	publish(cr);
 }
 
 int zt_controller_sync_start(struct controller_role *cr, struct zt_loop *loop, char *err,
@@ -111,6 +150,9 @@ int zt_controller_sync_start(struct controller_role *cr, struct zt_loop *loop, c
 	cr->listen_fd = cr->tick_fd = -1;
 	if (!cr->model->db->shared)
 		return 0;
+	ret = new_instance(cr, err, errlen);
+	if (ret)
+		return ret;
 	ret = listen_again(cr, err, errlen);
 	if (ret)
 		return ret;
@@ -129,6 +171,8 @@ void zt_controller_sync_stop(struct controller_role *cr)
 	if (!cr->loop || !cr->model)
 		return;
 	drop_listener(cr);
+	if (cr->instance[0])
+		zt_model_presence_withdraw(cr->model, cr->instance);
 	if (cr->tick_fd >= 0) {
 		zt_loop_del(cr->loop, cr->tick_fd);
 		close(cr->tick_fd);

@@ -11,7 +11,8 @@
 #   cli    alice's laptop, enrolled through B (token made on B)
 # Asserts: alice reaches nas through a connector that talks to the other
 # controller (its key from the model, its endpoint from the runtime table);
-# an `access rm` on B reaches the connector on A within 1 s (measured);
+# `admin status` on either counts both nodes applied; an `access rm` on B
+# reaches the connector on A within 1 s (measured);
 # 20 `group add` on A and 20 on B at once all land, with unique ids, the
 # same model on both and one audit chain that verifies on both; a
 # controller killed with SIGKILL: the nodes on it keep working, and the
@@ -78,7 +79,7 @@ section "3. a connector on A, a client on B: the client reaches nas"
 zt_daemon_as conn "$N" connector --controller "$CTL_A" --controller "$CTL_B" --token "$CONN_TOKEN" --listen "$ENDPOINT" \
 	--dns $ZT_TUN_NAS_IP
 zt_daemon_as alice "$C" client --controller "$CTL_B" --token "$ALICE_TOKEN" --upstream $ZT_TUN_GW_IP
-connected() { [[ $(adm "$1" --json status | jq -r .connected) == "${2:-1}" ]]; }
+connected() { [[ $(adm "$1" --json status | jq -r .connected_here) == "${2:-1}" ]]; }
 wait_until 20 connected a || fail "the connector is not connected to A: $(adm a status)"
 wait_until 20 connected b || fail "alice is not connected to B: $(adm b status)"
 curl_page() { ip netns exec "$C" curl -sS --max-time 3 "$PAGE_URL" 2>/dev/null | grep -qx "$ZT_TUN_PAGE"; }
@@ -87,6 +88,14 @@ wait_until 30 curl_page || fail "alice (on B) cannot fetch $PAGE_URL through the
 zt_cli alice --json export | jq -e --arg ep "$ENDPOINT" '.policy.connectors[] | select(.endpoint == $ep)' \
 	>/dev/null || fail "alice's view lacks the connector's endpoint $ENDPOINT"
 log "ok: alice on B reaches nas through office-gw on A (endpoint $ENDPOINT shared by A)"
+# Each controller counts the nodes connected to it and publishes the counts:
+# `admin status` on either says both nodes are up to date.
+both_applied() { [[ $(adm "$1" --json status | jq -r '"\(.rev) \(.applied)/\(.nodes) \(.applied_here)"') == "$2" ]]; }
+rev=$(adm a --json status | jq .rev)
+wait_until 5 both_applied a "$rev 2/2 1" || fail "admin status on A: $(adm a status) $(adm a --json status | jq -c '{applied_here, other_controllers}')"
+wait_until 5 both_applied b "$rev 2/2 1" || fail "admin status on B: $(adm b status) $(adm b --json status | jq -c '{applied_here, other_controllers}')"
+adm a status | grep -qx "rev $rev applied on 2 of 2 nodes (2 connected)" || fail "admin status on A prints: $(adm a status)"
+log "ok: admin status on A and on B: $(adm b status | head -n 1) (one node on each)"
 
 section "4. a change on B reaches the connector on A within 1 s"
 grants() { zt_cli conn --json export | jq '[.policy.grants[]? | select(.resource == "nas")] | length'; }

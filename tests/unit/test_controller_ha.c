@@ -8,7 +8,8 @@
  * never clash, the audit chain stays one chain; the catch-up replays the
  * change log into memory and names the nodes it touches; a pruned log or
  * a replaced database (another timeline) reloads the whole model; writes
- * prune the change log to --keep-changes;
+ * prune the change log to --keep-changes; each controller's node counts
+ * reach the others' status;
  * enrollment retries by itself; connector endpoints are shared through the
  * runtime table (PostgreSQL); a URL asking for TLS or GSS encryption is
  * refused (libpq's OpenSSL beside BoringSSL).
@@ -225,6 +226,49 @@ static void test_prune(void **state)
 	verify_ok(b);
 }
 
+/*
+ * Each controller's node counts reach the others' `admin status`: counted
+ * when fresh, applied ones only at the same revision, none once withdrawn
+ * or older than ZT_PRESENCE_MAX_AGE.
+ */
+static void test_presence(void **state)
+{
+	struct zt_model *a = *state, *b = second;
+	struct zt_node_counts mine = { .nodes = 5, .connected = 3, .applied = 2 }, add = { 0 };
+	json_object *rows;
+
+	assert_int_equal(zt_model_presence_publish(a, "aaaa", &mine, ctl_err, sizeof(ctl_err)), 0);
+	sync_ok(b);
+	rows = zt_model_presence_others(b, "bbbb", &add, ctl_err, sizeof(ctl_err));
+	assert_non_null(rows);
+	assert_int_equal(json_object_array_length(rows), 1);
+	assert_int_equal(add.connected, 3);
+	assert_int_equal(add.applied, 2);
+	json_object_put(rows);
+	/* Its own row is not another's. */
+	memset(&add, 0, sizeof(add));
+	rows = zt_model_presence_others(a, "aaaa", &add, ctl_err, sizeof(ctl_err));
+	assert_int_equal(json_object_array_length(rows), 0);
+	json_object_put(rows);
+	/* B moved on: A's nodes are connected, not up to date at B's revision. */
+	ctl_add(b, ZT_K_GROUP, "newer", NULL);
+	memset(&add, 0, sizeof(add));
+	rows = zt_model_presence_others(b, "bbbb", &add, ctl_err, sizeof(ctl_err));
+	assert_int_equal(add.connected, 3);
+	assert_int_equal(add.applied, 0);
+	json_object_put(rows);
+	/* A stale row (a controller killed) counts for nothing; a withdrawn one is gone. */
+	assert_int_equal(zt_db_script(a->db, "UPDATE controllers SET updated = updated - 60",
+				      ctl_err, sizeof(ctl_err)), 0);
+	memset(&add, 0, sizeof(add));
+	rows = zt_model_presence_others(b, "bbbb", &add, ctl_err, sizeof(ctl_err));
+	assert_int_equal(json_object_array_length(rows), 0);
+	assert_int_equal(add.connected, 0);
+	json_object_put(rows);
+	zt_model_presence_withdraw(a, "aaaa");
+	assert_int_equal(query_u64(b, "SELECT COUNT(*) FROM controllers"), 0);
+}
+
 /* A connector's endpoint reported to one controller reaches the other's views. */
 static void test_runtime_shared(void **state)
 {
@@ -277,6 +321,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_replay_affects, setup2, teardown2),
 		cmocka_unit_test_setup_teardown(test_reload, setup2, teardown2),
 		cmocka_unit_test_setup_teardown(test_prune, setup2, teardown2),
+		cmocka_unit_test_setup_teardown(test_presence, setup2, teardown2),
 		cmocka_unit_test_setup_teardown(test_runtime_shared, setup2, teardown2),
 		cmocka_unit_test(test_tls_refused),
 	};
