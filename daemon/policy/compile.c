@@ -15,28 +15,20 @@
 #include "policy/compile.h"
 #include "policy/image.h"
 
-/* Where the generation byte sits in each generation-keyed map's key. */
-struct gen_keyed_map {
-	enum zt_map_id id;
-	size_t key_size;
-	size_t gen_offset;
-};
-
-static const struct gen_keyed_map gen_keyed_maps[] = {
-	{ ZT_MAP_RES_EXACT, sizeof(struct zt_addr_key), offsetof(struct zt_addr_key, gen) },
-	{ ZT_MAP_RES_PREFIX, sizeof(struct zt_lpm_key), offsetof(struct zt_lpm_key, gen) },
-	{ ZT_MAP_PORTS, sizeof(struct zt_port_key), offsetof(struct zt_port_key, gen) },
-	{ ZT_MAP_DEVICES, sizeof(struct zt_addr_key), offsetof(struct zt_addr_key, gen) },
-	{ ZT_MAP_GRANTS, sizeof(struct zt_grant_key), offsetof(struct zt_grant_key, gen) },
-	{ ZT_MAP_DEV_BINDS, sizeof(struct zt_bind_key), offsetof(struct zt_bind_key, gen) },
+/* The maps whose key carries a generation byte (zt_resources: an index instead). */
+static const enum zt_map_id gen_keyed_maps[] = {
+	ZT_MAP_RES_EXACT, ZT_MAP_RES_PREFIX, ZT_MAP_PORTS, ZT_MAP_DEVICES, ZT_MAP_GRANTS,
+	ZT_MAP_DEV_BINDS,
 };
 
 /*
- * Delete every entry of generation GEN from a map. Keys are collected first:
- * deleting while walking with get_next_key restarts the walk on hash maps.
+ * Delete every entry of generation GEN from a map, counting the deletes in
+ * ST. Keys are collected first: deleting while walking with get_next_key
+ * restarts the walk on hash maps.
  */
-static int clear_generation(int fd, size_t key_size, size_t gen_offset, uint32_t gen)
+static int clear_generation(int fd, enum zt_map_id map, uint32_t gen, struct zt_compile_stats *st)
 {
+	size_t key_size = zt_image_key_size(map), gen_offset = zt_image_gen_offset(map);
 	size_t n = 0, cap = 0, i;
 	uint8_t *keys = NULL, *prev = NULL;
 	uint8_t key[32], prev_key[32];
@@ -44,8 +36,6 @@ static int clear_generation(int fd, size_t key_size, size_t gen_offset, uint32_t
 
 	if (fd < 0)
 		return 0;
-	if (key_size > sizeof(key))
-		return -EINVAL;
 	while (bpf_map_get_next_key(fd, prev, key) == 0) {
 		if (key[gen_offset] == gen) {
 			if (n == cap) {
@@ -65,6 +55,7 @@ static int clear_generation(int fd, size_t key_size, size_t gen_offset, uint32_t
 		memcpy(prev_key, key, key_size);
 		prev = prev_key;
 	}
+	st->deletes += n;
 	for (i = 0; i < n; i++)
 		if (bpf_map_delete_elem(fd, keys + i * key_size) && errno != ENOENT && !ret)
 			ret = -errno;
@@ -73,15 +64,15 @@ out:
 	return ret;
 }
 
-static int clear_all_generation(const int *fds, uint32_t gen)
+static int clear_all_generation(const int *fds, uint32_t gen, struct zt_compile_stats *st)
 {
+	struct zt_compile_stats ignored = { 0 };
 	size_t i;
 	int ret = 0, r;
 
 	for (i = 0; i < sizeof(gen_keyed_maps) / sizeof(gen_keyed_maps[0]); i++) {
-		const struct gen_keyed_map *m = &gen_keyed_maps[i];
-
-		r = clear_generation(fds[m->id], m->key_size, m->gen_offset, gen);
+		r = clear_generation(fds[gen_keyed_maps[i]], gen_keyed_maps[i], gen,
+				     st ? st : &ignored);
 		if (r && !ret)
 			ret = r;
 	}
@@ -91,20 +82,20 @@ static int clear_all_generation(const int *fds, uint32_t gen)
 /* Does any address map hold an entry of generation GEN? */
 bool zt_compile_has_addresses(const int *fds, uint32_t gen)
 {
-	static const struct gen_keyed_map *maps[] = { &gen_keyed_maps[0], &gen_keyed_maps[1] };
+	static const enum zt_map_id maps[] = { ZT_MAP_RES_EXACT, ZT_MAP_RES_PREFIX };
 	uint8_t key[32], prev[32];
 	size_t i;
 
 	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
-		int fd = fds[maps[i]->id];
+		int fd = fds[maps[i]];
 		void *p = NULL;
 
 		if (fd < 0)
 			continue;
 		while (!bpf_map_get_next_key(fd, p, key)) {
-			if (key[maps[i]->gen_offset] == gen)
+			if (key[zt_image_gen_offset(maps[i])] == gen)
 				return true;
-			memcpy(prev, key, maps[i]->key_size);
+			memcpy(prev, key, zt_image_key_size(maps[i]));
 			p = prev;
 		}
 	}
@@ -360,7 +351,7 @@ int zt_compile_prepare_with(const int *fds, struct zt_compiled *c, const struct 
 	}
 	/* Unknown contents (first load, a crash's leftovers): write it whole. */
 	st->full = true;
-	ret = clear_all_generation(fds, *new_gen);
+	ret = clear_all_generation(fds, *new_gen, st);
 	if (ret) {
 		snprintf(err, errlen, "clearing generation %u: %s", *new_gen, strerror(-ret));
 		goto out;
@@ -411,7 +402,7 @@ int zt_compile_commit(const int *fds, struct zt_compiled *c, uint32_t new_gen, c
 	wait_for_readers();
 	if (!c) {
 		/* Without an image the old generation is emptied, as before. */
-		ret = clear_all_generation(fds, old_gen);
+		ret = clear_all_generation(fds, old_gen, NULL);
 		if (ret)	/* The new policy is live; stale entries are cleared next time. */
 			snprintf(err, errlen, "clearing old generation: %s", strerror(-ret));
 		return 0;
@@ -420,7 +411,7 @@ int zt_compile_commit(const int *fds, struct zt_compiled *c, uint32_t new_gen, c
 	if (c->known) {
 		ret = write_diff(fds, c, old_gen, true, sub, sizeof(sub));
 	} else {
-		ret = clear_all_generation(fds, old_gen);
+		ret = clear_all_generation(fds, old_gen, &c->stats);
 		ret = ret ?: write_all(fds, &c->next, old_gen, &c->stats, sub, sizeof(sub));
 	}
 	tmp = c->cur;
@@ -447,7 +438,7 @@ void zt_compile_abort(const int *fds, struct zt_compiled *c, uint32_t new_gen)
 			c->known = false;
 		return;
 	}
-	clear_all_generation(fds, new_gen);
+	clear_all_generation(fds, new_gen, NULL);
 }
 
 int zt_compile_apply(const int *fds, struct zt_compiled *c, const struct zt_policy *p, char *err,
