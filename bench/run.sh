@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # bench/run.sh (`make bench`):
 #  (a) build/bench_classify: classifier cost at 10 / 1,000 / 100,000 resources;
+#  (a2) build/bench_compile: one resource's ports changed at 100,000 resources,
+#      applied as a full rewrite, as a restarted daemon (no image) and as a
+#      diff: wall time and map syscalls (BENCH_COMPILE_RESOURCES; about 1 min);
 #  (b) packet rate through a veth pair, generator namespace -> sink namespace,
 #      a bounded trafgen UDP flood (64-byte frames) measured at the sink with
 #      counters read over a fixed window, for:
@@ -69,6 +72,15 @@ if [[ -x $ROOT/build/bench_classify ]]; then
 else
 	echo "NOT RUN: $ROOT/build/bench_classify is missing (not built)" >&2
 	BENCH_FAILED+=("bench_classify missing")
+fi
+
+# ---------------------------------------------------------------------------
+section "(a2) policy change: full rewrite vs diff"
+if [[ -x $ROOT/build/bench_compile ]]; then
+	timeout 600 "$ROOT/build/bench_compile" || BENCH_FAILED+=("bench_compile exited $?")
+else
+	echo "NOT RUN: $ROOT/build/bench_compile is missing (not built)" >&2
+	BENCH_FAILED+=("bench_compile missing")
 fi
 
 # ---------------------------------------------------------------------------

@@ -60,6 +60,7 @@ struct zt_daemon {
 	struct zt_dataplane *dp;
 	zt_map_fds fds;
 	struct zt_policy policy;	/* what the maps hold; swapped whole on change */
+	struct zt_compiled compiled;	/* its entries, for writing a change as a diff */
 	struct zt_events *events;
 	struct zt_tunables tunables;	/* written into zt_config at start */
 

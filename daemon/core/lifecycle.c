@@ -338,8 +338,9 @@ static int check_adoption(struct zt_daemon *d, char *err, size_t errlen)
 
 /*
  * Make the stored policy live, with the addresses the role brought back.
- * Adopting pinned state: the maps already enforce; this swaps in the stored
- * policy whole.
+ * Adopting pinned state: the maps already enforce, but what they hold is
+ * unknown to this process; this swaps in the stored policy whole, into both
+ * generations, and from then on changes are written as differences.
  */
 static int initial_compile(struct zt_daemon *d, char *err, size_t errlen)
 {
@@ -353,10 +354,10 @@ static int initial_compile(struct zt_daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "run-time address bindings: %s", strerror(-ret));
 		return ret;
 	}
-	ret = zt_compile_prepare_with(d->fds, &d->policy, binds, n, &gen, err, errlen);
+	ret = zt_compile_prepare_with(d->fds, &d->compiled, &d->policy, binds, n, &gen, err, errlen);
 	free(binds);
 	if (!ret)
-		ret = zt_compile_commit(d->fds, gen, err, errlen);
+		ret = zt_compile_commit(d->fds, &d->compiled, gen, err, errlen);
 	return ret;
 }
 
@@ -537,6 +538,7 @@ static void close_all(struct zt_daemon *d)
 	zt_loop_free(d->loop);
 	d->loop = NULL;
 	zt_policy_free(&d->policy);
+	zt_compiled_free(&d->compiled);
 }
 
 int zt_daemon_main(const struct zt_role_ops *ops, int argc, char **argv)
@@ -559,6 +561,7 @@ int zt_daemon_main(const struct zt_role_ops *ops, int argc, char **argv)
 	snprintf(pin_dir, sizeof(pin_dir), "%s/%s", ZT_PIN_ROOT, ops->name);
 
 	zt_policy_init(&d.policy);
+	zt_compiled_init(&d.compiled);
 	d.role = calloc(1, ops->state_size ? ops->state_size : 1);
 	if (!d.role) {
 		fprintf(stderr, "ztgated: out of memory\n");

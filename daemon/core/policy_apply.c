@@ -2,7 +2,8 @@
 /*
  * The one way a policy becomes live, for the control commands and the
  * role's start: compile into the inactive generation (with the addresses the
- * role learnt at run time), save, flip, then tell the role.
+ * role learnt at run time; only what changed, policy/compile.h), save, flip,
+ * then tell the role.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -31,21 +32,21 @@ int zt_daemon_apply_policy(struct zt_daemon *d, struct zt_policy *next, char *er
 		snprintf(err, errlen, "collecting run-time address bindings: %s", strerror(-ret));
 		return ret;
 	}
-	ret = zt_compile_prepare_with(d->fds, next, binds, nbinds, &gen, err, errlen);
+	ret = zt_compile_prepare_with(d->fds, &d->compiled, next, binds, nbinds, &gen, err, errlen);
 	free(binds);
 	if (ret)
 		return ret;
 	ret = zt_store_save(d->state_dir, next, err, errlen);
 	if (ret) {
-		zt_compile_abort(d->fds, gen);
+		zt_compile_abort(d->fds, &d->compiled, gen);
 		return ret;
 	}
-	ret = zt_compile_commit(d->fds, gen, err, errlen);
+	ret = zt_compile_commit(d->fds, &d->compiled, gen, err, errlen);
 	if (ret) {
 		/* Nothing flipped: put the file back in step with the maps. */
 		char sub2[256];
 
-		zt_compile_abort(d->fds, gen);
+		zt_compile_abort(d->fds, &d->compiled, gen);
 		if (zt_store_save(d->state_dir, &d->policy, sub2, sizeof(sub2)))
 			zt_log("error", "restoring the policy file: %s", sub2);
 		return ret;

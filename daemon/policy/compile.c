@@ -13,29 +13,22 @@
 
 #include "dataplane/bpf_util.h"
 #include "policy/compile.h"
+#include "policy/image.h"
 
-/* Where the generation byte sits in each generation-keyed map's key. */
-struct gen_keyed_map {
-	enum zt_map_id id;
-	size_t key_size;
-	size_t gen_offset;
-};
-
-static const struct gen_keyed_map gen_keyed_maps[] = {
-	{ ZT_MAP_RES_EXACT, sizeof(struct zt_addr_key), offsetof(struct zt_addr_key, gen) },
-	{ ZT_MAP_RES_PREFIX, sizeof(struct zt_lpm_key), offsetof(struct zt_lpm_key, gen) },
-	{ ZT_MAP_PORTS, sizeof(struct zt_port_key), offsetof(struct zt_port_key, gen) },
-	{ ZT_MAP_DEVICES, sizeof(struct zt_addr_key), offsetof(struct zt_addr_key, gen) },
-	{ ZT_MAP_GRANTS, sizeof(struct zt_grant_key), offsetof(struct zt_grant_key, gen) },
-	{ ZT_MAP_DEV_BINDS, sizeof(struct zt_bind_key), offsetof(struct zt_bind_key, gen) },
+/* The maps whose key carries a generation byte (zt_resources: an index instead). */
+static const enum zt_map_id gen_keyed_maps[] = {
+	ZT_MAP_RES_EXACT, ZT_MAP_RES_PREFIX, ZT_MAP_PORTS, ZT_MAP_DEVICES, ZT_MAP_GRANTS,
+	ZT_MAP_DEV_BINDS,
 };
 
 /*
- * Delete every entry of generation GEN from a map. Keys are collected first:
- * deleting while walking with get_next_key restarts the walk on hash maps.
+ * Delete every entry of generation GEN from a map, counting the deletes in
+ * ST. Keys are collected first: deleting while walking with get_next_key
+ * restarts the walk on hash maps.
  */
-static int clear_generation(int fd, size_t key_size, size_t gen_offset, uint32_t gen)
+static int clear_generation(int fd, enum zt_map_id map, uint32_t gen, struct zt_compile_stats *st)
 {
+	size_t key_size = zt_image_key_size(map), gen_offset = zt_image_gen_offset(map);
 	size_t n = 0, cap = 0, i;
 	uint8_t *keys = NULL, *prev = NULL;
 	uint8_t key[32], prev_key[32];
@@ -43,8 +36,6 @@ static int clear_generation(int fd, size_t key_size, size_t gen_offset, uint32_t
 
 	if (fd < 0)
 		return 0;
-	if (key_size > sizeof(key))
-		return -EINVAL;
 	while (bpf_map_get_next_key(fd, prev, key) == 0) {
 		if (key[gen_offset] == gen) {
 			if (n == cap) {
@@ -64,6 +55,7 @@ static int clear_generation(int fd, size_t key_size, size_t gen_offset, uint32_t
 		memcpy(prev_key, key, key_size);
 		prev = prev_key;
 	}
+	st->deletes += n;
 	for (i = 0; i < n; i++)
 		if (bpf_map_delete_elem(fd, keys + i * key_size) && errno != ENOENT && !ret)
 			ret = -errno;
@@ -72,15 +64,15 @@ out:
 	return ret;
 }
 
-static int clear_all_generation(const int *fds, uint32_t gen)
+static int clear_all_generation(const int *fds, uint32_t gen, struct zt_compile_stats *st)
 {
+	struct zt_compile_stats ignored = { 0 };
 	size_t i;
 	int ret = 0, r;
 
 	for (i = 0; i < sizeof(gen_keyed_maps) / sizeof(gen_keyed_maps[0]); i++) {
-		const struct gen_keyed_map *m = &gen_keyed_maps[i];
-
-		r = clear_generation(fds[m->id], m->key_size, m->gen_offset, gen);
+		r = clear_generation(fds[gen_keyed_maps[i]], gen_keyed_maps[i], gen,
+				     st ? st : &ignored);
 		if (r && !ret)
 			ret = r;
 	}
@@ -90,20 +82,20 @@ static int clear_all_generation(const int *fds, uint32_t gen)
 /* Does any address map hold an entry of generation GEN? */
 bool zt_compile_has_addresses(const int *fds, uint32_t gen)
 {
-	static const struct gen_keyed_map *maps[] = { &gen_keyed_maps[0], &gen_keyed_maps[1] };
+	static const enum zt_map_id maps[] = { ZT_MAP_RES_EXACT, ZT_MAP_RES_PREFIX };
 	uint8_t key[32], prev[32];
 	size_t i;
 
 	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
-		int fd = fds[maps[i]->id];
+		int fd = fds[maps[i]];
 		void *p = NULL;
 
 		if (fd < 0)
 			continue;
 		while (!bpf_map_get_next_key(fd, p, key)) {
-			if (key[maps[i]->gen_offset] == gen)
+			if (key[zt_image_gen_offset(maps[i])] == gen)
 				return true;
-			memcpy(prev, key, maps[i]->key_size);
+			memcpy(prev, key, zt_image_key_size(maps[i]));
 			p = prev;
 		}
 	}
@@ -154,151 +146,148 @@ int zt_config_set_flags(const int *fds, uint32_t flags)
 	return config_write(fds, &cfg);
 }
 
-static int write_ports(int fd, uint32_t id, uint8_t proto, const struct zt_port_list *list,
-		       uint32_t gen)
+/* E's key in generation GEN: the generation byte set, or the zt_resources slot. */
+static void entry_key(const struct zt_img_entry *e, uint32_t gen, uint8_t key[ZT_IMG_KEY_MAX])
 {
-	struct zt_port_val val = { .allow = 1 };
-	unsigned int i;
+	int off = zt_image_gen_offset(e->map);
 
-	for (i = 0; i < list->count; i++) {
-		uint32_t port;
+	memcpy(key, e->key, ZT_IMG_KEY_MAX);
+	if (off < 0) {
+		__u32 idx;
 
-		for (port = list->ranges[i].first; port <= list->ranges[i].last; port++) {
-			struct zt_port_key key = {
-				.resource_id = id,
-				.port = (__u16)port,
-				.proto = proto,
-				.gen = (__u8)gen,
-			};
-
-			if (bpf_map_update_elem(fd, &key, &val, BPF_ANY))
-				return -errno;
-		}
+		memcpy(&idx, key, sizeof(idx));
+		idx += gen * ZT_MAX_RESOURCES;
+		memcpy(key, &idx, sizeof(idx));
+	} else {
+		key[off] = (uint8_t)gen;
 	}
+}
+
+/* One image entry into generation GEN of its map. */
+static int entry_write(const int *fds, const struct zt_img_entry *e, uint32_t gen,
+		       struct zt_compile_stats *st)
+{
+	uint8_t key[ZT_IMG_KEY_MAX];
+
+	if (fds[e->map] < 0)
+		return -EBADF;
+	entry_key(e, gen, key);
+	st->updates++;
+	if (bpf_map_update_elem(fds[e->map], key, e->val, BPF_ANY))
+		return -errno;
 	return 0;
 }
 
-static int write_resource(const int *fds, const struct zt_resource_def *def, uint32_t gen)
+/* Remove E from generation GEN; a zt_resources slot (an array) is zeroed: not present. */
+static int entry_delete(const int *fds, const struct zt_img_entry *e, uint32_t gen,
+			struct zt_compile_stats *st)
 {
-	struct zt_res_ref ref = { .resource_id = def->id };
-	struct zt_resource res = { .flags = ZT_RES_PRESENT, .deny_mode = def->deny_mode };
-	__u32 idx = gen * ZT_MAX_RESOURCES + def->id;
+	static const uint8_t zero[ZT_IMG_VAL_MAX];
+	uint8_t key[ZT_IMG_KEY_MAX];
 	int ret;
 
-	if (def->tcp.all)
-		res.flags |= ZT_RES_TCP_ALL;
-	if (def->udp.all)
-		res.flags |= ZT_RES_UDP_ALL;
-	if (def->icmp)
-		res.flags |= ZT_RES_ICMP;
-
-	/* Rules before the address: the address is what makes them reachable. */
-	if (bpf_map_update_elem(fds[ZT_MAP_RESOURCES], &idx, &res, BPF_ANY))
+	if (fds[e->map] < 0)
+		return -EBADF;
+	entry_key(e, gen, key);
+	st->deletes++;
+	if (zt_image_gen_offset(e->map) < 0)
+		ret = bpf_map_update_elem(fds[e->map], key, zero, BPF_ANY);
+	else
+		ret = bpf_map_delete_elem(fds[e->map], key);
+	if (ret && errno != ENOENT)
 		return -errno;
-	ret = write_ports(fds[ZT_MAP_PORTS], def->id, ZT_PROTO_TCP, &def->tcp, gen);
-	if (!ret)
-		ret = write_ports(fds[ZT_MAP_PORTS], def->id, ZT_PROTO_UDP, &def->udp, gen);
-	if (ret)
-		return ret;
-
-	if (zt_resource_is_name(def)) {
-		/* Its addresses are the fake IPs the DNS server handed out. */
-		return 0;
-	} else if (zt_prefix_is_host(&def->prefix)) {
-		struct zt_addr_key key = { .gen = (__u8)gen };
-
-		memcpy(key.addr, def->prefix.addr, 16);
-		if (bpf_map_update_elem(fds[ZT_MAP_RES_EXACT], &key, &ref, BPF_ANY))
-			return -errno;
-	} else {
-		struct zt_lpm_key key = {
-			.prefixlen = 8 + zt_prefix_len128(&def->prefix),
-			.gen = (__u8)gen,
-		};
-
-		memcpy(key.addr, def->prefix.addr, 16);
-		if (bpf_map_update_elem(fds[ZT_MAP_RES_PREFIX], &key, &ref, BPF_ANY))
-			return -errno;
-	}
 	return 0;
 }
 
-/* A device's tunnel address to its id; its grants as (device, resource) keys. */
-static int write_identities(const int *fds, const struct zt_policy *p, uint32_t gen, char *err,
-			    size_t errlen)
+static int write_all(const int *fds, const struct zt_image *img, uint32_t gen,
+		     struct zt_compile_stats *st, char *err, size_t errlen)
 {
-	struct zt_grant_val allow = { .allow = 1 };
-	unsigned int i;
+	size_t i;
+	int ret;
 
-	if (fds[ZT_MAP_DEVICES] < 0 || fds[ZT_MAP_GRANTS] < 0) {
-		if (!p->ndevices && !p->ngrants)
-			return 0;
-		snprintf(err, errlen, "no zt_devices/zt_grants map to write devices into");
-		return -ENOENT;
-	}
-	for (i = 0; i < p->ndevices; i++) {
-		struct zt_addr_key key = { .gen = (__u8)gen };
-		struct zt_device_val val = { .device_id = p->devices[i].id };
-
-		memcpy(key.addr, p->devices[i].address.addr, 16);
-		if (bpf_map_update_elem(fds[ZT_MAP_DEVICES], &key, &val, BPF_ANY)) {
-			snprintf(err, errlen, "writing device '%s' to the maps: %s",
-				 p->devices[i].name, strerror(errno));
-			return -errno;
-		}
-	}
-	for (i = 0; i < p->ngrants; i++) {
-		struct zt_grant_key key = {
-			.device_id = p->grants[i].device_id,
-			.resource_id = p->grants[i].resource_id,
-			.gen = (__u8)gen,
-		};
-
-		if (bpf_map_update_elem(fds[ZT_MAP_GRANTS], &key, &allow, BPF_ANY)) {
-			snprintf(err, errlen, "writing a grant to the maps: %s", strerror(errno));
-			return -errno;
+	for (i = 0; i < img->n; i++) {
+		ret = entry_write(fds, &img->e[i], gen, st);
+		if (ret) {
+			snprintf(err, errlen, "writing a %s entry into generation %u: %s",
+				 zt_map_name(img->e[i].map), gen, strerror(-ret));
+			return ret;
 		}
 	}
 	return 0;
 }
 
-/* A device's binding goes to zt_dev_binds (its packets only), any other to zt_res_exact. */
-static int write_binding(const int *fds, const struct zt_exact_binding *b, uint32_t gen)
+/*
+ * Write the changes of C->diff into generation GEN: forward (cur -> next),
+ * or backward (next -> cur) to undo a prepare.
+ */
+static int write_diff(const int *fds, struct zt_compiled *c, uint32_t gen, bool forward,
+		      char *err, size_t errlen)
 {
-	struct zt_res_ref ref = { .resource_id = b->resource_id };
+	size_t i;
+	int ret;
 
-	if (b->device_id) {
-		struct zt_bind_key key = { .device_id = b->device_id, .gen = (__u8)gen };
+	for (i = 0; i < c->diff.n; i++) {
+		const struct zt_img_change *ch = &c->diff.c[i];
+		int64_t to = forward ? ch->new_i : ch->old_i;
+		int64_t from = forward ? ch->old_i : ch->new_i;
+		const struct zt_image *to_img = forward ? &c->next : &c->cur;
+		const struct zt_image *from_img = forward ? &c->cur : &c->next;
+		const struct zt_img_entry *e = to >= 0 ? &to_img->e[to] : &from_img->e[from];
 
-		if (fds[ZT_MAP_DEV_BINDS] < 0)
-			return -EBADF;
-		memcpy(key.addr, b->addr, 16);
-		if (bpf_map_update_elem(fds[ZT_MAP_DEV_BINDS], &key, &ref, BPF_ANY))
-			return -errno;
-	} else {
-		struct zt_addr_key key = { .gen = (__u8)gen };
-
-		memcpy(key.addr, b->addr, 16);
-		if (bpf_map_update_elem(fds[ZT_MAP_RES_EXACT], &key, &ref, BPF_ANY))
-			return -errno;
+		if (to >= 0)
+			ret = entry_write(fds, e, gen, &c->stats);
+		else
+			ret = entry_delete(fds, e, gen, &c->stats);
+		if (ret) {
+			snprintf(err, errlen, "changing a %s entry in generation %u: %s",
+				 zt_map_name(e->map), gen, strerror(-ret));
+			return ret;
+		}
 	}
 	return 0;
 }
 
-int zt_compile_bind_live(const int *fds, const struct zt_exact_binding *b)
+void zt_compiled_init(struct zt_compiled *c)
 {
+	memset(c, 0, sizeof(*c));
+	zt_image_init(&c->cur);
+	zt_image_init(&c->next);
+}
+
+void zt_compiled_free(struct zt_compiled *c)
+{
+	zt_image_free(&c->cur);
+	zt_image_free(&c->next);
+	zt_img_diff_free(&c->diff);
+	zt_compiled_init(c);
+}
+
+/*
+ * Both generations, the live one first (packets may use it at once), then
+ * the other, which the next flip makes live. Each write is atomic alone.
+ */
+int zt_compile_bind_live(const int *fds, struct zt_compiled *c, const struct zt_exact_binding *b)
+{
+	struct zt_compile_stats st = { 0 };
+	struct zt_img_entry e;
 	struct zt_config cfg;
 	int ret;
 
 	ret = zt_config_read(fds, &cfg);
 	if (ret)
 		return ret;
-	return write_binding(fds, b, cfg.active_gen);
+	zt_image_binding_entry(b, &e);
+	ret = entry_write(fds, &e, cfg.active_gen, &st);
+	ret = ret ?: entry_write(fds, &e, !cfg.active_gen, &st);
+	if (!ret && c)
+		ret = zt_image_put(&c->cur, &e);
+	return ret;
 }
 
-int zt_compile_unbind_live(const int *fds, const struct zt_exact_binding *b)
+int zt_compile_unbind_live(const int *fds, struct zt_compiled *c, const struct zt_exact_binding *b)
 {
-	struct zt_bind_key key = { .device_id = b->device_id };
+	struct zt_compile_stats st = { 0 };
+	struct zt_img_entry e;
 	struct zt_config cfg;
 	int ret;
 
@@ -307,65 +296,72 @@ int zt_compile_unbind_live(const int *fds, const struct zt_exact_binding *b)
 	ret = zt_config_read(fds, &cfg);
 	if (ret)
 		return ret;
-	key.gen = (__u8)cfg.active_gen;
-	memcpy(key.addr, b->addr, 16);
-	if (bpf_map_delete_elem(fds[ZT_MAP_DEV_BINDS], &key) && errno != ENOENT)
-		return -errno;
-	return 0;
+	zt_image_binding_entry(b, &e);
+	ret = entry_delete(fds, &e, cfg.active_gen, &st);
+	ret = ret ?: entry_delete(fds, &e, !cfg.active_gen, &st);
+	if (!ret && c)
+		zt_image_drop(&c->cur, &e);
+	return ret;
 }
 
 int zt_compile_prepare(const int *fds, const struct zt_policy *p, uint32_t *new_gen,
 		       char *err, size_t errlen)
 {
-	return zt_compile_prepare_with(fds, p, NULL, 0, new_gen, err, errlen);
+	return zt_compile_prepare_with(fds, NULL, p, NULL, 0, new_gen, err, errlen);
 }
 
-int zt_compile_prepare_with(const int *fds, const struct zt_policy *p,
+int zt_compile_prepare_with(const int *fds, struct zt_compiled *c, const struct zt_policy *p,
 			    const struct zt_exact_binding *binds, size_t nbinds,
 			    uint32_t *new_gen, char *err, size_t errlen)
 {
-	size_t b;
+	struct zt_compile_stats local = { 0 };
+	struct zt_compile_stats *st = c ? &c->stats : &local;
+	struct zt_image own, *next = c ? &c->next : &own;
 	struct zt_config cfg;
-	unsigned int i;
 	int ret;
 
+	zt_image_init(&own);
+	memset(st, 0, sizeof(*st));
 	ret = zt_config_read(fds, &cfg);
 	if (ret) {
 		snprintf(err, errlen, "reading zt_config: %s", strerror(-ret));
 		return ret;
 	}
 	*new_gen = cfg.active_gen ? 0 : 1;
-
-	/* Leftovers of a compile interrupted by a crash. */
-	ret = clear_all_generation(fds, *new_gen);
+	if ((fds[ZT_MAP_DEVICES] < 0 || fds[ZT_MAP_GRANTS] < 0) && (p->ndevices || p->ngrants)) {
+		snprintf(err, errlen, "no zt_devices/zt_grants map to write devices into");
+		return -ENOENT;
+	}
+	ret = zt_image_build(next, p, binds, nbinds);
+	if (ret) {
+		snprintf(err, errlen, "compiling the policy: %s", strerror(-ret));
+		goto out;
+	}
+	if (c && c->known) {
+		/* The inactive generation holds c->cur too: write what changed. */
+		ret = zt_image_diff(&c->cur, next, &c->diff);
+		if (ret) {
+			snprintf(err, errlen, "comparing policies: %s", strerror(-ret));
+			goto out;
+		}
+		ret = write_diff(fds, c, *new_gen, true, err, errlen);
+		if (ret)
+			zt_compile_abort(fds, c, *new_gen);
+		goto out;
+	}
+	/* Unknown contents (first load, a crash's leftovers): write it whole. */
+	st->full = true;
+	ret = clear_all_generation(fds, *new_gen, st);
 	if (ret) {
 		snprintf(err, errlen, "clearing generation %u: %s", *new_gen, strerror(-ret));
-		return ret;
+		goto out;
 	}
-	for (i = 0; i < p->count; i++) {
-		ret = write_resource(fds, &p->res[i], *new_gen);
-		if (ret) {
-			snprintf(err, errlen, "writing resource '%s' to the maps: %s",
-				 p->res[i].name, strerror(-ret));
-			zt_compile_abort(fds, *new_gen);
-			return ret;
-		}
-	}
-	ret = write_identities(fds, p, *new_gen, err, errlen);
-	if (ret) {
-		zt_compile_abort(fds, *new_gen);
-		return ret;
-	}
-	for (b = 0; b < nbinds; b++) {
-		ret = write_binding(fds, &binds[b], *new_gen);
-		if (ret) {
-			snprintf(err, errlen, "writing a learnt address of resource %u: %s",
-				 binds[b].resource_id, strerror(-ret));
-			zt_compile_abort(fds, *new_gen);
-			return ret;
-		}
-	}
-	return 0;
+	ret = write_all(fds, next, *new_gen, st, err, errlen);
+	if (ret)
+		zt_compile_abort(fds, c, *new_gen);
+out:
+	zt_image_free(&own);
+	return ret;
 }
 
 /*
@@ -383,9 +379,13 @@ static void wait_for_readers(void)
 	nanosleep(&ts, NULL);
 }
 
-int zt_compile_commit(const int *fds, uint32_t new_gen, char *err, size_t errlen)
+int zt_compile_commit(const int *fds, struct zt_compiled *c, uint32_t new_gen, char *err,
+		      size_t errlen)
 {
+	struct zt_image tmp;
+	uint32_t old_gen = new_gen ? 0 : 1;
 	struct zt_config cfg;
+	char sub[256] = "";
 	int ret;
 
 	ret = zt_config_read(fds, &cfg);
@@ -400,28 +400,57 @@ int zt_compile_commit(const int *fds, uint32_t new_gen, char *err, size_t errlen
 		return ret;
 	}
 	wait_for_readers();
-	ret = clear_all_generation(fds, new_gen ? 0 : 1);
-	if (ret) {
-		/* The new policy is live; stale entries are cleared next time. */
-		snprintf(err, errlen, "clearing old generation: %s", strerror(-ret));
+	if (!c) {
+		/* Without an image the old generation is emptied, as before. */
+		ret = clear_all_generation(fds, old_gen, NULL);
+		if (ret)	/* The new policy is live; stale entries are cleared next time. */
+			snprintf(err, errlen, "clearing old generation: %s", strerror(-ret));
+		return 0;
 	}
+	/* The same change into the old generation: both hold the new policy again. */
+	if (c->known) {
+		ret = write_diff(fds, c, old_gen, true, sub, sizeof(sub));
+	} else {
+		ret = clear_all_generation(fds, old_gen, &c->stats);
+		ret = ret ?: write_all(fds, &c->next, old_gen, &c->stats, sub, sizeof(sub));
+	}
+	tmp = c->cur;
+	c->cur = c->next;
+	c->next = tmp;
+	c->next.n = 0;
+	/*
+	 * The new policy is live either way. An old generation left half
+	 * written is unknown: the next prepare writes it whole.
+	 */
+	c->known = !ret;
+	if (ret)
+		snprintf(err, errlen, "updating the old generation: %s", sub);
 	return 0;
 }
 
-void zt_compile_abort(const int *fds, uint32_t new_gen)
+void zt_compile_abort(const int *fds, struct zt_compiled *c, uint32_t new_gen)
 {
-	clear_all_generation(fds, new_gen);
+	char sub[256];
+
+	if (c && c->known) {
+		/* Undo the diff: the inactive generation holds c->cur again. */
+		if (write_diff(fds, c, new_gen, false, sub, sizeof(sub)))
+			c->known = false;
+		return;
+	}
+	clear_all_generation(fds, new_gen, NULL);
 }
 
-int zt_compile_apply(const int *fds, const struct zt_policy *p, char *err, size_t errlen)
+int zt_compile_apply(const int *fds, struct zt_compiled *c, const struct zt_policy *p, char *err,
+		     size_t errlen)
 {
 	uint32_t gen;
 	int ret;
 
-	ret = zt_compile_prepare(fds, p, &gen, err, errlen);
+	ret = zt_compile_prepare_with(fds, c, p, NULL, 0, &gen, err, errlen);
 	if (ret)
 		return ret;
-	return zt_compile_commit(fds, gen, err, errlen);
+	return zt_compile_commit(fds, c, gen, err, errlen);
 }
 
 int zt_counters_read(const int *fds, uint32_t id, struct zt_counters *sum)

@@ -293,7 +293,7 @@ static int bind_live(void *arg, const struct zt_exact_binding *b)
 {
 	struct zt_daemon *d = arg;
 
-	return zt_compile_bind_live(d->fds, b);
+	return zt_compile_bind_live(d->fds, &d->compiled, b);
 }
 
 /* `ztgate dns`: name, fake IP, resource, last use. */

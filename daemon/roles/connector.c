@@ -161,14 +161,14 @@ static int bind_live(void *arg, const struct zt_exact_binding *b)
 {
 	struct zt_daemon *d = arg;
 
-	return zt_compile_bind_live(d->fds, b);
+	return zt_compile_bind_live(d->fds, &d->compiled, b);
 }
 
 static int unbind_live(void *arg, const struct zt_exact_binding *b)
 {
 	struct zt_daemon *d = arg;
 
-	return zt_compile_unbind_live(d->fds, b);
+	return zt_compile_unbind_live(d->fds, &d->compiled, b);
 }
 
 /*

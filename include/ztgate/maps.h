@@ -11,10 +11,11 @@
  *
  * Atomic policy changes: every policy-bearing map key or index carries a
  * generation (0 or 1). A packet reads zt_config.active_gen once and uses it
- * for every lookup. Userspace compiles a new policy into the inactive
- * generation, flips active_gen with one array update (a single aligned
- * 32-bit store, atomic for readers), then deletes the old generation's
- * entries. No packet ever sees half a policy.
+ * for every lookup. Userspace writes a change into the inactive generation,
+ * flips active_gen with one array update (a single aligned 32-bit store,
+ * atomic for readers), waits for the readers of the old one, then writes the
+ * same change there (daemon/policy/compile.h). No packet ever sees half a
+ * policy.
  *
  * Addresses: IPv4 is stored IPv4-mapped (::ffff:a.b.c.d) so one key type
  * and one trie serve both families.

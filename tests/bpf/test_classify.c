@@ -1562,7 +1562,7 @@ static void test_device_grants_compiled(void **st)
 					 "100.64.0.8", err, sizeof(err)), 0);
 	assert_int_equal(zt_policy_device_add(&p, &bob, err, sizeof(err)), 0);
 	assert_int_equal(zt_policy_grant_add(&p, "alice", "web", err, sizeof(err)), 0);
-	assert_int_equal(zt_compile_apply(E.fd, &p, err, sizeof(err)), 0);
+	assert_int_equal(zt_compile_apply(E.fd, NULL, &p, err, sizeof(err)), 0);
 	/* The compile keeps the role's flag. */
 	assert_int_equal(zt_config_read(E.fd, &cfg), 0);
 	assert_int_equal(cfg.flags, ZT_CFG_CHECK_DEVICE);
@@ -1590,7 +1590,7 @@ static void test_device_grants_compiled(void **st)
 
 	/* Revoke: a new generation without the grant; the flow's next packet is dropped. */
 	assert_int_equal(zt_policy_grant_remove(&p, "alice", "web", err, sizeof(err)), 0);
-	assert_int_equal(zt_compile_apply(E.fd, &p, err, sizeof(err)), 0);
+	assert_int_equal(zt_compile_apply(E.fd, NULL, &p, err, sizeof(err)), 0);
 	ack.seq = 2;
 	expect_all(ack, DROP);
 	collect();
@@ -1598,7 +1598,7 @@ static void test_device_grants_compiled(void **st)
 
 	/* Granted again (to bob this time): bob passes, alice stays out. */
 	assert_int_equal(zt_policy_grant_add(&p, "bob", "web", err, sizeof(err)), 0);
-	assert_int_equal(zt_compile_apply(E.fd, &p, err, sizeof(err)), 0);
+	assert_int_equal(zt_compile_apply(E.fd, NULL, &p, err, sizeof(err)), 0);
 	ack.src = "100.64.0.8";
 	expect_all(ack, PASS);
 	ack.src = "100.64.0.7";
@@ -1606,7 +1606,7 @@ static void test_device_grants_compiled(void **st)
 
 	/* Leave nothing behind for the tests after this one. */
 	zt_policy_free(&p);
-	assert_int_equal(zt_compile_apply(E.fd, &p, err, sizeof(err)), 0);
+	assert_int_equal(zt_compile_apply(E.fd, NULL, &p, err, sizeof(err)), 0);
 	set_cfg(0, 0);
 	drain();
 }

@@ -24,6 +24,7 @@
 #include <bpf/libbpf.h>
 
 #include "dataplane/dataplane.h"
+#include "policy/policy.h"
 #include "ztgate/maps.h"
 #include "zt_tc.skel.h"
 #include "zt_xdp.skel.h"
@@ -343,6 +344,43 @@ static inline int run_prog(int prog_fd, const void *in, size_t len, void *out, u
 	if (duration)
 		*duration = o.duration;
 	return (int)o.retval;
+}
+
+/* 10.x.y.z of resource ID in zt_test_policy(): its id in the low 24 bits. */
+static inline void zt_test_res_addr(uint32_t id, char *buf, size_t len)
+{
+	snprintf(buf, len, "10.%u.%u.%u", (id >> 16) & 0xff, (id >> 8) & 0xff, id & 0xff);
+}
+
+/*
+ * A policy of N host resources "r1".."rN" (ids 1..N, addresses from
+ * zt_test_res_addr), TCP 22,443 and UDP 53 each. Filled in directly:
+ * zt_policy_add checks each resource against all the others, quadratic at
+ * 100,000. P must be initialised (zt_policy_init). 0 or -errno.
+ */
+static inline int zt_test_policy(struct zt_policy *p, uint32_t n)
+{
+	char name[32], addr[32], err[256];
+	uint32_t i;
+	int ret;
+
+	p->res = calloc(n, sizeof(*p->res));
+	if (!p->res)
+		return -ENOMEM;
+	p->cap = n;
+	for (i = 1; i <= n; i++) {
+		snprintf(name, sizeof(name), "r%u", i);
+		zt_test_res_addr(i, addr, sizeof(addr));
+		ret = zt_resource_parse(&p->res[i - 1], name, addr, "22,443", "53", false, NULL,
+					err, sizeof(err));
+		if (ret) {
+			fprintf(stderr, "zt_test_policy: %s\n", err);
+			return ret;
+		}
+		p->res[i - 1].id = i;
+		p->count = i;
+	}
+	return 0;
 }
 
 #endif /* ZT_TESTLIB_H */

@@ -124,7 +124,7 @@ static void test_apply_and_flip(void **state)
 	add(&p, "v6", "2001:db8::1", "22", NULL, false, NULL);
 
 	assert_int_equal(active_gen(), 0);
-	assert_int_equal(zt_compile_apply(fds, &p, err, sizeof(err)), 0);
+	assert_int_equal(zt_compile_apply(fds, NULL, &p, err, sizeof(err)), 0);
 	gen = active_gen();
 	assert_int_equal(gen, 1);
 	assert_int_equal(COUNT_EXACT(1), 2);
@@ -163,7 +163,7 @@ static void test_apply_and_flip(void **state)
 
 	/* Second apply: back to generation 0, generation 1 gone. */
 	assert_int_equal(zt_policy_remove(&p, "net", err, sizeof(err)), 0);
-	assert_int_equal(zt_compile_apply(fds, &p, err, sizeof(err)), 0);
+	assert_int_equal(zt_compile_apply(fds, NULL, &p, err, sizeof(err)), 0);
 	assert_int_equal(active_gen(), 0);
 	assert_int_equal(COUNT_EXACT(0), 2);
 	assert_int_equal(COUNT_PREFIX(0), 0);
@@ -187,26 +187,26 @@ static void test_device_binding(void **state)
 	(void)state;
 	zt_policy_init(&p);
 	add(&p, "web", "198.18.0.2", "80", NULL, false, NULL);
-	assert_int_equal(zt_compile_apply(fds, &p, err, sizeof(err)), 0);
+	assert_int_equal(zt_compile_apply(fds, NULL, &p, err, sizeof(err)), 0);
 	zt_addr_from_v4(b.addr, htonl(0x0a0a0007));
-	assert_int_equal(zt_compile_bind_live(fds, &b), 0);
+	assert_int_equal(zt_compile_bind_live(fds, NULL, &b), 0);
 	k.gen = (__u8)active_gen();
 	memcpy(k.addr, b.addr, 16);
 	assert_int_equal(bpf_map_lookup_elem(fds[ZT_MAP_DEV_BINDS], &k, &ref), 0);
 	assert_int_equal(ref.resource_id, 7);
 	assert_int_equal(COUNT_EXACT(active_gen()), 1);	/* only web: nothing shared */
 
-	assert_int_equal(zt_compile_prepare_with(fds, &p, &b, 1, &gen, err, sizeof(err)), 0);
-	assert_int_equal(zt_compile_commit(fds, gen, err, sizeof(err)), 0);
+	assert_int_equal(zt_compile_prepare_with(fds, NULL, &p, &b, 1, &gen, err, sizeof(err)), 0);
+	assert_int_equal(zt_compile_commit(fds, NULL, gen, err, sizeof(err)), 0);
 	k.gen = (__u8)gen;
 	assert_int_equal(bpf_map_lookup_elem(fds[ZT_MAP_DEV_BINDS], &k, &ref), 0);
 	k.gen = (__u8)!gen;
 	assert_int_not_equal(bpf_map_lookup_elem(fds[ZT_MAP_DEV_BINDS], &k, &ref), 0);
 
-	assert_int_equal(zt_compile_unbind_live(fds, &b), 0);
+	assert_int_equal(zt_compile_unbind_live(fds, NULL, &b), 0);
 	k.gen = (__u8)gen;
 	assert_int_not_equal(bpf_map_lookup_elem(fds[ZT_MAP_DEV_BINDS], &k, &ref), 0);
-	assert_int_equal(zt_compile_unbind_live(fds, &b), 0);	/* absent is fine */
+	assert_int_equal(zt_compile_unbind_live(fds, NULL, &b), 0);	/* absent is fine */
 	zt_policy_free(&p);
 }
 
@@ -225,14 +225,14 @@ static void test_abort_and_stale(void **state)
 	assert_int_equal(zt_compile_prepare(fds, &p, &gen, err, sizeof(err)), 0);
 	assert_int_equal(gen, !before);
 	assert_int_equal(COUNT_PORTS(gen), 100);
-	zt_compile_abort(fds, gen);
+	zt_compile_abort(fds, NULL, gen);
 	assert_int_equal(COUNT_PORTS(gen), 0);
 	assert_int_equal(active_gen(), before);
 
 	/* Leftovers of a crashed compile in the inactive generation are cleared. */
 	stale.gen = (__u8)!before;
 	assert_int_equal(bpf_map_update_elem(fds[ZT_MAP_PORTS], &stale, &one, BPF_ANY), 0);
-	assert_int_equal(zt_compile_apply(fds, &p, err, sizeof(err)), 0);
+	assert_int_equal(zt_compile_apply(fds, NULL, &p, err, sizeof(err)), 0);
 	assert_int_not_equal(bpf_map_lookup_elem(fds[ZT_MAP_PORTS], &stale, &one), 0);
 	assert_int_equal(COUNT_PORTS(!before), 100);
 	zt_policy_free(&p);
