@@ -94,4 +94,13 @@ int64_t zt_device_session_start(const struct zt_mobj *d);
 bool zt_grant_expired(const struct zt_model *m, const struct zt_mobj *acc,
 		      const struct zt_mobj *p, const struct zt_mobj *d);
 
+/*
+ * hours.c: a policy's allowed hours "HH:MM-HH:MM" (UTC, [start, end), over
+ * midnight when start > end): the parse (seconds of the day; -EINVAL), whether
+ * NOW is inside, the next boundary after NOW (0: none, the text is bad).
+ */
+int zt_hours_parse(const char *s, int *start, int *end);
+bool zt_hours_allow(const char *s, int64_t now);
+int64_t zt_hours_next(const char *s, int64_t now);
+
 #endif

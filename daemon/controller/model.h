@@ -354,8 +354,9 @@ int zt_model_nodes_of(const struct zt_model *m, enum zt_kind k, const char *name
 		      struct zt_node_ident **out, size_t *n);
 /*
  * Sessions (session.c): the views of the connectors whose grants lost a
- * device whose session expired since the last call are marked changed;
- * returns the next expiry (Unix seconds), 0 for none. The role's timer
+ * device whose session expired, or whose rule's allowed hours began or
+ * ended, since the last call are marked changed; returns the next expiry
+ * or boundary (Unix seconds), 0 for none. The role's timer
  * calls it at that time and after every change.
  */
 int64_t zt_model_expire(struct zt_model *m);

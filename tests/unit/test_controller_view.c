@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "controller/connlog.h"
+#include "controller/internal.h"
 #include "ctl_helpers.h"
 #include "policy/policy.h"
 
@@ -324,6 +325,98 @@ static void test_session_lifetime(void **state)
 	ctl_time = t0;
 }
 
+/* Set access rule eng:nas's policy to POLICY ("" none). */
+static void nas_policy(struct zt_model *m, const char *policy)
+{
+	char a[128];
+	json_object *args, *body;
+
+	snprintf(a, sizeof(a), "{\"group\":\"eng\",\"resource\":\"nas\",\"policy\":\"%s\"}", policy);
+	args = ctl_args(a);
+	assert_int_equal(zt_model_set(m, ZT_K_ACCESS, "eng:nas", args, "uid:0", &body, ctl_err,
+				      sizeof(ctl_err)), 0);
+	json_object_put(args);
+	json_object_put(body);
+}
+
+/* Whether gw-office's view grants DEV nas. */
+static bool nas_granted(struct zt_model *m, const char *dev)
+{
+	char part[128], *o = view_text(m, &n.gw_office);
+	bool yes;
+
+	snprintf(part, sizeof(part), "{\"device\":\"%s\",\"resource\":\"nas\"}", dev);
+	yes = strstr(o, part) != NULL;
+	free(o);
+	return yes;
+}
+
+/*
+ * Allowed hours (UTC, [start, end)): the window itself at and around its
+ * boundaries and over midnight; a rule with such a policy grants only inside
+ * it, to users' and service accounts' devices alike; the timer's walk lands
+ * on each boundary and tells the rule's connectors only.
+ */
+static void test_allowed_hours(void **state)
+{
+	struct zt_model *m = *state;
+	int64_t day = ctl_time - ctl_time % 86400, t0 = ctl_time;	/* ctl_time is 08:00 UTC */
+
+	assert_int_equal(t0 - day, 8 * 3600);
+	/* The window: inside, outside, at both boundaries; over midnight. */
+	assert_false(zt_hours_allow("09:00-17:00", day + 9 * 3600 - 1));
+	assert_true(zt_hours_allow("09:00-17:00", day + 9 * 3600));
+	assert_true(zt_hours_allow("09:00-17:00", day + 17 * 3600 - 1));
+	assert_false(zt_hours_allow("09:00-17:00", day + 17 * 3600));
+	assert_true(zt_hours_allow("22:00-06:00", day + 23 * 3600));
+	assert_true(zt_hours_allow("22:00-06:00", day + 3600));
+	assert_false(zt_hours_allow("22:00-06:00", day + 6 * 3600));
+	assert_false(zt_hours_allow("22:00-06:00", day + 12 * 3600));
+	assert_false(zt_hours_allow("bogus", day + 12 * 3600));		/* fails closed */
+	assert_int_equal(zt_hours_next("09:00-17:00", day + 8 * 3600), day + 9 * 3600);
+	assert_int_equal(zt_hours_next("09:00-17:00", day + 9 * 3600), day + 17 * 3600);
+	assert_int_equal(zt_hours_next("09:00-17:00", day + 17 * 3600), day + 86400 + 9 * 3600);
+	assert_int_equal(zt_hours_next("22:00-06:00", day + 23 * 3600), day + 86400 + 6 * 3600);
+
+	world(m);
+	ctl_add_fails(m, ZT_K_POLICY, "same", "{\"hours\":\"09:00-09:00\"}", -EINVAL,
+		      "invalid hours '09:00-09:00': HH:MM-HH:MM (UTC), start and end differ");
+	ctl_add_fails(m, ZT_K_POLICY, "late", "{\"hours\":\"24:00-01:00\"}", -EINVAL,
+		      "invalid hours '24:00-01:00': HH:MM-HH:MM (UTC), start and end differ");
+	ctl_add(m, ZT_K_POLICY, "office", "{\"hours\":\"09:00-17:00\"}");
+	nas_policy(m, "office");
+	/* 08:00: no grant, the devices stay known (denied, counted). */
+	assert_false(nas_granted(m, "alice-laptop"));
+	assert_false(nas_granted(m, "ci-runner"));
+	assert_int_equal(zt_model_expire(m), day + 9 * 3600);
+	nchanged = 0;
+	ctl_time = day + 9 * 3600 - 1;
+	assert_int_equal(zt_model_expire(m), day + 9 * 3600);
+	assert_int_equal(nchanged, 0);
+	assert_false(nas_granted(m, "alice-laptop"));
+	/* 09:00 sharp: the grant appears, at nas's connector only. */
+	ctl_time = day + 9 * 3600;
+	assert_int_equal(zt_model_expire(m), day + 17 * 3600);
+	assert_true(was_changed(&n.gw_office));
+	assert_false(was_changed(&n.gw_lab));
+	assert_true(nas_granted(m, "alice-laptop"));
+	assert_true(nas_granted(m, "ci-runner"));
+	/* 17:00: gone again; the timer goes to tomorrow's 09:00. */
+	nchanged = 0;
+	ctl_time = day + 17 * 3600;
+	assert_int_equal(zt_model_expire(m), day + 86400 + 9 * 3600);
+	assert_true(was_changed(&n.gw_office));
+	assert_false(nas_granted(m, "alice-laptop"));
+	/* Another rule to the same resource without hours still grants. */
+	ctl_add(m, ZT_K_ACCESS, NULL, "{\"group\":\"ops\",\"resource\":\"nas\"}");
+	assert_true(nas_granted(m, "bob-pc"));
+	/* No hours any more: granted, and no timer. */
+	nas_policy(m, "");
+	assert_true(nas_granted(m, "alice-laptop"));
+	assert_int_equal(zt_model_expire(m), 0);
+	ctl_time = t0;
+}
+
 /* The controller's ring of connection lines: sequence, cursor, bounded, lost lines counted. */
 static void test_connlog(void **state)
 {
@@ -371,6 +464,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_endpoint_and_revocation, ctl_setup, ctl_teardown),
 		cmocka_unit_test_setup_teardown(test_identity, ctl_setup, ctl_teardown),
 		cmocka_unit_test_setup_teardown(test_session_lifetime, ctl_setup, ctl_teardown),
+		cmocka_unit_test_setup_teardown(test_allowed_hours, ctl_setup, ctl_teardown),
 		cmocka_unit_test(test_connlog),
 	};
 
