@@ -93,6 +93,8 @@ int zt_idents_add(struct zt_idents *s, enum zt_node_kind kind, const struct zt_m
 int64_t zt_device_session_start(const struct zt_mobj *d);
 bool zt_grant_expired(const struct zt_model *m, const struct zt_mobj *acc,
 		      const struct zt_mobj *p, const struct zt_mobj *d);
+/* keys.c: whether service account device D's key expired ("key_expires" passed). */
+bool zt_device_key_expired(const struct zt_model *m, const struct zt_mobj *d);
 
 /*
  * hours.c: a policy's allowed hours "HH:MM-HH:MM" (UTC, [start, end), over

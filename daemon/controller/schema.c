@@ -11,6 +11,9 @@
  *       runtime data shared between controllers: connector endpoints).
  *       meta timeline is written by model.c (random, at the first start).
  *   v4: api_keys (admin API keys, hashes only; expires 0: never).
+ *   v5: tokens.key_ttl: the lifetime in seconds of the key a service
+ *       account's token enrolls (0: until removed), set on the device at
+ *       enrollment as "key_expires".
  * Called by controller/model.c at start.
  */
 #include <errno.h>
@@ -47,6 +50,8 @@ static const char *const migrations[] = {
 	"CREATE TABLE api_keys (name TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE,"
 	" role TEXT NOT NULL, created BIGINT NOT NULL, expires BIGINT NOT NULL,"
 	" actor TEXT NOT NULL);",
+	/* v5 */
+	"ALTER TABLE tokens ADD COLUMN key_ttl BIGINT NOT NULL DEFAULT 0;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -13,7 +13,8 @@
  * Allowed hours (hours.c) ride on the same timer: a rule whose policy has
  * "hours" grants nothing outside them, and each boundary of the window is
  * an expiry of the rule for every device at once. Called by view.c (the
- * grants, zt_grant_expired) and roles/controller.c (the timer).
+ * grants, zt_grant_expired, which also withholds the grants of an expired
+ * service account key, keys.c) and roles/controller.c (the timer).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +81,8 @@ bool zt_grant_expired(const struct zt_model *m, const struct zt_mobj *acc,
 
 	if (hours && !zt_hours_allow(hours, now))
 		return true;	/* outside the allowed hours: no grant, whoever asks */
+	if (zt_device_key_expired(m, d))
+		return true;	/* a service account's key past its expiry (keys.c) */
 	return exp && exp <= now;
 }
 

@@ -72,6 +72,8 @@ out=$(ztc admin device token --user alice@example.com)
 last_is_token <<<"$out" || fail "device token: no token on the last line: $out"
 ztc admin service-account add ci --group eng >/dev/null
 ztc admin device token --service-account ci | last_is_token || fail "service-account token"
+ztc admin device token --service-account ci --key-expires 90d | last_is_token ||
+	fail "service-account token with a key expiry"
 ztc admin access rm --group eng --resource nas | grep -q '^removed access eng:nas' || fail "access rm"
 ztc admin access add --group eng --resource nas >/dev/null
 check "the same token twice is never printed" \
@@ -108,6 +110,9 @@ expect_fail "group in use" "still used" admin group rm eng
 expect_fail "token for nobody" "no user" admin device token --user nobody@example.com
 expect_fail "two principals" "one of" admin device token --user alice@example.com --service-account ci
 expect_fail "bad expiry" "invalid --expires" admin connector token office-gw --expires soon
+expect_fail "bad key expiry" "invalid --key-expires 'soon'" admin device token --service-account ci --key-expires soon
+expect_fail "key expiry of a user's device" "for service accounts' keys" \
+	admin device token --user alice@example.com --key-expires 90d
 expect_fail "missing --network" "missing --network" admin connector add gw2
 expect_fail "unknown command word" "unknown subcommand" admin network frob
 

@@ -10,10 +10,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include <cmocka.h>
 
 #include "controller/connlog.h"
+#include "controller/db.h"
 #include "controller/internal.h"
 #include "ctl_helpers.h"
 #include "policy/policy.h"
@@ -417,6 +419,84 @@ static void test_allowed_hours(void **state)
 	ctl_time = t0;
 }
 
+/* How many audit records have ACTION and NAME. */
+static int audit_count(struct zt_model *m, const char *action, const char *name)
+{
+	const char *p[] = { action, name };
+	struct zt_db_rows *r;
+	int n;
+
+	assert_int_equal(zt_db_query(m->db, "SELECT COUNT(*) FROM audit WHERE action = $1"
+				     " AND name = $2", 2, p, &r, ctl_err, sizeof(ctl_err)), 0);
+	n = atoi(zt_db_cell(r, 0, 0));
+	zt_db_rows_free(r);
+	return n;
+}
+
+/*
+ * Service account key expiry: a token with a key lifetime gives the device
+ * "key_expires" counted from enrollment; past it the device's grants leave
+ * its connector's view (another key of the account keeps its own), its key
+ * is refused, and the timer's walk returns it (its session closes) with one
+ * audit record, once.
+ */
+static void test_key_expiry(void **state)
+{
+	struct zt_model *m = *state;
+	const uint8_t pub[ZT_KEY_LEN] = { 6, 0x55 };
+	char hash[ZT_TOKEN_HASH_HEX_LEN + 1];
+	struct zt_node_ident builder, id, *gone;
+	const struct zt_mobj *d;
+	int64_t t0 = ctl_time, next;
+	size_t ngone;
+
+	world(m);
+	assert_int_equal(ctl_key_token(m, ZT_K_USER, "alice@example.com", 3600, 600, hash),
+			 -EINVAL);
+	assert_string_equal(ctl_err, "--key-expires is for service accounts' keys");
+	assert_int_equal(ctl_key_token(m, ZT_K_SA, "ci", 3600, 600, hash), 0);
+	ctl_time = t0 + 100;	/* the key's life starts at enrollment, not at the token */
+	if (ctl_enroll(m, hash, 6, "builder", &builder))
+		fail_msg("enroll: %s", ctl_err);
+	d = zt_model_find(m, ZT_K_DEVICE, "ci-builder");
+	assert_non_null(d);
+	assert_int_equal(json_object_get_int64(json_object_object_get(d->body, "key_expires")),
+			 t0 + 700);
+	assert_int_equal(zt_model_expire_keys(m, &next, &gone, &ngone, ctl_err, sizeof(ctl_err)), 0);
+	assert_int_equal(next, t0 + 700);
+	assert_int_equal(ngone, 0);
+	free(gone);
+	/* A second before: granted, its key known. */
+	ctl_time = t0 + 699;
+	assert_true(nas_granted(m, "ci-builder"));
+	assert_int_equal(zt_model_lookup_key(m, pub, &id), 0);
+	/* At the expiry: no grant, key refused; ci's other key (no expiry) unaffected. */
+	ctl_time = t0 + 700;
+	assert_false(nas_granted(m, "ci-builder"));
+	assert_true(nas_granted(m, "ci-runner"));
+	assert_int_equal(zt_model_lookup_key(m, pub, &id), -ENOENT);
+	nchanged = 0;
+	assert_int_equal(zt_model_expire_keys(m, &next, &gone, &ngone, ctl_err, sizeof(ctl_err)), 0);
+	assert_int_equal(next, 0);
+	assert_int_equal(ngone, 1);
+	assert_int_equal(gone[0].kind, ZT_NODE_DEVICE);
+	assert_int_equal(gone[0].id, builder.id);
+	free(gone);
+	assert_true(was_changed(&n.gw_office));
+	assert_false(was_changed(&n.gw_lab));
+	assert_int_equal(audit_count(m, "device.key_expired", "ci-builder"), 1);
+	d = zt_model_find(m, ZT_K_DEVICE, "ci-builder");
+	assert_true(zt_mobj_bool(d, "key_expired"));
+	/* Once: a later walk (another timer, a restart) writes nothing more. */
+	ctl_time = t0 + 800;
+	assert_int_equal(zt_model_expire_keys(m, &next, &gone, &ngone, ctl_err, sizeof(ctl_err)), 0);
+	assert_int_equal(ngone, 0);
+	free(gone);
+	assert_int_equal(audit_count(m, "device.key_expired", "ci-builder"), 1);
+	assert_false(nas_granted(m, "ci-builder"));
+	ctl_time = t0;
+}
+
 /* The controller's ring of connection lines: sequence, cursor, bounded, lost lines counted. */
 static void test_connlog(void **state)
 {
@@ -465,6 +545,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_identity, ctl_setup, ctl_teardown),
 		cmocka_unit_test_setup_teardown(test_session_lifetime, ctl_setup, ctl_teardown),
 		cmocka_unit_test_setup_teardown(test_allowed_hours, ctl_setup, ctl_teardown),
+		cmocka_unit_test_setup_teardown(test_key_expiry, ctl_setup, ctl_teardown),
 		cmocka_unit_test(test_connlog),
 	};
 
