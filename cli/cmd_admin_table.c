@@ -118,7 +118,7 @@ const struct cli_cmd cli_admin_cmds[] = {
 	READ_RM("user", "EMAIL"),
 	ADD_SET("service-account", "NAME", sa_opts, "[--group G]... [--disable|--enable]"),
 	READ_RM("service-account", "NAME"),
-	ADD_SET("policy", "NAME", policy_opts, "[--session-lifetime 8h] [--hours HH:MM-HH:MM]" ),
+	ADD_SET("policy", "NAME", policy_opts, "[--session-lifetime 8h] [--hours '[Mon-Fri ]HH:MM-HH:MM']" ),
 	READ_RM("policy", "NAME"),
 	{
 		.words = "admin access add", .usage = "--group G --resource R [--policy P]",

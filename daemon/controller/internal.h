@@ -97,11 +97,12 @@ bool zt_grant_expired(const struct zt_model *m, const struct zt_mobj *acc,
 bool zt_device_key_expired(const struct zt_model *m, const struct zt_mobj *d);
 
 /*
- * hours.c: a policy's allowed hours "HH:MM-HH:MM" (UTC, [start, end), over
- * midnight when start > end): the parse (seconds of the day; -EINVAL), whether
- * NOW is inside, the next boundary after NOW (0: none, the text is bad).
+ * hours.c: a policy's allowed hours "[DAYS ]HH:MM-HH:MM" (UTC, [start, end),
+ * over midnight when start > end, DAYS the days a window starts on): the parse
+ * (seconds of the day, a mask of days with bit 0 Sunday; -EINVAL), whether NOW
+ * is inside, the next boundary after NOW where that answer moves (0: none).
  */
-int zt_hours_parse(const char *s, int *start, int *end);
+int zt_hours_parse(const char *s, int *start, int *end, unsigned int *days);
 bool zt_hours_allow(const char *s, int64_t now);
 int64_t zt_hours_next(const char *s, int64_t now);
 

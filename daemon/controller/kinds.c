@@ -179,9 +179,9 @@ static int build_policy(struct zt_model *m, const char *name, const struct zt_mo
 			 life);
 		return -EINVAL;
 	}
-	if (hours && *hours && zt_hours_parse(hours, &(int){ 0 }, &(int){ 0 })) {
-		snprintf(err, errlen, "invalid hours '%s': HH:MM-HH:MM (UTC), start and end differ",
-			 hours);
+	if (hours && *hours && zt_hours_parse(hours, &(int){ 0 }, &(int){ 0 }, &(unsigned int){ 0 })) {
+		snprintf(err, errlen, "invalid hours '%s': [Mon-Fri ]HH:MM-HH:MM (UTC), start and end"
+			 " differ", hours);
 		return -EINVAL;
 	}
 	*out = zt_body_start(old);

@@ -379,12 +379,30 @@ static void test_allowed_hours(void **state)
 	assert_int_equal(zt_hours_next("09:00-17:00", day + 9 * 3600), day + 17 * 3600);
 	assert_int_equal(zt_hours_next("09:00-17:00", day + 17 * 3600), day + 86400 + 9 * 3600);
 	assert_int_equal(zt_hours_next("22:00-06:00", day + 23 * 3600), day + 86400 + 6 * 3600);
+	/* Days of the week (ctl_time is a Friday): the day a window starts on. */
+	assert_true(zt_hours_allow("Mon-Fri 09:00-17:00", day + 10 * 3600));
+	assert_false(zt_hours_allow("Mon-Fri 09:00-17:00", day + 86400 + 10 * 3600));
+	assert_true(zt_hours_allow("sat,Sun 09:00-17:00", day + 2 * 86400 + 10 * 3600));
+	assert_false(zt_hours_allow("Sat,Sun 09:00-17:00", day + 3 * 86400 + 10 * 3600));
+	assert_true(zt_hours_allow("Fri 22:00-06:00", day + 23 * 3600));
+	assert_true(zt_hours_allow("Fri 22:00-06:00", day + 86400 + 5 * 3600));	/* Saturday */
+	assert_false(zt_hours_allow("Fri 22:00-06:00", day + 5 * 3600));	/* Thursday's */
+	assert_false(zt_hours_allow("Fri 22:00-06:00", day + 86400 + 23 * 3600));
+	assert_true(zt_hours_allow("Fri-Mon 09:00-17:00", day + 3 * 86400 + 10 * 3600));
+	assert_false(zt_hours_allow("Fri-Mon 09:00-17:00", day + 4 * 86400 + 10 * 3600));
+	assert_false(zt_hours_allow("Mon, 09:00-17:00", day + 3 * 86400 + 10 * 3600));
+	assert_false(zt_hours_allow("Monday 09:00-17:00", day + 3 * 86400 + 10 * 3600));
+	/* Friday 17:00 to Monday 09:00: the weekend has no boundary. */
+	assert_int_equal(zt_hours_next("Mon-Fri 09:00-17:00", day + 17 * 3600),
+			 day + 3 * 86400 + 9 * 3600);
 
 	world(m);
 	ctl_add_fails(m, ZT_K_POLICY, "same", "{\"hours\":\"09:00-09:00\"}", -EINVAL,
-		      "invalid hours '09:00-09:00': HH:MM-HH:MM (UTC), start and end differ");
+		      "invalid hours '09:00-09:00': [Mon-Fri ]HH:MM-HH:MM (UTC), start and end differ");
 	ctl_add_fails(m, ZT_K_POLICY, "late", "{\"hours\":\"24:00-01:00\"}", -EINVAL,
-		      "invalid hours '24:00-01:00': HH:MM-HH:MM (UTC), start and end differ");
+		      "invalid hours '24:00-01:00': [Mon-Fri ]HH:MM-HH:MM (UTC), start and end differ");
+	ctl_add_fails(m, ZT_K_POLICY, "typo", "{\"hours\":\"Mon-Fry 09:00-17:00\"}", -EINVAL,
+		      "invalid hours 'Mon-Fry 09:00-17:00': [Mon-Fri ]HH:MM-HH:MM (UTC), start and end differ");
 	ctl_add(m, ZT_K_POLICY, "office", "{\"hours\":\"09:00-17:00\"}");
 	nas_policy(m, "office");
 	/* 08:00: no grant, the devices stay known (denied, counted). */
@@ -409,6 +427,19 @@ static void test_allowed_hours(void **state)
 	assert_int_equal(zt_model_expire(m), day + 86400 + 9 * 3600);
 	assert_true(was_changed(&n.gw_office));
 	assert_false(nas_granted(m, "alice-laptop"));
+	/* Weekdays only: on Friday at 17:00 the timer goes to Monday 09:00. */
+	ctl_add(m, ZT_K_POLICY, "weekdays", "{\"hours\":\"Mon-Fri 09:00-17:00\"}");
+	nas_policy(m, "weekdays");
+	assert_int_equal(zt_model_expire(m), day + 3 * 86400 + 9 * 3600);
+	ctl_time = day + 86400 + 10 * 3600;	/* Saturday 10:00 */
+	assert_false(nas_granted(m, "alice-laptop"));
+	ctl_time = day + 3 * 86400 + 9 * 3600;	/* Monday 09:00 */
+	nchanged = 0;
+	assert_int_equal(zt_model_expire(m), day + 3 * 86400 + 17 * 3600);
+	assert_true(was_changed(&n.gw_office));
+	assert_true(nas_granted(m, "alice-laptop"));
+	ctl_time = day + 17 * 3600;
+	nas_policy(m, "office");
 	/* Another rule to the same resource without hours still grants. */
 	ctl_add(m, ZT_K_ACCESS, NULL, "{\"group\":\"ops\",\"resource\":\"nas\"}");
 	assert_true(nas_granted(m, "bob-pc"));
