@@ -257,8 +257,8 @@ static json_object *cmd_device_token(struct zt_daemon *d, const struct zt_ctl_re
 
 	if (!user == !sa)
 		return zt_ctl_error("give one of --user EMAIL or --service-account NAME");
-	if (kexp && (zt_parse_duration(kexp, &key_ttl) || key_ttl < 60)) {
-		snprintf(err, sizeof(err), "invalid --key-expires '%.64s': e.g. 90d, 24h (at least 1m)",
+	if (kexp && (zt_parse_duration(kexp, &key_ttl) || key_ttl < 10)) {
+		snprintf(err, sizeof(err), "invalid --key-expires '%.64s': e.g. 90d, 24h (at least 10s)",
 			 kexp);
 		return zt_ctl_error(err);
 	}
