@@ -123,7 +123,7 @@ $(BUILD)/ztgate: $(call obj,$(CLI_SRCS) $(CLI_DEPS)) | $(BUILD)
 # Sanitizer builds: the daemon and CLI the integration tests run, and tests.
 # The modules are compiled once for all of them.
 san: $(BUILD)/san/ztgated $(BUILD)/san/ztgate $(BUILD)/san/uplink_tool $(BUILD)/san/relay_tool \
-	$(BUILD)/san/ctlstub_tool
+	$(BUILD)/san/ctlstub_tool $(BUILD)/san/ctlload
 
 SAN_MODULES := $(call sanobj,$(MODULE_SRCS))
 
@@ -132,6 +132,10 @@ $(BUILD)/san/ztgated: $(call sanobj,$(MAIN_SRC)) $(SAN_MODULES)
 
 $(BUILD)/san/ztgate: $(call sanobj,$(CLI_SRCS) $(CLI_DEPS))
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(CLI_LDLIBS)
+
+# A real node for the controller's tests (controller_admin: a service account key expiring).
+$(BUILD)/san/ctlload: $(call sanobj,bench/ctlload.c) $(SAN_MODULES)
+	$(CC) $(SAN_FLAGS) $^ -o $@ $(LDLIBS)
 
 # Unit and BPF tests, and the integration tests' tools (uplink_tool drives
 # the uplink guard, relay_tool is a relay peer): each one source on the modules.

@@ -45,7 +45,7 @@ static const struct {
 	{ "access", { { "GROUP", "group" }, { "RESOURCE", "resource" }, { "POLICY", "policy" },
 		      { "ID", "id" } } },
 	{ "device", { { "NAME", "name" }, { "OWNER", "owner" }, { "ADDRESS", "address" },
-		      { "PUBKEY", "pubkey" }, { "ID", "id" } } },
+		      { "PUBKEY", "pubkey" }, { "KEY_EXPIRES", "key_expires" }, { "ID", "id" } } },
 	{ "api-key", { { "NAME", "name" }, { "ROLE", "role" }, { "EXPIRES", "expires" },
 		       { "CREATED", "created" }, { "ACTOR", "actor" } } },
 	{ "audit", { { "SEQ", "seq" }, { "TIME", "time" }, { "ACTOR", "actor" },

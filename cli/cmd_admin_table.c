@@ -41,7 +41,8 @@ static const struct option access_opts[] = {
 };
 static const struct option token_opts[] = {
 	OPT("user", required_argument), OPT("service-account", required_argument),
-	OPT("expires", required_argument), OPT("count", required_argument), { 0 }
+	OPT("expires", required_argument), OPT("count", required_argument),
+	OPT("key-expires", required_argument), { 0 }
 };
 static const struct option apply_opts[] = {
 	{ "file", required_argument, NULL, 'f' }, OPT("dry-run", no_argument), { 0 }
@@ -117,7 +118,7 @@ const struct cli_cmd cli_admin_cmds[] = {
 	READ_RM("user", "EMAIL"),
 	ADD_SET("service-account", "NAME", sa_opts, "[--group G]... [--disable|--enable]"),
 	READ_RM("service-account", "NAME"),
-	ADD_SET("policy", "NAME", policy_opts, "[--session-lifetime 8h] [--hours HH:MM-HH:MM]" ),
+	ADD_SET("policy", "NAME", policy_opts, "[--session-lifetime 8h] [--hours '[Mon-Fri ]HH:MM-HH:MM']" ),
 	READ_RM("policy", "NAME"),
 	{
 		.words = "admin access add", .usage = "--group G --resource R [--policy P]",
@@ -140,9 +141,12 @@ const struct cli_cmd cli_admin_cmds[] = {
 	},
 	{
 		.words = "admin device token",
-		.usage = "--user EMAIL | --service-account NAME [--expires 24h] [--count N]",
+		.usage = "--user EMAIL | --service-account NAME [--expires 24h] [--count N]"
+			 " [--key-expires 90d]",
 		.summary = "a one-time token that enrolls a new device (last line; --count: N lines)",
-		.details = "ztgated client --controller HOST:PORT --token TOKEN enrolls it",
+		.details = "ztgated client --controller HOST:PORT --token TOKEN enrolls it\n"
+			   "--key-expires (service accounts): the enrolled key stops working that\n"
+			   "long after its enrollment",
 		.opts = token_opts, .run = cmd_admin,
 	},
 	{

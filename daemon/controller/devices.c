@@ -4,7 +4,8 @@
  * key or a new device of a user or service account, with a tunnel address
  * from 100.64.0.0/12, in one transaction with the token marked used and
  * "token.used" audited; a refused token is audited "token.refused". Also
- * the lookup of a known node by its key. Called by the node server's
+ * the lookup of a known node by its key (an expired service account key,
+ * keys.c, is unknown). Called by the node server's
  * operations (nodes.c) and the tests.
  */
 #include <arpa/inet.h>
@@ -77,7 +78,7 @@ int zt_model_lookup_key(const struct zt_model *m, const uint8_t pub[ZT_KEY_LEN],
 	if (k == ZT_K_DEVICE) {
 		const struct zt_mobj *owner = zt_device_owner(m, o);
 
-		if (!owner || zt_mobj_bool(owner, "disabled"))
+		if (!owner || zt_mobj_bool(owner, "disabled") || zt_device_key_expired(m, o))
 			return -ENOENT;
 	}
 	fill_ident(ident, k, o);
@@ -116,9 +117,10 @@ static int mark_used(struct zt_model *m, void *arg, char *err, size_t errlen)
 			  " AND used_at IS NULL", 3, p, err, errlen);
 }
 
-/* The new device of OWNER with key B64 into TX. */
+/* The new device of OWNER with key B64 into TX; its key expires KEY_TTL after now (0: never). */
 static int new_device(struct zt_model *m, struct zt_mtx *tx, const struct zt_mobj *owner,
-		      const char *b64, json_object *hello, char *err, size_t errlen)
+		      const char *b64, int64_t key_ttl, json_object *hello, char *err,
+		      size_t errlen)
 {
 	json_object *body = json_object_new_object(), *h;
 	char name[64], addr[INET_ADDRSTRLEN];
@@ -140,6 +142,9 @@ static int new_device(struct zt_model *m, struct zt_mtx *tx, const struct zt_mob
 	json_object_object_add(body, "address", json_object_new_string(addr));
 	json_object_object_add(body, "hostname", json_object_new_string(host));
 	json_object_object_add(body, "session_start", json_object_new_int64(m->now()));
+	/* From enrollment, not from the token: a token left unused does not eat the key's life. */
+	if (key_ttl > 0)
+		json_object_object_add(body, "key_expires", json_object_new_int64(m->now() + key_ttl));
 	d = zt_mobj_new(m, ZT_K_DEVICE, name, body);
 	return d ? zt_mtx_add(tx, ZT_OP_ADD, d, NULL) : -ENOMEM;
 }
@@ -156,16 +161,16 @@ static int bind_connector(struct zt_model *m, struct zt_mtx *tx, struct zt_mobj 
 	return o ? zt_mtx_add(tx, ZT_OP_SET, o, c) : -ENOMEM;
 }
 
-/* The token row of HASH: kind, target, expires, used_at; or why it is refused. */
+/* The token row of HASH: kind, target, key_ttl (KEY_TTL may be NULL); or why it is refused. */
 static int token_check(struct zt_model *m, const char *hash, enum zt_kind *kind,
-		       struct zt_mobj **target, char *err, size_t errlen)
+		       struct zt_mobj **target, int64_t *key_ttl, char *err, size_t errlen)
 {
 	const char *p[] = { hash };
 	struct zt_db_rows *r;
 	int ret, k;
 
-	ret = zt_db_query(m->db, "SELECT kind, target, expires, used_at FROM tokens WHERE hash = $1",
-			  1, p, &r, err, errlen);
+	ret = zt_db_query(m->db, "SELECT kind, target, expires, used_at, key_ttl FROM tokens"
+			  " WHERE hash = $1", 1, p, &r, err, errlen);
 	if (ret)
 		return ret;
 	k = r->nrows ? zt_kind_from_name(zt_db_cell(r, 0, 0)) : -1;
@@ -180,6 +185,8 @@ static int token_check(struct zt_model *m, const char *hash, enum zt_kind *kind,
 		snprintf(err, errlen, "token's %s is gone or disabled", zt_db_cell(r, 0, 0));
 	else
 		ret = 1;
+	if (ret == 1 && key_ttl)
+		*key_ttl = strtoll(zt_db_cell(r, 0, 4), NULL, 10);
 	zt_db_rows_free(r);
 	if (ret != 1)
 		return -EACCES;
@@ -226,9 +233,10 @@ static int enroll_once(struct zt_model *m, const char *token_hash, const uint8_t
 	struct zt_mobj *target, *o;
 	enum zt_kind kind, k;
 	struct zt_mtx tx;
+	int64_t key_ttl = 0;
 	int ret;
 
-	ret = token_check(m, token_hash, &kind, &target, err, errlen);
+	ret = token_check(m, token_hash, &kind, &target, &key_ttl, err, errlen);
 	if (ret == -EACCES)
 		return refuse(m, token_hash, err);
 	if (ret)
@@ -246,7 +254,7 @@ static int enroll_once(struct zt_model *m, const char *token_hash, const uint8_t
 	tx.sql = mark_used;
 	tx.sql_arg = &used;
 	ret = kind == ZT_K_CONNECTOR ? bind_connector(m, &tx, target, b64)
-				     : new_device(m, &tx, target, b64, hello, err, errlen);
+				     : new_device(m, &tx, target, b64, key_ttl, hello, err, errlen);
 	if (!ret) {
 		o = tx.ch[0].obj;	/* the model's once committed; its id is given then */
 		zt_mtx_audit(&tx, "token.used", zt_kind_name(kind), target->name, NULL,
@@ -307,7 +315,7 @@ int zt_model_reauth(struct zt_model *m, const struct zt_node_ident *ident, const
 	struct zt_mtx tx;
 	int ret;
 
-	ret = token_check(m, token_hash, &kind, &target, err, errlen);
+	ret = token_check(m, token_hash, &kind, &target, NULL, err, errlen);
 	if (ret == -EACCES)
 		return refuse(m, token_hash, err);
 	if (ret)

@@ -93,5 +93,17 @@ int zt_idents_add(struct zt_idents *s, enum zt_node_kind kind, const struct zt_m
 int64_t zt_device_session_start(const struct zt_mobj *d);
 bool zt_grant_expired(const struct zt_model *m, const struct zt_mobj *acc,
 		      const struct zt_mobj *p, const struct zt_mobj *d);
+/* keys.c: whether service account device D's key expired ("key_expires" passed). */
+bool zt_device_key_expired(const struct zt_model *m, const struct zt_mobj *d);
+
+/*
+ * hours.c: a policy's allowed hours "[DAYS ]HH:MM-HH:MM" (UTC, [start, end),
+ * over midnight when start > end, DAYS the days a window starts on): the parse
+ * (seconds of the day, a mask of days with bit 0 Sunday; -EINVAL), whether NOW
+ * is inside, the next boundary after NOW where that answer moves (0: none).
+ */
+int zt_hours_parse(const char *s, int *start, int *end, unsigned int *days);
+bool zt_hours_allow(const char *s, int64_t now);
+int64_t zt_hours_next(const char *s, int64_t now);
 
 #endif

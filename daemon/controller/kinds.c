@@ -164,16 +164,6 @@ static int build_plain(struct zt_model *m, const char *name, const struct zt_mob
 	return 0;
 }
 
-/* "HH:MM-HH:MM". */
-static bool hours_ok(const char *s)
-{
-	unsigned int h1, m1, h2, m2;
-	int n = 0;
-
-	return sscanf(s, "%2u:%2u-%2u:%2u%n", &h1, &m1, &h2, &m2, &n) == 4 && !s[n] &&
-	       h1 < 24 && h2 < 24 && m1 < 60 && m2 < 60;
-}
-
 static int build_policy(struct zt_model *m, const char *name, const struct zt_mobj *old,
 			json_object *args, json_object **out, char *err, size_t errlen)
 {
@@ -189,8 +179,9 @@ static int build_policy(struct zt_model *m, const char *name, const struct zt_mo
 			 life);
 		return -EINVAL;
 	}
-	if (hours && *hours && !hours_ok(hours)) {
-		snprintf(err, errlen, "invalid hours '%s': HH:MM-HH:MM", hours);
+	if (hours && *hours && zt_hours_parse(hours, &(int){ 0 }, &(int){ 0 }, &(unsigned int){ 0 })) {
+		snprintf(err, errlen, "invalid hours '%s': [Mon-Fri ]HH:MM-HH:MM (UTC), start and end"
+			 " differ", hours);
 		return -EINVAL;
 	}
 	*out = zt_body_start(old);

@@ -281,19 +281,21 @@ extern const struct zt_kind_rules zt_kind_rules[ZT_K__COUNT];
 /*
  * A one-time enrollment token for connector NAME (KIND ZT_K_CONNECTOR), or
  * for a new device of user/service account NAME: its text into TEXT
- * (ZT_TOKEN_TEXT_LEN + 1), valid TTL_S seconds. 0 or -errno with ERR set.
+ * (ZT_TOKEN_TEXT_LEN + 1), valid TTL_S seconds. KEY_TTL_S (service
+ * accounts only; 0: none): the enrolled key expires that long after its
+ * enrollment (keys.c). 0 or -errno with ERR set.
  */
 int zt_model_token(struct zt_model *m, enum zt_kind kind, const char *name, int64_t ttl_s,
-		   const char *actor, char *text, size_t textlen, int64_t *expires,
-		   char *err, size_t errlen);
+		   int64_t key_ttl_s, const char *actor, char *text, size_t textlen,
+		   int64_t *expires, char *err, size_t errlen);
 /*
  * COUNT (1..ZT_TOKENS_MAX) tokens for the same target in one transaction
  * (`admin device token --count N`), into TEXTS; one audit record each.
  */
 #define ZT_TOKENS_MAX	10000
 int zt_model_tokens(struct zt_model *m, enum zt_kind kind, const char *name, int64_t ttl_s,
-		    const char *actor, size_t count, char (*texts)[ZT_TOKEN_TEXT_LEN + 1],
-		    int64_t *expires, char *err, size_t errlen);
+		    int64_t key_ttl_s, const char *actor, size_t count,
+		    char (*texts)[ZT_TOKEN_TEXT_LEN + 1], int64_t *expires, char *err, size_t errlen);
 /* "24h", "30m", "3600" (seconds), "7d" as seconds; -EINVAL. */
 int zt_parse_duration(const char *s, int64_t *out);
 
@@ -386,11 +388,21 @@ int zt_model_nodes_of(const struct zt_model *m, enum zt_kind k, const char *name
 		      struct zt_node_ident **out, size_t *n);
 /*
  * Sessions (session.c): the views of the connectors whose grants lost a
- * device whose session expired since the last call are marked changed;
- * returns the next expiry (Unix seconds), 0 for none. The role's timer
+ * device whose session expired, or whose rule's allowed hours began or
+ * ended, since the last call are marked changed; returns the next expiry
+ * or boundary (Unix seconds), 0 for none. The role's timer
  * calls it at that time and after every change.
  */
 int64_t zt_model_expire(struct zt_model *m);
+/*
+ * Service account keys (keys.c): every device whose "key_expires" passed
+ * and that is not yet marked is marked "key_expired" (audited
+ * "device.key_expired") and returned in *GONE (malloc'd, *NGONE; the role
+ * closes their sessions); *NEXT: the next key expiry, 0 for none (now + 1
+ * when a write failed, to try again). 0 or -errno with ERR.
+ */
+int zt_model_expire_keys(struct zt_model *m, int64_t *next, struct zt_node_ident **gone,
+			 size_t *ngone, char *err, size_t errlen);
 /*
  * Device IDENT re-authenticates with the token of TOKEN_HASH (a device
  * token of the device's user, unused, unexpired): the token is used, the

@@ -11,7 +11,10 @@
  *       runtime data shared between controllers: connector endpoints).
  *       meta timeline is written by model.c (random, at the first start).
  *   v4: api_keys (admin API keys, hashes only; expires 0: never).
- *   v5: controllers (each controller on a shared database: its nodes
+ *   v5: tokens.key_ttl: the lifetime in seconds of the key a service
+ *       account's token enrolls (0: until removed), set on the device at
+ *       enrollment as "key_expires".
+ *   v6: controllers (each controller on a shared database: its nodes
  *       connected and up to date, for every controller's `admin status`).
  * Called by controller/model.c at start.
  */
@@ -50,6 +53,8 @@ static const char *const migrations[] = {
 	" role TEXT NOT NULL, created BIGINT NOT NULL, expires BIGINT NOT NULL,"
 	" actor TEXT NOT NULL);",
 	/* v5 */
+	"ALTER TABLE tokens ADD COLUMN key_ttl BIGINT NOT NULL DEFAULT 0;",
+	/* v6 */
 	"CREATE TABLE controllers (instance TEXT PRIMARY KEY, rev BIGINT NOT NULL,"
 	" connected BIGINT NOT NULL, applied BIGINT NOT NULL, updated BIGINT NOT NULL);",
 };

@@ -8,8 +8,13 @@
  * device re-authenticates by its key: while the device exists and its
  * account is enabled, its session does not expire. The controller role
  * keeps one timer on the earliest expiry (zt_model_expire): at that time
- * only the connectors of the rules concerned are recomputed. Called by
- * view.c (the grants) and roles/controller.c (the timer).
+ * only the connectors of the rules concerned are recomputed.
+ *
+ * Allowed hours (hours.c) ride on the same timer: a rule whose policy has
+ * "hours" grants nothing outside them, and each boundary of the window is
+ * an expiry of the rule for every device at once. Called by view.c (the
+ * grants, zt_grant_expired, which also withholds the grants of an expired
+ * service account key, keys.c) and roles/controller.c (the timer).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,11 +33,27 @@ int64_t zt_device_session_start(const struct zt_mobj *d)
 	return d->created;	/* enrolled before sessions were recorded */
 }
 
+/* Access rule ACC's policy, or NULL. */
+static const struct zt_mobj *rule_policy(const struct zt_model *m, const struct zt_mobj *acc)
+{
+	const char *name = zt_mobj_str(acc, "policy");
+
+	return *name ? zt_model_find(m, ZT_K_POLICY, name) : NULL;
+}
+
+/* The allowed hours of access rule ACC's policy, NULL for none (always). */
+static const char *rule_hours(const struct zt_model *m, const struct zt_mobj *acc)
+{
+	const struct zt_mobj *p = rule_policy(m, acc);
+	const char *h = p ? zt_mobj_str(p, "hours") : "";
+
+	return *h ? h : NULL;
+}
+
 /* The session lifetime of access rule ACC's policy, 0 for none. */
 static int64_t rule_lifetime(const struct zt_model *m, const struct zt_mobj *acc)
 {
-	const char *name = zt_mobj_str(acc, "policy");
-	const struct zt_mobj *p = *name ? zt_model_find(m, ZT_K_POLICY, name) : NULL;
+	const struct zt_mobj *p = rule_policy(m, acc);
 	json_object *v;
 
 	if (!p || !json_object_object_get_ex(p->body, "session_lifetime", &v))
@@ -55,9 +76,14 @@ static int64_t grant_expiry(const struct zt_model *m, const struct zt_mobj *acc,
 bool zt_grant_expired(const struct zt_model *m, const struct zt_mobj *acc,
 		      const struct zt_mobj *p, const struct zt_mobj *d)
 {
-	int64_t exp = grant_expiry(m, acc, p, d);
+	int64_t exp = grant_expiry(m, acc, p, d), now = m->now();
+	const char *hours = rule_hours(m, acc);
 
-	return exp && exp <= m->now();
+	if (hours && !zt_hours_allow(hours, now))
+		return true;	/* outside the allowed hours: no grant, whoever asks */
+	if (zt_device_key_expired(m, d))
+		return true;	/* a service account's key past its expiry (keys.c) */
+	return exp && exp <= now;
 }
 
 /* The connectors of rule ACC's resource's network: their views move. */
@@ -113,9 +139,22 @@ int64_t zt_model_expire(struct zt_model *m)
 {
 	int64_t now = m->now(), next = 0;
 
-	for (size_t i = 0; i < m->n[ZT_K_ACCESS]; i++)
-		if (rule_lifetime(m, m->objs[ZT_K_ACCESS][i]))
-			rule_expire(m, m->objs[ZT_K_ACCESS][i], m->expiry_checked, now, &next);
+	for (size_t i = 0; i < m->n[ZT_K_ACCESS]; i++) {
+		const struct zt_mobj *acc = m->objs[ZT_K_ACCESS][i];
+		const char *hours = rule_hours(m, acc);
+
+		if (rule_lifetime(m, acc))
+			rule_expire(m, acc, m->expiry_checked, now, &next);
+		if (hours) {
+			/* A boundary passed since the last look: the rule's grants moved. */
+			int64_t b = zt_hours_next(hours, m->expiry_checked), nb = zt_hours_next(hours, now);
+
+			if (b && b <= now)
+				rule_changed(m, acc);
+			if (nb && (!next || nb < next))
+				next = nb;
+		}
+	}
 	m->expiry_checked = now;
 	return next;
 }

@@ -50,7 +50,7 @@ struct token_row {
 
 struct token_rows {
 	const char *kind, *target;
-	char created[24], expires[24];
+	char created[24], expires[24], key_ttl[24];
 	struct token_row *rows;
 	size_t n;
 };
@@ -61,10 +61,11 @@ static int insert_tokens(struct zt_model *m, void *arg, char *err, size_t errlen
 	int ret = 0;
 
 	for (size_t i = 0; i < t->n && !ret; i++) {
-		const char *p[] = { t->rows[i].hash, t->kind, t->target, t->created, t->expires };
+		const char *p[] = { t->rows[i].hash, t->kind, t->target, t->created, t->expires,
+				    t->key_ttl };
 
-		ret = zt_db_exec(m->db, "INSERT INTO tokens (hash, kind, target, created, expires)"
-				 " VALUES ($1, $2, $3, $4, $5)", 5, p, err, errlen);
+		ret = zt_db_exec(m->db, "INSERT INTO tokens (hash, kind, target, created, expires,"
+				 " key_ttl) VALUES ($1, $2, $3, $4, $5, $6)", 6, p, err, errlen);
 	}
 	return ret;
 }
@@ -93,13 +94,15 @@ static int check_target(struct zt_model *m, enum zt_kind kind, const char *name,
 
 /* One audit record per token: its kind, expiry and hash prefix, never the secret. */
 static void audit_tokens(struct zt_mtx *tx, const struct token_rows *t, enum zt_kind kind,
-			 const char *name, int64_t expires)
+			 const char *name, int64_t expires, int64_t key_ttl)
 {
 	for (size_t i = 0; i < t->n; i++) {
 		json_object *after = json_object_new_object();
 
 		json_object_object_add(after, "for", json_object_new_string(t->kind));
 		json_object_object_add(after, "expires", json_object_new_int64(expires));
+		if (key_ttl)
+			json_object_object_add(after, "key_ttl", json_object_new_int64(key_ttl));
 		/* The first 8 hex digits of the hash name the token in the trail. */
 		json_object_object_add(after, "hash_prefix",
 				       json_object_new_string_len(t->rows[i].hash, 8));
@@ -108,8 +111,8 @@ static void audit_tokens(struct zt_mtx *tx, const struct token_rows *t, enum zt_
 }
 
 int zt_model_tokens(struct zt_model *m, enum zt_kind kind, const char *name, int64_t ttl_s,
-		    const char *actor, size_t count, char (*texts)[ZT_TOKEN_TEXT_LEN + 1],
-		    int64_t *expires, char *err, size_t errlen)
+		    int64_t key_ttl_s, const char *actor, size_t count,
+		    char (*texts)[ZT_TOKEN_TEXT_LEN + 1], int64_t *expires, char *err, size_t errlen)
 {
 	struct token_rows rows = { .kind = zt_kind_name(kind), .target = name, .n = count };
 	struct zt_token *t = NULL;
@@ -118,8 +121,13 @@ int zt_model_tokens(struct zt_model *m, enum zt_kind kind, const char *name, int
 
 	if (ret)
 		return ret;
-	if (ttl_s <= 0 || !count || count > ZT_TOKENS_MAX) {
+	if (ttl_s <= 0 || key_ttl_s < 0 || !count || count > ZT_TOKENS_MAX) {
 		snprintf(err, errlen, "invalid token request");
+		return -EINVAL;
+	}
+	/* A user's device answers to its user's sessions; a connector is no one's key. */
+	if (key_ttl_s && kind != ZT_K_SA) {
+		snprintf(err, errlen, "--key-expires is for service accounts' keys");
 		return -EINVAL;
 	}
 	rows.rows = calloc(count, sizeof(*rows.rows));
@@ -140,11 +148,12 @@ int zt_model_tokens(struct zt_model *m, enum zt_kind kind, const char *name, int
 	*expires = m->now() + ttl_s;
 	snprintf(rows.created, sizeof(rows.created), "%" PRId64, m->now());
 	snprintf(rows.expires, sizeof(rows.expires), "%" PRId64, *expires);
+	snprintf(rows.key_ttl, sizeof(rows.key_ttl), "%" PRId64, key_ttl_s);
 	zt_mtx_init(&tx, actor);
 	tx.no_rev = true;
 	tx.sql = insert_tokens;
 	tx.sql_arg = &rows;
-	audit_tokens(&tx, &rows, kind, name, *expires);
+	audit_tokens(&tx, &rows, kind, name, *expires, key_ttl_s);
 	ret = zt_model_commit(m, &tx, err, errlen);
 	zt_mtx_free(&tx);
 	for (size_t i = 0; !ret && i < count; i++)
@@ -158,8 +167,8 @@ out:
 }
 
 int zt_model_token(struct zt_model *m, enum zt_kind kind, const char *name, int64_t ttl_s,
-		   const char *actor, char *text, size_t textlen, int64_t *expires,
-		   char *err, size_t errlen)
+		   int64_t key_ttl_s, const char *actor, char *text, size_t textlen,
+		   int64_t *expires, char *err, size_t errlen)
 {
 	char one[1][ZT_TOKEN_TEXT_LEN + 1];
 	int ret;
@@ -168,7 +177,8 @@ int zt_model_token(struct zt_model *m, enum zt_kind kind, const char *name, int6
 		snprintf(err, errlen, "invalid token request");
 		return -EINVAL;
 	}
-	ret = zt_model_tokens(m, kind, name, ttl_s, actor, 1, one, expires, err, errlen);
+	ret = zt_model_tokens(m, kind, name, ttl_s, key_ttl_s, actor, 1, one, expires, err,
+			      errlen);
 	if (!ret)
 		memcpy(text, one[0], ZT_TOKEN_TEXT_LEN + 1);
 	return ret;

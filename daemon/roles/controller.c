@@ -160,18 +160,34 @@ static void expiry_arm(struct controller_role *cr, int64_t when, bool soon)
 	cr->expiry_kicked = soon;
 }
 
-/* Sessions expired now: their connectors' views move; the timer goes to the next expiry. */
+/*
+ * Sessions expired, allowed hours began or ended, service account keys
+ * expired: their connectors' views move, expired keys' sessions close (like
+ * a revoked device's); the timer goes to the earliest next one.
+ */
 static void on_expiry(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct controller_role *cr = arg;
+	struct zt_node_ident *gone = NULL;
+	int64_t next, next_key;
+	size_t ngone = 0;
 	uint64_t ticks;
+	char err[256];
 
 	(void)loop;
 	(void)events;
 	if (read(fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		return;
 	cr->expiry_kicked = false;
-	expiry_arm(cr, zt_model_expire(cr->model), false);
+	next = zt_model_expire(cr->model);
+	if (zt_model_expire_keys(cr->model, &next_key, &gone, &ngone, err, sizeof(err)))
+		zt_log("warn", "service account key expiry: %s (trying again)", err);
+	for (size_t i = 0; cr->server && i < ngone; i++)
+		zt_node_server_disconnect(cr->server, &gone[i]);
+	free(gone);
+	if (next_key && (!next || next_key < next))
+		next = next_key;
+	expiry_arm(cr, next, false);
 }
 
 /* The model's word that IDENT's view (NULL: every view) may have changed. */

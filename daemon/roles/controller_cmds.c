@@ -148,9 +148,10 @@ static json_object *cmd_show(struct zt_daemon *d, const struct zt_ctl_req *r)
 	return reply_object("object", zt_mobj_to_json(o));
 }
 
-/* A token for KIND NAME into REPLY: {"token", "expires", "for", "name"}. */
+/* A token for KIND NAME (its key living KEY_TTL, 0: always) into REPLY: {"token", "expires", "for", "name"}. */
 static int add_token(struct zt_daemon *d, const struct zt_ctl_req *r, enum zt_kind kind,
-		     const char *name, json_object *reply, char *err, size_t errlen)
+		     const char *name, int64_t key_ttl, json_object *reply, char *err,
+		     size_t errlen)
 {
 	const char *exp = zt_ctl_str(r, "expires");
 	int64_t ttl = ZT_TOKEN_DEFAULT_TTL_S, expires;
@@ -162,8 +163,8 @@ static int add_token(struct zt_daemon *d, const struct zt_ctl_req *r, enum zt_ki
 		return -EINVAL;
 	}
 	actor_of(r, actor, sizeof(actor));
-	ret = zt_model_token(model_of(d), kind, name, ttl, actor, text, sizeof(text), &expires,
-			     err, errlen);
+	ret = zt_model_token(model_of(d), kind, name, ttl, key_ttl, actor, text, sizeof(text),
+			     &expires, err, errlen);
 	if (ret)
 		return ret;
 	json_object_object_add(reply, "for", json_object_new_string(zt_kind_name(kind)));
@@ -181,7 +182,7 @@ static json_object *cmd_connector_add(struct zt_daemon *d, const struct zt_ctl_r
 
 	if (!json_object_object_get_ex(reply, "ok", &ok) || !json_object_get_boolean(ok))
 		return reply;
-	if (add_token(d, r, ZT_K_CONNECTOR, zt_ctl_str(r, "name"), reply, err, sizeof(err))) {
+	if (add_token(d, r, ZT_K_CONNECTOR, zt_ctl_str(r, "name"), 0, reply, err, sizeof(err))) {
 		json_object_put(reply);
 		return zt_ctl_error(err);
 	}
@@ -193,7 +194,7 @@ static json_object *cmd_connector_token(struct zt_daemon *d, const struct zt_ctl
 	json_object *reply = zt_ctl_ok();
 	char err[256];
 
-	if (add_token(d, r, ZT_K_CONNECTOR, zt_ctl_str(r, "name"), reply, err, sizeof(err))) {
+	if (add_token(d, r, ZT_K_CONNECTOR, zt_ctl_str(r, "name"), 0, reply, err, sizeof(err))) {
 		json_object_put(reply);
 		return zt_ctl_error(err);
 	}
@@ -202,7 +203,8 @@ static json_object *cmd_connector_token(struct zt_daemon *d, const struct zt_ctl
 
 /* `admin device token ... --count N`: N tokens in one transaction, {"tokens": [...]}. */
 static json_object *device_tokens(struct zt_daemon *d, const struct zt_ctl_req *r,
-				  enum zt_kind kind, const char *name, const char *count_s)
+				  enum zt_kind kind, const char *name, int64_t key_ttl,
+				  const char *count_s)
 {
 	const char *exp = zt_ctl_str(r, "expires");
 	char (*texts)[ZT_TOKEN_TEXT_LEN + 1] = NULL, err[256], actor[32], *end;
@@ -222,8 +224,8 @@ static json_object *device_tokens(struct zt_daemon *d, const struct zt_ctl_req *
 	if (!texts)
 		return zt_ctl_error("out of memory");
 	actor_of(r, actor, sizeof(actor));
-	if (zt_model_tokens(model_of(d), kind, name, ttl, actor, count, texts, &expires, err,
-			    sizeof(err))) {
+	if (zt_model_tokens(model_of(d), kind, name, ttl, key_ttl, actor, count, texts, &expires,
+			    err, sizeof(err))) {
 		reply = zt_ctl_error(err);
 		goto out;
 	}
@@ -241,20 +243,33 @@ out:
 	return reply;
 }
 
-/* `admin device token --user EMAIL | --service-account NAME [--count N]`. */
+/*
+ * `admin device token --user EMAIL | --service-account NAME [--count N]
+ * [--key-expires D]` (a service account's key lives D from its enrollment).
+ */
 static json_object *cmd_device_token(struct zt_daemon *d, const struct zt_ctl_req *r)
 {
 	const char *user = zt_ctl_str(r, "user"), *sa = zt_ctl_str(r, "service_account");
-	const char *count = zt_ctl_str(r, "count");
+	const char *count = zt_ctl_str(r, "count"), *kexp = zt_ctl_str(r, "key_expires");
+	int64_t key_ttl = 0;
 	json_object *reply;
 	char err[256];
 
 	if (!user == !sa)
 		return zt_ctl_error("give one of --user EMAIL or --service-account NAME");
+	if (kexp && (zt_parse_duration(kexp, &key_ttl) || key_ttl < 10)) {
+		snprintf(err, sizeof(err), "invalid --key-expires '%.64s': e.g. 90d, 24h (at least 10s)",
+			 kexp);
+		return zt_ctl_error(err);
+	}
+	if (kexp && user)
+		return zt_ctl_error("--key-expires is for service accounts' keys");
 	if (count)
-		return device_tokens(d, r, user ? ZT_K_USER : ZT_K_SA, user ? user : sa, count);
+		return device_tokens(d, r, user ? ZT_K_USER : ZT_K_SA, user ? user : sa, key_ttl,
+				     count);
 	reply = zt_ctl_ok();
-	if (add_token(d, r, user ? ZT_K_USER : ZT_K_SA, user ? user : sa, reply, err, sizeof(err))) {
+	if (add_token(d, r, user ? ZT_K_USER : ZT_K_SA, user ? user : sa, key_ttl, reply, err,
+		      sizeof(err))) {
 		json_object_put(reply);
 		return zt_ctl_error(err);
 	}

@@ -72,6 +72,8 @@ out=$(ztc admin device token --user alice@example.com)
 last_is_token <<<"$out" || fail "device token: no token on the last line: $out"
 ztc admin service-account add ci --group eng >/dev/null
 ztc admin device token --service-account ci | last_is_token || fail "service-account token"
+ztc admin device token --service-account ci --key-expires 90d | last_is_token ||
+	fail "service-account token with a key expiry"
 ztc admin access rm --group eng --resource nas | grep -q '^removed access eng:nas' || fail "access rm"
 ztc admin access add --group eng --resource nas >/dev/null
 check "the same token twice is never printed" \
@@ -108,6 +110,9 @@ expect_fail "group in use" "still used" admin group rm eng
 expect_fail "token for nobody" "no user" admin device token --user nobody@example.com
 expect_fail "two principals" "one of" admin device token --user alice@example.com --service-account ci
 expect_fail "bad expiry" "invalid --expires" admin connector token office-gw --expires soon
+expect_fail "bad key expiry" "invalid --key-expires 'soon'" admin device token --service-account ci --key-expires soon
+expect_fail "key expiry of a user's device" "for service accounts' keys" \
+	admin device token --user alice@example.com --key-expires 90d
 expect_fail "missing --network" "missing --network" admin connector add gw2
 expect_fail "unknown command word" "unknown subcommand" admin network frob
 
@@ -194,6 +199,33 @@ remote_refused "no key" "needs --api-key" network list
 ztc --json admin audit | jq -e '[.records[] | select(.action == "api-key.refused")] | length >= 2' \
 	>/dev/null || fail "refused keys not audited"
 ztc admin audit --verify >/dev/null || fail "the chain broke with remote admin"
+
+section "a service account's key expires: session closed, key refused, audited"
+# build/san/ctlload is a real node (the node protocol, enrollment, views): one
+# service account key enrolled with --key-expires 10s, then past its expiry.
+ztc admin device token --service-account ci --key-expires 10s | tail -n 1 >"$ZT_TMP/sa.tokens"
+nsenter --net="/run/netns/$DAEMON_NS" -- "$(dirname "$ZTGATE")/ctlload" --connect 127.0.0.1:7450 \
+	--tokens "$ZT_TMP/sa.tokens" --time 60 >"$ZT_TMP/load" 2>&1 &
+load=$!
+ZT_PIDS+=("$load")
+# audited ACTION: a device record with ACTION is in the trail.
+audited() { ztc --json admin audit | jq -e --arg a "$1" \
+	'[.records[] | select(.action == $a and .kind == "device")] | length == 1'; }
+wait_until 10 audited node.connect || fail "the service account's node did not connect: $(cat "$ZT_TMP/load")"
+dev=$(ztc --json admin device list | jq -r '.items[] | select(.owner == "ci") | .name')
+exp=$(ztc --json admin device show "$dev" | jq -r '.object.key_expires')
+ztc admin device list | grep -qE "^$dev +ci +[0-9.]+ +[^ ]+ +$exp " ||
+	fail "device list lacks the key's expiry $exp: $(ztc admin device list)"
+wait_until 20 audited device.key_expired || fail "no device.key_expired in the trail"
+wait_until 5 audited node.disconnect || fail "the expired key's session stayed open"
+at=$(ztc --json admin audit | jq -r '.records[] | select(.action == "node.disconnect") | .time')
+(( at >= exp && at <= exp + 2 )) || fail "the key expired at $exp, its session closed at $at"
+ztc admin device show "$dev" | grep -qE '^key_expired +yes' || fail "device not marked key_expired"
+# ctlload reconnects by its key each second: refused now, before any byte comes back.
+wait_until 5 grep -q 'closed 0 closed by the peer during the handshake' "$ZT_TMP/load" ||
+	fail "the expired key was not refused: $(cat "$ZT_TMP/load")"
+kill "$load"
+log "ok: key expired at $exp: audited, session closed, reconnects refused"
 
 section "killed, restarted: the state is kept"
 before=$(ztc admin export | jq -S .)

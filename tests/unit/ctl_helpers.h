@@ -120,15 +120,16 @@ static __attribute__((unused)) void ctl_add_fails(struct zt_model *m, enum zt_ki
 		fail_msg("a refused add moved the revision");
 }
 
-/* A token for KIND NAME, then enroll key PUB with it: IDENT filled; the result. */
-static __attribute__((unused)) int ctl_token(struct zt_model *m, enum zt_kind k, const char *name, int64_t ttl,
-		     char hash[ZT_TOKEN_HASH_HEX_LEN + 1])
+/* A token for KIND NAME whose key expires KEY_TTL after enrollment (0: never): its hash. */
+static __attribute__((unused)) int ctl_key_token(struct zt_model *m, enum zt_kind k, const char *name,
+						 int64_t ttl, int64_t key_ttl,
+						 char hash[ZT_TOKEN_HASH_HEX_LEN + 1])
 {
 	char text[ZT_TOKEN_TEXT_LEN + 1];
 	struct zt_token t;
 	int64_t exp;
-	int ret = zt_model_token(m, k, name, ttl, "uid:0", text, sizeof(text), &exp, ctl_err,
-				 sizeof(ctl_err));
+	int ret = zt_model_token(m, k, name, ttl, key_ttl, "uid:0", text, sizeof(text), &exp,
+				 ctl_err, sizeof(ctl_err));
 
 	if (ret)
 		return ret;
@@ -136,6 +137,13 @@ static __attribute__((unused)) int ctl_token(struct zt_model *m, enum zt_kind k,
 		fail_msg("decode: %s", ctl_err);
 	zt_token_secret_hash(t.secret, hash);
 	return 0;
+}
+
+/* A token for KIND NAME valid TTL seconds: its hash (the secret's, as enrollment takes it). */
+static __attribute__((unused)) int ctl_token(struct zt_model *m, enum zt_kind k, const char *name, int64_t ttl,
+		     char hash[ZT_TOKEN_HASH_HEX_LEN + 1])
+{
+	return ctl_key_token(m, k, name, ttl, 0, hash);
 }
 
 static __attribute__((unused)) int ctl_enroll(struct zt_model *m, const char *hash, uint8_t keybyte, const char *host,

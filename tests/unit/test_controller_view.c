@@ -10,10 +10,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include <cmocka.h>
 
 #include "controller/connlog.h"
+#include "controller/db.h"
+#include "controller/internal.h"
 #include "ctl_helpers.h"
 #include "policy/policy.h"
 
@@ -324,6 +327,207 @@ static void test_session_lifetime(void **state)
 	ctl_time = t0;
 }
 
+/* Set access rule eng:nas's policy to POLICY ("" none). */
+static void nas_policy(struct zt_model *m, const char *policy)
+{
+	char a[128];
+	json_object *args, *body;
+
+	snprintf(a, sizeof(a), "{\"group\":\"eng\",\"resource\":\"nas\",\"policy\":\"%s\"}", policy);
+	args = ctl_args(a);
+	assert_int_equal(zt_model_set(m, ZT_K_ACCESS, "eng:nas", args, "uid:0", &body, ctl_err,
+				      sizeof(ctl_err)), 0);
+	json_object_put(args);
+	json_object_put(body);
+}
+
+/* Whether gw-office's view grants DEV nas. */
+static bool nas_granted(struct zt_model *m, const char *dev)
+{
+	char part[128], *o = view_text(m, &n.gw_office);
+	bool yes;
+
+	snprintf(part, sizeof(part), "{\"device\":\"%s\",\"resource\":\"nas\"}", dev);
+	yes = strstr(o, part) != NULL;
+	free(o);
+	return yes;
+}
+
+/*
+ * Allowed hours (UTC, [start, end)): the window itself at and around its
+ * boundaries and over midnight; a rule with such a policy grants only inside
+ * it, to users' and service accounts' devices alike; the timer's walk lands
+ * on each boundary and tells the rule's connectors only.
+ */
+static void test_allowed_hours(void **state)
+{
+	struct zt_model *m = *state;
+	int64_t day = ctl_time - ctl_time % 86400, t0 = ctl_time;	/* ctl_time is 08:00 UTC */
+
+	assert_int_equal(t0 - day, 8 * 3600);
+	/* The window: inside, outside, at both boundaries; over midnight. */
+	assert_false(zt_hours_allow("09:00-17:00", day + 9 * 3600 - 1));
+	assert_true(zt_hours_allow("09:00-17:00", day + 9 * 3600));
+	assert_true(zt_hours_allow("09:00-17:00", day + 17 * 3600 - 1));
+	assert_false(zt_hours_allow("09:00-17:00", day + 17 * 3600));
+	assert_true(zt_hours_allow("22:00-06:00", day + 23 * 3600));
+	assert_true(zt_hours_allow("22:00-06:00", day + 3600));
+	assert_false(zt_hours_allow("22:00-06:00", day + 6 * 3600));
+	assert_false(zt_hours_allow("22:00-06:00", day + 12 * 3600));
+	assert_false(zt_hours_allow("bogus", day + 12 * 3600));		/* fails closed */
+	assert_int_equal(zt_hours_next("09:00-17:00", day + 8 * 3600), day + 9 * 3600);
+	assert_int_equal(zt_hours_next("09:00-17:00", day + 9 * 3600), day + 17 * 3600);
+	assert_int_equal(zt_hours_next("09:00-17:00", day + 17 * 3600), day + 86400 + 9 * 3600);
+	assert_int_equal(zt_hours_next("22:00-06:00", day + 23 * 3600), day + 86400 + 6 * 3600);
+	/* Days of the week (ctl_time is a Friday): the day a window starts on. */
+	assert_true(zt_hours_allow("Mon-Fri 09:00-17:00", day + 10 * 3600));
+	assert_false(zt_hours_allow("Mon-Fri 09:00-17:00", day + 86400 + 10 * 3600));
+	assert_true(zt_hours_allow("sat,Sun 09:00-17:00", day + 2 * 86400 + 10 * 3600));
+	assert_false(zt_hours_allow("Sat,Sun 09:00-17:00", day + 3 * 86400 + 10 * 3600));
+	assert_true(zt_hours_allow("Fri 22:00-06:00", day + 23 * 3600));
+	assert_true(zt_hours_allow("Fri 22:00-06:00", day + 86400 + 5 * 3600));	/* Saturday */
+	assert_false(zt_hours_allow("Fri 22:00-06:00", day + 5 * 3600));	/* Thursday's */
+	assert_false(zt_hours_allow("Fri 22:00-06:00", day + 86400 + 23 * 3600));
+	assert_true(zt_hours_allow("Fri-Mon 09:00-17:00", day + 3 * 86400 + 10 * 3600));
+	assert_false(zt_hours_allow("Fri-Mon 09:00-17:00", day + 4 * 86400 + 10 * 3600));
+	assert_false(zt_hours_allow("Mon, 09:00-17:00", day + 3 * 86400 + 10 * 3600));
+	assert_false(zt_hours_allow("Monday 09:00-17:00", day + 3 * 86400 + 10 * 3600));
+	/* Friday 17:00 to Monday 09:00: the weekend has no boundary. */
+	assert_int_equal(zt_hours_next("Mon-Fri 09:00-17:00", day + 17 * 3600),
+			 day + 3 * 86400 + 9 * 3600);
+
+	world(m);
+	ctl_add_fails(m, ZT_K_POLICY, "same", "{\"hours\":\"09:00-09:00\"}", -EINVAL,
+		      "invalid hours '09:00-09:00': [Mon-Fri ]HH:MM-HH:MM (UTC), start and end differ");
+	ctl_add_fails(m, ZT_K_POLICY, "late", "{\"hours\":\"24:00-01:00\"}", -EINVAL,
+		      "invalid hours '24:00-01:00': [Mon-Fri ]HH:MM-HH:MM (UTC), start and end differ");
+	ctl_add_fails(m, ZT_K_POLICY, "typo", "{\"hours\":\"Mon-Fry 09:00-17:00\"}", -EINVAL,
+		      "invalid hours 'Mon-Fry 09:00-17:00': [Mon-Fri ]HH:MM-HH:MM (UTC), start and end differ");
+	ctl_add(m, ZT_K_POLICY, "office", "{\"hours\":\"09:00-17:00\"}");
+	nas_policy(m, "office");
+	/* 08:00: no grant, the devices stay known (denied, counted). */
+	assert_false(nas_granted(m, "alice-laptop"));
+	assert_false(nas_granted(m, "ci-runner"));
+	assert_int_equal(zt_model_expire(m), day + 9 * 3600);
+	nchanged = 0;
+	ctl_time = day + 9 * 3600 - 1;
+	assert_int_equal(zt_model_expire(m), day + 9 * 3600);
+	assert_int_equal(nchanged, 0);
+	assert_false(nas_granted(m, "alice-laptop"));
+	/* 09:00 sharp: the grant appears, at nas's connector only. */
+	ctl_time = day + 9 * 3600;
+	assert_int_equal(zt_model_expire(m), day + 17 * 3600);
+	assert_true(was_changed(&n.gw_office));
+	assert_false(was_changed(&n.gw_lab));
+	assert_true(nas_granted(m, "alice-laptop"));
+	assert_true(nas_granted(m, "ci-runner"));
+	/* 17:00: gone again; the timer goes to tomorrow's 09:00. */
+	nchanged = 0;
+	ctl_time = day + 17 * 3600;
+	assert_int_equal(zt_model_expire(m), day + 86400 + 9 * 3600);
+	assert_true(was_changed(&n.gw_office));
+	assert_false(nas_granted(m, "alice-laptop"));
+	/* Weekdays only: on Friday at 17:00 the timer goes to Monday 09:00. */
+	ctl_add(m, ZT_K_POLICY, "weekdays", "{\"hours\":\"Mon-Fri 09:00-17:00\"}");
+	nas_policy(m, "weekdays");
+	assert_int_equal(zt_model_expire(m), day + 3 * 86400 + 9 * 3600);
+	ctl_time = day + 86400 + 10 * 3600;	/* Saturday 10:00 */
+	assert_false(nas_granted(m, "alice-laptop"));
+	ctl_time = day + 3 * 86400 + 9 * 3600;	/* Monday 09:00 */
+	nchanged = 0;
+	assert_int_equal(zt_model_expire(m), day + 3 * 86400 + 17 * 3600);
+	assert_true(was_changed(&n.gw_office));
+	assert_true(nas_granted(m, "alice-laptop"));
+	ctl_time = day + 17 * 3600;
+	nas_policy(m, "office");
+	/* Another rule to the same resource without hours still grants. */
+	ctl_add(m, ZT_K_ACCESS, NULL, "{\"group\":\"ops\",\"resource\":\"nas\"}");
+	assert_true(nas_granted(m, "bob-pc"));
+	/* No hours any more: granted, and no timer. */
+	nas_policy(m, "");
+	assert_true(nas_granted(m, "alice-laptop"));
+	assert_int_equal(zt_model_expire(m), 0);
+	ctl_time = t0;
+}
+
+/* How many audit records have ACTION and NAME. */
+static int audit_count(struct zt_model *m, const char *action, const char *name)
+{
+	const char *p[] = { action, name };
+	struct zt_db_rows *r;
+	int n;
+
+	assert_int_equal(zt_db_query(m->db, "SELECT COUNT(*) FROM audit WHERE action = $1"
+				     " AND name = $2", 2, p, &r, ctl_err, sizeof(ctl_err)), 0);
+	n = atoi(zt_db_cell(r, 0, 0));
+	zt_db_rows_free(r);
+	return n;
+}
+
+/*
+ * Service account key expiry: a token with a key lifetime gives the device
+ * "key_expires" counted from enrollment; past it the device's grants leave
+ * its connector's view (another key of the account keeps its own), its key
+ * is refused, and the timer's walk returns it (its session closes) with one
+ * audit record, once.
+ */
+static void test_key_expiry(void **state)
+{
+	struct zt_model *m = *state;
+	const uint8_t pub[ZT_KEY_LEN] = { 6, 0x55 };
+	char hash[ZT_TOKEN_HASH_HEX_LEN + 1];
+	struct zt_node_ident builder, id, *gone;
+	const struct zt_mobj *d;
+	int64_t t0 = ctl_time, next;
+	size_t ngone;
+
+	world(m);
+	assert_int_equal(ctl_key_token(m, ZT_K_USER, "alice@example.com", 3600, 600, hash),
+			 -EINVAL);
+	assert_string_equal(ctl_err, "--key-expires is for service accounts' keys");
+	assert_int_equal(ctl_key_token(m, ZT_K_SA, "ci", 3600, 600, hash), 0);
+	ctl_time = t0 + 100;	/* the key's life starts at enrollment, not at the token */
+	if (ctl_enroll(m, hash, 6, "builder", &builder))
+		fail_msg("enroll: %s", ctl_err);
+	d = zt_model_find(m, ZT_K_DEVICE, "ci-builder");
+	assert_non_null(d);
+	assert_int_equal(json_object_get_int64(json_object_object_get(d->body, "key_expires")),
+			 t0 + 700);
+	assert_int_equal(zt_model_expire_keys(m, &next, &gone, &ngone, ctl_err, sizeof(ctl_err)), 0);
+	assert_int_equal(next, t0 + 700);
+	assert_int_equal(ngone, 0);
+	free(gone);
+	/* A second before: granted, its key known. */
+	ctl_time = t0 + 699;
+	assert_true(nas_granted(m, "ci-builder"));
+	assert_int_equal(zt_model_lookup_key(m, pub, &id), 0);
+	/* At the expiry: no grant, key refused; ci's other key (no expiry) unaffected. */
+	ctl_time = t0 + 700;
+	assert_false(nas_granted(m, "ci-builder"));
+	assert_true(nas_granted(m, "ci-runner"));
+	assert_int_equal(zt_model_lookup_key(m, pub, &id), -ENOENT);
+	nchanged = 0;
+	assert_int_equal(zt_model_expire_keys(m, &next, &gone, &ngone, ctl_err, sizeof(ctl_err)), 0);
+	assert_int_equal(next, 0);
+	assert_int_equal(ngone, 1);
+	assert_int_equal(gone[0].kind, ZT_NODE_DEVICE);
+	assert_int_equal(gone[0].id, builder.id);
+	free(gone);
+	assert_true(was_changed(&n.gw_office));
+	assert_false(was_changed(&n.gw_lab));
+	assert_int_equal(audit_count(m, "device.key_expired", "ci-builder"), 1);
+	d = zt_model_find(m, ZT_K_DEVICE, "ci-builder");
+	assert_true(zt_mobj_bool(d, "key_expired"));
+	/* Once: a later walk (another timer, a restart) writes nothing more. */
+	ctl_time = t0 + 800;
+	assert_int_equal(zt_model_expire_keys(m, &next, &gone, &ngone, ctl_err, sizeof(ctl_err)), 0);
+	assert_int_equal(ngone, 0);
+	free(gone);
+	assert_int_equal(audit_count(m, "device.key_expired", "ci-builder"), 1);
+	assert_false(nas_granted(m, "ci-builder"));
+	ctl_time = t0;
+}
+
 /* The controller's ring of connection lines: sequence, cursor, bounded, lost lines counted. */
 static void test_connlog(void **state)
 {
@@ -371,6 +575,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_endpoint_and_revocation, ctl_setup, ctl_teardown),
 		cmocka_unit_test_setup_teardown(test_identity, ctl_setup, ctl_teardown),
 		cmocka_unit_test_setup_teardown(test_session_lifetime, ctl_setup, ctl_teardown),
+		cmocka_unit_test_setup_teardown(test_allowed_hours, ctl_setup, ctl_teardown),
+		cmocka_unit_test_setup_teardown(test_key_expiry, ctl_setup, ctl_teardown),
 		cmocka_unit_test(test_connlog),
 	};
 
