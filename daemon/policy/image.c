@@ -98,11 +98,36 @@ static struct zt_img_entry *push(struct zt_image *img, uint8_t map)
 	return e;
 }
 
+/*
+ * The maps in image order. The ones a run-time binding goes into come last,
+ * so that zt_image_put (on the DNS answer path) moves only their entries.
+ */
+static unsigned int map_rank(uint8_t map)
+{
+	switch (map) {
+	case ZT_MAP_PORTS:
+		return 0;
+	case ZT_MAP_RESOURCES:
+		return 1;
+	case ZT_MAP_RES_PREFIX:
+		return 2;
+	case ZT_MAP_DEVICES:
+		return 3;
+	case ZT_MAP_GRANTS:
+		return 4;
+	case ZT_MAP_RES_EXACT:
+		return 5;
+	}
+	return 6;	/* ZT_MAP_DEV_BINDS */
+}
+
 /* Map first, then key bytes: the order diff walks both images in. */
 static int entry_cmp(const struct zt_img_entry *a, const struct zt_img_entry *b)
 {
-	if (a->map != b->map)
-		return a->map < b->map ? -1 : 1;
+	unsigned int ra = map_rank(a->map), rb = map_rank(b->map);
+
+	if (ra != rb)
+		return ra < rb ? -1 : 1;
 	return memcmp(a->key, b->key, sizeof(a->key));
 }
 
