@@ -1,4 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Policy compilation into the maps (the scheme: compile.h): a policy's
+ * image written whole or as the diff from the committed one, the
+ * generation flip, run-time bindings, zt_config and the counters. Called by
+ * core/ (lifecycle.c, policy_apply.c), the roles' binding hooks and tests.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
