@@ -1,4 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Policy compilation into the maps (the scheme: compile.h): a policy's
+ * image written whole or as the diff from the committed one, the
+ * generation flip, run-time bindings, zt_config and the counters. Called by
+ * core/ (lifecycle.c, policy_apply.c), the roles' binding hooks and tests.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -414,10 +420,12 @@ int zt_compile_commit(const int *fds, struct zt_compiled *c, uint32_t new_gen, c
 		ret = clear_all_generation(fds, old_gen, &c->stats);
 		ret = ret ?: write_all(fds, &c->next, old_gen, &c->stats, sub, sizeof(sub));
 	}
+	/* Only the committed image stays: the old one would double the memory. */
 	tmp = c->cur;
 	c->cur = c->next;
 	c->next = tmp;
-	c->next.n = 0;
+	zt_image_free(&c->next);
+	zt_img_diff_free(&c->diff);
 	/*
 	 * The new policy is live either way. An old generation left half
 	 * written is unknown: the next prepare writes it whole.

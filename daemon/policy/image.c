@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "policy/compile.h"
+#include "lib/ports.h"
 #include "policy/image.h"
 
 _Static_assert(sizeof(struct zt_bind_key) <= ZT_IMG_KEY_MAX, "zt_bind_key fits an image key");
@@ -98,11 +99,36 @@ static struct zt_img_entry *push(struct zt_image *img, uint8_t map)
 	return e;
 }
 
+/*
+ * The maps in image order. The ones a run-time binding goes into come last,
+ * so that zt_image_put (on the DNS answer path) moves only their entries.
+ */
+static unsigned int map_rank(uint8_t map)
+{
+	switch (map) {
+	case ZT_MAP_PORTS:
+		return 0;
+	case ZT_MAP_RESOURCES:
+		return 1;
+	case ZT_MAP_RES_PREFIX:
+		return 2;
+	case ZT_MAP_DEVICES:
+		return 3;
+	case ZT_MAP_GRANTS:
+		return 4;
+	case ZT_MAP_RES_EXACT:
+		return 5;
+	}
+	return 6;	/* ZT_MAP_DEV_BINDS */
+}
+
 /* Map first, then key bytes: the order diff walks both images in. */
 static int entry_cmp(const struct zt_img_entry *a, const struct zt_img_entry *b)
 {
-	if (a->map != b->map)
-		return a->map < b->map ? -1 : 1;
+	unsigned int ra = map_rank(a->map), rb = map_rank(b->map);
+
+	if (ra != rb)
+		return ra < rb ? -1 : 1;
 	return memcmp(a->key, b->key, sizeof(a->key));
 }
 
@@ -273,10 +299,22 @@ void zt_image_binding_entry(const struct zt_exact_binding *b, struct zt_img_entr
 int zt_image_build(struct zt_image *img, const struct zt_policy *p,
 		   const struct zt_exact_binding *binds, size_t nbinds)
 {
+	size_t b, want;
 	unsigned int i;
-	size_t b;
 	int ret;
 
+	/* Sized once: growing by doubling would copy a 100,000-resource image ~20 times. */
+	want = nbinds + p->ndevices + p->ngrants;
+	for (i = 0; i < p->count; i++)
+		want += 2 + zt_ports_expanded(&p->res[i].tcp) + zt_ports_expanded(&p->res[i].udp);
+	if (want > img->cap) {
+		struct zt_img_entry *e = realloc(img->e, want * sizeof(*e));
+
+		if (!e)
+			return -ENOMEM;
+		img->e = e;
+		img->cap = want;
+	}
 	img->n = 0;
 	for (i = 0; i < p->count; i++) {
 		ret = add_resource(img, &p->res[i]);
