@@ -187,14 +187,14 @@ static void arm_coalesce(struct zt_node_server *s)
 }
 
 /*
- * N's view serialized once: hashed, and sent as the message's text when it
- * moved. 0, or -errno from the connection (-ENOBUFS: try again later).
+ * N's view (its plain JSON text, LEN bytes): hashed, and sent as the
+ * message's text when it moved. 0, or -errno from the connection (-ENOBUFS:
+ * try again later).
  */
-static int send_view(struct node *n, json_object *view, uint64_t rev)
+static int send_view(struct node *n, const char *text, size_t len, uint64_t rev)
 {
-	const char *text = json_object_to_json_string_ext(view, JSON_C_TO_STRING_PLAIN);
 	char hash[ZT_CP_HASH_HEX_LEN + 1], sig[ZT_VIEWSIG_B64_LEN + 1], *msg;
-	size_t len = strlen(text), mlen;
+	size_t mlen;
 	int ret;
 
 	zt_cp_view_hash_text(text, len, hash);
@@ -214,6 +214,28 @@ static int send_view(struct node *n, json_object *view, uint64_t rev)
 	return ret;
 }
 
+/* IDENT's view as text (malloc'd, *LEN bytes) from the model's view_text or view; NULL: gone. */
+static char *view_text(struct zt_node_server *s, const struct zt_node_ident *ident, uint64_t *rev,
+		       size_t *len)
+{
+	json_object *view;
+	const char *t;
+	char *text;
+
+	if (s->ops->view_text)
+		return s->ops->view_text(s->ctx, ident, rev, len);
+	view = s->ops->view(s->ctx, ident, rev);
+	if (!view)
+		return NULL;
+	t = json_object_to_json_string_ext(view, JSON_C_TO_STRING_PLAIN);
+	*len = strlen(t);
+	text = malloc(*len + 1);
+	if (text)
+		memcpy(text, t, *len + 1);
+	json_object_put(view);
+	return text;
+}
+
 /*
  * Send N its view if it moved and N's output is empty (otherwise ops->drained
  * comes back here: the latest view then, never a queue), and not sooner than
@@ -227,7 +249,8 @@ static void push_view(struct node *n, bool in_cb)
 {
 	struct zt_node_server *s = n->s;
 	uint64_t rev = 0, t0 = zt_mono_ns();
-	json_object *view;
+	size_t len = 0;
+	char *text;
 	int ret;
 
 	if (n->admin || !n->dirty || !zt_cp_conn_established(n->c) || zt_cp_conn_pending(n->c))
@@ -236,8 +259,8 @@ static void push_view(struct node *n, bool in_cb)
 		arm_coalesce(s);	/* look again then */
 		return;
 	}
-	view = s->ops->view(s->ctx, &n->ident, &rev);
-	if (!view) {
+	text = view_text(s, &n->ident, &rev, &len);
+	if (!text) {
 		if (in_cb)
 			zt_cp_conn_shutdown(n->c, "the node no longer exists");
 		else
@@ -245,8 +268,8 @@ static void push_view(struct node *n, bool in_cb)
 		return;
 	}
 	n->dirty = false;
-	ret = send_view(n, view, rev);
-	json_object_put(view);
+	ret = send_view(n, text, len, rev);
+	free(text);
 	if (ret == -ENOBUFS) {
 		n->dirty = true;
 	} else if (ret) {
