@@ -156,6 +156,7 @@ static json_object *make_hello(const struct lnode *nd)
 											  : "client"));
 	json_object_object_add(h, "hostname", json_object_new_string(host));
 	json_object_object_add(h, "version", json_object_new_string("ctlload"));
+	json_object_object_add(h, "view_sig", json_object_new_int(2));	/* as an agent does */
 	if (!nd->enrolled) {
 		EVP_EncodeBlock((uint8_t *)b64, nd->tok.secret, ZT_TOKEN_SECRET_LEN);
 		json_object_object_add(h, "token_secret", json_object_new_string(b64));

@@ -47,6 +47,7 @@ struct node {
 	struct zt_node_server *s;
 	struct zt_cp_conn *c;
 	bool authed, dirty;
+	bool sig_hash;			/* its hello said "view_sig": 2: views signed over their hash */
 	bool admin, read_only;		/* a remote admin's session (an API key), no node */
 	char admin_name[64];		/* its key's name */
 	struct zt_node_ident ident;
@@ -203,7 +204,10 @@ static int send_view(struct node *n, const char *text, size_t len, uint64_t rev)
 			view_current(n, rev);
 		return 0;
 	}
-	zt_viewsig_sign_text(n->s->view_priv, rev, text, len, sig);
+	if (n->sig_hash)
+		zt_viewsig_sign_hash(n->s->view_priv, rev, hash, sig);
+	else
+		zt_viewsig_sign_text(n->s->view_priv, rev, text, len, sig);
 	msg = zt_cp_msg_view_text(rev, hash, sig, text, len, &mlen);
 	ret = msg ? zt_cp_conn_send_text(n->c, msg, mlen) : -ENOMEM;
 	free(msg);
@@ -391,6 +395,7 @@ static json_object *admit(struct node *n, const uint8_t pub[ZT_KEY_LEN], json_ob
 	struct zt_node_server *s = n->s;
 	json_object *plain = NULL, *have, *body, *accept;
 	struct node *old;
+	uint64_t sig_form;
 	const char *h;
 
 	/* What the model and the logs see: the hello without its secret. */
@@ -417,6 +422,7 @@ static json_object *admit(struct node *n, const uint8_t pub[ZT_KEY_LEN], json_ob
 	*bucket(s, &n->ident) = n;
 	n->since_ns = zt_real_ns();
 	n->dirty = true;
+	n->sig_hash = !zt_cp_msg_u64(hello, "view_sig", &sig_form) && sig_form >= 2;
 	arm_coalesce(s);
 	zt_log("info", "node %s '%s' (id %llu) connected from %s", kind_name(n->ident.kind),
 	       n->ident.name, (unsigned long long)n->ident.id, n->peer_text);
