@@ -702,9 +702,13 @@ static void on_coalesce(struct zt_loop *loop, int fd, uint32_t events, void *arg
 	if (read(fd, &exp, sizeof(exp)) != sizeof(exp))
 		return;
 	s->coalesce_armed = false;
-	for (n = s->nodes; n; n = next) {
-		next = n->next;
-		push_view(n, false);	/* may drop N */
+	/* Devices first: a connector's view (1.5 MB at 10,000 devices) holds none of theirs back. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (n = s->nodes; n; n = next) {
+			next = n->next;
+			if ((n->ident.kind == ZT_NODE_CONNECTOR) == pass)
+				push_view(n, false);	/* may drop N */
+		}
 	}
 }
 
