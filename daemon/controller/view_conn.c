@@ -98,11 +98,19 @@ struct frag {
 	size_t len, klen;
 };
 
-/* Network NET's fragments of its last connector view, sorted by (A, B). */
+/*
+ * Network NET's fragments of its last connector view, sorted by (A, B), and
+ * that policy's TEXT as of model revision REV and clock second AT (a
+ * network's connectors share it: the second one in the same pass copies it).
+ */
 struct zt_grant_cache {
 	char *net;
 	struct frag *dev, *grant;
 	size_t ndev, ngrant;
+	char *text;
+	size_t len;
+	uint64_t rev;
+	int64_t at;
 };
 
 static void frags_free(struct frag *v, size_t n)
@@ -119,6 +127,7 @@ void zt_view_cache_free(struct zt_model *m)
 	for (size_t i = 0; i < m->ngcache; i++) {
 		frags_free(m->gcache[i].dev, m->gcache[i].ndev);
 		frags_free(m->gcache[i].grant, m->gcache[i].ngrant);
+		free(m->gcache[i].text);
 		free(m->gcache[i].net);
 	}
 	free(m->gcache);
@@ -345,6 +354,35 @@ static char *resources_text(struct zt_model *m, const char *net, struct zt_objs 
 	return json_text(arr, len);
 }
 
+/* A copy of GC's policy text if it is the model's now (same revision, same second), or NULL. */
+static char *policy_again(const struct zt_model *m, const struct zt_grant_cache *gc, size_t *len)
+{
+	char *text;
+
+	if (!gc->text || gc->rev != m->rev || gc->at != m->now())
+		return NULL;
+	text = malloc(gc->len + 1);
+	if (text) {
+		memcpy(text, gc->text, gc->len + 1);
+		*len = gc->len;
+	}
+	return text;
+}
+
+/* TEXT (LEN bytes) as GC's policy of now; dropped when no copy can be kept. */
+static void policy_keep(const struct zt_model *m, struct zt_grant_cache *gc, const char *text,
+			size_t len)
+{
+	free(gc->text);
+	gc->text = malloc(len + 1);
+	if (gc->text) {
+		memcpy(gc->text, text, len + 1);
+		gc->len = len;
+		gc->rev = m->rev;
+		gc->at = m->now();
+	}
+}
+
 char *zt_connector_policy_text(struct zt_model *m, const char *net, size_t *len)
 {
 	struct zt_grant_cache *gc = gcache_of(m, net);
@@ -354,6 +392,8 @@ char *zt_connector_policy_text(struct zt_model *m, const char *net, size_t *len)
 	size_t n = 0, ndev = 0, ngr = 0, rlen = 0;
 	char *res = NULL, *text = NULL;
 
+	if (gc && (text = policy_again(m, gc, len)))
+		return text;
 	if (!gc || !(res = resources_text(m, net, &rs, &rlen)) || collect_grants(m, &rs, &g, &n))
 		goto out;
 	dev = malloc((n ? n : 1) * sizeof(*dev));
@@ -365,9 +405,12 @@ char *zt_connector_policy_text(struct zt_model *m, const char *net, size_t *len)
 	/* What was not taken is gone from the view; the new lists are the cache now. */
 	frags_free(gc->dev, gc->ndev);
 	frags_free(gc->grant, gc->ngrant);
+	free(gc->text);
 	*gc = (struct zt_grant_cache){ .net = gc->net, .dev = dev, .ndev = ndev, .grant = gr,
 				       .ngrant = ngr };
 	dev = gr = NULL;
+	if (text)
+		policy_keep(m, gc, text, *len);
 out:
 	free(dev);
 	free(gr);

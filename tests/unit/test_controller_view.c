@@ -170,6 +170,7 @@ static void test_client_views(void **state)
 static void test_connector_views(void **state)
 {
 	struct zt_model *m = *state;
+	struct zt_node_ident second;
 	char *o, *l;
 
 	world(m);
@@ -207,6 +208,16 @@ static void test_connector_views(void **state)
 	has(o, "{\"device\":\"alice-laptop\",\"resource\":\"nas\"}", false);
 	has(o, "alice-laptop", false);
 	free(o);
+	/* A second connector of the network: the same policy (copied, not compiled again). */
+	ctl_add(m, ZT_K_CONNECTOR, "gw-office2", "{\"network\":\"office\"}");
+	enroll(m, ZT_K_CONNECTOR, "gw-office2", 6, "gw3", &second);
+	o = view_text(m, &n.gw_office);
+	l = view_text(m, &second);
+	assert_int_equal(strstr(o, ",\"self\":") - o, strstr(l, ",\"self\":") - l);
+	assert_memory_equal(o, l, (size_t)(strstr(o, ",\"self\":") - o));
+	has(l, "\"name\":\"gw-office2\"", true);
+	free(o);
+	free(l);
 }
 
 /* Only the nodes a change touches are told. */
