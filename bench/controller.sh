@@ -118,7 +118,7 @@ report() {
 mint() {
 	local u users=$(($1 / PER_USER))
 	for (( u = 0; u < NETS; u++ )); do
-		ztc admin connector token "gw$u" | tail -n 1
+		echo "connector $(ztc admin connector token "gw$u" | tail -n 1)"
 	done >"$2"
 	for (( u = 0; u < users; u++ )); do echo "u$u@bench.example"; done |
 		xargs -P 2 -I{} "$ZTGATE" --socket "$DAEMON_SOCK" admin device token --user {} \

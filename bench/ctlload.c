@@ -10,7 +10,8 @@
  *   ctlload --connect IP:PORT --tokens FILE [--parallel P] [--time S]
  *           [--spread] [--verify]
  *
- * FILE holds one token per line (other lines ignored). At most P nodes are
+ * FILE holds one token per line (other lines ignored; "connector TOKEN": a
+ * connector's, whose hello says so, as the controller wants). At most P nodes are
  * in their handshake at once (default 64); --spread binds node i to its own
  * 127.x.y.z source (the controller admits at most 8 handshakes from one
  * address). --verify checks each view's hash as the agent does. The process
@@ -151,9 +152,11 @@ static json_object *make_hello(const struct lnode *nd)
 	char b64[64], host[32];
 
 	snprintf(host, sizeof(host), "load-%u", nd->idx);
-	json_object_object_add(h, "role", json_object_new_string("client"));
+	json_object_object_add(h, "role", json_object_new_string(nd->kind == 'c' ? "connector"
+											  : "client"));
 	json_object_object_add(h, "hostname", json_object_new_string(host));
 	json_object_object_add(h, "version", json_object_new_string("ctlload"));
+	json_object_object_add(h, "view_sig", json_object_new_int(2));	/* as an agent does */
 	if (!nd->enrolled) {
 		EVP_EncodeBlock((uint8_t *)b64, nd->tok.secret, ZT_TOKEN_SECRET_LEN);
 		json_object_object_add(h, "token_secret", json_object_new_string(b64));
@@ -274,9 +277,12 @@ static int read_tokens(const char *path)
 	if (!f)
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {
+		static const char conn[] = "connector ";
+		bool is_conn = !strncmp(line, conn, strlen(conn));
+		const char *tok = is_conn ? line + strlen(conn) : line;
 		struct lnode *nd;
 
-		if (strncmp(line, ZT_TOKEN_PREFIX, strlen(ZT_TOKEN_PREFIX)))
+		if (strncmp(tok, ZT_TOKEN_PREFIX, strlen(ZT_TOKEN_PREFIX)))
 			continue;
 		if (L.n == cap) {
 			cap = cap ? cap * 2 : 1024;
@@ -288,8 +294,8 @@ static int read_tokens(const char *path)
 			L.nodes = nd;
 		}
 		nd = &L.nodes[L.n];
-		*nd = (struct lnode){ .idx = L.n, .connect_fd = -1 };
-		if (zt_token_decode(line, &nd->tok, err, sizeof(err))) {
+		*nd = (struct lnode){ .idx = L.n, .connect_fd = -1, .kind = is_conn ? 'c' : 'd' };
+		if (zt_token_decode(tok, &nd->tok, err, sizeof(err))) {
 			fprintf(stderr, "ctlload: token %u: %s\n", L.n + 1, err);
 			ret = -EINVAL;
 			goto out;

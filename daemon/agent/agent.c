@@ -298,6 +298,8 @@ static json_object *make_hello(struct zt_agent *a)
 	json_object_object_add(h, "role", json_object_new_string(a->cfg.role));
 	json_object_object_add(h, "hostname", json_object_new_string(host));
 	json_object_object_add(h, "version", json_object_new_string(zt_version()));
+	/* Views signed over their hash (viewsig.h, form 2): no Ed25519 pass over a large view. */
+	json_object_object_add(h, "view_sig", json_object_new_int(2));
 	if (a->id.has_token && !a->id.enrolled) {
 		char b64[64];
 

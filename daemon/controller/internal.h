@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Between the controller's model files only (model.c, commit.c, kinds.c,
- * netobjs.c, devices.c, tokens.c, view.c, audit.c, nodes.c): object
+ * netobjs.c, devices.c, tokens.c, view.c, view_conn.c, audit.c, nodes.c): object
  * storage in memory, request argument helpers, the walks the views and the
  * affected-node sets share.
  */
@@ -73,6 +73,22 @@ int zt_build_device(struct zt_model *m, const char *name, const struct zt_mobj *
 		    json_object *args, json_object **out, char *err, size_t errlen);
 
 /* ---- walks (view.c) ---- */
+
+/* A growing list of objects, sorted by id and made unique (settled) before use. */
+struct zt_objs {
+	const struct zt_mobj **v;
+	size_t n, cap;
+};
+int zt_objs_add(struct zt_objs *l, const struct zt_mobj *o);
+void zt_objs_settle(struct zt_objs *l);
+/* The policy document's resource entry of R (CONNECTOR: the client's way to it, or NULL). */
+json_object *zt_view_resource_entry(const struct zt_mobj *r, const char *connector);
+/*
+ * view_conn.c: network NET's connector policy as text (malloc'd, *LEN
+ * bytes), assembled from the fragments kept since the last compile; NULL
+ * when out of memory.
+ */
+char *zt_connector_policy_text(struct zt_model *m, const char *net, size_t *len);
 
 /* Is principal P (a user or service account object) enabled and in GROUP? */
 bool zt_principal_in(const struct zt_mobj *p, const char *group);

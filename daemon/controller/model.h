@@ -96,7 +96,7 @@ struct zt_model {
 	struct zt_mruntime *rt;
 	size_t nrt, rtcap;
 	size_t *rtix, rtixcap;		/* rt by (kind, id): index + 1, 0 empty */
-	struct zt_grant_cache *gcache;	/* per network: its connector view's grants (view.c) */
+	struct zt_grant_cache *gcache;	/* per network: its connector view's fragments (view_conn.c) */
 	size_t ngcache;
 	int64_t (*now)(void);		/* the clock (tests replace it) */
 	struct zt_connlog *connlog;	/* connectors' connection lines (runtime, connlog.h) */
@@ -367,9 +367,17 @@ json_object *zt_model_presence_others(struct zt_model *m, const char *instance,
 
 /* ---- views (view.c) ---- */
 
-/* The view of node IDENT (node_server.h), NULL if it no longer exists. */
+/*
+ * The view of node IDENT (node_server.h) as its plain JSON text (malloc'd,
+ * *LEN bytes): what json-c's JSON_C_TO_STRING_PLAIN gives for the view's
+ * tree, byte for byte (what a node hashes and verifies). NULL if the node
+ * no longer exists or out of memory.
+ */
+char *zt_model_view_text(struct zt_model *m, const struct zt_node_ident *ident, uint64_t *rev,
+			 size_t *len);
+/* The same view as a json-c tree (that text parsed), NULL as above. */
 json_object *zt_model_view(struct zt_model *m, const struct zt_node_ident *ident, uint64_t *rev);
-/* Drop what views keep between compiles (zt_model_close does). */
+/* Drop what views keep between compiles (view_conn.c; zt_model_close does). */
 void zt_view_cache_free(struct zt_model *m);
 /*
  * The nodes whose view a change of object O (of kind K; its old body in

@@ -11,7 +11,7 @@
  * a valid token, is closed without a byte sent back: a scanner learns only
  * that a TCP port is open.
  *
- * Views: ops->view() gives a node's whole current view; the server hashes it
+ * Views: ops->view() (or ops->view_text()) gives a node's whole current view; the server hashes it
  * and sends it only when the hash differs from what the node last
  * acknowledged. zt_node_server_changed() marks nodes dirty; dirty nodes are
  * recomputed together after a short coalescing delay (ZT_NODE_COALESCE_MS),
@@ -79,6 +79,14 @@ struct zt_node_server_ops {
 	 *    "relays": ["HOST:PORT", ...]}
 	 */
 	json_object *(*view)(void *ctx, const struct zt_node_ident *ident, uint64_t *rev);
+	/*
+	 * Instead of view() when set: the same view as its plain JSON text
+	 * (malloc'd, *LEN bytes), byte for byte json-c's JSON_C_TO_STRING_PLAIN
+	 * serialization of view()'s tree (what the node hashes). The model
+	 * assembles a connector's large view from cached fragments this way
+	 * rather than serializing a whole tree. NULL as view().
+	 */
+	char *(*view_text)(void *ctx, const struct zt_node_ident *ident, uint64_t *rev, size_t *len);
 	/*
 	 * Runtime reports from a node, never model writes: WHAT is "connect"
 	 * (BODY: {"endpoint": "IP:PORT" seen from here, "hello": {...}}),

@@ -33,9 +33,9 @@ static int op_lookup(void *ctx, const uint8_t pub[ZT_KEY_LEN], struct zt_node_id
 	return zt_model_lookup_key(ctx, pub, ident);
 }
 
-static json_object *op_view(void *ctx, const struct zt_node_ident *ident, uint64_t *rev)
+static char *op_view_text(void *ctx, const struct zt_node_ident *ident, uint64_t *rev, size_t *len)
 {
-	return zt_model_view(ctx, ident, rev);
+	return zt_model_view_text(ctx, ident, rev, len);
 }
 
 static const char *str_field(json_object *body, const char *key)
@@ -160,7 +160,7 @@ const struct zt_node_server_ops zt_model_node_ops = {
 	.admin_auth = op_admin_auth,
 	.enroll = op_enroll,
 	.lookup = op_lookup,
-	.view = op_view,
+	.view_text = op_view_text,
 	.report = op_report,
 	.reauth = op_reauth,
 };

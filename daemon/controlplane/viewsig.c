@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Signed views (viewsig.h): BoringSSL's Ed25519 over the domain, the
- * revision and the view's plain JSON text; the controller's signing key
- * file. No crypto of our own.
+ * revision and the view's hash (form 2) or its plain JSON text (form 1);
+ * the controller's signing key file. No crypto of our own.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,9 +17,11 @@
 #include <openssl/hkdf.h>
 #include <openssl/mem.h>
 
+#include "controlplane/msg.h"
 #include "controlplane/viewsig.h"
 
 #define VIEWSIG_DOMAIN	"ztgate view 1"
+#define VIEWSIG_DOMAIN2	"ztgate view 2"
 #define SEED_LEN	32
 #define SEED_B64_LEN	44
 
@@ -28,15 +30,16 @@ void zt_viewsig_keypair(uint8_t pub[ZT_VIEWSIG_PUB_LEN], uint8_t priv[ZT_VIEWSIG
 	ED25519_keypair(pub, priv);
 }
 
-/* The signed message of the view's TEXT (TLEN bytes) at REV (malloc'd, *LEN bytes), or NULL. */
-static uint8_t *message_text(uint64_t rev, const char *text, size_t tlen, size_t *len)
+/* DOMAIN || 0x00 || REV || TEXT (TLEN bytes): the signed message (malloc'd, *LEN bytes), or NULL. */
+static uint8_t *message_of(const char *domain, uint64_t rev, const char *text, size_t tlen,
+			   size_t *len)
 {
-	size_t dlen = sizeof(VIEWSIG_DOMAIN);
+	size_t dlen = strlen(domain) + 1;
 	uint8_t *m = malloc(dlen + 8 + tlen);
 
 	if (!m)
 		return NULL;
-	memcpy(m, VIEWSIG_DOMAIN, dlen);	/* with its NUL */
+	memcpy(m, domain, dlen);	/* with its NUL */
 	for (int i = 0; i < 8; i++)
 		m[dlen + i] = (uint8_t)(rev >> (56 - 8 * i));
 	memcpy(m + dlen + 8, text, tlen);
@@ -44,19 +47,13 @@ static uint8_t *message_text(uint64_t rev, const char *text, size_t tlen, size_t
 	return m;
 }
 
-static uint8_t *message(uint64_t rev, json_object *view, size_t *len)
-{
-	const char *text = json_object_to_json_string_ext(view, JSON_C_TO_STRING_PLAIN);
-
-	return message_text(rev, text, strlen(text), len);
-}
-
-void zt_viewsig_sign_text(const uint8_t priv[ZT_VIEWSIG_PRIV_LEN], uint64_t rev, const char *text,
-			  size_t len, char out[ZT_VIEWSIG_B64_LEN + 1])
+/* The signature of DOMAIN's message over TEXT at REV, base64, into OUT ("" if it failed). */
+static void sign_msg(const uint8_t priv[ZT_VIEWSIG_PRIV_LEN], const char *domain, uint64_t rev,
+		     const char *text, size_t len, char out[ZT_VIEWSIG_B64_LEN + 1])
 {
 	uint8_t sig[ZT_VIEWSIG_LEN];
 	size_t mlen = 0;
-	uint8_t *m = message_text(rev, text, len, &mlen);
+	uint8_t *m = message_of(domain, rev, text, len, &mlen);
 
 	out[0] = '\0';
 	if (m && ED25519_sign(sig, m, mlen, priv))
@@ -64,35 +61,55 @@ void zt_viewsig_sign_text(const uint8_t priv[ZT_VIEWSIG_PRIV_LEN], uint64_t rev,
 	free(m);
 }
 
+void zt_viewsig_sign_text(const uint8_t priv[ZT_VIEWSIG_PRIV_LEN], uint64_t rev, const char *text,
+			  size_t len, char out[ZT_VIEWSIG_B64_LEN + 1])
+{
+	sign_msg(priv, VIEWSIG_DOMAIN, rev, text, len, out);
+}
+
+void zt_viewsig_sign_hash(const uint8_t priv[ZT_VIEWSIG_PRIV_LEN], uint64_t rev, const char *hash,
+			  char out[ZT_VIEWSIG_B64_LEN + 1])
+{
+	sign_msg(priv, VIEWSIG_DOMAIN2, rev, hash, ZT_CP_HASH_HEX_LEN, out);
+}
+
 void zt_viewsig_sign(const uint8_t priv[ZT_VIEWSIG_PRIV_LEN], uint64_t rev, json_object *view,
 		     char out[ZT_VIEWSIG_B64_LEN + 1])
 {
-	uint8_t sig[ZT_VIEWSIG_LEN];
-	size_t len = 0;
-	uint8_t *m = message(rev, view, &len);
+	const char *text = json_object_to_json_string_ext(view, JSON_C_TO_STRING_PLAIN);
 
-	out[0] = '\0';
-	if (m && ED25519_sign(sig, m, len, priv))
-		EVP_EncodeBlock((uint8_t *)out, sig, sizeof(sig));
+	sign_msg(priv, VIEWSIG_DOMAIN, rev, text, strlen(text), out);
+}
+
+/* Does RAW sign DOMAIN's message over TEXT at REV under PUB? */
+static bool verify_msg(const uint8_t pub[ZT_VIEWSIG_PUB_LEN], const uint8_t raw[ZT_VIEWSIG_LEN],
+		       const char *domain, uint64_t rev, const char *text, size_t len)
+{
+	size_t mlen = 0;
+	uint8_t *m = message_of(domain, rev, text, len, &mlen);
+	bool ok = m && ED25519_verify(m, mlen, raw, pub) == 1;
+
 	free(m);
+	return ok;
 }
 
 bool zt_viewsig_verify(const uint8_t pub[ZT_VIEWSIG_PUB_LEN], uint64_t rev, json_object *view,
 		       const char *sig)
 {
 	uint8_t raw[ZT_VIEWSIG_LEN + 3];
-	size_t len = 0, rlen = 0;
-	uint8_t *m;
-	bool ok;
+	char hash[ZT_CP_HASH_HEX_LEN + 1];
+	const char *text;
+	size_t rlen = 0, len;
 
 	if (!sig || strlen(sig) != ZT_VIEWSIG_B64_LEN ||
 	    !EVP_DecodeBase64(raw, &rlen, sizeof(raw), (const uint8_t *)sig, strlen(sig)) ||
 	    rlen != ZT_VIEWSIG_LEN)
 		return false;
-	m = message(rev, view, &len);
-	ok = m && ED25519_verify(m, len, raw, pub) == 1;
-	free(m);
-	return ok;
+	text = json_object_to_json_string_ext(view, JSON_C_TO_STRING_PLAIN);
+	len = strlen(text);
+	zt_cp_view_hash_text(text, len, hash);
+	return verify_msg(pub, raw, VIEWSIG_DOMAIN2, rev, hash, ZT_CP_HASH_HEX_LEN) ||
+	       verify_msg(pub, raw, VIEWSIG_DOMAIN, rev, text, len);
 }
 
 void zt_viewsig_pub_to_base64(const uint8_t pub[ZT_VIEWSIG_PUB_LEN],

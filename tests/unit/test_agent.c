@@ -148,7 +148,7 @@ static void test_persist_round_trip(void **state)
 static void test_signature(void **state)
 {
 	json_object *v = a_view("laptop"), *back = NULL, *self;
-	char h[65], h2[65], sig[ZT_VIEWSIG_B64_LEN + 1], err[256];
+	char h[65], h2[65], sig[ZT_VIEWSIG_B64_LEN + 1], sig2[ZT_VIEWSIG_B64_LEN + 1], err[256];
 	uint8_t other_pub[ZT_VIEWSIG_PUB_LEN], other_priv[ZT_VIEWSIG_PRIV_LEN];
 	uint64_t rev;
 
@@ -158,11 +158,20 @@ static void test_signature(void **state)
 	assert_false(zt_viewsig_verify(vk_pub, 8, v, sig));	/* the revision is signed too */
 	assert_false(zt_viewsig_verify(vk_pub, 7, v, NULL));
 	assert_false(zt_viewsig_verify(vk_pub, 7, v, "AAAA"));
+	/* Form 2, over the view's hash: taken as well, bound to the revision and the view. */
+	zt_cp_view_hash(v, h);
+	zt_viewsig_sign_hash(vk_priv, 7, h, sig2);
+	assert_true(zt_viewsig_verify(vk_pub, 7, v, sig2));
+	assert_false(zt_viewsig_verify(vk_pub, 8, v, sig2));
+	assert_int_equal(zt_agent_view_save(dir, v, 7, h, sig2, err, sizeof(err)), 0);
+	assert_int_equal(zt_agent_view_load(dir, vk_pub, &back, &rev, h2, err, sizeof(err)), 0);
+	json_object_put(back);
 	/* Tampered: self.address changed, the hash recomputed, the old signature kept. */
 	json_object_object_get_ex(v, "self", &self);
 	json_object_object_add(self, "address", json_object_new_string("100.64.0.66"));
 	zt_cp_view_hash(v, h);
 	assert_false(zt_viewsig_verify(vk_pub, 7, v, sig));
+	assert_false(zt_viewsig_verify(vk_pub, 7, v, sig2));
 	assert_int_equal(zt_agent_view_save(dir, v, 7, h, sig, err, sizeof(err)), 0);
 	assert_int_equal(zt_agent_view_load(dir, vk_pub, &back, &rev, h2, err, sizeof(err)),
 			 -EBADMSG);

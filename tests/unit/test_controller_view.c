@@ -89,13 +89,40 @@ static void world(struct zt_model *m)
 	changed_all = false;
 }
 
+/*
+ * ID's view text as the node server sends it: json-c's own serialization of
+ * the tree it parses to (what a node hashes), and the same when compiled
+ * afresh, without the fragments kept since the last compile.
+ */
+static void check_text(struct zt_model *m, const struct zt_node_ident *id)
+{
+	size_t len = 0, len2 = 0;
+	char *text = zt_model_view_text(m, id, &(uint64_t){ 0 }, &len), *fresh;
+	json_object *v;
+
+	assert_non_null(text);
+	assert_int_equal(strlen(text), len);
+	v = json_tokener_parse(text);
+	assert_non_null(v);
+	assert_string_equal(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN), text);
+	json_object_put(v);
+	zt_view_cache_free(m);
+	fresh = zt_model_view_text(m, id, &(uint64_t){ 0 }, &len2);
+	assert_non_null(fresh);
+	assert_string_equal(fresh, text);
+	free(text);
+	free(fresh);
+}
+
 /* ID's view as text, checked to be a policy document `ztgate apply` takes. */
 static char *view_text(struct zt_model *m, const struct zt_node_ident *id)
 {
-	json_object *v = zt_model_view(m, id, &(uint64_t){ 0 }), *doc;
+	json_object *v, *doc;
 	struct zt_policy p;
 	char *text;
 
+	check_text(m, id);
+	v = zt_model_view(m, id, &(uint64_t){ 0 });
 	assert_non_null(v);
 	assert_true(json_object_object_get_ex(v, "policy", &doc));
 	if (zt_policy_from_json(&p, doc, ctl_err, sizeof(ctl_err)))
@@ -146,6 +173,7 @@ static void test_client_views(void **state)
 static void test_connector_views(void **state)
 {
 	struct zt_model *m = *state;
+	struct zt_node_ident second;
 	char *o, *l;
 
 	world(m);
@@ -162,6 +190,35 @@ static void test_connector_views(void **state)
 	has(l, "nas", false);
 	has(l, "alice", false);
 	has(l, "{\"device\":\"bob-pc\",\"resource\":\"labdb\"}", true);
+	free(o);
+	free(l);
+	/*
+	 * A device whose entry moved (a field its fragment was made of) is not
+	 * taken from the fragments of the last compile; a grant that went is
+	 * gone, one that came is there (view_text compares with a fresh compile).
+	 */
+	o = view_text(m, &n.gw_office);
+	free(o);
+	json_object_object_add(zt_model_find_id(m, ZT_K_DEVICE, n.bob.id)->body, "address",
+			       json_object_new_string("100.64.9.9"));
+	ctl_add(m, ZT_K_ACCESS, NULL, "{\"group\":\"ops\",\"resource\":\"nas\"}");
+	o = view_text(m, &n.gw_office);
+	has(o, "\"address\":\"100.64.9.9\"", true);
+	has(o, "{\"device\":\"bob-pc\",\"resource\":\"nas\"}", true);
+	free(o);
+	assert_int_equal(zt_model_rm(m, ZT_K_ACCESS, "eng:nas", "test", ctl_err, sizeof(ctl_err)), 0);
+	o = view_text(m, &n.gw_office);
+	has(o, "{\"device\":\"alice-laptop\",\"resource\":\"nas\"}", false);
+	has(o, "alice-laptop", false);
+	free(o);
+	/* A second connector of the network: the same policy (copied, not compiled again). */
+	ctl_add(m, ZT_K_CONNECTOR, "gw-office2", "{\"network\":\"office\"}");
+	enroll(m, ZT_K_CONNECTOR, "gw-office2", 6, "gw3", &second);
+	o = view_text(m, &n.gw_office);
+	l = view_text(m, &second);
+	assert_int_equal(strstr(o, ",\"self\":") - o, strstr(l, ",\"self\":") - l);
+	assert_memory_equal(o, l, (size_t)(strstr(o, ",\"self\":") - o));
+	has(l, "\"name\":\"gw-office2\"", true);
 	free(o);
 	free(l);
 }

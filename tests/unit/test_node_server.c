@@ -219,6 +219,7 @@ static void test_enroll_views_restart(void **state)
 	json_object *st, *v;
 	struct stat sb;
 	int rp, applies, views;
+	uint64_t sig_form = 0;
 
 	(void)state;
 	new_token(token, ctl_pub, true);
@@ -235,6 +236,8 @@ static void test_enroll_views_restart(void **state)
 	/* The model never sees the secret. */
 	assert_false(json_object_object_get_ex(m.last_hello, "token_secret", NULL));
 	assert_string_equal(zt_cp_msg_str(m.last_hello, "role"), "connector");
+	/* Views signed over their hash from here on (viewsig.h form 2): the agent verified them. */
+	assert_true(!zt_cp_msg_u64(m.last_hello, "view_sig", &sig_form) && sig_form == 2);
 	assert_true(zt_agent_connected(a));
 	assert_int_equal(node.applies, 1);
 	/* Persisted. */
