@@ -197,7 +197,7 @@ FUZZ_paths   := daemon/path/paths.c daemon/path/cand.c $(FUZZ_tunnel) daemon/tun
 FUZZ_control := $(FUZZ_policy) daemon/policy/edit.c
 FUZZ_cp_conn := daemon/controller/node_server.c daemon/controlplane/conn.c daemon/controlplane/viewsig.c \
 	daemon/controlplane/msg.c daemon/controlplane/token.c daemon/tunnel/noise.c \
-	daemon/tunnel/keys.c lib/addr.c lib/loop.c lib/log.c
+	daemon/tunnel/keys.c lib/addr.c lib/loop.c lib/log.c lib/json_io.c
 
 $(FUZZ_OBJ)/%.o: %.c | $(BPF_SKELS)
 	@mkdir -p $(@D)

@@ -125,6 +125,19 @@ int zt_line_read(int fd, struct zt_line_buf *buf, char **line)
 	}
 }
 
+char *zt_json_take_text(json_object *o, size_t *len)
+{
+	const char *t = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	char *text;
+
+	*len = strlen(t);
+	text = malloc(*len + 1);
+	if (text)
+		memcpy(text, t, *len + 1);
+	json_object_put(o);
+	return text;
+}
+
 json_object *zt_json_parse_object(const char *line)
 {
 	json_object *o = json_tokener_parse(line);

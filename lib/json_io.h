@@ -55,4 +55,7 @@ int zt_line_read(int fd, struct zt_line_buf *buf, char **line);
 /* Parse a line into an object; NULL if it is not a JSON object. */
 json_object *zt_json_parse_object(const char *line);
 
+/* O's plain text in a malloc'd copy (*LEN bytes, NUL-terminated); O is put. NULL: out of memory. */
+char *zt_json_take_text(json_object *o, size_t *len);
+
 #endif

@@ -32,6 +32,7 @@
 #include "controlplane/msg.h"
 #include "controlplane/token.h"
 #include "lib/clock.h"
+#include "lib/json_io.h"
 #include "lib/log.h"
 #include "lib/loop.h"
 
@@ -223,21 +224,11 @@ static char *view_text(struct zt_node_server *s, const struct zt_node_ident *ide
 		       size_t *len)
 {
 	json_object *view;
-	const char *t;
-	char *text;
 
 	if (s->ops->view_text)
 		return s->ops->view_text(s->ctx, ident, rev, len);
 	view = s->ops->view(s->ctx, ident, rev);
-	if (!view)
-		return NULL;
-	t = json_object_to_json_string_ext(view, JSON_C_TO_STRING_PLAIN);
-	*len = strlen(t);
-	text = malloc(*len + 1);
-	if (text)
-		memcpy(text, t, *len + 1);
-	json_object_put(view);
-	return text;
+	return view ? zt_json_take_text(view, len) : NULL;
 }
 
 /*

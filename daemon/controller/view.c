@@ -18,6 +18,7 @@
 
 #include "controller/internal.h"
 #include "controller/model.h"
+#include "lib/json_io.h"
 
 struct zt_mobj *zt_device_owner(const struct zt_model *m, const struct zt_mobj *d)
 {
@@ -210,18 +211,8 @@ static json_object *view_tail(const struct zt_model *m, const struct zt_mobj *o,
 static char *device_policy_text(struct zt_model *m, const struct zt_mobj *p, size_t *len)
 {
 	json_object *policy = device_policy(m, p);
-	const char *t;
-	char *text = NULL;
 
-	if (!policy)
-		return NULL;
-	t = json_object_to_json_string_ext(policy, JSON_C_TO_STRING_PLAIN);
-	*len = strlen(t);
-	text = malloc(*len + 1);
-	if (text)
-		memcpy(text, t, *len + 1);
-	json_object_put(policy);
-	return text;
+	return policy ? zt_json_take_text(policy, len) : NULL;
 }
 
 /*

@@ -99,6 +99,19 @@ static struct zt_img_entry *push(struct zt_image *img, uint8_t map)
 	return e;
 }
 
+/* One entry of MAP: KEY and VAL copied in (the rest of its bytes zero). */
+static int push_kv(struct zt_image *img, uint8_t map, const void *key, size_t klen,
+		   const void *val, size_t vlen)
+{
+	struct zt_img_entry *e = push(img, map);
+
+	if (!e)
+		return -ENOMEM;
+	memcpy(e->key, key, klen);
+	memcpy(e->val, val, vlen);
+	return 0;
+}
+
 /*
  * The maps in image order. The ones a run-time binding goes into come last,
  * so that zt_image_put (on the DNS answer path) moves only their entries.
@@ -185,12 +198,9 @@ static int add_ports(struct zt_image *img, uint32_t id, uint8_t proto,
 		for (port = list->ranges[i].first; port <= list->ranges[i].last; port++) {
 			struct zt_port_key key = { .resource_id = id, .port = (__u16)port,
 						   .proto = proto };
-			struct zt_img_entry *e = push(img, ZT_MAP_PORTS);
 
-			if (!e)
+			if (push_kv(img, ZT_MAP_PORTS, &key, sizeof(key), &val, sizeof(val)))
 				return -ENOMEM;
-			memcpy(e->key, &key, sizeof(key));
-			memcpy(e->val, &val, sizeof(val));
 		}
 	}
 	return 0;
@@ -201,7 +211,6 @@ static int add_resource(struct zt_image *img, const struct zt_resource_def *def)
 	struct zt_res_ref ref = { .resource_id = def->id };
 	struct zt_resource res = { .flags = ZT_RES_PRESENT, .deny_mode = def->deny_mode };
 	__u32 idx = def->id;
-	struct zt_img_entry *e;
 	int ret;
 
 	if (def->tcp.all)
@@ -210,12 +219,8 @@ static int add_resource(struct zt_image *img, const struct zt_resource_def *def)
 		res.flags |= ZT_RES_UDP_ALL;
 	if (def->icmp)
 		res.flags |= ZT_RES_ICMP;
-	e = push(img, ZT_MAP_RESOURCES);
-	if (!e)
-		return -ENOMEM;
-	memcpy(e->key, &idx, sizeof(idx));
-	memcpy(e->val, &res, sizeof(res));
-	ret = add_ports(img, def->id, ZT_PROTO_TCP, &def->tcp);
+	ret = push_kv(img, ZT_MAP_RESOURCES, &idx, sizeof(idx), &res, sizeof(res));
+	ret = ret ?: add_ports(img, def->id, ZT_PROTO_TCP, &def->tcp);
 	ret = ret ?: add_ports(img, def->id, ZT_PROTO_UDP, &def->udp);
 	if (ret || zt_resource_is_name(def))
 		return ret;	/* a name's addresses are the fake IPs the DNS server hands out */
@@ -223,10 +228,7 @@ static int add_resource(struct zt_image *img, const struct zt_resource_def *def)
 		struct zt_addr_key key = { .gen = 0 };
 
 		memcpy(key.addr, def->prefix.addr, 16);
-		e = push(img, ZT_MAP_RES_EXACT);
-		if (!e)
-			return -ENOMEM;
-		memcpy(e->key, &key, sizeof(key));
+		return push_kv(img, ZT_MAP_RES_EXACT, &key, sizeof(key), &ref, sizeof(ref));
 	} else {
 		struct zt_lpm_key key;
 
@@ -234,20 +236,14 @@ static int add_resource(struct zt_image *img, const struct zt_resource_def *def)
 		memset(&key, 0, sizeof(key));
 		key.prefixlen = 8 + zt_prefix_len128(&def->prefix);
 		memcpy(key.addr, def->prefix.addr, 16);
-		e = push(img, ZT_MAP_RES_PREFIX);
-		if (!e)
-			return -ENOMEM;
-		memcpy(e->key, &key, sizeof(key));
+		return push_kv(img, ZT_MAP_RES_PREFIX, &key, sizeof(key), &ref, sizeof(ref));
 	}
-	memcpy(e->val, &ref, sizeof(ref));
-	return 0;
 }
 
 /* A device's tunnel address to its id; its grants as (device, resource) keys. */
 static int add_identities(struct zt_image *img, const struct zt_policy *p)
 {
 	struct zt_grant_val allow = { .allow = 1 };
-	struct zt_img_entry *e;
 	unsigned int i;
 
 	for (i = 0; i < p->ndevices; i++) {
@@ -255,21 +251,15 @@ static int add_identities(struct zt_image *img, const struct zt_policy *p)
 		struct zt_device_val val = { .device_id = p->devices[i].id };
 
 		memcpy(key.addr, p->devices[i].address.addr, 16);
-		e = push(img, ZT_MAP_DEVICES);
-		if (!e)
+		if (push_kv(img, ZT_MAP_DEVICES, &key, sizeof(key), &val, sizeof(val)))
 			return -ENOMEM;
-		memcpy(e->key, &key, sizeof(key));
-		memcpy(e->val, &val, sizeof(val));
 	}
 	for (i = 0; i < p->ngrants; i++) {
 		struct zt_grant_key key = { .device_id = p->grants[i].device_id,
 					    .resource_id = p->grants[i].resource_id };
 
-		e = push(img, ZT_MAP_GRANTS);
-		if (!e)
+		if (push_kv(img, ZT_MAP_GRANTS, &key, sizeof(key), &allow, sizeof(allow)))
 			return -ENOMEM;
-		memcpy(e->key, &key, sizeof(key));
-		memcpy(e->val, &allow, sizeof(allow));
 	}
 	return 0;
 }
