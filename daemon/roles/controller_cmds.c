@@ -69,6 +69,15 @@ static json_object *reply_object(const char *key, json_object *val)
 	return o;
 }
 
+/* NAME, or for an access rule "GROUP:RESOURCE" from --group/--resource. */
+static const char *name_of(const struct zt_ctl_req *r, char *buf, size_t len)
+{
+	if (kind_of(r) != ZT_K_ACCESS || zt_ctl_str(r, "name"))
+		return zt_ctl_str(r, "name");
+	snprintf(buf, len, "%s:%s", zt_ctl_str(r, "group") ?: "", zt_ctl_str(r, "resource") ?: "");
+	return buf;
+}
+
 static json_object *cmd_add(struct zt_daemon *d, const struct zt_ctl_req *r)
 {
 	json_object *obj = NULL;
@@ -81,25 +90,17 @@ static json_object *cmd_add(struct zt_daemon *d, const struct zt_ctl_req *r)
 	return reply_object("object", obj);
 }
 
+/* `admin KIND set NAME ...`; an access rule is named by --group and --resource. */
 static json_object *cmd_set(struct zt_daemon *d, const struct zt_ctl_req *r)
 {
 	json_object *obj = NULL;
-	char err[256], actor[96];
+	char err[256], actor[96], buf[160];
 
 	actor_of(r, actor, sizeof(actor));
-	if (zt_model_set(model_of(d), (enum zt_kind)kind_of(r), zt_ctl_str(r, "name"), r->args,
-			 actor, &obj, err, sizeof(err)))
+	if (zt_model_set(model_of(d), (enum zt_kind)kind_of(r), name_of(r, buf, sizeof(buf)),
+			 r->args, actor, &obj, err, sizeof(err)))
 		return zt_ctl_error(err);
 	return reply_object("object", obj);
-}
-
-/* NAME, or for an access rule "GROUP:RESOURCE" from --group/--resource. */
-static const char *name_of(const struct zt_ctl_req *r, char *buf, size_t len)
-{
-	if (kind_of(r) != ZT_K_ACCESS || zt_ctl_str(r, "name"))
-		return zt_ctl_str(r, "name");
-	snprintf(buf, len, "%s:%s", zt_ctl_str(r, "group") ?: "", zt_ctl_str(r, "resource") ?: "");
-	return buf;
 }
 
 /*
