@@ -528,6 +528,47 @@ static int audit_count(struct zt_model *m, const char *action, const char *name)
  * is refused, and the timer's walk returns it (its session closes) with one
  * audit record, once.
  */
+/* Set service account ci's "disabled" to DISABLED. */
+static void ci_disabled(struct zt_model *m, bool disabled)
+{
+	json_object *args = ctl_args(disabled ? "{\"disable\":true}" : "{\"enable\":true}"), *body;
+
+	assert_int_equal(zt_model_set(m, ZT_K_SA, "ci", args, "uid:0", &body, ctl_err,
+				      sizeof(ctl_err)), 0);
+	json_object_put(args);
+	json_object_put(body);
+}
+
+/*
+ * Revocation still holds beside key expiry: disabling the account takes its
+ * unexpired key's grant and session too, enabling it again does not revive
+ * the expired key, and `device rm` of the expired device closes and removes it.
+ */
+static void revocation_after_expiry(struct zt_model *m, const uint8_t expired_pub[ZT_KEY_LEN])
+{
+	const uint8_t runner_pub[ZT_KEY_LEN] = { 5, 0x55 };
+	struct zt_node_ident id, *nodes;
+	size_t nn;
+
+	ci_disabled(m, true);
+	assert_false(nas_granted(m, "ci-runner"));
+	assert_int_equal(zt_model_lookup_key(m, runner_pub, &id), -ENOENT);
+	assert_null(zt_model_view(m, &n.ci, &(uint64_t){ 0 }));	/* its session closes */
+	ci_disabled(m, false);
+	assert_true(nas_granted(m, "ci-runner"));
+	assert_int_equal(zt_model_lookup_key(m, runner_pub, &id), 0);
+	assert_false(nas_granted(m, "ci-builder"));
+	assert_int_equal(zt_model_lookup_key(m, expired_pub, &id), -ENOENT);
+	assert_int_equal(zt_model_nodes_of(m, ZT_K_DEVICE, "ci-builder", &nodes, &nn), 0);
+	assert_int_equal(nn, 1);
+	assert_int_equal(nodes[0].kind, ZT_NODE_DEVICE);
+	free(nodes);
+	assert_int_equal(zt_model_rm(m, ZT_K_DEVICE, "ci-builder", "uid:0", ctl_err,
+				     sizeof(ctl_err)), 0);
+	assert_null(zt_model_find(m, ZT_K_DEVICE, "ci-builder"));
+	assert_true(nas_granted(m, "ci-runner"));
+}
+
 static void test_key_expiry(void **state)
 {
 	struct zt_model *m = *state;
@@ -582,6 +623,7 @@ static void test_key_expiry(void **state)
 	free(gone);
 	assert_int_equal(audit_count(m, "device.key_expired", "ci-builder"), 1);
 	assert_false(nas_granted(m, "ci-builder"));
+	revocation_after_expiry(m, pub);
 	ctl_time = t0;
 }
 
