@@ -8,13 +8,15 @@
  * connection closes. It applies nothing: it records when each view came.
  *
  *   ctlload --connect IP:PORT --tokens FILE [--parallel P] [--time S]
- *           [--spread] [--verify]
+ *           [--spread] [--verify] [--save DIR]
  *
  * FILE holds one token per line (other lines ignored; "connector TOKEN": a
  * connector's, whose hello says so, as the controller wants). At most P nodes are
  * in their handshake at once (default 64); --spread binds node i to its own
  * 127.x.y.z source (the controller admits at most 8 handshakes from one
- * address). --verify checks each view's hash as the agent does. The process
+ * address). --verify checks each view's hash as the agent does. --save DIR
+ * appends each view node IDX receives to DIR/IDX.views as "T_NS VIEW_JSON"
+ * (a test reads what a node was told, and when). The process
  * stops by itself after S seconds (default 300), or on SIGINT/SIGTERM.
  *
  * Output on stdout, one line each (flushed every 100 ms):
@@ -70,6 +72,7 @@ static struct {
 	unsigned int n, next, handshaking, parallel, with_view, connected;
 	unsigned long views, closed;
 	bool spread, verify, ready_said;
+	const char *save_dir;
 	uint64_t start_ms, end_ms, last_stats_ms;
 } L = { .parallel = 64 };
 
@@ -104,6 +107,27 @@ static void on_established(void *ctx, struct zt_cp_conn *c, json_object *accept)
 	nd->kind = kind && !strcmp(kind, "connector") ? 'c' : 'd';
 }
 
+/* With --save: view message M of node ND, received at T, appended to DIR/IDX.views. */
+static void save_view(const struct lnode *nd, json_object *m, uint64_t t)
+{
+	char path[512];
+	json_object *view;
+	FILE *f;
+
+	if (!L.save_dir || !json_object_object_get_ex(m, "view", &view))
+		return;
+	snprintf(path, sizeof(path), "%s/%u.views", L.save_dir, nd->idx);
+	f = fopen(path, "a");
+	if (!f) {
+		fprintf(stderr, "ctlload: %s: %s\n", path, strerror(errno));
+		return;
+	}
+	fprintf(f, "%llu %s\n", (unsigned long long)t,
+		json_object_to_json_string_ext(view, JSON_C_TO_STRING_PLAIN |
+					       JSON_C_TO_STRING_NOSLASHESCAPE));
+	fclose(f);
+}
+
 /* A view: record its time, check its hash if asked, answer "applied". */
 static void on_message(void *ctx, struct zt_cp_conn *c, json_object *m)
 {
@@ -124,6 +148,7 @@ static void on_message(void *ctx, struct zt_cp_conn *c, json_object *m)
 	}
 	printf("view %u %c %llu %llu %llu\n", nd->idx, nd->kind, (unsigned long long)nd->id,
 	       (unsigned long long)rev, (unsigned long long)t);
+	save_view(nd, m, t);
 	L.views++;
 	if (!nd->has_view) {
 		nd->has_view = true;
@@ -314,7 +339,7 @@ static int parse_args(int argc, char **argv, const char **tokens, unsigned int *
 		{ "connect", required_argument, NULL, 'c' }, { "tokens", required_argument, NULL, 't' },
 		{ "parallel", required_argument, NULL, 'p' }, { "time", required_argument, NULL, 'T' },
 		{ "spread", no_argument, NULL, 's' }, { "verify", no_argument, NULL, 'v' },
-		{ 0 },
+		{ "save", required_argument, NULL, 'S' }, { 0 },
 	};
 	const char *connect_to = NULL;
 	char host[64];
@@ -328,6 +353,7 @@ static int parse_args(int argc, char **argv, const char **tokens, unsigned int *
 		case 'T': *secs = (unsigned int)strtoul(optarg, NULL, 10); break;
 		case 's': L.spread = true; break;
 		case 'v': L.verify = true; break;
+		case 'S': L.save_dir = optarg; break;
 		default: return -EINVAL;
 		}
 	}
@@ -368,7 +394,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (parse_args(argc, argv, &tokens, &secs)) {
 		fprintf(stderr, "usage: ctlload --connect IP:PORT --tokens FILE [--parallel P]"
-			" [--time S] [--spread] [--verify]\n");
+			" [--time S] [--spread] [--verify] [--save DIR]\n");
 		return 2;
 	}
 	ret = read_tokens(tokens);
