@@ -345,6 +345,18 @@ static __always_inline bool zt_device_granted(__u8 gen, __u32 rid, const struct 
 	return bpf_map_lookup_elem(&zt_grants, &gk) != NULL;
 }
 
+/* Is PORT one of the first N of a resource's listed ports? */
+static __always_inline bool zt_port_listed(const __u16 *ports, __u8 n, __u16 port)
+{
+	int i;
+
+#pragma unroll
+	for (i = 0; i < ZT_RES_LIST_PORTS; i++)
+		if (i < n && ports[i] == port)
+			return true;
+	return false;
+}
+
 /* Protocol and port policy; returns a deny reason or 0. */
 static __always_inline __u8 zt_check_l4(__u8 gen, __u32 rid, const struct zt_resource *res,
 					const struct zt_pkt *p)
@@ -355,10 +367,16 @@ static __always_inline __u8 zt_check_l4(__u8 gen, __u32 rid, const struct zt_res
 	case ZT_IPPROTO_TCP:
 		if (res->flags & ZT_RES_TCP_ALL)
 			return 0;
+		if (res->flags & ZT_RES_TCP_LIST)
+			return zt_port_listed(res->tcp_ports, res->ntcp, p->dport) ? 0 :
+										     ZT_REASON_PORT;
 		break;
 	case ZT_IPPROTO_UDP:
 		if (res->flags & ZT_RES_UDP_ALL)
 			return 0;
+		if (res->flags & ZT_RES_UDP_LIST)
+			return zt_port_listed(res->udp_ports, res->nudp, p->dport) ? 0 :
+										     ZT_REASON_PORT;
 		break;
 	case ZT_IPPROTO_ICMP:
 	case ZT_IPPROTO_ICMPV6:

@@ -206,6 +206,25 @@ static int add_ports(struct zt_image *img, uint32_t id, uint8_t proto,
 	return 0;
 }
 
+/*
+ * A short list (at most ZT_RES_LIST_PORTS ports, expanded) goes into the
+ * resource entry itself: the packet path then needs no zt_ports lookup.
+ * Returns true if LIST was put there (its ports get no zt_ports entries).
+ */
+static bool list_ports(const struct zt_port_list *list, __u16 *slots, __u8 *n)
+{
+	unsigned int i;
+	uint32_t port;
+
+	if (list->all || zt_ports_expanded(list) > ZT_RES_LIST_PORTS)
+		return false;
+	*n = 0;
+	for (i = 0; i < list->count; i++)
+		for (port = list->ranges[i].first; port <= list->ranges[i].last; port++)
+			slots[(*n)++] = (__u16)port;
+	return true;
+}
+
 static int add_resource(struct zt_image *img, const struct zt_resource_def *def)
 {
 	struct zt_res_ref ref = { .resource_id = def->id };
@@ -219,9 +238,15 @@ static int add_resource(struct zt_image *img, const struct zt_resource_def *def)
 		res.flags |= ZT_RES_UDP_ALL;
 	if (def->icmp)
 		res.flags |= ZT_RES_ICMP;
+	if (list_ports(&def->tcp, res.tcp_ports, &res.ntcp))
+		res.flags |= ZT_RES_TCP_LIST;
+	if (list_ports(&def->udp, res.udp_ports, &res.nudp))
+		res.flags |= ZT_RES_UDP_LIST;
 	ret = push_kv(img, ZT_MAP_RESOURCES, &idx, sizeof(idx), &res, sizeof(res));
-	ret = ret ?: add_ports(img, def->id, ZT_PROTO_TCP, &def->tcp);
-	ret = ret ?: add_ports(img, def->id, ZT_PROTO_UDP, &def->udp);
+	if (!ret && !(res.flags & ZT_RES_TCP_LIST))
+		ret = add_ports(img, def->id, ZT_PROTO_TCP, &def->tcp);
+	if (!ret && !(res.flags & ZT_RES_UDP_LIST))
+		ret = add_ports(img, def->id, ZT_PROTO_UDP, &def->udp);
 	if (ret || zt_resource_is_name(def))
 		return ret;	/* a name's addresses are the fake IPs the DNS server hands out */
 	if (zt_prefix_is_host(&def->prefix)) {

@@ -24,7 +24,7 @@
 struct zt_exact_binding;
 
 #define ZT_IMG_KEY_MAX	24	/* the largest generation-keyed key (zt_bind_key, zt_lpm_key) */
-#define ZT_IMG_VAL_MAX	8	/* the largest value (struct zt_resource) */
+#define ZT_IMG_VAL_MAX	28	/* the largest value (struct zt_resource) */
 
 /*
  * One map entry. For the hash and trie maps KEY is the map's key with its

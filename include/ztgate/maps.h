@@ -48,6 +48,11 @@
 #define ZT_RES_TCP_ALL		(1u << 1)
 #define ZT_RES_UDP_ALL		(1u << 2)
 #define ZT_RES_ICMP		(1u << 3)	/* ICMP echo / ICMPv6 echo allowed */
+#define ZT_RES_TCP_LIST		(1u << 4)	/* TCP allowed = zt_resource.tcp_ports[0..ntcp) */
+#define ZT_RES_UDP_LIST		(1u << 5)	/* UDP allowed = zt_resource.udp_ports[0..nudp) */
+
+/* At most this many ports of one protocol are held in the resource itself. */
+#define ZT_RES_LIST_PORTS	4
 
 /* zt_resource.deny_mode */
 #define ZT_DENY_DROP		0
@@ -120,16 +125,31 @@ struct zt_res_ref {
 	__u32 resource_id;
 };
 
-/* ARRAY "zt_resources", index gen * ZT_MAX_RESOURCES + resource_id. */
+/*
+ * ARRAY "zt_resources", index gen * ZT_MAX_RESOURCES + resource_id.
+ *
+ * A protocol whose allowed ports number at most ZT_RES_LIST_PORTS (the
+ * usual resource: 22 and 443) is held here, under ZT_RES_TCP_LIST or
+ * ZT_RES_UDP_LIST, and has no zt_ports entry: the packet path decides it
+ * from the entry it has already read, with no hash lookup, whether the
+ * port is allowed or denied (a flood of denied packets costs one lookup
+ * less per packet). An empty list (count 0) allows no port of it.
+ */
 struct zt_resource {
 	__u32 flags;			/* ZT_RES_* */
 	__u32 deny_mode;		/* ZT_DENY_* */
+	__u16 tcp_ports[ZT_RES_LIST_PORTS];	/* host byte order */
+	__u16 udp_ports[ZT_RES_LIST_PORTS];
+	__u8 ntcp;			/* slots used in tcp_ports */
+	__u8 nudp;
+	__u8 pad[2];
 };
 
 /*
  * HASH "zt_ports": present means allowed. Port ranges are expanded when the
  * policy is compiled, so the packet path does one hash lookup whatever the
- * number of rules; "all" is a resource flag, never expanded.
+ * number of rules; "all" is a resource flag, never expanded, and a short
+ * list lives in the resource itself (ZT_RES_TCP_LIST / ZT_RES_UDP_LIST).
  */
 struct zt_port_key {
 	__u32 resource_id;
@@ -232,9 +252,21 @@ struct zt_frag_val {
  * events lost to a full ring, and the scan detector's memo.
  */
 struct zt_evbudget {
+	/*
+	 * What a flood of denied packets touches, first and together (64
+	 * bytes): the deny-event bucket and the scan detector's memo, the
+	 * last denied (source, resource, port) this CPU counted, until the
+	 * end of its window (a flood of one denied flow is then no
+	 * shared-LRU work per packet).
+	 */
 	__u64 last_ns;
 	__u64 tokens_milli;		/* tokens * 1000 */
 	__u64 suppressed;		/* deny events dropped by the rate limit */
+	__u64 scan_seen_src[2];
+	__u64 scan_seen_until_ns;
+	__u32 scan_seen_rid;
+	__u16 scan_seen_port;
+	__u16 pad;
 	__u64 reply_last_ns;
 	__u64 reply_tokens_milli;
 	__u64 replies_suppressed;	/* rejects dropped instead: reply budget empty */
@@ -242,16 +274,6 @@ struct zt_evbudget {
 	__u64 scan_tokens_milli;
 	__u64 scan_suppressed;		/* scan events dropped by the rate limit */
 	__u64 ring_lost;		/* events not written: the ring buffer was full */
-	/*
-	 * The scan detector's per-CPU memo: the last denied (source,
-	 * resource, port) this CPU counted, until the end of its window. A
-	 * flood of one denied flow is then no shared-LRU work per packet.
-	 */
-	__u64 scan_seen_src[2];
-	__u64 scan_seen_until_ns;
-	__u32 scan_seen_rid;
-	__u16 scan_seen_port;
-	__u16 pad;
 };
 
 /* RINGBUF "zt_events" records. */

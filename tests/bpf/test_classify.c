@@ -185,6 +185,51 @@ static void test_tcp_udp_ports(void **st)
 	assert_int_equal(run_hook(H_TCE, t), 2);
 }
 
+/*
+ * Ports held in the resource itself (as the compiler writes lists of at
+ * most ZT_RES_LIST_PORTS): the same verdicts as zt_ports, every slot
+ * reached, unused slots (0) match nothing, an empty list allows nothing,
+ * and a stray zt_ports entry is not consulted for a listed protocol.
+ */
+static void test_listed_ports(void **st)
+{
+	(void)st;
+	set_cfg(0, 0);
+	assert_int_equal(zt_add_exact(&E, 0, "10.0.1.6", 12), 0);
+	assert_int_equal(zt_set_res(&E, 0, 12, 0, ZT_DENY_DROP), 0);
+	assert_int_equal(zt_list_port(&E, 0, 12, ZT_PROTO_TCP, 22), 0);
+	assert_int_equal(zt_list_port(&E, 0, 12, ZT_PROTO_TCP, 80), 0);
+	assert_int_equal(zt_list_port(&E, 0, 12, ZT_PROTO_TCP, 443), 0);
+	assert_int_equal(zt_list_port(&E, 0, 12, ZT_PROTO_TCP, 8443), 0);
+	assert_int_equal(zt_list_port(&E, 0, 12, ZT_PROTO_TCP, 9), -ENOSPC);
+	assert_int_equal(zt_list_port(&E, 0, 12, ZT_PROTO_UDP, 53), 0);
+	assert_int_equal(zt_add_ports(&E, 0, 12, ZT_PROTO_TCP, 25, 25), 0);	/* not consulted */
+
+	struct pspec t = { .src = "10.9.0.1", .dst = "10.0.1.6", .proto = 6, .sport = 40000,
+			   .tcp_flags = 2 };
+	t.dport = 22; expect_all(t, PASS);
+	t.dport = 80; expect_all(t, PASS);
+	t.dport = 443; expect_all(t, PASS);
+	t.dport = 8443; expect_all(t, PASS);
+	t.dport = 25; expect_all(t, DROP);
+	t.dport = 53; expect_all(t, DROP);	/* UDP's, not TCP's */
+	t.dport = 0; expect_all(t, DROP);
+
+	struct pspec u = { .src = "10.9.0.1", .dst = "10.0.1.6", .proto = 17, .sport = 40000,
+			   .payload = 4 };
+	u.dport = 53; expect_all(u, PASS);
+	u.dport = 0; expect_all(u, DROP);	/* the unused slots hold 0 */
+	u.dport = 22; expect_all(u, DROP);
+
+	/* An empty list: the protocol has no port at all. */
+	assert_int_equal(zt_set_res(&E, 0, 12, ZT_RES_UDP_LIST, ZT_DENY_DROP), 0);
+	assert_int_equal(zt_list_port(&E, 0, 12, ZT_PROTO_TCP, 22), 0);
+	t.dport = 22; expect_all(t, PASS);
+	t.dport = 80; expect_all(t, DROP);
+	u.dport = 53; expect_all(u, DROP);
+	u.dport = 0; expect_all(u, DROP);
+}
+
 static void test_all_flags_icmp(void **st)
 {
 	(void)st;
@@ -1663,6 +1708,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_passthrough),
 		cmocka_unit_test(test_tcp_udp_ports),
+		cmocka_unit_test(test_listed_ports),
 		cmocka_unit_test(test_all_flags_icmp),
 		cmocka_unit_test(test_cidr_lpm),
 		cmocka_unit_test(test_generation_flip),

@@ -125,7 +125,36 @@ static inline int zt_set_res(struct zt_env *e, uint8_t gen, uint32_t id, uint32_
 	return bpf_map_update_elem(e->fd[ZT_MAP_RESOURCES], &idx, &r, BPF_ANY);
 }
 
-/* A port range, expanded the way the policy compiler does. */
+/*
+ * PORT of PROTO into resource ID's own list (ZT_RES_TCP_LIST/UDP_LIST), as
+ * the policy compiler does for at most ZT_RES_LIST_PORTS ports; the
+ * resource must have been set first. -ENOSPC when the list is full.
+ */
+static inline int zt_list_port(struct zt_env *e, uint8_t gen, uint32_t id, uint8_t proto,
+			       uint16_t port)
+{
+	uint32_t idx = gen * ZT_MAX_RESOURCES + id;
+	struct zt_resource r;
+	int ret;
+
+	ret = bpf_map_lookup_elem(e->fd[ZT_MAP_RESOURCES], &idx, &r);
+	if (ret)
+		return ret;
+	if (proto == ZT_PROTO_TCP) {
+		if (r.ntcp >= ZT_RES_LIST_PORTS)
+			return -ENOSPC;
+		r.tcp_ports[r.ntcp++] = port;
+		r.flags |= ZT_RES_TCP_LIST;
+	} else {
+		if (r.nudp >= ZT_RES_LIST_PORTS)
+			return -ENOSPC;
+		r.udp_ports[r.nudp++] = port;
+		r.flags |= ZT_RES_UDP_LIST;
+	}
+	return bpf_map_update_elem(e->fd[ZT_MAP_RESOURCES], &idx, &r, BPF_ANY);
+}
+
+/* A port range in zt_ports, expanded the way the policy compiler does for longer lists. */
 static inline int zt_add_ports(struct zt_env *e, uint8_t gen, uint32_t id, uint8_t proto, uint16_t lo,
 			uint16_t hi)
 {

@@ -129,7 +129,8 @@ static void test_apply_and_flip(void **state)
 	assert_int_equal(gen, 1);
 	assert_int_equal(COUNT_EXACT(1), 2);
 	assert_int_equal(COUNT_PREFIX(1), 1);
-	assert_int_equal(COUNT_PORTS(1), 2 + 10 + 1 + 1);
+	/* web's twelve TCP ports; its UDP 53 and v6's 22 are held in their slots. */
+	assert_int_equal(COUNT_PORTS(1), 2 + 10);
 	assert_int_equal(COUNT_EXACT(0) + COUNT_PREFIX(0) + COUNT_PORTS(0), 0);
 
 	/* The exact entry and the resource slot, as the BPF side reads them. */
@@ -142,11 +143,20 @@ static void test_apply_and_flip(void **state)
 	}
 	idx = 1 * ZT_MAX_RESOURCES + zt_policy_find(&p, "web")->id;
 	assert_int_equal(bpf_map_lookup_elem(fds[ZT_MAP_RESOURCES], &idx, &res), 0);
-	assert_int_equal(res.flags, ZT_RES_PRESENT | ZT_RES_ICMP);
+	assert_int_equal(res.flags, ZT_RES_PRESENT | ZT_RES_ICMP | ZT_RES_UDP_LIST);
 	assert_int_equal(res.deny_mode, ZT_DENY_REJECT);
+	assert_int_equal(res.nudp, 1);
+	assert_int_equal(res.udp_ports[0], 53);
 	idx = 1 * ZT_MAX_RESOURCES + zt_policy_find(&p, "net")->id;
 	assert_int_equal(bpf_map_lookup_elem(fds[ZT_MAP_RESOURCES], &idx, &res), 0);
-	assert_int_equal(res.flags, ZT_RES_PRESENT | ZT_RES_TCP_ALL);
+	/* "all" TCP; no UDP port at all is an empty list. */
+	assert_int_equal(res.flags, ZT_RES_PRESENT | ZT_RES_TCP_ALL | ZT_RES_UDP_LIST);
+	assert_int_equal(res.nudp, 0);
+	idx = 1 * ZT_MAX_RESOURCES + zt_policy_find(&p, "v6")->id;
+	assert_int_equal(bpf_map_lookup_elem(fds[ZT_MAP_RESOURCES], &idx, &res), 0);
+	assert_int_equal(res.flags, ZT_RES_PRESENT | ZT_RES_TCP_LIST | ZT_RES_UDP_LIST);
+	assert_int_equal(res.ntcp, 1);
+	assert_int_equal(res.tcp_ports[0], 22);
 
 	/* An LPM lookup of an address inside the /16 finds "net". */
 	{
