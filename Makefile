@@ -240,7 +240,7 @@ fuzz-long: $(FUZZ_BINS)
 test-integration: all san
 	bash tests/integration/run.sh
 
-bench: all $(BUILD)/bench_classify $(BUILD)/bench_compile $(BUILD)/ctlload
+bench: all $(BUILD)/bench_classify $(BUILD)/bench_compile $(BUILD)/ctlload $(BUILD)/prog_ns
 	bash bench/run.sh
 
 demo: all
@@ -280,6 +280,10 @@ k8s-validate:
 # Per-packet cost of the classifier vs. number of resources (BPF_PROG_RUN, XDP).
 $(BUILD)/bench_classify: $(OBJ)/bench/bench_classify.o $(call obj,$(MODULE_SRCS)) $(BPF_OBJS)
 	$(CC) $(CFLAGS) $(filter-out %.bpf.o,$^) -o $@ $(LDLIBS)
+
+# An XDP program's in-kernel cost per packet in the real path (BPF run-time stats).
+$(BUILD)/prog_ns: $(OBJ)/bench/prog_ns.o
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 # What one policy change costs at 100,000 resources: full rewrite vs the diff.
 $(BUILD)/bench_compile: $(OBJ)/bench/bench_compile.o $(call obj,$(MODULE_SRCS)) $(BPF_OBJS)

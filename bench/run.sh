@@ -148,6 +148,33 @@ measure() {
 	(( RATE[$name] > 0 )) || fail "$name: counter $counter did not move"
 }
 
+declare -A PROG_NS
+# prog_cost NAME CFG PROG: under a flood with CFG, what the XDP program PROG
+# costs per packet as the kernel times it (bench/prog_ns: BPF run-time
+# statistics, on only for these 3 s, never during a rate window above: they
+# add two clock reads to every run). PROG_NS[NAME] in ns, "-" if unknown.
+prog_cost() {
+	local name=$1 cfg=$2 prog=$3 tg r0 out
+	PROG_NS[$name]=-
+	[[ -x $ROOT/build/prog_ns ]] || { BENCH_FAILED+=("prog_ns missing"); return 0; }
+	ip netns exec "$G" timeout -k 2 $((WARMUP + 3 + 5)) \
+		trafgen --dev g0 --conf "$cfg" --cpus "$CPUS" --num "$PKT_CAP" --no-sock-mem --notouch-irq --no-cpu-stats \
+		>"$ZT_TMP/trafgen-ns-$name.log" 2>&1 &
+	tg=$!
+	ZT_PIDS+=("$tg")
+	r0=$(rx_packets)
+	wait_until 5 bash -c "(( \$(ip -n $S -s -j link show dev s0 | jq '.[0].stats64.rx.packets') > $r0 + 1000 ))" ||
+		fail "$name: flood not arriving at s0: $(cat "$ZT_TMP/trafgen-ns-$name.log")"
+	sleep "$WARMUP"
+	if out=$("$ROOT/build/prog_ns" "$prog" 3); then
+		PROG_NS[$name]=$(awk '{ print $3 }' <<<"$out")
+		log "$name: $prog costs ${PROG_NS[$name]} ns per packet in the kernel ($(awk '{ print $2 }' <<<"$out") runs)"
+	else
+		BENCH_FAILED+=("prog_ns $prog")
+	fi
+	zt_kill_pid "$tg"
+}
+
 # ---------------------------------------------------------------------------
 section "(b1) no filter: flood to UDP $DENIED_PORT, no listener"
 measure nofilter "$ZT_TMP/denied.cfg" udp_noports
@@ -200,12 +227,14 @@ section "(b5) control: the veth XDP floor (bare XDP_DROP / XDP_PASS, no classifi
 rx_counter() { rx_packets; }
 zt_xdp_const "$S" s0 drop xdpdrv
 measure floor_native "$ZT_TMP/denied.cfg" rx_counter
+prog_cost floor_native "$ZT_TMP/denied.cfg" xdp_drop
 zt_xdp_off "$S" s0
 zt_xdp_const "$S" s0 drop xdpgeneric
 measure floor_generic "$ZT_TMP/denied.cfg" rx_counter
 zt_xdp_off "$S" s0
 zt_xdp_const "$S" s0 pass xdpdrv
 measure floor_pass "$ZT_TMP/allowed.cfg" udp_noports
+prog_cost floor_pass "$ZT_TMP/allowed.cfg" xdp_pass
 zt_xdp_off "$S" s0
 
 # ---------------------------------------------------------------------------
@@ -225,9 +254,11 @@ xdpgeneric) XDP_MODE="generic/skb" ;;
 esac
 log "XDP attach on s0: '$XDP_MODE' ($(ip -n "$S" -d link show dev s0 | grep -E 'prog/xdp' | head -n 1 | sed 's/^ *//'))"
 measure xdp_deny "$ZT_TMP/denied.cfg" xdp_denied
+prog_cost xdp_deny "$ZT_TMP/denied.cfg" zt_xdp
 
 section "(b4) ztgate XDP on s0: allowed path (flood to allowed UDP $ALLOWED_PORT, no listener)"
 measure xdp_allow "$ZT_TMP/allowed.cfg" udp_noports
+prog_cost xdp_allow "$ZT_TMP/allowed.cfg" zt_xdp
 A=$(xdp_allowed)
 (( A > 0 )) || fail "the XDP program counted no allowed packets"
 ztc stats
@@ -259,6 +290,10 @@ R_FLOOR_PASS=$(ratio "${RATE[xdp_allow]}" "${RATE[floor_pass]}")
 echo "ztgate XDP drop / bare native XDP_DROP: ${R_FLOOR_DROP}x  (target >= 0.90; how much of the veth XDP ceiling ztgate keeps)"
 echo "bare native XDP_DROP / best nftables:   $(ratio "${RXRATE[floor_native]}" "${RATE[$best_nft]}")x  (the most any XDP program could show here)"
 echo "ztgate XDP allowed / bare XDP_PASS:     ${R_FLOOR_PASS}x  (target >= 0.95; ztgate's own cost on the allowed path)"
+ns_diff() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "-" && b != "-") printf "%+.1f", a - b; else print "n/a" }'; }
+echo "in-kernel ns/packet (BPF run-time stats, both with the same timing overhead):"
+echo "  ztgate deny ${PROG_NS[xdp_deny]} vs bare XDP_DROP ${PROG_NS[floor_native]}: $(ns_diff "${PROG_NS[xdp_deny]}" "${PROG_NS[floor_native]}") ns"
+echo "  ztgate allowed ${PROG_NS[xdp_allow]} vs bare XDP_PASS ${PROG_NS[floor_pass]}: $(ns_diff "${PROG_NS[xdp_allow]}" "${PROG_NS[floor_pass]}") ns"
 awk -v r="$R_DROP" 'BEGIN { exit !(r >= 3) }' ||
 	echo "NOTE: XDP drop below 3x nftables here. On veth with a PF_PACKET generator every packet
       is an skb built by the sender; native XDP on veth must turn it back into an xdp_buff
