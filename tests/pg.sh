@@ -63,8 +63,10 @@ zt_pg_start() {
 		# TCP only inside the test's namespace: its loopback, its own port space.
 		zt_pg_certs "$ZT_PG_DIR" "$user"
 		in_ns=(ip netns exec "$netns")
-		opts="-c listen_addresses=127.0.0.1 -k $ZT_PG_DIR -c fsync=off -c ssl=on"
-		opts+=" -c ssl_cert_file=$ZT_PG_DIR/server.crt -c ssl_key_file=$ZT_PG_DIR/server.key"
+		opts="-c listen_addresses=127.0.0.1 -k $ZT_PG_DIR -c fsync=off"
+		# In the file, not -c: ALTER SYSTEM SET ssl = off (a test) overrides it.
+		printf "ssl = on\nssl_cert_file = '%s'\nssl_key_file = '%s'\n" "$ZT_PG_DIR/server.crt" \
+			"$ZT_PG_DIR/server.key" >>"$ZT_PG_DIR/data/postgresql.conf"
 	fi
 	"${in_ns[@]}" runuser -u "$user" -- "$ZT_PG_BIN/pg_ctl" -D "$ZT_PG_DIR/data" \
 		-l "$ZT_PG_DIR/server.log" -o "$opts" -w start >/dev/null ||
