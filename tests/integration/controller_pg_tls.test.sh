@@ -115,7 +115,7 @@ log "ok: the controller's connections (port|ssl|version): $(tls_sessions | zt_on
 maps=/proc/$DAEMON_PID/maps
 grep -q 'android/libcrypto\.so\.0' "$maps" || fail "BoringSSL is not mapped"
 grep -q '/libssl\.so\.3' "$maps" || fail "OpenSSL's libssl is not mapped"
-log "ok: one process, both mapped: $(grep -oE '[^/ ]*/(libcrypto|libssl)\.so\.[0-9]+' "$maps" | sort -u | zt_oneline)"
+log "ok: one process, both mapped: $(grep -oE '[^/ ]*/(libcrypto|libssl)\.so\.[0-9]+' "$maps" | sort -u | zt_oneline) ($(grep VmRSS "/proc/$DAEMON_PID/status" | tr -s ' \t' ' '))"
 
 section "killed, restarted with sslmode=verify-full and the test CA"
 before=$(ztc admin export | jq -S .)

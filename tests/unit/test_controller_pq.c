@@ -25,6 +25,7 @@
 
 #include "controller/db.h"
 #include "controller/pq.h"
+#include "lib/clock.h"
 
 static char err[512];
 
@@ -42,12 +43,15 @@ static void test_keys_shared(void **state)
 	pthread_key_t mine, next;
 	int (*init)(uint64_t, const void *);
 	unsigned long (*err_get)(void);
+	uint64_t t0;
 
 	(void)state;
 	assert_int_equal(pthread_key_create(&mine, NULL), 0);
 	assert_int_equal(pthread_setspecific(mine, &mine), 0);
+	t0 = zt_mono_ns();
 	pq = zt_pq_load(err, sizeof(err));
 	assert_non_null(pq);
+	print_message("libpq's namespace loaded in %.1f ms\n", (double)(zt_mono_ns() - t0) / 1e6);
 	*(void **)&init = dlsym(pq->handle, "OPENSSL_init_crypto");
 	*(void **)&err_get = dlsym(pq->handle, "ERR_get_error");
 	assert_non_null(init);
