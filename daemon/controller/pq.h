@@ -18,7 +18,7 @@
  * with the namespace's own malloc; what the daemon passes in is only read.
  *
  * Callers: controller/db_pg.c (every libpq call goes through the table),
- * tests/unit/test_controller_pq.c.
+ * controller/pqns/keys.c (struct zt_pq_keys), tests/unit/test_controller_pq.c.
  */
 #ifndef ZT_CONTROLLER_PQ_H
 #define ZT_CONTROLLER_PQ_H

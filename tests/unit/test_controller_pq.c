@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 
 #include "controller/db.h"
 #include "controller/pq.h"
@@ -30,12 +31,13 @@
 static char err[512];
 
 /*
- * First, before libpq is loaded: a key of the process with a value; OpenSSL
- * in libpq's namespace starts (its init and error state take keys and set
- * them). The value stays ours, and OpenSSL's keys were taken from our
- * libc's table (the next one here is past them). Without pqns/keys.c the
- * namespace's libc hands out keys from 0 again and overwrites the values of
- * ours with the same numbers.
+ * First, before libpq is loaded: a key of the process with a value, and an
+ * error in BoringSSL's per-thread queue (kept under BoringSSL's own key);
+ * OpenSSL in libpq's namespace starts (its init and error state take keys
+ * and set them). Our value and BoringSSL's error stay, and OpenSSL's keys
+ * were taken from our libc's table (the next one here is past them).
+ * Without pqns/keys.c the namespace's libc hands out keys from 0 again and
+ * overwrites the values of ours with the same numbers.
  */
 static void test_keys_shared(void **state)
 {
@@ -48,6 +50,8 @@ static void test_keys_shared(void **state)
 	(void)state;
 	assert_int_equal(pthread_key_create(&mine, NULL), 0);
 	assert_int_equal(pthread_setspecific(mine, &mine), 0);
+	ERR_clear_error();
+	OPENSSL_PUT_ERROR(USER, 42);
 	t0 = zt_mono_ns();
 	pq = zt_pq_load(err, sizeof(err));
 	assert_non_null(pq);
@@ -59,6 +63,8 @@ static void test_keys_shared(void **state)
 	assert_int_equal(init(0, NULL), 1);
 	assert_int_equal(err_get(), 0);
 	assert_ptr_equal(pthread_getspecific(mine), &mine);
+	assert_int_equal(ERR_peek_error(), ERR_PACK(ERR_LIB_USER, 42));
+	ERR_clear_error();
 	assert_int_equal(pthread_key_create(&next, NULL), 0);
 	print_message("our key %u, the next one after OpenSSL's start %u\n", mine, next);
 	assert_true(next > mine + 1);
