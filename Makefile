@@ -28,7 +28,10 @@ INCLUDES    := -I. -Idaemon -Iinclude -I$(BUILD) -isystem $(BORINGSSL_INC) -isys
 CFLAGS_COMMON := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -g -MMD -MP $(INCLUDES)
 CFLAGS      ?= -O2
 SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-LDLIBS      := -lbpf -lxdp -ljson-c -lelf -lz -lcares -lnftables -lsystemd -lmicrohttpd -lsqlite3 -lpq $(CRYPTO_LIBS)
+# No -lpq: libpq (and its OpenSSL) is loaded at run time into a link-map
+# namespace of its own (daemon/controller/pq.c), away from BoringSSL; its
+# headers (-isystem above) give only the types. The .deb names libpq5.
+LDLIBS      := -lbpf -lxdp -ljson-c -lelf -lz -lcares -lnftables -lsystemd -lmicrohttpd -lsqlite3 $(CRYPTO_LIBS)
 
 BPF_CFLAGS  := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux -Ibpf -Iinclude \
 	-Wall -Wno-unused-function -Werror -MMD -MP
@@ -113,6 +116,16 @@ $(VERSION_OBJS): CFLAGS_COMMON += -DZT_VERSION='"$(VERSION)"'
 $(SAN_OBJ)/%.o: %.c | $(BPF_SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) -O1 $(SAN_FLAGS) -c $< -o $@
+
+# libpq's namespace's first object (daemon/controller/pqns/keys.c): no libc, no
+# sanitizer (nothing in that namespace is instrumented), carried inside pq.o.
+PQ_KEYS_SO := $(BUILD)/pq_keys.so
+$(PQ_KEYS_SO): daemon/controller/pqns/keys.c daemon/controller/pq.h | $(BUILD)
+	$(CC) -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE $(INCLUDES) -O2 -fPIC -shared -nostdlib \
+		-fno-stack-protector -Wl,-z,defs -s $< -o $@
+PQ_OBJS := $(call obj,daemon/controller/pq.c) $(call sanobj,daemon/controller/pq.c)
+$(PQ_OBJS): $(PQ_KEYS_SO)
+$(PQ_OBJS): CFLAGS_COMMON += -DZT_PQ_KEYS_SO='"$(PQ_KEYS_SO)"'
 
 $(BUILD)/ztgated: $(call obj,$(MAIN_SRC) $(MODULE_SRCS)) | $(BUILD)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * The controller's storage backend: a small interface over SQLite
- * (db_sqlite.c, the default) and PostgreSQL (db_pg.c, libpq), chosen by the
- * URL given to zt_db_open. SQL is written once for both: positional
- * parameters are spelled $1, $2, ... (PostgreSQL's way; the SQLite backend
- * turns them into ?1, ?2), every parameter and every value read back is
+ * (db_sqlite.c, the default) and PostgreSQL (db_pg.c, libpq loaded by
+ * pq.c), chosen by the URL given to zt_db_open. SQL is written once for
+ * both: positional parameters are spelled $1, $2, ... (PostgreSQL's way;
+ * the SQLite backend turns them into ?1, ?2), every parameter and every value read back is
  * text (NULL for SQL NULL), and the schema uses only types both know
  * (TEXT, BIGINT).
  *
@@ -104,9 +104,9 @@ struct zt_db_rows *zt_db_rows_new(size_t nrows, size_t ncols);
 int zt_db_sqlite_open(const char *path, struct zt_db **out, char *err, size_t errlen);
 int zt_db_pg_open(const char *conninfo, struct zt_db **out, char *err, size_t errlen);
 /*
- * Why URL may not be used (it asks for TLS or GSS encryption, which the
- * daemon refuses while libpq's OpenSSL sits beside BoringSSL): 0, or
- * -EPROTONOSUPPORT with one line in ERR.
+ * Whether URL can be tried: libpq loads (controller/pq.c, its own link-map
+ * namespace) and parses it. 0, or -ELIBACC (no libpq) / -EINVAL (libpq's
+ * reason) with one line in ERR.
  */
 int zt_db_pg_check_url(const char *conninfo, char *err, size_t errlen);
 

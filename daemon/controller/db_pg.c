@@ -4,21 +4,21 @@
  * one connection for statements, sent with PQexecParams (all parameters
  * text), results copied into zt_db_rows, reconnected when it broke outside
  * a transaction; a second connection LISTENs for the other controllers'
- * notifications. Connections never use TLS nor GSS encryption (libpq's
- * OpenSSL beside BoringSSL in one process, docs/CONTROLLER.md): both
- * default to disable and a URL that asks for them is refused. The
- * schema's SQL is the same as SQLite's. Opened by zt_db_open (db.c) for
- * postgresql:// URLs.
+ * notifications. libpq is not linked: every call goes through the table
+ * of pq.c, which loads it into its own link-map namespace, so its OpenSSL
+ * (sslmode=require, verify-full, ...) never meets the daemon's BoringSSL
+ * (docs/CONTROLLER.md "TLS to PostgreSQL"). Only libpq frees what libpq
+ * allocated (PQclear, PQfreemem, PQconninfoFree); values are copied out.
+ * The schema's SQL is the same as SQLite's. Opened by zt_db_open (db.c)
+ * for postgresql:// URLs.
  */
 #include <errno.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <libpq-fe.h>
-
 #include "controller/db.h"
+#include "controller/pq.h"
 
 struct pg_db {
 	struct zt_db base;
@@ -27,37 +27,38 @@ struct pg_db {
 	char *conninfo;
 };
 
-/* Before dbname, so that the URL (expanded in its place) may set them. */
-static const char *const conn_keys[] = { "sslmode", "gssencmode", "dbname", NULL };
+/* libpq's table (pq.c), set by zt_db_pg_check_url before any connection. */
+static const struct zt_pq *pq;
 
+/*
+ * The URL as libpq reads it, sslmode and the rest included (libpq's own
+ * defaults, sslmode=prefer, and its PG* environment apply as usual).
+ */
 static PGconn *connect_url(const char *conninfo)
 {
-	const char *vals[] = { "disable", "disable", conninfo, NULL };
+	static const char *const keys[] = { "dbname", NULL };
+	const char *vals[] = { conninfo, NULL };
 
-	return PQconnectdbParams(conn_keys, vals, 1);
+	return pq->PQconnectdbParams(keys, vals, 1);
 }
 
 int zt_db_pg_check_url(const char *conninfo, char *err, size_t errlen)
 {
-	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
-	int ret = 0;
+	PQconninfoOption *opts;
+	char *why = NULL;
 
+	if (!pq && !(pq = zt_pq_load(err, errlen)))
+		return -ELIBACC;
+	opts = pq->PQconninfoParse(conninfo, &why);
 	if (!opts) {
-		snprintf(err, errlen, "--db: not a valid PostgreSQL URL");
+		/* libpq's reason (an unknown option, a bad value), its first line. */
+		snprintf(err, errlen, "--db: not a valid PostgreSQL URL: %.*s",
+			 why ? (int)strcspn(why, "\n") : 0, why ? why : "");
+		pq->PQfreemem(why);
 		return -EINVAL;
 	}
-	for (PQconninfoOption *o = opts; o->keyword && !ret; o++) {
-		bool ssl = !strcmp(o->keyword, "sslmode"), gss = !strcmp(o->keyword, "gssencmode");
-
-		if ((!ssl && !gss) || !o->val || !*o->val || !strcmp(o->val, "disable"))
-			continue;
-		snprintf(err, errlen, "--db: %s=%s refused: ztgated links BoringSSL and libpq's TLS"
-			 " would load OpenSSL beside it; connect over a Unix socket, or through a local"
-			 " pgbouncer or stunnel that does TLS to the server", o->keyword, o->val);
-		ret = -EPROTONOSUPPORT;
-	}
-	PQconninfoFree(opts);
-	return ret;
+	pq->PQconninfoFree(opts);
+	return 0;
 }
 
 static PGconn *conn_of(struct zt_db *db)
@@ -75,20 +76,20 @@ static int fail(const char *msg, char *err, size_t errlen)
 static PGresult *run(struct zt_db *db, const char *sql, int nparams, const char *const *params,
 		     char *err, size_t errlen)
 {
-	PGresult *res = PQexecParams(conn_of(db), sql, nparams, NULL, params, NULL, NULL, 0);
-	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	PGresult *res = pq->PQexecParams(conn_of(db), sql, nparams, NULL, params, NULL, NULL, 0);
+	ExecStatusType st = res ? pq->PQresultStatus(res) : PGRES_FATAL_ERROR;
 
 	/* The server went away and came back: outside a transaction, reconnect once. */
-	if (st == PGRES_FATAL_ERROR && !db->in_tx && PQstatus(conn_of(db)) == CONNECTION_BAD) {
-		PQclear(res);
-		PQreset(conn_of(db));
-		res = PQexecParams(conn_of(db), sql, nparams, NULL, params, NULL, NULL, 0);
-		st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	if (st == PGRES_FATAL_ERROR && !db->in_tx && pq->PQstatus(conn_of(db)) == CONNECTION_BAD) {
+		pq->PQclear(res);
+		pq->PQreset(conn_of(db));
+		res = pq->PQexecParams(conn_of(db), sql, nparams, NULL, params, NULL, NULL, 0);
+		st = res ? pq->PQresultStatus(res) : PGRES_FATAL_ERROR;
 	}
 
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		fail(res ? PQresultErrorMessage(res) : PQerrorMessage(conn_of(db)), err, errlen);
-		PQclear(res);
+		fail(res ? pq->PQresultErrorMessage(res) : pq->PQerrorMessage(conn_of(db)), err, errlen);
+		pq->PQclear(res);
 		return NULL;
 	}
 	return res;
@@ -101,7 +102,7 @@ static int pg_exec(struct zt_db *db, const char *sql, int nparams, const char *c
 
 	if (!res)
 		return -EIO;
-	PQclear(res);
+	pq->PQclear(res);
 	return 0;
 }
 
@@ -114,14 +115,14 @@ static int pg_query(struct zt_db *db, const char *sql, int nparams, const char *
 
 	if (!res)
 		return -EIO;
-	nr = (size_t)PQntuples(res);
-	nc = (size_t)PQnfields(res);
+	nr = (size_t)pq->PQntuples(res);
+	nc = (size_t)pq->PQnfields(res);
 	rows = zt_db_rows_new(nr, nc);
 	for (size_t r = 0; rows && r < nr; r++) {
 		for (size_t c = 0; c < nc; c++) {
-			if (PQgetisnull(res, (int)r, (int)c))
+			if (pq->PQgetisnull(res, (int)r, (int)c))
 				continue;
-			rows->cells[r * nc + c] = strdup(PQgetvalue(res, (int)r, (int)c));
+			rows->cells[r * nc + c] = strdup(pq->PQgetvalue(res, (int)r, (int)c));
 			if (!rows->cells[r * nc + c]) {
 				zt_db_rows_free(rows);
 				rows = NULL;
@@ -129,7 +130,7 @@ static int pg_query(struct zt_db *db, const char *sql, int nparams, const char *
 			}
 		}
 	}
-	PQclear(res);
+	pq->PQclear(res);
 	if (!rows) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
@@ -140,12 +141,12 @@ static int pg_query(struct zt_db *db, const char *sql, int nparams, const char *
 
 static int pg_script(struct zt_db *db, const char *sql, char *err, size_t errlen)
 {
-	PGresult *res = PQexec(conn_of(db), sql);
+	PGresult *res = pq->PQexec(conn_of(db), sql);
 	int ret = 0;
 
-	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
-		ret = fail(res ? PQresultErrorMessage(res) : PQerrorMessage(conn_of(db)), err, errlen);
-	PQclear(res);
+	if (!res || pq->PQresultStatus(res) != PGRES_COMMAND_OK)
+		ret = fail(res ? pq->PQresultErrorMessage(res) : pq->PQerrorMessage(conn_of(db)), err, errlen);
+	pq->PQclear(res);
 	return ret;
 }
 
@@ -153,7 +154,7 @@ static void pg_unlisten(struct zt_db *db)
 {
 	struct pg_db *p = (struct pg_db *)db;
 
-	PQfinish(p->listener);
+	pq->PQfinish(p->listener);
 	p->listener = NULL;
 }
 
@@ -166,28 +167,28 @@ static int pg_listen(struct zt_db *db, const char *const *channels, size_t n, ch
 
 	pg_unlisten(db);
 	p->listener = connect_url(p->conninfo);
-	if (!p->listener || PQstatus(p->listener) != CONNECTION_OK) {
-		ret = fail(p->listener ? PQerrorMessage(p->listener) : "cannot connect", err, errlen);
+	if (!p->listener || pq->PQstatus(p->listener) != CONNECTION_OK) {
+		ret = fail(p->listener ? pq->PQerrorMessage(p->listener) : "cannot connect", err, errlen);
 		goto out;
 	}
 	for (size_t i = 0; i < n && !ret; i++) {
 		PGresult *res;
 
 		snprintf(sql, sizeof(sql), "LISTEN %s", channels[i]);
-		res = PQexec(p->listener, sql);
-		if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
-			ret = fail(res ? PQresultErrorMessage(res) : PQerrorMessage(p->listener), err,
+		res = pq->PQexec(p->listener, sql);
+		if (!res || pq->PQresultStatus(res) != PGRES_COMMAND_OK)
+			ret = fail(res ? pq->PQresultErrorMessage(res) : pq->PQerrorMessage(p->listener), err,
 				   errlen);
-		PQclear(res);
+		pq->PQclear(res);
 	}
-	if (!ret && PQsetnonblocking(p->listener, 1))
-		ret = fail(PQerrorMessage(p->listener), err, errlen);
+	if (!ret && pq->PQsetnonblocking(p->listener, 1))
+		ret = fail(pq->PQerrorMessage(p->listener), err, errlen);
 out:
 	if (ret) {
 		pg_unlisten(db);
 		return ret;
 	}
-	return PQsocket(p->listener);
+	return pq->PQsocket(p->listener);
 }
 
 static int pg_notifications(struct zt_db *db, void (*fn)(void *arg, const char *channel,
@@ -196,11 +197,11 @@ static int pg_notifications(struct zt_db *db, void (*fn)(void *arg, const char *
 	struct pg_db *p = (struct pg_db *)db;
 	PGnotify *nt;
 
-	if (!p->listener || !PQconsumeInput(p->listener) || PQstatus(p->listener) != CONNECTION_OK)
+	if (!p->listener || !pq->PQconsumeInput(p->listener) || pq->PQstatus(p->listener) != CONNECTION_OK)
 		return -EIO;
-	while ((nt = PQnotifies(p->listener))) {
+	while ((nt = pq->PQnotifies(p->listener))) {
 		fn(arg, nt->relname, nt->extra);
-		PQfreemem(nt);
+		pq->PQfreemem(nt);
 	}
 	return 0;
 }
@@ -210,7 +211,7 @@ static void pg_close(struct zt_db *db)
 	struct pg_db *p = (struct pg_db *)db;
 
 	pg_unlisten(db);
-	PQfinish(p->conn);
+	pq->PQfinish(p->conn);
 	free(p->conninfo);
 	free(p);
 }
@@ -247,8 +248,8 @@ int zt_db_pg_open(const char *conninfo, struct zt_db **out, char *err, size_t er
 	snprintf(p->base.url, sizeof(p->base.url), "postgresql://%s",
 		 at ? at + 1 : conninfo + strcspn(conninfo, "/") + 2);
 	p->conn = connect_url(conninfo);
-	if (!p->conn || PQstatus(p->conn) != CONNECTION_OK) {
-		fail(p->conn ? PQerrorMessage(p->conn) : "cannot connect", err, errlen);
+	if (!p->conn || pq->PQstatus(p->conn) != CONNECTION_OK) {
+		fail(p->conn ? pq->PQerrorMessage(p->conn) : "cannot connect", err, errlen);
 		pg_close(&p->base);
 		return -EIO;
 	}

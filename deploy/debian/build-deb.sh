@@ -31,16 +31,26 @@ for page in ztgated ztgate; do
 done
 install -D -m 0644 "$root/README.md" "$stage/usr/share/doc/ztgate/README.md"
 
-# One package per shared library the binaries link directly (NEEDED).
+# One package per shared library the binaries link directly (NEEDED), and
+# per library ztgated loads at run time: libpq.so.5, which the controller
+# dlmopen()s into a namespace of its own (daemon/controller/pq.c) and so is
+# no NEEDED entry, found where the dynamic linker would find it.
 needed() { readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'; }
-depends=$(for bin in "$stage/usr/sbin/ztgated" "$stage/usr/bin/ztgate"; do
-		ldd "$bin" | awk -v want="$(needed "$bin" | paste -sd' ' -)" \
-			'BEGIN { n = split(want, w, " "); for (i = 1; i <= n; i++) need[w[i]] = 1 }
-			 /=> \// && ($1 in need) { print $3 }'
-	done | sort -u | while read -r lib; do
+runtime_libs=(libpq.so.5)
+depends=$({
+		for bin in "$stage/usr/sbin/ztgated" "$stage/usr/bin/ztgate"; do
+			ldd "$bin" | awk -v want="$(needed "$bin" | paste -sd' ' -)" \
+				'BEGIN { n = split(want, w, " "); for (i = 1; i <= n; i++) need[w[i]] = 1 }
+				 /=> \// && ($1 in need) { print $3 }'
+		done
+		for soname in "${runtime_libs[@]}"; do
+			ldconfig -p | awk -v s="$soname" '$1 == s { print $NF; exit }'
+		done
+	} | sort -u | while read -r lib; do
 		dpkg -S "$(readlink -f "$lib")" 2>/dev/null || dpkg -S "$lib" 2>/dev/null || true
 	done | cut -d: -f1 | sort -u | paste -sd, - | sed 's/,/, /g')
 [[ -n $depends ]] || { echo "build-deb: no dependencies found (ldd/dpkg -S)" >&2; exit 1; }
+[[ $depends == *libpq5* ]] || { echo "build-deb: libpq.so.5 not found (make deps): $depends" >&2; exit 1; }
 
 install -d "$stage/DEBIAN"
 sed -e "s/@VERSION@/$deb_version/" -e "s/@ARCH@/$arch/" -e "s/@DEPENDS@/$depends/" \

@@ -5,7 +5,9 @@
 #      it does not (a string port, a $(VAR) no ConfigMap has, Bidirectional
 #      without privileged, a file missing from the kustomization).
 #   2. make image; the image holds the binaries, their libraries, libxdp's
-#      dispatcher and nothing else.
+#      dispatcher, libpq and its libraries (loaded at run time: the
+#      controller in the image reaches the point of connecting) and nothing
+#      else.
 #   3. podman runs `ztgated enforce --xdp r0` from the image in a test
 #      namespace (--network ns:, standing in for hostNetwork) with exactly
 #      the DaemonSet's capabilities (read from enforce-daemonset.yaml, all
@@ -56,7 +58,7 @@ IMG=localhost/ztgate:$VERSION
 podman image exists "$IMG" || fail "image $IMG missing after make image"
 podman image exists localhost/ztgate:latest || fail "image ztgate:latest missing"
 # contents: exactly the rootfs (no shell, nothing else)
-extra=$(cd "$ZT_ROOT/build/image/rootfs" && find . -type f | grep -Ev '^\./usr/(s?bin/ztgated?|lib/x86_64-linux-gnu/(android/)?lib[^/]+\.so[.0-9]*|lib/x86_64-linux-gnu/bpf/xdp-dispatcher\.o)$|^\./lib64/ld-linux-x86-64\.so\.2$' || true)
+extra=$(cd "$ZT_ROOT/build/image/rootfs" && find . -type f | grep -Ev '^\./usr/(s?bin/ztgated?|lib/x86_64-linux-gnu/((android/)?lib[^/]+\.so[.0-9]*|ld-linux-x86-64\.so\.2)|lib/x86_64-linux-gnu/bpf/xdp-dispatcher\.o)$|^\./lib64/ld-linux-x86-64\.so\.2$' || true)
 [[ -z $extra ]] || fail "unexpected files in the image: $extra"
 log "image $IMG: $(podman image inspect -f '{{.Size}}' "$IMG") bytes"
 
@@ -72,6 +74,16 @@ if ! podman run --rm "${RUN_OPTS[@]}" --network none --entrypoint /usr/bin/ztgat
 		>"$ZT_TMP/probe.out" 2>&1 || fail "podman run: $(cat "$ZT_TMP/probe.out")"
 fi
 check "ztgate --version in the image is $VERSION" grep -qx "ztgate $VERSION" "$ZT_TMP/probe.out"
+# libpq is loaded at run time (dlmopen, daemon/controller/pq.c), with no ldd
+# line to bring it in: the controller in the image gets as far as connecting.
+"$ZT_ROOT/build/ztgate" keygen --out "$ZT_TMP/ctl.key" >/dev/null
+podman run --rm "${RUN_OPTS[@]}" --network none -v "$ZT_TMP/ctl.key:/ctl.key:ro" --tmpfs /var/lib/ztgate \
+	--tmpfs /run/ztgate "$IMG" controller --listen 127.0.0.1:7450 --key /ctl.key \
+	--db 'postgresql://ztgate@127.0.0.1:1/ztgate?sslmode=require' >/dev/null 2>"$ZT_TMP/pq.err" &&
+	fail "a controller without its database started"
+grep -q '^ztgated: database error: connection to server at "127.0.0.1", port 1 failed' "$ZT_TMP/pq.err" ||
+	fail "libpq in the image: $(cat "$ZT_TMP/pq.err")"
+log "ok: libpq loads in the image: $(head -n 1 "$ZT_TMP/pq.err")"
 
 # The DaemonSet's capabilities, as written there.
 CAPS=$(sed -n 's/^ *add: \[\(.*\)\]$/\1/p' "$K8S/enforce-daemonset.yaml" | head -n 1 | tr -d ' ')

@@ -17,8 +17,8 @@
 # same model on both and one audit chain that verifies on both; a
 # controller killed with SIGKILL: the nodes on it keep working, and the
 # connector, given both controllers (--controller twice), moves to the other
-# one, through which changes keep reaching it; a --db URL asking for TLS is
-# refused at start with one line.
+# one, through which changes keep reaching it. (TLS to PostgreSQL:
+# controller_pg_tls.test.sh.)
 set -euo pipefail
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/../lib.sh"
@@ -52,14 +52,6 @@ adm() { local c=$1; shift; zt_cli "ctl$c" admin "$@"; }
 admin_ok() { adm "$@" 2>"$ZT_TMP/adm.err" || fail "ztgate admin $*: $(cat "$ZT_TMP/adm.err")"; }
 token_of() { tail -n 1 | tr -d '[:space:]'; }
 log "ok: controllers A and B on $(adm a --json status | jq -r .db)"
-rc=0
-"$ZTGATED" controller --listen 127.0.0.1:7999 --key "$ZT_TMP/ctl.key" --db "$ZT_PG_URL&sslmode=require" \
-	--state-dir "$ZT_TMP/tls" --socket "$ZT_TMP/tls.sock" >/dev/null 2>"$ZT_TMP/tls.err" || rc=$?
-(( rc != 0 )) || fail "a controller with sslmode=require started"
-if [[ $(wc -l <"$ZT_TMP/tls.err") != 1 ]] || ! grep -q "sslmode=require refused" "$ZT_TMP/tls.err"; then
-	fail "sslmode=require: want one line saying why, got: $(cat "$ZT_TMP/tls.err")"
-fi
-log "ok: TLS to PostgreSQL refused at start: $(cat "$ZT_TMP/tls.err")"
 
 section "2. the model through A, tokens from A and from B"
 admin_ok a network add office >/dev/null

@@ -5,7 +5,7 @@
 # (a) `make deb` builds build/ztgate_VERSION_ARCH.deb; installed with
 #     `dpkg --root` into a fresh tree it holds the binaries, the unit, the
 #     default config, man pages, completion and logrotate, and its Depends name
-#     the libraries the binaries link;
+#     the libraries the binaries link and libpq5 (loaded at run time);
 # (b) `systemd-analyze verify` accepts ztgated@client.service and
 #     ztgated@controller.service (with its drop-in) with the package's files
 #     in place (overlaid in a private mount namespace);
@@ -53,7 +53,7 @@ for f in /usr/sbin/ztgated /usr/bin/ztgate /lib/systemd/system/ztgated@.service 
 done
 log "contents: $(grep -c . <<<"$files") paths, among them: $(grep -E 'bin/|service|man8|completions|default|logrotate' <<<"$files" | zt_oneline)"
 deps=$(dpkg-deb -f "$deb" Depends)
-for lib in libbpf1 libxdp1 libjson-c5 libmicrohttpd12 libsystemd0 android-libboringssl; do
+for lib in libbpf1 libxdp1 libjson-c5 libmicrohttpd12 libsystemd0 android-libboringssl libpq5; do
 	grep -q "\b$lib\b" <<<"$deps" || fail "Depends lacks $lib: $deps"
 done
 for f in /etc/default/ztgated /etc/ztgate/controller.conf; do

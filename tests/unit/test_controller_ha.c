@@ -11,8 +11,8 @@
  * prune the change log to --keep-changes; each controller's node counts
  * reach the others' status;
  * enrollment retries by itself; connector endpoints are shared through the
- * runtime table (PostgreSQL); a URL asking for TLS or GSS encryption is
- * refused (libpq's OpenSSL beside BoringSSL).
+ * runtime table (PostgreSQL). libpq's loading and URLs:
+ * test_controller_pq.c.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -292,28 +292,6 @@ static void test_runtime_shared(void **state)
 	assert_int_equal(b->rev, a->rev);	/* runtime data moves no revision */
 }
 
-/* TLS and GSS encryption through libpq: refused with one line; disable is fine. */
-static void test_tls_refused(void **state)
-{
-	static const char *const bad[] = { "postgresql:///z?sslmode=require",
-					   "postgresql://db.example.com/z?sslmode=verify-full",
-					   "postgresql:///z?sslmode=prefer", "postgresql:///z?gssencmode=prefer" };
-	struct zt_db *db = NULL;
-
-	(void)state;
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(zt_db_pg_check_url(bad[i], ctl_err, sizeof(ctl_err)), -EPROTONOSUPPORT);
-		assert_non_null(strstr(ctl_err, "refused"));
-		assert_non_null(strstr(ctl_err, "Unix socket"));
-		assert_null(strchr(ctl_err, '\n'));
-	}
-	assert_int_equal(zt_db_open(bad[0], NULL, &db, ctl_err, sizeof(ctl_err)), -EPROTONOSUPPORT);
-	assert_null(db);
-	assert_int_equal(zt_db_pg_check_url("postgresql:///z?host=/tmp&sslmode=disable", ctl_err,
-					    sizeof(ctl_err)), 0);
-	assert_int_equal(zt_db_pg_check_url("postgresql:///z?host=/tmp", ctl_err, sizeof(ctl_err)), 0);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -323,7 +301,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_prune, setup2, teardown2),
 		cmocka_unit_test_setup_teardown(test_presence, setup2, teardown2),
 		cmocka_unit_test_setup_teardown(test_runtime_shared, setup2, teardown2),
-		cmocka_unit_test(test_tls_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
