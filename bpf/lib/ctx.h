@@ -66,8 +66,14 @@ static __always_inline int zt_load(void *ctx, const bool is_xdp, __u32 off, void
 
 static __always_inline __u32 zt_pkt_len(void *ctx, const bool is_xdp)
 {
+	/*
+	 * The XDP program is loaded without BPF_F_XDP_HAS_FRAGS (SEC("xdp")),
+	 * so it only ever sees linear packets: the buffer is the whole
+	 * packet, and the per-packet helper call bpf_xdp_get_buff_len is not
+	 * needed.
+	 */
 	if (is_xdp)
-		return bpf_xdp_get_buff_len(ctx);
+		return (__u32)(((struct xdp_md *)ctx)->data_end - ((struct xdp_md *)ctx)->data);
 	return ((struct __sk_buff *)ctx)->len;
 }
 
