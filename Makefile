@@ -240,7 +240,7 @@ fuzz-long: $(FUZZ_BINS)
 test-integration: all san
 	bash tests/integration/run.sh
 
-bench: all $(BUILD)/bench_classify $(BUILD)/bench_compile $(BUILD)/ctlload
+bench: all $(BUILD)/bench_classify $(BUILD)/bench_compile $(BUILD)/bench_audit $(BUILD)/ctlload
 	bash bench/run.sh
 
 demo: all
@@ -283,6 +283,10 @@ $(BUILD)/bench_classify: $(OBJ)/bench/bench_classify.o $(call obj,$(MODULE_SRCS)
 
 # What one policy change costs at 100,000 resources: full rewrite vs the diff.
 $(BUILD)/bench_compile: $(OBJ)/bench/bench_compile.o $(call obj,$(MODULE_SRCS)) $(BPF_OBJS)
+	$(CC) $(CFLAGS) $(filter-out %.bpf.o,$^) -o $@ $(LDLIBS)
+
+# 10,000 nodes' connect and disconnect audit records (the controller's queue).
+$(BUILD)/bench_audit: $(OBJ)/bench/bench_audit.o $(call obj,$(MODULE_SRCS)) $(BPF_OBJS)
 	$(CC) $(CFLAGS) $(filter-out %.bpf.o,$^) -o $@ $(LDLIBS)
 
 # The controller's load generator (bench/controller.sh): N light nodes in one process.

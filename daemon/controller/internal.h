@@ -122,4 +122,19 @@ int zt_hours_parse(const char *s, int *start, int *end, unsigned int *days);
 bool zt_hours_allow(const char *s, int64_t now);
 int64_t zt_hours_next(const char *s, int64_t now);
 
+/*
+ * audit.c's queue inside a commit: the queued records appended first in the
+ * open transaction (*SEQ/HASH the chain's head, moved), then, once that
+ * transaction committed, dropped; freed with the model.
+ */
+struct zt_apending {
+	int64_t time;
+	char *actor, *action, *kind, *name;
+	json_object *detail;
+};
+int zt_audit_write_pending(struct zt_model *m, uint64_t *seq, char hash[65], char *err,
+			   size_t errlen);
+void zt_audit_pending_done(struct zt_model *m);
+void zt_audit_pending_free(struct zt_model *m);
+
 #endif
