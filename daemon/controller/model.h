@@ -101,6 +101,7 @@ struct zt_model {
 	int64_t (*now)(void);		/* the clock (tests replace it) */
 	struct zt_connlog *connlog;	/* connectors' connection lines (runtime, connlog.h) */
 	int64_t expiry_checked;		/* sessions that expired up to here were acted on */
+	int64_t tokens_pruned;		/* when the tokens table was last pruned (tokens.c) */
 	uint64_t keep_changes;		/* revisions the change log keeps (commit.c prunes) */
 	/*
 	 * Called after every commit for each node whose view it may change
@@ -305,6 +306,17 @@ int zt_model_token(struct zt_model *m, enum zt_kind kind, const char *name, int6
 int zt_model_tokens(struct zt_model *m, enum zt_kind kind, const char *name, int64_t ttl_s,
 		    int64_t key_ttl_s, const char *actor, size_t count,
 		    char (*texts)[ZT_TOKEN_TEXT_LEN + 1], int64_t *expires, char *err, size_t errlen);
+/*
+ * Tokens used, or expired unused, more than ZT_TOKENS_KEEP_S ago are
+ * deleted (a used one shown again is then "unknown token" rather than
+ * "already used"; the audit trail keeps its create and use records),
+ * audited "token.prune" with the count, at most once per
+ * ZT_TOKENS_PRUNE_EVERY_S (the role's expiry timer calls it; *NEXT: when
+ * to call again). The number deleted, or -errno with ERR.
+ */
+#define ZT_TOKENS_KEEP_S	(7 * 86400)
+#define ZT_TOKENS_PRUNE_EVERY_S	3600
+int zt_model_prune_tokens(struct zt_model *m, int64_t *next, char *err, size_t errlen);
 /* "24h", "30m", "3600" (seconds), "7d" as seconds; -EINVAL. */
 int zt_parse_duration(const char *s, int64_t *out);
 

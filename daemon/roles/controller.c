@@ -163,7 +163,8 @@ static void expiry_arm(struct controller_role *cr, int64_t when, bool soon)
 /*
  * Sessions expired, allowed hours began or ended, service account keys
  * expired: their connectors' views move, expired keys' sessions close (like
- * a revoked device's); the timer goes to the earliest next one.
+ * a revoked device's); old tokens go (hourly); the timer goes to the
+ * earliest next one.
  */
 static void on_expiry(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 {
@@ -186,6 +187,10 @@ static void on_expiry(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 		zt_node_server_disconnect(cr->server, &gone[i]);
 	free(gone);
 	if (next_key && (!next || next_key < next))
+		next = next_key;
+	if (zt_model_prune_tokens(cr->model, &next_key, err, sizeof(err)) < 0)
+		zt_log("warn", "controller: tokens not pruned: %s (trying again)", err);
+	if (!next || next_key < next)
 		next = next_key;
 	expiry_arm(cr, next, false);
 }
