@@ -77,7 +77,7 @@ deps:
 		libclang-rt-14-dev libsystemd-dev libmicrohttpd-dev prometheus scdoc dpkg-dev systemd iproute2 nmap ncat nftables netsniff-ng \
 		iperf3 hping3 dnsutils dnsmasq-base dnsperf jq curl tcpdump socat procps util-linux \
 		iputils-ping python3 wireguard-go wireguard-tools conntrack coturn \
-		libsqlite3-dev sqlite3 libpq-dev postgresql-15 \
+		libsqlite3-dev sqlite3 libpq-dev postgresql-15 tzdata \
 		buildah podman runc nodejs
 	# npm: Debian's package, unless the nodejs installed already carries it
 	# (NodeSource's does, and conflicts with Debian's npm).

@@ -33,7 +33,8 @@ static const struct option resource_opts[] = {
 	OPT("alias", required_argument), { 0 }
 };
 static const struct option policy_opts[] = {
-	OPT("session-lifetime", required_argument), OPT("hours", required_argument), { 0 }
+	OPT("session-lifetime", required_argument), OPT("hours", required_argument),
+	OPT("tz", required_argument), { 0 }
 };
 static const struct option access_opts[] = {
 	OPT("group", required_argument), OPT("resource", required_argument),
@@ -118,7 +119,8 @@ const struct cli_cmd cli_admin_cmds[] = {
 	READ_RM("user", "EMAIL"),
 	ADD_SET("service-account", "NAME", sa_opts, "[--group G]... [--disable|--enable]"),
 	READ_RM("service-account", "NAME"),
-	ADD_SET("policy", "NAME", policy_opts, "[--session-lifetime 8h] [--hours '[Mon-Fri ]HH:MM-HH:MM']" ),
+	ADD_SET("policy", "NAME", policy_opts,
+		"[--session-lifetime 8h] [--hours '[Mon-Fri ]HH:MM-HH:MM']\n[--tz Europe/Berlin]" ),
 	READ_RM("policy", "NAME"),
 	{
 		.words = "admin access add", .usage = "--group G --resource R [--policy P]",

@@ -113,14 +113,17 @@ bool zt_grant_expired(const struct zt_model *m, const struct zt_mobj *acc,
 bool zt_device_key_expired(const struct zt_model *m, const struct zt_mobj *d);
 
 /*
- * hours.c: a policy's allowed hours "[DAYS ]HH:MM-HH:MM" (UTC, [start, end),
- * over midnight when start > end, DAYS the days a window starts on): the parse
- * (seconds of the day, a mask of days with bit 0 Sunday; -EINVAL), whether NOW
- * is inside, the next boundary after NOW where that answer moves (0: none).
+ * hours.c: a policy's allowed hours "[DAYS ]HH:MM-HH:MM" (wall-clock time in
+ * zone TZ, NULL or "" for UTC; [start, end), over midnight when start > end,
+ * DAYS the days a window starts on): the parse (seconds of the day, a mask of
+ * days with bit 0 Sunday; -EINVAL), whether NOW is inside, the next boundary
+ * after NOW where that answer moves (0: none). zt_tz_check: TZ is a zone of
+ * the system's tz database (0), not a zone name (-EINVAL), unknown (-ENOENT).
  */
 int zt_hours_parse(const char *s, int *start, int *end, unsigned int *days);
-bool zt_hours_allow(const char *s, int64_t now);
-int64_t zt_hours_next(const char *s, int64_t now);
+bool zt_hours_allow(const char *s, const char *tz, int64_t now);
+int64_t zt_hours_next(const char *s, const char *tz, int64_t now);
+int zt_tz_check(const char *tz);
 
 /*
  * audit.c's queue inside a commit: the queued records appended first in the

@@ -8,7 +8,9 @@
 # --verify, a controller killed with SIGKILL that restarts with its state,
 # and a tampered audit record found by --verify; API keys and remote admin
 # over the node port (read-only refused a write, read-write works, the
-# actor api-key:NAME, expired and removed keys refused); then the same controller
+# actor api-key:NAME, expired and removed keys refused); a service account's
+# key expiring; allowed hours in a time zone (an unknown
+# zone refused); then the same controller
 # on a throwaway PostgreSQL 15 (tests/pg.sh): --db postgresql://..., the
 # state kept across a SIGKILL.
 #
@@ -115,6 +117,14 @@ expect_fail "key expiry of a user's device" "for service accounts' keys" \
 	admin device token --user alice@example.com --key-expires 90d
 expect_fail "missing --network" "missing --network" admin connector add gw2
 expect_fail "unknown command word" "unknown subcommand" admin network frob
+ztc admin policy add office-hours --hours 'Mon-Fri 09:00-17:00' --tz Europe/Berlin >/dev/null ||
+	fail "policy add --tz"
+[[ $(ztc --json admin policy show office-hours | jq -r '.object.tz') == Europe/Berlin ]] ||
+	fail "policy show lacks the zone"
+expect_fail "unknown time zone" "unknown time zone 'Europe/Berln'" \
+	admin policy add late --hours '09:00-17:00' --tz Europe/Berln
+expect_fail "unknown time zone on set" "unknown time zone 'Mars/Olympus'" \
+	admin policy set office-hours --tz Mars/Olympus
 
 section "audit"
 ztc admin audit | tee "$ZT_TMP/audit" | head -n 5

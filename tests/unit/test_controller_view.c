@@ -411,7 +411,7 @@ static bool nas_granted(struct zt_model *m, const char *dev)
 }
 
 /*
- * Allowed hours (UTC, [start, end)): the window itself at and around its
+ * Allowed hours (UTC or a zone, [start, end)): the window itself at and around its
  * boundaries and over midnight; a rule with such a policy grants only inside
  * it, to users' and service accounts' devices alike; the timer's walk lands
  * on each boundary and tells the rule's connectors only.
@@ -423,43 +423,43 @@ static void test_allowed_hours(void **state)
 
 	assert_int_equal(t0 - day, 8 * 3600);
 	/* The window: inside, outside, at both boundaries; over midnight. */
-	assert_false(zt_hours_allow("09:00-17:00", day + 9 * 3600 - 1));
-	assert_true(zt_hours_allow("09:00-17:00", day + 9 * 3600));
-	assert_true(zt_hours_allow("09:00-17:00", day + 17 * 3600 - 1));
-	assert_false(zt_hours_allow("09:00-17:00", day + 17 * 3600));
-	assert_true(zt_hours_allow("22:00-06:00", day + 23 * 3600));
-	assert_true(zt_hours_allow("22:00-06:00", day + 3600));
-	assert_false(zt_hours_allow("22:00-06:00", day + 6 * 3600));
-	assert_false(zt_hours_allow("22:00-06:00", day + 12 * 3600));
-	assert_false(zt_hours_allow("bogus", day + 12 * 3600));		/* fails closed */
-	assert_int_equal(zt_hours_next("09:00-17:00", day + 8 * 3600), day + 9 * 3600);
-	assert_int_equal(zt_hours_next("09:00-17:00", day + 9 * 3600), day + 17 * 3600);
-	assert_int_equal(zt_hours_next("09:00-17:00", day + 17 * 3600), day + 86400 + 9 * 3600);
-	assert_int_equal(zt_hours_next("22:00-06:00", day + 23 * 3600), day + 86400 + 6 * 3600);
+	assert_false(zt_hours_allow("09:00-17:00", NULL, day + 9 * 3600 - 1));
+	assert_true(zt_hours_allow("09:00-17:00", NULL, day + 9 * 3600));
+	assert_true(zt_hours_allow("09:00-17:00", NULL, day + 17 * 3600 - 1));
+	assert_false(zt_hours_allow("09:00-17:00", NULL, day + 17 * 3600));
+	assert_true(zt_hours_allow("22:00-06:00", NULL, day + 23 * 3600));
+	assert_true(zt_hours_allow("22:00-06:00", NULL, day + 3600));
+	assert_false(zt_hours_allow("22:00-06:00", NULL, day + 6 * 3600));
+	assert_false(zt_hours_allow("22:00-06:00", NULL, day + 12 * 3600));
+	assert_false(zt_hours_allow("bogus", NULL, day + 12 * 3600));		/* fails closed */
+	assert_int_equal(zt_hours_next("09:00-17:00", NULL, day + 8 * 3600), day + 9 * 3600);
+	assert_int_equal(zt_hours_next("09:00-17:00", NULL, day + 9 * 3600), day + 17 * 3600);
+	assert_int_equal(zt_hours_next("09:00-17:00", NULL, day + 17 * 3600), day + 86400 + 9 * 3600);
+	assert_int_equal(zt_hours_next("22:00-06:00", NULL, day + 23 * 3600), day + 86400 + 6 * 3600);
 	/* Days of the week (ctl_time is a Friday): the day a window starts on. */
-	assert_true(zt_hours_allow("Mon-Fri 09:00-17:00", day + 10 * 3600));
-	assert_false(zt_hours_allow("Mon-Fri 09:00-17:00", day + 86400 + 10 * 3600));
-	assert_true(zt_hours_allow("sat,Sun 09:00-17:00", day + 2 * 86400 + 10 * 3600));
-	assert_false(zt_hours_allow("Sat,Sun 09:00-17:00", day + 3 * 86400 + 10 * 3600));
-	assert_true(zt_hours_allow("Fri 22:00-06:00", day + 23 * 3600));
-	assert_true(zt_hours_allow("Fri 22:00-06:00", day + 86400 + 5 * 3600));	/* Saturday */
-	assert_false(zt_hours_allow("Fri 22:00-06:00", day + 5 * 3600));	/* Thursday's */
-	assert_false(zt_hours_allow("Fri 22:00-06:00", day + 86400 + 23 * 3600));
-	assert_true(zt_hours_allow("Fri-Mon 09:00-17:00", day + 3 * 86400 + 10 * 3600));
-	assert_false(zt_hours_allow("Fri-Mon 09:00-17:00", day + 4 * 86400 + 10 * 3600));
-	assert_false(zt_hours_allow("Mon, 09:00-17:00", day + 3 * 86400 + 10 * 3600));
-	assert_false(zt_hours_allow("Monday 09:00-17:00", day + 3 * 86400 + 10 * 3600));
+	assert_true(zt_hours_allow("Mon-Fri 09:00-17:00", NULL, day + 10 * 3600));
+	assert_false(zt_hours_allow("Mon-Fri 09:00-17:00", NULL, day + 86400 + 10 * 3600));
+	assert_true(zt_hours_allow("sat,Sun 09:00-17:00", NULL, day + 2 * 86400 + 10 * 3600));
+	assert_false(zt_hours_allow("Sat,Sun 09:00-17:00", NULL, day + 3 * 86400 + 10 * 3600));
+	assert_true(zt_hours_allow("Fri 22:00-06:00", NULL, day + 23 * 3600));
+	assert_true(zt_hours_allow("Fri 22:00-06:00", NULL, day + 86400 + 5 * 3600));	/* Saturday */
+	assert_false(zt_hours_allow("Fri 22:00-06:00", NULL, day + 5 * 3600));	/* Thursday's */
+	assert_false(zt_hours_allow("Fri 22:00-06:00", NULL, day + 86400 + 23 * 3600));
+	assert_true(zt_hours_allow("Fri-Mon 09:00-17:00", NULL, day + 3 * 86400 + 10 * 3600));
+	assert_false(zt_hours_allow("Fri-Mon 09:00-17:00", NULL, day + 4 * 86400 + 10 * 3600));
+	assert_false(zt_hours_allow("Mon, 09:00-17:00", NULL, day + 3 * 86400 + 10 * 3600));
+	assert_false(zt_hours_allow("Monday 09:00-17:00", NULL, day + 3 * 86400 + 10 * 3600));
 	/* Friday 17:00 to Monday 09:00: the weekend has no boundary. */
-	assert_int_equal(zt_hours_next("Mon-Fri 09:00-17:00", day + 17 * 3600),
+	assert_int_equal(zt_hours_next("Mon-Fri 09:00-17:00", NULL, day + 17 * 3600),
 			 day + 3 * 86400 + 9 * 3600);
 
 	world(m);
 	ctl_add_fails(m, ZT_K_POLICY, "same", "{\"hours\":\"09:00-09:00\"}", -EINVAL,
-		      "invalid hours '09:00-09:00': [Mon-Fri ]HH:MM-HH:MM (UTC), start and end differ");
+		      "invalid hours '09:00-09:00': [Mon-Fri ]HH:MM-HH:MM (UTC, or --tz), start and end differ");
 	ctl_add_fails(m, ZT_K_POLICY, "late", "{\"hours\":\"24:00-01:00\"}", -EINVAL,
-		      "invalid hours '24:00-01:00': [Mon-Fri ]HH:MM-HH:MM (UTC), start and end differ");
+		      "invalid hours '24:00-01:00': [Mon-Fri ]HH:MM-HH:MM (UTC, or --tz), start and end differ");
 	ctl_add_fails(m, ZT_K_POLICY, "typo", "{\"hours\":\"Mon-Fry 09:00-17:00\"}", -EINVAL,
-		      "invalid hours 'Mon-Fry 09:00-17:00': [Mon-Fri ]HH:MM-HH:MM (UTC), start and end differ");
+		      "invalid hours 'Mon-Fry 09:00-17:00': [Mon-Fri ]HH:MM-HH:MM (UTC, or --tz), start and end differ");
 	ctl_add(m, ZT_K_POLICY, "office", "{\"hours\":\"09:00-17:00\"}");
 	nas_policy(m, "office");
 	/* 08:00: no grant, the devices stay known (denied, counted). */
@@ -504,6 +504,20 @@ static void test_allowed_hours(void **state)
 	nas_policy(m, "");
 	assert_true(nas_granted(m, "alice-laptop"));
 	assert_int_equal(zt_model_expire(m), 0);
+	/*
+	 * In Europe/Berlin (test_controller_hours has the DST cases): 07:30 UTC is
+	 * 08:30 on Friday 2026-03-27 (CET, outside) and 09:30 on Monday 2026-03-30
+	 * (CEST, inside); the timer goes to the zone's boundaries.
+	 */
+	ctl_add(m, ZT_K_POLICY, "berlin", "{\"hours\":\"Mon-Fri 09:00-17:00\","
+		"\"tz\":\"Europe/Berlin\"}");
+	ctl_time = 1774569600 + 7 * 3600 + 1800;
+	nas_policy(m, "berlin");
+	assert_false(nas_granted(m, "alice-laptop"));
+	assert_int_equal(zt_model_expire(m), 1774569600 + 8 * 3600);
+	ctl_time = 1774828800 + 7 * 3600 + 1800;
+	assert_true(nas_granted(m, "alice-laptop"));
+	assert_int_equal(zt_model_expire(m), 1774828800 + 15 * 3600);
 	ctl_time = t0;
 }
 
