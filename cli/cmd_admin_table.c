@@ -45,6 +45,7 @@ static const struct option token_opts[] = {
 	OPT("expires", required_argument), OPT("count", required_argument),
 	OPT("key-expires", required_argument), { 0 }
 };
+static const struct option key_expires_opts[] = { OPT("key-expires", required_argument), { 0 } };
 static const struct option apply_opts[] = {
 	{ "file", required_argument, NULL, 'f' }, OPT("dry-run", no_argument), { 0 }
 };
@@ -158,6 +159,12 @@ const struct cli_cmd cli_admin_cmds[] = {
 	{
 		.words = "admin device show", .usage = "NAME", .summary = "one device",
 		.pos = { "NAME" }, .min_pos = 1, .run = cmd_admin,
+	},
+	{
+		.words = "admin device set", .usage = "NAME --key-expires D|never",
+		.summary = "renew a service account device's key in place: it expires D from now",
+		.opts = key_expires_opts, .pos = { "NAME" }, .min_pos = 1,
+		.required = { "key-expires" }, .run = cmd_admin,
 	},
 	{
 		.words = "admin device rm", .alias = "admin device remove", .usage = "NAME",

@@ -111,6 +111,14 @@ bool zt_grant_expired(const struct zt_model *m, const struct zt_mobj *acc,
 		      const struct zt_mobj *p, const struct zt_mobj *d);
 /* keys.c: whether service account device D's key expired ("key_expires" passed). */
 bool zt_device_key_expired(const struct zt_model *m, const struct zt_mobj *d);
+/*
+ * keys.c: `admin device set NAME --key-expires D|never` (ARGS "key_expires"):
+ * service account device OLD's body with its key expiring D from now (never:
+ * not at all) and its "key_expired" mark gone, into *OUT. -EINVAL with ERR
+ * (a user's device, a bad duration, nothing to change).
+ */
+int zt_device_key_renew(struct zt_model *m, const struct zt_mobj *old, json_object *args,
+			json_object **out, char *err, size_t errlen);
 
 /*
  * hours.c: a policy's allowed hours "[DAYS ]HH:MM-HH:MM" (wall-clock time in
