@@ -32,7 +32,6 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "controller/internal.h"
 
@@ -158,13 +157,19 @@ static void zone_leave(char *saved)
 /* zt_hours_next's zone is UTC: no TZ entered, offsets all 0. */
 static bool here_utc;
 
-/* Seconds east of UTC at T in the zone entered. */
-static long zone_offset_here(int64_t t)
+/* Seconds east of UTC at T in the zone TZ names (entered). */
+static long tz_offset(int64_t t)
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
 
-	return !here_utc && localtime_r(&tt, &tm) ? tm.tm_gmtoff : 0;
+	return localtime_r(&tt, &tm) ? tm.tm_gmtoff : 0;
+}
+
+/* Seconds east of UTC at T in zt_hours_next's zone. */
+static long zone_offset_here(int64_t t)
+{
+	return here_utc ? 0 : tz_offset(t);
 }
 
 /* The offset of zone TZ at T, cached: a compile asks for the same instant per grant. */
@@ -181,7 +186,7 @@ static long zone_offset(const char *tz, int64_t t)
 		if (cache[i].t == t && !strcmp(cache[i].tz, tz))
 			return cache[i].off;
 	zone_enter(tz, &saved);
-	off = zone_offset_here(t);
+	off = tz_offset(t);
 	zone_leave(saved);
 	next = (next + 1) % (sizeof(cache) / sizeof(cache[0]));
 	snprintf(cache[next].tz, sizeof(cache[next].tz), "%s", tz);

@@ -104,6 +104,10 @@ static void test_process_tz_untouched(void **state)
 	assert_true(zt_hours_allow("09:00-17:00", berlin, MAR30 + 7 * H));
 	assert_int_equal(zt_hours_next("09:00-17:00", NULL, MAR30), MAR30 + 9 * H);
 	assert_int_equal(zt_hours_next("09:00-17:00", berlin, MAR30), MAR30 + 7 * H);
+	/* A UTC walk just before does not make the next zone's answer UTC's. */
+	assert_int_equal(zt_hours_next("09:00-17:00", NULL, MAR30), MAR30 + 9 * H);
+	assert_true(zt_hours_allow("09:00-17:00", berlin, MAR30 + 7 * H + 1));
+	assert_false(zt_hours_allow("09:00-17:00", NULL, MAR30 + 7 * H + 1));
 	assert_string_equal(getenv("TZ"), "America/New_York");
 	unsetenv("TZ");
 	tzset();
