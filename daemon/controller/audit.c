@@ -11,10 +11,11 @@
  *
  * Node connect and disconnect records are queued (zt_model_audit_queue)
  * and written together by the next transaction, 16 rows per INSERT: 10,000
- * nodes leaving at once are one transaction, not 10,000. Each keeps the time it was queued
- * and its place in the chain; any commit writes the queue before its own
- * records, and the controller role flushes it ZT_AUDIT_FLUSH_MS after the
- * first one, so a crash loses at most that window's records.
+ * nodes leaving at once are one transaction, not 10,000. Each keeps the
+ * time it was queued and its place in the chain; any commit writes the
+ * queue before its own records, and the controller role flushes it
+ * ZT_AUDIT_FLUSH_MS after the first one, so a crash loses at most that
+ * window's records.
  * Called by commit.c (records in a write's transaction), devices.c and
  * nodes.c (events), the controller role (`admin audit [--verify]`, the
  * flush timer).
@@ -274,7 +275,7 @@ void zt_model_audit_queue(struct zt_model *m, const char *actor, const char *act
 		m->audit_queued(m->audit_queued_arg);
 	return;
 lost:
-	/* As a failed write of an unqueued record would: said once here, the rest goes on. */
+	/* As a failed write of an unqueued record would: a line in the log, the rest goes on. */
 	zt_log("warn", "controller: audit record %s %s lost (queue full or out of memory)", action,
 	       name ? name : "");
 	json_object_put(detail);
