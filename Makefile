@@ -80,7 +80,7 @@ deps:
 		libclang-rt-14-dev libsystemd-dev libmicrohttpd-dev prometheus scdoc dpkg-dev systemd iproute2 nmap ncat nftables netsniff-ng \
 		iperf3 hping3 dnsutils dnsmasq-base dnsperf jq curl tcpdump socat procps util-linux \
 		iputils-ping python3 wireguard-go wireguard-tools conntrack coturn \
-		libsqlite3-dev sqlite3 libpq-dev postgresql-15 \
+		libsqlite3-dev sqlite3 libpq-dev postgresql-15 tzdata \
 		buildah podman runc nodejs
 	# npm: Debian's package, unless the nodejs installed already carries it
 	# (NodeSource's does, and conflicts with Debian's npm).
@@ -253,7 +253,7 @@ fuzz-long: $(FUZZ_BINS)
 test-integration: all san
 	bash tests/integration/run.sh
 
-bench: all $(BUILD)/bench_classify $(BUILD)/bench_compile $(BUILD)/ctlload $(BUILD)/prog_ns
+bench: all $(BUILD)/bench_classify $(BUILD)/bench_compile $(BUILD)/bench_audit $(BUILD)/ctlload $(BUILD)/prog_ns
 	bash bench/run.sh
 
 demo: all
@@ -300,6 +300,10 @@ $(BUILD)/prog_ns: $(OBJ)/bench/prog_ns.o
 
 # What one policy change costs at 100,000 resources: full rewrite vs the diff.
 $(BUILD)/bench_compile: $(OBJ)/bench/bench_compile.o $(call obj,$(MODULE_SRCS)) $(BPF_OBJS)
+	$(CC) $(CFLAGS) $(filter-out %.bpf.o,$^) -o $@ $(LDLIBS)
+
+# 10,000 nodes' connect and disconnect audit records (the controller's queue).
+$(BUILD)/bench_audit: $(OBJ)/bench/bench_audit.o $(call obj,$(MODULE_SRCS)) $(BPF_OBJS)
 	$(CC) $(CFLAGS) $(filter-out %.bpf.o,$^) -o $@ $(LDLIBS)
 
 # The controller's load generator (bench/controller.sh): N light nodes in one process.

@@ -4,6 +4,9 @@
 #  (a2) build/bench_compile: one resource's ports changed at 100,000 resources,
 #      applied as a full rewrite, as a restarted daemon (no image) and as a
 #      diff: wall time and map syscalls (BENCH_COMPILE_RESOURCES; about 1 min);
+#  (a3) build/bench_audit: 10,000 nodes connecting then leaving at once, their
+#      audit records through the controller's queue (SQLite; a second run on
+#      PostgreSQL is `BENCH_PG_URL=... build/bench_audit`; a few seconds);
 #  (b) packet rate through a veth pair, generator namespace -> sink namespace,
 #      a bounded trafgen UDP flood (64-byte frames) measured at the sink with
 #      counters read over a fixed window, for:
@@ -81,6 +84,15 @@ if [[ -x $ROOT/build/bench_compile ]]; then
 else
 	echo "NOT RUN: $ROOT/build/bench_compile is missing (not built)" >&2
 	BENCH_FAILED+=("bench_compile missing")
+fi
+
+# ---------------------------------------------------------------------------
+section "(a3) controller audit records: 10,000 nodes leaving at once"
+if [[ -x $ROOT/build/bench_audit ]]; then
+	timeout 120 "$ROOT/build/bench_audit" || BENCH_FAILED+=("bench_audit exited $?")
+else
+	echo "NOT RUN: $ROOT/build/bench_audit is missing (not built)" >&2
+	BENCH_FAILED+=("bench_audit missing")
 fi
 
 # ---------------------------------------------------------------------------

@@ -41,7 +41,7 @@ static const struct {
 			{ "TCP", "tcp" }, { "UDP", "udp" }, { "ICMP", "icmp" },
 			{ "DENY", "deny_mode" }, { "ALIAS", "alias" } } },
 	{ "policy", { { "NAME", "name" }, { "SESSION_LIFETIME_S", "session_lifetime" },
-		      { "HOURS", "hours" }, { "ID", "id" } } },
+		      { "HOURS", "hours" }, { "TZ", "tz" }, { "ID", "id" } } },
 	{ "access", { { "GROUP", "group" }, { "RESOURCE", "resource" }, { "POLICY", "policy" },
 		      { "ID", "id" } } },
 	{ "device", { { "NAME", "name" }, { "OWNER", "owner" }, { "ADDRESS", "address" },

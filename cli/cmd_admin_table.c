@@ -33,7 +33,8 @@ static const struct option resource_opts[] = {
 	OPT("alias", required_argument), { 0 }
 };
 static const struct option policy_opts[] = {
-	OPT("session-lifetime", required_argument), OPT("hours", required_argument), { 0 }
+	OPT("session-lifetime", required_argument), OPT("hours", required_argument),
+	OPT("tz", required_argument), { 0 }
 };
 static const struct option access_opts[] = {
 	OPT("group", required_argument), OPT("resource", required_argument),
@@ -44,6 +45,7 @@ static const struct option token_opts[] = {
 	OPT("expires", required_argument), OPT("count", required_argument),
 	OPT("key-expires", required_argument), { 0 }
 };
+static const struct option key_expires_opts[] = { OPT("key-expires", required_argument), { 0 } };
 static const struct option apply_opts[] = {
 	{ "file", required_argument, NULL, 'f' }, OPT("dry-run", no_argument), { 0 }
 };
@@ -118,7 +120,8 @@ const struct cli_cmd cli_admin_cmds[] = {
 	READ_RM("user", "EMAIL"),
 	ADD_SET("service-account", "NAME", sa_opts, "[--group G]... [--disable|--enable]"),
 	READ_RM("service-account", "NAME"),
-	ADD_SET("policy", "NAME", policy_opts, "[--session-lifetime 8h] [--hours '[Mon-Fri ]HH:MM-HH:MM']" ),
+	ADD_SET("policy", "NAME", policy_opts,
+		"[--session-lifetime 8h] [--hours '[Mon-Fri ]HH:MM-HH:MM']\n[--tz Europe/Berlin]" ),
 	READ_RM("policy", "NAME"),
 	{
 		.words = "admin access add", .usage = "--group G --resource R [--policy P]",
@@ -156,6 +159,12 @@ const struct cli_cmd cli_admin_cmds[] = {
 	{
 		.words = "admin device show", .usage = "NAME", .summary = "one device",
 		.pos = { "NAME" }, .min_pos = 1, .run = cmd_admin,
+	},
+	{
+		.words = "admin device set", .usage = "NAME --key-expires D|never",
+		.summary = "renew a service account device's key in place: it expires D from now",
+		.opts = key_expires_opts, .pos = { "NAME" }, .min_pos = 1,
+		.required = { "key-expires" }, .run = cmd_admin,
 	},
 	{
 		.words = "admin device rm", .alias = "admin device remove", .usage = "NAME",

@@ -161,8 +161,8 @@ static int log_change(struct zt_model *m, struct zt_mtx *tx, const struct zt_mch
 		before = zt_mobj_to_json(c->op == ZT_OP_SET ? c->old : c->obj);
 	if (c->op != ZT_OP_RM)
 		after = zt_mobj_to_json(c->obj);
-	ret = zt_audit_append(m, *seq, hash, tx->actor, op_names[c->op], zt_kind_name(c->obj->kind),
-			      c->obj->name, before, after, seq, hash, err, errlen);
+	ret = zt_audit_append(m, *seq, hash, m->now(), tx->actor, op_names[c->op],
+			      zt_kind_name(c->obj->kind), c->obj->name, before, after, seq, hash, err, errlen);
 	json_object_put(before);
 	json_object_put(after);
 	return ret;
@@ -269,7 +269,8 @@ static int write_tx(struct zt_model *m, struct zt_mtx *tx, const struct head *h,
 		    char hash[65], char *err, size_t errlen)
 {
 	uint64_t rev = h->rev + (tx->no_rev ? 0 : 1);
-	int ret = 0;
+	/* Runtime records queued before this write come before its own. */
+	int ret = zt_audit_write_pending(m, seq, hash, err, errlen);
 
 	for (size_t i = 0; i < tx->n && !ret; i++) {
 		ret = write_change(m, &tx->ch[i], err, errlen);
@@ -279,8 +280,8 @@ static int write_tx(struct zt_model *m, struct zt_mtx *tx, const struct head *h,
 	for (size_t i = 0; i < tx->naudit && !ret; i++) {
 		const struct zt_maudit *a = &tx->audit[i];
 
-		ret = zt_audit_append(m, *seq, hash, tx->actor, a->action, a->kind, a->name,
-				      a->before, a->after, seq, hash, err, errlen);
+		ret = zt_audit_append(m, *seq, hash, m->now(), tx->actor, a->action, a->kind,
+				      a->name, a->before, a->after, seq, hash, err, errlen);
 	}
 	if (!ret && tx->sql)
 		ret = tx->sql(m, tx->sql_arg, err, errlen);
@@ -429,6 +430,7 @@ int zt_model_commit(struct zt_model *m, struct zt_mtx *tx, char *err, size_t err
 	m->next_id = h.next_id;
 	m->audit_seq = seq;
 	memcpy(m->audit_hash, hash, sizeof(hash));
+	zt_audit_pending_done(m);
 	zt_model_apply_changes(m, tx);
 	return 0;
 }

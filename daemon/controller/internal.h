@@ -111,15 +111,41 @@ bool zt_grant_expired(const struct zt_model *m, const struct zt_mobj *acc,
 		      const struct zt_mobj *p, const struct zt_mobj *d);
 /* keys.c: whether service account device D's key expired ("key_expires" passed). */
 bool zt_device_key_expired(const struct zt_model *m, const struct zt_mobj *d);
+/*
+ * keys.c: `admin device set NAME --key-expires D|never` (ARGS "key_expires"):
+ * service account device OLD's body with its key expiring D from now (never:
+ * not at all) and its "key_expired" mark gone, into *OUT. -EINVAL with ERR
+ * (a user's device, a bad duration, nothing to change).
+ */
+int zt_device_key_renew(struct zt_model *m, const struct zt_mobj *old, json_object *args,
+			json_object **out, char *err, size_t errlen);
 
 /*
- * hours.c: a policy's allowed hours "[DAYS ]HH:MM-HH:MM" (UTC, [start, end),
- * over midnight when start > end, DAYS the days a window starts on): the parse
- * (seconds of the day, a mask of days with bit 0 Sunday; -EINVAL), whether NOW
- * is inside, the next boundary after NOW where that answer moves (0: none).
+ * hours.c: a policy's allowed hours "[DAYS ]HH:MM-HH:MM" (wall-clock time in
+ * zone TZ, NULL or "" for UTC; [start, end), over midnight when start > end,
+ * DAYS the days a window starts on): the parse (seconds of the day, a mask of
+ * days with bit 0 Sunday; -EINVAL), whether NOW is inside, the next boundary
+ * after NOW where that answer moves (0: none). zt_tz_check: TZ is a zone of
+ * the system's tz database (0), not a zone name (-EINVAL), unknown (-ENOENT).
  */
 int zt_hours_parse(const char *s, int *start, int *end, unsigned int *days);
-bool zt_hours_allow(const char *s, int64_t now);
-int64_t zt_hours_next(const char *s, int64_t now);
+bool zt_hours_allow(const char *s, const char *tz, int64_t now);
+int64_t zt_hours_next(const char *s, const char *tz, int64_t now);
+int zt_tz_check(const char *tz);
+
+/*
+ * audit.c's queue inside a commit: the queued records appended first in the
+ * open transaction (*SEQ/HASH the chain's head, moved), then, once that
+ * transaction committed, dropped; freed with the model.
+ */
+struct zt_apending {
+	int64_t time;
+	char *actor, *action, *kind, *name;
+	json_object *detail;
+};
+int zt_audit_write_pending(struct zt_model *m, uint64_t *seq, char hash[65], char *err,
+			   size_t errlen);
+void zt_audit_pending_done(struct zt_model *m);
+void zt_audit_pending_free(struct zt_model *m);
 
 #endif

@@ -10,11 +10,16 @@
  * and handed back so that the role closes its session, like a revoked
  * device. The mark makes the audit record once per key, across restarts
  * and across controllers sharing the database (bar a race of two firing
- * in the same instant).
+ * in the same instant). An admin renews a key in place (`admin device set
+ * NAME --key-expires D|never`, through ops.c's set: one transaction, an
+ * "update" record with the device before and after): a new expiry from
+ * now and the mark gone, so an expired key is known again, its grants
+ * come back and its next expiry is marked and audited in its turn.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "controller/internal.h"
 #include "controller/model.h"
@@ -34,6 +39,36 @@ bool zt_device_key_expired(const struct zt_model *m, const struct zt_mobj *d)
 	int64_t exp = key_expires(d);
 
 	return exp && exp <= m->now();
+}
+
+int zt_device_key_renew(struct zt_model *m, const struct zt_mobj *old, json_object *args,
+			json_object **out, char *err, size_t errlen)
+{
+	const char *kexp = zt_arg_str(args, "key_expires");
+	const struct zt_mobj *owner = zt_device_owner(m, old);
+	int64_t ttl = 0;
+
+	if (!kexp) {
+		snprintf(err, errlen, "a device changes only by enrolling again (rm revokes it), or a"
+			 " service account's key by --key-expires D|never");
+		return -EINVAL;
+	}
+	if (!owner || owner->kind != ZT_K_SA) {
+		snprintf(err, errlen, "--key-expires is for service accounts' keys");
+		return -EINVAL;
+	}
+	if (strcmp(kexp, "never") && (zt_parse_duration(kexp, &ttl) || ttl < 10)) {
+		snprintf(err, errlen, "invalid --key-expires '%.64s': e.g. 90d, 24h (at least 10s),"
+			 " or never", kexp);
+		return -EINVAL;
+	}
+	*out = zt_body_start(old);
+	json_object_object_del(*out, "key_expired");
+	if (ttl)
+		json_object_object_add(*out, "key_expires", json_object_new_int64(m->now() + ttl));
+	else
+		json_object_object_del(*out, "key_expires");
+	return 0;
 }
 
 /* Device D's key expired: marked, audited, in one transaction. */

@@ -168,6 +168,7 @@ static int build_policy(struct zt_model *m, const char *name, const struct zt_mo
 			json_object *args, json_object **out, char *err, size_t errlen)
 {
 	const char *life = zt_arg_str(args, "session_lifetime"), *hours = zt_arg_str(args, "hours");
+	const char *tz = zt_arg_str(args, "tz");
 	int64_t secs = 0;
 	int ret = zt_check_name("policy", name, err, errlen);
 
@@ -180,8 +181,13 @@ static int build_policy(struct zt_model *m, const char *name, const struct zt_mo
 		return -EINVAL;
 	}
 	if (hours && *hours && zt_hours_parse(hours, &(int){ 0 }, &(int){ 0 }, &(unsigned int){ 0 })) {
-		snprintf(err, errlen, "invalid hours '%s': [Mon-Fri ]HH:MM-HH:MM (UTC), start and end"
-			 " differ", hours);
+		snprintf(err, errlen, "invalid hours '%s': [Mon-Fri ]HH:MM-HH:MM (UTC, or --tz),"
+			 " start and end differ", hours);
+		return -EINVAL;
+	}
+	if (tz && *tz && zt_tz_check(tz)) {
+		snprintf(err, errlen, "unknown time zone '%.64s': a name of the tz database, e.g."
+			 " Europe/Berlin (see /usr/share/zoneinfo)", tz);
 		return -EINVAL;
 	}
 	*out = zt_body_start(old);
@@ -189,6 +195,10 @@ static int build_policy(struct zt_model *m, const char *name, const struct zt_mo
 		json_object_object_add(*out, "session_lifetime", json_object_new_int64(life ? secs : 0));
 	if (hours)
 		json_object_object_add(*out, "hours", json_object_new_string(hours));
+	if (tz && *tz)
+		json_object_object_add(*out, "tz", json_object_new_string(tz));
+	else if (tz)	/* --tz "": UTC again */
+		json_object_object_del(*out, "tz");
 	return 0;
 }
 

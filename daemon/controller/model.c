@@ -20,6 +20,7 @@
 #include "controller/internal.h"
 #include "controller/model.h"
 #include "controller/schema.h"
+#include "lib/log.h"
 
 static const char *const kind_names[ZT_K__COUNT] = {
 	[ZT_K_USER] = "user",
@@ -386,8 +387,14 @@ int zt_model_open(struct zt_model **out, const char *url, const char *state_dir,
 
 void zt_model_close(struct zt_model *m)
 {
+	char err[160];
+
 	if (!m)
 		return;
+	/* A clean stop loses no queued audit record. */
+	if (m->db && zt_model_audit_flush(m, err, sizeof(err)))
+		zt_log("warn", "controller: %zu audit records lost at close: %s", m->napend, err);
+	zt_audit_pending_free(m);
 	for (int k = 0; k < ZT_K__COUNT; k++) {
 		for (size_t i = 0; i < m->n[k]; i++)
 			zt_mobj_free(m->objs[k][i]);

@@ -101,6 +101,7 @@ struct zt_model {
 	int64_t (*now)(void);		/* the clock (tests replace it) */
 	struct zt_connlog *connlog;	/* connectors' connection lines (runtime, connlog.h) */
 	int64_t expiry_checked;		/* sessions that expired up to here were acted on */
+	int64_t tokens_pruned;		/* when the tokens table was last pruned (tokens.c) */
 	uint64_t keep_changes;		/* revisions the change log keeps (commit.c prunes) */
 	/*
 	 * Called after every commit for each node whose view it may change
@@ -109,6 +110,15 @@ struct zt_model {
 	 */
 	void (*changed)(void *arg, const struct zt_node_ident *ident);
 	void *changed_arg;
+	/*
+	 * Runtime audit records queued for the next transaction (audit.c):
+	 * audit_queued() is called when the queue stops being empty; the
+	 * controller role then flushes it within ZT_AUDIT_FLUSH_MS.
+	 */
+	struct zt_apending *apend;
+	size_t napend, apendcap;
+	void (*audit_queued)(void *arg);
+	void *audit_queued_arg;
 };
 
 /* The kind named NAME ("user", "service-account", ...) or -1. */
@@ -296,6 +306,17 @@ int zt_model_token(struct zt_model *m, enum zt_kind kind, const char *name, int6
 int zt_model_tokens(struct zt_model *m, enum zt_kind kind, const char *name, int64_t ttl_s,
 		    int64_t key_ttl_s, const char *actor, size_t count,
 		    char (*texts)[ZT_TOKEN_TEXT_LEN + 1], int64_t *expires, char *err, size_t errlen);
+/*
+ * Tokens used, or expired unused, more than ZT_TOKENS_KEEP_S ago are
+ * deleted (a used one shown again is then "unknown token" rather than
+ * "already used"; the audit trail keeps its create and use records),
+ * audited "token.prune" with the count, at most once per
+ * ZT_TOKENS_PRUNE_EVERY_S (the role's expiry timer calls it; *NEXT: when
+ * to call again). The number deleted, or -errno with ERR.
+ */
+#define ZT_TOKENS_KEEP_S	(7 * 86400)
+#define ZT_TOKENS_PRUNE_EVERY_S	3600
+int zt_model_prune_tokens(struct zt_model *m, int64_t *next, char *err, size_t errlen);
 /* "24h", "30m", "3600" (seconds), "7d" as seconds; -EINVAL. */
 int zt_parse_duration(const char *s, int64_t *out);
 
@@ -425,10 +446,10 @@ int zt_model_tx_affected(const struct zt_model *m, struct zt_mtx *tx);
 /* ---- audit (audit.c) ---- */
 
 /*
- * Append one record inside the open transaction: its seq and hash into
- * *SEQ/HASH from PREV_SEQ/PREV_HASH. 0 or -errno.
+ * Append one record made at TIME inside the open transaction: its seq and
+ * hash into *SEQ/HASH from PREV_SEQ/PREV_HASH. 0 or -errno.
  */
-int zt_audit_append(struct zt_model *m, uint64_t prev_seq, const char *prev_hash,
+int zt_audit_append(struct zt_model *m, uint64_t prev_seq, const char *prev_hash, int64_t time,
 		    const char *actor, const char *action, const char *kind, const char *name,
 		    json_object *before, json_object *after, uint64_t *seq, char hash[65],
 		    char *err, size_t errlen);
@@ -443,8 +464,25 @@ int zt_audit_verify(struct zt_model *m, uint64_t *count, uint64_t *bad_seq, char
 		    size_t errlen);
 /* Load the chain's head (seq, hash) at open. */
 int zt_audit_load_head(struct zt_model *m, char *err, size_t errlen);
-/* A runtime event's record in its own transaction (connect, token refused). */
+/*
+ * A runtime event's record in its own transaction (token refused, API
+ * reads), after the queued ones. DETAIL is taken.
+ */
 void zt_model_audit_event(struct zt_model *m, const char *actor, const char *action,
 			  const char *kind, const char *name, json_object *detail);
+/*
+ * The same record queued (node connect and disconnect, which come by the
+ * thousand when nodes come or go at once): stamped now, chained in order,
+ * written by the next transaction (any commit writes the queue first) or
+ * by zt_model_audit_flush, which the controller role calls at most
+ * ZT_AUDIT_FLUSH_MS after the first queued record: a crash loses at most
+ * that window. Past ZT_AUDIT_PENDING_MAX queued records it flushes at once.
+ */
+#define ZT_AUDIT_FLUSH_MS	100
+#define ZT_AUDIT_PENDING_MAX	65536
+void zt_model_audit_queue(struct zt_model *m, const char *actor, const char *action,
+			  const char *kind, const char *name, json_object *detail);
+/* The queued records in one transaction. 0 (also when none) or -errno with ERR; kept on error. */
+int zt_model_audit_flush(struct zt_model *m, char *err, size_t errlen);
 
 #endif

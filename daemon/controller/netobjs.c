@@ -167,8 +167,10 @@ int zt_build_access(struct zt_model *m, const char *name, const struct zt_mobj *
 int zt_build_device(struct zt_model *m, const char *name, const struct zt_mobj *old,
 		    json_object *args, json_object **out, char *err, size_t errlen)
 {
-	(void)m, (void)name, (void)args, (void)out;
-	snprintf(err, errlen, old ? "a device changes only by enrolling again (rm revokes it)"
-				  : "devices are made at enrollment: admin device token --user EMAIL");
+	(void)name;
+	if (old)	/* a service account's key renewed in place (keys.c) */
+		return zt_device_key_renew(m, old, args, out, err, errlen);
+	(void)args, (void)out;
+	snprintf(err, errlen, "devices are made at enrollment: admin device token --user EMAIL");
 	return -EINVAL;
 }

@@ -4,7 +4,7 @@
  * token, look a node up by its key, compile its view, take its runtime
  * reports (connected, endpoint, applied revision, connection log lines:
  * memory only, never the model, except the connect/disconnect audit
- * records; on a shared database a connector's endpoint also goes to the
+ * records, queued and written together (audit.c); on a shared database a connector's endpoint also goes to the
  * runtime table, for the other controllers' clients). The controller
  * role passes zt_model_node_ops with the model as context to
  * zt_node_server_open.
@@ -127,7 +127,8 @@ static void op_report(void *ctx, const struct zt_node_ident *ident, const char *
 		rt->since = m->now();
 		if (rt->connected && str_field(body, "endpoint"))
 			snprintf(rt->seen, sizeof(rt->seen), "%s", str_field(body, "endpoint"));
-		zt_model_audit_event(m, "node", rt->connected ? "node.connect" : "node.disconnect",
+		/* Queued: nodes come and go by the thousand (audit.c). */
+		zt_model_audit_queue(m, "node", rt->connected ? "node.connect" : "node.disconnect",
 				     kind, ident->name, body ? json_object_get(body) : NULL);
 	} else if (!strcmp(what, "applied") && json_object_object_get_ex(body, "rev", &v)) {
 		rt->applied_rev = (uint64_t)json_object_get_int64(v);

@@ -50,6 +50,14 @@ static const char *rule_hours(const struct zt_model *m, const struct zt_mobj *ac
 	return *h ? h : NULL;
 }
 
+/* The zone of those hours ("" for UTC). */
+static const char *rule_tz(const struct zt_model *m, const struct zt_mobj *acc)
+{
+	const struct zt_mobj *p = rule_policy(m, acc);
+
+	return p ? zt_mobj_str(p, "tz") : "";
+}
+
 /* The session lifetime of access rule ACC's policy, 0 for none. */
 static int64_t rule_lifetime(const struct zt_model *m, const struct zt_mobj *acc)
 {
@@ -79,7 +87,7 @@ bool zt_grant_expired(const struct zt_model *m, const struct zt_mobj *acc,
 	int64_t exp = grant_expiry(m, acc, p, d), now = m->now();
 	const char *hours = rule_hours(m, acc);
 
-	if (hours && !zt_hours_allow(hours, now))
+	if (hours && !zt_hours_allow(hours, rule_tz(m, acc), now))
 		return true;	/* outside the allowed hours: no grant, whoever asks */
 	if (zt_device_key_expired(m, d))
 		return true;	/* a service account's key past its expiry (keys.c) */
@@ -147,7 +155,9 @@ int64_t zt_model_expire(struct zt_model *m)
 			rule_expire(m, acc, m->expiry_checked, now, &next);
 		if (hours) {
 			/* A boundary passed since the last look: the rule's grants moved. */
-			int64_t b = zt_hours_next(hours, m->expiry_checked), nb = zt_hours_next(hours, now);
+			const char *tz = rule_tz(m, acc);
+			int64_t b = zt_hours_next(hours, tz, m->expiry_checked);
+			int64_t nb = zt_hours_next(hours, tz, now);
 
 			if (b && b <= now)
 				rule_changed(m, acc);

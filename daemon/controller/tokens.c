@@ -3,9 +3,10 @@
  * Enrollment tokens on the controller's side (model.h): a fresh token
  * (controlplane/token.h) for a connector, a user or a service account,
  * stored only as the hash of its secret with its kind, target and expiry,
- * audited (never the secret), in one transaction. Called by the controller
- * role (`admin connector add`, `admin device token`); enrollment checks
- * them in devices.c.
+ * audited (never the secret), in one transaction; and the table pruned of
+ * tokens used or expired more than ZT_TOKENS_KEEP_S ago. Called by the
+ * controller role (`admin connector add`, `admin device token`, its expiry
+ * timer for the pruning); enrollment checks them in devices.c.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -182,4 +183,56 @@ int zt_model_token(struct zt_model *m, enum zt_kind kind, const char *name, int6
 	if (!ret)
 		memcpy(text, one[0], ZT_TOKEN_TEXT_LEN + 1);
 	return ret;
+}
+
+/* Tokens used, or expired unused, before CUTOFF: what the pruning deletes. */
+#define PRUNABLE " FROM tokens WHERE (used_at IS NOT NULL AND used_at < $1)" \
+		 " OR (used_at IS NULL AND expires < $1)"
+
+static int delete_tokens(struct zt_model *m, void *arg, char *err, size_t errlen)
+{
+	const char *p[] = { arg };
+
+	return zt_db_exec(m->db, "DELETE" PRUNABLE, 1, p, err, errlen);
+}
+
+int zt_model_prune_tokens(struct zt_model *m, int64_t *next, char *err, size_t errlen)
+{
+	int64_t now = m->now(), n;
+	char cutoff[24];
+	const char *p[] = { cutoff };
+	struct zt_db_rows *r;
+	json_object *after;
+	struct zt_mtx tx;
+	int ret;
+
+	if (m->tokens_pruned && now < m->tokens_pruned + ZT_TOKENS_PRUNE_EVERY_S) {
+		*next = m->tokens_pruned + ZT_TOKENS_PRUNE_EVERY_S;
+		return 0;
+	}
+	*next = now + ZT_TOKENS_PRUNE_EVERY_S;
+	snprintf(cutoff, sizeof(cutoff), "%" PRId64, now - ZT_TOKENS_KEEP_S);
+	ret = zt_db_query(m->db, "SELECT COUNT(*)" PRUNABLE, 1, p, &r, err, errlen);
+	if (ret)
+		return ret;
+	n = strtoll(zt_db_cell(r, 0, 0), NULL, 10);
+	zt_db_rows_free(r);
+	m->tokens_pruned = now;
+	if (!n)
+		return 0;
+	/* The trail keeps each token's create and use records: only the count goes in. */
+	after = json_object_new_object();
+	json_object_object_add(after, "deleted", json_object_new_int64(n));
+	json_object_object_add(after, "used_or_expired_before",
+			       json_object_new_int64(now - ZT_TOKENS_KEEP_S));
+	zt_mtx_init(&tx, "controller");
+	tx.no_rev = true;
+	tx.sql = delete_tokens;
+	tx.sql_arg = cutoff;
+	zt_mtx_audit(&tx, "token.prune", "token", NULL, NULL, after);
+	ret = zt_model_commit(m, &tx, err, errlen);
+	zt_mtx_free(&tx);
+	if (ret)
+		m->tokens_pruned = 0;	/* again at the next call */
+	return ret ? ret : (int)(n > INT32_MAX ? INT32_MAX : n);
 }

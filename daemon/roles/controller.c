@@ -97,7 +97,7 @@ static void init(struct zt_daemon *d)
 	struct controller_role *cr = d->role;
 
 	cr->listen = ZT_CONTROLLER_DEFAULT_LISTEN;
-	cr->expiry_fd = -1;
+	cr->expiry_fd = cr->audit_fd = -1;
 }
 
 static int configure(struct zt_daemon *d, char *err, size_t errlen)
@@ -163,7 +163,8 @@ static void expiry_arm(struct controller_role *cr, int64_t when, bool soon)
 /*
  * Sessions expired, allowed hours began or ended, service account keys
  * expired: their connectors' views move, expired keys' sessions close (like
- * a revoked device's); the timer goes to the earliest next one.
+ * a revoked device's); old tokens go (hourly); the timer goes to the
+ * earliest next one.
  */
 static void on_expiry(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 {
@@ -186,6 +187,10 @@ static void on_expiry(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 		zt_node_server_disconnect(cr->server, &gone[i]);
 	free(gone);
 	if (next_key && (!next || next_key < next))
+		next = next_key;
+	if (zt_model_prune_tokens(cr->model, &next_key, err, sizeof(err)) < 0)
+		zt_log("warn", "controller: tokens not pruned: %s (trying again)", err);
+	if (!next || next_key < next)
 		next = next_key;
 	expiry_arm(cr, next, false);
 }
@@ -221,6 +226,52 @@ static int expiry_open(struct zt_daemon *d, char *err, size_t errlen)
 	return 0;
 }
 
+/* The audit queue's first record: written ZT_AUDIT_FLUSH_MS later with what follows it. */
+static void audit_arm(void *arg)
+{
+	struct controller_role *cr = arg;
+	struct itimerspec its = { .it_value.tv_nsec = ZT_AUDIT_FLUSH_MS * 1000 * 1000 };
+
+	if (cr->audit_fd >= 0)
+		timerfd_settime(cr->audit_fd, 0, &its, NULL);
+}
+
+static void on_audit(struct zt_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct controller_role *cr = arg;
+	uint64_t ticks;
+	char err[256];
+
+	(void)loop;
+	(void)events;
+	if (read(fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		return;
+	if (zt_model_audit_flush(cr->model, err, sizeof(err))) {
+		zt_log("warn", "controller: %zu audit records not yet written: %s (trying again)",
+		       cr->model->napend, err);
+		audit_arm(cr);
+	}
+}
+
+static int audit_open(struct zt_daemon *d, char *err, size_t errlen)
+{
+	struct controller_role *cr = d->role;
+	int ret;
+
+	cr->audit_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (cr->audit_fd < 0)
+		return zt_errf(err, errlen, -errno, "audit timer: %s", strerror(errno));
+	ret = zt_loop_add(d->loop, cr->audit_fd, EPOLLIN, on_audit, cr);
+	if (ret) {
+		close(cr->audit_fd);
+		cr->audit_fd = -1;
+		return zt_errf(err, errlen, ret, "audit timer: %s", strerror(-ret));
+	}
+	cr->model->audit_queued = audit_arm;
+	cr->model->audit_queued_arg = cr;
+	return 0;
+}
+
 static int start(struct zt_daemon *d, char *err, size_t errlen)
 {
 	struct controller_role *cr = d->role;
@@ -234,6 +285,9 @@ static int start(struct zt_daemon *d, char *err, size_t errlen)
 	memcpy(cfg.view_priv, cr->view_priv, sizeof(cfg.view_priv));
 	cr->model->changed = on_changed;
 	cr->model->changed_arg = cr;
+	ret = audit_open(d, err, errlen);
+	if (ret)
+		return ret;
 	ret = zt_node_server_open(&cr->server, &cfg, err, errlen);
 	OPENSSL_cleanse(cfg.static_priv, sizeof(cfg.static_priv));
 	OPENSSL_cleanse(cfg.view_priv, sizeof(cfg.view_priv));
@@ -268,7 +322,14 @@ static void stop(struct zt_daemon *d)
 	cr->expiry_fd = -1;
 	zt_node_server_close(cr->server);
 	cr->server = NULL;
-	zt_model_close(cr->model);
+	if (cr->audit_fd >= 0) {
+		zt_loop_del(d->loop, cr->audit_fd);
+		close(cr->audit_fd);
+	}
+	cr->audit_fd = -1;
+	if (cr->model)
+		cr->model->audit_queued = NULL;
+	zt_model_close(cr->model);	/* writes what is still queued */
 	cr->model = NULL;
 	OPENSSL_cleanse(cr->priv, sizeof(cr->priv));
 	OPENSSL_cleanse(cr->view_priv, sizeof(cr->view_priv));

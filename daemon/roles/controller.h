@@ -40,6 +40,7 @@ struct controller_role {
 	unsigned int published_tick;
 	int expiry_fd;			/* CLOCK_REALTIME timer: the next session expiry */
 	bool expiry_kicked;		/* armed soon: a change may move the next expiry */
+	int audit_fd;			/* CLOCK_MONOTONIC timer: write the queued audit records */
 };
 
 /* The database as opened (no credentials). */

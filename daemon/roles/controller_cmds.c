@@ -551,6 +551,7 @@ const struct zt_ctl_cmd zt_controller_commands[] = {
 	{ .name = "admin.access.list", .run = cmd_list },
 	{ .name = "admin.device.list", .run = cmd_list },
 	{ .name = "admin.device.show", .run = cmd_show },
+	{ .name = "admin.device.set", .run = cmd_set_w, .changes = true },
 	{ .name = "admin.device.rm", .run = cmd_rm_w, .changes = true },
 	{ .name = "admin.device.token", .run = cmd_device_token_w, .changes = true },
 	{ .name = "admin.group.add-member", .run = cmd_add_member_w, .changes = true },

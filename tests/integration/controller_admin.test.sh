@@ -8,7 +8,9 @@
 # --verify, a controller killed with SIGKILL that restarts with its state,
 # and a tampered audit record found by --verify; API keys and remote admin
 # over the node port (read-only refused a write, read-write works, the
-# actor api-key:NAME, expired and removed keys refused); then the same controller
+# actor api-key:NAME, expired and removed keys refused); a service account's
+# key expiring and renewed in place; allowed hours in a time zone (an unknown
+# zone refused); then the same controller
 # on a throwaway PostgreSQL 15 (tests/pg.sh): --db postgresql://..., the
 # state kept across a SIGKILL.
 #
@@ -115,6 +117,14 @@ expect_fail "key expiry of a user's device" "for service accounts' keys" \
 	admin device token --user alice@example.com --key-expires 90d
 expect_fail "missing --network" "missing --network" admin connector add gw2
 expect_fail "unknown command word" "unknown subcommand" admin network frob
+ztc admin policy add office-hours --hours 'Mon-Fri 09:00-17:00' --tz Europe/Berlin >/dev/null ||
+	fail "policy add --tz"
+[[ $(ztc --json admin policy show office-hours | jq -r '.object.tz') == Europe/Berlin ]] ||
+	fail "policy show lacks the zone"
+expect_fail "unknown time zone" "unknown time zone 'Europe/Berln'" \
+	admin policy add late --hours '09:00-17:00' --tz Europe/Berln
+expect_fail "unknown time zone on set" "unknown time zone 'Mars/Olympus'" \
+	admin policy set office-hours --tz Mars/Olympus
 
 section "audit"
 ztc admin audit | tee "$ZT_TMP/audit" | head -n 5
@@ -224,8 +234,19 @@ ztc admin device show "$dev" | grep -qE '^key_expired +yes' || fail "device not 
 # ctlload reconnects by its key each second: refused now, before any byte comes back.
 wait_until 5 grep -q 'closed 0 closed by the peer during the handshake' "$ZT_TMP/load" ||
 	fail "the expired key was not refused: $(cat "$ZT_TMP/load")"
-kill "$load"
 log "ok: key expired at $exp: audited, session closed, reconnects refused"
+# Renewed in place: the same key is let in again (ctlload still retries each second).
+expect_fail "renewal: bad duration" "invalid --key-expires 'soon'" \
+	admin device set "$dev" --key-expires soon
+ztc admin device set "$dev" --key-expires 1h >/dev/null || fail "device set --key-expires"
+connects() { ztc --json admin audit | jq -e --arg d "$dev" \
+	'[.records[] | select(.action == "node.connect" and .name == $d)] | length == 2'; }
+wait_until 5 connects || fail "the renewed key was not let in again: $(tail -n 3 "$ZT_TMP/load")"
+ztc --json admin audit | jq -e --arg d "$dev" '[.records[] | select(.action == "update" and
+	.name == $d and .before.key_expired == true and (.after | has("key_expired") | not))] |
+	length == 1' >/dev/null || fail "the renewal's update record lacks before/after"
+kill "$load"
+log "ok: renewed in place: the key connects again, audited before/after"
 
 section "killed, restarted: the state is kept"
 before=$(ztc admin export | jq -S .)

@@ -3,7 +3,9 @@
  * Unit tests of the controller's audit chain (daemon/controller/audit.c):
  * every write leaves a record with before/after and actor; verify passes on
  * a whole chain and names the first bad record after an edit, a deletion
- * in the middle, or a deleted tail; node events are recorded.
+ * in the middle, or a deleted tail; node events are recorded, queued and
+ * written together (many nodes coming and going), in order, kept across a
+ * failed write and written at close.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -116,6 +118,120 @@ static void test_deleted_tail(void **state)
 	expect_bad(m, 4, "missing");
 }
 
+static int queued_calls;
+
+static void on_queued(void *arg)
+{
+	(void)arg;
+	queued_calls++;
+}
+
+static long long count_rows(struct zt_model *m, const char *where)
+{
+	char sql[160];
+	struct zt_db_rows *r;
+	long long n;
+
+	snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM audit WHERE %s", where);
+	if (zt_db_query(m->db, sql, 0, NULL, &r, ctl_err, sizeof(ctl_err)))
+		fail_msg("count: %s", ctl_err);
+	n = strtoll(zt_db_cell(r, 0, 0), NULL, 10);
+	zt_db_rows_free(r);
+	return n;
+}
+
+/* N nodes (ids from 100) report WHAT as the node server does; the clock moves every 100. */
+static void nodes_report(struct zt_model *m, int n, const char *what)
+{
+	for (int i = 0; i < n; i++) {
+		struct zt_node_ident id = { .kind = ZT_NODE_DEVICE, .id = 100 + (uint64_t)i };
+
+		snprintf(id.name, sizeof(id.name), "u%d-laptop", i);
+		zt_model_node_ops.report(m, &id, what, NULL);
+		if (i % 100 == 99)
+			ctl_time++;
+	}
+}
+
+static void expect_whole(struct zt_model *m, uint64_t want)
+{
+	uint64_t count, bad;
+
+	if (zt_audit_verify(m, &count, &bad, ctl_err, sizeof(ctl_err)))
+		fail_msg("verify: %s", ctl_err);
+	assert_int_equal(count, want);
+}
+
+/*
+ * 500 nodes connecting and leaving: nothing is written until the queue is
+ * flushed (by the role's timer, here by hand) or a write comes, which writes
+ * the queue first; one kick per queue; records in order with their own times.
+ */
+static void test_node_events_queued(void **state)
+{
+	struct zt_model *m = *state;
+	json_object *recs, *r;
+	int64_t t0 = ctl_time;
+
+	m->audit_queued = on_queued;
+	queued_calls = 0;
+	nodes_report(m, 500, "connect");
+	assert_int_equal(m->napend, 500);
+	assert_int_equal(queued_calls, 1);
+	assert_int_equal(count_rows(m, "1 = 1"), 0);
+	ctl_add(m, ZT_K_GROUP, "eng", NULL);	/* a write: the queue, then its own record */
+	assert_int_equal(m->napend, 0);
+	assert_int_equal(count_rows(m, "action = 'node.connect'"), 500);
+	assert_int_equal(count_rows(m, "action = 'create' AND seq = 501"), 1);
+	nodes_report(m, 500, "disconnect");
+	assert_int_equal(queued_calls, 2);
+	assert_int_equal(count_rows(m, "action = 'node.disconnect'"), 0);
+	assert_int_equal(zt_model_audit_flush(m, ctl_err, sizeof(ctl_err)), 0);
+	assert_int_equal(zt_model_audit_flush(m, ctl_err, sizeof(ctl_err)), 0);	/* empty */
+	assert_int_equal(count_rows(m, "action = 'node.disconnect'"), 500);
+	expect_whole(m, 1001);
+	recs = zt_audit_list(m, 0, ctl_err, sizeof(ctl_err));
+	r = json_object_array_get_idx(recs, 0);
+	assert_string_equal(json_object_get_string(json_object_object_get(r, "name")), "u0-laptop");
+	assert_int_equal(json_object_get_int64(json_object_object_get(r, "time")), t0);
+	r = json_object_array_get_idx(recs, 499);
+	assert_string_equal(json_object_get_string(json_object_object_get(r, "name")),
+			    "u499-laptop");
+	assert_int_equal(json_object_get_int64(json_object_object_get(r, "time")), t0 + 4);
+	r = json_object_array_get_idx(recs, 1000);
+	assert_string_equal(json_object_get_string(json_object_object_get(r, "action")),
+			    "node.disconnect");
+	assert_string_equal(json_object_get_string(json_object_object_get(r, "actor")), "node");
+	json_object_put(recs);
+}
+
+/* A failed flush keeps the queue (written later, chain whole); close writes what is left. */
+static void test_node_events_kept(void **state)
+{
+	struct zt_model *m = *state;
+
+	nodes_report(m, 20, "connect");
+	assert_int_equal(zt_db_script(m->db, ctl_pg()
+				      ? "CREATE FUNCTION boom() RETURNS trigger AS $$ BEGIN RAISE"
+					" EXCEPTION 'disk on fire'; END $$ LANGUAGE plpgsql;"
+					" CREATE TRIGGER boom BEFORE INSERT ON audit FOR EACH ROW"
+					" EXECUTE FUNCTION boom()"
+				      : "CREATE TRIGGER boom BEFORE INSERT ON audit BEGIN"
+					" SELECT RAISE(ABORT, 'disk on fire'); END", ctl_err,
+				      sizeof(ctl_err)), 0);
+	assert_int_equal(zt_model_audit_flush(m, ctl_err, sizeof(ctl_err)), -EIO);
+	assert_non_null(strstr(ctl_err, "disk on fire"));
+	assert_int_equal(m->napend, 20);
+	assert_int_equal(zt_db_script(m->db, ctl_pg() ? "DROP TRIGGER boom ON audit"
+						       : "DROP TRIGGER boom", ctl_err, sizeof(ctl_err)), 0);
+	nodes_report(m, 20, "disconnect");
+	zt_model_close(m);
+	*state = m = ctl_open();
+	assert_int_equal(m->napend, 0);
+	assert_int_equal(count_rows(m, "action LIKE 'node.%'"), 40);
+	expect_whole(m, 40);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -124,6 +240,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_edited_with_hash, ctl_setup, ctl_teardown),
 		cmocka_unit_test_setup_teardown(test_deleted, ctl_setup, ctl_teardown),
 		cmocka_unit_test_setup_teardown(test_deleted_tail, ctl_setup, ctl_teardown),
+		cmocka_unit_test_setup_teardown(test_node_events_queued, ctl_setup, ctl_teardown),
+		cmocka_unit_test_setup_teardown(test_node_events_kept, ctl_setup, ctl_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -223,6 +223,95 @@ static void test_token_audit(void **state)
 	json_object_put(recs);
 }
 
+static long long token_rows(struct zt_model *m)
+{
+	struct zt_db_rows *r;
+	long long n;
+
+	if (zt_db_query(m->db, "SELECT COUNT(*) FROM tokens", 0, NULL, &r, ctl_err,
+			sizeof(ctl_err)))
+		fail_msg("tokens: %s", ctl_err);
+	n = strtoll(zt_db_cell(r, 0, 0), NULL, 10);
+	zt_db_rows_free(r);
+	return n;
+}
+
+/*
+ * Tokens used or expired more than 7 days ago go, at most once an hour,
+ * audited with the count; unused unexpired ones and recent ones stay.
+ */
+static void test_tokens_pruned(void **state)
+{
+	struct zt_model *m = *state;
+	char used_old[ZT_TOKEN_HASH_HEX_LEN + 1], used_new[ZT_TOKEN_HASH_HEX_LEN + 1];
+	char exp_old[ZT_TOKEN_HASH_HEX_LEN + 1], exp_new[ZT_TOKEN_HASH_HEX_LEN + 1];
+	char live[ZT_TOKEN_HASH_HEX_LEN + 1];
+	const int64_t day = 86400, t0 = ctl_time;
+	struct zt_node_ident id;
+	json_object *recs, *last = NULL;
+	uint64_t count, bad;
+	int64_t next;
+
+	base(m);
+	assert_int_equal(ctl_token(m, ZT_K_USER, "alice@example.com", 3600, used_old), 0);
+	assert_int_equal(ctl_token(m, ZT_K_USER, "alice@example.com", 3 * day, used_new), 0);
+	assert_int_equal(ctl_token(m, ZT_K_USER, "alice@example.com", 3600, exp_old), 0);
+	assert_int_equal(ctl_token(m, ZT_K_USER, "alice@example.com", 3 * day, exp_new), 0);
+	assert_int_equal(ctl_token(m, ZT_K_USER, "alice@example.com", 30 * day, live), 0);
+	assert_int_equal(ctl_enroll(m, used_old, 9, "laptop", &id), 0);	/* used at t0 */
+	ctl_time = t0 + 2 * day;
+	assert_int_equal(ctl_enroll(m, used_new, 10, "desktop", &id), 0);
+	/* Nothing old enough yet: nothing deleted, no record. */
+	assert_int_equal(zt_model_prune_tokens(m, &next, ctl_err, sizeof(ctl_err)), 0);
+	assert_int_equal(next, ctl_time + ZT_TOKENS_PRUNE_EVERY_S);
+	assert_int_equal(token_rows(m), 5);
+	/* 7 days and 2 hours on: the one used at t0 and the one expired at t0 + 1h go. */
+	ctl_time = t0 + 7 * day + 7200;
+	assert_int_equal(zt_model_prune_tokens(m, &next, ctl_err, sizeof(ctl_err)), 2);
+	assert_int_equal(token_rows(m), 3);
+	assert_int_equal(ctl_enroll(m, used_old, 11, "again", &id), -EACCES);
+	assert_non_null(strstr(ctl_err, "unknown token"));
+	assert_int_equal(ctl_enroll(m, used_new, 11, "again", &id), -EACCES);
+	assert_non_null(strstr(ctl_err, "already used"));
+	recs = zt_audit_list(m, 0, ctl_err, sizeof(ctl_err));
+	for (size_t i = json_object_array_length(recs); i-- > 0;) {
+		last = json_object_array_get_idx(recs, i);
+		if (!strcmp(json_object_get_string(json_object_object_get(last, "action")),
+			    "token.prune"))
+			break;
+	}
+	assert_string_equal(json_object_get_string(json_object_object_get(last, "action")),
+			    "token.prune");
+	assert_int_equal(json_object_get_int64(json_object_object_get(
+		json_object_object_get(last, "after"), "deleted")), 2);
+	/* The trail still has the deleted tokens' records: 5 made, 2 used. */
+	count = 0;
+	for (size_t i = 0; i < json_object_array_length(recs); i++) {
+		const char *a = json_object_get_string(json_object_object_get(
+			json_object_array_get_idx(recs, i), "action"));
+
+		count += !strcmp(a, "token.create") ? 10 : !strcmp(a, "token.used");
+	}
+	assert_int_equal(count, 52);
+	json_object_put(recs);
+	assert_int_equal(ctl_enroll(m, exp_old, 11, "again", &id), -EACCES);
+	assert_non_null(strstr(ctl_err, "unknown token"));
+	assert_int_equal(ctl_enroll(m, exp_new, 11, "again", &id), -EACCES);
+	assert_non_null(strstr(ctl_err, "expired"));
+	/* Not again within the hour, even with more to delete. */
+	ctl_time = t0 + 10 * day + 1;
+	m->tokens_pruned = ctl_time - 60;
+	assert_int_equal(zt_model_prune_tokens(m, &next, ctl_err, sizeof(ctl_err)), 0);
+	assert_int_equal(next, ctl_time - 60 + ZT_TOKENS_PRUNE_EVERY_S);
+	assert_int_equal(token_rows(m), 3);
+	/* An hour later: used at t0 + 2d and expired at t0 + 3d go; the live one stays. */
+	ctl_time += 3600;
+	assert_int_equal(zt_model_prune_tokens(m, &next, ctl_err, sizeof(ctl_err)), 2);
+	assert_int_equal(token_rows(m), 1);
+	assert_int_equal(ctl_enroll(m, live, 12, "phone", &id), 0);
+	assert_int_equal(zt_audit_verify(m, &count, &bad, ctl_err, sizeof(ctl_err)), 0);
+}
+
 static void test_migration(void **state)
 {
 	struct zt_model *m = *state;
@@ -393,6 +482,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_db_error_changes_nothing, ctl_setup, ctl_teardown),
 		cmocka_unit_test_setup_teardown(test_tokens, ctl_setup, ctl_teardown),
 		cmocka_unit_test_setup_teardown(test_token_audit, ctl_setup, ctl_teardown),
+		cmocka_unit_test_setup_teardown(test_tokens_pruned, ctl_setup, ctl_teardown),
 		cmocka_unit_test_setup_teardown(test_api_keys, ctl_setup, ctl_teardown),
 		cmocka_unit_test_setup_teardown(test_migration, ctl_setup, ctl_teardown),
 		cmocka_unit_test_setup_teardown(test_apply, ctl_setup, ctl_teardown),

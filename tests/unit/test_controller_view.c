@@ -411,7 +411,7 @@ static bool nas_granted(struct zt_model *m, const char *dev)
 }
 
 /*
- * Allowed hours (UTC, [start, end)): the window itself at and around its
+ * Allowed hours (UTC or a zone, [start, end)): the window itself at and around its
  * boundaries and over midnight; a rule with such a policy grants only inside
  * it, to users' and service accounts' devices alike; the timer's walk lands
  * on each boundary and tells the rule's connectors only.
@@ -423,43 +423,43 @@ static void test_allowed_hours(void **state)
 
 	assert_int_equal(t0 - day, 8 * 3600);
 	/* The window: inside, outside, at both boundaries; over midnight. */
-	assert_false(zt_hours_allow("09:00-17:00", day + 9 * 3600 - 1));
-	assert_true(zt_hours_allow("09:00-17:00", day + 9 * 3600));
-	assert_true(zt_hours_allow("09:00-17:00", day + 17 * 3600 - 1));
-	assert_false(zt_hours_allow("09:00-17:00", day + 17 * 3600));
-	assert_true(zt_hours_allow("22:00-06:00", day + 23 * 3600));
-	assert_true(zt_hours_allow("22:00-06:00", day + 3600));
-	assert_false(zt_hours_allow("22:00-06:00", day + 6 * 3600));
-	assert_false(zt_hours_allow("22:00-06:00", day + 12 * 3600));
-	assert_false(zt_hours_allow("bogus", day + 12 * 3600));		/* fails closed */
-	assert_int_equal(zt_hours_next("09:00-17:00", day + 8 * 3600), day + 9 * 3600);
-	assert_int_equal(zt_hours_next("09:00-17:00", day + 9 * 3600), day + 17 * 3600);
-	assert_int_equal(zt_hours_next("09:00-17:00", day + 17 * 3600), day + 86400 + 9 * 3600);
-	assert_int_equal(zt_hours_next("22:00-06:00", day + 23 * 3600), day + 86400 + 6 * 3600);
+	assert_false(zt_hours_allow("09:00-17:00", NULL, day + 9 * 3600 - 1));
+	assert_true(zt_hours_allow("09:00-17:00", NULL, day + 9 * 3600));
+	assert_true(zt_hours_allow("09:00-17:00", NULL, day + 17 * 3600 - 1));
+	assert_false(zt_hours_allow("09:00-17:00", NULL, day + 17 * 3600));
+	assert_true(zt_hours_allow("22:00-06:00", NULL, day + 23 * 3600));
+	assert_true(zt_hours_allow("22:00-06:00", NULL, day + 3600));
+	assert_false(zt_hours_allow("22:00-06:00", NULL, day + 6 * 3600));
+	assert_false(zt_hours_allow("22:00-06:00", NULL, day + 12 * 3600));
+	assert_false(zt_hours_allow("bogus", NULL, day + 12 * 3600));		/* fails closed */
+	assert_int_equal(zt_hours_next("09:00-17:00", NULL, day + 8 * 3600), day + 9 * 3600);
+	assert_int_equal(zt_hours_next("09:00-17:00", NULL, day + 9 * 3600), day + 17 * 3600);
+	assert_int_equal(zt_hours_next("09:00-17:00", NULL, day + 17 * 3600), day + 86400 + 9 * 3600);
+	assert_int_equal(zt_hours_next("22:00-06:00", NULL, day + 23 * 3600), day + 86400 + 6 * 3600);
 	/* Days of the week (ctl_time is a Friday): the day a window starts on. */
-	assert_true(zt_hours_allow("Mon-Fri 09:00-17:00", day + 10 * 3600));
-	assert_false(zt_hours_allow("Mon-Fri 09:00-17:00", day + 86400 + 10 * 3600));
-	assert_true(zt_hours_allow("sat,Sun 09:00-17:00", day + 2 * 86400 + 10 * 3600));
-	assert_false(zt_hours_allow("Sat,Sun 09:00-17:00", day + 3 * 86400 + 10 * 3600));
-	assert_true(zt_hours_allow("Fri 22:00-06:00", day + 23 * 3600));
-	assert_true(zt_hours_allow("Fri 22:00-06:00", day + 86400 + 5 * 3600));	/* Saturday */
-	assert_false(zt_hours_allow("Fri 22:00-06:00", day + 5 * 3600));	/* Thursday's */
-	assert_false(zt_hours_allow("Fri 22:00-06:00", day + 86400 + 23 * 3600));
-	assert_true(zt_hours_allow("Fri-Mon 09:00-17:00", day + 3 * 86400 + 10 * 3600));
-	assert_false(zt_hours_allow("Fri-Mon 09:00-17:00", day + 4 * 86400 + 10 * 3600));
-	assert_false(zt_hours_allow("Mon, 09:00-17:00", day + 3 * 86400 + 10 * 3600));
-	assert_false(zt_hours_allow("Monday 09:00-17:00", day + 3 * 86400 + 10 * 3600));
+	assert_true(zt_hours_allow("Mon-Fri 09:00-17:00", NULL, day + 10 * 3600));
+	assert_false(zt_hours_allow("Mon-Fri 09:00-17:00", NULL, day + 86400 + 10 * 3600));
+	assert_true(zt_hours_allow("sat,Sun 09:00-17:00", NULL, day + 2 * 86400 + 10 * 3600));
+	assert_false(zt_hours_allow("Sat,Sun 09:00-17:00", NULL, day + 3 * 86400 + 10 * 3600));
+	assert_true(zt_hours_allow("Fri 22:00-06:00", NULL, day + 23 * 3600));
+	assert_true(zt_hours_allow("Fri 22:00-06:00", NULL, day + 86400 + 5 * 3600));	/* Saturday */
+	assert_false(zt_hours_allow("Fri 22:00-06:00", NULL, day + 5 * 3600));	/* Thursday's */
+	assert_false(zt_hours_allow("Fri 22:00-06:00", NULL, day + 86400 + 23 * 3600));
+	assert_true(zt_hours_allow("Fri-Mon 09:00-17:00", NULL, day + 3 * 86400 + 10 * 3600));
+	assert_false(zt_hours_allow("Fri-Mon 09:00-17:00", NULL, day + 4 * 86400 + 10 * 3600));
+	assert_false(zt_hours_allow("Mon, 09:00-17:00", NULL, day + 3 * 86400 + 10 * 3600));
+	assert_false(zt_hours_allow("Monday 09:00-17:00", NULL, day + 3 * 86400 + 10 * 3600));
 	/* Friday 17:00 to Monday 09:00: the weekend has no boundary. */
-	assert_int_equal(zt_hours_next("Mon-Fri 09:00-17:00", day + 17 * 3600),
+	assert_int_equal(zt_hours_next("Mon-Fri 09:00-17:00", NULL, day + 17 * 3600),
 			 day + 3 * 86400 + 9 * 3600);
 
 	world(m);
 	ctl_add_fails(m, ZT_K_POLICY, "same", "{\"hours\":\"09:00-09:00\"}", -EINVAL,
-		      "invalid hours '09:00-09:00': [Mon-Fri ]HH:MM-HH:MM (UTC), start and end differ");
+		      "invalid hours '09:00-09:00': [Mon-Fri ]HH:MM-HH:MM (UTC, or --tz), start and end differ");
 	ctl_add_fails(m, ZT_K_POLICY, "late", "{\"hours\":\"24:00-01:00\"}", -EINVAL,
-		      "invalid hours '24:00-01:00': [Mon-Fri ]HH:MM-HH:MM (UTC), start and end differ");
+		      "invalid hours '24:00-01:00': [Mon-Fri ]HH:MM-HH:MM (UTC, or --tz), start and end differ");
 	ctl_add_fails(m, ZT_K_POLICY, "typo", "{\"hours\":\"Mon-Fry 09:00-17:00\"}", -EINVAL,
-		      "invalid hours 'Mon-Fry 09:00-17:00': [Mon-Fri ]HH:MM-HH:MM (UTC), start and end differ");
+		      "invalid hours 'Mon-Fry 09:00-17:00': [Mon-Fri ]HH:MM-HH:MM (UTC, or --tz), start and end differ");
 	ctl_add(m, ZT_K_POLICY, "office", "{\"hours\":\"09:00-17:00\"}");
 	nas_policy(m, "office");
 	/* 08:00: no grant, the devices stay known (denied, counted). */
@@ -504,6 +504,20 @@ static void test_allowed_hours(void **state)
 	nas_policy(m, "");
 	assert_true(nas_granted(m, "alice-laptop"));
 	assert_int_equal(zt_model_expire(m), 0);
+	/*
+	 * In Europe/Berlin (test_controller_hours has the DST cases): 07:30 UTC is
+	 * 08:30 on Friday 2026-03-27 (CET, outside) and 09:30 on Monday 2026-03-30
+	 * (CEST, inside); the timer goes to the zone's boundaries.
+	 */
+	ctl_add(m, ZT_K_POLICY, "berlin", "{\"hours\":\"Mon-Fri 09:00-17:00\","
+		"\"tz\":\"Europe/Berlin\"}");
+	ctl_time = 1774569600 + 7 * 3600 + 1800;
+	nas_policy(m, "berlin");
+	assert_false(nas_granted(m, "alice-laptop"));
+	assert_int_equal(zt_model_expire(m), 1774569600 + 8 * 3600);
+	ctl_time = 1774828800 + 7 * 3600 + 1800;
+	assert_true(nas_granted(m, "alice-laptop"));
+	assert_int_equal(zt_model_expire(m), 1774828800 + 15 * 3600);
 	ctl_time = t0;
 }
 
@@ -627,6 +641,110 @@ static void test_key_expiry(void **state)
 	ctl_time = t0;
 }
 
+/* `admin device set NAME` with ARGS: its return, the error in ctl_err. */
+static int device_set(struct zt_model *m, const char *name, const char *args)
+{
+	json_object *a = ctl_args(args), *out = NULL;
+	int ret = zt_model_set(m, ZT_K_DEVICE, name, a, "uid:0", &out, ctl_err, sizeof(ctl_err));
+
+	json_object_put(a);
+	json_object_put(out);
+	return ret;
+}
+
+/* The last "update" record of device NAME: its before and after (parsed, to put). */
+static void last_update(struct zt_model *m, const char *name, json_object **before,
+			json_object **after)
+{
+	const char *p[] = { name };
+	struct zt_db_rows *r;
+
+	assert_int_equal(zt_db_query(m->db, "SELECT before_json, after_json FROM audit WHERE"
+				     " action = 'update' AND kind = 'device' AND name = $1 ORDER BY"
+				     " seq DESC LIMIT 1", 1, p, &r, ctl_err, sizeof(ctl_err)), 0);
+	assert_int_equal(r->nrows, 1);
+	*before = json_tokener_parse(zt_db_cell(r, 0, 0));
+	*after = json_tokener_parse(zt_db_cell(r, 0, 1));
+	zt_db_rows_free(r);
+}
+
+/*
+ * A service account's key renewed in place (`admin device set NAME
+ * --key-expires D|never`): an expired key gets its grants and its sessions
+ * back, audited as an update with the device before and after, and expires
+ * again (marked and audited again) at the new time; "never" ends expiry.
+ * Refused, with nothing changed: a user's device, a bad duration, no field.
+ */
+static void test_key_renewal(void **state)
+{
+	struct zt_model *m = *state;
+	const uint8_t pub[ZT_KEY_LEN] = { 6, 0x55 };
+	char hash[ZT_TOKEN_HASH_HEX_LEN + 1];
+	struct zt_node_ident builder, id, *gone;
+	json_object *before, *after;
+	int64_t t0 = ctl_time, next;
+	uint64_t rev;
+	size_t ngone;
+
+	world(m);
+	assert_int_equal(ctl_key_token(m, ZT_K_SA, "ci", 3600, 600, hash), 0);
+	if (ctl_enroll(m, hash, 6, "builder", &builder))
+		fail_msg("enroll: %s", ctl_err);
+	ctl_time = t0 + 700;
+	assert_int_equal(zt_model_expire_keys(m, &next, &gone, &ngone, ctl_err, sizeof(ctl_err)), 0);
+	assert_int_equal(ngone, 1);
+	free(gone);
+	assert_false(nas_granted(m, "ci-builder"));
+	/* Refused: nothing changes. */
+	rev = m->rev;
+	assert_int_equal(device_set(m, "alice-laptop", "{\"key_expires\":\"90d\"}"), -EINVAL);
+	assert_string_equal(ctl_err, "--key-expires is for service accounts' keys");
+	assert_int_equal(device_set(m, "ci-builder", "{\"key_expires\":\"soon\"}"), -EINVAL);
+	assert_non_null(strstr(ctl_err, "invalid --key-expires 'soon'"));
+	assert_int_equal(device_set(m, "ci-builder", "{\"key_expires\":\"5s\"}"), -EINVAL);
+	assert_int_equal(device_set(m, "ci-builder", "{}"), -EINVAL);
+	assert_non_null(strstr(ctl_err, "--key-expires D|never"));
+	assert_int_equal(device_set(m, "nope", "{\"key_expires\":\"90d\"}"), -ENOENT);
+	assert_int_equal(m->rev, rev);
+	assert_true(zt_mobj_bool(zt_model_find(m, ZT_K_DEVICE, "ci-builder"), "key_expired"));
+	/* Renewed for 90 days from now: grant and key back, its connector told. */
+	ctl_time = t0 + 800;
+	nchanged = 0;
+	assert_int_equal(device_set(m, "ci-builder", "{\"key_expires\":\"90d\"}"), 0);
+	assert_true(was_changed(&n.gw_office));
+	assert_true(nas_granted(m, "ci-builder"));
+	assert_int_equal(zt_model_lookup_key(m, pub, &id), 0);
+	assert_int_equal(id.id, builder.id);
+	last_update(m, "ci-builder", &before, &after);
+	assert_true(json_object_get_boolean(json_object_object_get(before, "key_expired")));
+	assert_int_equal(json_object_get_int64(json_object_object_get(before, "key_expires")),
+			 t0 + 600);
+	assert_false(json_object_object_get_ex(after, "key_expired", NULL));
+	assert_int_equal(json_object_get_int64(json_object_object_get(after, "key_expires")),
+			 t0 + 800 + 90 * 86400);
+	json_object_put(before);
+	json_object_put(after);
+	/* It expires again at the new time, marked and audited a second time. */
+	assert_int_equal(zt_model_expire_keys(m, &next, &gone, &ngone, ctl_err, sizeof(ctl_err)), 0);
+	assert_int_equal(next, t0 + 800 + 90 * 86400);
+	free(gone);
+	ctl_time = next;
+	assert_int_equal(zt_model_expire_keys(m, &next, &gone, &ngone, ctl_err, sizeof(ctl_err)), 0);
+	assert_int_equal(ngone, 1);
+	free(gone);
+	assert_int_equal(audit_count(m, "device.key_expired", "ci-builder"), 2);
+	assert_false(nas_granted(m, "ci-builder"));
+	/* never: no expiry at all, nothing for the timer. */
+	assert_int_equal(device_set(m, "ci-builder", "{\"key_expires\":\"never\"}"), 0);
+	assert_true(nas_granted(m, "ci-builder"));
+	assert_false(json_object_object_get_ex(zt_model_find(m, ZT_K_DEVICE, "ci-builder")->body,
+					       "key_expires", NULL));
+	assert_int_equal(zt_model_expire_keys(m, &next, &gone, &ngone, ctl_err, sizeof(ctl_err)), 0);
+	assert_int_equal(next, 0);
+	free(gone);
+	ctl_time = t0;
+}
+
 /* The controller's ring of connection lines: sequence, cursor, bounded, lost lines counted. */
 static void test_connlog(void **state)
 {
@@ -676,6 +794,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_session_lifetime, ctl_setup, ctl_teardown),
 		cmocka_unit_test_setup_teardown(test_allowed_hours, ctl_setup, ctl_teardown),
 		cmocka_unit_test_setup_teardown(test_key_expiry, ctl_setup, ctl_teardown),
+		cmocka_unit_test_setup_teardown(test_key_renewal, ctl_setup, ctl_teardown),
 		cmocka_unit_test(test_connlog),
 	};
 
