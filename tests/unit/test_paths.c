@@ -796,6 +796,123 @@ static void test_fallback_and_upgrade_again(void **state)
 	assert_true(WAIT_SENDING(a, pab, seq, b->rx_direct >= before + 10, 2000));
 }
 
+/* The fake relay as another index of N's paths (a relay a controller's view adds), named NAME. */
+static int relay_add(struct node *n, const char *name)
+{
+	struct zt_paths_relay r = { .name = name, .send = fr_send, .owns = fr_owns,
+				    .input = fr_input, .rc = n };
+
+	return zt_paths_add_relay(n->ps, &r);
+}
+
+static const char *relay_of(struct node *n, struct zt_tunnel_peer *p)
+{
+	struct zt_path_status st = path_of(n, p);
+
+	return st.relay ? st.relay : "";
+}
+
+/*
+ * Relays changed at run time (a controller's view; path/relays.c): two
+ * peers that know each other by key only have no path without a relay;
+ * the relay added, traffic goes through it; a second added and the first
+ * removed, traffic goes on through the second (renumbered to index 0, its
+ * name in status); the last removed, nothing goes through any relay.
+ */
+static void test_relays_at_run_time(void **state)
+{
+	struct zt_paths_cfg pcfg = fast_paths();
+	struct node *a, *b;
+	struct zt_tunnel_peer *pab, *pba;
+	uint32_t seq = 1;
+	unsigned int before, forwarded;
+
+	(void)state;
+	pcfg.no_local_addresses = true;		/* no candidates: relayed it stays */
+	pcfg.include_loopback = false;
+	relay_open();
+	a = node_open("client", &pcfg, true);
+	b = node_open("connector", &pcfg, true);
+	assert_int_equal(zt_paths_remove_relay(a->ps, 1), -ENOENT);
+	assert_int_equal(zt_paths_remove_relay(a->ps, 0), 0);
+	assert_int_equal(zt_paths_remove_relay(b->ps, 0), 0);
+	pair_relayed(a, b, &pab, &pba);
+	assert_int_equal(path_of(a, pab).path, ZT_PATH_NONE);
+	assert_false(WAIT_SENDING(a, pab, seq, b->nrecv > 0, 500));
+	assert_int_equal(g_relay->forwarded, 0);
+
+	/* Added: the handshake waiting for a way goes through it, and the data. */
+	assert_int_equal(relay_add(a, "first"), 0);
+	assert_int_equal(relay_add(b, "first"), 0);
+	assert_true(pstats(pab).relayed);
+	assert_true(WAIT_SENDING(a, pab, seq, b->nrecv >= 3, 3000));
+	assert_int_equal(path_of(a, pab).path, ZT_PATH_RELAYED_UDP);
+	assert_string_equal(relay_of(a, pab), "first");
+	assert_true(g_relay->forwarded >= 3);
+
+	/* A second, then the first removed: the session goes on through the second. */
+	assert_int_equal(relay_add(a, "second"), 1);
+	assert_int_equal(relay_add(b, "second"), 1);
+	assert_int_equal(zt_paths_remove_relay(a->ps, 0), 0);
+	assert_int_equal(zt_paths_remove_relay(b->ps, 0), 0);
+	before = b->nrecv;
+	assert_true(WAIT_SENDING(a, pab, seq, b->nrecv >= before + 10, 2000));
+	assert_string_equal(relay_of(a, pab), "second");
+	assert_string_equal(relay_of(b, pba), "second");
+	assert_int_equal(path_of(a, pab).fallbacks, 0);
+
+	/* The last one removed: no relay carries anything any more. */
+	assert_int_equal(zt_paths_remove_relay(a->ps, 0), 0);
+	assert_int_equal(zt_paths_remove_relay(b->ps, 0), 0);
+	assert_false(pstats(pab).relayed);
+	assert_int_equal(path_of(a, pab).path, ZT_PATH_NONE);
+	settle(100);
+	forwarded = g_relay->forwarded;
+	before = b->nrecv;
+	assert_false(WAIT_SENDING(a, pab, seq, b->nrecv > before, 500));
+	assert_int_equal(g_relay->forwarded, forwarded);
+}
+
+/*
+ * A direct path without any relay (through a nat), idle for longer than
+ * the fallback time; the first relay arrives at run time: the path is
+ * probed at once and stays direct, nothing goes through the relay.
+ */
+static void test_relay_added_keeps_direct(void **state)
+{
+	struct zt_paths_cfg pcfg = fast_paths();
+	struct sockaddr_storage ep;
+	struct node *a, *b;
+	struct zt_tunnel_peer *pab, *pba;
+	uint32_t seq = 1;
+
+	(void)state;
+	pcfg.no_local_addresses = true;
+	pcfg.include_loopback = false;
+	relay_open();
+	a = node_open("client", &pcfg, true);
+	b = node_open("connector", &pcfg, true);
+	assert_int_equal(zt_paths_remove_relay(a->ps, 0), 0);
+	assert_int_equal(zt_paths_remove_relay(b->ps, 0), 0);
+	g_nat = nat_new(b->port);
+	ep = ss_loopback(g_nat->front_port);
+	assert_int_equal(zt_tunnel_peer_add(a->t, b->pub, &ep, NULL, &pab), 0);
+	assert_int_equal(zt_tunnel_peer_add(b->t, a->pub, NULL, NULL, &pba), 0);
+	zt_paths_track(a->ps, pab);
+	zt_paths_track(b->ps, pba);
+	assert_true(WAIT_SENDING(a, pab, seq, b->nrecv >= 1, 2000));
+	assert_int_equal(path_of(a, pab).path, ZT_PATH_DIRECT);
+	settle(1500);				/* idle beyond fallback_ms (1 s) */
+
+	assert_int_equal(relay_add(a, "late"), 0);
+	assert_int_equal(relay_add(b, "late"), 0);
+	settle(2000);				/* probes every 300 ms hold it */
+	assert_int_equal(path_of(a, pab).path, ZT_PATH_DIRECT);
+	assert_int_equal(path_of(a, pab).fallbacks, 0);
+	assert_false(pstats(pab).relayed);
+	assert_int_equal(g_relay->forwarded, 0);
+}
+
 /*
  * B has a direct endpoint for A (through the nat). A datagram from A that
  * comes through the relay (the relay's address on B's socket) is handled,
@@ -1298,6 +1415,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_unprimed_probes_lose_the_mapping, teardown),
 		cmocka_unit_test_teardown(test_peer_without_primed, teardown),
 		cmocka_unit_test_teardown(test_ping, teardown),
+		cmocka_unit_test_teardown(test_relays_at_run_time, teardown),
+		cmocka_unit_test_teardown(test_relay_added_keeps_direct, teardown),
 	};
 
 	private_netns();
