@@ -67,6 +67,15 @@
 #define PEER_BUCKETS	256
 #define PROBES_KEPT	32	/* outstanding probes remembered per peer */
 #define PINGS_KEPT	8	/* `ztgate ping` probes remembered per peer, answered or not */
+/*
+ * A relay added at run time (a controller's view): the peer takes the same
+ * view a moment before or after us, and a handshake we send through the
+ * relay before it registered there is lost. Peers still waiting for a
+ * session resend theirs every second for a few seconds, rather than at the
+ * tunnel's retry (5 s).
+ */
+#define RELAY_ADDED_RETRY_NS	(1 * ZT_NS_PER_S)
+#define RELAY_ADDED_RETRIES_NS	(5 * ZT_NS_PER_S)
 
 enum state { ST_DIRECT, ST_RELAYED };
 
@@ -138,6 +147,7 @@ struct zt_paths {
 	struct zt_paths_relay relays[ZT_PATHS_RELAYS_MAX];
 	struct sockaddr_storage observed[ZT_PATHS_RELAYS_MAX];
 	int nrelays;
+	uint64_t hs_retry_ns, hs_retry_until_ns;	/* a relay added at run time: 0 when off */
 
 	struct path_peer *peers[PEER_BUCKETS];
 };
@@ -287,7 +297,7 @@ static uint64_t peer_deadline(const struct zt_paths *ps, const struct path_peer 
 static void rearm(struct zt_paths *ps)
 {
 	struct itimerspec its = { 0 };
-	uint64_t next = 0;
+	uint64_t next = ps->hs_retry_ns;
 
 	for (int b = 0; b < PEER_BUCKETS; b++) {
 		for (struct path_peer *pp = ps->peers[b]; pp; pp = pp->next) {
@@ -875,6 +885,12 @@ static void on_timer(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 	if (read(fd, &expirations, sizeof(expirations)) < 0) {
 		/* EAGAIN: nothing due; the scan below is harmless */
 	}
+	if (ps->hs_retry_ns && now >= ps->hs_retry_ns) {
+		zt_tunnel_retry_handshakes(ps->t);
+		ps->hs_retry_ns = now + RELAY_ADDED_RETRY_NS;
+		if (ps->hs_retry_ns > ps->hs_retry_until_ns)
+			ps->hs_retry_ns = 0;
+	}
 	for (int b = 0; b < PEER_BUCKETS; b++) {
 		struct path_peer **ppp = &ps->peers[b];
 
@@ -1049,8 +1065,13 @@ int zt_paths_add_relay(struct zt_paths *ps, const struct zt_paths_relay *relay)
 		return -EINVAL;
 	ps->relays[ps->nrelays] = *relay;
 	ps->observed[ps->nrelays].ss_family = AF_UNSPEC;
+	ps->hs_retry_until_ns = zt_mono_ns() + RELAY_ADDED_RETRIES_NS;
+	ps->hs_retry_ns = zt_mono_ns() + RELAY_ADDED_RETRY_NS;
+	/* The first: peers get their way (the timer is armed there), the others the retries. */
 	if (++ps->nrelays == 1)
 		peers_relays_changed(ps, -1, relays_came);
+	else
+		rearm(ps);
 	return ps->nrelays - 1;
 }
 

@@ -118,6 +118,7 @@ static int g_nnodes;
 static struct fake_relay *g_relay;
 static struct nat *g_nat;
 static struct router *g_routers[2];
+static uint32_t g_rekey_ms;	/* the tunnels' handshake retry; 0: 100 ms */
 
 static int udp_socket(uint16_t *port)
 {
@@ -469,7 +470,8 @@ static struct zt_paths_cfg fast_paths(void)
 static struct node *node_open(const char *name, const struct zt_paths_cfg *pcfg, bool path_logic)
 {
 	struct node *n = calloc(1, sizeof(*n));
-	struct zt_tunnel_cfg cfg = { .rekey_timeout_ms = 100, .rekey_attempt_time_ms = 5000 };
+	struct zt_tunnel_cfg cfg = { .rekey_timeout_ms = g_rekey_ms ? g_rekey_ms : 100,
+				     .rekey_attempt_time_ms = g_rekey_ms ? 20000 : 5000 };
 	struct sockaddr_in sin = loopback(0);
 	struct zt_paths_relay relay = { .name = "fake-relay", .send = fr_send, .owns = fr_owns,
 					.input = fr_input };
@@ -511,6 +513,7 @@ static int teardown(void **state)
 		free(g_nodes[i]);
 	}
 	g_nnodes = 0;
+	g_rekey_ms = 0;
 	if (g_relay) {
 		close(g_relay->fd);
 		free(g_relay);
@@ -871,6 +874,43 @@ static void test_relays_at_run_time(void **state)
 	before = b->nrecv;
 	assert_false(WAIT_SENDING(a, pab, seq, b->nrecv > before, 500));
 	assert_int_equal(g_relay->forwarded, forwarded);
+}
+
+/*
+ * A relay added at run time on one side first: its handshake through the
+ * relay is lost (the other side is not there yet). When the other side
+ * adds it 1.2 s later, the session comes up within a second or so: handshakes
+ * are resent every second for a while after a relay is added, not only at
+ * the tunnel's retry (5 s here, as in the daemons).
+ */
+static void test_relay_added_retries_handshakes(void **state)
+{
+	struct zt_paths_cfg pcfg = fast_paths();
+	struct node *a, *b;
+	struct zt_tunnel_peer *pab, *pba;
+	uint8_t buf[100];
+	uint64_t t0;
+
+	(void)state;
+	g_rekey_ms = 5000;
+	pcfg.no_local_addresses = true;
+	pcfg.include_loopback = false;
+	relay_open();
+	a = node_open("client", &pcfg, true);
+	b = node_open("connector", &pcfg, true);
+	assert_int_equal(zt_paths_remove_relay(a->ps, 0), 0);
+	assert_int_equal(zt_paths_remove_relay(b->ps, 0), 0);
+	pair_relayed(a, b, &pab, &pba);
+	assert_int_equal(relay_add(a, "new"), 0);
+	assert_int_equal(zt_tunnel_send(a->t, pab, buf, packet(buf, 1, sizeof(buf))), 0);
+	settle(1200);
+	assert_int_equal(b->nrecv, 0);
+	assert_true(g_relay->forwarded >= 1);	/* the lost initiation(s) */
+	t0 = zt_mono_ms();
+	assert_int_equal(relay_add(b, "new"), 0);
+	assert_true(WAIT_FOR(b->nrecv == 1, 2500));
+	assert_true(zt_mono_ms() - t0 < 1500);
+	assert_int_equal(b->last_rx_path, ZT_TUNNEL_RX_RELAYED);
 }
 
 /*
@@ -1417,6 +1457,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_ping, teardown),
 		cmocka_unit_test_teardown(test_relays_at_run_time, teardown),
 		cmocka_unit_test_teardown(test_relay_added_keeps_direct, teardown),
+		cmocka_unit_test_teardown(test_relay_added_retries_handshakes, teardown),
 	};
 
 	private_netns();
