@@ -9,7 +9,8 @@
 #   ctl    198.18.5.2  ztgated controller --listen 198.18.5.2:7443 [--relay ...]
 #   cli    192.168.1.2 behind router A (masquerade; UDP only to and from the
 #          relays' subnet 198.18.0.0/24: no direct path to the connector)
-#   conn   192.168.2.2 behind router B, connector office-gw, --relay R2 of its own
+#   conn   192.168.2.2 behind router B, connector office-gw, --relay R2 of its own,
+#          its XDP uplink guard on u0 (it must admit each new relay by address)
 #   priv   10.10.0.5 nas (http 80)
 # Everything set up with `ztgate admin` and enrollment tokens. The
 # controller's relay set is its --relay list: it changes by restarting the
@@ -23,6 +24,9 @@
 #     nothing more while traffic flows; the TUN MTU stays 1380 throughout
 #   4 the controller names none: the client has no relay, curl fails again;
 #     the connector still has R2
+#   5 the controller names a relay by name: the connector (--uplink: its guard
+#     admits relays by address) refuses the change with one error line, keeps
+#     its relays and runs on; the client takes it (not registered: no address)
 set -euo pipefail
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/../lib.sh"
@@ -75,7 +79,7 @@ ALICE_TOKEN=$(admin_ok device token --user alice@example.com | token_of)
 [[ $CONN_TOKEN == ztgt1_* && $ALICE_TOKEN == ztgt1_* ]] || fail "tokens: '$CONN_TOKEN' '$ALICE_TOKEN'"
 
 zt_daemon_as conn "$N" connector --controller "$CTL" --token "$CONN_TOKEN" --listen "$LISTEN" \
-	--dns $ZT_TUN_NAS_IP --relay "$R2"
+	--dns $ZT_TUN_NAS_IP --relay "$R2" --uplink u0
 zt_daemon_as alice "$C" client --controller "$CTL" --token "$ALICE_TOKEN" --upstream $ZT_TUN_GW_IP
 all_applied() { [[ $(adm --json status | jq -r '"\(.applied)/\(.nodes)"') == "2/2" ]]; }
 wait_until 20 all_applied || fail "the nodes did not apply their views: $(adm status)"
@@ -90,7 +94,9 @@ peer_of() { zt_cli "$1" --json status | jq -c '.peers[0] // {}'; }
 path_via() {	# path_via TAG RELAY: the (only) peer is relayed-udp through RELAY
 	zt_cli "$1" --json status | jq -e --arg r "$2" '.peers | length == 1 and .[0].path == "relayed-udp" and .[0].endpoint == $r' >/dev/null
 }
-page_ok() { [[ $(ip netns exec "$C" curl -sS --max-time 3 http://nas.home.int/ 2>/dev/null) == "$ZT_TUN_PAGE" ]]; }
+page_ok() { [[ $(ip netns exec "$C" curl -sS --max-time "${1:-3}" http://nas.home.int/ 2>/dev/null) == "$ZT_TUN_PAGE" ]]; }
+# page_fails: no page within 1.5 s (through a working relay it takes milliseconds).
+page_fails() { ! page_ok 1.5; }
 fwd() { zt_nat_forwarded "$1"; }
 mtu_of() { ip -n "$1" -j link show "$2" | jq -r '.[0].mtu'; }
 # changes TAG: how many relay changes TAG's daemon logged (the view that changed them applied).
@@ -111,7 +117,7 @@ alive() { zt_pid_alive "$ALICE_PID" && zt_pid_alive "$CONN_PID" || fail "a node 
 section "2. no relay of the controller's: no path"
 [[ -z $(relays_of alice) ]] || fail "the client has relays '$(relays_of alice)' with none in its view"
 wait_until 10 registered conn "$R2" || fail "the connector did not register with its own --relay $R2: $(zt_cli conn --json status | jq -c .relays)"
-! page_ok || fail "curl through the tunnel works with no relay and no direct path"
+page_fails || fail "curl through the tunnel works with no relay and no direct path"
 log "ok: no controller relay: client relays '', connector relays '$(relays_of conn)'; curl fails; client's peer $(peer_of alice)"
 log "client TUN MTU $(mtu_of "$C" ztg0) (managed: the relayed MTU from the start)"
 [[ $(mtu_of "$C" ztg0) == 1380 ]] || fail "managed client TUN MTU $(mtu_of "$C" ztg0), want 1380"
@@ -157,6 +163,19 @@ none() { [[ -z $(relays_of alice) ]]; }
 wait_until 30 none || fail "the client still has relays '$(relays_of alice)'"
 alive
 [[ $(relays_of conn) == "$R2" ]] || fail "the connector's relays: '$(relays_of conn)', want its own $R2"
-! page_ok || fail "curl works with no relay on the client and no direct path"
+page_fails || fail "curl works with no relay on the client and no direct path"
 log "ok: no controller relay: client relays '', connector '$(relays_of conn)'; curl fails; client's peer $(peer_of alice)"
+
+section "6. a relay by name: the connector with --uplink refuses it, nothing changes"
+zt_daemon_stop_tag ctl
+ctl_start relay.example:3478
+refused() { grep -q "the controller's relays (view rev [0-9]*): with --uplink, --relay must be IP:PORT.*relay.example:3478" "$(zt_daemon_out conn)"; }
+wait_until 30 refused || fail "the connector did not refuse a relay by name: $(grep relays "$(zt_daemon_out conn)" | tail -n 2)"
+alive
+[[ $(grep -c "must be IP:PORT" "$(zt_daemon_out conn)") == 1 ]] || fail "the refusal is not one line"
+[[ $(relays_of conn) == "$R2" ]] || fail "the connector's relays changed to '$(relays_of conn)' on a refused relay"
+registered conn "$R2" || fail "the connector is no longer registered with $R2"
+wait_until 10 eval '[[ $(relays_of alice) == relay.example:3478 ]]' || fail "the client's relays: '$(relays_of alice)'"
+(( $(zt_cli conn --json stats | jq '.uplink.passed // 0') > 0 )) || fail "the connector's uplink guard passed nothing"
+log "ok: a relay by name: the connector refused it ($(grep -o 'with --uplink[^"]*' "$(zt_daemon_out conn)" | head -n 1)), kept '$(relays_of conn)'; the client took it"
 log "ok: no node restarted: client pid $ALICE_PID, connector pid $CONN_PID alive"
