@@ -1028,6 +1028,14 @@ static void relays_gone(struct zt_paths *ps, struct path_peer *pp, struct zt_tun
 		zt_tunnel_peer_set_relayed(p, false);
 }
 
+static bool has_peers(const struct zt_paths *ps)
+{
+	for (int b = 0; b < PEER_BUCKETS; b++)
+		if (ps->peers[b])
+			return true;
+	return false;
+}
+
 /* A relay index after relay REMOVED went: the ones above move down; its own is none (-1). */
 static int renumber(int r, int removed)
 {
@@ -1065,10 +1073,13 @@ int zt_paths_add_relay(struct zt_paths *ps, const struct zt_paths_relay *relay)
 		return -EINVAL;
 	ps->relays[ps->nrelays] = *relay;
 	ps->observed[ps->nrelays].ss_family = AF_UNSPEC;
+	ps->nrelays++;
+	if (!has_peers(ps))
+		return ps->nrelays - 1;		/* opening: nobody waits for it */
 	ps->hs_retry_until_ns = zt_mono_ns() + RELAY_ADDED_RETRIES_NS;
 	ps->hs_retry_ns = zt_mono_ns() + RELAY_ADDED_RETRY_NS;
-	/* The first: peers get their way (the timer is armed there), the others the retries. */
-	if (++ps->nrelays == 1)
+	/* The first: peers get their way (the timer is armed there); any: the retries. */
+	if (ps->nrelays == 1)
 		peers_relays_changed(ps, -1, relays_came);
 	else
 		rearm(ps);
