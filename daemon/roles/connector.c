@@ -369,10 +369,18 @@ static int configure(struct zt_daemon *d, char *err, size_t errlen)
 	}
 	if (d->controller && (ret = zt_managed_prepare(d, o->key_file, err, errlen)))
 		return ret;
-	/* The controller's relays (the persisted view's) join --relay. */
+	/*
+	 * The controller's relays (the persisted view's) join --relay. One the
+	 * guard cannot admit is refused as at run time (view_relays), not
+	 * fatal: the view that named it is ours, and we must start with it.
+	 */
 	if (d->controller && zt_managed_relays_merge(d, o->relays, &o->nrelays) && o->uplink &&
-	    (ret = uplink_relays(o, err, errlen)))
-		return ret;
+	    uplink_relays(o, why, sizeof(why))) {
+		zt_log("error", "the controller's relays (persisted view): %s", why);
+		o->nrelays = o->nrelays_own;
+		if ((ret = uplink_relays(o, err, errlen)))
+			return ret;
+	}
 	ret = zt_key_load_private(d->controller ? zt_managed_key_file(d) : o->key_file,
 				  c->fcfg.tunnel.private_key, err, errlen);
 	if (ret)

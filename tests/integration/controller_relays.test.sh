@@ -25,7 +25,8 @@
 #   4 R2 replaced by a relay by name: the connector (--uplink: its guard
 #     admits relays by address) refuses the change with one error line, keeps
 #     its relays and runs on; the client closes R2 and takes the new one (no
-#     address: never registered), curl fails again
+#     address: never registered), curl fails again; the connector restarted
+#     with that view persisted starts all the same, with its own relay
 # (The last relay removed, a relay added beside a direct path: tests/unit/test_paths.c.)
 set -euo pipefail
 # shellcheck source=tests/lib.sh
@@ -173,3 +174,12 @@ registered conn "$R2" || fail "the connector is no longer registered with $R2"
 page_fails || fail "curl works with R2 gone from the client and no direct path"
 log "ok: the connector refused a relay by name ($(grep -o 'with --uplink[^"]*' "$(zt_daemon_out conn)" | head -n 1)) and kept '$(relays_of conn)'; the client closed $R2 and has '$(relays_of alice)' (unregistered): curl fails; its peer $(peer_of alice)"
 log "ok: no node restarted: client pid $ALICE_PID, connector pid $CONN_PID alive"
+
+# Its persisted view names the relay it refused: the connector restarted starts
+# all the same (the same refusal, one line), with its own relay.
+zt_daemon_stop_tag conn
+zt_daemon_as conn "$N" connector --controller "$CTL" --listen "$LISTEN" --dns $ZT_TUN_NAS_IP --relay "$R2" --uplink u0
+[[ $(relays_of conn) == "$R2" ]] || fail "the restarted connector's relays: '$(relays_of conn)', want $R2"
+grep -q "the controller's relays (persisted view): with --uplink, --relay must be IP:PORT" "$(zt_daemon_out conn)" ||
+	fail "the restarted connector did not say why it left the persisted view's relay out"
+log "ok: restarted with that view persisted, the connector starts with '$(relays_of conn)' (the relay by name refused, one line)"
