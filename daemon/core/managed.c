@@ -5,7 +5,8 @@
  * "relays"}: its policy goes live through zt_daemon_apply_document (the
  * same compile, save and flip as `ztgate apply`), then the role sees its
  * "self" (view_self); its "relays" join the role's --relay when the role
- * opens its relays (zt_managed_relays_merge). Called by lifecycle.c, commands.c and the roles.
+ * opens its relays (zt_managed_relays_merge), and a change of them later
+ * goes to the role (view_relays). Called by lifecycle.c, commands.c and the roles.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -28,7 +29,7 @@ struct zt_managed {
 	char endpoint[64];
 	char *relays[MANAGED_RELAYS_MAX];	/* the view's, as the relays in use took them */
 	size_t nrelays;
-	bool relays_taken;			/* a role opened its relays with them */
+	bool relays_taken;			/* a role opened its relays with them: changes go to view_relays */
 };
 
 /*
@@ -139,12 +140,20 @@ static int apply_view(void *arg, json_object *view, uint64_t rev, char *err, siz
 	ret = zt_daemon_apply_document(d, policy, action, err, errlen);
 	if (ret)
 		return ret;
-	/* Relays: taken until a role opened them; after that a change waits for a restart. */
-	if (!d->managed->relays_taken)
-		relays_take(d->managed, view, false);
-	else if (!relays_take(d->managed, view, true))
-		zt_log("warning", "the controller's relays changed (view rev %llu): they take "
-		       "effect when ztgated restarts", (unsigned long long)rev);
+	/*
+	 * Relays: taken; once a role opened them, a change goes to the role at
+	 * once. The policy is live already: a relay that cannot be taken is
+	 * logged, and the view stays applied.
+	 */
+	if (!relays_take(d->managed, view, false) && d->managed->relays_taken) {
+		char why[256];
+
+		zt_log("info", "the controller's relays changed (view rev %llu): %zu now",
+		       (unsigned long long)rev, d->managed->nrelays);
+		if (d->ops->view_relays && d->ops->view_relays(d, why, sizeof(why)))
+			zt_log("error", "the controller's relays (view rev %llu): %s",
+			       (unsigned long long)rev, why);
+	}
 	if (d->ops->view_self && json_object_object_get_ex(view, "self", &self) &&
 	    json_object_is_type(self, json_type_object))
 		ret = d->ops->view_self(d, self, err, errlen);

@@ -34,8 +34,10 @@ const char *zt_managed_key_file(const struct zt_daemon *d);
  * node's own --relay, those already there skipped: the persisted view's
  * at configure, or, for a client whose tunnel waits for its first view,
  * that view's. Called when the role opens its relays; from then on a
- * change of the view's relays is logged and takes effect at the next
- * start (docs/CONTROLLER.md). Returns how many were added.
+ * change of the view's relays calls the role's view_relays, which calls
+ * this again from its own --relay count (docs/CONTROLLER.md). The strings
+ * added are the view's: valid until the next view changes them (the relay
+ * modules copy them). Returns how many were added.
  */
 size_t zt_managed_relays_merge(struct zt_daemon *d, struct zt_path_relay_spec *specs, size_t *n);
 

@@ -90,6 +90,13 @@ struct zt_role_ops {
 	 * its tunnel address from it). 0, or -errno with ERR.
 	 */
 	int (*view_self)(struct zt_daemon *d, json_object *self, char *err, size_t errlen);
+	/*
+	 * A controller's view named other relays than those the role opened
+	 * (zt_managed_relays_merge gives the new set): the role opens the
+	 * added ones and closes the removed ones, its --relay kept. 0, or
+	 * -errno with ERR (the relays in use stay as they were).
+	 */
+	int (*view_relays)(struct zt_daemon *d, char *err, size_t errlen);
 	/* Add role-specific fields to the `stats` reply. */
 	void (*stats)(struct zt_daemon *d, json_object *o);
 	/* Fill the `status` reply: "peers" and "relays" (tunnel roles). */

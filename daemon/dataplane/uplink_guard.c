@@ -57,6 +57,11 @@ int zt_uplink_guard_start(const struct zt_uplink_guard_cfg *cfg, struct zt_uplin
 	return 0;
 }
 
+int zt_uplink_guard_set_relays(struct zt_uplink_guard *g, const struct zt_endpoint *relays, size_t n)
+{
+	return g ? zt_uplink_set_relays(g->uplink, relays, n) : 0;
+}
+
 void zt_uplink_guard_stop(struct zt_uplink_guard *g)
 {
 	char err[256];

@@ -32,6 +32,8 @@ struct zt_uplink_guard;
 /* 0 or -errno with ERR set; *OUT to stop either way. */
 int zt_uplink_guard_start(const struct zt_uplink_guard_cfg *cfg, struct zt_uplink_guard **out,
 			  char *err, size_t errlen);
+/* Tunnel mode: the UDP relays whose datagrams pass are now RELAYS (a controller's view changed them). NULL is fine. 0 or -errno. */
+int zt_uplink_guard_set_relays(struct zt_uplink_guard *g, const struct zt_endpoint *relays, size_t n);
 /* Detach, close, remove the pins. NULL is fine. */
 void zt_uplink_guard_stop(struct zt_uplink_guard *g);
 /* Add "uplink": {iface, passed, dropped_malformed, ...} to O. */

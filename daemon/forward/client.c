@@ -273,8 +273,7 @@ static int sync_accept(struct zt_client_tunnel *ct, char *err, size_t errlen)
 	uint8_t (*keys)[ZT_RELAY_KEY_LEN];
 	int ret;
 
-	if (!zt_path_relays_count(ct->relays))
-		return 0;
+	/* Even without relays: those a controller's view adds later take the list. */
 	keys = calloc(ct->npeers ? ct->npeers : 1, sizeof(*keys));
 	if (!keys) {
 		snprintf(err, errlen, "out of memory");
@@ -407,6 +406,12 @@ int zt_client_tunnel_open(const struct zt_client_tunnel_cfg *ccfg, struct zt_cli
 	}
 	*out = ct;
 	return 0;
+}
+
+int zt_client_tunnel_set_relays(struct zt_client_tunnel *ct, const struct zt_path_relay_spec *specs,
+				size_t n, char *err, size_t errlen)
+{
+	return zt_path_relays_update(ct->relays, specs, n, err, errlen);
 }
 
 void zt_client_tunnel_close(struct zt_client_tunnel *ct)

@@ -57,6 +57,9 @@ int zt_client_tunnel_open(const struct zt_client_tunnel_cfg *cfg, struct zt_clie
 void zt_client_tunnel_close(struct zt_client_tunnel *ct);
 /* The policy changed: connectors follow it (sessions of unchanged keys stay). */
 int zt_client_tunnel_sync(struct zt_client_tunnel *ct, char *err, size_t errlen);
+/* The relays are now SPECS (a controller's view changed them: path/relays.h zt_path_relays_update). */
+int zt_client_tunnel_set_relays(struct zt_client_tunnel *ct, const struct zt_path_relay_spec *specs,
+				size_t n, char *err, size_t errlen);
 /* One allowed packet from the TUN. */
 void zt_client_tunnel_packet(struct zt_client_tunnel *ct, const uint8_t *pkt, size_t len);
 /* Batch the sends of one TUN drain into one sendmmsg. */

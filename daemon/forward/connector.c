@@ -502,6 +502,12 @@ int zt_connector_fwd_open(const struct zt_connector_fwd_cfg *cfg, struct zt_conn
 	return ret;
 }
 
+int zt_connector_fwd_set_relays(struct zt_connector_fwd *c, const struct zt_path_relay_spec *specs,
+				size_t n, char *err, size_t errlen)
+{
+	return zt_path_relays_update(c->relays, specs, n, err, errlen);
+}
+
 void zt_connector_fwd_close(struct zt_connector_fwd *c)
 {
 	if (!c)

@@ -83,6 +83,9 @@ int zt_connector_fwd_bindings(const struct zt_connector_fwd *c, const struct zt_
 void zt_connector_fwd_set_names(struct zt_connector_fwd *c, const char *name, const char *network);
 /* A deny from the classifier on the TUN: a DENIED record for its device. */
 void zt_connector_fwd_deny(struct zt_connector_fwd *c, const struct zt_event *e);
+/* The relays are now SPECS (a controller's view changed them: path/relays.h zt_path_relays_update). */
+int zt_connector_fwd_set_relays(struct zt_connector_fwd *c, const struct zt_path_relay_spec *specs,
+				size_t n, char *err, size_t errlen);
 /* The tunnel's local UDP port and public key (for the ready line and the uplink guard). */
 int zt_connector_fwd_port(const struct zt_connector_fwd *c);
 void zt_connector_fwd_public_key(const struct zt_connector_fwd *c, uint8_t pub[32]);

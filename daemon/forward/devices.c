@@ -167,8 +167,7 @@ static int sync_accept(struct zt_connector_fwd *c, char *err, size_t errlen)
 	uint8_t (*keys)[ZT_RELAY_KEY_LEN];
 	int ret;
 
-	if (!zt_path_relays_count(c->relays))
-		return 0;
+	/* Even without relays: those a controller's view adds later take the list. */
 	keys = calloc(c->ndevices ? c->ndevices : 1, sizeof(*keys));
 	if (!keys) {
 		snprintf(err, errlen, "out of memory");

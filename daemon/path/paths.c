@@ -67,6 +67,15 @@
 #define PEER_BUCKETS	256
 #define PROBES_KEPT	32	/* outstanding probes remembered per peer */
 #define PINGS_KEPT	8	/* `ztgate ping` probes remembered per peer, answered or not */
+/*
+ * A relay added at run time (a controller's view): the peer takes the same
+ * view a moment before or after us, and a handshake we send through the
+ * relay before it registered there is lost. Peers still waiting for a
+ * session resend theirs every second for a few seconds, rather than at the
+ * tunnel's retry (5 s).
+ */
+#define RELAY_ADDED_RETRY_NS	(1 * ZT_NS_PER_S)
+#define RELAY_ADDED_RETRIES_NS	(5 * ZT_NS_PER_S)
 
 enum state { ST_DIRECT, ST_RELAYED };
 
@@ -138,6 +147,7 @@ struct zt_paths {
 	struct zt_paths_relay relays[ZT_PATHS_RELAYS_MAX];
 	struct sockaddr_storage observed[ZT_PATHS_RELAYS_MAX];
 	int nrelays;
+	uint64_t hs_retry_ns, hs_retry_until_ns;	/* a relay added at run time: 0 when off */
 
 	struct path_peer *peers[PEER_BUCKETS];
 };
@@ -287,7 +297,7 @@ static uint64_t peer_deadline(const struct zt_paths *ps, const struct path_peer 
 static void rearm(struct zt_paths *ps)
 {
 	struct itimerspec its = { 0 };
-	uint64_t next = 0;
+	uint64_t next = ps->hs_retry_ns;
 
 	for (int b = 0; b < PEER_BUCKETS; b++) {
 		for (struct path_peer *pp = ps->peers[b]; pp; pp = pp->next) {
@@ -875,6 +885,12 @@ static void on_timer(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 	if (read(fd, &expirations, sizeof(expirations)) < 0) {
 		/* EAGAIN: nothing due; the scan below is harmless */
 	}
+	if (ps->hs_retry_ns && now >= ps->hs_retry_ns) {
+		zt_tunnel_retry_handshakes(ps->t);
+		ps->hs_retry_ns = now + RELAY_ADDED_RETRY_NS;
+		if (ps->hs_retry_ns > ps->hs_retry_until_ns)
+			ps->hs_retry_ns = 0;
+	}
 	for (int b = 0; b < PEER_BUCKETS; b++) {
 		struct path_peer **ppp = &ps->peers[b];
 
@@ -977,6 +993,78 @@ void zt_paths_close(struct zt_paths *ps)
 	free(ps);
 }
 
+/*
+ * The first relay arrived at run time (a controller's view): a relayed peer
+ * now has a way; a direct one whose session is up keeps its path, probed at
+ * once and given a fresh grace (an idle direct path must not be taken for
+ * a dead one); one whose session never came up had no path: relayed.
+ */
+static void relays_came(struct zt_paths *ps, struct path_peer *pp, struct zt_tunnel_peer *p,
+			uint64_t now)
+{
+	if (pp->state == ST_RELAYED) {
+		zt_tunnel_peer_set_relayed(p, true);
+		pp->candidates_at = now;
+	} else if (tstats(p).session_up) {
+		pp->direct_since_ns = now;
+		pp->next_probe_ns = now;
+	} else {
+		enter_relayed(ps, pp, p, now);
+	}
+}
+
+/*
+ * The last relay went: as when there never was one (peer_init), the tunnel
+ * sends to the peer's endpoint if it has one, else keeps doing what it can.
+ */
+static void relays_gone(struct zt_paths *ps, struct path_peer *pp, struct zt_tunnel_peer *p,
+			uint64_t now)
+{
+	if (pp->state != ST_RELAYED)
+		return;
+	if (tstats(p).endpoint.ss_family != AF_UNSPEC)
+		enter_direct(ps, pp, p, NULL, now);
+	else
+		zt_tunnel_peer_set_relayed(p, false);
+}
+
+static bool has_peers(const struct zt_paths *ps)
+{
+	for (int b = 0; b < PEER_BUCKETS; b++)
+		if (ps->peers[b])
+			return true;
+	return false;
+}
+
+/* A relay index after relay REMOVED went: the ones above move down; its own is none (-1). */
+static int renumber(int r, int removed)
+{
+	return r == removed ? -1 : r > removed ? r - 1 : r;
+}
+
+/* Every tracked peer the tunnel still has, through FN (relays_came, relays_gone) or only renumbered. */
+static void peers_relays_changed(struct zt_paths *ps, int removed,
+				 void (*fn)(struct zt_paths *, struct path_peer *,
+					    struct zt_tunnel_peer *, uint64_t))
+{
+	uint64_t now = zt_mono_ns();
+
+	for (int b = 0; b < PEER_BUCKETS; b++) {
+		for (struct path_peer *pp = ps->peers[b]; pp; pp = pp->next) {
+			struct zt_tunnel_peer *p = zt_tunnel_peer_by_key(ps->t, pp->key);
+
+			if (removed >= 0) {
+				pp->relay = renumber(pp->relay, removed);
+				for (unsigned int i = 0; i < PINGS_KEPT; i++)
+					pp->pings[i].relay = renumber(pp->pings[i].relay, removed);
+			}
+			if (p && fn)
+				fn(ps, pp, p, now);
+		}
+	}
+	rearm(ps);
+}
+
 int zt_paths_add_relay(struct zt_paths *ps, const struct zt_paths_relay *relay)
 {
 	if (ps->nrelays == ZT_PATHS_RELAYS_MAX)
@@ -984,7 +1072,33 @@ int zt_paths_add_relay(struct zt_paths *ps, const struct zt_paths_relay *relay)
 	if (!relay->send)
 		return -EINVAL;
 	ps->relays[ps->nrelays] = *relay;
-	return ps->nrelays++;
+	ps->observed[ps->nrelays].ss_family = AF_UNSPEC;
+	ps->nrelays++;
+	if (!has_peers(ps))
+		return ps->nrelays - 1;		/* opening: nobody waits for it */
+	ps->hs_retry_until_ns = zt_mono_ns() + RELAY_ADDED_RETRIES_NS;
+	ps->hs_retry_ns = zt_mono_ns() + RELAY_ADDED_RETRY_NS;
+	/* The first: peers get their way (the timer is armed there); any: the retries. */
+	if (ps->nrelays == 1)
+		peers_relays_changed(ps, -1, relays_came);
+	else
+		rearm(ps);
+	return ps->nrelays - 1;
+}
+
+int zt_paths_remove_relay(struct zt_paths *ps, int index)
+{
+	size_t above;
+
+	if (index < 0 || index >= ps->nrelays)
+		return -ENOENT;
+	above = (size_t)(ps->nrelays - index - 1);
+	memmove(&ps->relays[index], &ps->relays[index + 1], above * sizeof(ps->relays[0]));
+	memmove(&ps->observed[index], &ps->observed[index + 1], above * sizeof(ps->observed[0]));
+	ps->nrelays--;
+	ps->observed[ps->nrelays].ss_family = AF_UNSPEC;
+	peers_relays_changed(ps, index, ps->nrelays ? NULL : relays_gone);
+	return 0;
 }
 
 void zt_paths_set_observed(struct zt_paths *ps, int index, const struct sockaddr_storage *ep)

@@ -152,9 +152,20 @@ void zt_paths_close(struct zt_paths *ps);
 /*
  * Add a relay (copied; at most ZT_PATHS_RELAYS_MAX). Its index (returned,
  * >= 0) names it to zt_paths_set_observed() and zt_paths_relayed_input().
- * Relays are tried in the order added (UDP ones should come first).
+ * Relays are tried in the order added (UDP ones should come first). The
+ * first one added while peers are tracked (at run time) gives relayed peers
+ * their way and the peers without a session a relayed path; direct peers
+ * with a session keep theirs (probed at once, a fresh fallback grace).
  */
 int zt_paths_add_relay(struct zt_paths *ps, const struct zt_paths_relay *relay);
+/*
+ * Remove relay INDEX (a controller's view no longer names it): the relays
+ * above it move down one index (the caller renumbers its own). Peers that
+ * went through it take the next relay that carries their traffic; with no
+ * relay left, a relayed peer goes to its endpoint, if the tunnel has one.
+ * Direct paths are not touched. 0 or -ENOENT.
+ */
+int zt_paths_remove_relay(struct zt_paths *ps, int index);
 /* Relay INDEX observed our endpoint as EP (its STUN or registration): a candidate. NULL forgets it. */
 void zt_paths_set_observed(struct zt_paths *ps, int index, const struct sockaddr_storage *ep);
 /* A relay (re)registered: handshakes that went out before it could carry them are resent now. */

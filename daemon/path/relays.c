@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* --relay and --relay-tcp of a tunnel peer (path/relays.h). */
+/*
+ * --relay, --relay-tcp and a controller's relays of a tunnel peer
+ * (path/relays.h): opened, updated at run time and closed by the packet
+ * paths (forward/client.c, forward/connector.c).
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,11 +23,22 @@ struct relay_entry {
 	char name[128];
 };
 
+/*
+ * Entries are allocated one by one: each is its relay client's context and
+ * its paths' relay, so it must not move when another goes. e[i]->index == i
+ * (paths' index), kept so when one is removed.
+ */
 struct zt_path_relays {
+	struct zt_loop *loop;
 	struct zt_tunnel *t;
 	struct zt_paths *ps;
-	struct relay_entry e[ZT_PATHS_RELAYS_MAX];
+	struct relay_entry *e[ZT_PATHS_RELAYS_MAX];
 	size_t n;
+	/* What a relay opened later needs: our key, the accept list of the others. */
+	uint8_t private_key[ZT_RELAY_KEY_LEN];
+	uint8_t (*accept)[ZT_RELAY_KEY_LEN];
+	size_t naccept;
+	bool accept_set;
 };
 
 /* ---- the relay clients' side ---- */
@@ -93,31 +108,40 @@ static void p_input(void *rc, uint8_t *datagram, size_t len)
 	zt_relay_client_input(e->rc, datagram, len);
 }
 
-static int open_one(struct zt_loop *loop, struct zt_path_relays *rs,
-		    const struct zt_relay_client_cfg *base, const struct zt_path_relay_spec *spec,
+static int open_one(struct zt_path_relays *rs, const struct zt_path_relay_spec *spec,
 		    char *err, size_t errlen)
 {
 	static const struct zt_relay_client_ops ops = {
 		.recv = on_recv, .registered = on_registered, .lost = on_lost,
 	};
-	struct relay_entry *e = &rs->e[rs->n];
-	struct zt_relay_client_cfg cfg = *base;
-	struct zt_paths_relay pr = { .send = p_send, .rc = e };
+	struct zt_relay_client_cfg cfg = {
+		.udp_send = udp_send, .udp_send_ctx = rs, .relay = spec->relay, .tcp = spec->tcp,
+	};
+	struct zt_paths_relay pr = { .send = p_send };
+	struct relay_entry *e;
 	int ret;
 
 	if (rs->n == ZT_PATHS_RELAYS_MAX) {
 		snprintf(err, errlen, "at most %d relays", ZT_PATHS_RELAYS_MAX);
 		return -E2BIG;
 	}
+	e = calloc(1, sizeof(*e));
+	if (!e) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
 	e->rs = rs;
 	e->tcp = spec->tcp;
 	snprintf(e->name, sizeof(e->name), "%s", spec->relay);
-	cfg.relay = spec->relay;
-	cfg.tcp = spec->tcp;
-	ret = zt_relay_client_open(loop, &cfg, &ops, e, &e->rc, err, errlen);
+	memcpy(cfg.private_key, rs->private_key, sizeof(cfg.private_key));
+	ret = zt_relay_client_open(rs->loop, &cfg, &ops, e, &e->rc, err, errlen);
 	OPENSSL_cleanse(cfg.private_key, sizeof(cfg.private_key));
+	if (!ret && rs->accept_set)
+		ret = zt_relay_client_set_accept(e->rc, (const uint8_t (*)[ZT_RELAY_KEY_LEN])rs->accept,
+						 rs->naccept);
 	if (ret)
-		return ret;
+		goto fail;
+	pr.rc = e;
 	pr.name = e->name;
 	pr.tcp = spec->tcp;
 	if (!spec->tcp) {
@@ -126,13 +150,43 @@ static int open_one(struct zt_loop *loop, struct zt_path_relays *rs,
 	}
 	e->index = zt_paths_add_relay(rs->ps, &pr);
 	if (e->index < 0) {
-		zt_relay_client_close(e->rc);
-		e->rc = NULL;
-		snprintf(err, errlen, "relay %s: %s", spec->relay, strerror(-e->index));
-		return e->index;
+		ret = e->index;
+		snprintf(err, errlen, "relay %s: %s", spec->relay, strerror(-ret));
+		goto fail;
 	}
-	rs->n++;
+	rs->e[rs->n++] = e;
 	return 0;
+fail:
+	zt_relay_client_close(e->rc);
+	free(e);
+	return ret;
+}
+
+/* Close entry I: out of paths first (nothing sends through it after), the others renumbered. */
+static void close_one(struct zt_path_relays *rs, size_t i)
+{
+	struct relay_entry *e = rs->e[i];
+
+	zt_paths_remove_relay(rs->ps, e->index);
+	zt_relay_client_close(e->rc);
+	free(e);
+	memmove(&rs->e[i], &rs->e[i + 1], (rs->n - i - 1) * sizeof(rs->e[0]));
+	rs->n--;
+	for (size_t k = 0; k < rs->n; k++)
+		rs->e[k]->index = (int)k;
+}
+
+/* Open the relays of SPECS that are not open yet: UDP first (paths tries them in order, UDP is cheaper). */
+static int open_missing(struct zt_path_relays *rs, const struct zt_path_relay_spec *specs, size_t n,
+			char *err, size_t errlen)
+{
+	int ret = 0;
+
+	for (int pass = 0; pass < 2 && !ret; pass++)
+		for (size_t i = 0; i < n && !ret; i++)
+			if (specs[i].tcp == (pass == 1) && !zt_path_relays_has(rs, &specs[i]))
+				ret = open_one(rs, &specs[i], err, errlen);
+	return ret;
 }
 
 int zt_path_relays_open(struct zt_loop *loop, struct zt_tunnel *t, struct zt_paths *ps,
@@ -140,24 +194,18 @@ int zt_path_relays_open(struct zt_loop *loop, struct zt_tunnel *t, struct zt_pat
 			const struct zt_path_relay_spec *specs, size_t n,
 			struct zt_path_relays **out, char *err, size_t errlen)
 {
-	struct zt_relay_client_cfg base = { .udp_send = udp_send };
 	struct zt_path_relays *rs = calloc(1, sizeof(*rs));
-	int ret = 0;
+	int ret;
 
 	if (!rs) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	rs->loop = loop;
 	rs->t = t;
 	rs->ps = ps;
-	base.udp_send_ctx = rs;
-	memcpy(base.private_key, private_key, sizeof(base.private_key));
-	/* UDP first: paths tries relays in order, and UDP is the cheaper way. */
-	for (int pass = 0; pass < 2 && !ret; pass++)
-		for (size_t i = 0; i < n && !ret; i++)
-			if (specs[i].tcp == (pass == 1))
-				ret = open_one(loop, rs, &base, &specs[i], err, errlen);
-	OPENSSL_cleanse(base.private_key, sizeof(base.private_key));
+	memcpy(rs->private_key, private_key, sizeof(rs->private_key));
+	ret = open_missing(rs, specs, n, err, errlen);
 	if (ret) {
 		zt_path_relays_close(rs);
 		return ret;
@@ -166,22 +214,76 @@ int zt_path_relays_open(struct zt_loop *loop, struct zt_tunnel *t, struct zt_pat
 	return 0;
 }
 
+bool zt_path_relays_has(const struct zt_path_relays *rs, const struct zt_path_relay_spec *spec)
+{
+	for (size_t i = 0; rs && i < rs->n; i++)
+		if (rs->e[i]->tcp == spec->tcp && !strcmp(rs->e[i]->name, spec->relay))
+			return true;
+	return false;
+}
+
+int zt_path_relays_update(struct zt_path_relays *rs, const struct zt_path_relay_spec *specs,
+			  size_t n, char *err, size_t errlen)
+{
+	size_t i = 0;
+	int ret;
+
+	/*
+	 * The new ones first: a relay replaced by another never leaves the
+	 * peers without any (which would send them to their endpoints, and
+	 * back to a relay only after the direct path's grace). At the limit,
+	 * again once the old ones are closed.
+	 */
+	ret = open_missing(rs, specs, n, err, errlen);
+	while (i < rs->n) {
+		bool wanted = false;
+
+		for (size_t k = 0; k < n && !wanted; k++)
+			wanted = specs[k].tcp == rs->e[i]->tcp && !strcmp(specs[k].relay, rs->e[i]->name);
+		if (wanted) {
+			i++;
+			continue;
+		}
+		zt_log("info", "relay %s: no longer ours, closed", rs->e[i]->name);
+		close_one(rs, i);
+	}
+	if (ret == -E2BIG)
+		ret = open_missing(rs, specs, n, err, errlen);
+	return ret;
+}
+
 void zt_path_relays_close(struct zt_path_relays *rs)
 {
 	if (!rs)
 		return;
-	for (size_t i = 0; i < rs->n; i++)
-		zt_relay_client_close(rs->e[i].rc);
+	for (size_t i = 0; i < rs->n; i++) {
+		zt_relay_client_close(rs->e[i]->rc);
+		free(rs->e[i]);
+	}
+	OPENSSL_cleanse(rs->private_key, sizeof(rs->private_key));
+	free(rs->accept);
 	free(rs);
 }
 
 int zt_path_relays_set_accept(struct zt_path_relays *rs, const uint8_t (*keys)[ZT_RELAY_KEY_LEN],
 			      size_t n)
 {
+	uint8_t (*copy)[ZT_RELAY_KEY_LEN] = NULL;
 	int ret = 0;
 
-	for (size_t i = 0; rs && i < rs->n; i++) {
-		int r = zt_relay_client_set_accept(rs->e[i].rc, keys, n);
+	if (!rs)
+		return 0;
+	/* Kept for the relays a view adds later. */
+	if (n && !(copy = malloc(n * sizeof(*copy))))
+		return -ENOMEM;
+	if (n)
+		memcpy(copy, keys, n * sizeof(*copy));
+	free(rs->accept);
+	rs->accept = copy;
+	rs->naccept = n;
+	rs->accept_set = true;
+	for (size_t i = 0; i < rs->n; i++) {
+		int r = zt_relay_client_set_accept(rs->e[i]->rc, keys, n);
 
 		if (r && !ret)
 			ret = r;
@@ -203,10 +305,10 @@ json_object *zt_path_relays_json(const struct zt_path_relays *rs)
 		json_object *o = json_object_new_object();
 		char ep[64];
 
-		zt_relay_client_stats(rs->e[i].rc, &st);
-		json_object_object_add(o, "relay", json_object_new_string(rs->e[i].name));
+		zt_relay_client_stats(rs->e[i]->rc, &st);
+		json_object_object_add(o, "relay", json_object_new_string(rs->e[i]->name));
 		json_object_object_add(o, "transport",
-				       json_object_new_string(rs->e[i].tcp ? "tcp" : "udp"));
+				       json_object_new_string(rs->e[i]->tcp ? "tcp" : "udp"));
 		json_object_object_add(o, "registered", json_object_new_boolean(st.registered));
 		zt_sockaddr_format(&st.observed, ep, sizeof(ep));
 		json_object_object_add(o, "observed", json_object_new_string(ep));

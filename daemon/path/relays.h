@@ -35,16 +35,29 @@ struct zt_path_relays;
 
 /*
  * Open a client for each of the N relays in SPECS, UDP ones first, and
- * add them to PS in that order. PRIVATE_KEY is the tunnel's (copied, then
- * wiped). 0 with *OUT (N may be 0: an empty set), or -errno with ERR.
+ * add them to PS in that order. PRIVATE_KEY is the tunnel's (copied, kept
+ * for the relays zt_path_relays_update opens, wiped at close). 0 with *OUT
+ * (N may be 0: an empty set), or -errno with ERR.
  */
 int zt_path_relays_open(struct zt_loop *loop, struct zt_tunnel *t, struct zt_paths *ps,
 			const uint8_t private_key[ZT_RELAY_KEY_LEN],
 			const struct zt_path_relay_spec *specs, size_t n,
 			struct zt_path_relays **out, char *err, size_t errlen);
+/* Is SPEC's relay (name and transport) open in RS? */
+bool zt_path_relays_has(const struct zt_path_relays *rs, const struct zt_path_relay_spec *spec);
+/*
+ * Make RS's relays exactly SPECS (a controller's view changed them): those
+ * not named any more are closed (their peers move to another relay or,
+ * with none left, to their endpoint: zt_paths_remove_relay), the new ones
+ * opened with our key and the accept list last set; the others, and the
+ * paths through them, untouched. 0, or -errno with ERR (an added relay that
+ * could not open: the others stay as they are).
+ */
+int zt_path_relays_update(struct zt_path_relays *rs, const struct zt_path_relay_spec *specs,
+			  size_t n, char *err, size_t errlen);
 /* Close every client. NULL is fine. */
 void zt_path_relays_close(struct zt_path_relays *rs);
-/* The keys we accept through the relays (a client: its connectors; a connector: its devices). */
+/* The keys we accept through the relays (a client: its connectors; a connector: its devices); kept for relays added later. */
 int zt_path_relays_set_accept(struct zt_path_relays *rs, const uint8_t (*keys)[ZT_RELAY_KEY_LEN],
 			      size_t n);
 size_t zt_path_relays_count(const struct zt_path_relays *rs);

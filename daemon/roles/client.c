@@ -50,8 +50,9 @@ struct client_opts {
 	unsigned int dns_cache;		/* entries; 0: no cache */
 	const char *address;	/* our tunnel address; with KEY_FILE, the tunnel is on */
 	const char *key_file;
-	struct zt_path_relay_spec relays[ZT_PATHS_RELAYS_MAX];	/* --relay, --relay-tcp */
+	struct zt_path_relay_spec relays[ZT_PATHS_RELAYS_MAX];	/* --relay, --relay-tcp; the controller's */
 	size_t nrelays;
+	size_t nrelays_own;	/* of them, --relay and --relay-tcp: the first ones, kept */
 	struct zt_paths_advertise advertise;	/* --advertise */
 	bool dns_fast_path;	/* answer known resource names in BPF on lo */
 };
@@ -370,6 +371,7 @@ static int configure(struct zt_daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "--address and --key go together (the tunnel needs both)");
 		return -EINVAL;
 	}
+	o->nrelays_own = o->nrelays;
 	if (o->nrelays && !o->key_file && !d->controller) {
 		snprintf(err, errlen, "--relay needs the tunnel (--address and --key)");
 		return -EINVAL;
@@ -477,9 +479,14 @@ static int tun_up(struct zt_daemon *d, char *err, size_t errlen)
 		return ret;
 	}
 	ret = zt_tun_add_addr(cl->tun, &cl->dns_addr, err, errlen);
+	/*
+	 * A managed client's relays come and go with its views: it takes the
+	 * relayed MTU from the start, as lowering it under open connections
+	 * would strand their segments (docs/CONTROLLER.md).
+	 */
 	if (!ret && cl->has_key)
-		ret = zt_tun_set_mtu(cl->tun, o->nrelays ? ZT_RELAYED_TUNNEL_MTU : ZT_TUNNEL_MTU,
-				     err, errlen);
+		ret = zt_tun_set_mtu(cl->tun, o->nrelays || d->controller ? ZT_RELAYED_TUNNEL_MTU :
+				     ZT_TUNNEL_MTU, err, errlen);
 	if (!ret && cl->has_address) {
 		/* Sockets talking through the tunnel speak from our tunnel address. */
 		ret = zt_tun_add_addr(cl->tun, &cl->tunnel_addr, err, errlen);
@@ -538,10 +545,9 @@ static int tunnel_up(struct zt_daemon *d, char *err, size_t errlen)
 	};
 	int ret;
 
-	/* The controller's relays join --relay (a relayed tunnel needs the smaller MTU). */
-	if (zt_managed_relays_merge(d, cl->o.relays, &cl->o.nrelays) &&
-	    (ret = zt_tun_set_mtu(cl->tun, ZT_RELAYED_TUNNEL_MTU, err, errlen)))
-		return ret;
+	/* The controller's relays join --relay (the MTU is the relayed one already: tun_up). */
+	cl->o.nrelays = cl->o.nrelays_own;
+	zt_managed_relays_merge(d, cl->o.relays, &cl->o.nrelays);
 	tcfg.relays = cl->o.relays;
 	tcfg.nrelays = cl->o.nrelays;
 	memcpy(tcfg.private_key, cl->key, sizeof(tcfg.private_key));
@@ -591,6 +597,18 @@ static int view_self(struct zt_daemon *d, json_object *self, char *err, size_t e
 	if (!ret)
 		ret = tunnel_up(d, err, errlen);
 	return ret;
+}
+
+/* The controller's relays changed: the tunnel's follow (or take them when it starts). */
+static int view_relays(struct zt_daemon *d, char *err, size_t errlen)
+{
+	struct client *cl = d->role;
+
+	cl->o.nrelays = cl->o.nrelays_own;
+	zt_managed_relays_merge(d, cl->o.relays, &cl->o.nrelays);
+	if (!cl->tunnel)
+		return 0;
+	return zt_client_tunnel_set_relays(cl->tunnel, cl->o.relays, cl->o.nrelays, err, errlen);
 }
 
 static int start(struct zt_daemon *d, char *err, size_t errlen)
@@ -725,6 +743,7 @@ const struct zt_role_ops zt_role_client = {
 	.bindings = client_bindings,
 	.policy_applied = on_policy_applied,
 	.view_self = view_self,
+	.view_relays = view_relays,
 	.stats = on_stats,
 	.status = on_status,
 	.health = health,

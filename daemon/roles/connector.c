@@ -51,9 +51,10 @@ struct connector_opts {
 	unsigned int ndns;
 	struct zt_prefix deny[MAX_DENY];	/* --deny-address: never bound to a name */
 	size_t ndeny;
-	struct zt_path_relay_spec relays[ZT_PATHS_RELAYS_MAX];
+	struct zt_path_relay_spec relays[ZT_PATHS_RELAYS_MAX];	/* --relay, --relay-tcp; the controller's */
 	size_t nrelays;
-	struct zt_endpoint udp_relays[ZT_PATHS_RELAYS_MAX];	/* --relay as addresses, for --uplink */
+	size_t nrelays_own;	/* of them, --relay and --relay-tcp: the first ones, kept */
+	struct zt_endpoint udp_relays[ZT_PATHS_RELAYS_MAX];	/* the UDP relays as addresses, for --uplink */
 	size_t nudp_relays;
 	struct zt_paths_advertise advertise;	/* --advertise */
 };
@@ -287,6 +288,7 @@ static void init(struct zt_daemon *d)
  */
 static int uplink_relays(struct connector_opts *o, char *err, size_t errlen)
 {
+	o->nudp_relays = 0;
 	for (size_t i = 0; i < o->nrelays; i++) {
 		char why[128];
 
@@ -338,6 +340,7 @@ static int configure(struct zt_daemon *d, char *err, size_t errlen)
 	}
 	if (o->uplink && (ret = uplink_relays(o, err, errlen)))
 		return ret;
+	o->nrelays_own = o->nrelays;
 	if ((ret = zt_opt_advertise_check(&o->advertise, err, errlen)))
 		return ret;
 	if (!o->listen || (!o->key_file && !d->controller)) {
@@ -366,9 +369,15 @@ static int configure(struct zt_daemon *d, char *err, size_t errlen)
 	}
 	if (d->controller && (ret = zt_managed_prepare(d, o->key_file, err, errlen)))
 		return ret;
-	/* The controller's relays (the persisted view's) join --relay. */
-	if (d->controller && zt_managed_relays_merge(d, o->relays, &o->nrelays) && o->uplink) {
-		o->nudp_relays = 0;
+	/*
+	 * The controller's relays (the persisted view's) join --relay. One the
+	 * guard cannot admit is refused as at run time (view_relays), not
+	 * fatal: the view that named it is ours, and we must start with it.
+	 */
+	if (d->controller && zt_managed_relays_merge(d, o->relays, &o->nrelays) && o->uplink &&
+	    uplink_relays(o, why, sizeof(why))) {
+		zt_log("error", "the controller's relays (persisted view): %s", why);
+		o->nrelays = o->nrelays_own;
 		if ((ret = uplink_relays(o, err, errlen)))
 			return ret;
 	}
@@ -397,8 +406,9 @@ static int tun_up(struct zt_daemon *d, char *err, size_t errlen)
 			 strerror(-ret));
 		return ret;
 	}
-	ret = zt_tun_set_mtu(c->tun, c->o.nrelays ? ZT_RELAYED_TUNNEL_MTU : ZT_TUNNEL_MTU, err,
-			     errlen);
+	/* Managed: relays come and go with the views, the MTU cannot (client.c, tun_up). */
+	ret = zt_tun_set_mtu(c->tun, c->o.nrelays || d->controller ? ZT_RELAYED_TUNNEL_MTU :
+			     ZT_TUNNEL_MTU, err, errlen);
 	if (!ret)
 		ret = zt_tun_set_routes(c->tun, &c->device_range, 1, err, errlen);
 	/* The forward guard of a namespace where ztgate turned forwarding on lets our TUN's group through. */
@@ -556,6 +566,27 @@ static const struct zt_ctl_cmd commands[] = {
 	{ 0 },
 };
 
+/*
+ * The controller's relays changed: the uplink guard admits the new set and
+ * the tunnel's relays follow, --relay kept. With --uplink, a relay by name
+ * cannot be admitted: the change is refused whole, the relays stay.
+ */
+static int view_relays(struct zt_daemon *d, char *err, size_t errlen)
+{
+	struct connector *c = d->role;
+	struct connector_opts next = c->o;
+	int ret;
+
+	next.nrelays = next.nrelays_own;
+	zt_managed_relays_merge(d, next.relays, &next.nrelays);
+	if (next.uplink && (ret = uplink_relays(&next, err, errlen)))
+		return ret;
+	if (c->guard && (ret = zt_uplink_guard_set_relays(c->guard, next.udp_relays, next.nudp_relays)))
+		return zt_errf(err, errlen, ret, "uplink guard relays: %s", strerror(-ret));
+	c->o = next;
+	return c->fwd ? zt_connector_fwd_set_relays(c->fwd, c->o.relays, c->o.nrelays, err, errlen) : 0;
+}
+
 const struct zt_role_ops zt_role_connector = {
 	.name = "connector",
 	.summary = "ends device tunnels in the private network, enforces grants, forwards, logs connections",
@@ -578,4 +609,5 @@ const struct zt_role_ops zt_role_connector = {
 	.event = on_event,
 	.commands = commands,
 	.view_self = view_self,
+	.view_relays = view_relays,
 };

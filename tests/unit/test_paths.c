@@ -118,6 +118,7 @@ static int g_nnodes;
 static struct fake_relay *g_relay;
 static struct nat *g_nat;
 static struct router *g_routers[2];
+static uint32_t g_rekey_ms;	/* the tunnels' handshake retry; 0: 100 ms */
 
 static int udp_socket(uint16_t *port)
 {
@@ -469,7 +470,8 @@ static struct zt_paths_cfg fast_paths(void)
 static struct node *node_open(const char *name, const struct zt_paths_cfg *pcfg, bool path_logic)
 {
 	struct node *n = calloc(1, sizeof(*n));
-	struct zt_tunnel_cfg cfg = { .rekey_timeout_ms = 100, .rekey_attempt_time_ms = 5000 };
+	struct zt_tunnel_cfg cfg = { .rekey_timeout_ms = g_rekey_ms ? g_rekey_ms : 100,
+				     .rekey_attempt_time_ms = g_rekey_ms ? 20000 : 5000 };
 	struct sockaddr_in sin = loopback(0);
 	struct zt_paths_relay relay = { .name = "fake-relay", .send = fr_send, .owns = fr_owns,
 					.input = fr_input };
@@ -511,6 +513,7 @@ static int teardown(void **state)
 		free(g_nodes[i]);
 	}
 	g_nnodes = 0;
+	g_rekey_ms = 0;
 	if (g_relay) {
 		close(g_relay->fd);
 		free(g_relay);
@@ -794,6 +797,160 @@ static void test_fallback_and_upgrade_again(void **state)
 	assert_int_equal(path_of(a, pab).upgrades, 2);
 	before = b->rx_direct;
 	assert_true(WAIT_SENDING(a, pab, seq, b->rx_direct >= before + 10, 2000));
+}
+
+/* The fake relay as another index of N's paths (a relay a controller's view adds), named NAME. */
+static int relay_add(struct node *n, const char *name)
+{
+	struct zt_paths_relay r = { .name = name, .send = fr_send, .owns = fr_owns,
+				    .input = fr_input, .rc = n };
+
+	return zt_paths_add_relay(n->ps, &r);
+}
+
+static const char *relay_of(struct node *n, struct zt_tunnel_peer *p)
+{
+	struct zt_path_status st = path_of(n, p);
+
+	return st.relay ? st.relay : "";
+}
+
+/*
+ * Relays changed at run time (a controller's view; path/relays.c): two
+ * peers that know each other by key only have no path without a relay;
+ * the relay added, traffic goes through it; a second added and the first
+ * removed, traffic goes on through the second (renumbered to index 0, its
+ * name in status); the last removed, nothing goes through any relay.
+ */
+static void test_relays_at_run_time(void **state)
+{
+	struct zt_paths_cfg pcfg = fast_paths();
+	struct node *a, *b;
+	struct zt_tunnel_peer *pab, *pba;
+	uint32_t seq = 1;
+	unsigned int before, forwarded;
+
+	(void)state;
+	pcfg.no_local_addresses = true;		/* no candidates: relayed it stays */
+	pcfg.include_loopback = false;
+	relay_open();
+	a = node_open("client", &pcfg, true);
+	b = node_open("connector", &pcfg, true);
+	assert_int_equal(zt_paths_remove_relay(a->ps, 1), -ENOENT);
+	assert_int_equal(zt_paths_remove_relay(a->ps, 0), 0);
+	assert_int_equal(zt_paths_remove_relay(b->ps, 0), 0);
+	pair_relayed(a, b, &pab, &pba);
+	assert_int_equal(path_of(a, pab).path, ZT_PATH_NONE);
+	assert_false(WAIT_SENDING(a, pab, seq, b->nrecv > 0, 500));
+	assert_int_equal(g_relay->forwarded, 0);
+
+	/* Added: the handshake waiting for a way goes through it, and the data. */
+	assert_int_equal(relay_add(a, "first"), 0);
+	assert_int_equal(relay_add(b, "first"), 0);
+	assert_true(pstats(pab).relayed);
+	assert_true(WAIT_SENDING(a, pab, seq, b->nrecv >= 3, 3000));
+	assert_int_equal(path_of(a, pab).path, ZT_PATH_RELAYED_UDP);
+	assert_string_equal(relay_of(a, pab), "first");
+	assert_true(g_relay->forwarded >= 3);
+
+	/* A second, then the first removed: the session goes on through the second. */
+	assert_int_equal(relay_add(a, "second"), 1);
+	assert_int_equal(relay_add(b, "second"), 1);
+	assert_int_equal(zt_paths_remove_relay(a->ps, 0), 0);
+	assert_int_equal(zt_paths_remove_relay(b->ps, 0), 0);
+	before = b->nrecv;
+	assert_true(WAIT_SENDING(a, pab, seq, b->nrecv >= before + 10, 2000));
+	assert_string_equal(relay_of(a, pab), "second");
+	assert_string_equal(relay_of(b, pba), "second");
+	assert_int_equal(path_of(a, pab).fallbacks, 0);
+
+	/* The last one removed: no relay carries anything any more. */
+	assert_int_equal(zt_paths_remove_relay(a->ps, 0), 0);
+	assert_int_equal(zt_paths_remove_relay(b->ps, 0), 0);
+	assert_false(pstats(pab).relayed);
+	assert_int_equal(path_of(a, pab).path, ZT_PATH_NONE);
+	settle(100);
+	forwarded = g_relay->forwarded;
+	before = b->nrecv;
+	assert_false(WAIT_SENDING(a, pab, seq, b->nrecv > before, 500));
+	assert_int_equal(g_relay->forwarded, forwarded);
+}
+
+/*
+ * A relay added at run time on one side first: its handshake through the
+ * relay is lost (the other side is not there yet). When the other side
+ * adds it 1.2 s later, the session comes up within a second or so: handshakes
+ * are resent every second for a while after a relay is added, not only at
+ * the tunnel's retry (5 s here, as in the daemons).
+ */
+static void test_relay_added_retries_handshakes(void **state)
+{
+	struct zt_paths_cfg pcfg = fast_paths();
+	struct node *a, *b;
+	struct zt_tunnel_peer *pab, *pba;
+	uint8_t buf[100];
+	uint64_t t0;
+
+	(void)state;
+	g_rekey_ms = 5000;
+	pcfg.no_local_addresses = true;
+	pcfg.include_loopback = false;
+	relay_open();
+	a = node_open("client", &pcfg, true);
+	b = node_open("connector", &pcfg, true);
+	assert_int_equal(zt_paths_remove_relay(a->ps, 0), 0);
+	assert_int_equal(zt_paths_remove_relay(b->ps, 0), 0);
+	pair_relayed(a, b, &pab, &pba);
+	assert_int_equal(relay_add(a, "new"), 0);
+	assert_int_equal(zt_tunnel_send(a->t, pab, buf, packet(buf, 1, sizeof(buf))), 0);
+	settle(1200);
+	assert_int_equal(b->nrecv, 0);
+	assert_true(g_relay->forwarded >= 1);	/* the lost initiation(s) */
+	t0 = zt_mono_ms();
+	assert_int_equal(relay_add(b, "new"), 0);
+	assert_true(WAIT_FOR(b->nrecv == 1, 2500));
+	assert_true(zt_mono_ms() - t0 < 1500);
+	assert_int_equal(b->last_rx_path, ZT_TUNNEL_RX_RELAYED);
+}
+
+/*
+ * A direct path without any relay (through a nat), idle for longer than
+ * the fallback time; the first relay arrives at run time: the path is
+ * probed at once and stays direct, nothing goes through the relay.
+ */
+static void test_relay_added_keeps_direct(void **state)
+{
+	struct zt_paths_cfg pcfg = fast_paths();
+	struct sockaddr_storage ep;
+	struct node *a, *b;
+	struct zt_tunnel_peer *pab, *pba;
+	uint32_t seq = 1;
+
+	(void)state;
+	pcfg.no_local_addresses = true;
+	pcfg.include_loopback = false;
+	relay_open();
+	a = node_open("client", &pcfg, true);
+	b = node_open("connector", &pcfg, true);
+	assert_int_equal(zt_paths_remove_relay(a->ps, 0), 0);
+	assert_int_equal(zt_paths_remove_relay(b->ps, 0), 0);
+	g_nat = nat_new(b->port);
+	ep = ss_loopback(g_nat->front_port);
+	assert_int_equal(zt_tunnel_peer_add(a->t, b->pub, &ep, NULL, &pab), 0);
+	assert_int_equal(zt_tunnel_peer_add(b->t, a->pub, NULL, NULL, &pba), 0);
+	zt_paths_track(a->ps, pab);
+	zt_paths_track(b->ps, pba);
+	assert_true(WAIT_SENDING(a, pab, seq, b->nrecv >= 1, 2000));
+	assert_int_equal(path_of(a, pab).path, ZT_PATH_DIRECT);
+	settle(1500);				/* idle beyond fallback_ms (1 s) */
+
+	assert_int_equal(relay_add(a, "late"), 0);
+	assert_int_equal(relay_add(b, "late"), 0);
+	settle(2000);				/* probes every 300 ms hold it */
+	assert_int_equal(path_of(a, pab).path, ZT_PATH_DIRECT);
+	assert_int_equal(path_of(a, pab).fallbacks, 0);
+	assert_false(pstats(pab).relayed);
+	assert_int_equal(g_relay->forwarded, 0);
 }
 
 /*
@@ -1298,6 +1455,9 @@ int main(void)
 		cmocka_unit_test_teardown(test_unprimed_probes_lose_the_mapping, teardown),
 		cmocka_unit_test_teardown(test_peer_without_primed, teardown),
 		cmocka_unit_test_teardown(test_ping, teardown),
+		cmocka_unit_test_teardown(test_relays_at_run_time, teardown),
+		cmocka_unit_test_teardown(test_relay_added_keeps_direct, teardown),
+		cmocka_unit_test_teardown(test_relay_added_retries_handshakes, teardown),
 	};
 
 	private_netns();
