@@ -15,6 +15,7 @@
 
 #define DELTA_CHAIN_MAX	64	/* equal-hash pieces looked at before a piece counts as new */
 #define DELTA_EDIT_COST	24	/* an edit's bytes in a message besides its text */
+#define DELTA_PIECE_SURE	32	/* a piece this long is matched on its own */
 
 /* A piece of a text: [OFF, OFF + LEN), its hash, the next piece of the same hash bucket. */
 struct piece {
@@ -38,7 +39,7 @@ static uint64_t fnv(const char *p, size_t n)
 	return h;
 }
 
-/* TEXT cut after each "}," and "],": an array element a piece (delta.h). */
+/* TEXT cut after each "[", "}," and "],": an array element a piece (delta.h). */
 static int cut(const char *t, size_t len, struct pieces *out)
 {
 	size_t cap = len / 32 + 16, start = 0;
@@ -48,7 +49,8 @@ static int cut(const char *t, size_t len, struct pieces *out)
 	if (!out->v)
 		return -ENOMEM;
 	for (size_t i = 0; i < len; i++) {
-		bool end = i + 1 == len || (t[i] == ',' && i && (t[i - 1] == '}' || t[i - 1] == ']'));
+		bool end = i + 1 == len || t[i] == '[' ||
+			   (t[i] == ',' && i && (t[i - 1] == '}' || t[i - 1] == ']'));
 
 		if (!end)
 			continue;
@@ -124,7 +126,8 @@ static int edit_to(struct edits *e, size_t ooff, size_t noff)
 
 	if (ooff == e->oend && noff == e->nend)
 		return 0;
-	e->size += DELTA_EDIT_COST + (noff - e->nend) * 2;	/* JSON escapes: about twice at worst */
+	/* In JSON a view's text grows by its escaped quotes: about a quarter. */
+	e->size += DELTA_EDIT_COST + (noff - e->nend) + (noff - e->nend) / 4;
 	if (e->size > e->max)
 		return -E2BIG;
 	ed = json_object_new_array_ext(3);
@@ -156,8 +159,12 @@ static int diff(const char *old, struct pieces *o, const char *new, const struct
 			continue;
 		}
 		p = find(ix, old, o, new, y, i);
-		/* A jump ahead (old pieces left) only when the next piece agrees too. */
-		if (p >= 0 && (j + 1 == n->n ||
+		/*
+		 * A jump ahead (old pieces left) for a piece long enough to be
+		 * itself (a grant, a device entry), or when the next piece agrees
+		 * too: not for a lone "[" or a short tail met by chance.
+		 */
+		if (p >= 0 && (y->len >= DELTA_PIECE_SURE || j + 1 == n->n ||
 			       ((size_t)p + 1 < o->n && same(old, &o->v[p + 1], new, &n->v[j + 1]))))
 			i = (size_t)p;
 		else

@@ -15,11 +15,11 @@
  * anything is applied: a wrong base or a wrong delta can only be refused,
  * never applied.
  *
- * How the edits are found: both texts are cut into pieces after each "},"
- * and "],", so that an array element (a grant, a device entry's tail, a
+ * How the edits are found: both texts are cut into pieces after each "[",
+ * "}," and "],", so that an array element (a grant, a device entry's tail, a
  * resource) is a piece, and the pieces of the new text are matched in order
  * against those of the old (a hash table of the old pieces; a jump ahead is
- * taken only when the next piece matches too). The cut is a heuristic for
+ * taken for a piece of 32 bytes or more, or when the next piece matches too). The cut is a heuristic for
  * the size of the delta, not a parse: any cut gives a correct delta.
  *
  * Callers: daemon/controller/node_view.c (making), daemon/agent/agent.c and
