@@ -22,7 +22,7 @@
 # text (whole: serialize and hash; delta: apply and hash) and to parse the
 # message: summed up per form (whole, delta) at the end of each run.
 #
-# Environment: BENCH_CTL_DEVICES, BENCH_CTL_ROUNDS, BENCH_CTL_SKIP_PG=1,
+# Environment: BENCH_CTL_DEVICES, BENCH_CTL_ROUNDS, BENCH_CTL_SKIP_SQLITE=1, BENCH_CTL_SKIP_PG=1,
 # BENCH_CTL_SKIP_SMALL=1, BENCH_CTL_WHOLE=1 (ctlload's hello asks for no
 # deltas: every view whole, as before view_delta). Bounded: ctlload stops by itself (--time), each wait
 # has a deadline; the whole section takes about 2 minutes.
@@ -217,8 +217,10 @@ no_nodes() { (( $(ztc --json admin status | jq .connected) == 0 )); }
 ulimit -n "$(ulimit -Hn)"	# the controller and ctlload hold a socket per node
 : >"$ZT_TMP/table"
 : >"$ZT_TMP/nodes"
-section "(f) controller: $DEVICES devices, SQLite"
-run sqlite "$DEVICES"
+if [[ -z ${BENCH_CTL_SKIP_SQLITE:-} ]]; then
+	section "(f) controller: $DEVICES devices, SQLite"
+	run sqlite "$DEVICES"
+fi
 if [[ -z ${BENCH_CTL_SKIP_PG:-} ]]; then
 	section "(f) controller: $DEVICES devices, PostgreSQL 15"
 	# Its own directory: the server runs as `postgres`, who cannot enter ZT_TMP (0700).

@@ -178,7 +178,8 @@ static void take_view(struct zt_agent *a, json_object *view, char *text, size_t 
 			free(text);
 			return;
 		}
-		if (zt_agent_view_save(a->cfg.state_dir, view, rev, hash, sig, err, sizeof(err)))
+		if (zt_agent_view_save_text(a->cfg.state_dir, text, len, rev, hash, sig, err,
+					    sizeof(err)))
 			zt_log("error", "view rev %llu applied but not saved: %s",
 			       (unsigned long long)rev, err);
 		zt_log("info", "controller %s: view rev %llu applied", a->current,
