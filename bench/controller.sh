@@ -23,7 +23,8 @@
 # message: summed up per form (whole, delta) at the end of each run.
 #
 # Environment: BENCH_CTL_DEVICES, BENCH_CTL_ROUNDS, BENCH_CTL_SKIP_SQLITE=1, BENCH_CTL_SKIP_PG=1,
-# BENCH_CTL_SKIP_SMALL=1, BENCH_CTL_WHOLE=1 (ctlload's hello asks for no
+# BENCH_CTL_SKIP_SMALL=1, BENCH_CTL_KEEP=DIR (ctlload's output and the changes
+# copied there), BENCH_CTL_WHOLE=1 (ctlload's hello asks for no
 # deltas: every view whole, as before view_delta). Bounded: ctlload stops by itself (--time), each wait
 # has a deadline; the whole section takes about 2 minutes.
 set -euo pipefail
@@ -200,6 +201,7 @@ run() {
 		"closed connections: $(grep -c '^closed ' "$LOAD_OUT" || true)"
 	report "$label" "$idle" >>"$ZT_TMP/table"
 	node_side "$label" >>"$ZT_TMP/nodes"
+	[[ -z ${BENCH_CTL_KEEP:-} ]] || cp "$LOAD_OUT" "$CHANGES" "$BENCH_CTL_KEEP/"
 	log "$label: the controller sent $(ztc --json admin status | jq -r '.server | "\(.views_whole) views whole (\(.view_bytes_whole) bytes), \(.views_delta) as deltas (\(.view_bytes_delta) bytes), \(.views_requested_whole) asked again whole"')"
 	# Every node leaves at once: each disconnection is an audit record.
 	t0=$(now_ns)

@@ -44,6 +44,10 @@ static void base_keep(struct zt_node_views *v, enum zt_node_kind kind, uint64_t 
 
 	if (b)
 		base_drop(v, b);
+	if (len > ZT_NODE_VIEWS_MAX_BYTES) {
+		free(text);
+		return;
+	}
 	while (v->n && v->bytes + len > ZT_NODE_VIEWS_MAX_BYTES) {
 		struct zt_view_base *old = &v->v[0];
 
@@ -52,7 +56,7 @@ static void base_keep(struct zt_node_views *v, enum zt_node_kind kind, uint64_t 
 				old = &v->v[i];
 		base_drop(v, old);
 	}
-	nv = len <= ZT_NODE_VIEWS_MAX_BYTES ? realloc(v->v, (v->n + 1) * sizeof(*nv)) : NULL;
+	nv = realloc(v->v, (v->n + 1) * sizeof(*nv));
 	if (!nv) {
 		free(text);
 		return;
