@@ -9,6 +9,7 @@
  * BASE and any text T (the result, or the input's tail when the edits do
  * not apply), the delta made from BASE to T applies back to exactly T.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
