@@ -208,7 +208,9 @@ FUZZ_relay_client := daemon/relay/client.c daemon/relay/proto.c daemon/tunnel/no
 	lib/addr.c lib/ares_loop.c lib/loop.c lib/log.c
 FUZZ_paths   := daemon/path/paths.c daemon/path/cand.c $(FUZZ_tunnel) daemon/tunnel/keys.c daemon/tunnel/status.c lib/addr.c lib/log.c
 FUZZ_control := $(FUZZ_policy) daemon/policy/edit.c
-FUZZ_cp_conn := daemon/controller/node_server.c daemon/controlplane/conn.c daemon/controlplane/viewsig.c \
+FUZZ_view_delta := daemon/controlplane/delta.c
+FUZZ_cp_conn := daemon/controller/node_server.c daemon/controller/node_view.c \
+	daemon/controlplane/conn.c daemon/controlplane/viewsig.c daemon/controlplane/delta.c \
 	daemon/controlplane/msg.c daemon/controlplane/token.c daemon/tunnel/noise.c \
 	daemon/tunnel/keys.c lib/addr.c lib/loop.c lib/log.c lib/json_io.c
 

@@ -16,8 +16,16 @@
 # on a throwaway PostgreSQL 15 (tests/pg.sh), then on SQLite at a tenth of the
 # devices (is the cost per change the change's, or the model's?).
 #
-# Environment: BENCH_CTL_DEVICES, BENCH_CTL_ROUNDS, BENCH_CTL_SKIP_PG=1,
-# BENCH_CTL_SKIP_SMALL=1. Bounded: ctlload stops by itself (--time), each wait
+# ctlload runs with --verify (each view's hash checked, deltas applied to the
+# text held, as an agent does) and prints, per connector view after the
+# nodes are ready, the message's bytes and the node's time to the checked
+# text (whole: serialize and hash; delta: apply and hash) and to parse the
+# message: summed up per form (whole, delta) at the end of each run.
+#
+# Environment: BENCH_CTL_DEVICES, BENCH_CTL_ROUNDS, BENCH_CTL_SKIP_SQLITE=1, BENCH_CTL_SKIP_PG=1,
+# BENCH_CTL_SKIP_SMALL=1, BENCH_CTL_KEEP=DIR (ctlload's output and the changes
+# copied there), BENCH_CTL_WHOLE=1 (ctlload's hello asks for no
+# deltas: every view whole, as before view_delta). Bounded: ctlload stops by itself (--time), each wait
 # has a deadline; the whole section takes about 2 minutes.
 set -euo pipefail
 
@@ -114,6 +122,20 @@ report() {
 	' "$CHANGES" "$LOAD_OUT"
 }
 
+# node_side LABEL: the connectors' views after ready, per form: count, bytes,
+# check and parse times (ms; p50 and max), from ctlload's "check" lines.
+node_side() {
+	awk -v label="$1" '
+	$1 == "ready" { on = 1; next }
+	on && $1 == "check" && $3 == "c" { f = $4; n[f]++; b[f, n[f]] = $5; c[f, n[f]] = $6 / 1e3; p[f, n[f]] = $7 / 1e3 }
+	function med(a, f, k,   i, j, x, v) { for (i = 1; i <= k; i++) v[i] = a[f, i]
+		for (i = 2; i <= k; i++) { x = v[i]; for (j = i - 1; j >= 1 && v[j] > x; j--) v[j + 1] = v[j]; v[j + 1] = x }
+		return v[int((k + 1) / 2)] " / " v[k] }
+	END { for (f in n) printf "%-10s connector views %-5s %4d  bytes %s  check_ms %s  parse_ms %s\n",
+		label, f, n[f], med(b, f, n[f]), med(c, f, n[f]), med(p, f, n[f]) }
+	' "$LOAD_OUT"
+}
+
 # mint DEVICES FILE: a token per connector and per device, into FILE.
 mint() {
 	local u users=$(($1 / PER_USER))
@@ -161,7 +183,8 @@ run() {
 	mint "$devices" "$ZT_TMP/tokens-$label"
 	log "$label: $(wc -l <"$ZT_TMP/tokens-$label") tokens in $(( ($(now_ns) - t0) / 1000000 )) ms"
 	nsenter --net="/run/netns/$NS" -- timeout -k 2 200 "$CTLLOAD" --connect "127.0.0.1:$PORT" \
-		--tokens "$ZT_TMP/tokens-$label" --spread --time 180 >"$LOAD_OUT" 2>"$ZT_TMP/load-$label.err" &
+		--tokens "$ZT_TMP/tokens-$label" --spread --time 180 --verify ${BENCH_CTL_WHOLE:+--whole} \
+		>"$LOAD_OUT" 2>"$ZT_TMP/load-$label.err" &
 	load_pid=$!
 	ZT_PIDS+=("$load_pid")
 	wait_until 120 grep -q '^ready ' "$LOAD_OUT" ||
@@ -177,6 +200,9 @@ run() {
 	log "$label: after the changes: VmRSS $(mem_kb "$DAEMON_PID" VmRSS) kB, VmHWM $(mem_kb "$DAEMON_PID" VmHWM) kB;" \
 		"closed connections: $(grep -c '^closed ' "$LOAD_OUT" || true)"
 	report "$label" "$idle" >>"$ZT_TMP/table"
+	node_side "$label" >>"$ZT_TMP/nodes"
+	[[ -z ${BENCH_CTL_KEEP:-} ]] || cp "$LOAD_OUT" "$CHANGES" "$BENCH_CTL_KEEP/"
+	log "$label: the controller sent $(ztc --json admin status | jq -r '.server | "\(.views_whole) views whole (\(.view_bytes_whole) bytes), \(.views_delta) as deltas (\(.view_bytes_delta) bytes), \(.views_requested_whole) asked again whole"')"
 	# Every node leaves at once: each disconnection is an audit record.
 	t0=$(now_ns)
 	zt_kill_pid "$load_pid"
@@ -192,8 +218,11 @@ no_nodes() { (( $(ztc --json admin status | jq .connected) == 0 )); }
 
 ulimit -n "$(ulimit -Hn)"	# the controller and ctlload hold a socket per node
 : >"$ZT_TMP/table"
-section "(f) controller: $DEVICES devices, SQLite"
-run sqlite "$DEVICES"
+: >"$ZT_TMP/nodes"
+if [[ -z ${BENCH_CTL_SKIP_SQLITE:-} ]]; then
+	section "(f) controller: $DEVICES devices, SQLite"
+	run sqlite "$DEVICES"
+fi
 if [[ -z ${BENCH_CTL_SKIP_PG:-} ]]; then
 	section "(f) controller: $DEVICES devices, PostgreSQL 15"
 	# Its own directory: the server runs as `postgres`, who cannot enter ZT_TMP (0700).
@@ -208,3 +237,5 @@ fi
 section "(f) controller: propagation (admin command's return -> node's receipt), per change"
 printf '%-10s %-14s %7s %7s %7s %9s %9s %10s\n' store change p50_ms p99_ms max_ms got_view expected cpu_ms
 sort -k1,1 -s "$ZT_TMP/table"
+section "(f) controller: the connectors' views at the node (ctlload --verify): p50 / max"
+sort -k1,1 -s "$ZT_TMP/nodes"

@@ -6,15 +6,20 @@
  * its token (a fresh X25519 key per node), receives views and answers each
  * with "applied" (rev, hash), answers pings, reconnects (by key) if its
  * connection closes. It applies nothing: it records when each view came.
+ * Its hello says "view_delta": 1 (connectors' views as deltas, delta.h)
+ * unless --whole.
  *
  *   ctlload --connect IP:PORT --tokens FILE [--parallel P] [--time S]
- *           [--spread] [--verify] [--save DIR]
+ *           [--spread] [--verify] [--save DIR] [--whole]
  *
  * FILE holds one token per line (other lines ignored; "connector TOKEN": a
  * connector's, whose hello says so, as the controller wants). At most P nodes are
  * in their handshake at once (default 64); --spread binds node i to its own
  * 127.x.y.z source (the controller admits at most 8 handshakes from one
- * address). --verify checks each view's hash as the agent does. --save DIR
+ * address). --verify checks each view's hash as the agent does, keeping
+each node's view text to apply deltas to (a delta that does not give its
+hash, or whose base it does not hold, is answered with "view_request",
+as the agent does). --save DIR
  * appends each view node IDX receives to DIR/IDX.views as "T_NS VIEW_JSON"
  * (a test reads what a node was told, and when). The process
  * stops by itself after S seconds (default 300), or on SIGINT/SIGTERM.
@@ -22,6 +27,12 @@
  * Output on stdout, one line each (flushed every 100 ms):
  *   ready N MS            every node has its first view, MS after start
  *   view IDX KIND ID REV T_NS   a view received (T_NS: CLOCK_REALTIME ns)
+ *   check IDX KIND whole|delta BYTES CHECK_US PARSE_US   with --verify: the
+ *                         message's size, the time to the checked text
+ *                         (whole: serialize and hash; delta: apply and hash),
+ *                         and to parse a message of that text (what the
+ *                         connection did before: timed again on a copy);
+ *                         once every node is ready
  *   closed IDX REASON     a connection closed (the node reconnects in 1 s)
  *   stats connected C views V closed X   every 5 s, and at the end
  */
@@ -45,6 +56,7 @@
 #include <openssl/base64.h>
 
 #include "controlplane/conn.h"
+#include "controlplane/delta.h"
 #include "controlplane/msg.h"
 #include "controlplane/token.h"
 #include "lib/clock.h"
@@ -63,6 +75,10 @@ struct lnode {
 	uint64_t retry_ms;		/* reconnect at (0: not waiting) */
 	uint64_t id;
 	char kind;			/* 'c' connector, 'd' device */
+	char *text;			/* with --verify or --save: the view held */
+	size_t len;
+	uint64_t rev;
+	char hash[ZT_CP_HASH_HEX_LEN + 1];
 };
 
 static struct {
@@ -71,7 +87,7 @@ static struct {
 	struct lnode *nodes;
 	unsigned int n, next, handshaking, parallel, with_view, connected;
 	unsigned long views, closed;
-	bool spread, verify, ready_said;
+	bool spread, verify, ready_said, whole;
 	const char *save_dir;
 	uint64_t start_ms, end_ms, last_stats_ms;
 } L = { .parallel = 64 };
@@ -107,14 +123,14 @@ static void on_established(void *ctx, struct zt_cp_conn *c, json_object *accept)
 	nd->kind = kind && !strcmp(kind, "connector") ? 'c' : 'd';
 }
 
-/* With --save: view message M of node ND, received at T, appended to DIR/IDX.views. */
-static void save_view(const struct lnode *nd, json_object *m, uint64_t t)
+/* With --save: node ND's view TEXT, received at T, appended to DIR/IDX.views. */
+static void save_view(const struct lnode *nd, const char *text, uint64_t t)
 {
 	char path[512];
 	json_object *view;
 	FILE *f;
 
-	if (!L.save_dir || !json_object_object_get_ex(m, "view", &view))
+	if (!L.save_dir || !(view = json_tokener_parse(text)))
 		return;
 	snprintf(path, sizeof(path), "%s/%u.views", L.save_dir, nd->idx);
 	f = fopen(path, "a");
@@ -126,29 +142,113 @@ static void save_view(const struct lnode *nd, json_object *m, uint64_t t)
 		json_object_to_json_string_ext(view, JSON_C_TO_STRING_PLAIN |
 					       JSON_C_TO_STRING_NOSLASHESCAPE));
 	fclose(f);
+	json_object_put(view);
 }
 
-/* A view: record its time, check its hash if asked, answer "applied". */
+static uint64_t usec_since(uint64_t t0)
+{
+	return (zt_mono_ns() - t0) / 1000;
+}
+
+/* A delta ND cannot take (WHY): ask for the view whole, as the agent does. */
+static void view_request(struct lnode *nd, struct zt_cp_conn *c, uint64_t rev, const char *why)
+{
+	json_object *m = json_object_new_object();
+
+	printf("request %u %llu %s\n", nd->idx, (unsigned long long)rev, why);
+	json_object_object_add(m, "type", json_object_new_string("view_request"));
+	json_object_object_add(m, "rev", json_object_new_int64((int64_t)rev));
+	json_object_object_add(m, "error", json_object_new_string(why));
+	zt_cp_conn_send(c, m);
+	json_object_put(m);
+}
+
+/*
+ * Message M's view text, checked against HASH (malloc'd, *LEN bytes), as an
+ * agent gets it: a whole view's serialization, or a delta applied to the
+ * text ND holds. NULL: not this node's base, or not its hash (*WHY).
+ */
+static char *view_text_of(struct lnode *nd, json_object *m, bool delta, const char *hash,
+			  size_t *len, const char **why)
+{
+	char mine[ZT_CP_HASH_HEX_LEN + 1], *text = NULL;
+	const char *base = zt_cp_msg_str(m, "base");
+	json_object *x;
+
+	*why = "malformed";
+	if (!delta && json_object_object_get_ex(m, "view", &x)) {
+		text = strdup(json_object_to_json_string_ext(x, JSON_C_TO_STRING_PLAIN));
+		*len = text ? strlen(text) : 0;
+	} else if (delta && (!nd->text || !base || strcmp(base, nd->hash))) {
+		*why = "not the base held";
+	} else if (delta && json_object_object_get_ex(m, "edits", &x) &&
+		   zt_cp_delta_apply(nd->text, nd->len, x, &text, len)) {
+		text = NULL;
+	}
+	if (!text)
+		return NULL;
+	zt_cp_view_hash_text(text, *len, mine);
+	if (strcmp(mine, hash)) {
+		*why = "badhash";
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/* With --verify or --save: M's view text checked and held. -EINVAL: answered with a request. */
+static int check_view(struct lnode *nd, struct zt_cp_conn *c, json_object *m, bool delta,
+		      const char *hash, uint64_t rev, uint64_t t)
+{
+	uint64_t t0 = zt_mono_ns(), check_us, parse_us;
+	const char *why, *mt;
+	json_object *again;
+	size_t len, mlen;
+	char *text = view_text_of(nd, m, delta, hash, &len, &why);
+
+	if (!text) {
+		view_request(nd, c, rev, why);
+		return -EINVAL;
+	}
+	check_us = usec_since(t0);
+	/*
+	 * The connection parsed this message before: time a parse of the same
+	 * bytes, once every node is ready (not in the enrollment storm).
+	 */
+	if (L.ready_said) {
+		mt = delta ? json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN) : text;
+		mlen = delta ? strlen(mt) : len;
+		t0 = zt_mono_ns();
+		again = json_tokener_parse(mt);
+		parse_us = usec_since(t0);
+		json_object_put(again);
+		printf("check %u %c %s %zu %llu %llu\n", nd->idx, nd->kind, delta ? "delta" : "whole",
+		       mlen, (unsigned long long)check_us, (unsigned long long)parse_us);
+	}
+	save_view(nd, text, t);
+	free(nd->text);
+	nd->text = text;
+	nd->len = len;
+	nd->rev = rev;
+	memcpy(nd->hash, hash, sizeof(nd->hash));
+	return 0;
+}
+
+/* A view (whole or a delta): record its time, check it if asked, answer "applied". */
 static void on_message(void *ctx, struct zt_cp_conn *c, json_object *m)
 {
 	struct lnode *nd = ctx;
-	const char *hash = zt_cp_msg_str(m, "hash");
-	char mine[ZT_CP_HASH_HEX_LEN + 1];
-	json_object *view, *ack;
+	const char *hash = zt_cp_msg_str(m, "hash"), *type = zt_cp_msg_type(m);
+	bool delta = !strcmp(type, "view_delta");
+	json_object *ack;
 	uint64_t rev = 0, t = zt_real_ns();
 
-	if (strcmp(zt_cp_msg_type(m), "view") || !hash || zt_cp_msg_u64(m, "rev", &rev))
+	if ((strcmp(type, "view") && !delta) || !hash || zt_cp_msg_u64(m, "rev", &rev))
 		return;
-	if (L.verify && json_object_object_get_ex(m, "view", &view)) {
-		zt_cp_view_hash(view, mine);
-		if (strcmp(mine, hash)) {
-			printf("badhash %u %llu\n", nd->idx, (unsigned long long)rev);
-			return;
-		}
-	}
+	if ((L.verify || L.save_dir) && check_view(nd, c, m, delta, hash, rev, t))
+		return;
 	printf("view %u %c %llu %llu %llu\n", nd->idx, nd->kind, (unsigned long long)nd->id,
 	       (unsigned long long)rev, (unsigned long long)t);
-	save_view(nd, m, t);
 	L.views++;
 	if (!nd->has_view) {
 		nd->has_view = true;
@@ -182,6 +282,15 @@ static json_object *make_hello(const struct lnode *nd)
 	json_object_object_add(h, "hostname", json_object_new_string(host));
 	json_object_object_add(h, "version", json_object_new_string("ctlload"));
 	json_object_object_add(h, "view_sig", json_object_new_int(2));	/* as an agent does */
+	if (!L.whole)
+		json_object_object_add(h, "view_delta", json_object_new_int(ZT_CP_DELTA_FORM));
+	if (nd->text) {		/* the view held: a delta from it, or nothing if it is current */
+		json_object *have = json_object_new_object();
+
+		json_object_object_add(have, "rev", json_object_new_int64((int64_t)nd->rev));
+		json_object_object_add(have, "hash", json_object_new_string(nd->hash));
+		json_object_object_add(h, "have", have);
+	}
 	if (!nd->enrolled) {
 		EVP_EncodeBlock((uint8_t *)b64, nd->tok.secret, ZT_TOKEN_SECRET_LEN);
 		json_object_object_add(h, "token_secret", json_object_new_string(b64));
@@ -339,7 +448,7 @@ static int parse_args(int argc, char **argv, const char **tokens, unsigned int *
 		{ "connect", required_argument, NULL, 'c' }, { "tokens", required_argument, NULL, 't' },
 		{ "parallel", required_argument, NULL, 'p' }, { "time", required_argument, NULL, 'T' },
 		{ "spread", no_argument, NULL, 's' }, { "verify", no_argument, NULL, 'v' },
-		{ "save", required_argument, NULL, 'S' }, { 0 },
+		{ "save", required_argument, NULL, 'S' }, { "whole", no_argument, NULL, 'w' }, { 0 },
 	};
 	const char *connect_to = NULL;
 	char host[64];
@@ -354,6 +463,7 @@ static int parse_args(int argc, char **argv, const char **tokens, unsigned int *
 		case 's': L.spread = true; break;
 		case 'v': L.verify = true; break;
 		case 'S': L.save_dir = optarg; break;
+		case 'w': L.whole = true; break;
 		default: return -EINVAL;
 		}
 	}
@@ -394,7 +504,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (parse_args(argc, argv, &tokens, &secs)) {
 		fprintf(stderr, "usage: ctlload --connect IP:PORT --tokens FILE [--parallel P]"
-			" [--time S] [--spread] [--verify] [--save DIR]\n");
+			" [--time S] [--spread] [--verify] [--save DIR] [--whole]\n");
 		return 2;
 	}
 	ret = read_tokens(tokens);
@@ -424,6 +534,7 @@ int main(int argc, char **argv)
 		if (L.nodes[i].connect_fd >= 0)
 			close(L.nodes[i].connect_fd);
 		zt_token_wipe(&L.nodes[i].tok);
+		free(L.nodes[i].text);
 	}
 	zt_loop_free(L.loop);
 	free(L.nodes);

@@ -160,6 +160,10 @@ static void print_controller(json_object *c)
 		printf(", as %s '%s'", get_str_or(node, "kind", "?"), get_str_or(node, "name", "?"));
 	printf(", rev %lld applied, last contact %s\n", get_int(c, "rev_applied"),
 	       get_str_or(c, "last_contact", "never"));
+	if (json_object_object_get_ex(c, "views_delta", &v))
+		printf("controller views: %lld whole, %lld as deltas, %lld asked again whole\n",
+		       get_int(c, "views_whole"), get_int(c, "views_delta"),
+		       get_int(c, "views_requested_whole"));
 	if (json_object_object_get_ex(c, "last_error", &v) && !get_int(c, "connected"))
 		printf("controller: %s\n", json_object_get_string(v));
 }

@@ -25,6 +25,7 @@
 
 #include "agent/agent.h"
 #include "controlplane/conn.h"
+#include "controlplane/delta.h"
 #include "controlplane/msg.h"
 #include "lib/addr.h"
 #include "lib/clock.h"
@@ -54,6 +55,9 @@ struct zt_agent {
 	uint64_t node_id;
 	uint64_t rev;
 	char hash[ZT_CP_HASH_HEX_LEN + 1];
+	char *text;			/* the view of HASH as text: the base of a delta */
+	size_t text_len;
+	uint64_t views_whole, views_delta, views_requested;
 	uint64_t last_contact_ns;	/* realtime */
 	char last_error[600];
 	char endpoint[64];
@@ -131,36 +135,38 @@ static void send_endpoint(struct zt_agent *a)
 	send_msg(a, m);
 }
 
-/* A view from the controller: check, apply, persist, acknowledge. */
-static void on_view(struct zt_agent *a, json_object *m)
+/* TEXT (taken; LEN bytes) as the view the node holds now. */
+static void hold_text(struct zt_agent *a, char *text, size_t len)
 {
-	char hash[ZT_CP_HASH_HEX_LEN + 1], err[512] = "";
-	const char *claimed = zt_cp_msg_str(m, "hash"), *sig = zt_cp_msg_str(m, "sig");
-	json_object *view;
-	uint64_t rev;
+	free(a->text);
+	a->text = text;
+	a->text_len = len;
+}
+
+/* Does the view TEXT of HASH at REV carry the controller's signature SIG? Else refused, logged. */
+static bool signed_ok(struct zt_agent *a, uint64_t rev, const char *text, size_t len,
+		      const char *hash, const char *sig)
+{
+	if (a->id.has_view_key && zt_viewsig_verify_text(a->id.view_key, rev, text, len, hash, sig))
+		return true;
+	zt_log("error", "controller %s: view rev %llu is not signed by the controller's view "
+	       "key: refused (the last view stays)", a->cfg.controller, (unsigned long long)rev);
+	snprintf(a->last_error, sizeof(a->last_error), "view rev %llu: bad signature",
+		 (unsigned long long)rev);
+	send_error(a, rev, "view signature does not verify");
+	return false;
+}
+
+/*
+ * A view checked against its hash and signature (TEXT: its text, taken):
+ * applied if it moved, persisted, held as the next delta's base, acknowledged.
+ */
+static void take_view(struct zt_agent *a, json_object *view, char *text, size_t len, uint64_t rev,
+		      const char *hash, const char *sig)
+{
+	char err[512] = "";
 	int ret;
 
-	if (zt_cp_msg_u64(m, "rev", &rev) || !claimed || !json_object_object_get_ex(m, "view", &view) ||
-	    !json_object_is_type(view, json_type_object)) {
-		zt_log("error", "controller %s: malformed view message ignored", a->current);
-		return;
-	}
-	zt_cp_view_hash(view, hash);
-	if (strcmp(hash, claimed)) {
-		zt_log("error", "controller %s: view rev %llu does not match its hash: ignored",
-		       a->current, (unsigned long long)rev);
-		send_error(a, rev, "view does not match its hash");
-		return;
-	}
-	if (!a->id.has_view_key || !zt_viewsig_verify(a->id.view_key, rev, view, sig)) {
-		zt_log("error", "controller %s: view rev %llu is not signed by the controller's view "
-		       "key: refused (the last view stays)", a->cfg.controller,
-		       (unsigned long long)rev);
-		snprintf(a->last_error, sizeof(a->last_error), "view rev %llu: bad signature",
-			 (unsigned long long)rev);
-		send_error(a, rev, "view signature does not verify");
-		return;
-	}
 	if (strcmp(hash, a->hash)) {
 		ret = a->cfg.apply(a->cfg.arg, view, rev, err, sizeof(err));
 		if (ret) {
@@ -169,17 +175,119 @@ static void on_view(struct zt_agent *a, json_object *m)
 			snprintf(a->last_error, sizeof(a->last_error), "view rev %llu: %s",
 				 (unsigned long long)rev, err);
 			send_error(a, rev, err);
+			free(text);
 			return;
 		}
-		if (zt_agent_view_save(a->cfg.state_dir, view, rev, hash, sig, err, sizeof(err)))
+		if (zt_agent_view_save_text(a->cfg.state_dir, text, len, rev, hash, sig, err,
+					    sizeof(err)))
 			zt_log("error", "view rev %llu applied but not saved: %s",
 			       (unsigned long long)rev, err);
 		zt_log("info", "controller %s: view rev %llu applied", a->current,
 		       (unsigned long long)rev);
 	}
+	hold_text(a, text, len);
 	a->rev = rev;
-	memcpy(a->hash, hash, sizeof(hash));
+	memcpy(a->hash, hash, ZT_CP_HASH_HEX_LEN + 1);
 	send_msg(a, zt_cp_msg_applied(rev, hash));
+}
+
+/* A whole view from the controller: check, apply, persist, acknowledge. */
+static void on_view(struct zt_agent *a, json_object *m)
+{
+	char hash[ZT_CP_HASH_HEX_LEN + 1], *text;
+	const char *claimed = zt_cp_msg_str(m, "hash"), *sig = zt_cp_msg_str(m, "sig");
+	json_object *view;
+	uint64_t rev;
+	size_t len;
+
+	if (zt_cp_msg_u64(m, "rev", &rev) || !claimed || !json_object_object_get_ex(m, "view", &view) ||
+	    !json_object_is_type(view, json_type_object)) {
+		zt_log("error", "controller %s: malformed view message ignored", a->current);
+		return;
+	}
+	text = strdup(json_object_to_json_string_ext(view, JSON_C_TO_STRING_PLAIN));
+	if (!text) {
+		send_error(a, rev, "out of memory");
+		return;
+	}
+	len = strlen(text);
+	zt_cp_view_hash_text(text, len, hash);
+	if (strcmp(hash, claimed)) {
+		zt_log("error", "controller %s: view rev %llu does not match its hash: ignored",
+		       a->current, (unsigned long long)rev);
+		send_error(a, rev, "view does not match its hash");
+		free(text);
+		return;
+	}
+	if (!signed_ok(a, rev, text, len, hash, sig)) {
+		free(text);
+		return;
+	}
+	a->views_whole++;
+	take_view(a, view, text, len, rev, hash, sig);
+}
+
+/* A delta the node cannot take (WHY): the controller sends the view whole. */
+static void view_request(struct zt_agent *a, uint64_t rev, const char *why)
+{
+	json_object *m = json_object_new_object();
+
+	zt_log("warning", "controller %s: view rev %llu as a delta: %s; asking for it whole",
+	       a->current, (unsigned long long)rev, why);
+	a->views_requested++;
+	json_object_object_add(m, "type", json_object_new_string("view_request"));
+	json_object_object_add(m, "rev", json_object_new_int64((int64_t)rev));
+	json_object_object_add(m, "error", json_object_new_string(why));
+	send_msg(a, m);
+}
+
+/*
+ * A view as edits on the one the node holds (delta.h): the text rebuilt,
+ * checked against the hash and the signature before it is parsed, then
+ * taken as a whole view is. Anything odd: the whole view is asked for.
+ */
+static void on_view_delta(struct zt_agent *a, json_object *m)
+{
+	const char *claimed = zt_cp_msg_str(m, "hash"), *base = zt_cp_msg_str(m, "base"),
+		   *sig = zt_cp_msg_str(m, "sig"), *why = NULL;
+	char hash[ZT_CP_HASH_HEX_LEN + 1], *text = NULL;
+	json_object *edits, *view = NULL;
+	uint64_t rev = 0;
+	size_t len;
+
+	if (zt_cp_msg_u64(m, "rev", &rev) || !claimed || !base ||
+	    !json_object_object_get_ex(m, "edits", &edits)) {
+		why = "malformed delta";
+		goto out;
+	}
+	if (!a->text || strcmp(base, a->hash)) {
+		why = "its base is not the view this node holds";
+		goto out;
+	}
+	if (zt_cp_delta_apply(a->text, a->text_len, edits, &text, &len)) {
+		why = "its edits do not fit the view this node holds";
+		goto out;
+	}
+	zt_cp_view_hash_text(text, len, hash);
+	if (strcmp(hash, claimed)) {
+		why = "the view it gives does not match its hash";
+		goto out;
+	}
+	if (!signed_ok(a, rev, text, len, hash, sig))
+		goto out;
+	view = json_tokener_parse(text);
+	if (!json_object_is_type(view, json_type_object)) {
+		why = "the view it gives is not a JSON object";
+		goto out;
+	}
+	a->views_delta++;
+	take_view(a, view, text, len, rev, hash, sig);
+	text = NULL;
+out:
+	if (why)
+		view_request(a, rev, why);
+	json_object_put(view);
+	free(text);
 }
 
 /*
@@ -254,6 +362,8 @@ static void on_message(void *ctx, struct zt_cp_conn *c, json_object *m)
 	a->last_contact_ns = zt_real_ns();
 	if (!strcmp(type, "view")) {
 		on_view(a, m);
+	} else if (!strcmp(type, "view_delta")) {
+		on_view_delta(a, m);
 	} else if (!strcmp(type, "reauth")) {
 		json_object *ok;
 
@@ -300,6 +410,8 @@ static json_object *make_hello(struct zt_agent *a)
 	json_object_object_add(h, "version", json_object_new_string(zt_version()));
 	/* Views signed over their hash (viewsig.h, form 2): no Ed25519 pass over a large view. */
 	json_object_object_add(h, "view_sig", json_object_new_int(2));
+	/* Connectors' views as deltas on the one held (delta.h). */
+	json_object_object_add(h, "view_delta", json_object_new_int(ZT_CP_DELTA_FORM));
 	if (a->id.has_token && !a->id.enrolled) {
 		char b64[64];
 
@@ -498,7 +610,7 @@ fail:
 
 int zt_agent_start(struct zt_agent *a, char *err, size_t errlen)
 {
-	char hash[ZT_CP_HASH_HEX_LEN + 1], why[512];
+	char hash[ZT_CP_HASH_HEX_LEN + 1], why[512], *text;
 	json_object *view = NULL;
 	uint64_t rev = 0;
 	int ret;
@@ -524,6 +636,9 @@ int zt_agent_start(struct zt_agent *a, char *err, size_t errlen)
 		} else {
 			a->rev = rev;
 			memcpy(a->hash, hash, sizeof(hash));
+			/* The base of the controller's next delta, if it has this view too. */
+			text = strdup(json_object_to_json_string_ext(view, JSON_C_TO_STRING_PLAIN));
+			hold_text(a, text, text ? strlen(text) : 0);
 			zt_log("info", "persisted view rev %llu applied (until the controller answers)",
 			       (unsigned long long)rev);
 		}
@@ -605,6 +720,10 @@ json_object *zt_agent_status(const struct zt_agent *a)
 		json_object_object_add(o, "reauth", json_object_new_string(a->reauth));
 	json_object_object_add(o, "reconnects", json_object_new_int64((int64_t)a->reconnects));
 	json_object_object_add(o, "connections_dropped", json_object_new_int64((int64_t)a->dropped));
+	json_object_object_add(o, "views_whole", json_object_new_int64((int64_t)a->views_whole));
+	json_object_object_add(o, "views_delta", json_object_new_int64((int64_t)a->views_delta));
+	json_object_object_add(o, "views_requested_whole",
+			       json_object_new_int64((int64_t)a->views_requested));
 	return o;
 }
 
@@ -656,5 +775,6 @@ void zt_agent_close(struct zt_agent *a)
 	}
 	zt_token_wipe(&a->id.token);
 	OPENSSL_cleanse(a->cfg.private_key, sizeof(a->cfg.private_key));
+	free(a->text);
 	free(a);
 }

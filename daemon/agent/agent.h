@@ -143,6 +143,9 @@ int zt_agent_view_load(const char *state_dir, const uint8_t *view_key, json_obje
 /* VIEW at REV with its HASH and SIG (base64) into view.json, atomically. */
 int zt_agent_view_save(const char *state_dir, json_object *view, uint64_t rev,
 		       const char *hash, const char *sig, char *err, size_t errlen);
+/* The same from the view's plain JSON TEXT (LEN bytes, the text HASH is of): no serialization. */
+int zt_agent_view_save_text(const char *state_dir, const char *text, size_t len, uint64_t rev,
+			    const char *hash, const char *sig, char *err, size_t errlen);
 /* controller.json; VIEW_KEY NULL: none pinned yet. */
 int zt_agent_pin_save(const char *state_dir, const char *controller,
 		      const uint8_t pub[ZT_KEY_LEN], const uint8_t *view_key, bool enrolled,

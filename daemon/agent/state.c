@@ -69,6 +69,25 @@ int zt_agent_view_save(const char *state_dir, json_object *view, uint64_t rev,
 	return ret;
 }
 
+int zt_agent_view_save_text(const char *state_dir, const char *text, size_t len, uint64_t rev,
+			    const char *hash, const char *sig, char *err, size_t errlen)
+{
+	struct zt_atomic_file af;
+	int ret = zt_atomic_begin(&af, state_dir, ZT_AGENT_VIEW_FILE, err, errlen);
+
+	if (ret)
+		return ret;
+	/* HASH is hex and SIG checked base64 (viewsig.h): nothing in them needs escaping. */
+	if (fprintf(af.f, "{\"rev\":%llu,\"hash\":\"%s\",\"sig\":\"%s\",\"view\":",
+		    (unsigned long long)rev, hash, sig ? sig : "") < 0 ||
+	    fwrite(text, 1, len, af.f) != len || fputs("}\n", af.f) < 0) {
+		snprintf(err, errlen, "writing %s: %s", af.path, strerror(EIO));
+		zt_atomic_abort(&af);
+		return -EIO;
+	}
+	return zt_atomic_commit(&af, err, errlen);
+}
+
 int zt_agent_view_load(const char *state_dir, const uint8_t *view_key, json_object **view,
 		       uint64_t *rev, char hash[65], char *err, size_t errlen)
 {

@@ -28,7 +28,9 @@
 #include <openssl/mem.h>
 
 #include "controller/node_server.h"
+#include "controller/node_view.h"
 #include "controlplane/conn.h"
+#include "controlplane/delta.h"
 #include "controlplane/msg.h"
 #include "controlplane/token.h"
 #include "lib/clock.h"
@@ -49,6 +51,7 @@ struct node {
 	struct zt_cp_conn *c;
 	bool authed, dirty;
 	bool sig_hash;			/* its hello said "view_sig": 2: views signed over their hash */
+	bool delta;			/* and "view_delta": 1: it takes deltas (node_view.h) */
 	bool admin, read_only;		/* a remote admin's session (an API key), no node */
 	char admin_name[64];		/* its key's name */
 	struct zt_node_ident ident;
@@ -77,6 +80,7 @@ struct zt_node_server {
 	struct node *in_cb;		/* whose connection's callback runs now */
 	struct node *by_id[NODE_HASH];
 	unsigned int count, unauth;
+	struct zt_node_views views;	/* the bases of deltas, counters */
 };
 
 static struct node **bucket(struct zt_node_server *s, const struct zt_node_ident *id)
@@ -189,29 +193,25 @@ static void arm_coalesce(struct zt_node_server *s)
 }
 
 /*
- * N's view (its plain JSON text, LEN bytes): hashed, and sent as the
- * message's text when it moved. 0, or -errno from the connection (-ENOBUFS:
- * try again later).
+ * N's view (its plain JSON text, LEN bytes, taken): hashed, and sent when it
+ * moved, whole or as a delta (node_view.h). 0, or -errno from the connection
+ * (-ENOBUFS: try again later).
  */
-static int send_view(struct node *n, const char *text, size_t len, uint64_t rev)
+static int send_view(struct node *n, char *text, size_t len, uint64_t rev)
 {
-	char hash[ZT_CP_HASH_HEX_LEN + 1], sig[ZT_VIEWSIG_B64_LEN + 1], *msg;
-	size_t mlen;
+	char hash[ZT_CP_HASH_HEX_LEN + 1];
+	struct zt_node_view_to to = { .c = n->c, .ident = &n->ident, .sig_hash = n->sig_hash,
+				      .delta = n->delta, .held = n->sent_hash };
 	int ret;
 
 	zt_cp_view_hash_text(text, len, hash);
 	if (!strcmp(hash, n->sent_hash)) {
+		free(text);
 		if (n->applied_rev == n->sent_rev && rev > n->applied_rev)
 			view_current(n, rev);
 		return 0;
 	}
-	if (n->sig_hash)
-		zt_viewsig_sign_hash(n->s->view_priv, rev, hash, sig);
-	else
-		zt_viewsig_sign_text(n->s->view_priv, rev, text, len, sig);
-	msg = zt_cp_msg_view_text(rev, hash, sig, text, len, &mlen);
-	ret = msg ? zt_cp_conn_send_text(n->c, msg, mlen) : -ENOMEM;
-	free(msg);
+	ret = zt_node_view_send(&n->s->views, &to, n->s->view_priv, text, len, rev, hash);
 	if (!ret) {
 		memcpy(n->sent_hash, hash, sizeof(hash));
 		n->sent_rev = rev;
@@ -256,6 +256,7 @@ static void push_view(struct node *n, bool in_cb)
 	}
 	text = view_text(s, &n->ident, &rev, &len);
 	if (!text) {
+		zt_node_view_forget(&s->views, n->ident.kind, n->ident.id);
 		if (in_cb)
 			zt_cp_conn_shutdown(n->c, "the node no longer exists");
 		else
@@ -264,7 +265,6 @@ static void push_view(struct node *n, bool in_cb)
 	}
 	n->dirty = false;
 	ret = send_view(n, text, len, rev);
-	free(text);
 	if (ret == -ENOBUFS) {
 		n->dirty = true;
 	} else if (ret) {
@@ -414,6 +414,8 @@ static json_object *admit(struct node *n, const uint8_t pub[ZT_KEY_LEN], json_ob
 	n->since_ns = zt_real_ns();
 	n->dirty = true;
 	n->sig_hash = !zt_cp_msg_u64(hello, "view_sig", &sig_form) && sig_form >= 2;
+	n->delta = n->sig_hash && !zt_cp_msg_u64(hello, "view_delta", &sig_form) &&
+		   sig_form >= ZT_CP_DELTA_FORM;
 	arm_coalesce(s);
 	zt_log("info", "node %s '%s' (id %llu) connected from %s", kind_name(n->ident.kind),
 	       n->ident.name, (unsigned long long)n->ident.id, n->peer_text);
@@ -536,6 +538,15 @@ static void on_message(void *ctx, struct zt_cp_conn *c, json_object *m)
 		report(n, "connection", line);
 	} else if (!strcmp(type, "reauth")) {
 		on_reauth(n, m);
+	} else if (!strcmp(type, "view_request")) {
+		/* A delta it could not take: its whole view next, from no base. */
+		zt_log("warning", "node %s '%s' asks for its whole view: %s", kind_name(n->ident.kind),
+		       n->ident.name, zt_cp_msg_str(m, "error") ?: "(no reason)");
+		n->s->views.requests++;
+		zt_node_view_forget(&n->s->views, n->ident.kind, n->ident.id);
+		n->sent_hash[0] = '\0';
+		n->dirty = true;
+		arm_coalesce(n->s);
 	} else if (!strcmp(type, "error")) {
 		zt_log("error", "node %s '%s' could not apply its view: %s", kind_name(n->ident.kind),
 		       n->ident.name, zt_cp_msg_str(m, "error") ?: "(no reason)");
@@ -760,6 +771,14 @@ json_object *zt_node_server_status(const struct zt_node_server *s)
 	json_object_object_add(o, "connected", json_object_new_int((int)connected));
 	json_object_object_add(o, "handshaking", json_object_new_int((int)s->unauth));
 	json_object_object_add(o, "admin_sessions", json_object_new_int((int)admins));
+	json_object_object_add(o, "views_whole", json_object_new_int64((int64_t)s->views.whole));
+	json_object_object_add(o, "views_delta", json_object_new_int64((int64_t)s->views.delta));
+	json_object_object_add(o, "views_requested_whole",
+			       json_object_new_int64((int64_t)s->views.requests));
+	json_object_object_add(o, "view_bytes_whole",
+			       json_object_new_int64((int64_t)s->views.whole_bytes));
+	json_object_object_add(o, "view_bytes_delta",
+			       json_object_new_int64((int64_t)s->views.delta_bytes));
 	json_object_object_add(o, "nodes", arr);
 	return o;
 }
@@ -864,5 +883,6 @@ void zt_node_server_close(struct zt_node_server *s)
 	}
 	OPENSSL_cleanse(s->priv, sizeof(s->priv));
 	OPENSSL_cleanse(s->view_priv, sizeof(s->view_priv));
+	zt_node_views_free(&s->views);
 	free(s);
 }

@@ -72,6 +72,17 @@ json_object *zt_cp_msg_view(uint64_t rev, const char *hash, json_object *view)
 	return m;
 }
 
+json_object *zt_cp_msg_view_delta(uint64_t rev, const char *base, const char *hash,
+				  const char *sig, json_object *edits)
+{
+	json_object *m = typed("view_delta", rev, hash);
+
+	json_object_object_add(m, "base", json_object_new_string(base));
+	json_object_object_add(m, "sig", json_object_new_string(sig));
+	json_object_object_add(m, "edits", edits);
+	return m;
+}
+
 json_object *zt_cp_msg_applied(uint64_t rev, const char *hash)
 {
 	return typed("applied", rev, hash);

@@ -5,6 +5,11 @@
  *   hello       node -> controller, in Noise message 1
  *   accept      controller -> node, in Noise message 2
  *   view        controller -> node  {"type":"view","rev","hash","view":{...}}
+ *   view_delta  controller -> node  {"type":"view_delta","rev","base","hash","sig","edits"}:
+ *               the view of HASH as edits on the view of hash BASE (delta.h), to a
+ *               connector whose hello says "view_delta": 1
+ *   view_request node -> controller {"type":"view_request","rev","error"}: a delta it
+ *               could not take (not its base, or not its hash): send the view whole
  *   applied     node -> controller   {"type":"applied","rev","hash"}
  *   endpoint    connector -> controller {"type":"endpoint","endpoint":"IP:PORT"}
  *   connection  connector -> controller {"type":"connection","line":{...}}
@@ -38,6 +43,9 @@ char *zt_cp_msg_view_text(uint64_t rev, const char *hash, const char *sig, const
 			  size_t *out_len);
 /* zt_cp_view_hash of a view's text. */
 void zt_cp_view_hash_text(const char *text, size_t len, char out[ZT_CP_HASH_HEX_LEN + 1]);
+/* {"type":"view_delta","rev","base","hash","sig","edits"}: EDITS' reference is taken. */
+json_object *zt_cp_msg_view_delta(uint64_t rev, const char *base, const char *hash,
+				  const char *sig, json_object *edits);
 /* {"type":"applied","rev","hash"} */
 json_object *zt_cp_msg_applied(uint64_t rev, const char *hash);
 

@@ -93,23 +93,29 @@ static bool verify_msg(const uint8_t pub[ZT_VIEWSIG_PUB_LEN], const uint8_t raw[
 	return ok;
 }
 
-bool zt_viewsig_verify(const uint8_t pub[ZT_VIEWSIG_PUB_LEN], uint64_t rev, json_object *view,
-		       const char *sig)
+bool zt_viewsig_verify_text(const uint8_t pub[ZT_VIEWSIG_PUB_LEN], uint64_t rev, const char *text,
+			    size_t len, const char *hash, const char *sig)
 {
 	uint8_t raw[ZT_VIEWSIG_LEN + 3];
-	char hash[ZT_CP_HASH_HEX_LEN + 1];
-	const char *text;
-	size_t rlen = 0, len;
+	size_t rlen = 0;
 
 	if (!sig || strlen(sig) != ZT_VIEWSIG_B64_LEN ||
 	    !EVP_DecodeBase64(raw, &rlen, sizeof(raw), (const uint8_t *)sig, strlen(sig)) ||
 	    rlen != ZT_VIEWSIG_LEN)
 		return false;
-	text = json_object_to_json_string_ext(view, JSON_C_TO_STRING_PLAIN);
-	len = strlen(text);
-	zt_cp_view_hash_text(text, len, hash);
 	return verify_msg(pub, raw, VIEWSIG_DOMAIN2, rev, hash, ZT_CP_HASH_HEX_LEN) ||
 	       verify_msg(pub, raw, VIEWSIG_DOMAIN, rev, text, len);
+}
+
+bool zt_viewsig_verify(const uint8_t pub[ZT_VIEWSIG_PUB_LEN], uint64_t rev, json_object *view,
+		       const char *sig)
+{
+	char hash[ZT_CP_HASH_HEX_LEN + 1];
+	const char *text = json_object_to_json_string_ext(view, JSON_C_TO_STRING_PLAIN);
+	size_t len = strlen(text);
+
+	zt_cp_view_hash_text(text, len, hash);
+	return zt_viewsig_verify_text(pub, rev, text, len, hash, sig);
 }
 
 void zt_viewsig_pub_to_base64(const uint8_t pub[ZT_VIEWSIG_PUB_LEN],

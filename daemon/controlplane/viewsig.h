@@ -76,6 +76,10 @@ void zt_viewsig_sign_hash(const uint8_t priv[ZT_VIEWSIG_PRIV_LEN], uint64_t rev,
 bool zt_viewsig_verify(const uint8_t pub[ZT_VIEWSIG_PUB_LEN], uint64_t rev, json_object *view,
 		       const char *sig);
 
+/* The same for the view's TEXT (LEN bytes) whose HASH (zt_cp_view_hash_text) the caller has. */
+bool zt_viewsig_verify_text(const uint8_t pub[ZT_VIEWSIG_PUB_LEN], uint64_t rev, const char *text,
+			    size_t len, const char *hash, const char *sig);
+
 /* PUB as base64 / back: 0 or -EINVAL. */
 void zt_viewsig_pub_to_base64(const uint8_t pub[ZT_VIEWSIG_PUB_LEN],
 			      char out[ZT_VIEWSIG_PUB_B64_LEN + 1]);

@@ -7,7 +7,8 @@
  * view (never a queue) to a node that does not read, refusal without a
  * byte (bad token, wrong controller key), per-source limits on
  * unauthenticated connections and their handshake deadline, disconnect
- * and status.
+ * and status; a connector's views as deltas (at a change, and after a
+ * restart holding an older view), whole when it holds none.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -378,6 +379,109 @@ static void test_latest_view(void **state)
 	run(50, NULL);
 }
 
+/* A view of N device entries, entry K with address A: the connector's view in small. */
+static void set_view_list(uint64_t rev, int n, int k, int addr)
+{
+	json_object *v = json_object_new_object(), *p = json_object_new_object();
+	json_object *devs = json_object_new_array();
+	char b[64];
+
+	for (int i = 0; i < n; i++) {
+		json_object *e = json_object_new_object();
+
+		snprintf(b, sizeof(b), "dev-%d", i);
+		json_object_object_add(e, "name", json_object_new_string(b));
+		snprintf(b, sizeof(b), "100.64.0.%d", i == k ? addr : i % 250);
+		json_object_object_add(e, "address", json_object_new_string(b));
+		json_object_array_add(devs, e);
+	}
+	json_object_object_add(p, "devices", devs);
+	json_object_object_add(v, "policy", p);
+	json_object_object_add(v, "self", json_object_new_object());
+	json_object_put(m.view);
+	m.view = v;
+	m.rev = rev;
+}
+
+static int64_t field_of(json_object *st, const char *field)
+{
+	json_object *v;
+	int64_t n;
+
+	assert_true(json_object_object_get_ex(st, field, &v));
+	n = json_object_get_int64(v);
+	json_object_put(st);
+	return n;
+}
+
+/*
+ * A connector that says "view_delta": a change goes as a delta (the server's
+ * and the agent's counters), the view applied equal to the model's; a
+ * restart holding an older view the server still has gets a delta; one
+ * holding no view gets it whole.
+ */
+static void test_delta(void **state)
+{
+	char token[ZT_TOKEN_TEXT_LEN + 1], d1[128], path[160];
+	struct zt_node_ident ident = { .kind = ZT_NODE_CONNECTOR, .id = 7 };
+	struct zt_agent *a;
+	int64_t whole, delta;
+	int rp;
+
+	(void)state;
+	m.known = false;
+	new_token(token, ctl_pub, true);
+	set_view_list(1, 300, -1, 0);
+	snprintf(d1, sizeof(d1), "%s/nd", dir);
+	a = agent_up(d1, token, node_loop, &rp);
+	assert_int_equal(rp, 0);
+	for (int i = 0; i < 100 && !applied_rev(1); i++)
+		run(20, NULL);
+	whole = field_of(zt_node_server_status(srv), "views_whole");
+	delta = field_of(zt_node_server_status(srv), "views_delta");
+	assert_int_equal(field_of(zt_agent_status(a), "views_whole"), 1);
+
+	set_view_list(2, 300, 17, 251);
+	zt_node_server_changed(srv, &ident);
+	for (int i = 0; i < 100 && !applied_rev(2); i++)
+		run(20, NULL);
+	assert_true(json_object_equal(node.view, m.view));
+	assert_int_equal(field_of(zt_agent_status(a), "views_delta"), 1);
+	assert_int_equal(field_of(zt_agent_status(a), "views_whole"), 1);
+	assert_int_equal(field_of(zt_node_server_status(srv), "views_delta"), delta + 1);
+	assert_int_equal(field_of(zt_node_server_status(srv), "views_whole"), whole);
+	/* A few hundred bytes on the wire for a view of about 13 KB. */
+	assert_true(field_of(zt_node_server_status(srv), "view_bytes_delta") < 1000);
+
+	/* Down while the view changes: back with the older view, it gets a delta. */
+	zt_agent_close(a);
+	run(50, NULL);
+	set_view_list(3, 300, 40, 252);
+	zt_node_server_changed(srv, &ident);
+	run(100, NULL);
+	a = agent_up(d1, NULL, node_loop, &rp);
+	for (int i = 0; i < 100 && !applied_rev(3); i++)
+		run(20, NULL);
+	assert_true(json_object_equal(node.view, m.view));
+	assert_int_equal(field_of(zt_agent_status(a), "views_delta"), 1);
+	assert_int_equal(field_of(zt_agent_status(a), "views_whole"), 0);
+
+	/* Back holding no view (view.json gone): whole. */
+	zt_agent_close(a);
+	run(50, NULL);
+	snprintf(path, sizeof(path), "%s/view.json", d1);
+	assert_int_equal(unlink(path), 0);
+	set_view_list(4, 300, 41, 253);
+	a = agent_up(d1, NULL, node_loop, &rp);
+	for (int i = 0; i < 100 && !applied_rev(4); i++)
+		run(20, NULL);
+	assert_true(json_object_equal(node.view, m.view));
+	assert_int_equal(field_of(zt_agent_status(a), "views_whole"), 1);
+	assert_int_equal(field_of(zt_agent_status(a), "views_delta"), 0);
+	zt_agent_close(a);
+	run(50, NULL);
+}
+
 /* A bad token, another controller's key: refused, no byte back, no view. */
 static void test_refused(void **state)
 {
@@ -522,6 +626,7 @@ int main(void)
 		cmocka_unit_test(test_latest_view),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_unauth_limit),
+		cmocka_unit_test(test_delta),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
