@@ -236,7 +236,7 @@ wait_until 5 started_ci || fail "no connection_start line of the ci service acco
 grep -q '"user":"alice@example.com"' "$(zt_daemon_out conn)" ||
 	fail "the connector's own log lines do not name alice: $(grep connection_ "$(zt_daemon_out conn)" | tail -n 2)"
 adm connections | grep -q "alice@example.com" || fail "admin connections (table) does not show alice: $(adm connections | tail -n 3)"
-timeout 2 "$ZTGATE" --socket "$ZT_TMP/ctl.sock" --json admin connections --follow >"$ZT_TMP/follow.out" 2>&1 &
+timeout -k 1 2 "$ZTGATE" --socket "$ZT_TMP/ctl.sock" --json admin connections --follow >"$ZT_TMP/follow.out" 2>&1 &
 FOLLOW_PID=$!
 sleep 0.5
 curl_page "$S" || fail "ci cannot fetch the page"
