@@ -65,35 +65,31 @@ BENCH_FAILED=()
 zt_require_root
 zt_require trafgen nft jq ip timeout awk clang
 
+# run_bench_bin NAME SECONDS: build/NAME, at most SECONDS; missing or failing
+# is recorded in BENCH_FAILED (the bench goes on, and says so at the end).
+run_bench_bin() {
+	if [[ -x $ROOT/build/$1 ]]; then
+		timeout "$2" "$ROOT/build/$1" || BENCH_FAILED+=("$1 exited $?")
+	else
+		echo "NOT RUN: $ROOT/build/$1 is missing (not built)" >&2
+		BENCH_FAILED+=("$1 missing")
+	fi
+}
+
 # ---------------------------------------------------------------------------
 section "(a) classifier micro-benchmark"
 if [[ ! -x $ROOT/build/bench_classify ]] && [[ -n $(compgen -G "$ROOT/bench/bench_classify*.c") ]]; then
 	make -C "$ROOT" --no-print-directory build/bench_classify >/dev/null 2>&1 || true
 fi
-if [[ -x $ROOT/build/bench_classify ]]; then
-	timeout 120 "$ROOT/build/bench_classify" || BENCH_FAILED+=("bench_classify exited $?")
-else
-	echo "NOT RUN: $ROOT/build/bench_classify is missing (not built)" >&2
-	BENCH_FAILED+=("bench_classify missing")
-fi
+run_bench_bin bench_classify 120
 
 # ---------------------------------------------------------------------------
 section "(a2) policy change: full rewrite vs diff"
-if [[ -x $ROOT/build/bench_compile ]]; then
-	timeout 600 "$ROOT/build/bench_compile" || BENCH_FAILED+=("bench_compile exited $?")
-else
-	echo "NOT RUN: $ROOT/build/bench_compile is missing (not built)" >&2
-	BENCH_FAILED+=("bench_compile missing")
-fi
+run_bench_bin bench_compile 600
 
 # ---------------------------------------------------------------------------
 section "(a3) controller audit records: 10,000 nodes leaving at once"
-if [[ -x $ROOT/build/bench_audit ]]; then
-	timeout 120 "$ROOT/build/bench_audit" || BENCH_FAILED+=("bench_audit exited $?")
-else
-	echo "NOT RUN: $ROOT/build/bench_audit is missing (not built)" >&2
-	BENCH_FAILED+=("bench_audit missing")
-fi
+run_bench_bin bench_audit 120
 
 # ---------------------------------------------------------------------------
 section "(b) veth packet rate: topology"
@@ -137,18 +133,26 @@ xdp_allowed() { ztc --json stats | jq '[.resources[].allowed_packets] | add // 0
 declare -A RATE RXRATE LOSTRATE
 # measure NAME CFG COUNTER-FUNC: flood with CFG, read COUNTER-FUNC and the rx
 # counter at the start and end of a fixed window; RATE[NAME] in packets/s.
-measure() {
-	local name=$1 cfg=$2 counter=$3 c0 c1 r0 r1 l0 l1 t0 t1 tg
-	ip netns exec "$G" timeout -k 2 $((WARMUP + WINDOW + 5)) \
+# flood_start LOG CFG SECONDS: trafgen floods with CFG for at most SECONDS
+# (and the warm-up); returns once the flood arrives at s0, not after a
+# guessed time, its pid in FLOOD_PID.
+flood_start() {
+	local log=$1 cfg=$2 secs=$3 r0
+	ip netns exec "$G" timeout -k 2 $((WARMUP + secs + 5)) \
 		trafgen --dev g0 --conf "$cfg" --cpus "$CPUS" --num "$PKT_CAP" --no-sock-mem --notouch-irq --no-cpu-stats \
-		>"$ZT_TMP/trafgen-$name.log" 2>&1 &
-	tg=$!
-	ZT_PIDS+=("$tg")
-	# Wait for the flood to arrive, not for a guessed time.
+		>"$log" 2>&1 &
+	FLOOD_PID=$!
+	ZT_PIDS+=("$FLOOD_PID")
 	r0=$(rx_packets)
 	wait_until 5 bash -c "(( \$(ip -n $S -s -j link show dev s0 | jq '.[0].stats64.rx.packets') > $r0 + 1000 ))" ||
-		fail "$name: flood not arriving at s0: $(cat "$ZT_TMP/trafgen-$name.log")"
-	sleep "$WARMUP"	# ramp-up excluded from the window
+		fail "flood not arriving at s0: $(cat "$log")"
+	sleep "$WARMUP"	# ramp-up excluded from what is measured
+}
+
+measure() {
+	local name=$1 cfg=$2 counter=$3 c0 c1 r0 r1 l0 l1 t0 t1 tg
+	flood_start "$ZT_TMP/trafgen-$name.log" "$cfg" "$WINDOW"
+	tg=$FLOOD_PID
 	c0=$($counter); r0=$(rx_packets); l0=$(lost_packets); t0=$(date +%s%N)
 	sleep "$WINDOW"	# the measurement window itself
 	c1=$($counter); r1=$(rx_packets); l1=$(lost_packets); t1=$(date +%s%N)
@@ -166,25 +170,17 @@ declare -A PROG_NS
 # statistics, on only for these 3 s, never during a rate window above: they
 # add two clock reads to every run). PROG_NS[NAME] in ns, "-" if unknown.
 prog_cost() {
-	local name=$1 cfg=$2 prog=$3 tg r0 out
+	local name=$1 cfg=$2 prog=$3 out
 	PROG_NS[$name]=-
 	[[ -x $ROOT/build/prog_ns ]] || { BENCH_FAILED+=("prog_ns missing"); return 0; }
-	ip netns exec "$G" timeout -k 2 $((WARMUP + 3 + 5)) \
-		trafgen --dev g0 --conf "$cfg" --cpus "$CPUS" --num "$PKT_CAP" --no-sock-mem --notouch-irq --no-cpu-stats \
-		>"$ZT_TMP/trafgen-ns-$name.log" 2>&1 &
-	tg=$!
-	ZT_PIDS+=("$tg")
-	r0=$(rx_packets)
-	wait_until 5 bash -c "(( \$(ip -n $S -s -j link show dev s0 | jq '.[0].stats64.rx.packets') > $r0 + 1000 ))" ||
-		fail "$name: flood not arriving at s0: $(cat "$ZT_TMP/trafgen-ns-$name.log")"
-	sleep "$WARMUP"
+	flood_start "$ZT_TMP/trafgen-ns-$name.log" "$cfg" 3
 	if out=$("$ROOT/build/prog_ns" "$prog" 3); then
 		PROG_NS[$name]=$(awk '{ print $3 }' <<<"$out")
 		log "$name: $prog costs ${PROG_NS[$name]} ns per packet in the kernel ($(awk '{ print $2 }' <<<"$out") runs)"
 	else
 		BENCH_FAILED+=("prog_ns $prog")
 	fi
-	zt_kill_pid "$tg"
+	zt_kill_pid "$FLOOD_PID"
 }
 
 # ---------------------------------------------------------------------------

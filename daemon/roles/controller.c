@@ -208,22 +208,33 @@ static void on_changed(void *arg, const struct zt_node_ident *ident)
 		expiry_arm(cr, 0, true);
 }
 
+/* A timerfd on CLOCK in D's loop calling ON with the role; *FD -1 on failure. */
+static int timer_open(struct zt_daemon *d, clockid_t clock, zt_loop_cb on, int *fd,
+		      const char *what, char *err, size_t errlen)
+{
+	int ret;
+
+	*fd = timerfd_create(clock, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (*fd < 0)
+		return zt_errf(err, errlen, -errno, "%s: %s", what, strerror(errno));
+	ret = zt_loop_add(d->loop, *fd, EPOLLIN, on, d->role);
+	if (ret) {
+		close(*fd);
+		*fd = -1;
+		return zt_errf(err, errlen, ret, "%s: %s", what, strerror(-ret));
+	}
+	return 0;
+}
+
 static int expiry_open(struct zt_daemon *d, char *err, size_t errlen)
 {
 	struct controller_role *cr = d->role;
-	int ret;
+	int ret = timer_open(d, CLOCK_REALTIME, on_expiry, &cr->expiry_fd, "session timer", err,
+			     errlen);
 
-	cr->expiry_fd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (cr->expiry_fd < 0)
-		return zt_errf(err, errlen, -errno, "session timer: %s", strerror(errno));
-	ret = zt_loop_add(d->loop, cr->expiry_fd, EPOLLIN, on_expiry, cr);
-	if (ret) {
-		close(cr->expiry_fd);
-		cr->expiry_fd = -1;
-		return zt_errf(err, errlen, ret, "session timer: %s", strerror(-ret));
-	}
-	expiry_arm(cr, 0, true);
-	return 0;
+	if (!ret)
+		expiry_arm(cr, 0, true);
+	return ret;
 }
 
 /* The audit queue's first record: written ZT_AUDIT_FLUSH_MS later with what follows it. */
@@ -256,17 +267,11 @@ static void on_audit(struct zt_loop *loop, int fd, uint32_t events, void *arg)
 static int audit_open(struct zt_daemon *d, char *err, size_t errlen)
 {
 	struct controller_role *cr = d->role;
-	int ret;
+	int ret = timer_open(d, CLOCK_MONOTONIC, on_audit, &cr->audit_fd, "audit timer", err,
+			     errlen);
 
-	cr->audit_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (cr->audit_fd < 0)
-		return zt_errf(err, errlen, -errno, "audit timer: %s", strerror(errno));
-	ret = zt_loop_add(d->loop, cr->audit_fd, EPOLLIN, on_audit, cr);
-	if (ret) {
-		close(cr->audit_fd);
-		cr->audit_fd = -1;
-		return zt_errf(err, errlen, ret, "audit timer: %s", strerror(-ret));
-	}
+	if (ret)
+		return ret;
 	cr->model->audit_queued = audit_arm;
 	cr->model->audit_queued_arg = cr;
 	return 0;
