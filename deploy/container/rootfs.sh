@@ -83,7 +83,9 @@ done
 # dlmopen()s into a namespace of its own for --db postgresql://...
 # (daemon/controller/pq.c; it needs /proc, for its memfd), and all it needs.
 for soname in libpq.so.5; do
-	lib=$(ldconfig -p | awk -v s="$soname" '$1 == s { print $NF; exit }')
+	# awk reads to the end: an early exit would kill ldconfig with SIGPIPE
+	# (141, fatal under pipefail) whenever its output outgrows the pipe.
+	lib=$(ldconfig -p | awk -v s="$soname" '$1 == s && lib == "" { lib = $NF } END { print lib }')
 	[[ -n $lib ]] || { echo "$0: $soname not installed (make deps)" >&2; exit 1; }
 	put "$lib"
 	put_libs "$lib"

@@ -44,7 +44,9 @@ depends=$({
 				 /=> \// && ($1 in need) { print $3 }'
 		done
 		for soname in "${runtime_libs[@]}"; do
-			ldconfig -p | awk -v s="$soname" '$1 == s { print $NF; exit }'
+			# awk reads to the end: an early exit could kill ldconfig with
+			# SIGPIPE, fatal under pipefail.
+			ldconfig -p | awk -v s="$soname" '$1 == s && lib == "" { lib = $NF } END { print lib }'
 		done
 	} | sort -u | while read -r lib; do
 		dpkg -S "$(readlink -f "$lib")" 2>/dev/null || dpkg -S "$lib" 2>/dev/null || true
