@@ -33,6 +33,23 @@ logdir=$(mktemp -d /tmp/ztgate-integration.XXXXXX)
 export ZT_LOG_DIR=$logdir/daemon-logs
 trap 'rm -rf "$logdir"' EXIT
 
+# A run killed before its traps ran (a machine stopped mid-test) leaves its
+# pin dirs behind; they are not this run's, so they go before it starts.
+# Whatever this run leaves is a failure at the end.
+stale_pins() {	# the test-* pin dirs whose owner has exited
+	local d pid
+	for d in /sys/fs/bpf/ztgate/test-*; do
+		[[ -d $d ]] || continue
+		pid=${d##*/test-}
+		pid=${pid##*-}
+		kill -0 "$pid" 2>/dev/null || echo "$d"
+	done
+}
+for d in $(stale_pins); do
+	echo "integration: removing $d, left by an earlier run that was killed"
+	rm -rf "$d"
+done
+
 echo "integration: daemon $ZTGATED"
 echo "integration: cli    $ZTGATE"
 passed=0
@@ -129,16 +146,12 @@ if [[ -d $ZT_LOG_DIR ]] && grep -lEr "$san_pattern" "$ZT_LOG_DIR" >/dev/null 2>&
 fi
 
 # Nothing of ours may be left behind.
-if ls -d /sys/fs/bpf/ztgate/test-* >/dev/null 2>&1; then
-	for d in /sys/fs/bpf/ztgate/test-*; do
-		pid=${d##*/test-}
-		if ! kill -0 "$pid" 2>/dev/null; then
-			echo "FAIL  leftovers: pin dir $d from a finished run"
-			failed=$((failed + 1))
-			failed_names+=("leftover-pins")
-		fi
-	done
-fi
+for d in $(stale_pins); do
+	owner=$(awk -v id="${d##*/test-}" '$1 == id { print $2 }' "$logdir/run-ids" 2>/dev/null)
+	echo "FAIL  leftovers: pin dir $d from a finished run (${owner:-no test of this run})"
+	failed=$((failed + 1))
+	failed_names+=("leftover-pins")
+done
 
 echo "integration: $passed passed, $failed failed"
 (( failed == 0 ))
