@@ -94,9 +94,9 @@ struct zt_config {
 	__u32 scan_event_burst;		/* scan event token bucket depth, per CPU */
 	/*
 	 * The scan detector's secret key: a port's bit in the per-source set
-	 * is (scan_key_mul * port + scan_key_add) >> (64 - ZT_SCAN_SET_BITS),
-	 * multiply-add-shift, a strongly universal family: without the key, a
-	 * scanner cannot pick ports that share bits. Random, written by the
+	 * the top ZT_SCAN_SET_BITS of h * ZT_SCAN_MIX_MUL after h ^= h >> 29,
+	 * h = scan_key_mul * port + scan_key_add: without the key, a scanner
+	 * cannot pick ports that share bits (lib/core.h zt_scan_track). Random, written by the
 	 * daemon at every start (zt_dp_open); a zero multiplier (never
 	 * written) means ZT_SCAN_KEY_MUL_DEFAULT.
 	 */
@@ -214,6 +214,7 @@ struct zt_scan_key {
 };
 
 #define ZT_SCAN_SET_BITS	10	/* the set of denied ports: 2^10 bits, keyed hash */
+#define ZT_SCAN_MIX_MUL		0xbf58476d1ce4e5b9ULL	/* the hash's fixed mix (splitmix64) */
 
 struct zt_scan_val {
 	__u64 window_start_ns;
@@ -257,8 +258,11 @@ struct zt_evbudget {
 	 * bytes): the deny-event bucket and the scan detector's memo, the
 	 * last denied (source, resource, port) this CPU counted, until the
 	 * end of its window (a flood of one denied flow is then no
-	 * shared-LRU work per packet).
+	 * shared-LRU work per packet). Then the clock they read: the coarse
+	 * clock's value, read once per jiffy (lib/core.h zt_deny_clock).
 	 */
+	__u64 clock_jiffies;		/* bpf_jiffies64() when clock_ns was read */
+	__u64 clock_ns;			/* bpf_ktime_get_coarse_ns() then */
 	__u64 last_ns;
 	__u64 tokens_milli;		/* tokens * 1000 */
 	__u64 suppressed;		/* deny events dropped by the rate limit */
