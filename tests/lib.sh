@@ -264,25 +264,32 @@ zt_icmp_echo() {
 		grep 'received echo-reply' >/dev/null
 }
 
-# zt_xdp_const NS IF ACTION [MODE]: attach a one-instruction XDP program
-# returning ACTION (pass or drop) to IF; MODE xdpdrv (native, default) or
-# xdpgeneric. Not pinned: it goes with the namespace. Needs clang.
-zt_xdp_const() {
-	local ns=$1 dev=$2 action=$3 mode=${4:-xdpdrv} code obj
-	case $action in
+# zt_xdp_obj ACTION: the object of a one-instruction XDP program returning
+# ACTION (pass or drop), built once per run with clang; prints its path.
+zt_xdp_obj() {
+	local code obj=$ZT_TMP/xdp_$1.o
+	case $1 in
 	pass) code=2 ;;
 	drop) code=1 ;;
-	*) fail "zt_xdp_const: action '$action'" ;;
+	*) fail "zt_xdp_obj: action '$1'" ;;
 	esac
-	obj=$ZT_TMP/xdp_$action.o
 	if [[ ! -f $obj ]]; then
-		cat >"$ZT_TMP/xdp_$action.c" <<EOF2
+		cat >"$ZT_TMP/xdp_$1.c" <<EOF2
 #define SEC(n) __attribute__((section(n), used))
-SEC("xdp") int xdp_$action(void *ctx) { return $code; }
+SEC("xdp") int xdp_$1(void *ctx) { return $code; }
 char _license[] SEC("license") = "GPL";
 EOF2
-		clang -O2 -target bpf -c "$ZT_TMP/xdp_$action.c" -o "$obj" || fail "building xdp_$action"
+		clang -O2 -target bpf -c "$ZT_TMP/xdp_$1.c" -o "$obj" || fail "building xdp_$1"
 	fi
+	echo "$obj"
+}
+
+# zt_xdp_const NS IF ACTION [MODE]: attach zt_xdp_obj ACTION to IF; MODE
+# xdpdrv (native, default) or xdpgeneric. Not pinned: it goes with the
+# namespace.
+zt_xdp_const() {
+	local ns=$1 dev=$2 action=$3 mode=${4:-xdpdrv} obj
+	obj=$(zt_xdp_obj "$action") || exit 1
 	ip -n "$ns" link set dev "$dev" "$mode" obj "$obj" sec xdp || fail "attaching xdp_$action to $ns/$dev"
 }
 zt_xdp_off() { ip -n "$1" link set dev "$2" xdpdrv off 2>/dev/null; ip -n "$1" link set dev "$2" xdpgeneric off 2>/dev/null; true; }
