@@ -129,9 +129,13 @@ for size in 37 100 1200; do
 	log "unregistered, $size-byte sends: $out"
 	max=$(awk '{print $4}' <<<"$out")
 	(( max <= size )) || fail "a $size-byte send was answered with $max bytes"
+	[[ $(awk '{print $6}' <<<"$out") == 30 ]] || fail "raw: not all 30 sent: $out"
 done
-wait_until 5 zt_capture_at_least raw "src host 198.18.43.2 and udp" 90 ||
-	fail "capture missed the sends: $(zt_capture_count raw "src host 198.18.43.2 and udp") of 90"
+if ! wait_until 5 zt_capture_at_least raw "src host 198.18.43.2 and udp" 90; then
+	n=$(zt_capture_count raw "src host 198.18.43.2 and udp")
+	zt_capture_stop raw
+	fail "capture missed the sends: $n of 90 ($(grep -h 'dropped by' "$ZT_TMP/tcpdump-raw.err" | zt_oneline))"
+fi
 zt_capture_stop raw
 # Every datagram from the relay to the source, against the smallest request sent.
 biggest=$(tcpdump -n -r "$ZT_TMP/raw.pcap" "src host 198.18.43.1" 2>/dev/null |

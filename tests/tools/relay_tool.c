@@ -16,8 +16,9 @@
  *       exit 0 if it registered (whatever M), 1 if it never did.
  *   relay_tool raw RELAY --to PUB [--count N] [--size S]
  *       an unregistered source: N (default 20) send messages of S bytes
- *       (default 100) from a plain UDP socket; prints "replies R max_reply M"
- *       (the largest reply in bytes) after 2 s of silence.
+ *       (default 100) from a plain UDP socket, each sent for sure (retried
+ *       while the device refuses it); prints "replies R max_reply M sent N"
+ *       (M: the largest reply in bytes) after 2 s of silence.
  *
  * Errors are one line on stderr; exit 2 on bad usage.
  */
@@ -137,7 +138,7 @@ static int raw(const char *relay, const uint8_t to[32], unsigned long count, uns
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	uint8_t msg[65536], payload[65536] = { 0x04 };
-	unsigned long replies = 0, max_reply = 0;
+	unsigned long replies = 0, max_reply = 0, sent = 0;
 	char err[128];
 	uint64_t quiet_until;
 	int fd;
@@ -153,8 +154,27 @@ static int raw(const char *relay, const uint8_t to[32], unsigned long count, uns
 	if (fd < 0)
 		return 1;
 	zt_relay_fwd_encode(ZT_RELAY_SEND, to, payload, size - ZT_RELAY_FWD_HDR_LEN, msg, sizeof(msg));
-	for (unsigned long i = 0; i < count; i++)
-		sendto(fd, msg, size, 0, (struct sockaddr *)&ss, sl);
+	/*
+	 * Every datagram must leave (the test counts them in a capture): a
+	 * send refused for a moment (a veth peer's full ring stops its
+	 * queue, which a noqueue device reports as ENETDOWN or ENOBUFS) is
+	 * tried again, up to a second.
+	 */
+	for (unsigned long i = 0; i < count; i++) {
+		uint64_t give_up = zt_mono_ms() + 1000;
+
+		while (sendto(fd, msg, size, 0, (struct sockaddr *)&ss, sl) < 0) {
+			if ((errno != ENOBUFS && errno != EAGAIN && errno != ENETDOWN) ||
+			    zt_mono_ms() > give_up) {
+				fprintf(stderr, "relay_tool: send %lu of %lu: %s\n", i + 1, count,
+					strerror(errno));
+				close(fd);
+				return 1;
+			}
+			usleep(1000);
+		}
+		sent++;
+	}
 	quiet_until = zt_mono_ms() + 2000;
 	while (zt_mono_ms() < quiet_until) {
 		struct timeval tv = { 0, 200000 };
@@ -169,7 +189,7 @@ static int raw(const char *relay, const uint8_t to[32], unsigned long count, uns
 			max_reply = (unsigned long)n;
 		quiet_until = zt_mono_ms() + 2000;
 	}
-	printf("replies %lu max_reply %lu\n", replies, max_reply);
+	printf("replies %lu max_reply %lu sent %lu\n", replies, max_reply, sent);
 	close(fd);
 	return 0;
 }
