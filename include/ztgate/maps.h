@@ -94,11 +94,12 @@ struct zt_config {
 	__u32 scan_event_burst;		/* scan event token bucket depth, per CPU */
 	/*
 	 * The scan detector's secret key: a port's bit in the per-source set
-	 * the top ZT_SCAN_SET_BITS of h * ZT_SCAN_MIX_MUL after h ^= h >> 29,
-	 * h = scan_key_mul * port + scan_key_add: without the key, a scanner
-	 * cannot pick ports that share bits (lib/core.h zt_scan_track). Random, written by the
-	 * daemon at every start (zt_dp_open); a zero multiplier (never
-	 * written) means ZT_SCAN_KEY_MUL_DEFAULT.
+	 * is the top ZT_SCAN_SET_BITS of h * ZT_SCAN_MIX_MUL after
+	 * h ^= h >> 29, where h = scan_key_mul * port + scan_key_add (lib/core.h
+	 * zt_scan_track): without the key, a scanner cannot pick ports that
+	 * share bits. Random, written by the daemon at every start
+	 * (zt_dp_open); a zero multiplier (never written) means
+	 * ZT_SCAN_KEY_MUL_DEFAULT.
 	 */
 	__u64 scan_key_mul;
 	__u64 scan_key_add;
