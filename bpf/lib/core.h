@@ -650,9 +650,11 @@ static __always_inline void zt_scan_track(const struct zt_config *cfg, struct zt
 	}
 	/*
 	 * A set filled under another key (the daemon restarted) would count
-	 * each port again under its new bit: start the window afresh.
+	 * each port again under its new bit: start the window afresh. A
+	 * window another CPU started a tick ahead of this CPU's clock
+	 * (zt_deny_clock may lag one tick) is still open, not a wrap-around.
 	 */
-	if (now - v->window_start_ns > window_ns || v->key != mul) {
+	if ((now > v->window_start_ns && now - v->window_start_ns > window_ns) || v->key != mul) {
 		v->window_start_ns = now;
 		v->distinct = 0;
 		v->reported = 0;
@@ -686,19 +688,22 @@ static __always_inline void zt_scan_track(const struct zt_config *cfg, struct zt
 /*
  * The deny path's clock, per CPU: the coarse clock, read only when the
  * jiffy changed. The coarse clock only moves at a tick, so this is the
- * value it would return (or, in the moment between jiffies_64 and the
- * timekeeper updating, the previous tick's: a lag of one tick in rate
- * limits and scan windows). bpf_jiffies64() is one load (the verifier
- * inlines it); the helper call it saves was ~6 ns of a denied packet's
- * ~60 under a flood.
+ * value it would return. A tick bumps jiffies_64 a moment before the
+ * timekeeper: a reading that has not moved yet is not kept for the new
+ * jiffy (the next packet reads again), so a stale value is at most a
+ * tick old and rare (the scan window tolerates it: zt_scan_track).
+ * bpf_jiffies64() is one load (the verifier inlines it); the helper call
+ * it saves was ~6 ns of a denied packet's ~60 under a flood.
  */
 static __always_inline __u64 zt_deny_clock(struct zt_evbudget *b)
 {
-	__u64 j = bpf_jiffies64();
+	__u64 j = bpf_jiffies64(), ns;
 
 	if (j != b->clock_jiffies) {
-		b->clock_ns = bpf_ktime_get_coarse_ns();
-		b->clock_jiffies = j;
+		ns = bpf_ktime_get_coarse_ns();
+		if (ns != b->clock_ns)
+			b->clock_jiffies = j;
+		b->clock_ns = ns;
 	}
 	return b->clock_ns;
 }

@@ -14,6 +14,7 @@
 #include <sched.h>
 #include <sys/random.h>
 #include <setjmp.h>
+#include <time.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
@@ -1167,6 +1168,76 @@ static void test_scan_memo(void **st)
 	set_cfg(0, 0);
 }
 
+/* The latest deny-path clock reading of any CPU (zt_evbudget.clock_ns). */
+static uint64_t budget_clock_ns(void)
+{
+	int ncpu = libbpf_num_possible_cpus(), i;
+	struct zt_evbudget *v = calloc((size_t)ncpu, sizeof(*v));
+	uint32_t zero = 0;
+	uint64_t latest = 0;
+
+	assert_non_null(v);
+	assert_int_equal(bpf_map_lookup_elem(E.fd[ZT_MAP_EVBUDGET], &zero, v), 0);
+	for (i = 0; i < ncpu; i++)
+		if (v[i].clock_ns > latest)
+			latest = v[i].clock_ns;
+	free(v);
+	return latest;
+}
+
+static uint64_t coarse_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The deny path reads the coarse clock once per jiffy per CPU
+ * (zt_deny_clock): what it keeps is CLOCK_MONOTONIC_COARSE of this run.
+ * And a scan window another CPU started a tick ahead of this CPU's clock
+ * is still open: its ports keep counting, it does not start again.
+ */
+static void test_deny_clock(void **st)
+{
+	struct zt_config c = { .scan_threshold = 1000, .scan_window_ms = 60000,
+			       .event_rate = 1, .event_burst = 1 };
+	struct pspec t = { .src = "10.9.0.19", .dst = "10.0.19.5", .proto = 6, .sport = 1,
+			   .dport = 1000, .tcp_flags = 2 };
+	struct zt_scan_key k;
+	struct zt_scan_val v;
+	uint64_t before, after, start;
+
+	(void)st;
+	assert_int_equal(zt_set_config(&E, &c), 0);
+	assert_int_equal(zt_add_exact(&E, 0, "10.0.19.5", 191), 0);
+	assert_int_equal(zt_set_res(&E, 0, 191, 0, ZT_DENY_DROP), 0);
+	reset_budget();
+	before = coarse_ns();
+	assert_int_equal(run_hook(H_XDP, t), XDP_DROP);
+	after = coarse_ns();
+	assert_true(budget_clock_ns() >= before && budget_clock_ns() <= after);
+
+	memset(&k, 0, sizeof(k));
+	zt_addr("10.9.0.19", k.src);
+	k.resource_id = 191;
+	assert_int_equal(bpf_map_lookup_elem(E.fd[ZT_MAP_SCAN], &k, &v), 0);
+	assert_int_equal(v.distinct, 1);
+	/* Started 10 ms ahead of us, as by a CPU whose clock is newer. */
+	v.window_start_ns += 10000000ULL;
+	start = v.window_start_ns;
+	assert_int_equal(bpf_map_update_elem(E.fd[ZT_MAP_SCAN], &k, &v, BPF_EXIST), 0);
+	reset_budget();	/* no memo: the next port goes to the shared entry */
+	t.dport = 1001;
+	assert_int_equal(run_hook(H_XDP, t), XDP_DROP);
+	assert_int_equal(bpf_map_lookup_elem(E.fd[ZT_MAP_SCAN], &k, &v), 0);
+	assert_int_equal(v.distinct, 2);
+	assert_true(v.window_start_ns == start);
+	drain();
+	set_cfg(0, 0);
+}
+
 /* Scan events among the events collected. */
 static int scan_events(void)
 {
@@ -1723,6 +1794,7 @@ int main(void)
 		cmocka_unit_test(test_rate_limit),
 		cmocka_unit_test(test_scan),
 		cmocka_unit_test(test_scan_memo),
+		cmocka_unit_test(test_deny_clock),
 		cmocka_unit_test(test_scan_keyed),
 		cmocka_unit_test(test_ring_lost),
 		cmocka_unit_test(test_reply_budget),
