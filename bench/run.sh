@@ -352,14 +352,13 @@ echo "XDP drop / no filter:                 $(ratio "${RATE[xdp_deny]}" "${RATE[
 echo "XDP allowed / no filter:              ${R_ALLOW}x  (target >= 0.90)"
 R_FLOOR_DROP=$(ratio "${RATE[xdp_deny]}" "${RXRATE[floor_native]}")
 R_FLOOR_PASS=$(ratio "${RATE[xdp_allow]}" "${RATE[floor_pass]}")
-echo "ztgate XDP drop / bare native XDP_DROP: ${R_FLOOR_DROP}x  (target >= 0.90; how much of the veth XDP ceiling ztgate keeps)"
 echo "bare native XDP_DROP / best nftables:   $(ratio "${RXRATE[floor_native]}" "${RATE[$best_nft]}")x  (the most any XDP program could show here)"
-echo "ztgate XDP allowed / bare XDP_PASS:     ${R_FLOOR_PASS}x  (target >= 0.95; ztgate's own cost on the allowed path)"
 read -r P_DENY P_DENY_MIN P_DENY_MAX <<<"${PAIRED[deny]}"
 read -r P_ALLOW P_ALLOW_MIN P_ALLOW_MAX <<<"${PAIRED[allow]}"
-echo "paired, $ROUNDS alternating rounds under one flood (median, range):"
-echo "  ztgate XDP drop / bare XDP_DROP:      ${P_DENY}x  ($P_DENY_MIN-$P_DENY_MAX; target >= 0.90)"
-echo "  ztgate XDP allowed / bare XDP_PASS:   ${P_ALLOW}x  ($P_ALLOW_MIN-$P_ALLOW_MAX; target >= 0.95)"
+echo "ztgate against the bare XDP program, $ROUNDS paired rounds under one flood (b6; median, range):"
+echo "  ztgate XDP drop / bare XDP_DROP:      ${P_DENY}x  ($P_DENY_MIN-$P_DENY_MAX; target >= 0.90; how much of the veth XDP ceiling ztgate keeps)"
+echo "  ztgate XDP allowed / bare XDP_PASS:   ${P_ALLOW}x  ($P_ALLOW_MIN-$P_ALLOW_MAX; target >= 0.95; ztgate's own cost on the allowed path)"
+echo "  the same from the rows above, windows a flood restart apart (drift-prone): drop ${R_FLOOR_DROP}x, allowed ${R_FLOOR_PASS}x"
 ns_diff() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "-" && b != "-") printf "%+.1f", a - b; else print "n/a" }'; }
 echo "in-kernel ns/packet (BPF run-time stats, both with the same timing overhead):"
 echo "  ztgate deny ${PROG_NS[xdp_deny]} vs bare XDP_DROP ${PROG_NS[floor_native]}: $(ns_diff "${PROG_NS[xdp_deny]}" "${PROG_NS[floor_native]}") ns"
