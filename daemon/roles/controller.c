@@ -63,6 +63,7 @@ static const struct option options[] = {
 static int option(struct zt_daemon *d, int c, const char *arg)
 {
 	struct controller_role *cr = d->role;
+	char why[160];
 
 	switch (c) {
 	case 'l': cr->listen = arg; return 0;
@@ -83,6 +84,10 @@ static int option(struct zt_daemon *d, int c, const char *arg)
 	case 'R':
 		if (cr->nrelays == ZT_CONTROLLER_RELAYS_MAX) {
 			fprintf(stderr, "ztgated: at most %d --relay\n", ZT_CONTROLLER_RELAYS_MAX);
+			return -EINVAL;
+		}
+		if (zt_relay_address_check(arg, why, sizeof(why))) {
+			fprintf(stderr, "ztgated: --relay: %s\n", why);
 			return -EINVAL;
 		}
 		cr->relays[cr->nrelays++] = arg;
