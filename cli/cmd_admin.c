@@ -42,6 +42,7 @@ static const struct {
 			{ "DENY", "deny_mode" }, { "ALIAS", "alias" } } },
 	{ "policy", { { "NAME", "name" }, { "SESSION_LIFETIME_S", "session_lifetime" },
 		      { "HOURS", "hours" }, { "TZ", "tz" }, { "ID", "id" } } },
+	{ "relay", { { "NAME", "name" }, { "ADDRESS", "address" }, { "ID", "id" } } },
 	{ "access", { { "GROUP", "group" }, { "RESOURCE", "resource" }, { "POLICY", "policy" },
 		      { "ID", "id" } } },
 	{ "device", { { "NAME", "name" }, { "OWNER", "owner" }, { "ADDRESS", "address" },

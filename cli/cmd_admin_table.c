@@ -49,6 +49,7 @@ static const struct option key_expires_opts[] = { OPT("key-expires", required_ar
 static const struct option apply_opts[] = {
 	{ "file", required_argument, NULL, 'f' }, OPT("dry-run", no_argument), { 0 }
 };
+static const struct option relay_opts[] = { OPT("address", required_argument), { 0 } };
 static const struct option apikey_opts[] = {
 	OPT("role", required_argument), OPT("expires", required_argument), { 0 }
 };
@@ -123,6 +124,8 @@ const struct cli_cmd cli_admin_cmds[] = {
 	ADD_SET("policy", "NAME", policy_opts,
 		"[--session-lifetime 8h] [--hours '[Mon-Fri ]HH:MM-HH:MM']\n[--tz Europe/Berlin]" ),
 	READ_RM("policy", "NAME"),
+	ADD_SET("relay", "NAME", relay_opts, "--address HOST:PORT", "address"),
+	READ_RM("relay", "NAME"),
 	{
 		.words = "admin access add", .usage = "--group G --resource R [--policy P]",
 		.summary = "let group G reach resource R (under security policy P)",

@@ -177,6 +177,7 @@ static int affected(const struct zt_model *m, const struct zt_mobj *o, struct zt
 		return ret || !p ? ret : reach_of(m, s, p);
 	}
 	case ZT_K_POLICY:
+	case ZT_K_RELAY:	/* every view names the relays */
 		return 1;
 	default:	/* groups and networks: their users are what changes views */
 		return 0;

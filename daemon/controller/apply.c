@@ -21,7 +21,7 @@
 /* The order in which kinds are rebuilt: what is referred to first. */
 static const enum zt_kind build_order[] = {
 	ZT_K_NETWORK, ZT_K_GROUP, ZT_K_POLICY, ZT_K_USER, ZT_K_SA, ZT_K_CONNECTOR,
-	ZT_K_RESOURCE, ZT_K_ACCESS,
+	ZT_K_RESOURCE, ZT_K_ACCESS, ZT_K_RELAY,
 };
 
 /* An exported object (its body's fields) as the admin request that would make it. */

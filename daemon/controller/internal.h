@@ -71,6 +71,10 @@ int zt_build_access(struct zt_model *m, const char *name, const struct zt_mobj *
 		    json_object *args, json_object **out, char *err, size_t errlen);
 int zt_build_device(struct zt_model *m, const char *name, const struct zt_mobj *old,
 		    json_object *args, json_object **out, char *err, size_t errlen);
+/* relays.c: a relay's body ({"address"}); the views' "relays" array (--relay, then objects). */
+int zt_build_relay(struct zt_model *m, const char *name, const struct zt_mobj *old,
+		   json_object *args, json_object **out, char *err, size_t errlen);
+json_object *zt_view_relays(const struct zt_model *m);
 
 /* ---- walks (view.c) ---- */
 

@@ -5,7 +5,7 @@
  * remote networks and security policies (session lifetime, allowed hours):
  * how each body is built from an admin request and what keeps one from
  * being removed. The rules table (zt_kind_rules) joins these with
- * netobjs.c's. Called through model.h's add/set/rm (ops.c).
+ * netobjs.c's and relays.c's. Called through model.h's add/set/rm (ops.c).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -263,4 +263,5 @@ const struct zt_kind_rules zt_kind_rules[ZT_K__COUNT] = {
 	[ZT_K_POLICY] = { .build = build_policy, .in_use = policy_in_use },
 	[ZT_K_ACCESS] = { .build = zt_build_access },
 	[ZT_K_DEVICE] = { .build = zt_build_device },
+	[ZT_K_RELAY] = { .build = zt_build_relay },
 };

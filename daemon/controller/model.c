@@ -32,6 +32,7 @@ static const char *const kind_names[ZT_K__COUNT] = {
 	[ZT_K_POLICY] = "policy",
 	[ZT_K_ACCESS] = "access",
 	[ZT_K_DEVICE] = "device",
+	[ZT_K_RELAY] = "relay",
 };
 
 int zt_kind_from_name(const char *name)

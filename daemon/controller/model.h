@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * The controller's model: users, groups, service accounts, remote networks,
- * connectors, resources, security policies, access rules and devices, held
+ * connectors, resources, security policies, access rules, devices and
+ * relays, held
  * in memory and stored in the database (db.h). Every object has a stable
  * id, a unique name within its kind, created/updated times and the actor
  * who last changed it; its kind's fields are a normalised JSON body.
@@ -17,7 +18,8 @@
  *
  * Files: model.c (load, lookup, commit), kinds.c (users, groups, service
  * accounts, networks, policies), netobjs.c (connectors, resources, access),
- * devices.c (enrollment's devices, tunnel addresses), tokens.c, view.c,
+ * relays.c (relays: the rules, the views' set), devices.c (enrollment's
+ * devices, tunnel addresses), tokens.c, view.c,
  * audit.c, nodes.c (the node server's operations).
  * Callers: daemon/roles/controller*.c, tests/unit/test_controller_*.c.
  */
@@ -53,6 +55,7 @@ enum zt_kind {
 	ZT_K_POLICY,		/* security policy */
 	ZT_K_ACCESS,		/* group -> resource; name "GROUP:RESOURCE" */
 	ZT_K_DEVICE,
+	ZT_K_RELAY,		/* a relay every view names: {"address": "HOST:PORT"} (relays.c) */
 	ZT_K__COUNT,
 };
 
@@ -91,7 +94,7 @@ struct zt_model {
 	uint64_t audit_seq;		/* the last record's */
 	char audit_hash[65];		/* its hash ("0"*64 before the first) */
 	uint8_t controller_pub[ZT_KEY_LEN];
-	char **relays;			/* "HOST:PORT" every view carries */
+	char **relays;			/* --relay "HOST:PORT": every view carries them and the relay objects */
 	size_t nrelays;
 	struct zt_mruntime *rt;
 	size_t nrt, rtcap;
@@ -132,8 +135,14 @@ const char *zt_kind_name(enum zt_kind k);
 int zt_model_open(struct zt_model **out, const char *url, const char *state_dir,
 		  const uint8_t controller_pub[ZT_KEY_LEN], char *err, size_t errlen);
 void zt_model_close(struct zt_model *m);
-/* Add a relay every view names. 0 or -ENOMEM. */
+/* Add a relay (--relay) every view names, besides the relay objects. 0 or -ENOMEM. */
 int zt_model_add_relay(struct zt_model *m, const char *hostport);
+/*
+ * HOST:PORT as a relay's address (relays.c, with the relay client's parser):
+ * 0, or -EINVAL with ERR saying why. --relay and relay objects both pass it.
+ */
+#define ZT_MODEL_RELAYS_MAX	8	/* relay objects (a node takes at most 8 relays) */
+int zt_relay_address_check(const char *hostport, char *err, size_t errlen);
 
 struct zt_mobj *zt_model_find(const struct zt_model *m, enum zt_kind k, const char *name);
 struct zt_mobj *zt_model_find_id(const struct zt_model *m, enum zt_kind k, uint64_t id);

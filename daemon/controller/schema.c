@@ -16,6 +16,10 @@
  *       enrollment as "key_expires".
  *   v6: controllers (each controller on a shared database: its nodes
  *       connected and up to date, for every controller's `admin status`).
+ *   v7: relay objects (kind 'relay' in objects: the table is generic, so
+ *       no new one; the statement changes nothing). The version keeps a
+ *       v6 controller, which cannot load a 'relay' row, off this database
+ *       with a clear error rather than a failed load.
  * Called by controller/model.c at start.
  */
 #include <errno.h>
@@ -57,6 +61,8 @@ static const char *const migrations[] = {
 	/* v6 */
 	"CREATE TABLE controllers (instance TEXT PRIMARY KEY, rev BIGINT NOT NULL,"
 	" connected BIGINT NOT NULL, applied BIGINT NOT NULL, updated BIGINT NOT NULL);",
+	/* v7 */
+	"UPDATE meta SET value = value WHERE key = 'rev';",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -14,7 +14,7 @@
 
 struct zt_db;
 
-#define ZT_SCHEMA_VERSION	6	/* the version this build writes */
+#define ZT_SCHEMA_VERSION	7	/* the version this build writes */
 
 /*
  * Bring DB to TARGET (0: ZT_SCHEMA_VERSION). A database newer than this

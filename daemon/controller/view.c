@@ -200,9 +200,7 @@ static json_object *view_tail(const struct zt_model *m, const struct zt_mobj *o,
 	else
 		json_object_object_add(self, "network", json_object_new_string(zt_mobj_str(o, "network")));
 	json_object_object_add(tail, "self", self);
-	relays = json_object_new_array();
-	for (size_t i = 0; i < m->nrelays; i++)
-		json_object_array_add(relays, json_object_new_string(m->relays[i]));
+	relays = zt_view_relays(m);
 	json_object_object_add(tail, "relays", relays);
 	return tail;
 }

@@ -648,9 +648,8 @@ static void resolve(struct zt_relay_client *rc)
 	zt_ares_loop_queued(rc->ares);
 }
 
-/* "host:port" / "[v6]:port" into host and port. */
-static int split_host_port(const char *text, char *host, size_t hostlen, char *port,
-			   size_t portlen)
+int zt_relay_split_host_port(const char *text, char *host, size_t hostlen, char *port,
+			     size_t portlen)
 {
 	const char *colon;
 	size_t n;
@@ -711,7 +710,7 @@ int zt_relay_client_open(struct zt_loop *loop, const struct zt_relay_client_cfg 
 	rc->ctx = ctx;
 	memcpy(rc->priv, cfg->private_key, ZT_RELAY_KEYLEN);
 	X25519_public_from_private(rc->pub, rc->priv);
-	if (split_host_port(cfg->relay, rc->host, sizeof(rc->host), rc->port, sizeof(rc->port))) {
+	if (zt_relay_split_host_port(cfg->relay, rc->host, sizeof(rc->host), rc->port, sizeof(rc->port))) {
 		ret = -EINVAL;
 		snprintf(err, errlen, "relay '%s': expected HOST:PORT or [IPv6]:PORT", cfg->relay);
 		goto fail;

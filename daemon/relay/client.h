@@ -66,6 +66,15 @@ struct zt_relay_client_stats {
 	uint64_t rx_spoofed;			/* challenges naming another key than the pinned relay's */
 };
 
+/*
+ * A relay's address "HOST:PORT" / "[IPv6]:PORT" (HOST a name or an IP, PORT
+ * 1..65535) into HOST and PORT: 0 or -EINVAL. The one parser of a relay's
+ * address: the relay client's, and the controller's for --relay and relay
+ * objects (controller/relays.c).
+ */
+int zt_relay_split_host_port(const char *text, char *host, size_t hostlen, char *port,
+			     size_t portlen);
+
 int zt_relay_client_open(struct zt_loop *loop, const struct zt_relay_client_cfg *cfg,
 			 const struct zt_relay_client_ops *ops, void *ctx,
 			 struct zt_relay_client **out, char *err, size_t errlen);

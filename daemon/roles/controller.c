@@ -44,7 +44,8 @@ static void usage(FILE *f)
 		"admins use `ztgate admin ...` on the control socket.\n"
 		"--db: sqlite:PATH, a PATH, or postgresql://... (default STATE_DIR/controller.db);\n"
 		"      several controllers may share one PostgreSQL database, all active\n"
-		"--relay: a relay every node's view names (repeatable)\n"
+		"--relay: a relay every node's view names (repeatable), besides the\n"
+		"  relays of `ztgate admin relay add` (those change without a restart)\n"
 		"--keep-changes: revisions the change log keeps (default %d); a controller\n"
 		"      further behind reloads the whole model\n"
 		"views are signed with an Ed25519 key derived from --key\n"
@@ -63,6 +64,7 @@ static const struct option options[] = {
 static int option(struct zt_daemon *d, int c, const char *arg)
 {
 	struct controller_role *cr = d->role;
+	char why[160];
 
 	switch (c) {
 	case 'l': cr->listen = arg; return 0;
@@ -83,6 +85,10 @@ static int option(struct zt_daemon *d, int c, const char *arg)
 	case 'R':
 		if (cr->nrelays == ZT_CONTROLLER_RELAYS_MAX) {
 			fprintf(stderr, "ztgated: at most %d --relay\n", ZT_CONTROLLER_RELAYS_MAX);
+			return -EINVAL;
+		}
+		if (zt_relay_address_check(arg, why, sizeof(why))) {
+			fprintf(stderr, "ztgated: --relay: %s\n", why);
 			return -EINVAL;
 		}
 		cr->relays[cr->nrelays++] = arg;

@@ -539,6 +539,7 @@ const struct zt_ctl_cmd zt_controller_commands[] = {
 	KIND_CMDS("network"),
 	KIND_CMDS("resource"),
 	KIND_CMDS("policy"),
+	KIND_CMDS("relay"),
 	{ .name = "admin.connector.add", .run = cmd_connector_add_w, .changes = true },
 	{ .name = "admin.connector.set", .run = cmd_set_w, .changes = true },
 	{ .name = "admin.connector.rm", .run = cmd_rm_w, .changes = true },

@@ -135,7 +135,9 @@ ztc admin audit --verify | grep -qE '^audit chain ok: [0-9]+ records$' || fail "
 	fail "the access rm is not in the audit trail"
 
 section "export / apply"
+ztc admin relay add r1 --address 192.0.2.1:3478 >/dev/null || fail "admin relay add"
 ztc admin export >"$ZT_TMP/model.json"
+[[ $(jq -r '.relay[0].address' "$ZT_TMP/model.json") == 192.0.2.1:3478 ]] || fail "export lacks the relay"
 ztc admin apply -f "$ZT_TMP/model.json" 2>&1 | grep -q 'applied 0 changes' || fail "export -> apply changed something"
 jq '.group += [{"name": "qa"}] | .resource[0].tcp = "80,443" |
     .tests = [{"user": "alice@example.com", "allow": ["nas"], "deny": ["web"]}]' \
@@ -147,6 +149,13 @@ jq '.tests = [{"user": "alice@example.com", "deny": ["nas"]}]' "$ZT_TMP/model2.j
 expect_fail "apply: a failing test" "alice@example.com would reach nas" admin apply -f "$ZT_TMP/model3.json"
 jq '.resource[0].network = "nowhere"' "$ZT_TMP/model2.json" >"$ZT_TMP/model4.json"
 expect_fail "apply: a bad entry" "resource[0]: unknown network 'nowhere'" admin apply -f "$ZT_TMP/model4.json"
+jq '.relay += [{"name": "r2", "address": "nope"}]' "$ZT_TMP/model2.json" >"$ZT_TMP/model5.json"
+expect_fail "apply: a bad relay" "relay[1]: invalid relay address 'nope'" admin apply -f "$ZT_TMP/model5.json"
+expect_fail "relay add: a taken address" "relay 'r1' has the address" admin relay add r2 --address 192.0.2.1:3478
+jq '.relay += [{"name": "r2", "address": "[2001:db8::2]:3478"}]' "$ZT_TMP/model2.json" >"$ZT_TMP/model2r.json"
+ztc admin apply -f "$ZT_TMP/model2r.json" --dry-run >"$ZT_TMP/out" 2>&1
+grep -qx '+ relay r2' "$ZT_TMP/out" || fail "dry run with a relay: $(cat "$ZT_TMP/out")"
+[[ -z $(ztc admin relay list | grep '^r2 ') ]] || fail "dry run added relay r2"
 ztc admin apply -f "$ZT_TMP/model2.json" >"$ZT_TMP/out" 2>&1
 grep -qx '~ resource nas' "$ZT_TMP/out" || fail "apply: $(cat "$ZT_TMP/out")"
 ztc admin group list | grep -q '^qa ' || fail "apply did not add group qa"

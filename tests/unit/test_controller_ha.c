@@ -143,6 +143,25 @@ static void test_replay_affects(void **state)
 	verify_ok(b);
 }
 
+/* A relay added or removed elsewhere: the catch-up has it and tells every node. */
+static void test_replay_relay(void **state)
+{
+	struct zt_model *a = *state, *b = second;
+
+	ctl_add(a, ZT_K_RELAY, "r1", "{\"address\":\"192.0.2.1:3478\"}");
+	sync_ok(b);
+	assert_string_equal(zt_mobj_str(zt_model_find(b, ZT_K_RELAY, "r1"), "address"),
+			    "192.0.2.1:3478");
+	assert_true(changed_all);
+	/* B's refusal of a taken address, then its removal reaches A. */
+	ctl_add_fails(b, ZT_K_RELAY, "r2", "{\"address\":\"192.0.2.1:3478\"}", -EEXIST,
+		      "has the address");
+	assert_int_equal(zt_model_rm(b, ZT_K_RELAY, "r1", "uid:0", ctl_err, sizeof(ctl_err)), 0);
+	sync_ok(a);
+	assert_null(zt_model_find(a, ZT_K_RELAY, "r1"));
+	verify_ok(a);
+}
+
 /* A pruned change log, a replaced database: the whole model again. */
 static void test_reload(void **state)
 {
@@ -297,6 +316,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_two_writers, setup2, teardown2),
 		cmocka_unit_test_setup_teardown(test_replay_affects, setup2, teardown2),
+		cmocka_unit_test_setup_teardown(test_replay_relay, setup2, teardown2),
 		cmocka_unit_test_setup_teardown(test_reload, setup2, teardown2),
 		cmocka_unit_test_setup_teardown(test_prune, setup2, teardown2),
 		cmocka_unit_test_setup_teardown(test_presence, setup2, teardown2),
