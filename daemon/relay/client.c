@@ -710,7 +710,8 @@ int zt_relay_client_open(struct zt_loop *loop, const struct zt_relay_client_cfg 
 	rc->ctx = ctx;
 	memcpy(rc->priv, cfg->private_key, ZT_RELAY_KEYLEN);
 	X25519_public_from_private(rc->pub, rc->priv);
-	if (zt_relay_split_host_port(cfg->relay, rc->host, sizeof(rc->host), rc->port, sizeof(rc->port))) {
+	if (zt_relay_split_host_port(cfg->relay, rc->host, sizeof(rc->host), rc->port,
+				     sizeof(rc->port))) {
 		ret = -EINVAL;
 		snprintf(err, errlen, "relay '%s': expected HOST:PORT or [IPv6]:PORT", cfg->relay);
 		goto fail;
