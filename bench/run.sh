@@ -277,8 +277,8 @@ section "(b6) paired: ztgate and the bare program alternating on s0 under one fl
 # runs). Here one flood runs throughout and the program on s0 is swapped
 # every window (ztgate's back by its id, the daemon untouched): each round
 # compares two neighbouring windows, and the median of the rounds is the
-# figure. ROUNDS (BENCH_ROUNDS, default 8) windows of PAIR_WINDOW s each.
-ROUNDS=${BENCH_ROUNDS:-8}
+# figure. ROUNDS (BENCH_ROUNDS, default 12) windows of PAIR_WINDOW s each.
+ROUNDS=${BENCH_ROUNDS:-12}
 PAIR_WINDOW=${BENCH_PAIR_SECONDS:-2}
 ZT_PROG_ID=$(ip -n "$S" -j -d link show dev s0 | jq -r '.[0].xdp.prog.id // empty')
 [[ -n $ZT_PROG_ID ]] || fail "no XDP program id on s0"
