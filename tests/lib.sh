@@ -20,9 +20,9 @@ ZT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ZT_ID=${ZT_ID:-$$}
 ZT_PIN_BASE=/sys/fs/bpf/ztgate/test-$ZT_ID
 ZT_TMP=$(mktemp -d "/tmp/ztgate-test-$ZT_ID.XXXXXX")
-# run.sh names the test behind a leftover pin dir from this line.
-if [[ -n ${ZT_LOG_DIR:-} ]]; then
-	mkdir -p "$ZT_LOG_DIR" && echo "$ZT_ID $(basename "$0" .test.sh)" >>"$ZT_LOG_DIR/../run-ids"
+# run.sh (ZT_RUN_IDS) names the test behind a leftover pin dir from this line.
+if [[ -n ${ZT_RUN_IDS:-} ]]; then
+	echo "$ZT_ID $(basename "$0" .test.sh)" >>"$ZT_RUN_IDS"
 fi
 ZT_NAMESPACES=()
 ZT_CLEANUP=()

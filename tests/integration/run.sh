@@ -31,6 +31,7 @@ jobs=${ZT_TEST_JOBS:-2}
 
 logdir=$(mktemp -d /tmp/ztgate-integration.XXXXXX)
 export ZT_LOG_DIR=$logdir/daemon-logs
+export ZT_RUN_IDS=$logdir/run-ids	# "RUN-ID TEST" per test (tests/lib.sh)
 trap 'rm -rf "$logdir"' EXIT
 
 # A run killed before its traps ran (a machine stopped mid-test) leaves its
@@ -147,7 +148,7 @@ fi
 
 # Nothing of ours may be left behind.
 for d in $(stale_pins); do
-	owner=$(awk -v id="${d##*/test-}" '$1 == id { print $2 }' "$logdir/run-ids" 2>/dev/null)
+	owner=$(awk -v id="${d##*/test-}" '$1 == id { print $2 }' "$ZT_RUN_IDS" 2>/dev/null)
 	echo "FAIL  leftovers: pin dir $d from a finished run (${owner:-no test of this run})"
 	failed=$((failed + 1))
 	failed_names+=("leftover-pins")

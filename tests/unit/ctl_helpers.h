@@ -120,6 +120,27 @@ static __attribute__((unused)) void ctl_add_fails(struct zt_model *m, enum zt_ki
 		fail_msg("a refused add moved the revision");
 }
 
+/*
+ * Make every INSERT into the audit table fail ("disk on fire"), on either
+ * store; ON false takes the failure away again.
+ */
+static __attribute__((unused)) void ctl_audit_fails(struct zt_model *m, bool on)
+{
+	const char *sql;
+
+	if (on)
+		sql = ctl_pg() ? "CREATE FUNCTION boom() RETURNS trigger AS $$ BEGIN RAISE"
+				 " EXCEPTION 'disk on fire'; END $$ LANGUAGE plpgsql;"
+				 " CREATE TRIGGER boom BEFORE INSERT ON audit FOR EACH ROW"
+				 " EXECUTE FUNCTION boom()"
+			       : "CREATE TRIGGER boom BEFORE INSERT ON audit BEGIN"
+				 " SELECT RAISE(ABORT, 'disk on fire'); END";
+	else
+		sql = ctl_pg() ? "DROP TRIGGER boom ON audit" : "DROP TRIGGER boom";
+	if (zt_db_script(m->db, sql, ctl_err, sizeof(ctl_err)))
+		fail_msg("audit trigger: %s", ctl_err);
+}
+
 /* A token for KIND NAME whose key expires KEY_TTL after enrollment (0: never): its hash. */
 static __attribute__((unused)) int ctl_key_token(struct zt_model *m, enum zt_kind k, const char *name,
 						 int64_t ttl, int64_t key_ttl,

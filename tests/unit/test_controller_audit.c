@@ -211,19 +211,11 @@ static void test_node_events_kept(void **state)
 	struct zt_model *m = *state;
 
 	nodes_report(m, 20, "connect");
-	assert_int_equal(zt_db_script(m->db, ctl_pg()
-				      ? "CREATE FUNCTION boom() RETURNS trigger AS $$ BEGIN RAISE"
-					" EXCEPTION 'disk on fire'; END $$ LANGUAGE plpgsql;"
-					" CREATE TRIGGER boom BEFORE INSERT ON audit FOR EACH ROW"
-					" EXECUTE FUNCTION boom()"
-				      : "CREATE TRIGGER boom BEFORE INSERT ON audit BEGIN"
-					" SELECT RAISE(ABORT, 'disk on fire'); END", ctl_err,
-				      sizeof(ctl_err)), 0);
+	ctl_audit_fails(m, true);
 	assert_int_equal(zt_model_audit_flush(m, ctl_err, sizeof(ctl_err)), -EIO);
 	assert_non_null(strstr(ctl_err, "disk on fire"));
 	assert_int_equal(m->napend, 20);
-	assert_int_equal(zt_db_script(m->db, ctl_pg() ? "DROP TRIGGER boom ON audit"
-						       : "DROP TRIGGER boom", ctl_err, sizeof(ctl_err)), 0);
+	ctl_audit_fails(m, false);
 	nodes_report(m, 20, "disconnect");
 	zt_model_close(m);
 	*state = m = ctl_open();

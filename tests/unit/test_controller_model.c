@@ -119,14 +119,7 @@ static void test_db_error_changes_nothing(void **state)
 
 	base(m);
 	rev = m->rev;
-	assert_int_equal(zt_db_script(m->db, ctl_pg()
-				      ? "CREATE FUNCTION boom() RETURNS trigger AS $$ BEGIN RAISE"
-					" EXCEPTION 'disk on fire'; END $$ LANGUAGE plpgsql;"
-					" CREATE TRIGGER boom BEFORE INSERT ON audit FOR EACH ROW"
-					" EXECUTE FUNCTION boom()"
-				      : "CREATE TRIGGER boom BEFORE INSERT ON audit BEGIN"
-					" SELECT RAISE(ABORT, 'disk on fire'); END", ctl_err,
-				      sizeof(ctl_err)), 0);
+	ctl_audit_fails(m, true);
 	assert_int_equal(zt_model_add(m, ZT_K_GROUP, "ops", a, "uid:0", &out, ctl_err,
 				      sizeof(ctl_err)), -EIO);
 	assert_non_null(strstr(ctl_err, "disk on fire"));

@@ -808,6 +808,22 @@ static int relay_add(struct node *n, const char *name)
 	return zt_paths_add_relay(n->ps, &r);
 }
 
+/*
+ * A client and a connector with the fake relay running but none in their
+ * paths yet (and no local candidates): what a managed node starts with
+ * before its view names a relay.
+ */
+static void open_pair_no_relay(struct zt_paths_cfg *pcfg, struct node **a, struct node **b)
+{
+	pcfg->no_local_addresses = true;
+	pcfg->include_loopback = false;
+	relay_open();
+	*a = node_open("client", pcfg, true);
+	*b = node_open("connector", pcfg, true);
+	assert_int_equal(zt_paths_remove_relay((*a)->ps, 0), 0);
+	assert_int_equal(zt_paths_remove_relay((*b)->ps, 0), 0);
+}
+
 static const char *relay_of(struct node *n, struct zt_tunnel_peer *p)
 {
 	struct zt_path_status st = path_of(n, p);
@@ -831,14 +847,8 @@ static void test_relays_at_run_time(void **state)
 	unsigned int before, forwarded;
 
 	(void)state;
-	pcfg.no_local_addresses = true;		/* no candidates: relayed it stays */
-	pcfg.include_loopback = false;
-	relay_open();
-	a = node_open("client", &pcfg, true);
-	b = node_open("connector", &pcfg, true);
+	open_pair_no_relay(&pcfg, &a, &b);	/* no candidates: relayed it stays */
 	assert_int_equal(zt_paths_remove_relay(a->ps, 1), -ENOENT);
-	assert_int_equal(zt_paths_remove_relay(a->ps, 0), 0);
-	assert_int_equal(zt_paths_remove_relay(b->ps, 0), 0);
 	pair_relayed(a, b, &pab, &pba);
 	assert_int_equal(path_of(a, pab).path, ZT_PATH_NONE);
 	assert_false(WAIT_SENDING(a, pab, seq, b->nrecv > 0, 500));
@@ -893,13 +903,7 @@ static void test_relay_added_retries_handshakes(void **state)
 
 	(void)state;
 	g_rekey_ms = 5000;
-	pcfg.no_local_addresses = true;
-	pcfg.include_loopback = false;
-	relay_open();
-	a = node_open("client", &pcfg, true);
-	b = node_open("connector", &pcfg, true);
-	assert_int_equal(zt_paths_remove_relay(a->ps, 0), 0);
-	assert_int_equal(zt_paths_remove_relay(b->ps, 0), 0);
+	open_pair_no_relay(&pcfg, &a, &b);
 	pair_relayed(a, b, &pab, &pba);
 	assert_int_equal(relay_add(a, "new"), 0);
 	assert_int_equal(zt_tunnel_send(a->t, pab, buf, packet(buf, 1, sizeof(buf))), 0);
@@ -927,13 +931,7 @@ static void test_relay_added_keeps_direct(void **state)
 	uint32_t seq = 1;
 
 	(void)state;
-	pcfg.no_local_addresses = true;
-	pcfg.include_loopback = false;
-	relay_open();
-	a = node_open("client", &pcfg, true);
-	b = node_open("connector", &pcfg, true);
-	assert_int_equal(zt_paths_remove_relay(a->ps, 0), 0);
-	assert_int_equal(zt_paths_remove_relay(b->ps, 0), 0);
+	open_pair_no_relay(&pcfg, &a, &b);
 	g_nat = nat_new(b->port);
 	ep = ss_loopback(g_nat->front_port);
 	assert_int_equal(zt_tunnel_peer_add(a->t, b->pub, &ep, NULL, &pab), 0);
